@@ -1,0 +1,11 @@
+// goro: Go's concurrency model for C++20. Includes every public header.
+//
+//   #include <goro/goro.hpp>
+//
+// See docs/guide.md for a tour and docs/design.md for how it works.
+#pragma once
+
+#include "goro/panic.hpp"
+#include "goro/runtime.hpp"
+#include "goro/time.hpp"
+#include "goro/wait_group.hpp"

@@ -1,0 +1,161 @@
+// Goroutines and the scheduler: go, run, yield, blocking, maxprocs.
+//
+// A goroutine is a stackful fiber run by goro's M:N work-stealing scheduler
+// (Go's G-M-P design, docs/design.md): any function can block in it, on a
+// channel, a wait_group, a sleep, without being written specially.
+//
+//   int main() {
+//     return goro::run([] {
+//       goro::wait_group wg;
+//       for (int i = 0; i < 10; i++) {
+//         wg.add(1);
+//         goro::go([&wg, i] { std::printf("hello from %d\n", i); wg.done(); });
+//       }
+//       wg.wait();
+//     });
+//   }
+//
+// Thread-safety: every function here may be called from any goroutine and
+// from any plain OS thread, concurrently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+#include <type_traits>
+#include <utility>
+
+#include "goro/detail/spawn.hpp"
+#include "goro/panic.hpp"
+
+namespace goro {
+
+// Starts f(args...) in a new goroutine, like Go's `go f(args...)`.
+//
+//   goro::go(worker, jobs, results);        // arguments are copied/moved in
+//   goro::go([&] { counter.fetch_add(1); });
+//
+// The function and arguments are decay-copied (moved where possible) into
+// the goroutine, as std::thread does; pass std::ref to share. The return
+// value, if any, is discarded. Does not block. Throws goro::resource_error
+// if no stack can be had (the goroutine is then not started). An exception
+// escaping f ends the process with a panic report (goro/panic.hpp).
+//
+// `go` is a class so that it can record where the goroutine was created
+// (std::source_location) after a parameter pack; use it as a function.
+template <class F, class... Args>
+struct go {
+  explicit go(F&& f, Args&&... args, std::source_location loc = std::source_location::current())
+      : id_(detail::spawn(0, loc, std::forward<F>(f), std::forward<Args>(args)...)) {}
+  // The new goroutine's id.
+  uint64_t id() const { return id_; }
+
+ private:
+  uint64_t id_;
+};
+template <class F, class... Args>
+go(F&&, Args&&...) -> go<F, Args...>;
+
+// Options for go_with.
+struct spawn_options {
+  // Stack size in bytes (rounded up to pages); 0 means the default
+  // (set_default_stack_size, 256 KiB unless changed). Stacks are committed
+  // lazily: a goroutine pays only for the pages it touches.
+  std::size_t stack_size = 0;
+};
+
+// go() with options, e.g. a goroutine that needs a deep stack:
+//
+//   goro::go_with({.stack_size = 8 << 20}, parse_deeply_nested, doc);
+template <class F, class... Args>
+struct go_with {
+  explicit go_with(spawn_options opts, F&& f, Args&&... args,
+                   std::source_location loc = std::source_location::current())
+      : id_(detail::spawn(opts.stack_size, loc, std::forward<F>(f), std::forward<Args>(args)...)) {}
+  uint64_t id() const { return id_; }
+
+ private:
+  uint64_t id_;
+};
+template <class F, class... Args>
+go_with(spawn_options, F&&, Args&&...) -> go_with<F, Args...>;
+
+namespace detail {
+int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const std::source_location& loc);
+}
+
+// Runs main_fn as the program's main goroutine (goroutine 1 of this run) and
+// returns when it returns: its int result, or 0 if it returns void. Starts
+// the runtime if needed; the runtime stays up for later run() calls, and
+// goroutines still running when main_fn returns keep running (in Go the
+// process would exit; here the caller decides).
+//
+//   int main() { return goro::run(real_main); }
+//
+// While main_fn is blocked and nothing else can ever run, the process ends
+// with Go's "fatal error: all goroutines are asleep - deadlock!" report and
+// exit status 2. Called from a goroutine, it simply calls main_fn.
+template <class F>
+int run(F&& main_fn, std::source_location loc = std::source_location::current()) {
+  using Fn = std::remove_reference_t<F>;
+  auto invoke = [](void* ctx, int* status) {
+    Fn& fn = *static_cast<Fn*>(ctx);
+    if constexpr (std::is_convertible_v<std::invoke_result_t<Fn&>, int>) {
+      *status = static_cast<int>(fn());
+    } else {
+      fn();
+      *status = 0;
+    }
+  };
+  return detail::run_main(invoke, static_cast<void*>(&main_fn), loc);
+}
+
+// Lets other goroutines run (Go's runtime.Gosched): the caller goes to the
+// back of the global run queue. On a plain thread, yields the CPU.
+void yield();
+
+// The running goroutine's id (the main goroutine of run() is 1, as in Go);
+// 0 on a plain OS thread.
+uint64_t goroutine_id();
+
+// Number of goroutines that exist now: running, runnable or blocked.
+int64_t num_goroutine();
+
+// GOMAXPROCS: how many goroutines may run at once (the number of Ps,
+// not counting goroutines inside goro::blocking). Defaults to the number of CPUs, or $GORO_MAXPROCS.
+int maxprocs();
+
+// Sets maxprocs to n and returns the previous value; n < 1 only queries
+// (as runtime.GOMAXPROCS). Takes effect at the workers' next scheduling
+// point.
+int set_maxprocs(int n);
+
+// Default stack size for new goroutines, in bytes (rounded up to whole
+// pages, at least 16 KiB). Returns the previous value. $GORO_STACK_SIZE
+// sets it at start-up. Only virtual address space is reserved up front.
+std::size_t set_default_stack_size(std::size_t bytes);
+
+namespace detail {
+void enter_blocking();
+void exit_blocking();
+}  // namespace detail
+
+// Runs fn() as a declared blocking section: a blocking system call or C
+// library call that does not know about goroutines (a read() on a pipe,
+// a DNS lookup, a database driver's synchronous call). While it blocks, the
+// monitor hands the worker's other goroutines, and its place among the
+// maxprocs, to another worker, so nothing queued behind the call is
+// starved (Go's entersyscall/exitsyscall). Returns fn's result; exceptions
+// pass through. On a plain thread it just calls fn.
+//
+//   ssize_t n = goro::blocking([&] { return ::read(fd, buf, sizeof buf); });
+template <class F>
+decltype(auto) blocking(F&& fn) {
+  struct guard {
+    guard() { detail::enter_blocking(); }
+    ~guard() { detail::exit_blocking(); }
+  } g;
+  return std::forward<F>(fn)();
+}
+
+}  // namespace goro

@@ -1,0 +1,42 @@
+// Sleeping: goro::sleep_for and goro::sleep_until (Go's time.Sleep).
+//
+// In a goroutine these park it on its worker's timer heap, so the worker
+// runs other goroutines meanwhile; on a plain OS thread they sleep the
+// thread. A sleep never ends early. On an idle machine it ends within about
+// a millisecond of its deadline (the kernel's timer slack plus one wake-up).
+//
+//   goro::sleep_for(std::chrono::milliseconds(10));
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace goro {
+
+namespace detail {
+// Sleeps until `deadline_ns` on the steady clock (CLOCK_MONOTONIC).
+void sleep_until_ns(int64_t deadline_ns);
+int64_t steady_now_ns();
+}  // namespace detail
+
+// Blocks the caller for at least d. Zero or negative d returns at once.
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> d) {
+  if (d <= d.zero()) return;
+  auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d).count();
+  detail::sleep_until_ns(detail::steady_now_ns() + static_cast<int64_t>(ns));
+}
+
+// Blocks the caller until t (at least). Clocks other than steady_clock are
+// converted once, at the call.
+template <class Clock, class Duration>
+void sleep_until(std::chrono::time_point<Clock, Duration> t) {
+  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
+    auto ns = std::chrono::ceil<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    detail::sleep_until_ns(static_cast<int64_t>(ns));
+  } else {
+    sleep_for(t - Clock::now());
+  }
+}
+
+}  // namespace goro

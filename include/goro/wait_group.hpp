@@ -1,0 +1,79 @@
+// goro::wait_group: Go's sync.WaitGroup.
+//
+// A wait_group waits for a collection of goroutines (or threads) to finish:
+// add(n) before starting them, each calls done() when it finishes, wait()
+// blocks until the counter is back to zero.
+//
+//   goro::wait_group wg;
+//   for (auto& job : jobs) {
+//     wg.add(1);
+//     goro::go([&wg, &job] { process(job); wg.done(); });
+//   }
+//   wg.wait();
+//
+// Memory model: each done() happens before the wait() it releases returns.
+// Thread-safety: all members may be called concurrently from goroutines and
+// plain threads, except that add() with a positive delta while the counter
+// is zero must happen before wait() (Go's rule). Not copyable or movable.
+//
+// Misuse throws goro::panic_error with Go's message:
+//   "sync: negative WaitGroup counter"             (done() once too often)
+//   "sync: WaitGroup misuse: Add called concurrently with Wait"
+//   "sync: WaitGroup is reused before previous Wait has returned"
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+
+namespace goro {
+
+class wait_group {
+ public:
+  wait_group() = default;
+  wait_group(const wait_group&) = delete;
+  wait_group& operator=(const wait_group&) = delete;
+
+  // Adds delta (which may be negative) to the counter. When it reaches
+  // zero, every wait() blocked on it returns.
+  void add(int64_t delta);
+
+  // add(-1).
+  void done() { add(-1); }
+
+  // Blocks until the counter is zero. In a goroutine it parks (wait reason
+  // "sync.WaitGroup.Wait"); on a plain thread it sleeps the thread.
+  void wait();
+
+  // Go's WaitGroup.Go (Go 1.25): add(1), run f(args...) in a new goroutine,
+  // done() when it returns.
+  template <class F>
+  void go(F&& f, std::source_location loc = std::source_location::current());
+
+ private:
+  // High 32 bits: the counter. Low 32 bits: the number of waiters.
+  std::atomic<uint64_t> state_{0};
+  // Semaphore the waiters sleep on (runtime's sema table, keyed by address).
+  uint32_t sema_ = 0;
+};
+
+}  // namespace goro
+
+#include "goro/runtime.hpp"
+
+template <class F>
+void goro::wait_group::go(F&& f, std::source_location loc) {
+  add(1);
+  try {
+    detail::spawn(0, loc, [this, fn = std::forward<F>(f)]() mutable {
+      struct done_guard {
+        wait_group* wg;
+        ~done_guard() { wg->done(); }
+      } guard{this};
+      fn();
+    });
+  } catch (...) {
+    done();
+    throw;
+  }
+}

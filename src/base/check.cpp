@@ -1,0 +1,61 @@
+// fatal() and friends. See check.hpp.
+//
+// base/ sits below the scheduler, so the goroutine dump that fatal()
+// prints is reached through a hook the scheduler installs.
+#include "base/check.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace goro::detail {
+
+void (*g_fatal_dump_hook)(int fd) = nullptr;
+
+void write_stderr(const char* s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t w = write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void print_stderr(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  write_stderr(buf);
+}
+
+namespace {
+[[noreturn]] void fatal_v(bool abort_process, int status, const char* fmt, va_list ap) {
+  char buf[1024];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  write_stderr("fatal error: ");
+  write_stderr(buf);
+  write_stderr("\n\n");
+  if (g_fatal_dump_hook != nullptr) g_fatal_dump_hook(2);
+  if (abort_process) abort();
+  _exit(status);
+}
+}  // namespace
+
+void fatal(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fatal_v(true, 0, fmt, ap);
+}
+
+void fatal_exit(int status, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fatal_v(false, status, fmt, ap);
+}
+
+}  // namespace goro::detail

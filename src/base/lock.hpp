@@ -1,0 +1,113 @@
+// The runtime's internal lock and its rank table.
+//
+// `runtime_lock` is a futex mutex (Drepper's three-state design, "Futexes
+// are tricky", 2011) that spins briefly before sleeping. It is what guards
+// the scheduler's global queue, channel state, timer heaps and wait lists.
+// It never parks a goroutine: it blocks the OS thread, and is only held for
+// short, non-blocking critical sections. A lock taken on a goroutine may be
+// released on the scheduler stack right after the goroutine is switched
+// out (park's unlock function): both run on the same OS thread, so
+// thread-affinity holds.
+//
+// Lock ranks (Go's lockrank.go): every lock has a rank; a thread may only
+// acquire a lock whose rank is higher than every lock it holds, except
+// that locks of the same `chan` rank may nest when taken in address order
+// (select locks several channels that way). Debug and sanitizer builds
+// (GORO_DEBUG_CHECKS) check this on every acquire and abort naming both
+// locks; release builds compile the check away.
+//
+// Rank table, lowest first (acquire in this order):
+//   chan          channel state (several at once in select, by address)
+//   wait_list     wait_group / semaphore-style waiter lists
+//   timers        a P's timer heap
+//   sched         the global run queue, idle P and M lists
+//   stack_pool    global stack and g free lists
+//   allgs         the slab list of all g's (dump, deadlock report)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+enum class lock_rank : uint8_t {
+  chan = 1,
+  wait_list,
+  timers,
+  sched,
+  stack_pool,
+  allgs,
+  leaf,  // takes no other lock while held
+};
+
+const char* lock_rank_name(lock_rank r);
+
+class runtime_lock {
+ public:
+  explicit constexpr runtime_lock(lock_rank rank) : rank_(rank) {}
+  runtime_lock(const runtime_lock&) = delete;
+  runtime_lock& operator=(const runtime_lock&) = delete;
+
+  void lock() {
+#if defined(GORO_DEBUG_CHECKS)
+    rank_acquire();
+#endif
+    uint32_t c = 0;
+    // acquire: the critical section sees everything the previous holder
+    // wrote before unlock.
+    if (!state_.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
+      lock_slow();
+  }
+
+  bool try_lock() {
+    uint32_t c = 0;
+    bool ok = state_.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed);
+#if defined(GORO_DEBUG_CHECKS)
+    if (ok) rank_acquire();
+#endif
+    return ok;
+  }
+
+  void unlock() {
+#if defined(GORO_DEBUG_CHECKS)
+    rank_release();
+#endif
+    // release: pairs with the acquire in lock().
+    if (state_.exchange(0, std::memory_order_release) == 2) unlock_slow();
+  }
+
+  lock_rank rank() const { return rank_; }
+
+ private:
+  void lock_slow();
+  void unlock_slow();
+  void rank_acquire();
+  void rank_release();
+
+  std::atomic<uint32_t> state_{0};  // 0 free, 1 locked, 2 locked with sleepers
+  lock_rank rank_;
+};
+
+// RAII guard for runtime_lock (std::lock_guard would do, but this one is
+// explicit about the type and keeps <mutex> out of the runtime).
+class lock_guard {
+ public:
+  explicit lock_guard(runtime_lock& l) : l_(l) { l_.lock(); }
+  ~lock_guard() { l_.unlock(); }
+  lock_guard(const lock_guard&) = delete;
+  lock_guard& operator=(const lock_guard&) = delete;
+
+ private:
+  runtime_lock& l_;
+};
+
+// One spin-loop iteration hint.
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+}  // namespace goro::detail

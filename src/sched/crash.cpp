@@ -1,0 +1,171 @@
+// How a goroutine dies loudly: Go's panic report for an escaped exception,
+// and the stack overflow report.
+//
+// Escaped exception: g_main has no handler and goro_fiber_start ends the
+// unwind (.cfi_undefined), so the C++ runtime finds no handler in its
+// search phase and calls std::terminate on the throwing stack, unwound not
+// one frame. Our terminate handler then prints
+//
+//   panic: <what()>
+//
+//   goroutine 7 [running]:
+//     <frames, innermost first, from the throw site>
+//   created by goroutine 1 at file.cpp:42 in worker()
+//
+// and exits with status 2, as an unrecovered Go panic does. Off a
+// goroutine it defers to the previous terminate handler.
+//
+// Stack overflow: each worker runs with an alternate signal stack; the
+// SIGSEGV handler compares the fault address with the running goroutine's
+// guard page, prints "goroutine N: stack overflow" and where it was
+// created, and exits with status 2. Faults it does not recognize are given
+// back to the previous handler (the default action, or a sanitizer's).
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <typeinfo>
+
+#include "base/check.hpp"
+#include "sched/sched.hpp"
+#include "sched/stack.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+std::terminate_handler g_prev_terminate = nullptr;
+struct sigaction g_prev_segv;
+struct sigaction g_prev_bus;
+
+void write_fd(int fd, const char* s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void print_created(const g* gp) {
+  char buf[512];
+  const char* file = gp->created.file_name();
+  const char* fn = gp->created.function_name();
+  if (gp->parent_id != 0)
+    snprintf(buf, sizeof buf, "created by goroutine %llu at %s:%u in %s\n",
+             static_cast<unsigned long long>(gp->parent_id), file ? file : "?", gp->created.line(), fn ? fn : "?");
+  else
+    snprintf(buf, sizeof buf, "created by %s at %s:%u in %s\n", gp->is_main ? "goro::run" : "a plain thread",
+             file ? file : "?", gp->created.line(), fn ? fn : "?");
+  write_fd(2, buf);
+}
+
+// Prints the current stack, innermost first, skipping `skip` frames.
+void print_backtrace(int skip) {
+  void* frames[64];
+  int n = backtrace(frames, 64);
+  for (int i = skip; i < n; i++) {
+    Dl_info info{};
+    char line[1024];
+    if (dladdr(frames[i], &info) != 0 && info.dli_sname != nullptr) {
+      int status = 0;
+      char* dem = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+      const char* name = (status == 0 && dem != nullptr) ? dem : info.dli_sname;
+      snprintf(line, sizeof line, "\t%s+0x%lx\n", name,
+               static_cast<unsigned long>(static_cast<char*>(frames[i]) - static_cast<char*>(info.dli_saddr)));
+      free(dem);
+    } else {
+      snprintf(line, sizeof line, "\t%p (%s)\n", frames[i],
+               info.dli_fname != nullptr ? info.dli_fname : "?");
+    }
+    write_fd(2, line);
+  }
+}
+
+void on_terminate() {
+  m* mp = current_m();
+  g* gp = mp != nullptr ? mp->curg : nullptr;
+  if (gp == nullptr) {
+    if (g_prev_terminate != nullptr) g_prev_terminate();
+    abort();
+  }
+  char msg[1024] = "unknown exception";
+  if (std::exception_ptr ep = std::current_exception()) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      snprintf(msg, sizeof msg, "%s", e.what());
+    } catch (...) {
+      const std::type_info* t = abi::__cxa_current_exception_type();
+      int status = 0;
+      char* dem = t != nullptr ? abi::__cxa_demangle(t->name(), nullptr, nullptr, &status) : nullptr;
+      snprintf(msg, sizeof msg, "exception of type %s", dem != nullptr ? dem : (t != nullptr ? t->name() : "?"));
+      free(dem);
+    }
+  } else {
+    snprintf(msg, sizeof msg, "std::terminate called");
+  }
+  char head[1200];
+  snprintf(head, sizeof head, "panic: %s\n\ngoroutine %llu [running]:\n", msg, static_cast<unsigned long long>(gp->id));
+  write_fd(2, head);
+  print_backtrace(2);
+  print_created(gp);
+  _exit(2);
+}
+
+void on_fault(int sig, siginfo_t* si, void* uctx) {
+  m* mp = current_m();
+  g* gp = mp != nullptr ? mp->curg : nullptr;
+  if (gp != nullptr && stack_is_guard_hit(gp, si->si_addr)) {
+    char buf[256];
+    snprintf(buf, sizeof buf,
+             "fatal error: stack overflow\n\ngoroutine %llu: stack overflow (stack of %zu bytes, fault at %p)\n",
+             static_cast<unsigned long long>(gp->id), static_cast<size_t>(gp->stack_hi - gp->stack_lo),
+             si->si_addr);
+    write_fd(2, buf);
+    print_created(gp);
+    write_fd(2, "(raise the goroutine's stack with goro::go_with({.stack_size = ...}) or GORO_STACK_SIZE)\n");
+    _exit(2);
+  }
+  // Not ours: put the previous handler back and let the fault happen again.
+  sigaction(sig, sig == SIGSEGV ? &g_prev_segv : &g_prev_bus, nullptr);
+  (void)uctx;
+}
+
+}  // namespace
+
+void crash_handlers_install() {
+  g_prev_terminate = std::set_terminate(on_terminate);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &g_prev_segv);
+  sigaction(SIGBUS, &sa, &g_prev_bus);
+}
+
+void m_signal_stack_init(m* mp) {
+  constexpr size_t kAltStack = 64 * 1024;
+  void* mem = mmap(nullptr, kAltStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return;  // no overflow report on this worker, nothing worse
+  stack_t ss;
+  ss.ss_sp = mem;
+  ss.ss_size = kAltStack;
+  ss.ss_flags = 0;
+  if (sigaltstack(&ss, nullptr) != 0) {
+    munmap(mem, kAltStack);
+    return;
+  }
+  mp->altstack = mem;
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,58 @@
+// The running context: which M this thread is, which goroutine it runs.
+//
+// The thread-local `t_m` is read only through current_m(), which is never
+// inlined: a goroutine may park on one OS thread and resume on another, and
+// a compiler is free to keep a thread-local's address in a register across
+// an opaque call (DESIGN.md section 6; silk docs/tls.md). A non-inlined
+// function recomputes it from the thread pointer on every call.
+#include "base/check.hpp"
+#include "sched/sched.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace goro::detail {
+
+namespace {
+thread_local m* t_m = nullptr;
+
+// A plain thread's waiter record, made on its first block.
+struct thread_waiter {
+  g rec;
+  thread_waiter() {
+    rec.is_thread = true;
+    rec.status.store(g_status::running, std::memory_order_relaxed);
+    rec.tid = static_cast<int>(syscall(SYS_gettid));
+    thread_waiter_register(&rec);
+  }
+  ~thread_waiter() { thread_waiter_unregister(&rec); }
+};
+}  // namespace
+
+__attribute__((noinline)) m* current_m() {
+  asm volatile("" ::: "memory");
+  return t_m;
+}
+
+__attribute__((noinline)) void set_current_m(m* mp) { t_m = mp; }
+
+__attribute__((noinline)) static g* thread_waiter_get() {
+  thread_local thread_waiter w;
+  return &w.rec;
+}
+
+g* current_waiter() {
+  m* mp = current_m();
+  if (mp != nullptr && mp->curg != nullptr) return mp->curg;
+  GORO_CHECK(mp == nullptr);  // a worker's scheduler stack never blocks
+  return thread_waiter_get();
+}
+
+bool in_goroutine() {
+  m* mp = current_m();
+  return mp != nullptr && mp->curg != nullptr;
+}
+
+uint64_t waiter_id(const g* w) { return w->is_thread ? 0 : w->id; }
+
+}  // namespace goro::detail

@@ -1,0 +1,92 @@
+// G: a goroutine (or, for the parking primitive, a plain thread's waiter).
+//
+// Life cycle and the one state word (Go's casgstatus):
+//
+//   idle ──g_start──▶ runnable ──execute──▶ running ──park──▶ waiting
+//                        ▲                   │  │                │
+//                        └──────yield────────┘  └─exit─▶ dead     │
+//                        ▲                                       │
+//                        └───────────────ready───────────────────┘
+//
+// Every transition goes through g_transition(from, to), which aborts on an
+// unexpected `from`: a goroutine readied twice or run twice is caught at
+// once, not later as memory corruption. `waiting -> runnable` is the only
+// transition made by a thread other than the one running the goroutine (the
+// waker), which is why it is a compare-and-swap.
+//
+// A plain OS thread that blocks in a goro primitive uses a thread-local g
+// (`is_thread`); its `status` doubles as the futex word it sleeps on.
+//
+// Ownership of fields:
+//  - ctx, stack_*, closure: the M running the goroutine (or g0 between runs).
+//  - schedlink: whoever holds the g in a queue (run queue, free list).
+//  - status: atomic, see above.
+//  - reason, wait_since: written by the goroutine itself before it parks,
+//    read by diagnostics (racy reads are fine there, they are bytes).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+
+#include "fiber/fiber.hpp"
+#include "goro/detail/spawn.hpp"
+#include "sched/wait_reason.hpp"
+#include "time/timer.hpp"
+
+namespace goro::detail {
+
+enum class g_status : uint32_t {
+  idle = 0,      // reserved by g_reserve, not yet started, or on a free list
+  runnable = 1,  // in a run queue
+  running = 2,   // on an M
+  waiting = 3,   // parked
+  dead = 4,      // finished; about to be freed
+};
+
+const char* g_status_string(g_status s);
+
+struct p;
+struct m;
+
+// Bytes of closure storage inside the g; larger closures go to the heap.
+inline constexpr size_t kInlineClosure = 64;
+
+struct g {
+  fiber_context ctx;
+  std::atomic<g_status> status{g_status::idle};
+  bool is_thread = false;         // a plain thread's waiter record
+  bool is_main = false;           // the main goroutine of a run()
+  wait_reason reason = wait_reason::none;
+  g* schedlink = nullptr;         // next in a run queue or free list
+
+  // Stack: [stack_lo, stack_hi), guard page below stack_lo. stack_lo is null
+  // until the goroutine first runs (stacks are bound lazily, see stack.hpp).
+  char* stack_lo = nullptr;
+  char* stack_hi = nullptr;
+  size_t stack_size = 0;          // requested size (0 = default pool)
+  bool stack_pooled = false;      // true: from the default-size pool
+
+  uint64_t id = 0;
+  uint64_t parent_id = 0;
+  std::source_location created{};  // where go() was called
+  int64_t wait_since = 0;         // coarse nanotime() at the last park
+
+  // The goroutine's function (set by g_start, run by g_main).
+  const closure_ops* ops = nullptr;
+  void* closure = nullptr;        // inline_closure or a heap block
+  // Sleep timer (time/sleep.cpp) embedded so sleeping allocates nothing.
+  timer sleep_timer;
+  // The thread-waiter's thread id (is_thread only) for the deadlock check.
+  int tid = 0;
+  // Nesting depth of goro::blocking sections the goroutine is in.
+  int blocking_depth = 0;
+
+  alignas(16) unsigned char inline_closure[kInlineClosure];
+};
+
+// Moves gp->status from `from` to `to`, or aborts naming both.
+void g_transition(g* gp, g_status from, g_status to);
+
+}  // namespace goro::detail

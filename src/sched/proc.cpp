@@ -1,0 +1,712 @@
+// The scheduler: worker threads (M), processors (P), the scheduling loop,
+// spinning and parking of idle workers. Design in sched.hpp and
+// docs/design.md; the model is Go's src/runtime/proc.go.
+//
+// The loop each M runs on its own stack (g0):
+//
+//   find_runnable:  every 61st round the global queue first (fairness);
+//                   expired timers of this P; runnext and the local ring;
+//                   the global queue; expired timers of every P; then, as a
+//                   spinning M, four rounds of stealing half of a random
+//                   victim's ring (runnext too in the last round); then
+//                   give up the P and sleep on the M's futex note.
+//   execute:        switch to the goroutine (binding a stack on first run).
+//   after_switch:   the goroutine came back (park / yield / exit): do what
+//                   it asked on this stack, where it is safe to publish it.
+//
+// Invariants:
+//  - An M holds at most one P; a P is held by at most one M (p.owner).
+//  - npactive (Ps held) <= maxprocs + ndetached, except briefly after a
+//    detached goroutine returns or maxprocs shrinks: the next find_runnable
+//    of any M over budget gives its P back.
+//  - nmspinning counts Ms with spinning == true.
+//  - An idle M is on sched.midle with idle == true; whoever takes it off
+//    sets idle = false and nextp under sched.lock, then wakes its note.
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "base/check.hpp"
+#include "base/race.hpp"
+#include "sched/sched.hpp"
+#include "sched/stack.hpp"
+
+namespace goro::detail {
+
+sched_t sched;
+
+uint64_t fastrand(uint64_t* state) {
+  // wyrand: one multiply, passes BigCrush, good enough for victim order.
+  *state += 0xa0761d6478bd642fULL;
+  __uint128_t t = static_cast<__uint128_t>(*state) * (*state ^ 0xe7037ed1a0b428dbULL);
+  return static_cast<uint64_t>(t >> 64) ^ static_cast<uint64_t>(t);
+}
+
+p* p_for_index(int32_t i) { return sched.allp[i].load(std::memory_order_acquire); }
+
+namespace {
+
+int32_t allowed_p() {
+  return sched.maxprocs.load(std::memory_order_relaxed) + sched.ndetached.load(std::memory_order_relaxed);
+}
+
+// ---- P bookkeeping (sched.lock held) ------------------------------------
+
+std::atomic<int32_t> g_npactive_mirror{0};  // npactive, readable without the lock
+
+p* p_new_locked() {
+  int32_t id = sched.nallp.load(std::memory_order_relaxed);
+  if (id >= kMaxP) return nullptr;
+  p* pp = new p();
+  pp->id = id;
+  pp->rand_state = 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(id + 1);
+  sched.allp[id].store(pp, std::memory_order_release);
+  sched.nallp.store(id + 1, std::memory_order_release);
+  return pp;
+}
+
+void pidleput_locked(p* pp) {
+  GORO_DCHECK(runq_empty(pp));
+  pp->status.store(p_status::idle, std::memory_order_relaxed);
+  pp->owner = nullptr;
+  pp->link = sched.pidle;
+  sched.pidle = pp;
+  sched.npidle.fetch_add(1, std::memory_order_relaxed);
+  sched.npactive--;
+  g_npactive_mirror.store(sched.npactive, std::memory_order_relaxed);
+}
+
+// An idle P, if the budget allows one more active P.
+p* pidleget_locked() {
+  if (sched.npactive >= allowed_p()) return nullptr;
+  p* pp = sched.pidle;
+  if (pp != nullptr) {
+    sched.pidle = pp->link;
+    sched.npidle.fetch_sub(1, std::memory_order_relaxed);
+  } else {
+    pp = p_new_locked();
+    if (pp == nullptr) return nullptr;
+  }
+  pp->link = nullptr;
+  pp->status.store(p_status::running, std::memory_order_relaxed);
+  sched.npactive++;
+  g_npactive_mirror.store(sched.npactive, std::memory_order_relaxed);
+  return pp;
+}
+
+void acquirep(m* mp, p* pp) {
+  mp->pp = pp;
+  pp->owner = mp;
+}
+
+// ---- M bookkeeping --------------------------------------------------------
+
+void* m_thread_main(void* arg);
+
+void newm(p* pp, bool spinning) {
+  m* mp = new m();
+  {
+    lock_guard lk(sched.lock);
+    mp->id = sched.mcount++;
+  }
+  mp->nextp = pp;
+  mp->spinning = spinning;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  // The scheduler stack runs the loop, unlock functions and timer
+  // callbacks: modest, but leave room for sanitizers.
+  pthread_attr_setstacksize(&attr, 1 << 20);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int err = pthread_create(&mp->thread, &attr, m_thread_main, mp);
+  pthread_attr_destroy(&attr);
+  if (err != 0) fatal("runtime: failed to create new OS thread (%s)", strerror(err));
+}
+
+// Starts an M (idle or new) running pp. Called without sched.lock.
+void startm(p* pp, bool spinning) {
+  m* mp = nullptr;
+  {
+    lock_guard lk(sched.lock);
+    mp = sched.midle;
+    if (mp != nullptr) {
+      sched.midle = mp->link;
+      sched.nmidle--;
+      mp->idle = false;
+      if (sched.timed_sleeper == mp) {
+        sched.timed_sleeper = nullptr;
+        sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+      }
+      mp->nextp = pp;
+      mp->spinning = spinning;
+    }
+  }
+  if (mp != nullptr) {
+    mp->park_note.wake();
+    return;
+  }
+  newm(pp, spinning);
+}
+
+// Puts mp to sleep until it is handed a P; returns holding it.
+void stop_m(m* mp) {
+  sched.lock.lock();
+  mp->idle = true;
+  mp->link = sched.midle;
+  sched.midle = mp;
+  sched.nmidle++;
+  check_dead_locked();
+  for (;;) {
+    int64_t deadline = INT64_MAX;
+    if (sched.timed_sleeper == nullptr || sched.timed_sleeper == mp) {
+      int64_t next = timers_next_when();
+      if (next != INT64_MAX) {
+        sched.timed_sleeper = mp;
+        sched.timed_sleep_until.store(next, std::memory_order_seq_cst);
+        deadline = next;
+      } else if (sched.timed_sleeper == mp) {
+        sched.timed_sleeper = nullptr;
+        sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+      }
+    }
+    mp->park_note.clear();
+    sched.lock.unlock();
+    bool woken = true;
+    if (deadline == INT64_MAX)
+      mp->park_note.sleep();
+    else
+      woken = mp->park_note.sleep_until(deadline);
+    sched.lock.lock();
+    if (!mp->idle) break;  // startm handed us a P
+    if (!woken || nanotime() >= deadline) {
+      // A timer is due: take an idle P to run it. With none idle, every P
+      // is busy and runs its timers at its next round.
+      p* pp = pidleget_locked();
+      if (pp != nullptr) {
+        m** link = &sched.midle;
+        while (*link != mp) link = &(*link)->link;
+        *link = mp->link;
+        sched.nmidle--;
+        mp->idle = false;
+        if (sched.timed_sleeper == mp) {
+          sched.timed_sleeper = nullptr;
+          sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+        }
+        mp->nextp = pp;
+        mp->spinning = false;
+        break;
+      }
+    }
+    // Kicked to recompute the timer deadline, or spurious: sleep again.
+  }
+  sched.lock.unlock();
+  acquirep(mp, mp->nextp);
+  mp->nextp = nullptr;
+}
+
+void reset_spinning(m* mp) {
+  mp->spinning = false;
+  // If we were the last spinner there may be more work than one M can take:
+  // wake another (Go's resetspinning).
+  if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
+}
+
+// ---- global run queue (sched.lock held) ----------------------------------
+
+g* globrunq_get_locked(p* pp, int32_t max) {
+  int32_t size = sched.runq_size.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  int32_t n = size / std::max<int32_t>(1, sched.maxprocs.load(std::memory_order_relaxed)) + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > static_cast<int32_t>(kRunqSize / 2)) n = kRunqSize / 2;
+  sched.runq_size.store(size - n, std::memory_order_seq_cst);
+  g* gp = sched.runq_head;
+  sched.runq_head = gp->schedlink;
+  for (int32_t i = 1; i < n; i++) {
+    g* g1 = sched.runq_head;
+    sched.runq_head = g1->schedlink;
+    runq_put(pp, g1, false);  // the local ring is empty here: no spill
+  }
+  if (sched.runq_head == nullptr) sched.runq_tail = nullptr;
+  gp->schedlink = nullptr;
+  return gp;
+}
+
+// ---- finding work ---------------------------------------------------------
+
+// Runs expired timers on every P (we hold pp). Returns true if any ran.
+bool run_all_timers(p* pp, int64_t now) {
+  bool ran = false;
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) {
+    p* v = p_for_index(i);
+    if (v->timer0_when.load(std::memory_order_relaxed) <= now && timers_run(v, now) > 0) ran = true;
+  }
+  (void)pp;
+  return ran;
+}
+
+g* steal_work(m* mp, p* pp) {
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int round = 0; round < 4; round++) {
+    bool last = round == 3;
+    uint32_t start = static_cast<uint32_t>(fastrand(&pp->rand_state));
+    for (int32_t i = 0; i < n; i++) {
+      p* victim = p_for_index(static_cast<int32_t>((start + static_cast<uint32_t>(i)) % static_cast<uint32_t>(n)));
+      if (victim == pp) continue;
+      if (g* gp = runq_steal(pp, victim, last)) return gp;
+    }
+    if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+      lock_guard lk(sched.lock);
+      if (g* gp = globrunq_get_locked(pp, 0)) return gp;
+    }
+  }
+  (void)mp;
+  return nullptr;
+}
+
+bool any_runq_nonempty() {
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++)
+    if (!runq_empty(p_for_index(i))) return true;
+  return false;
+}
+
+// Gives up mp's P (it must be empty of goroutines, or they are moved to the
+// global queue) and sleeps until handed one.
+void release_p_and_stop(m* mp) {
+  p* pp = mp->pp;
+  runq_drain_to_global(pp);
+  {
+    lock_guard lk(sched.lock);
+    pidleput_locked(pp);
+    mp->pp = nullptr;
+  }
+  if (mp->spinning) {
+    mp->spinning = false;
+    sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  stop_m(mp);
+}
+
+g* find_runnable(m* mp) {
+top:
+  p* pp = mp->pp;
+  if (pp->detached.load(std::memory_order_relaxed) && pp->detached.exchange(false))
+    sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
+  if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p()) {
+    bool over;
+    {
+      lock_guard lk(sched.lock);
+      over = sched.npactive > allowed_p();
+    }
+    if (over) {
+      release_p_and_stop(mp);
+      goto top;
+    }
+  }
+
+  uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
+  if (tick % 61 == 0 && sched.runq_size.load(std::memory_order_relaxed) > 0) {
+    lock_guard lk(sched.lock);
+    if (g* gp = globrunq_get_locked(pp, 1)) return gp;
+  }
+  int64_t now = 0;
+  if (pp->timer0_when.load(std::memory_order_relaxed) <= (now = nanotime())) timers_run(pp, now);
+  if (g* gp = runq_get(pp)) return gp;
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+    lock_guard lk(sched.lock);
+    if (g* gp = globrunq_get_locked(pp, 0)) return gp;
+  }
+  if (run_all_timers(pp, nanotime())) {
+    if (g* gp = runq_get(pp)) return gp;
+  }
+
+  // Steal, as a spinning M, unless half the busy Ps already have a spinner.
+  if (mp->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
+                          g_npactive_mirror.load(std::memory_order_relaxed)) {
+    if (!mp->spinning) {
+      mp->spinning = true;
+      sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
+    if (g* gp = steal_work(mp, pp)) return gp;
+  }
+
+  // Nothing to do: give up the P.
+  {
+    lock_guard lk(sched.lock);
+    if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+      if (g* gp = globrunq_get_locked(pp, 0)) return gp;
+    }
+    if (!runq_empty(pp)) goto top;  // a timer callback refilled it
+    pidleput_locked(pp);
+    mp->pp = nullptr;
+  }
+  if (mp->spinning) {
+    mp->spinning = false;
+    sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    // Work submitted while we still counted as spinning may have skipped
+    // wakep(): look again now that we do not (see sched.hpp).
+    if (any_runq_nonempty() || sched.runq_size.load(std::memory_order_seq_cst) > 0 ||
+        timers_next_when() <= nanotime()) {
+      p* np;
+      {
+        lock_guard lk(sched.lock);
+        np = pidleget_locked();
+      }
+      if (np != nullptr) {
+        acquirep(mp, np);
+        mp->spinning = true;
+        sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+        goto top;
+      }
+    }
+  }
+  stop_m(mp);
+  goto top;
+}
+
+void after_switch(m* mp, g* gp) {
+  m_action action = mp->action;
+  mp->action = m_action::none;
+  switch (action) {
+    case m_action::park: {
+      g_transition(gp, g_status::running, g_status::waiting);
+      unlock_fn unlock = mp->unlock;
+      if (unlock != nullptr && !unlock(gp, mp->unlock_arg)) {
+        g_transition(gp, g_status::waiting, g_status::runnable);
+        runq_put(mp->pp, gp, true);
+      }
+      break;
+    }
+    case m_action::yield:
+      g_transition(gp, g_status::running, g_status::runnable);
+      globrunq_put(gp);
+      break;
+    case m_action::exit: {
+      p* pp = mp->pp;
+      g_transition(gp, g_status::running, g_status::dead);
+#if defined(GORO_TSAN)
+      __tsan_destroy_fiber(gp->ctx.tsan_fiber);
+      gp->ctx.tsan_fiber = nullptr;
+#endif
+      stack_release(pp, gp);
+      pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+      g_free(pp, gp);
+      break;
+    }
+    case m_action::none:
+      fatal("goroutine %llu switched to the scheduler without an action",
+            static_cast<unsigned long long>(gp->id));
+  }
+}
+
+void execute(m* mp, g* gp) {
+  p* pp = mp->pp;
+  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  g_transition(gp, g_status::runnable, g_status::running);
+  mp->curg = gp;
+  if (gp->stack_lo == nullptr) {
+    stack_bind(pp, gp);
+    fiber_make(&gp->ctx, gp->stack_lo, gp->stack_hi, g_main, gp);
+#if defined(GORO_TSAN)
+    gp->ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
+  }
+  fiber_switch(&mp->g0, &gp->ctx);
+  // Back on this M's scheduler stack (g0 never migrates).
+  mp->curg = nullptr;
+  after_switch(mp, gp);
+}
+
+void schedule_loop(m* mp) {
+  for (;;) {
+    g* gp = find_runnable(mp);
+    if (mp->spinning) reset_spinning(mp);
+    execute(mp, gp);
+  }
+}
+
+void* m_thread_main(void* arg) {
+  m* mp = static_cast<m*>(arg);
+  set_current_m(mp);
+  mp->tid = static_cast<int>(syscall(SYS_gettid));
+  runtime_thread_register(mp->tid);
+  char name[16];
+  snprintf(name, sizeof name, "goro-m%d", mp->id);
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+  m_signal_stack_init(mp);
+#if defined(GORO_ASAN)
+  {
+    pthread_attr_t attr;
+    pthread_getattr_np(pthread_self(), &attr);
+    void* addr = nullptr;
+    size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    mp->g0.stack_lo = addr;
+    mp->g0.stack_size = size;
+  }
+#endif
+#if defined(GORO_TSAN)
+  mp->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+  acquirep(mp, mp->nextp);
+  mp->nextp = nullptr;
+  schedule_loop(mp);
+  return nullptr;
+}
+
+int env_int(const char* name, int fallback) {
+  const char* v = getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  long n = strtol(v, &end, 10);
+  if (*end != '\0' || n < 1 || n > 100000) {
+    print_stderr("goro: ignoring %s=%s (want a positive integer)\n", name, v);
+    return fallback;
+  }
+  return static_cast<int>(n);
+}
+
+int ncpu() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+}  // namespace
+
+// ---- public to the runtime -------------------------------------------------
+
+void runtime_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    int procs = env_int("GORO_MAXPROCS", ncpu());
+    if (procs > kMaxP / 2) procs = kMaxP / 2;
+    sched.maxprocs.store(procs, std::memory_order_relaxed);
+    stack_pool_init();
+    {
+      lock_guard lk(sched.lock);
+      for (int i = 0; i < procs; i++) {
+        p* pp = p_new_locked();
+        pp->link = sched.pidle;
+        sched.pidle = pp;
+        sched.npidle.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    sched.coarse_now.store(nanotime(), std::memory_order_relaxed);
+    crash_handlers_install();
+    sysmon_start();
+    deadlock_init_ignored_threads();
+    sched.started.store(true, std::memory_order_release);
+  });
+}
+
+void wakep() {
+  if (g_npactive_mirror.load(std::memory_order_seq_cst) >= allowed_p()) return;
+  if (sched.nmspinning.load(std::memory_order_seq_cst) != 0) return;
+  int32_t zero = 0;
+  if (!sched.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
+  p* pp;
+  {
+    lock_guard lk(sched.lock);
+    pp = pidleget_locked();
+  }
+  if (pp == nullptr) {
+    sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  startm(pp, true);
+}
+
+void globrunq_put_locked(g* gp) {
+  gp->schedlink = nullptr;
+  if (sched.runq_tail != nullptr)
+    sched.runq_tail->schedlink = gp;
+  else
+    sched.runq_head = gp;
+  sched.runq_tail = gp;
+  sched.runq_size.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void globrunq_put_batch_locked(g* head, g* tail, int32_t n) {
+  tail->schedlink = nullptr;
+  if (sched.runq_tail != nullptr)
+    sched.runq_tail->schedlink = head;
+  else
+    sched.runq_head = head;
+  sched.runq_tail = tail;
+  sched.runq_size.fetch_add(n, std::memory_order_seq_cst);
+}
+
+void globrunq_put(g* gp) {
+  {
+    lock_guard lk(sched.lock);
+    globrunq_put_locked(gp);
+  }
+  wakep();
+}
+
+void mcall(m_action action, unlock_fn unlock, void* arg) {
+  m* mp = current_m();
+  g* gp = mp->curg;
+  mp->action = action;
+  mp->unlock = unlock;
+  mp->unlock_arg = arg;
+  // A goroutine that parks inside goro::blocking is not blocking its P.
+  if (gp->blocking_depth > 0) mp->pp->in_blocking.store(false, std::memory_order_release);
+  fiber_switch(&gp->ctx, &mp->g0, action == m_action::exit);
+  // Resumed, possibly on another M: mp is stale from here on.
+  if (gp->blocking_depth > 0) {
+    p* pp = current_m()->pp;
+    pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    pp->in_blocking.store(true, std::memory_order_release);
+  }
+}
+
+void handoff_detached(p* pp) {
+  if (pp->detached.exchange(true)) return;
+  sched.ndetached.fetch_add(1, std::memory_order_seq_cst);
+  runq_drain_to_global(pp);
+  p* np;
+  {
+    lock_guard lk(sched.lock);
+    np = pidleget_locked();
+  }
+  if (np != nullptr) startm(np, false);
+}
+
+// ---- park / ready ------------------------------------------------------------
+
+void park(wait_reason reason, unlock_fn unlock, void* arg) {
+  m* mp = current_m();
+  if (mp != nullptr && mp->curg != nullptr) {
+    g* gp = mp->curg;
+    gp->reason = reason;
+    gp->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
+    mcall(m_action::park, unlock, arg);
+    gp->reason = wait_reason::none;
+    race_acquire(gp);
+    return;
+  }
+  GORO_CHECK(mp == nullptr);  // never on a worker's scheduler stack
+  g* w = current_waiter();
+  w->reason = reason;
+  w->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
+  g_transition(w, g_status::running, g_status::waiting);
+  if (unlock != nullptr && !unlock(w, arg)) {
+    g_transition(w, g_status::waiting, g_status::running);
+    w->reason = wait_reason::none;
+    return;
+  }
+  // A plain thread that blocks may be the last thing that could have woken
+  // anyone: let the deadlock detector look (it is cheap unless every worker
+  // is idle).
+  {
+    lock_guard lk(sched.lock);
+    check_dead_locked();
+  }
+  auto* word = reinterpret_cast<std::atomic<uint32_t>*>(&w->status);
+  while (w->status.load(std::memory_order_acquire) == g_status::waiting)
+    futex_wait(word, static_cast<uint32_t>(g_status::waiting));
+  g_transition(w, g_status::runnable, g_status::running);
+  w->reason = wait_reason::none;
+  race_acquire(w);
+}
+
+void ready(g* gp) {
+  race_release(gp);
+  if (gp->is_thread) {
+    g_transition(gp, g_status::waiting, g_status::runnable);
+    futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&gp->status), 1);
+    return;
+  }
+  g_transition(gp, g_status::waiting, g_status::runnable);
+  m* mp = current_m();
+  if (mp != nullptr && mp->pp != nullptr) {
+    runq_put(mp->pp, gp, true);
+    wakep();
+  } else {
+    globrunq_put(gp);
+  }
+}
+
+void g_transition(g* gp, g_status from, g_status to) {
+  g_status cur = from;
+  // acq_rel: the waking side (waiting -> runnable) publishes what it did;
+  // the other transitions are made by the thread that owns the g.
+  if (!gp->status.compare_exchange_strong(cur, to, std::memory_order_acq_rel, std::memory_order_acquire))
+    fatal("goroutine %llu: bad status transition %s -> %s (status is %s)",
+          static_cast<unsigned long long>(gp->id), g_status_string(from), g_status_string(to),
+          g_status_string(cur));
+}
+
+const char* g_status_string(g_status s) {
+  switch (s) {
+    case g_status::idle: return "idle";
+    case g_status::runnable: return "runnable";
+    case g_status::running: return "running";
+    case g_status::waiting: return "waiting";
+    case g_status::dead: return "dead";
+  }
+  return "?";
+}
+
+// ---- public API --------------------------------------------------------------
+
+}  // namespace goro::detail
+
+namespace goro {
+
+void yield() {
+  using namespace detail;
+  m* mp = current_m();
+  if (mp == nullptr || mp->curg == nullptr) {
+    sched_yield();
+    return;
+  }
+  mcall(m_action::yield, nullptr, nullptr);
+}
+
+uint64_t goroutine_id() {
+  detail::m* mp = detail::current_m();
+  return (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;
+}
+
+int64_t num_goroutine() {
+  using namespace detail;
+  int64_t n = sched.ngoroutines_foreign.load(std::memory_order_relaxed);
+  int32_t np = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < np; i++) n += p_for_index(i)->ngoroutines.load(std::memory_order_relaxed);
+  return n;
+}
+
+int maxprocs() {
+  detail::ensure_runtime();
+  return detail::sched.maxprocs.load(std::memory_order_relaxed);
+}
+
+int set_maxprocs(int n) {
+  using namespace detail;
+  ensure_runtime();
+  if (n < 1) return sched.maxprocs.load(std::memory_order_relaxed);
+  if (n > kMaxP / 2) n = kMaxP / 2;
+  int old = sched.maxprocs.exchange(n, std::memory_order_seq_cst);
+  if (n > old) wakep();
+  return old;
+}
+
+}  // namespace goro

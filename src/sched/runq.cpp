@@ -1,0 +1,166 @@
+// Local run queues. See runq.hpp for the design and who touches what.
+//
+// Memory orderings (the ring is Go's proc.go runq, which uses the same
+// load-acquire / store-release / CAS-release pattern):
+//  - The owner fills a slot, then publishes it with a release store of
+//    `tail`; a thief's acquire load of `tail` makes the slot contents
+//    visible before it reads them.
+//  - Consumers (owner or thief) claim slots with a CAS on `head` (release,
+//    acq_rel for thieves) after reading them; the owner's acquire load of
+//    `head` in runq_put guarantees a slot is reused only after its reader
+//    has finished with it.
+//  - runnext is swapped with seq_cst exchanges: the exchange in runq_put is
+//    also the store-load barrier that wakep()'s check of nmspinning needs
+//    (sched.hpp: a spinning M that goes idle re-checks every queue after it
+//    decrements nmspinning; the readier puts work, then reads nmspinning).
+#include "sched/runq.hpp"
+
+#include <time.h>
+
+#include "base/check.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+// Moves half of pp's ring plus gp to the global queue. False if a thief got
+// in first (the ring then has room again; the caller retries).
+bool runq_put_slow(p* pp, g* gp, uint32_t h, uint32_t t) {
+  constexpr uint32_t n = kRunqSize / 2;
+  GORO_DCHECK(t - h == kRunqSize);
+  g* batch[n + 1];
+  for (uint32_t i = 0; i < n; i++) batch[i] = pp->q.slots[(h + i) % kRunqSize].load(std::memory_order_relaxed);
+  // release: the slots were read before they are given back to the owner.
+  if (!pp->q.head.compare_exchange_strong(h, h + n, std::memory_order_release, std::memory_order_relaxed))
+    return false;
+  batch[n] = gp;
+  for (uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
+  batch[n]->schedlink = nullptr;
+  {
+    lock_guard lk(sched.lock);
+    globrunq_put_batch_locked(batch[0], batch[n], static_cast<int32_t>(n + 1));
+  }
+  return true;
+}
+
+// Copies about half of victim's ring into ring `dst` starting at index
+// `dst_tail`; returns how many. Any thread.
+uint32_t runq_grab(p* victim, std::atomic<g*>* dst, uint32_t dst_tail, bool steal_next) {
+  for (;;) {
+    uint32_t h = victim->q.head.load(std::memory_order_acquire);
+    uint32_t t = victim->q.tail.load(std::memory_order_acquire);
+    uint32_t n = t - h;
+    n = n - n / 2;
+    if (n == 0) {
+      if (steal_next) {
+        g* next = victim->q.runnext.load(std::memory_order_acquire);
+        if (next != nullptr) {
+          // The victim is probably about to switch to it (a goroutine
+          // that just readied its partner): give it a moment, as Go does,
+          // instead of bouncing the pair between cores.
+          if (victim->status.load(std::memory_order_relaxed) == p_status::running) {
+            struct timespec ts{0, 3000};
+            nanosleep(&ts, nullptr);
+          }
+          if (!victim->q.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
+            continue;
+          dst[dst_tail % kRunqSize].store(next, std::memory_order_relaxed);
+          return 1;
+        }
+      }
+      return 0;
+    }
+    if (n > kRunqSize / 2) continue;  // read an inconsistent h/t pair; retry
+    for (uint32_t i = 0; i < n; i++) {
+      g* gp = victim->q.slots[(h + i) % kRunqSize].load(std::memory_order_relaxed);
+      dst[(dst_tail + i) % kRunqSize].store(gp, std::memory_order_relaxed);
+    }
+    if (victim->q.head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel, std::memory_order_relaxed))
+      return n;
+  }
+}
+
+}  // namespace
+
+void runq_put(p* pp, g* gp, bool next) {
+  if (next) {
+    gp = pp->q.runnext.exchange(gp, std::memory_order_seq_cst);
+    if (gp == nullptr) return;
+    // The old runnext goes to the tail.
+  }
+  for (;;) {
+    uint32_t h = pp->q.head.load(std::memory_order_acquire);
+    uint32_t t = pp->q.tail.load(std::memory_order_relaxed);  // only the owner writes tail
+    if (t - h < kRunqSize) {
+      pp->q.slots[t % kRunqSize].store(gp, std::memory_order_relaxed);
+      pp->q.tail.store(t + 1, std::memory_order_release);
+      return;
+    }
+    if (runq_put_slow(pp, gp, h, t)) return;
+  }
+}
+
+g* runq_get(p* pp) {
+  g* next = pp->q.runnext.load(std::memory_order_relaxed);
+  if (next != nullptr && pp->q.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
+    return next;
+  for (;;) {
+    uint32_t h = pp->q.head.load(std::memory_order_acquire);
+    uint32_t t = pp->q.tail.load(std::memory_order_relaxed);
+    if (t == h) return nullptr;
+    g* gp = pp->q.slots[h % kRunqSize].load(std::memory_order_relaxed);
+    if (pp->q.head.compare_exchange_strong(h, h + 1, std::memory_order_release, std::memory_order_relaxed))
+      return gp;
+  }
+}
+
+g* runq_steal(p* pp, p* victim, bool steal_next) {
+  uint32_t t = pp->q.tail.load(std::memory_order_relaxed);
+  uint32_t n = runq_grab(victim, pp->q.slots, t, steal_next);
+  if (n == 0) return nullptr;
+  n--;
+  g* gp = pp->q.slots[(t + n) % kRunqSize].load(std::memory_order_relaxed);
+  if (n == 0) return gp;
+  GORO_DCHECK(t + n - pp->q.head.load(std::memory_order_relaxed) < kRunqSize);
+  pp->q.tail.store(t + n, std::memory_order_release);
+  return gp;
+}
+
+void runq_drain_to_global(p* pp) {
+  std::atomic<g*> buf[kRunqSize];
+  for (;;) {
+    uint32_t n = runq_grab(pp, buf, 0, false);
+    g* next = pp->q.runnext.exchange(nullptr, std::memory_order_acq_rel);
+    if (next != nullptr) buf[n++].store(next, std::memory_order_relaxed);
+    if (n == 0) return;
+    for (uint32_t i = 0; i + 1 < n; i++)
+      buf[i].load(std::memory_order_relaxed)->schedlink = buf[i + 1].load(std::memory_order_relaxed);
+    g* last = buf[n - 1].load(std::memory_order_relaxed);
+    last->schedlink = nullptr;
+    {
+      lock_guard lk(sched.lock);
+      globrunq_put_batch_locked(buf[0].load(std::memory_order_relaxed), last, static_cast<int32_t>(n));
+    }
+  }
+}
+
+bool runq_empty(const p* pp) {
+  // Read head, tail, runnext, then tail again: a g moving from runnext to
+  // the ring between the reads would otherwise make a non-empty queue look
+  // empty.
+  for (;;) {
+    uint32_t h = pp->q.head.load(std::memory_order_acquire);
+    uint32_t t = pp->q.tail.load(std::memory_order_acquire);
+    g* next = pp->q.runnext.load(std::memory_order_acquire);
+    if (t == pp->q.tail.load(std::memory_order_acquire)) return h == t && next == nullptr;
+  }
+}
+
+uint32_t runq_len(const p* pp) {
+  uint32_t h = pp->q.head.load(std::memory_order_acquire);
+  uint32_t t = pp->q.tail.load(std::memory_order_acquire);
+  return t - h;
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,54 @@
+// A P's local run queue: a bounded single-producer, multi-consumer ring of
+// 256 goroutines plus the `runnext` slot (Go's runqput/runqget/runqgrab in
+// proc.go, after Chase-Lev's work-stealing deque, with stealing from the
+// head in batches of half).
+//
+// Who touches what:
+//  - The owner P (the M holding it) pushes at `tail` and pops at `head`.
+//  - Thieves (other Ms, sysmon when it hands a P's work away) take from
+//    `head` with a compare-and-swap, half of the queue at a time.
+//  - runnext: written by the owner (exchange), taken by the owner or, on the
+//    last stealing round, by a thief (compare-and-swap).
+// When the ring is full, the owner moves half of it, plus the new g, to the
+// global run queue in one batch (runq_put_slow).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+struct g;
+struct p;
+
+inline constexpr uint32_t kRunqSize = 256;
+
+struct runq {
+  // head: next slot to take; tail: next slot to fill. Free-running
+  // counters (mod 2^32); slots are index % kRunqSize.
+  std::atomic<uint32_t> head{0};
+  std::atomic<uint32_t> tail{0};
+  std::atomic<g*> runnext{nullptr};
+  std::atomic<g*> slots[kRunqSize] = {};
+};
+
+// Puts gp on pp's queue; with `next`, into runnext (the previous runnext
+// goes to the tail). Owner only. Spills to the global queue when full.
+void runq_put(p* pp, g* gp, bool next);
+
+// Takes the next goroutine (runnext first). Owner only.
+g* runq_get(p* pp);
+
+// Steals about half of victim's queue into pp's (pp must be empty) and
+// returns one of the stolen goroutines, or null. With `steal_next`, takes
+// victim's runnext when its queue is empty. Owner of pp only.
+g* runq_steal(p* pp, p* victim, bool steal_next);
+
+// Takes everything from pp's queue and runnext (any thread) and pushes it
+// on the global queue. Used when a P goes idle or is handed off.
+void runq_drain_to_global(p* pp);
+
+bool runq_empty(const p* pp);
+uint32_t runq_len(const p* pp);
+
+}  // namespace goro::detail

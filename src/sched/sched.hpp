@@ -1,0 +1,200 @@
+// The scheduler's shared state: P (processor), M (worker thread) and the
+// global scheduler record (Go's proc.go, runtime2.go).
+//
+//  - An M runs goroutines only while it holds a P. There are maxprocs Ps
+//    in use at most, plus one extra per P that the monitor "detached"
+//    (its M is stuck in a goroutine that runs long or sits in
+//    goro::blocking, so another M gets a fresh P meanwhile).
+//  - Each M's own OS stack is its scheduler stack (Go's g0): the scheduling
+//    loop, park's unlock functions and timer callbacks run there.
+//
+// Spinning and waking (Go's protocol, proc.go "Worker thread parking/
+// unparking"): an M with nothing to do becomes "spinning" (looks for work
+// to steal) only while fewer than half of the busy Ps have a spinning M.
+// Whoever makes work runnable calls wakep(), which starts (or wakes) one
+// spinning M if there is an idle P and nobody is spinning yet. A spinning M
+// that finds work stops spinning and, if it was the last spinner, calls
+// wakep() again: so Ms are woken one at a time as long as there is work,
+// and never in a herd. An M that stops spinning re-checks every run queue
+// after it has dropped its P and its spinning count, so a wakep() that saw
+// it spinning cannot be lost.
+//
+// Lock order: sched.lock ranks `sched` (base/lock.hpp): it may be taken
+// while holding a channel or timer lock, and nothing of lower rank may be
+// taken under it.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "base/futex.hpp"
+#include "base/lock.hpp"
+#include "fiber/fiber.hpp"
+#include "sched/g.hpp"
+#include "sched/park.hpp"
+#include "sched/runq.hpp"
+#include "time/timer.hpp"
+
+namespace goro::detail {
+
+inline constexpr int kMaxP = 1024;
+
+enum class p_status : uint32_t { idle = 0, running = 1 };
+
+// Per-P cache of free g records and stack reservations (sched/spawn.cpp).
+struct g_cache {
+  g* free = nullptr;
+  int nfree = 0;
+  int64_t stack_credits = 0;  // stacks reserved for this P's spawns
+  uint64_t next_id = 0, end_id = 0;  // batch of goroutine ids
+};
+
+struct p {
+  int32_t id = 0;
+  std::atomic<p_status> status{p_status::idle};
+  m* owner = nullptr;        // guarded by sched.lock for idle Ps; else the owner
+  p* link = nullptr;         // idle list, guarded by sched.lock
+
+  runq q;
+
+  // Incremented by the owner at every goroutine switch / blocking section;
+  // sysmon samples them to see a goroutine that runs or blocks for long.
+  std::atomic<uint32_t> schedtick{0};
+  std::atomic<uint32_t> syscalltick{0};
+  std::atomic<bool> in_blocking{false};  // owner's goroutine is in goro::blocking
+  std::atomic<bool> detached{false};     // sysmon granted a replacement P
+
+  // Goroutines started minus ended on this P (any P may end a goroutine
+  // another started, so one P's value may be negative; the sum is right).
+  std::atomic<int64_t> ngoroutines{0};
+
+  timer_heap timers;
+  std::atomic<int64_t> timer0_when{INT64_MAX};  // earliest deadline; see timer.hpp
+
+  g_cache gcache;
+  void* stack_cache = nullptr;  // free default-size stacks (stack.cpp)
+  int nstack_cache = 0;
+
+  uint64_t rand_state = 0;  // per-P PRNG (steal order)
+
+  // sysmon's private bookkeeping.
+  uint32_t sysmon_tick = 0;
+  int64_t sysmon_when = 0;
+  uint32_t sysmon_syscalltick = 0;
+  int64_t sysmon_syscallwhen = 0;
+};
+
+// What a goroutine asks its M's scheduler stack to do after switching to it
+// (Go's mcall): park it, requeue it, or free it.
+enum class m_action : uint8_t { none, park, yield, exit };
+
+struct m {
+  int32_t id = 0;
+  pthread_t thread{};
+  int tid = 0;
+  fiber_context g0;           // the M's own stack, where the scheduler runs
+  g* curg = nullptr;          // goroutine running on this M, if any
+  p* pp = nullptr;            // P held, if any
+  p* nextp = nullptr;         // P handed over by startm (guarded by sched.lock)
+  bool spinning = false;
+  bool idle = false;          // on sched.midle (guarded by sched.lock)
+  m* link = nullptr;          // idle list, guarded by sched.lock
+  note park_note;             // sleeps here when idle
+
+  m_action action = m_action::none;
+  unlock_fn unlock = nullptr;
+  void* unlock_arg = nullptr;
+
+  void* altstack = nullptr;   // sigaltstack for the overflow handler
+};
+
+struct sched_t {
+  runtime_lock lock{lock_rank::sched};
+
+  // Global run queue (guarded by lock; size readable without it).
+  g* runq_head = nullptr;
+  g* runq_tail = nullptr;
+  std::atomic<int32_t> runq_size{0};
+
+  // Ps. allp[0..nallp) are every P ever made; they are never freed.
+  std::atomic<p*> allp[kMaxP] = {};
+  std::atomic<int32_t> nallp{0};
+  p* pidle = nullptr;                  // guarded by lock
+  std::atomic<int32_t> npidle{0};
+  int32_t npactive = 0;                // Ps held by Ms; guarded by lock
+  std::atomic<int32_t> maxprocs{1};
+  std::atomic<int32_t> ndetached{0};
+
+  // Ms.
+  m* midle = nullptr;                  // guarded by lock
+  int32_t nmidle = 0;                  // guarded by lock
+  int32_t mcount = 0;                  // guarded by lock
+  std::atomic<int32_t> nmspinning{0};
+  m* timed_sleeper = nullptr;          // idle M sleeping until the next timer
+  std::atomic<int64_t> timed_sleep_until{INT64_MAX};
+
+  // Goroutines started from plain threads minus those ended there.
+  std::atomic<int64_t> ngoroutines_foreign{0};
+  std::atomic<uint64_t> goid_gen{0};
+  std::atomic<int32_t> nrun_waiting{0};  // run() calls whose main goroutine has not returned
+
+  // Coarse clock updated by sysmon, for cheap wait-since stamps.
+  std::atomic<int64_t> coarse_now{0};
+  std::atomic<bool> started{false};
+};
+
+extern sched_t sched;
+
+// ---- the running context (sched/current.cpp) --------------------------
+// These reread the thread pointer on every call (they are not inlined), so
+// code that resumes on another thread after a switch sees the new M. Never
+// cache their results across a park, yield or goroutine switch.
+m* current_m();
+void set_current_m(m* mp);
+
+// ---- runtime start (sched/proc.cpp) ------------------------------------
+void runtime_init();  // idempotent; starts sysmon; called by every entry
+inline void ensure_runtime() {
+  if (!sched.started.load(std::memory_order_acquire)) runtime_init();
+}
+
+// ---- scheduling (sched/proc.cpp) ---------------------------------------
+void wakep();
+// Puts gp on the global run queue (lock held by caller).
+void globrunq_put_locked(g* gp);
+void globrunq_put_batch_locked(g* head, g* tail, int32_t n);
+// Puts gp on the global queue and wakes a worker for it.
+void globrunq_put(g* gp);
+// Switches from the running goroutine to its M's scheduler stack, which
+// then performs `action`. Returns when the goroutine runs again (maybe on
+// another M).
+void mcall(m_action action, unlock_fn unlock, void* arg);
+// Hand a P whose goroutine runs long or blocks to a fresh M (sysmon.cpp).
+void handoff_detached(p* pp);
+p* p_for_index(int32_t i);
+uint64_t fastrand(uint64_t* state);
+
+// ---- goroutine records and stacks (sched/spawn.cpp, sched/stack.cpp) ----
+void g_free(p* pp, g* gp);                // after exit, on g0
+void g_main(void* arg);                   // first frame of every goroutine
+
+// ---- monitor and deadlock (sched/sysmon.cpp, sched/deadlock.cpp) -------
+void sysmon_start();
+// Called under sched.lock when an M goes idle.
+void check_dead_locked();
+// Writes the goroutine dump (every live g, state, wait reason, creator).
+void dump_goroutines(int fd);
+// Every g ever allocated, for the dump: calls fn on each (spawn.cpp).
+void for_each_g(void (*fn)(g*, void*), void* arg);
+void thread_waiter_register(g* gp);   // thread waiters, for the deadlock check
+void thread_waiter_unregister(g* gp);
+void runtime_thread_register(int tid);  // Ms and the monitor
+void deadlock_init_ignored_threads();   // at start: sanitizer helper threads
+
+// ---- panics and signals (sched/crash.cpp) -------------------------------
+void crash_handlers_install();
+void m_signal_stack_init(m* mp);
+
+}  // namespace goro::detail

@@ -1,0 +1,247 @@
+// Creating, starting and freeing goroutines (Go's newproc, gfget/gfput).
+//
+// g records are allocated in slabs of 256 and never returned to the OS, so
+// the goroutine dump and the deadlock report can walk every g ever made
+// without a lock on the spawn path (Go's allgs works the same way). Free
+// g's sit on a per-P list (no lock) and a global list (stack_pool-ranked
+// lock) that balances Ps that spawn against Ps that retire.
+//
+// Goroutine ids come from a global counter in per-P batches of 16.
+//
+// TSan: go() happens before the goroutine starts (race_release in g_start,
+// race_acquire in g_main); a g record and a stack are handed to their next
+// user only after their previous user is done with them (release at exit,
+// acquire at reuse), so TSan sees reuse as ordered.
+#include <cstdlib>
+#include <new>
+
+#include "base/check.hpp"
+#include "base/race.hpp"
+#include "sched/sched.hpp"
+#include "sched/stack.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr int kSlab = 256;
+constexpr int kLocalFreeMax = 64;
+
+struct g_slabs {
+  runtime_lock lock{lock_rank::allgs};
+  g** slabs = nullptr;  // guarded by lock
+  int nslabs = 0, cap = 0;
+};
+g_slabs slabs;
+
+struct g_free_global {
+  runtime_lock lock{lock_rank::stack_pool};
+  g* head = nullptr;
+  int n = 0;
+};
+g_free_global gfree_global;
+
+g* slab_alloc() {
+  g* slab = new g[kSlab];
+  {
+    lock_guard lk(slabs.lock);
+    if (slabs.nslabs == slabs.cap) {
+      int cap = slabs.cap == 0 ? 64 : slabs.cap * 2;
+      auto** grown = static_cast<g**>(realloc(slabs.slabs, sizeof(g*) * static_cast<size_t>(cap)));
+      GORO_CHECK(grown != nullptr);
+      slabs.slabs = grown;
+      slabs.cap = cap;
+    }
+    slabs.slabs[slabs.nslabs++] = slab;
+  }
+  // Keep one, put the rest on the global free list.
+  {
+    lock_guard lk(gfree_global.lock);
+    for (int i = kSlab - 1; i >= 1; i--) {
+      slab[i].schedlink = gfree_global.head;
+      gfree_global.head = &slab[i];
+      gfree_global.n++;
+    }
+  }
+  return &slab[0];
+}
+
+g* gfget(p* pp) {
+  if (pp != nullptr) {
+    if (pp->gcache.free == nullptr) {
+      lock_guard lk(gfree_global.lock);
+      while (pp->gcache.nfree < kLocalFreeMax / 2 && gfree_global.head != nullptr) {
+        g* gp = gfree_global.head;
+        gfree_global.head = gp->schedlink;
+        gfree_global.n--;
+        gp->schedlink = pp->gcache.free;
+        pp->gcache.free = gp;
+        pp->gcache.nfree++;
+      }
+    }
+    if (g* gp = pp->gcache.free) {
+      pp->gcache.free = gp->schedlink;
+      pp->gcache.nfree--;
+      return gp;
+    }
+  } else {
+    lock_guard lk(gfree_global.lock);
+    if (g* gp = gfree_global.head) {
+      gfree_global.head = gp->schedlink;
+      gfree_global.n--;
+      return gp;
+    }
+  }
+  return slab_alloc();
+}
+
+void gfput(p* pp, g* gp) {
+  gp->schedlink = pp->gcache.free;
+  pp->gcache.free = gp;
+  if (++pp->gcache.nfree > kLocalFreeMax) {
+    lock_guard lk(gfree_global.lock);
+    while (pp->gcache.nfree > kLocalFreeMax / 2) {
+      g* g1 = pp->gcache.free;
+      pp->gcache.free = g1->schedlink;
+      pp->gcache.nfree--;
+      g1->schedlink = gfree_global.head;
+      gfree_global.head = g1;
+      gfree_global.n++;
+    }
+  }
+}
+
+uint64_t next_goid(p* pp) {
+  if (pp == nullptr) return sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (pp->gcache.next_id == pp->gcache.end_id) {
+    constexpr uint64_t kBatch = 16;
+    uint64_t start = sched.goid_gen.fetch_add(kBatch, std::memory_order_relaxed) + 1;
+    pp->gcache.next_id = start;
+    pp->gcache.end_id = start + kBatch;
+  }
+  return pp->gcache.next_id++;
+}
+
+p* current_p() {
+  m* mp = current_m();
+  return mp != nullptr ? mp->pp : nullptr;
+}
+
+}  // namespace
+
+uint64_t g_take_id_one() { return sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void** storage) {
+  ensure_runtime();
+  p* pp = current_p();
+  g* gp = gfget(pp);
+  race_acquire(gp);  // after the previous user of this record
+  GORO_DCHECK(gp->status.load(std::memory_order_relaxed) == g_status::idle);
+  size_t want = stack_size != 0 ? stack_round(stack_size) : stack_default_size();
+  try {
+    if (stack_size_is_pooled(want)) {
+      stack_reserve(pp);
+    } else {
+      stack_alloc_dedicated(gp, want);
+    }
+    gp->stack_size = want;
+    if (size <= kInlineClosure && align <= 16) {
+      gp->closure = gp->inline_closure;
+    } else {
+      gp->closure = ::operator new(size, std::align_val_t(align));
+    }
+  } catch (...) {
+    if (gp->stack_lo != nullptr) stack_release(pp, gp);
+    pp = current_p();
+    if (pp != nullptr) {
+      gfput(pp, gp);
+    } else {
+      lock_guard lk(gfree_global.lock);
+      gp->schedlink = gfree_global.head;
+      gfree_global.head = gp;
+      gfree_global.n++;
+    }
+    throw;
+  }
+  *storage = gp->closure;
+  return gp;
+}
+
+void g_unreserve(g* gp) noexcept {
+  p* pp = current_p();
+  if (gp->closure != gp->inline_closure) ::operator delete(gp->closure);
+  gp->closure = nullptr;
+  if (gp->stack_lo != nullptr) {
+    // A dedicated stack (pooled ones are bound only at first run).
+    stack_release(pp, gp);
+  } else {
+    stack_unreserve(pp);
+  }
+  if (pp != nullptr) {
+    gfput(pp, gp);
+  } else {
+    lock_guard lk(gfree_global.lock);
+    gp->schedlink = gfree_global.head;
+    gfree_global.head = gp;
+    gfree_global.n++;
+  }
+}
+
+uint64_t g_start(g* gp, const closure_ops* ops, const std::source_location& loc) {
+  gp->ops = ops;
+  gp->created = loc;
+  m* mp = current_m();
+  p* pp = mp != nullptr ? mp->pp : nullptr;
+  gp->parent_id = (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;
+  if (gp->id == 0) gp->id = next_goid(pp);
+  uint64_t id = gp->id;
+  race_release(gp);  // go() happens before the goroutine starts
+  if (pp != nullptr) {
+    pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    g_transition(gp, g_status::idle, g_status::runnable);
+    runq_put(pp, gp, true);
+    wakep();
+  } else {
+    sched.ngoroutines_foreign.fetch_add(1, std::memory_order_relaxed);
+    g_transition(gp, g_status::idle, g_status::runnable);
+    globrunq_put(gp);
+  }
+  return id;
+}
+
+void g_main(void* arg) {
+  g* gp = static_cast<g*>(arg);
+  fiber_entered();
+  race_acquire(gp);            // go() happens before this goroutine starts
+  race_acquire(gp->stack_hi);  // after the stack's previous goroutine
+  // No try/catch here, on purpose: an exception escaping the goroutine's
+  // function finds no handler (goro_fiber_start ends the unwind), so
+  // std::terminate runs on the intact stack and crash.cpp prints Go's
+  // panic report with the frames of the throw.
+  gp->ops->invoke(gp->closure);
+  gp->ops->destroy(gp->closure);
+  if (gp->closure != gp->inline_closure) ::operator delete(gp->closure);
+  gp->closure = nullptr;
+  race_release(gp->stack_hi);
+  race_release(gp);
+  mcall(m_action::exit, nullptr, nullptr);
+  __builtin_unreachable();
+}
+
+void g_free(p* pp, g* gp) {
+  gp->status.store(g_status::idle, std::memory_order_relaxed);
+  gp->ops = nullptr;
+  gp->id = 0;
+  gp->parent_id = 0;
+  gp->is_main = false;
+  gp->reason = wait_reason::none;
+  gfput(pp, gp);
+}
+
+void for_each_g(void (*fn)(g*, void*), void* arg) {
+  lock_guard lk(slabs.lock);
+  for (int s = 0; s < slabs.nslabs; s++)
+    for (int i = 0; i < kSlab; i++) fn(&slabs.slabs[s][i], arg);
+}
+
+}  // namespace goro::detail

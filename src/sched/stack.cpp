@@ -1,0 +1,300 @@
+// Goroutine stack pool. Design and invariants in stack.hpp.
+//
+// Invariants (pool.lock held):
+//  - reserved <= capacity: every goroutine that exists (started or not)
+//    holds a reservation, in a P's credits or in `reserved` directly, so
+//    stack_bind can always find a stack without mapping memory.
+//  - capacity = free-list stacks + stacks bound to goroutines + stacks in
+//    P caches + uncarved slots of the current chunk.
+//  - Stacks on any free list have their guard page installed.
+#include "sched/stack.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "base/check.hpp"
+#include "base/lock.hpp"
+#include "goro/panic.hpp"
+#include "sched/sched.hpp"
+
+#if defined(GORO_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102  // Linux 6.13; Debian 12's headers predate it
+#endif
+
+namespace goro::detail {
+
+namespace {
+
+constexpr size_t kDefaultStack = 256 * 1024;
+constexpr size_t kMinStack = 16 * 1024;
+constexpr size_t kChunkBytes = size_t{256} << 20;  // virtual bytes per pool chunk
+constexpr int64_t kCreditBatch = 32;
+constexpr int kCacheMax = 64;
+
+enum class guard_mode { unknown, madvise, mprotect };
+
+struct stack_pool {
+  runtime_lock lock{lock_rank::stack_pool};
+  size_t page = 4096;
+  size_t size = kDefaultStack;  // usable bytes per stack
+  size_t slot = 0;              // guard + size
+  char* carve_next = nullptr;   // uncarved part of the current chunk
+  char* carve_end = nullptr;
+  void* free = nullptr;         // stack tops, linked through their top word
+  int64_t capacity = 0;
+  int64_t reserved = 0;
+  bool frozen = false;          // size fixed once the first chunk is mapped
+  guard_mode guards = guard_mode::unknown;
+  int64_t mprotect_guards = 0;
+  int64_t mprotect_budget = 0;
+  bool warned_no_guard = false;
+};
+
+stack_pool pool;
+std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pool.size
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+void** link_of(void* top) { return static_cast<void**>(top) - 1; }
+
+// Makes `guard` (one page) fault on access. False if no guard could be had.
+bool install_guard(char* guard) {
+  if (pool.guards != guard_mode::mprotect) {
+    if (madvise(guard, pool.page, MADV_GUARD_INSTALL) == 0) {
+      pool.guards = guard_mode::madvise;
+      return true;
+    }
+    if (pool.guards == guard_mode::unknown && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
+      pool.guards = guard_mode::mprotect;
+  }
+  if (pool.guards == guard_mode::mprotect && pool.mprotect_guards < pool.mprotect_budget) {
+    if (mprotect(guard, pool.page, PROT_NONE) == 0) {
+      pool.mprotect_guards++;
+      return true;
+    }
+  }
+  if (!pool.warned_no_guard) {
+    pool.warned_no_guard = true;
+    print_stderr(
+        "goro: stack guard pages unavailable (no MADV_GUARD_INSTALL and the mprotect budget of %lld "
+        "maps is spent): new goroutine stacks have no overflow guard\n",
+        static_cast<long long>(pool.mprotect_budget));
+  }
+  return false;
+}
+
+// Carves the next slot of the current chunk; returns its stack top.
+void* carve_locked() {
+  if (pool.carve_next == pool.carve_end) return nullptr;
+  char* slot = pool.carve_next;
+  pool.carve_next += pool.slot;
+  install_guard(slot);
+  return slot + pool.slot;
+}
+
+// Maps a new chunk. Throws goro::resource_error (lock released by caller's
+// guard) when the kernel says no.
+void map_chunk_locked() {
+  // Slots left in the old chunk go to the free list so none is lost.
+  while (void* top = carve_locked()) {
+    *link_of(top) = pool.free;
+    pool.free = top;
+  }
+  size_t nslots = kChunkBytes / pool.slot;
+  if (nslots == 0) nslots = 1;
+  size_t bytes = nslots * pool.slot;
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) {
+    int err = errno;
+    throw goro::resource_error(std::string("goro: cannot map goroutine stacks: ") + strerror(err));
+  }
+  madvise(mem, bytes, MADV_NOHUGEPAGE);  // a huge page would commit 2 MiB per stack top
+  pool.frozen = true;
+  pool.carve_next = static_cast<char*>(mem);
+  pool.carve_end = pool.carve_next + bytes;
+  pool.capacity += static_cast<int64_t>(nslots);
+}
+
+void reserve_locked(int64_t n) {
+  while (pool.capacity - pool.reserved < n) map_chunk_locked();
+  pool.reserved += n;
+}
+
+}  // namespace
+
+void stack_pool_init() {
+  long pg = sysconf(_SC_PAGESIZE);
+  pool.page = pg > 0 ? static_cast<size_t>(pg) : 4096;
+  if (const char* v = getenv("GORO_STACK_SIZE"); v != nullptr && *v != '\0') {
+    char* end = nullptr;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end == 'k' || *end == 'K') n <<= 10, end++;
+    else if (*end == 'm' || *end == 'M') n <<= 20, end++;
+    if (*end != '\0' || n == 0)
+      print_stderr("goro: ignoring GORO_STACK_SIZE=%s (want bytes, e.g. 262144 or 256k)\n", v);
+    else
+      pool.size = round_up(std::max<size_t>(n, kMinStack), pool.page);
+  }
+  pool.slot = pool.size + pool.page;
+  long maps = 65530;
+  if (FILE* f = fopen("/proc/sys/vm/max_map_count", "r")) {
+    if (fscanf(f, "%ld", &maps) != 1) maps = 65530;
+    fclose(f);
+  }
+  pool.mprotect_budget = maps / 4;
+}
+
+size_t stack_default_size() {
+  size_t s = g_default_size.load(std::memory_order_relaxed);
+  return s != 0 ? s : pool.size;
+}
+
+bool stack_size_is_pooled(size_t size) { return size == pool.size; }
+
+size_t stack_round(size_t size) { return round_up(std::max(size, kMinStack), pool.page); }
+
+size_t stack_guard_size() { return pool.page; }
+
+void stack_reserve(p* pp) {
+  if (pp != nullptr && pp->gcache.stack_credits > 0) {
+    pp->gcache.stack_credits--;
+    return;
+  }
+  int64_t batch = pp != nullptr ? kCreditBatch : 1;
+  {
+    lock_guard lk(pool.lock);
+    reserve_locked(batch);
+  }
+  if (pp != nullptr) pp->gcache.stack_credits += batch - 1;
+}
+
+void stack_unreserve(p* pp) {
+  if (pp != nullptr) {
+    if (++pp->gcache.stack_credits > 2 * kCreditBatch) {
+      pp->gcache.stack_credits -= kCreditBatch;
+      lock_guard lk(pool.lock);
+      pool.reserved -= kCreditBatch;
+    }
+    return;
+  }
+  lock_guard lk(pool.lock);
+  pool.reserved--;
+}
+
+void stack_alloc_dedicated(g* gp, size_t size) {
+  size = round_up(std::max(size, kMinStack), pool.page);
+  size_t bytes = size + pool.page;
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) {
+    int err = errno;
+    throw goro::resource_error(std::string("goro: cannot map a goroutine stack: ") + strerror(err));
+  }
+  {
+    lock_guard lk(pool.lock);
+    install_guard(static_cast<char*>(mem));
+  }
+  gp->stack_lo = static_cast<char*>(mem) + pool.page;
+  gp->stack_hi = gp->stack_lo + size;
+  gp->stack_pooled = false;
+}
+
+bool stack_bind(p* pp, g* gp) {
+  if (gp->stack_lo != nullptr) return true;  // dedicated stack, mapped at go()
+  void* top = pp->stack_cache;
+  if (top != nullptr) {
+    pp->stack_cache = *link_of(top);
+    pp->nstack_cache--;
+  } else {
+    lock_guard lk(pool.lock);
+    // Refill the P's cache with up to half its size from the global list.
+    for (int i = 0; i < kCacheMax / 2 && pool.free != nullptr; i++) {
+      void* t = pool.free;
+      pool.free = *link_of(t);
+      *link_of(t) = pp->stack_cache;
+      pp->stack_cache = t;
+      pp->nstack_cache++;
+    }
+    top = pp->stack_cache;
+    if (top != nullptr) {
+      pp->stack_cache = *link_of(top);
+      pp->nstack_cache--;
+    } else {
+      top = carve_locked();
+      // The reservation made at go() guarantees a slot exists.
+      GORO_CHECK(top != nullptr);
+    }
+  }
+  gp->stack_hi = static_cast<char*>(top);
+  gp->stack_lo = gp->stack_hi - pool.size;
+  gp->stack_pooled = true;
+  return true;
+}
+
+void stack_release(p* pp, g* gp) {
+  if (!gp->stack_pooled) {
+    if (gp->stack_lo != nullptr) munmap(gp->stack_lo - pool.page, static_cast<size_t>(gp->stack_hi - gp->stack_lo) + pool.page);
+    gp->stack_lo = gp->stack_hi = nullptr;
+    return;
+  }
+#if defined(GORO_ASAN)
+  // The dead goroutine's frames never returned, so their redzones are still
+  // poisoned; the next goroutine on this stack must start clean.
+  __asan_unpoison_memory_region(gp->stack_lo, pool.size);
+#endif
+  void* top = gp->stack_hi;
+  gp->stack_lo = gp->stack_hi = nullptr;
+  gp->stack_pooled = false;
+  *link_of(top) = pp->stack_cache;
+  pp->stack_cache = top;
+  if (++pp->nstack_cache > kCacheMax) {
+    lock_guard lk(pool.lock);
+    for (int i = 0; i < kCacheMax / 2; i++) {
+      void* t = pp->stack_cache;
+      pp->stack_cache = *link_of(t);
+      pp->nstack_cache--;
+      *link_of(t) = pool.free;
+      pool.free = t;
+    }
+  }
+  stack_unreserve(pp);
+}
+
+bool stack_is_guard_hit(const g* gp, const void* addr) {
+  if (gp == nullptr || gp->stack_lo == nullptr) return false;
+  auto a = reinterpret_cast<uintptr_t>(addr);
+  auto lo = reinterpret_cast<uintptr_t>(gp->stack_lo);
+  return a < lo && a >= lo - pool.page;
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+std::size_t set_default_stack_size(std::size_t bytes) {
+  using namespace detail;
+  ensure_runtime();
+  lock_guard lk(pool.lock);
+  size_t old = g_default_size.load(std::memory_order_relaxed);
+  if (old == 0) old = pool.size;
+  size_t want = round_up(std::max(bytes, kMinStack), pool.page);
+  if (!pool.frozen) {
+    pool.size = want;
+    pool.slot = want + pool.page;
+  }
+  // Once pooled stacks exist at one size, goroutines of another default
+  // size get dedicated stacks (see stack_default_size()).
+  g_default_size.store(want, std::memory_order_relaxed);
+  return old;
+}
+
+}  // namespace goro

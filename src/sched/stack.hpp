@@ -1,0 +1,59 @@
+// Goroutine stacks: mmap'd, committed lazily by the kernel, cached and
+// reused, each with a guard page below it.
+//
+// Default-size stacks come from a pool: 1 GiB-or-smaller chunks mapped with
+// MAP_NORESERVE and carved into slots of [guard page][stack]. The guard is
+// installed with madvise(MADV_GUARD_INSTALL) (Linux 6.13+), which does not
+// split the mapping, so a million stacks cost a few hundred kernel maps;
+// on older kernels it falls back to mprotect(PROT_NONE), which costs one
+// extra map per stack, within a budget of a quarter of vm.max_map_count;
+// past the budget stacks go without a guard (reported once on stderr).
+//
+// A goroutine reserves a stack when it is created (g_reserve: so running
+// out of memory is an error the caller of go() sees), but is bound to one
+// only when it first runs (stack_bind): a burst of a million go() calls
+// whose goroutines finish quickly then reuses a handful of hot stacks
+// instead of touching a million fresh pages. Reservations are counted in
+// per-P batches ("credits") so go() takes no global lock.
+//
+// Free stacks are kept on a per-P LIFO cache (hottest first) and a global
+// list, linked through a word at the top of each free stack (that page is
+// resident anyway). Memory of cached stacks stays committed; the freed
+// pages are reused by the next goroutines (Go's stack cache does the same).
+//
+// Lock order: the pool lock ranks `stack_pool` (base/lock.hpp).
+#pragma once
+
+#include <cstddef>
+
+namespace goro::detail {
+
+struct g;
+struct p;
+
+void stack_pool_init();
+bool stack_bind(p* pp, g* gp);     // first run: give gp its stack
+void stack_release(p* pp, g* gp);  // exit: give it back
+// The default stack size for new goroutines (set_default_stack_size).
+size_t stack_default_size();
+// True if stacks of `size` bytes come from the pool (else dedicated).
+bool stack_size_is_pooled(size_t size);
+// `size` rounded up to whole pages, at least the minimum stack.
+size_t stack_round(size_t size);
+
+// Reserves a stack of the default size for a new goroutine (pp may be
+// null on a plain thread). Throws goro::resource_error on exhaustion.
+void stack_reserve(p* pp);
+// Gives back a reservation that was not used (g_unreserve).
+void stack_unreserve(p* pp);
+
+// Maps a dedicated stack of `size` bytes (a go_with stack_size other than
+// the default) into gp. Throws goro::resource_error.
+void stack_alloc_dedicated(g* gp, size_t size);
+
+// Stack overflow diagnosis: true if addr lies in the guard page of gp's
+// stack (or just below its usable range).
+bool stack_is_guard_hit(const g* gp, const void* addr);
+size_t stack_guard_size();
+
+}  // namespace goro::detail

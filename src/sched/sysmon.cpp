@@ -1,0 +1,139 @@
+// The monitor (Go's sysmon): a background thread, holding no P, that
+//  - notices a P whose goroutine has run for more than 10 ms without a
+//    scheduling point, or has sat in goro::blocking for more than 20 us,
+//    while other goroutines wait on that P (or no other worker is free),
+//    and hands the P's queued goroutines and its place among the maxprocs
+//    to a fresh worker (handoff_detached);
+//  - wakes a worker when a timer is overdue and nobody is looking;
+//  - keeps the coarse clock used for wait-since stamps.
+// Goroutines are never preempted in the middle of C++ code: the detached
+// goroutine keeps running on its M, and its P is given back when it next
+// reaches the scheduler (proc.cpp: over-budget check).
+//
+// It polls every 20 us while it has something to do, backing off to 10 ms
+// after 50 quiet rounds (as Go's sysmon does).
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <time.h>
+
+#include <cstring>
+
+#include "base/check.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
+constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
+
+bool has_local_work(p* pp) { return !runq_empty(pp); }
+
+// Returns true if it handed a P off.
+bool retake(int64_t now) {
+  bool handed = false;
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) {
+    p* pp = p_for_index(i);
+    if (pp->status.load(std::memory_order_relaxed) != p_status::running ||
+        pp->detached.load(std::memory_order_relaxed))
+      continue;
+    uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
+    if (tick != pp->sysmon_tick) {
+      pp->sysmon_tick = tick;
+      pp->sysmon_when = now;
+    } else if (now - pp->sysmon_when > kForcePreemptNs && !pp->in_blocking.load(std::memory_order_acquire) &&
+               (has_local_work(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0)) {
+      handoff_detached(pp);
+      handed = true;
+      continue;
+    }
+    if (pp->in_blocking.load(std::memory_order_acquire)) {
+      uint32_t st = pp->syscalltick.load(std::memory_order_relaxed);
+      if (st != pp->sysmon_syscalltick) {
+        pp->sysmon_syscalltick = st;
+        pp->sysmon_syscallwhen = now;
+        continue;
+      }
+      // As Go's retake: hand off if there is work for the P, or nobody else
+      // is free to pick up new work, or the call has gone on for long.
+      bool others_free = sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0;
+      if (now - pp->sysmon_syscallwhen > kBlockingNs &&
+          (has_local_work(pp) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs)) {
+        handoff_detached(pp);
+        handed = true;
+      }
+    }
+  }
+  return handed;
+}
+
+void* sysmon_main(void*) {
+  prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
+  runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
+  int64_t delay_us = 20;
+  int idle = 0;
+  for (;;) {
+    struct timespec ts{0, delay_us * 1000};
+    nanosleep(&ts, nullptr);
+    int64_t now = nanotime();
+    sched.coarse_now.store(now, std::memory_order_relaxed);
+    bool acted = retake(now);
+    // An overdue timer with no worker looking: wake one.
+    int64_t next = timers_next_when();
+    if (next < now - 1'000'000 && sched.nmspinning.load(std::memory_order_relaxed) == 0) {
+      wakep();
+      acted = true;
+    }
+    if (acted) {
+      idle = 0;
+      delay_us = 20;
+    } else if (++idle > 50) {
+      delay_us = std::min<int64_t>(delay_us * 2, 10'000);
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void sysmon_start() {
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  int err = pthread_create(&t, &attr, sysmon_main, nullptr);
+  pthread_attr_destroy(&attr);
+  if (err != 0) fatal("runtime: cannot start the monitor thread (%s)", strerror(err));
+}
+
+}  // namespace goro::detail
+
+namespace goro::detail {
+
+void enter_blocking() {
+  m* mp = current_m();
+  if (mp == nullptr || mp->curg == nullptr) return;
+  if (mp->curg->blocking_depth++ > 0) return;
+  p* pp = mp->pp;
+  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // release: sysmon reads the tick after seeing in_blocking.
+  pp->in_blocking.store(true, std::memory_order_release);
+}
+
+void exit_blocking() {
+  m* mp = current_m();
+  if (mp == nullptr || mp->curg == nullptr) return;
+  if (--mp->curg->blocking_depth > 0) return;
+  p* pp = mp->pp;
+  pp->in_blocking.store(false, std::memory_order_release);
+  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // If sysmon handed our P's place away meanwhile, the scheduler gives a P
+  // back at this goroutine's next scheduling point (proc.cpp).
+}
+
+}  // namespace goro::detail

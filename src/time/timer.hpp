@@ -1,0 +1,62 @@
+// Runtime timers: per-P 4-ary min-heaps of deadlines (Go's runtime/time.go).
+//
+// A timer is added to the heap of the P of the worker that adds it (a
+// plain thread uses P 0's heap). Expired timers are run by whichever worker
+// looks first: the P's owner at each scheduling round, a worker that steals
+// (it checks every P's earliest deadline), or the idle worker that sleeps
+// with the earliest deadline of all as its futex timeout (sched/proc.cpp).
+// So a timer fires on time even when its P is idle or busy.
+//
+// Invariants:
+//  - t->heap_index is the timer's index in owner->timers.heap while it is
+//    pending, -1 otherwise; both are guarded by the owner heap's lock.
+//  - The P's `timer0_when` atomic mirrors the heap's earliest deadline (or
+//    INT64_MAX) so that others can look without the lock.
+//  - fn runs on a worker's scheduler stack with no runtime lock held and
+//    with the worker holding a P; it must not block. It may call ready().
+//
+// Lock order: a P's timer lock ranks `timers` (base/lock.hpp): it may be
+// taken under a channel lock, never the other way round.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/lock.hpp"
+
+namespace goro::detail {
+
+struct p;
+
+struct timer {
+  int64_t when = 0;                // deadline, nanotime() clock
+  void (*fn)(timer*) = nullptr;    // what to do at `when`
+  void* arg = nullptr;             // for fn's use
+  // Internal: guarded by owner's timer lock.
+  p* owner = nullptr;
+  int32_t heap_index = -1;
+};
+
+// A P's timer heap.
+struct timer_heap {
+  runtime_lock lock{lock_rank::timers};
+  std::vector<timer*> heap;  // guarded by lock; 4-ary min-heap on `when`
+};
+
+// Schedules t to fire at t->when. t must not be pending. Callable from
+// goroutines, plain threads and the scheduler.
+void timer_add(timer* t);
+
+// Unschedules t. Returns true if t was pending and now will not fire;
+// false if it already fired (or is firing right now on another worker:
+// the caller must then not free t until fn is known to be done).
+bool timer_del(timer* t);
+
+// Runs every timer of pp whose deadline is <= now. Returns the number run.
+// Called by the scheduler with a P held.
+int timers_run(p* pp, int64_t now);
+
+// Earliest pending deadline over all Ps, INT64_MAX if none.
+int64_t timers_next_when();
+
+}  // namespace goro::detail
