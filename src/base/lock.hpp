@@ -9,6 +9,10 @@
 // out (park's unlock function): both run on the same OS thread, so
 // thread-affinity holds.
 //
+// TSan: the runtime is not instrumented (base/race.hpp), but the libc calls
+// it makes (memmove, malloc) are intercepted; so each lock tells TSan that
+// unlock happens before the next lock, which orders the runtime's own data.
+//
 // Lock ranks (Go's lockrank.go): every lock has a rank; a thread may only
 // acquire a lock whose rank is higher than every lock it holds, except
 // that locks of the same `chan` rank may nest when taken in address order
@@ -27,6 +31,8 @@
 
 #include <atomic>
 #include <cstdint>
+
+#include "base/race.hpp"
 
 namespace goro::detail {
 
@@ -57,6 +63,7 @@ class runtime_lock {
     // wrote before unlock.
     if (!state_.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
       lock_slow();
+    race_acquire(this);
   }
 
   bool try_lock() {
@@ -65,6 +72,7 @@ class runtime_lock {
 #if defined(GORO_DEBUG_CHECKS)
     if (ok) rank_acquire();
 #endif
+    if (ok) race_acquire(this);
     return ok;
   }
 
@@ -72,6 +80,7 @@ class runtime_lock {
 #if defined(GORO_DEBUG_CHECKS)
     rank_release();
 #endif
+    race_release(this);
     // release: pairs with the acquire in lock().
     if (state_.exchange(0, std::memory_order_release) == 2) unlock_slow();
   }

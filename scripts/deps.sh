@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what goro's build needs on Debian 12, if anything is missing.
+# Sourced by scripts/test.sh and scripts/tour.sh.
+goro_install_deps() {
+  local pkgs=(cmake make g++ clang libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev "$@")
+  local missing=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]} > 0)); then
+    echo "[goro] installing: ${missing[*]}" >&2
+    local sudo=""
+    ((EUID == 0)) || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds goro and runs its test suite.
+#
+#   bash scripts/test.sh            # optimized build with debug info (preset "default")
+#   GORO_PRESET=asan bash scripts/test.sh   # ASan+UBSan; also: tsan, debug, clang
+#
+# Installs missing Debian packages first. Stress tests scale with
+# GORO_STRESS (default 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+goro_install_deps
+preset="${GORO_PRESET:-default}"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
+ctest --preset "$preset"
