@@ -5,7 +5,9 @@
 // See docs/guide.md for a tour and docs/design.md for how it works.
 #pragma once
 
+#include "goro/chan.hpp"
 #include "goro/panic.hpp"
 #include "goro/runtime.hpp"
+#include "goro/select.hpp"
 #include "goro/time.hpp"
 #include "goro/wait_group.hpp"

@@ -21,8 +21,6 @@
 // created, and exits with status 2. Faults it does not recognize are given
 // back to the previous handler (the default action, or a sanitizer's).
 #include <cxxabi.h>
-#include <dlfcn.h>
-#include <execinfo.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -34,6 +32,7 @@
 #include <typeinfo>
 
 #include "base/check.hpp"
+#include "base/symbolize.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 
@@ -68,28 +67,6 @@ void print_created(const g* gp) {
   write_fd(2, buf);
 }
 
-// Prints the current stack, innermost first, skipping `skip` frames.
-void print_backtrace(int skip) {
-  void* frames[64];
-  int n = backtrace(frames, 64);
-  for (int i = skip; i < n; i++) {
-    Dl_info info{};
-    char line[1024];
-    if (dladdr(frames[i], &info) != 0 && info.dli_sname != nullptr) {
-      int status = 0;
-      char* dem = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-      const char* name = (status == 0 && dem != nullptr) ? dem : info.dli_sname;
-      snprintf(line, sizeof line, "\t%s+0x%lx\n", name,
-               static_cast<unsigned long>(static_cast<char*>(frames[i]) - static_cast<char*>(info.dli_saddr)));
-      free(dem);
-    } else {
-      snprintf(line, sizeof line, "\t%p (%s)\n", frames[i],
-               info.dli_fname != nullptr ? info.dli_fname : "?");
-    }
-    write_fd(2, line);
-  }
-}
-
 void on_terminate() {
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg : nullptr;
@@ -116,7 +93,7 @@ void on_terminate() {
   char head[1200];
   snprintf(head, sizeof head, "panic: %s\n\ngoroutine %llu [running]:\n", msg, static_cast<unsigned long long>(gp->id));
   write_fd(2, head);
-  print_backtrace(2);
+  print_stack(2, 3);  // skip on_terminate and the C++ runtime's terminate frames
   print_created(gp);
   _exit(2);
 }

@@ -15,12 +15,13 @@
 //    a goro primitive. A plain thread doing anything else might still send
 //    on a channel, so its presence means "no deadlock" (we cannot know
 //    better; Go has the same blind spot with cgo callbacks and skips the
-//    check there). In sanitizer builds the sanitizer's own helper threads,
-//    present when the runtime starts, are ignored.
+//    check there). In TSan builds TSan's own helper thread is ignored: it is
+//    identified before main() runs (note_tsan_helper_threads).
 //
 // Lock order: called with sched.lock (rank sched) held; takes the thread
 // registry lock (leaf) and the slab lock (allgs) for the dump.
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -166,17 +167,25 @@ void runtime_thread_register(int tid) {
   r.runtime_tids.push_back(tid);
 }
 
-void deadlock_init_ignored_threads() {
-  g_fatal_dump_hook = dump_hook;
-#if defined(GORO_TSAN) || defined(GORO_ASAN)
+void deadlock_init_ignored_threads() { g_fatal_dump_hook = dump_hook; }
+
+#if defined(GORO_TSAN)
+// TSan starts a helper thread of its own at the process's first
+// pthread_create. Make that happen here, before main() and so before any
+// user thread can exist, and remember every thread but this one: those are
+// TSan's, never able to wake a goroutine.
+__attribute__((constructor)) static void note_tsan_helper_threads() {
+  pthread_t t;
+  if (pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) return;
+  pthread_join(t, nullptr);
   int self = static_cast<int>(syscall(SYS_gettid));
   std::vector<int> tids = list_tids();
   thread_registry& r = registry();
   lock_guard lk(r.lock);
   for (int tid : tids)
-    if (tid != self && !contains(r.runtime_tids, tid)) r.ignored_tids.push_back(tid);
-#endif
+    if (tid != self) r.ignored_tids.push_back(tid);
 }
+#endif
 
 void check_dead_locked() {
   if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) return;

@@ -76,6 +76,7 @@ struct g {
   // The goroutine's function (set by g_start, run by g_main).
   const closure_ops* ops = nullptr;
   void* closure = nullptr;        // inline_closure or a heap block
+  size_t closure_align = 0;       // alignment of a heap closure (operator delete needs it)
   // Sleep timer (time/sleep.cpp) embedded so sleeping allocates nothing.
   timer sleep_timer;
   // The thread-waiter's thread id (is_thread only) for the deadlock check.
@@ -83,8 +84,26 @@ struct g {
   // Nesting depth of goro::blocking sections the goroutine is in.
   int blocking_depth = 0;
 
+  // TSan only: a heap byte whose address is this goroutine life's
+  // happens-before sync object (race.hpp). A fresh one per life, because
+  // TSan accumulates every release ever made on an address and a reused g
+  // would inherit its previous life's edges.
+  void* race_token = nullptr;
+
   alignas(16) unsigned char inline_closure[kInlineClosure];
 };
+
+#if defined(GORO_TSAN)
+inline constexpr bool kRaceBuild = true;
+#else
+inline constexpr bool kRaceBuild = false;
+#endif
+
+// The address to use with race_release/race_acquire for "ready(gp)
+// happens before gp resumes" and "go() happens before gp starts".
+inline const void* race_token(const g* gp) { return gp->race_token != nullptr ? gp->race_token : gp; }
+void race_token_new(g* gp);   // at go(); no-op outside TSan builds
+void race_token_free(g* gp);  // at exit
 
 // Moves gp->status from `from` to `to`, or aborts naming both.
 void g_transition(g* gp, g_status from, g_status to);

@@ -280,13 +280,17 @@ bool any_runq_nonempty() {
   return false;
 }
 
-// Gives up mp's P (it must be empty of goroutines, or they are moved to the
-// global queue) and sleeps until handed one.
-void release_p_and_stop(m* mp) {
+// If more Ps are active than allowed (maxprocs was lowered, or a detached
+// goroutine came back), gives up mp's P, moving its goroutines to the
+// global queue, and sleeps until handed one. The check and the release are
+// one critical section, so two Ms cannot both decide to give theirs up.
+bool release_p_if_over_budget(m* mp) {
   p* pp = mp->pp;
-  runq_drain_to_global(pp);
+  bool moved = false;
   {
     lock_guard lk(sched.lock);
+    if (sched.npactive <= allowed_p()) return false;
+    moved = runq_drain_to_global_locked(pp) > 0;
     pidleput_locked(pp);
     mp->pp = nullptr;
   }
@@ -294,7 +298,9 @@ void release_p_and_stop(m* mp) {
     mp->spinning = false;
     sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
   }
+  if (moved) wakep();
   stop_m(mp);
+  return true;
 }
 
 g* find_runnable(m* mp) {
@@ -302,17 +308,7 @@ top:
   p* pp = mp->pp;
   if (pp->detached.load(std::memory_order_relaxed) && pp->detached.exchange(false))
     sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
-  if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p()) {
-    bool over;
-    {
-      lock_guard lk(sched.lock);
-      over = sched.npactive > allowed_p();
-    }
-    if (over) {
-      release_p_and_stop(mp);
-      goto top;
-    }
-  }
+  if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p() && release_p_if_over_budget(mp)) goto top;
 
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
   if (tick % 61 == 0 && sched.runq_size.load(std::memory_order_relaxed) > 0) {
@@ -414,10 +410,13 @@ void execute(m* mp, g* gp) {
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   g_transition(gp, g_status::runnable, g_status::running);
   mp->curg = gp;
-  if (gp->stack_lo == nullptr) {
+  if (gp->ctx.sp == nullptr) {  // first run
     stack_bind(pp, gp);
     fiber_make(&gp->ctx, gp->stack_lo, gp->stack_hi, g_main, gp);
 #if defined(GORO_TSAN)
+    // One TSan fiber per goroutine life. (Reusing fibers would be faster,
+    // but a reused fiber carries its last goroutine's clock, which orders
+    // goroutines that TSan must see as concurrent.)
     gp->ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif
   }
@@ -599,7 +598,7 @@ void park(wait_reason reason, unlock_fn unlock, void* arg) {
     gp->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
     mcall(m_action::park, unlock, arg);
     gp->reason = wait_reason::none;
-    race_acquire(gp);
+    race_acquire(race_token(gp));
     return;
   }
   GORO_CHECK(mp == nullptr);  // never on a worker's scheduler stack
@@ -624,11 +623,11 @@ void park(wait_reason reason, unlock_fn unlock, void* arg) {
     futex_wait(word, static_cast<uint32_t>(g_status::waiting));
   g_transition(w, g_status::runnable, g_status::running);
   w->reason = wait_reason::none;
-  race_acquire(w);
+  race_acquire(race_token(w));
 }
 
 void ready(g* gp) {
-  race_release(gp);
+  race_release(race_token(gp));
   if (gp->is_thread) {
     g_transition(gp, g_status::waiting, g_status::runnable);
     futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&gp->status), 1);
@@ -637,8 +636,17 @@ void ready(g* gp) {
   g_transition(gp, g_status::waiting, g_status::runnable);
   m* mp = current_m();
   if (mp != nullptr && mp->pp != nullptr) {
-    runq_put(mp->pp, gp, true);
-    wakep();
+    p* pp = mp->pp;
+    g* prev = pp->q.runnext.exchange(gp, std::memory_order_seq_cst);
+    if (prev != nullptr) runq_put(pp, prev, false);
+    // Wake another worker only when there is work it could take. A
+    // goroutine readied by a goroutine waits in runnext for the waker's
+    // next switch, typically microseconds away (it is about to block, as
+    // in a ping-pong or a request/response); waking a sleeping worker for
+    // it costs a futex wake-up and usually finds nothing to steal (tokio's
+    // LIFO slot makes the same choice). If the waker runs on instead, the
+    // monitor moves runnext to a free worker within one of its rounds.
+    if (prev != nullptr || mp->curg == nullptr || !runq_empty_ring(pp)) wakep();
   } else {
     globrunq_put(gp);
   }

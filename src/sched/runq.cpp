@@ -127,22 +127,44 @@ g* runq_steal(p* pp, p* victim, bool steal_next) {
   return gp;
 }
 
-void runq_drain_to_global(p* pp) {
+namespace {
+// Takes everything from pp's ring and runnext into a linked batch.
+uint32_t runq_take_all(p* pp, g** head, g** tail) {
   std::atomic<g*> buf[kRunqSize];
+  uint32_t total = 0;
+  *head = *tail = nullptr;
   for (;;) {
     uint32_t n = runq_grab(pp, buf, 0, false);
     g* next = pp->q.runnext.exchange(nullptr, std::memory_order_acq_rel);
     if (next != nullptr) buf[n++].store(next, std::memory_order_relaxed);
-    if (n == 0) return;
-    for (uint32_t i = 0; i + 1 < n; i++)
-      buf[i].load(std::memory_order_relaxed)->schedlink = buf[i + 1].load(std::memory_order_relaxed);
-    g* last = buf[n - 1].load(std::memory_order_relaxed);
-    last->schedlink = nullptr;
-    {
-      lock_guard lk(sched.lock);
-      globrunq_put_batch_locked(buf[0].load(std::memory_order_relaxed), last, static_cast<int32_t>(n));
+    if (n == 0) return total;
+    for (uint32_t i = 0; i < n; i++) {
+      g* gp = buf[i].load(std::memory_order_relaxed);
+      gp->schedlink = nullptr;
+      if (*tail != nullptr)
+        (*tail)->schedlink = gp;
+      else
+        *head = gp;
+      *tail = gp;
     }
+    total += n;
   }
+}
+}  // namespace
+
+void runq_drain_to_global(p* pp) {
+  g *head, *tail;
+  uint32_t n = runq_take_all(pp, &head, &tail);
+  if (n == 0) return;
+  lock_guard lk(sched.lock);
+  globrunq_put_batch_locked(head, tail, static_cast<int32_t>(n));
+}
+
+uint32_t runq_drain_to_global_locked(p* pp) {
+  g *head, *tail;
+  uint32_t n = runq_take_all(pp, &head, &tail);
+  if (n > 0) globrunq_put_batch_locked(head, tail, static_cast<int32_t>(n));
+  return n;
 }
 
 bool runq_empty(const p* pp) {

@@ -47,8 +47,11 @@ g* runq_steal(p* pp, p* victim, bool steal_next);
 // Takes everything from pp's queue and runnext (any thread) and pushes it
 // on the global queue. Used when a P goes idle or is handed off.
 void runq_drain_to_global(p* pp);
+// Same, with sched.lock already held; returns how many it moved.
+uint32_t runq_drain_to_global_locked(p* pp);
 
 bool runq_empty(const p* pp);
+
 uint32_t runq_len(const p* pp);
 
 }  // namespace goro::detail

@@ -147,6 +147,11 @@ struct sched_t {
 
 extern sched_t sched;
 
+// The ring alone (not runnext) is empty. Owner only.
+inline bool runq_empty_ring(const p* pp) {
+  return pp->q.head.load(std::memory_order_acquire) == pp->q.tail.load(std::memory_order_relaxed);
+}
+
 // ---- the running context (sched/current.cpp) --------------------------
 // These reread the thread pointer on every call (they are not inlined), so
 // code that resumes on another thread after a switch sees the new M. Never

@@ -9,9 +9,9 @@
 // Goroutine ids come from a global counter in per-P batches of 16.
 //
 // TSan: go() happens before the goroutine starts (race_release in g_start,
-// race_acquire in g_main); a g record and a stack are handed to their next
-// user only after their previous user is done with them (release at exit,
-// acquire at reuse), so TSan sees reuse as ordered.
+// race_acquire in g_main, on the goroutine's race token, race.hpp). Reused
+// memory is made new for TSan instead of ordered after its previous user:
+// closures go to the heap, stacks get their shadow reset (stack.cpp).
 #include <cstdlib>
 #include <new>
 
@@ -122,6 +122,12 @@ uint64_t next_goid(p* pp) {
   return pp->gcache.next_id++;
 }
 
+void free_closure(g* gp) {
+  if (gp->closure != nullptr && gp->closure != gp->inline_closure)
+    ::operator delete(gp->closure, std::align_val_t(gp->closure_align));
+  gp->closure = nullptr;
+}
+
 p* current_p() {
   m* mp = current_m();
   return mp != nullptr ? mp->pp : nullptr;
@@ -129,13 +135,25 @@ p* current_p() {
 
 }  // namespace
 
+void race_token_new([[maybe_unused]] g* gp) {
+#if defined(GORO_TSAN)
+  gp->race_token = ::malloc(1);
+#endif
+}
+
+void race_token_free([[maybe_unused]] g* gp) {
+#if defined(GORO_TSAN)
+  ::free(gp->race_token);  // free() also drops TSan's sync state for it
+  gp->race_token = nullptr;
+#endif
+}
+
 uint64_t g_take_id_one() { return sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1; }
 
 g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void** storage) {
   ensure_runtime();
   p* pp = current_p();
   g* gp = gfget(pp);
-  race_acquire(gp);  // after the previous user of this record
   GORO_DCHECK(gp->status.load(std::memory_order_relaxed) == g_status::idle);
   size_t want = stack_size != 0 ? stack_round(stack_size) : stack_default_size();
   try {
@@ -145,10 +163,14 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
       stack_alloc_dedicated(gp, want);
     }
     gp->stack_size = want;
-    if (size <= kInlineClosure && align <= 16) {
+    // Under TSan the closure always goes to the heap: malloc and free tell
+    // TSan that the memory is new, where inline storage reused by the next
+    // goroutine would need an ordering that hides real races.
+    if (size <= kInlineClosure && align <= 16 && !kRaceBuild) {
       gp->closure = gp->inline_closure;
     } else {
       gp->closure = ::operator new(size, std::align_val_t(align));
+      gp->closure_align = align;
     }
   } catch (...) {
     if (gp->stack_lo != nullptr) stack_release(pp, gp);
@@ -169,8 +191,7 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
 
 void g_unreserve(g* gp) noexcept {
   p* pp = current_p();
-  if (gp->closure != gp->inline_closure) ::operator delete(gp->closure);
-  gp->closure = nullptr;
+  free_closure(gp);
   if (gp->stack_lo != nullptr) {
     // A dedicated stack (pooled ones are bound only at first run).
     stack_release(pp, gp);
@@ -195,7 +216,8 @@ uint64_t g_start(g* gp, const closure_ops* ops, const std::source_location& loc)
   gp->parent_id = (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;
   if (gp->id == 0) gp->id = next_goid(pp);
   uint64_t id = gp->id;
-  race_release(gp);  // go() happens before the goroutine starts
+  race_token_new(gp);
+  race_release(race_token(gp));  // go() happens before the goroutine starts
   if (pp != nullptr) {
     pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     g_transition(gp, g_status::idle, g_status::runnable);
@@ -212,24 +234,22 @@ uint64_t g_start(g* gp, const closure_ops* ops, const std::source_location& loc)
 void g_main(void* arg) {
   g* gp = static_cast<g*>(arg);
   fiber_entered();
-  race_acquire(gp);            // go() happens before this goroutine starts
-  race_acquire(gp->stack_hi);  // after the stack's previous goroutine
+  race_acquire(race_token(gp));  // go() happens before this goroutine starts
   // No try/catch here, on purpose: an exception escaping the goroutine's
   // function finds no handler (goro_fiber_start ends the unwind), so
   // std::terminate runs on the intact stack and crash.cpp prints Go's
   // panic report with the frames of the throw.
   gp->ops->invoke(gp->closure);
   gp->ops->destroy(gp->closure);
-  if (gp->closure != gp->inline_closure) ::operator delete(gp->closure);
-  gp->closure = nullptr;
-  race_release(gp->stack_hi);
-  race_release(gp);
+  free_closure(gp);
+  race_token_free(gp);
   mcall(m_action::exit, nullptr, nullptr);
   __builtin_unreachable();
 }
 
 void g_free(p* pp, g* gp) {
   gp->status.store(g_status::idle, std::memory_order_relaxed);
+  gp->ctx.sp = nullptr;
   gp->ops = nullptr;
   gp->id = 0;
   gp->parent_id = 0;

@@ -130,6 +130,27 @@ void reserve_locked(int64_t n) {
   pool.reserved += n;
 }
 
+#if defined(GORO_TSAN)
+extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);
+
+// A reused stack still carries, in TSan's shadow memory, the accesses of
+// the goroutine that last ran on it; the next goroutine's accesses would
+// look like races with them. Go resets the shadow (racemalloc in
+// stackalloc); here, mapping fresh memory over the stack while TSan ignores
+// this thread's accesses makes its mmap interceptor reset the range.
+void tsan_reset_stack(char* lo, size_t size) {
+  AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+  AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+  void* r = mmap(lo, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+  AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+  GORO_CHECK(r == lo);
+}
+#endif
+
 }  // namespace
 
 void stack_pool_init() {
@@ -230,13 +251,25 @@ bool stack_bind(p* pp, g* gp) {
       pp->nstack_cache--;
     } else {
       top = carve_locked();
-      // The reservation made at go() guarantees a slot exists.
-      GORO_CHECK(top != nullptr);
+      if (top == nullptr) {
+        // Every reserved stack exists, but the free ones sit in other Ps'
+        // caches, which only their owners may touch: map more address
+        // space rather than wait. (Only virtual memory: MAP_NORESERVE.)
+        try {
+          map_chunk_locked();
+        } catch (const goro::resource_error& e) {
+          fatal("%s (while starting goroutine %llu)", e.what(), static_cast<unsigned long long>(gp->id));
+        }
+        top = carve_locked();
+      }
     }
   }
   gp->stack_hi = static_cast<char*>(top);
   gp->stack_lo = gp->stack_hi - pool.size;
   gp->stack_pooled = true;
+#if defined(GORO_TSAN)
+  tsan_reset_stack(gp->stack_lo, pool.size);
+#endif
   return true;
 }
 

@@ -1,0 +1,430 @@
+// goro::chan<T>: Go's channels.
+//
+//   goro::chan<int> jobs = goro::make_chan<int>(100);   // make(chan int, 100)
+//   goro::chan<goro::unit> done = goro::make_chan<goro::unit>();
+//   goro::go([=] {
+//     for (int j : jobs) process(j);                    // for j := range jobs
+//     done.send({});
+//   });
+//   for (int i = 0; i < 10; i++) jobs.send(i);          // jobs <- i
+//   jobs.close();
+//   done.recv();                                        // <-done
+//
+// A chan<T> is a handle, like a Go channel value: copying it is cheap and
+// both copies name the same channel (it is reference-counted and freed with
+// its last handle). A default-constructed chan<T> is the nil channel.
+// send_chan<T> and recv_chan<T> are the directional views (Go's chan<- T
+// and <-chan T), made implicitly from a chan<T>; each lacks the other
+// direction's operations, so misuse does not compile.
+//
+// Semantics are Go's (the Go spec and memory model):
+//  - send blocks until a receiver takes the value or there is room in the
+//    buffer; a receive blocks until there is a value. A value is handed
+//    directly to a parked receiver (and taken directly from a parked
+//    sender), bypassing the buffer. Values from one sender arrive in order.
+//  - close: later sends throw goro::panic_error("send on closed channel"),
+//    and so do sends blocked at the time of the close; receives drain the
+//    buffer, then return at once with T{} (ok == false). Closing a closed
+//    or nil channel throws ("close of closed channel", "close of nil
+//    channel").
+//  - Nil channels: send and receive block forever (the deadlock detector
+//    sees them: "chan send (nil chan)"); select never chooses them.
+//  - Memory model: a send happens before the matching receive completes;
+//    close happens before a receive that returns because of it; on an
+//    unbuffered channel the receive happens before the send completes; the
+//    k-th receive on a channel of capacity C happens before the (k+C)-th
+//    send completes. ThreadSanitizer is told about these edges.
+//  - Works between goroutines, plain std::threads and across the two: a
+//    goroutine parks, a thread sleeps on a futex.
+//
+// Element types: any type that is move-constructible (move-only types such
+// as std::unique_ptr too) and nothrow-destructible; recv() also needs a
+// default constructor (Go's zero value). goro::unit is the `struct{}` of
+// signal channels. An element is moved (never copied) by the channel: once
+// into the buffer and once out, or once from a parked sender to a
+// receiver. T's move constructor must not block.
+//
+// Exceptions from T's move constructor (exception guarantee): the
+// operation that was moving the value throws it and has no effect; the
+// value stays where it was (with the sender, or in the buffer), the
+// channel stays consistent, and a parked peer the value was meant for is
+// left parked as if it had not been matched. Buffered channels of such
+// types take the channel lock on every operation (nothrow-movable types
+// use a lock-free buffer).
+//
+// Thread-safety: a channel may be used by any number of goroutines and
+// threads at once. A single handle object is like a shared_ptr: copy it
+// per user rather than assigning to one handle concurrently.
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "goro/detail/chan_core.hpp"
+#include "goro/panic.hpp"
+
+namespace goro {
+
+// The empty value of signal channels (Go's struct{}).
+struct unit {
+  friend constexpr bool operator==(unit, unit) { return true; }
+};
+
+// What a comma-ok receive returns: the value and whether it came from a
+// send (false: the channel is closed and drained, value is T{}).
+//
+//   auto [v, ok] = ch.recv_ok();     // v, ok := <-ch
+template <class T>
+struct recv_result {
+  T value;
+  bool ok;
+};
+
+// What a non-blocking receive saw.
+enum class recv_status : uint8_t {
+  received,     // a value was received
+  would_block,  // nothing to receive now (a receive would block)
+  closed,       // the channel is closed and drained
+};
+
+// The result of try_recv(): a value, or why there is none.
+//
+//   if (auto r = ch.try_recv()) use(*r);
+//   else if (r.closed()) return;
+template <class T>
+class try_recv_result {
+ public:
+  explicit try_recv_result(recv_status s) : status_(s) {}
+  explicit try_recv_result(std::optional<T>&& v) : status_(recv_status::received), value_(std::move(v)) {}
+  recv_status status() const { return status_; }
+  bool received() const { return status_ == recv_status::received; }
+  bool would_block() const { return status_ == recv_status::would_block; }
+  bool closed() const { return status_ == recv_status::closed; }
+  explicit operator bool() const { return received(); }
+  // The value; only when received().
+  T& operator*() & { return *value_; }
+  T&& operator*() && { return std::move(*value_); }
+  T* operator->() { return &*value_; }
+  T& value() & { return value_.value(); }
+  T&& value() && { return std::move(value_.value()); }
+
+ private:
+  recv_status status_;
+  std::optional<T> value_;
+};
+
+template <class T>
+class chan;
+template <class T>
+class send_chan;
+template <class T>
+class recv_chan;
+
+namespace detail {
+
+// Raw storage for one T that the core moves a value into.
+template <class T>
+struct recv_slot {
+  alignas(T) unsigned char buf[sizeof(T)];
+  void* addr() { return buf; }
+  T& get() { return *std::launder(reinterpret_cast<T*>(buf)); }
+  // Moves the value out into an optional (destroying the slot's copy).
+  void take_into(std::optional<T>& out) {
+    struct destroy_guard {
+      recv_slot* s;
+      ~destroy_guard() { s->get().~T(); }
+    } g{this};
+    out.emplace(std::move(get()));
+  }
+};
+
+struct chan_access;
+
+// What every handle shares: the reference to the core and the operations;
+// the public classes choose which to expose.
+template <class T>
+class chan_handle {
+  static_assert(!std::is_reference_v<T> && !std::is_void_v<T> && !std::is_const_v<T>,
+                "goro::chan<T>: T must be an object type (use goro::unit for signals)");
+  static_assert(std::is_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
+                "goro::chan<T>: T must be move-constructible and nothrow-destructible");
+
+ public:
+  using value_type = T;
+
+  chan_handle() noexcept = default;
+  chan_handle(const chan_handle& o) noexcept : c_(o.c_) {
+    if (c_) chan_retain(c_);
+  }
+  chan_handle(chan_handle&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  chan_handle& operator=(const chan_handle& o) noexcept {
+    chan_handle(o).swap(*this);
+    return *this;
+  }
+  chan_handle& operator=(chan_handle&& o) noexcept {
+    chan_handle(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~chan_handle() {
+    if (c_) chan_release(c_);
+  }
+  void swap(chan_handle& o) noexcept { std::swap(c_, o.c_); }
+
+  // Number of values buffered now (Go's len(ch)); 0 for nil and
+  // unbuffered channels. Never blocks.
+  int64_t len() const noexcept { return chan_len(c_); }
+  // Capacity (Go's cap(ch)); 0 for nil and unbuffered channels. Never blocks.
+  int64_t cap() const noexcept { return chan_cap(c_); }
+  // True for the nil channel (Go's ch == nil).
+  bool is_nil() const noexcept { return c_ == nullptr; }
+  // Two handles are equal if they name the same channel (or both are nil).
+  friend bool operator==(const chan_handle& a, const chan_handle& b) noexcept { return a.c_ == b.c_; }
+
+ protected:
+  explicit chan_handle(hchan* adopt) noexcept : c_(adopt) {}
+
+  void send_impl(T&& v) { chan_send(c_, std::addressof(v)); }
+  void send_impl(const T& v) {
+    T tmp(v);
+    chan_send(c_, std::addressof(tmp));
+  }
+  bool try_send_impl(T&& v) { return chan_try_send(c_, std::addressof(v)) == op_result::ok; }
+  bool try_send_impl(const T& v) {
+    T tmp(v);
+    return chan_try_send(c_, std::addressof(tmp)) == op_result::ok;
+  }
+  recv_result<T> recv_ok_impl() {
+    recv_slot<T> s;
+    if (chan_recv(c_, s.addr()) != op_result::ok) return {T{}, false};
+    struct destroy_guard {
+      recv_slot<T>* s;
+      ~destroy_guard() { s->get().~T(); }
+    } g{&s};
+    return {std::move(s.get()), true};
+  }
+  std::optional<T> recv_opt_impl() {
+    recv_slot<T> s;
+    std::optional<T> out;
+    if (chan_recv(c_, s.addr()) == op_result::ok) s.take_into(out);
+    return out;
+  }
+  try_recv_result<T> try_recv_impl() {
+    recv_slot<T> s;
+    switch (chan_try_recv(c_, s.addr())) {
+      case op_result::ok: {
+        std::optional<T> out;
+        s.take_into(out);
+        return try_recv_result<T>(std::move(out));
+      }
+      case op_result::closed: return try_recv_result<T>(recv_status::closed);
+      default: return try_recv_result<T>(recv_status::would_block);
+    }
+  }
+
+  hchan* c_ = nullptr;
+  friend struct chan_access;
+};
+
+struct chan_access {
+  template <class T>
+  static hchan* core(const chan_handle<T>& h) noexcept {
+    return h.c_;
+  }
+  template <class Ch>
+  static Ch adopt(hchan* c) noexcept {
+    return Ch(c);
+  }
+};
+
+// Range-for support: receives until the channel is closed and drained.
+template <class T>
+class chan_iterator {
+ public:
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  struct sentinel {};
+
+  chan_iterator(hchan* c, std::optional<T> first) : c_(c), cur_(std::move(first)) {}
+  T& operator*() { return *cur_; }
+  chan_iterator& operator++() {
+    recv_slot<T> s;
+    cur_.reset();
+    if (chan_recv(c_, s.addr()) == op_result::ok) s.take_into(cur_);
+    return *this;
+  }
+  friend bool operator==(const chan_iterator& it, sentinel) { return !it.cur_; }
+
+ private:
+  hchan* c_;
+  std::optional<T> cur_;
+};
+
+}  // namespace detail
+
+// The receive-only view of a channel (Go's <-chan T). Made implicitly from
+// a chan<T>; has no send, try_send or close (sending does not compile).
+template <class T>
+class recv_chan : public detail::chan_handle<T> {
+  using base = detail::chan_handle<T>;
+
+ public:
+  // The nil channel.
+  recv_chan() noexcept = default;
+  recv_chan(const chan<T>& c) noexcept : base(c) {}   // NOLINT: implicit, as in Go
+  recv_chan(chan<T>&& c) noexcept : base(std::move(c)) {}  // NOLINT
+
+  // Receives a value, blocking until one is sent or the channel is closed
+  // and drained; then returns T{} at once (Go's v := <-ch). Blocks forever
+  // on the nil channel. Throws what T's move constructor throws.
+  T recv()
+    requires std::default_initializable<T>
+  {
+    return std::move(this->recv_ok_impl().value);
+  }
+  // Comma-ok receive (Go's v, ok := <-ch): ok is false when the channel is
+  // closed and drained (value is then T{}). Blocks as recv().
+  //   auto [v, ok] = ch.recv_ok();
+  recv_result<T> recv_ok()
+    requires std::default_initializable<T>
+  {
+    return this->recv_ok_impl();
+  }
+  // Comma-ok receive for any T: the value, or nullopt when closed and
+  // drained. Blocks as recv().
+  std::optional<T> recv_opt() { return this->recv_opt_impl(); }
+  // Non-blocking receive: a value, would_block, or closed (Go's select with
+  // a default case). Never blocks; on the nil channel: would_block.
+  try_recv_result<T> try_recv() { return this->try_recv_impl(); }
+
+  // for (T v : ch) receives until the channel is closed and drained.
+  detail::chan_iterator<T> begin() { return {this->c_, this->recv_opt_impl()}; }
+  typename detail::chan_iterator<T>::sentinel end() { return {}; }
+
+ private:
+  explicit recv_chan(detail::hchan* adopt) noexcept : base(adopt) {}
+  friend struct detail::chan_access;
+};
+
+// The send-only view of a channel (Go's chan<- T). Made implicitly from a
+// chan<T>; has no receive (receiving does not compile).
+template <class T>
+class send_chan : public detail::chan_handle<T> {
+  using base = detail::chan_handle<T>;
+
+ public:
+  send_chan() noexcept = default;
+  send_chan(const chan<T>& c) noexcept : base(c) {}   // NOLINT: implicit, as in Go
+  send_chan(chan<T>&& c) noexcept : base(std::move(c)) {}  // NOLINT
+
+  // Sends v (Go's ch <- v), blocking until a receiver takes it or the
+  // buffer has room; v is moved from only if the send happens. Blocks
+  // forever on the nil channel. Throws goro::panic_error("send on closed
+  // channel") if the channel is closed, also when the close happens while
+  // blocked; or what T's move (copy, for an lvalue) constructor throws.
+  void send(T&& v) { this->send_impl(std::move(v)); }
+  void send(const T& v)
+    requires std::copy_constructible<T>
+  {
+    this->send_impl(v);
+  }
+  // Non-blocking send: true if sent, false if it would block (v untouched).
+  // Throws as send() on a closed channel. On the nil channel: false.
+  bool try_send(T&& v) { return this->try_send_impl(std::move(v)); }
+  bool try_send(const T& v)
+    requires std::copy_constructible<T>
+  {
+    return this->try_send_impl(v);
+  }
+  // Closes the channel (Go's close(ch)). Parked receivers get T{}, ok ==
+  // false once the buffer is drained; parked senders throw. Throws
+  // goro::panic_error("close of closed channel" / "close of nil channel").
+  void close() { detail::chan_close(this->c_); }
+};
+
+// A channel (Go's chan T): send, receive, close, len, cap, range-for.
+// Every operation is documented on send_chan and recv_chan.
+template <class T>
+class chan : public detail::chan_handle<T> {
+  using base = detail::chan_handle<T>;
+
+ public:
+  // The nil channel.
+  chan() noexcept = default;
+
+  void send(T&& v) { this->send_impl(std::move(v)); }
+  void send(const T& v)
+    requires std::copy_constructible<T>
+  {
+    this->send_impl(v);
+  }
+  bool try_send(T&& v) { return this->try_send_impl(std::move(v)); }
+  bool try_send(const T& v)
+    requires std::copy_constructible<T>
+  {
+    return this->try_send_impl(v);
+  }
+  T recv()
+    requires std::default_initializable<T>
+  {
+    return std::move(this->recv_ok_impl().value);
+  }
+  recv_result<T> recv_ok()
+    requires std::default_initializable<T>
+  {
+    return this->recv_ok_impl();
+  }
+  std::optional<T> recv_opt() { return this->recv_opt_impl(); }
+  try_recv_result<T> try_recv() { return this->try_recv_impl(); }
+  void close() { detail::chan_close(this->c_); }
+  detail::chan_iterator<T> begin() { return {this->c_, this->recv_opt_impl()}; }
+  typename detail::chan_iterator<T>::sentinel end() { return {}; }
+
+ private:
+  explicit chan(detail::hchan* adopt) noexcept : base(adopt) {}
+  friend struct detail::chan_access;
+};
+
+// Makes an unbuffered channel (Go's make(chan T)).
+// Throws std::bad_alloc.
+template <class T>
+chan<T> make_chan() {
+  return detail::chan_access::adopt<chan<T>>(detail::chan_make(&detail::elem_type_of<T>::value, 0));
+}
+
+// Makes a channel with a buffer of n values (Go's make(chan T, n)); n == 0
+// is unbuffered. The buffer's pages are touched only as they are used.
+// Throws goro::panic_error("makechan: size out of range") for n < 0 or too
+// large, std::bad_alloc if memory runs out.
+template <class T>
+chan<T> make_chan(int64_t n) {
+  return detail::chan_access::adopt<chan<T>>(detail::chan_make(&detail::elem_type_of<T>::value, n));
+}
+
+namespace detail {
+int64_t steady_now_ns();
+}
+
+// Go's time.After: a channel that receives the current time once, when d
+// has passed (at least d after the call). As in Go 1.23 its len() and cap()
+// read 0. Usable as a select case for timeouts:
+//
+//   goro::select(goro::on_recv(results, [&](int r) { use(r); }),
+//                goro::on_recv(goro::after(1s), [] { timed_out(); }));
+//
+// The timer keeps its channel alive until it fires. Never blocks; callable
+// from goroutines and plain threads.
+template <class Rep, class Period>
+recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) {
+  int64_t ns = d <= d.zero() ? 0 : std::chrono::ceil<std::chrono::nanoseconds>(d).count();
+  return detail::chan_access::adopt<recv_chan<std::chrono::steady_clock::time_point>>(
+      detail::chan_after(detail::steady_now_ns() + ns));
+}
+
+}  // namespace goro

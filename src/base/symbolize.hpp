@@ -1,0 +1,23 @@
+// Stack traces with function names and file:line, for panic reports and
+// goroutine dumps.
+//
+// Uses elfutils' libdwfl (Debian's libdw-dev) when the build found it: it
+// reads the full symbol table and DWARF line tables of every loaded module,
+// so static and local functions (and GCC's .cold clones) are named, not
+// just exported symbols. Without libdw it falls back to dladdr(), which
+// only knows exported symbols.
+#pragma once
+
+namespace goro::detail {
+
+// Writes the calling thread's stack to fd, innermost first, skipping the
+// innermost `skip` frames, in Go's layout:
+//   function(args)
+//   \t/path/file.cpp:42 +0x1c
+// Not async-signal-safe (allocates).
+void print_stack(int fd, int skip);
+
+// Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
+void print_frames(int fd, void* const* pcs, int n);
+
+}  // namespace goro::detail

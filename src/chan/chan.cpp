@@ -1,0 +1,513 @@
+// Channel operations: make, send, receive, close, len, cap.
+//
+// Each operation is Go's chansend/chanrecv/closechan (src/runtime/chan.go)
+// with one change for buffered channels of nothrow-movable elements: the
+// buffer is a lock-free ring (ring.hpp), so the lock is taken only when a
+// waiter exists or the operation must block. The invariants I1-I5 and who
+// touches which field are in hchan.hpp; this file keeps them as follows.
+//
+//  Fast path (lock-free mode): push or pop on the ring, then read the
+//  opposite waiter flag (seq_cst); if set, take the lock and serve_locked()
+//  pairs waiters with the ring (I2). A sender does not take the fast path
+//  while senders are queued, nor a receiver while receivers are (FIFO
+//  among waiters; a relaxed read suffices, it is only a fairness hint).
+//
+//  Slow path: lock, try the operation (send_locked/recv_locked: hand off to
+//  a parked peer first, as Go does, then the buffer); if it must block,
+//  enqueue a sudog that lives on this stack, set the flag, serve_locked()
+//  once more (I2: a ring change may have raced with our flag), and park.
+//  The waker writes sudog::result; `retry` sends us round the loop.
+//
+//  Exceptions: only a locked-mode or unbuffered move can throw. A throw
+//  while moving a sender's value goes to that sender: to the running
+//  sender directly (the parked receiver it meant is woken with `retry`),
+//  or, when a receiver moves a parked sender's value, through
+//  sudog::error (`failed`), the receiver carrying on as if that sender had
+//  not been there. A throw while moving out of the buffer goes to the
+//  receiver, and the value stays in the buffer.
+//
+// Lock order: one channel lock at a time here (select takes several).
+// Nothing is readied under a lock (ready_list).
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "base/check.hpp"
+#include "base/race.hpp"
+#include "chan/hchan.hpp"
+#include "chan/ring.hpp"
+#include "goro/panic.hpp"
+#include "sched/park.hpp"
+
+namespace goro::detail {
+
+// ---------------------------------------------------------------- queues
+
+void waitq::enqueue(sudog* s) {
+  race_release(s);  // the waiter's past happens before its matcher's move
+  s->next = nullptr;
+  s->prev = last;
+  if (last) last->next = s; else first = s;
+  last = s;
+  s->in_queue = true;
+}
+
+void waitq::remove(sudog* s) {
+  if (!s->in_queue) return;
+  if (s->prev) s->prev->next = s->next; else first = s->next;
+  if (s->next) s->next->prev = s->prev; else last = s->prev;
+  s->next = s->prev = nullptr;
+  s->in_queue = false;
+}
+
+sudog* waitq::dequeue() {
+  while (sudog* s = first) {
+    remove(s);
+    if (s->sel) {
+      uint32_t expect = 0;
+      if (!s->sel->done.compare_exchange_strong(expect, 1)) continue;  // another case won
+      s->sel->fired = s;
+    }
+    race_acquire(s);
+    return s;
+  }
+  return nullptr;
+}
+
+void ready_list::ready_all() {
+  for (sudog* s = head; s;) {
+    sudog* n = s->next;  // read before ready(): s may be gone after
+    ready(s->gp);
+    s = n;
+  }
+  head = tail = nullptr;
+}
+
+void throw_send_on_closed() { throw panic_error("send on closed channel"); }
+
+namespace {
+
+bool unlock_chan(g*, void* arg) {
+  static_cast<hchan*>(arg)->lock_.unlock();
+  return true;
+}
+
+[[noreturn]] void block_forever(wait_reason why) {
+  park(why, [](g*, void*) { return true; }, nullptr);
+  fatal("goroutine blocked on a nil channel was woken");
+}
+
+// A sudog taken by serve_locked: its owner is either us (it will read the
+// result without parking) or parked (ready it later).
+void complete(sudog* s, wake result, g* self, ready_list& rl) {
+  s->result = result;
+  if (s->gp != self) rl.push(s);
+}
+
+bool ring_may_have_value(const hchan* c) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // I2: after our flag store
+  return (c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_) != c->head_.load(std::memory_order_relaxed);
+}
+
+bool ring_may_have_room(const hchan* c) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // I2: after our flag store
+  return c->head_.load(std::memory_order_relaxed) + c->one_lap_ !=
+         (c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_);
+}
+
+// Serves waiters after a lock-free push or pop saw the opposite flag set.
+void serve_after_fast(hchan* c) {
+  ready_list rl;
+  c->lock_.lock();
+  serve_locked(c, nullptr, rl);
+  c->lock_.unlock();
+  rl.ready_all();
+}
+
+}  // namespace
+
+// ------------------------------------------------- operations under lock
+
+void serve_locked(hchan* c, g* self, ready_list& rl) {
+  GORO_DCHECK(c->lock_free());
+  for (bool progress = true; progress;) {
+    progress = false;
+    if (!c->recvq_.empty() && ring_may_have_value(c)) {
+      if (sudog* r = c->recvq_.dequeue()) {
+        ring::token t;
+        ring::status st = ring::start_pop(c, t);
+        if (st == ring::status::ok) {
+          ring::finish_pop(c, t, r->elem);
+          complete(r, wake::ok, self, rl);
+        } else {
+          // A lock-free receiver took the value first (closed cannot
+          // happen: close serves every receiver itself).
+          complete(r, st == ring::status::closed ? wake::closed : wake::retry, self, rl);
+        }
+        progress = true;
+      }
+    }
+    if (!c->sendq_.empty() && ring_may_have_room(c)) {
+      if (sudog* s = c->sendq_.dequeue()) {
+        ring::token t;
+        ring::status st = ring::start_push(c, t);
+        if (st == ring::status::ok) {
+          ring::finish_push(c, t, s->elem);
+          complete(s, wake::ok, self, rl);
+        } else {
+          complete(s, st == ring::status::closed ? wake::closed : wake::retry, self, rl);
+        }
+        progress = true;
+      }
+    }
+  }
+  c->sync_flags();
+}
+
+op_result send_locked(hchan* c, void* src, ready_list& rl) {
+  if (c->closed_.load(std::memory_order_relaxed)) throw_send_on_closed();  // relaxed: under lock
+  if (sudog* r = c->recvq_.dequeue()) {
+    // A parked receiver: copy straight into its slot, bypassing the buffer.
+    c->sync_flags();
+    rl.push(r);
+    r->result = wake::retry;  // if the move throws, the receiver tries again
+    c->et_->move(r->elem, src);
+    r->result = wake::ok;
+    return op_result::ok;
+  }
+  if (c->cap_ == 0) return op_result::would_block;
+  if (c->locked_mode_) return ring::push_exclusive(c, src) ? op_result::ok : op_result::would_block;
+  ring::token t;
+  if (ring::start_push(c, t) != ring::status::ok) return op_result::would_block;
+  ring::finish_push(c, t, src);  // recvq is empty and we hold the lock: no one to serve
+  return op_result::ok;
+}
+
+op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
+  if (c->cap_ == 0 || c->locked_mode_) {
+    if (c->cap_ != 0 && ring::pop_exclusive(c, dst)) {
+      // Go moves a parked sender's value into the freed slot; a throwing
+      // move must stay in its owner's hands, so the sender retries instead.
+      if (sudog* s = c->sendq_.dequeue()) {
+        c->sync_flags();
+        s->result = wake::retry;
+        rl.push(s);
+      }
+      return op_result::ok;
+    }
+    if (c->cap_ == 0) {
+      while (sudog* s = c->sendq_.dequeue()) {
+        c->sync_flags();
+        rl.push(s);
+        try {
+          c->et_->move(dst, s->elem);
+        } catch (...) {
+          // The sender's value would not move: its send throws, and this
+          // receive goes on as if that sender had not been there.
+          s->result = wake::failed;
+          s->error = std::current_exception();
+          continue;
+        }
+        s->result = wake::ok;
+        return op_result::ok;
+      }
+    }
+    if (c->closed_.load(std::memory_order_relaxed)) {  // relaxed: under lock
+      race_acquire(c);
+      return op_result::closed;
+    }
+    return op_result::would_block;
+  }
+  if (!c->sendq_.empty()) serve_locked(c, nullptr, rl);  // a parked sender may fit now
+  ring::token t;
+  switch (ring::start_pop(c, t)) {
+    case ring::status::ok:
+      ring::finish_pop(c, t, dst);
+      if (!c->sendq_.empty()) serve_locked(c, nullptr, rl);  // Go: the sender fills the slot
+      return op_result::ok;
+    case ring::status::closed:
+      race_acquire(c);
+      return op_result::closed;
+    default:
+      return op_result::would_block;
+  }
+}
+
+// ------------------------------------------------------ slow paths
+
+namespace {
+
+op_result send_slow(hchan* c, void* src, bool block) {
+  for (;;) {
+    ready_list rl;
+    c->lock_.lock();
+    op_result r;
+    try {
+      r = send_locked(c, src, rl);
+    } catch (...) {
+      c->lock_.unlock();
+      rl.ready_all();
+      throw;
+    }
+    if (r == op_result::ok || !block) {
+      c->lock_.unlock();
+      rl.ready_all();
+      return r;
+    }
+    sudog s;
+    s.gp = current_waiter();
+    s.elem = src;
+    s.c = c;
+    s.is_send = true;
+    c->sendq_.enqueue(&s);
+    c->sync_flags();
+    if (c->lock_free()) serve_locked(c, s.gp, rl);
+    if (s.result == wake::none && rl.empty()) {
+      park(wait_reason::chan_send, unlock_chan, c);
+    } else {
+      c->sendq_.remove(&s);
+      c->sync_flags();
+      c->lock_.unlock();
+      rl.ready_all();
+    }
+    switch (s.result) {
+      case wake::ok: return op_result::ok;
+      case wake::closed: throw_send_on_closed();
+      case wake::failed: std::rethrow_exception(s.error);
+      default: continue;  // none (we served others) or retry
+    }
+  }
+}
+
+op_result recv_slow(hchan* c, void* dst, bool block) {
+  for (;;) {
+    ready_list rl;
+    c->lock_.lock();
+    op_result r;
+    try {
+      r = recv_locked(c, dst, rl);
+    } catch (...) {
+      c->lock_.unlock();
+      rl.ready_all();
+      throw;
+    }
+    if (r != op_result::would_block || !block) {
+      c->lock_.unlock();
+      rl.ready_all();
+      return r;
+    }
+    sudog s;
+    s.gp = current_waiter();
+    s.elem = dst;
+    s.c = c;
+    c->recvq_.enqueue(&s);
+    c->sync_flags();
+    if (c->lock_free()) serve_locked(c, s.gp, rl);
+    if (s.result == wake::none && rl.empty()) {
+      park(wait_reason::chan_receive, unlock_chan, c);
+    } else {
+      c->recvq_.remove(&s);
+      c->sync_flags();
+      c->lock_.unlock();
+      rl.ready_all();
+    }
+    switch (s.result) {
+      case wake::ok: return op_result::ok;
+      case wake::closed: return op_result::closed;  // close released c before waking us
+      default: continue;
+    }
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------ public entry points
+
+void chan_send(hchan* c, void* src) {
+  if (!c) block_forever(wait_reason::chan_send_nil);
+  // relaxed: a fairness hint only (see the file comment).
+  if (c->lock_free() && c->send_waiting_.load(std::memory_order_relaxed) == 0) {
+    ring::token t;
+    if (ring::start_push(c, t) == ring::status::ok) {
+      ring::finish_push(c, t, src);
+      if (c->recv_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
+      return;
+    }
+  }
+  send_slow(c, src, true);
+}
+
+op_result chan_recv(hchan* c, void* dst) {
+  if (!c) block_forever(wait_reason::chan_receive_nil);
+  if (c->lock_free() && c->recv_waiting_.load(std::memory_order_relaxed) == 0) {  // relaxed: hint
+    ring::token t;
+    switch (ring::start_pop(c, t)) {
+      case ring::status::ok:
+        ring::finish_pop(c, t, dst);
+        if (c->send_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
+        return op_result::ok;
+      case ring::status::closed:
+        race_acquire(c);
+        return op_result::closed;
+      default:
+        break;
+    }
+  }
+  return recv_slow(c, dst, true);
+}
+
+op_result chan_try_send(hchan* c, void* src) {
+  if (!c) return op_result::would_block;
+  if (c->lock_free()) {
+    ring::token t;
+    switch (ring::start_push(c, t)) {
+      case ring::status::ok:
+        ring::finish_push(c, t, src);
+        if (c->recv_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
+        return op_result::ok;
+      case ring::status::full_or_empty:
+        // Full at that instant: a send would block (Go's lock-free check).
+        return op_result::would_block;
+      default:
+        break;  // closed: the slow path throws
+    }
+  } else if (c->cap_ == 0 && c->recv_waiting_.load() == 0 && c->closed_.load() == 0) {
+    // Go's lock-free check: no receiver, then not closed (closed is final,
+    // so both held at the second read). seq_cst loads.
+    return op_result::would_block;
+  }
+  return send_slow(c, src, false);
+}
+
+op_result chan_try_recv(hchan* c, void* dst) {
+  if (!c) return op_result::would_block;
+  if (c->lock_free() && c->send_waiting_.load() == 0) {  // seq_cst: see the default: below
+    ring::token t;
+    switch (ring::start_pop(c, t)) {
+      case ring::status::ok:
+        ring::finish_pop(c, t, dst);
+        if (c->send_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
+        return op_result::ok;
+      case ring::status::closed:
+        race_acquire(c);
+        return op_result::closed;
+      default:
+        // Empty and not closed at that instant, and no sender was parked
+        // before it (a parked sender with an empty ring is being served).
+        return op_result::would_block;
+    }
+  }
+  if (c->cap_ == 0 && c->send_waiting_.load() == 0 && c->closed_.load() == 0)
+    return op_result::would_block;  // as in chan_try_send, order matters: waiters, then closed
+  return recv_slow(c, dst, false);
+}
+
+void chan_close(hchan* c) {
+  if (!c) throw panic_error("close of nil channel");
+  ready_list rl;
+  c->lock_.lock();
+  if (c->closed_.load(std::memory_order_relaxed)) {  // relaxed: under lock
+    c->lock_.unlock();
+    throw panic_error("close of closed channel");
+  }
+  race_release(c);  // close happens before a receive that sees it
+  c->closed_.store(1);
+  if (c->cap_) c->tail_.fetch_or(c->mark_bit_);  // I5: no push starts after this
+  while (sudog* s = c->sendq_.dequeue()) complete(s, wake::closed, nullptr, rl);  // they panic
+  if (c->lock_free()) serve_locked(c, nullptr, rl);  // buffered values go first
+  while (sudog* r = c->recvq_.dequeue()) complete(r, wake::closed, nullptr, rl);
+  c->sync_flags();
+  c->lock_.unlock();
+  rl.ready_all();
+}
+
+int64_t chan_len(const hchan* c) noexcept {
+  if (!c || c->cap_ == 0 || c->sync_view_) return 0;
+  return static_cast<int64_t>(ring::len(c));
+}
+
+int64_t chan_cap(const hchan* c) noexcept {
+  if (!c || c->sync_view_) return 0;
+  return static_cast<int64_t>(c->cap_);
+}
+
+// ------------------------------------------------------ lifetime
+
+namespace {
+constexpr uint64_t big_buffer = 1 << 20;  // from here on, mmap: zero pages for free
+uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+}  // namespace
+
+hchan::hchan(const elem_type* et, uint64_t cap)
+    : et_(et), cap_(cap), locked_mode_(cap != 0 && !et->nothrow_move) {}
+
+hchan* chan_make(const elem_type* et, int64_t cap) {
+  constexpr int64_t max_cap = int64_t{1} << 40;
+  if (cap < 0 || cap > max_cap) throw panic_error("makechan: size out of range");
+  auto* c = new hchan(et, static_cast<uint64_t>(cap));
+  if (cap == 0) return c;
+  uint64_t align = et->align < 8 ? 8 : et->align;
+  c->elem_off_ = static_cast<uint32_t>(round_up(8, et->align));
+  c->stride_ = static_cast<uint32_t>(round_up(c->elem_off_ + et->size, align));
+  uint64_t mark = 1;
+  while (mark < c->cap_ + 1) mark <<= 1;
+  c->mark_bit_ = mark;
+  c->one_lap_ = mark << 1;
+  uint64_t bytes = c->cap_ * c->stride_;
+  if (bytes / c->stride_ != c->cap_) {
+    delete c;
+    throw panic_error("makechan: size out of range");
+  }
+  void* p;
+  if (bytes >= big_buffer && align <= 4096) {
+    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      p = nullptr;
+    } else {
+      // Big rings are written front to back once per lap: 2 MiB pages cut
+      // the page faults (costly in VMs) 512-fold. Advisory; ignore errors.
+      madvise(p, bytes, MADV_HUGEPAGE);
+    }
+  } else {
+    p = ::operator new(bytes, std::align_val_t(align < 64 ? 64 : align), std::nothrow);
+    if (p) std::memset(p, 0, bytes);
+  }
+  if (!p) {
+    delete c;
+    throw std::bad_alloc();
+  }
+  c->buf_ = static_cast<unsigned char*>(p);
+  return c;
+}
+
+void chan_retain(hchan* c) noexcept {
+  c->refs_.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller already holds a reference
+}
+
+void chan_release(hchan* c) noexcept {
+  race_release(c);  // every use through a handle happens before the free
+  // acq_rel: the last releaser sees every other holder's writes.
+  if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  race_acquire(c);
+  if (c->cap_) {
+    // Destroy what is still buffered (no one else can touch the ring now).
+    uint64_t tail = c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_;
+    for (uint64_t pos = c->head_.load(std::memory_order_relaxed); pos != tail; pos = ring::next_pos(c, pos)) {
+      uint64_t idx = pos & (c->mark_bit_ - 1);
+      void* e = ring::elem_at(c, idx);
+      race_acquire(e);
+      c->et_->destroy(e);
+    }
+    uint64_t bytes = c->cap_ * c->stride_;
+    uint64_t align = c->et_->align < 8 ? 8 : c->et_->align;
+    if (bytes >= big_buffer && align <= 4096)
+      munmap(c->buf_, bytes);
+    else
+      ::operator delete(c->buf_, std::align_val_t(align < 64 ? 64 : align));
+  }
+  delete c;
+}
+
+}  // namespace goro::detail

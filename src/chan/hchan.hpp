@@ -1,0 +1,174 @@
+// The channel core: the `hchan` record, waiter records and wait queues.
+//
+// Design (docs/design-chan.md has the long form and the rejected designs):
+//  - Unbuffered channels are Go's hchan: one lock guards everything; a send
+//    meets a parked receiver (or the reverse) and copies the value straight
+//    into the parked side's slot, on its stack.
+//  - Buffered channels whose element moves without throwing keep their
+//    values in a lock-free ring (Vyukov's bounded MPMC queue, with
+//    crossbeam-channel's lap/index stamps, ring.hpp). The lock guards only
+//    the wait queues: a send or receive that neither blocks nor finds a
+//    waiter never takes it.
+//  - Buffered channels of types with a throwing move constructor use the
+//    same ring, but only under the lock ("locked mode"), so that a move can
+//    be undone by not publishing it.
+//
+// Invariants (lock-free mode; Go's hold exactly in the other modes):
+//  I1. recv_waiting_ == !recvq.empty() and send_waiting_ == !sendq.empty()
+//      whenever the lock is free.
+//  I2. A receiver is never left parked while the ring holds a value, nor a
+//      sender while the ring has room: whoever changes the ring without the
+//      lock (a push or pop) then reads the opposite flag (seq_cst), and a
+//      waiter sets its flag (seq_cst) and then rechecks the ring under the
+//      lock (`serve`). Dekker's argument: one of the two sees the other.
+//  I3. A waiter record (sudog) is in at most one queue, its `in_queue` says
+//      so; both are guarded by its channel's lock. It lives on its owner's
+//      stack until the owner has unlinked it or seen it unlinked.
+//  I4. A sudog of a select is taken only by whoever wins sel->done
+//      (0 -> 1); losers unlink it and look at the next one.
+//  I5. The closed bit is set only under the lock; for buffered channels it
+//      is also the mark bit of `tail_`, so no push can start after close.
+//
+// Who touches what:
+//  - refs_: atomic, anyone holding a handle.
+//  - head_/tail_/slot stamps: atomic, lock-free pushers and poppers, and
+//    lock holders (lock-free mode); only lock holders (locked mode).
+//  - recv_waiting_/send_waiting_/closed_: written under lock, read by anyone.
+//  - recvq/sendq and every field of a queued sudog: under lock.
+//  - sudog::result: written by the waker under lock before ready(), read by
+//    the owner after park() returns.
+//
+// Lock order: a channel's lock ranks `chan` (base/lock.hpp); select takes
+// several, in increasing address order. Timer locks (rank timers) may be
+// taken under it; nothing is readied under it (wakers collect waiters in a
+// `ready_list` and ready them after unlocking).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+
+#include "base/lock.hpp"
+#include "goro/detail/chan_core.hpp"
+
+namespace goro::detail {
+
+struct g;
+
+// How a woken waiter's operation ended (set by its waker).
+enum class wake : uint8_t {
+  none,    // not woken yet
+  ok,      // value sent / received
+  closed,  // channel closed (receive: zero value; send: panic)
+  retry,   // nothing happened (a peer's move threw, or a race took the
+           // value the waker meant for us): run the operation again
+  failed,  // send: moving our value threw; sudog::error holds the exception
+};
+
+// A select in progress: its claim word and what fired.
+struct select_ctl {
+  // 0 while any case may fire; the first waker to CAS it to 1 owns the
+  // select (I4). seq_cst: it is rare and the argument is simpler.
+  std::atomic<uint32_t> done{0};
+  struct sudog* fired = nullptr;  // written by the winner, under its channel's lock
+};
+
+// A blocked operation (Go's sudog). Lives on the blocked waiter's stack.
+struct sudog {
+  g* gp = nullptr;          // the waiter to ready()
+  sudog* next = nullptr;    // queue links; after dequeue, next links the ready_list
+  sudog* prev = nullptr;
+  void* elem = nullptr;     // send: the value; receive: storage for it
+  hchan* c = nullptr;
+  select_ctl* sel = nullptr;
+  uint32_t case_index = 0;  // select: which case this is
+  bool is_send = false;
+  bool in_queue = false;
+  wake result = wake::none;
+  std::exception_ptr error;  // with wake::failed: what the move threw
+};
+
+// FIFO of sudogs, doubly linked for O(1) removal by a select.
+struct waitq {
+  sudog* first = nullptr;
+  sudog* last = nullptr;
+
+  bool empty() const { return first == nullptr; }
+  void enqueue(sudog* s);
+  void remove(sudog* s);  // no-op if s is not queued (I3)
+  // Unlinks and returns the first sudog its caller may take (claiming its
+  // select, I4), or null. TSan: acquires what the waiter released.
+  sudog* dequeue();
+};
+
+// Waiters taken under a lock, to ready() after unlocking (linked by next).
+struct ready_list {
+  sudog* head = nullptr;
+  sudog* tail = nullptr;
+  void push(sudog* s) {
+    s->next = nullptr;
+    if (tail) tail->next = s; else head = s;
+    tail = s;
+  }
+  bool empty() const { return head == nullptr; }
+  // Readies every waiter; call with no channel lock held.
+  void ready_all();
+};
+
+struct hchan {
+  hchan(const elem_type* et, uint64_t cap);
+
+  // --- immutable after construction ---
+  const elem_type* et_;
+  uint64_t cap_;             // capacity; 0 = unbuffered
+  bool locked_mode_;         // buffered but the element's move may throw
+  bool sync_view_ = false;   // Go 1.23 timer channel: len and cap read 0
+  uint64_t mark_bit_ = 0;    // ring: closed mark in tail_, above the index bits
+  uint64_t one_lap_ = 0;     // ring: one lap, above the mark bit
+  unsigned char* buf_ = nullptr;  // ring slots: [stamp | pad | element]
+  uint32_t stride_ = 0;      // bytes per slot
+  uint32_t elem_off_ = 0;    // element offset inside a slot
+  std::atomic<uint64_t> refs_{1};
+
+  // --- ring positions (lap | mark | index), one cache line each ---
+  alignas(64) std::atomic<uint64_t> head_{0};
+  alignas(64) std::atomic<uint64_t> tail_{0};
+
+  // --- read by every operation, written rarely (under lock) ---
+  alignas(64) std::atomic<uint32_t> recv_waiting_{0};
+  std::atomic<uint32_t> send_waiting_{0};
+  std::atomic<uint32_t> closed_{0};
+
+  // --- the lock and what it guards ---
+  alignas(64) runtime_lock lock_{lock_rank::chan};
+  waitq recvq_;
+  waitq sendq_;
+
+  bool lock_free() const { return cap_ != 0 && !locked_mode_; }
+  // Re-establishes I1 after the queues changed. Under lock. seq_cst on
+  // the set: it is one half of I2's Dekker pair.
+  void sync_flags() {
+    uint32_t r = recvq_.empty() ? 0 : 1, s = sendq_.empty() ? 0 : 1;
+    if (recv_waiting_.load(std::memory_order_relaxed) != r) recv_waiting_.store(r);
+    if (send_waiting_.load(std::memory_order_relaxed) != s) send_waiting_.store(s);
+  }
+};
+
+// ---- operations under the channel lock (chan.cpp), shared with select ----
+
+// Tries to send the T at src without blocking: hands it to a waiting
+// receiver or puts it in the buffer. Returns ok or would_block; throws
+// panic_error on a closed channel, or what the move throws (the receiver
+// it was meant for is then woken with `retry`). Waiters to wake go to rl.
+op_result send_locked(hchan* c, void* src, ready_list& rl);
+// Tries to receive into dst without blocking. ok, closed or would_block.
+op_result recv_locked(hchan* c, void* dst, ready_list& rl);
+// Lock-free mode: pairs waiters with the ring (I2): fills waiting
+// receivers from the ring and the ring from waiting senders. A sudog of
+// the caller's own (gp == self) is completed but not put in rl.
+void serve_locked(hchan* c, g* self, ready_list& rl);
+
+[[noreturn]] void throw_send_on_closed();
+
+}  // namespace goro::detail

@@ -1,0 +1,202 @@
+// The buffer of a buffered channel: a bounded MPMC ring with sequence
+// stamps per slot (Dmitry Vyukov, "Bounded MPMC queue", 1024cores.net),
+// with crossbeam-channel's encoding of positions as lap | mark | index so
+// that the closed mark lives in `tail_` (a push cannot start after close).
+//
+// Positions: index = pos & (mark_bit - 1), lap = pos & ~(one_lap - 1),
+// one_lap = 2 * mark_bit, mark_bit = next_pow2(cap + 1). A slot's logical
+// stamp is `pos` when it is free for the push at pos, `pos + 1` when it
+// holds the value pushed at pos, and becomes `pos + one_lap` when that
+// value is popped. We store `stamp - index` so that zeroed memory (fresh
+// pages, never touched: a 5,000,000-slot ring costs nothing until used) is
+// a correct initial state.
+//
+// A push or pop is two steps: start_* reserves a position with a CAS on
+// tail_/head_, finish_* moves the value and publishes the stamp. Between
+// the two the slot is "in flight"; others that need it spin (the in-flight
+// thread is running, never parked: element moves must not block).
+//
+// Memory orders: the stamp load is acquire and the publishing store
+// release (the value moves happen between them). The reserving CAS is
+// seq_cst: it is the first half of the Dekker pair with the waiter flags
+// (hchan.hpp, I2); the flag read that follows it is seq_cst too.
+//
+// TSan: the runtime is not instrumented, so each finish_* states the edges
+// Go's chan.go states with racerelease/raceacquire on chanbuf(c, i): the
+// push before the pop of the same slot, and the k-th pop before the
+// (k+cap)-th push.
+#pragma once
+
+#include <sched.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "base/race.hpp"
+#include "chan/hchan.hpp"
+
+namespace goro::detail::ring {
+
+struct token {
+  uint64_t idx = 0;
+  uint64_t stamp = 0;  // logical stamp to publish in finish_*
+};
+
+enum class status : uint8_t { ok, full_or_empty, closed };
+
+inline std::atomic<uint64_t>& stamp_at(const hchan* c, uint64_t idx) {
+  return *reinterpret_cast<std::atomic<uint64_t>*>(c->buf_ + idx * c->stride_);
+}
+inline void* elem_at(const hchan* c, uint64_t idx) { return c->buf_ + idx * c->stride_ + c->elem_off_; }
+inline uint64_t stamp_load(const hchan* c, uint64_t idx) {
+  // acquire: see the value (or the end of the previous pop) the stamp publishes.
+  return stamp_at(c, idx).load(std::memory_order_acquire) + idx;
+}
+inline void stamp_publish(const hchan* c, uint64_t idx, uint64_t stamp) {
+  // release: the value move above happens before whoever acquires the stamp.
+  stamp_at(c, idx).store(stamp - idx, std::memory_order_release);
+}
+inline uint64_t next_pos(const hchan* c, uint64_t pos) {
+  uint64_t idx = pos & (c->mark_bit_ - 1);
+  return idx + 1 < c->cap_ ? pos + 1 : (pos & ~(c->one_lap_ - 1)) + c->one_lap_;
+}
+
+struct backoff {
+  unsigned step = 0;
+  void spin() {
+    for (unsigned i = 0; i < (1u << (step < 6 ? step : 6)); i++) cpu_relax();
+    if (step < 6) step++;
+  }
+  // Waiting for an in-flight thread: yield the CPU after a while (with
+  // maxprocs > cores the other thread may not be running).
+  void snooze() {
+    if (step < 6) {
+      spin();
+    } else {
+      sched_yield();
+    }
+  }
+};
+
+// Reserves the tail slot. Lock-free mode.
+inline status start_push(hchan* c, token& t) {
+  backoff b;
+  // relaxed: a stale tail only makes the CAS below fail.
+  uint64_t tail = c->tail_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (tail & c->mark_bit_) return status::closed;
+    uint64_t idx = tail & (c->mark_bit_ - 1);
+    uint64_t stamp = stamp_load(c, idx);
+    if (stamp == tail) {
+      if (c->tail_.compare_exchange_weak(tail, next_pos(c, tail), std::memory_order_seq_cst,
+                                         std::memory_order_relaxed)) {
+        t.idx = idx;
+        t.stamp = tail + 1;
+        return status::ok;
+      }
+      b.spin();
+    } else if (stamp + c->one_lap_ == tail + 1) {
+      // The slot still holds last lap's value: full, unless a pop of it is
+      // in flight. seq_cst fence: the other half of I2 for senders.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      uint64_t head = c->head_.load(std::memory_order_relaxed);
+      if (head + c->one_lap_ == tail) return status::full_or_empty;
+      b.spin();
+      tail = c->tail_.load(std::memory_order_relaxed);
+    } else {
+      b.snooze();
+      tail = c->tail_.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+// Moves the value at src (not destroyed) into the reserved slot.
+inline void finish_push(hchan* c, const token& t, void* src) noexcept {
+  void* e = elem_at(c, t.idx);
+  race_acquire(e);
+  c->et_->move(e, src);  // lock-free mode: the move is noexcept
+  race_release(e);
+  stamp_publish(c, t.idx, t.stamp);
+}
+
+// Reserves the head slot. Lock-free mode.
+inline status start_pop(hchan* c, token& t) {
+  backoff b;
+  uint64_t head = c->head_.load(std::memory_order_relaxed);  // relaxed: as in start_push
+  for (;;) {
+    uint64_t idx = head & (c->mark_bit_ - 1);
+    uint64_t stamp = stamp_load(c, idx);
+    if (stamp == head + 1) {
+      if (c->head_.compare_exchange_weak(head, next_pos(c, head), std::memory_order_seq_cst,
+                                         std::memory_order_relaxed)) {
+        t.idx = idx;
+        t.stamp = head + c->one_lap_;
+        return status::ok;
+      }
+      b.spin();
+    } else if (stamp == head) {
+      // Empty, unless a push of this slot is in flight. seq_cst fence: the
+      // other half of I2 for receivers.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      uint64_t tail = c->tail_.load(std::memory_order_relaxed);
+      if ((tail & ~c->mark_bit_) == head) return (tail & c->mark_bit_) ? status::closed : status::full_or_empty;
+      b.spin();
+      head = c->head_.load(std::memory_order_relaxed);
+    } else {
+      b.snooze();
+      head = c->head_.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+// Moves the reserved slot's value into the storage dst.
+inline void finish_pop(hchan* c, const token& t, void* dst) noexcept {
+  void* e = elem_at(c, t.idx);
+  race_acquire(e);
+  c->et_->relocate(dst, e);
+  race_release(e);
+  stamp_publish(c, t.idx, t.stamp);
+}
+
+// Locked mode (under the channel lock, no lock-free users): the move comes
+// before the position moves, so a throwing move changes nothing.
+inline bool push_exclusive(hchan* c, void* src) {
+  uint64_t tail = c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_;
+  uint64_t idx = tail & (c->mark_bit_ - 1);
+  if (stamp_load(c, idx) != tail) return false;  // full
+  void* e = elem_at(c, idx);
+  race_acquire(e);
+  c->et_->move(e, src);
+  race_release(e);
+  stamp_publish(c, idx, tail + 1);
+  c->tail_.store(next_pos(c, tail), std::memory_order_relaxed);  // relaxed: read under the lock
+  return true;
+}
+
+inline bool pop_exclusive(hchan* c, void* dst) {
+  uint64_t head = c->head_.load(std::memory_order_relaxed);
+  uint64_t idx = head & (c->mark_bit_ - 1);
+  if (stamp_load(c, idx) != head + 1) return false;  // empty
+  void* e = elem_at(c, idx);
+  race_acquire(e);
+  c->et_->relocate(dst, e);
+  race_release(e);
+  stamp_publish(c, idx, head + c->one_lap_);
+  c->head_.store(next_pos(c, head), std::memory_order_relaxed);  // relaxed: read under the lock
+  return true;
+}
+
+// Number of values in the ring (a snapshot, crossbeam's method).
+inline uint64_t len(const hchan* c) {
+  for (;;) {
+    uint64_t tail = c->tail_.load();
+    uint64_t head = c->head_.load();
+    if (c->tail_.load() != tail) continue;
+    uint64_t hix = head & (c->mark_bit_ - 1), tix = tail & (c->mark_bit_ - 1);
+    if (hix < tix) return tix - hix;
+    if (hix > tix) return c->cap_ - hix + tix;
+    return (tail & ~c->mark_bit_) == head ? 0 : c->cap_;
+  }
+}
+
+}  // namespace goro::detail::ring

@@ -1,0 +1,226 @@
+// The select engine: Go's selectgo (src/runtime/select.go), over the
+// channel core of src/chan/.
+//
+//  1. Poll order: the non-nil cases in a uniformly random order (Fisher-
+//     Yates with a per-thread wyrand), so that every ready case is equally
+//     likely. Lock order: the same cases sorted by channel address, so that
+//     two selects over the same channels never deadlock (lock rank `chan`
+//     allows nesting only in increasing address order).
+//  2. Pass 1, without holding several locks: each case's non-blocking
+//     operation in poll order (lock-free on buffered channels). The first
+//     that succeeds is the select's choice, linearized at that operation.
+//  3. Pass 2, Go's: lock every channel, try the cases in poll order under
+//     the locks (exact: at this instant no case was ready, or this one
+//     was). With a default case, stop here.
+//  4. Otherwise enqueue one sudog per case (on this stack, I3), all sharing
+//     one select_ctl; set the waiter flags, let serve_locked() settle
+//     lock-free channels (I2), and park with an unlock function that
+//     releases every lock. The first waker wins select_ctl::done (I4) and
+//     writes which case fired.
+//  5. Woken: lock every channel again and unlink the sudogs that did not
+//     fire, so no trace is left in other queues; `retry` starts over.
+//
+// Handlers (the typed layer) run after select_go returns, with no lock held.
+// Who touches what: sudogs and select_ctl as in chan/hchan.hpp. Lock order:
+// all channel locks of the select, by increasing address; none other.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+
+#include "base/check.hpp"
+#include "chan/hchan.hpp"
+#include "goro/detail/chan_select.hpp"
+#include "sched/park.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+// wyrand (Wang Yi, public domain): one 64-bit multiply per number. The
+// state is per thread; noinline so that a goroutine that migrated rereads
+// the thread pointer (docs/design.md, TLS across migration).
+__attribute__((noinline)) uint32_t fastrandn(uint32_t n) {
+  static thread_local uint64_t state = 0;
+  if (state == 0) {
+    state = reinterpret_cast<uintptr_t>(&state) ^
+            static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ 1;
+  }
+  state += 0xa0761d6478bd642fULL;
+  __uint128_t m = static_cast<__uint128_t>(state) * (state ^ 0xe7037ed1a0b428dbULL);
+  uint32_t r = static_cast<uint32_t>((m >> 64) ^ m);
+  return static_cast<uint32_t>((static_cast<uint64_t>(r) * n) >> 32);  // Lemire's reduction
+}
+
+struct lock_set {
+  scase* cs;
+  uint16_t* lockorder;
+  int n;
+
+  void lock() {
+    for (int i = 0; i < n; i++) {
+      hchan* c = cs[lockorder[i]].c;
+      if (i == 0 || c != cs[lockorder[i - 1]].c) c->lock_.lock();
+    }
+  }
+  void unlock() {
+    for (int i = n - 1; i >= 0; i--) {
+      hchan* c = cs[lockorder[i]].c;
+      if (i == 0 || c != cs[lockorder[i - 1]].c) c->lock_.unlock();
+    }
+  }
+  // Calls f(c) once per distinct channel.
+  template <class F>
+  void each_chan(F f) {
+    for (int i = 0; i < n; i++) {
+      hchan* c = cs[lockorder[i]].c;
+      if (i == 0 || c != cs[lockorder[i - 1]].c) f(c);
+    }
+  }
+};
+
+bool unlock_all(g*, void* arg) {
+  static_cast<lock_set*>(arg)->unlock();
+  return true;
+}
+
+[[noreturn]] void block_forever(wait_reason why) {
+  park(why, [](g*, void*) { return true; }, nullptr);
+  fatal("select with no ready case was woken");
+}
+
+// Pass 1: case k's non-blocking operation.
+op_result try_case(scase& sc) {
+  return sc.is_send ? chan_try_send(sc.c, sc.elem) : chan_try_recv(sc.c, sc.elem);
+}
+
+}  // namespace
+
+int select_go(scase* cs, int n, bool block) {
+  // Scratch: poll order and lock order. Selects are small; rarely heap.
+  constexpr int small = 16;
+  uint16_t order_small[2 * small];
+  // Constructed when used; never destroyed: only sudog::error has a
+  // destructor, and it is always empty when we leave (moved out above).
+  alignas(sudog) unsigned char sg_small[small * sizeof(sudog)];
+  std::unique_ptr<uint16_t[]> order_heap;
+  std::unique_ptr<sudog[]> sg_heap;
+  uint16_t* pollorder = order_small;
+  sudog* sgs = reinterpret_cast<sudog*>(sg_small);
+  if (n > small) {
+    GORO_CHECK(n <= 65535);
+    order_heap.reset(new uint16_t[2 * n]);
+    sg_heap.reset(new sudog[n]);
+    pollorder = order_heap.get();
+    sgs = sg_heap.get();
+  }
+
+  // 1. Poll order (Fisher-Yates, inside-out) over the non-nil cases.
+  int np = 0;
+  for (int i = 0; i < n; i++) {
+    if (!cs[i].c) continue;
+    uint32_t j = fastrandn(static_cast<uint32_t>(np + 1));
+    pollorder[np] = pollorder[j];
+    pollorder[j] = static_cast<uint16_t>(i);
+    np++;
+  }
+  if (np == 0) {
+    if (!block) return -1;
+    block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
+  }
+  uint16_t* lockorder = pollorder + np;
+  std::copy(pollorder, pollorder + np, lockorder);
+  std::sort(lockorder, lockorder + np, [cs](uint16_t a, uint16_t b) { return cs[a].c < cs[b].c; });
+  lock_set locks{cs, lockorder, np};
+
+  // 2. Pass 1: each case alone, no lock held across cases.
+  for (int i = 0; i < np; i++) {
+    scase& sc = cs[pollorder[i]];
+    op_result r = try_case(sc);
+    if (r != op_result::would_block) {
+      sc.ok = r == op_result::ok;
+      return pollorder[i];
+    }
+  }
+
+  g* self = current_waiter();
+  for (;;) {
+    // 3. Pass 2: every lock held, poll order.
+    ready_list rl;
+    locks.lock();
+    for (int i = 0; i < np; i++) {
+      scase& sc = cs[pollorder[i]];
+      op_result r;
+      try {
+        r = sc.is_send ? send_locked(sc.c, sc.elem, rl) : recv_locked(sc.c, sc.elem, rl);
+      } catch (...) {
+        locks.unlock();
+        rl.ready_all();
+        throw;
+      }
+      if (r != op_result::would_block) {
+        locks.unlock();
+        rl.ready_all();
+        sc.ok = r == op_result::ok;
+        return pollorder[i];
+      }
+    }
+    if (!block) {
+      locks.unlock();
+      rl.ready_all();
+      return -1;
+    }
+
+    // 4. Enqueue on every channel, settle lock-free rings, park.
+    select_ctl sel;
+    for (int i = 0; i < np; i++) {
+      int k = lockorder[i];
+      sudog* s = ::new (&sgs[i]) sudog{};
+      s->gp = self;
+      s->elem = cs[k].elem;
+      s->c = cs[k].c;
+      s->sel = &sel;
+      s->case_index = static_cast<uint32_t>(k);
+      s->is_send = cs[k].is_send;
+      (s->is_send ? s->c->sendq_ : s->c->recvq_).enqueue(s);
+    }
+    locks.each_chan([](hchan* c) { c->sync_flags(); });
+    locks.each_chan([&](hchan* c) {
+      if (c->lock_free() && sel.done.load() == 0) serve_locked(c, self, rl);
+    });
+    bool parked = false;
+    if (sel.done.load() == 0 && rl.empty()) {
+      park(wait_reason::select, unlock_all, &locks);
+      parked = true;
+    }
+
+    // 5. Unlink what did not fire (after waking: lock again).
+    if (parked) locks.lock();
+    for (int i = 0; i < np; i++) {
+      sudog* s = &sgs[i];
+      (s->is_send ? s->c->sendq_ : s->c->recvq_).remove(s);
+    }
+    locks.each_chan([](hchan* c) { c->sync_flags(); });
+    locks.unlock();
+    rl.ready_all();
+
+    sudog* f = sel.fired;
+    if (!f || f->result == wake::retry) continue;  // served others, or a peer's move threw
+    if (f->result == wake::failed) {
+      std::exception_ptr e = std::move(f->error);  // leaves every sudog's error empty
+      std::rethrow_exception(e);
+    }
+    scase& sc = cs[f->case_index];
+    if (f->result == wake::closed) {
+      if (sc.is_send) throw_send_on_closed();
+      sc.ok = false;
+    } else {
+      sc.ok = true;
+    }
+    return static_cast<int>(f->case_index);
+  }
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,313 @@
+// goro::select: choice, fairness, default, nil channels, duplicates, no
+// trace left behind, send on closed, timeouts, the runtime-sized form.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "goro/select.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+template <class F>
+void for_procs(F f) {
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    SCOPED_TRACE("procs=" + std::to_string(procs));
+    goro::run(f);
+  }
+}
+
+TEST(Select, DefaultOnlyWhenNothingReady) {
+  goro::run([] {
+    auto a = goro::make_chan<int>(), b = goro::make_chan<int>(1);
+    bool def = false;
+    int i = goro::select(goro::on_recv(a), goro::on_recv(b), goro::on_default([&] { def = true; }));
+    EXPECT_EQ(i, 2);
+    EXPECT_TRUE(def);
+    b.send(5);
+    int got = 0;
+    i = goro::select(goro::on_recv(a), goro::on_recv(b, [&](int v, bool ok) { got = ok ? v : -1; }),
+                     goro::on_default());
+    EXPECT_EQ(i, 1);
+    EXPECT_EQ(got, 5);
+    // A send case with room is ready.
+    i = goro::select(goro::on_send(b, 6), goro::on_default());
+    EXPECT_EQ(i, 0);
+    EXPECT_EQ(b.recv(), 6);
+  });
+}
+
+TEST(Select, NilChannelsNeverChosen) {
+  goro::run([] {
+    goro::chan<int> nil;
+    auto c = goro::make_chan<int>(1);
+    c.send(1);
+    for (int k = 0; k < 100; k++) {
+      int i = goro::select(goro::on_recv(nil), goro::on_send(nil, 1), goro::on_recv(c, [&](int v) { c.send(v); }));
+      EXPECT_EQ(i, 2);
+    }
+    EXPECT_EQ(goro::select(goro::on_recv(nil), goro::on_default()), 1);
+  });
+}
+
+TEST(Select, UniformAmongReadyCases) {
+  // Go's TestSelectFairness spirit: 4 always-ready channels; each case
+  // should win about a quarter of the time (tolerance: 25% +- 7%).
+  for_procs([] {
+    std::array<goro::chan<int>, 4> cs;
+    for (auto& c : cs) {
+      c = goro::make_chan<int>(1);
+      c.send(0);
+    }
+    std::array<int, 4> hits{};
+    const int n = 8000;
+    for (int k = 0; k < n; k++) {
+      auto refill = [&](int idx) { return [&, idx](int v) { cs[idx].send(v); }; };
+      int i = goro::select(goro::on_recv(cs[0], refill(0)), goro::on_recv(cs[1], refill(1)),
+                           goro::on_recv(cs[2], refill(2)), goro::on_recv(cs[3], refill(3)));
+      hits[i]++;
+    }
+    for (int h : hits) {
+      EXPECT_GT(h, n * 18 / 100);
+      EXPECT_LT(h, n * 32 / 100);
+    }
+  });
+}
+
+TEST(Select, SameChannelTwice) {
+  for_procs([] {
+    auto c = goro::make_chan<int>();
+    goro::go([=]() mutable {
+      for (int i = 0; i < 1000; i++) c.send(i);
+      c.close();
+    });
+    int sum = 0, first = 0, second = 0;
+    for (;;) {
+      bool closed = false;
+      int i = goro::select(goro::on_recv(c, [&](int v, bool ok) { closed = !ok; sum += v; }),
+                           goro::on_recv(c, [&](int v, bool ok) { closed = !ok; sum += v; }));
+      (i == 0 ? first : second)++;
+      if (closed) break;
+    }
+    EXPECT_EQ(sum, 999 * 1000 / 2);
+    EXPECT_GT(first, 300);
+    EXPECT_GT(second, 300);
+  });
+}
+
+TEST(Select, SendAndRecvSameChannelDoNotMeet) {
+  // Go's TestSelfSelect: two goroutines select send and receive on one
+  // channel; a select must never pair with itself.
+  for_procs([] {
+    for (int cap : {0, 10}) {
+      auto c = goro::make_chan<int>(cap);
+      goro::wait_group wg;
+      for (int p = 0; p < 2; p++) {
+        wg.add(1);
+        goro::go([=, &wg]() mutable {
+          for (int i = 0; i < 1000; i++) {
+            if ((p == 0) == (i % 2 == 0)) {
+              goro::select(goro::on_send(c, p), goro::on_recv(c, [&](int v) {
+                             if (cap == 0) { EXPECT_NE(v, p) << "self-select"; }
+                           }));
+            } else {
+              goro::select(goro::on_recv(c, [&](int v) {
+                             if (cap == 0) { EXPECT_NE(v, p) << "self-select"; }
+                           }),
+                           goro::on_send(c, p));
+            }
+          }
+          wg.done();
+        });
+      }
+      wg.wait();
+    }
+  });
+}
+
+TEST(Select, BlockedSelectLeavesNoTrace) {
+  for_procs([] {
+    auto a = goro::make_chan<int>(), b = goro::make_chan<int>();
+    auto done = goro::make_chan<int>(1);
+    goro::go([=]() mutable {
+      int i = goro::select(goro::on_recv(a), goro::on_recv(b));
+      done.send(i);
+    });
+    goro::sleep_for(2ms);
+    a.send(1);
+    EXPECT_EQ(done.recv(), 0);
+    // The select is gone from b's queue: nobody is receiving on b.
+    EXPECT_FALSE(b.try_send(2));
+    EXPECT_FALSE(a.try_send(2));
+  });
+}
+
+TEST(Select, WakesOnExactlyOneCase) {
+  // Many selects blocked on a and b; a sender on each must be matched with
+  // a distinct select (the other case must not also fire).
+  for_procs([] {
+    auto a = goro::make_chan<int>(), b = goro::make_chan<int>();
+    auto out = goro::make_chan<int>(100);
+    const int n = 50;
+    for (int i = 0; i < n; i++) {
+      goro::go([=]() mutable {
+        int got = -1;
+        goro::select(goro::on_recv(a, [&](int v) { got = v; }), goro::on_recv(b, [&](int v) { got = v; }));
+        out.send(got);
+      });
+    }
+    for (int i = 0; i < n / 2; i++) {
+      a.send(i);
+      b.send(1000 + i);
+    }
+    long sum = 0;
+    for (int i = 0; i < n; i++) sum += out.recv();
+    EXPECT_EQ(sum, long(n / 2) * (n / 2 - 1) / 2 * 2 + 1000L * (n / 2));
+    EXPECT_FALSE(a.try_send(0));
+    EXPECT_FALSE(b.try_send(0));
+  });
+}
+
+TEST(Select, SendOnClosedPanics) {
+  goro::run([] {
+    auto c = goro::make_chan<int>(1);
+    c.close();
+    try {
+      goro::select(goro::on_send(c, 1));
+      ADD_FAILURE();
+    } catch (const goro::panic_error& e) {
+      EXPECT_STREQ(e.what(), "send on closed channel");
+    }
+    // A blocked select send case panics when the channel is closed.
+    auto u = goro::make_chan<int>();
+    auto res = goro::make_chan<std::string>(1);
+    goro::go([=]() mutable {
+      try {
+        goro::select(goro::on_send(u, 1));
+        res.send("sent");
+      } catch (const goro::panic_error& e) {
+        res.send(e.what());
+      }
+    });
+    goro::sleep_for(2ms);
+    u.close();
+    EXPECT_EQ(res.recv(), "send on closed channel");
+  });
+}
+
+TEST(Select, RecvClosedGivesZeroAndNotOk) {
+  goro::run([] {
+    auto c = goro::make_chan<std::unique_ptr<int>>();
+    goro::go([=]() mutable {
+      goro::sleep_for(1ms);
+      c.close();
+    });
+    bool ok = true;
+    bool null = false;
+    goro::select(goro::on_recv(c, [&](std::unique_ptr<int> p, bool k) {
+      ok = k;
+      null = !p;
+    }));
+    EXPECT_FALSE(ok);
+    EXPECT_TRUE(null);
+  });
+}
+
+TEST(Select, SendCaseMovesOnlyWhenChosen) {
+  goro::run([] {
+    auto full = goro::make_chan<std::unique_ptr<int>>();
+    auto p = std::make_unique<int>(1);
+    EXPECT_EQ(goro::select(goro::on_send(full, std::move(p)), goro::on_default()), 1);
+    EXPECT_TRUE(p);
+    auto room = goro::make_chan<std::unique_ptr<int>>(1);
+    EXPECT_EQ(goro::select(goro::on_send(full, std::move(p)), goro::on_send(room, std::move(p))), 1);
+    EXPECT_FALSE(p);
+    EXPECT_EQ(*room.recv(), 1);
+  });
+}
+
+TEST(Select, HandlersRunWithoutLocks) {
+  goro::run([] {
+    auto c = goro::make_chan<int>(1);
+    c.send(1);
+    // The handler uses the same channel again: would deadlock if locked.
+    goro::select(goro::on_recv(c, [&](int v) { c.send(v + 1); }));
+    EXPECT_EQ(c.recv(), 2);
+  });
+}
+
+TEST(Select, TimeoutWithAfter) {
+  for_procs([] {
+    auto never = goro::make_chan<int>();
+    auto t0 = std::chrono::steady_clock::now();
+    int i = goro::select(goro::on_recv(never), goro::on_recv(goro::after(3ms)));
+    EXPECT_EQ(i, 1);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 3ms);
+  });
+}
+
+TEST(Select, RuntimeSizedList) {
+  for_procs([] {
+    std::vector<goro::chan<int>> ins;
+    for (int i = 0; i < 20; i++) ins.push_back(goro::make_chan<int>(i % 2));
+    for (int i = 0; i < 20; i++) {
+      goro::go([c = ins[i], i]() mutable {
+        c.send(i);
+        c.close();
+      });
+    }
+    long sum = 0;
+    int open = 20;
+    std::vector<goro::chan<int>> live = ins;
+    while (open > 0) {
+      std::vector<goro::select_case> cases;
+      for (auto& c : live) {
+        cases.emplace_back(goro::on_recv(c, [&, &ch = c](int v, bool ok) {
+          if (ok) {
+            sum += v;
+          } else {
+            ch = goro::chan<int>{};  // disable it, as Go programs set a channel to nil
+            open--;
+          }
+        }));
+      }
+      goro::select(cases);
+    }
+    EXPECT_EQ(sum, 19 * 20 / 2);
+    std::vector<goro::select_case> cases;
+    auto c = goro::make_chan<int>(1);
+    cases.emplace_back(goro::on_send(c, 3));
+    cases.emplace_back(goro::on_default());
+    EXPECT_EQ(goro::select(cases), 0);
+    EXPECT_EQ(goro::select(cases), 1);  // now full: default
+    cases.emplace_back(goro::on_default());
+    EXPECT_THROW(goro::select(cases), goro::panic_error);
+  });
+}
+
+TEST(Select, FromPlainThreads) {
+  auto a = goro::make_chan<int>(), b = goro::make_chan<int>();
+  const int n = 2000;
+  std::thread t1([&] {
+    for (int i = 0; i < n; i++) a.send(1);
+  });
+  std::thread t2([&] {
+    for (int i = 0; i < n; i++) b.send(2);
+  });
+  long sum = 0;
+  for (int i = 0; i < 2 * n; i++) goro::select(goro::on_recv(a, [&](int v) { sum += v; }), goro::on_recv(b, [&](int v) { sum += v; }));
+  t1.join();
+  t2.join();
+  EXPECT_EQ(sum, 3L * n);
+}
+
+}  // namespace

@@ -1,0 +1,380 @@
+// Crash behaviour, tested from outside: each test runs one scenario of
+// goro_crash_scenarios (scenarios.cpp) as a subprocess, waits for it under a
+// watchdog, and checks its exit status and its stderr against what Go does
+// in the same situation (deadlock report, unrecovered panic, stack
+// overflow, and under ThreadSanitizer a planted data race). Go's runtime
+// tests its fatal paths the same way (runtime/crash_test.go).
+//
+// In sanitizer builds a sanitizer may add its own lines; the Go-style text
+// must still be there, each report line at the start of a line.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr bool kSanitized =
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
+    true;
+#else
+    false;
+#endif
+
+// A scenario runs in well under a second; anything near this is a hang.
+constexpr auto kWatchdog = std::chrono::seconds(8);
+
+struct outcome {
+  std::string scenario;
+  bool exited = false;  // exited normally (else: killed by a signal)
+  int status = -1;      // exit status, or the signal number
+  bool timed_out = false;
+  double ms = 0;
+  std::string out;  // stdout: the scenario's progress markers
+  std::string err;  // stderr: the report
+
+  bool exited_with(int code) const { return !timed_out && exited && status == code; }
+
+  std::string describe() const {
+    std::string s = "scenario '" + scenario + "': ";
+    if (timed_out)
+      s += "HUNG, killed after the watchdog";
+    else if (exited)
+      s += "exit status " + std::to_string(status);
+    else
+      s += std::string("killed by signal ") + strsignal(status);
+    s += " after " + std::to_string(static_cast<int>(ms)) + " ms";
+    s += "\n--- stdout ---\n" + out + "--- stderr ---\n" + err + "--------------";
+    return s;
+  }
+};
+
+// Runs `goro_crash_scenarios <name>`, collecting stdout and stderr until
+// both close, then reaps it. Kills it (SIGKILL) if it outlives kWatchdog.
+outcome run_scenario(const std::string& name) {
+  outcome r;
+  r.scenario = name;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2: " << strerror(errno);
+    return r;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+  std::string path = GORO_CRASH_SCENARIOS;
+  std::vector<char*> argv{path.data(), const_cast<char*>(name.c_str()), nullptr};
+  pid_t pid = -1;
+  auto t0 = clock_type::now();
+  int rc = posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    ADD_FAILURE() << "posix_spawn " << path << ": " << strerror(rc);
+    return r;
+  }
+
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&r.out, &r.err};
+  int open_fds = 2;
+  auto deadline = t0 + kWatchdog;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count();
+    if (left <= 0) {
+      r.timed_out = true;
+      break;
+    }
+    int n = poll(fds, 2, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (int i = 0; i < 2; i++) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        open_fds--;
+      }
+    }
+  }
+  if (r.timed_out) kill(pid, SIGKILL);
+  for (auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
+  int wst = 0;
+  while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+  }
+  r.ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+  if (WIFEXITED(wst)) {
+    r.exited = true;
+    r.status = WEXITSTATUS(wst);
+  } else if (WIFSIGNALED(wst)) {
+    r.status = WTERMSIG(wst);
+  }
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+// `line` occurs at the start of a line of s.
+bool has_line_starting(const std::string& s, const std::string& line) {
+  return s.rfind(line, 0) == 0 || contains(s, "\n" + line);
+}
+
+// The report must open stderr; sanitizer builds may print their own lines
+// first, but the report must still start a line.
+bool report_opens(const std::string& err, const std::string& head) {
+  return kSanitized ? has_line_starting(err, head) : err.rfind(head, 0) == 0;
+}
+
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> lines;
+  size_t at = 0;
+  while (at < s.size()) {
+    size_t nl = s.find('\n', at);
+    if (nl == std::string::npos) nl = s.size();
+    lines.push_back(s.substr(at, nl - at));
+    at = nl + 1;
+  }
+  return lines;
+}
+
+bool starts_with(const std::string& s, const std::string& head) { return s.rfind(head, 0) == 0; }
+
+// Some line of s is `indent` + `head` + "<path>/scenarios.cpp:<line> in ...":
+// Go's "created by" line, naming where the goroutine was started.
+bool created_in_scenarios(const std::string& s, const std::string& head, const std::string& indent = "") {
+  for (const std::string& line : lines_of(s)) {
+    if (!starts_with(line, indent + head)) continue;
+    size_t at = line.find("scenarios.cpp:");
+    if (at != std::string::npos && at + 14 < line.size() && std::isdigit(static_cast<unsigned char>(line[at + 14])))
+      return true;
+  }
+  return false;
+}
+
+// The id a scenario printed in its marker "<prefix> N".
+std::string marker_id(const std::string& out, const std::string& prefix) {
+  size_t at = out.find(prefix + " ");
+  if (at == std::string::npos) return "?";
+  at += prefix.size() + 1;
+  size_t end = at;
+  while (end < out.size() && std::isdigit(static_cast<unsigned char>(out[end]))) end++;
+  return end > at ? out.substr(at, end - at) : "?";
+}
+
+int count(const std::string& s, const std::string& what) {
+  int n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) n++;
+  return n;
+}
+
+const char kDeadlock[] = "fatal error: all goroutines are asleep - deadlock!";
+
+// ---- deadlock ----------------------------------------------------------------
+
+TEST(Deadlock, MainAndGoroutineBlockedOnWaitGroups) {
+  outcome r = run_scenario("deadlock");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  // Go lists every goroutine with its wait reason: main (1) and the second.
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+  std::string second = marker_id(r.out, "second goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + second + " [sync.WaitGroup.Wait]:")) << r.describe();
+  EXPECT_EQ(count(r.err, "[sync.WaitGroup.Wait]"), 2) << r.describe();
+  EXPECT_TRUE(contains(r.err, "created by goro::run at ")) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ", "\t")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
+  outcome r = run_scenario("deadlock_after_sleep");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  // The sleeper must have woken before the report: fired while its timer was
+  // pending, the detector would have printed it as [sleep].
+  EXPECT_TRUE(contains(r.out, "slept")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "[sleep]")) << r.describe();
+  EXPECT_EQ(count(r.err, "[sync.WaitGroup.Wait]"), 2) << r.describe();
+  EXPECT_GE(r.ms, 50) << r.describe();
+}
+
+TEST(Deadlock, NotReportedWhileAPlainThreadCanStillRelease) {
+  outcome r = run_scenario("no_deadlock_thread");
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "thread releasing\nmain released\n")) << r.describe();
+  EXPECT_GE(r.ms, 200) << r.describe();
+}
+
+TEST(Deadlock, PlainThreadParkedInGoroCannotHelp) {
+  outcome r = run_scenario("deadlock_thread_parked");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+}
+
+TEST(Deadlock, PlainThreadParkingLastRunsTheCheck) {
+  outcome r = run_scenario("deadlock_thread_parks_last");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "thread parking")) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+}
+
+// ---- panic -------------------------------------------------------------------
+
+TEST(Panic, EscapedExceptionIsGoPanicReport) {
+  outcome r = run_scenario("panic");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "panic: boom\n")) << r.describe();
+  std::string id = marker_id(r.out, "panicking goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [running]:")) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+}
+
+// The stack is the throw site's (nothing was unwound), and Go names every
+// frame: the throwing function must be in it by name, in an ordinary
+// executable (no -rdynamic) built with the project's flags (-O2, where GCC
+// moves a throw into a local "[clone .cold]" symbol).
+TEST(Panic, StackNamesTheThrowingFunction) {
+  outcome r = run_scenario("panic");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  std::string id = marker_id(r.out, "panicking goroutine");
+  size_t stack = r.err.find("goroutine " + id + " [running]:");
+  ASSERT_NE(stack, std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("goro_scenario_throw_boom", stack), std::string::npos) << r.describe();
+}
+
+TEST(Panic, MisuseNegativeWaitGroupCounter) {
+  outcome r = run_scenario("panic_misuse");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "panic: sync: negative WaitGroup counter\n")) << r.describe();
+  std::string id = marker_id(r.out, "panicking goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [running]:")) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
+}
+
+TEST(Panic, InMainGoroutine) {
+  outcome r = run_scenario("panic_main");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "panic: boom\n")) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [running]:")) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goro::run at ")) << r.describe();
+}
+
+// ---- stack overflow ----------------------------------------------------------
+
+void expect_overflow_report(const outcome& r) {
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  std::string id = marker_id(r.out, "overflowing goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + ": stack overflow")) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+  // No other crash output: not a panic, not a deadlock, not the kernel's or
+  // a sanitizer's SEGV report (a sanitizer may add lines, not replace ours).
+  EXPECT_FALSE(contains(r.err, "panic:")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  if (!kSanitized) {
+    EXPECT_TRUE(report_opens(r.err, "fatal error: stack overflow\n")) << r.describe();
+    // Every line is part of the report: the heading, the goroutine line,
+    // where it was created, and the hint.
+    std::vector<std::string> lines = lines_of(r.err);
+    bool shape = (lines.size() == 4 || lines.size() == 5) && lines[0] == "fatal error: stack overflow" &&
+                 lines[1].empty() && starts_with(lines[2], "goroutine " + id + ": stack overflow") &&
+                 starts_with(lines[3], "created by ") &&
+                 (lines.size() == 4 || starts_with(lines[4], "(raise the goroutine's stack"));
+    EXPECT_TRUE(shape) << r.describe();
+  }
+}
+
+// Not a crash: the control for SmallStack. go_with's own stack must work
+// before its overflow can be reported.
+TEST(StackOverflow, CustomStackGoroutineRuns) {
+  outcome r = run_scenario("custom_stack_runs");
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "ran on a custom stack in goroutine ")) << r.describe();
+}
+
+TEST(StackOverflow, SmallStack) { expect_overflow_report(run_scenario("stack_overflow_small")); }
+
+TEST(StackOverflow, DefaultStack) { expect_overflow_report(run_scenario("stack_overflow_default")); }
+
+// ---- data races --------------------------------------------------------------
+
+#if defined(GORO_TSAN)
+
+void expect_race_report(const outcome& r) {
+  EXPECT_TRUE(r.exited_with(66)) << r.describe();
+  EXPECT_TRUE(contains(r.err, "WARNING: ThreadSanitizer: data race")) << r.describe();
+  // The race is on the counter, in the scenario's code.
+  EXPECT_TRUE(contains(r.err, "scenarios.cpp:")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "counter=")) << r.describe();
+}
+
+// Go's -race reports this program every time, however the two goroutines
+// happen to be scheduled; so must TSan here. TSan exits 66 when it
+// reported anything. Three runs, because whether the goroutines overlap
+// varies from run to run.
+TEST(Race, PlantedRaceBetweenGoroutinesIsReported) {
+  for (int i = 0; i < 3; i++) {
+    SCOPED_TRACE("run " + std::to_string(i + 1) + " of 3");
+    expect_race_report(run_scenario("race"));
+  }
+}
+
+// The same race with the two goroutines run one after the other on one P:
+// nothing in Go's memory model orders them, so it is still reported.
+TEST(Race, NonOverlappingGoroutinesStillRace) { expect_race_report(run_scenario("race_sequential")); }
+
+#else
+
+// Without TSan the race is a wrong count, not a crash.
+TEST(Race, PlantedRaceRunsToCompletion) {
+  for (const char* name : {"race", "race_sequential"}) {
+    outcome r = run_scenario(name);
+    EXPECT_TRUE(r.exited_with(0)) << r.describe();
+    EXPECT_TRUE(contains(r.out, "counter=")) << r.describe();
+  }
+}
+
+#endif
+
+// The controls: no report in any build, and the exact count.
+TEST(Race, AtomicCounterIsClean) {
+  outcome r = run_scenario("race_atomic");
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_FALSE(contains(r.err, "ThreadSanitizer")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "counter=200000\n")) << r.describe();
+}
+
+TEST(Race, IncrementsOrderedByWaitGroupAreClean) {
+  outcome r = run_scenario("race_ordered");
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_FALSE(contains(r.err, "ThreadSanitizer")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "counter=200000\n")) << r.describe();
+}
+
+}  // namespace

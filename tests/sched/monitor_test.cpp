@@ -1,0 +1,126 @@
+// The monitor (sysmon): a goroutine that runs without yielding, or sits in
+// goro::blocking, must not starve the goroutines queued behind it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::steady;
+
+namespace {
+
+// maxprocs 1: the spinner never yields; the other goroutine must still run
+// (the monitor hands the P's queue and its place to another worker after
+// ~10 ms).
+TEST(Monitor, SpinningGoroutineDoesNotStallOthers) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    std::atomic<bool> other_ran{false};
+    std::atomic<bool> spinner_started{false};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      spinner_started = true;
+      auto t0 = steady::now();
+      // Busy loop with no scheduling point, until the other one ran (or 5 s).
+      while (!other_ran.load(std::memory_order_relaxed) && steady::now() - t0 < 5s) {
+      }
+      wg.done();
+    });
+    // Let the spinner take the P, then queue another goroutine behind it.
+    while (!spinner_started.load()) goro::yield();
+    auto t0 = steady::now();
+    goro::go([&] { other_ran = true; });
+    // Main itself spins too (no yield), so only the monitor can help.
+    while (!other_ran.load() && steady::now() - t0 < 5s) {
+    }
+    EXPECT_TRUE(other_ran.load());
+    EXPECT_LT(goro_test::ms_since(t0), 1000.0);
+    wg.wait();
+  });
+  goro::set_maxprocs(2);
+}
+
+TEST(Monitor, BlockingSectionHandsOffItsP) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    std::atomic<int> ticks{0};
+    std::atomic<bool> stop{false};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      while (!stop.load()) {
+        ticks++;
+        goro::sleep_for(1ms);
+      }
+      wg.done();
+    });
+    goro::yield();
+    int before = ticks.load();
+    // A blocking call that knows nothing of goroutines: 200 ms in the kernel.
+    goro::blocking([] { usleep(200 * 1000); });
+    int during = ticks.load() - before;
+    stop = true;
+    wg.wait();
+    // With no hand-off the ticker could not run at all during the call.
+    EXPECT_GT(during, 20) << "ticker ran " << during << " times during a 200 ms blocking call";
+  });
+  goro::set_maxprocs(2);
+}
+
+TEST(Monitor, BlockingReturnsValueAndPropagatesExceptions) {
+  goro::run([] {
+    EXPECT_EQ(goro::blocking([] { return 41 + 1; }), 42);
+    EXPECT_THROW(goro::blocking([]() -> int { throw std::runtime_error("x"); }), std::runtime_error);
+  });
+  EXPECT_EQ(goro::blocking([] { return 7; }), 7);  // plain thread
+}
+
+TEST(Monitor, ParkInsideBlockingSection) {
+  goro::run([] {
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      goro::sleep_for(5ms);
+      wg.done();
+    });
+    goro::blocking([&] { wg.wait(); });
+    EXPECT_EQ(goro::blocking([] { return 3; }), 3);
+  });
+}
+
+TEST(Maxprocs, SetAndQuery) {
+  int old = goro::set_maxprocs(3);
+  EXPECT_EQ(goro::maxprocs(), 3);
+  EXPECT_EQ(goro::set_maxprocs(0), 3);  // query only
+  EXPECT_EQ(goro::set_maxprocs(old), 3);
+}
+
+// Two goroutines that each wait for the other to have started while
+// spinning can only finish if they run in parallel (maxprocs 2).
+TEST(Maxprocs, TwoPsRunInParallel) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    std::atomic<int> arrived{0};
+    goro::wait_group wg;
+    for (int i = 0; i < 2; i++) {
+      wg.add(1);
+      goro::go([&] {
+        arrived++;
+        auto t0 = steady::now();
+        while (arrived.load() < 2 && steady::now() - t0 < 5s) {
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(arrived.load(), 2);
+  });
+}
+
+}  // namespace

@@ -1,0 +1,170 @@
+// Channel stress: senders and receivers, goroutines and plain std::threads
+// mixed, plain operations and selects mixed, with the channel closed at a
+// random moment. Every value whose send returned is received exactly once;
+// a value whose send threw "send on closed channel" is never received.
+//
+// GORO_STRESS=N multiplies the rounds (default 1: well under 2 s).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "goro/select.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+int stress_scale() {
+  const char* s = std::getenv("GORO_STRESS");
+  int n = s ? std::atoi(s) : 1;
+  return n < 1 ? 1 : n;
+}
+
+struct ledger {
+  std::mutex mu;
+  std::vector<int64_t> sent, received;
+  void add_sent(const std::vector<int64_t>& v) {
+    std::lock_guard<std::mutex> l(mu);
+    sent.insert(sent.end(), v.begin(), v.end());
+  }
+  void add_received(const std::vector<int64_t>& v) {
+    std::lock_guard<std::mutex> l(mu);
+    received.insert(received.end(), v.begin(), v.end());
+  }
+};
+
+// One sender: sends ids base, base+1, ... until the channel is closed.
+void sender(goro::chan<int64_t> c, goro::chan<int64_t> other, int64_t base, int kind, ledger& led) {
+  std::vector<int64_t> ok;
+  try {
+    for (int64_t i = 0; i < 1000000; i++) {
+      int64_t id = base + i;
+      switch ((kind + i) % 3) {
+        case 0: c.send(id); break;
+        case 1:  // a select whose other case is never ready
+          goro::select(goro::on_send(c, id), goro::on_recv(other));
+          break;
+        default:
+          while (!c.try_send(id)) goro::yield();
+      }
+      ok.push_back(id);
+    }
+  } catch (const goro::panic_error& e) {
+    EXPECT_STREQ(e.what(), "send on closed channel");
+  }
+  led.add_sent(ok);
+}
+
+void receiver(goro::chan<int64_t> c, goro::chan<int64_t> other, int kind, ledger& led) {
+  std::vector<int64_t> got;
+  for (int64_t i = 0;; i++) {
+    bool closed = false;
+    switch ((kind + i) % 3) {
+      case 0: {
+        auto [v, ok] = c.recv_ok();
+        if (ok) got.push_back(v); else closed = true;
+        break;
+      }
+      case 1:
+        goro::select(goro::on_recv(c, [&](int64_t v, bool ok) {
+                       if (ok) got.push_back(v); else closed = true;
+                     }),
+                     goro::on_recv(other));
+        break;
+      default: {
+        auto r = c.try_recv();
+        if (r) got.push_back(*r);
+        else if (r.closed()) closed = true;
+        else goro::yield();
+      }
+    }
+    if (closed) break;
+  }
+  led.add_received(got);
+}
+
+void round(int cap, int procs, unsigned seed) {
+  goro::set_maxprocs(procs);
+  std::mt19937 rng(seed);
+  auto c = goro::make_chan<int64_t>(cap);
+  auto never = goro::make_chan<int64_t>();
+  ledger led;
+  const int gs = 3, ts = 2, gr = 3, tr = 2;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < ts; i++)
+    threads.emplace_back([&, i] { sender(c, never, int64_t(100 + i) << 32, i, led); });
+  for (int i = 0; i < tr; i++) threads.emplace_back([&, i] { receiver(c, never, i, led); });
+  auto close_after = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 3000)(rng));
+  goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < gs; i++) wg.go([&, i] { sender(c, never, int64_t(i) << 32, i, led); });
+    for (int i = 0; i < gr; i++) wg.go([&, i] { receiver(c, never, i + 1, led); });
+    goro::sleep_for(close_after);
+    c.close();
+    wg.wait();
+  });
+  for (auto& t : threads) t.join();
+  std::sort(led.sent.begin(), led.sent.end());
+  std::sort(led.received.begin(), led.received.end());
+  ASSERT_EQ(led.sent.size(), led.received.size())
+      << "cap=" << cap << " procs=" << procs << " seed=" << seed;
+  EXPECT_TRUE(led.sent == led.received) << "cap=" << cap << " procs=" << procs << " seed=" << seed;
+}
+
+TEST(ChanStress, MixedSendersReceiversRandomClose) {
+  unsigned seed = static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::printf("seed %u\n", seed);
+  int rounds = 2 * stress_scale();
+  for (int r = 0; r < rounds; r++)
+    for (int cap : {0, 1, 7})
+      for (int procs : {1, 2, 4}) round(cap, procs, seed + r * 100 + cap * 10 + procs);
+}
+
+// Many short-lived selects over several channels while they are closed.
+TEST(ChanStress, SelectCloseRace) {
+  int rounds = 30 * stress_scale();
+  for (int procs : {2, 4}) {
+    goro::set_maxprocs(procs);
+    goro::run([&] {
+      for (int r = 0; r < rounds; r++) {
+        goro::chan<int> cs[3] = {goro::make_chan<int>(), goro::make_chan<int>(1), goro::make_chan<int>()};
+        std::atomic<int> closed_seen{0};
+        goro::wait_group wg;
+        for (int i = 0; i < 8; i++) {
+          wg.go([&] {
+            for (;;) {
+              bool done = false;
+              goro::select(goro::on_recv(cs[0], [&](int, bool ok) { done = !ok; }),
+                           goro::on_recv(cs[1], [&](int, bool ok) { done = !ok; }),
+                           goro::on_recv(cs[2], [&](int, bool ok) { done = !ok; }));
+              if (done) break;
+            }
+            closed_seen++;
+          });
+        }
+        for (int i = 0; i < 50; i++) cs[i % 3].send(i);
+        int k = r % 3;
+        cs[k].close();
+        wg.wait();
+        EXPECT_EQ(closed_seen.load(), 8);
+        // Nobody is left in any queue.
+        for (int j = 0; j < 3; j++) {
+          if (j != k && j != 1) {
+            EXPECT_FALSE(cs[j].try_send(1));
+          }
+        }
+      }
+    });
+  }
+}
+
+}  // namespace

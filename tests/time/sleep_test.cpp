@@ -1,0 +1,126 @@
+// goro::sleep_for / sleep_until: never early, on time, from goroutines and
+// plain threads, many at once.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::steady;
+
+namespace {
+
+TEST(Sleep, NeverEarlyInGoroutines) {
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    std::atomic<int> early{0};
+    goro::run([&] {
+      goro::wait_group wg;
+      std::mt19937 rng(procs);
+      for (int i = 0; i < 1000; i++) {
+        auto d = std::chrono::microseconds(rng() % 20000);
+        wg.add(1);
+        goro::go([&, d] {
+          auto t0 = steady::now();
+          goro::sleep_for(d);
+          if (steady::now() - t0 < d) early++;
+          wg.done();
+        });
+      }
+      wg.wait();
+    });
+    EXPECT_EQ(early.load(), 0) << "procs=" << procs;
+  }
+}
+
+TEST(Sleep, SleepUntilSteadyAndSystemClock) {
+  goro::run([] {
+    auto deadline = steady::now() + 5ms;
+    goro::sleep_until(deadline);
+    EXPECT_GE(steady::now(), deadline);
+    auto t0 = steady::now();
+    goro::sleep_until(std::chrono::system_clock::now() + 5ms);
+    EXPECT_GE(steady::now() - t0, 4ms);  // converted once: allow clock skew of 1 ms
+  });
+}
+
+TEST(Sleep, ZeroAndNegativeReturnAtOnce) {
+  goro::run([] {
+    auto t0 = steady::now();
+    goro::sleep_for(0ms);
+    goro::sleep_for(-5ms);
+    goro::sleep_until(steady::now() - 1s);
+    EXPECT_LT(steady::now() - t0, 50ms);
+  });
+}
+
+TEST(Sleep, PlainThreadSleeps) {
+  auto t0 = steady::now();
+  goro::sleep_for(3ms);
+  EXPECT_GE(steady::now() - t0, 3ms);
+}
+
+TEST(Sleep, SleepersDoNotBlockTheirP) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    std::atomic<int> progressed{0};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      goro::sleep_for(50ms);
+      wg.done();
+    });
+    goro::go([&] { progressed = 1; });
+    auto t0 = steady::now();
+    while (progressed.load() == 0 && steady::now() - t0 < 40ms) goro::yield();
+    EXPECT_EQ(progressed.load(), 1);
+    wg.wait();
+  });
+}
+
+TEST(Sleep, ManySleepersAllWake) {
+  goro::run([] {
+    const int n = goro_test::scaled(20000);
+    std::atomic<int> woke{0};
+    goro::wait_group wg;
+    wg.add(n);
+    auto t0 = steady::now();
+    for (int i = 0; i < n; i++)
+      goro::go([&] {
+        goro::sleep_for(10ms);
+        woke++;
+        wg.done();
+      });
+    wg.wait();
+    EXPECT_EQ(woke.load(), n);
+    EXPECT_GE(steady::now() - t0, 10ms);
+  });
+}
+
+// Timer precision on an idle machine: this test runs alone (RUN_SERIAL,
+// see tests/CMakeLists.txt) and checks the median lateness of 30 sleeps.
+TEST(SleepPrecision, WithinOneMillisecondWhenIdle) {
+  goro::run([] {
+    std::vector<double> late_ms;
+    for (int i = 0; i < 30; i++) {
+      auto d = std::chrono::microseconds(2000 + 137 * i);
+      auto t0 = steady::now();
+      goro::sleep_for(d);
+      auto elapsed = steady::now() - t0;
+      ASSERT_GE(elapsed, d) << "sleep ended early";
+      late_ms.push_back(std::chrono::duration<double, std::milli>(elapsed - d).count());
+    }
+    std::sort(late_ms.begin(), late_ms.end());
+    double median = late_ms[late_ms.size() / 2];
+    RecordProperty("median_lateness_us", static_cast<int>(median * 1000));
+    EXPECT_LT(median, 1.0) << "median lateness " << median << " ms";
+  });
+}
+
+}  // namespace
