@@ -39,7 +39,8 @@ goro_fiber_switch:
         ldp     d12, d13, [sp, #128]
         ldp     d14, d15, [sp, #144]
         add     sp, sp, #176
-        ret
+        // br, not ret: see switch_x86_64.S (return-stack misprediction).
+        br      x30
         .cfi_endproc
         .size   goro_fiber_switch, .-goro_fiber_switch
 

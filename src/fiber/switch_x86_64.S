@@ -37,7 +37,12 @@ goro_fiber_switch:
         popq    %r12
         popq    %rbx
         popq    %rbp
-        ret
+        // Not `ret`: the return-stack predictor would guess the caller of
+        // this switch on the *old* stack and mispredict every time; an
+        // indirect jump is predicted from this site's history instead
+        // (3.8x faster per switch here, docs/benchmarks.md).
+        popq    %r8
+        jmpq    *%r8
         .cfi_endproc
         .size   goro_fiber_switch, .-goro_fiber_switch
 

@@ -84,7 +84,20 @@ bool no_foreign_thread_can_act() {
         break;
       }
     }
-    if (!parked) return false;
+    if (!parked) {
+      if (getenv("GORO_DEBUG_DEADLOCK") != nullptr) {
+        char path[64], comm[32] = "?";
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+        if (FILE* f = fopen(path, "r")) {
+          if (fgets(comm, sizeof comm, f) == nullptr) comm[0] = 0;
+          fclose(f);
+        }
+        print_stderr("deadlock check: thread %d (%s) may act; runtime threads:", tid, comm);
+        for (int t : r.runtime_tids) print_stderr(" %d", t);
+        print_stderr("\n");
+      }
+      return false;
+    }
   }
   return true;
 }
@@ -188,14 +201,17 @@ __attribute__((constructor)) static void note_tsan_helper_threads() {
 #endif
 
 void check_dead_locked() {
-  if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) return;
-  if (sched.nmidle != sched.mcount) return;
-  if (sched.runq_size.load(std::memory_order_relaxed) > 0) return;
+  static const bool dbg = getenv("GORO_DEBUG_DEADLOCK") != nullptr;
+#define DL_FAIL(why) do { if (dbg) print_stderr("deadlock check: no (%s) nmidle=%d mcount=%d\n", why, sched.nmidle, sched.mcount); return; } while (0)
+  if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) DL_FAIL("no run");
+  if (sched.nmidle != sched.mcount) DL_FAIL("m running");
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0) DL_FAIL("global runq");
   int32_t n = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < n; i++)
-    if (!runq_empty(p_for_index(i))) return;
-  if (timers_next_when() != INT64_MAX) return;
-  if (!no_foreign_thread_can_act()) return;
+    if (!runq_empty(p_for_index(i))) DL_FAIL("local runq");
+  if (timers_next_when() != INT64_MAX) DL_FAIL("timers");
+  if (!no_foreign_thread_can_act()) DL_FAIL("foreign thread");
+#undef DL_FAIL
   write_stderr("fatal error: all goroutines are asleep - deadlock!\n\n");
   dump_goroutines(2);
   _exit(2);

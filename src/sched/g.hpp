@@ -105,7 +105,12 @@ inline const void* race_token(const g* gp) { return gp->race_token != nullptr ? 
 void race_token_new(g* gp);   // at go(); no-op outside TSan builds
 void race_token_free(g* gp);  // at exit
 
-// Moves gp->status from `from` to `to`, or aborts naming both.
+// Moves gp->status from `from` to `to`, or aborts naming both. A
+// compare-and-swap: for transitions another thread may race (ready).
 void g_transition(g* gp, g_status from, g_status to);
+// The same for transitions only the g's owner makes (its M, or the
+// spawner before g_start publishes it): a plain store, checked in debug
+// builds.
+void g_set_status(g* gp, g_status from, g_status to);
 
 }  // namespace goro::detail

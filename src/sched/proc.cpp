@@ -53,14 +53,18 @@ uint64_t fastrand(uint64_t* state) {
 p* p_for_index(int32_t i) { return sched.allp[i].load(std::memory_order_acquire); }
 
 namespace {
+std::atomic<int32_t> g_npactive_mirror{0};  // sched.npactive, readable without the lock
+}  // namespace
+
+int32_t p_active_count() { return g_npactive_mirror.load(std::memory_order_relaxed); }
+
+namespace {
 
 int32_t allowed_p() {
   return sched.maxprocs.load(std::memory_order_relaxed) + sched.ndetached.load(std::memory_order_relaxed);
 }
 
 // ---- P bookkeeping (sched.lock held) ------------------------------------
-
-std::atomic<int32_t> g_npactive_mirror{0};  // npactive, readable without the lock
 
 p* p_new_locked() {
   int32_t id = sched.nallp.load(std::memory_order_relaxed);
@@ -315,14 +319,18 @@ top:
     lock_guard lk(sched.lock);
     if (g* gp = globrunq_get_locked(pp, 1)) return gp;
   }
-  int64_t now = 0;
-  if (pp->timer0_when.load(std::memory_order_relaxed) <= (now = nanotime())) timers_run(pp, now);
+  // Read the clock only when this P has a timer (a clock read costs as much
+  // as a goroutine switch).
+  if (int64_t when = pp->timer0_when.load(std::memory_order_relaxed); when != INT64_MAX) {
+    int64_t now = nanotime();
+    if (when <= now) timers_run(pp, now);
+  }
   if (g* gp = runq_get(pp)) return gp;
   if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
     lock_guard lk(sched.lock);
     if (g* gp = globrunq_get_locked(pp, 0)) return gp;
   }
-  if (run_all_timers(pp, nanotime())) {
+  if (timers_next_when() != INT64_MAX && run_all_timers(pp, nanotime())) {
     if (g* gp = runq_get(pp)) return gp;
   }
 
@@ -351,8 +359,9 @@ top:
     sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
     // Work submitted while we still counted as spinning may have skipped
     // wakep(): look again now that we do not (see sched.hpp).
+    int64_t next_timer = timers_next_when();
     if (any_runq_nonempty() || sched.runq_size.load(std::memory_order_seq_cst) > 0 ||
-        timers_next_when() <= nanotime()) {
+        (next_timer != INT64_MAX && next_timer <= nanotime())) {
       p* np;
       {
         lock_guard lk(sched.lock);
@@ -375,7 +384,7 @@ void after_switch(m* mp, g* gp) {
   mp->action = m_action::none;
   switch (action) {
     case m_action::park: {
-      g_transition(gp, g_status::running, g_status::waiting);
+      g_set_status(gp, g_status::running, g_status::waiting);
       unlock_fn unlock = mp->unlock;
       if (unlock != nullptr && !unlock(gp, mp->unlock_arg)) {
         g_transition(gp, g_status::waiting, g_status::runnable);
@@ -384,12 +393,12 @@ void after_switch(m* mp, g* gp) {
       break;
     }
     case m_action::yield:
-      g_transition(gp, g_status::running, g_status::runnable);
+      g_set_status(gp, g_status::running, g_status::runnable);
       globrunq_put(gp);
       break;
     case m_action::exit: {
       p* pp = mp->pp;
-      g_transition(gp, g_status::running, g_status::dead);
+      g_set_status(gp, g_status::running, g_status::dead);
 #if defined(GORO_TSAN)
       __tsan_destroy_fiber(gp->ctx.tsan_fiber);
       gp->ctx.tsan_fiber = nullptr;
@@ -408,7 +417,7 @@ void after_switch(m* mp, g* gp) {
 void execute(m* mp, g* gp) {
   p* pp = mp->pp;
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  g_transition(gp, g_status::runnable, g_status::running);
+  g_set_status(gp, g_status::runnable, g_status::running);
   mp->curg = gp;
   if (gp->ctx.sp == nullptr) {  // first run
     stack_bind(pp, gp);
@@ -637,6 +646,17 @@ void ready(g* gp) {
   m* mp = current_m();
   if (mp != nullptr && mp->pp != nullptr) {
     p* pp = mp->pp;
+#if defined(GORO_DEBUG_CHECKS)
+    // Debug and sanitizer builds send a quarter of the readied goroutines
+    // through the global queue, so they often resume on another worker:
+    // code that holds a thread-affine lock across a park or keeps a
+    // thread-local address across one then fails in CI, not in production
+    // (DESIGN.md section 6).
+    if ((fastrand(&pp->rand_state) & 3) == 0) {
+      globrunq_put(gp);
+      return;
+    }
+#endif
     g* prev = pp->q.runnext.exchange(gp, std::memory_order_seq_cst);
     if (prev != nullptr) runq_put(pp, prev, false);
     // Wake another worker only when there is work it could take. A
@@ -650,6 +670,17 @@ void ready(g* gp) {
   } else {
     globrunq_put(gp);
   }
+}
+
+void g_set_status(g* gp, g_status from, g_status to) {
+#if defined(GORO_DEBUG_CHECKS)
+  g_transition(gp, from, to);
+#else
+  (void)from;
+  // release: pairs with the acquire in a waker's compare-and-swap
+  // (waiting -> runnable), which must see every write before this one.
+  gp->status.store(to, std::memory_order_release);
+#endif
 }
 
 void g_transition(g* gp, g_status from, g_status to) {

@@ -81,6 +81,8 @@ struct p {
 
   // sysmon's private bookkeeping.
   uint32_t sysmon_tick = 0;
+  uint32_t sysmon_head = 0;
+  g* sysmon_next = nullptr;
   int64_t sysmon_when = 0;
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
@@ -179,6 +181,7 @@ void mcall(m_action action, unlock_fn unlock, void* arg);
 // Hand a P whose goroutine runs long or blocks to a fresh M (sysmon.cpp).
 void handoff_detached(p* pp);
 p* p_for_index(int32_t i);
+int32_t p_active_count();  // Ps held by Ms (sched.npactive), without the lock
 uint64_t fastrand(uint64_t* state);
 
 // ---- goroutine records and stacks (sched/spawn.cpp, sched/stack.cpp) ----

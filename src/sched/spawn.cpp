@@ -220,9 +220,15 @@ uint64_t g_start(g* gp, const closure_ops* ops, const std::source_location& loc)
   race_release(race_token(gp));  // go() happens before the goroutine starts
   if (pp != nullptr) {
     pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    g_transition(gp, g_status::idle, g_status::runnable);
+    g_set_status(gp, g_status::idle, g_status::runnable);
     runq_put(pp, gp, true);
     wakep();
+    // Backpressure: a goroutine that has filled its P's run queue lets the
+    // queued goroutines run before it makes more. Without it a spawning
+    // loop outruns the other workers, spills batches to the global queue
+    // and leaves a backlog of cold g records; with it the P runs its own
+    // (cache-hot) goroutines while the others steal.
+    if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1) mcall(m_action::yield, nullptr, nullptr);
   } else {
     sched.ngoroutines_foreign.fetch_add(1, std::memory_order_relaxed);
     g_transition(gp, g_status::idle, g_status::runnable);

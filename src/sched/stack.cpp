@@ -5,7 +5,7 @@
 //    holds a reservation, in a P's credits or in `reserved` directly, so
 //    stack_bind can always find a stack without mapping memory.
 //  - capacity = free-list stacks + stacks bound to goroutines + stacks in
-//    P caches + uncarved slots of the current chunk.
+//    P caches + uncarved slots of mapped chunks.
 //  - Stacks on any free list have their guard page installed.
 #include "sched/stack.hpp"
 
@@ -16,7 +16,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "base/check.hpp"
 #include "base/lock.hpp"
@@ -48,8 +50,14 @@ struct stack_pool {
   size_t page = 4096;
   size_t size = kDefaultStack;  // usable bytes per stack
   size_t slot = 0;              // guard + size
-  char* carve_next = nullptr;   // uncarved part of the current chunk
-  char* carve_end = nullptr;
+  // Uncarved parts of mapped chunks, carved one slot at a time on demand
+  // (installing a guard page and faulting in the top page costs
+  // microseconds: never do it for slots nobody needs yet).
+  struct region {
+    char* next;
+    char* end;
+  };
+  std::vector<region> uncarved;
   void* free = nullptr;         // stack tops, linked through their top word
   int64_t capacity = 0;
   int64_t reserved = 0;
@@ -93,23 +101,25 @@ bool install_guard(char* guard) {
   return false;
 }
 
-// Carves the next slot of the current chunk; returns its stack top.
+// Carves the next uncarved slot; returns its stack top, or null.
 void* carve_locked() {
-  if (pool.carve_next == pool.carve_end) return nullptr;
-  char* slot = pool.carve_next;
-  pool.carve_next += pool.slot;
-  install_guard(slot);
-  return slot + pool.slot;
+  while (!pool.uncarved.empty()) {
+    auto& r = pool.uncarved.back();
+    if (r.next == r.end) {
+      pool.uncarved.pop_back();
+      continue;
+    }
+    char* slot = r.next;
+    r.next += pool.slot;
+    install_guard(slot);
+    return slot + pool.slot;
+  }
+  return nullptr;
 }
 
-// Maps a new chunk. Throws goro::resource_error (lock released by caller's
-// guard) when the kernel says no.
+// Maps a new chunk (address space only). Throws goro::resource_error when
+// the kernel says no.
 void map_chunk_locked() {
-  // Slots left in the old chunk go to the free list so none is lost.
-  while (void* top = carve_locked()) {
-    *link_of(top) = pool.free;
-    pool.free = top;
-  }
   size_t nslots = kChunkBytes / pool.slot;
   if (nslots == 0) nslots = 1;
   size_t bytes = nslots * pool.slot;
@@ -120,8 +130,8 @@ void map_chunk_locked() {
   }
   madvise(mem, bytes, MADV_NOHUGEPAGE);  // a huge page would commit 2 MiB per stack top
   pool.frozen = true;
-  pool.carve_next = static_cast<char*>(mem);
-  pool.carve_end = pool.carve_next + bytes;
+  char* base = static_cast<char*>(mem);
+  pool.uncarved.push_back(stack_pool::region{base, base + bytes});
   pool.capacity += static_cast<int64_t>(nslots);
 }
 

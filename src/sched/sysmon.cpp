@@ -1,7 +1,8 @@
 // The monitor (Go's sysmon): a background thread, holding no P, that
 //  - notices a P whose goroutine has run for more than 10 ms without a
-//    scheduling point, or has sat in goro::blocking for more than 20 us,
-//    while other goroutines wait on that P (or no other worker is free),
+//    scheduling point while the goroutines queued on that P have not moved,
+//    or has sat in goro::blocking for more than 20 us while others wait on
+//    that P (or no other worker is free),
 //    and hands the P's queued goroutines and its place among the maxprocs
 //    to a fresh worker (handoff_detached);
 //  - wakes a worker when a timer is overdue and nobody is looking;
@@ -32,6 +33,16 @@ constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer ha
 
 bool has_local_work(p* pp) { return !runq_empty(pp); }
 
+// Goroutines wait in the global queue and no worker is free to take them:
+// every allowed P is held and nobody is spinning. (A goroutine stuck in a
+// blocking call it did not declare, a join() say, holds the only P.)
+bool global_work_starving() {
+  return sched.runq_size.load(std::memory_order_relaxed) > 0 &&
+         sched.nmspinning.load(std::memory_order_relaxed) == 0 &&
+         p_active_count() >= sched.maxprocs.load(std::memory_order_relaxed) +
+                                 sched.ndetached.load(std::memory_order_relaxed);
+}
+
 // Returns true if it handed a P off.
 bool retake(int64_t now) {
   bool handed = false;
@@ -41,12 +52,20 @@ bool retake(int64_t now) {
     if (pp->status.load(std::memory_order_relaxed) != p_status::running ||
         pp->detached.load(std::memory_order_relaxed))
       continue;
+    // A goroutine has held the P for 10 ms, and the goroutines queued behind
+    // it have not moved meanwhile (no other worker stole them), or work in
+    // the global queue has no free worker: they are starving. (A P whose queue others keep draining, like a goroutine
+    // spawning a million others, is not helped by one more thread.)
     uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
-    if (tick != pp->sysmon_tick) {
+    uint32_t head = pp->q.head.load(std::memory_order_relaxed);
+    g* next = pp->q.runnext.load(std::memory_order_relaxed);
+    if (tick != pp->sysmon_tick || head != pp->sysmon_head || next != pp->sysmon_next) {
       pp->sysmon_tick = tick;
+      pp->sysmon_head = head;
+      pp->sysmon_next = next;
       pp->sysmon_when = now;
     } else if (now - pp->sysmon_when > kForcePreemptNs && !pp->in_blocking.load(std::memory_order_acquire) &&
-               (has_local_work(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0)) {
+               (has_local_work(pp) || global_work_starving())) {
       handoff_detached(pp);
       handed = true;
       continue;
@@ -71,9 +90,11 @@ bool retake(int64_t now) {
   return handed;
 }
 
-void* sysmon_main(void*) {
+void* sysmon_main(void* started) {
   prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
   runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
+  static_cast<note*>(started)->wake();
+  int64_t last_dead_check = 0;
   int64_t delay_us = 20;
   int idle = 0;
   for (;;) {
@@ -87,6 +108,14 @@ void* sysmon_main(void*) {
     if (next < now - 1'000'000 && sched.nmspinning.load(std::memory_order_relaxed) == 0) {
       wakep();
       acted = true;
+    }
+    // The deadlock check runs when a worker goes idle or a plain thread
+    // parks; look again now and then while every worker sleeps, in case
+    // the last of those events raced with something transient.
+    if (sched.nrun_waiting.load(std::memory_order_relaxed) > 0 && now - last_dead_check > 100'000'000) {
+      last_dead_check = now;
+      lock_guard lk(sched.lock);
+      if (sched.nmidle == sched.mcount) check_dead_locked();
     }
     if (acted) {
       idle = 0;
@@ -106,9 +135,13 @@ void sysmon_start() {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 << 10);
-  int err = pthread_create(&t, &attr, sysmon_main, nullptr);
+  note started;
+  int err = pthread_create(&t, &attr, sysmon_main, &started);
   pthread_attr_destroy(&attr);
   if (err != 0) fatal("runtime: cannot start the monitor thread (%s)", strerror(err));
+  // Wait until it has registered as a runtime thread: until then the
+  // deadlock detector would take it for a user thread that might act.
+  started.sleep();
 }
 
 }  // namespace goro::detail

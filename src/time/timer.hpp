@@ -37,10 +37,18 @@ struct timer {
   int32_t heap_index = -1;
 };
 
+// A heap entry carries its deadline beside the timer pointer (as Go's
+// timerWhen does), so sifting compares entries of one contiguous array
+// instead of chasing every timer into a different cache line.
+struct timer_entry {
+  int64_t when;
+  timer* t;
+};
+
 // A P's timer heap.
 struct timer_heap {
   runtime_lock lock{lock_rank::timers};
-  std::vector<timer*> heap;  // guarded by lock; 4-ary min-heap on `when`
+  std::vector<timer_entry> heap;  // guarded by lock; 4-ary min-heap on `when`
 };
 
 // Schedules t to fire at t->when. t must not be pending. Callable from

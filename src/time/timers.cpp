@@ -12,46 +12,47 @@ namespace goro::detail {
 
 namespace {
 
-void set_index(std::vector<timer*>& h, size_t i) { h[i]->heap_index = static_cast<int32_t>(i); }
+using heap_t = std::vector<timer_entry>;
 
-void sift_up(std::vector<timer*>& h, size_t i) {
-  timer* t = h[i];
-  while (i > 0) {
-    size_t parent = (i - 1) / 4;
-    if (h[parent]->when <= t->when) break;
-    h[i] = h[parent];
-    set_index(h, i);
-    i = parent;
-  }
-  h[i] = t;
-  set_index(h, i);
+void place(heap_t& h, size_t i, timer_entry e) {
+  h[i] = e;
+  e.t->heap_index = static_cast<int32_t>(i);
 }
 
-void sift_down(std::vector<timer*>& h, size_t i) {
+void sift_up(heap_t& h, size_t i) {
+  timer_entry e = h[i];
+  while (i > 0) {
+    size_t parent = (i - 1) / 4;
+    if (h[parent].when <= e.when) break;
+    place(h, i, h[parent]);
+    i = parent;
+  }
+  place(h, i, e);
+}
+
+void sift_down(heap_t& h, size_t i) {
   size_t n = h.size();
-  timer* t = h[i];
+  timer_entry e = h[i];
   for (;;) {
     size_t c = 4 * i + 1;
     if (c >= n) break;
     size_t best = c;
-    for (size_t k = c + 1; k < std::min(c + 4, n); k++)
-      if (h[k]->when < h[best]->when) best = k;
-    if (h[best]->when >= t->when) break;
-    h[i] = h[best];
-    set_index(h, i);
+    size_t end = std::min(c + 4, n);
+    for (size_t k = c + 1; k < end; k++)
+      if (h[k].when < h[best].when) best = k;
+    if (h[best].when >= e.when) break;
+    place(h, i, h[best]);
     i = best;
   }
-  h[i] = t;
-  set_index(h, i);
+  place(h, i, e);
 }
 
-void remove_at(std::vector<timer*>& h, size_t i) {
-  h[i]->heap_index = -1;
+void remove_at(heap_t& h, size_t i) {
+  h[i].t->heap_index = -1;
   size_t last = h.size() - 1;
   if (i != last) {
     h[i] = h[last];
     h.pop_back();
-    set_index(h, i);
     sift_down(h, i);
     sift_up(h, i);
   } else {
@@ -61,7 +62,7 @@ void remove_at(std::vector<timer*>& h, size_t i) {
 
 void update_timer0(p* pp) {
   auto& h = pp->timers.heap;
-  pp->timer0_when.store(h.empty() ? INT64_MAX : h[0]->when, std::memory_order_seq_cst);
+  pp->timer0_when.store(h.empty() ? INT64_MAX : h[0].when, std::memory_order_seq_cst);
 }
 
 // A new earliest deadline may be before the idle worker's wake-up time:
@@ -84,17 +85,18 @@ void wake_for_timer(int64_t when) {
 
 void timer_add(timer* t) {
   ensure_runtime();
+  int64_t when = t->when;  // t may fire (and be reused) once the lock is dropped
   m* mp = current_m();
   p* pp = (mp != nullptr && mp->pp != nullptr) ? mp->pp : p_for_index(0);
   {
     lock_guard lk(pp->timers.lock);
     GORO_CHECK(t->heap_index < 0);
     t->owner = pp;
-    pp->timers.heap.push_back(t);
+    pp->timers.heap.push_back(timer_entry{t->when, t});
     sift_up(pp->timers.heap, pp->timers.heap.size() - 1);
     update_timer0(pp);
   }
-  wake_for_timer(t->when);
+  wake_for_timer(when);
 }
 
 bool timer_del(timer* t) {
@@ -114,11 +116,11 @@ int timers_run(p* pp, int64_t now) {
     {
       lock_guard lk(pp->timers.lock);
       auto& h = pp->timers.heap;
-      if (h.empty() || h[0]->when > now) {
+      if (h.empty() || h[0].when > now) {
         update_timer0(pp);
         return ran;
       }
-      t = h[0];
+      t = h[0].t;
       remove_at(h, 0);
       update_timer0(pp);
     }

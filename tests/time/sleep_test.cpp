@@ -118,7 +118,7 @@ TEST(SleepPrecision, WithinOneMillisecondWhenIdle) {
     }
     std::sort(late_ms.begin(), late_ms.end());
     double median = late_ms[late_ms.size() / 2];
-    RecordProperty("median_lateness_us", static_cast<int>(median * 1000));
+    std::printf("median lateness %.0f us, max %.0f us\n", median * 1000, late_ms.back() * 1000);
     EXPECT_LT(median, 1.0) << "median lateness " << median << " ms";
   });
 }
