@@ -54,7 +54,9 @@
 //
 // Thread-safety: a channel may be used by any number of goroutines and
 // threads at once. A single handle object is like a shared_ptr: copy it
-// per user rather than assigning to one handle concurrently.
+// per user rather than assigning to one handle concurrently. Operations
+// are const member functions (they act on the channel, not the handle), so
+// a lambda that captures channels by value ([=]) can use them.
 #pragma once
 
 #include <chrono>
@@ -190,17 +192,17 @@ class chan_handle {
  protected:
   explicit chan_handle(hchan* adopt) noexcept : c_(adopt) {}
 
-  void send_impl(T&& v) { chan_send(c_, std::addressof(v)); }
-  void send_impl(const T& v) {
+  void send_impl(T&& v) const { chan_send(c_, std::addressof(v)); }
+  void send_impl(const T& v) const {
     T tmp(v);
     chan_send(c_, std::addressof(tmp));
   }
-  bool try_send_impl(T&& v) { return chan_try_send(c_, std::addressof(v)) == op_result::ok; }
-  bool try_send_impl(const T& v) {
+  bool try_send_impl(T&& v) const { return chan_try_send(c_, std::addressof(v)) == op_result::ok; }
+  bool try_send_impl(const T& v) const {
     T tmp(v);
     return chan_try_send(c_, std::addressof(tmp)) == op_result::ok;
   }
-  recv_result<T> recv_ok_impl() {
+  recv_result<T> recv_ok_impl() const {
     recv_slot<T> s;
     if (chan_recv(c_, s.addr()) != op_result::ok) return {T{}, false};
     struct destroy_guard {
@@ -209,13 +211,13 @@ class chan_handle {
     } g{&s};
     return {std::move(s.get()), true};
   }
-  std::optional<T> recv_opt_impl() {
+  std::optional<T> recv_opt_impl() const {
     recv_slot<T> s;
     std::optional<T> out;
     if (chan_recv(c_, s.addr()) == op_result::ok) s.take_into(out);
     return out;
   }
-  try_recv_result<T> try_recv_impl() {
+  try_recv_result<T> try_recv_impl() const {
     recv_slot<T> s;
     switch (chan_try_recv(c_, s.addr())) {
       case op_result::ok: {
@@ -283,7 +285,7 @@ class recv_chan : public detail::chan_handle<T> {
   // Receives a value, blocking until one is sent or the channel is closed
   // and drained; then returns T{} at once (Go's v := <-ch). Blocks forever
   // on the nil channel. Throws what T's move constructor throws.
-  T recv()
+  T recv() const
     requires std::default_initializable<T>
   {
     return std::move(this->recv_ok_impl().value);
@@ -291,21 +293,21 @@ class recv_chan : public detail::chan_handle<T> {
   // Comma-ok receive (Go's v, ok := <-ch): ok is false when the channel is
   // closed and drained (value is then T{}). Blocks as recv().
   //   auto [v, ok] = ch.recv_ok();
-  recv_result<T> recv_ok()
+  recv_result<T> recv_ok() const
     requires std::default_initializable<T>
   {
     return this->recv_ok_impl();
   }
   // Comma-ok receive for any T: the value, or nullopt when closed and
   // drained. Blocks as recv().
-  std::optional<T> recv_opt() { return this->recv_opt_impl(); }
+  std::optional<T> recv_opt() const { return this->recv_opt_impl(); }
   // Non-blocking receive: a value, would_block, or closed (Go's select with
   // a default case). Never blocks; on the nil channel: would_block.
-  try_recv_result<T> try_recv() { return this->try_recv_impl(); }
+  try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
 
   // for (T v : ch) receives until the channel is closed and drained.
-  detail::chan_iterator<T> begin() { return {this->c_, this->recv_opt_impl()}; }
-  typename detail::chan_iterator<T>::sentinel end() { return {}; }
+  detail::chan_iterator<T> begin() const { return {this->c_, this->recv_opt_impl()}; }
+  typename detail::chan_iterator<T>::sentinel end() const { return {}; }
 
  private:
   explicit recv_chan(detail::hchan* adopt) noexcept : base(adopt) {}
@@ -328,16 +330,16 @@ class send_chan : public detail::chan_handle<T> {
   // forever on the nil channel. Throws goro::panic_error("send on closed
   // channel") if the channel is closed, also when the close happens while
   // blocked; or what T's move (copy, for an lvalue) constructor throws.
-  void send(T&& v) { this->send_impl(std::move(v)); }
-  void send(const T& v)
+  void send(T&& v) const { this->send_impl(std::move(v)); }
+  void send(const T& v) const
     requires std::copy_constructible<T>
   {
     this->send_impl(v);
   }
   // Non-blocking send: true if sent, false if it would block (v untouched).
   // Throws as send() on a closed channel. On the nil channel: false.
-  bool try_send(T&& v) { return this->try_send_impl(std::move(v)); }
-  bool try_send(const T& v)
+  bool try_send(T&& v) const { return this->try_send_impl(std::move(v)); }
+  bool try_send(const T& v) const
     requires std::copy_constructible<T>
   {
     return this->try_send_impl(v);
@@ -345,7 +347,7 @@ class send_chan : public detail::chan_handle<T> {
   // Closes the channel (Go's close(ch)). Parked receivers get T{}, ok ==
   // false once the buffer is drained; parked senders throw. Throws
   // goro::panic_error("close of closed channel" / "close of nil channel").
-  void close() { detail::chan_close(this->c_); }
+  void close() const { detail::chan_close(this->c_); }
 };
 
 // A channel (Go's chan T): send, receive, close, len, cap, range-for.
@@ -358,33 +360,33 @@ class chan : public detail::chan_handle<T> {
   // The nil channel.
   chan() noexcept = default;
 
-  void send(T&& v) { this->send_impl(std::move(v)); }
-  void send(const T& v)
+  void send(T&& v) const { this->send_impl(std::move(v)); }
+  void send(const T& v) const
     requires std::copy_constructible<T>
   {
     this->send_impl(v);
   }
-  bool try_send(T&& v) { return this->try_send_impl(std::move(v)); }
-  bool try_send(const T& v)
+  bool try_send(T&& v) const { return this->try_send_impl(std::move(v)); }
+  bool try_send(const T& v) const
     requires std::copy_constructible<T>
   {
     return this->try_send_impl(v);
   }
-  T recv()
+  T recv() const
     requires std::default_initializable<T>
   {
     return std::move(this->recv_ok_impl().value);
   }
-  recv_result<T> recv_ok()
+  recv_result<T> recv_ok() const
     requires std::default_initializable<T>
   {
     return this->recv_ok_impl();
   }
-  std::optional<T> recv_opt() { return this->recv_opt_impl(); }
-  try_recv_result<T> try_recv() { return this->try_recv_impl(); }
-  void close() { detail::chan_close(this->c_); }
-  detail::chan_iterator<T> begin() { return {this->c_, this->recv_opt_impl()}; }
-  typename detail::chan_iterator<T>::sentinel end() { return {}; }
+  std::optional<T> recv_opt() const { return this->recv_opt_impl(); }
+  try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
+  void close() const { detail::chan_close(this->c_); }
+  detail::chan_iterator<T> begin() const { return {this->c_, this->recv_opt_impl()}; }
+  typename detail::chan_iterator<T>::sentinel end() const { return {}; }
 
  private:
   explicit chan(detail::hchan* adopt) noexcept : base(adopt) {}

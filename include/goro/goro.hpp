@@ -9,5 +9,6 @@
 #include "goro/panic.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
+#include "goro/source_location.hpp"
 #include "goro/time.hpp"
 #include "goro/wait_group.hpp"

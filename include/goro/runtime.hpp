@@ -21,7 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
+#include "goro/source_location.hpp"
 #include <type_traits>
 #include <utility>
 
@@ -42,10 +42,10 @@ namespace goro {
 // escaping f ends the process with a panic report (goro/panic.hpp).
 //
 // `go` is a class so that it can record where the goroutine was created
-// (std::source_location) after a parameter pack; use it as a function.
+// (goro::source_location) after a parameter pack; use it as a function.
 template <class F, class... Args>
 struct go {
-  explicit go(F&& f, Args&&... args, std::source_location loc = std::source_location::current())
+  explicit go(F&& f, Args&&... args, goro::source_location loc = goro::source_location::current())
       : id_(detail::spawn(0, loc, std::forward<F>(f), std::forward<Args>(args)...)) {}
   // The new goroutine's id.
   uint64_t id() const { return id_; }
@@ -70,7 +70,7 @@ struct spawn_options {
 template <class F, class... Args>
 struct go_with {
   explicit go_with(spawn_options opts, F&& f, Args&&... args,
-                   std::source_location loc = std::source_location::current())
+                   goro::source_location loc = goro::source_location::current())
       : id_(detail::spawn(opts.stack_size, loc, std::forward<F>(f), std::forward<Args>(args)...)) {}
   uint64_t id() const { return id_; }
 
@@ -81,7 +81,7 @@ template <class F, class... Args>
 go_with(spawn_options, F&&, Args&&...) -> go_with<F, Args...>;
 
 namespace detail {
-int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const std::source_location& loc);
+int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const goro::source_location& loc);
 }
 
 // Runs main_fn as the program's main goroutine (goroutine 1 of this run) and
@@ -96,7 +96,7 @@ int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const std::sourc
 // with Go's "fatal error: all goroutines are asleep - deadlock!" report and
 // exit status 2. Called from a goroutine, it simply calls main_fn.
 template <class F>
-int run(F&& main_fn, std::source_location loc = std::source_location::current()) {
+int run(F&& main_fn, goro::source_location loc = goro::source_location::current()) {
   using Fn = std::remove_reference_t<F>;
   auto invoke = [](void* ctx, int* status) {
     Fn& fn = *static_cast<Fn*>(ctx);

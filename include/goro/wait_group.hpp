@@ -24,7 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
+#include "goro/source_location.hpp"
 
 namespace goro {
 
@@ -48,7 +48,7 @@ class wait_group {
   // Go's WaitGroup.Go (Go 1.25): add(1), run f(args...) in a new goroutine,
   // done() when it returns.
   template <class F>
-  void go(F&& f, std::source_location loc = std::source_location::current());
+  void go(F&& f, goro::source_location loc = goro::source_location::current());
 
  private:
   // High 32 bits: the counter. Low 32 bits: the number of waiters.
@@ -62,7 +62,7 @@ class wait_group {
 #include "goro/runtime.hpp"
 
 template <class F>
-void goro::wait_group::go(F&& f, std::source_location loc) {
+void goro::wait_group::go(F&& f, goro::source_location loc) {
   add(1);
   try {
     detail::spawn(0, loc, [this, fn = std::forward<F>(f)]() mutable {

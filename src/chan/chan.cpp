@@ -173,7 +173,7 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
     c->sync_flags();
     rl.push(r);
     r->result = wake::retry;  // if the move throws, the receiver tries again
-    c->et_->move(r->elem, src);
+    elem_move(c, r->elem, src, false);
     r->result = wake::ok;
     return op_result::ok;
   }
@@ -202,7 +202,7 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
         c->sync_flags();
         rl.push(s);
         try {
-          c->et_->move(dst, s->elem);
+          elem_move(c, dst, s->elem, false);
         } catch (...) {
           // The sender's value would not move: its send throws, and this
           // receive goes on as if that sender had not been there.
@@ -383,7 +383,7 @@ op_result chan_try_send(hchan* c, void* src) {
 
 op_result chan_try_recv(hchan* c, void* dst) {
   if (!c) return op_result::would_block;
-  if (c->lock_free() && c->send_waiting_.load() == 0) {  // seq_cst: see the default: below
+  if (c->lock_free()) {
     ring::token t;
     switch (ring::start_pop(c, t)) {
       case ring::status::ok:
@@ -394,9 +394,11 @@ op_result chan_try_recv(hchan* c, void* dst) {
         race_acquire(c);
         return op_result::closed;
       default:
-        // Empty and not closed at that instant, and no sender was parked
-        // before it (a parked sender with an empty ring is being served).
-        return op_result::would_block;
+        // Empty and not closed at that instant. A sender parked then (the
+        // ring was full when it looked) is being served: its value goes to
+        // the ring, so take the lock and receive it (seq_cst: after the pop).
+        if (c->send_waiting_.load() == 0) return op_result::would_block;
+        break;
     }
   }
   if (c->cap_ == 0 && c->send_waiting_.load() == 0 && c->closed_.load() == 0)
@@ -438,10 +440,16 @@ int64_t chan_cap(const hchan* c) noexcept {
 namespace {
 constexpr uint64_t big_buffer = 1 << 20;  // from here on, mmap: zero pages for free
 uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+// The ring's allocation: the elements, then one stamp byte per slot.
+uint64_t ring_bytes(const hchan* c) { return c->cap_ * c->stride_ + c->cap_; }
 }  // namespace
 
 hchan::hchan(const elem_type* et, uint64_t cap)
-    : et_(et), cap_(cap), locked_mode_(cap != 0 && !et->nothrow_move) {}
+    : et_(et), cap_(cap), locked_mode_(cap != 0 && !et->nothrow_move) {
+#if !defined(GORO_TSAN)
+  if (et->trivial && (et->size == 8 || et->size == 16)) copy_bytes_ = et->size;
+#endif
+}
 
 hchan* chan_make(const elem_type* et, int64_t cap) {
   constexpr int64_t max_cap = int64_t{1} << 40;
@@ -449,17 +457,18 @@ hchan* chan_make(const elem_type* et, int64_t cap) {
   auto* c = new hchan(et, static_cast<uint64_t>(cap));
   if (cap == 0) return c;
   uint64_t align = et->align < 8 ? 8 : et->align;
-  c->elem_off_ = static_cast<uint32_t>(round_up(8, et->align));
-  c->stride_ = static_cast<uint32_t>(round_up(c->elem_off_ + et->size, align));
+  c->stride_ = static_cast<uint32_t>(round_up(et->size, et->align));
   uint64_t mark = 1;
   while (mark < c->cap_ + 1) mark <<= 1;
   c->mark_bit_ = mark;
   c->one_lap_ = mark << 1;
-  uint64_t bytes = c->cap_ * c->stride_;
-  if (bytes / c->stride_ != c->cap_) {
+  c->lap_shift_ = static_cast<uint32_t>(__builtin_ctzll(c->one_lap_));
+  uint64_t vbytes = c->cap_ * c->stride_;
+  if (vbytes / c->stride_ != c->cap_ || vbytes + c->cap_ < vbytes) {
     delete c;
     throw panic_error("makechan: size out of range");
   }
+  uint64_t bytes = ring_bytes(c);
   void* p;
   if (bytes >= big_buffer && align <= 4096) {
     p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -479,6 +488,7 @@ hchan* chan_make(const elem_type* et, int64_t cap) {
     throw std::bad_alloc();
   }
   c->buf_ = static_cast<unsigned char*>(p);
+  c->stamps_ = c->buf_ + c->cap_ * c->stride_;
   return c;
 }
 
@@ -500,7 +510,7 @@ void chan_release(hchan* c) noexcept {
       race_acquire(e);
       c->et_->destroy(e);
     }
-    uint64_t bytes = c->cap_ * c->stride_;
+    uint64_t bytes = ring_bytes(c);
     uint64_t align = c->et_->align < 8 ? 8 : c->et_->align;
     if (bytes >= big_buffer && align <= 4096)
       munmap(c->buf_, bytes);

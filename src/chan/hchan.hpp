@@ -116,6 +116,10 @@ struct ready_list {
   void ready_all();
 };
 
+// Moves (relocate == true: and destroys) the element at src into dst,
+// copying trivially copyable 8- and 16-byte elements inline.
+inline void elem_move(const hchan* c, void* dst, void* src, bool relocate);
+
 struct hchan {
   hchan(const elem_type* et, uint64_t cap);
 
@@ -126,9 +130,13 @@ struct hchan {
   bool sync_view_ = false;   // Go 1.23 timer channel: len and cap read 0
   uint64_t mark_bit_ = 0;    // ring: closed mark in tail_, above the index bits
   uint64_t one_lap_ = 0;     // ring: one lap, above the mark bit
-  unsigned char* buf_ = nullptr;  // ring slots: [stamp | pad | element]
-  uint32_t stride_ = 0;      // bytes per slot
-  uint32_t elem_off_ = 0;    // element offset inside a slot
+  unsigned char* buf_ = nullptr;     // ring: cap_ elements, stride_ apart, then the stamps
+  unsigned char* stamps_ = nullptr;  // ring: one stamp byte per slot (ring.hpp)
+  uint32_t stride_ = 0;      // bytes per element in buf_
+  uint32_t lap_shift_ = 0;   // ring: one_lap_ == 1 << lap_shift_
+  // Bytes to copy instead of calling et_->move/relocate (8 or 16: trivially
+  // copyable elements of that size, not under TSan), else 0.
+  uint32_t copy_bytes_ = 0;
   std::atomic<uint64_t> refs_{1};
 
   // --- ring positions (lap | mark | index), one cache line each ---
@@ -154,6 +162,22 @@ struct hchan {
     if (send_waiting_.load(std::memory_order_relaxed) != s) send_waiting_.store(s);
   }
 };
+
+inline void elem_move(const hchan* c, void* dst, void* src, bool relocate) {
+  if (c->copy_bytes_ == 8) {
+    uint64_t v;
+    __builtin_memcpy(&v, src, 8);
+    __builtin_memcpy(dst, &v, 8);
+  } else if (c->copy_bytes_ == 16) {
+    uint64_t v[2];
+    __builtin_memcpy(v, src, 16);
+    __builtin_memcpy(dst, v, 16);
+  } else if (relocate) {
+    c->et_->relocate(dst, src);
+  } else {
+    c->et_->move(dst, src);
+  }
+}
 
 // ---- operations under the channel lock (chan.cpp), shared with select ----
 

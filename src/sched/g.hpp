@@ -28,7 +28,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
+#include "goro/source_location.hpp"
 
 #include "fiber/fiber.hpp"
 #include "goro/detail/spawn.hpp"
@@ -60,6 +60,8 @@ struct g {
   bool is_main = false;           // the main goroutine of a run()
   wait_reason reason = wait_reason::none;
   g* schedlink = nullptr;         // next in a run queue or free list
+  g* batchlink = nullptr;         // free-list batches (spawn.cpp), on batch heads
+  int32_t batch_n = 0;            // length of the batch this g heads
 
   // Stack: [stack_lo, stack_hi), guard page below stack_lo. stack_lo is null
   // until the goroutine first runs (stacks are bound lazily, see stack.hpp).
@@ -70,7 +72,7 @@ struct g {
 
   uint64_t id = 0;
   uint64_t parent_id = 0;
-  std::source_location created{};  // where go() was called
+  goro::source_location created{};  // where go() was called
   int64_t wait_since = 0;         // coarse nanotime() at the last park
 
   // The goroutine's function (set by g_start, run by g_main).

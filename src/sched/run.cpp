@@ -30,7 +30,7 @@ bool unlock_run(g*, void* arg) {
 
 }  // namespace
 
-int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const std::source_location& loc) {
+int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const goro::source_location& loc) {
   if (in_goroutine()) {
     int status = 0;
     invoke(ctx, &status);

@@ -12,6 +12,7 @@
 // race_acquire in g_main, on the goroutine's race token, race.hpp). Reused
 // memory is made new for TSan instead of ordered after its previous user:
 // closures go to the heap, stacks get their shadow reset (stack.cpp).
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -34,12 +35,41 @@ struct g_slabs {
 };
 g_slabs slabs;
 
+// Free g records move between Ps in batches: a batch is a schedlink chain
+// whose head holds its length (batch_n) and the next batch (batchlink).
+// Handing over a whole batch is O(1) under the lock; walking a chain of
+// records last written by another core would take a cache miss per record
+// while holding it.
 struct g_free_global {
   runtime_lock lock{lock_rank::stack_pool};
-  g* head = nullptr;
-  int n = 0;
+  g* batches = nullptr;  // guarded by lock
 };
 g_free_global gfree_global;
+
+constexpr int kBatchG = kLocalFreeMax / 2;
+
+void push_batch_locked(g* head, int n) {
+  head->batch_n = n;
+  head->batchlink = gfree_global.batches;
+  gfree_global.batches = head;
+}
+
+g* pop_batch_locked(int* n) {
+  g* head = gfree_global.batches;
+  if (head != nullptr) {
+    gfree_global.batches = head->batchlink;
+    head->batchlink = nullptr;
+    *n = head->batch_n;
+  }
+  return head;
+}
+
+// Returns a single g to the global pool (paths without a P).
+void gfput_global(g* gp) {
+  gp->schedlink = nullptr;
+  lock_guard lk(gfree_global.lock);
+  push_batch_locked(gp, 1);
+}
 
 g* slab_alloc() {
   g* slab = new g[kSlab];
@@ -54,14 +84,13 @@ g* slab_alloc() {
     }
     slabs.slabs[slabs.nslabs++] = slab;
   }
-  // Keep one, put the rest on the global free list.
-  {
-    lock_guard lk(gfree_global.lock);
-    for (int i = kSlab - 1; i >= 1; i--) {
-      slab[i].schedlink = gfree_global.head;
-      gfree_global.head = &slab[i];
-      gfree_global.n++;
-    }
+  // Keep one, put the rest on the global pool in batches.
+  for (int i = 1; i < kSlab; i++) slab[i].schedlink = (i + 1 < kSlab) ? &slab[i + 1] : nullptr;
+  lock_guard lk(gfree_global.lock);
+  for (int start = 1; start < kSlab; start += kBatchG) {
+    int n = std::min(kBatchG, kSlab - start);
+    slab[start + n - 1].schedlink = nullptr;
+    push_batch_locked(&slab[start], n);
   }
   return &slab[0];
 }
@@ -69,15 +98,14 @@ g* slab_alloc() {
 g* gfget(p* pp) {
   if (pp != nullptr) {
     if (pp->gcache.free == nullptr) {
-      lock_guard lk(gfree_global.lock);
-      while (pp->gcache.nfree < kLocalFreeMax / 2 && gfree_global.head != nullptr) {
-        g* gp = gfree_global.head;
-        gfree_global.head = gp->schedlink;
-        gfree_global.n--;
-        gp->schedlink = pp->gcache.free;
-        pp->gcache.free = gp;
-        pp->gcache.nfree++;
+      int n = 0;
+      g* batch;
+      {
+        lock_guard lk(gfree_global.lock);
+        batch = pop_batch_locked(&n);
       }
+      pp->gcache.free = batch;
+      pp->gcache.nfree = batch != nullptr ? n : 0;
     }
     if (g* gp = pp->gcache.free) {
       pp->gcache.free = gp->schedlink;
@@ -86,9 +114,9 @@ g* gfget(p* pp) {
     }
   } else {
     lock_guard lk(gfree_global.lock);
-    if (g* gp = gfree_global.head) {
-      gfree_global.head = gp->schedlink;
-      gfree_global.n--;
+    int n = 0;
+    if (g* gp = pop_batch_locked(&n)) {
+      if (g* rest = gp->schedlink) push_batch_locked(rest, n - 1);
       return gp;
     }
   }
@@ -99,15 +127,16 @@ void gfput(p* pp, g* gp) {
   gp->schedlink = pp->gcache.free;
   pp->gcache.free = gp;
   if (++pp->gcache.nfree > kLocalFreeMax) {
+    // Keep the most recently freed (hottest here), give the oldest kBatchG
+    // away as one batch.
+    g* last_kept = pp->gcache.free;
+    for (int i = 1; i < pp->gcache.nfree - kBatchG; i++) last_kept = last_kept->schedlink;
+    g* batch = last_kept->schedlink;
+    last_kept->schedlink = nullptr;
+    int n = pp->gcache.nfree - (pp->gcache.nfree - kBatchG);
+    pp->gcache.nfree -= n;
     lock_guard lk(gfree_global.lock);
-    while (pp->gcache.nfree > kLocalFreeMax / 2) {
-      g* g1 = pp->gcache.free;
-      pp->gcache.free = g1->schedlink;
-      pp->gcache.nfree--;
-      g1->schedlink = gfree_global.head;
-      gfree_global.head = g1;
-      gfree_global.n++;
-    }
+    push_batch_locked(batch, n);
   }
 }
 
@@ -175,14 +204,10 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
   } catch (...) {
     if (gp->stack_lo != nullptr) stack_release(pp, gp);
     pp = current_p();
-    if (pp != nullptr) {
+    if (pp != nullptr)
       gfput(pp, gp);
-    } else {
-      lock_guard lk(gfree_global.lock);
-      gp->schedlink = gfree_global.head;
-      gfree_global.head = gp;
-      gfree_global.n++;
-    }
+    else
+      gfput_global(gp);
     throw;
   }
   *storage = gp->closure;
@@ -198,17 +223,13 @@ void g_unreserve(g* gp) noexcept {
   } else {
     stack_unreserve(pp);
   }
-  if (pp != nullptr) {
+  if (pp != nullptr)
     gfput(pp, gp);
-  } else {
-    lock_guard lk(gfree_global.lock);
-    gp->schedlink = gfree_global.head;
-    gfree_global.head = gp;
-    gfree_global.n++;
-  }
+  else
+    gfput_global(gp);
 }
 
-uint64_t g_start(g* gp, const closure_ops* ops, const std::source_location& loc) {
+uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc) {
   gp->ops = ops;
   gp->created = loc;
   m* mp = current_m();

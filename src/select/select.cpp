@@ -130,10 +130,6 @@ int select_go(scase* cs, int n, bool block) {
     if (!block) return -1;
     block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
   }
-  uint16_t* lockorder = pollorder + np;
-  std::copy(pollorder, pollorder + np, lockorder);
-  std::sort(lockorder, lockorder + np, [cs](uint16_t a, uint16_t b) { return cs[a].c < cs[b].c; });
-  lock_set locks{cs, lockorder, np};
 
   // 2. Pass 1: each case alone, no lock held across cases.
   for (int i = 0; i < np; i++) {
@@ -144,6 +140,22 @@ int select_go(scase* cs, int n, bool block) {
       return pollorder[i];
     }
   }
+
+  // Lock order, needed from here on only (pass 1 usually succeeds under
+  // load): insertion sort, selects are small.
+  uint16_t* lockorder = pollorder + np;
+  if (np <= small) {
+    for (int i = 0; i < np; i++) {
+      uint16_t k = pollorder[i];
+      int j = i;
+      for (; j > 0 && cs[lockorder[j - 1]].c > cs[k].c; j--) lockorder[j] = lockorder[j - 1];
+      lockorder[j] = k;
+    }
+  } else {
+    std::copy(pollorder, pollorder + np, lockorder);
+    std::sort(lockorder, lockorder + np, [cs](uint16_t a, uint16_t b) { return cs[a].c < cs[b].c; });
+  }
+  lock_set locks{cs, lockorder, np};
 
   g* self = current_waiter();
   for (;;) {

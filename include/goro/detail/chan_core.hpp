@@ -27,6 +27,10 @@ struct elem_type {
   // move, then destroys the T at src. If the move throws, src is untouched.
   void (*relocate)(void* dst, void* src);
   void (*destroy)(void* p) noexcept;
+  // True when T is trivially copyable: the core may then copy its bytes
+  // itself instead of calling move/relocate (not under TSan, which should
+  // see the user's value accessed by instrumented code).
+  bool trivial;
 };
 
 template <class T>
@@ -39,7 +43,8 @@ struct elem_type_of {
   }
   static void destroy(void* p) noexcept { static_cast<T*>(p)->~T(); }
   static constexpr elem_type value{static_cast<uint32_t>(sizeof(T)), static_cast<uint32_t>(alignof(T)),
-                                   std::is_nothrow_move_constructible_v<T>, &move, &relocate, &destroy};
+                                   std::is_nothrow_move_constructible_v<T>, &move, &relocate, &destroy,
+                                   std::is_trivially_copyable_v<T>};
 };
 
 // The outcome of a channel operation.

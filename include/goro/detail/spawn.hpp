@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <new>
-#include <source_location>
+#include "goro/source_location.hpp"
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -32,7 +32,7 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
 
 // Makes a reserved goroutine runnable. `loc` is where it was created.
 // Returns its goroutine id.
-uint64_t g_start(g* gp, const closure_ops* ops, const std::source_location& loc);
+uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc);
 
 // Gives back a reserved goroutine whose closure could not be constructed.
 void g_unreserve(g* gp) noexcept;
@@ -51,7 +51,7 @@ struct go_closure {
 };
 
 template <class F, class... Args>
-uint64_t spawn(std::size_t stack_size, const std::source_location& loc, F&& f, Args&&... args) {
+uint64_t spawn(std::size_t stack_size, const goro::source_location& loc, F&& f, Args&&... args) {
   using closure = go_closure<std::decay_t<F>, std::decay_t<Args>...>;
   static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                 "goro::go: the function cannot be called with these arguments");

@@ -1,0 +1,91 @@
+// Pattern: retries with exponential backoff -- sleep between attempts,
+// doubling the wait up to a cap, and let a done channel cut a wait short.
+//
+//   backoff := 100 * time.Millisecond
+//   for attempt := 1; attempt <= 5; attempt++ {
+//       if err := do(); err == nil { break }
+//       if backoff > time.Second { backoff = time.Second }
+//       timer := time.NewTimer(backoff)
+//       <-timer.C                          // or: select { case <-timer.C: case <-ctx.Done(): return }
+//       timer.Stop()
+//       backoff *= 2
+//   }
+//
+// What it shows: retry() calls an operation until it succeeds or runs out
+// of attempts. Between attempts it waits with a select on `done` and
+// goro::after(backoff): an uncancellable wait would be goro::sleep_for
+// (Go's time.Sleep, the goroutine parks, its worker runs other
+// goroutines). Three runs: a flaky call that succeeds on its 4th attempt;
+// one that never succeeds and gives up after 5, the backoff capped at
+// 20ms; and one whose caller closes done during a wait, which ends the
+// retry loop at once instead of after the full backoff.
+//
+// Pitfall avoided: retrying in a tight loop (a livelock that hammers the
+// failing service), and a backoff that cannot be interrupted, so shutdown
+// waits for the longest sleep. (Go's reusable time.Timer with Stop/Reset
+// is not in goro yet: each after() is a fresh one-shot timer.)
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "goro/goro.hpp"
+
+using namespace std::chrono_literals;
+using ms = std::chrono::milliseconds;
+
+struct retry_result {
+  bool ok = false;
+  int attempts = 0;
+  std::string waits;  // the backoffs waited, for printing
+  bool cancelled = false;
+};
+
+static retry_result retry(const std::function<bool()>& op, int max_attempts, ms first, ms cap,
+                          goro::recv_chan<goro::unit> done = {}) {
+  retry_result r;
+  ms backoff = first;
+  for (r.attempts = 1; r.attempts <= max_attempts; r.attempts++) {
+    if (op()) {
+      r.ok = true;
+      return r;
+    }
+    if (r.attempts == max_attempts) break;
+    if (backoff > cap) backoff = cap;
+    r.waits += " " + std::to_string(backoff.count()) + "ms";
+    goro::select(goro::on_recv(goro::after(backoff)), goro::on_recv(done, [&] { r.cancelled = true; }));
+    if (r.cancelled) return r;  // a nil `done` (the default) is never chosen
+    backoff *= 2;
+  }
+  return r;
+}
+
+int main() {
+  return goro::run([] {
+    int calls = 0;
+    auto flaky = [&] { return ++calls >= 4; };  // fails 3 times, then works
+    auto t0 = std::chrono::steady_clock::now();
+    retry_result a = retry(flaky, 5, 5ms, 20ms);
+    auto took = std::chrono::steady_clock::now() - t0;
+    std::printf("flaky:   ok=%s after %d attempts, waited%s (%s 35ms in all)\n", a.ok ? "true" : "false",
+                a.attempts, a.waits.c_str(), took >= 35ms ? "at least" : "LESS than");
+
+    retry_result b = retry([] { return false; }, 5, 5ms, 20ms);
+    std::printf("down:    ok=%s after %d attempts, waited%s (capped at 20ms)\n", b.ok ? "true" : "false",
+                b.attempts, b.waits.c_str());
+
+    // The caller gives up 30ms in: the 100ms backoff is cut short.
+    goro::chan<goro::unit> done = goro::make_chan<goro::unit>();
+    goro::wait_group wg;
+    wg.go([done]() mutable {
+      goro::sleep_for(30ms);
+      done.close();
+    });
+    t0 = std::chrono::steady_clock::now();
+    retry_result c = retry([] { return false; }, 5, 100ms, 1000ms, done);
+    took = std::chrono::steady_clock::now() - t0;
+    wg.wait();
+    std::printf("stopped: cancelled=%s after %d attempt(s), in %s than the 100ms backoff\n",
+                c.cancelled ? "true" : "false", c.attempts, took < 90ms ? "less" : "NOT less");
+  });
+}

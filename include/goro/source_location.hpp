@@ -1,0 +1,35 @@
+// goro::source_location: where a goroutine was created, for goroutine
+// dumps, deadlock reports and panic reports ("created by ... at file:line").
+//
+// The same idea as std::source_location, built on the __builtin_FILE /
+// __builtin_LINE / __builtin_FUNCTION intrinsics that both g++ 12 and
+// clang 14 provide (clang 14 cannot compile libstdc++ 12's
+// std::source_location). As a defaulted parameter it records the caller:
+//
+//   void log(goro::source_location loc = goro::source_location::current());
+#pragma once
+
+namespace goro {
+
+struct source_location {
+  // The location of the call that evaluates this default argument.
+  static constexpr source_location current(const char* file = __builtin_FILE(),
+                                           const char* function = __builtin_FUNCTION(),
+                                           unsigned line = __builtin_LINE()) noexcept {
+    source_location loc;
+    loc.file_ = file;
+    loc.function_ = function;
+    loc.line_ = line;
+    return loc;
+  }
+  constexpr const char* file_name() const noexcept { return file_; }
+  constexpr const char* function_name() const noexcept { return function_; }
+  constexpr unsigned line() const noexcept { return line_; }
+
+ private:
+  const char* file_ = "";
+  const char* function_ = "";
+  unsigned line_ = 0;
+};
+
+}  // namespace goro
