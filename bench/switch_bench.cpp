@@ -14,15 +14,15 @@
 //   boost_fiber         boost::context::fiber::resume(), the public
 //                       Boost.Context API (a move-only handle, an allocated
 //                       control record, and forced-unwind on destruction)
-//   x86_64 only, an experiment (not used by goro):
-//   goro_style_jmp      goro's switch with one change: it ends with
-//                       `pop %r8; jmp *%r8` (as jump_fcontext does) instead
-//                       of `ret`. A `ret` into another stack never matches
-//                       the return address the CPU's return stack buffer
-//                       predicted (the `call` that pushed it was made on
-//                       the other stack), so every switch ending in `ret`
-//                       costs a mispredicted return; an indirect jmp is
-//                       predicted by the branch target buffer instead.
+//   x86_64 only, the A/B that chose goro's switch's last instruction:
+//   switch_ending_in_ret  goro's switch as first written, ending in `ret`
+//                       instead of `pop %r8; jmp *%r8`. A `ret` into another
+//                       stack never matches the return address the CPU's
+//                       return stack buffer predicted (the `call` that
+//                       pushed it was made on the other stack), so every
+//                       such switch costs a mispredicted return; goro's
+//                       indirect jmp is predicted by the branch target
+//                       buffer instead.
 //
 // No sanitizer hooks are compiled in (the benchmarks are built without
 // sanitizers), so goro's switch is the bare assembly plus a call.
@@ -119,15 +119,15 @@ void BM_boost_context_fiber(benchmark::State& state) {
 }
 BENCHMARK(BM_boost_context_fiber);
 
-// ---- experiment: goro's switch ending in an indirect jump --------------------
+// ---- A/B: goro's switch ending in `ret` (its first version) ---------------------
 
 #if defined(__x86_64__)
-extern "C" void bench_switch_jmp(void** save_sp, void* next_sp);
+extern "C" void bench_switch_ret(void** save_sp, void* next_sp);
 asm(R"(
         .text
         .p2align 4
-        .type bench_switch_jmp, @function
-bench_switch_jmp:
+        .type bench_switch_ret, @function
+bench_switch_ret:
         pushq   %rbp
         pushq   %rbx
         pushq   %r12
@@ -142,27 +142,26 @@ bench_switch_jmp:
         popq    %r12
         popq    %rbx
         popq    %rbp
-        popq    %r8
-        jmp     *%r8
-        .size bench_switch_jmp, .-bench_switch_jmp
+        ret
+        .size bench_switch_ret, .-bench_switch_ret
         .text
 )");
 
-void jmp_peer(void* arg) {
+void ret_peer(void* arg) {
   auto* p = static_cast<goro_pair*>(arg);
-  for (;;) bench_switch_jmp(&p->peer_ctx.sp, p->main_ctx.sp);
+  for (;;) bench_switch_ret(&p->peer_ctx.sp, p->main_ctx.sp);
 }
 
-void BM_goro_style_jmp(benchmark::State& state) {
+void BM_switch_ending_in_ret(benchmark::State& state) {
   mmap_stack stack;
   goro_pair p;
   // Same initial frame as goro's (fiber_make): goro_fiber_start is reached
   // through the popped return address either way.
-  goro::detail::fiber_make(&p.peer_ctx, stack.lo, stack.hi(), jmp_peer, &p);
-  for (auto _ : state) bench_switch_jmp(&p.main_ctx.sp, p.peer_ctx.sp);
+  goro::detail::fiber_make(&p.peer_ctx, stack.lo, stack.hi(), ret_peer, &p);
+  for (auto _ : state) bench_switch_ret(&p.main_ctx.sp, p.peer_ctx.sp);
   set_switch_counter(state);
 }
-BENCHMARK(BM_goro_style_jmp);
+BENCHMARK(BM_switch_ending_in_ret);
 #endif
 
 }  // namespace
