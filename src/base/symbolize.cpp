@@ -6,6 +6,7 @@
 #include <execinfo.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
