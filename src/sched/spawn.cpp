@@ -177,8 +177,6 @@ void race_token_free([[maybe_unused]] g* gp) {
 #endif
 }
 
-uint64_t g_take_id_one() { return sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1; }
-
 g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void** storage) {
   ensure_runtime();
   p* pp = current_p();

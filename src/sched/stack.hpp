@@ -1,7 +1,7 @@
 // Goroutine stacks: mmap'd, committed lazily by the kernel, cached and
 // reused, each with a guard page below it.
 //
-// Default-size stacks come from a pool: 1 GiB-or-smaller chunks mapped with
+// Default-size stacks come from a pool: 256 MiB chunks mapped with
 // MAP_NORESERVE and carved into slots of [guard page][stack]. The guard is
 // installed with madvise(MADV_GUARD_INSTALL) (Linux 6.13+), which does not
 // split the mapping, so a million stacks cost a few hundred kernel maps;
