@@ -26,10 +26,15 @@ inline constexpr uint32_t kRunqSize = 256;
 struct runq {
   // head: next slot to take; tail: next slot to fill. Free-running
   // counters (mod 2^32); slots are index % kRunqSize.
-  std::atomic<uint32_t> head{0};
-  std::atomic<uint32_t> tail{0};
-  std::atomic<g*> runnext{nullptr};
-  std::atomic<g*> slots[kRunqSize] = {};
+  //
+  // Each on its own cache line: thieves write `head`, the owner writes
+  // `tail` and `runnext`. Sharing a line made every steal invalidate the
+  // line of the owner's next runnext exchange (a cache miss per go() in
+  // the spawn benchmark).
+  alignas(64) std::atomic<uint32_t> head{0};
+  alignas(64) std::atomic<uint32_t> tail{0};
+  alignas(64) std::atomic<g*> runnext{nullptr};
+  alignas(64) std::atomic<g*> slots[kRunqSize] = {};
 };
 
 // Puts gp on pp's queue; with `next`, into runnext (the previous runnext

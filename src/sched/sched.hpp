@@ -61,7 +61,9 @@ struct p {
 
   // Incremented by the owner at every goroutine switch / blocking section;
   // sysmon samples them to see a goroutine that runs or blocks for long.
-  std::atomic<uint32_t> schedtick{0};
+  // (Own cache line: written per switch by the owner, so it must not share
+  // a line with what other workers read on their hot paths.)
+  alignas(64) std::atomic<uint32_t> schedtick{0};
   std::atomic<uint32_t> syscalltick{0};
   std::atomic<bool> in_blocking{false};  // owner's goroutine is in goro::blocking
   std::atomic<bool> detached{false};     // sysmon granted a replacement P
@@ -71,9 +73,12 @@ struct p {
   std::atomic<int64_t> ngoroutines{0};
 
   timer_heap timers;
-  std::atomic<int64_t> timer0_when{INT64_MAX};  // earliest deadline; see timer.hpp
+  // Earliest deadline (timer.hpp); read by every worker that looks for
+  // work, so on its own line.
+  alignas(64) std::atomic<int64_t> timer0_when{INT64_MAX};
 
-  g_cache gcache;
+
+  alignas(64) g_cache gcache;   // owner only from here on
   void* stack_cache = nullptr;  // free default-size stacks (stack.cpp)
   int nstack_cache = 0;
 
