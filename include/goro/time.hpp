@@ -6,6 +6,10 @@
 // a millisecond of its deadline (the kernel's timer slack plus one wake-up).
 //
 //   goro::sleep_for(std::chrono::milliseconds(10));
+//
+// goro::after(d), Go's time.After (a channel that receives once after d,
+// for select timeouts), is declared in goro/chan.hpp beside the channels
+// it returns.
 #pragma once
 
 #include <chrono>
