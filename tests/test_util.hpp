@@ -1,8 +1,13 @@
 // Helpers shared by goro's tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <string>
+
+#include "goro/runtime.hpp"
 
 namespace goro_test {
 
@@ -32,6 +37,17 @@ using steady = std::chrono::steady_clock;
 
 inline double ms_since(steady::time_point t0) {
   return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+}
+
+// Runs f as a goro::run main goroutine at maxprocs 1, 2 and 4 (the
+// scheduler-facing tests' rule: several worker counts).
+template <class F>
+void for_procs(F f) {
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    SCOPED_TRACE("procs=" + std::to_string(procs));
+    goro::run(f);
+  }
 }
 
 }  // namespace goro_test

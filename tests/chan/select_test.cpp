@@ -12,19 +12,13 @@
 
 #include "goro/goro.hpp"
 #include "goro/select.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-template <class F>
-void for_procs(F f) {
-  for (int procs : {1, 2, 4}) {
-    goro::set_maxprocs(procs);
-    SCOPED_TRACE("procs=" + std::to_string(procs));
-    goro::run(f);
-  }
-}
+using goro_test::for_procs;
 
 TEST(Select, DefaultOnlyWhenNothingReady) {
   goro::run([] {

@@ -16,19 +16,13 @@
 
 #include "goro/goro.hpp"
 #include "goro/select.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-template <class F>
-void for_procs(F f) {
-  for (int procs : {1, 2, 4}) {
-    goro::set_maxprocs(procs);
-    SCOPED_TRACE("procs=" + std::to_string(procs));
-    goro::run(f);
-  }
-}
+using goro_test::for_procs;
 
 // Go's versions of the next two leave their goroutines blocked forever;
 // these stop them when `done` is closed (a select against done at every
