@@ -239,6 +239,24 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
 
 namespace {
 
+// The blocking half of send_slow and recv_slow, with c locked: queues s,
+// lets a lock-free channel pair it at once (serve_locked), then parks until
+// a waker sets s.result, or, if s was served or others must be woken
+// first, takes s back out. Returns with c unlocked.
+void wait_in_queue(hchan* c, waitq& q, sudog& s, wait_reason reason, ready_list& rl) {
+  q.enqueue(&s);
+  c->sync_flags();
+  if (c->lock_free()) serve_locked(c, s.gp, rl);
+  if (s.result == wake::none && rl.empty()) {
+    park(reason, unlock_chan, c);
+  } else {
+    q.remove(&s);
+    c->sync_flags();
+    c->lock_.unlock();
+    rl.ready_all();
+  }
+}
+
 op_result send_slow(hchan* c, void* src, bool block) {
   for (;;) {
     ready_list rl;
@@ -261,17 +279,7 @@ op_result send_slow(hchan* c, void* src, bool block) {
     s.elem = src;
     s.c = c;
     s.is_send = true;
-    c->sendq_.enqueue(&s);
-    c->sync_flags();
-    if (c->lock_free()) serve_locked(c, s.gp, rl);
-    if (s.result == wake::none && rl.empty()) {
-      park(wait_reason::chan_send, unlock_chan, c);
-    } else {
-      c->sendq_.remove(&s);
-      c->sync_flags();
-      c->lock_.unlock();
-      rl.ready_all();
-    }
+    wait_in_queue(c, c->sendq_, s, wait_reason::chan_send, rl);
     switch (s.result) {
       case wake::ok: return op_result::ok;
       case wake::closed: throw_send_on_closed();
@@ -302,17 +310,7 @@ op_result recv_slow(hchan* c, void* dst, bool block) {
     s.gp = current_waiter();
     s.elem = dst;
     s.c = c;
-    c->recvq_.enqueue(&s);
-    c->sync_flags();
-    if (c->lock_free()) serve_locked(c, s.gp, rl);
-    if (s.result == wake::none && rl.empty()) {
-      park(wait_reason::chan_receive, unlock_chan, c);
-    } else {
-      c->recvq_.remove(&s);
-      c->sync_flags();
-      c->lock_.unlock();
-      rl.ready_all();
-    }
+    wait_in_queue(c, c->recvq_, s, wait_reason::chan_receive, rl);
     switch (s.result) {
       case wake::ok: return op_result::ok;
       case wake::closed: return op_result::closed;  // close released c before waking us

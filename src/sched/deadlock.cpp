@@ -1,6 +1,7 @@
 // Deadlock detection and the goroutine dump.
 //
-// Go's checkdead: when the last worker goes idle while a run() main
+// Go's checkdead: when the last worker goes idle (or, every 100 ms, the
+// monitor sees every worker idle) while a run() main
 // goroutine is blocked, and nothing can ever make progress, print
 //   fatal error: all goroutines are asleep - deadlock!
 // with the goroutine dump, and exit with status 2.

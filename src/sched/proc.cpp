@@ -246,19 +246,19 @@ g* globrunq_get_locked(p* pp, int32_t max) {
 
 // ---- finding work ---------------------------------------------------------
 
-// Runs expired timers on every P (we hold pp). Returns true if any ran.
-bool run_all_timers(p* pp, int64_t now) {
+// Runs expired timers on every P (the caller holds a P, which gets what
+// they ready). Returns true if any ran.
+bool run_all_timers(int64_t now) {
   bool ran = false;
   int32_t n = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < n; i++) {
     p* v = p_for_index(i);
     if (v->timer0_when.load(std::memory_order_relaxed) <= now && timers_run(v, now) > 0) ran = true;
   }
-  (void)pp;
   return ran;
 }
 
-g* steal_work(m* mp, p* pp) {
+g* steal_work(p* pp) {
   int32_t n = sched.nallp.load(std::memory_order_acquire);
   for (int round = 0; round < 4; round++) {
     bool last = round == 3;
@@ -273,7 +273,6 @@ g* steal_work(m* mp, p* pp) {
       if (g* gp = globrunq_get_locked(pp, 0)) return gp;
     }
   }
-  (void)mp;
   return nullptr;
 }
 
@@ -330,7 +329,7 @@ top:
     lock_guard lk(sched.lock);
     if (g* gp = globrunq_get_locked(pp, 0)) return gp;
   }
-  if (timers_next_when() != INT64_MAX && run_all_timers(pp, nanotime())) {
+  if (timers_next_when() != INT64_MAX && run_all_timers(nanotime())) {
     if (g* gp = runq_get(pp)) return gp;
   }
 
@@ -341,7 +340,7 @@ top:
       mp->spinning = true;
       sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
     }
-    if (g* gp = steal_work(mp, pp)) return gp;
+    if (g* gp = steal_work(pp)) return gp;
   }
 
   // Nothing to do: give up the P.
@@ -620,13 +619,9 @@ void park(wait_reason reason, unlock_fn unlock, void* arg) {
     w->reason = wait_reason::none;
     return;
   }
-  // A plain thread that blocks may be the last thing that could have woken
-  // anyone: let the deadlock detector look (it is cheap unless every worker
-  // is idle).
-  {
-    lock_guard lk(sched.lock);
-    check_dead_locked();
-  }
+  // A plain thread that blocks may have been the last thing that could wake
+  // anyone; the monitor's periodic check (sysmon.cpp) sees that, so this
+  // path, hot for channels used from threads, takes no global lock.
   auto* word = reinterpret_cast<std::atomic<uint32_t>*>(&w->status);
   while (w->status.load(std::memory_order_acquire) == g_status::waiting)
     futex_wait(word, static_cast<uint32_t>(g_status::waiting));

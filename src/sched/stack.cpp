@@ -239,8 +239,8 @@ void stack_alloc_dedicated(g* gp, size_t size) {
   gp->stack_pooled = false;
 }
 
-bool stack_bind(p* pp, g* gp) {
-  if (gp->stack_lo != nullptr) return true;  // dedicated stack, mapped at go()
+void stack_bind(p* pp, g* gp) {
+  if (gp->stack_lo != nullptr) return;  // dedicated stack, mapped at go()
   void* top = pp->stack_cache;
   if (top != nullptr) {
     pp->stack_cache = *link_of(top);
@@ -280,7 +280,6 @@ bool stack_bind(p* pp, g* gp) {
 #if defined(GORO_TSAN)
   tsan_reset_stack(gp->stack_lo, pool.size);
 #endif
-  return true;
 }
 
 void stack_release(p* pp, g* gp) {

@@ -32,7 +32,7 @@ struct g;
 struct p;
 
 void stack_pool_init();
-bool stack_bind(p* pp, g* gp);     // first run: give gp its stack
+void stack_bind(p* pp, g* gp);     // first run: give gp its stack
 void stack_release(p* pp, g* gp);  // exit: give it back
 // The default stack size for new goroutines (set_default_stack_size).
 size_t stack_default_size();

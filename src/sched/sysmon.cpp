@@ -109,9 +109,9 @@ void* sysmon_main(void* started) {
       wakep();
       acted = true;
     }
-    // The deadlock check runs when a worker goes idle or a plain thread
-    // parks; look again now and then while every worker sleeps, in case
-    // the last of those events raced with something transient.
+    // The deadlock check runs when a worker goes idle; look again now and
+    // then while every worker sleeps, for when the last event was a plain
+    // thread parking, or raced with something transient.
     if (sched.nrun_waiting.load(std::memory_order_relaxed) > 0 && now - last_dead_check > 100'000'000) {
       last_dead_check = now;
       lock_guard lk(sched.lock);
