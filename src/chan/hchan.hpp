@@ -11,7 +11,9 @@
 //    waiter never takes it.
 //  - Buffered channels of types with a throwing move constructor use the
 //    same ring, but only under the lock ("locked mode"), so that a move can
-//    be undone by not publishing it.
+//    be undone by not publishing it. So do channels of one or two slots,
+//    where nearly every operation meets a waiter and takes the lock anyway
+//    (kLockedMaxCap in chan.cpp has the measurements).
 //
 // Invariants (lock-free mode; Go's hold exactly in the other modes):
 //  I1. recv_waiting_ == !recvq.empty() and send_waiting_ == !sendq.empty()
@@ -126,7 +128,7 @@ struct hchan {
   // --- immutable after construction ---
   const elem_type* et_;
   uint64_t cap_;             // capacity; 0 = unbuffered
-  bool locked_mode_;         // buffered but the element's move may throw
+  bool locked_mode_;         // buffered, and the element's move may throw or cap_ is tiny
   bool sync_view_ = false;   // Go 1.23 timer channel: len and cap read 0
   uint64_t mark_bit_ = 0;    // ring: closed mark in tail_, above the index bits
   uint64_t one_lap_ = 0;     // ring: one lap, above the mark bit
@@ -154,12 +156,19 @@ struct hchan {
   waitq sendq_;
 
   bool lock_free() const { return cap_ != 0 && !locked_mode_; }
-  // Re-establishes I1 after the queues changed. Under lock. seq_cst on
-  // the set: it is one half of I2's Dekker pair.
+  // Re-establishes I1 after the queues changed. Under lock. In lock-free
+  // mode the store is seq_cst: it is one half of I2's Dekker pair. In the
+  // other modes every operation that acts on a flag takes the lock, and
+  // the lock-free reads in try_send/try_recv only need to see a flag no
+  // older than the lock release that follows it (Go's chan.go writes its
+  // queues with plain stores), so release suffices: a plain store on
+  // x86-64 instead of an xchg, four of them per message on an unbuffered
+  // channel whose peers take turns.
   void sync_flags() {
     uint32_t r = recvq_.empty() ? 0 : 1, s = sendq_.empty() ? 0 : 1;
-    if (recv_waiting_.load(std::memory_order_relaxed) != r) recv_waiting_.store(r);
-    if (send_waiting_.load(std::memory_order_relaxed) != s) send_waiting_.store(s);
+    std::memory_order mo = lock_free() ? std::memory_order_seq_cst : std::memory_order_release;
+    if (recv_waiting_.load(std::memory_order_relaxed) != r) recv_waiting_.store(r, mo);
+    if (send_waiting_.load(std::memory_order_relaxed) != s) send_waiting_.store(s, mo);
   }
 };
 

@@ -110,6 +110,8 @@ void race_token_free(g* gp);  // at exit
 // Moves gp->status from `from` to `to`, or aborts naming both. A
 // compare-and-swap: for transitions another thread may race (ready).
 void g_transition(g* gp, g_status from, g_status to);
+// waiting -> runnable for a goroutine (not a thread) by its one waker.
+void g_wake_transition(g* gp);
 // The same for transitions only the g's owner makes (its M, or the
 // spawner before g_start publishes it): a plain store, checked in debug
 // builds.

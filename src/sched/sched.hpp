@@ -113,6 +113,10 @@ struct m {
   m_action action = m_action::none;
   unlock_fn unlock = nullptr;
   void* unlock_arg = nullptr;
+  // The goroutine that last switched away on this M, whose `action` the
+  // next code to run on this M (g0 in execute(), or the goroutine it
+  // switched to directly, in mcall() or g_main()) must complete.
+  g* switched_out = nullptr;
 
   void* altstack = nullptr;   // sigaltstack for the overflow handler
 };
@@ -179,10 +183,15 @@ void globrunq_put_locked(g* gp);
 void globrunq_put_batch_locked(g* head, g* tail, int32_t n);
 // Puts gp on the global queue and wakes a worker for it.
 void globrunq_put(g* gp);
-// Switches from the running goroutine to its M's scheduler stack, which
-// then performs `action`. Returns when the goroutine runs again (maybe on
+// Switches away from the running goroutine and has `action` performed on
+// it once its context is saved: by the M's scheduler stack (Go's mcall),
+// or, when the P's own run queue says who runs next, by that goroutine,
+// switched to directly. Returns when the goroutine runs again (maybe on
 // another M).
 void mcall(m_action action, unlock_fn unlock, void* arg);
+// Completes the action of the goroutine that switched to the caller (see
+// m::switched_out). First thing a goroutine does when it resumes.
+void finish_switch();
 // Hand a P whose goroutine runs long or blocks to a fresh M (sysmon.cpp).
 void handoff_detached(p* pp);
 p* p_for_index(int32_t i);
