@@ -245,6 +245,9 @@ void stack_bind(p* pp, g* gp) {
   if (top != nullptr) {
     pp->stack_cache = *link_of(top);
     pp->nstack_cache--;
+    // The next bind reads that stack's link and writes its first frame:
+    // start loading the line now (cached stacks are cold once many exist).
+    if (pp->stack_cache != nullptr) __builtin_prefetch(link_of(pp->stack_cache), 1);
   } else {
     lock_guard lk(pool.lock);
     // Refill the P's cache with up to half its size from the global list.

@@ -123,6 +123,9 @@ int timers_run(p* pp, int64_t now) {
       t = h[0].t;
       remove_at(h, 0);
       update_timer0(pp);
+      // The next timer due is usually in a record nobody touched since it
+      // was armed: start loading it while this one fires.
+      if (!h.empty() && h[0].when <= now) __builtin_prefetch(h[0].t, 1);
     }
     t->fn(t);
     ran++;

@@ -84,6 +84,51 @@ TEST(Sleep, SleepersDoNotBlockTheirP) {
   });
 }
 
+// Goroutines that hand the P to each other directly (a channel ping-pong
+// never goes through the scheduling loop's timer check) must not keep a
+// due timer from firing: the loop's round every 61st switch checks timers.
+// The sleeper must wake while the ping-pong still runs (it stops by
+// itself after 5 s, so a starved timer fails the test instead of hanging).
+TEST(Sleep, TimerFiresWhileGoroutinesSwitchDirectly) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto ping = goro::make_chan<int>();
+    auto pong = goro::make_chan<int>();
+    std::atomic<bool> woke{false}, stop{false};
+    goro::wait_group wg;
+    wg.add(3);
+    goro::go([&] {
+      auto start = steady::now();
+      for (int i = 0; !stop.load(); i++) {
+        ping.send(1);
+        pong.recv();
+        if (i % 1024 == 0 && steady::now() - start > 5s) break;  // the timer starved
+      }
+      ping.close();
+      wg.done();
+    });
+    goro::go([&] {
+      for (int v : ping) pong.send(v);
+      wg.done();
+    });
+    std::atomic<int64_t> late_ms{-1};
+    goro::go([&] {
+      auto t0 = steady::now();
+      goro::sleep_for(5ms);
+      late_ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0 - 5ms).count();
+      woke = true;
+      stop = true;
+      wg.done();
+    });
+    auto t0 = steady::now();
+    while (!woke.load() && steady::now() - t0 < 5s) goro::yield();
+    stop = true;
+    EXPECT_TRUE(woke.load()) << "the sleeper never woke while the ping-pong ran";
+    wg.wait();
+    EXPECT_GE(late_ms.load(), 0);
+  });
+}
+
 TEST(Sleep, ManySleepersAllWake) {
   goro::run([] {
     const int n = goro_test::scaled(20000);
