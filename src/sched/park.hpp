@@ -13,8 +13,9 @@
 //     links a record into a channel's queue) and calls park(), still
 //     holding the lock.
 //  2. park() marks the waiter `waiting`, and only then calls unlock(arg),
-//     for a goroutine after it has been switched out, on the scheduler's
-//     stack. From this moment wakers can find the waiter.
+//     for a goroutine after it has been switched out: on the scheduler's
+//     stack, or on the stack of the goroutine it switched to directly
+//     (mcall, finish_switch). From this moment wakers can find the waiter.
 //  3. A waker takes the lock, unlinks the waiter (so no one else can find
 //     it), releases the lock and calls ready() once. ready() moves the
 //     waiter from `waiting` to `runnable` with one atomic transition and

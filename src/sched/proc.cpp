@@ -13,6 +13,10 @@
 //   execute:        switch to the goroutine (binding a stack on first run).
 //   after_switch:   the goroutine came back (park / yield / exit): do what
 //                   it asked on this stack, where it is safe to publish it.
+//   direct switch:  a goroutine that stops switches straight to the next
+//                   one of its P's queue when the loop has nothing else to
+//                   do (direct_successor); that goroutine runs the
+//                   after_switch of the one before it (finish_switch).
 //
 // Invariants:
 //  - An M holds at most one P; a P is held by at most one M (p.owner).
