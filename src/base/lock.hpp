@@ -5,9 +5,10 @@
 // the scheduler's global queue, channel state, timer heaps and wait lists.
 // It never parks a goroutine: it blocks the OS thread, and is only held for
 // short, non-blocking critical sections. A lock taken on a goroutine may be
-// released on the scheduler stack right after the goroutine is switched
-// out (park's unlock function): both run on the same OS thread, so
-// thread-affinity holds.
+// released right after the goroutine is switched out (park's unlock
+// function), on the scheduler stack or on the stack of the goroutine it
+// switched to directly: all run on the same OS thread, so thread-affinity
+// (and the per-thread rank stack below) holds.
 //
 // TSan: the runtime is not instrumented (base/race.hpp), but the libc calls
 // it makes (memmove, malloc) are intercepted; so each lock tells TSan that
