@@ -262,14 +262,49 @@ bool run_all_timers(int64_t now) {
   return ran;
 }
 
+// Whether taking goroutines from victim's queue beats leaving them there.
+// Moving a goroutine to another core costs the cache misses of its stack,
+// its g record and what it works on (microseconds here); goroutines queued
+// behind a P that switches every few hundred nanoseconds (a group of
+// goroutines passing values over channels) would run sooner where they
+// are, and stealing them only spreads one channel's users over two cores
+// that then fight over its lock. So a short queue is taken only if its P
+// has not run as many goroutines as it holds during a short look. A P
+// that runs one goroutine for long (or sits in goro::blocking) does not
+// advance its count, so its queue is taken at once.
+bool worth_stealing(p* victim) {
+  constexpr uint32_t kAlwaysSteal = 32;
+  constexpr int64_t kLookNs = 5'000;
+  uint32_t n = runq_len(victim);
+  if (n == 0 || n >= kAlwaysSteal) return true;  // empty: runq_steal looks at runnext
+  uint32_t t1 = victim->schedtick.load(std::memory_order_relaxed);
+  int64_t until = nanotime() + kLookNs;
+  do {
+    for (int i = 0; i < 16; i++) cpu_relax();
+  } while (nanotime() < until);
+  uint32_t t2 = victim->schedtick.load(std::memory_order_relaxed);
+  return t2 - t1 < runq_len(victim);
+}
+
 g* steal_work(p* pp) {
   int32_t n = sched.nallp.load(std::memory_order_acquire);
+  // Victims (by index, the first 64) found switching fast enough in this
+  // call's first look: later rounds skip them without another look, so a
+  // call spends at most one look per P.
+  uint64_t fast = 0;
   for (int round = 0; round < 4; round++) {
     bool last = round == 3;
     uint32_t start = static_cast<uint32_t>(fastrand(&pp->rand_state));
     for (int32_t i = 0; i < n; i++) {
-      p* victim = p_for_index(static_cast<int32_t>((start + static_cast<uint32_t>(i)) % static_cast<uint32_t>(n)));
+      int32_t vi = static_cast<int32_t>((start + static_cast<uint32_t>(i)) % static_cast<uint32_t>(n));
+      p* victim = p_for_index(vi);
       if (victim == pp) continue;
+      uint64_t bit = vi < 64 ? uint64_t{1} << vi : 0;
+      if (fast & bit) continue;
+      if (!worth_stealing(victim)) {
+        fast |= bit;
+        continue;
+      }
       if (g* gp = runq_steal(pp, victim, last)) return gp;
     }
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
