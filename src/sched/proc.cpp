@@ -680,10 +680,17 @@ void mcall(m_action action, unlock_fn unlock, void* arg) {
 void handoff_detached(p* pp) {
   if (pp->detached.exchange(true)) return;
   sched.ndetached.fetch_add(1, std::memory_order_seq_cst);
-  runq_drain_to_global(pp);
   p* np;
   {
+    // The move to the global queue happens under sched.lock: goroutines
+    // taken from the ring but not yet in the global queue would be in no
+    // queue at all, and a worker going idle meanwhile would run the
+    // deadlock check, see every queue empty and every M idle (the monitor
+    // is not an M), and report a deadlock that is not there (seen once in
+    // Stress.BinarySpawnTree with 4 Ps on 2 loaded cores: 245 "runnable"
+    // goroutines in the report).
     lock_guard lk(sched.lock);
+    runq_drain_to_global_locked(pp);
     np = pidleget_locked();
   }
   if (np != nullptr) startm(np, false);

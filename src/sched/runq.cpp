@@ -152,14 +152,6 @@ uint32_t runq_take_all(p* pp, g** head, g** tail) {
 }
 }  // namespace
 
-void runq_drain_to_global(p* pp) {
-  g *head, *tail;
-  uint32_t n = runq_take_all(pp, &head, &tail);
-  if (n == 0) return;
-  lock_guard lk(sched.lock);
-  globrunq_put_batch_locked(head, tail, static_cast<int32_t>(n));
-}
-
 uint32_t runq_drain_to_global_locked(p* pp) {
   g *head, *tail;
   uint32_t n = runq_take_all(pp, &head, &tail);

@@ -50,9 +50,10 @@ g* runq_get(p* pp);
 g* runq_steal(p* pp, p* victim, bool steal_next);
 
 // Takes everything from pp's queue and runnext (any thread) and pushes it
-// on the global queue. Used when a P goes idle or is handed off.
-void runq_drain_to_global(p* pp);
-// Same, with sched.lock already held; returns how many it moved.
+// on the global queue; returns how many it moved. Used when a P gives up
+// its place or is handed off. Called with sched.lock held, so that the
+// goroutines are never out of every queue while the lock is free (the
+// deadlock check looks at the queues under it).
 uint32_t runq_drain_to_global_locked(p* pp);
 
 bool runq_empty(const p* pp);
