@@ -45,37 +45,6 @@ namespace goro::detail {
 
 // ---------------------------------------------------------------- queues
 
-void waitq::enqueue(sudog* s) {
-  race_release(s);  // the waiter's past happens before its matcher's move
-  s->next = nullptr;
-  s->prev = last;
-  if (last) last->next = s; else first = s;
-  last = s;
-  s->in_queue = true;
-}
-
-void waitq::remove(sudog* s) {
-  if (!s->in_queue) return;
-  if (s->prev) s->prev->next = s->next; else first = s->next;
-  if (s->next) s->next->prev = s->prev; else last = s->prev;
-  s->next = s->prev = nullptr;
-  s->in_queue = false;
-}
-
-sudog* waitq::dequeue() {
-  while (sudog* s = first) {
-    remove(s);
-    if (s->sel) {
-      uint32_t expect = 0;
-      if (!s->sel->done.compare_exchange_strong(expect, 1)) continue;  // another case won
-      s->sel->fired = s;
-    }
-    race_acquire(s);
-    return s;
-  }
-  return nullptr;
-}
-
 void ready_list::ready_all() {
   for (sudog* s = head; s;) {
     sudog* n = s->next;  // read before ready(): s may be gone after

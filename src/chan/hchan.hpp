@@ -17,7 +17,8 @@
 //
 // Invariants (lock-free mode; Go's hold exactly in the other modes):
 //  I1. recv_waiting_ == !recvq.empty() and send_waiting_ == !sendq.empty()
-//      whenever the lock is free.
+//      whenever the lock is free (lock-free and unbuffered channels; in
+//      locked mode every operation takes the lock and nobody reads them).
 //  I2. A receiver is never left parked while the ring holds a value, nor a
 //      sender while the ring has room: whoever changes the ring without the
 //      lock (a push or pop) then reads the opposite flag (seq_cst), and a
@@ -165,12 +166,48 @@ struct hchan {
   // x86-64 instead of an xchg, four of them per message on an unbuffered
   // channel whose peers take turns.
   void sync_flags() {
+    // Locked mode (buffered): every operation, try_* included, takes the
+    // lock and reads the queues themselves; keeping the flags would only
+    // add stores to the park and wake paths.
+    if (locked_mode_) return;
     uint32_t r = recvq_.empty() ? 0 : 1, s = sendq_.empty() ? 0 : 1;
     std::memory_order mo = lock_free() ? std::memory_order_seq_cst : std::memory_order_release;
     if (recv_waiting_.load(std::memory_order_relaxed) != r) recv_waiting_.store(r, mo);
     if (send_waiting_.load(std::memory_order_relaxed) != s) send_waiting_.store(s, mo);
   }
 };
+
+// Inline: each runs once or twice per blocking operation.
+inline void waitq::enqueue(sudog* s) {
+  race_release(s);  // the waiter's past happens before its matcher's move
+  s->next = nullptr;
+  s->prev = last;
+  if (last) last->next = s; else first = s;
+  last = s;
+  s->in_queue = true;
+}
+
+inline void waitq::remove(sudog* s) {
+  if (!s->in_queue) return;
+  if (s->prev) s->prev->next = s->next; else first = s->next;
+  if (s->next) s->next->prev = s->prev; else last = s->prev;
+  s->next = s->prev = nullptr;
+  s->in_queue = false;
+}
+
+inline sudog* waitq::dequeue() {
+  while (sudog* s = first) {
+    remove(s);
+    if (s->sel) {
+      uint32_t expect = 0;
+      if (!s->sel->done.compare_exchange_strong(expect, 1)) continue;  // another case won
+      s->sel->fired = s;
+    }
+    race_acquire(s);
+    return s;
+  }
+  return nullptr;
+}
 
 inline void elem_move(const hchan* c, void* dst, void* src, bool relocate) {
   if (c->copy_bytes_ == 8) {

@@ -181,7 +181,7 @@ inline bool push_exclusive(hchan* c, void* src) {
   if (stamp_load(c, idx) != lap2(c, tail)) return false;  // full
   void* e = elem_at(c, idx);
   race_acquire(e);
-  c->et_->move(e, src);
+  elem_move(c, e, src, false);
   race_release(e);
   stamp_publish(c, idx, static_cast<uint8_t>(lap2(c, tail) + 1));
   c->tail_.store(next_pos(c, tail), std::memory_order_relaxed);  // relaxed: read under the lock
@@ -194,7 +194,7 @@ inline bool pop_exclusive(hchan* c, void* dst) {
   if (stamp_load(c, idx) != static_cast<uint8_t>(lap2(c, head) + 1)) return false;  // empty
   void* e = elem_at(c, idx);
   race_acquire(e);
-  c->et_->relocate(dst, e);
+  elem_move(c, dst, e, true);
   race_release(e);
   stamp_publish(c, idx, static_cast<uint8_t>(lap2(c, head) + 2));
   c->head_.store(next_pos(c, head), std::memory_order_relaxed);  // relaxed: read under the lock

@@ -649,8 +649,9 @@ void finish_switch() {
   }
 }
 
-void mcall(m_action action, unlock_fn unlock, void* arg) {
-  m* mp = current_m();
+void mcall(m_action action, unlock_fn unlock, void* arg) { mcall_on(current_m(), action, unlock, arg); }
+
+void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   g* gp = mp->curg;
   mp->action = action;
   mp->unlock = unlock;
@@ -704,7 +705,7 @@ void park(wait_reason reason, unlock_fn unlock, void* arg) {
     g* gp = mp->curg;
     gp->reason = reason;
     gp->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
-    mcall(m_action::park, unlock, arg);
+    mcall_on(mp, m_action::park, unlock, arg);
     gp->reason = wait_reason::none;
     race_acquire(race_token(gp));
     return;

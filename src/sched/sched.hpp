@@ -189,6 +189,8 @@ void globrunq_put(g* gp);
 // switched to directly. Returns when the goroutine runs again (maybe on
 // another M).
 void mcall(m_action action, unlock_fn unlock, void* arg);
+// The same, for a caller that has just read current_m() (mp must be it).
+void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg);
 // Completes the action of the goroutine that switched to the caller (see
 // m::switched_out). First thing a goroutine does when it resumes.
 void finish_switch();

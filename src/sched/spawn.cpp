@@ -247,7 +247,7 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
     // loop outruns the other workers, spills batches to the global queue
     // and leaves a backlog of cold g records; with it the P runs its own
     // (cache-hot) goroutines while the others steal.
-    if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1) mcall(m_action::yield, nullptr, nullptr);
+    if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1) mcall_on(mp, m_action::yield, nullptr, nullptr);
   } else {
     sched.ngoroutines_foreign.fetch_add(1, std::memory_order_relaxed);
     g_transition(gp, g_status::idle, g_status::runnable);
