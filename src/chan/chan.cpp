@@ -345,6 +345,12 @@ op_result chan_try_send(hchan* c, void* src) {
     // Go's lock-free check: no receiver, then not closed (closed is final,
     // so both held at the second read). seq_cst loads.
     return op_result::would_block;
+  } else if (c->cap_ != 0 && ring::len(c) == c->cap_ && c->closed_.load() == 0) {
+    // Locked mode, Go's check for buffered channels: full (len() is a
+    // consistent snapshot), then not closed. A full buffer never has a
+    // parked receiver, so the send would have blocked at that instant.
+    // Spares a select's first pass the lock of every full channel.
+    return op_result::would_block;
   }
   return send_slow(c, src, false);
 }
@@ -371,6 +377,10 @@ op_result chan_try_recv(hchan* c, void* dst) {
   }
   if (c->cap_ == 0 && c->send_waiting_.load() == 0 && c->closed_.load() == 0)
     return op_result::would_block;  // as in chan_try_send, order matters: waiters, then closed
+  // Locked mode: empty, then not closed (an empty buffer never has a
+  // parked sender: a receive that frees a slot refills it from the queue).
+  if (c->cap_ != 0 && !c->lock_free() && ring::len(c) == 0 && c->closed_.load() == 0)
+    return op_result::would_block;
   return recv_slow(c, dst, false);
 }
 
