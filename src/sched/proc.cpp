@@ -757,15 +757,26 @@ void ready(g* gp) {
       return;
     }
 #endif
-    g* prev = pp->q.runnext.exchange(gp, std::memory_order_seq_cst);
-    if (prev != nullptr) runq_put(pp, prev, false);
     // Wake another worker only when there is work it could take. A
     // goroutine readied by a goroutine waits in runnext for the waker's
     // next switch, typically microseconds away (it is about to block, as
     // in a ping-pong or a request/response); waking a sleeping worker for
     // it costs a futex wake-up and usually finds nothing to steal (tokio's
-    // LIFO slot makes the same choice). If the waker runs on instead, the
-    // monitor moves runnext to a free worker within one of its rounds.
+    // LIFO slot makes the same choice). If the waker runs on instead, a
+    // spinning worker takes runnext after its pause, or the monitor hands
+    // it off.
+    //
+    // That case, the common one, needs no atomic read-modify-write: only
+    // the owner makes runnext non-null (thieves and the monitor only take
+    // it), so an empty runnext stays empty until this store, and with no
+    // wakep() to follow, no store-load barrier is needed either (the
+    // seq_cst exchange below is that barrier for wakep's nmspinning read).
+    if (mp->curg != nullptr && pp->q.runnext.load(std::memory_order_relaxed) == nullptr && runq_empty_ring(pp)) {
+      pp->q.runnext.store(gp, std::memory_order_release);  // pairs with thieves' acquire load
+      return;
+    }
+    g* prev = pp->q.runnext.exchange(gp, std::memory_order_seq_cst);
+    if (prev != nullptr) runq_put(pp, prev, false);
     if (prev != nullptr || mp->curg == nullptr || !runq_empty_ring(pp)) wakep();
   } else {
     globrunq_put(gp);

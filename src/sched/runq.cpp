@@ -13,6 +13,8 @@
 //    also the store-load barrier that wakep()'s check of nmspinning needs
 //    (sched.hpp: a spinning M that goes idle re-checks every queue after it
 //    decrements nmspinning; the readier puts work, then reads nmspinning).
+//    One exception, in ready(): an empty runnext filled with no wakep()
+//    after it is a release store (only the owner makes runnext non-null).
 #include "sched/runq.hpp"
 
 #include <time.h>
