@@ -43,17 +43,6 @@
 
 namespace goro::detail {
 
-// ---------------------------------------------------------------- queues
-
-void ready_list::ready_all() {
-  for (sudog* s = head; s;) {
-    sudog* n = s->next;  // read before ready(): s may be gone after
-    ready(s->gp);
-    s = n;
-  }
-  head = tail = nullptr;
-}
-
 void throw_send_on_closed() { throw panic_error("send on closed channel"); }
 
 namespace {
@@ -139,7 +128,7 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
   if (c->closed_.load(std::memory_order_relaxed)) throw_send_on_closed();  // relaxed: under lock
   if (sudog* r = c->recvq_.dequeue()) {
     // A parked receiver: copy straight into its slot, bypassing the buffer.
-    c->sync_flags();
+    c->sync_flag(c->recv_waiting_, c->recvq_);
     rl.push(r);
     r->result = wake::retry;  // if the move throws, the receiver tries again
     elem_move(c, r->elem, src, false);
@@ -160,7 +149,7 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
       // Go moves a parked sender's value into the freed slot. A throwing
       // move must stay in its owner's hands, so then the sender retries.
       if (sudog* s = c->sendq_.dequeue()) {
-        c->sync_flags();
+        c->sync_flag(c->send_waiting_, c->sendq_);
         s->result = wake::retry;
         if (c->et_->nothrow_move && ring::push_exclusive(c, s->elem)) s->result = wake::ok;
         rl.push(s);
@@ -169,7 +158,7 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
     }
     if (c->cap_ == 0) {
       while (sudog* s = c->sendq_.dequeue()) {
-        c->sync_flags();
+        c->sync_flag(c->send_waiting_, c->sendq_);
         rl.push(s);
         try {
           elem_move(c, dst, s->elem, false);
@@ -215,7 +204,7 @@ namespace {
 // first, takes s back out. Returns with c unlocked.
 void wait_in_queue(hchan* c, waitq& q, sudog& s, wait_reason reason, ready_list& rl) {
   q.enqueue(&s);
-  c->sync_flags();
+  c->sync_flag_of(q);
   if (c->lock_free()) serve_locked(c, s.gp, rl);
   if (s.result == wake::none && rl.empty()) {
     park(reason, unlock_chan, c);

@@ -54,6 +54,7 @@
 
 #include "base/lock.hpp"
 #include "goro/detail/chan_core.hpp"
+#include "sched/park.hpp"
 
 namespace goro::detail {
 
@@ -115,8 +116,16 @@ struct ready_list {
     tail = s;
   }
   bool empty() const { return head == nullptr; }
-  // Readies every waiter; call with no channel lock held.
-  void ready_all();
+  // Readies every waiter; call with no channel lock held. Inline: nearly
+  // always zero or one waiter.
+  void ready_all() {
+    for (sudog* s = head; s;) {
+      sudog* n = s->next;  // read before ready(): s may be gone after
+      ready(s->gp);
+      s = n;
+    }
+    head = tail = nullptr;
+  }
 };
 
 // Moves (relocate == true: and destroys) the element at src into dst,
@@ -169,12 +178,20 @@ struct hchan {
     // Locked mode (buffered): every operation, try_* included, takes the
     // lock and reads the queues themselves; keeping the flags would only
     // add stores to the park and wake paths.
-    if (locked_mode_) return;
-    uint32_t r = recvq_.empty() ? 0 : 1, s = sendq_.empty() ? 0 : 1;
-    std::memory_order mo = lock_free() ? std::memory_order_seq_cst : std::memory_order_release;
-    if (recv_waiting_.load(std::memory_order_relaxed) != r) recv_waiting_.store(r, mo);
-    if (send_waiting_.load(std::memory_order_relaxed) != s) send_waiting_.store(s, mo);
+    sync_flag(recv_waiting_, recvq_);
+    sync_flag(send_waiting_, sendq_);
   }
+  // The same for the one queue an operation changed.
+  void sync_flag(std::atomic<uint32_t>& flag, const waitq& q) {
+    if (locked_mode_) return;
+    uint32_t v = q.empty() ? 0 : 1;
+    if (flag.load(std::memory_order_relaxed) == v) return;
+    if (cap_ != 0)
+      flag.store(v, std::memory_order_seq_cst);  // lock-free mode
+    else
+      flag.store(v, std::memory_order_release);
+  }
+  void sync_flag_of(const waitq& q) { sync_flag(&q == &recvq_ ? recv_waiting_ : send_waiting_, q); }
 };
 
 // Inline: each runs once or twice per blocking operation.

@@ -110,11 +110,38 @@ void race_token_free(g* gp);  // at exit
 // Moves gp->status from `from` to `to`, or aborts naming both. A
 // compare-and-swap: for transitions another thread may race (ready).
 void g_transition(g* gp, g_status from, g_status to);
+[[noreturn]] void fatal_bad_wake(const g* gp, g_status cur);
+
 // waiting -> runnable for a goroutine (not a thread) by its one waker.
-void g_wake_transition(g* gp);
+// Inline, as is g_set_status: both run on every channel handoff.
+inline void g_wake_transition(g* gp) {
+#if defined(GORO_DEBUG_CHECKS)
+  g_transition(gp, g_status::waiting, g_status::runnable);
+#else
+  // The park protocol (park.hpp) gives a parked goroutine exactly one
+  // waker, which found it under the lock its park released: no one else
+  // writes its status until it runs again, so a checked plain store does
+  // what the compare-and-swap does, without a locked instruction on the
+  // hot path of every channel handoff. Debug builds keep the CAS, which
+  // also catches two wakers racing.
+  g_status cur = gp->status.load(std::memory_order_acquire);
+  if (cur != g_status::waiting) [[unlikely]] fatal_bad_wake(gp, cur);
+  // release: the waker's writes happen before the goroutine runs again.
+  gp->status.store(g_status::runnable, std::memory_order_release);
+#endif
+}
+
 // The same for transitions only the g's owner makes (its M, or the
 // spawner before g_start publishes it): a plain store, checked in debug
 // builds.
-void g_set_status(g* gp, g_status from, g_status to);
+inline void g_set_status(g* gp, [[maybe_unused]] g_status from, g_status to) {
+#if defined(GORO_DEBUG_CHECKS)
+  g_transition(gp, from, to);
+#else
+  // release: pairs with the acquire in a waker's compare-and-swap
+  // (waiting -> runnable), which must see every write before this one.
+  gp->status.store(to, std::memory_order_release);
+#endif
+}
 
 }  // namespace goro::detail

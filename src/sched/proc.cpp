@@ -783,34 +783,9 @@ void ready(g* gp) {
   }
 }
 
-void g_set_status(g* gp, g_status from, g_status to) {
-#if defined(GORO_DEBUG_CHECKS)
-  g_transition(gp, from, to);
-#else
-  (void)from;
-  // release: pairs with the acquire in a waker's compare-and-swap
-  // (waiting -> runnable), which must see every write before this one.
-  gp->status.store(to, std::memory_order_release);
-#endif
-}
-
-void g_wake_transition(g* gp) {
-#if defined(GORO_DEBUG_CHECKS)
-  g_transition(gp, g_status::waiting, g_status::runnable);
-#else
-  // The park protocol (park.hpp) gives a parked goroutine exactly one
-  // waker, which found it under the lock its park released: no one else
-  // writes its status until it runs again, so a checked plain store does
-  // what the compare-and-swap does, without a locked instruction on the
-  // hot path of every channel handoff. Debug builds keep the CAS, which
-  // also catches two wakers racing.
-  g_status cur = gp->status.load(std::memory_order_acquire);
-  if (cur != g_status::waiting)
-    fatal("goroutine %llu: bad status transition waiting -> runnable (status is %s)",
-          static_cast<unsigned long long>(gp->id), g_status_string(cur));
-  // release: the waker's writes happen before the goroutine runs again.
-  gp->status.store(g_status::runnable, std::memory_order_release);
-#endif
+[[noreturn]] void fatal_bad_wake(const g* gp, g_status cur) {
+  fatal("goroutine %llu: bad status transition waiting -> runnable (status is %s)",
+        static_cast<unsigned long long>(gp->id), g_status_string(cur));
 }
 
 void g_transition(g* gp, g_status from, g_status to) {
