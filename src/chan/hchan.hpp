@@ -18,7 +18,7 @@
 // Invariants (lock-free mode; Go's hold exactly in the other modes):
 //  I1. recv_waiting_ == !recvq.empty() and send_waiting_ == !sendq.empty()
 //      whenever the lock is free (lock-free and unbuffered channels; in
-//      locked mode every operation takes the lock and nobody reads them).
+//      locked mode nobody reads them: see sync_flag).
 //  I2. A receiver is never left parked while the ring holds a value, nor a
 //      sender while the ring has room: whoever changes the ring without the
 //      lock (a push or pop) then reads the opposite flag (seq_cst), and a
@@ -35,7 +35,9 @@
 // Who touches what:
 //  - refs_: atomic, anyone holding a handle.
 //  - head_/tail_/slot stamps: atomic, lock-free pushers and poppers, and
-//    lock holders (lock-free mode); only lock holders (locked mode).
+//    lock holders (lock-free mode); written only by lock holders (locked
+//    mode), where try_send/try_recv read head_/tail_ without the lock
+//    (ring::len) to see a full or empty buffer.
 //  - recv_waiting_/send_waiting_/closed_: written under lock, read by anyone.
 //  - recvq/sendq and every field of a queued sudog: under lock.
 //  - sudog::result: written by the waker under lock before ready(), read by
@@ -175,14 +177,15 @@ struct hchan {
   // x86-64 instead of an xchg, four of them per message on an unbuffered
   // channel whose peers take turns.
   void sync_flags() {
-    // Locked mode (buffered): every operation, try_* included, takes the
-    // lock and reads the queues themselves; keeping the flags would only
-    // add stores to the park and wake paths.
     sync_flag(recv_waiting_, recvq_);
     sync_flag(send_waiting_, sendq_);
   }
   // The same for the one queue an operation changed.
   void sync_flag(std::atomic<uint32_t>& flag, const waitq& q) {
+    // Locked mode (buffered): nobody reads the flags. Operations take the
+    // lock and look at the queues; try_* first reads the ring's length,
+    // which says enough. Keeping them would only add stores
+    // to the park and wake paths.
     if (locked_mode_) return;
     uint32_t v = q.empty() ? 0 : 1;
     if (flag.load(std::memory_order_relaxed) == v) return;
