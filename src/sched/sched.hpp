@@ -17,7 +17,10 @@
 // wakep() again: so Ms are woken one at a time as long as there is work,
 // and never in a herd. An M that stops spinning re-checks every run queue
 // after it has dropped its P and its spinning count, so a wakep() that saw
-// it spinning cannot be lost.
+// it spinning cannot be lost. Unlike Go, a spinning M takes a short queue
+// only from a P that is not getting through it (worth_stealing in
+// proc.cpp), and, finding only such queues, naps and looks again while
+// still counted as spinning.
 //
 // Lock order: sched.lock ranks `sched` (base/lock.hpp): it may be taken
 // while holding a channel or timer lock, and nothing of lower rank may be
