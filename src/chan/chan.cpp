@@ -207,7 +207,7 @@ void wait_in_queue(hchan* c, waitq& q, sudog& s, wait_reason reason, ready_list&
   c->sync_flag_of(q);
   if (c->lock_free()) serve_locked(c, s.gp, rl);
   if (s.result == wake::none && rl.empty()) {
-    park(reason, unlock_chan, c);
+    park_waiter(s.gp, reason, unlock_chan, c);
   } else {
     q.remove(&s);
     c->sync_flags();

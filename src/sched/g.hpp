@@ -56,6 +56,11 @@ inline constexpr size_t kInlineClosure = 64;
 struct g {
   fiber_context ctx;
   std::atomic<g_status> status{g_status::idle};
+  // The M running this goroutine, set by prepare_run before every switch
+  // into it and read only by the goroutine itself: where it resumes after
+  // a park it is the current M, without a thread-local read (those must go
+  // through the non-inlined current_m(), see current.cpp).
+  struct m* cur_m = nullptr;
   bool is_thread = false;         // a plain thread's waiter record
   bool is_main = false;           // the main goroutine of a run()
   wait_reason reason = wait_reason::none;

@@ -49,6 +49,9 @@ bool in_goroutine();
 
 // Blocks the caller until ready(current_waiter()) is called. See above.
 void park(wait_reason reason, unlock_fn unlock, void* arg);
+// The same, for a caller that already holds current_waiter() (w must be
+// it): saves reading the thread's M again.
+void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg);
 
 // Makes the parked waiter `w` runnable. Callable from goroutines, plain
 // threads and the scheduler (timer callbacks). A goroutine readied by a

@@ -476,6 +476,7 @@ void prepare_run(m* mp, g* gp) {
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   g_set_status(gp, g_status::runnable, g_status::running);
   mp->curg = gp;
+  gp->cur_m = mp;
   if (gp->ctx.sp == nullptr) {  // first run
     stack_bind(pp, gp);
     fiber_make(&gp->ctx, gp->stack_lo, gp->stack_hi, g_main, gp);
@@ -663,8 +664,8 @@ void globrunq_put(g* gp) {
   wakep();
 }
 
-void finish_switch() {
-  m* mp = current_m();
+void finish_switch(m* mp) {
+  GORO_DCHECK(mp == current_m());
   if (g* out = mp->switched_out) {
     mp->switched_out = nullptr;
     after_switch(mp, out);
@@ -691,10 +692,11 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   } else {
     fiber_switch(&gp->ctx, &mp->g0, action == m_action::exit);
   }
-  // Resumed, possibly on another M: mp is stale from here on.
-  finish_switch();
+  // Resumed, possibly on another M: mp is stale from here on, gp->cur_m
+  // is the M we resumed on.
+  finish_switch(gp->cur_m);
   if (gp->blocking_depth > 0) {
-    p* pp = current_m()->pp;
+    p* pp = gp->cur_m->pp;
     pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     pp->in_blocking.store(true, std::memory_order_release);
   }
@@ -721,10 +723,13 @@ void handoff_detached(p* pp) {
 
 // ---- park / ready ------------------------------------------------------------
 
-void park(wait_reason reason, unlock_fn unlock, void* arg) {
-  m* mp = current_m();
-  if (mp != nullptr && mp->curg != nullptr) {
-    g* gp = mp->curg;
+void park(wait_reason reason, unlock_fn unlock, void* arg) { park_waiter(current_waiter(), reason, unlock, arg); }
+
+void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
+  if (!w->is_thread) {
+    g* gp = w;
+    m* mp = gp->cur_m;
+    GORO_DCHECK(mp == current_m() && mp->curg == gp);
     gp->reason = reason;
     gp->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
     mcall_on(mp, m_action::park, unlock, arg);
@@ -732,8 +737,6 @@ void park(wait_reason reason, unlock_fn unlock, void* arg) {
     race_acquire(race_token(gp));
     return;
   }
-  GORO_CHECK(mp == nullptr);  // never on a worker's scheduler stack
-  g* w = current_waiter();
   w->reason = reason;
   w->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
   g_transition(w, g_status::running, g_status::waiting);

@@ -195,8 +195,9 @@ void mcall(m_action action, unlock_fn unlock, void* arg);
 // The same, for a caller that has just read current_m() (mp must be it).
 void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg);
 // Completes the action of the goroutine that switched to the caller (see
-// m::switched_out). First thing a goroutine does when it resumes.
-void finish_switch();
+// m::switched_out). First thing a goroutine does when it resumes; mp is
+// the current M (the resumed goroutine's g::cur_m).
+void finish_switch(m* mp);
 // Hand a P whose goroutine runs long or blocks to a fresh M (sysmon.cpp).
 void handoff_detached(p* pp);
 p* p_for_index(int32_t i);

@@ -259,7 +259,7 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
 void g_main(void* arg) {
   g* gp = static_cast<g*>(arg);
   fiber_entered();
-  finish_switch();  // the goroutine that switched here directly, if any
+  finish_switch(gp->cur_m);  // the goroutine that switched here directly, if any
   race_acquire(race_token(gp));  // go() happens before this goroutine starts
   // No try/catch here, on purpose: an exception escaping the goroutine's
   // function finds no handler (goro_fiber_start ends the unwind), so

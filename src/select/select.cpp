@@ -204,7 +204,7 @@ int select_go(scase* cs, int n, bool block) {
     });
     bool parked = false;
     if (sel.done.load() == 0 && rl.empty()) {
-      park(wait_reason::select, unlock_all, &locks);
+      park_waiter(self, wait_reason::select, unlock_all, &locks);
       parked = true;
     }
 
