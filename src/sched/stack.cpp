@@ -4,9 +4,14 @@
 //  - reserved <= capacity: every goroutine that exists (started or not)
 //    holds a reservation, in a P's credits or in `reserved` directly, so
 //    stack_bind can always find a stack without mapping memory.
-//  - capacity = free-list stacks + stacks bound to goroutines + stacks in
-//    P caches + uncarved slots of mapped chunks.
+//  - capacity = free stacks (free_tops, released) + stacks bound to
+//    goroutines + stacks in P caches + uncarved slots of mapped chunks,
+//    except while stack_scavenge has a batch out (between its two critical
+//    sections), which only makes a concurrent stack_bind map address space
+//    it could have done without.
 //  - Stacks on any free list have their guard page installed.
+//  - free_low <= free_tops.size(): the entries below it have not been
+//    taken since the last scavenge.
 #include "sched/stack.hpp"
 
 #include <sys/mman.h>
@@ -45,6 +50,32 @@ constexpr int kCacheMax = 64;
 
 enum class guard_mode { unknown, madvise, mprotect };
 
+// A stack of stack tops in a malloc'd array that is never freed: trivially
+// destructible, so the pool stays usable while the process exits (the
+// monitor thread may be scavenging then; a std::vector would be destroyed
+// under it).
+struct top_list {
+  void** v = nullptr;
+  size_t n = 0;
+  size_t cap = 0;
+
+  bool empty() const { return n == 0; }
+  // False if there is no memory for it.
+  bool reserve(size_t want) {
+    if (want <= cap) return true;
+    auto* grown = static_cast<void**>(realloc(v, want * sizeof(void*)));
+    if (grown == nullptr) return false;
+    v = grown;
+    cap = want;
+    return true;
+  }
+  void push(void* top) {
+    GORO_CHECK(n < cap);  // reserve()d for every stack there is
+    v[n++] = top;
+  }
+  void* pop() { return v[--n]; }
+};
+
 struct stack_pool {
   runtime_lock lock{lock_rank::stack_pool};
   size_t page = 4096;
@@ -58,7 +89,14 @@ struct stack_pool {
     char* end;
   };
   std::vector<region> uncarved;
-  void* free = nullptr;         // stack tops, linked through their top word
+  // Free stacks, by their tops. free_tops is a LIFO (the back is the most
+  // recently freed, the hottest); released holds stacks whose pages were
+  // given back to the kernel (stack_scavenge), used only when free_tops is
+  // empty. Vectors, not lists linked through the stacks: the scavenger
+  // must not touch a page to find the next stack.
+  top_list free_tops;
+  top_list released;
+  size_t free_low = 0;          // lowest free_tops.size() since the last scavenge
   int64_t capacity = 0;
   int64_t reserved = 0;
   bool frozen = false;          // size fixed once the first chunk is mapped
@@ -133,6 +171,11 @@ void map_chunk_locked() {
   char* base = static_cast<char*>(mem);
   pool.uncarved.push_back(stack_pool::region{base, base + bytes});
   pool.capacity += static_cast<int64_t>(nslots);
+  // The free lists never hold more than every stack there is: with room
+  // for that, freeing a stack (on a goroutine's exit path) never allocates.
+  if (!pool.free_tops.reserve(static_cast<size_t>(pool.capacity)) ||
+      !pool.released.reserve(static_cast<size_t>(pool.capacity)))
+    throw goro::resource_error("goro: out of memory for the stack pool's free lists");
 }
 
 void reserve_locked(int64_t n) {
@@ -250,14 +293,17 @@ void stack_bind(p* pp, g* gp) {
     if (pp->stack_cache != nullptr) __builtin_prefetch(link_of(pp->stack_cache), 1);
   } else {
     lock_guard lk(pool.lock);
-    // Refill the P's cache with up to half its size from the global list.
-    for (int i = 0; i < kCacheMax / 2 && pool.free != nullptr; i++) {
-      void* t = pool.free;
-      pool.free = *link_of(t);
+    // Refill the P's cache with up to half its size from the global
+    // lists, hot stacks first.
+    for (int i = 0; i < kCacheMax / 2; i++) {
+      top_list& from = !pool.free_tops.empty() ? pool.free_tops : pool.released;
+      if (from.empty()) break;
+      void* t = from.pop();
       *link_of(t) = pp->stack_cache;
       pp->stack_cache = t;
       pp->nstack_cache++;
     }
+    pool.free_low = std::min(pool.free_low, pool.free_tops.n);
     top = pp->stack_cache;
     if (top != nullptr) {
       pp->stack_cache = *link_of(top);
@@ -307,11 +353,38 @@ void stack_release(p* pp, g* gp) {
       void* t = pp->stack_cache;
       pp->stack_cache = *link_of(t);
       pp->nstack_cache--;
-      *link_of(t) = pool.free;
-      pool.free = t;
+      pool.free_tops.push(t);
     }
   }
   stack_unreserve(pp);
+}
+
+void stack_scavenge(bool all) {
+  void** idle = nullptr;
+  size_t n = 0;
+  {
+    lock_guard lk(pool.lock);
+    n = all ? pool.free_tops.n : pool.free_low;
+    if (n > 0) {
+      idle = static_cast<void**>(malloc(n * sizeof(void*)));
+      if (idle == nullptr) return;  // no memory to list them: next time
+      // The oldest entries sit at the front: with `all` false, exactly
+      // those nobody has taken since the last scavenge.
+      memcpy(idle, pool.free_tops.v, n * sizeof(void*));
+      memmove(pool.free_tops.v, pool.free_tops.v + n, (pool.free_tops.n - n) * sizeof(void*));
+      pool.free_tops.n -= n;
+    }
+    pool.free_low = pool.free_tops.n;
+  }
+  if (n == 0) return;
+  // Outside the lock: one madvise per stack is a system call each. The
+  // guard page below each stack is not in the range, so it stays.
+  for (size_t i = 0; i < n; i++) madvise(static_cast<char*>(idle[i]) - pool.size, pool.size, MADV_DONTNEED);
+  {
+    lock_guard lk(pool.lock);
+    for (size_t i = 0; i < n; i++) pool.released.push(idle[i]);
+  }
+  free(idle);
 }
 
 bool stack_is_guard_hit(const g* gp, const void* addr) {
@@ -324,6 +397,11 @@ bool stack_is_guard_hit(const g* gp, const void* addr) {
 }  // namespace goro::detail
 
 namespace goro {
+
+void free_os_memory() {
+  detail::ensure_runtime();
+  detail::stack_scavenge(true);
+}
 
 std::size_t set_default_stack_size(std::size_t bytes) {
   using namespace detail;

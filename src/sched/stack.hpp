@@ -16,10 +16,12 @@
 // instead of touching a million fresh pages. Reservations are counted in
 // per-P batches ("credits") so go() takes no global lock.
 //
-// Free stacks are kept on a per-P LIFO cache (hottest first) and a global
-// list, linked through a word at the top of each free stack (that page is
-// resident anyway). Memory of cached stacks stays committed; the freed
-// pages are reused by the next goroutines (Go's stack cache does the same).
+// Free stacks are kept on a per-P LIFO cache (hottest first, linked through
+// a word at the top of each free stack: that page is resident anyway) and
+// a global LIFO of stack tops. Memory of cached stacks stays committed and
+// is reused by the next goroutines (Go's stack cache does the same) until
+// the scavenger (stack_scavenge, run by the monitor every 5 s) gives the
+// pages of stacks that stayed unused back to the kernel.
 //
 // Lock order: the pool lock ranks `stack_pool` (base/lock.hpp).
 #pragma once
@@ -50,6 +52,15 @@ void stack_unreserve(p* pp);
 // Maps a dedicated stack of `size` bytes (a go_with stack_size other than
 // the default) into gp. Throws goro::resource_error.
 void stack_alloc_dedicated(g* gp, size_t size);
+
+// Gives the memory of free pooled stacks back to the kernel
+// (madvise(MADV_DONTNEED); the address space stays reserved and a reused
+// stack reads as zeros). With `all` false, only the stacks that no
+// goroutine has taken since the previous call: the monitor calls it every
+// 5 s ($GORO_SCAVENGE_MS), so stacks idle for 5 to 10 s are released. With
+// `all` true (goro::free_os_memory), every stack in the global free lists.
+// Stacks cached per P (at most 64 each) stay. Any thread, no lock held.
+void stack_scavenge(bool all);
 
 // Stack overflow diagnosis: true if addr lies in the guard page of gp's
 // stack (or just below its usable range).

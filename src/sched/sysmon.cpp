@@ -6,7 +6,10 @@
 //    and hands the P's queued goroutines and its place among the maxprocs
 //    to a fresh worker (handoff_detached);
 //  - wakes a worker when a timer is overdue and nobody is looking;
-//  - keeps the coarse clock used for wait-since stamps.
+//  - keeps the coarse clock used for wait-since stamps;
+//  - every 5 s ($GORO_SCAVENGE_MS), gives the pages of goroutine stacks
+//    that stayed free since its last look back to the kernel
+//    (stack_scavenge).
 // Goroutines are never preempted in the middle of C++ code: the detached
 // goroutine keeps running on its M, and its P is given back when it next
 // reaches the scheduler (proc.cpp: over-budget check).
@@ -19,10 +22,12 @@
 #include <unistd.h>
 #include <time.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "base/check.hpp"
 #include "sched/sched.hpp"
+#include "sched/stack.hpp"
 
 namespace goro::detail {
 
@@ -95,6 +100,14 @@ void* sysmon_main(void* started) {
   runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
   static_cast<note*>(started)->wake();
   int64_t last_dead_check = 0;
+  int64_t last_scavenge = 0;
+  // Stacks that stay free for one to two periods are given back.
+  int64_t scavenge_every = 5'000'000'000;
+  if (const char* v = getenv("GORO_SCAVENGE_MS"); v != nullptr && *v != '\0') {
+    char* end = nullptr;
+    long long ms = strtoll(v, &end, 10);
+    if (*end == '\0' && ms > 0) scavenge_every = ms * 1'000'000;
+  }
   int64_t delay_us = 20;
   int idle = 0;
   for (;;) {
@@ -116,6 +129,13 @@ void* sysmon_main(void* started) {
       last_dead_check = now;
       lock_guard lk(sched.lock);
       if (sched.nmidle == sched.mcount) check_dead_locked();
+    }
+    // Give back the pages of goroutine stacks that stayed free for a
+    // whole period (5 s unless $GORO_SCAVENGE_MS says otherwise;
+    // stack.hpp).
+    if (now - last_scavenge >= scavenge_every) {
+      last_scavenge = now;
+      stack_scavenge(false);
     }
     if (acted) {
       idle = 0;
