@@ -515,7 +515,7 @@ g* direct_successor(m* mp) {
   // hiding real races between the two (crash test race_sequential).
   (void)mp;
   return nullptr;
-#endif
+#else
   p* pp = mp->pp;
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
   if (tick % 61 == 0) return nullptr;
@@ -525,6 +525,7 @@ g* direct_successor(m* mp) {
   if (pp->detached.load(std::memory_order_relaxed)) return nullptr;
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p()) return nullptr;
   return runq_get(pp);
+#endif
 }
 
 void schedule_loop(m* mp) {
@@ -569,18 +570,6 @@ void* m_thread_main(void* arg) {
   return nullptr;
 }
 
-int env_int(const char* name, int fallback) {
-  const char* v = getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  long n = strtol(v, &end, 10);
-  if (*end != '\0' || n < 1 || n > 100000) {
-    print_stderr("goro: ignoring %s=%s (want a positive integer)\n", name, v);
-    return fallback;
-  }
-  return static_cast<int>(n);
-}
-
 int ncpu() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -598,7 +587,7 @@ int ncpu() {
 void runtime_init() {
   static std::once_flag once;
   std::call_once(once, [] {
-    int procs = env_int("GORO_MAXPROCS", ncpu());
+    int procs = env_int("GORO_MAXPROCS", ncpu(), 100000);
     if (procs > kMaxP / 2) procs = kMaxP / 2;
     sched.maxprocs.store(procs, std::memory_order_relaxed);
     stack_pool_init();
@@ -806,6 +795,18 @@ void ready(g* gp) {
   } else {
     globrunq_put(gp);
   }
+}
+
+int env_int(const char* name, int fallback, int max) {
+  const char* v = getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  long n = strtol(v, &end, 10);
+  if (*end != '\0' || n < 1 || n > max) {
+    print_stderr("goro: ignoring %s=%s (want an integer from 1 to %d)\n", name, v, max);
+    return fallback;
+  }
+  return static_cast<int>(n);
 }
 
 [[noreturn]] void fatal_bad_wake(const g* gp, g_status cur) {

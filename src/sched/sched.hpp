@@ -198,6 +198,9 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg);
 // m::switched_out). First thing a goroutine does when it resumes; mp is
 // the current M (the resumed goroutine's g::cur_m).
 void finish_switch(m* mp);
+// The integer in environment variable `name`, if it is one from 1 to max;
+// else `fallback` (a bad value is reported on stderr once read).
+int env_int(const char* name, int fallback, int max);
 // Hand a P whose goroutine runs long or blocks to a fresh M (sysmon.cpp).
 void handoff_detached(p* pp);
 p* p_for_index(int32_t i);

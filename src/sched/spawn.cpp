@@ -133,10 +133,9 @@ void gfput(p* pp, g* gp) {
     for (int i = 1; i < pp->gcache.nfree - kBatchG; i++) last_kept = last_kept->schedlink;
     g* batch = last_kept->schedlink;
     last_kept->schedlink = nullptr;
-    int n = pp->gcache.nfree - (pp->gcache.nfree - kBatchG);
-    pp->gcache.nfree -= n;
+    pp->gcache.nfree -= kBatchG;
     lock_guard lk(gfree_global.lock);
-    push_batch_locked(batch, n);
+    push_batch_locked(batch, kBatchG);
   }
 }
 

@@ -10,8 +10,8 @@
 //    sections), which only makes a concurrent stack_bind map address space
 //    it could have done without.
 //  - Stacks on any free list have their guard page installed.
-//  - free_low <= free_tops.size(): the entries below it have not been
-//    taken since the last scavenge.
+//  - free_low <= free_tops.n: the entries below it have not been taken
+//    since the last scavenge.
 #include "sched/stack.hpp"
 
 #include <sys/mman.h>
@@ -92,11 +92,11 @@ struct stack_pool {
   // Free stacks, by their tops. free_tops is a LIFO (the back is the most
   // recently freed, the hottest); released holds stacks whose pages were
   // given back to the kernel (stack_scavenge), used only when free_tops is
-  // empty. Vectors, not lists linked through the stacks: the scavenger
+  // empty. Arrays, not lists linked through the stacks: the scavenger
   // must not touch a page to find the next stack.
   top_list free_tops;
   top_list released;
-  size_t free_low = 0;          // lowest free_tops.size() since the last scavenge
+  size_t free_low = 0;          // lowest free_tops.n since the last scavenge
   int64_t capacity = 0;
   int64_t reserved = 0;
   bool frozen = false;          // size fixed once the first chunk is mapped

@@ -22,7 +22,6 @@
 #include <unistd.h>
 #include <time.h>
 
-#include <cstdlib>
 #include <cstring>
 
 #include "base/check.hpp"
@@ -102,12 +101,7 @@ void* sysmon_main(void* started) {
   int64_t last_dead_check = 0;
   int64_t last_scavenge = 0;
   // Stacks that stay free for one to two periods are given back.
-  int64_t scavenge_every = 5'000'000'000;
-  if (const char* v = getenv("GORO_SCAVENGE_MS"); v != nullptr && *v != '\0') {
-    char* end = nullptr;
-    long long ms = strtoll(v, &end, 10);
-    if (*end == '\0' && ms > 0) scavenge_every = ms * 1'000'000;
-  }
+  const int64_t scavenge_every = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
   int64_t delay_us = 20;
   int idle = 0;
   for (;;) {

@@ -142,19 +142,10 @@ int select_go(scase* cs, int n, bool block) {
   }
 
   // Lock order, needed from here on only (pass 1 usually succeeds under
-  // load): insertion sort, selects are small.
+  // load). std::sort of a select's few cases is an insertion sort.
   uint16_t* lockorder = pollorder + np;
-  if (np <= small) {
-    for (int i = 0; i < np; i++) {
-      uint16_t k = pollorder[i];
-      int j = i;
-      for (; j > 0 && cs[lockorder[j - 1]].c > cs[k].c; j--) lockorder[j] = lockorder[j - 1];
-      lockorder[j] = k;
-    }
-  } else {
-    std::copy(pollorder, pollorder + np, lockorder);
-    std::sort(lockorder, lockorder + np, [cs](uint16_t a, uint16_t b) { return cs[a].c < cs[b].c; });
-  }
+  std::copy(pollorder, pollorder + np, lockorder);
+  std::sort(lockorder, lockorder + np, [cs](uint16_t a, uint16_t b) { return cs[a].c < cs[b].c; });
   lock_set locks{cs, lockorder, np};
 
   g* self = current_waiter();
