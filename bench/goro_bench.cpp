@@ -12,11 +12,13 @@
 // (../shared/bench/go/main.go); see docs/benchmarks.md for results.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "goro/runtime.hpp"
 #include "harness.hpp"
@@ -122,6 +124,30 @@ int64_t env_count(const char* name, int64_t fallback, int64_t min) {
   return n;
 }
 
+// Nanoseconds for one cache line to move between two threads' cores: two
+// plain threads bounce a counter 100,000 times. On the 2-vCPU VMs this
+// runs on, it reads either about 35 ns or 130-210 ns depending on where
+// the host has placed the vCPUs, for seconds to minutes at a time, and
+// every row that moves data between workers follows it; so it is printed
+// before and after the rows, to tell the two kinds of run apart.
+double core_handoff_ns() {
+  constexpr long kRounds = 100'000;
+  alignas(64) static std::atomic<long> turn;
+  turn.store(0);
+  auto bounce = [](long parity) {
+    for (long i = parity; i < 2 * kRounds; i += 2) {
+      while (turn.load(std::memory_order_acquire) != i) {
+      }
+      turn.store(i + 1, std::memory_order_release);
+    }
+  };
+  stopwatch sw;
+  std::thread other(bounce, 1);
+  bounce(0);
+  other.join();
+  return sw.seconds() * 1e9 / (2 * kRounds);
+}
+
 }  // namespace
 
 }  // namespace goro_bench
@@ -131,16 +157,20 @@ int main(int argc, char** argv) {
   cfg().messages = env_count("BENCH_MESSAGES", cfg().messages, kThreads);
   cfg().park_count = env_count("GORO_PARK_COUNT", cfg().park_count, 1);
   for (int i = 1; i < argc; i++) cfg().patterns.emplace_back(argv[i]);
-  return goro::run([] {
+  double handoff_before = core_handoff_ns();  // before the runtime's workers exist
+  int status = goro::run([handoff_before] {
     const char* stack = std::getenv("GORO_STACK_SIZE");
     std::fprintf(stderr, "goro-bench: goro %s (compiler %s) maxprocs=%d NumCPU=%ld messages=%lld threads=%d park_count=%lld%s%s\n",
                  GORO_BENCH_VERSION, __VERSION__, goro::maxprocs(), sysconf(_SC_NPROCESSORS_ONLN),
                  static_cast<long long>(cfg().messages), kThreads, static_cast<long long>(cfg().park_count),
                  stack != nullptr ? " GORO_STACK_SIZE=" : "", stack != nullptr ? stack : "");
+    std::fprintf(stderr, "goro-bench: cross-core handoff %.0f ns before the rows\n", handoff_before);
     // park_mem first: see runtime_park_mem.
     if (selected("runtime", "park_mem", "-")) runtime_park_mem();
     channel_suite();
     runtime_suite();
     return 0;
   });
+  std::fprintf(stderr, "goro-bench: cross-core handoff %.0f ns after the rows\n", core_handoff_ns());
+  return status;
 }

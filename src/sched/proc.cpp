@@ -39,11 +39,13 @@
 #include <mutex>
 
 #include "base/check.hpp"
+#include "base/prefetch.hpp"
 #include "base/race.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 
 namespace goro::detail {
+
 
 sched_t sched;
 
@@ -279,11 +281,16 @@ bool worth_stealing(p* victim) {
   if (n == 0 || n >= kAlwaysSteal) return true;  // empty: runq_steal looks at runnext
   uint32_t t1 = victim->schedtick.load(std::memory_order_relaxed);
   int64_t until = nanotime() + kLookNs;
+  // The look ends early once the answer is known: the P has run as many
+  // goroutines as it holds (leave it), or its queue has grown long (a
+  // goroutine making goroutines: take them).
   do {
     for (int i = 0; i < 16; i++) cpu_relax();
+    n = runq_len(victim);
+    if (n >= kAlwaysSteal) return true;
+    if (victim->schedtick.load(std::memory_order_relaxed) - t1 >= n) return false;
   } while (nanotime() < until);
-  uint32_t t2 = victim->schedtick.load(std::memory_order_relaxed);
-  return t2 - t1 < runq_len(victim);
+  return true;
 }
 
 // Sets *declined if a non-empty queue was left alone because its P gets
@@ -756,7 +763,7 @@ void ready(g* gp) {
   // A goroutine that slept long has a cold stack (a TLB miss and a cache
   // miss at the switch into it): start loading the top of it now, while
   // it waits in the run queue.
-  __builtin_prefetch(gp->ctx.sp, 1);
+  prefetch_for_write(gp->ctx.sp);
   m* mp = current_m();
   if (mp != nullptr && mp->pp != nullptr) {
     p* pp = mp->pp;

@@ -46,9 +46,12 @@ inline constexpr int kMaxP = 1024;
 
 enum class p_status : uint32_t { idle = 0, running = 1 };
 
+// Free g records a P keeps for its own spawns (sched/spawn.cpp).
+inline constexpr int kGCacheMax = 64;
+
 // Per-P cache of free g records and stack reservations (sched/spawn.cpp).
 struct g_cache {
-  g* free = nullptr;
+  g* free[kGCacheMax] = {};  // free[0, nfree), newest last
   int nfree = 0;
   int64_t stack_credits = 0;  // stacks reserved for this P's spawns
   uint64_t next_id = 0, end_id = 0;  // batch of goroutine ids

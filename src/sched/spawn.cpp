@@ -3,8 +3,11 @@
 // g records are allocated in slabs of 256 and never returned to the OS, so
 // the goroutine dump and the deadlock report can walk every g ever made
 // without a lock on the spawn path (Go's allgs works the same way). Free
-// g's sit on a per-P list (no lock) and a global list (stack_pool-ranked
-// lock) that balances Ps that spawn against Ps that retire.
+// g's sit in a per-P array (no lock) and a global array (stack_pool-ranked
+// lock) that balances Ps that spawn against Ps that retire. Arrays rather
+// than Go's linked lists: records retired on another core are cold here,
+// and an array names the next ones, so gfget prefetches them instead of
+// chasing one cold link per record.
 //
 // Goroutine ids come from a global counter in per-P batches of 16.
 //
@@ -14,9 +17,12 @@
 // closures go to the heap, stacks get their shadow reset (stack.cpp).
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "base/check.hpp"
+#include "base/prefetch.hpp"
+#include "base/ptr_stack.hpp"
 #include "base/race.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
@@ -26,7 +32,6 @@ namespace goro::detail {
 namespace {
 
 constexpr int kSlab = 256;
-constexpr int kLocalFreeMax = 64;
 
 struct g_slabs {
   runtime_lock lock{lock_rank::allgs};
@@ -35,44 +40,46 @@ struct g_slabs {
 };
 g_slabs slabs;
 
-// Free g records move between Ps in batches: a batch is a schedlink chain
-// whose head holds its length (batch_n) and the next batch (batchlink).
-// Handing over a whole batch is O(1) under the lock; walking a chain of
-// records last written by another core would take a cache miss per record
-// while holding it.
+// Free g records move between Ps in batches of kBatchG through one global
+// array (base/ptr_stack.hpp), with room reserved for every g ever made.
 struct g_free_global {
   runtime_lock lock{lock_rank::stack_pool};
-  g* batches = nullptr;  // guarded by lock
+  ptr_stack<g> free;  // guarded by lock
+  size_t made = 0;    // guarded by lock: g records in all slabs
 };
 g_free_global gfree_global;
 
-constexpr int kBatchG = kLocalFreeMax / 2;
+constexpr int kBatchG = kGCacheMax / 2;
 
-void push_batch_locked(g* head, int n) {
-  head->batch_n = n;
-  head->batchlink = gfree_global.batches;
-  gfree_global.batches = head;
-}
+// A P that spawns faster than it retires (its goroutines are stolen) gets
+// back records another core retired last: a cache miss on each line a
+// spawn writes. Prefetching a few spawns ahead overlaps those misses.
+constexpr int kPrefetchAhead = 8;
 
-g* pop_batch_locked(int* n) {
-  g* head = gfree_global.batches;
-  if (head != nullptr) {
-    gfree_global.batches = head->batchlink;
-    head->batchlink = nullptr;
-    *n = head->batch_n;
-  }
-  return head;
+// Starts loading, for writing, the two lines a spawn writes (g.hpp: the
+// run line and the closure line).
+inline void prefetch_for_spawn(g* gp) {
+  prefetch_for_write(gp);
+  prefetch_for_write(gp->inline_closure);
 }
 
 // Returns a single g to the global pool (paths without a P).
 void gfput_global(g* gp) {
-  gp->schedlink = nullptr;
   lock_guard lk(gfree_global.lock);
-  push_batch_locked(gp, 1);
+  gfree_global.free.push(gp);
 }
 
 g* slab_alloc() {
   g* slab = new g[kSlab];
+  {
+    lock_guard lk(gfree_global.lock);
+    size_t want = gfree_global.made + kSlab;
+    if (want > gfree_global.free.cap && !gfree_global.free.reserve(std::max(want, 2 * gfree_global.free.cap))) {
+      delete[] slab;
+      throw std::bad_alloc();
+    }
+    gfree_global.made = want;
+  }
   {
     lock_guard lk(slabs.lock);
     if (slabs.nslabs == slabs.cap) {
@@ -84,59 +91,48 @@ g* slab_alloc() {
     }
     slabs.slabs[slabs.nslabs++] = slab;
   }
-  // Keep one, put the rest on the global pool in batches.
-  for (int i = 1; i < kSlab; i++) slab[i].schedlink = (i + 1 < kSlab) ? &slab[i + 1] : nullptr;
+  // Keep one, put the rest on the global pool.
   lock_guard lk(gfree_global.lock);
-  for (int start = 1; start < kSlab; start += kBatchG) {
-    int n = std::min(kBatchG, kSlab - start);
-    slab[start + n - 1].schedlink = nullptr;
-    push_batch_locked(&slab[start], n);
-  }
+  for (int i = kSlab - 1; i >= 1; i--) gfree_global.free.push(&slab[i]);
   return &slab[0];
 }
 
 g* gfget(p* pp) {
   if (pp != nullptr) {
-    if (pp->gcache.free == nullptr) {
-      int n = 0;
-      g* batch;
+    g_cache& c = pp->gcache;
+    if (c.nfree == 0) {
       {
         lock_guard lk(gfree_global.lock);
-        batch = pop_batch_locked(&n);
+        auto k = std::min(static_cast<size_t>(kBatchG), gfree_global.free.n);
+        gfree_global.free.pop_n(c.free, k);
+        c.nfree = static_cast<int>(k);
       }
-      pp->gcache.free = batch;
-      pp->gcache.nfree = batch != nullptr ? n : 0;
+      for (int i = std::max(0, c.nfree - kPrefetchAhead); i < c.nfree - 1; i++) prefetch_for_spawn(c.free[i]);
     }
-    if (g* gp = pp->gcache.free) {
-      pp->gcache.free = gp->schedlink;
-      pp->gcache.nfree--;
+    if (c.nfree > 0) {
+      g* gp = c.free[--c.nfree];
+      if (c.nfree >= kPrefetchAhead) prefetch_for_spawn(c.free[c.nfree - kPrefetchAhead]);
       return gp;
     }
   } else {
     lock_guard lk(gfree_global.lock);
-    int n = 0;
-    if (g* gp = pop_batch_locked(&n)) {
-      if (g* rest = gp->schedlink) push_batch_locked(rest, n - 1);
-      return gp;
-    }
+    if (!gfree_global.free.empty()) return gfree_global.free.pop();
   }
   return slab_alloc();
 }
 
 void gfput(p* pp, g* gp) {
-  gp->schedlink = pp->gcache.free;
-  pp->gcache.free = gp;
-  if (++pp->gcache.nfree > kLocalFreeMax) {
-    // Keep the most recently freed (hottest here), give the oldest kBatchG
-    // away as one batch.
-    g* last_kept = pp->gcache.free;
-    for (int i = 1; i < pp->gcache.nfree - kBatchG; i++) last_kept = last_kept->schedlink;
-    g* batch = last_kept->schedlink;
-    last_kept->schedlink = nullptr;
-    pp->gcache.nfree -= kBatchG;
-    lock_guard lk(gfree_global.lock);
-    push_batch_locked(batch, kBatchG);
+  g_cache& c = pp->gcache;
+  if (c.nfree == kGCacheMax) {
+    // Give the oldest half away (the newest are the hottest here).
+    {
+      lock_guard lk(gfree_global.lock);
+      gfree_global.free.push_n(c.free, kBatchG);
+    }
+    std::memmove(c.free, c.free + kBatchG, sizeof(g*) * (kGCacheMax - kBatchG));
+    c.nfree -= kBatchG;
   }
+  c.free[c.nfree++] = gp;
 }
 
 uint64_t next_goid(p* pp) {
@@ -196,7 +192,7 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
       gp->closure = gp->inline_closure;
     } else {
       gp->closure = ::operator new(size, std::align_val_t(align));
-      gp->closure_align = align;
+      gp->closure_align = static_cast<uint32_t>(align);
     }
   } catch (...) {
     if (gp->stack_lo != nullptr) stack_release(pp, gp);
@@ -232,8 +228,8 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
   m* mp = current_m();
   p* pp = mp != nullptr ? mp->pp : nullptr;
   gp->parent_id = (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;
-  if (gp->id == 0) gp->id = next_goid(pp);
-  uint64_t id = gp->id;
+  uint64_t id = next_goid(pp);
+  gp->id = id;
   race_token_new(gp);
   race_release(race_token(gp));  // go() happens before the goroutine starts
   if (pp != nullptr) {
@@ -276,8 +272,6 @@ void g_free(p* pp, g* gp) {
   gp->status.store(g_status::idle, std::memory_order_relaxed);
   gp->ctx.sp = nullptr;
   gp->ops = nullptr;
-  gp->id = 0;
-  gp->parent_id = 0;
   gp->is_main = false;
   gp->reason = wait_reason::none;
   gfput(pp, gp);

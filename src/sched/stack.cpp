@@ -27,6 +27,8 @@
 
 #include "base/check.hpp"
 #include "base/lock.hpp"
+#include "base/prefetch.hpp"
+#include "base/ptr_stack.hpp"
 #include "goro/panic.hpp"
 #include "sched/sched.hpp"
 
@@ -50,31 +52,9 @@ constexpr int kCacheMax = 64;
 
 enum class guard_mode { unknown, madvise, mprotect };
 
-// A stack of stack tops in a malloc'd array that is never freed: trivially
-// destructible, so the pool stays usable while the process exits (the
-// monitor thread may be scavenging then; a std::vector would be destroyed
-// under it).
-struct top_list {
-  void** v = nullptr;
-  size_t n = 0;
-  size_t cap = 0;
-
-  bool empty() const { return n == 0; }
-  // False if there is no memory for it.
-  bool reserve(size_t want) {
-    if (want <= cap) return true;
-    auto* grown = static_cast<void**>(realloc(v, want * sizeof(void*)));
-    if (grown == nullptr) return false;
-    v = grown;
-    cap = want;
-    return true;
-  }
-  void push(void* top) {
-    GORO_CHECK(n < cap);  // reserve()d for every stack there is
-    v[n++] = top;
-  }
-  void* pop() { return v[--n]; }
-};
+// Free stack tops (base/ptr_stack.hpp: never freed, so the pool stays
+// usable while the process exits and the monitor may be scavenging).
+using top_list = ptr_stack<void>;
 
 struct stack_pool {
   runtime_lock lock{lock_rank::stack_pool};
@@ -290,7 +270,7 @@ void stack_bind(p* pp, g* gp) {
     pp->nstack_cache--;
     // The next bind reads that stack's link and writes its first frame:
     // start loading the line now (cached stacks are cold once many exist).
-    if (pp->stack_cache != nullptr) __builtin_prefetch(link_of(pp->stack_cache), 1);
+    if (pp->stack_cache != nullptr) prefetch_for_write(link_of(pp->stack_cache));
   } else {
     lock_guard lk(pool.lock);
     // Refill the P's cache with up to half its size from the global

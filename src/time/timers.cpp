@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/check.hpp"
+#include "base/prefetch.hpp"
 #include "sched/sched.hpp"
 #include "time/timer.hpp"
 
@@ -125,7 +126,7 @@ int timers_run(p* pp, int64_t now) {
       update_timer0(pp);
       // The next timer due is usually in a record nobody touched since it
       // was armed: start loading it while this one fires.
-      if (!h.empty() && h[0].when <= now) __builtin_prefetch(h[0].t, 1);
+      if (!h.empty() && h[0].when <= now) prefetch_for_write(h[0].t);
     }
     t->fn(t);
     ran++;
