@@ -677,7 +677,10 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   mp->unlock_arg = arg;
   mp->switched_out = gp;
   // A goroutine that parks inside goro::blocking is not blocking its P.
-  if (gp->blocking_depth > 0) mp->pp->in_blocking.store(false, std::memory_order_release);
+  // (Kept in a local: after a long park the g record is cold, the stack
+  // frame is not, and only the goroutine itself changes the depth.)
+  bool blocking = gp->blocking_depth > 0;
+  if (blocking) mp->pp->in_blocking.store(false, std::memory_order_release);
   // Switching straight to the next goroutine saves a switch to g0 and a
   // round of the scheduling loop (a quarter of a channel handoff's cost).
   // The action is then completed by that goroutine (finish_switch), once
@@ -691,7 +694,7 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   // Resumed, possibly on another M: mp is stale from here on, gp->cur_m
   // is the M we resumed on.
   finish_switch(gp->cur_m);
-  if (gp->blocking_depth > 0) {
+  if (blocking) {
     p* pp = gp->cur_m->pp;
     pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     pp->in_blocking.store(true, std::memory_order_release);

@@ -48,6 +48,8 @@ enum class p_status : uint32_t { idle = 0, running = 1 };
 
 // Free g records a P keeps for its own spawns (sched/spawn.cpp).
 inline constexpr int kGCacheMax = 64;
+// Free default-size stacks a P keeps (sched/stack.cpp).
+inline constexpr int kStackCacheMax = 64;
 
 // Per-P cache of free g records and stack reservations (sched/spawn.cpp).
 struct g_cache {
@@ -85,7 +87,7 @@ struct p {
 
 
   alignas(64) g_cache gcache;   // owner only from here on
-  void* stack_cache = nullptr;  // free default-size stacks (stack.cpp)
+  void* stack_cache[kStackCacheMax] = {};  // free default-size stack tops, newest last (stack.cpp)
   int nstack_cache = 0;
 
   uint64_t rand_state = 0;  // per-P PRNG (steal order)

@@ -48,7 +48,7 @@ constexpr size_t kDefaultStack = 256 * 1024;
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kChunkBytes = size_t{256} << 20;  // virtual bytes per pool chunk
 constexpr int64_t kCreditBatch = 32;
-constexpr int kCacheMax = 64;
+constexpr int kStackPrefetchAhead = 4;  // binds ahead (stack_bind)
 
 enum class guard_mode { unknown, madvise, mprotect };
 
@@ -91,7 +91,6 @@ std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pool.size
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-void** link_of(void* top) { return static_cast<void**>(top) - 1; }
 
 // Makes `guard` (one page) fault on access. False if no guard could be had.
 bool install_guard(char* guard) {
@@ -262,45 +261,49 @@ void stack_alloc_dedicated(g* gp, size_t size) {
   gp->stack_pooled = false;
 }
 
+// Starts loading, for writing, the top of a cached stack that a bind will
+// hand out soon: its first frames are written there. Cached stacks are cold
+// once many goroutines exist (a TLB miss and a cache miss each); the
+// prefetch also walks the page table. A released stack's page is absent and
+// the prefetch is dropped, without a fault.
+inline void prefetch_stack_top(void* top) {
+  prefetch_for_write(static_cast<char*>(top) - 64);
+  prefetch_for_write(static_cast<char*>(top) - 128);
+}
+
 void stack_bind(p* pp, g* gp) {
   if (gp->stack_lo != nullptr) return;  // dedicated stack, mapped at go()
-  void* top = pp->stack_cache;
-  if (top != nullptr) {
-    pp->stack_cache = *link_of(top);
-    pp->nstack_cache--;
-    // The next bind reads that stack's link and writes its first frame:
-    // start loading the line now (cached stacks are cold once many exist).
-    if (pp->stack_cache != nullptr) prefetch_for_write(link_of(pp->stack_cache));
-  } else {
+  void* top;
+  if (pp->nstack_cache == 0) {
     lock_guard lk(pool.lock);
     // Refill the P's cache with up to half its size from the global
-    // lists, hot stacks first.
-    for (int i = 0; i < kCacheMax / 2; i++) {
-      top_list& from = !pool.free_tops.empty() ? pool.free_tops : pool.released;
-      if (from.empty()) break;
-      void* t = from.pop();
-      *link_of(t) = pp->stack_cache;
-      pp->stack_cache = t;
-      pp->nstack_cache++;
-    }
+    // lists: released stacks below, kept ones (the hottest last) on top.
+    size_t want = kStackCacheMax / 2;
+    size_t kept = std::min(want, pool.free_tops.n);
+    size_t released = std::min(want - kept, pool.released.n);
+    pool.released.pop_n(pp->stack_cache, released);
+    pool.free_tops.pop_n(pp->stack_cache + released, kept);
+    pp->nstack_cache = static_cast<int>(released + kept);
     pool.free_low = std::min(pool.free_low, pool.free_tops.n);
-    top = pp->stack_cache;
-    if (top != nullptr) {
-      pp->stack_cache = *link_of(top);
-      pp->nstack_cache--;
-    } else {
-      top = carve_locked();
-      if (top == nullptr) {
-        // Every reserved stack exists, but the free ones sit in other Ps'
-        // caches, which only their owners may touch: map more address
-        // space rather than wait. (Only virtual memory: MAP_NORESERVE.)
-        try {
-          map_chunk_locked();
-        } catch (const goro::resource_error& e) {
-          fatal("%s (while starting goroutine %llu)", e.what(), static_cast<unsigned long long>(gp->id));
-        }
-        top = carve_locked();
+    for (int i = std::max(0, pp->nstack_cache - 1 - kStackPrefetchAhead); i < pp->nstack_cache - 1; i++)
+      prefetch_stack_top(pp->stack_cache[i]);
+  }
+  if (pp->nstack_cache > 0) {
+    top = pp->stack_cache[--pp->nstack_cache];
+    if (pp->nstack_cache >= kStackPrefetchAhead) prefetch_stack_top(pp->stack_cache[pp->nstack_cache - kStackPrefetchAhead]);
+  } else {
+    lock_guard lk(pool.lock);
+    top = carve_locked();
+    if (top == nullptr) {
+      // Every reserved stack exists, but the free ones sit in other Ps'
+      // caches, which only their owners may touch: map more address
+      // space rather than wait. (Only virtual memory: MAP_NORESERVE.)
+      try {
+        map_chunk_locked();
+      } catch (const goro::resource_error& e) {
+        fatal("%s (while starting goroutine %llu)", e.what(), static_cast<unsigned long long>(gp->id));
       }
+      top = carve_locked();
     }
   }
   gp->stack_hi = static_cast<char*>(top);
@@ -325,17 +328,16 @@ void stack_release(p* pp, g* gp) {
   void* top = gp->stack_hi;
   gp->stack_lo = gp->stack_hi = nullptr;
   gp->stack_pooled = false;
-  *link_of(top) = pp->stack_cache;
-  pp->stack_cache = top;
-  if (++pp->nstack_cache > kCacheMax) {
-    lock_guard lk(pool.lock);
-    for (int i = 0; i < kCacheMax / 2; i++) {
-      void* t = pp->stack_cache;
-      pp->stack_cache = *link_of(t);
-      pp->nstack_cache--;
-      pool.free_tops.push(t);
+  if (pp->nstack_cache == kStackCacheMax) {
+    // Give the oldest half away (the newest are the hottest here).
+    {
+      lock_guard lk(pool.lock);
+      pool.free_tops.push_n(pp->stack_cache, kStackCacheMax / 2);
     }
+    std::memmove(pp->stack_cache, pp->stack_cache + kStackCacheMax / 2, sizeof(void*) * (kStackCacheMax / 2));
+    pp->nstack_cache -= kStackCacheMax / 2;
   }
+  pp->stack_cache[pp->nstack_cache++] = top;
   stack_unreserve(pp);
 }
 

@@ -1,9 +1,10 @@
-// goro::sleep_for / sleep_until: a goroutine parks with its embedded timer
-// armed (no allocation); a plain thread sleeps in the kernel.
+// goro::sleep_for / sleep_until: a goroutine parks with a sleep entry in
+// its P's timer heap (time/timer.hpp: no timer record, no allocation); a
+// plain thread sleeps in the kernel.
 //
-// The timer is added from park's unlock function, on the scheduler stack
-// after the goroutine is switched out, so the timer cannot fire (and ready
-// the goroutine) before it is fully parked.
+// The entry is added from park's unlock function, on the scheduler stack
+// after the goroutine is switched out, so it cannot fire (and ready the
+// goroutine) before the goroutine is fully parked.
 #include <time.h>
 
 #include <cerrno>
@@ -14,10 +15,10 @@
 namespace goro::detail {
 
 namespace {
-void sleep_fire(timer* t) { ready(static_cast<g*>(t->arg)); }
-
-bool arm_sleep_timer(g* gp, void*) {
-  timer_add(&gp->sleep_timer);
+// arg: the deadline, on the parking goroutine's stack (intact until it is
+// readied, which only this call makes possible).
+bool arm_sleep(g* gp, void* arg) {
+  sleep_add(gp, *static_cast<const int64_t*>(arg));
   return true;
 }
 }  // namespace
@@ -34,11 +35,7 @@ void sleep_until_ns(int64_t deadline_ns) {
     return;
   }
   if (deadline_ns <= nanotime()) return;
-  g* gp = current_waiter();
-  gp->sleep_timer.when = deadline_ns;
-  gp->sleep_timer.fn = sleep_fire;
-  gp->sleep_timer.arg = gp;
-  park(wait_reason::sleep, arm_sleep_timer, nullptr);
+  park(wait_reason::sleep, arm_sleep, &deadline_ns);
 }
 
 }  // namespace goro::detail

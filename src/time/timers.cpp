@@ -15,9 +15,15 @@ namespace {
 
 using heap_t = std::vector<timer_entry>;
 
+constexpr uintptr_t kSleepTag = 1;
+
+bool is_sleep(timer_entry e) { return (e.ref & kSleepTag) != 0; }
+timer* timer_of(timer_entry e) { return reinterpret_cast<timer*>(e.ref); }
+g* g_of(timer_entry e) { return reinterpret_cast<g*>(e.ref & ~kSleepTag); }
+
 void place(heap_t& h, size_t i, timer_entry e) {
   h[i] = e;
-  e.t->heap_index = static_cast<int32_t>(i);
+  if (!is_sleep(e)) timer_of(e)->heap_index = static_cast<int32_t>(i);
 }
 
 void sift_up(heap_t& h, size_t i) {
@@ -49,7 +55,7 @@ void sift_down(heap_t& h, size_t i) {
 }
 
 void remove_at(heap_t& h, size_t i) {
-  h[i].t->heap_index = -1;
+  if (!is_sleep(h[i])) timer_of(h[i])->heap_index = -1;
   size_t last = h.size() - 1;
   if (i != last) {
     h[i] = h[last];
@@ -84,19 +90,37 @@ void wake_for_timer(int64_t when) {
 
 }  // namespace
 
-void timer_add(timer* t) {
+namespace {
+
+// Adds entry e to the heap of the caller's P (P 0's for a plain thread);
+// returns the P.
+p* heap_add(timer_entry e, timer* t) {
   ensure_runtime();
-  int64_t when = t->when;  // t may fire (and be reused) once the lock is dropped
   m* mp = current_m();
   p* pp = (mp != nullptr && mp->pp != nullptr) ? mp->pp : p_for_index(0);
   {
     lock_guard lk(pp->timers.lock);
-    GORO_CHECK(t->heap_index < 0);
-    t->owner = pp;
-    pp->timers.heap.push_back(timer_entry{t->when, t});
+    if (t != nullptr) {
+      GORO_CHECK(t->heap_index < 0);
+      t->owner = pp;
+    }
+    pp->timers.heap.push_back(e);
     sift_up(pp->timers.heap, pp->timers.heap.size() - 1);
     update_timer0(pp);
   }
+  return pp;
+}
+
+}  // namespace
+
+void timer_add(timer* t) {
+  int64_t when = t->when;  // t may fire (and be reused) once the lock is dropped
+  heap_add(timer_entry{when, reinterpret_cast<uintptr_t>(t)}, t);
+  wake_for_timer(when);
+}
+
+void sleep_add(g* gp, int64_t when) {
+  heap_add(timer_entry{when, reinterpret_cast<uintptr_t>(gp) | kSleepTag}, nullptr);
   wake_for_timer(when);
 }
 
@@ -111,25 +135,37 @@ bool timer_del(timer* t) {
 }
 
 int timers_run(p* pp, int64_t now) {
+  // Due entries are taken in batches under one hold of the lock, then
+  // fired outside it. The records they fire (sleeping goroutines' g
+  // records, timers) were last touched when armed, often on another core
+  // and long ago: prefetching the whole batch first overlaps those misses
+  // instead of taking them one after the other.
+  constexpr int kBatch = 32;
+  timer_entry batch[kBatch];
   int ran = 0;
   for (;;) {
-    timer* t;
+    int n = 0;
     {
       lock_guard lk(pp->timers.lock);
       auto& h = pp->timers.heap;
-      if (h.empty() || h[0].when > now) {
-        update_timer0(pp);
-        return ran;
+      while (n < kBatch && !h.empty() && h[0].when <= now) {
+        batch[n++] = h[0];
+        remove_at(h, 0);
       }
-      t = h[0].t;
-      remove_at(h, 0);
       update_timer0(pp);
-      // The next timer due is usually in a record nobody touched since it
-      // was armed: start loading it while this one fires.
-      if (!h.empty() && h[0].when <= now) prefetch_for_write(h[0].t);
     }
-    t->fn(t);
-    ran++;
+    for (int i = 0; i < n; i++)
+      prefetch_for_write(is_sleep(batch[i]) ? static_cast<const void*>(g_of(batch[i])) : timer_of(batch[i]));
+    for (int i = 0; i < n; i++) {
+      if (is_sleep(batch[i])) {
+        ready(g_of(batch[i]));
+      } else {
+        timer* t = timer_of(batch[i]);
+        t->fn(t);
+      }
+    }
+    ran += n;
+    if (n < kBatch) return ran;
   }
 }
 

@@ -148,6 +148,41 @@ TEST(Sleep, ManySleepersAllWake) {
   });
 }
 
+// Sleeping goroutines (heap entries without a timer record) and after()
+// channels (timer records whose heap index is kept) share each P's heap:
+// with random deadlines, every one fires, none early, in batches of any
+// size, whichever worker runs them.
+TEST(Sleep, SleepersAndAfterTimersShareTheHeap) {
+  for (int procs : {1, 2}) {
+    goro::set_maxprocs(procs);
+    std::atomic<int> early{0}, woke{0};
+    const int n = goro_test::scaled(4000);
+    goro::run([&] {
+      goro::wait_group wg;
+      std::mt19937 rng(77 + procs);
+      for (int i = 0; i < n; i++) {
+        auto d = std::chrono::microseconds(rng() % 15000);
+        bool use_after = (rng() & 1) != 0;
+        wg.add(1);
+        goro::go([&, d, use_after] {
+          auto t0 = steady::now();
+          if (use_after) {
+            goro::after(d).recv();
+          } else {
+            goro::sleep_for(d);
+          }
+          if (steady::now() - t0 < d) early++;
+          woke++;
+          wg.done();
+        });
+      }
+      wg.wait();
+    });
+    EXPECT_EQ(early.load(), 0) << "procs=" << procs;
+    EXPECT_EQ(woke.load(), n) << "procs=" << procs;
+  }
+}
+
 // Timer precision on an idle machine: this test runs alone (RUN_SERIAL,
 // see tests/CMakeLists.txt) and checks the median lateness of 30 sleeps.
 TEST(SleepPrecision, WithinOneMillisecondWhenIdle) {
