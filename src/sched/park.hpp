@@ -59,6 +59,11 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg);
 // ping-pong pair on one core.
 void ready(g* w);
 
+// ready() for n goroutines (not plain-thread waiters) at once, from a
+// worker holding a P (the timer code): they go to the tail of its run
+// queue in order, not through runnext, with one wakep() for them all.
+void ready_goroutines(g* const* gs, int n);
+
 // The goroutine id of a waiter (0 for a plain thread).
 uint64_t waiter_id(const g* w);
 

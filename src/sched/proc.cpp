@@ -807,6 +807,31 @@ void ready(g* gp) {
   }
 }
 
+void ready_goroutines(g* const* gs, int n) {
+  if (n == 0) return;
+  m* mp = current_m();
+  GORO_DCHECK(mp != nullptr && mp->pp != nullptr);
+#if defined(GORO_DEBUG_CHECKS)
+  // ready()'s random detours through the global queue (see there).
+  for (int i = 0; i < n; i++) ready(gs[i]);
+  (void)mp;
+#else
+  p* pp = mp->pp;
+  for (int i = 0; i < n; i++) {
+    g* gp = gs[i];
+    GORO_DCHECK(!gp->is_thread);
+    race_release(race_token(gp));
+    g_wake_transition(gp);
+    prefetch_for_write(gp->ctx.sp);  // see ready()
+    runq_put(pp, gp, false);
+  }
+  // The store-load barrier wakep()'s read of nmspinning needs after the
+  // release stores that published the goroutines (sched.hpp).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wakep();
+#endif
+}
+
 int env_int(const char* name, int fallback, int max) {
   const char* v = getenv(name);
   if (v == nullptr || *v == '\0') return fallback;

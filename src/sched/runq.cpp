@@ -103,10 +103,16 @@ void runq_put(p* pp, g* gp, bool next) {
   }
 }
 
-g* runq_get(p* pp) {
+namespace {
+
+g* take_runnext(p* pp) {
   g* next = pp->q.runnext.load(std::memory_order_relaxed);
   if (next != nullptr && pp->q.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
     return next;
+  return nullptr;
+}
+
+g* take_ring_head(p* pp) {
   for (;;) {
     uint32_t h = pp->q.head.load(std::memory_order_acquire);
     uint32_t t = pp->q.tail.load(std::memory_order_relaxed);
@@ -115,6 +121,21 @@ g* runq_get(p* pp) {
     if (pp->q.head.compare_exchange_strong(h, h + 1, std::memory_order_release, std::memory_order_relaxed))
       return gp;
   }
+}
+
+}  // namespace
+
+g* runq_get(p* pp) {
+  bool ring_first = pp->q.runnext_streak >= kRunnextStreakMax;
+  if (!ring_first) {
+    if (g* gp = take_runnext(pp)) {
+      pp->q.runnext_streak++;
+      return gp;
+    }
+  }
+  pp->q.runnext_streak = 0;
+  if (g* gp = take_ring_head(pp)) return gp;
+  return ring_first ? take_runnext(pp) : nullptr;  // an empty ring: runnext after all
 }
 
 g* runq_steal(p* pp, p* victim, bool steal_next) {

@@ -34,6 +34,9 @@ struct runq {
   alignas(64) std::atomic<uint32_t> head{0};
   alignas(64) std::atomic<uint32_t> tail{0};
   alignas(64) std::atomic<g*> runnext{nullptr};
+  // Owner only: goroutines taken from runnext in a row while the ring was
+  // not empty (runq_get).
+  uint32_t runnext_streak = 0;
   alignas(64) std::atomic<g*> slots[kRunqSize] = {};
 };
 
@@ -41,7 +44,15 @@ struct runq {
 // goes to the tail). Owner only. Spills to the global queue when full.
 void runq_put(p* pp, g* gp, bool next);
 
-// Takes the next goroutine (runnext first). Owner only.
+inline constexpr uint32_t kRunnextStreakMax = 61;
+
+// Takes the next goroutine: runnext first, except that after
+// kRunnextStreakMax runnext goroutines in a row the ring's head goes first.
+// Two goroutines handing a value back and forth refill runnext for each
+// other at every switch; without the limit, anything in the ring behind
+// them (a goroutine woken by a timer, say) would wait until another worker
+// stole it, and forever with one worker. (Go bounds it with the time slice
+// the pair shares, ended by sysmon's preemption.) Owner only.
 g* runq_get(p* pp);
 
 // Steals about half of victim's queue into pp's (pp must be empty) and

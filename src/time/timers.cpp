@@ -67,10 +67,35 @@ void remove_at(heap_t& h, size_t i) {
   }
 }
 
-void update_timer0(p* pp) {
-  auto& h = pp->timers.heap;
-  pp->timer0_when.store(h.empty() ? INT64_MAX : h[0].when, std::memory_order_seq_cst);
+int64_t earliest_locked(const timer_heap& th) {
+  int64_t when = th.heap.empty() ? INT64_MAX : th.heap[0].when;
+  if (th.run_head < th.run.size()) when = std::min(when, th.run[th.run_head].when);
+  return when;
 }
+
+// Takes the earliest entry if it is due by `now`.
+bool pop_due_locked(timer_heap& th, int64_t now, timer_entry* out) {
+  bool in_run = th.run_head < th.run.size();
+  bool in_heap = !th.heap.empty();
+  if (in_run && (!in_heap || th.run[th.run_head].when <= th.heap[0].when)) {
+    if (th.run[th.run_head].when > now) return false;
+    *out = th.run[th.run_head++];
+    if (th.run_head == th.run.size()) {
+      th.run.clear();
+      th.run_head = 0;
+    } else if (th.run_head >= 4096 && 2 * th.run_head >= th.run.size()) {
+      th.run.erase(th.run.begin(), th.run.begin() + static_cast<std::ptrdiff_t>(th.run_head));
+      th.run_head = 0;
+    }
+    return true;
+  }
+  if (!in_heap || th.heap[0].when > now) return false;
+  *out = th.heap[0];
+  remove_at(th.heap, 0);
+  return true;
+}
+
+void update_timer0(p* pp) { pp->timer0_when.store(earliest_locked(pp->timers), std::memory_order_seq_cst); }
 
 // A new earliest deadline may be before the idle worker's wake-up time:
 // kick the timed sleeper (or any idle M) to recompute it.
@@ -92,37 +117,43 @@ void wake_for_timer(int64_t when) {
 
 namespace {
 
-// Adds entry e to the heap of the caller's P (P 0's for a plain thread);
-// returns the P.
-p* heap_add(timer_entry e, timer* t) {
+// Adds entry e to the timers of the caller's P (P 0's for a plain thread).
+// t: the timer record of a timer entry, null for a sleep entry.
+void timers_add(timer_entry e, timer* t) {
   ensure_runtime();
   m* mp = current_m();
   p* pp = (mp != nullptr && mp->pp != nullptr) ? mp->pp : p_for_index(0);
+  bool earliest;
   {
     lock_guard lk(pp->timers.lock);
-    if (t != nullptr) {
-      GORO_CHECK(t->heap_index < 0);
-      t->owner = pp;
+    timer_heap& th = pp->timers;
+    // Only this lock's holders write timer0_when.
+    earliest = e.when < pp->timer0_when.load(std::memory_order_relaxed);
+    if (t == nullptr && (th.run_head == th.run.size() || th.run.back().when <= e.when)) {
+      th.run.push_back(e);
+    } else {
+      if (t != nullptr) {
+        GORO_CHECK(t->heap_index < 0);
+        t->owner = pp;
+      }
+      th.heap.push_back(e);
+      sift_up(th.heap, th.heap.size() - 1);
     }
-    pp->timers.heap.push_back(e);
-    sift_up(pp->timers.heap, pp->timers.heap.size() - 1);
-    update_timer0(pp);
+    // A deadline after this P's earliest changes neither timer0_when nor
+    // anyone's wake-up time: no store, no barrier, no wake.
+    if (earliest) update_timer0(pp);
   }
-  return pp;
+  if (earliest) wake_for_timer(e.when);
 }
 
 }  // namespace
 
 void timer_add(timer* t) {
-  int64_t when = t->when;  // t may fire (and be reused) once the lock is dropped
-  heap_add(timer_entry{when, reinterpret_cast<uintptr_t>(t)}, t);
-  wake_for_timer(when);
+  // t may fire (and be reused) once the lock is dropped: read it first.
+  timers_add(timer_entry{t->when, reinterpret_cast<uintptr_t>(t)}, t);
 }
 
-void sleep_add(g* gp, int64_t when) {
-  heap_add(timer_entry{when, reinterpret_cast<uintptr_t>(gp) | kSleepTag}, nullptr);
-  wake_for_timer(when);
-}
+void sleep_add(g* gp, int64_t when) { timers_add(timer_entry{when, reinterpret_cast<uintptr_t>(gp) | kSleepTag}, nullptr); }
 
 bool timer_del(timer* t) {
   p* pp = t->owner;
@@ -147,23 +178,26 @@ int timers_run(p* pp, int64_t now) {
     int n = 0;
     {
       lock_guard lk(pp->timers.lock);
-      auto& h = pp->timers.heap;
-      while (n < kBatch && !h.empty() && h[0].when <= now) {
-        batch[n++] = h[0];
-        remove_at(h, 0);
-      }
+      while (n < kBatch && pop_due_locked(pp->timers, now, &batch[n])) n++;
       update_timer0(pp);
     }
     for (int i = 0; i < n; i++)
       prefetch_for_write(is_sleep(batch[i]) ? static_cast<const void*>(g_of(batch[i])) : timer_of(batch[i]));
+    // Fired in deadline order; runs of sleeping goroutines are readied
+    // together (one wakep() for the run).
+    g* wake[kBatch];
+    int nwake = 0;
     for (int i = 0; i < n; i++) {
       if (is_sleep(batch[i])) {
-        ready(g_of(batch[i]));
-      } else {
-        timer* t = timer_of(batch[i]);
-        t->fn(t);
+        wake[nwake++] = g_of(batch[i]);
+        continue;
       }
+      ready_goroutines(wake, nwake);
+      nwake = 0;
+      timer* t = timer_of(batch[i]);
+      t->fn(t);
     }
+    ready_goroutines(wake, nwake);
     ran += n;
     if (n < kBatch) return ran;
   }
