@@ -20,6 +20,8 @@ namespace goro {
 namespace detail {
 // Sleeps until `deadline_ns` on the steady clock (CLOCK_MONOTONIC).
 void sleep_until_ns(int64_t deadline_ns);
+// Sleeps for ns > 0 nanoseconds from now (one clock read).
+void sleep_for_ns(int64_t ns);
 int64_t steady_now_ns();
 }  // namespace detail
 
@@ -27,8 +29,7 @@ int64_t steady_now_ns();
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
   if (d <= d.zero()) return;
-  auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d).count();
-  detail::sleep_until_ns(detail::steady_now_ns() + static_cast<int64_t>(ns));
+  detail::sleep_for_ns(static_cast<int64_t>(std::chrono::ceil<std::chrono::nanoseconds>(d).count()));
 }
 
 // Blocks the caller until t (at least). Clocks other than steady_clock are

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "sched/sched.hpp"
 #include "time/timer.hpp"
@@ -25,13 +26,35 @@ bool arm_sleep(g* gp, void* arg) {
 
 int64_t steady_now_ns() { return nanotime(); }
 
+namespace {
+
+void sleep_thread_until(int64_t deadline_ns) {
+  struct timespec ts;
+  ts.tv_sec = deadline_ns / 1000000000;
+  ts.tv_nsec = deadline_ns % 1000000000;
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+}  // namespace
+
+// A clock read costs as much as a goroutine switch on these VMs: sleep_for
+// reads it once (sleep_until_ns has to read it again to see whether the
+// deadline has passed).
+void sleep_for_ns(int64_t ns) {
+  if (ns <= 0) return;
+  int64_t now = nanotime();
+  int64_t deadline_ns = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+  if (!in_goroutine()) {
+    sleep_thread_until(deadline_ns);
+    return;
+  }
+  park(wait_reason::sleep, arm_sleep, &deadline_ns);
+}
+
 void sleep_until_ns(int64_t deadline_ns) {
   if (!in_goroutine()) {
-    struct timespec ts;
-    ts.tv_sec = deadline_ns / 1000000000;
-    ts.tv_nsec = deadline_ns % 1000000000;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-    }
+    sleep_thread_until(deadline_ns);
     return;
   }
   if (deadline_ns <= nanotime()) return;
