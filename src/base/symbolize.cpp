@@ -39,18 +39,34 @@ char* demangle(const char* name) {
 
 }  // namespace
 
-void print_frames(int fd, void* const* pcs, int n) {
 #if defined(GORO_HAVE_LIBDW)
-  char* debuginfo_path = nullptr;
-  Dwfl_Callbacks callbacks{};
-  callbacks.find_elf = dwfl_linux_proc_find_elf;
-  callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
-  callbacks.debuginfo_path = &debuginfo_path;
+namespace {
+
+// A libdwfl session over this process's loaded modules, or null. The
+// callbacks must outlive the session: hence static.
+Dwfl* open_self_dwfl() {
+  static char* debuginfo_path = nullptr;
+  static const Dwfl_Callbacks callbacks = [] {
+    Dwfl_Callbacks c{};
+    c.find_elf = dwfl_linux_proc_find_elf;
+    c.find_debuginfo = dwfl_standard_find_debuginfo;
+    c.debuginfo_path = &debuginfo_path;
+    return c;
+  }();
   Dwfl* dwfl = dwfl_begin(&callbacks);
   if (dwfl != nullptr && (dwfl_linux_proc_report(dwfl, getpid()) != 0 || dwfl_report_end(dwfl, nullptr, nullptr) != 0)) {
     dwfl_end(dwfl);
     dwfl = nullptr;
   }
+  return dwfl;
+}
+
+}  // namespace
+#endif
+
+void print_frames(int fd, void* const* pcs, int n) {
+#if defined(GORO_HAVE_LIBDW)
+  Dwfl* dwfl = open_self_dwfl();
 #endif
   for (int i = 0; i < n; i++) {
     // A return address points after the call: look up the call itself.
@@ -96,6 +112,94 @@ void print_frames(int fd, void* const* pcs, int n) {
   if (dwfl != nullptr) dwfl_end(dwfl);
 #endif
 }
+
+#if defined(GORO_HAVE_LIBDW) && defined(__x86_64__)
+
+namespace {
+
+// One unwind: the fiber's registers in DWARF numbering (0 rax, 1 rdx,
+// 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15, 16 the return
+// address column, i.e. rip), the stack it may read, and the output.
+struct fiber_unwind {
+  Dwarf_Word regs[17] = {};
+  uintptr_t lo = 0, hi = 0;
+  void** pcs = nullptr;
+  int max = 0;
+  int n = 0;
+};
+
+pid_t fu_next_thread(Dwfl*, void*, void**) { return 0; }
+
+bool fu_get_thread(Dwfl*, pid_t, void* dwfl_arg, void** thread_argp) {
+  *thread_argp = dwfl_arg;
+  return true;
+}
+
+// Not instrumented: a parked goroutine's frames may hold ASan redzones.
+__attribute__((no_sanitize("address", "thread"))) bool fu_memory_read(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result,
+                                                                     void* arg) {
+  auto* fu = static_cast<fiber_unwind*>(arg);
+  if (addr < fu->lo || addr + sizeof(Dwarf_Word) > fu->hi || addr % alignof(Dwarf_Word) != 0) return false;
+  *result = *reinterpret_cast<const Dwarf_Word*>(addr);
+  return true;
+}
+
+bool fu_set_initial_registers(Dwfl_Thread* thread, void* thread_arg) {
+  auto* fu = static_cast<fiber_unwind*>(thread_arg);
+  return dwfl_thread_state_registers(thread, 0, 17, fu->regs);
+}
+
+int fu_frame(Dwfl_Frame* frame, void* arg) {
+  auto* fu = static_cast<fiber_unwind*>(arg);
+  Dwarf_Addr pc = 0;
+  bool activation = false;
+  if (!dwfl_frame_pc(frame, &pc, &activation) || pc == 0) return DWARF_CB_ABORT;
+  // print_frames takes the first pc as exact and the rest as return
+  // addresses; the first one here is a return address too.
+  if (fu->n == 0 && !activation) pc -= 1;
+  fu->pcs[fu->n++] = reinterpret_cast<void*>(pc);
+  return fu->n < fu->max ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+}  // namespace
+
+__attribute__((no_sanitize("address", "thread"))) int fiber_stack_pcs(const void* saved_sp, const void* stack_lo,
+                                                                     const void* stack_hi, void** pcs, int max) {
+  auto sp = reinterpret_cast<uintptr_t>(saved_sp);
+  fiber_unwind fu;
+  fu.lo = reinterpret_cast<uintptr_t>(stack_lo);
+  fu.hi = reinterpret_cast<uintptr_t>(stack_hi);
+  if (max <= 0 || sp < fu.lo || sp + 7 * 8 > fu.hi) return 0;
+  // goro_fiber_switch's frame (switch_x86_64.S): r15, r14, r13, r12, rbx,
+  // rbp, then the return address into its caller.
+  const auto* frame = reinterpret_cast<const Dwarf_Word*>(sp);
+  fu.regs[15] = frame[0];
+  fu.regs[14] = frame[1];
+  fu.regs[13] = frame[2];
+  fu.regs[12] = frame[3];
+  fu.regs[3] = frame[4];
+  fu.regs[6] = frame[5];
+  fu.regs[16] = frame[6];
+  fu.regs[7] = sp + 7 * 8;  // the caller's rsp after the return
+  fu.pcs = pcs;
+  fu.max = max;
+
+  Dwfl* dwfl = open_self_dwfl();
+  if (dwfl == nullptr) return 0;
+  static const Dwfl_Thread_Callbacks thread_callbacks = {
+      fu_next_thread, fu_get_thread, fu_memory_read, fu_set_initial_registers, nullptr, nullptr,
+  };
+  if (dwfl_attach_state(dwfl, nullptr, getpid(), &thread_callbacks, &fu))
+    dwfl_getthread_frames(dwfl, getpid(), fu_frame, &fu);
+  dwfl_end(dwfl);
+  return fu.n;
+}
+
+#else
+
+int fiber_stack_pcs(const void*, const void*, const void*, void**, int) { return 0; }
+
+#endif
 
 void print_stack(int fd, int skip) {
   void* pcs[64];

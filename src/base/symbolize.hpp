@@ -20,4 +20,13 @@ void print_stack(int fd, int skip);
 // Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
 void print_frames(int fd, void* const* pcs, int n);
 
+// The stack of a suspended fiber, for goroutine dumps: fills pcs (in
+// print_frames' convention) by unwinding, with the DWARF call-frame
+// information of the loaded modules, from the registers that
+// goro_fiber_switch saved at `saved_sp`. Reads memory only inside
+// [stack_lo, stack_hi), so a stack that changes under it (a goroutine
+// resumed meanwhile) gives wrong frames, never a crash. Returns the number
+// of frames, 0 where unsupported (no libdw, or not x86-64).
+int fiber_stack_pcs(const void* saved_sp, const void* stack_lo, const void* stack_hi, void** pcs, int max);
+
 }  // namespace goro::detail

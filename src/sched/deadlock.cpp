@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "base/check.hpp"
+#include "base/symbolize.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::detail {
@@ -118,6 +119,12 @@ void format_created(char* buf, size_t n, const g* gp) {
   }
 }
 
+void write_some(int fd, const char* s, int len, size_t cap) {
+  if (len <= 0) return;
+  ssize_t w = write(fd, s, std::min(static_cast<size_t>(len), cap - 1));
+  (void)w;
+}
+
 struct dump_ctx {
   int fd;
   int64_t now;
@@ -140,12 +147,18 @@ void dump_one(g* gp, void* arg) {
   char created[512];
   format_created(created, sizeof created, gp);
   char line[768];
-  int len = snprintf(line, sizeof line, "goroutine %llu [%s]:\n\t%s\n\n", static_cast<unsigned long long>(gp->id),
-                     state, created);
-  if (len > 0) {
-    ssize_t w = write(ctx->fd, line, static_cast<size_t>(std::min<int>(len, sizeof line - 1)));
-    (void)w;
+  int len = snprintf(line, sizeof line, "goroutine %llu [%s]:\n", static_cast<unsigned long long>(gp->id), state);
+  write_some(ctx->fd, line, len, sizeof line);
+  // Where a suspended goroutine stands: its stack, unwound from the
+  // registers its last switch saved (symbolize.hpp). A goroutine running
+  // on another worker has no saved registers to start from.
+  if (st != g_status::running && gp->ctx.sp != nullptr && gp->stack_lo != nullptr) {
+    void* pcs[48];
+    int n = fiber_stack_pcs(gp->ctx.sp, gp->stack_lo, gp->stack_hi, pcs, 48);
+    if (n > 0) print_frames(ctx->fd, pcs, n);
   }
+  len = snprintf(line, sizeof line, "\t%s\n\n", created);
+  write_some(ctx->fd, line, len, sizeof line);
 }
 
 void dump_hook(int fd) { dump_goroutines(fd); }

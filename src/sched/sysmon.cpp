@@ -148,7 +148,10 @@ void sysmon_start() {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 << 10);
+  // 1 MiB, as the workers have (only touched pages are committed): the
+  // monitor may run the deadlock check, whose goroutine dump unwinds and
+  // symbolizes stacks with libdw, which needed more than 256 KiB under TSan.
+  pthread_attr_setstacksize(&attr, 1 << 20);
   note started;
   int err = pthread_create(&t, &attr, sysmon_main, &started);
   pthread_attr_destroy(&attr);

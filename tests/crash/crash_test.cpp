@@ -208,6 +208,29 @@ TEST(Deadlock, MainAndGoroutineBlockedOnWaitGroups) {
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
 }
 
+// Go's report gives every goroutine's stack. goro unwinds each parked
+// goroutine's stack from the registers its last switch saved: the function
+// it blocked in must be named between its header and its "created by"
+// line, for main and for the other goroutine.
+TEST(Deadlock, ReportShowsWhereEachGoroutineBlocked) {
+  outcome r = run_scenario("deadlock_stacks");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  auto section = [&](const std::string& header) {
+    size_t at = r.err.find(header);
+    if (at == std::string::npos) return std::string();
+    size_t end = r.err.find("created by", at);
+    return r.err.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  };
+  std::string main_section = section("goroutine 1 [sync.WaitGroup.Wait]:");
+  EXPECT_NE(main_section.find("goro_scenario_main_waits"), std::string::npos) << r.describe();
+  EXPECT_NE(main_section.find("goro::wait_group::wait()"), std::string::npos) << r.describe();
+  std::string id = marker_id(r.out, "receiver");
+  std::string recv_section = section("goroutine " + id + " [chan receive]:");
+  EXPECT_NE(recv_section.find("goro_scenario_blocked_receiving"), std::string::npos) << r.describe();
+  EXPECT_NE(recv_section.find("scenarios.cpp:"), std::string::npos) << r.describe();
+}
+
 TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
   outcome r = run_scenario("deadlock_after_sleep");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

@@ -139,6 +139,20 @@ int deadlock_thread_parks_last() {
 
 }  // namespace
 
+// Where the goroutines of deadlock_stacks block: external linkage and
+// noinline, so that each frame is in the dump under its name. The asm
+// keeps the calls from becoming tail calls (whose frames would be gone).
+[[gnu::noinline]] void goro_scenario_blocked_receiving(goro::chan<int> ch) {
+  say("receiver " + std::to_string(goro::goroutine_id()) + " blocking");
+  ch.recv();
+  asm volatile("" ::: "memory");
+}
+
+[[gnu::noinline]] void goro_scenario_main_waits(goro::wait_group& wg) {
+  wg.wait();
+  asm volatile("" ::: "memory");
+}
+
 // External linkage and noinline, so that the frame is in the report's stack
 // under this name.
 [[gnu::noinline]] void goro_scenario_throw_boom() {
@@ -147,6 +161,18 @@ int deadlock_thread_parks_last() {
 }
 
 namespace {
+
+// Deadlock with the goroutines parked in named functions: the report
+// shows each one's stack, as Go's does.
+int deadlock_stacks() {
+  return goro::run([] {
+    goro::wait_group never;
+    never.add(1);
+    auto ch = goro::make_chan<int>();
+    goro::go([ch] { goro_scenario_blocked_receiving(ch); });
+    goro_scenario_main_waits(never);
+  });
+}
 
 // An exception escapes a goroutine: Go's unrecovered panic.
 int panic_escape() {
@@ -327,6 +353,7 @@ struct scenario {
 const scenario kScenarios[] = {
     {"deadlock", deadlock},
     {"deadlock_after_sleep", deadlock_after_sleep},
+    {"deadlock_stacks", deadlock_stacks},
     {"no_deadlock_thread", no_deadlock_thread},
     {"deadlock_thread_parked", deadlock_thread_parked},
     {"deadlock_thread_parks_last", deadlock_thread_parks_last},
