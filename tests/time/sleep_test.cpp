@@ -240,8 +240,17 @@ TEST(Sleep, IdleWorkerDoesNotSpinOnDueTimersWhileEveryPIsBusy) {
       for (int i = 0; i < 4; i++) wg.go([] { goro::blocking([] { ::usleep(30'000); }); });
       wg.wait();
     }
+    // Sleepers, all parked before the measured window starts (their first
+    // runs must not land on a spare worker inside it), due 20 ms into it.
     goro::wait_group sleepers;
-    for (int i = 0; i < 100; i++) sleepers.go([] { goro::sleep_for(2ms); });
+    std::atomic<int> sleeping{0};
+    for (int i = 0; i < 100; i++)
+      sleepers.go([&sleeping] {
+        sleeping++;
+        goro::sleep_for(20ms);
+      });
+    while (sleeping.load() < 100) goro::yield();
+    goro::yield();
     goro::wait_group busy;
     auto before = worker_cpu_ticks();
     for (int i = 0; i < 2; i++)
