@@ -307,11 +307,23 @@ TEST(Chan, ThrowingMoveLeavesChannelIntact) {
             res.send(e.what());
           }
         });
-        goro::sleep_for(2ms);
-        fragile::fail = true;
-        EXPECT_TRUE(c.try_recv().would_block());
-        fragile::fail = false;
-        EXPECT_EQ(res.recv(), "move failed");
+        // Until the sender has parked, a non-blocking receive finds nobody
+        // (a 2 ms sleep was not enough under TSan on a loaded machine, and
+        // the sender then parked with nobody left to receive): retry until
+        // the sender reports. Either way the move fails: in the receiver's
+        // try_recv, or in the sender's own send while `fail` is set.
+        std::string what;
+        for (;;) {
+          fragile::fail = true;
+          EXPECT_TRUE(c.try_recv().would_block());
+          fragile::fail = false;
+          if (auto m = res.try_recv()) {
+            what = *m;
+            break;
+          }
+          goro::sleep_for(1ms);
+        }
+        EXPECT_EQ(what, "move failed");
       }
     }
   });
