@@ -61,6 +61,21 @@ Dwfl* open_self_dwfl() {
   return dwfl;
 }
 
+// The source line of pc by walking the module's compile units, for code
+// whose units are missing from .debug_aranges (clang emits none unless
+// given -gdwarf-aranges), where dwfl_module_getsrc finds nothing.
+const char* line_from_cus(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = nullptr;
+  while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr) {
+    if (dwarf_haspc(cu, pc - bias) != 1) continue;
+    Dwarf_Line* l = dwarf_getsrc_die(cu, pc - bias);
+    if (l == nullptr || dwarf_lineno(l, lineno) != 0) return nullptr;
+    return dwarf_linesrc(l, nullptr, nullptr);
+  }
+  return nullptr;
+}
+
 }  // namespace
 #endif
 
@@ -83,7 +98,11 @@ void print_frames(int fd, void* const* pcs, int n) {
         GElf_Off off = 0;
         name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
         sym_start = pc - off;
-        if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
+        if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
+          file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
+        } else {
+          file = line_from_cus(mod, pc, &lineno);
+        }
       }
     }
 #endif
