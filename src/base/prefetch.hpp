@@ -21,6 +21,4 @@ inline void prefetch_for_write(const void* p) {
 #endif
 }
 
-inline void prefetch_for_read(const void* p) { __builtin_prefetch(p, 0); }
-
 }  // namespace goro::detail

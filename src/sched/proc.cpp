@@ -46,7 +46,6 @@
 
 namespace goro::detail {
 
-
 sched_t sched;
 
 uint64_t fastrand(uint64_t* state) {

@@ -91,7 +91,6 @@ std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pool.size
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-
 // Makes `guard` (one page) fault on access. False if no guard could be had.
 bool install_guard(char* guard) {
   if (pool.guards != guard_mode::mprotect) {

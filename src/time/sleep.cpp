@@ -22,11 +22,6 @@ bool arm_sleep(g* gp, void* arg) {
   sleep_add(gp, *static_cast<const int64_t*>(arg));
   return true;
 }
-}  // namespace
-
-int64_t steady_now_ns() { return nanotime(); }
-
-namespace {
 
 void sleep_thread_until(int64_t deadline_ns) {
   struct timespec ts;
@@ -36,15 +31,8 @@ void sleep_thread_until(int64_t deadline_ns) {
   }
 }
 
-}  // namespace
-
-// A clock read costs as much as a goroutine switch on these VMs: sleep_for
-// reads it once (sleep_until_ns has to read it again to see whether the
-// deadline has passed).
-void sleep_for_ns(int64_t ns) {
-  if (ns <= 0) return;
-  int64_t now = nanotime();
-  int64_t deadline_ns = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+// Parks the caller (or sleeps the plain thread) until deadline_ns.
+void sleep_to(int64_t deadline_ns) {
   if (!in_goroutine()) {
     sleep_thread_until(deadline_ns);
     return;
@@ -52,13 +40,22 @@ void sleep_for_ns(int64_t ns) {
   park(wait_reason::sleep, arm_sleep, &deadline_ns);
 }
 
+}  // namespace
+
+int64_t steady_now_ns() { return nanotime(); }
+
+// A clock read costs as much as a goroutine switch on these VMs: sleep_for
+// reads it once (sleep_until_ns has to read it again to see whether the
+// deadline has passed).
+void sleep_for_ns(int64_t ns) {
+  if (ns <= 0) return;
+  int64_t now = nanotime();
+  sleep_to(ns > INT64_MAX - now ? INT64_MAX : now + ns);
+}
+
 void sleep_until_ns(int64_t deadline_ns) {
-  if (!in_goroutine()) {
-    sleep_thread_until(deadline_ns);
-    return;
-  }
-  if (deadline_ns <= nanotime()) return;
-  park(wait_reason::sleep, arm_sleep, &deadline_ns);
+  if (in_goroutine() && deadline_ns <= nanotime()) return;
+  sleep_to(deadline_ns);
 }
 
 }  // namespace goro::detail
