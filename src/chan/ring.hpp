@@ -39,6 +39,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/prefetch.hpp"
 #include "base/race.hpp"
 #include "chan/hchan.hpp"
 
@@ -93,8 +94,10 @@ struct backoff {
   }
 };
 
-// Reserves the tail slot. Lock-free mode.
-inline status start_push(hchan* c, token& t) {
+// Reserves the tail slot. Lock-free mode. Inlined into each caller: as a
+// call, passing the token through memory cost 47 instructions per send and
+// receive pair (callgrind, seq/bounded_n: 94.8 M -> 71.3 M for 500,000).
+[[gnu::always_inline]] inline status start_push(hchan* c, token& t) {
   backoff b;
   // relaxed: a stale tail only makes the CAS below fail.
   uint64_t tail = c->tail_.load(std::memory_order_relaxed);
@@ -128,6 +131,12 @@ inline status start_push(hchan* c, token& t) {
 // Moves the value at src (not destroyed) into the reserved slot.
 inline void finish_push(hchan* c, const token& t, void* src) noexcept {
   void* e = elem_at(c, t.idx);
+  // A big ring is written front to back, and the next push's locked CAS
+  // waits until this store has its line: when the ring is larger than the
+  // caches, every push would stall on the previous one's miss. Asking for
+  // the line 1 KiB ahead, in exclusive state, overlaps those misses.
+  // seq/bounded_n, 5 alternating runs: median 21.5 -> 15.8 ns per message.
+  if (c->cap_ > 4096) prefetch_for_write(static_cast<char*>(e) + 1024);
   race_acquire(e);
   elem_move(c, e, src, false);  // lock-free mode: the move is noexcept
   race_release(e);
@@ -135,7 +144,7 @@ inline void finish_push(hchan* c, const token& t, void* src) noexcept {
 }
 
 // Reserves the head slot. Lock-free mode.
-inline status start_pop(hchan* c, token& t) {
+[[gnu::always_inline]] inline status start_pop(hchan* c, token& t) {
   backoff b;
   uint64_t head = c->head_.load(std::memory_order_relaxed);  // relaxed: as in start_push
   for (;;) {
