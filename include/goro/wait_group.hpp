@@ -28,9 +28,14 @@
 
 namespace goro {
 
+namespace detail {
+struct p;
+}
+
 class wait_group {
  public:
   wait_group() = default;
+  ~wait_group();
   wait_group(const wait_group&) = delete;
   wait_group& operator=(const wait_group&) = delete;
 
@@ -38,8 +43,10 @@ class wait_group {
   // zero, every wait() blocked on it returns.
   void add(int64_t delta);
 
-  // add(-1).
-  void done() { add(-1); }
+  // add(-1). When the counter is large (many goroutines finishing on
+  // several workers), most calls touch only a per-worker share of it
+  // instead of one cache line shared by every core.
+  void done();
 
   // Blocks until the counter is zero. In a goroutine it parks (wait reason
   // "sync.WaitGroup.Wait"); on a plain thread it sleeps the thread.
@@ -51,10 +58,22 @@ class wait_group {
   void go(F&& f, goro::source_location loc = goro::source_location::current());
 
  private:
-  // High 32 bits: the counter. Low 32 bits: the number of waiters.
+  struct shard_block;  // src/sync/wait_group.cpp
+
+  void done_central();
+  std::atomic<uint32_t>* find_shard(detail::p* pp);
+  void count_down(std::atomic<uint32_t>& units);
+  bool take_from_shards();
+  void after_update(uint64_t state, int64_t delta);
+
+  // Bits 32-63: the counter (signed). Bits 24-31: how many shards hold a
+  // share of it. Bits 0-23: the number of waiters.
   std::atomic<uint64_t> state_{0};
   // Semaphore the waiters sleep on (runtime's sema table, keyed by address).
   uint32_t sema_ = 0;
+  // Per-worker shares of a large counter, made on first need (null until
+  // then, and for wait_groups that never count high).
+  std::atomic<shard_block*> shards_{nullptr};
 };
 
 }  // namespace goro

@@ -92,6 +92,14 @@ struct p {
 
   uint64_t rand_state = 0;  // per-P PRNG (steal order)
 
+  // wait_group::done()'s memo (sync/wait_group.cpp): the wait_group this P
+  // last counted down in a shard, and that shard, so that done() does not
+  // read the wait_group's own cache line, which often shares a line with
+  // its owner's busy stack frame. Written by the owner; a destroyed
+  // wait_group clears its key here (CAS, from any thread).
+  std::atomic<const void*> wg_memo_key{nullptr};
+  void* wg_memo_shard = nullptr;
+
   // sysmon's private bookkeeping.
   uint32_t sysmon_tick = 0;
   uint32_t sysmon_head = 0;

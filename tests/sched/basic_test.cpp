@@ -1,4 +1,4 @@
-// Basic goroutine life cycle: run, go, wait_group, yield, ids, counts.
+// Basic goroutine life cycle: run, go, yield, ids, counts.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -99,56 +99,6 @@ TEST(NumGoroutine, CountsLiveGoroutines) {
     release.done();
     for (int i = 0; i < 1000 && goro::num_goroutine() != base; i++) goro::sleep_for(std::chrono::milliseconds(1));
     EXPECT_EQ(goro::num_goroutine(), base);
-  });
-}
-
-TEST(WaitGroup, WorksFromPlainThreads) {
-  goro::wait_group wg;
-  std::atomic<int> n{0};
-  std::vector<std::thread> ts;
-  wg.add(8);
-  for (int i = 0; i < 8; i++)
-    ts.emplace_back([&] {
-      n++;
-      wg.done();
-    });
-  wg.wait();
-  EXPECT_EQ(n.load(), 8);
-  for (auto& t : ts) t.join();
-}
-
-TEST(WaitGroup, GoroutinesReleaseAThread) {
-  goro::wait_group wg;
-  std::atomic<int> n{0};
-  for (int i = 0; i < 100; i++) {
-    wg.add(1);
-    goro::go([&] {
-      goro::sleep_for(std::chrono::milliseconds(1));
-      n++;
-      wg.done();
-    });
-  }
-  wg.wait();
-  EXPECT_EQ(n.load(), 100);
-}
-
-TEST(WaitGroup, NegativeCounterPanics) {
-  goro::wait_group wg;
-  try {
-    wg.done();
-    FAIL() << "no panic";
-  } catch (const goro::panic_error& e) {
-    EXPECT_STREQ(e.what(), "sync: negative WaitGroup counter");
-  }
-}
-
-TEST(WaitGroup, GoHelper) {
-  goro::run([] {
-    goro::wait_group wg;
-    std::atomic<int> n{0};
-    for (int i = 0; i < 50; i++) wg.go([&] { n++; });
-    wg.wait();
-    EXPECT_EQ(n.load(), 50);
   });
 }
 

@@ -1,0 +1,192 @@
+// goro::wait_group (src/sync/wait_group.cpp): Go's sync.WaitGroup rules,
+// from goroutines and plain threads, and the per-worker shares of a large
+// counter.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+TEST(WaitGroup, WorksFromPlainThreads) {
+  goro::wait_group wg;
+  std::atomic<int> n{0};
+  std::vector<std::thread> ts;
+  wg.add(8);
+  for (int i = 0; i < 8; i++)
+    ts.emplace_back([&] {
+      n++;
+      wg.done();
+    });
+  wg.wait();
+  EXPECT_EQ(n.load(), 8);
+  for (auto& t : ts) t.join();
+}
+
+TEST(WaitGroup, GoroutinesReleaseAThread) {
+  goro::wait_group wg;
+  std::atomic<int> n{0};
+  for (int i = 0; i < 100; i++) {
+    wg.add(1);
+    goro::go([&] {
+      goro::sleep_for(std::chrono::milliseconds(1));
+      n++;
+      wg.done();
+    });
+  }
+  wg.wait();
+  EXPECT_EQ(n.load(), 100);
+}
+
+TEST(WaitGroup, NegativeCounterPanics) {
+  goro::wait_group wg;
+  try {
+    wg.done();
+    FAIL() << "no panic";
+  } catch (const goro::panic_error& e) {
+    EXPECT_STREQ(e.what(), "sync: negative WaitGroup counter");
+  }
+}
+
+TEST(WaitGroup, GoHelper) {
+  goro::run([] {
+    goro::wait_group wg;
+    std::atomic<int> n{0};
+    for (int i = 0; i < 50; i++) wg.go([&] { n++; });
+    wg.wait();
+    EXPECT_EQ(n.load(), 50);
+  });
+}
+
+// The tests below count past the size at which done() keeps per-worker
+// shares of the counter (sync/wait_group.cpp): 1,024 and up.
+
+// Every goroutine marks itself finished before done(); wait() must not
+// return before all of them have, and must return once they have (a unit
+// lost in a shard would hang here). The same wait_group serves every round.
+TEST(WaitGroup, LargeCountsReachZeroExactly) {
+  // Sanitizer builds start goroutines 100x slower; the counts stay above
+  // the sharding threshold.
+  const std::vector<int> counts =
+      goro_test::kSanitized ? std::vector<int>{1500, 3000} : std::vector<int>{1500, 5000, 1100, 20000 * goro_test::stress_scale()};
+  for (int procs : {1, 2, 4, 8}) {
+    if (goro_test::kSanitized && procs == 8) continue;
+    goro::set_maxprocs(procs);
+    goro::run([procs, &counts] {
+      goro::wait_group wg;
+      for (int n : counts) {
+        std::atomic<int> finished{0};
+        wg.add(n);
+        for (int i = 0; i < n; i++)
+          goro::go([&] {
+            if ((finished.fetch_add(1, std::memory_order_relaxed) & 63) == 0) goro::yield();
+            wg.done();
+          });
+        wg.wait();
+        EXPECT_EQ(finished.load(), n) << "procs " << procs;
+      }
+    });
+  }
+  goro::set_maxprocs(2);
+}
+
+// Goroutines and plain threads count down the same large wait_group.
+TEST(WaitGroup, LargeCountFromGoroutinesAndThreads) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    const int kThreads = 4, kPerThread = 2000, kGoroutines = goro_test::kSanitized ? 3000 : 20000;
+    goro::wait_group wg;
+    std::atomic<int> finished{0};
+    wg.add(kThreads * kPerThread + kGoroutines);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; t++)
+      ts.emplace_back([&] {
+        for (int i = 0; i < kPerThread; i++) {
+          finished.fetch_add(1, std::memory_order_relaxed);
+          wg.done();
+        }
+      });
+    for (int i = 0; i < kGoroutines; i++)
+      goro::go([&] {
+        finished.fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+    wg.wait();
+    EXPECT_EQ(finished.load(), kThreads * kPerThread + kGoroutines);
+    for (auto& t : ts) t.join();
+  });
+}
+
+// add(n) then n + 1 done() calls spread over workers: exactly one of them
+// panics, whichever shares the units sat in.
+TEST(WaitGroup, LargeCountNegativePanicsOnce) {
+  goro::set_maxprocs(4);
+  goro::run([] {
+    const int n = goro_test::kSanitized ? 2000 : 5000;
+    goro::wait_group wg, all;
+    std::atomic<int> panics{0};
+    wg.add(n);
+    all.add(n + 1);
+    for (int i = 0; i <= n; i++)
+      goro::go([&] {
+        try {
+          wg.done();
+        } catch (const goro::panic_error& e) {
+          EXPECT_STREQ(e.what(), "sync: negative WaitGroup counter");
+          panics++;
+        }
+        all.done();
+      });
+    all.wait();
+    EXPECT_EQ(panics.load(), 1);
+  });
+  goro::set_maxprocs(2);
+}
+
+// A wait_group made at the address of a destroyed one must not inherit its
+// shards (each worker remembers the last shard it counted down in).
+TEST(WaitGroup, NewWaitGroupAtAnOldAddressStartsClean) {
+  goro::run([] {
+    for (int round = 0; round < 8; round++) {
+      int n = round % 2 == 0 ? 2000 : 7;  // with shards, then without
+      std::atomic<int> finished{0};
+      goro::wait_group wg;
+      wg.add(n);
+      for (int i = 0; i < n; i++)
+        goro::go([&] {
+          finished++;
+          wg.done();
+        });
+      wg.wait();
+      EXPECT_EQ(finished.load(), n) << "round " << round;
+    }
+  });
+}
+
+// Two large wait_groups counted down in turn by the same goroutines.
+TEST(WaitGroup, TwoLargeWaitGroupsInterleaved) {
+  goro::run([] {
+    const int n = goro_test::kSanitized ? 2000 : 8000;
+    goro::wait_group a, b;
+    std::atomic<int> fa{0}, fb{0};
+    a.add(n);
+    b.add(n);
+    for (int i = 0; i < n; i++)
+      goro::go([&] {
+        fa++;
+        a.done();
+        fb++;
+        b.done();
+      });
+    a.wait();
+    EXPECT_EQ(fa.load(), n);
+    b.wait();
+    EXPECT_EQ(fb.load(), n);
+  });
+}
+
+}  // namespace
