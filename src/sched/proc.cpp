@@ -736,6 +736,23 @@ void handoff_detached(p* pp) {
 
 // ---- park / ready ------------------------------------------------------------
 
+namespace {
+
+// A goroutine that slept long has a cold stack: the switch into it pops its
+// saved registers and it returns through the frames of its park, a TLB miss
+// and a cache miss or more each. Start loading them when it is readied,
+// while it waits in the run queue. Four lines cover a sleep's frames (216
+// bytes) and most of a channel receive's (360). 100,000 goroutines sleeping
+// 10 ms, alternating runs, 3 x 3 repetitions each: one line 88-119 ms on
+// one worker and 56-77 on two; four lines 47-74 and 38-62; six or eight
+// lines no better than four.
+inline void prefetch_resume_frames(const g* gp) {
+  auto* sp = static_cast<const char*>(gp->ctx.sp);
+  for (int i = 0; i < 4; i++) prefetch_for_write(sp + 64 * i);
+}
+
+}  // namespace
+
 void park(wait_reason reason, unlock_fn unlock, void* arg) { park_waiter(current_waiter(), reason, unlock, arg); }
 
 void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
@@ -777,10 +794,7 @@ void ready(g* gp) {
     return;
   }
   g_wake_transition(gp);
-  // A goroutine that slept long has a cold stack (a TLB miss and a cache
-  // miss at the switch into it): start loading the top of it now, while
-  // it waits in the run queue.
-  prefetch_for_write(gp->ctx.sp);
+  prefetch_resume_frames(gp);
   m* mp = current_m();
   if (mp != nullptr && mp->pp != nullptr) {
     p* pp = mp->pp;
@@ -836,7 +850,7 @@ void ready_goroutines(g* const* gs, int n) {
     GORO_DCHECK(!gp->is_thread);
     race_release(race_token(gp));
     g_wake_transition(gp);
-    prefetch_for_write(gp->ctx.sp);  // see ready()
+    prefetch_resume_frames(gp);
     runq_put(pp, gp, false);
   }
   // The store-load barrier wakep()'s read of nmspinning needs after the
