@@ -34,6 +34,7 @@
 #include <cstring>
 #include <new>
 
+#include "base/big_memory.hpp"
 #include "base/check.hpp"
 #include "base/race.hpp"
 #include "chan/hchan.hpp"
@@ -405,7 +406,7 @@ int64_t chan_cap(const hchan* c) noexcept {
 // ------------------------------------------------------ lifetime
 
 namespace {
-constexpr uint64_t big_buffer = 1 << 20;  // from here on, mmap: zero pages for free
+constexpr uint64_t big_buffer = 1 << 20;  // from here on, base/big_memory: mappings, kept for reuse
 // Buffers this small use locked mode (Go's algorithm) even for nothrow
 // elements. With one or two slots nearly every operation finds the buffer
 // full or empty and meets a waiter, so it takes the lock anyway, and the
@@ -447,14 +448,14 @@ hchan* chan_make(const elem_type* et, int64_t cap) {
   uint64_t bytes = ring_bytes(c);
   void* p;
   if (bytes >= big_buffer && align <= 4096) {
-    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-      p = nullptr;
-    } else {
-      // Big rings are written front to back once per lap: 2 MiB pages cut
-      // the page faults (costly in VMs) 512-fold. Advisory; ignore errors.
-      madvise(p, bytes, MADV_HUGEPAGE);
-    }
+    // A kept mapping of a freed big ring, or a fresh one (base/big_memory:
+    // first touches are what big rings cost). Fresh pages are zero, a
+    // valid empty ring (ring.hpp); a kept mapping needs its stamps zeroed,
+    // one byte per slot (its values are never read before written).
+    big_block b = big_memory_get(bytes);
+    p = b.p;
+    c->map_bytes_ = b.mapped;
+    if (p != nullptr && b.reused) std::memset(static_cast<unsigned char*>(p) + c->cap_ * c->stride_, 0, c->cap_);
   } else {
     p = ::operator new(bytes, std::align_val_t(align < 64 ? 64 : align), std::nothrow);
     if (p) std::memset(p, 0, bytes);
@@ -489,7 +490,7 @@ void chan_release(hchan* c) noexcept {
     uint64_t bytes = ring_bytes(c);
     uint64_t align = c->et_->align < 8 ? 8 : c->et_->align;
     if (bytes >= big_buffer && align <= 4096)
-      munmap(c->buf_, bytes);
+      big_memory_put(c->buf_, c->map_bytes_);
     else
       ::operator delete(c->buf_, std::align_val_t(align < 64 ? 64 : align));
   }

@@ -147,6 +147,7 @@ struct hchan {
   unsigned char* buf_ = nullptr;     // ring: cap_ elements, stride_ apart, then the stamps
   unsigned char* stamps_ = nullptr;  // ring: one stamp byte per slot (ring.hpp)
   uint32_t stride_ = 0;      // bytes per element in buf_
+  uint64_t map_bytes_ = 0;   // ring: bytes mapped for buf_ when it is a big_memory block
   uint32_t lap_shift_ = 0;   // ring: one_lap_ == 1 << lap_shift_
   // Bytes to copy instead of calling et_->move/relocate (8 or 16: trivially
   // copyable elements of that size, not under TSan), else 0.

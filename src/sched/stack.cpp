@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "base/big_memory.hpp"
 #include "base/check.hpp"
 #include "base/lock.hpp"
 #include "base/prefetch.hpp"
@@ -382,6 +383,7 @@ namespace goro {
 void free_os_memory() {
   detail::ensure_runtime();
   detail::stack_scavenge(true);
+  detail::big_memory_scavenge(true);
 }
 
 std::size_t set_default_stack_size(std::size_t bytes) {

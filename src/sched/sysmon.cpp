@@ -24,6 +24,7 @@
 
 #include <cstring>
 
+#include "base/big_memory.hpp"
 #include "base/check.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
@@ -130,6 +131,7 @@ void* sysmon_main(void* started) {
     if (now - last_scavenge >= scavenge_every) {
       last_scavenge = now;
       stack_scavenge(false);
+      big_memory_scavenge(false);  // kept big channel buffers (base/big_memory.hpp)
     }
     if (acted) {
       idle = 0;

@@ -259,6 +259,54 @@ TEST(Chan, BufferedValuesDestroyedWithChannel) {
   });
 }
 
+// Big buffers (1 MiB and more) are mapped memory that the runtime keeps
+// for the next big channel (base/big_memory.hpp). A channel made on a kept
+// buffer must start empty whatever the last one left in it, and work
+// across laps.
+TEST(Chan, BigBufferReusedStartsEmpty) {
+  goro::run([] {
+    for (int round = 0; round < 4; round++) {
+      {
+        auto c = goro::make_chan<uint64_t>(300'000);  // about 2.7 MB
+        for (uint64_t i = 0; i < 299'000; i++) c.send(i + 1);
+        EXPECT_EQ(c.len(), 299'000);
+      }  // dropped full: its buffer is kept
+      const int64_t cap = round % 2 == 0 ? 250'000 : 300'000;
+      auto d = goro::make_chan<uint64_t>(cap);
+      EXPECT_EQ(d.len(), 0);
+      EXPECT_FALSE(d.try_recv());
+      for (uint64_t lap = 0; lap < 3; lap++) {
+        for (int64_t i = 0; i < cap; i++) d.send(lap * 1'000'000'000 + static_cast<uint64_t>(i));
+        EXPECT_EQ(d.len(), cap);
+        EXPECT_FALSE(d.try_send(7));
+        for (int64_t i = 0; i < cap; i++) ASSERT_EQ(d.recv(), lap * 1'000'000'000 + static_cast<uint64_t>(i));
+        EXPECT_EQ(d.len(), 0);
+      }
+    }
+    goro::free_os_memory();  // gives the kept buffers back
+    {
+      auto e = goro::make_chan<uint64_t>(300'000);
+      EXPECT_FALSE(e.try_recv());
+    }
+  });
+}
+
+// Values left in a big buffer are destroyed with the channel, and the next
+// channel on the same memory does not see them.
+TEST(Chan, BigBufferOfStringsReused) {
+  goro::run([] {
+    {
+      auto c = goro::make_chan<std::string>(40'000);  // about 1.3 MB
+      for (int i = 0; i < 30'000; i++) c.send(std::string(40, 'a' + i % 26));
+    }
+    auto d = goro::make_chan<std::string>(40'000);
+    EXPECT_EQ(d.len(), 0);
+    EXPECT_FALSE(d.try_recv());
+    for (int i = 0; i < 40'000; i++) d.send(std::to_string(i));
+    for (int i = 0; i < 40'000; i++) ASSERT_EQ(d.recv(), std::to_string(i));
+  });
+}
+
 // A type whose move constructor throws on request.
 struct fragile {
   static inline std::atomic<bool> fail{false};
