@@ -63,6 +63,7 @@ class wait_group {
   void done_central();
   std::atomic<uint32_t>* find_shard(detail::p* pp);
   void count_down(std::atomic<uint32_t>& units);
+  bool take_unit(std::atomic<uint32_t>& units);
   bool take_from_shards();
   void after_update(uint64_t state, int64_t delta);
 

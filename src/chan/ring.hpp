@@ -34,11 +34,10 @@
 // (k+cap)-th push.
 #pragma once
 
-#include <sched.h>
-
 #include <atomic>
 #include <cstdint>
 
+#include "base/backoff.hpp"
 #include "base/prefetch.hpp"
 #include "base/race.hpp"
 #include "chan/hchan.hpp"
@@ -70,29 +69,6 @@ inline uint64_t next_pos(const hchan* c, uint64_t pos) {
   uint64_t idx = pos & (c->mark_bit_ - 1);
   return idx + 1 < c->cap_ ? pos + 1 : (pos & ~(c->one_lap_ - 1)) + c->one_lap_;
 }
-
-// Waiting for a slot another thread has reserved but not yet published.
-// That window is a few instructions unless the other thread was preempted,
-// and `pause` is slow on some CPUs and VMs (28 ns measured on the AMD EPYC
-// VMs goro is benchmarked on: crossbeam's 2^6 pauses would be 1.8 us), so
-// the spin grows slowly (1, 1, 2, 2, 4 pauses) and then yields the CPU.
-struct backoff {
-  unsigned step = 0;
-  void spin() {
-    unsigned n = 1u << (step < 8 ? step / 2 : 4);
-    for (unsigned i = 0; i < n; i++) cpu_relax();
-    if (step < 8) step++;
-  }
-  // Waiting for an in-flight thread: yield the CPU after a while (with
-  // maxprocs > cores the other thread may not be running).
-  void snooze() {
-    if (step < 8) {
-      spin();
-    } else {
-      sched_yield();
-    }
-  }
-};
 
 // Reserves the tail slot. Lock-free mode. Inlined into each caller: as a
 // call, passing the token through memory cost 47 instructions per send and

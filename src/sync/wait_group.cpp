@@ -34,7 +34,7 @@
 //      destroy the wait_group as soon as the counter reaches zero.)
 //  S4. A borrow needs counter - held >= 2 * kBatch: it takes units that
 //      some done() still owes, never more than there are.
-//  Between a borrow's CAS and its store, and between a shard's emptying
+//  Between a borrow's CAS and the shard's fill, and between a shard's emptying
 //  and its marker's removal, the shard reads 0 while the counter counts a
 //  marker; a done() that finds every unit in shards and none it can take
 //  waits for that window to close (take_from_shards, done_central).
@@ -48,11 +48,9 @@
 // returns.
 #include "goro/wait_group.hpp"
 
-#include <sched.h>
-
 #include <new>
 
-#include "base/lock.hpp"
+#include "base/backoff.hpp"
 #include "base/race.hpp"
 #include "goro/panic.hpp"
 #include "sched/sched.hpp"
@@ -130,27 +128,33 @@ void wait_group::add(int64_t delta) {
   after_update(state, delta);
 }
 
-// Takes one unit from some shard. False if every shard read empty (units
-// in flight: see the file comment).
-bool wait_group::take_from_shards() {
-  shard_block* sb = shards_.load(std::memory_order_acquire);
-  if (sb == nullptr) return false;
-  for (uint32_t i = 0; i <= sb->mask; i++) {
-    auto& units = sb->s[i].units;
-    uint32_t n = units.load(std::memory_order_relaxed);
-    while (n > 0) {
-      if (units.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        if (n == 1) after_update(state_.fetch_sub(kOne + kHeldOne, std::memory_order_acq_rel) - (kOne + kHeldOne), -1);
-        return true;
-      }
+// Spends one unit of a shard: false if it read empty. The unit that
+// empties the shard also drops the shard's marker from the counter (S2),
+// which is the decisive step when it is the last unit (S3).
+bool wait_group::take_unit(std::atomic<uint32_t>& units) {
+  uint32_t n = units.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (units.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      if (n == 1) after_update(state_.fetch_sub(kOne + kHeldOne, std::memory_order_acq_rel) - (kOne + kHeldOne), -1);
+      return true;
     }
   }
   return false;
 }
 
+// Takes one unit from some shard. False if every shard read empty (units
+// in flight: see the file comment).
+bool wait_group::take_from_shards() {
+  shard_block* sb = shards_.load(std::memory_order_acquire);
+  if (sb == nullptr) return false;
+  for (uint32_t i = 0; i <= sb->mask; i++)
+    if (take_unit(sb->s[i].units)) return true;
+  return false;
+}
+
 // done() without a unit of the caller's own shard.
 void wait_group::done_central() {
-  unsigned spins = 0;
+  detail::backoff wait;
   uint64_t state = state_.load(std::memory_order_relaxed);
   for (;;) {
     int32_t v = counter_of(state);
@@ -166,14 +170,10 @@ void wait_group::done_central() {
     }
     // Every unit left sits in shards (S1): take one there.
     if (take_from_shards()) return;
-    // A shard is between its borrow and its store, or between emptying and
+    // A shard is between its borrow and its fill, or between emptying and
     // dropping its marker: a few instructions, unless its thread was
     // descheduled.
-    if (++spins < 64) {
-      detail::cpu_relax();
-    } else {
-      sched_yield();
-    }
+    wait.snooze();
     state = state_.load(std::memory_order_relaxed);
   }
 }
@@ -227,13 +227,7 @@ std::atomic<uint32_t>* wait_group::find_shard(detail::p* pp) {
 void wait_group::count_down(std::atomic<uint32_t>& units) {
   // Usually this P's own shard; Ps beyond the shard count (maxprocs raised
   // later) share one, so every change of a shard is a CAS.
-  uint32_t n = units.load(std::memory_order_relaxed);
-  while (n > 0) {
-    if (units.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-      if (n == 1) after_update(state_.fetch_sub(kOne + kHeldOne, std::memory_order_acq_rel) - (kOne + kHeldOne), -1);
-      return;
-    }
-  }
+  if (take_unit(units)) return;
   // Empty: borrow a batch if the counter is large (S4), else count centrally.
   uint64_t state = state_.load(std::memory_order_relaxed);
   for (;;) {

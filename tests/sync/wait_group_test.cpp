@@ -94,6 +94,32 @@ TEST(WaitGroup, LargeCountsReachZeroExactly) {
   goro::set_maxprocs(2);
 }
 
+// Shards are sized for the workers there are when they are made. Raising
+// maxprocs afterwards makes several workers share a shard; two of them may
+// then borrow into it at once, and the loser must give its batch back.
+TEST(WaitGroup, WorkersSharingAShardAfterMaxprocsGrows) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    const int n = goro_test::kSanitized ? 3000 : 40000;
+    for (int round = 0; round < 3; round++) {
+      goro::wait_group wg;
+      std::atomic<int> finished{0};
+      wg.add(n + 1);
+      wg.done();  // makes the shards for one worker
+      goro::set_maxprocs(4);
+      for (int i = 0; i < n; i++)
+        goro::go([&] {
+          finished.fetch_add(1, std::memory_order_relaxed);
+          wg.done();
+        });
+      wg.wait();
+      EXPECT_EQ(finished.load(), n) << "round " << round;
+      goro::set_maxprocs(1);
+    }
+  });
+  goro::set_maxprocs(2);
+}
+
 // Goroutines and plain threads count down the same large wait_group.
 TEST(WaitGroup, LargeCountFromGoroutinesAndThreads) {
   goro::set_maxprocs(2);
