@@ -420,8 +420,10 @@ int64_t steady_now_ns();
 //   goro::select(goro::on_recv(results, [&](int r) { use(r); }),
 //                goro::on_recv(goro::after(1s), [] { timed_out(); }));
 //
-// The timer keeps its channel alive until it fires. Never blocks; callable
-// from goroutines and plain threads.
+// Dropping every handle before the timer fires cancels the timer and frees
+// both at once (Go 1.23 collects an unreferenced timer), so an after() per
+// round of a select loop costs nothing once the round is over. Never
+// blocks; callable from goroutines and plain threads.
 template <class Rep, class Period>
 recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) {
   int64_t ns = d <= d.zero() ? 0 : std::chrono::ceil<std::chrono::nanoseconds>(d).count();

@@ -3,14 +3,18 @@
 // cap() read 0 (hchan::sync_view_), and since an after() channel cannot be
 // stopped or reset, it never holds a stale value.
 //
-// Ownership: the timer holds its own reference to the channel and drops it
-// after firing, so the channel lives at least until then (Go 1.23 would
-// collect an unreferenced timer earlier; goro keeps it until it fires).
-// The timer record is heap-allocated and freed by its own callback, which
-// runs on a worker's scheduler stack with no lock held: it only takes the
-// channel lock (rank chan) if a receiver is parked, and never blocks,
-// since the one send always finds room.
+// Ownership: the timer record belongs to the channel (hchan::after_timer_,
+// freed with it). While pending, the timer holds a reference to the
+// channel; it drops it after firing. Dropping the channel's last handle
+// before then cancels the timer and frees both at once (chan_release), as
+// Go 1.23 collects an unreferenced timer: a select loop with an after()
+// case per round keeps no timers from past rounds.
+//
+// The callback runs on a worker's scheduler stack with no lock held: it
+// only takes the channel lock (rank chan) if a receiver is parked, and
+// never blocks, since the one send always finds room.
 #include <chrono>
+#include <memory>
 
 #include "chan/hchan.hpp"
 #include "time/timer.hpp"
@@ -23,31 +27,26 @@ namespace {
 
 using time_point = std::chrono::steady_clock::time_point;
 
-struct after_timer {
-  timer t;
-  hchan* c = nullptr;
-};
-
 void after_fire(timer* t) {
-  auto* a = static_cast<after_timer*>(t->arg);
+  auto* c = static_cast<hchan*>(t->arg);
   time_point now{std::chrono::nanoseconds(steady_now_ns())};
-  chan_try_send(a->c, &now);  // room for one: never would_block, never closed
-  chan_release(a->c);
-  delete a;
+  chan_try_send(c, &now);  // room for one: never would_block, never closed
+  chan_release(c);         // the timer's reference; may free c and t
 }
 
 }  // namespace
 
 hchan* chan_after(int64_t deadline_ns) {
+  auto owned = std::make_unique<timer>();  // freed here if chan_make throws
   hchan* c = chan_make(&elem_type_of<time_point>::value, 1);
   c->sync_view_ = true;
+  timer* t = owned.release();
+  t->when = deadline_ns;
+  t->fn = after_fire;
+  t->arg = c;
+  c->after_timer_ = t;
   chan_retain(c);  // the timer's reference
-  auto* a = new after_timer;
-  a->c = c;
-  a->t.when = deadline_ns;
-  a->t.fn = after_fire;
-  a->t.arg = a;
-  timer_add(&a->t);
+  timer_add(t);
   return c;
 }
 

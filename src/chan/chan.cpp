@@ -41,6 +41,7 @@
 #include "chan/ring.hpp"
 #include "goro/panic.hpp"
 #include "sched/park.hpp"
+#include "time/timer.hpp"
 
 namespace goro::detail {
 
@@ -473,11 +474,46 @@ void chan_retain(hchan* c) noexcept {
   c->refs_.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller already holds a reference
 }
 
+namespace {
+
+// For an after() channel: if the handle being dropped is the last one and
+// its timer is still pending, cancels the timer and drops the reference it
+// held, so that the caller's release frees the channel and the timer now
+// (Go 1.23 collects an unreferenced timer) instead of at the deadline: an
+// after(1h) in every round of a select loop no longer keeps each round's
+// channel for an hour. Returns true if it dropped the caller's reference
+// itself (not the last one).
+//
+// Why this is exact: while the timer is pending it holds a reference, so
+// refs_ == 2 means the caller's handle is the only one, and nobody can
+// make another from it concurrently (a handle is not copied while it is
+// destroyed). The decrement is a CAS so that of two handles dropped at
+// once, the one that is last sees refs_ == 2. With refs_ == 2 after the
+// timer fired (two handles, or ours and a firing callback's), timer_del
+// returns false and the normal release follows. The timer record lives as
+// long as the channel, and the caller's reference keeps the channel alive
+// through timer_del.
+bool release_after_channel(hchan* c) noexcept {
+  uint64_t r = c->refs_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (r <= 2) {
+      if (r == 2 && timer_del(c->after_timer_)) c->refs_.fetch_sub(1, std::memory_order_relaxed);  // 2 -> 1: ours
+      return false;
+    }
+    // acq_rel, as the fetch_sub in chan_release.
+    if (c->refs_.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+  }
+}
+
+}  // namespace
+
 void chan_release(hchan* c) noexcept {
   race_release(c);  // every use through a handle happens before the free
+  if (c->after_timer_ != nullptr && release_after_channel(c)) return;
   // acq_rel: the last releaser sees every other holder's writes.
   if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   race_acquire(c);
+  delete c->after_timer_;  // not pending: cancelled, or fired and done with c
   if (c->cap_) {
     // Destroy what is still buffered (no one else can touch the ring now).
     uint64_t tail = c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_;

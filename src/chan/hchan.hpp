@@ -61,6 +61,7 @@
 namespace goro::detail {
 
 struct g;
+struct timer;
 
 // How a woken waiter's operation ended (set by its waker).
 enum class wake : uint8_t {
@@ -152,6 +153,10 @@ struct hchan {
   // Bytes to copy instead of calling et_->move/relocate (8 or 16: trivially
   // copyable elements of that size, not under TSan), else 0.
   uint32_t copy_bytes_ = 0;
+  // An after() channel's timer (chan/after.cpp), freed with the channel;
+  // null for every other channel. While the timer is pending it holds one
+  // of refs_, and dropping the last handle cancels it (chan_release).
+  timer* after_timer_ = nullptr;
   std::atomic<uint64_t> refs_{1};
 
   // --- ring positions (lap | mark | index), one cache line each ---

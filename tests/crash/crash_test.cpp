@@ -233,6 +233,16 @@ TEST(Deadlock, ReportShowsWhereEachGoroutineBlocked) {
   EXPECT_NE(recv_section.find("scenarios.cpp:"), std::string::npos) << r.describe();
 }
 
+// Dropped after() channels cancel their timers: once every goroutine is
+// blocked, the report comes at once, not when the 1-hour timers would fire.
+TEST(Deadlock, ReportedWhenDroppedAfterChannelsLeaveNoTimer) {
+  outcome r = run_scenario("deadlock_after_dropped_timers");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "looped")) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+}
+
 TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
   outcome r = run_scenario("deadlock_after_sleep");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

@@ -79,6 +79,29 @@ int deadlock_after_sleep() {
   });
 }
 
+// A select loop whose every round has an after(1h) case that never fires,
+// then everything blocks. Each round's dropped after() channel must take
+// its timer with it (Go 1.23), or the 100,000 pending timers keep the
+// detector quiet for an hour. A copy handed to a goroutine that exits
+// counts as dropped too.
+int deadlock_after_dropped_timers() {
+  return goro::run([] {
+    auto ready = goro::make_chan<int>(1);
+    for (int i = 0; i < 100000; i++) {
+      ready.send(i);
+      goro::select(goro::on_recv(ready), goro::on_recv(goro::after(1h)));
+    }
+    goro::wait_group passed;
+    passed.add(1);
+    goro::go([&passed, c = goro::after(1h)] { passed.done(); });
+    passed.wait();
+    say("looped");
+    goro::wait_group never;
+    never.add(1);
+    never.wait();
+  });
+}
+
 // Not a deadlock: every goroutine is blocked, but a plain std::thread (not
 // parked in goro) will release main after 200 ms. The detector cannot know
 // what a foreign thread will do, so it must not fire.
@@ -353,6 +376,7 @@ struct scenario {
 const scenario kScenarios[] = {
     {"deadlock", deadlock},
     {"deadlock_after_sleep", deadlock_after_sleep},
+    {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
     {"deadlock_stacks", deadlock_stacks},
     {"no_deadlock_thread", no_deadlock_thread},
     {"deadlock_thread_parked", deadlock_thread_parked},

@@ -191,6 +191,99 @@ TEST(Sleep, SleepersAndAfterTimersShareTheHeap) {
   }
 }
 
+// An after() channel whose last handle is dropped before it fires has its
+// timer cancelled (Go 1.23); one with a handle left must still fire, on
+// time, however the other handles went. Handles are dropped at once, after
+// a few yields, by several goroutines and plain threads racing, and while
+// the timer fires; sleepers share the heap, so cancelled entries leave
+// from its middle. ASan (use after free, double free) and LeakSanitizer
+// (a channel no one frees) check the lifetimes; the counts check that no
+// live channel lost its timer.
+TEST(Sleep, AfterChannelsDroppedBeforeTheyFire) {
+  using tp = steady::time_point;
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    std::atomic<int> early{0}, received{0}, wanted{0};
+    const int n = goro_test::scaled(6000, 4);
+    goro::run([&] {
+      goro::wait_group wg;
+      // Plain threads take some handles: they drop or receive them.
+      goro::chan<std::pair<goro::recv_chan<tp>, bool>> to_threads = goro::make_chan<std::pair<goro::recv_chan<tp>, bool>>(64);
+      std::vector<std::thread> threads;
+      for (int k = 0; k < 2; k++)
+        threads.emplace_back([&] {
+          for (auto [c, receive] : to_threads) {
+            if (receive) {
+              c.recv();
+              received++;
+            }
+          }
+        });
+      std::mt19937 rng(91 + procs);
+      for (int i = 0; i < n; i++) {
+        auto d = std::chrono::microseconds(rng() % 3000);
+        tp deadline = steady::now() + d;
+        goro::recv_chan<tp> c = goro::after(d);
+        switch (rng() % 6) {
+          case 0:  // dropped at once
+            break;
+          case 1:  // dropped by two goroutines racing, after a few yields each
+            for (int k = 0; k < 2; k++) {
+              wg.add(1);
+              goro::go([&wg, c, y = rng() % 4] {
+                for (unsigned j = 0; j < y; j++) goro::yield();
+                wg.done();
+              });
+            }
+            break;
+          case 2: {  // one goroutine receives while others drop their copies
+            wanted++;
+            wg.add(2);
+            goro::go([&, c, deadline] {
+              tp at = c.recv();
+              if (at < deadline) early++;
+              received++;
+              wg.done();
+            });
+            goro::go([&wg, c] {
+              goro::yield();
+              wg.done();
+            });
+            break;
+          }
+          case 3:  // a select picks a ready channel over it, then drops it
+            {
+              auto ready = goro::make_chan<int>(1);
+              ready.send(1);
+              if (goro::select(goro::on_recv(ready), goro::on_recv(c)) == 1) received++, wanted++;
+            }
+            break;
+          case 4:  // a plain thread drops it or receives from it
+          {
+            bool receive = (rng() & 1) != 0;
+            if (receive) wanted++;
+            to_threads.send({c, receive});
+            break;
+          }
+          default:  // a sleeper beside it in the heap
+            wg.add(1);
+            goro::go([&wg, d] {
+              goro::sleep_for(d);
+              wg.done();
+            });
+        }
+      }
+      to_threads.close();
+      goro::blocking([&] {
+        for (auto& t : threads) t.join();
+      });
+      wg.wait();
+    });
+    EXPECT_EQ(early.load(), 0) << "procs=" << procs;
+    EXPECT_EQ(received.load(), wanted.load()) << "procs=" << procs;
+  }
+}
+
 // CPU ticks (utime + stime) of each worker thread ("goro-m*"), by tid.
 std::map<int, long> worker_cpu_ticks() {
   std::map<int, long> ticks;
