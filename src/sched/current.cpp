@@ -1,20 +1,25 @@
 // The running context: which M this thread is, which goroutine it runs.
 //
-// The thread-local `t_m` is read only through current_m(), which is never
-// inlined: a goroutine may park on one OS thread and resume on another, and
-// a compiler is free to keep a thread-local's address in a register across
-// an opaque call (DESIGN.md section 6; silk docs/tls.md). A non-inlined
-// function recomputes it from the thread pointer on every call.
+// The thread-local `goro_tls_current_m` is read only through current_m()
+// (sched.hpp), which rereads it from the thread pointer on every call: a
+// goroutine may park on one OS thread and resume on another, and a
+// compiler is free to keep a thread-local's address in a register across
+// an opaque call (DESIGN.md section 6; silk docs/tls.md).
 #include "base/check.hpp"
 #include "sched/sched.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>
 
+// Plain C-linkage TLS (no C++ thread_local wrapper), initial-exec so that
+// current_m()'s asm can name it.
+extern "C" {
+__attribute__((tls_model("initial-exec"))) __thread goro::detail::m* goro_tls_current_m = nullptr;
+}
+
 namespace goro::detail {
 
 namespace {
-thread_local m* t_m = nullptr;
 
 // A plain thread's waiter record, made on its first block.
 struct thread_waiter {
@@ -29,12 +34,14 @@ struct thread_waiter {
 };
 }  // namespace
 
+#if !defined(__x86_64__)
 __attribute__((noinline)) m* current_m() {
   asm volatile("" ::: "memory");
-  return t_m;
+  return goro_tls_current_m;
 }
+#endif
 
-__attribute__((noinline)) void set_current_m(m* mp) { t_m = mp; }
+__attribute__((noinline)) void set_current_m(m* mp) { goro_tls_current_m = mp; }
 
 __attribute__((noinline)) static g* thread_waiter_get() {
   thread_local thread_waiter w;

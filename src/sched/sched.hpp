@@ -180,10 +180,32 @@ inline bool runq_empty_ring(const p* pp) {
 }
 
 // ---- the running context (sched/current.cpp) --------------------------
-// These reread the thread pointer on every call (they are not inlined), so
-// code that resumes on another thread after a switch sees the new M. Never
-// cache their results across a park, yield or goroutine switch.
+// current_m() rereads the thread pointer on every call, so code that
+// resumes on another thread after a switch sees the new M. Never cache its
+// result across a park, yield or goroutine switch.
+//
+// A compiler may keep a thread-local's address in a register across an
+// opaque call (DESIGN.md section 6), so the M is never read through a C++
+// thread_local: on x86-64 it is read by an asm statement the compiler
+// cannot merge or hoist (volatile, with a memory clobber that also keeps it
+// in order with the switch's calls), two instructions inline instead of a
+// call; elsewhere by a function that is never inlined. The variable is
+// initial-exec TLS, so this also works from a shared library loaded at
+// startup.
+#if defined(__x86_64__)
+inline m* current_m() {
+  m* mp;
+  asm volatile(
+      "movq goro_tls_current_m@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(mp)
+      :
+      : "memory");
+  return mp;
+}
+#else
 m* current_m();
+#endif
 void set_current_m(m* mp);
 
 // ---- runtime start (sched/proc.cpp) ------------------------------------
