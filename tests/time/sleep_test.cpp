@@ -251,15 +251,16 @@ TEST(Sleep, AfterChannelsDroppedBeforeTheyFire) {
             });
             break;
           }
-          case 3:  // a select picks a ready channel over it, then drops it
-            {
-              auto ready = goro::make_chan<int>(1);
-              ready.send(1);
-              if (goro::select(goro::on_recv(ready), goro::on_recv(c)) == 1) received++, wanted++;
+          case 3: {  // a select picks a ready channel over it, then drops it
+            auto ready = goro::make_chan<int>(1);
+            ready.send(1);
+            if (goro::select(goro::on_recv(ready), goro::on_recv(c)) == 1) {  // fired first
+              received++;
+              wanted++;
             }
             break;
-          case 4:  // a plain thread drops it or receives from it
-          {
+          }
+          case 4: {  // a plain thread drops it or receives from it
             bool receive = (rng() & 1) != 0;
             if (receive) wanted++;
             to_threads.send({c, receive});
