@@ -1,6 +1,9 @@
 // Basic goroutine life cycle: run, go, yield, ids, counts.
 #include <gtest/gtest.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -79,6 +82,57 @@ TEST(Yield, LetsOthersRunOnOneP) {
     while (!ran.load()) goro::yield();
     EXPECT_TRUE(ran.load());
   });
+}
+
+// A goroutine that parks on one worker may resume on another: yield() goes
+// through the global queue, and so does a goroutine woken by a plain
+// thread. Every read of the running worker after a park must be the new
+// thread's (current_m() is an inline asm read of the thread pointer, never
+// a cached thread-local address): the goroutine's id, the worker whose run
+// queue ready() fills, the wait_group shard done() counts down in (the
+// count is over 1,024, so done() takes the per-worker shard path). The
+// test checks that goroutines did move between threads, that each still
+// sees its own id after every park, and that every done() counted once.
+TEST(Go, GoroutinesMoveBetweenThreadsAndStayThemselves) {
+  goro::set_maxprocs(4);
+  constexpr int kGoroutines = 8, kRounds = 500;
+  std::atomic<long> moves{0};
+  std::atomic<int> wrong_id{0};
+  goro::run([&] {
+    auto wake = goro::make_chan<int>();
+    std::thread feeder([wake]() mutable {  // wakes come from a plain thread
+      for (int i = 0; i < kGoroutines * kRounds; i++) wake.send(i);
+    });
+    goro::wait_group done_rounds;
+    done_rounds.add(kGoroutines * kRounds);
+    goro::wait_group finished;
+    finished.add(kGoroutines);
+    for (int k = 0; k < kGoroutines; k++) {
+      goro::go([&, wake]() mutable {
+        const uint64_t me = goro::goroutine_id();
+        long tid = syscall(SYS_gettid);
+        auto after_park = [&] {
+          long now = syscall(SYS_gettid);
+          if (now != tid) moves++;
+          tid = now;
+          if (goro::goroutine_id() != me) wrong_id++;
+        };
+        for (int r = 0; r < kRounds; r++) {
+          goro::yield();
+          after_park();
+          wake.recv();
+          after_park();
+          done_rounds.done();
+        }
+        finished.done();
+      });
+    }
+    finished.wait();
+    done_rounds.wait();
+    goro::blocking([&] { feeder.join(); });
+  });
+  EXPECT_GT(moves.load(), 0) << "no goroutine resumed on another thread: the test did not force migration";
+  EXPECT_EQ(wrong_id.load(), 0);
 }
 
 TEST(NumGoroutine, CountsLiveGoroutines) {
