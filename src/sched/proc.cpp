@@ -329,7 +329,7 @@ g* steal_work(p* pp, bool* declined) {
         *declined = true;
         continue;
       }
-      if (g* gp = runq_steal(pp, victim, last)) return gp;
+      if (g* gp = runq_steal(pp, victim, last, declined)) return gp;
     }
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
       lock_guard lk(sched.lock);
@@ -629,6 +629,8 @@ void runtime_init() {
   });
 }
 
+bool wakep_may_help() { return g_npactive_mirror.load(std::memory_order_relaxed) < allowed_p(); }
+
 void wakep() {
   if (g_npactive_mirror.load(std::memory_order_seq_cst) >= allowed_p()) return;
   if (sched.nmspinning.load(std::memory_order_seq_cst) != 0) return;
@@ -813,27 +815,31 @@ void ready(g* gp) {
       return;
     }
 #endif
-    // Wake another worker only when there is work it could take. A
-    // goroutine readied by a goroutine waits in runnext for the waker's
-    // next switch, typically microseconds away (it is about to block, as
-    // in a ping-pong or a request/response); waking a sleeping worker for
-    // it costs a futex wake-up and usually finds nothing to steal (tokio's
-    // LIFO slot makes the same choice). If the waker runs on instead, a
-    // spinning worker takes runnext after its pause, or the monitor hands
-    // it off.
+    // gp goes to runnext, to run at the waker's next switch, typically
+    // microseconds away (it is about to block, as in a ping-pong or a
+    // request/response). But if the waker computes or enters
+    // goro::blocking instead, gp must not wait for it while a P is idle:
+    // as Go's ready(), wake a spinning worker, which takes runnext if the
+    // waker's switch count stands still for a moment (runq.cpp,
+    // victim_runs_its_runnext) and otherwise naps beside it, still
+    // spinning, so that the pair's later handoffs wake nobody.
     //
-    // That case, the common one, needs no atomic read-modify-write: only
-    // the owner makes runnext non-null (thieves and the monitor only take
-    // it), so an empty runnext stays empty until this store, and with no
-    // wakep() to follow, no store-load barrier is needed either (the
-    // seq_cst exchange below is that barrier for wakep's nmspinning read).
+    // An empty runnext is filled with a release store rather than the
+    // seq_cst exchange (only the owner makes runnext non-null, so it stays
+    // empty until this store): one locked instruction less per handoff.
+    // The store-load barrier that wakep()'s reads need is paid only when a
+    // P is free to take the work, which is when wakep() has work to do.
     if (mp->curg != nullptr && pp->q.runnext.load(std::memory_order_relaxed) == nullptr && runq_empty_ring(pp)) {
       pp->q.runnext.store(gp, std::memory_order_release);  // pairs with thieves' acquire load
+      if (wakep_may_help()) {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        wakep();
+      }
       return;
     }
     g* prev = pp->q.runnext.exchange(gp, std::memory_order_seq_cst);
     if (prev != nullptr) runq_put(pp, prev, false);
-    if (prev != nullptr || mp->curg == nullptr || !runq_empty_ring(pp)) wakep();
+    wakep();
   } else {
     globrunq_put(gp);
   }

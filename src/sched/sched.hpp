@@ -216,6 +216,11 @@ inline void ensure_runtime() {
 
 // ---- scheduling (sched/proc.cpp) ---------------------------------------
 void wakep();
+// Whether wakep() may find a P to start (a relaxed read: a hint, to skip
+// wakep()'s store-load barrier when every P is held, as when a thief naps
+// beside a ping-pong pair). A P freed at the same instant can be missed;
+// the monitor's retake then hands the work off (sysmon.cpp).
+bool wakep_may_help();
 // Puts gp on the global run queue (lock held by caller).
 void globrunq_put_locked(g* gp);
 void globrunq_put_batch_locked(g* head, g* tail, int32_t n);

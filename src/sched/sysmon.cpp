@@ -26,6 +26,7 @@
 
 #include "base/big_memory.hpp"
 #include "base/check.hpp"
+#include "base/debug_env.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 
@@ -46,6 +47,12 @@ bool global_work_starving() {
          sched.nmspinning.load(std::memory_order_relaxed) == 0 &&
          p_active_count() >= sched.maxprocs.load(std::memory_order_relaxed) +
                                  sched.ndetached.load(std::memory_order_relaxed);
+}
+
+// $GORO_DEBUG=detachoff=1: never hand off a computing goroutine's P.
+bool detach_off() {
+  static const bool off = debug_setting("detachoff", 0) != 0;
+  return off;
 }
 
 // Returns true if it handed a P off.
@@ -70,6 +77,7 @@ bool retake(int64_t now) {
       pp->sysmon_next = next;
       pp->sysmon_when = now;
     } else if (now - pp->sysmon_when > kForcePreemptNs && !pp->in_blocking.load(std::memory_order_acquire) &&
+               !detach_off() &&
                (has_local_work(pp) || global_work_starving())) {
       handoff_detached(pp);
       handed = true;
@@ -175,6 +183,11 @@ void enter_blocking() {
   pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // release: sysmon reads the tick after seeing in_blocking.
   pp->in_blocking.store(true, std::memory_order_release);
+  // Goroutines queued here (one this goroutine just readied, say) must not
+  // wait out the call: with a P free, a spinning worker takes them (its
+  // look sees this P's switch count stand still). Otherwise the monitor
+  // hands the P off after kBlockingNs.
+  if (!runq_empty(pp) && wakep_may_help()) wakep();
 }
 
 void exit_blocking() {
@@ -184,8 +197,11 @@ void exit_blocking() {
   p* pp = mp->pp;
   pp->in_blocking.store(false, std::memory_order_release);
   pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // If sysmon handed our P's place away meanwhile, the scheduler gives a P
-  // back at this goroutine's next scheduling point (proc.cpp).
+  // If the monitor handed this P's place to another worker meanwhile, this
+  // goroutine would now run goroutine code beside maxprocs others: go
+  // through the scheduler (Go's exitsyscall slow path), which gives the P
+  // back if the budget is spent and queues this goroutine for a P.
+  if (pp->detached.load(std::memory_order_relaxed)) mcall_on(mp, m_action::yield, nullptr, nullptr);
 }
 
 }  // namespace goro::detail
