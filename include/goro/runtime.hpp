@@ -114,6 +114,22 @@ int run(F&& main_fn, goro::source_location loc = goro::source_location::current(
 // back of the global run queue. On a plain thread, yields the CPU.
 void yield();
 
+// A safe point for long computations: yields (as yield()) only if the
+// scheduler has asked the running goroutine to, because it has held its
+// worker for 10 ms while other goroutines wait; otherwise it costs a load.
+// goro cannot preempt C++ code (design.md explains why), so a loop that
+// computes for long without a channel operation, go(), sleep or other
+// runtime call should call it now and then to let others run, as Go code
+// before Go 1.14 had to:
+//
+//   for (auto& row : rows) {
+//     crunch(row);
+//     goro::preempt_point();
+//   }
+//
+// Channel operations and go() check the same request when they return.
+void preempt_point();
+
 // The running goroutine's id (the main goroutine of run() is 1, as in Go);
 // 0 on a plain OS thread.
 uint64_t goroutine_id();

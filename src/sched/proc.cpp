@@ -372,8 +372,12 @@ bool release_p_if_over_budget(m* mp) {
 g* find_runnable(m* mp) {
 top:
   p* pp = mp->pp;
-  if (pp->detached.load(std::memory_order_relaxed) && pp->detached.exchange(false))
-    sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
+  if (pp->detached.load(std::memory_order_relaxed)) {
+    // Under sched.lock, as handoff_detached sets it, so that ndetached
+    // never reads one less than the Ps flagged (it could go to -1).
+    lock_guard lk(sched.lock);
+    if (pp->detached.exchange(false)) sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p() && release_p_if_over_budget(mp)) goto top;
 
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
@@ -465,7 +469,10 @@ void after_switch(m* mp, g* gp) {
       unlock_fn unlock = mp->unlock;
       if (unlock != nullptr && !unlock(gp, mp->unlock_arg)) {
         g_transition(gp, g_status::waiting, g_status::runnable);
-        runq_put(mp->pp, gp, true);
+        if (mp->pp != nullptr)
+          runq_put(mp->pp, gp, true);
+        else
+          globrunq_put(gp);  // parked inside a blocking section whose P was taken
       }
       break;
     }
@@ -495,6 +502,7 @@ void after_switch(m* mp, g* gp) {
 void prepare_run(m* mp, g* gp) {
   p* pp = mp->pp;
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (pp->preempt.load(std::memory_order_relaxed)) pp->preempt.store(false, std::memory_order_relaxed);
   g_set_status(gp, g_status::runnable, g_status::running);
   mp->curg = gp;
   gp->cur_m = mp;
@@ -551,6 +559,9 @@ g* direct_successor(m* mp) {
 
 void schedule_loop(m* mp) {
   for (;;) {
+    // A goroutine whose P the monitor took (in goro::blocking) came back
+    // here to wait for one.
+    if (mp->pp == nullptr) stop_m(mp);
     g* gp = find_runnable(mp);
     if (mp->spinning) reset_spinning(mp);
     execute(mp, gp);
@@ -692,16 +703,18 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   mp->unlock = unlock;
   mp->unlock_arg = arg;
   mp->switched_out = gp;
-  // A goroutine that parks inside goro::blocking is not blocking its P.
+  // A goroutine that parks inside goro::blocking is not blocking its P: it
+  // reclaims the P from the monitor's reach, or learns that the monitor
+  // took it (mp->pp is then null, and g0 sleeps until handed a P).
   // (Kept in a local: after a long park the g record is cold, the stack
   // frame is not, and only the goroutine itself changes the depth.)
   bool blocking = gp->blocking_depth > 0;
-  if (blocking) mp->pp->in_blocking.store(false, std::memory_order_release);
+  if (blocking) blocking_pause(mp);
   // Switching straight to the next goroutine saves a switch to g0 and a
   // round of the scheduling loop (a quarter of a channel handoff's cost).
   // The action is then completed by that goroutine (finish_switch), once
   // gp's context is saved: nobody may wake or free gp before that.
-  if (g* next = direct_successor(mp)) {
+  if (g* next = mp->pp != nullptr ? direct_successor(mp) : nullptr) {
     prepare_run(mp, next);
     fiber_switch(&gp->ctx, &next->ctx, action == m_action::exit);
   } else {
@@ -710,16 +723,63 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   // Resumed, possibly on another M: mp is stale from here on, gp->cur_m
   // is the M we resumed on.
   finish_switch(gp->cur_m);
-  if (blocking) {
-    p* pp = gp->cur_m->pp;
-    pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    pp->in_blocking.store(true, std::memory_order_release);
+  if (blocking) blocking_resume(gp->cur_m);
+}
+
+void preempt_yield(m* mp) {
+  g* gp = mp->curg;
+  // Only goroutine code outside blocking sections yields (the flag may be
+  // read on g0, or in a section whose P is about to be taken).
+  if (gp == nullptr || gp->blocking_depth > 0) return;
+  mcall_on(mp, m_action::yield, nullptr, nullptr);
+}
+
+void blocking_pause(m* mp) {
+  m* self = mp;
+  // acq_rel: pairs with the monitor's CAS; on failure the P belongs to
+  // someone else and this M must not touch it again.
+  if (!mp->pp->blocking_m.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel)) mp->pp = nullptr;
+}
+
+void blocking_resume(m* mp) {
+  p* pp = mp->pp;
+  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // release: sysmon reads the tick after seeing blocking_m.
+  pp->blocking_m.store(mp, std::memory_order_release);
+}
+
+void handoff_taken(p* pp) {
+  bool work;
+  {
+    lock_guard lk(sched.lock);
+    pp->owner = nullptr;
+    // A P granted extra for a computing goroutine that then blocked: the
+    // grant ends with its goroutine's hold on the P.
+    if (pp->detached.exchange(false)) sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
+    work = !runq_empty(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0;
+    if (!work) pidleput_locked(pp);
   }
+  // The P keeps its place among the active ones, with a new M. (Its timers
+  // need nothing: an idle P's timers are run by the timed sleeper.)
+  if (work) startm(pp, false);
+}
+
+void reacquire_p(m* mp) {
+  p* pp;
+  {
+    lock_guard lk(sched.lock);
+    pp = pidleget_locked();
+  }
+  if (pp != nullptr) {
+    acquirep(mp, pp);
+    return;
+  }
+  // No P free: queue the goroutine for one and let this M sleep until it
+  // is handed a P (schedule_loop).
+  mcall_on(mp, m_action::yield, nullptr, nullptr);
 }
 
 void handoff_detached(p* pp) {
-  if (pp->detached.exchange(true)) return;
-  sched.ndetached.fetch_add(1, std::memory_order_seq_cst);
   p* np;
   {
     // The move to the global queue happens under sched.lock: goroutines
@@ -730,6 +790,8 @@ void handoff_detached(p* pp) {
     // Stress.BinarySpawnTree with 4 Ps on 2 loaded cores: 245 "runnable"
     // goroutines in the report).
     lock_guard lk(sched.lock);
+    if (pp->detached.exchange(true)) return;
+    sched.ndetached.fetch_add(1, std::memory_order_seq_cst);
     runq_drain_to_global_locked(pp);
     np = pidleget_locked();
   }
@@ -802,8 +864,7 @@ void ready(g* gp) {
   g_wake_transition(gp);
   prefetch_resume_frames(gp);
   m* mp = current_m();
-  if (mp != nullptr && mp->pp != nullptr) {
-    p* pp = mp->pp;
+  if (p* pp = owned_p(mp)) {
 #if defined(GORO_DEBUG_CHECKS)
     // Debug and sanitizer builds send a quarter of the readied goroutines
     // through the global queue, so they often resume on another worker:
@@ -913,6 +974,8 @@ const char* g_status_string(g_status s) {
 }  // namespace goro::detail
 
 namespace goro {
+
+void preempt_point() { detail::preempt_check(); }
 
 void yield() {
   using namespace detail;

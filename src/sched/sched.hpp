@@ -73,8 +73,19 @@ struct p {
   // a line with what other workers read on their hot paths.)
   alignas(64) std::atomic<uint32_t> schedtick{0};
   std::atomic<uint32_t> syscalltick{0};
-  std::atomic<bool> in_blocking{false};  // owner's goroutine is in goro::blocking
-  std::atomic<bool> detached{false};     // sysmon granted a replacement P
+  // Set by the monitor when the running goroutine has held the P for 10 ms
+  // while others wait (Go's preempt flag); the goroutine yields at its next
+  // safe point (preempt_check) and the next switch clears it. Relaxed both
+  // ways: a late look only delays the yield.
+  std::atomic<bool> preempt{false};
+  // The owner M while its goroutine sits in goro::blocking, else null.
+  // The monitor takes the P from that M by a compare-and-swap to null (Go's
+  // retake of a P in _Psyscall); the M reclaims it at the section's end by
+  // the same CAS, and if that fails its P is gone (blocking.cpp). The
+  // value names the M, not just a flag, so a P retaken and later held in a
+  // blocking section by another M cannot be reclaimed by the first.
+  std::atomic<m*> blocking_m{nullptr};
+  std::atomic<bool> detached{false};     // sysmon granted a replacement P (computing goroutine)
 
   // Goroutines started minus ended on this P (any P may end a goroutine
   // another started, so one P's value may be negative; the sum is right).
@@ -180,6 +191,7 @@ inline bool runq_empty_ring(const p* pp) {
 }
 
 // ---- the running context (sched/current.cpp) --------------------------
+// (owned_p, below, after current_m.)
 // current_m() rereads the thread pointer on every call, so code that
 // resumes on another thread after a switch sees the new M. Never cache its
 // result across a park, yield or goroutine switch.
@@ -207,6 +219,30 @@ inline m* current_m() {
 m* current_m();
 #endif
 void set_current_m(m* mp);
+
+// The P that code running on mp may use as its own (push to its run
+// queue, its caches, its timers): null on a plain thread, and inside a
+// goro::blocking section, whose P the monitor may take away at any moment
+// (the goroutine then uses the P-less paths: the global run queue, P 0's
+// timers).
+inline p* owned_p(m* mp) {
+  if (mp == nullptr) return nullptr;
+  g* gp = mp->curg;
+  if (gp != nullptr && gp->blocking_depth > 0) return nullptr;
+  return mp->pp;
+}
+
+// Cooperative preemption: called where a goroutine holds no lock and may
+// switch (the end of channel operations, go(), goro::preempt_point()).
+// Yields if the monitor asked the running goroutine to (p::preempt).
+void preempt_yield(m* mp);
+inline void preempt_check() {
+  m* mp = current_m();
+  if (mp == nullptr) return;
+  p* pp = mp->pp;
+  if (pp != nullptr && pp->preempt.load(std::memory_order_relaxed)) [[unlikely]]
+    preempt_yield(mp);
+}
 
 // ---- runtime start (sched/proc.cpp) ------------------------------------
 void runtime_init();  // idempotent; starts sysmon; called by every entry
@@ -241,8 +277,21 @@ void finish_switch(m* mp);
 // The integer in environment variable `name`, if it is one from 1 to max;
 // else `fallback` (a bad value is reported on stderr once read).
 int env_int(const char* name, int fallback, int max);
-// Hand a P whose goroutine runs long or blocks to a fresh M (sysmon.cpp).
+// Grant an extra P for the queued work of a P whose goroutine computes
+// without a scheduling point (sysmon.cpp).
 void handoff_detached(p* pp);
+// The monitor took pp from an M inside goro::blocking (blocking_m CAS):
+// give it to an M if there is work, else make it idle.
+void handoff_taken(p* pp);
+// An M whose P was taken while its goroutine sat in goro::blocking gets a
+// P back: an idle one if the budget allows, else the goroutine waits in
+// the global queue and the M sleeps until handed one (Go's exitsyscall).
+void reacquire_p(m* mp);
+// Inside mcall_on for a goroutine that parks, yields or exits inside a
+// blocking section: reclaim the P (blocking_m CAS) or, if the monitor took
+// it, drop it (mp->pp = null).
+void blocking_pause(m* mp);
+void blocking_resume(m* mp);
 p* p_for_index(int32_t i);
 int32_t p_active_count();  // Ps held by Ms (sched.npactive), without the lock
 uint64_t fastrand(uint64_t* state);

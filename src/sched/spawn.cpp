@@ -154,7 +154,7 @@ void free_closure(g* gp) {
 
 p* current_p() {
   m* mp = current_m();
-  return mp != nullptr ? mp->pp : nullptr;
+  return owned_p(mp);
 }
 
 }  // namespace
@@ -226,7 +226,7 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
   gp->ops = ops;
   gp->created = loc;
   m* mp = current_m();
-  p* pp = mp != nullptr ? mp->pp : nullptr;
+  p* pp = owned_p(mp);
   gp->parent_id = (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;
   uint64_t id = next_goid(pp);
   gp->id = id;
@@ -242,7 +242,10 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
     // loop outruns the other workers, spills batches to the global queue
     // and leaves a backlog of cold g records; with it the P runs its own
     // (cache-hot) goroutines while the others steal.
-    if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1) mcall_on(mp, m_action::yield, nullptr, nullptr);
+    if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1)
+      mcall_on(mp, m_action::yield, nullptr, nullptr);
+    else
+      preempt_check();
   } else {
     sched.ngoroutines_foreign.fetch_add(1, std::memory_order_relaxed);
     g_transition(gp, g_status::idle, g_status::runnable);

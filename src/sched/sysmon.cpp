@@ -76,14 +76,27 @@ bool retake(int64_t now) {
       pp->sysmon_head = head;
       pp->sysmon_next = next;
       pp->sysmon_when = now;
-    } else if (now - pp->sysmon_when > kForcePreemptNs && !pp->in_blocking.load(std::memory_order_acquire) &&
-               !detach_off() &&
+    } else if (now - pp->sysmon_when > kForcePreemptNs && pp->blocking_m.load(std::memory_order_acquire) == nullptr &&
                (has_local_work(pp) || global_work_starving())) {
-      handoff_detached(pp);
-      handed = true;
-      continue;
+      // First ask the goroutine to yield at its next safe point (a
+      // channel operation, go(), goro::preempt_point()): that keeps
+      // maxprocs. Only a goroutine that computes 10 ms more without one
+      // gets its P's work handed to an extra P, and only maxprocs such
+      // grants at a time: threads stay bounded (maxprocs running + that
+      // many computing + those in blocking sections), and goroutines queued
+      // behind more computing goroutines than that wait, as in Go before
+      // 1.14 (design.md, section 2).
+      if (!pp->preempt.load(std::memory_order_relaxed)) {
+        pp->preempt.store(true, std::memory_order_relaxed);
+        handed = true;  // poll fast until it answers
+      } else if (now - pp->sysmon_when > 2 * kForcePreemptNs && !detach_off() &&
+                 sched.ndetached.load(std::memory_order_relaxed) < sched.maxprocs.load(std::memory_order_relaxed)) {
+        handoff_detached(pp);
+        handed = true;
+        continue;
+      }
     }
-    if (pp->in_blocking.load(std::memory_order_acquire)) {
+    if (m* bm = pp->blocking_m.load(std::memory_order_acquire)) {
       uint32_t st = pp->syscalltick.load(std::memory_order_relaxed);
       if (st != pp->sysmon_syscalltick) {
         pp->sysmon_syscalltick = st;
@@ -94,8 +107,10 @@ bool retake(int64_t now) {
       // is free to pick up new work, or the call has gone on for long.
       bool others_free = sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0;
       if (now - pp->sysmon_syscallwhen > kBlockingNs &&
-          (has_local_work(pp) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs)) {
-        handoff_detached(pp);
+          (has_local_work(pp) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs) &&
+          pp->blocking_m.compare_exchange_strong(bm, nullptr, std::memory_order_acq_rel)) {
+        // The P is ours now; its M learns it at the section's end.
+        handoff_taken(pp);
         handed = true;
       }
     }
@@ -181,12 +196,14 @@ void enter_blocking() {
   if (mp->curg->blocking_depth++ > 0) return;
   p* pp = mp->pp;
   pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // release: sysmon reads the tick after seeing in_blocking.
-  pp->in_blocking.store(true, std::memory_order_release);
+  // release: sysmon reads the tick after seeing blocking_m. From here on
+  // the monitor may take the P; this M reads it only through the CAS in
+  // exit_blocking (owned_p() is null inside the section).
+  pp->blocking_m.store(mp, std::memory_order_release);
   // Goroutines queued here (one this goroutine just readied, say) must not
   // wait out the call: with a P free, a spinning worker takes them (its
   // look sees this P's switch count stand still). Otherwise the monitor
-  // hands the P off after kBlockingNs.
+  // takes the P after kBlockingNs and hands it to another worker.
   if (!runq_empty(pp) && wakep_may_help()) wakep();
 }
 
@@ -195,13 +212,20 @@ void exit_blocking() {
   if (mp == nullptr || mp->curg == nullptr) return;
   if (--mp->curg->blocking_depth > 0) return;
   p* pp = mp->pp;
-  pp->in_blocking.store(false, std::memory_order_release);
-  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // If the monitor handed this P's place to another worker meanwhile, this
-  // goroutine would now run goroutine code beside maxprocs others: go
-  // through the scheduler (Go's exitsyscall slow path), which gives the P
-  // back if the budget is spent and queues this goroutine for a P.
-  if (pp->detached.load(std::memory_order_relaxed)) mcall_on(mp, m_action::yield, nullptr, nullptr);
+  m* self = mp;
+  // acq_rel: pairs with the monitor's CAS (sysmon.cpp retake).
+  if (pp->blocking_m.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel)) {
+    pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // A P granted extra for a computing goroutine (detached) is given
+    // back at the goroutine's next pass through the scheduler: this one.
+    if (pp->detached.load(std::memory_order_relaxed)) mcall_on(mp, m_action::yield, nullptr, nullptr);
+    return;
+  }
+  // The monitor took the P while the call blocked: get one back, or wait
+  // for one (Go's exitsyscall), so that at most maxprocs goroutines run
+  // goroutine code.
+  mp->pp = nullptr;
+  reacquire_p(mp);
 }
 
 }  // namespace goro::detail
