@@ -266,6 +266,9 @@ g* globrunq_get_locked(p* pp, int32_t max) {
 
 // ---- finding work ---------------------------------------------------------
 
+// A timer this late was left by a busy P (sysmon.cpp and find_runnable).
+constexpr int64_t kTimerOverdueNs = 1'000'000;
+
 // Runs expired timers on every P (the caller holds a P, which gets what
 // they ready). Returns true if any ran.
 bool run_all_timers(int64_t now) {
@@ -381,9 +384,19 @@ top:
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p() && release_p_if_over_budget(mp)) goto top;
 
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
-  if (tick % 61 == 0 && sched.runq_size.load(std::memory_order_relaxed) > 0) {
-    lock_guard lk(sched.lock);
-    if (g* gp = globrunq_get_locked(pp, 1)) return gp;
+  if (tick % 61 == 0) {
+    if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+      lock_guard lk(sched.lock);
+      if (g* gp = globrunq_get_locked(pp, 1)) return gp;
+    }
+    // Timers of other Ps overdue by a millisecond: their owners are busy
+    // (a goroutine computing there), so run them here, as Go's Ps run
+    // each other's timers while they look for work. A P that always has
+    // work of its own (a ping-pong pair) looks only here, every 61st round.
+    if (int64_t next = timers_next_when(); next != INT64_MAX) {
+      int64_t now = nanotime();
+      if (next <= now - kTimerOverdueNs) run_all_timers(now);
+    }
   }
   // Read the clock only when this P has a timer (a clock read costs as much
   // as a goroutine switch).

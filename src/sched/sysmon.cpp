@@ -37,7 +37,11 @@ namespace {
 constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
 constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
 
-bool has_local_work(p* pp) { return !runq_empty(pp); }
+// Goroutines queued on the P, or its timers overdue by a millisecond (a
+// sleeper whose wake-up waits for the P's goroutine to stop computing).
+bool has_local_work(p* pp, int64_t now) {
+  return !runq_empty(pp) || pp->timer0_when.load(std::memory_order_relaxed) < now - 1'000'000;
+}
 
 // Goroutines wait in the global queue and no worker is free to take them:
 // every allowed P is held and nobody is spinning. (A goroutine stuck in a
@@ -77,7 +81,7 @@ bool retake(int64_t now) {
       pp->sysmon_next = next;
       pp->sysmon_when = now;
     } else if (now - pp->sysmon_when > kForcePreemptNs && pp->blocking_m.load(std::memory_order_acquire) == nullptr &&
-               (has_local_work(pp) || global_work_starving())) {
+               (has_local_work(pp, now) || global_work_starving())) {
       // First ask the goroutine to yield at its next safe point (a
       // channel operation, go(), goro::preempt_point()): that keeps
       // maxprocs. Only a goroutine that computes 10 ms more without one
@@ -107,7 +111,7 @@ bool retake(int64_t now) {
       // is free to pick up new work, or the call has gone on for long.
       bool others_free = sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0;
       if (now - pp->sysmon_syscallwhen > kBlockingNs &&
-          (has_local_work(pp) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs) &&
+          (has_local_work(pp, now) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs) &&
           pp->blocking_m.compare_exchange_strong(bm, nullptr, std::memory_order_acq_rel)) {
         // The P is ours now; its M learns it at the section's end.
         handoff_taken(pp);
