@@ -114,6 +114,16 @@ int run(F&& main_fn, goro::source_location loc = goro::source_location::current(
 // back of the global run queue. On a plain thread, yields the CPU.
 void yield();
 
+// The most worker threads the runtime may make (Go's debug.SetMaxThreads;
+// default 10,000). Threads run goroutines (maxprocs of them) and sit in
+// goro::blocking sections (one each); a program that needs more, most
+// likely goroutines piling up in blocking calls that never return, is
+// stopped with Go's report ("runtime: program exceeds N-thread limit",
+// "fatal error: thread exhaustion", the goroutine dump) and exit status 2
+// rather than left to exhaust the machine. Returns the previous limit;
+// n < 1 only queries it.
+int set_max_threads(int n);
+
 // A safe point for long computations: yields (as yield()) only if the
 // scheduler has asked the running goroutine to, because it has held its
 // worker for 10 ms while other goroutines wait; otherwise it costs a load.

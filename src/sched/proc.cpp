@@ -121,11 +121,20 @@ void acquirep(m* mp, p* pp) {
 void* m_thread_main(void* arg);
 
 void newm(p* pp, bool spinning) {
-  m* mp = new m();
+  int32_t id, limit = sched.max_threads.load(std::memory_order_relaxed);
   {
     lock_guard lk(sched.lock);
-    mp->id = sched.mcount++;
+    id = sched.mcount++;
   }
+  // As Go: a program that needs this many threads (goroutines stuck in
+  // blocking sections, most likely) is better stopped with a report than
+  // left to exhaust the machine, or to stall when thread creation fails.
+  if (id >= limit) {
+    print_stderr("runtime: program exceeds %d-thread limit\n", limit);
+    fatal_exit(2, "thread exhaustion");
+  }
+  m* mp = new m();
+  mp->id = id;
   mp->nextp = pp;
   mp->spinning = spinning;
   pthread_attr_t attr;
@@ -314,10 +323,10 @@ bool worth_stealing(p* victim) {
 // through it quickly (worth_stealing).
 g* steal_work(p* pp, bool* declined) {
   int32_t n = sched.nallp.load(std::memory_order_acquire);
-  // Victims (by index, the first 64) found switching fast enough in this
-  // call's first look: later rounds skip them without another look, so a
-  // call spends at most one look per P.
-  uint64_t fast = 0;
+  // Victims found switching fast enough in this call's first look: later
+  // rounds skip them without another look, so a call spends at most one
+  // look per P.
+  uint64_t fast[kMaxP / 64] = {};
   for (int round = 0; round < 4; round++) {
     bool last = round == 3;
     uint32_t start = static_cast<uint32_t>(fastrand(&pp->rand_state));
@@ -325,10 +334,10 @@ g* steal_work(p* pp, bool* declined) {
       int32_t vi = static_cast<int32_t>((start + static_cast<uint32_t>(i)) % static_cast<uint32_t>(n));
       p* victim = p_for_index(vi);
       if (victim == pp) continue;
-      uint64_t bit = vi < 64 ? uint64_t{1} << vi : 0;
-      if (fast & bit) continue;
+      uint64_t bit = uint64_t{1} << (vi % 64);
+      if (fast[vi / 64] & bit) continue;
       if (!worth_stealing(victim)) {
-        fast |= bit;
+        fast[vi / 64] |= bit;
         *declined = true;
         continue;
       }
@@ -451,6 +460,12 @@ top:
   if (mp->spinning) {
     mp->spinning = false;
     sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    // The fence orders the decrement before the queue reads below in the
+    // C++ model (a seq_cst read-modify-write does not order later acquire
+    // loads; x86 and ARMv8 happen to, C++ does not promise it). It pairs
+    // with the readier's seq_cst exchange or fence before it reads
+    // nmspinning: one of the two sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     // Work submitted while we still counted as spinning may have skipped
     // wakep(): look again now that we do not (see sched.hpp).
     int64_t next_timer = timers_next_when();
@@ -1011,6 +1026,13 @@ int64_t num_goroutine() {
   int32_t np = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < np; i++) n += p_for_index(i)->ngoroutines.load(std::memory_order_relaxed);
   return n;
+}
+
+int set_max_threads(int n) {
+  using namespace detail;
+  ensure_runtime();
+  if (n < 1) return sched.max_threads.load(std::memory_order_relaxed);
+  return sched.max_threads.exchange(n, std::memory_order_relaxed);
 }
 
 int maxprocs() {

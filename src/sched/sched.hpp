@@ -169,6 +169,7 @@ struct sched_t {
   m* midle = nullptr;                  // guarded by lock
   int32_t nmidle = 0;                  // guarded by lock
   int32_t mcount = 0;                  // guarded by lock
+  std::atomic<int32_t> max_threads{10000};  // Ms allowed (goro::set_max_threads)
   std::atomic<int32_t> nmspinning{0};
   m* timed_sleeper = nullptr;          // idle M sleeping until the next timer
   std::atomic<int64_t> timed_sleep_until{INT64_MAX};

@@ -280,6 +280,16 @@ TEST(Deadlock, PlainThreadParkingLastRunsTheCheck) {
 
 // ---- panic -------------------------------------------------------------------
 
+// Go: "runtime: program exceeds 10000-thread limit" / "fatal error: thread
+// exhaustion", the goroutine dump, exit status 2.
+TEST(Threads, ExhaustionIsAFatalReport) {
+  outcome r = run_scenario("thread_exhaustion");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "blocking")) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "runtime: program exceeds 16-thread limit")) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "fatal error: thread exhaustion")) << r.describe();
+}
+
 TEST(Panic, EscapedExceptionIsGoPanicReport) {
   outcome r = run_scenario("panic");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

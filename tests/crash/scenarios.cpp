@@ -142,6 +142,22 @@ int deadlock_thread_parked() {
 
 // As above, but the plain thread is the last to park: its own park must
 // run the check (no worker goes idle after it).
+// ---- thread exhaustion ------------------------------------------------------
+
+// 64 goroutines sit in blocking sections that never return, with a limit
+// of 16 threads: as Go at its 10,000-thread limit, the runtime stops the
+// program with a report instead of making more threads (or, before the
+// limit existed, stalling silently at its 1,024-P cap).
+int thread_exhaustion() {
+  goro::set_max_threads(16);
+  return goro::run([] {
+    say("blocking");
+    for (int i = 0; i < 64; i++)
+      goro::go([] { goro::blocking([] { for (;;) std::this_thread::sleep_for(1h); }); });
+    goro::blocking([] { for (;;) std::this_thread::sleep_for(1h); });
+  });
+}
+
 int deadlock_thread_parks_last() {
   goro::wait_group never;
   never.add(1);
@@ -381,6 +397,7 @@ const scenario kScenarios[] = {
     {"no_deadlock_thread", no_deadlock_thread},
     {"deadlock_thread_parked", deadlock_thread_parked},
     {"deadlock_thread_parks_last", deadlock_thread_parks_last},
+    {"thread_exhaustion", thread_exhaustion},
     {"panic", panic_escape},
     {"panic_misuse", panic_misuse},
     {"panic_main", panic_main},
