@@ -194,6 +194,20 @@ void runtime_thread_register(int tid) {
   r.runtime_tids.push_back(tid);
 }
 
+void runtime_thread_unregister(int tid) {
+  // A retired M's tid may be reused by a user thread, which must not pass
+  // for a runtime thread.
+  thread_registry& r = registry();
+  lock_guard lk(r.lock);
+  for (size_t i = 0; i < r.runtime_tids.size(); i++) {
+    if (r.runtime_tids[i] == tid) {
+      r.runtime_tids[i] = r.runtime_tids.back();
+      r.runtime_tids.pop_back();
+      return;
+    }
+  }
+}
+
 void deadlock_init_ignored_threads() { g_fatal_dump_hook = dump_hook; }
 
 #if defined(GORO_TSAN)

@@ -37,6 +37,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
@@ -121,19 +122,28 @@ void acquirep(m* mp, p* pp) {
 void* m_thread_main(void* arg);
 
 void newm(p* pp, bool spinning) {
-  int32_t id, limit = sched.max_threads.load(std::memory_order_relaxed);
+  int32_t id, count, limit = sched.max_threads.load(std::memory_order_relaxed);
+  m* mp;
   {
     lock_guard lk(sched.lock);
-    id = sched.mcount++;
+    count = ++sched.mcount;
+    id = sched.mnext++;
+    mp = sched.mfree;
+    if (mp != nullptr) sched.mfree = mp->link;
   }
   // As Go: a program that needs this many threads (goroutines stuck in
   // blocking sections, most likely) is better stopped with a report than
   // left to exhaust the machine, or to stall when thread creation fails.
-  if (id >= limit) {
+  if (count > limit) {
     print_stderr("runtime: program exceeds %d-thread limit\n", limit);
     fatal_exit(2, "thread exhaustion");
   }
-  m* mp = new m();
+  if (mp != nullptr) {
+    mp->~m();
+    new (mp) m();
+  } else {
+    mp = new m();
+  }
   mp->id = id;
   mp->nextp = pp;
   mp->spinning = spinning;
@@ -173,8 +183,40 @@ void startm(p* pp, bool spinning) {
   newm(pp, spinning);
 }
 
+// How long an idle M beyond maxprocs waits to be needed before its thread
+// exits: the scavenger's period ($GORO_SCAVENGE_MS, default 5 s), after
+// which idle stacks are given back too.
+int64_t idle_m_retire_ns() {
+  static const int64_t ns = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
+  return ns;
+}
+
+// Ends an idle M's thread: called with sched.lock held by mp on its own
+// thread (its g0 stack, holding no P), with mp on sched.midle. Threads made
+// for blocking sections are given back this way once the burst is over.
+[[noreturn]] void m_retire_locked(m* mp) {
+  m** link = &sched.midle;
+  while (*link != mp) link = &(*link)->link;
+  *link = mp->link;
+  sched.nmidle--;
+  sched.mcount--;
+  mp->idle = false;
+  sched.lock.unlock();
+  runtime_thread_unregister(mp->tid);
+  m_signal_stack_free(mp);
+  {
+    // Last touch of mp: newm may reuse the record from here on.
+    lock_guard lk(sched.lock);
+    mp->link = sched.mfree;
+    sched.mfree = mp;
+  }
+  set_current_m(nullptr);
+  pthread_exit(nullptr);
+}
+
 // Puts mp to sleep until it is handed a P; returns holding it.
 void stop_m(m* mp) {
+  const int64_t idle_since = nanotime();
   sched.lock.lock();
   mp->idle = true;
   mp->link = sched.midle;
@@ -194,15 +236,26 @@ void stop_m(m* mp) {
         sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
       }
     }
+    // More idle Ms than Ps (left by blocking sections): this one retires
+    // if nobody needs it for a scavenge period.
+    bool may_retire = deadline == INT64_MAX && sched.nmidle > sched.maxprocs.load(std::memory_order_relaxed);
+    int64_t retire_at = idle_since + idle_m_retire_ns();
     mp->park_note.clear();
     sched.lock.unlock();
     bool woken = true;
-    if (deadline == INT64_MAX)
-      mp->park_note.sleep();
-    else
+    if (deadline != INT64_MAX)
       woken = mp->park_note.sleep_until(deadline);
+    else if (may_retire)
+      woken = mp->park_note.sleep_until(retire_at);
+    else
+      mp->park_note.sleep();
     sched.lock.lock();
     if (!mp->idle) break;  // startm handed us a P
+    if (may_retire && sched.timed_sleeper != mp && nanotime() >= retire_at &&
+        sched.nmidle > sched.maxprocs.load(std::memory_order_relaxed)) {
+      m_retire_locked(mp);  // does not return
+    }
+    if (deadline == INT64_MAX) continue;  // kicked, spurious, or not retiring after all: sleep again
     if (!woken || nanotime() >= deadline) {
       // A timer is due: take an idle P to run it. With none idle, every P
       // is busy and runs its timers at its next round.

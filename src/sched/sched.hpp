@@ -168,7 +168,9 @@ struct sched_t {
   // Ms.
   m* midle = nullptr;                  // guarded by lock
   int32_t nmidle = 0;                  // guarded by lock
-  int32_t mcount = 0;                  // guarded by lock
+  int32_t mcount = 0;                  // Ms alive; guarded by lock
+  int32_t mnext = 0;                   // next M id; guarded by lock
+  m* mfree = nullptr;                  // records of retired Ms, for reuse; guarded by lock
   std::atomic<int32_t> max_threads{10000};  // Ms allowed (goro::set_max_threads)
   std::atomic<int32_t> nmspinning{0};
   m* timed_sleeper = nullptr;          // idle M sleeping until the next timer
@@ -312,10 +314,12 @@ void for_each_g(void (*fn)(g*, void*), void* arg);
 void thread_waiter_register(g* gp);   // thread waiters, for the deadlock check
 void thread_waiter_unregister(g* gp);
 void runtime_thread_register(int tid);  // Ms and the monitor
+void runtime_thread_unregister(int tid);  // an M that retires
 void deadlock_init_ignored_threads();   // at start: sanitizer helper threads
 
 // ---- panics and signals (sched/crash.cpp) -------------------------------
 void crash_handlers_install();
 void m_signal_stack_init(m* mp);
+void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
 
 }  // namespace goro::detail

@@ -143,3 +143,48 @@ TEST(Maxprocs, ComputingBurstKeepsThreadsBounded) {
 }
 
 }  // namespace
+
+namespace {
+
+// Threads made for a burst of blocking sections are given back once they
+// have been idle for a scavenge period ($GORO_SCAVENGE_MS, 300 ms here):
+// before, every M ever made stayed, asleep, for the life of the process.
+TEST(Threads, IdleWorkersBeyondMaxprocsExit) {
+  setenv("GORO_SCAVENGE_MS", "300", 1);
+  goro::set_maxprocs(2);
+  goro::run([] {
+    int before = thread_count();
+    {
+      goro::wait_group wg;
+      std::atomic<int> inside{0};
+      for (int i = 0; i < 40; i++) {
+        wg.go([&] {
+          goro::blocking([&] {
+            inside++;
+            // Stay until all 40 are inside (each holds a thread).
+            auto t0 = steady::now();
+            while (inside.load() < 40 && steady::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
+          });
+        });
+      }
+      wg.wait();
+      EXPECT_EQ(inside.load(), 40);
+    }
+    int peak = thread_count();
+    EXPECT_GE(peak, before + 30) << "the burst should have held a thread per blocking section";
+    auto t0 = steady::now();
+    // Kept: the workers running (up to maxprocs), up to maxprocs idle ones
+    // and the one sleeping until the next timer.
+    const int kept = before + 2 + 1;
+    while (thread_count() > kept && steady::now() - t0 < 20s) goro::sleep_for(10ms);
+    EXPECT_LE(thread_count(), kept) << "threads before " << before << ", at the burst " << peak;
+    // The runtime still works, with new threads as needed.
+    goro::wait_group wg;
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 8; i++) wg.go([&] { goro::blocking([&] { std::this_thread::sleep_for(5ms); ran++; }); });
+    wg.wait();
+    EXPECT_EQ(ran.load(), 8);
+  });
+}
+
+}  // namespace
