@@ -258,7 +258,7 @@ TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
 TEST(Deadlock, NotReportedWhileAPlainThreadCanStillRelease) {
   outcome r = run_scenario("no_deadlock_thread");
   ASSERT_TRUE(r.exited_with(0)) << r.describe();
-  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
   EXPECT_TRUE(contains(r.out, "thread releasing\nmain released\n")) << r.describe();
   EXPECT_GE(r.ms, 200) << r.describe();
 }
@@ -287,7 +287,7 @@ TEST(Panic, EscapedExceptionIsGoPanicReport) {
   std::string id = marker_id(r.out, "panicking goroutine");
   EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [running]:")) << r.describe();
   EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
-  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
 }
 
 // The stack is the throw site's (nothing was unwound), and Go names every
@@ -331,7 +331,7 @@ void expect_overflow_report(const outcome& r) {
   // No other crash output: not a panic, not a deadlock, not the kernel's or
   // a sanitizer's SEGV report (a sanitizer may add lines, not replace ours).
   EXPECT_FALSE(contains(r.err, "panic:")) << r.describe();
-  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
   if (!kSanitized) {
     EXPECT_TRUE(report_opens(r.err, "fatal error: stack overflow\n")) << r.describe();
     // Every line is part of the report: the heading, the goroutine line,
