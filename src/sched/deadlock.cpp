@@ -1,31 +1,72 @@
 // Deadlock detection and the goroutine dump.
 //
-// Go's checkdead: when the last worker goes idle (or, every 100 ms, the
-// monitor sees every worker idle) while a run() main
-// goroutine is blocked, and nothing can ever make progress, print
+// Go's checkdead: when every goroutine is asleep while a run() main
+// goroutine is blocked, and nothing can ever wake one, print
 //   fatal error: all goroutines are asleep - deadlock!
 // with the goroutine dump, and exit with status 2.
 //
-// "Nothing can make progress" means, all checked under sched.lock:
-//  - every M is idle (an M inside goro::blocking is not idle);
-//  - no goroutine is runnable (global queue and every local queue empty);
-//  - no timer is pending (a sleeper will wake; a timer may ready someone);
-//  - no I/O waiter (no poller yet);
-//  - no OS thread outside the runtime can act: every thread of the process
-//    is a runtime thread (an M or the monitor) or a plain thread parked in
-//    a goro primitive. A plain thread doing anything else might still send
-//    on a channel, so its presence means "no deadlock" (we cannot know
-//    better; Go has the same blind spot with cgo callbacks and skips the
-//    check there). In TSan builds TSan's own helper thread is ignored: it is
-//    identified before main() runs (note_tsan_helper_threads).
+// "Nothing can wake one" means:
+//  (a) every M is idle (an M inside goro::blocking is not idle);
+//  (b) no goroutine is runnable (global queue and every local queue empty);
+//  (c) no timer is pending (a sleeper will wake; a timer may ready someone);
+//      no I/O waiter (no poller yet);
+//  (d) no OS thread outside the runtime can act: every thread of the process
+//      is a runtime thread (an M or the monitor), a plain thread parked in a
+//      goro primitive, or TSan's helper thread (noted before main:
+//      note_tsan_helper_threads). Any other plain thread
+//      might still send on a channel, so its presence means "no deadlock"
+//      (we cannot know better; Go has the same blind spot with cgo callbacks
+//      and skips the check there).
 //
-// Lock order: called with sched.lock (rank sched) held; takes the thread
-// registry lock (leaf) and the slab lock (allgs) for the dump.
+// (a)-(c) are cheap reads of what sched.lock guards. (d) lists
+// /proc/self/task, 10-70 us: done under sched.lock, it held up every sender
+// and wakep() meanwhile, and done at every idle transition it cost a
+// listing per message when a std::thread fed a goroutine (issue 15: 1,955
+// listings for 2,000 messages). So the check is split (protocol):
+//
+//  1. An M going idle (stop_m, sched.lock held) evaluates (a)-(c); if they
+//     hold it raises sched.dead_check_wanted for the monitor. Nothing else.
+//  2. The monitor (sysmon.cpp: it naps 20 us to 10 ms) runs the check when
+//     it is wanted, and every 100 ms while a run() waits (a plain thread
+//     that parks last makes no idle transition); but it lists threads at
+//     most once per kDeadlockScanIntervalNs (100 ms):
+//       T0, under sched.lock: (a)-(c) hold; gen0 = sched.mwake_gen.
+//       T1, no lock held: list the threads and check (d).
+//       T2, under sched.lock: (a)-(c) hold and mwake_gen == gen0: report
+//           and exit, still holding the lock.
+//  3. Why (d), seen at T1, still holds at T2. mwake_gen is bumped under
+//     sched.lock whenever an M leaves the idle list or a new M is made, so
+//     an unchanged gen means no goroutine ran at any time in [T0, T2]; a
+//     goroutine readied meanwhile would have left a queue non-empty or
+//     woken an M (wakep), either seen at T2. At T1 every plain thread was
+//     parked in goro or the runtime's; a parked one is woken only by a
+//     goroutine (none ran), a timer (none is pending at T2, and only a
+//     running thread could have set one) or a plain thread that is not
+//     parked (there was none). A thread made after T1 was made by a thread
+//     that could act: an M (a new M bumps the gen).
+//
+// So the report comes within the monitor's nap (at most 10 ms) of the last
+// goroutine blocking, or within 100 ms if threads were listed just before
+// or a plain thread parked last. A std::thread feeding a goroutine costs
+// one listing per 100 ms, made with no runtime lock held
+// (tests/sched/deadlock_test.cpp counts them: sched/deadlock_stats.hpp).
+//
+// Who touches what: the thread registry (its own lock, rank leaf) is written
+// by threads registering (Ms, the monitor, thread waiters), and read by the
+// listing; monitor_state is the monitor's alone; the stats are relaxed
+// counters, read by tests after the fact.
+//
+// Lock order: sched.lock (sched) is never held while listing threads; the
+// registry lock (leaf) is taken alone; the report is written under
+// sched.lock and takes the slab lock (allgs) for the dump.
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +74,7 @@
 
 #include "base/check.hpp"
 #include "base/symbolize.hpp"
+#include "sched/deadlock_stats.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::detail {
@@ -43,14 +85,17 @@ namespace {
 
 struct thread_registry {
   runtime_lock lock{lock_rank::leaf};
-  std::vector<g*> waiters;        // thread waiter records
-  std::vector<int> runtime_tids;  // Ms and the monitor
-  std::vector<int> ignored_tids;  // sanitizer helpers seen at start
+  std::vector<g*> waiters;                // thread waiter records
+  std::vector<int> runtime_tids;          // Ms and the monitor
+  std::vector<int> ignored_tids;          // sanitizer helpers seen at start
 };
 thread_registry& registry() {
   static thread_registry* r = new thread_registry();  // never destroyed: used at exit
   return *r;
 }
+
+std::atomic<uint64_t> g_scans{0};         // relaxed: counters read after the fact
+std::atomic<uint64_t> g_scans_locked{0};  // relaxed: as g_scans
 
 std::vector<int> list_tids() {
   std::vector<int> tids;
@@ -64,44 +109,73 @@ std::vector<int> list_tids() {
   return tids;
 }
 
-bool contains(const std::vector<int>& v, int x) {
-  for (int y : v)
-    if (y == x) return true;
+bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+// Reads /proc/self/task/<tid>/<file> into buf (NUL-terminated); the length,
+// or 0 if this process has no such thread.
+size_t read_task_file(int tid, const char* file, char* buf, size_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, file);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  return static_cast<size_t>(n);
+}
+
+// The thread's name (its comm), or "?".
+void thread_name(int tid, char* buf, size_t cap) {
+  size_t n = read_task_file(tid, "comm", buf, cap);
+  if (n == 0) {
+    snprintf(buf, cap, "?");
+    return;
+  }
+  if (buf[n - 1] == '\n') buf[n - 1] = '\0';
+}
+
+constexpr int kMaxNamed = 16;
+
+// What a listing found: the plain threads that may still act (not parked
+// in goro).
+struct scan_result {
+  bool quiet = false;  // (d) holds
+  int nactive = 0;
+  int active[kMaxNamed] = {};  // the first ones
+
+  void note_active(int tid) {
+    if (nactive < kMaxNamed) active[nactive] = tid;
+    nactive++;
+  }
+};
+
+bool parked_in_goro_locked(const thread_registry& r, int tid) {
+  for (g* w : r.waiters)
+    if (w->tid == tid) return w->status.load(std::memory_order_acquire) == g_status::waiting;
   return false;
 }
 
-// True if every thread of the process is a runtime thread, an ignored
-// sanitizer thread, or a plain thread parked in goro.
-bool no_foreign_thread_can_act() {
+// Lists the process's threads and checks (d). Never called holding
+// sched.lock (protocol, step 2).
+scan_result scan_threads() {
+  scan_result res;
+  g_scans.fetch_add(1, std::memory_order_relaxed);
+#if defined(GORO_DEBUG_CHECKS)
+  if (sched.lock.held_by_this_thread()) g_scans_locked.fetch_add(1, std::memory_order_relaxed);
+#endif
   std::vector<int> tids = list_tids();
-  if (tids.empty()) return false;  // cannot tell: be conservative
+  if (tids.empty()) return res;  // cannot tell: be conservative
   thread_registry& r = registry();
-  lock_guard lk(r.lock);
-  for (int tid : tids) {
-    if (contains(r.runtime_tids, tid) || contains(r.ignored_tids, tid)) continue;
-    bool parked = false;
-    for (g* w : r.waiters) {
-      if (w->tid == tid) {
-        parked = w->status.load(std::memory_order_acquire) == g_status::waiting;
-        break;
-      }
-    }
-    if (!parked) {
-      if (getenv("GORO_DEBUG_DEADLOCK") != nullptr) {
-        char path[64], comm[32] = "?";
-        snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
-        if (FILE* f = fopen(path, "r")) {
-          if (fgets(comm, sizeof comm, f) == nullptr) comm[0] = 0;
-          fclose(f);
-        }
-        print_stderr("deadlock check: thread %d (%s) may act; runtime threads:", tid, comm);
-        for (int t : r.runtime_tids) print_stderr(" %d", t);
-        print_stderr("\n");
-      }
-      return false;
+  {
+    lock_guard lk(r.lock);
+    for (int tid : tids) {
+      if (contains(r.runtime_tids, tid) || contains(r.ignored_tids, tid)) continue;
+      if (!parked_in_goro_locked(r, tid)) res.note_active(tid);
     }
   }
-  return true;
+  res.quiet = res.nactive == 0;
+  return res;
 }
 
 void format_created(char* buf, size_t n, const g* gp) {
@@ -163,6 +237,35 @@ void dump_one(g* gp, void* arg) {
 
 void dump_hook(int fd) { dump_goroutines(fd); }
 
+bool debug_deadlock() {
+  static const bool dbg = getenv("GORO_DEBUG_DEADLOCK") != nullptr;
+  return dbg;
+}
+
+// Why (a)-(c) do not hold, or nullptr if they do. sched.lock held.
+const char* why_not_dead_locked() {
+  if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) return "no run";
+  if (sched.nmidle != sched.mcount) return "m running";
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0) return "global runq";
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++)
+    if (!runq_empty(p_for_index(i))) return "local runq";
+  if (timers_next_when() != INT64_MAX) return "timers";
+  return nullptr;
+}
+
+[[noreturn]] void report_deadlock_locked() {
+  write_stderr("fatal error: all goroutines are asleep - deadlock!\n\n");
+  dump_goroutines(2);
+  _exit(2);
+}
+
+// The monitor's own bookkeeping (monitor thread only).
+struct monitor_state {
+  int64_t last_look = INT64_MIN / 2;  // last check of (a)-(c) by the monitor
+  int64_t last_scan = INT64_MIN / 2;  // last listing
+};
+
 }  // namespace
 
 void dump_goroutines(int fd) {
@@ -214,21 +317,56 @@ __attribute__((constructor)) static void note_tsan_helper_threads() {
 }
 #endif
 
+// Protocol step 1. Only a hint for the monitor, which checks everything
+// again under sched.lock: relaxed.
 void check_dead_locked() {
-  static const bool dbg = getenv("GORO_DEBUG_DEADLOCK") != nullptr;
-#define DL_FAIL(why) do { if (dbg) print_stderr("deadlock check: no (%s) nmidle=%d mcount=%d\n", why, sched.nmidle, sched.mcount); return; } while (0)
-  if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) DL_FAIL("no run");
-  if (sched.nmidle != sched.mcount) DL_FAIL("m running");
-  if (sched.runq_size.load(std::memory_order_relaxed) > 0) DL_FAIL("global runq");
-  int32_t n = sched.nallp.load(std::memory_order_acquire);
-  for (int32_t i = 0; i < n; i++)
-    if (!runq_empty(p_for_index(i))) DL_FAIL("local runq");
-  if (timers_next_when() != INT64_MAX) DL_FAIL("timers");
-  if (!no_foreign_thread_can_act()) DL_FAIL("foreign thread");
-#undef DL_FAIL
-  write_stderr("fatal error: all goroutines are asleep - deadlock!\n\n");
-  dump_goroutines(2);
-  _exit(2);
+  if (why_not_dead_locked() == nullptr) sched.dead_check_wanted.store(true, std::memory_order_relaxed);
+}
+
+// Protocol step 2.
+void deadlock_monitor_check(int64_t now) {
+  static monitor_state st;
+  if (sched.nrun_waiting.load(std::memory_order_relaxed) == 0) return;
+  bool wanted = sched.dead_check_wanted.load(std::memory_order_relaxed);
+  if (!wanted && now - st.last_look < kDeadlockScanIntervalNs) return;
+  if (now - st.last_scan < kDeadlockScanIntervalNs) return;  // stays wanted
+  st.last_look = now;
+  uint64_t gen0;
+  {
+    lock_guard lk(sched.lock);
+    sched.dead_check_wanted.store(false, std::memory_order_relaxed);
+    if (const char* why = why_not_dead_locked()) {
+      if (debug_deadlock()) print_stderr("deadlock check: no (%s)\n", why);
+      return;
+    }
+    gen0 = sched.mwake_gen;
+  }
+  st.last_scan = now;
+  scan_result res = scan_threads();
+  if (res.quiet) {
+    sched.lock.lock();
+    if (why_not_dead_locked() == nullptr && sched.mwake_gen == gen0) report_deadlock_locked();
+    sched.lock.unlock();
+    if (debug_deadlock()) print_stderr("deadlock check: no (a worker woke while threads were listed)\n");
+    return;
+  }
+  if (debug_deadlock()) {
+    for (int i = 0; i < std::min(res.nactive, kMaxNamed); i++) {
+      char name[64];
+      thread_name(res.active[i], name, sizeof name);
+      print_stderr("deadlock check: no (thread %d (%s) may act)\n", res.active[i], name);
+    }
+  }
+}
+
+deadlock_stats deadlock_stats_read() {
+  deadlock_stats s;
+  s.scans = g_scans.load(std::memory_order_relaxed);
+  s.scans_holding_sched_lock = g_scans_locked.load(std::memory_order_relaxed);
+#if defined(GORO_DEBUG_CHECKS)
+  s.lock_tracked = true;
+#endif
+  return s;
 }
 
 }  // namespace goro::detail

@@ -125,6 +125,7 @@ void newm(p* pp, bool spinning) {
   {
     lock_guard lk(sched.lock);
     mp->id = sched.mcount++;
+    sched.mwake_gen++;
   }
   mp->nextp = pp;
   mp->spinning = spinning;
@@ -148,6 +149,7 @@ void startm(p* pp, bool spinning) {
     if (mp != nullptr) {
       sched.midle = mp->link;
       sched.nmidle--;
+      sched.mwake_gen++;
       mp->idle = false;
       if (sched.timed_sleeper == mp) {
         sched.timed_sleeper = nullptr;
@@ -171,7 +173,7 @@ void stop_m(m* mp) {
   mp->link = sched.midle;
   sched.midle = mp;
   sched.nmidle++;
-  check_dead_locked();
+  check_dead_locked();  // cheap: at most asks the monitor to look (deadlock.cpp)
   for (;;) {
     int64_t deadline = INT64_MAX;
     if (sched.timed_sleeper == nullptr || sched.timed_sleeper == mp) {
@@ -203,6 +205,7 @@ void stop_m(m* mp) {
         while (*link != mp) link = &(*link)->link;
         *link = mp->link;
         sched.nmidle--;
+        sched.mwake_gen++;
         mp->idle = false;
         if (sched.timed_sleeper == mp) {
           sched.timed_sleeper = nullptr;
