@@ -12,8 +12,9 @@
 //      no I/O waiter (no poller yet);
 //  (d) no OS thread outside the runtime can act: every thread of the process
 //      is a runtime thread (an M or the monitor), a plain thread parked in a
-//      goro primitive, or TSan's helper thread (noted before main:
-//      note_tsan_helper_threads). Any other plain thread
+//      goro primitive, a thread declared unable to wake anyone
+//      (goro::ignore_thread_in_deadlock_check), or TSan's helper thread
+//      (noted before main: note_tsan_helper_threads). Any other plain thread
 //      might still send on a channel, so its presence means "no deadlock"
 //      (we cannot know better; Go has the same blind spot with cgo callbacks
 //      and skips the check there).
@@ -39,11 +40,13 @@
 //     an unchanged gen means no goroutine ran at any time in [T0, T2]; a
 //     goroutine readied meanwhile would have left a queue non-empty or
 //     woken an M (wakep), either seen at T2. At T1 every plain thread was
-//     parked in goro or the runtime's; a parked one is woken only by a
-//     goroutine (none ran), a timer (none is pending at T2, and only a
-//     running thread could have set one) or a plain thread that is not
-//     parked (there was none). A thread made after T1 was made by a thread
-//     that could act: an M (a new M bumps the gen).
+//     parked in goro, declared, or the runtime's; a parked one is woken
+//     only by a goroutine (none ran), a timer (none is pending at T2, and
+//     only a running thread could have set one) or a plain thread that is
+//     neither parked nor declared (there was none). A thread made after T1
+//     was made by a thread that could act: an M (a new M bumps the gen) or
+//     a declared thread, which promises to start none that could wake
+//     anyone (runtime.hpp).
 //
 // So the report comes within the monitor's nap (at most 10 ms) of the last
 // goroutine blocking, or within 100 ms if threads were listed just before
@@ -51,10 +54,15 @@
 // one listing per 100 ms, made with no runtime lock held
 // (tests/sched/deadlock_test.cpp counts them: sched/deadlock_stats.hpp).
 //
+// Grace warning: when (a)-(c) have held with mwake_gen unchanged (every
+// goroutine asleep) for $GORO_DEADLOCK_GRACE_MS (10 s; 0 turns it off) and
+// only plain threads kept (d) from holding, the monitor prints once which
+// threads they are (id and name) and how to declare them; no exit.
+//
 // Who touches what: the thread registry (its own lock, rank leaf) is written
-// by threads registering (Ms, the monitor, thread waiters), and read by the
-// listing; monitor_state is the monitor's alone; the stats are relaxed
-// counters, read by tests after the fact.
+// by threads registering (Ms, the monitor, thread waiters) or declaring
+// themselves, and read by the listing; monitor_state is the monitor's
+// alone; the stats are relaxed counters, read by tests after the fact.
 //
 // Lock order: sched.lock (sched) is never held while listing threads; the
 // registry lock (leaf) is taken alone; the report is written under
@@ -74,6 +82,7 @@
 
 #include "base/check.hpp"
 #include "base/symbolize.hpp"
+#include "goro/runtime.hpp"
 #include "sched/deadlock_stats.hpp"
 #include "sched/sched.hpp"
 
@@ -83,11 +92,22 @@ extern void (*g_fatal_dump_hook)(int fd);
 
 namespace {
 
+// A thread declared unable to wake anyone. `self`: declared by itself, and
+// undeclared by its own exit (self_declaration). Else declared by id, and
+// counted only while the thread with that id is the one that was declared:
+// same start time (field 22 of its stat file, in clock ticks since boot).
+struct declared_thread {
+  int tid;
+  bool self;
+  uint64_t start_time;
+};
+
 struct thread_registry {
   runtime_lock lock{lock_rank::leaf};
   std::vector<g*> waiters;                // thread waiter records
   std::vector<int> runtime_tids;          // Ms and the monitor
   std::vector<int> ignored_tids;          // sanitizer helpers seen at start
+  std::vector<declared_thread> declared;  // ignore_thread_in_deadlock_check
 };
 thread_registry& registry() {
   static thread_registry* r = new thread_registry();  // never destroyed: used at exit
@@ -125,6 +145,22 @@ size_t read_task_file(int tid, const char* file, char* buf, size_t cap) {
   return static_cast<size_t>(n);
 }
 
+// When the thread started (field 22 of its stat file); 0 if there is no
+// such thread in this process.
+uint64_t thread_start_time(int tid) {
+  char buf[1024];
+  if (read_task_file(tid, "stat", buf, sizeof buf) == 0) return 0;
+  // The name (field 2) may hold spaces and parentheses: fields 3 on follow
+  // its last ')'.
+  const char* p = strrchr(buf, ')');
+  if (p == nullptr) return 0;
+  for (int field = 3; field <= 22; field++) {  // then p is the space before `field`
+    p = strchr(p + 1, ' ');
+    if (p == nullptr) return 0;
+  }
+  return strtoull(p + 1, nullptr, 10);
+}
+
 // The thread's name (its comm), or "?".
 void thread_name(int tid, char* buf, size_t cap) {
   size_t n = read_task_file(tid, "comm", buf, cap);
@@ -137,8 +173,8 @@ void thread_name(int tid, char* buf, size_t cap) {
 
 constexpr int kMaxNamed = 16;
 
-// What a listing found: the plain threads that may still act (not parked
-// in goro).
+// What a listing found: the plain threads that may still act, neither
+// parked in goro nor declared.
 struct scan_result {
   bool quiet = false;  // (d) holds
   int nactive = 0;
@@ -166,13 +202,30 @@ scan_result scan_threads() {
 #endif
   std::vector<int> tids = list_tids();
   if (tids.empty()) return res;  // cannot tell: be conservative
+  std::vector<declared_thread> by_id;  // declared by id: is each still that thread?
   thread_registry& r = registry();
   {
     lock_guard lk(r.lock);
     for (int tid : tids) {
       if (contains(r.runtime_tids, tid) || contains(r.ignored_tids, tid)) continue;
+      auto d = std::find_if(r.declared.begin(), r.declared.end(),
+                            [tid](const declared_thread& x) { return x.tid == tid; });
+      if (d != r.declared.end()) {
+        if (!d->self) by_id.push_back(*d);
+        continue;
+      }
       if (!parked_in_goro_locked(r, tid)) res.note_active(tid);
     }
+  }
+  // Outside the registry lock, which threads take to register.
+  for (const declared_thread& d : by_id) {
+    if (thread_start_time(d.tid) == d.start_time) continue;
+    // That thread has exited; the id may be another's now.
+    res.note_active(d.tid);
+    lock_guard lk(r.lock);
+    std::erase_if(r.declared, [&d](const declared_thread& x) {
+      return x.tid == d.tid && !x.self && x.start_time == d.start_time;
+    });
   }
   res.quiet = res.nactive == 0;
   return res;
@@ -260,11 +313,63 @@ const char* why_not_dead_locked() {
   _exit(2);
 }
 
+// $GORO_DEADLOCK_GRACE_MS in ns (default 10 s); -1 for "0", no warning.
+int64_t grace_ns() {
+  const char* v = getenv("GORO_DEADLOCK_GRACE_MS");
+  if (v != nullptr && strcmp(v, "0") == 0) return -1;
+  return int64_t{env_int("GORO_DEADLOCK_GRACE_MS", 10'000, 86'400'000)} * 1'000'000;
+}
+
+// The grace warning, written with one write(2): the threads that kept the
+// check from concluding, and how to declare them.
+void warn_undeclared_threads(const scan_result& res, int64_t asleep_ns) {
+  char buf[4096];
+  size_t len = 0;
+  auto add = [&](const char* fmt, auto... args) {
+    if (len >= sizeof buf) return;
+    int n = snprintf(buf + len, sizeof buf - len, fmt, args...);
+    if (n > 0) len = std::min(sizeof buf - 1, len + static_cast<size_t>(n));
+  };
+  add("goro: all goroutines have been asleep for %.1f s, but these threads could still wake one, so no "
+      "deadlock is reported:\n",
+      static_cast<double>(asleep_ns) / 1e9);
+  for (int i = 0; i < std::min(res.nactive, kMaxNamed); i++) {
+    char name[64];
+    thread_name(res.active[i], name, sizeof name);
+    add("\tthread %d (%s)\n", res.active[i], name);
+  }
+  if (res.nactive > kMaxNamed) add("\tand %d more\n", res.nactive - kMaxNamed);
+  add("If a thread never wakes goroutines, declare it: goro::ignore_thread_in_deadlock_check() in it, or "
+      "with its id from another thread (goro/runtime.hpp); a deadlock is then reported.\n"
+      "GORO_DEADLOCK_GRACE_MS sets this delay in milliseconds (0: no warning); this warning comes once.\n");
+  ssize_t w = write(2, buf, len);
+  (void)w;
+}
+
 // The monitor's own bookkeeping (monitor thread only).
 struct monitor_state {
   int64_t last_look = INT64_MIN / 2;  // last check of (a)-(c) by the monitor
   int64_t last_scan = INT64_MIN / 2;  // last listing
+  // Since when (a)-(c) have held with this gen, and only plain threads
+  // kept (d) from holding; -1: not so at the last look.
+  int64_t asleep_since = -1;
+  uint64_t asleep_gen = 0;
+  bool warned = false;
 };
+
+// A thread's declaration of itself, dropped when it exits.
+struct self_declaration {
+  int tid = 0;
+  ~self_declaration() {
+    if (tid == 0) return;
+    thread_registry& r = registry();
+    lock_guard lk(r.lock);
+    std::erase_if(r.declared, [this](const declared_thread& x) { return x.self && x.tid == tid; });
+  }
+};
+thread_local self_declaration t_self_declaration;
+
+int current_tid() { return static_cast<int>(syscall(SYS_gettid)); }
 
 }  // namespace
 
@@ -308,7 +413,7 @@ __attribute__((constructor)) static void note_tsan_helper_threads() {
   pthread_t t;
   if (pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) return;
   pthread_join(t, nullptr);
-  int self = static_cast<int>(syscall(SYS_gettid));
+  int self = current_tid();
   std::vector<int> tids = list_tids();
   thread_registry& r = registry();
   lock_guard lk(r.lock);
@@ -323,10 +428,14 @@ void check_dead_locked() {
   if (why_not_dead_locked() == nullptr) sched.dead_check_wanted.store(true, std::memory_order_relaxed);
 }
 
-// Protocol step 2.
+// Protocol step 2, and the grace warning.
 void deadlock_monitor_check(int64_t now) {
   static monitor_state st;
-  if (sched.nrun_waiting.load(std::memory_order_relaxed) == 0) return;
+  static const int64_t grace = grace_ns();
+  if (sched.nrun_waiting.load(std::memory_order_relaxed) == 0) {
+    st.asleep_since = -1;
+    return;
+  }
   bool wanted = sched.dead_check_wanted.load(std::memory_order_relaxed);
   if (!wanted && now - st.last_look < kDeadlockScanIntervalNs) return;
   if (now - st.last_scan < kDeadlockScanIntervalNs) return;  // stays wanted
@@ -337,6 +446,7 @@ void deadlock_monitor_check(int64_t now) {
     sched.dead_check_wanted.store(false, std::memory_order_relaxed);
     if (const char* why = why_not_dead_locked()) {
       if (debug_deadlock()) print_stderr("deadlock check: no (%s)\n", why);
+      st.asleep_since = -1;
       return;
     }
     gen0 = sched.mwake_gen;
@@ -348,6 +458,7 @@ void deadlock_monitor_check(int64_t now) {
     if (why_not_dead_locked() == nullptr && sched.mwake_gen == gen0) report_deadlock_locked();
     sched.lock.unlock();
     if (debug_deadlock()) print_stderr("deadlock check: no (a worker woke while threads were listed)\n");
+    st.asleep_since = -1;
     return;
   }
   if (debug_deadlock()) {
@@ -356,6 +467,13 @@ void deadlock_monitor_check(int64_t now) {
       thread_name(res.active[i], name, sizeof name);
       print_stderr("deadlock check: no (thread %d (%s) may act)\n", res.active[i], name);
     }
+  }
+  if (st.asleep_since < 0 || st.asleep_gen != gen0) {
+    st.asleep_since = now;
+    st.asleep_gen = gen0;
+  } else if (!st.warned && grace >= 0 && now - st.asleep_since >= grace) {
+    st.warned = true;
+    warn_undeclared_threads(res, now - st.asleep_since);
   }
 }
 
@@ -370,3 +488,31 @@ deadlock_stats deadlock_stats_read() {
 }
 
 }  // namespace goro::detail
+
+namespace goro {
+
+void ignore_thread_in_deadlock_check() {
+  if (detail::in_goroutine()) return;  // its thread is a worker: the runtime's own
+  detail::self_declaration& me = detail::t_self_declaration;
+  if (me.tid != 0) return;
+  me.tid = detail::current_tid();
+  detail::thread_registry& r = detail::registry();
+  detail::lock_guard lk(r.lock);
+  r.declared.push_back({me.tid, true, 0});
+}
+
+bool ignore_thread_in_deadlock_check(int tid) {
+  if (tid <= 0) return false;
+  if (tid == detail::current_tid() && !detail::in_goroutine()) {
+    ignore_thread_in_deadlock_check();
+    return true;
+  }
+  uint64_t start = detail::thread_start_time(tid);
+  if (start == 0) return false;
+  detail::thread_registry& r = detail::registry();
+  detail::lock_guard lk(r.lock);
+  r.declared.push_back({tid, false, start});
+  return true;
+}
+
+}  // namespace goro

@@ -9,8 +9,15 @@
 // process would end with status 2 and the test fail.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "goro/goro.hpp"
@@ -108,6 +115,46 @@ TEST(DeadlockCheck, PingPongWithAThreadIsNotADeadlock) {
     player.join();
     expect_few_scans(before, ms_since(t0), "thread <-> goroutine");
   }
+}
+
+// The header's example of declaring a thread by id, found by its name
+// (goro/runtime.hpp), compiled and run; and the answers for an id that is
+// not a thread of this process. (That a declared thread no longer hides a
+// deadlock is tested from outside: crash.Deadlock.DeclaredThreads...)
+TEST(DeadlockCheck, DeclareAThreadByIdAsTheHeaderShows) {
+  std::atomic<bool> named{false}, stop{false};
+  std::atomic<int> its_tid{0};
+  std::thread lib_thread([&] {
+    pthread_setname_np(pthread_self(), "grpc_global_tim");
+    its_tid = static_cast<int>(gettid());
+    named = true;
+    while (!stop) std::this_thread::yield();
+  });
+  while (!named) std::this_thread::yield();
+  int found = 0;
+  // The example:
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "grpc_global_tim") {
+      EXPECT_TRUE(goro::ignore_thread_in_deadlock_check(std::stoi(task.path().filename())));
+      found = std::stoi(task.path().filename());
+    }
+  }
+  EXPECT_EQ(found, its_tid.load());
+  stop = true;
+  lib_thread.join();
+  EXPECT_FALSE(goro::ignore_thread_in_deadlock_check(0));
+  EXPECT_FALSE(goro::ignore_thread_in_deadlock_check(1 << 23));  // above any pid_max
+  // The caller itself, by id or not (on a thread of its own: a declared
+  // thread keeps its promise until it exits, and this one then does); from a
+  // goroutine, nothing happens.
+  std::thread self([] {
+    EXPECT_TRUE(goro::ignore_thread_in_deadlock_check(static_cast<int>(gettid())));
+    goro::ignore_thread_in_deadlock_check();
+  });
+  self.join();
+  goro::run([] { goro::ignore_thread_in_deadlock_check(); });
 }
 
 }  // namespace
