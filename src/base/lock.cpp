@@ -64,6 +64,15 @@ void runtime_lock::rank_acquire() {
   h.locks[h.n++] = this;
 }
 
+#if defined(GORO_DEBUG_CHECKS)
+bool runtime_lock::held_by_this_thread() const {
+  const held_locks& h = t_held;
+  for (int i = 0; i < h.n; i++)
+    if (h.locks[i] == this) return true;
+  return false;
+}
+#endif
+
 void runtime_lock::rank_release() {
   held_locks& h = t_held;
   for (int i = h.n - 1; i >= 0; i--) {

@@ -130,6 +130,7 @@ void newm(p* pp, bool spinning) {
     id = sched.mnext++;
     mp = sched.mfree;
     if (mp != nullptr) sched.mfree = mp->link;
+    sched.mwake_gen++;
   }
   // As Go: a program that needs this many threads (goroutines stuck in
   // blocking sections, most likely) is better stopped with a report than
@@ -167,6 +168,7 @@ void startm(p* pp, bool spinning) {
     if (mp != nullptr) {
       sched.midle = mp->link;
       sched.nmidle--;
+      sched.mwake_gen++;
       mp->idle = false;
       if (sched.timed_sleeper == mp) {
         sched.timed_sleeper = nullptr;
@@ -222,7 +224,7 @@ void stop_m(m* mp) {
   mp->link = sched.midle;
   sched.midle = mp;
   sched.nmidle++;
-  check_dead_locked();
+  check_dead_locked();  // cheap: at most asks the monitor to look (deadlock.cpp)
   for (;;) {
     int64_t deadline = INT64_MAX;
     if (sched.timed_sleeper == nullptr || sched.timed_sleeper == mp) {
@@ -265,6 +267,7 @@ void stop_m(m* mp) {
         while (*link != mp) link = &(*link)->link;
         *link = mp->link;
         sched.nmidle--;
+        sched.mwake_gen++;
         mp->idle = false;
         if (sched.timed_sleeper == mp) {
           sched.timed_sleeper = nullptr;
@@ -837,7 +840,10 @@ void handoff_taken(p* pp) {
     // A P granted extra for a computing goroutine that then blocked: the
     // grant ends with its goroutine's hold on the P.
     if (pp->detached.exchange(false)) sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
-    work = !runq_empty(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0;
+    // Work for it: queued goroutines, or pending timers (some M must sleep
+    // until they are due: with every other M busy or blocked, none would).
+    work = !runq_empty(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0 ||
+           pp->timer0_when.load(std::memory_order_relaxed) != INT64_MAX;
     if (!work) pidleput_locked(pp);
   }
   // The P keeps its place among the active ones, with a new M. (Its timers

@@ -172,6 +172,13 @@ struct sched_t {
   int32_t mnext = 0;                   // next M id; guarded by lock
   m* mfree = nullptr;                  // records of retired Ms, for reuse; guarded by lock
   std::atomic<int32_t> max_threads{10000};  // Ms allowed (goro::set_max_threads)
+  // Bumped whenever an M leaves the idle list or a new M is made: the
+  // deadlock check's proof that no goroutine ran between two looks
+  // (sched/deadlock.cpp). Guarded by lock.
+  uint64_t mwake_gen = 0;
+  // Set by an M going idle when every M is idle and nothing is runnable:
+  // asks the monitor to finish the deadlock check (sched/deadlock.cpp).
+  std::atomic<bool> dead_check_wanted{false};
   std::atomic<int32_t> nmspinning{0};
   m* timed_sleeper = nullptr;          // idle M sleeping until the next timer
   std::atomic<int64_t> timed_sleep_until{INT64_MAX};
@@ -305,8 +312,12 @@ void g_main(void* arg);                   // first frame of every goroutine
 
 // ---- monitor and deadlock (sched/sysmon.cpp, sched/deadlock.cpp) -------
 void sysmon_start();
-// Called under sched.lock when an M goes idle.
+// Called under sched.lock when an M goes idle: if every M is idle and
+// nothing is runnable, asks the monitor to run the deadlock check.
 void check_dead_locked();
+// The deadlock check's expensive part, run by the monitor with no lock
+// held (sched/deadlock.cpp). May end the process with the deadlock report.
+void deadlock_monitor_check(int64_t now);
 // Writes the goroutine dump (every live g, state, wait reason, creator).
 void dump_goroutines(int fd);
 // Every g ever allocated, for the dump: calls fn on each (spawn.cpp).

@@ -233,6 +233,14 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
   race_token_new(gp);
   race_release(race_token(gp));  // go() happens before the goroutine starts
   if (pp != nullptr) {
+    // go() is a safe point (the monitor's preemption request): yield
+    // before queueing the new goroutine, so that it starts where it would
+    // have without the request.
+    if (pp->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
+      preempt_yield(mp);
+      mp = current_m();
+      pp = owned_p(mp);
+    }
     pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     g_set_status(gp, g_status::idle, g_status::runnable);
     runq_put(pp, gp, true);
@@ -242,10 +250,7 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
     // loop outruns the other workers, spills batches to the global queue
     // and leaves a backlog of cold g records; with it the P runs its own
     // (cache-hot) goroutines while the others steal.
-    if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1)
-      mcall_on(mp, m_action::yield, nullptr, nullptr);
-    else
-      preempt_check();
+    if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1) mcall_on(mp, m_action::yield, nullptr, nullptr);
   } else {
     sched.ngoroutines_foreign.fetch_add(1, std::memory_order_relaxed);
     g_transition(gp, g_status::idle, g_status::runnable);

@@ -7,6 +7,8 @@
 //    to a fresh worker (handoff_detached);
 //  - wakes a worker when a timer is overdue and nobody is looking;
 //  - keeps the coarse clock used for wait-since stamps;
+//  - finishes the deadlock check that a worker going idle asked for, and
+//    looks again every 100 ms while a run() waits (deadlock.cpp);
 //  - every 5 s ($GORO_SCAVENGE_MS), gives the pages of goroutine stacks
 //    that stayed free since its last look back to the kernel
 //    (stack_scavenge).
@@ -126,7 +128,6 @@ void* sysmon_main(void* started) {
   prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
   runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
   static_cast<note*>(started)->wake();
-  int64_t last_dead_check = 0;
   int64_t last_scavenge = 0;
   // Stacks that stay free for one to two periods are given back.
   const int64_t scavenge_every = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
@@ -144,14 +145,11 @@ void* sysmon_main(void* started) {
       wakep();
       acted = true;
     }
-    // The deadlock check runs when a worker goes idle; look again now and
-    // then while every worker sleeps, for when the last event was a plain
-    // thread parking, or raced with something transient.
-    if (sched.nrun_waiting.load(std::memory_order_relaxed) > 0 && now - last_dead_check > 100'000'000) {
-      last_dead_check = now;
-      lock_guard lk(sched.lock);
-      if (sched.nmidle == sched.mcount) check_dead_locked();
-    }
+    // The deadlock check: its thread listing, when a worker going idle
+    // asked for it, and now and then while a run() waits (for when the last
+    // to block was a plain thread). At most one listing per 100 ms, with no
+    // lock held (deadlock.cpp).
+    deadlock_monitor_check(now);
     // Give back the pages of goroutine stacks that stayed free for a
     // whole period (5 s unless $GORO_SCAVENGE_MS says otherwise;
     // stack.hpp).

@@ -66,7 +66,9 @@ struct outcome {
 
 // Runs `goro_crash_scenarios <name>`, collecting stdout and stderr until
 // both close, then reaps it. Kills it (SIGKILL) if it outlives kWatchdog.
-outcome run_scenario(const std::string& name) {
+// `env` ("NAME=value") is added to this process's environment, replacing
+// any variable of the same name.
+outcome run_scenario(const std::string& name, const std::vector<std::string>& env = {}) {
   outcome r;
   r.scenario = name;
   int out_pipe[2], err_pipe[2];
@@ -82,7 +84,18 @@ outcome run_scenario(const std::string& name) {
   std::vector<char*> argv{path.data(), const_cast<char*>(name.c_str()), nullptr};
   pid_t pid = -1;
   auto t0 = clock_type::now();
-  int rc = posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), environ);
+  std::vector<std::string> env_strings(env);
+  for (char** e = environ; *e != nullptr; e++) {
+    std::string var(*e);
+    bool replaced = false;
+    for (const std::string& mine : env)
+      if (var.compare(0, mine.find('=') + 1, mine, 0, mine.find('=') + 1) == 0) replaced = true;
+    if (!replaced) env_strings.push_back(var);
+  }
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int rc = posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -258,7 +271,7 @@ TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
 TEST(Deadlock, NotReportedWhileAPlainThreadCanStillRelease) {
   outcome r = run_scenario("no_deadlock_thread");
   ASSERT_TRUE(r.exited_with(0)) << r.describe();
-  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
   EXPECT_TRUE(contains(r.out, "thread releasing\nmain released\n")) << r.describe();
   EXPECT_GE(r.ms, 200) << r.describe();
 }
@@ -276,6 +289,34 @@ TEST(Deadlock, PlainThreadParkingLastRunsTheCheck) {
   EXPECT_TRUE(contains(r.out, "thread parking")) << r.describe();
   EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
   EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+}
+
+// Threads declared with goro::ignore_thread_in_deadlock_check (one about
+// itself, asleep in sleep_for; one by its id, blocked in read()) do not
+// keep the report away, as undeclared ones would.
+TEST(Deadlock, DeclaredThreadsDoNotHideTheDeadlock) {
+  outcome r = run_scenario("deadlock_ignored_threads");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "declared reader: true, unknown thread: false\n")) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+// An undeclared plain thread blocked outside goro keeps the check from
+// concluding; after the grace period the warning names it (id and name) and
+// says how to declare it, and the process goes on (the scenario's thread
+// releases main once it has read the warning).
+TEST(Deadlock, UndeclaredThreadIsNamedAfterTheGracePeriod) {
+  outcome r = run_scenario("grace_warning_names_thread", {"GORO_DEADLOCK_GRACE_MS=200"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goro: all goroutines have been asleep for ")) << r.describe();
+  std::string tid = marker_id(r.out, "reader thread");
+  EXPECT_TRUE(contains(r.err, "\tthread " + tid + " (stderr-reader)\n")) << r.describe();
+  EXPECT_TRUE(contains(r.err, "goro::ignore_thread_in_deadlock_check()")) << r.describe();
+  EXPECT_EQ(count(r.err, "all goroutines have been asleep"), 1) << r.describe();
+  EXPECT_TRUE(contains(r.out, "main released\n")) << r.describe();
 }
 
 // ---- panic -------------------------------------------------------------------
@@ -297,7 +338,7 @@ TEST(Panic, EscapedExceptionIsGoPanicReport) {
   std::string id = marker_id(r.out, "panicking goroutine");
   EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [running]:")) << r.describe();
   EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
-  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
 }
 
 // The stack is the throw site's (nothing was unwound), and Go names every
@@ -341,7 +382,7 @@ void expect_overflow_report(const outcome& r) {
   // No other crash output: not a panic, not a deadlock, not the kernel's or
   // a sanitizer's SEGV report (a sanitizer may add lines, not replace ours).
   EXPECT_FALSE(contains(r.err, "panic:")) << r.describe();
-  EXPECT_FALSE(contains(r.err, "deadlock")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
   if (!kSanitized) {
     EXPECT_TRUE(report_opens(r.err, "fatal error: stack overflow\n")) << r.describe();
     // Every line is part of the report: the heading, the goroutine line,

@@ -14,6 +14,7 @@
 // *starts* with the report and that a marker came before it.
 #include <goro/goro.hpp>
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -171,6 +172,85 @@ int deadlock_thread_parks_last() {
     never.wait();
   });
   parked.join();
+  return rc;
+}
+
+// Plain threads that can never wake a goroutine, declared so
+// (goro::ignore_thread_in_deadlock_check): a watchdog sleeping in
+// std::this_thread::sleep_for declares itself; a thread blocked in read()
+// on a pipe nobody writes is declared by its thread id. Then every
+// goroutine blocks: the deadlock is reported as if the threads did not
+// exist. (They say they are ready through atomics, not goro: once declared,
+// a thread must not wake anyone.)
+int deadlock_ignored_threads() {
+  int fds[2];
+  if (pipe(fds) != 0) return 70;
+  std::atomic<bool> watchdog_declared{false};
+  std::atomic<int> reader_tid{0};
+  std::thread watchdog([&watchdog_declared] {
+    goro::ignore_thread_in_deadlock_check();
+    watchdog_declared.store(true);
+    for (;;) std::this_thread::sleep_for(1h);
+  });
+  std::thread reader([&reader_tid, fd = fds[0]] {
+    reader_tid.store(static_cast<int>(gettid()));
+    char c;
+    while (read(fd, &c, 1) != 0) {
+    }
+  });
+  watchdog.detach();
+  reader.detach();
+  return goro::run([&] {
+    while (!watchdog_declared.load() || reader_tid.load() == 0) goro::sleep_for(1ms);
+    bool known = goro::ignore_thread_in_deadlock_check(reader_tid.load());
+    // Thread ids run up to pid_max, at most 2^22.
+    bool unknown = goro::ignore_thread_in_deadlock_check(1 << 23);
+    say(std::string("declared reader: ") + (known ? "true" : "false") + ", unknown thread: " +
+        (unknown ? "true" : "false"));
+    goro::wait_group never;
+    never.add(1);
+    never.wait();
+    say("unreachable: main was released");
+  });
+}
+
+// A plain thread goro cannot see into keeps the check from concluding:
+// every goroutine sleeps, no report, but after $GORO_DEADLOCK_GRACE_MS a
+// warning names the thread. The thread is stderr's reader: stderr is a
+// pipe to it, and it copies what it reads to the real stderr; once the
+// whole warning has come, it releases main, and the program ends well.
+int grace_warning_names_thread() {
+  int fds[2];
+  if (pipe(fds) != 0) return 70;
+  int real_stderr = dup(2);
+  dup2(fds[1], 2);
+  close(fds[1]);
+  goro::wait_group release;
+  release.add(1);
+  std::thread reader([&release, in = fds[0], real_stderr] {
+    pthread_setname_np(pthread_self(), "stderr-reader");
+    say("reader thread " + std::to_string(gettid()));
+    std::string seen;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(in, buf, sizeof buf);
+      if (n <= 0) break;
+      ssize_t w = write(real_stderr, buf, static_cast<size_t>(n));
+      (void)w;
+      seen.append(buf, static_cast<size_t>(n));
+      // The warning's last line.
+      if (seen.find("this warning comes once") != std::string::npos &&
+          seen.find('\n', seen.find("this warning comes once")) != std::string::npos)
+        break;
+    }
+    release.done();
+  });
+  int rc = goro::run([&release] {
+    release.wait();
+    say("main released");
+  });
+  reader.join();
+  dup2(real_stderr, 2);
   return rc;
 }
 
@@ -398,6 +478,8 @@ const scenario kScenarios[] = {
     {"deadlock_thread_parked", deadlock_thread_parked},
     {"deadlock_thread_parks_last", deadlock_thread_parks_last},
     {"thread_exhaustion", thread_exhaustion},
+    {"deadlock_ignored_threads", deadlock_ignored_threads},
+    {"grace_warning_names_thread", grace_warning_names_thread},
     {"panic", panic_escape},
     {"panic_misuse", panic_misuse},
     {"panic_main", panic_main},
