@@ -156,7 +156,11 @@ TEST(NumGoroutine, CountsLiveGoroutines) {
     started.wait();
     EXPECT_EQ(goro::num_goroutine(), base + 10);
     release.done();
-    for (int i = 0; i < 1000 && goro::num_goroutine() != base; i++) goro::sleep_for(std::chrono::milliseconds(1));
+    // The ten exit after wait() returns to them: wait for that, with a
+    // deadline far beyond what a loaded machine needs.
+    auto give_up = goro_test::steady::now() + std::chrono::seconds(30);
+    while (goro::num_goroutine() != base && goro_test::steady::now() < give_up)
+      goro::sleep_for(std::chrono::milliseconds(1));
     EXPECT_EQ(goro::num_goroutine(), base);
   });
 }
