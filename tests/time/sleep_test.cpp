@@ -24,14 +24,18 @@ using goro_test::steady;
 
 namespace {
 
+// Goroutine counts here are divided under TSan, where each goroutine
+// costs milliseconds to start (goro_test::goroutines).
+
 TEST(Sleep, NeverEarlyInGoroutines) {
+  const int n = goro_test::goroutines(1000, 4);
   for (int procs : {1, 2, 4}) {
     goro::set_maxprocs(procs);
     std::atomic<int> early{0};
     goro::run([&] {
       goro::wait_group wg;
       std::mt19937 rng(procs);
-      for (int i = 0; i < 1000; i++) {
+      for (int i = 0; i < n; i++) {
         auto d = std::chrono::microseconds(rng() % 20000);
         wg.add(1);
         goro::go([&, d] {
@@ -139,7 +143,7 @@ TEST(Sleep, TimerFiresWhileGoroutinesSwitchDirectly) {
 
 TEST(Sleep, ManySleepersAllWake) {
   goro::run([] {
-    const int n = goro_test::scaled(20000);
+    const int n = goro_test::kTsan ? goro_test::goroutines(20000, 40) : goro_test::scaled(20000);
     std::atomic<int> woke{0};
     goro::wait_group wg;
     wg.add(n);
@@ -204,7 +208,7 @@ TEST(Sleep, AfterChannelsDroppedBeforeTheyFire) {
   for (int procs : {1, 2, 4}) {
     goro::set_maxprocs(procs);
     std::atomic<int> early{0}, received{0}, wanted{0};
-    const int n = goro_test::scaled(6000, 4);
+    const int n = goro_test::kTsan ? goro_test::goroutines(6000, 16) : goro_test::scaled(6000, 4);
     goro::run([&] {
       goro::wait_group wg;
       // Plain threads take some handles: they drop or receive them.
