@@ -46,6 +46,12 @@ TEST(Monitor, SpinningGoroutineDoesNotStallOthers) {
   goro::set_maxprocs(2);
 }
 
+// maxprocs 1: while main sits in a blocking call, a ticker goroutine must
+// keep running on the P that the call handed off. The call waits, in the
+// kernel, for the ticker to tick 20 times; with no hand-off the ticker
+// could not run at all during the call, which would then give up after
+// 30 s. (It used to sleep 200 ms and expect over 20 ticks of 1 ms: under
+// TSan beside two busy loops it counted exactly 20.)
 TEST(Monitor, BlockingSectionHandsOffItsP) {
   goro::set_maxprocs(1);
   goro::run([] {
@@ -62,13 +68,16 @@ TEST(Monitor, BlockingSectionHandsOffItsP) {
     });
     goro::yield();
     int before = ticks.load();
-    // A blocking call that knows nothing of goroutines: 200 ms in the kernel.
-    goro::blocking([] { usleep(200 * 1000); });
-    int during = ticks.load() - before;
+    auto t0 = steady::now();
+    // A blocking call that knows nothing of goroutines.
+    int during = goro::blocking([&] {
+      while (ticks.load() - before < 20 && steady::now() - t0 < 30s) usleep(1000);
+      return ticks.load() - before;
+    });
     stop = true;
     wg.wait();
-    // With no hand-off the ticker could not run at all during the call.
-    EXPECT_GT(during, 20) << "ticker ran " << during << " times during a 200 ms blocking call";
+    EXPECT_GE(during, 20) << "ticker ran " << during << " times during a " << goro_test::ms_since(t0)
+                          << " ms blocking call";
   });
   goro::set_maxprocs(2);
 }
