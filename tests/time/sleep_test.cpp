@@ -78,20 +78,28 @@ TEST(Sleep, PlainThreadSleeps) {
   EXPECT_GE(steady::now() - t0, 3ms);
 }
 
+// maxprocs 1: a goroutine queued behind a sleeping one runs while the
+// sleeper sleeps. The runner notes whether the sleeper had woken; main
+// waits for it under a generous deadline. (Main used to give it 40 ms of
+// yields against a 50 ms sleep: under TSan beside two busy loops 40 ms
+// went by without it, 1 run in 8.) The sleep is 1 s, room for a loaded
+// machine, and the test lasts as long.
 TEST(Sleep, SleepersDoNotBlockTheirP) {
   goro::set_maxprocs(1);
   goro::run([] {
-    std::atomic<int> progressed{0};
+    std::atomic<bool> sleeper_woke{false};
+    std::atomic<int> progressed{0};  // 1: while the sleeper slept; 2: after
     goro::wait_group wg;
     wg.add(1);
     goro::go([&] {
-      goro::sleep_for(50ms);
+      goro::sleep_for(1s);
+      sleeper_woke = true;
       wg.done();
     });
-    goro::go([&] { progressed = 1; });
+    goro::go([&] { progressed = sleeper_woke.load() ? 2 : 1; });
     auto t0 = steady::now();
-    while (progressed.load() == 0 && steady::now() - t0 < 40ms) goro::yield();
-    EXPECT_EQ(progressed.load(), 1);
+    while (progressed.load() == 0 && steady::now() - t0 < 30s) goro::yield();
+    EXPECT_EQ(progressed.load(), 1) << "0: never ran; 2: ran only after the sleeper woke";
     wg.wait();
   });
 }
