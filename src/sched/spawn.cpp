@@ -274,7 +274,11 @@ void g_main(void* arg) {
   gp->ops->destroy(gp->closure);
   free_closure(gp);
   race_token_free(gp);
-  mcall(m_action::exit, nullptr, nullptr);
+  m* mp = current_m();  // reread: the goroutine may have moved
+  // No M only in a child forked from this goroutine (sched/fork.cpp):
+  // there is no scheduler to exit to.
+  if (__builtin_expect(mp == nullptr, 0)) fatal_forked_child();
+  mcall_on(mp, m_action::exit, nullptr, nullptr);
   __builtin_unreachable();
 }
 
