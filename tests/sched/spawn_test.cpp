@@ -3,8 +3,8 @@
 // and everything g_reserve took before the failure is given back.
 //
 // A closure larger than a g's inline storage (48 bytes) is allocated with
-// the aligned operator new. This binary replaces that operator (the
-// replacement below allocates with aligned_alloc, and the matching deletes
+// the aligned operator new. This binary replaces that operator, with its
+// nothrow form (both allocate with aligned_alloc, and the matching deletes
 // free it) so that a test can make it throw std::bad_alloc for the
 // closures of one size, on the calling thread only: allocations of the
 // workers and of the runtime itself (g slabs) go through untouched.
@@ -41,8 +41,19 @@ void* operator new(std::size_t n, std::align_val_t al) {
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
+void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
+  try {
+    return ::operator new(n, al);
+  } catch (...) {
+    return nullptr;
+  }
+}
+// Every delete of this family, so that nothing this binary allocates with
+// aligned_alloc above is freed by another allocator's delete (ASan would
+// report the mismatch), nor the reverse.
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 
