@@ -6,8 +6,10 @@
 // the aligned operator new. This binary replaces that operator, with its
 // nothrow form (both allocate with aligned_alloc, and the matching deletes
 // free it) so that a test can make it throw std::bad_alloc for the
-// closures of one size, on the calling thread only: allocations of the
-// workers and of the runtime itself (g slabs) go through untouched.
+// closures of one size: big_fn's, whose odd size nothing else in these
+// tests allocates (not a thread_local: a goroutine may run on any worker,
+// and under TSan a thread-local read from a goroutine is a race with the
+// thread that owns it).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -27,13 +29,13 @@ int64_t stack_reserved_count();
 
 namespace {
 
-// Aligned allocations of exactly this many bytes on this thread throw.
-thread_local std::size_t t_fail_aligned_new_of_size = 0;
+// Aligned allocations of exactly this many bytes throw.
+std::atomic<std::size_t> g_fail_aligned_new_of_size{0};
 
 }  // namespace
 
 void* operator new(std::size_t n, std::align_val_t al) {
-  if (n != 0 && n == t_fail_aligned_new_of_size) throw std::bad_alloc();
+  if (n != 0 && n == g_fail_aligned_new_of_size.load(std::memory_order_relaxed)) throw std::bad_alloc();
   auto a = static_cast<std::size_t>(al);
   if (a < sizeof(void*)) a = sizeof(void*);
   std::size_t rounded = (n + a - 1) / a * a;
@@ -60,7 +62,7 @@ namespace {
 // A closure too big for the g's inline storage: it goes through the
 // aligned operator new.
 struct big_fn {
-  std::array<char, 1000> pad{};
+  std::array<char, 1007> pad{};
   void operator()() const {}
 };
 using big_closure = goro::detail::go_closure<big_fn>;
@@ -69,14 +71,14 @@ static_assert(sizeof(big_closure) > 48, "must not fit the inline closure storage
 // Starts a big_fn goroutine whose closure allocation fails; returns true if
 // go() threw std::bad_alloc.
 bool go_with_failing_alloc() {
-  t_fail_aligned_new_of_size = sizeof(big_closure);
+  g_fail_aligned_new_of_size.store(sizeof(big_closure));
   bool threw = false;
   try {
     goro::go(big_fn{});
   } catch (const std::bad_alloc&) {
     threw = true;
   }
-  t_fail_aligned_new_of_size = 0;
+  g_fail_aligned_new_of_size.store(0);
   return threw;
 }
 
@@ -120,9 +122,9 @@ TEST(Spawn, FailedClosureAllocationReleasesStackReservationFromGoroutine) {
 TEST(Spawn, FailedClosureAllocationWithDedicatedStackStillWorksAfterwards) {
   goro::run([] {
     for (int i = 0; i < 100; i++) {
-      t_fail_aligned_new_of_size = sizeof(big_closure);
+      g_fail_aligned_new_of_size.store(sizeof(big_closure));
       EXPECT_THROW(goro::go_with({.stack_size = 64 * 1024}, big_fn{}), std::bad_alloc);
-      t_fail_aligned_new_of_size = 0;
+      g_fail_aligned_new_of_size.store(0);
     }
     goro::wait_group wg;
     wg.add(1);
