@@ -28,6 +28,9 @@ void runtime_lock::lock_slow() {
       return;
     cpu_relax();
   }
+  // In a forked child nobody else is left to release the lock: its holder
+  // was a thread of the parent (base/check.hpp).
+  check_not_forked_child();
   // Mark "locked with sleepers" and sleep until we take it in that state.
   while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
 }

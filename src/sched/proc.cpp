@@ -944,6 +944,7 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
 void ready(g* gp) {
   race_release(race_token(gp));
   if (gp->is_thread) {
+    check_not_forked_child();  // the waiter's thread is the parent's (fork.cpp)
     g_transition(gp, g_status::waiting, g_status::runnable);
     futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&gp->status), 1);
     return;
@@ -989,6 +990,7 @@ void ready(g* gp) {
     if (prev != nullptr) runq_put(pp, prev, false);
     wakep();
   } else {
+    check_not_forked_child();  // no worker would run it (fork.cpp)
     globrunq_put(gp);
   }
 }

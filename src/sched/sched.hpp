@@ -190,6 +190,8 @@ struct sched_t {
 
   // Coarse clock updated by sysmon, for cheap wait-since stamps.
   std::atomic<int64_t> coarse_now{0};
+  // Set once runtime_init() is done; cleared again in a forked child
+  // (sched/fork.cpp), so that the child's entries take the slow path.
   std::atomic<bool> started{false};
 };
 
@@ -254,10 +256,17 @@ inline void preempt_check() {
     preempt_yield(mp);
 }
 
-// ---- runtime start (sched/proc.cpp) ------------------------------------
-void runtime_init();  // idempotent; starts sysmon; called by every entry
+// ---- runtime start (sched/proc.cpp, sched/fork.cpp) ---------------------
+void runtime_init();  // idempotent; starts sysmon
+// ensure_runtime()'s slow path (sched/fork.cpp): fails in a child forked
+// after the runtime started (whose fork handler clears sched.started, so
+// every entry through ensure_runtime() comes here), registers that
+// handler, then runtime_init().
+void runtime_start();
+// Called by every entry that may need the runtime's threads (go, run,
+// timers, maxprocs): one acquire load once the runtime is up.
 inline void ensure_runtime() {
-  if (!sched.started.load(std::memory_order_acquire)) runtime_init();
+  if (!sched.started.load(std::memory_order_acquire)) runtime_start();
 }
 
 // ---- scheduling (sched/proc.cpp) ---------------------------------------

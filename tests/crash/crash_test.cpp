@@ -519,4 +519,67 @@ TEST(Race, IncrementsOrderedByWaitGroupAreClean) {
   EXPECT_TRUE(contains(r.out, "counter=200000\n")) << r.describe();
 }
 
+
+// ---- fork --------------------------------------------------------------------
+
+const char kForkReport[] =
+    "fatal error: goro: runtime used in a child process after fork(); only exec is supported after fork\n";
+
+// Each scenario forks after the runtime started and calls into goro in the
+// child; the parent waits for the child (killing it after 4 s: "child
+// hung") and exits with its status. Without the fork check the child hangs
+// (a blocked thread nobody will wake, a goroutine no worker will run) or
+// carries on as if its goroutine had been started.
+void expect_fork_report(const char* scenario) {
+  outcome r = run_scenario(scenario);
+  EXPECT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kForkReport)) << r.describe();
+  EXPECT_FALSE(contains(r.out, "child hung")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "child carried on")) << r.describe();
+  // Not a goroutine dump: the goroutines are the parent's.
+  EXPECT_FALSE(contains(r.err, "goroutine 1 [")) << r.describe();
+}
+
+TEST(Fork, GoInChildFails) { expect_fork_report("fork_child_go"); }
+TEST(Fork, RunInChildFails) { expect_fork_report("fork_child_run"); }
+TEST(Fork, BlockingReceiveInChildOfGoroutineFails) { expect_fork_report("fork_child_recv"); }
+TEST(Fork, BlockingReceiveInChildOfThreadFails) { expect_fork_report("fork_child_thread_recv"); }
+TEST(Fork, SelectInChildFails) { expect_fork_report("fork_child_select"); }
+TEST(Fork, WaitGroupWaitInChildFails) { expect_fork_report("fork_child_wait_group"); }
+TEST(Fork, AfterInChildFails) { expect_fork_report("fork_child_after"); }
+
+// A send that would wake a goroutine of the parent, parked on the channel.
+TEST(Fork, SendWakingAGoroutineInChildFails) {
+  outcome r = run_scenario("fork_child_wakes");
+  EXPECT_TRUE(contains(r.out, "child sending")) << r.describe();
+  expect_fork_report("fork_child_wakes");
+}
+
+TEST(Fork, GoroutineReturningInChildFails) {
+  outcome r = run_scenario("fork_child_goroutine_returns");
+  EXPECT_TRUE(contains(r.out, "child returning from its goroutine")) << r.describe();
+  expect_fork_report("fork_child_goroutine_returns");
+}
+
+// The supported use: fork then exec, from a goroutine and from a plain
+// thread, and a child that exits without calling goro; the parent's
+// runtime carries on.
+TEST(Fork, ExecInChildWorks) {
+  outcome r = run_scenario("fork_exec");
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "exec from a goroutine: 0\n")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "plain exit from a goroutine's child: 0\n")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "system from a goroutine: 0\n")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "exec from a plain thread: 0\n")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "parent still runs goroutines: 7\n")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "fatal error")) << r.describe();
+}
+
+// A child forked before the runtime started starts its own.
+TEST(Fork, ChildForkedBeforeStartHasItsOwnRuntime) {
+  outcome r = run_scenario("fork_before_start");
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "child's own runtime ran: 5\n")) << r.describe();
+}
+
 }  // namespace
