@@ -16,6 +16,8 @@
 //   - goro::blocking(sleep 1 ms) is syscall.Nanosleep here: a blocking system
 //     call, which Go brackets with entersyscall/exitsyscall as goro brackets
 //     a blocking section.
+//   - goro also prints the machine's floor for wakeup_computing (two plain
+//     threads and a futex); that needs no twin.
 //   - burst_threads samples the thread count from a goroutine (Go has no
 //     plain thread without cgo), which needs a P: with 40 goroutines
 //     computing it runs only when the scheduler gets to it, so it samples
@@ -259,8 +261,26 @@ func timerLateBusy() {
 	pair.Wait()
 	extra := percentilesUs(late)
 	emitNs("timer_late_busy", d, timerTrials, float64(quantile(late, 0.5)), extra)
-	comment("sched timer_late_busy: %d timers of 5 ms; the ping-pong pair made %d round trips meanwhile (%.0f per ms)",
-		timerTrials, rts, float64(rts)/(d.Seconds()*1e3))
+	within := func(ms int64) int {
+		return sort.Search(len(late), func(i int) bool { return late[i] > ms*1_000_000 })
+	}
+	comment("sched timer_late_busy: %d timers of 5 ms, late by <= 2 ms: %d, <= 5 ms: %d, <= 20 ms: %d; "+
+		"the ping-pong pair made %d round trips meanwhile (%.0f per ms)",
+		timerTrials, within(2), within(5), within(20), rts, float64(rts)/(d.Seconds()*1e3))
+	comment("sched timer_late_busy: idle control, receive blocked on after(5ms) with nothing else running: %s",
+		idleTimerControl())
+}
+
+// idleTimerControl is goro's control beside timer_late_busy: time.After(5 ms)
+// received by a goroutine blocked on it while nothing else runs, 100 times.
+func idleTimerControl() string {
+	late := make([]int64, 100)
+	for i := range late {
+		deadline := nowNs() + int64(timerDelay)
+		<-time.After(timerDelay)
+		late[i] = nowNs() - deadline
+	}
+	return percentilesUs(late)
 }
 
 // burstThreads: 40 goroutines each run spinWork for about 75 ms of CPU; a
