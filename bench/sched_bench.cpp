@@ -18,6 +18,7 @@
 // has the goals and results.
 #include <dirent.h>
 #include <linux/futex.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,7 +48,13 @@ constexpr auto kIdleSleep = std::chrono::milliseconds(1);
 constexpr int64_t kTimerTrials = 300;
 constexpr auto kTimerDelay = std::chrono::milliseconds(5);
 constexpr int kBurstGoroutines = 40;
-constexpr auto kBurstWork = std::chrono::milliseconds(75);  // CPU per goroutine
+// Iterations of spin_work per goroutine: about 75 ms of CPU on this
+// machine's cores when the host gives them fully (1.8-1.9 ns per iteration,
+// in goro's C++ and in the Go twin alike). A fixed count rather than one
+// calibrated at run time: on the shared machine a calibration read anything
+// from 5 to 42 million iterations for 75 ms, which made burst times
+// incomparable between runs and between goro and Go.
+constexpr int64_t kBurstIters = 40'000'000;
 // A case whose goroutine waits this long has hung: fail rather than spin on.
 constexpr int64_t kGiveUpNs = 5'000'000'000;
 
@@ -85,17 +92,12 @@ uint64_t spin_work(int64_t iters, uint64_t x) {
 }
 std::atomic<uint64_t> work_sink{0};  // keeps spin_work's result alive
 
-// Iterations of spin_work that take `d` of CPU here: the fastest of three
-// timed chunks, so a chunk slowed by another process does not shrink the work.
-int64_t calibrate_work(std::chrono::nanoseconds d) {
-  constexpr int64_t kChunk = 1 << 22;
-  double best = 1e30;
-  for (int r = 0; r < 3; r++) {
-    int64_t t0 = now_ns();
-    work_sink.fetch_xor(spin_work(kChunk, static_cast<uint64_t>(t0)), std::memory_order_relaxed);
-    best = std::min(best, static_cast<double>(now_ns() - t0) / kChunk);
-  }
-  return static_cast<int64_t>(static_cast<double>(d.count()) / best);
+// CPU time this process has used (user + system), in seconds.
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
 // Threads of this process: the entries of /proc/self/task.
@@ -290,13 +292,13 @@ void timer_late_busy() {
           idle_timer_control().c_str());
 }
 
-// burst_threads: 40 goroutines each run spin_work for about 75 ms of CPU
-// (calibrated here first) with no scheduling point; a plain thread counts
+// burst_threads: 40 goroutines each run spin_work for kBurstIters (about
+// 75 ms of CPU) with no scheduling point; a plain thread counts
 // /proc/self/task every millisecond. extra_threads = the most threads seen
 // during the burst minus the count just before it. Timed from the first go()
 // to the wait_group's return; ops = goroutines.
 void burst_threads() {
-  int64_t iters = calibrate_work(kBurstWork);
+  const int64_t iters = kBurstIters;
   std::atomic<bool> stop{false};
   std::atomic<int> most{0};
   std::atomic<int64_t> samples{0};
@@ -316,6 +318,7 @@ void burst_threads() {
   int64_t samples0 = samples.load();
   goro::wait_group wg;
   wg.add(kBurstGoroutines);
+  double cpu0 = process_cpu_seconds();
   stopwatch sw;
   for (int i = 0; i < kBurstGoroutines; i++) {
     goro::go([&wg, iters, i] {
@@ -325,6 +328,7 @@ void burst_threads() {
   }
   wg.wait();
   double secs = sw.seconds();
+  double cpu = process_cpu_seconds() - cpu0;  // the sampler's few ms included
   int64_t nsamples = samples.load() - samples0;
   stop.store(true);
   sampler.join();
@@ -333,12 +337,11 @@ void burst_threads() {
   char extra[64];
   std::snprintf(extra, sizeof extra, "extra_threads=%d", peak - before);
   emit("sched", "burst_threads", "-", secs, kBurstGoroutines, extra);
-  double ideal =
-      static_cast<double>(kBurstGoroutines) * std::chrono::duration<double>(kBurstWork).count() / kSchedProcs;
-  comment("sched burst_threads: maxprocs %d, threads before %d, most during %d, after %d (sampler thread included); "
-          "%lld samples; %lld iterations (%lld ms) per goroutine, ideal wall %.2f s",
-          goro::maxprocs(), before, peak, after, static_cast<long long>(nsamples), static_cast<long long>(iters),
-          static_cast<long long>(std::chrono::milliseconds(kBurstWork).count()), ideal);
+  comment("sched burst_threads: maxprocs %d, threads before %d, most during %d, after %d (sampler thread included), "
+          "%lld samples; %lld iterations per goroutine; process CPU %.2f s (%.2f ns per iteration), "
+          "so %.2f s of wall on 2 free cores",
+          goro::maxprocs(), before, peak, after, static_cast<long long>(nsamples), static_cast<long long>(iters), cpu,
+          cpu * 1e9 / (static_cast<double>(iters) * kBurstGoroutines), cpu / kSchedProcs);
 }
 
 }  // namespace

@@ -46,8 +46,11 @@ const (
 	timerTrials = 300
 	timerDelay  = 5 * time.Millisecond
 	burstGs     = 40
-	burstWork   = 75 * time.Millisecond // CPU per goroutine
-	giveUp      = 5 * time.Second
+	// burstIters is the spinWork per goroutine: about 75 ms of CPU here when
+	// the host gives the cores fully; fixed, as in goro's, so that the two
+	// do the same work (see sched_bench.cpp).
+	burstIters = 40_000_000
+	giveUp     = 5 * time.Second
 )
 
 var (
@@ -114,17 +117,13 @@ func spinWork(iters int64, x uint64) uint64 {
 	return x
 }
 
-// calibrateWork returns the iterations of spinWork that take d of CPU: the
-// fastest of three timed chunks.
-func calibrateWork(d time.Duration) int64 {
-	const chunk = 1 << 22
-	best := math.MaxFloat64
-	for r := 0; r < 3; r++ {
-		t0 := nowNs()
-		workSink.Store(workSink.Load() ^ spinWork(chunk, uint64(t0)))
-		best = math.Min(best, float64(nowNs()-t0)/chunk)
+// processCPUSeconds is the CPU time (user + system) this process has used.
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fail("getrusage: %v", err)
 	}
-	return int64(float64(d.Nanoseconds()) / best)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func taskCount() int {
@@ -283,12 +282,13 @@ func idleTimerControl() string {
 	return percentilesUs(late)
 }
 
-// burstThreads: 40 goroutines each run spinWork for about 75 ms of CPU; a
+// burstThreads: 40 goroutines each run spinWork for burstIters (about 75 ms
+// of CPU); a
 // sampling goroutine counts /proc/self/task every millisecond (when it gets
 // a P). extra_threads = the most threads seen during the burst minus the
 // count just before it.
 func burstThreads() {
-	iters := calibrateWork(burstWork)
+	iters := int64(burstIters)
 	var stop atomic.Bool
 	var most, samples atomic.Int64
 	sampled := make(chan struct{})
@@ -310,6 +310,7 @@ func burstThreads() {
 	samples0 := samples.Load()
 	var wg sync.WaitGroup
 	wg.Add(burstGs)
+	cpu0 := processCPUSeconds()
 	t := time.Now()
 	for i := 0; i < burstGs; i++ {
 		go func(i int) {
@@ -321,6 +322,7 @@ func burstThreads() {
 	}
 	wg.Wait()
 	d := time.Since(t)
+	cpu := processCPUSeconds() - cpu0
 	nsamples := samples.Load() - samples0
 	stop.Store(true)
 	<-sampled
@@ -328,10 +330,11 @@ func burstThreads() {
 	after := taskCount()
 	extra := fmt.Sprintf("extra_threads=%d", peak-before)
 	emitNs("burst_threads", d, burstGs, float64(d.Nanoseconds())/burstGs, extra)
-	ideal := float64(burstGs) * burstWork.Seconds() / schedProcs
-	comment("sched burst_threads: GOMAXPROCS %d, threads before %d, most during %d, after %d; "+
-		"%d samples; %d iterations (%d ms) per goroutine, ideal wall %.2f s",
-		runtime.GOMAXPROCS(0), before, peak, after, nsamples, iters, burstWork.Milliseconds(), ideal)
+	comment("sched burst_threads: GOMAXPROCS %d, threads before %d, most during %d, after %d, "+
+		"%d samples; %d iterations per goroutine; process CPU %.2f s (%.2f ns per iteration), "+
+		"so %.2f s of wall on 2 free cores",
+		runtime.GOMAXPROCS(0), before, peak, after, nsamples, iters, cpu,
+		cpu*1e9/(float64(iters)*burstGs), cpu/schedProcs)
 }
 
 func main() {
