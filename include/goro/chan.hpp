@@ -69,8 +69,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "goro/detail/chan_core.hpp"
-#include "goro/panic.hpp"
+#include <goro/detail/chan_core.hpp>
+#include <goro/panic.hpp>
 
 namespace goro {
 

@@ -5,10 +5,10 @@
 // See docs/guide.md for a tour and docs/design.md for how it works.
 #pragma once
 
-#include "goro/chan.hpp"
-#include "goro/panic.hpp"
-#include "goro/runtime.hpp"
-#include "goro/select.hpp"
-#include "goro/source_location.hpp"
-#include "goro/time.hpp"
-#include "goro/wait_group.hpp"
+#include <goro/chan.hpp>
+#include <goro/panic.hpp>
+#include <goro/runtime.hpp>
+#include <goro/select.hpp>
+#include <goro/source_location.hpp>
+#include <goro/time.hpp>
+#include <goro/wait_group.hpp>

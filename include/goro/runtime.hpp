@@ -21,12 +21,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include "goro/source_location.hpp"
+#include <goro/source_location.hpp>
 #include <type_traits>
 #include <utility>
 
-#include "goro/detail/spawn.hpp"
-#include "goro/panic.hpp"
+#include <goro/detail/spawn.hpp>
+#include <goro/panic.hpp>
 
 namespace goro {
 

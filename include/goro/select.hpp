@@ -46,8 +46,8 @@
 #include <utility>
 #include <vector>
 
-#include "goro/chan.hpp"
-#include "goro/detail/chan_select.hpp"
+#include <goro/chan.hpp>
+#include <goro/detail/chan_select.hpp>
 
 namespace goro {
 

@@ -24,7 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include "goro/source_location.hpp"
+#include <goro/source_location.hpp>
 
 namespace goro {
 
@@ -79,7 +79,7 @@ class wait_group {
 
 }  // namespace goro
 
-#include "goro/runtime.hpp"
+#include <goro/runtime.hpp>
 
 template <class F>
 void goro::wait_group::go(F&& f, goro::source_location loc) {

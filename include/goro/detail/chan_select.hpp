@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "goro/detail/chan_core.hpp"
+#include <goro/detail/chan_core.hpp>
 
 namespace goro::detail {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <new>
-#include "goro/source_location.hpp"
+#include <goro/source_location.hpp>
 #include <tuple>
 #include <type_traits>
 #include <utility>
