@@ -88,6 +88,10 @@ struct stack_pool {
 };
 
 stack_pool pool;
+
+// stack_scavenge_counted. Relaxed: statistics, they order nothing.
+std::atomic<uint64_t> g_released{0};
+std::atomic<uint64_t> g_madvise_calls{0};
 std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pool.size
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -361,12 +365,20 @@ void stack_scavenge(bool all) {
   if (n == 0) return;
   // Outside the lock: one madvise per stack is a system call each. The
   // guard page below each stack is not in the range, so it stays.
-  for (size_t i = 0; i < n; i++) madvise(static_cast<char*>(idle[i]) - pool.size, pool.size, MADV_DONTNEED);
+  for (size_t i = 0; i < n; i++) {
+    madvise(static_cast<char*>(idle[i]) - pool.size, pool.size, MADV_DONTNEED);
+    g_madvise_calls.fetch_add(1, std::memory_order_relaxed);
+    g_released.fetch_add(1, std::memory_order_relaxed);
+  }
   {
     lock_guard lk(pool.lock);
     for (size_t i = 0; i < n; i++) pool.released.push(idle[i]);
   }
   free(idle);
+}
+
+stack_scavenge_counts stack_scavenge_counted() {
+  return {g_released.load(std::memory_order_relaxed), g_madvise_calls.load(std::memory_order_relaxed)};
 }
 
 bool stack_is_guard_hit(const g* gp, const void* addr) {

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace goro::detail {
 
@@ -64,6 +65,15 @@ void stack_alloc_dedicated(g* gp, size_t size);
 // `all` true (goro::free_os_memory), every stack in the global free lists.
 // Stacks cached per P (at most 64 each) stay. Any thread, no lock held.
 void stack_scavenge(bool all);
+
+// What the scavenger has done since the runtime started (tests,
+// diagnostics). Each field is read on its own: together they are not a
+// snapshot.
+struct stack_scavenge_counts {
+  uint64_t released;       // stacks whose pages were given back
+  uint64_t madvise_calls;  // system calls that gave them back
+};
+stack_scavenge_counts stack_scavenge_counted();
 
 // Stack overflow diagnosis: true if addr lies in the guard page of gp's
 // stack (or just below its usable range).

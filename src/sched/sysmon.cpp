@@ -28,10 +28,14 @@
 #include "base/check.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sched/sysmon.hpp"
 
 namespace goro::detail {
 
 namespace {
+
+// Completed rounds (sysmon_rounds). Relaxed: a statistic, it orders nothing.
+std::atomic<uint64_t> g_rounds{0};
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
 constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
@@ -133,6 +137,7 @@ void* sysmon_main(void* started) {
       stack_scavenge(false);
       big_memory_scavenge(false);  // kept big channel buffers (base/big_memory.hpp)
     }
+    g_rounds.fetch_add(1, std::memory_order_relaxed);
     if (acted) {
       idle = 0;
       delay_us = 20;
@@ -144,6 +149,8 @@ void* sysmon_main(void* started) {
 }
 
 }  // namespace
+
+uint64_t sysmon_rounds() { return g_rounds.load(std::memory_order_relaxed); }
 
 void sysmon_start() {
   pthread_t t;
