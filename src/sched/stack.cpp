@@ -60,7 +60,20 @@ using top_list = ptr_stack<void>;
 struct stack_pool {
   runtime_lock lock{lock_rank::stack_pool};
   size_t page = 4096;
-  size_t size = kDefaultStack;  // usable bytes per stack
+  // Usable bytes per stack. Written at start-up and by
+  // set_default_stack_size under the lock, but only until the first chunk
+  // is mapped (`frozen`); fixed from then on. go() reads it without the
+  // lock (stack_default_size, stack_size_is_pooled) while
+  // set_default_stack_size may write it, hence atomic. Relaxed is enough:
+  // code that turns it into addresses (carving, bind, release, the
+  // scavenger) works on a slot it got through the pool lock after the
+  // chunk was mapped, so that lock already orders its read after the last
+  // write; go()'s reads only compare sizes, and a go() racing with
+  // set_default_stack_size may see either value, as either call may be
+  // taken to have come first (if it sees the old one just before the pool
+  // freezes at the new one, its goroutine gets a pooled stack of the new
+  // size; gp->stack_size only records what was asked).
+  std::atomic<size_t> size{kDefaultStack};
   size_t slot = 0;              // guard + size
   // Uncarved parts of mapped chunks, carved one slot at a time on demand
   // (installing a guard page and faulting in the top page costs
@@ -92,7 +105,9 @@ stack_pool pool;
 // stack_scavenge_counted. Relaxed: statistics, they order nothing.
 std::atomic<uint64_t> g_released{0};
 std::atomic<uint64_t> g_madvise_calls{0};
-std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pool.size
+
+size_t pooled_size() { return pool.size.load(std::memory_order_relaxed); }
+std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pooled_size()
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -200,9 +215,9 @@ void stack_pool_init() {
     if (*end != '\0' || n == 0)
       print_stderr("goro: ignoring GORO_STACK_SIZE=%s (want bytes, e.g. 262144 or 256k)\n", v);
     else
-      pool.size = round_up(std::max<size_t>(n, kMinStack), pool.page);
+      pool.size.store(round_up(std::max<size_t>(n, kMinStack), pool.page), std::memory_order_relaxed);
   }
-  pool.slot = pool.size + pool.page;
+  pool.slot = pooled_size() + pool.page;
   long maps = 65530;
   if (FILE* f = fopen("/proc/sys/vm/max_map_count", "r")) {
     if (fscanf(f, "%ld", &maps) != 1) maps = 65530;
@@ -213,10 +228,10 @@ void stack_pool_init() {
 
 size_t stack_default_size() {
   size_t s = g_default_size.load(std::memory_order_relaxed);
-  return s != 0 ? s : pool.size;
+  return s != 0 ? s : pooled_size();
 }
 
-bool stack_size_is_pooled(size_t size) { return size == pool.size; }
+bool stack_size_is_pooled(size_t size) { return size == pooled_size(); }
 
 size_t stack_round(size_t size) { return round_up(std::max(size, kMinStack), pool.page); }
 
@@ -311,10 +326,10 @@ void stack_bind(p* pp, g* gp) {
     }
   }
   gp->stack_hi = static_cast<char*>(top);
-  gp->stack_lo = gp->stack_hi - pool.size;
+  gp->stack_lo = gp->stack_hi - pooled_size();
   gp->stack_pooled = true;
 #if defined(GORO_TSAN)
-  tsan_reset_stack(gp->stack_lo, pool.size);
+  tsan_reset_stack(gp->stack_lo, pooled_size());
 #endif
 }
 
@@ -327,7 +342,7 @@ void stack_release(p* pp, g* gp) {
 #if defined(GORO_ASAN)
   // The dead goroutine's frames never returned, so their redzones are still
   // poisoned; the next goroutine on this stack must start clean.
-  __asan_unpoison_memory_region(gp->stack_lo, pool.size);
+  __asan_unpoison_memory_region(gp->stack_lo, pooled_size());
 #endif
   void* top = gp->stack_hi;
   gp->stack_lo = gp->stack_hi = nullptr;
@@ -366,7 +381,7 @@ void stack_scavenge(bool all) {
   // Outside the lock: one madvise per stack is a system call each. The
   // guard page below each stack is not in the range, so it stays.
   for (size_t i = 0; i < n; i++) {
-    madvise(static_cast<char*>(idle[i]) - pool.size, pool.size, MADV_DONTNEED);
+    madvise(static_cast<char*>(idle[i]) - pooled_size(), pooled_size(), MADV_DONTNEED);
     g_madvise_calls.fetch_add(1, std::memory_order_relaxed);
     g_released.fetch_add(1, std::memory_order_relaxed);
   }
@@ -403,10 +418,10 @@ std::size_t set_default_stack_size(std::size_t bytes) {
   ensure_runtime();
   lock_guard lk(pool.lock);
   size_t old = g_default_size.load(std::memory_order_relaxed);
-  if (old == 0) old = pool.size;
+  if (old == 0) old = pooled_size();
   size_t want = round_up(std::max(bytes, kMinStack), pool.page);
   if (!pool.frozen) {
-    pool.size = want;
+    pool.size.store(want, std::memory_order_relaxed);
     pool.slot = want + pool.page;
   }
   // Once pooled stacks exist at one size, goroutines of another default
