@@ -14,7 +14,9 @@
 // free blocks, which are what such hosts have taken back.
 //
 // Thread-safe. Lock: one leaf lock (nothing is taken under it; munmap is
-// called outside it).
+// called outside it). Unmapping a big block is not quick (a 256 MiB block
+// with every page resident took 40-60 ms on the project's VMs), so the
+// monitor unmaps in 1 MiB pieces within its time budget.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +36,14 @@ big_block big_memory_get(uint64_t bytes);
 // Gives back a block from big_memory_get (p and mapped as returned).
 void big_memory_put(void* p, uint64_t mapped);
 
-// Unmaps kept blocks: all of them, or those unused since the last call.
-void big_memory_scavenge(bool all);
+// The monitor's share, called every round while it returns true (and at
+// every period): with `new_period`, the kept blocks that nobody took since
+// the previous period are dropped; then dropped blocks are unmapped, a
+// piece at a time, until `deadline` (nanotime). Returns whether dropped
+// blocks are left. Monitor only.
+bool big_memory_scavenge_step(bool new_period, int64_t deadline);
+
+// goro::free_os_memory: unmaps every kept and dropped block. Any thread.
+void big_memory_scavenge_all();
 
 }  // namespace goro::detail

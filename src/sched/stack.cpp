@@ -1,20 +1,44 @@
-// Goroutine stack pool. Design and invariants in stack.hpp.
+// Goroutine stack pool and scavenger. Design and invariants in stack.hpp.
 //
 // Invariants (pool.lock held):
 //  - reserved <= capacity: every goroutine that exists (started or not)
 //    holds a reservation, in a P's credits or in `reserved` directly, so
 //    stack_bind can always find a stack without mapping memory.
 //  - capacity = free stacks (free_tops, released) + stacks bound to
-//    goroutines + stacks in P caches + uncarved slots of mapped chunks,
-//    except while stack_scavenge has a batch out (between its two critical
-//    sections), which only makes a concurrent stack_bind map address space
-//    it could have done without.
-//  - Stacks on any free list have their guard page installed.
-//  - free_low <= free_tops.n: the entries below it have not been taken
-//    since the last scavenge.
+//    goroutines + stacks in P caches + uncarved slots of mapped chunks
+//    + stacks in the scavenger's batch (scav.todo). The batch only makes a
+//    concurrent stack_bind that finds the free lists empty carve or map
+//    address space it could have done without (virtual memory only).
+//  - Stacks on any free list, and in the batch, have their guard page
+//    installed.
+//  - idle <= free_low <= free_tops.n: the entries below free_low have not
+//    been taken since the monitor's last period began; the entries below
+//    idle are those of them the monitor is to release this period.
+//
+// The scavenger (scav, guarded by scav.lock, rank scavenger, taken before
+// the pool lock): one at a time, the monitor (a slice per round, try_lock
+// only) or goro::free_os_memory (everything, for as long as it takes)
+// moves free stacks out of free_tops into its batch under the pool lock,
+// sorts them by address outside it, releases runs of neighbouring slots
+// with one madvise each, and puts the released stacks on `released` under
+// the pool lock again.
+//
+// Why this shape (issue 15, item 5): the monitor used to madvise every
+// idle stack, one call each, inline in one round: after a burst of 300,000
+// goroutines that held the monitor up for seconds (no retake, no overdue
+// timer wake-up, no deadlock check meanwhile). Slices on the monitor
+// rather than a scavenger thread of its own: no thread to start, register
+// with the deadlock detector and restart after fork, and the monitor
+// sleeps most of the time anyway. Sorting: each madvise is a system call
+// that edits the range's page tables and flushes the TLB; on the
+// project's VMs a call on one stack with a page resident cost 75-160 us,
+// one call on 1,000 neighbouring such stacks 3-15 us per stack. The
+// monitor sorts 4,096 stacks at a time (~200 us; all 300,000 would take
+// ~25 ms), free_os_memory sorts its whole batch.
 #include "sched/stack.hpp"
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,15 +46,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "base/big_memory.hpp"
 #include "base/check.hpp"
+#include "base/futex.hpp"
 #include "base/lock.hpp"
 #include "base/prefetch.hpp"
 #include "base/ptr_stack.hpp"
 #include "goro/panic.hpp"
+#include "goro/runtime.hpp"
 #include "sched/sched.hpp"
 
 #if defined(GORO_ASAN)
@@ -90,7 +117,8 @@ struct stack_pool {
   // must not touch a page to find the next stack.
   top_list free_tops;
   top_list released;
-  size_t free_low = 0;          // lowest free_tops.n since the last scavenge
+  size_t free_low = 0;          // lowest free_tops.n since the monitor's last period began
+  size_t idle = 0;              // free_tops[0, idle): to be released this period
   int64_t capacity = 0;
   int64_t reserved = 0;
   bool frozen = false;          // size fixed once the first chunk is mapped
@@ -105,6 +133,8 @@ stack_pool pool;
 // stack_scavenge_counted. Relaxed: statistics, they order nothing.
 std::atomic<uint64_t> g_released{0};
 std::atomic<uint64_t> g_madvise_calls{0};
+std::atomic<int64_t> g_longest_step_ns{0};
+std::atomic<int64_t> g_longest_step_cpu_ns{0};
 
 size_t pooled_size() { return pool.size.load(std::memory_order_relaxed); }
 std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pooled_size()
@@ -304,6 +334,7 @@ void stack_bind(p* pp, g* gp) {
     pool.free_tops.pop_n(pp->stack_cache + released, kept);
     pp->nstack_cache = static_cast<int>(released + kept);
     pool.free_low = std::min(pool.free_low, pool.free_tops.n);
+    pool.idle = std::min(pool.idle, pool.free_tops.n);
     for (int i = std::max(0, pp->nstack_cache - 1 - kStackPrefetchAhead); i < pp->nstack_cache - 1; i++)
       prefetch_stack_top(pp->stack_cache[i]);
   }
@@ -360,40 +391,224 @@ void stack_release(p* pp, g* gp) {
   stack_unreserve(pp);
 }
 
-void stack_scavenge(bool all) {
-  void** idle = nullptr;
-  size_t n = 0;
-  {
-    lock_guard lk(pool.lock);
-    n = all ? pool.free_tops.n : pool.free_low;
-    if (n > 0) {
-      idle = static_cast<void**>(malloc(n * sizeof(void*)));
-      if (idle == nullptr) return;  // no memory to list them: next time
-      // The oldest entries sit at the front: with `all` false, exactly
-      // those nobody has taken since the last scavenge.
-      memcpy(idle, pool.free_tops.v, n * sizeof(void*));
-      memmove(pool.free_tops.v, pool.free_tops.v + n, (pool.free_tops.n - n) * sizeof(void*));
-      pool.free_tops.n -= n;
+// ---- the scavenger ------------------------------------------------------
+
+namespace {
+
+constexpr size_t kMiB = size_t{1} << 20;
+constexpr size_t kMonitorSlice = 4096;            // stacks the monitor takes and sorts at a time
+constexpr size_t kMonitorRoundBytes = 64 * kMiB;  // stack range per monitor round, at most
+constexpr size_t kMonitorMinPiece = 256 * 1024;    // the monitor's madvise range: from one default stack
+constexpr int64_t kMonitorCallNs = 250'000;        // to 64 MiB, as calls take less or more CPU than this
+constexpr size_t kAllPieceBytes = 256 * kMiB;     // free_os_memory: range per madvise, at most
+constexpr size_t kAllTakeAtOnce = 16384;          // free_os_memory: stacks moved per pool-lock hold
+
+struct scavenger {
+  runtime_lock lock{lock_rank::scavenger};
+  // The batch (scav.lock): stacks taken out of free_tops to be released,
+  // by their tops, todo.v[done, todo.n); todo.v[done, sorted) is in
+  // address order. If `cursor` is set, the part of todo.v[done]'s stack
+  // below it is released already (a range cut short by the budget).
+  top_list todo;
+  size_t done = 0;
+  size_t sorted = 0;
+  char* cursor = nullptr;
+  // The monitor's pacing (scav.lock): the stack range of its next
+  // madvise, doubled after a call that took less than half of
+  // kMonitorCallNs of the monitor's CPU time, halved after one that took
+  // more. A call's cost is a fixed part (~75 us on the project's VMs) plus
+  // a part per resident page, neither known in advance. Measured in CPU
+  // time, not wall time: on a loaded machine the thread is descheduled in
+  // the middle of calls, and a wall-time rule (or a per-MiB estimate fed
+  // by small calls, whose fixed part dominates) shrank the ranges to a
+  // stack or two per call, per-stack madvise again.
+  size_t piece = 4 * kMiB;
+};
+scavenger scav;
+
+char* todo_top(size_t i) { return static_cast<char*>(scav.todo.v[i]); }
+
+// CPU time of the calling thread (a system call).
+int64_t thread_cpu_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Drops the released part of the batch and makes room for `more` stacks
+// after the rest. False if there is no memory for it. scav.lock held.
+bool todo_make_room(size_t more) {
+  if (scav.done > 0) {
+    memmove(scav.todo.v, scav.todo.v + scav.done, (scav.todo.n - scav.done) * sizeof(void*));
+    scav.todo.n -= scav.done;
+    scav.sorted -= scav.done;
+    scav.done = 0;
+  }
+  return scav.todo.reserve(scav.todo.n + more);
+}
+
+// Moves up to `max` of the stacks the monitor is to release this period
+// (the top of the idle region) into the batch. Costs the copy of the
+// stacks freed since the period began (the entries above the idle
+// region), usually few. scav.lock held; room in the batch.
+size_t take_idle(size_t max) {
+  lock_guard lk(pool.lock);
+  size_t k = std::min({max, pool.idle, scav.todo.cap - scav.todo.n});
+  if (k == 0) return 0;
+  top_list& f = pool.free_tops;
+  size_t from = pool.idle - k;
+  memcpy(scav.todo.v + scav.todo.n, f.v + from, k * sizeof(void*));
+  memmove(f.v + from, f.v + pool.idle, (f.n - pool.idle) * sizeof(void*));
+  scav.todo.n += k;
+  f.n -= k;
+  pool.idle -= k;
+  pool.free_low -= k;  // (free_low >= idle >= k) the entries above moved down by k
+  return k;
+}
+
+// Moves up to `max` free stacks, the newest first, into the batch.
+// scav.lock held; room in the batch.
+size_t take_free(size_t max) {
+  lock_guard lk(pool.lock);
+  size_t k = std::min({max, pool.free_tops.n, scav.todo.cap - scav.todo.n});
+  pool.free_tops.pop_n(scav.todo.v + scav.todo.n, k);
+  scav.todo.n += k;
+  pool.free_low = std::min(pool.free_low, pool.free_tops.n);
+  pool.idle = std::min(pool.idle, pool.free_tops.n);
+  return k;
+}
+
+void sort_todo() {
+  // A stack half released (cursor) stays first: the next range starts there.
+  size_t from = scav.done + (scav.cursor != nullptr ? 1 : 0);
+  if (from < scav.todo.n) std::sort(scav.todo.v + from, scav.todo.v + scav.todo.n, std::less<>());
+  scav.sorted = scav.todo.n;
+}
+
+void madvise_counted(char* lo, char* hi) {
+  madvise(lo, static_cast<size_t>(hi - lo), MADV_DONTNEED);
+  g_madvise_calls.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Releases, with one madvise, the range from the cursor (or the bottom of
+// the batch's next stack) through as many of the following stacks as are
+// neighbours (consecutive slots) and fit in `max_bytes` (whole pages, at
+// least one), and puts the stacks it finished on the released list.
+// Returns the bytes of the range. scav.lock held; done < sorted.
+size_t release_next(size_t max_bytes) {
+  const size_t size = pooled_size();
+  const size_t slot = size + pool.page;
+  char* lo = scav.cursor != nullptr ? scav.cursor : todo_top(scav.done) - size;
+  size_t last = scav.done;  // the last stack the range reaches
+  char* hi = todo_top(last);
+  if (static_cast<size_t>(hi - lo) > max_bytes) {
+    hi = lo + max_bytes;  // part of one stack
+  } else {
+    while (last + 1 < scav.sorted && todo_top(last + 1) == hi + slot &&
+           static_cast<size_t>(todo_top(last + 1) - lo) <= max_bytes)
+      hi = todo_top(++last);
+  }
+  // The range holds the guard pages between the stacks: MADV_DONTNEED
+  // leaves guard markers (MADV_GUARD_INSTALL) in place, and PROT_NONE
+  // guards have no pages to drop. Should the kernel refuse the range
+  // anyway, each stack goes on its own.
+  if (madvise(lo, static_cast<size_t>(hi - lo), MADV_DONTNEED) == 0 || last == scav.done) {
+    g_madvise_calls.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    madvise_counted(lo, todo_top(scav.done));
+    for (size_t i = scav.done + 1; i <= last; i++) madvise_counted(todo_top(i) - size, todo_top(i));
+  }
+  size_t finished = last - scav.done + 1;
+  if (hi != todo_top(last)) {
+    finished = 0;
+    scav.cursor = hi;
+  } else {
+    scav.cursor = nullptr;
+  }
+  if (finished > 0) {
+    {
+      lock_guard lk(pool.lock);
+      pool.released.push_n(scav.todo.v + scav.done, finished);
     }
+    scav.done += finished;
+    g_released.fetch_add(finished, std::memory_order_relaxed);
+  }
+  return static_cast<size_t>(hi - lo);
+}
+
+}  // namespace
+
+bool stack_scavenge_step(bool new_period, int64_t deadline) {
+  if (new_period) {
+    lock_guard lk(pool.lock);
+    pool.idle = pool.free_low;
     pool.free_low = pool.free_tops.n;
   }
-  if (n == 0) return;
-  // Outside the lock: one madvise per stack is a system call each. The
-  // guard page below each stack is not in the range, so it stays.
-  for (size_t i = 0; i < n; i++) {
-    madvise(static_cast<char*>(idle[i]) - pooled_size(), pooled_size(), MADV_DONTNEED);
-    g_madvise_calls.fetch_add(1, std::memory_order_relaxed);
-    g_released.fetch_add(1, std::memory_order_relaxed);
+  // free_os_memory holds it while it releases everything, idle stacks
+  // included: nothing to do for the monitor then.
+  if (!scav.lock.try_lock()) return false;
+  const int64_t start = nanotime();
+  const int64_t start_cpu = thread_cpu_ns();
+  // The last reading: one per madvise, a system call (12-15 us on the
+  // loaded VM, where a madvise costs 75 us or more).
+  int64_t cpu = start_cpu;
+  bool more = true;
+  size_t round_bytes = 0;
+  for (;;) {
+    if (scav.done == scav.sorted) {
+      if (scav.done == scav.todo.n && (!todo_make_room(kMonitorSlice) || take_idle(kMonitorSlice) == 0)) {
+        more = false;  // (or no memory for the batch: next period)
+        break;
+      }
+      sort_todo();
+      cpu = thread_cpu_ns();
+    }
+    if (nanotime() >= deadline || round_bytes >= kMonitorRoundBytes) break;
+    round_bytes += release_next(std::min(scav.piece, kMonitorRoundBytes - round_bytes));
+    int64_t now_cpu = thread_cpu_ns();
+    int64_t took = now_cpu - cpu;
+    cpu = now_cpu;
+    if (took < kMonitorCallNs / 2)
+      scav.piece = std::min(scav.piece * 2, kMonitorRoundBytes);
+    else if (took > kMonitorCallNs)
+      scav.piece = std::max(scav.piece / 2, kMonitorMinPiece);
   }
+  scav.lock.unlock();
+  int64_t took = nanotime() - start;
+  int64_t took_cpu = cpu - start_cpu;  // to the last call (the rest is a few loads)
+  // (Only the monitor writes them.)
+  if (took > g_longest_step_ns.load(std::memory_order_relaxed)) g_longest_step_ns.store(took, std::memory_order_relaxed);
+  if (took_cpu > g_longest_step_cpu_ns.load(std::memory_order_relaxed))
+    g_longest_step_cpu_ns.store(took_cpu, std::memory_order_relaxed);
+  return more;
+}
+
+void stack_scavenge_all() {
+  lock_guard lk(scav.lock);
+  size_t want = 0, capacity = 0;
   {
-    lock_guard lk(pool.lock);
-    for (size_t i = 0; i < n; i++) pool.released.push(idle[i]);
+    lock_guard pl(pool.lock);
+    want = pool.free_tops.n;
+    capacity = static_cast<size_t>(pool.capacity);
   }
-  free(idle);
+  // Room for every stack there is, if there is memory for it; else as many
+  // as fit (the rest wait for the next call or the monitor).
+  if (!todo_make_room(capacity)) todo_make_room(0);
+  // In pieces, so goroutines starting meanwhile wait little for the lock;
+  // at most as many as were free at the call (others keep freeing).
+  while (want > 0) {
+    size_t k = take_free(std::min(want, kAllTakeAtOnce));
+    if (k == 0) break;
+    want -= k;
+  }
+  sort_todo();
+  while (scav.done < scav.todo.n) release_next(kAllPieceBytes);
+  scav.todo.n = scav.done = scav.sorted = 0;
 }
 
 stack_scavenge_counts stack_scavenge_counted() {
-  return {g_released.load(std::memory_order_relaxed), g_madvise_calls.load(std::memory_order_relaxed)};
+  return {g_released.load(std::memory_order_relaxed), g_madvise_calls.load(std::memory_order_relaxed),
+          g_longest_step_ns.load(std::memory_order_relaxed), g_longest_step_cpu_ns.load(std::memory_order_relaxed)};
 }
 
 bool stack_is_guard_hit(const g* gp, const void* addr) {
@@ -409,8 +624,13 @@ namespace goro {
 
 void free_os_memory() {
   detail::ensure_runtime();
-  detail::stack_scavenge(true);
-  detail::big_memory_scavenge(true);
+  // It may take a while (seconds after a burst of a few 100,000
+  // goroutines): on a goroutine, a blocking section lets the monitor give
+  // its P to others that wait.
+  detail::enter_blocking();
+  detail::stack_scavenge_all();
+  detail::big_memory_scavenge_all();
+  detail::exit_blocking();
 }
 
 std::size_t set_default_stack_size(std::size_t bytes) {

@@ -7,9 +7,11 @@
 //    to a fresh worker (handoff_detached);
 //  - wakes a worker when a timer is overdue and nobody is looking;
 //  - keeps the coarse clock used for wait-since stamps;
-//  - every 5 s ($GORO_SCAVENGE_MS), gives the pages of goroutine stacks
-//    that stayed free since its last look back to the kernel
-//    (stack_scavenge).
+//  - every 5 s ($GORO_SCAVENGE_MS), starts giving the pages of goroutine
+//    stacks that stayed free since its last look back to the kernel, and
+//    the big channel buffers kept unused as long (stack_scavenge_step,
+//    big_memory_scavenge_step), half a millisecond of that work per round
+//    until it is done, so that no round is held up for long.
 // Goroutines are never preempted in the middle of C++ code: the detached
 // goroutine keeps running on its M, and its P is given back when it next
 // reaches the scheduler (proc.cpp: over-budget check).
@@ -39,6 +41,10 @@ std::atomic<uint64_t> g_rounds{0};
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
 constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
+// Scavenging per round, at most (plus one madvise that costs more than
+// its estimate): a goroutine stuck behind a spinner waits 10 ms for the
+// retake, and this should not add much to it.
+constexpr int64_t kScavengeSliceNs = 500'000;
 
 bool has_local_work(p* pp) { return !runq_empty(pp); }
 
@@ -105,6 +111,7 @@ void* sysmon_main(void* started) {
   static_cast<note*>(started)->wake();
   int64_t last_dead_check = 0;
   int64_t last_scavenge = 0;
+  bool scavenging = false;  // the last scavenging step left work for the next round
   // Stacks that stay free for one to two periods are given back.
   const int64_t scavenge_every = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
   int64_t delay_us = 20;
@@ -129,13 +136,18 @@ void* sysmon_main(void* started) {
       lock_guard lk(sched.lock);
       if (sched.nmidle == sched.mcount) check_dead_locked();
     }
-    // Give back the pages of goroutine stacks that stayed free for a
-    // whole period (5 s unless $GORO_SCAVENGE_MS says otherwise;
-    // stack.hpp).
-    if (now - last_scavenge >= scavenge_every) {
-      last_scavenge = now;
-      stack_scavenge(false);
-      big_memory_scavenge(false);  // kept big channel buffers (base/big_memory.hpp)
+    // Give back the pages of goroutine stacks, and the kept big channel
+    // buffers (base/big_memory.hpp), that stayed free for a whole period
+    // (5 s unless $GORO_SCAVENGE_MS says otherwise; stack.hpp): a slice
+    // per round, polling at the short delay while there is more.
+    bool new_period = now - last_scavenge >= scavenge_every;
+    if (new_period) last_scavenge = now;
+    if (new_period || scavenging) {
+      int64_t until = nanotime() + kScavengeSliceNs;
+      bool more = stack_scavenge_step(new_period, until);
+      more = big_memory_scavenge_step(new_period, until) || more;
+      scavenging = more;
+      acted = acted || more;
     }
     g_rounds.fetch_add(1, std::memory_order_relaxed);
     if (acted) {
