@@ -9,7 +9,9 @@
 //   GORO_MAXPROCS, GORO_STACK_SIZE: the runtime's own settings
 //
 // Rows, checks and order follow ../shared/bench/README.md and the Go anchor
-// (../shared/bench/go/main.go); see docs/benchmarks.md for results.
+// (../shared/bench/go/main.go); the sched suite, which the anchors lack, has
+// its Go twin in bench/go_sched (bench/run-sched.sh runs both). See
+// docs/benchmarks.md for results.
 #include <unistd.h>
 
 #include <atomic>
@@ -45,7 +47,11 @@ bool selected(const char* suite, const char* cas, const char* kind) {
 
 void emit(const char* suite, const char* cas, const char* kind, double seconds, int64_t ops,
           const std::string& extra) {
-  double ns_per_op = seconds * 1e9 / static_cast<double>(ops);
+  emit_ns(suite, cas, kind, seconds, ops, seconds * 1e9 / static_cast<double>(ops), extra);
+}
+
+void emit_ns(const char* suite, const char* cas, const char* kind, double seconds, int64_t ops, double ns_per_op,
+             const std::string& extra) {
   std::printf("%s %s %s %s %.6f %lld %.2f %s\n", kImpl, suite, cas, kind, seconds, static_cast<long long>(ops),
               ns_per_op, extra.c_str());
   std::fflush(stdout);
@@ -169,6 +175,7 @@ int main(int argc, char** argv) {
     if (selected("runtime", "park_mem", "-")) runtime_park_mem();
     channel_suite();
     runtime_suite();
+    sched_suite();
     return 0;
   });
   std::fprintf(stderr, "goro-bench: cross-core handoff %.0f ns after the rows\n", core_handoff_ns());

@@ -39,6 +39,10 @@ bool selected(const char* suite, const char* cas, const char* kind);
 // Prints one row and flushes stdout (a later crash or time-out keeps it).
 void emit(const char* suite, const char* cas, const char* kind, double seconds, int64_t ops,
           const std::string& extra = "-");
+// emit() with a given ns_per_op instead of seconds / ops: for rows whose
+// ns_per_op is a statistic of many samples (the sched suite's medians).
+void emit_ns(const char* suite, const char* cas, const char* kind, double seconds, int64_t ops, double ns_per_op,
+             const std::string& extra = "-");
 void unsupported(const char* suite, const char* cas, const char* kind);
 // A comment line on stdout ("# ..."); compare and run-anchors skip it.
 void comment(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -82,9 +86,11 @@ struct tally {
 
 // The suites, in the anchors' order: park_mem first (before anything has
 // allocated and freed memory the runtime could reuse), then the channel
-// suite, then the rest of the runtime suite. All run inside goro::run.
+// suite, then the rest of the runtime suite, then goro's own sched suite
+// (its Go twin is bench/go_sched). All run inside goro::run.
 void runtime_park_mem();
 void channel_suite();
 void runtime_suite();
+void sched_suite();
 
 }  // namespace goro_bench

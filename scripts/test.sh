@@ -2,7 +2,7 @@
 # Builds goro and runs its test suite.
 #
 #   bash scripts/test.sh            # optimized build with debug info (preset "default")
-#   GORO_PRESET=asan bash scripts/test.sh   # ASan+UBSan; also: tsan, debug, clang
+#   GORO_PRESET=asan bash scripts/test.sh   # ASan+UBSan; also: tsan, debug, release, clang
 #
 # Installs missing Debian packages first. Stress tests scale with
 # GORO_STRESS (default 1).

@@ -26,11 +26,36 @@ inline constexpr bool kSanitized =
     false;
 #endif
 
+inline constexpr bool kTsan =
+#if defined(GORO_TSAN)
+    true;
+#else
+    false;
+#endif
+
 // `n` scaled by GORO_STRESS, divided by `sanitizer_div` in sanitizer builds.
 inline int scaled(int n, int sanitizer_div = 10) {
   int s = n * stress_scale();
   if (kSanitized) s /= sanitizer_div;
   return s > 0 ? s : 1;
+}
+
+// How many goroutines a test starts: `n` scaled by GORO_STRESS, divided
+// by `tsan_div` under ThreadSanitizer only, and at least `at_least` (a
+// size the test must reach, e.g. wait_group's sharding threshold).
+//
+// Under TSan each goroutine's life costs milliseconds: the runtime gives
+// every goroutine a TSan fiber of its own (sched/proc.cpp), and TSan
+// clears each new fiber's state, a freshly mapped block, page by page.
+// On the 2-core CI machine that is 3-10 ms a goroutine (perf: ~75% of the
+// time in __tsan::FiberCreate's memset and its page faults), where ASan
+// adds microseconds; a test that starts 30,000 goroutines took 83 s idle
+// and over 120 s on a busy machine. A TSan test should start no more than
+// a few thousand goroutines in all (every maxprocs round counted).
+inline int goroutines(int n, int tsan_div, int at_least = 1) {
+  int s = n * stress_scale();
+  if (kTsan) s /= tsan_div;
+  return s > at_least ? s : at_least;
 }
 
 using steady = std::chrono::steady_clock;

@@ -114,6 +114,32 @@ int run(F&& main_fn, goro::source_location loc = goro::source_location::current(
 // back of the global run queue. On a plain thread, yields the CPU.
 void yield();
 
+// The most worker threads the runtime may make (Go's debug.SetMaxThreads;
+// default 10,000). Threads run goroutines (maxprocs of them) and sit in
+// goro::blocking sections (one each); a program that needs more, most
+// likely goroutines piling up in blocking calls that never return, is
+// stopped with Go's report ("runtime: program exceeds N-thread limit",
+// "fatal error: thread exhaustion", the goroutine dump) and exit status 2
+// rather than left to exhaust the machine. Returns the previous limit;
+// n < 1 only queries it.
+int set_max_threads(int n);
+
+// A safe point for long computations: yields (as yield()) only if the
+// scheduler has asked the running goroutine to, because it has held its
+// worker for 10 ms while other goroutines wait; otherwise it costs a load.
+// goro cannot preempt C++ code (design.md explains why), so a loop that
+// computes for long without a channel operation, go(), sleep or other
+// runtime call should call it now and then to let others run, as Go code
+// before Go 1.14 had to:
+//
+//   for (auto& row : rows) {
+//     crunch(row);
+//     goro::preempt_point();
+//   }
+//
+// Channel operations and go() check the same request when they return.
+void preempt_point();
+
 // The running goroutine's id (the main goroutine of run() is 1, as in Go);
 // 0 on a plain OS thread.
 uint64_t goroutine_id();
@@ -148,6 +174,59 @@ std::size_t set_default_stack_size(std::size_t bytes);
 //   ...                                                      // all done
 //   goro::free_os_memory();  // VmRSS back down at once
 void free_os_memory();
+
+// ---- plain threads and the deadlock check --------------------------------
+//
+// goro reports "fatal error: all goroutines are asleep - deadlock!" (exit
+// status 2) only when it can prove that nothing will ever wake a goroutine.
+// A plain OS thread that is not blocked in goro (a logger, a watchdog, a
+// library's worker thread) might still send on a channel or call done(), so
+// while one exists the check cannot conclude and reports nothing. If every
+// goroutine then stays asleep for 10 s ($GORO_DEADLOCK_GRACE_MS, in
+// milliseconds; 0 turns it off), goro prints a warning naming those
+// threads, once, and keeps running:
+//
+//   goro: all goroutines have been asleep for 10.0 s, but these threads
+//   could still wake one, so no deadlock is reported:
+//     thread 4242 (logger)
+//   ...
+//
+// ignore_thread_in_deadlock_check() declares the calling thread as one that
+// never wakes a goroutine: the check then counts it as blocked forever, so
+// a deadlock is reported even while it runs. The promise: from now until it
+// exits, the thread does nothing that could release a goroutine or a thread
+// blocked in goro. It never sends on or closes a channel, never calls
+// done(), never starts a goroutine, and never starts a thread that might do
+// any of these. Declaring a thread that breaks the promise can make goro
+// report a deadlock that is not one, and end the process.
+//
+//   std::thread logger([&] {
+//     goro::ignore_thread_in_deadlock_check();  // it only writes log lines
+//     for (;;) {
+//       flush_log();
+//       std::this_thread::sleep_for(1s);
+//     }
+//   });
+//
+// The declaration ends when the thread exits. From a goroutine it does
+// nothing (the worker threads are the runtime's own). Never blocks.
+void ignore_thread_in_deadlock_check();
+
+// The same for another thread of this process, named by its Linux thread id
+// (what gettid() returns in that thread; the numbers under /proc/self/task,
+// whose `comm` file gives each thread's name): for threads you did not
+// start, like a library's timer thread. Returns false if the process has no
+// thread with that id. The declaration ends when that thread exits: a later
+// thread given the same id is not covered.
+//
+//   // a library's thread named "grpc_global_tim":
+//   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+//     std::ifstream comm(task.path() / "comm");
+//     std::string name;
+//     if (std::getline(comm, name) && name == "grpc_global_tim")
+//       goro::ignore_thread_in_deadlock_check(std::stoi(task.path().filename()));
+//   }
+bool ignore_thread_in_deadlock_check(int tid);
 
 namespace detail {
 void enter_blocking();

@@ -58,4 +58,15 @@ void fatal_exit(int status, const char* fmt, ...) {
   fatal_v(false, status, fmt, ap);
 }
 
+std::atomic<bool> g_forked_child{false};
+
+void fatal_forked_child() {
+  write_stderr(
+      "fatal error: goro: runtime used in a child process after fork(); only exec is supported after fork\n"
+      "\n"
+      "(the child has none of the runtime's threads; call exec (or _exit) in the child, or fork before\n"
+      "the runtime starts)\n");
+  _exit(2);
+}
+
 }  // namespace goro::detail

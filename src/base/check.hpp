@@ -8,6 +8,7 @@
 //  - user misuse throws goro::panic_error (include/goro/panic.hpp) instead.
 #pragma once
 
+#include <atomic>
 #include <cstdarg>
 
 namespace goro::detail {
@@ -25,6 +26,28 @@ namespace goro::detail {
 // the scheduler stack).
 void write_stderr(const char* s);
 void print_stderr(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// ---- use in a forked child (sched/fork.cpp) ------------------------------
+// A child forked after the runtime started has none of its threads (the
+// workers, the monitor): set there by the fork handler, this makes every
+// runtime entry that would need them fail with fatal_forked_child()
+// instead of hanging. Written only by the child's single thread before it
+// returns from fork(), so relaxed loads see it.
+extern std::atomic<bool> g_forked_child;
+
+inline bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); }
+
+// Prints "fatal error: goro: runtime used in a child process after fork();
+// only exec is supported after fork" and exits with status 2. No goroutine
+// dump: the goroutines are the parent's, and walking them could wait for a
+// lock that a thread of the parent held when it forked.
+[[noreturn]] void fatal_forked_child();
+
+// For slow paths only (a plain thread parking, a wake-up from a plain
+// thread, a contended lock): one relaxed load.
+inline void check_not_forked_child() {
+  if (__builtin_expect(in_forked_child(), 0)) fatal_forked_child();
+}
 
 }  // namespace goro::detail
 

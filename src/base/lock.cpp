@@ -29,6 +29,9 @@ void runtime_lock::lock_slow() {
       return;
     cpu_relax();
   }
+  // In a forked child nobody else is left to release the lock: its holder
+  // was a thread of the parent (base/check.hpp).
+  check_not_forked_child();
   // Mark "locked with sleepers" and sleep until we take it in that state.
   while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
 }
@@ -64,6 +67,15 @@ void runtime_lock::rank_acquire() {
   GORO_CHECK(h.n < kMaxHeld);
   h.locks[h.n++] = this;
 }
+
+#if defined(GORO_DEBUG_CHECKS)
+bool runtime_lock::held_by_this_thread() const {
+  const held_locks& h = t_held;
+  for (int i = 0; i < h.n; i++)
+    if (h.locks[i] == this) return true;
+  return false;
+}
+#endif
 
 void runtime_lock::rank_release() {
   held_locks& h = t_held;

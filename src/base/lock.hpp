@@ -92,6 +92,12 @@ class runtime_lock {
 
   lock_rank rank() const { return rank_; }
 
+#if defined(GORO_DEBUG_CHECKS)
+  // Whether the calling thread holds this lock (from the rank checker's
+  // record of held locks; debug and sanitizer builds only).
+  bool held_by_this_thread() const;
+#endif
+
  private:
   void lock_slow();
   void unlock_slow();

@@ -41,6 +41,7 @@
 #include "chan/ring.hpp"
 #include "goro/panic.hpp"
 #include "sched/park.hpp"
+#include "sched/sched.hpp"  // preempt_check
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -292,10 +293,12 @@ void chan_send(hchan* c, void* src) {
     if (ring::start_push(c, t) == ring::status::ok) {
       ring::finish_push(c, t, src);
       if (c->recv_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
+      preempt_check();
       return;
     }
   }
   send_slow(c, src, true);
+  preempt_check();
 }
 
 op_result chan_recv(hchan* c, void* dst) {
@@ -306,6 +309,7 @@ op_result chan_recv(hchan* c, void* dst) {
       case ring::status::ok:
         ring::finish_pop(c, t, dst);
         if (c->send_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
+        preempt_check();
         return op_result::ok;
       case ring::status::closed:
         race_acquire(c);
@@ -314,7 +318,9 @@ op_result chan_recv(hchan* c, void* dst) {
         break;
     }
   }
-  return recv_slow(c, dst, true);
+  op_result r = recv_slow(c, dst, true);
+  preempt_check();
+  return r;
 }
 
 op_result chan_try_send(hchan* c, void* src) {

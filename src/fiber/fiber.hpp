@@ -31,7 +31,10 @@
 
 extern "C" {
 void goro_fiber_switch(void** save_sp, void* next_sp);
+// The first frame of every fiber (switch_*.S); a new fiber's first switch
+// "returns" to goro_fiber_entry, inside it.
 void goro_fiber_start();
+void goro_fiber_entry();
 #if defined(GORO_ASAN)
 void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old, size_t* size_old);
@@ -75,14 +78,14 @@ inline void fiber_make(fiber_context* ctx, void* lo, void* hi, void (*fn)(void*)
   frame[3] = reinterpret_cast<uintptr_t>(arg);          // r12
   frame[4] = reinterpret_cast<uintptr_t>(fn);           // rbx
   frame[5] = 0;                                         // rbp
-  frame[6] = reinterpret_cast<uintptr_t>(&goro_fiber_start);  // return address
+  frame[6] = reinterpret_cast<uintptr_t>(&goro_fiber_entry);  // return address
   ctx->sp = frame;
 #elif defined(__aarch64__)
   auto* frame = reinterpret_cast<uintptr_t*>(top - 176);
   for (int i = 0; i < 22; i++) frame[i] = 0;
   frame[0] = reinterpret_cast<uintptr_t>(fn);    // x19
   frame[1] = reinterpret_cast<uintptr_t>(arg);   // x20
-  frame[11] = reinterpret_cast<uintptr_t>(&goro_fiber_start);  // x30
+  frame[11] = reinterpret_cast<uintptr_t>(&goro_fiber_entry);  // x30
   ctx->sp = frame;
 #else
 #error "goro: no fiber switch for this architecture (x86-64 and aarch64 are supported)"

@@ -145,4 +145,13 @@ void m_signal_stack_init(m* mp) {
   mp->altstack = mem;
 }
 
+void m_signal_stack_free(m* mp) {
+  if (mp->altstack == nullptr) return;
+  stack_t ss{};
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, nullptr);
+  munmap(mp->altstack, 64 * 1024);
+  mp->altstack = nullptr;
+}
+
 }  // namespace goro::detail

@@ -30,7 +30,12 @@ struct thread_waiter {
     rec.tid = static_cast<int>(syscall(SYS_gettid));
     thread_waiter_register(&rec);
   }
-  ~thread_waiter() { thread_waiter_unregister(&rec); }
+  // In a forked child the registry is the parent's, and its lock may have
+  // been held by a thread that is gone: a child that exits without using
+  // goro must not wait for it (sched/fork.cpp).
+  ~thread_waiter() {
+    if (!in_forked_child()) thread_waiter_unregister(&rec);
+  }
 };
 }  // namespace
 
@@ -52,6 +57,8 @@ g* current_waiter() {
   m* mp = current_m();
   if (mp != nullptr && mp->curg != nullptr) return mp->curg;
   GORO_CHECK(mp == nullptr);  // a worker's scheduler stack never blocks
+  // A plain thread about to block: in a forked child nothing could wake it.
+  check_not_forked_child();
   return thread_waiter_get();
 }
 

@@ -1,31 +1,80 @@
 // Deadlock detection and the goroutine dump.
 //
-// Go's checkdead: when the last worker goes idle (or, every 100 ms, the
-// monitor sees every worker idle) while a run() main
-// goroutine is blocked, and nothing can ever make progress, print
+// Go's checkdead: when every goroutine is asleep while a run() main
+// goroutine is blocked, and nothing can ever wake one, print
 //   fatal error: all goroutines are asleep - deadlock!
 // with the goroutine dump, and exit with status 2.
 //
-// "Nothing can make progress" means, all checked under sched.lock:
-//  - every M is idle (an M inside goro::blocking is not idle);
-//  - no goroutine is runnable (global queue and every local queue empty);
-//  - no timer is pending (a sleeper will wake; a timer may ready someone);
-//  - no I/O waiter (no poller yet);
-//  - no OS thread outside the runtime can act: every thread of the process
-//    is a runtime thread (an M or the monitor) or a plain thread parked in
-//    a goro primitive. A plain thread doing anything else might still send
-//    on a channel, so its presence means "no deadlock" (we cannot know
-//    better; Go has the same blind spot with cgo callbacks and skips the
-//    check there). In TSan builds TSan's own helper thread is ignored: it is
-//    identified before main() runs (note_tsan_helper_threads).
+// "Nothing can wake one" means:
+//  (a) every M is idle (an M inside goro::blocking is not idle);
+//  (b) no goroutine is runnable (global queue and every local queue empty);
+//  (c) no timer is pending (a sleeper will wake; a timer may ready someone);
+//      no I/O waiter (no poller yet);
+//  (d) no OS thread outside the runtime can act: every thread of the process
+//      is a runtime thread (an M or the monitor), a plain thread parked in a
+//      goro primitive, a thread declared unable to wake anyone
+//      (goro::ignore_thread_in_deadlock_check), or TSan's helper thread
+//      (noted before main: note_tsan_helper_threads). Any other plain thread
+//      might still send on a channel, so its presence means "no deadlock"
+//      (we cannot know better; Go has the same blind spot with cgo callbacks
+//      and skips the check there).
 //
-// Lock order: called with sched.lock (rank sched) held; takes the thread
-// registry lock (leaf) and the slab lock (allgs) for the dump.
+// (a)-(c) are cheap reads of what sched.lock guards. (d) lists
+// /proc/self/task, 10-70 us: done under sched.lock, it held up every sender
+// and wakep() meanwhile, and done at every idle transition it cost a
+// listing per message when a std::thread fed a goroutine (issue 15: 1,955
+// listings for 2,000 messages). So the check is split (protocol):
+//
+//  1. An M going idle (stop_m, sched.lock held) evaluates (a)-(c); if they
+//     hold it raises sched.dead_check_wanted for the monitor. Nothing else.
+//  2. The monitor (sysmon.cpp: it naps 20 us to 10 ms) runs the check when
+//     it is wanted, and every 100 ms while a run() waits (a plain thread
+//     that parks last makes no idle transition); but it lists threads at
+//     most once per kDeadlockScanIntervalNs (100 ms):
+//       T0, under sched.lock: (a)-(c) hold; gen0 = sched.mwake_gen.
+//       T1, no lock held: list the threads and check (d).
+//       T2, under sched.lock: (a)-(c) hold and mwake_gen == gen0: report
+//           and exit, still holding the lock.
+//  3. Why (d), seen at T1, still holds at T2. mwake_gen is bumped under
+//     sched.lock whenever an M leaves the idle list or a new M is made, so
+//     an unchanged gen means no goroutine ran at any time in [T0, T2]; a
+//     goroutine readied meanwhile would have left a queue non-empty or
+//     woken an M (wakep), either seen at T2. At T1 every plain thread was
+//     parked in goro, declared, or the runtime's; a parked one is woken
+//     only by a goroutine (none ran), a timer (none is pending at T2, and
+//     only a running thread could have set one) or a plain thread that is
+//     neither parked nor declared (there was none). A thread made after T1
+//     was made by a thread that could act: an M (a new M bumps the gen) or
+//     a declared thread, which promises to start none that could wake
+//     anyone (runtime.hpp).
+//
+// So the report comes within the monitor's nap (at most 10 ms) of the last
+// goroutine blocking, or within 100 ms if threads were listed just before
+// or a plain thread parked last. A std::thread feeding a goroutine costs
+// one listing per 100 ms, made with no runtime lock held
+// (tests/sched/deadlock_test.cpp counts them: sched/deadlock_stats.hpp).
+//
+// Grace warning: when (a)-(c) have held with mwake_gen unchanged (every
+// goroutine asleep) for $GORO_DEADLOCK_GRACE_MS (10 s; 0 turns it off) and
+// only plain threads kept (d) from holding, the monitor prints once which
+// threads they are (id and name) and how to declare them; no exit.
+//
+// Who touches what: the thread registry (its own lock, rank leaf) is written
+// by threads registering (Ms, the monitor, thread waiters) or declaring
+// themselves, and read by the listing; monitor_state is the monitor's
+// alone; the stats are relaxed counters, read by tests after the fact.
+//
+// Lock order: sched.lock (sched) is never held while listing threads; the
+// registry lock (leaf) is taken alone; the report is written under
+// sched.lock and takes the slab lock (allgs) for the dump.
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +82,8 @@
 
 #include "base/check.hpp"
 #include "base/symbolize.hpp"
+#include "goro/runtime.hpp"
+#include "sched/deadlock_stats.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::detail {
@@ -41,16 +92,30 @@ extern void (*g_fatal_dump_hook)(int fd);
 
 namespace {
 
+// A thread declared unable to wake anyone. `self`: declared by itself, and
+// undeclared by its own exit (self_declaration). Else declared by id, and
+// counted only while the thread with that id is the one that was declared:
+// same start time (field 22 of its stat file, in clock ticks since boot).
+struct declared_thread {
+  int tid;
+  bool self;
+  uint64_t start_time;
+};
+
 struct thread_registry {
   runtime_lock lock{lock_rank::leaf};
-  std::vector<g*> waiters;        // thread waiter records
-  std::vector<int> runtime_tids;  // Ms and the monitor
-  std::vector<int> ignored_tids;  // sanitizer helpers seen at start
+  std::vector<g*> waiters;                // thread waiter records
+  std::vector<int> runtime_tids;          // Ms and the monitor
+  std::vector<int> ignored_tids;          // sanitizer helpers seen at start
+  std::vector<declared_thread> declared;  // ignore_thread_in_deadlock_check
 };
 thread_registry& registry() {
   static thread_registry* r = new thread_registry();  // never destroyed: used at exit
   return *r;
 }
+
+std::atomic<uint64_t> g_scans{0};         // relaxed: counters read after the fact
+std::atomic<uint64_t> g_scans_locked{0};  // relaxed: as g_scans
 
 std::vector<int> list_tids() {
   std::vector<int> tids;
@@ -64,44 +129,106 @@ std::vector<int> list_tids() {
   return tids;
 }
 
-bool contains(const std::vector<int>& v, int x) {
-  for (int y : v)
-    if (y == x) return true;
+bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+// Reads /proc/self/task/<tid>/<file> into buf (NUL-terminated); the length,
+// or 0 if this process has no such thread.
+size_t read_task_file(int tid, const char* file, char* buf, size_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, file);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  return static_cast<size_t>(n);
+}
+
+// When the thread started (field 22 of its stat file); 0 if there is no
+// such thread in this process.
+uint64_t thread_start_time(int tid) {
+  char buf[1024];
+  if (read_task_file(tid, "stat", buf, sizeof buf) == 0) return 0;
+  // The name (field 2) may hold spaces and parentheses: fields 3 on follow
+  // its last ')'.
+  const char* p = strrchr(buf, ')');
+  if (p == nullptr) return 0;
+  for (int field = 3; field <= 22; field++) {  // then p is the space before `field`
+    p = strchr(p + 1, ' ');
+    if (p == nullptr) return 0;
+  }
+  return strtoull(p + 1, nullptr, 10);
+}
+
+// The thread's name (its comm), or "?".
+void thread_name(int tid, char* buf, size_t cap) {
+  size_t n = read_task_file(tid, "comm", buf, cap);
+  if (n == 0) {
+    snprintf(buf, cap, "?");
+    return;
+  }
+  if (buf[n - 1] == '\n') buf[n - 1] = '\0';
+}
+
+constexpr int kMaxNamed = 16;
+
+// What a listing found: the plain threads that may still act, neither
+// parked in goro nor declared.
+struct scan_result {
+  bool quiet = false;  // (d) holds
+  int nactive = 0;
+  int active[kMaxNamed] = {};  // the first ones
+
+  void note_active(int tid) {
+    if (nactive < kMaxNamed) active[nactive] = tid;
+    nactive++;
+  }
+};
+
+bool parked_in_goro_locked(const thread_registry& r, int tid) {
+  for (g* w : r.waiters)
+    if (w->tid == tid) return w->status.load(std::memory_order_acquire) == g_status::waiting;
   return false;
 }
 
-// True if every thread of the process is a runtime thread, an ignored
-// sanitizer thread, or a plain thread parked in goro.
-bool no_foreign_thread_can_act() {
+// Lists the process's threads and checks (d). Never called holding
+// sched.lock (protocol, step 2).
+scan_result scan_threads() {
+  scan_result res;
+  g_scans.fetch_add(1, std::memory_order_relaxed);
+#if defined(GORO_DEBUG_CHECKS)
+  if (sched.lock.held_by_this_thread()) g_scans_locked.fetch_add(1, std::memory_order_relaxed);
+#endif
   std::vector<int> tids = list_tids();
-  if (tids.empty()) return false;  // cannot tell: be conservative
+  if (tids.empty()) return res;  // cannot tell: be conservative
+  std::vector<declared_thread> by_id;  // declared by id: is each still that thread?
   thread_registry& r = registry();
-  lock_guard lk(r.lock);
-  for (int tid : tids) {
-    if (contains(r.runtime_tids, tid) || contains(r.ignored_tids, tid)) continue;
-    bool parked = false;
-    for (g* w : r.waiters) {
-      if (w->tid == tid) {
-        parked = w->status.load(std::memory_order_acquire) == g_status::waiting;
-        break;
+  {
+    lock_guard lk(r.lock);
+    for (int tid : tids) {
+      if (contains(r.runtime_tids, tid) || contains(r.ignored_tids, tid)) continue;
+      auto d = std::find_if(r.declared.begin(), r.declared.end(),
+                            [tid](const declared_thread& x) { return x.tid == tid; });
+      if (d != r.declared.end()) {
+        if (!d->self) by_id.push_back(*d);
+        continue;
       }
-    }
-    if (!parked) {
-      if (getenv("GORO_DEBUG_DEADLOCK") != nullptr) {
-        char path[64], comm[32] = "?";
-        snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
-        if (FILE* f = fopen(path, "r")) {
-          if (fgets(comm, sizeof comm, f) == nullptr) comm[0] = 0;
-          fclose(f);
-        }
-        print_stderr("deadlock check: thread %d (%s) may act; runtime threads:", tid, comm);
-        for (int t : r.runtime_tids) print_stderr(" %d", t);
-        print_stderr("\n");
-      }
-      return false;
+      if (!parked_in_goro_locked(r, tid)) res.note_active(tid);
     }
   }
-  return true;
+  // Outside the registry lock, which threads take to register.
+  for (const declared_thread& d : by_id) {
+    if (thread_start_time(d.tid) == d.start_time) continue;
+    // That thread has exited; the id may be another's now.
+    res.note_active(d.tid);
+    lock_guard lk(r.lock);
+    std::erase_if(r.declared, [&d](const declared_thread& x) {
+      return x.tid == d.tid && !x.self && x.start_time == d.start_time;
+    });
+  }
+  res.quiet = res.nactive == 0;
+  return res;
 }
 
 void format_created(char* buf, size_t n, const g* gp) {
@@ -163,6 +290,87 @@ void dump_one(g* gp, void* arg) {
 
 void dump_hook(int fd) { dump_goroutines(fd); }
 
+bool debug_deadlock() {
+  static const bool dbg = getenv("GORO_DEBUG_DEADLOCK") != nullptr;
+  return dbg;
+}
+
+// Why (a)-(c) do not hold, or nullptr if they do. sched.lock held.
+const char* why_not_dead_locked() {
+  if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) return "no run";
+  if (sched.nmidle != sched.mcount) return "m running";
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0) return "global runq";
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++)
+    if (!runq_empty(p_for_index(i))) return "local runq";
+  if (timers_next_when() != INT64_MAX) return "timers";
+  return nullptr;
+}
+
+[[noreturn]] void report_deadlock_locked() {
+  write_stderr("fatal error: all goroutines are asleep - deadlock!\n\n");
+  dump_goroutines(2);
+  _exit(2);
+}
+
+// $GORO_DEADLOCK_GRACE_MS in ns (default 10 s); -1 for "0", no warning.
+int64_t grace_ns() {
+  const char* v = getenv("GORO_DEADLOCK_GRACE_MS");
+  if (v != nullptr && strcmp(v, "0") == 0) return -1;
+  return int64_t{env_int("GORO_DEADLOCK_GRACE_MS", 10'000, 86'400'000)} * 1'000'000;
+}
+
+// The grace warning, written with one write(2): the threads that kept the
+// check from concluding, and how to declare them.
+void warn_undeclared_threads(const scan_result& res, int64_t asleep_ns) {
+  char buf[4096];
+  size_t len = 0;
+  auto add = [&](const char* fmt, auto... args) {
+    if (len >= sizeof buf) return;
+    int n = snprintf(buf + len, sizeof buf - len, fmt, args...);
+    if (n > 0) len = std::min(sizeof buf - 1, len + static_cast<size_t>(n));
+  };
+  add("goro: all goroutines have been asleep for %.1f s, but these threads could still wake one, so no "
+      "deadlock is reported:\n",
+      static_cast<double>(asleep_ns) / 1e9);
+  for (int i = 0; i < std::min(res.nactive, kMaxNamed); i++) {
+    char name[64];
+    thread_name(res.active[i], name, sizeof name);
+    add("\tthread %d (%s)\n", res.active[i], name);
+  }
+  if (res.nactive > kMaxNamed) add("\tand %d more\n", res.nactive - kMaxNamed);
+  add("If a thread never wakes goroutines, declare it: goro::ignore_thread_in_deadlock_check() in it, or "
+      "with its id from another thread (goro/runtime.hpp); a deadlock is then reported.\n"
+      "GORO_DEADLOCK_GRACE_MS sets this delay in milliseconds (0: no warning); this warning comes once.\n");
+  ssize_t w = write(2, buf, len);
+  (void)w;
+}
+
+// The monitor's own bookkeeping (monitor thread only).
+struct monitor_state {
+  int64_t last_look = INT64_MIN / 2;  // last check of (a)-(c) by the monitor
+  int64_t last_scan = INT64_MIN / 2;  // last listing
+  // Since when (a)-(c) have held with this gen, and only plain threads
+  // kept (d) from holding; -1: not so at the last look.
+  int64_t asleep_since = -1;
+  uint64_t asleep_gen = 0;
+  bool warned = false;
+};
+
+// A thread's declaration of itself, dropped when it exits.
+struct self_declaration {
+  int tid = 0;
+  ~self_declaration() {
+    if (tid == 0) return;
+    thread_registry& r = registry();
+    lock_guard lk(r.lock);
+    std::erase_if(r.declared, [this](const declared_thread& x) { return x.self && x.tid == tid; });
+  }
+};
+thread_local self_declaration t_self_declaration;
+
+int current_tid() { return static_cast<int>(syscall(SYS_gettid)); }
+
 }  // namespace
 
 void dump_goroutines(int fd) {
@@ -194,6 +402,20 @@ void runtime_thread_register(int tid) {
   r.runtime_tids.push_back(tid);
 }
 
+void runtime_thread_unregister(int tid) {
+  // A retired M's tid may be reused by a user thread, which must not pass
+  // for a runtime thread.
+  thread_registry& r = registry();
+  lock_guard lk(r.lock);
+  for (size_t i = 0; i < r.runtime_tids.size(); i++) {
+    if (r.runtime_tids[i] == tid) {
+      r.runtime_tids[i] = r.runtime_tids.back();
+      r.runtime_tids.pop_back();
+      return;
+    }
+  }
+}
+
 void deadlock_init_ignored_threads() { g_fatal_dump_hook = dump_hook; }
 
 #if defined(GORO_TSAN)
@@ -205,7 +427,7 @@ __attribute__((constructor)) static void note_tsan_helper_threads() {
   pthread_t t;
   if (pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0) return;
   pthread_join(t, nullptr);
-  int self = static_cast<int>(syscall(SYS_gettid));
+  int self = current_tid();
   std::vector<int> tids = list_tids();
   thread_registry& r = registry();
   lock_guard lk(r.lock);
@@ -214,21 +436,97 @@ __attribute__((constructor)) static void note_tsan_helper_threads() {
 }
 #endif
 
+// Protocol step 1. Only a hint for the monitor, which checks everything
+// again under sched.lock: relaxed.
 void check_dead_locked() {
-  static const bool dbg = getenv("GORO_DEBUG_DEADLOCK") != nullptr;
-#define DL_FAIL(why) do { if (dbg) print_stderr("deadlock check: no (%s) nmidle=%d mcount=%d\n", why, sched.nmidle, sched.mcount); return; } while (0)
-  if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) DL_FAIL("no run");
-  if (sched.nmidle != sched.mcount) DL_FAIL("m running");
-  if (sched.runq_size.load(std::memory_order_relaxed) > 0) DL_FAIL("global runq");
-  int32_t n = sched.nallp.load(std::memory_order_acquire);
-  for (int32_t i = 0; i < n; i++)
-    if (!runq_empty(p_for_index(i))) DL_FAIL("local runq");
-  if (timers_next_when() != INT64_MAX) DL_FAIL("timers");
-  if (!no_foreign_thread_can_act()) DL_FAIL("foreign thread");
-#undef DL_FAIL
-  write_stderr("fatal error: all goroutines are asleep - deadlock!\n\n");
-  dump_goroutines(2);
-  _exit(2);
+  if (why_not_dead_locked() == nullptr) sched.dead_check_wanted.store(true, std::memory_order_relaxed);
+}
+
+// Protocol step 2, and the grace warning.
+void deadlock_monitor_check(int64_t now) {
+  static monitor_state st;
+  static const int64_t grace = grace_ns();
+  if (sched.nrun_waiting.load(std::memory_order_relaxed) == 0) {
+    st.asleep_since = -1;
+    return;
+  }
+  bool wanted = sched.dead_check_wanted.load(std::memory_order_relaxed);
+  if (!wanted && now - st.last_look < kDeadlockScanIntervalNs) return;
+  if (now - st.last_scan < kDeadlockScanIntervalNs) return;  // stays wanted
+  st.last_look = now;
+  uint64_t gen0;
+  {
+    lock_guard lk(sched.lock);
+    sched.dead_check_wanted.store(false, std::memory_order_relaxed);
+    if (const char* why = why_not_dead_locked()) {
+      if (debug_deadlock()) print_stderr("deadlock check: no (%s)\n", why);
+      st.asleep_since = -1;
+      return;
+    }
+    gen0 = sched.mwake_gen;
+  }
+  st.last_scan = now;
+  scan_result res = scan_threads();
+  if (res.quiet) {
+    sched.lock.lock();
+    if (why_not_dead_locked() == nullptr && sched.mwake_gen == gen0) report_deadlock_locked();
+    sched.lock.unlock();
+    if (debug_deadlock()) print_stderr("deadlock check: no (a worker woke while threads were listed)\n");
+    st.asleep_since = -1;
+    return;
+  }
+  if (debug_deadlock()) {
+    for (int i = 0; i < std::min(res.nactive, kMaxNamed); i++) {
+      char name[64];
+      thread_name(res.active[i], name, sizeof name);
+      print_stderr("deadlock check: no (thread %d (%s) may act)\n", res.active[i], name);
+    }
+  }
+  if (st.asleep_since < 0 || st.asleep_gen != gen0) {
+    st.asleep_since = now;
+    st.asleep_gen = gen0;
+  } else if (!st.warned && grace >= 0 && now - st.asleep_since >= grace) {
+    st.warned = true;
+    warn_undeclared_threads(res, now - st.asleep_since);
+  }
+}
+
+deadlock_stats deadlock_stats_read() {
+  deadlock_stats s;
+  s.scans = g_scans.load(std::memory_order_relaxed);
+  s.scans_holding_sched_lock = g_scans_locked.load(std::memory_order_relaxed);
+#if defined(GORO_DEBUG_CHECKS)
+  s.lock_tracked = true;
+#endif
+  return s;
 }
 
 }  // namespace goro::detail
+
+namespace goro {
+
+void ignore_thread_in_deadlock_check() {
+  if (detail::in_goroutine()) return;  // its thread is a worker: the runtime's own
+  detail::self_declaration& me = detail::t_self_declaration;
+  if (me.tid != 0) return;
+  me.tid = detail::current_tid();
+  detail::thread_registry& r = detail::registry();
+  detail::lock_guard lk(r.lock);
+  r.declared.push_back({me.tid, true, 0});
+}
+
+bool ignore_thread_in_deadlock_check(int tid) {
+  if (tid <= 0) return false;
+  if (tid == detail::current_tid() && !detail::in_goroutine()) {
+    ignore_thread_in_deadlock_check();
+    return true;
+  }
+  uint64_t start = detail::thread_start_time(tid);
+  if (start == 0) return false;
+  detail::thread_registry& r = detail::registry();
+  detail::lock_guard lk(r.lock);
+  r.declared.push_back({tid, false, start});
+  return true;
+}
+
+}  // namespace goro

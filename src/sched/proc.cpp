@@ -37,6 +37,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
@@ -121,11 +122,30 @@ void acquirep(m* mp, p* pp) {
 void* m_thread_main(void* arg);
 
 void newm(p* pp, bool spinning) {
-  m* mp = new m();
+  int32_t id, count, limit = sched.max_threads.load(std::memory_order_relaxed);
+  m* mp;
   {
     lock_guard lk(sched.lock);
-    mp->id = sched.mcount++;
+    count = ++sched.mcount;
+    id = sched.mnext++;
+    mp = sched.mfree;
+    if (mp != nullptr) sched.mfree = mp->link;
+    sched.mwake_gen++;
   }
+  // As Go: a program that needs this many threads (goroutines stuck in
+  // blocking sections, most likely) is better stopped with a report than
+  // left to exhaust the machine, or to stall when thread creation fails.
+  if (count > limit) {
+    print_stderr("runtime: program exceeds %d-thread limit\n", limit);
+    fatal_exit(2, "thread exhaustion");
+  }
+  if (mp != nullptr) {
+    mp->~m();
+    new (mp) m();
+  } else {
+    mp = new m();
+  }
+  mp->id = id;
   mp->nextp = pp;
   mp->spinning = spinning;
   pthread_attr_t attr;
@@ -148,6 +168,7 @@ void startm(p* pp, bool spinning) {
     if (mp != nullptr) {
       sched.midle = mp->link;
       sched.nmidle--;
+      sched.mwake_gen++;
       mp->idle = false;
       if (sched.timed_sleeper == mp) {
         sched.timed_sleeper = nullptr;
@@ -164,14 +185,46 @@ void startm(p* pp, bool spinning) {
   newm(pp, spinning);
 }
 
+// How long an idle M beyond maxprocs waits to be needed before its thread
+// exits: the scavenger's period ($GORO_SCAVENGE_MS, default 5 s), after
+// which idle stacks are given back too.
+int64_t idle_m_retire_ns() {
+  static const int64_t ns = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
+  return ns;
+}
+
+// Ends an idle M's thread: called with sched.lock held by mp on its own
+// thread (its g0 stack, holding no P), with mp on sched.midle. Threads made
+// for blocking sections are given back this way once the burst is over.
+[[noreturn]] void m_retire_locked(m* mp) {
+  m** link = &sched.midle;
+  while (*link != mp) link = &(*link)->link;
+  *link = mp->link;
+  sched.nmidle--;
+  sched.mcount--;
+  mp->idle = false;
+  sched.lock.unlock();
+  runtime_thread_unregister(mp->tid);
+  m_signal_stack_free(mp);
+  {
+    // Last touch of mp: newm may reuse the record from here on.
+    lock_guard lk(sched.lock);
+    mp->link = sched.mfree;
+    sched.mfree = mp;
+  }
+  set_current_m(nullptr);
+  pthread_exit(nullptr);
+}
+
 // Puts mp to sleep until it is handed a P; returns holding it.
 void stop_m(m* mp) {
+  const int64_t idle_since = nanotime();
   sched.lock.lock();
   mp->idle = true;
   mp->link = sched.midle;
   sched.midle = mp;
   sched.nmidle++;
-  check_dead_locked();
+  check_dead_locked();  // cheap: at most asks the monitor to look (deadlock.cpp)
   for (;;) {
     int64_t deadline = INT64_MAX;
     if (sched.timed_sleeper == nullptr || sched.timed_sleeper == mp) {
@@ -185,15 +238,26 @@ void stop_m(m* mp) {
         sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
       }
     }
+    // More idle Ms than Ps (left by blocking sections): this one retires
+    // if nobody needs it for a scavenge period.
+    bool may_retire = deadline == INT64_MAX && sched.nmidle > sched.maxprocs.load(std::memory_order_relaxed);
+    int64_t retire_at = idle_since + idle_m_retire_ns();
     mp->park_note.clear();
     sched.lock.unlock();
     bool woken = true;
-    if (deadline == INT64_MAX)
-      mp->park_note.sleep();
-    else
+    if (deadline != INT64_MAX)
       woken = mp->park_note.sleep_until(deadline);
+    else if (may_retire)
+      woken = mp->park_note.sleep_until(retire_at);
+    else
+      mp->park_note.sleep();
     sched.lock.lock();
     if (!mp->idle) break;  // startm handed us a P
+    if (may_retire && sched.timed_sleeper != mp && nanotime() >= retire_at &&
+        sched.nmidle > sched.maxprocs.load(std::memory_order_relaxed)) {
+      m_retire_locked(mp);  // does not return
+    }
+    if (deadline == INT64_MAX) continue;  // kicked, spurious, or not retiring after all: sleep again
     if (!woken || nanotime() >= deadline) {
       // A timer is due: take an idle P to run it. With none idle, every P
       // is busy and runs its timers at its next round.
@@ -203,6 +267,7 @@ void stop_m(m* mp) {
         while (*link != mp) link = &(*link)->link;
         *link = mp->link;
         sched.nmidle--;
+        sched.mwake_gen++;
         mp->idle = false;
         if (sched.timed_sleeper == mp) {
           sched.timed_sleeper = nullptr;
@@ -266,6 +331,9 @@ g* globrunq_get_locked(p* pp, int32_t max) {
 
 // ---- finding work ---------------------------------------------------------
 
+// A timer this late was left by a busy P (sysmon.cpp and find_runnable).
+constexpr int64_t kTimerOverdueNs = 1'000'000;
+
 // Runs expired timers on every P (the caller holds a P, which gets what
 // they ready). Returns true if any ran.
 bool run_all_timers(int64_t now) {
@@ -311,10 +379,10 @@ bool worth_stealing(p* victim) {
 // through it quickly (worth_stealing).
 g* steal_work(p* pp, bool* declined) {
   int32_t n = sched.nallp.load(std::memory_order_acquire);
-  // Victims (by index, the first 64) found switching fast enough in this
-  // call's first look: later rounds skip them without another look, so a
-  // call spends at most one look per P.
-  uint64_t fast = 0;
+  // Victims found switching fast enough in this call's first look: later
+  // rounds skip them without another look, so a call spends at most one
+  // look per P.
+  uint64_t fast[kMaxP / 64] = {};
   for (int round = 0; round < 4; round++) {
     bool last = round == 3;
     uint32_t start = static_cast<uint32_t>(fastrand(&pp->rand_state));
@@ -322,14 +390,14 @@ g* steal_work(p* pp, bool* declined) {
       int32_t vi = static_cast<int32_t>((start + static_cast<uint32_t>(i)) % static_cast<uint32_t>(n));
       p* victim = p_for_index(vi);
       if (victim == pp) continue;
-      uint64_t bit = vi < 64 ? uint64_t{1} << vi : 0;
-      if (fast & bit) continue;
+      uint64_t bit = uint64_t{1} << (vi % 64);
+      if (fast[vi / 64] & bit) continue;
       if (!worth_stealing(victim)) {
-        fast |= bit;
+        fast[vi / 64] |= bit;
         *declined = true;
         continue;
       }
-      if (g* gp = runq_steal(pp, victim, last)) return gp;
+      if (g* gp = runq_steal(pp, victim, last, declined)) return gp;
     }
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
       lock_guard lk(sched.lock);
@@ -372,14 +440,28 @@ bool release_p_if_over_budget(m* mp) {
 g* find_runnable(m* mp) {
 top:
   p* pp = mp->pp;
-  if (pp->detached.load(std::memory_order_relaxed) && pp->detached.exchange(false))
-    sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
+  if (pp->detached.load(std::memory_order_relaxed)) {
+    // Under sched.lock, as handoff_detached sets it, so that ndetached
+    // never reads one less than the Ps flagged (it could go to -1).
+    lock_guard lk(sched.lock);
+    if (pp->detached.exchange(false)) sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p() && release_p_if_over_budget(mp)) goto top;
 
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
-  if (tick % 61 == 0 && sched.runq_size.load(std::memory_order_relaxed) > 0) {
-    lock_guard lk(sched.lock);
-    if (g* gp = globrunq_get_locked(pp, 1)) return gp;
+  if (tick % 61 == 0) {
+    if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+      lock_guard lk(sched.lock);
+      if (g* gp = globrunq_get_locked(pp, 1)) return gp;
+    }
+    // Timers of other Ps overdue by a millisecond: their owners are busy
+    // (a goroutine computing there), so run them here, as Go's Ps run
+    // each other's timers while they look for work. A P that always has
+    // work of its own (a ping-pong pair) looks only here, every 61st round.
+    if (int64_t next = timers_next_when(); next != INT64_MAX) {
+      int64_t now = nanotime();
+      if (next <= now - kTimerOverdueNs) run_all_timers(now);
+    }
   }
   // Read the clock only when this P has a timer (a clock read costs as much
   // as a goroutine switch).
@@ -434,6 +516,12 @@ top:
   if (mp->spinning) {
     mp->spinning = false;
     sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    // The fence orders the decrement before the queue reads below in the
+    // C++ model (a seq_cst read-modify-write does not order later acquire
+    // loads; x86 and ARMv8 happen to, C++ does not promise it). It pairs
+    // with the readier's seq_cst exchange or fence before it reads
+    // nmspinning: one of the two sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     // Work submitted while we still counted as spinning may have skipped
     // wakep(): look again now that we do not (see sched.hpp).
     int64_t next_timer = timers_next_when();
@@ -465,7 +553,10 @@ void after_switch(m* mp, g* gp) {
       unlock_fn unlock = mp->unlock;
       if (unlock != nullptr && !unlock(gp, mp->unlock_arg)) {
         g_transition(gp, g_status::waiting, g_status::runnable);
-        runq_put(mp->pp, gp, true);
+        if (mp->pp != nullptr)
+          runq_put(mp->pp, gp, true);
+        else
+          globrunq_put(gp);  // parked inside a blocking section whose P was taken
       }
       break;
     }
@@ -495,6 +586,7 @@ void after_switch(m* mp, g* gp) {
 void prepare_run(m* mp, g* gp) {
   p* pp = mp->pp;
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (pp->preempt.load(std::memory_order_relaxed)) pp->preempt.store(false, std::memory_order_relaxed);
   g_set_status(gp, g_status::runnable, g_status::running);
   mp->curg = gp;
   gp->cur_m = mp;
@@ -551,6 +643,9 @@ g* direct_successor(m* mp) {
 
 void schedule_loop(m* mp) {
   for (;;) {
+    // A goroutine whose P the monitor took (in goro::blocking) came back
+    // here to wait for one.
+    if (mp->pp == nullptr) stop_m(mp);
     g* gp = find_runnable(mp);
     if (mp->spinning) reset_spinning(mp);
     execute(mp, gp);
@@ -629,6 +724,8 @@ void runtime_init() {
   });
 }
 
+bool wakep_may_help() { return g_npactive_mirror.load(std::memory_order_relaxed) < allowed_p(); }
+
 void wakep() {
   if (g_npactive_mirror.load(std::memory_order_seq_cst) >= allowed_p()) return;
   if (sched.nmspinning.load(std::memory_order_seq_cst) != 0) return;
@@ -690,16 +787,18 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   mp->unlock = unlock;
   mp->unlock_arg = arg;
   mp->switched_out = gp;
-  // A goroutine that parks inside goro::blocking is not blocking its P.
+  // A goroutine that parks inside goro::blocking is not blocking its P: it
+  // reclaims the P from the monitor's reach, or learns that the monitor
+  // took it (mp->pp is then null, and g0 sleeps until handed a P).
   // (Kept in a local: after a long park the g record is cold, the stack
   // frame is not, and only the goroutine itself changes the depth.)
   bool blocking = gp->blocking_depth > 0;
-  if (blocking) mp->pp->in_blocking.store(false, std::memory_order_release);
+  if (blocking) blocking_pause(mp);
   // Switching straight to the next goroutine saves a switch to g0 and a
   // round of the scheduling loop (a quarter of a channel handoff's cost).
   // The action is then completed by that goroutine (finish_switch), once
   // gp's context is saved: nobody may wake or free gp before that.
-  if (g* next = direct_successor(mp)) {
+  if (g* next = mp->pp != nullptr ? direct_successor(mp) : nullptr) {
     prepare_run(mp, next);
     fiber_switch(&gp->ctx, &next->ctx, action == m_action::exit);
   } else {
@@ -708,16 +807,66 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   // Resumed, possibly on another M: mp is stale from here on, gp->cur_m
   // is the M we resumed on.
   finish_switch(gp->cur_m);
-  if (blocking) {
-    p* pp = gp->cur_m->pp;
-    pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    pp->in_blocking.store(true, std::memory_order_release);
+  if (blocking) blocking_resume(gp->cur_m);
+}
+
+void preempt_yield(m* mp) {
+  g* gp = mp->curg;
+  // Only goroutine code outside blocking sections yields (the flag may be
+  // read on g0, or in a section whose P is about to be taken).
+  if (gp == nullptr || gp->blocking_depth > 0) return;
+  mcall_on(mp, m_action::yield, nullptr, nullptr);
+}
+
+void blocking_pause(m* mp) {
+  m* self = mp;
+  // acq_rel: pairs with the monitor's CAS; on failure the P belongs to
+  // someone else and this M must not touch it again.
+  if (!mp->pp->blocking_m.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel)) mp->pp = nullptr;
+}
+
+void blocking_resume(m* mp) {
+  p* pp = mp->pp;
+  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // release: sysmon reads the tick after seeing blocking_m.
+  pp->blocking_m.store(mp, std::memory_order_release);
+}
+
+void handoff_taken(p* pp) {
+  bool work;
+  {
+    lock_guard lk(sched.lock);
+    pp->owner = nullptr;
+    // A P granted extra for a computing goroutine that then blocked: the
+    // grant ends with its goroutine's hold on the P.
+    if (pp->detached.exchange(false)) sched.ndetached.fetch_sub(1, std::memory_order_relaxed);
+    // Work for it: queued goroutines, or pending timers (some M must sleep
+    // until they are due: with every other M busy or blocked, none would).
+    work = !runq_empty(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0 ||
+           pp->timer0_when.load(std::memory_order_relaxed) != INT64_MAX;
+    if (!work) pidleput_locked(pp);
   }
+  // The P keeps its place among the active ones, with a new M. (Its timers
+  // need nothing: an idle P's timers are run by the timed sleeper.)
+  if (work) startm(pp, false);
+}
+
+void reacquire_p(m* mp) {
+  p* pp;
+  {
+    lock_guard lk(sched.lock);
+    pp = pidleget_locked();
+  }
+  if (pp != nullptr) {
+    acquirep(mp, pp);
+    return;
+  }
+  // No P free: queue the goroutine for one and let this M sleep until it
+  // is handed a P (schedule_loop).
+  mcall_on(mp, m_action::yield, nullptr, nullptr);
 }
 
 void handoff_detached(p* pp) {
-  if (pp->detached.exchange(true)) return;
-  sched.ndetached.fetch_add(1, std::memory_order_seq_cst);
   p* np;
   {
     // The move to the global queue happens under sched.lock: goroutines
@@ -728,6 +877,8 @@ void handoff_detached(p* pp) {
     // Stress.BinarySpawnTree with 4 Ps on 2 loaded cores: 245 "runnable"
     // goroutines in the report).
     lock_guard lk(sched.lock);
+    if (pp->detached.exchange(true)) return;
+    sched.ndetached.fetch_add(1, std::memory_order_seq_cst);
     runq_drain_to_global_locked(pp);
     np = pidleget_locked();
   }
@@ -793,6 +944,7 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
 void ready(g* gp) {
   race_release(race_token(gp));
   if (gp->is_thread) {
+    check_not_forked_child();  // the waiter's thread is the parent's (fork.cpp)
     g_transition(gp, g_status::waiting, g_status::runnable);
     futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&gp->status), 1);
     return;
@@ -800,8 +952,7 @@ void ready(g* gp) {
   g_wake_transition(gp);
   prefetch_resume_frames(gp);
   m* mp = current_m();
-  if (mp != nullptr && mp->pp != nullptr) {
-    p* pp = mp->pp;
+  if (p* pp = owned_p(mp)) {
 #if defined(GORO_DEBUG_CHECKS)
     // Debug and sanitizer builds send a quarter of the readied goroutines
     // through the global queue, so they often resume on another worker:
@@ -813,28 +964,33 @@ void ready(g* gp) {
       return;
     }
 #endif
-    // Wake another worker only when there is work it could take. A
-    // goroutine readied by a goroutine waits in runnext for the waker's
-    // next switch, typically microseconds away (it is about to block, as
-    // in a ping-pong or a request/response); waking a sleeping worker for
-    // it costs a futex wake-up and usually finds nothing to steal (tokio's
-    // LIFO slot makes the same choice). If the waker runs on instead, a
-    // spinning worker takes runnext after its pause, or the monitor hands
-    // it off.
+    // gp goes to runnext, to run at the waker's next switch, typically
+    // microseconds away (it is about to block, as in a ping-pong or a
+    // request/response). But if the waker computes or enters
+    // goro::blocking instead, gp must not wait for it while a P is idle:
+    // as Go's ready(), wake a spinning worker, which takes runnext if the
+    // waker's switch count stands still for a moment (runq.cpp,
+    // victim_runs_its_runnext) and otherwise naps beside it, still
+    // spinning, so that the pair's later handoffs wake nobody.
     //
-    // That case, the common one, needs no atomic read-modify-write: only
-    // the owner makes runnext non-null (thieves and the monitor only take
-    // it), so an empty runnext stays empty until this store, and with no
-    // wakep() to follow, no store-load barrier is needed either (the
-    // seq_cst exchange below is that barrier for wakep's nmspinning read).
+    // An empty runnext is filled with a release store rather than the
+    // seq_cst exchange (only the owner makes runnext non-null, so it stays
+    // empty until this store): one locked instruction less per handoff.
+    // The store-load barrier that wakep()'s reads need is paid only when a
+    // P is free to take the work, which is when wakep() has work to do.
     if (mp->curg != nullptr && pp->q.runnext.load(std::memory_order_relaxed) == nullptr && runq_empty_ring(pp)) {
       pp->q.runnext.store(gp, std::memory_order_release);  // pairs with thieves' acquire load
+      if (wakep_may_help()) {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        wakep();
+      }
       return;
     }
     g* prev = pp->q.runnext.exchange(gp, std::memory_order_seq_cst);
     if (prev != nullptr) runq_put(pp, prev, false);
-    if (prev != nullptr || mp->curg == nullptr || !runq_empty_ring(pp)) wakep();
+    wakep();
   } else {
+    check_not_forked_child();  // no worker would run it (fork.cpp)
     globrunq_put(gp);
   }
 }
@@ -908,6 +1064,8 @@ const char* g_status_string(g_status s) {
 
 namespace goro {
 
+void preempt_point() { detail::preempt_check(); }
+
 void yield() {
   using namespace detail;
   m* mp = current_m();
@@ -929,6 +1087,13 @@ int64_t num_goroutine() {
   int32_t np = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < np; i++) n += p_for_index(i)->ngoroutines.load(std::memory_order_relaxed);
   return n;
+}
+
+int set_max_threads(int n) {
+  using namespace detail;
+  ensure_runtime();
+  if (n < 1) return sched.max_threads.load(std::memory_order_relaxed);
+  return sched.max_threads.exchange(n, std::memory_order_relaxed);
 }
 
 int maxprocs() {

@@ -17,8 +17,6 @@
 //    after it is a release store (only the owner makes runnext non-null).
 #include "sched/runq.hpp"
 
-#include <time.h>
-
 #include "base/check.hpp"
 #include "sched/sched.hpp"
 
@@ -46,9 +44,34 @@ bool runq_put_slow(p* pp, g* gp, uint32_t h, uint32_t t) {
   return true;
 }
 
+// Whether victim, whose runnext holds `next`, is about to run it itself:
+// its M is running goroutines and switches within the look (a goroutine
+// that just readied its partner and is about to block, as in a ping-pong
+// or a request/response). Taking runnext then would split the pair over
+// two cores; Go pauses 3 us before taking it. goro looks at the victim's
+// switch count instead, up to 5 us, and leaves runnext as soon as the
+// count moves: a victim whose goroutine computes or sits in goro::blocking
+// after readying one (its count stands still) loses it after the look,
+// and one that keeps switching is left alone (the thief naps and looks
+// again, find_runnable).
+bool victim_runs_its_runnext(p* victim, g* next) {
+  constexpr int64_t kLookNs = 5'000;
+  if (victim->status.load(std::memory_order_relaxed) != p_status::running) return false;
+  uint32_t t1 = victim->schedtick.load(std::memory_order_relaxed);
+  int64_t until = nanotime() + kLookNs;
+  do {
+    for (int i = 0; i < 16; i++) cpu_relax();
+    if (victim->schedtick.load(std::memory_order_relaxed) != t1) return true;
+    if (victim->q.runnext.load(std::memory_order_relaxed) != next) return true;
+  } while (nanotime() < until);
+  return false;
+}
+
 // Copies about half of victim's ring into ring `dst` starting at index
-// `dst_tail`; returns how many. Any thread.
-uint32_t runq_grab(p* victim, std::atomic<g*>* dst, uint32_t dst_tail, bool steal_next) {
+// `dst_tail`; returns how many. With `steal_next` and an empty ring, takes
+// runnext unless the victim is about to run it (then sets *declined). Any
+// thread.
+uint32_t runq_grab(p* victim, std::atomic<g*>* dst, uint32_t dst_tail, bool steal_next, bool* declined) {
   for (;;) {
     uint32_t h = victim->q.head.load(std::memory_order_acquire);
     uint32_t t = victim->q.tail.load(std::memory_order_acquire);
@@ -58,12 +81,9 @@ uint32_t runq_grab(p* victim, std::atomic<g*>* dst, uint32_t dst_tail, bool stea
       if (steal_next) {
         g* next = victim->q.runnext.load(std::memory_order_acquire);
         if (next != nullptr) {
-          // The victim is probably about to switch to it (a goroutine
-          // that just readied its partner): give it a moment, as Go does,
-          // instead of bouncing the pair between cores.
-          if (victim->status.load(std::memory_order_relaxed) == p_status::running) {
-            struct timespec ts{0, 3000};
-            nanosleep(&ts, nullptr);
+          if (victim_runs_its_runnext(victim, next)) {
+            *declined = true;
+            return 0;
           }
           if (!victim->q.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
             continue;
@@ -138,9 +158,9 @@ g* runq_get(p* pp) {
   return ring_first ? take_runnext(pp) : nullptr;  // an empty ring: runnext after all
 }
 
-g* runq_steal(p* pp, p* victim, bool steal_next) {
+g* runq_steal(p* pp, p* victim, bool steal_next, bool* declined) {
   uint32_t t = pp->q.tail.load(std::memory_order_relaxed);
-  uint32_t n = runq_grab(victim, pp->q.slots, t, steal_next);
+  uint32_t n = runq_grab(victim, pp->q.slots, t, steal_next, declined);
   if (n == 0) return nullptr;
   n--;
   g* gp = pp->q.slots[(t + n) % kRunqSize].load(std::memory_order_relaxed);
@@ -157,7 +177,8 @@ uint32_t runq_take_all(p* pp, g** head, g** tail) {
   uint32_t total = 0;
   *head = *tail = nullptr;
   for (;;) {
-    uint32_t n = runq_grab(pp, buf, 0, false);
+    bool unused = false;
+    uint32_t n = runq_grab(pp, buf, 0, false, &unused);
     g* next = pp->q.runnext.exchange(nullptr, std::memory_order_acq_rel);
     if (next != nullptr) buf[n++].store(next, std::memory_order_relaxed);
     if (n == 0) return total;

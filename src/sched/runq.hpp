@@ -8,7 +8,8 @@
 //  - Thieves (other Ms, sysmon when it hands a P's work away) take from
 //    `head` with a compare-and-swap, half of the queue at a time.
 //  - runnext: written by the owner (exchange), taken by the owner or, on the
-//    last stealing round, by a thief (compare-and-swap).
+//    last stealing round, by a thief (compare-and-swap) that saw the owner's
+//    switch count stand still for a moment.
 // When the ring is full, the owner moves half of it, plus the new g, to the
 // global run queue in one batch (runq_put_slow).
 #pragma once
@@ -57,8 +58,10 @@ g* runq_get(p* pp);
 
 // Steals about half of victim's queue into pp's (pp must be empty) and
 // returns one of the stolen goroutines, or null. With `steal_next`, takes
-// victim's runnext when its queue is empty. Owner of pp only.
-g* runq_steal(p* pp, p* victim, bool steal_next);
+// victim's runnext when its queue is empty, unless the victim is about to
+// run it itself (it keeps switching): then sets *declined. Owner of pp
+// only.
+g* runq_steal(p* pp, p* victim, bool steal_next, bool* declined);
 
 // Takes everything from pp's queue and runnext (any thread) and pushes it
 // on the global queue; returns how many it moved. Used when a P gives up

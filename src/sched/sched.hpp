@@ -73,8 +73,19 @@ struct p {
   // a line with what other workers read on their hot paths.)
   alignas(64) std::atomic<uint32_t> schedtick{0};
   std::atomic<uint32_t> syscalltick{0};
-  std::atomic<bool> in_blocking{false};  // owner's goroutine is in goro::blocking
-  std::atomic<bool> detached{false};     // sysmon granted a replacement P
+  // Set by the monitor when the running goroutine has held the P for 10 ms
+  // while others wait (Go's preempt flag); the goroutine yields at its next
+  // safe point (preempt_check) and the next switch clears it. Relaxed both
+  // ways: a late look only delays the yield.
+  std::atomic<bool> preempt{false};
+  // The owner M while its goroutine sits in goro::blocking, else null.
+  // The monitor takes the P from that M by a compare-and-swap to null (Go's
+  // retake of a P in _Psyscall); the M reclaims it at the section's end by
+  // the same CAS, and if that fails its P is gone (blocking.cpp). The
+  // value names the M, not just a flag, so a P retaken and later held in a
+  // blocking section by another M cannot be reclaimed by the first.
+  std::atomic<m*> blocking_m{nullptr};
+  std::atomic<bool> detached{false};     // sysmon granted a replacement P (computing goroutine)
 
   // Goroutines started minus ended on this P (any P may end a goroutine
   // another started, so one P's value may be negative; the sum is right).
@@ -157,7 +168,17 @@ struct sched_t {
   // Ms.
   m* midle = nullptr;                  // guarded by lock
   int32_t nmidle = 0;                  // guarded by lock
-  int32_t mcount = 0;                  // guarded by lock
+  int32_t mcount = 0;                  // Ms alive; guarded by lock
+  int32_t mnext = 0;                   // next M id; guarded by lock
+  m* mfree = nullptr;                  // records of retired Ms, for reuse; guarded by lock
+  std::atomic<int32_t> max_threads{10000};  // Ms allowed (goro::set_max_threads)
+  // Bumped whenever an M leaves the idle list or a new M is made: the
+  // deadlock check's proof that no goroutine ran between two looks
+  // (sched/deadlock.cpp). Guarded by lock.
+  uint64_t mwake_gen = 0;
+  // Set by an M going idle when every M is idle and nothing is runnable:
+  // asks the monitor to finish the deadlock check (sched/deadlock.cpp).
+  std::atomic<bool> dead_check_wanted{false};
   std::atomic<int32_t> nmspinning{0};
   m* timed_sleeper = nullptr;          // idle M sleeping until the next timer
   std::atomic<int64_t> timed_sleep_until{INT64_MAX};
@@ -169,6 +190,8 @@ struct sched_t {
 
   // Coarse clock updated by sysmon, for cheap wait-since stamps.
   std::atomic<int64_t> coarse_now{0};
+  // Set once runtime_init() is done; cleared again in a forked child
+  // (sched/fork.cpp), so that the child's entries take the slow path.
   std::atomic<bool> started{false};
 };
 
@@ -180,6 +203,7 @@ inline bool runq_empty_ring(const p* pp) {
 }
 
 // ---- the running context (sched/current.cpp) --------------------------
+// (owned_p, below, after current_m.)
 // current_m() rereads the thread pointer on every call, so code that
 // resumes on another thread after a switch sees the new M. Never cache its
 // result across a park, yield or goroutine switch.
@@ -208,14 +232,50 @@ m* current_m();
 #endif
 void set_current_m(m* mp);
 
-// ---- runtime start (sched/proc.cpp) ------------------------------------
-void runtime_init();  // idempotent; starts sysmon; called by every entry
+// The P that code running on mp may use as its own (push to its run
+// queue, its caches, its timers): null on a plain thread, and inside a
+// goro::blocking section, whose P the monitor may take away at any moment
+// (the goroutine then uses the P-less paths: the global run queue, P 0's
+// timers).
+inline p* owned_p(m* mp) {
+  if (mp == nullptr) return nullptr;
+  g* gp = mp->curg;
+  if (gp != nullptr && gp->blocking_depth > 0) return nullptr;
+  return mp->pp;
+}
+
+// Cooperative preemption: called where a goroutine holds no lock and may
+// switch (the end of channel operations, go(), goro::preempt_point()).
+// Yields if the monitor asked the running goroutine to (p::preempt).
+void preempt_yield(m* mp);
+inline void preempt_check() {
+  m* mp = current_m();
+  if (mp == nullptr) return;
+  p* pp = mp->pp;
+  if (pp != nullptr && pp->preempt.load(std::memory_order_relaxed)) [[unlikely]]
+    preempt_yield(mp);
+}
+
+// ---- runtime start (sched/proc.cpp, sched/fork.cpp) ---------------------
+void runtime_init();  // idempotent; starts sysmon
+// ensure_runtime()'s slow path (sched/fork.cpp): fails in a child forked
+// after the runtime started (whose fork handler clears sched.started, so
+// every entry through ensure_runtime() comes here), registers that
+// handler, then runtime_init().
+void runtime_start();
+// Called by every entry that may need the runtime's threads (go, run,
+// timers, maxprocs): one acquire load once the runtime is up.
 inline void ensure_runtime() {
-  if (!sched.started.load(std::memory_order_acquire)) runtime_init();
+  if (!sched.started.load(std::memory_order_acquire)) runtime_start();
 }
 
 // ---- scheduling (sched/proc.cpp) ---------------------------------------
 void wakep();
+// Whether wakep() may find a P to start (a relaxed read: a hint, to skip
+// wakep()'s store-load barrier when every P is held, as when a thief naps
+// beside a ping-pong pair). A P freed at the same instant can be missed;
+// the monitor's retake then hands the work off (sysmon.cpp).
+bool wakep_may_help();
 // Puts gp on the global run queue (lock held by caller).
 void globrunq_put_locked(g* gp);
 void globrunq_put_batch_locked(g* head, g* tail, int32_t n);
@@ -236,8 +296,21 @@ void finish_switch(m* mp);
 // The integer in environment variable `name`, if it is one from 1 to max;
 // else `fallback` (a bad value is reported on stderr once read).
 int env_int(const char* name, int fallback, int max);
-// Hand a P whose goroutine runs long or blocks to a fresh M (sysmon.cpp).
+// Grant an extra P for the queued work of a P whose goroutine computes
+// without a scheduling point (sysmon.cpp).
 void handoff_detached(p* pp);
+// The monitor took pp from an M inside goro::blocking (blocking_m CAS):
+// give it to an M if there is work, else make it idle.
+void handoff_taken(p* pp);
+// An M whose P was taken while its goroutine sat in goro::blocking gets a
+// P back: an idle one if the budget allows, else the goroutine waits in
+// the global queue and the M sleeps until handed one (Go's exitsyscall).
+void reacquire_p(m* mp);
+// Inside mcall_on for a goroutine that parks, yields or exits inside a
+// blocking section: reclaim the P (blocking_m CAS) or, if the monitor took
+// it, drop it (mp->pp = null).
+void blocking_pause(m* mp);
+void blocking_resume(m* mp);
 p* p_for_index(int32_t i);
 int32_t p_active_count();  // Ps held by Ms (sched.npactive), without the lock
 uint64_t fastrand(uint64_t* state);
@@ -248,8 +321,12 @@ void g_main(void* arg);                   // first frame of every goroutine
 
 // ---- monitor and deadlock (sched/sysmon.cpp, sched/deadlock.cpp) -------
 void sysmon_start();
-// Called under sched.lock when an M goes idle.
+// Called under sched.lock when an M goes idle: if every M is idle and
+// nothing is runnable, asks the monitor to run the deadlock check.
 void check_dead_locked();
+// The deadlock check's expensive part, run by the monitor with no lock
+// held (sched/deadlock.cpp). May end the process with the deadlock report.
+void deadlock_monitor_check(int64_t now);
 // Writes the goroutine dump (every live g, state, wait reason, creator).
 void dump_goroutines(int fd);
 // Every g ever allocated, for the dump: calls fn on each (spawn.cpp).
@@ -257,10 +334,12 @@ void for_each_g(void (*fn)(g*, void*), void* arg);
 void thread_waiter_register(g* gp);   // thread waiters, for the deadlock check
 void thread_waiter_unregister(g* gp);
 void runtime_thread_register(int tid);  // Ms and the monitor
+void runtime_thread_unregister(int tid);  // an M that retires
 void deadlock_init_ignored_threads();   // at start: sanitizer helper threads
 
 // ---- panics and signals (sched/crash.cpp) -------------------------------
 void crash_handlers_install();
 void m_signal_stack_init(m* mp);
+void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
 
 }  // namespace goro::detail

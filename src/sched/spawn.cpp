@@ -154,7 +154,7 @@ void free_closure(g* gp) {
 
 p* current_p() {
   m* mp = current_m();
-  return mp != nullptr ? mp->pp : nullptr;
+  return owned_p(mp);
 }
 
 }  // namespace
@@ -178,9 +178,11 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
   g* gp = gfget(pp);
   GORO_DCHECK(gp->status.load(std::memory_order_relaxed) == g_status::idle);
   size_t want = stack_size != 0 ? stack_round(stack_size) : stack_default_size();
+  bool pooled_reserved = false;  // a pooled stack is reserved (not yet bound: stack_lo stays null)
   try {
     if (stack_size_is_pooled(want)) {
       stack_reserve(pp);
+      pooled_reserved = true;
     } else {
       stack_alloc_dedicated(gp, want);
     }
@@ -195,7 +197,15 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
       gp->closure_align = static_cast<uint32_t>(align);
     }
   } catch (...) {
-    if (gp->stack_lo != nullptr) stack_release(pp, gp);
+    // Give back what was taken before the throw (the closure's allocation
+    // is the last step that can fail): a dedicated stack, or the pooled
+    // stack's reservation, which would otherwise count against the pool
+    // forever.
+    if (gp->stack_lo != nullptr) {
+      stack_release(pp, gp);
+    } else if (pooled_reserved) {
+      stack_unreserve(pp);
+    }
     pp = current_p();
     if (pp != nullptr)
       gfput(pp, gp);
@@ -226,13 +236,21 @@ uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc
   gp->ops = ops;
   gp->created = loc;
   m* mp = current_m();
-  p* pp = mp != nullptr ? mp->pp : nullptr;
+  p* pp = owned_p(mp);
   gp->parent_id = (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;
   uint64_t id = next_goid(pp);
   gp->id = id;
   race_token_new(gp);
   race_release(race_token(gp));  // go() happens before the goroutine starts
   if (pp != nullptr) {
+    // go() is a safe point (the monitor's preemption request): yield
+    // before queueing the new goroutine, so that it starts where it would
+    // have without the request.
+    if (pp->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
+      preempt_yield(mp);
+      mp = current_m();
+      pp = owned_p(mp);
+    }
     pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     g_set_status(gp, g_status::idle, g_status::runnable);
     runq_put(pp, gp, true);
@@ -264,7 +282,11 @@ void g_main(void* arg) {
   gp->ops->destroy(gp->closure);
   free_closure(gp);
   race_token_free(gp);
-  mcall(m_action::exit, nullptr, nullptr);
+  m* mp = current_m();  // reread: the goroutine may have moved
+  // No M only in a child forked from this goroutine (sched/fork.cpp):
+  // there is no scheduler to exit to.
+  if (__builtin_expect(mp == nullptr, 0)) fatal_forked_child();
+  mcall_on(mp, m_action::exit, nullptr, nullptr);
   __builtin_unreachable();
 }
 

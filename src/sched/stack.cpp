@@ -293,6 +293,11 @@ void stack_unreserve(p* pp) {
   pool.reserved--;
 }
 
+int64_t stack_reserved_count() {
+  lock_guard lk(pool.lock);
+  return pool.reserved;
+}
+
 void stack_alloc_dedicated(g* gp, size_t size) {
   size = round_up(std::max(size, kMinStack), pool.page);
   size_t bytes = size + pool.page;

@@ -52,8 +52,13 @@ size_t stack_round(size_t size);
 // Reserves a stack of the default size for a new goroutine (pp may be
 // null on a plain thread). Throws goro::resource_error on exhaustion.
 void stack_reserve(p* pp);
-// Gives back a reservation that was not used (g_unreserve).
+// Gives back a reservation that was not used (g_unreserve, or g_reserve
+// when allocating the closure fails).
 void stack_unreserve(p* pp);
+// Reservations the pool has handed out (pool.reserved: every goroutine's
+// plus the credits cached in Ps). For tests: from a plain thread, whose
+// reservations bypass the credits, go() moves it by exactly one.
+int64_t stack_reserved_count();
 
 // Maps a dedicated stack of `size` bytes (a go_with stack_size other than
 // the default) into gp. Throws goro::resource_error.

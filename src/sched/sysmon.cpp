@@ -7,6 +7,8 @@
 //    to a fresh worker (handoff_detached);
 //  - wakes a worker when a timer is overdue and nobody is looking;
 //  - keeps the coarse clock used for wait-since stamps;
+//  - finishes the deadlock check that a worker going idle asked for, and
+//    looks again every 100 ms while a run() waits (deadlock.cpp);
 //  - every 5 s ($GORO_SCAVENGE_MS), starts giving the pages of goroutine
 //    stacks that stayed free since its last look back to the kernel, and
 //    the big channel buffers kept unused as long (stack_scavenge_step,
@@ -28,6 +30,7 @@
 
 #include "base/big_memory.hpp"
 #include "base/check.hpp"
+#include "base/debug_env.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 #include "sched/sysmon.hpp"
@@ -46,7 +49,11 @@ constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer ha
 // retake, and this should not add much to it.
 constexpr int64_t kScavengeSliceNs = 500'000;
 
-bool has_local_work(p* pp) { return !runq_empty(pp); }
+// Goroutines queued on the P, or its timers overdue by a millisecond (a
+// sleeper whose wake-up waits for the P's goroutine to stop computing).
+bool has_local_work(p* pp, int64_t now) {
+  return !runq_empty(pp) || pp->timer0_when.load(std::memory_order_relaxed) < now - 1'000'000;
+}
 
 // Goroutines wait in the global queue and no worker is free to take them:
 // every allowed P is held and nobody is spinning. (A goroutine stuck in a
@@ -56,6 +63,12 @@ bool global_work_starving() {
          sched.nmspinning.load(std::memory_order_relaxed) == 0 &&
          p_active_count() >= sched.maxprocs.load(std::memory_order_relaxed) +
                                  sched.ndetached.load(std::memory_order_relaxed);
+}
+
+// $GORO_DEBUG=detachoff=1: never hand off a computing goroutine's P.
+bool detach_off() {
+  static const bool off = debug_setting("detachoff", 0) != 0;
+  return off;
 }
 
 // Returns true if it handed a P off.
@@ -79,13 +92,27 @@ bool retake(int64_t now) {
       pp->sysmon_head = head;
       pp->sysmon_next = next;
       pp->sysmon_when = now;
-    } else if (now - pp->sysmon_when > kForcePreemptNs && !pp->in_blocking.load(std::memory_order_acquire) &&
-               (has_local_work(pp) || global_work_starving())) {
-      handoff_detached(pp);
-      handed = true;
-      continue;
+    } else if (now - pp->sysmon_when > kForcePreemptNs && pp->blocking_m.load(std::memory_order_acquire) == nullptr &&
+               (has_local_work(pp, now) || global_work_starving())) {
+      // First ask the goroutine to yield at its next safe point (a
+      // channel operation, go(), goro::preempt_point()): that keeps
+      // maxprocs. Only a goroutine that computes 10 ms more without one
+      // gets its P's work handed to an extra P, and only maxprocs such
+      // grants at a time: threads stay bounded (maxprocs running + that
+      // many computing + those in blocking sections), and goroutines queued
+      // behind more computing goroutines than that wait, as in Go before
+      // 1.14 (design.md, section 2).
+      if (!pp->preempt.load(std::memory_order_relaxed)) {
+        pp->preempt.store(true, std::memory_order_relaxed);
+        handed = true;  // poll fast until it answers
+      } else if (now - pp->sysmon_when > 2 * kForcePreemptNs && !detach_off() &&
+                 sched.ndetached.load(std::memory_order_relaxed) < sched.maxprocs.load(std::memory_order_relaxed)) {
+        handoff_detached(pp);
+        handed = true;
+        continue;
+      }
     }
-    if (pp->in_blocking.load(std::memory_order_acquire)) {
+    if (m* bm = pp->blocking_m.load(std::memory_order_acquire)) {
       uint32_t st = pp->syscalltick.load(std::memory_order_relaxed);
       if (st != pp->sysmon_syscalltick) {
         pp->sysmon_syscalltick = st;
@@ -96,8 +123,10 @@ bool retake(int64_t now) {
       // is free to pick up new work, or the call has gone on for long.
       bool others_free = sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0;
       if (now - pp->sysmon_syscallwhen > kBlockingNs &&
-          (has_local_work(pp) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs)) {
-        handoff_detached(pp);
+          (has_local_work(pp, now) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs) &&
+          pp->blocking_m.compare_exchange_strong(bm, nullptr, std::memory_order_acq_rel)) {
+        // The P is ours now; its M learns it at the section's end.
+        handoff_taken(pp);
         handed = true;
       }
     }
@@ -109,7 +138,6 @@ void* sysmon_main(void* started) {
   prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
   runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
   static_cast<note*>(started)->wake();
-  int64_t last_dead_check = 0;
   int64_t last_scavenge = 0;
   bool scavenging = false;  // the last scavenging step left work for the next round
   // Stacks that stay free for one to two periods are given back.
@@ -128,14 +156,11 @@ void* sysmon_main(void* started) {
       wakep();
       acted = true;
     }
-    // The deadlock check runs when a worker goes idle; look again now and
-    // then while every worker sleeps, for when the last event was a plain
-    // thread parking, or raced with something transient.
-    if (sched.nrun_waiting.load(std::memory_order_relaxed) > 0 && now - last_dead_check > 100'000'000) {
-      last_dead_check = now;
-      lock_guard lk(sched.lock);
-      if (sched.nmidle == sched.mcount) check_dead_locked();
-    }
+    // The deadlock check: its thread listing, when a worker going idle
+    // asked for it, and now and then while a run() waits (for when the last
+    // to block was a plain thread). At most one listing per 100 ms, with no
+    // lock held (deadlock.cpp).
+    deadlock_monitor_check(now);
     // Give back the pages of goroutine stacks, and the kept big channel
     // buffers (base/big_memory.hpp), that stayed free for a whole period
     // (5 s unless $GORO_SCAVENGE_MS says otherwise; stack.hpp): a slice
@@ -192,8 +217,15 @@ void enter_blocking() {
   if (mp->curg->blocking_depth++ > 0) return;
   p* pp = mp->pp;
   pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // release: sysmon reads the tick after seeing in_blocking.
-  pp->in_blocking.store(true, std::memory_order_release);
+  // release: sysmon reads the tick after seeing blocking_m. From here on
+  // the monitor may take the P; this M reads it only through the CAS in
+  // exit_blocking (owned_p() is null inside the section).
+  pp->blocking_m.store(mp, std::memory_order_release);
+  // Goroutines queued here (one this goroutine just readied, say) must not
+  // wait out the call: with a P free, a spinning worker takes them (its
+  // look sees this P's switch count stand still). Otherwise the monitor
+  // takes the P after kBlockingNs and hands it to another worker.
+  if (!runq_empty(pp) && wakep_may_help()) wakep();
 }
 
 void exit_blocking() {
@@ -201,10 +233,20 @@ void exit_blocking() {
   if (mp == nullptr || mp->curg == nullptr) return;
   if (--mp->curg->blocking_depth > 0) return;
   p* pp = mp->pp;
-  pp->in_blocking.store(false, std::memory_order_release);
-  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // If sysmon handed our P's place away meanwhile, the scheduler gives a P
-  // back at this goroutine's next scheduling point (proc.cpp).
+  m* self = mp;
+  // acq_rel: pairs with the monitor's CAS (sysmon.cpp retake).
+  if (pp->blocking_m.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel)) {
+    pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // A P granted extra for a computing goroutine (detached) is given
+    // back at the goroutine's next pass through the scheduler: this one.
+    if (pp->detached.load(std::memory_order_relaxed)) mcall_on(mp, m_action::yield, nullptr, nullptr);
+    return;
+  }
+  // The monitor took the P while the call blocked: get one back, or wait
+  // for one (Go's exitsyscall), so that at most maxprocs goroutines run
+  // goroutine code.
+  mp->pp = nullptr;
+  reacquire_p(mp);
 }
 
 }  // namespace goro::detail

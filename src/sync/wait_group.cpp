@@ -180,7 +180,7 @@ void wait_group::done_central() {
 
 void wait_group::done() {
   detail::m* mp = detail::current_m();
-  detail::p* pp = mp != nullptr ? mp->pp : nullptr;
+  detail::p* pp = detail::owned_p(mp);
   std::atomic<uint32_t>* shard = nullptr;
   if (pp != nullptr) {  // else a plain thread (or a worker between goroutines)
     if (pp->wg_memo_key.load(std::memory_order_relaxed) == this)

@@ -122,7 +122,8 @@ namespace {
 void timers_add(timer_entry e, timer* t) {
   ensure_runtime();
   m* mp = current_m();
-  p* pp = (mp != nullptr && mp->pp != nullptr) ? mp->pp : p_for_index(0);
+  p* pp = owned_p(mp);
+  if (pp == nullptr) pp = p_for_index(0);
   bool earliest;
   {
     lock_guard lk(pp->timers.lock);

@@ -8,17 +8,25 @@
 //   escaped throw   panic: <what()> / goroutine N [running]: / created by  (exit 2)
 //   stack overflow  goroutine N: stack overflow / created by  (exit 2)
 //   data race       WARNING: ThreadSanitizer: data race  (TSan build, exit 66)
+//   goro in a child forked after start
+//                   fatal error: goro: runtime used in a child process after
+//                   fork(); only exec is supported after fork  (exit 2; Go
+//                   itself supports fork only through ForkExec)
 //
 // Progress markers go to stdout (written with write(2), so they survive
 // _exit), reports come on stderr: the test can then check that stderr
 // *starts* with the report and that a marker came before it.
 #include <goro/goro.hpp>
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -142,6 +150,22 @@ int deadlock_thread_parked() {
 
 // As above, but the plain thread is the last to park: its own park must
 // run the check (no worker goes idle after it).
+// ---- thread exhaustion ------------------------------------------------------
+
+// 64 goroutines sit in blocking sections that never return, with a limit
+// of 16 threads: as Go at its 10,000-thread limit, the runtime stops the
+// program with a report instead of making more threads (or, before the
+// limit existed, stalling silently at its 1,024-P cap).
+int thread_exhaustion() {
+  goro::set_max_threads(16);
+  return goro::run([] {
+    say("blocking");
+    for (int i = 0; i < 64; i++)
+      goro::go([] { goro::blocking([] { for (;;) std::this_thread::sleep_for(1h); }); });
+    goro::blocking([] { for (;;) std::this_thread::sleep_for(1h); });
+  });
+}
+
 int deadlock_thread_parks_last() {
   goro::wait_group never;
   never.add(1);
@@ -155,6 +179,85 @@ int deadlock_thread_parks_last() {
     never.wait();
   });
   parked.join();
+  return rc;
+}
+
+// Plain threads that can never wake a goroutine, declared so
+// (goro::ignore_thread_in_deadlock_check): a watchdog sleeping in
+// std::this_thread::sleep_for declares itself; a thread blocked in read()
+// on a pipe nobody writes is declared by its thread id. Then every
+// goroutine blocks: the deadlock is reported as if the threads did not
+// exist. (They say they are ready through atomics, not goro: once declared,
+// a thread must not wake anyone.)
+int deadlock_ignored_threads() {
+  int fds[2];
+  if (pipe(fds) != 0) return 70;
+  std::atomic<bool> watchdog_declared{false};
+  std::atomic<int> reader_tid{0};
+  std::thread watchdog([&watchdog_declared] {
+    goro::ignore_thread_in_deadlock_check();
+    watchdog_declared.store(true);
+    for (;;) std::this_thread::sleep_for(1h);
+  });
+  std::thread reader([&reader_tid, fd = fds[0]] {
+    reader_tid.store(static_cast<int>(gettid()));
+    char c;
+    while (read(fd, &c, 1) != 0) {
+    }
+  });
+  watchdog.detach();
+  reader.detach();
+  return goro::run([&] {
+    while (!watchdog_declared.load() || reader_tid.load() == 0) goro::sleep_for(1ms);
+    bool known = goro::ignore_thread_in_deadlock_check(reader_tid.load());
+    // Thread ids run up to pid_max, at most 2^22.
+    bool unknown = goro::ignore_thread_in_deadlock_check(1 << 23);
+    say(std::string("declared reader: ") + (known ? "true" : "false") + ", unknown thread: " +
+        (unknown ? "true" : "false"));
+    goro::wait_group never;
+    never.add(1);
+    never.wait();
+    say("unreachable: main was released");
+  });
+}
+
+// A plain thread goro cannot see into keeps the check from concluding:
+// every goroutine sleeps, no report, but after $GORO_DEADLOCK_GRACE_MS a
+// warning names the thread. The thread is stderr's reader: stderr is a
+// pipe to it, and it copies what it reads to the real stderr; once the
+// whole warning has come, it releases main, and the program ends well.
+int grace_warning_names_thread() {
+  int fds[2];
+  if (pipe(fds) != 0) return 70;
+  int real_stderr = dup(2);
+  dup2(fds[1], 2);
+  close(fds[1]);
+  goro::wait_group release;
+  release.add(1);
+  std::thread reader([&release, in = fds[0], real_stderr] {
+    pthread_setname_np(pthread_self(), "stderr-reader");
+    say("reader thread " + std::to_string(gettid()));
+    std::string seen;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(in, buf, sizeof buf);
+      if (n <= 0) break;
+      ssize_t w = write(real_stderr, buf, static_cast<size_t>(n));
+      (void)w;
+      seen.append(buf, static_cast<size_t>(n));
+      // The warning's last line.
+      if (seen.find("this warning comes once") != std::string::npos &&
+          seen.find('\n', seen.find("this warning comes once")) != std::string::npos)
+        break;
+    }
+    release.done();
+  });
+  int rc = goro::run([&release] {
+    release.wait();
+    say("main released");
+  });
+  reader.join();
+  dup2(real_stderr, 2);
   return rc;
 }
 
@@ -415,6 +518,185 @@ int race_ordered() {
   return rc;
 }
 
+// ---- fork ------------------------------------------------------------------
+
+// Waits for the child `pid` for 4 s at most; see fork_and_wait.
+int wait_child(pid_t pid) {
+  auto deadline = std::chrono::steady_clock::now() + 4s;
+  int st = 0;
+  while (waitpid(pid, &st, WNOHANG) != pid) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      say("child hung");
+      return 3;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// Runs child() in a child process forked from the calling thread (a
+// goroutine's worker or a plain thread) and waits for it, 4 s at most: a
+// child still alive then is hung, is killed, and the scenario says so and
+// exits 3 (a runtime that hangs in the child must fail the test, not leave
+// a stray process behind the crash test's watchdog). Returns the child's
+// exit status (128 + the signal if one killed it); the child's stderr is
+// the scenario's. child() returning means goro let it carry on.
+int fork_and_wait(void (*child)()) {
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    say("fork failed");
+    return 4;
+  }
+  if (pid == 0) {
+    child();
+    say("child carried on");
+    _exit(0);
+  }
+  return wait_child(pid);
+}
+
+// The child runs the misuse in a goroutine forked from: fork() in the main
+// goroutine of a running goro::run, with another goroutine parked on a
+// channel (so the runtime has goroutines the child cannot run).
+int fork_in_goroutine(void (*child)()) {
+  int status = 0;
+  goro::run([&status, child] {
+    auto never = goro::make_chan<int>();
+    goro::wait_group started;
+    started.add(1);
+    goro::go([never, &started] {
+      started.done();
+      never.recv();
+    });
+    started.wait();
+    status = fork_and_wait(child);
+    never.close();
+  });
+  return status;
+}
+
+// The same from a plain thread (main) after run() returned: the runtime's
+// threads are still up in the parent.
+int fork_in_thread(void (*child)()) {
+  goro::run([] {});
+  return fork_and_wait(child);
+}
+
+// An unbuffered channel with a goroutine of the parent blocked receiving
+// on it, for the child to send on (a send that must wake that goroutine).
+goro::chan<int>* g_receiving_chan = nullptr;
+
+int fork_child_wakes() {
+  int status = 0;
+  goro::run([&status] {
+    auto ch = goro::make_chan<int>();
+    g_receiving_chan = &ch;
+    goro::wait_group got;
+    got.add(1);
+    goro::go([ch, &got] {
+      ch.recv();
+      got.done();
+    });
+    // Wait until the receiver is parked on the channel.
+    while (goro::num_goroutine() < 2) goro::yield();
+    goro::sleep_for(20ms);
+    status = fork_and_wait([] {
+      say("child sending");
+      g_receiving_chan->send(1);
+    });
+    ch.send(1);
+    got.wait();
+  });
+  return status;
+}
+
+// The forking goroutine returns in the child: its exit has no scheduler to
+// go back to.
+int fork_child_goroutine_returns() {
+  int status = 0;
+  goro::run([&status] {
+    goro::wait_group done;
+    done.add(1);
+    goro::go([&status, &done] {
+      std::fflush(nullptr);
+      pid_t pid = fork();
+      if (pid == 0) {
+        say("child returning from its goroutine");
+        return;
+      }
+      status = wait_child(pid);
+      done.done();
+    });
+    done.wait();
+  });
+  return status;
+}
+
+#if defined(GORO_ASAN)
+// LeakSanitizer's at-exit check, turned off in a child that exits through
+// exit(): the parent's threads are gone there, so everything they
+// reference looks leaked.
+volatile int g_lsan_off = 0;
+}  // namespace
+extern "C" int __lsan_is_turned_off() { return g_lsan_off; }
+namespace {
+void exit_quietly_from_child() { g_lsan_off = 1; }
+#else
+void exit_quietly_from_child() {}
+#endif
+
+// fork + exec, the supported use, from a goroutine and from a plain thread;
+// and a child that exits without calling goro. Exits 0 if all three
+// children exited 0 and the runtime still works in the parent.
+int fork_exec() {
+  auto exec_true = [] {
+    execl("/bin/true", "true", static_cast<char*>(nullptr));
+    _exit(127);
+  };
+  int rc = goro::run([&] {
+    int st = fork_and_wait(exec_true);
+    say("exec from a goroutine: " + std::to_string(st));
+    if (st != 0) return 1;
+    st = fork_and_wait([] {
+      exit_quietly_from_child();
+      std::exit(0);
+    });
+    say("plain exit from a goroutine's child: " + std::to_string(st));
+    if (st != 0) return 1;
+    st = goro::blocking([] { return std::system("exit 0"); });
+    say("system from a goroutine: " + std::to_string(st));
+    return st == 0 ? 0 : 1;
+  });
+  if (rc != 0) return rc;
+  int st = fork_and_wait(exec_true);
+  say("exec from a plain thread: " + std::to_string(st));
+  if (st != 0) return 1;
+  // The parent's runtime is unaffected.
+  return goro::run([] {
+    auto ch = goro::make_chan<int>();
+    goro::go([ch] { ch.send(7); });
+    int v = ch.recv();
+    say("parent still runs goroutines: " + std::to_string(v));
+    return v == 7 ? 0 : 1;
+  });
+}
+
+// A child forked before the runtime started may start its own.
+int fork_before_start() {
+  return fork_and_wait([] {
+    int v = goro::run([] {
+      auto ch = goro::make_chan<int>();
+      goro::go([ch] { ch.send(5); });
+      return ch.recv();
+    });
+    say("child's own runtime ran: " + std::to_string(v));
+    _exit(v == 5 ? 0 : 1);
+  });
+}
+
 struct scenario {
   const char* name;
   int (*fn)();
@@ -428,6 +710,9 @@ const scenario kScenarios[] = {
     {"no_deadlock_thread", no_deadlock_thread},
     {"deadlock_thread_parked", deadlock_thread_parked},
     {"deadlock_thread_parks_last", deadlock_thread_parks_last},
+    {"thread_exhaustion", thread_exhaustion},
+    {"deadlock_ignored_threads", deadlock_ignored_threads},
+    {"grace_warning_names_thread", grace_warning_names_thread},
     {"panic", panic_escape},
     {"panic_misuse", panic_misuse},
     {"panic_main", panic_main},
@@ -439,6 +724,34 @@ const scenario kScenarios[] = {
     {"race_sequential", race_sequential},
     {"race_atomic", race_atomic},
     {"race_ordered", race_ordered},
+    // goro in a child forked after the runtime started: each must die
+    // with the fork report, not hang or carry on.
+    {"fork_child_go", [] { return fork_in_goroutine([] { goro::go([] {}); }); }},
+    {"fork_child_run", [] { return fork_in_thread([] { goro::run([] {}); }); }},
+    {"fork_child_recv", [] { return fork_in_goroutine([] { goro::make_chan<int>().recv(); }); }},
+    {"fork_child_thread_recv", [] { return fork_in_thread([] { goro::make_chan<int>().recv(); }); }},
+    {"fork_child_select",
+     [] {
+       return fork_in_goroutine([] {
+         auto a = goro::make_chan<int>();
+         auto b = goro::make_chan<int>();
+         goro::select(goro::on_recv(a), goro::on_recv(b));
+       });
+     }},
+    {"fork_child_wait_group",
+     [] {
+       return fork_in_thread([] {
+         goro::wait_group wg;
+         wg.add(1);
+         wg.wait();
+       });
+     }},
+    {"fork_child_after", [] { return fork_in_goroutine([] { (void)goro::after(1ms); }); }},
+    {"fork_child_wakes", fork_child_wakes},
+    // The forking goroutine itself returns in the child.
+    {"fork_child_goroutine_returns", fork_child_goroutine_returns},
+    {"fork_exec", fork_exec},
+    {"fork_before_start", fork_before_start},
 };
 
 }  // namespace

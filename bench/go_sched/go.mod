@@ -1,0 +1,3 @@
+module goro.bench/sched
+
+go 1.19

@@ -1,0 +1,17 @@
+// $GORO_DEBUG: runtime debugging settings, Go's GODEBUG spelled for goro.
+// A comma-separated list of key=value pairs, read once, e.g.
+//   GORO_DEBUG=detachoff=1
+// Keys (README lists them):
+//   detachoff=1  the monitor never hands off the P of a goroutine that
+//                computes without a scheduling point (as Go's
+//                asyncpreemptoff=1); goroutines queued behind it wait for
+//                another worker to steal them. For tests and measurements.
+#pragma once
+
+namespace goro::detail {
+
+// The integer value of `key` in $GORO_DEBUG, or `fallback` if absent or not
+// an integer. Thread-safe; parses the variable on first use.
+int debug_setting(const char* key, int fallback);
+
+}  // namespace goro::detail

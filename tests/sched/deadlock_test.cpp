@@ -1,0 +1,160 @@
+// What the deadlock check costs while plain threads feed goroutines (issue
+// 15, item 7). Every time the last worker goes idle the check may run, and
+// its expensive part lists the process's threads (/proc/self/task, 10-70 us
+// each): it must not do that once per message a std::thread sends, nor
+// while holding sched.lock, where senders and wakep() would queue behind
+// it. sched/deadlock_stats.hpp counts the listings.
+//
+// These programs are no deadlocks: were the check to call one (unsound), the
+// process would end with status 2 and the test fail.
+#include <gtest/gtest.h>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "goro/goro.hpp"
+#include "sched/deadlock_stats.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using goro::detail::deadlock_stats;
+using goro::detail::deadlock_stats_read;
+using goro::detail::kDeadlockScanIntervalNs;
+using goro_test::ms_since;
+using goro_test::steady;
+
+constexpr int kMessages = 2000;
+
+// Listings allowed for a program that ran `ms` milliseconds: one per scan
+// interval, and one more at each end for rounding.
+uint64_t allowed_scans(double ms) {
+  return 2 + static_cast<uint64_t>(ms * 1e6 / static_cast<double>(kDeadlockScanIntervalNs));
+}
+
+void expect_few_scans(const deadlock_stats& before, double ms, const char* what) {
+  deadlock_stats after = deadlock_stats_read();
+  uint64_t scans = after.scans - before.scans;
+  uint64_t locked = after.scans_holding_sched_lock - before.scans_holding_sched_lock;
+  std::printf("%s: %d messages in %.1f ms, %" PRIu64 " thread listings (%" PRIu64 " under sched.lock%s)\n", what,
+              kMessages, ms, scans, locked, after.lock_tracked ? "" : ", not tracked in this build");
+  EXPECT_LE(scans, allowed_scans(ms)) << kMessages << " messages in " << ms << " ms";
+  EXPECT_EQ(locked, 0u) << "listed /proc/self/task while holding sched.lock";
+}
+
+// Busy for about `us` microseconds: the thread stays runnable, as one doing
+// some work between two sends.
+void work_for_us(int us) {
+  auto until = steady::now() + std::chrono::microseconds(us);
+  while (steady::now() < until) {
+  }
+}
+
+// The issue's case: a std::thread sends 2,000 messages over an unbuffered
+// channel to the main goroutine, working a little before each, so the
+// goroutine is already waiting when each comes. Each time it waits, every
+// worker is idle, nothing is runnable and no timer is pending: only the
+// listing can tell that the sender may still act. Before the fix, one
+// listing per message (~2,000), each under sched.lock.
+TEST(DeadlockCheck, ThreadSendingToAGoroutineDoesNotListThreadsPerMessage) {
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    SCOPED_TRACE("procs=" + std::to_string(procs));
+    deadlock_stats before = deadlock_stats_read();
+    auto t0 = steady::now();
+    auto ch = goro::make_chan<int>();
+    std::thread sender;
+    int64_t sum = 0;
+    goro::run([&] {
+      sender = std::thread([ch] {
+        for (int i = 0; i < kMessages; i++) {
+          work_for_us(10);
+          ch.send(i);
+        }
+      });
+      for (int i = 0; i < kMessages; i++) sum += ch.recv();
+    });
+    sender.join();
+    EXPECT_EQ(sum, int64_t{kMessages} * (kMessages - 1) / 2);
+    expect_few_scans(before, ms_since(t0), "thread -> goroutine");
+  }
+}
+
+// A ping-pong between a plain thread and a goroutine: the thread is often
+// parked in goro when the listing looks, and the goroutine then has just
+// been woken, or is about to be. The check must see that, never calling
+// this a deadlock, and still list threads only now and then.
+TEST(DeadlockCheck, PingPongWithAThreadIsNotADeadlock) {
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    SCOPED_TRACE("procs=" + std::to_string(procs));
+    deadlock_stats before = deadlock_stats_read();
+    auto t0 = steady::now();
+    auto ping = goro::make_chan<int>();
+    auto pong = goro::make_chan<int>();
+    std::thread player;
+    goro::run([&] {
+      player = std::thread([ping, pong] {
+        for (int i = 0; i < kMessages; i++) pong.send(ping.recv() + 1);
+      });
+      int v = 0;
+      for (int i = 0; i < kMessages; i++) {
+        ping.send(v);
+        v = pong.recv();
+      }
+      EXPECT_EQ(v, kMessages);
+    });
+    player.join();
+    expect_few_scans(before, ms_since(t0), "thread <-> goroutine");
+  }
+}
+
+// The header's example of declaring a thread by id, found by its name
+// (goro/runtime.hpp), compiled and run; and the answers for an id that is
+// not a thread of this process. (That a declared thread no longer hides a
+// deadlock is tested from outside: crash.Deadlock.DeclaredThreads...)
+TEST(DeadlockCheck, DeclareAThreadByIdAsTheHeaderShows) {
+  std::atomic<bool> named{false}, stop{false};
+  std::atomic<int> its_tid{0};
+  std::thread lib_thread([&] {
+    pthread_setname_np(pthread_self(), "grpc_global_tim");
+    its_tid = static_cast<int>(gettid());
+    named = true;
+    while (!stop) std::this_thread::yield();
+  });
+  while (!named) std::this_thread::yield();
+  int found = 0;
+  // The example:
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "grpc_global_tim") {
+      EXPECT_TRUE(goro::ignore_thread_in_deadlock_check(std::stoi(task.path().filename())));
+      found = std::stoi(task.path().filename());
+    }
+  }
+  EXPECT_EQ(found, its_tid.load());
+  stop = true;
+  lib_thread.join();
+  EXPECT_FALSE(goro::ignore_thread_in_deadlock_check(0));
+  EXPECT_FALSE(goro::ignore_thread_in_deadlock_check(1 << 23));  // above any pid_max
+  // The caller itself, by id or not (on a thread of its own: a declared
+  // thread keeps its promise until it exits, and this one then does); from a
+  // goroutine, nothing happens.
+  std::thread self([] {
+    EXPECT_TRUE(goro::ignore_thread_in_deadlock_check(static_cast<int>(gettid())));
+    goro::ignore_thread_in_deadlock_check();
+  });
+  self.join();
+  goro::run([] { goro::ignore_thread_in_deadlock_check(); });
+}
+
+}  // namespace

@@ -1,0 +1,190 @@
+// maxprocs bounds the goroutines that run goroutine code, and the threads
+// stay bounded, whatever the goroutines do (issue 15, item 3): a goroutine
+// coming back from goro::blocking waits for a P instead of running beside
+// the maxprocs others, the monitor asks a computing goroutine to yield at
+// its next safe point, and it grants extra Ps for goroutines that compute
+// without one only maxprocs at a time.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <thread>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::steady;
+
+namespace {
+
+int thread_count() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') n++;
+    closedir(d);
+  }
+  return n;
+}
+
+// maxprocs 1. A goroutine sits in a blocking section until main, running
+// on the only P (the monitor took it from the blocked goroutine and gave
+// it to main), tells it to return; main then computes for 1 s without a
+// scheduling point. The returning goroutine must wait for the P: before,
+// it went on running beside main. ($GORO_DEBUG=detachoff=1 keeps the
+// monitor from granting main's queue an extra P, which would let it run.)
+TEST(Maxprocs, BlockingSectionEndWaitsForAP) {
+  setenv("GORO_DEBUG", "detachoff=1", 1);
+  goro::set_maxprocs(1);
+  goro::run([] {
+    std::atomic<bool> in_section{false}, release{false}, returned{false};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      goro::blocking([&] {
+        in_section = true;
+        while (!release.load()) std::this_thread::sleep_for(1ms);
+      });
+      returned = true;
+      wg.done();
+    });
+    while (!in_section.load()) goro::yield();
+    // Wait (parked) for the monitor to take the blocked goroutine's P:
+    // main runs again only on a P, and the only P is that one.
+    goro::sleep_for(50ms);
+    release = true;
+    auto t0 = steady::now();
+    bool ran_beside_main = false;
+    while (steady::now() - t0 < 1s)
+      if (returned.load()) ran_beside_main = true;
+    EXPECT_FALSE(ran_beside_main) << "a goroutine left its blocking section and ran beside main with maxprocs 1";
+    wg.wait();
+    EXPECT_TRUE(returned.load());
+  });
+}
+
+// A goroutine that sends on a channel with room in a loop never parks; the
+// monitor's request makes it yield at a send, so the goroutine queued
+// behind it runs (maxprocs 1, no extra P: detachoff).
+TEST(Preempt, ChannelLoopYieldsWhenAsked) {
+  setenv("GORO_DEBUG", "detachoff=1", 1);
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto c = goro::make_chan<int>(1 << 20);
+    std::atomic<bool> other_ran{false};
+    goro::go([&] { other_ran = true; });
+    auto t0 = steady::now();
+    int n = 0;
+    while (!other_ran.load() && steady::now() - t0 < 10s) {
+      c.send(n);
+      if (++n == (1 << 20)) {  // keep room in the buffer: drain it
+        while (c.try_recv()) {
+        }
+        n = 0;
+      }
+    }
+    EXPECT_TRUE(other_ran.load()) << "the sender never yielded";
+  });
+}
+
+// The same with goro::preempt_point() as the only runtime call.
+TEST(Preempt, PreemptPointYieldsWhenAsked) {
+  setenv("GORO_DEBUG", "detachoff=1", 1);
+  goro::set_maxprocs(1);
+  goro::run([] {
+    std::atomic<bool> other_ran{false};
+    goro::go([&] { other_ran = true; });
+    auto t0 = steady::now();
+    while (!other_ran.load() && steady::now() - t0 < 10s) goro::preempt_point();
+    EXPECT_TRUE(other_ran.load()) << "preempt_point never yielded";
+  });
+}
+
+// 20 goroutines compute for 100 ms each with no safe point, maxprocs 2.
+// Before, the monitor gave each P whose goroutine ran 10 ms with work
+// queued an extra P and thread, and the new P took a batch and was handed
+// off in turn: up to one thread per goroutine. Now at most maxprocs grants
+// exist at once.
+TEST(Maxprocs, ComputingBurstKeepsThreadsBounded) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    // Warm up: both workers exist.
+    {
+      goro::wait_group wg;
+      for (int i = 0; i < 4; i++) wg.go([] { goro::blocking([] { std::this_thread::sleep_for(1ms); }); });
+      wg.wait();
+    }
+    std::atomic<bool> done{false};
+    std::atomic<int> max_threads{0};
+    std::thread sampler([&] {
+      while (!done.load()) {
+        int n = thread_count();
+        if (n > max_threads.load()) max_threads = n;
+        std::this_thread::sleep_for(1ms);
+      }
+    });
+    int before = thread_count();
+    goro::wait_group wg;
+    for (int i = 0; i < 20; i++) {
+      wg.go([] {
+        auto t0 = steady::now();
+        while (steady::now() - t0 < 100ms) {
+        }
+      });
+    }
+    wg.wait();
+    done = true;
+    sampler.join();
+    // maxprocs workers, maxprocs grants, and a spare worker or two.
+    EXPECT_LE(max_threads.load(), before + 2 + 2 + 2) << "threads before the burst: " << before;
+  });
+}
+
+}  // namespace
+
+namespace {
+
+// Threads made for a burst of blocking sections are given back once they
+// have been idle for a scavenge period ($GORO_SCAVENGE_MS, 300 ms here):
+// before, every M ever made stayed, asleep, for the life of the process.
+TEST(Threads, IdleWorkersBeyondMaxprocsExit) {
+  setenv("GORO_SCAVENGE_MS", "300", 1);
+  goro::set_maxprocs(2);
+  goro::run([] {
+    int before = thread_count();
+    {
+      goro::wait_group wg;
+      std::atomic<int> inside{0};
+      for (int i = 0; i < 40; i++) {
+        wg.go([&] {
+          goro::blocking([&] {
+            inside++;
+            // Stay until all 40 are inside (each holds a thread).
+            auto t0 = steady::now();
+            while (inside.load() < 40 && steady::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
+          });
+        });
+      }
+      wg.wait();
+      EXPECT_EQ(inside.load(), 40);
+    }
+    int peak = thread_count();
+    EXPECT_GE(peak, before + 30) << "the burst should have held a thread per blocking section";
+    auto t0 = steady::now();
+    // Kept: the workers running (up to maxprocs), up to maxprocs idle ones
+    // and the one sleeping until the next timer.
+    const int kept = before + 2 + 1;
+    while (thread_count() > kept && steady::now() - t0 < 20s) goro::sleep_for(10ms);
+    EXPECT_LE(thread_count(), kept) << "threads before " << before << ", at the burst " << peak;
+    // The runtime still works, with new threads as needed.
+    goro::wait_group wg;
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 8; i++) wg.go([&] { goro::blocking([&] { std::this_thread::sleep_for(5ms); ran++; }); });
+    wg.wait();
+    EXPECT_EQ(ran.load(), 8);
+  });
+}
+
+}  // namespace
