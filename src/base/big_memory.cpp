@@ -1,12 +1,12 @@
 // Kept big mappings. See big_memory.hpp.
 //
 // Invariants (cache.lock held): kept[0..n) are mappings nobody uses, each
-// `mapped` bytes long; `idle` marks those not taken since the monitor's
+// `mapped` bytes long; `idle` marks those not taken since the scavenger's
 // last period. At most kKept mappings and kKeptBytes bytes are kept; a put
 // beyond that unmaps the oldest. dropped[0..ndropped) are what is left of
-// blocks the monitor is unmapping: nobody else sees them, and a piece is
+// blocks the scavenger is unmapping: nobody else sees them, and a piece is
 // cut off (under the lock) before it is unmapped (outside it), so the
-// monitor and free_os_memory never unmap the same bytes.
+// scavenger thread and free_os_memory never unmap the same bytes.
 #include "base/big_memory.hpp"
 
 #include <sys/mman.h>
@@ -22,7 +22,7 @@ namespace {
 
 constexpr int kKept = 4;
 constexpr uint64_t kKeptBytes = uint64_t{1} << 30;  // 1 GiB
-constexpr uint64_t kUnmapPiece = uint64_t{1} << 20;  // the monitor's unit: ~0.25 ms resident
+constexpr uint64_t kUnmapPiece = uint64_t{1} << 20;  // the scavenger's unit: ~0.25 ms resident
 
 struct kept_block {
   void* p;

@@ -28,7 +28,7 @@
 //   sched         the global run queue, idle P and M lists
 //   scavenger     the stack scavenger's batch (sched/stack.cpp): held across
 //                 madvise calls, by goro::free_os_memory for as long as its
-//                 release takes; the monitor only try_locks it
+//                 release takes; the scavenger thread only try_locks it
 //   stack_pool    global stack and g free lists
 //   allgs         the slab list of all g's (dump, deadlock report)
 #pragma once

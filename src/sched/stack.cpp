@@ -12,11 +12,11 @@
 //  - Stacks on any free list, and in the batch, have their guard page
 //    installed.
 //  - idle <= free_low <= free_tops.n: the entries below free_low have not
-//    been taken since the monitor's last period began; the entries below
-//    idle are those of them the monitor is to release this period.
+//    been taken since the scavenger's last period began; the entries below
+//    idle are those of them the scavenger is to release this period.
 //
 // The scavenger (scav, guarded by scav.lock, rank scavenger, taken before
-// the pool lock): one at a time, the monitor (a slice per round, try_lock
+// the pool lock): one at a time, the scavenger thread (a slice at a time, try_lock
 // only) or goro::free_os_memory (everything, for as long as it takes)
 // moves free stacks out of free_tops into its batch under the pool lock,
 // sorts them by address outside it, releases runs of neighbouring slots
@@ -26,15 +26,15 @@
 // Why this shape (issue 15, item 5): the monitor used to madvise every
 // idle stack, one call each, inline in one round: after a burst of 300,000
 // goroutines that held the monitor up for seconds (no retake, no overdue
-// timer wake-up, no deadlock check meanwhile). Slices on the monitor
-// rather than a scavenger thread of its own: no thread to start, register
-// with the deadlock detector and restart after fork, and the monitor
-// sleeps most of the time anyway. Sorting: each madvise is a system call
-// that edits the range's page tables and flushes the TLB; on the
-// project's VMs a call on one stack with a page resident cost 75-160 us,
-// one call on 1,000 neighbouring such stacks 3-15 us per stack. The
-// monitor sorts 4,096 stacks at a time (~200 us; all 300,000 would take
-// ~25 ms), free_os_memory sorts its whole batch.
+// timer wake-up, no deadlock check meanwhile). Now the scavenger has a
+// thread of its own (scavenger.cpp says why slices on the monitor were not
+// enough) and gives back runs of neighbouring stacks with one call.
+// Sorting: each madvise is a system call that edits the range's page
+// tables and flushes the TLB; on the project's VMs a call on one stack
+// with a page resident cost 75-160 us, one call on 1,000 neighbouring such
+// stacks 3-15 us per stack. The thread sorts 4,096 stacks at a time
+// (~60-200 us; all 300,000 would take ~25 ms), free_os_memory sorts its
+// whole batch.
 #include "sched/stack.hpp"
 
 #include <sys/mman.h>
@@ -117,7 +117,7 @@ struct stack_pool {
   // must not touch a page to find the next stack.
   top_list free_tops;
   top_list released;
-  size_t free_low = 0;          // lowest free_tops.n since the monitor's last period began
+  size_t free_low = 0;          // lowest free_tops.n since the scavenger's last period began
   size_t idle = 0;              // free_tops[0, idle): to be released this period
   int64_t capacity = 0;
   int64_t reserved = 0;
@@ -401,10 +401,10 @@ void stack_release(p* pp, g* gp) {
 namespace {
 
 constexpr size_t kMiB = size_t{1} << 20;
-constexpr size_t kMonitorSlice = 4096;            // stacks the monitor takes and sorts at a time
-constexpr size_t kMonitorRoundBytes = 64 * kMiB;  // stack range per monitor round, at most
-constexpr size_t kMonitorMinPiece = 256 * 1024;    // the monitor's madvise range: from one default stack
-constexpr int64_t kMonitorCallNs = 250'000;        // to 64 MiB, as calls take less or more CPU than this
+constexpr size_t kStepSlice = 4096;               // stacks the scavenger takes and sorts at a time
+constexpr size_t kStepBytes = 64 * kMiB;          // stack range per step, at most
+constexpr size_t kMinPiece = 256 * 1024;           // the scavenger's madvise range: from one default stack
+constexpr int64_t kCallNs = 250'000;               // to 64 MiB, as calls take less or more CPU than this
 constexpr size_t kAllPieceBytes = 256 * kMiB;     // free_os_memory: range per madvise, at most
 constexpr size_t kAllTakeAtOnce = 16384;          // free_os_memory: stacks moved per pool-lock hold
 
@@ -418,9 +418,9 @@ struct scavenger {
   size_t done = 0;
   size_t sorted = 0;
   char* cursor = nullptr;
-  // The monitor's pacing (scav.lock): the stack range of its next
+  // The scavenger thread's pacing (scav.lock): the stack range of its next
   // madvise, doubled after a call that took less than half of
-  // kMonitorCallNs of the monitor's CPU time, halved after one that took
+  // kCallNs of the thread's CPU time, halved after one that took
   // more. A call's cost is a fixed part (~75 us on the project's VMs) plus
   // a part per resident page, neither known in advance. Measured in CPU
   // time, not wall time: on a loaded machine the thread is descheduled in
@@ -452,7 +452,7 @@ bool todo_make_room(size_t more) {
   return scav.todo.reserve(scav.todo.n + more);
 }
 
-// Moves up to `max` of the stacks the monitor is to release this period
+// Moves up to `max` of the stacks the scavenger is to release this period
 // (the top of the idle region) into the batch. Costs the copy of the
 // stacks freed since the period began (the entries above the idle
 // region), usually few. scav.lock held; room in the batch.
@@ -550,7 +550,7 @@ bool stack_scavenge_step(bool new_period, int64_t deadline) {
     pool.free_low = pool.free_tops.n;
   }
   // free_os_memory holds it while it releases everything, idle stacks
-  // included: nothing to do for the monitor then.
+  // included: nothing to do for the scavenger thread then.
   if (!scav.lock.try_lock()) return false;
   const int64_t start = nanotime();
   const int64_t start_cpu = thread_cpu_ns();
@@ -561,27 +561,27 @@ bool stack_scavenge_step(bool new_period, int64_t deadline) {
   size_t round_bytes = 0;
   for (;;) {
     if (scav.done == scav.sorted) {
-      if (scav.done == scav.todo.n && (!todo_make_room(kMonitorSlice) || take_idle(kMonitorSlice) == 0)) {
+      if (scav.done == scav.todo.n && (!todo_make_room(kStepSlice) || take_idle(kStepSlice) == 0)) {
         more = false;  // (or no memory for the batch: next period)
         break;
       }
       sort_todo();
       cpu = thread_cpu_ns();
     }
-    if (nanotime() >= deadline || round_bytes >= kMonitorRoundBytes) break;
-    round_bytes += release_next(std::min(scav.piece, kMonitorRoundBytes - round_bytes));
+    if (nanotime() >= deadline || round_bytes >= kStepBytes) break;
+    round_bytes += release_next(std::min(scav.piece, kStepBytes - round_bytes));
     int64_t now_cpu = thread_cpu_ns();
     int64_t took = now_cpu - cpu;
     cpu = now_cpu;
-    if (took < kMonitorCallNs / 2)
-      scav.piece = std::min(scav.piece * 2, kMonitorRoundBytes);
-    else if (took > kMonitorCallNs)
-      scav.piece = std::max(scav.piece / 2, kMonitorMinPiece);
+    if (took < kCallNs / 2)
+      scav.piece = std::min(scav.piece * 2, kStepBytes);
+    else if (took > kCallNs)
+      scav.piece = std::max(scav.piece / 2, kMinPiece);
   }
   scav.lock.unlock();
   int64_t took = nanotime() - start;
   int64_t took_cpu = cpu - start_cpu;  // to the last call (the rest is a few loads)
-  // (Only the monitor writes them.)
+  // (Only the scavenger thread writes them.)
   if (took > g_longest_step_ns.load(std::memory_order_relaxed)) g_longest_step_ns.store(took, std::memory_order_relaxed);
   if (took_cpu > g_longest_step_cpu_ns.load(std::memory_order_relaxed))
     g_longest_step_cpu_ns.store(took_cpu, std::memory_order_relaxed);
@@ -597,7 +597,7 @@ void stack_scavenge_all() {
     capacity = static_cast<size_t>(pool.capacity);
   }
   // Room for every stack there is, if there is memory for it; else as many
-  // as fit (the rest wait for the next call or the monitor).
+  // as fit (the rest wait for the next call or the scavenger thread).
   if (!todo_make_room(capacity)) todo_make_room(0);
   // In pieces, so goroutines starting meanwhile wait little for the lock;
   // at most as many as were free at the call (others keep freeing).

@@ -23,7 +23,7 @@
 // stack costs a TLB miss and a cache miss; refilling a linked cache of 32
 // cold stacks took 32 of each in a row, under the pool lock). Memory of cached stacks stays committed and
 // is reused by the next goroutines (Go's stack cache does the same) until
-// the scavenger (below: a slice per monitor round, or all at once for
+// the scavenger (below: its own thread, a slice at a time, or all at once for
 // goro::free_os_memory) gives the pages of stacks that stayed unused back
 // to the kernel.
 //
@@ -73,18 +73,18 @@ void stack_alloc_dedicated(g* gp, size_t size);
 // PROT_NONE pages as they are), and holds the pool lock only to move
 // stacks out of and back into the free lists, never across a madvise.
 
-// The monitor's share, called every round while it returns true (and at
+// The scavenger thread's share (scavenger.cpp), called until it returns false (and at
 // every period): with `new_period` (every 5 s, $GORO_SCAVENGE_MS), marks
 // the stacks that no goroutine has taken since the previous period as
 // idle, so stacks idle for one to two periods are released; then releases
 // idle stacks until `deadline` (nanotime) or 64 MiB of stack range,
 // whichever comes first, and returns whether idle stacks are left. Never
 // waits: if goro::free_os_memory is releasing, it does nothing this round.
-// Monitor only.
+// Scavenger thread only.
 bool stack_scavenge_step(bool new_period, int64_t deadline);
 
 // goro::free_os_memory: releases every stack in the global free list, and
-// whatever the monitor had left to release; returns when they are given
+// whatever the scavenger thread had left to release; returns when they are given
 // back. Other goroutines keep getting stacks meanwhile (the pool lock is
 // taken briefly, and released stacks go back to the pool as each run is
 // done). Any thread, no lock held.
@@ -96,7 +96,7 @@ void stack_scavenge_all();
 struct stack_scavenge_counts {
   uint64_t released;         // stacks whose pages were given back
   uint64_t madvise_calls;    // system calls that gave them back
-  int64_t longest_step_ns;      // the monitor's longest stack_scavenge_step, wall time
+  int64_t longest_step_ns;      // the scavenger's longest stack_scavenge_step, wall time
   int64_t longest_step_cpu_ns;  // and the most CPU time one took
 };
 stack_scavenge_counts stack_scavenge_counted();

@@ -9,11 +9,9 @@
 //  - keeps the coarse clock used for wait-since stamps;
 //  - finishes the deadlock check that a worker going idle asked for, and
 //    looks again every 100 ms while a run() waits (deadlock.cpp);
-//  - every 5 s ($GORO_SCAVENGE_MS), starts giving the pages of goroutine
-//    stacks that stayed free since its last look back to the kernel, and
-//    the big channel buffers kept unused as long (stack_scavenge_step,
-//    big_memory_scavenge_step), half a millisecond of that work per round
-//    until it is done, so that no round is held up for long.
+// (Giving unused stack pages back to the kernel is the scavenger's job,
+// on a thread of its own, scavenger.cpp: a madvise can take milliseconds,
+// and no round here may wait for one.)
 // Goroutines are never preempted in the middle of C++ code: the detached
 // goroutine keeps running on its M, and its P is given back when it next
 // reaches the scheduler (proc.cpp: over-budget check).
@@ -28,11 +26,9 @@
 
 #include <cstring>
 
-#include "base/big_memory.hpp"
 #include "base/check.hpp"
 #include "base/debug_env.hpp"
 #include "sched/sched.hpp"
-#include "sched/stack.hpp"
 #include "sched/sysmon.hpp"
 
 namespace goro::detail {
@@ -44,10 +40,6 @@ std::atomic<uint64_t> g_rounds{0};
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
 constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
-// Scavenging per round, at most (plus one madvise that costs more than
-// its estimate): a goroutine stuck behind a spinner waits 10 ms for the
-// retake, and this should not add much to it.
-constexpr int64_t kScavengeSliceNs = 500'000;
 
 // Goroutines queued on the P, or its timers overdue by a millisecond (a
 // sleeper whose wake-up waits for the P's goroutine to stop computing).
@@ -138,10 +130,6 @@ void* sysmon_main(void* started) {
   prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
   runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
   static_cast<note*>(started)->wake();
-  int64_t last_scavenge = 0;
-  bool scavenging = false;  // the last scavenging step left work for the next round
-  // Stacks that stay free for one to two periods are given back.
-  const int64_t scavenge_every = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
   int64_t delay_us = 20;
   int idle = 0;
   for (;;) {
@@ -161,19 +149,6 @@ void* sysmon_main(void* started) {
     // to block was a plain thread). At most one listing per 100 ms, with no
     // lock held (deadlock.cpp).
     deadlock_monitor_check(now);
-    // Give back the pages of goroutine stacks, and the kept big channel
-    // buffers (base/big_memory.hpp), that stayed free for a whole period
-    // (5 s unless $GORO_SCAVENGE_MS says otherwise; stack.hpp): a slice
-    // per round, polling at the short delay while there is more.
-    bool new_period = now - last_scavenge >= scavenge_every;
-    if (new_period) last_scavenge = now;
-    if (new_period || scavenging) {
-      int64_t until = nanotime() + kScavengeSliceNs;
-      bool more = stack_scavenge_step(new_period, until);
-      more = big_memory_scavenge_step(new_period, until) || more;
-      scavenging = more;
-      acted = acted || more;
-    }
     g_rounds.fetch_add(1, std::memory_order_relaxed);
     if (acted) {
       idle = 0;

@@ -8,8 +8,7 @@
 namespace goro::detail {
 
 // Rounds the monitor has completed since the runtime started: each round
-// looks for Ps to retake, overdue timers and deadlocks, and does a slice of
-// scavenging. A count that stops moving means the monitor is held up.
+// looks for Ps to retake, overdue timers and deadlocks. A count that stops moving means the monitor is held up.
 uint64_t sysmon_rounds();
 
 }  // namespace goro::detail
