@@ -310,9 +310,14 @@ long vm_rss_kib() {
 }
 
 // A kept big buffer that nobody takes for a whole period (300 ms here) is
-// unmapped by the monitor, a piece per round: VmRSS drops back. Waits on
+// unmapped by the scavenger thread, a piece at a time: VmRSS drops back. Waits on
 // that with a generous deadline (loaded machines, sanitizer builds).
-TEST(Chan, MonitorGivesBackKeptBigBuffers) {
+TEST(Chan, ScavengerGivesBackKeptBigBuffers) {
+#if defined(GORO_TSAN)
+  // Under TSan big buffers are not kept (base/big_memory.cpp), and the
+  // shadow memory of the freed buffer stays resident: nothing to observe.
+  GTEST_SKIP() << "big buffers are not kept under TSan";
+#endif
   setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
   goro::run([] {
     const int64_t n = goro_test::kSanitized ? 2'000'000 : 8'000'000;  // 16 or 64 MB
@@ -321,11 +326,9 @@ TEST(Chan, MonitorGivesBackKeptBigBuffers) {
     {
       auto c = goro::make_chan<uint64_t>(n);
       for (int64_t i = 0; i < n; i++) c.send(static_cast<uint64_t>(i));  // touches every page
-    }  // dropped: its buffer is kept for the next big channel (unmapped at once under TSan)
+    }  // dropped: its buffer is kept for the next big channel
     long grown = vm_rss_kib() - before;
-#if !defined(GORO_TSAN)
     ASSERT_GT(grown, buffer_kib / 2) << "the buffer was not kept, or not touched?";
-#endif
     auto t0 = goro_test::steady::now();
     while (vm_rss_kib() - before > buffer_kib / 4 && goro_test::steady::now() - t0 < 60s) goro::sleep_for(20ms);
     EXPECT_LT(vm_rss_kib() - before, buffer_kib / 4)

@@ -128,7 +128,7 @@ TEST(Scavenge, FreeOsMemoryGivesIdleStacksBack) {
 // checked outside the sanitizer builds only, as above. Waits on the
 // outcome with a generous deadline: on a loaded machine the monitor's
 // periods and the release itself take longer.
-TEST(Scavenge, MonitorGivesBackStacksLeftUnused) {
+TEST(Scavenge, StacksLeftUnusedAreGivenBackUnasked) {
   setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
   goro::run([] {
     long before = vm_rss_kib();
@@ -199,7 +199,7 @@ TEST(Scavenge, MonitorKeepsItsRoundsWhileReleasing) {
 // the spinner runs within 10-20 ms (the retake delay), not after the
 // whole release (seconds on a slow VM, where each madvise costs ~100 us).
 // The bound of a second is generous, for loaded machines.
-TEST(Scavenge, QueuedGoroutineRunsWhileTheMonitorReleases) {
+TEST(Scavenge, QueuedGoroutineRunsWhileStacksAreReleased) {
   setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
   goro::set_maxprocs(1);
   goro::run([] {
