@@ -1,13 +1,19 @@
 // Kept big mappings. See big_memory.hpp.
 //
 // Invariants (cache.lock held): kept[0..n) are mappings nobody uses, each
-// `mapped` bytes long; `idle` marks those not taken since the last
-// scavenge. At most kKept mappings and kKeptBytes bytes are kept; a put
-// beyond that unmaps the oldest.
+// `mapped` bytes long; `idle` marks those not taken since the scavenger's
+// last period. At most kKept mappings and kKeptBytes bytes are kept; a put
+// beyond that unmaps the oldest. dropped[0..ndropped) are what is left of
+// blocks the scavenger is unmapping: nobody else sees them, and a piece is
+// cut off (under the lock) before it is unmapped (outside it), so the
+// scavenger thread and free_os_memory never unmap the same bytes.
 #include "base/big_memory.hpp"
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
+#include "base/futex.hpp"
 #include "base/lock.hpp"
 
 namespace goro::detail {
@@ -16,6 +22,7 @@ namespace {
 
 constexpr int kKept = 4;
 constexpr uint64_t kKeptBytes = uint64_t{1} << 30;  // 1 GiB
+constexpr uint64_t kUnmapPiece = uint64_t{1} << 20;  // the scavenger's unit: ~0.25 ms resident
 
 struct kept_block {
   void* p;
@@ -28,6 +35,8 @@ struct {
   kept_block kept[kKept];
   int n = 0;  // oldest first
   uint64_t bytes = 0;
+  kept_block dropped[kKept];
+  int ndropped = 0;
 } cache;
 
 void remove_locked(int i) {
@@ -85,23 +94,51 @@ void big_memory_put(void* p, uint64_t mapped) {
 #endif
 }
 
-void big_memory_scavenge(bool all) {
-  void* drop[kKept];
-  uint64_t drop_bytes[kKept];
+bool big_memory_scavenge_step(bool new_period, int64_t deadline) {
+  for (;;) {
+    void* p = nullptr;
+    uint64_t len = 0;
+    {
+      lock_guard lk(cache.lock);
+      if (new_period) {
+        new_period = false;
+        for (int i = 0; i < cache.n;) {
+          if (cache.kept[i].idle && cache.ndropped < kKept) {
+            cache.dropped[cache.ndropped++] = cache.kept[i];
+            remove_locked(i);
+          } else {
+            cache.kept[i++].idle = true;
+          }
+        }
+      }
+      if (cache.ndropped == 0) return false;
+      if (nanotime() >= deadline) return true;
+      // The next piece, cut off the front of the first dropped block.
+      kept_block& d = cache.dropped[0];
+      p = d.p;
+      len = std::min(d.mapped, kUnmapPiece);
+      d.p = static_cast<char*>(d.p) + len;
+      d.mapped -= len;
+      if (d.mapped == 0) {
+        for (int j = 1; j < cache.ndropped; j++) cache.dropped[j - 1] = cache.dropped[j];
+        cache.ndropped--;
+      }
+    }
+    munmap(p, len);
+  }
+}
+
+void big_memory_scavenge_all() {
+  kept_block drop[2 * kKept];
   int ndrop = 0;
   {
     lock_guard lk(cache.lock);
-    for (int i = 0; i < cache.n;) {
-      if (all || cache.kept[i].idle) {
-        drop[ndrop] = cache.kept[i].p;
-        drop_bytes[ndrop++] = cache.kept[i].mapped;
-        remove_locked(i);
-      } else {
-        cache.kept[i++].idle = true;
-      }
-    }
+    for (int i = 0; i < cache.n; i++) drop[ndrop++] = cache.kept[i];
+    for (int i = 0; i < cache.ndropped; i++) drop[ndrop++] = cache.dropped[i];
+    cache.n = cache.ndropped = 0;
+    cache.bytes = 0;
   }
-  for (int i = 0; i < ndrop; i++) munmap(drop[i], drop_bytes[i]);
+  for (int i = 0; i < ndrop; i++) munmap(drop[i].p, drop[i].mapped);
 }
 
 }  // namespace goro::detail

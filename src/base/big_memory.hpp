@@ -7,14 +7,16 @@
 // 4 KiB at a time (docs/benchmarks.md, "Where the remaining gaps come
 // from", item 4). Keeping the last freed mappings for the next big
 // allocation of about the same size avoids all of that, as a heap keeps
-// freed spans; the monitor gives them back after a period unused
+// freed spans; the scavenger thread gives them back after a period unused
 // (big_memory_scavenge), and goro::free_os_memory() at once.
 //
 // Fresh mappings are left to 4 KiB pages: huge pages must come from 2 MiB
 // free blocks, which are what such hosts have taken back.
 //
 // Thread-safe. Lock: one leaf lock (nothing is taken under it; munmap is
-// called outside it).
+// called outside it). Unmapping a big block is not quick (a 256 MiB block
+// with every page resident took 40-60 ms on the project's VMs), so the
+// scavenger thread unmaps them in 1 MiB pieces, a slice at a time.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +36,14 @@ big_block big_memory_get(uint64_t bytes);
 // Gives back a block from big_memory_get (p and mapped as returned).
 void big_memory_put(void* p, uint64_t mapped);
 
-// Unmaps kept blocks: all of them, or those unused since the last call.
-void big_memory_scavenge(bool all);
+// The scavenger thread's share, called until it returns false (and at
+// every period): with `new_period`, the kept blocks that nobody took since
+// the previous period are dropped; then dropped blocks are unmapped, a
+// piece at a time, until `deadline` (nanotime). Returns whether dropped
+// blocks are left. Scavenger thread only.
+bool big_memory_scavenge_step(bool new_period, int64_t deadline);
+
+// goro::free_os_memory: unmaps every kept and dropped block. Any thread.
+void big_memory_scavenge_all();
 
 }  // namespace goro::detail

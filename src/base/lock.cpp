@@ -12,6 +12,7 @@ const char* lock_rank_name(lock_rank r) {
     case lock_rank::wait_list: return "wait_list";
     case lock_rank::timers: return "timers";
     case lock_rank::sched: return "sched";
+    case lock_rank::scavenger: return "scavenger";
     case lock_rank::stack_pool: return "stack_pool";
     case lock_rank::allgs: return "allgs";
     case lock_rank::leaf: return "leaf";

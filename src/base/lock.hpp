@@ -26,6 +26,9 @@
 //   wait_list     wait_group / semaphore-style waiter lists
 //   timers        a P's timer heap
 //   sched         the global run queue, idle P and M lists
+//   scavenger     the stack scavenger's batch (sched/stack.cpp): held across
+//                 madvise calls, by goro::free_os_memory for as long as its
+//                 release takes; the scavenger thread only try_locks it
 //   stack_pool    global stack and g free lists
 //   allgs         the slab list of all g's (dump, deadlock report)
 #pragma once
@@ -42,6 +45,7 @@ enum class lock_rank : uint8_t {
   wait_list,
   timers,
   sched,
+  scavenger,
   stack_pool,
   allgs,
   leaf,  // takes no other lock while held

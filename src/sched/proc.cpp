@@ -719,6 +719,7 @@ void runtime_init() {
     sched.coarse_now.store(nanotime(), std::memory_order_relaxed);
     crash_handlers_install();
     sysmon_start();
+    scavenger_start();
     deadlock_init_ignored_threads();
     sched.started.store(true, std::memory_order_release);
   });

@@ -321,6 +321,8 @@ void g_main(void* arg);                   // first frame of every goroutine
 
 // ---- monitor and deadlock (sched/sysmon.cpp, sched/deadlock.cpp) -------
 void sysmon_start();
+// Starts the stack scavenger's thread (scavenger.cpp).
+void scavenger_start();
 // Called under sched.lock when an M goes idle: if every M is idle and
 // nothing is runnable, asks the monitor to run the deadlock check.
 void check_dead_locked();

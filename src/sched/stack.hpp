@@ -23,10 +23,12 @@
 // stack costs a TLB miss and a cache miss; refilling a linked cache of 32
 // cold stacks took 32 of each in a row, under the pool lock). Memory of cached stacks stays committed and
 // is reused by the next goroutines (Go's stack cache does the same) until
-// the scavenger (stack_scavenge, run by the monitor every 5 s) gives the
-// pages of stacks that stayed unused back to the kernel.
+// the scavenger (below: its own thread, a slice at a time, or all at once for
+// goro::free_os_memory) gives the pages of stacks that stayed unused back
+// to the kernel.
 //
-// Lock order: the pool lock ranks `stack_pool` (base/lock.hpp).
+// Lock order: the scavenger's lock (rank `scavenger`) before the pool lock
+// (rank `stack_pool`), base/lock.hpp.
 #pragma once
 
 #include <cstddef>
@@ -62,14 +64,42 @@ int64_t stack_reserved_count();
 // the default) into gp. Throws goro::resource_error.
 void stack_alloc_dedicated(g* gp, size_t size);
 
-// Gives the memory of free pooled stacks back to the kernel
-// (madvise(MADV_DONTNEED); the address space stays reserved and a reused
-// stack reads as zeros). With `all` false, only the stacks that no
-// goroutine has taken since the previous call: the monitor calls it every
-// 5 s ($GORO_SCAVENGE_MS), so stacks idle for 5 to 10 s are released. With
-// `all` true (goro::free_os_memory), every stack in the global free lists.
-// Stacks cached per P (at most 64 each) stay. Any thread, no lock held.
-void stack_scavenge(bool all);
+// The scavenger gives the memory of free pooled stacks back to the kernel
+// with madvise(MADV_DONTNEED): the address space stays reserved, a reused
+// stack reads as zeros. Stacks cached per P (at most 64 each) stay.
+// It sorts the stacks it releases by address and gives back each run of
+// neighbouring slots with one call (the guard pages between them are
+// inside the range: madvise leaves MADV_GUARD_INSTALL markers and
+// PROT_NONE pages as they are), and holds the pool lock only to move
+// stacks out of and back into the free lists, never across a madvise.
+
+// The scavenger thread's share (scavenger.cpp), called until it returns false (and at
+// every period): with `new_period` (every 5 s, $GORO_SCAVENGE_MS), marks
+// the stacks that no goroutine has taken since the previous period as
+// idle, so stacks idle for one to two periods are released; then releases
+// idle stacks until `deadline` (nanotime) or 64 MiB of stack range,
+// whichever comes first, and returns whether idle stacks are left. Never
+// waits: if goro::free_os_memory is releasing, it does nothing this round.
+// Scavenger thread only.
+bool stack_scavenge_step(bool new_period, int64_t deadline);
+
+// goro::free_os_memory: releases every stack in the global free list, and
+// whatever the scavenger thread had left to release; returns when they are given
+// back. Other goroutines keep getting stacks meanwhile (the pool lock is
+// taken briefly, and released stacks go back to the pool as each run is
+// done). Any thread, no lock held.
+void stack_scavenge_all();
+
+// What the scavenger has done since the runtime started (tests,
+// diagnostics). Each field is read on its own: together they are not a
+// snapshot.
+struct stack_scavenge_counts {
+  uint64_t released;         // stacks whose pages were given back
+  uint64_t madvise_calls;    // system calls that gave them back
+  int64_t longest_step_ns;      // the scavenger's longest stack_scavenge_step, wall time
+  int64_t longest_step_cpu_ns;  // and the most CPU time one took
+};
+stack_scavenge_counts stack_scavenge_counted();
 
 // Stack overflow diagnosis: true if addr lies in the guard page of gp's
 // stack (or just below its usable range).

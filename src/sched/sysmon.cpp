@@ -9,9 +9,9 @@
 //  - keeps the coarse clock used for wait-since stamps;
 //  - finishes the deadlock check that a worker going idle asked for, and
 //    looks again every 100 ms while a run() waits (deadlock.cpp);
-//  - every 5 s ($GORO_SCAVENGE_MS), gives the pages of goroutine stacks
-//    that stayed free since its last look back to the kernel
-//    (stack_scavenge).
+// (Giving unused stack pages back to the kernel is the scavenger's job,
+// on a thread of its own, scavenger.cpp: a madvise can take milliseconds,
+// and no round here may wait for one.)
 // Goroutines are never preempted in the middle of C++ code: the detached
 // goroutine keeps running on its M, and its P is given back when it next
 // reaches the scheduler (proc.cpp: over-budget check).
@@ -26,15 +26,17 @@
 
 #include <cstring>
 
-#include "base/big_memory.hpp"
 #include "base/check.hpp"
 #include "base/debug_env.hpp"
 #include "sched/sched.hpp"
-#include "sched/stack.hpp"
+#include "sched/sysmon.hpp"
 
 namespace goro::detail {
 
 namespace {
+
+// Completed rounds (sysmon_rounds). Relaxed: a statistic, it orders nothing.
+std::atomic<uint64_t> g_rounds{0};
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
 constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
@@ -128,9 +130,6 @@ void* sysmon_main(void* started) {
   prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
   runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
   static_cast<note*>(started)->wake();
-  int64_t last_scavenge = 0;
-  // Stacks that stay free for one to two periods are given back.
-  const int64_t scavenge_every = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
   int64_t delay_us = 20;
   int idle = 0;
   for (;;) {
@@ -150,14 +149,7 @@ void* sysmon_main(void* started) {
     // to block was a plain thread). At most one listing per 100 ms, with no
     // lock held (deadlock.cpp).
     deadlock_monitor_check(now);
-    // Give back the pages of goroutine stacks that stayed free for a
-    // whole period (5 s unless $GORO_SCAVENGE_MS says otherwise;
-    // stack.hpp).
-    if (now - last_scavenge >= scavenge_every) {
-      last_scavenge = now;
-      stack_scavenge(false);
-      big_memory_scavenge(false);  // kept big channel buffers (base/big_memory.hpp)
-    }
+    g_rounds.fetch_add(1, std::memory_order_relaxed);
     if (acted) {
       idle = 0;
       delay_us = 20;
@@ -169,6 +161,8 @@ void* sysmon_main(void* started) {
 }
 
 }  // namespace
+
+uint64_t sysmon_rounds() { return g_rounds.load(std::memory_order_relaxed); }
 
 void sysmon_start() {
   pthread_t t;

@@ -464,6 +464,10 @@ TEST(StackOverflow, SmallStack) { expect_overflow_report(run_scenario("stack_ove
 
 TEST(StackOverflow, DefaultStack) { expect_overflow_report(run_scenario("stack_overflow_default")); }
 
+// On a stack that free_os_memory gave back, released together with its
+// neighbours (the guard page between them inside the range).
+TEST(StackOverflow, ReleasedStack) { expect_overflow_report(run_scenario("stack_overflow_released")); }
+
 // ---- data races --------------------------------------------------------------
 
 #if defined(GORO_TSAN)

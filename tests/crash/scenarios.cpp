@@ -363,6 +363,53 @@ int overflow(size_t stack_size) {
   });
 }
 
+// An overflow on a stack the scavenger gave back. free_os_memory releases
+// neighbouring stacks with one madvise whose range holds the guard pages
+// between them; the guards must survive it. A burst takes consecutive
+// slots; after the release, goroutines parked for good use up the P's
+// cache of stacks that were never released, so the overflowing goroutine
+// gets a released stack (from the middle of a run, but for the first of
+// each run).
+int overflow_after_release() {
+  goro::set_maxprocs(1);
+  return goro::run([] {
+    constexpr int kBurst = 2000;
+    {
+      auto gate = goro::make_chan<int>();
+      goro::wait_group parked, done;
+      parked.add(kBurst);
+      done.add(kBurst);
+      for (int i = 0; i < kBurst; i++) {
+        goro::go([&] {
+          parked.done();
+          gate.recv();
+          done.done();
+        });
+      }
+      parked.wait();
+      gate.close();
+      done.wait();
+    }
+    goro::free_os_memory();
+    goro::wait_group never, started;
+    never.add(1);
+    started.add(200);  // more than a P caches (64)
+    for (int i = 0; i < 200; i++) {
+      goro::go([&] {
+        started.done();
+        never.wait();
+      });
+    }
+    started.wait();
+    goro::go([] {
+      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
+      int r = recurse_forever(0);
+      say("unreachable: recursion returned " + std::to_string(r));
+    });
+    never.wait();
+  });
+}
+
 // Not a crash: a goroutine with a non-default stack (go_with) just runs.
 // The control for the small-stack overflow scenario, so a failure there can
 // be told apart from go_with itself failing.
@@ -671,6 +718,7 @@ const scenario kScenarios[] = {
     {"panic_main", panic_main},
     {"stack_overflow_small", [] { return overflow(64 * 1024); }},
     {"stack_overflow_default", [] { return overflow(0); }},
+    {"stack_overflow_released", overflow_after_release},
     {"custom_stack_runs", custom_stack_runs},
     {"race", race},
     {"race_sequential", race_sequential},

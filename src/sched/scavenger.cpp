@@ -1,0 +1,86 @@
+// The scavenger: a background thread of the runtime, holding no P, that
+// gives the pages of goroutine stacks and kept big channel buffers that
+// stayed unused for a whole period (5 s, $GORO_SCAVENGE_MS) back to the
+// kernel (stack_scavenge_step, big_memory_scavenge_step).
+//
+// Why a thread of its own, not a slice of each monitor round (issue 15,
+// item 5): a single madvise(MADV_DONTNEED) of one stack took up to 1.5 ms
+// of CPU on the project's 2-vCPU VMs while another thread of the process
+// computed on the other CPU (the call waits in the kernel for the TLB
+// shootdown to be acknowledged by that CPU, and a vCPU answers late), and
+// 5.5 ms once; the monitor must not wait for that, since a goroutine
+// queued behind a computing one waits for the monitor's retake. Here
+// nothing the monitor does waits for the scavenger: they share no lock.
+//
+// Pacing: work in slices of about 1 ms (stack_scavenge_step's deadline),
+// and after each slice sleep as long as it took, so that the scavenger
+// uses at most half a CPU while it releases a burst, and none otherwise.
+//
+// The thread is registered as a runtime thread (it never readies a
+// goroutine), so the deadlock check does not wait for it.
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/big_memory.hpp"
+#include "base/check.hpp"
+#include "base/futex.hpp"
+#include "sched/sched.hpp"
+#include "sched/stack.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr int64_t kSliceNs = 1'000'000;
+constexpr int64_t kMinPauseNs = 100'000;
+
+void* scavenger_main(void* started) {
+  prctl(PR_SET_NAME, "goro-scavenge", 0, 0, 0);
+  runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
+  static_cast<note*>(started)->wake();
+  // Stacks that stay free for one to two periods are given back.
+  const int64_t period = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
+  note never;  // nobody wakes it: a timed sleep on the runtime's one clock
+  int64_t next = nanotime() + period;
+  for (;;) {
+    while (nanotime() < next) never.sleep_until(next);
+    next += period;
+    bool new_period = true;
+    for (;;) {
+      int64_t start = nanotime();
+      bool more = stack_scavenge_step(new_period, start + kSliceNs);
+      more = big_memory_scavenge_step(new_period, start + kSliceNs) || more;
+      new_period = false;
+      if (!more) break;
+      int64_t pause = std::max(nanotime() - start, kMinPauseNs);
+      int64_t until = nanotime() + pause;
+      while (nanotime() < until) never.sleep_until(until);
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void scavenger_start() {
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // It sorts arrays in place and calls madvise: little stack. (Only
+  // touched pages are committed; the sanitizers want room, though.)
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  note started;
+  int err = pthread_create(&t, &attr, scavenger_main, &started);
+  pthread_attr_destroy(&attr);
+  if (err != 0) fatal("runtime: cannot start the scavenger thread (%s)", strerror(err));
+  // Registered before the deadlock detector can count it as a user thread.
+  started.sleep();
+}
+
+}  // namespace goro::detail

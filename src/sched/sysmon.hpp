@@ -1,0 +1,14 @@
+// The monitor's internal counters, for tests and diagnostics (the monitor
+// itself is in sysmon.cpp; sched.hpp starts it). Declarations only, so
+// that tests may include this header without the runtime's structures.
+#pragma once
+
+#include <cstdint>
+
+namespace goro::detail {
+
+// Rounds the monitor has completed since the runtime started: each round
+// looks for Ps to retake, overdue timers and deadlocks. A count that stops moving means the monitor is held up.
+uint64_t sysmon_rounds();
+
+}  // namespace goro::detail
