@@ -48,7 +48,13 @@
 // operation that was moving the value throws it and has no effect; the
 // value stays where it was (with the sender, or in the buffer), the
 // channel stays consistent, and a parked peer the value was meant for is
-// left parked as if it had not been matched. Buffered channels of such
+// left parked as if it had not been matched. One move is outside that
+// guarantee: after a receive has taken the value from the channel (the
+// sender's send has returned), it is moved once more, into the object the
+// receive returns (recv's T, recv_ok's recv_result, recv_opt's optional,
+// try_recv's result, the range-for iterator); if that move throws, the
+// value is destroyed and the receive throws. C++ gives no way to construct
+// a returned object in place from type-erased storage. Buffered channels of such
 // types take the channel lock on every operation (nothrow-movable types
 // use a lock-free buffer).
 //
@@ -70,6 +76,7 @@
 #include <utility>
 
 #include <goro/detail/chan_core.hpp>
+#include <goro/detail/duration.hpp>
 #include <goro/panic.hpp>
 
 namespace goro {
@@ -105,6 +112,8 @@ class try_recv_result {
  public:
   explicit try_recv_result(recv_status s) : status_(s) {}
   explicit try_recv_result(std::optional<T>&& v) : status_(recv_status::received), value_(std::move(v)) {}
+  // A received value, moved in once (what try_recv uses).
+  try_recv_result(std::in_place_t, T&& v) : status_(recv_status::received), value_(std::in_place, std::move(v)) {}
   recv_status status() const { return status_; }
   bool received() const { return status_ == recv_status::received; }
   bool would_block() const { return status_ == recv_status::would_block; }
@@ -139,12 +148,15 @@ struct recv_slot {
   T& get() { return *std::launder(reinterpret_cast<T*>(buf)); }
   // Moves the value out into an optional (destroying the slot's copy).
   void take_into(std::optional<T>& out) {
-    struct destroy_guard {
-      recv_slot* s;
-      ~destroy_guard() { s->get().~T(); }
-    } g{this};
+    destroy_guard g{this};
     out.emplace(std::move(get()));
   }
+  // Destroys the slot's value when the scope ends (after it was moved out,
+  // or if moving it out threw).
+  struct destroy_guard {
+    recv_slot* s;
+    ~destroy_guard() { s->get().~T(); }
+  };
 };
 
 struct chan_access;
@@ -202,28 +214,33 @@ class chan_handle {
     T tmp(v);
     return chan_try_send(c_, std::addressof(tmp)) == op_result::ok;
   }
+  // Each receive moves the value once after the channel operation, from
+  // the slot the core filled straight into the returned object (returned
+  // as a prvalue, so no further move: the exception guarantee above).
+  T recv_impl() const {
+    recv_slot<T> s;
+    if (chan_recv(c_, s.addr()) != op_result::ok) return T{};
+    typename recv_slot<T>::destroy_guard g{&s};
+    return std::move(s.get());
+  }
   recv_result<T> recv_ok_impl() const {
     recv_slot<T> s;
     if (chan_recv(c_, s.addr()) != op_result::ok) return {T{}, false};
-    struct destroy_guard {
-      recv_slot<T>* s;
-      ~destroy_guard() { s->get().~T(); }
-    } g{&s};
+    typename recv_slot<T>::destroy_guard g{&s};
     return {std::move(s.get()), true};
   }
   std::optional<T> recv_opt_impl() const {
     recv_slot<T> s;
-    std::optional<T> out;
-    if (chan_recv(c_, s.addr()) == op_result::ok) s.take_into(out);
-    return out;
+    if (chan_recv(c_, s.addr()) != op_result::ok) return std::nullopt;
+    typename recv_slot<T>::destroy_guard g{&s};
+    return std::optional<T>(std::in_place, std::move(s.get()));
   }
   try_recv_result<T> try_recv_impl() const {
     recv_slot<T> s;
     switch (chan_try_recv(c_, s.addr())) {
       case op_result::ok: {
-        std::optional<T> out;
-        s.take_into(out);
-        return try_recv_result<T>(std::move(out));
+        typename recv_slot<T>::destroy_guard g{&s};
+        return try_recv_result<T>(std::in_place, std::move(s.get()));
       }
       case op_result::closed: return try_recv_result<T>(recv_status::closed);
       default: return try_recv_result<T>(recv_status::would_block);
@@ -253,7 +270,10 @@ class chan_iterator {
   using difference_type = std::ptrdiff_t;
   struct sentinel {};
 
-  chan_iterator(hchan* c, std::optional<T> first) : c_(c), cur_(std::move(first)) {}
+  struct receive_first {};
+  // Receives the first value (returned as a prvalue by begin(): the value
+  // is moved once, from the channel into the iterator).
+  chan_iterator(hchan* c, receive_first) : c_(c) { ++*this; }
   T& operator*() { return *cur_; }
   chan_iterator& operator++() {
     recv_slot<T> s;
@@ -288,7 +308,7 @@ class recv_chan : public detail::chan_handle<T> {
   T recv() const
     requires std::default_initializable<T>
   {
-    return std::move(this->recv_ok_impl().value);
+    return this->recv_impl();
   }
   // Comma-ok receive (Go's v, ok := <-ch): ok is false when the channel is
   // closed and drained (value is then T{}). Blocks as recv().
@@ -306,7 +326,9 @@ class recv_chan : public detail::chan_handle<T> {
   try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
 
   // for (T v : ch) receives until the channel is closed and drained.
-  detail::chan_iterator<T> begin() const { return {this->c_, this->recv_opt_impl()}; }
+  detail::chan_iterator<T> begin() const {
+    return detail::chan_iterator<T>(this->c_, typename detail::chan_iterator<T>::receive_first{});
+  }
   typename detail::chan_iterator<T>::sentinel end() const { return {}; }
 
  private:
@@ -375,7 +397,7 @@ class chan : public detail::chan_handle<T> {
   T recv() const
     requires std::default_initializable<T>
   {
-    return std::move(this->recv_ok_impl().value);
+    return this->recv_impl();
   }
   recv_result<T> recv_ok() const
     requires std::default_initializable<T>
@@ -385,7 +407,9 @@ class chan : public detail::chan_handle<T> {
   std::optional<T> recv_opt() const { return this->recv_opt_impl(); }
   try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
   void close() const { detail::chan_close(this->c_); }
-  detail::chan_iterator<T> begin() const { return {this->c_, this->recv_opt_impl()}; }
+  detail::chan_iterator<T> begin() const {
+    return detail::chan_iterator<T>(this->c_, typename detail::chan_iterator<T>::receive_first{});
+  }
   typename detail::chan_iterator<T>::sentinel end() const { return {}; }
 
  private:
@@ -426,9 +450,9 @@ int64_t steady_now_ns();
 // blocks; callable from goroutines and plain threads.
 template <class Rep, class Period>
 recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) {
-  int64_t ns = d <= d.zero() ? 0 : std::chrono::ceil<std::chrono::nanoseconds>(d).count();
+  // A huge d is clamped (never fires), as Go's time.After(math.MaxInt64).
   return detail::chan_access::adopt<recv_chan<std::chrono::steady_clock::time_point>>(
-      detail::chan_after(detail::steady_now_ns() + ns));
+      detail::chan_after(detail::deadline_after(detail::steady_now_ns(), detail::saturated_ns(d))));
 }
 
 }  // namespace goro

@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include <goro/detail/duration.hpp>
+
 namespace goro {
 
 namespace detail {
@@ -29,7 +31,7 @@ int64_t steady_now_ns();
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
   if (d <= d.zero()) return;
-  detail::sleep_for_ns(static_cast<int64_t>(std::chrono::ceil<std::chrono::nanoseconds>(d).count()));
+  detail::sleep_for_ns(detail::saturated_ns(d));  // clamped: a huge d never comes, it does not wrap
 }
 
 // Blocks the caller until t (at least). Clocks other than steady_clock are
@@ -37,8 +39,7 @@ void sleep_for(std::chrono::duration<Rep, Period> d) {
 template <class Clock, class Duration>
 void sleep_until(std::chrono::time_point<Clock, Duration> t) {
   if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    auto ns = std::chrono::ceil<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-    detail::sleep_until_ns(static_cast<int64_t>(ns));
+    detail::sleep_until_ns(detail::saturated_ns(t.time_since_epoch()));
   } else {
     sleep_for(t - Clock::now());
   }

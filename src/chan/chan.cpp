@@ -140,6 +140,13 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
   }
   if (c->cap_ == 0) return op_result::would_block;
   if (c->locked_mode_) return ring::push_exclusive(c, src) ? op_result::ok : op_result::would_block;
+  if (!c->sendq_.empty()) {
+    // Parked senders go first (Go: they are served as soon as there is
+    // room, before any later send): fill the ring from them, and if some
+    // are still waiting, the ring is full and this send queues behind them.
+    serve_locked(c, nullptr, rl);
+    if (!c->sendq_.empty()) return op_result::would_block;
+  }
   ring::token t;
   if (ring::start_push(c, t) != ring::status::ok) return op_result::would_block;
   ring::finish_push(c, t, src);  // recvq is empty and we hold the lock: no one to serve
@@ -148,15 +155,26 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
 
 op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
   if (c->cap_ == 0 || c->locked_mode_) {
-    if (c->cap_ != 0 && ring::pop_exclusive(c, dst)) {
-      // Go moves a parked sender's value into the freed slot. A throwing
-      // move must stay in its owner's hands, so then the sender retries.
-      if (sudog* s = c->sendq_.dequeue()) {
-        c->sync_flag(c->send_waiting_, c->sendq_);
-        s->result = wake::retry;
-        if (c->et_->nothrow_move && ring::push_exclusive(c, s->elem)) s->result = wake::ok;
+    if (c->cap_ != 0 && ring::take_head_exclusive(c, dst)) {  // a throw here changes nothing
+      // Go: senders are parked only while the buffer is full, and the
+      // first of them moves its value into the slot just freed, in the
+      // same step (ring.hpp: the buffer never looks less than full). Its
+      // send is then done: a close() right after this receive cannot make
+      // it panic, and nobody overtakes it. If its value's move throws, its
+      // send throws that, and the next sender is tried.
+      while (sudog* s = c->sendq_.dequeue()) {
         rl.push(s);
+        try {
+          ring::refill_head_exclusive(c, s->elem);
+        } catch (...) {
+          s->result = wake::failed;
+          s->error = std::current_exception();
+          continue;
+        }
+        s->result = wake::ok;
+        return op_result::ok;
       }
+      ring::finish_take_exclusive(c);
       return op_result::ok;
     }
     if (c->cap_ == 0) {
@@ -177,12 +195,24 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
       }
     }
     if (c->closed_.load(std::memory_order_relaxed)) {  // relaxed: under lock
-      race_acquire(c);
+      race_acquire(&c->closed_);
       return op_result::closed;
     }
     return op_result::would_block;
   }
-  if (!c->sendq_.empty()) serve_locked(c, nullptr, rl);  // a parked sender may fit now
+  if (!c->sendq_.empty() || !c->recvq_.empty()) {
+    // A parked sender may fit now; parked receivers go first (as senders
+    // do in send_locked): if some are still waiting, the ring is empty and
+    // this receive queues behind them.
+    serve_locked(c, nullptr, rl);
+    if (!c->recvq_.empty()) {
+      if (c->closed_.load(std::memory_order_relaxed)) {  // (close serves every receiver itself)
+        race_acquire(&c->closed_);
+        return op_result::closed;
+      }
+      return op_result::would_block;
+    }
+  }
   ring::token t;
   switch (ring::start_pop(c, t)) {
     case ring::status::ok:
@@ -190,7 +220,7 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
       if (!c->sendq_.empty()) serve_locked(c, nullptr, rl);  // Go: the sender fills the slot
       return op_result::ok;
     case ring::status::closed:
-      race_acquire(c);
+      race_acquire(&c->closed_);
       return op_result::closed;
     default:
       return op_result::would_block;
@@ -275,7 +305,9 @@ op_result recv_slow(hchan* c, void* dst, bool block) {
     wait_in_queue(c, c->recvq_, s, wait_reason::chan_receive, rl);
     switch (s.result) {
       case wake::ok: return op_result::ok;
-      case wake::closed: return op_result::closed;  // close released c before waking us
+      case wake::closed:
+        race_acquire(&c->closed_);  // close released it before waking us
+        return op_result::closed;
       default: continue;
     }
   }
@@ -312,7 +344,7 @@ op_result chan_recv(hchan* c, void* dst) {
         preempt_check();
         return op_result::ok;
       case ring::status::closed:
-        race_acquire(c);
+        race_acquire(&c->closed_);
         return op_result::closed;
       default:
         break;
@@ -325,7 +357,11 @@ op_result chan_recv(hchan* c, void* dst) {
 
 op_result chan_try_send(hchan* c, void* src) {
   if (!c) return op_result::would_block;
-  if (c->lock_free()) {
+  // With senders parked, the slow path serves them first (send_locked):
+  // a poller must not take the room a receive just made for them.
+  // relaxed: as in chan_send, a hint; a sender that parks meanwhile is
+  // concurrent with this send.
+  if (c->lock_free() && c->send_waiting_.load(std::memory_order_relaxed) == 0) {
     ring::token t;
     switch (ring::start_push(c, t)) {
       case ring::status::ok:
@@ -354,7 +390,10 @@ op_result chan_try_send(hchan* c, void* src) {
 
 op_result chan_try_recv(hchan* c, void* dst) {
   if (!c) return op_result::would_block;
-  if (c->lock_free()) {
+  // With receivers parked, the slow path serves them first (recv_locked);
+  // but an empty ring (usual then) needs no lock, as in locked mode below.
+  bool receivers_parked = false;
+  if (c->lock_free() && !(receivers_parked = c->recv_waiting_.load(std::memory_order_relaxed) != 0)) {
     ring::token t;
     switch (ring::start_pop(c, t)) {
       case ring::status::ok:
@@ -362,7 +401,7 @@ op_result chan_try_recv(hchan* c, void* dst) {
         if (c->send_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
         return op_result::ok;
       case ring::status::closed:
-        race_acquire(c);
+        race_acquire(&c->closed_);
         return op_result::closed;
       default:
         // Empty and not closed at that instant. A sender parked then (the
@@ -374,9 +413,11 @@ op_result chan_try_recv(hchan* c, void* dst) {
   }
   if (c->cap_ == 0 && c->send_waiting_.load() == 0 && c->closed_.load() == 0)
     return op_result::would_block;  // as in chan_try_send, order matters: waiters, then closed
-  // Locked mode: empty, then not closed (an empty buffer never has a
-  // parked sender: a receive that frees a slot refills it from the queue).
-  if (c->cap_ != 0 && !c->lock_free() && ring::len(c) == 0 && c->closed_.load() == 0)
+  // Locked mode, or receivers parked: empty, then not closed (an empty
+  // buffer never has a parked sender: in locked mode a receive that frees
+  // a slot refills it from the queue in the same step; a ring with
+  // receivers parked had no room problem). len() counts a push in flight.
+  if (c->cap_ != 0 && (!c->lock_free() || receivers_parked) && ring::len(c) == 0 && c->closed_.load() == 0)
     return op_result::would_block;
   return recv_slow(c, dst, false);
 }
@@ -389,7 +430,10 @@ void chan_close(hchan* c) {
     c->lock_.unlock();
     throw panic_error("close of closed channel");
   }
-  race_release(c);  // close happens before a receive that sees it
+  // Close happens before a receive that sees it. Its own address, not c:
+  // chan_release says every handle drop is a release on c, which a
+  // closed-receive must not acquire (TSan would then see edges Go has not).
+  race_release(&c->closed_);
   c->closed_.store(1);
   if (c->cap_) c->tail_.fetch_or(c->mark_bit_);  // I5: no push starts after this
   while (sudog* s = c->sendq_.dequeue()) complete(s, wake::closed, nullptr, rl);  // they panic

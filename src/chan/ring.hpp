@@ -21,7 +21,8 @@
 // A push or pop is two steps: start_* reserves a position with a CAS on
 // tail_/head_, finish_* moves the value and publishes the stamp. Between
 // the two the slot is "in flight"; others that need it spin (the in-flight
-// thread is running, never parked: element moves must not block).
+// thread is running, never parked: element moves must not block; but it
+// may be preempted, so such waits yield the CPU after a few spins).
 //
 // Memory orders: the stamp load is acquire and the publishing store
 // release (the value moves happen between them). The reserving CAS is
@@ -95,7 +96,9 @@ inline uint64_t next_pos(const hchan* c, uint64_t pos) {
       std::atomic_thread_fence(std::memory_order_seq_cst);
       uint64_t head = c->head_.load(std::memory_order_relaxed);
       if (head + c->one_lap_ == tail) return status::full_or_empty;
-      b.spin();
+      // A pop of this slot is in flight: its thread may have been
+      // preempted (more threads than cores), so yield after a while.
+      b.snooze();
       tail = c->tail_.load(std::memory_order_relaxed);
     } else {
       b.snooze();
@@ -137,10 +140,14 @@ inline void finish_push(hchan* c, const token& t, void* src) noexcept {
     } else if (stamp == free) {
       // Empty, unless a push of this slot is in flight. seq_cst fence: the
       // other half of I2 for receivers.
+      // acquire: when the mark says closed, close() (which set it with a
+      // seq_cst RMW) happens before this receive returns (Go's memory
+      // model); a fence before a relaxed load would not make it one.
       std::atomic_thread_fence(std::memory_order_seq_cst);
-      uint64_t tail = c->tail_.load(std::memory_order_relaxed);
+      uint64_t tail = c->tail_.load(std::memory_order_acquire);
       if ((tail & ~c->mark_bit_) == head) return (tail & c->mark_bit_) ? status::closed : status::full_or_empty;
-      b.spin();
+      // A push of this slot is in flight: as above.
+      b.snooze();
       head = c->head_.load(std::memory_order_relaxed);
     } else {
       b.snooze();
@@ -173,7 +180,15 @@ inline bool push_exclusive(hchan* c, void* src) {
   return true;
 }
 
-inline bool pop_exclusive(hchan* c, void* dst) {
+// Locked mode, a receive that finds senders parked (so the ring is full)
+// does Go's step in three parts, all under the lock: take_head moves the
+// head value out (a throw changes nothing), then refill_head moves a
+// sender's value into that same slot and advances tail_ and head_ at once,
+// so the ring never looks less than full to ring::len (try_send, try_recv
+// and select read it without the lock: a pop then a push let them see an
+// empty cap-1 buffer); or, if no sender's value would move, finish_take
+// completes an ordinary pop.
+inline bool take_head_exclusive(hchan* c, void* dst) {
   uint64_t head = c->head_.load(std::memory_order_relaxed);
   uint64_t idx = head & (c->mark_bit_ - 1);
   if (stamp_load(c, idx) != static_cast<uint8_t>(lap2(c, head) + 1)) return false;  // empty
@@ -181,9 +196,32 @@ inline bool pop_exclusive(hchan* c, void* dst) {
   race_acquire(e);
   elem_move(c, dst, e, true);
   race_release(e);
-  stamp_publish(c, idx, static_cast<uint8_t>(lap2(c, head) + 2));
-  c->head_.store(next_pos(c, head), std::memory_order_relaxed);  // relaxed: read under the lock
   return true;
+}
+
+// After take_head_exclusive on a full ring: the T at src (not destroyed)
+// fills the freed head slot as the push at tail. If the move throws,
+// nothing changed since take_head_exclusive.
+inline void refill_head_exclusive(hchan* c, void* src) {
+  uint64_t head = c->head_.load(std::memory_order_relaxed);
+  uint64_t tail = c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_;
+  uint64_t idx = head & (c->mark_bit_ - 1);
+  void* e = elem_at(c, idx);
+  race_acquire(e);
+  elem_move(c, e, src, false);
+  race_release(e);
+  stamp_publish(c, idx, static_cast<uint8_t>(lap2(c, tail) + 1));
+  // tail first, then head with release: a len() that sees the new head
+  // rereads the new tail and tries again, so it never sees head == tail.
+  c->tail_.store(next_pos(c, tail), std::memory_order_relaxed);
+  c->head_.store(next_pos(c, head), std::memory_order_release);
+}
+
+// After take_head_exclusive: completes the pop.
+inline void finish_take_exclusive(hchan* c) {
+  uint64_t head = c->head_.load(std::memory_order_relaxed);
+  stamp_publish(c, head & (c->mark_bit_ - 1), static_cast<uint8_t>(lap2(c, head) + 2));
+  c->head_.store(next_pos(c, head), std::memory_order_relaxed);  // relaxed: read under the lock
 }
 
 // Number of values in the ring (a snapshot, crossbeam's method).

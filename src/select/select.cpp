@@ -12,7 +12,8 @@
 //     that succeeds is the select's choice, linearized at that operation.
 //  3. Pass 2, Go's: lock every channel, try the cases in poll order under
 //     the locks (exact: at this instant no case was ready, or this one
-//     was). With a default case, stop here.
+//     was). With a default case, stop here, if no lock-free ring moved
+//     during the pass (ring_positions); else pass 2 again.
 //  4. Otherwise enqueue one sudog per case (on this stack, I3), all sharing
 //     one select_ctl; set the waiter flags, let serve_locked() settle
 //     lock-free channels (I2), and park with an unlock function that
@@ -151,6 +152,24 @@ struct lock_set {
   }
 };
 
+// The sum of the ring positions of the select's lock-free channels. Their
+// fast paths do not take the lock, so pass 2 holding every lock does not
+// stop them: a select with a default case reads this before and after its
+// pass, and decides "nothing is ready" only if it did not change. head_
+// and tail_ only grow (tail_'s closed mark too), so an unchanged sum means
+// that no position moved between its two reads; then at an instant between
+// the last read of the first sum and the first of the second, every ring
+// was as its case found it (each case's result depends only on the
+// positions: an operation in flight is waited out), and the locked
+// channels were held still by their locks: Go's single instant.
+uint64_t ring_positions(lock_set& locks) {
+  uint64_t sum = 0;
+  locks.each_chan([&](hchan* c) {
+    if (c->lock_free()) sum += c->head_.load() + c->tail_.load();  // seq_cst
+  });
+  return sum;
+}
+
 bool unlock_all(g*, void* arg) {
   static_cast<lock_set*>(arg)->unlock();
   return true;
@@ -245,6 +264,7 @@ int select_go(scase* cs, int n, bool block) {
     // 3. Pass 2: every lock held, poll order.
     ready_list rl;
     locks.lock();
+    const uint64_t positions = block ? 0 : ring_positions(locks);
     for (int i = 0; i < np; i++) {
       scase& sc = cs[pollorder[i]];
       op_result r;
@@ -263,9 +283,11 @@ int select_go(scase* cs, int n, bool block) {
       }
     }
     if (!block) {
+      bool still = ring_positions(locks) == positions;
       locks.unlock();
       rl.ready_all();
-      return -1;
+      if (still) return -1;
+      continue;  // a ring moved meanwhile: look again
     }
 
     // 4. Enqueue on every channel, settle lock-free rings, park.
@@ -310,6 +332,7 @@ int select_go(scase* cs, int n, bool block) {
     scase& sc = cs[f->case_index];
     if (f->result == wake::closed) {
       if (sc.is_send) throw_send_on_closed();
+      race_acquire(&f->c->closed_);  // close happens before this receive (chan.cpp)
       sc.ok = false;
     } else {
       sc.ok = true;

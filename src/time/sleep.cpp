@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "goro/detail/duration.hpp"
 #include "sched/sched.hpp"
 #include "time/timer.hpp"
 
@@ -50,7 +51,7 @@ int64_t steady_now_ns() { return nanotime(); }
 void sleep_for_ns(int64_t ns) {
   if (ns <= 0) return;
   int64_t now = nanotime();
-  sleep_to(ns > INT64_MAX - now ? INT64_MAX : now + ns);
+  sleep_to(deadline_after(now, ns));
 }
 
 void sleep_until_ns(int64_t deadline_ns) {

@@ -495,11 +495,18 @@ TEST(Race, PlantedRaceBetweenGoroutinesIsReported) {
 // nothing in Go's memory model orders them, so it is still reported.
 TEST(Race, NonOverlappingGoroutinesStillRace) { expect_race_report(run_scenario("race_sequential")); }
 
+// A write before dropping a channel handle, a read after receiving that
+// channel's close, nothing else between: reported (it was hidden when
+// handle drops and closes were the same release to TSan).
+TEST(Race, HandleDropDoesNotOrderAgainstCloseReceive) {
+  expect_race_report(run_scenario("race_hidden_by_handle_drop"));
+}
+
 #else
 
 // Without TSan the race is a wrong count, not a crash.
 TEST(Race, PlantedRaceRunsToCompletion) {
-  for (const char* name : {"race", "race_sequential"}) {
+  for (const char* name : {"race", "race_sequential", "race_hidden_by_handle_drop"}) {
     outcome r = run_scenario(name);
     EXPECT_TRUE(r.exited_with(0)) << r.describe();
     EXPECT_TRUE(contains(r.out, "counter=")) << r.describe();

@@ -472,6 +472,32 @@ int race_sequential() {
   return rc;
 }
 
+// A race that a handle drop used to hide from TSan (issue 16, item 9): a
+// thread writes `counter` and then drops its copy of a channel handle;
+// main, which only sees the thread's progress through a relaxed atomic
+// (no edge), closes the channel, receives the close and reads `counter`.
+// Nothing orders the write before the read. Every handle drop is a release
+// on the channel (chan_release), and a receive that saw the close used to
+// acquire that same address, so TSan saw an edge Go has not.
+int race_hidden_by_handle_drop() {
+  int counter = 0;
+  std::atomic<int> dropped{0};
+  auto ch = goro::make_chan<int>(4);
+  std::thread writer([&counter, &dropped, h = ch]() mutable {
+    counter = 1;
+    { auto drop = std::move(h); }
+    dropped.store(1, std::memory_order_relaxed);
+  });
+  while (dropped.load(std::memory_order_relaxed) == 0) {
+  }
+  ch.close();
+  auto r = ch.recv_opt();  // closed: returns at once
+  int seen = counter;
+  writer.join();
+  say("counter=" + std::to_string(seen) + (r ? " received?" : ""));
+  return 0;
+}
+
 // Control: the same with an atomic counter. No report.
 int race_atomic() {
   goro::set_maxprocs(2);
@@ -722,6 +748,7 @@ const scenario kScenarios[] = {
     {"custom_stack_runs", custom_stack_runs},
     {"race", race},
     {"race_sequential", race_sequential},
+    {"race_hidden_by_handle_drop", race_hidden_by_handle_drop},
     {"race_atomic", race_atomic},
     {"race_ordered", race_ordered},
     // goro in a child forked after the runtime started: each must die

@@ -1,0 +1,363 @@
+// Corners where goro's channels differed from Go's (issue 16, "Semantics"):
+// each test here failed before its fix. The item numbers are the issue's.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::steady;
+
+namespace {
+
+// An element whose move constructor may throw (not noexcept): buffered
+// channels of it run in locked mode.
+struct throwing_move {
+  int v = 0;
+  throwing_move() = default;
+  explicit throwing_move(int x) : v(x) {}
+  throwing_move(const throwing_move&) = default;
+  throwing_move(throwing_move&& o) : v(o.v) {}  // NOLINT: deliberately not noexcept
+  throwing_move& operator=(const throwing_move&) = default;
+  ~throwing_move() {}
+};
+static_assert(!std::is_nothrow_move_constructible_v<throwing_move>);
+
+// On one P, lets `started` goroutines run until they block: each sets its
+// flag right before a blocking channel operation, and with a single P it
+// cannot be interrupted between the flag and parking.
+void yield_until(const std::atomic<bool>& started) {
+  while (!started.load()) goro::yield();
+}
+
+// Item 1: a receive that frees a slot of a full buffered channel of a
+// throwing-move type moves the first parked sender's value in, as Go does
+// for every type. It used to wake the sender to retry, so a close() right
+// after the receive made that send panic and its value was lost.
+void close_right_after_receive(int cap) {
+  goro::set_maxprocs(1);  // the sender cannot retry before the close
+  goro::run([cap] {
+    auto ch = goro::make_chan<throwing_move>(cap);
+    for (int i = 1; i <= cap; i++) ch.send(throwing_move(i));
+    std::atomic<bool> started{false}, sent{false}, panicked{false};
+    goro::wait_group wg;
+    wg.go([&] {
+      started = true;
+      try {
+        ch.send(throwing_move(cap + 1));  // parks: the buffer is full
+        sent = true;
+      } catch (const goro::panic_error&) {
+        panicked = true;
+      }
+    });
+    yield_until(started);
+    EXPECT_EQ(ch.recv().v, 1);
+    ch.close();
+    std::vector<int> drained;
+    for (auto& x : ch) drained.push_back(x.v);
+    std::vector<int> want;
+    for (int i = 2; i <= cap + 1; i++) want.push_back(i);
+    EXPECT_EQ(drained, want) << "cap " << cap;
+    wg.wait();
+    EXPECT_TRUE(sent.load()) << "cap " << cap;
+    EXPECT_FALSE(panicked.load()) << "cap " << cap;
+  });
+}
+
+TEST(ChanSemantics, ThrowingMoveCap1ParkedSendSurvivesCloseAfterReceive) { close_right_after_receive(1); }
+TEST(ChanSemantics, ThrowingMoveCap4ParkedSendSurvivesCloseAfterReceive) { close_right_after_receive(4); }
+
+// Item 1, second half: the parked sender keeps its place. Two senders park
+// on a full cap-1 channel of a throwing-move type; the values arrive in the
+// order they parked.
+TEST(ChanSemantics, ThrowingMoveParkedSendersKeepTheirOrder) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto ch = goro::make_chan<throwing_move>(1);
+    ch.send(throwing_move(0));
+    goro::wait_group wg;
+    for (int i = 1; i <= 3; i++) {
+      std::atomic<bool> started{false};
+      wg.go([&ch, &started, i] {
+        started = true;
+        ch.send(throwing_move(i));
+      });
+      yield_until(started);
+    }
+    for (int i = 0; i <= 3; i++) EXPECT_EQ(ch.recv().v, i);
+    wg.wait();
+  });
+}
+
+// Item 2: a select with a default case must not choose the default while a
+// case was ready the whole time. A thread moves a token between two cap-4
+// channels so that at every instant one of them holds a value (it sends to
+// the other before it receives); the select takes whichever it finds and
+// puts it back. Go never takes the default here; goro did, 14 times in
+// 3,000,000, because lock-free ring operations went on during its locked
+// pass. Six channels that stay empty sit among the cases, so that the
+// select's looks at a and b are further apart: before the fix, 1 of 6
+// runs of 10,000,000 selects took the default without them, 3 of 6 with
+// them (1 to 119 times). This test can pass on broken code; it cannot
+// fail on correct code.
+TEST(ChanSemantics, SelectDefaultNotChosenWhileACaseIsAlwaysReady) {
+  goro::run([] {
+    auto a = goro::make_chan<int>(4), b = goro::make_chan<int>(4);
+    std::vector<goro::chan<int>> e;
+    for (int i = 0; i < 6; i++) e.push_back(goro::make_chan<int>(4));
+    a.send(1);
+    std::atomic<bool> stop{false};
+    std::thread mover([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        b.send(1);
+        a.recv();
+        a.send(1);
+        b.recv();
+      }
+    });
+    const int rounds = goro_test::scaled(10'000'000, 100);
+    int defaults = 0;
+    for (int i = 0; i < rounds; i++) {
+      int which = goro::select(goro::on_recv(a), goro::on_recv(e[0]), goro::on_recv(e[1]), goro::on_recv(e[2]),
+                               goro::on_recv(e[3]), goro::on_recv(e[4]), goro::on_recv(e[5]), goro::on_recv(b),
+                               goro::on_default());
+      if (which == 0) a.send(1);
+      else if (which == 7) b.send(1);
+      else defaults++;
+    }
+    stop = true;  // every token is back: the mover's round ends without us
+    mover.join();
+    EXPECT_EQ(defaults, 0) << "of " << rounds << " selects";
+  });
+}
+
+// An element whose move is slow (noexcept): widens the window between the
+// two halves of an operation that is not atomic.
+struct slow_move {
+  int v = 0;
+  slow_move() = default;
+  explicit slow_move(int x) : v(x) {}
+  slow_move(slow_move&& o) noexcept : v(o.v) {
+    auto t0 = steady::now();
+    while (steady::now() - t0 < 20us) {
+    }
+  }
+  slow_move& operator=(slow_move&&) = default;
+};
+
+// Item 4: a full cap-1 or cap-2 channel with a sender parked must never
+// look less than full (Go's count stays at cap while a receive takes a
+// value and the parked sender's value takes its place). A receive used to
+// pop the value and then refill the slot from the sender in two steps, and
+// len() (what try_recv, try_send and select's first pass read without the
+// lock) could land between them: a cap-1 channel looked empty to try_recv
+// in 24 of 4,000 trials (Go: never).
+void never_looks_less_than_full(int cap) {
+  goro::set_maxprocs(1);
+  goro::run([cap] {
+    const int trials = goro_test::scaled(300, 10);
+    int seen_empty = 0;
+    for (int t = 0; t < trials; t++) {
+      auto ch = goro::make_chan<slow_move>(cap);
+      for (int i = 0; i < cap; i++) ch.send(slow_move(i));
+      std::atomic<bool> started{false};
+      goro::wait_group wg;
+      wg.go([&] {
+        started = true;
+        ch.send(slow_move(cap));  // parks: full
+      });
+      yield_until(started);
+      std::atomic<bool> done{false}, watching{false};
+      std::atomic<int> empties{0};
+      std::thread watcher([&] {
+        watching = true;
+        while (!done.load()) {
+          if (ch.len() != cap) empties++;
+        }
+      });
+      while (!watching.load()) {
+      }
+      ch.recv();  // frees a slot; the parked sender's value fills it
+      done = true;
+      watcher.join();
+      if (empties.load() > 0) seen_empty++;
+      EXPECT_EQ(ch.len(), cap);
+      for (int i = 0; i < cap; i++) ch.recv();
+      wg.wait();
+    }
+    EXPECT_EQ(seen_empty, 0) << "trials that saw the buffer less than full, of " << trials;
+  });
+}
+
+TEST(ChanSemantics, FullCap1WithParkedSenderNeverLooksLessThanFull) { never_looks_less_than_full(1); }
+TEST(ChanSemantics, FullCap2WithParkedSenderNeverLooksLessThanFull) { never_looks_less_than_full(2); }
+
+// Item 5: after() and sleep_for with durations too long for int64
+// nanoseconds never come (Go clamps time.After(math.MaxInt64)); they used
+// to overflow and fire at once.
+TEST(ChanSemantics, AfterWithAHugeDurationNeverFires) {
+  goro::run([] {
+    using years = std::chrono::duration<int64_t, std::ratio<31'556'952>>;
+    auto a = goro::after(std::chrono::nanoseconds::max());
+    auto b = goro::after(years(1000));
+    auto c = goro::after(std::chrono::duration<double>(1e30));
+    auto d = goro::after(std::chrono::hours::max());
+    goro::sleep_for(30ms);  // long enough for a timer due now to have fired
+    EXPECT_TRUE(a.try_recv().would_block());
+    EXPECT_TRUE(b.try_recv().would_block());
+    EXPECT_TRUE(c.try_recv().would_block());
+    EXPECT_TRUE(d.try_recv().would_block());
+  });
+}
+
+TEST(ChanSemantics, SleepForAHugeDurationDoesNotReturn) {
+  goro::run([] {
+    using years = std::chrono::duration<int64_t, std::ratio<31'556'952>>;
+    std::atomic<int> returned{0};
+    goro::go([&] {
+      goro::sleep_for(years(1000));
+      returned++;
+    });
+    goro::go([&] {
+      goro::sleep_for(std::chrono::hours::max());
+      returned++;
+    });
+    goro::go([&] {
+      goro::sleep_until(steady::time_point::max());
+      returned++;
+    });
+    goro::sleep_for(30ms);
+    EXPECT_EQ(returned.load(), 0);
+  });
+}
+
+// Item 6: a parked sender's value is the next one received after the
+// buffer's: Go serves it as soon as there is room, before any later send.
+// A try_send poller used to take the room a receive made for it (59 of 500
+// trials; once the parked value came 4,434th).
+TEST(ChanSemantics, ParkedSenderIsNotOvertakenByTrySend) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    const int trials = goro_test::scaled(300, 10);
+    int overtaken = 0;
+    for (int t = 0; t < trials; t++) {
+      auto ch = goro::make_chan<int>(4);
+      for (int i = 1; i <= 4; i++) ch.send(i);
+      std::atomic<bool> started{false};
+      goro::wait_group wg;
+      wg.go([&] {
+        started = true;
+        ch.send(5);  // parks: full
+      });
+      yield_until(started);
+      std::atomic<bool> stop{false}, polling{false};
+      std::thread poller([&] {
+        polling = true;
+        for (int v = 100; !stop.load(std::memory_order_relaxed);) {
+          if (ch.try_send(v)) v++;
+        }
+      });
+      while (!polling.load()) {
+      }
+      int position = 0;
+      for (int k = 1; k <= 1000; k++) {
+        if (ch.recv() == 5) {
+          position = k;
+          break;
+        }
+      }
+      stop = true;
+      poller.join();
+      if (position != 5) overtaken++;
+      while (position == 0) position = ch.recv() == 5 ? -1 : 0;  // let the sender finish
+      wg.wait();
+    }
+    EXPECT_EQ(overtaken, 0) << "trials where the parked value was not 5th, of " << trials;
+  });
+}
+
+// Item 6, mirror: a value sent while a receiver is parked goes to that
+// receiver, not to a try_recv poller that came later.
+TEST(ChanSemantics, ParkedReceiverIsNotOvertakenByTryRecv) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    const int trials = goro_test::scaled(300, 10);
+    int overtaken = 0;
+    for (int t = 0; t < trials; t++) {
+      auto ch = goro::make_chan<int>(4);
+      std::atomic<bool> started{false};
+      std::atomic<int> got{-1};
+      goro::wait_group wg;
+      wg.go([&] {
+        started = true;
+        got = ch.recv();  // parks: empty
+      });
+      yield_until(started);
+      std::atomic<bool> stop{false}, polling{false};
+      std::atomic<int> polled{0};
+      std::thread poller([&] {
+        polling = true;
+        while (!stop.load(std::memory_order_relaxed)) {
+          if (ch.try_recv()) polled++;
+        }
+      });
+      while (!polling.load()) {
+      }
+      ch.send(1);
+      ch.send(2);
+      // Until the receiver has a value, or the poller took both (then the
+      // receiver waits for a third, sent below).
+      while (got.load() == -1 && polled.load() < 2) goro::yield();
+      stop = true;
+      poller.join();
+      if (got.load() == -1) ch.send(3);
+      wg.wait();
+      if (got.load() != 1) overtaken++;
+    }
+    EXPECT_EQ(overtaken, 0) << "trials where the parked receiver did not get the first value, of " << trials;
+  });
+}
+
+// Item 7: after the channel operation, a received value is moved exactly
+// once more, into what the receive returns (the core's move out of the
+// buffer is the first). recv() and try_recv() moved it twice more, the
+// range-for's first value too: each extra move is one more chance to lose
+// a value whose send has already returned.
+struct counted {
+  static inline int moves = 0;
+  int v = 0;
+  counted() = default;
+  explicit counted(int x) : v(x) {}
+  counted(counted&& o) noexcept : v(o.v) { moves++; }
+  counted& operator=(counted&&) = default;
+  ~counted() {}
+};
+
+TEST(ChanSemantics, ReceiveMovesTheValueOnceAfterTheOperation) {
+  goro::run([] {
+    auto ch = goro::make_chan<counted>(8);
+    auto moves_of = [&](auto receive) {
+      ch.send(counted(7));
+      counted::moves = 0;
+      receive();
+      return counted::moves;
+    };
+    // 2: out of the buffer (inside the operation), then into the result.
+    EXPECT_EQ(moves_of([&] { EXPECT_EQ(ch.recv().v, 7); }), 2) << "recv";
+    EXPECT_EQ(moves_of([&] { EXPECT_EQ(ch.recv_ok().value.v, 7); }), 2) << "recv_ok";
+    EXPECT_EQ(moves_of([&] { EXPECT_EQ(ch.recv_opt()->v, 7); }), 2) << "recv_opt";
+    EXPECT_EQ(moves_of([&] { EXPECT_EQ(ch.try_recv()->v, 7); }), 2) << "try_recv";
+    EXPECT_EQ(moves_of([&] {
+                auto it = ch.begin();
+                EXPECT_EQ((*it).v, 7);
+              }),
+              2)
+        << "range-for's first value";
+  });
+}
+
+}  // namespace
