@@ -31,7 +31,7 @@ endfunction()
 
 # 1. Install the build tree.
 step("cmake --install" ${CMAKE_COMMAND} --install ${GORO_BUILD_DIR} --prefix ${prefix})
-foreach(f include/goro/goro.hpp include/goro/runtime.hpp include/goro/detail/spawn.hpp)
+foreach(f include/goro/goro.hpp include/goro/runtime.hpp include/goro/version.hpp include/goro/detail/spawn.hpp)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "install_consumer: ${f} was not installed")
   endif()
