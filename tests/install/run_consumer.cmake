@@ -7,27 +7,14 @@
 # Inputs: GORO_BUILD_DIR WORK_DIR CONSUMER_SOURCE_DIR GENERATOR CXX_COMPILER
 #         BUILD_TYPE
 cmake_minimum_required(VERSION 3.20)
-
-foreach(var GORO_BUILD_DIR WORK_DIR CONSUMER_SOURCE_DIR GENERATOR CXX_COMPILER)
-  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-    message(FATAL_ERROR "run_consumer.cmake: -D${var}=... is required")
-  endif()
-endforeach()
+set(TEST_NAME install_consumer)
+include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
+require_vars(GORO_BUILD_DIR WORK_DIR CONSUMER_SOURCE_DIR GENERATOR CXX_COMPILER)
 
 set(prefix ${WORK_DIR}/prefix)
 set(build ${WORK_DIR}/build)
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
-
-# Runs a step; on failure prints its output and stops.
-function(step name)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "install_consumer: ${name} failed (${rc})\n"
-                        "command: ${ARGN}\n--- stdout ---\n${out}\n--- stderr ---\n${err}")
-  endif()
-  set(step_out "${out}" PARENT_SCOPE)
-endfunction()
 
 # 1. Install the build tree.
 step("cmake --install" ${CMAKE_COMMAND} --install ${GORO_BUILD_DIR} --prefix ${prefix})
@@ -66,8 +53,4 @@ endif()
 
 # 3. Build and run it.
 step("consumer build" ${CMAKE_COMMAND} --build ${build})
-step("consumer run" ${build}/app)
-if(NOT step_out MATCHES "goro consumer: 10 goroutines, sum 55, slept >= 10 ms\n")
-  message(FATAL_ERROR "install_consumer: unexpected output from the app:\n${step_out}")
-endif()
-message(STATUS "install_consumer: ${step_out}")
+run_consumer_app(${build}/app)
