@@ -53,4 +53,7 @@ file(REAL_PATH ${prefix} real_prefix)
 if(NOT step_out MATCHES "${SONAME} => (${prefix}|${real_prefix})/lib")
   message(FATAL_ERROR "${TEST_NAME}: the loader does not take ${SONAME} from ${prefix}:\n${step_out}")
 endif()
+# Four Ps on two or more threads: goroutines move between threads, each
+# reading the M from libgoro.so's initial-exec TLS.
+set(ENV{GORO_MAXPROCS} 4)
 run_consumer_app(${build}/app)
