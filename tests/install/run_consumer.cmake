@@ -24,9 +24,9 @@ foreach(f include/goro/goro.hpp include/goro/runtime.hpp include/goro/version.hp
   endif()
 endforeach()
 file(GLOB config ${prefix}/lib*/cmake/goro/goroConfig.cmake)
-file(GLOB lib ${prefix}/lib*/libgoro.a)
+file(GLOB lib ${prefix}/lib*/libgoro.a ${prefix}/lib*/libgoro.so)  # .so: a BUILD_SHARED_LIBS build
 if(NOT config OR NOT lib)
-  message(FATAL_ERROR "install_consumer: goroConfig.cmake or libgoro.a missing under ${prefix}")
+  message(FATAL_ERROR "install_consumer: goroConfig.cmake or libgoro.a/.so missing under ${prefix}")
 endif()
 # The installed package must not point back into the build or source tree.
 file(GLOB targets ${prefix}/lib*/cmake/goro/goroTargets*.cmake)

@@ -42,4 +42,7 @@ separate_arguments(flag_list UNIX_COMMAND "${flags}")
 
 # The source first, the libraries after it, as a static link needs.
 step("consumer compile and link" ${CXX_COMPILER} -std=c++20 -O1 ${CONSUMER_SOURCE} ${flag_list} -o ${WORK_DIR}/app)
+# If this build's libgoro is shared, the loader must find it in the prefix.
+get_filename_component(libdir ${pc_dir} DIRECTORY)
+set(ENV{LD_LIBRARY_PATH} ${libdir})
 run_consumer_app(${WORK_DIR}/app)
