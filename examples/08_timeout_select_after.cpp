@@ -16,9 +16,11 @@
 // Pitfall avoided: the result channel has a buffer of 1. When the caller
 // times out and leaves, the worker's later send still succeeds and the
 // worker exits; with an unbuffered channel it would block forever (a leak:
-// 09_first_response_wins measures one). Note also that each after() call
-// makes a new timer that lives until it fires (Go's time.After in a tight
-// loop has the same cost); a stoppable, reusable timer is not in goro yet.
+// 09_first_response_wins measures one). Each after() call makes a new
+// timer, but it does not outlive its channel: once the last handle is
+// dropped (here, when the select returns) the pending timer is cancelled
+// and freed, as Go 1.23 collects an unreferenced time.After timer. A
+// stoppable, reusable timer (time.Timer's Stop/Reset) is not in goro yet.
 #include <chrono>
 #include <cstdio>
 #include <string>

@@ -8,10 +8,28 @@
 //       fmt.Println(<-ch)
 //   }
 //
+// goro ends the C++ translation of that program (ch.send(42) inside
+// goro::run) with the report below (x86-64, built with -g; paths
+// shortened, some frames left out as "..."):
+//
 //   fatal error: all goroutines are asleep - deadlock!
 //
 //   goroutine 1 [chan send]:
-//   	created by goro::run at main.cpp:12 in int main()
+//   goro::detail::mcall_on(goro::detail::m*, goro::detail::m_action, bool (*)(goro::detail::g*, void*), void*)
+//   	src/sched/proc.cpp:809 +0x10c
+//   ...
+//   goro::detail::chan_send(goro::detail::hchan*, void*)
+//   	src/chan/chan.cpp:300 +0x27
+//   goro::chan<int>::send(int&&) const
+//   	include/goro/chan.hpp:363 +0x2b
+//   main::{lambda()#1}::operator()() const
+//   	main.cpp:8 +0x32
+//   ...
+//   goro::detail::g_main(void*)
+//   	src/sched/spawn.cpp:281 +0x16
+//   goro_fiber_start
+//   	src/fiber/switch_x86_64.S:125 +0x9
+//   	created by goro::run at main.cpp:6 in main
 //
 // and exit status 2. goro's detector fires when no goroutine can run, none
 // is sleeping or waiting on a timer (goro::after, sleep_for), and no plain

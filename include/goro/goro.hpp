@@ -11,4 +11,5 @@
 #include <goro/select.hpp>
 #include <goro/source_location.hpp>
 #include <goro/time.hpp>
+#include <goro/version.hpp>
 #include <goro/wait_group.hpp>

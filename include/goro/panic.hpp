@@ -15,11 +15,17 @@
 //   panic: send on closed channel
 //
 //   goroutine 7 [running]:
-//     <stack at the throw>
-//   created by main.cpp:42 in worker_pool()
+//   goro::detail::chan_send(goro::detail::hchan*, void*)
+//   	/src/goro/src/chan/chan.cpp:300 +0x27
+//   ...                                  (the stack at the throw, innermost first)
+//   created by goroutine 1 at main.cpp:42 in worker_pool
 //
 // and exit status 2, as an unrecovered Go panic does. Catch it inside the
-// goroutine to recover.
+// goroutine to recover. The last line names the creator ("created by
+// goro::run at ..." for goroutine 1, "created by a plain thread at ..."
+// for a goroutine a plain thread started) and the call site of go(); the
+// frames have source lines when goro found libdw and the code has debug
+// info.
 #pragma once
 
 #include <stdexcept>
