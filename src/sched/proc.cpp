@@ -42,6 +42,7 @@
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
 #include "base/race.hpp"
+#include "sched/eh_state.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 
@@ -655,6 +656,7 @@ void schedule_loop(m* mp) {
 void* m_thread_main(void* arg) {
   m* mp = static_cast<m*>(arg);
   set_current_m(mp);
+  mp->eh = thread_eh_globals();
   mp->tid = static_cast<int>(syscall(SYS_gettid));
   runtime_thread_register(mp->tid);
   char name[16];
@@ -799,6 +801,10 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   // round of the scheduling loop (a quarter of a channel handoff's cost).
   // The action is then completed by that goroutine (finish_switch), once
   // gp's context is saved: nobody may wake or free gp before that.
+  // The exception being handled, if we park inside a catch block, goes
+  // with us, not with the thread (eh_state.hpp).
+  eh_state eh;
+  eh.take_from(mp->eh);
   if (g* next = mp->pp != nullptr ? direct_successor(mp) : nullptr) {
     prepare_run(mp, next);
     fiber_switch(&gp->ctx, &next->ctx, action == m_action::exit);
@@ -807,6 +813,7 @@ void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   }
   // Resumed, possibly on another M: mp is stale from here on, gp->cur_m
   // is the M we resumed on.
+  eh.give_to(gp->cur_m->eh);
   finish_switch(gp->cur_m);
   if (blocking) blocking_resume(gp->cur_m);
 }

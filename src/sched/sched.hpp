@@ -124,6 +124,8 @@ struct p {
 // (Go's mcall): park it, requeue it, or free it.
 enum class m_action : uint8_t { none, park, yield, exit };
 
+struct eh_globals_view;
+
 struct m {
   int32_t id = 0;
   pthread_t thread{};
@@ -146,6 +148,8 @@ struct m {
   g* switched_out = nullptr;
 
   void* altstack = nullptr;   // sigaltstack for the overflow handler
+  // This thread's C++ exception state (sched/eh_state.hpp), set at start.
+  eh_globals_view* eh = nullptr;
 };
 
 struct sched_t {
