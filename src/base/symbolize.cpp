@@ -10,8 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #if defined(GORO_HAVE_LIBDW)
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #endif
 
@@ -76,8 +79,125 @@ const char* line_from_cus(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
   return nullptr;
 }
 
+// goroutine creation's functions, always inlined: goro::go, go_with,
+// wait_group::go, run (DW_AT_name may carry template arguments).
+bool is_creation_function(const char* name) {
+  if (name == nullptr) return false;
+  for (const char* fn : {"go", "go_with", "run"}) {
+    size_t n = strlen(fn);
+    if (strncmp(name, fn, n) == 0 && (name[n] == '\0' || name[n] == '<')) return true;
+  }
+  return false;
+}
+
+struct inline_search {
+  Dwarf_Addr pc;
+  Dwarf_Die die;       // the inlined function found
+  bool found = false;
+  bool named = false;  // it is a creation function
+};
+
+// Finds, under parent, the inlined functions whose code covers s->pc: the
+// innermost creation function, or else the innermost. Walks the whole tree
+// rather than dwarf_getscopes, which misses the code of a lambda defined
+// inside a function template (its definition hangs under the template's
+// abstract DIE, which covers no address).
+void find_inlined(Dwarf_Die* parent, inline_search* s) {
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return;
+  do {
+    int tag = dwarf_tag(&child);
+    bool covers = dwarf_haspc(&child, s->pc) == 1;
+    if (covers && tag == DW_TAG_inlined_subroutine) {
+      bool named = is_creation_function(dwarf_diename(&child));
+      if (named || !s->named) {
+        s->die = child;
+        s->found = true;
+        s->named = named;
+      }
+    }
+    if (covers || (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block && dwarf_haschildren(&child)))
+      find_inlined(&child, s);
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+// The call site (DW_AT_call_file/DW_AT_call_line) of the inlined function
+// that find_inlined picks at pc (a module address). The innermost alone is
+// not enough: GCC lets the ranges of functions inlined into goro::go
+// (std::forward) cover the call that follows them. Null if pc is not in
+// inlined code or the unit has no inline records.
+const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+  if (cu == nullptr) {
+    // No .debug_aranges (clang): walk the units, as line_from_cus does.
+    while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr)
+      if (dwarf_haspc(cu, pc - bias) == 1) break;
+    if (cu == nullptr) return nullptr;
+  }
+  inline_search s;
+  s.pc = pc - bias;
+  find_inlined(cu, &s);
+  Dwarf_Attribute a;
+  Dwarf_Word fidx = 0, line = 0;
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  if (s.found && dwarf_formudata(dwarf_attr(&s.die, DW_AT_call_file, &a), &fidx) == 0 &&
+      dwarf_formudata(dwarf_attr(&s.die, DW_AT_call_line, &a), &line) == 0 &&
+      dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && fidx < nfiles) {
+    *lineno = static_cast<int>(line);
+    return dwarf_filesrc(files, fidx, nullptr, nullptr);
+  }
+  return nullptr;
+}
+
 }  // namespace
 #endif
+
+void describe_call_site(const void* ret, char* buf, unsigned long n) {
+  // A return address points after the call: look up the call itself.
+  auto pc = reinterpret_cast<uintptr_t>(ret) - 1;
+  const char* name = nullptr;
+  const char* file = nullptr;
+  int lineno = 0;
+  uintptr_t sym_start = 0;
+#if defined(GORO_HAVE_LIBDW)
+  Dwfl* dwfl = open_self_dwfl();
+  if (dwfl != nullptr) {
+    if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc)) {
+      GElf_Sym sym;
+      GElf_Off off = 0;
+      name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
+      sym_start = pc - off;
+      file = inlined_call_site(mod, pc, &lineno);
+      if (file == nullptr) {
+        if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
+          file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
+        } else {
+          file = line_from_cus(mod, pc, &lineno);
+        }
+      }
+    }
+  }
+#endif
+  Dl_info info{};
+  if (name == nullptr && dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr) {
+    name = info.dli_sname;
+    sym_start = reinterpret_cast<uintptr_t>(info.dli_saddr);
+  }
+  char* dem = name != nullptr ? demangle(name) : nullptr;
+  const char* fn = dem != nullptr ? dem : name;
+  if (file != nullptr)
+    snprintf(buf, n, "%s:%d in %s", file, lineno, fn != nullptr ? fn : "?");
+  else if (fn != nullptr)
+    snprintf(buf, n, "?? in %s+0x%lx", fn, static_cast<unsigned long>(pc + 1 - sym_start));
+  else
+    snprintf(buf, n, "?? pc=%p", ret);
+  free(dem);
+#if defined(GORO_HAVE_LIBDW)
+  if (dwfl != nullptr) dwfl_end(dwfl);
+#endif
+}
 
 void print_frames(int fd, void* const* pcs, int n) {
 #if defined(GORO_HAVE_LIBDW)

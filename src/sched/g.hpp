@@ -28,7 +28,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include "goro/source_location.hpp"
 
 #include "fiber/fiber.hpp"
 #include "goro/detail/spawn.hpp"
@@ -98,7 +97,9 @@ struct alignas(64) g {
   // line to the exiting core.
   uint64_t id = 0;
   uint64_t parent_id = 0;
-  goro::source_location created{};  // where go() was called
+  // Where go() (or run()) was called: a return address in the caller,
+  // symbolized only by the reports that show it (describe_call_site).
+  const void* created_pc = nullptr;
   size_t stack_size = 0;          // requested size (0 = default pool)
   uint32_t closure_align = 0;     // alignment of a heap closure (operator delete needs it)
   // The thread-waiter's thread id (is_thread only) for the deadlock check.
