@@ -92,7 +92,7 @@ struct alignas(64) g {
   void* closure = nullptr;        // inline_closure or a heap block
 
   // ---- lines 2 and 3: written by the spawner or by diagnostics ----
-  // id, parent_id and created are kept across lives (g_free leaves them):
+  // id, parent_id and created_pc are kept across lives (g_free leaves them):
   // the next g_start overwrites them, and resetting them would pull this
   // line to the exiting core.
   uint64_t id = 0;
