@@ -93,7 +93,9 @@ bool is_creation_function(const char* name) {
 struct inline_search {
   Dwarf_Addr pc;
   Dwarf_Die die;       // the inlined function found
+  Dwarf_Die caller;    // the function its code was inlined into (valid if has_caller)
   bool found = false;
+  bool has_caller = false;
   bool named = false;  // it is a creation function
 };
 
@@ -102,7 +104,9 @@ struct inline_search {
 // rather than dwarf_getscopes, which misses the code of a lambda defined
 // inside a function template (its definition hangs under the template's
 // abstract DIE, which covers no address).
-void find_inlined(Dwarf_Die* parent, inline_search* s) {
+// `fn` is the innermost function (subprogram or inlined) around parent
+// that covers pc, or null.
+void find_inlined(Dwarf_Die* parent, inline_search* s, const Dwarf_Die* fn) {
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return;
   do {
@@ -114,19 +118,36 @@ void find_inlined(Dwarf_Die* parent, inline_search* s) {
         s->die = child;
         s->found = true;
         s->named = named;
+        s->has_caller = fn != nullptr;
+        if (fn != nullptr) s->caller = *fn;
       }
     }
+    bool is_fn = covers && (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine);
     if (covers || (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block && dwarf_haschildren(&child)))
-      find_inlined(&child, s);
+      find_inlined(&child, s, is_fn ? &child : fn);
   } while (dwarf_siblingof(&child, &child) == 0);
 }
 
+// A function DIE's linkage (mangled) name, following its abstract origin
+// and specification, or null. Only a linkage name is qualified enough to
+// print: GCC gives none to local functions and lambdas, whose plain names
+// ("operator()") say less than the symbol they were inlined into.
+const char* die_function_name(Dwarf_Die* die) {
+  Dwarf_Attribute a;
+  for (int at : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
+    if (dwarf_attr_integrate(die, at, &a) != nullptr)
+      if (const char* name = dwarf_formstring(&a)) return name;
+  }
+  return nullptr;
+}
+
 // The call site (DW_AT_call_file/DW_AT_call_line) of the inlined function
-// that find_inlined picks at pc (a module address). The innermost alone is
+// that find_inlined picks at pc (a module address), and in *caller the
+// function that made the call (when known; else left alone). The innermost alone is
 // not enough: GCC lets the ranges of functions inlined into goro::go
 // (std::forward) cover the call that follows them. Null if pc is not in
 // inlined code or the unit has no inline records.
-const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
+const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno, const char** caller) {
   Dwarf_Addr bias = 0;
   Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
   if (cu == nullptr) {
@@ -137,7 +158,7 @@ const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
   }
   inline_search s;
   s.pc = pc - bias;
-  find_inlined(cu, &s);
+  find_inlined(cu, &s, nullptr);
   Dwarf_Attribute a;
   Dwarf_Word fidx = 0, line = 0;
   Dwarf_Files* files = nullptr;
@@ -146,6 +167,7 @@ const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
       dwarf_formudata(dwarf_attr(&s.die, DW_AT_call_line, &a), &line) == 0 &&
       dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && fidx < nfiles) {
     *lineno = static_cast<int>(line);
+    if (s.has_caller) *caller = die_function_name(&s.caller);
     return dwarf_filesrc(files, fidx, nullptr, nullptr);
   }
   return nullptr;
@@ -169,7 +191,11 @@ void describe_call_site(const void* ret, char* buf, unsigned long n) {
       GElf_Off off = 0;
       name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
       sym_start = pc - off;
-      file = inlined_call_site(mod, pc, &lineno);
+      // The function that called goro::go, which may itself be inlined,
+      // rather than the symbol the code ended up in, where DWARF names it.
+      const char* caller = nullptr;
+      file = inlined_call_site(mod, pc, &lineno, &caller);
+      if (caller != nullptr) name = caller;
       if (file == nullptr) {
         if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
           file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
