@@ -65,7 +65,8 @@ struct spawn_options {
   std::size_t stack_size = 0;
 };
 
-// go() with options, e.g. a goroutine that needs a deep stack:
+// go() with options (returns the goroutine's id, throws as go() does),
+// e.g. a goroutine that needs a deep stack:
 //
 //   goro::go_with({.stack_size = 8 << 20}, parse_deeply_nested, doc);
 template <class F, class... Args>

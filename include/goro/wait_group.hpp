@@ -52,9 +52,10 @@ class wait_group {
   void wait();
 
   // Go's WaitGroup.Go (Go 1.25): add(1), run f(args...) in a new goroutine
-  // (arguments decay-copied as by goro::go), done() when it returns or
-  // throws. If the goroutine cannot be started, undoes the add(1) and
-  // throws as goro::go does.
+  // (arguments decay-copied as by goro::go), done() when it returns. (An
+  // exception escaping f ends the process, as from any goroutine.) If the
+  // goroutine cannot be started, undoes the add(1) and throws as goro::go
+  // does. Never blocks.
   //
   //   goro::wait_group wg;
   //   for (int i = 0; i < n; i++) wg.go(fetch, urls[i], std::ref(results[i]));
