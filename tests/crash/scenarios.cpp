@@ -77,6 +77,13 @@ int deadlock() {
 // the scenario prints as "site <id> <line>".
 void block_on(goro::wait_group* wg) { wg->wait(); }
 
+// go as the last statement of a function, where the compiler could make
+// the spawn a tail call (and the recorded site its caller's line).
+constexpr int kTailGoLine = __LINE__ + 2;
+[[gnu::noinline]] void start_blocked(goro::wait_group* wg) {
+  goro::go(&block_on, wg);
+}
+
 int deadlock_sites() {
   return goro::run([] {
     goro::wait_group never;
@@ -92,6 +99,8 @@ int deadlock_sites() {
     goro::wait_group wg;
     wg.go(block_on, &never);
     say("wg_site " + std::to_string(__LINE__ - 1));
+    start_blocked(&never);
+    say("wg_site " + std::to_string(kTailGoLine));
     never.wait();
   });
 }
