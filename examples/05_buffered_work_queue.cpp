@@ -54,7 +54,7 @@ class pool {
   pool(int workers, int queue_size) : jobs_(goro::make_chan<std::function<void()>>(queue_size)) {
     for (int i = 0; i < workers; i++)
       wg_.go([jobs = goro::recv_chan<std::function<void()>>(jobs_)]() mutable {
-        for (auto& job : jobs) job();
+        for (auto job : jobs) job();
       });
   }
   void submit(std::function<void()> job) { jobs_.send(std::move(job)); }  // back-pressure

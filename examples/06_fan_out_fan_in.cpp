@@ -63,7 +63,7 @@ int main() {
     std::vector<std::string> urls = {"https://go.dev", "https://go.dev/missing", "https://isocpp.org",
                                      "https://example.com", "https://cppreference.com"};
     std::vector<fetch_result> got;
-    for (fetch_result& r : fan_out(urls)) got.push_back(std::move(r));
+    for (fetch_result r : fan_out(urls)) got.push_back(std::move(r));
     std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) { return a.url < b.url; });
     std::printf("fan-out: %zu goroutines, fan-in: one channel closed by the closer\n", urls.size());
     for (const fetch_result& r : got) std::printf("  %d %s\n", r.status, r.url.c_str());

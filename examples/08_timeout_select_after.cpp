@@ -61,16 +61,17 @@ int main() {
     goro::wait_group wg;
     wg.go([ticks, stop]() mutable {
       for (int i = 0;; i++) {
-        bool stopped = false;
-        goro::select(goro::on_send(ticks, i), goro::on_recv(stop, [&] { stopped = true; }));
-        if (stopped) return;
+        switch (goro::select(goro::case_send(ticks, i), goro::case_recv(stop)).index()) {
+          case 0: break;   // case ticks <- i
+          case 1: return;  // case <-stop
+        }
         goro::sleep_for(10ms);
       }
     });
     auto deadline = goro::after(55ms);  // once, outside the loop
     int received = 0;
-    for (bool done = false; !done;)
-      goro::select(goro::on_recv(ticks, [&] { received++; }), goro::on_recv(deadline, [&] { done = true; }));
+    // Receive while the tick case wins; the deadline case ends the loop.
+    while (goro::select(goro::case_recv(ticks), goro::case_recv(deadline)).index() == 0) received++;
     stop.close();  // tell the producer we left...
     wg.wait();     // ...and wait until it has
     std::printf("deadline loop: %d values received before the 55ms deadline (one sent every 10ms)\n", received);

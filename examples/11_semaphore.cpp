@@ -60,7 +60,7 @@ std::vector<R> parallel_map(const std::vector<T>& in, int max, F fn) {
   wg.wait();
   out.close();  // every sender is done: now it is safe to close
   std::vector<R> res(in.size());
-  for (item& it : out) res[it.i] = std::move(it.r);
+  for (item it : out) res[it.i] = std::move(it.r);
   return res;
 }
 

@@ -35,24 +35,31 @@ static std::atomic<int> g_stopped{0};
 // Endless generator: 1, 2, 3, ... until done is closed.
 static void count_up(goro::recv_chan<goro::unit> done, goro::send_chan<int> out) {
   for (int n = 1;; n++) {
-    bool cancelled = false;
-    goro::select(goro::on_send(out, n), goro::on_recv(done, [&] { cancelled = true; }));
-    if (cancelled) break;
+    if (goro::select(goro::case_send(out, n), goro::case_recv(done)).index() == 1) break;  // case <-done
   }
   g_stopped.fetch_add(1);
 }
 
-static void worker(goro::recv_chan<goro::unit> done, goro::recv_chan<int> jobs, goro::send_chan<int> out) {
-  for (bool stop = false; !stop;) {
-    goro::select(goro::on_recv(done, [&] { stop = true; }),
-                 goro::on_recv(jobs, [&](int j, bool ok) {
-                   if (!ok) {
-                     stop = true;  // input closed: normal completion
-                     return;
-                   }
-                   goro::select(goro::on_send(out, j * j), goro::on_recv(done, [&] { stop = true; }));
-                 }));
+// Squares jobs until jobs is closed or done is: select's result form runs
+// each case's code here, in the loop, so it can leave with return (as Go's
+// select statement does; no flag variables).
+static void square(goro::recv_chan<goro::unit> done, goro::recv_chan<int> jobs, goro::send_chan<int> out) {
+  for (;;) {
+    switch (auto s = goro::select(goro::case_recv(done), goro::case_recv(jobs)); s.index()) {
+      case 0:  // case <-done
+        return;
+      case 1: {  // case j, ok := <-jobs
+        if (!s.ok()) return;  // input closed: normal completion
+        int j = s.get<1>();
+        if (goro::select(goro::case_send(out, j * j), goro::case_recv(done)).index() == 1) return;
+        break;
+      }
+    }
   }
+}
+
+static void worker(goro::recv_chan<goro::unit> done, goro::recv_chan<int> jobs, goro::send_chan<int> out) {
+  square(done, jobs, out);
   g_stopped.fetch_add(1);
 }
 
@@ -73,8 +80,7 @@ int main() {
     std::printf("goroutines that saw done and returned: %d of 4 (generator + 3 workers)\n", g_stopped.load());
 
     // A closed done channel stays ready: late checks see it too.
-    bool seen = false;
-    goro::select(goro::on_recv(done, [&] { seen = true; }), goro::on_default());
+    bool seen = goro::select(goro::case_recv(done), goro::case_default()).index() == 0;
     std::printf("a later select on done: %s\n", seen ? "ready at once (closed channels stay ready)" : "not ready");
   });
 }

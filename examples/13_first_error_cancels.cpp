@@ -45,9 +45,10 @@ struct outcome {
 static std::string run_task(const task& t, goro::recv_chan<goro::unit> done) {
   for (int s = 0; s < t.steps; s++) {
     if (s == t.fail_at) return "step " + std::to_string(s) + " failed: connection reset";
-    bool cancelled = false;
-    goro::select(goro::on_recv(done, [&] { cancelled = true; }), goro::on_recv(goro::after(5ms)));
-    if (cancelled) return "cancelled";
+    switch (goro::select(goro::case_recv(done), goro::case_recv(goro::after(5ms))).index()) {
+      case 0: return "cancelled";  // case <-done
+      case 1: break;               // case <-time.After(5ms): next step
+    }
   }
   return "";
 }

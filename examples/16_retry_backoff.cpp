@@ -53,8 +53,12 @@ static retry_result retry(const std::function<bool()>& op, int max_attempts, ms 
     if (r.attempts == max_attempts) break;
     if (backoff > cap) backoff = cap;
     r.waits += " " + std::to_string(backoff.count()) + "ms";
-    goro::select(goro::on_recv(goro::after(backoff)), goro::on_recv(done, [&] { r.cancelled = true; }));
-    if (r.cancelled) return r;  // a nil `done` (the default) is never chosen
+    switch (goro::select(goro::case_recv(goro::after(backoff)), goro::case_recv(done)).index()) {
+      case 0: break;  // waited out the backoff
+      case 1:         // cancelled; a nil `done` (the default) is never chosen
+        r.cancelled = true;
+        return r;
+    }
     backoff *= 2;
   }
   return r;

@@ -45,9 +45,8 @@ static goro::recv_chan<int> producer(int n, goro::recv_chan<goro::unit> done) {
   goro::chan<int> ch = goro::make_chan<int>();
   goro::go([ch, n, done]() mutable {
     for (int v = 1; v <= n; v++) {
-      bool abandoned = false;
-      goro::select(goro::on_send(ch, v), goro::on_recv(done, [&] { abandoned = true; }));
-      if (abandoned) break;
+      // select { case ch <- v: case <-done: (abandoned) }
+      if (goro::select(goro::case_send(ch, v), goro::case_recv(done)).index() == 1) break;
     }
     ch.close();
   });

@@ -54,9 +54,10 @@ int main() {
     for (int s = 0; s < 3; s++)
       senders.go([data, quit, s]() mutable {
         for (int i = 0;; i++) {
-          bool stop = false;
-          goro::select(goro::on_send(data, s * 1000 + i), goro::on_recv(quit, [&] { stop = true; }));
-          if (stop) return;
+          switch (goro::select(goro::case_send(data, s * 1000 + i), goro::case_recv(quit)).index()) {
+            case 0: break;   // case data <- v
+            case 1: return;  // case <-quit
+          }
         }
       });
     goro::wait_group closer;

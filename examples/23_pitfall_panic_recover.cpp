@@ -80,7 +80,7 @@ int main() {
     }
     std::printf("%d of %d jobs succeeded (sum %d); the pool kept running\n", done, jobs, sum);
     std::vector<std::string> failed;
-    for (std::string& e : errs) failed.push_back(std::move(e));
+    for (std::string e : errs) failed.push_back(std::move(e));
     std::sort(failed.begin(), failed.end());
     for (const std::string& e : failed) std::printf("  %s\n", e.c_str());
   });

@@ -52,9 +52,10 @@
 // guarantee: after a receive has taken the value from the channel (the
 // sender's send has returned), it is moved once more, into the object the
 // receive returns (recv's T, recv_ok's recv_result, recv_opt's optional,
-// try_recv's result, the range-for iterator); if that move throws, the
-// value is destroyed and the receive throws. C++ gives no way to construct
-// a returned object in place from type-erased storage. Buffered channels of such
+// try_recv's result; a range-for's loop variable, from the iterator's
+// slot); if that move throws, the value is destroyed and the receive
+// throws. C++ gives no way to construct a returned object in place from
+// type-erased storage. Buffered channels of such
 // types take the channel lock on every operation (nothrow-movable types
 // use a lock-free buffer).
 //
@@ -70,6 +71,8 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -198,8 +201,13 @@ class chan_handle {
   int64_t cap() const noexcept { return chan_cap(c_); }
   // True for the nil channel (Go's ch == nil).
   bool is_nil() const noexcept { return c_ == nullptr; }
-  // Two handles are equal if they name the same channel (or both are nil).
+  // Two handles are equal if they name the same channel (or both are nil),
+  // whatever their direction; std::hash agrees, so channels key maps:
+  //   std::unordered_map<goro::chan<int>, std::string> names;
   friend bool operator==(const chan_handle& a, const chan_handle& b) noexcept { return a.c_ == b.c_; }
+  // The nil test, Go's ch == nil (and ch != nil):
+  //   if (ch == nullptr) ...
+  friend bool operator==(const chan_handle& a, std::nullptr_t) noexcept { return a.c_ == nullptr; }
 
  protected:
   explicit chan_handle(hchan* adopt) noexcept : c_(adopt) {}
@@ -262,30 +270,77 @@ struct chan_access {
   }
 };
 
-// Range-for support: receives until the channel is closed and drained.
+// The iterator of range-for and std::ranges over a channel: a
+// std::input_iterator whose sentinel is std::default_sentinel. It receives
+// lazily: the first `*it` or `it == end` after a `++it` (or after begin())
+// does the blocking receive, so `std::views::take(ch, 3)` receives exactly 3
+// values. `*it` is an rvalue reference to the received value (as
+// std::move_iterator's), so the loop variable takes it by moving: move-only
+// elements work, and `for (auto v : ch)` moves rather than copies. Bind it
+// with `auto`, `auto&&` or `const auto&` (`auto&` does not compile).
 template <class T>
 class chan_iterator {
  public:
+  using iterator_concept = std::input_iterator_tag;
   using value_type = T;
   using difference_type = std::ptrdiff_t;
-  struct sentinel {};
+  using reference = T&&;
 
-  struct receive_first {};
-  // Receives the first value (returned as a prvalue by begin(): the value
-  // is moved once, from the channel into the iterator).
-  chan_iterator(hchan* c, receive_first) : c_(c) { ++*this; }
-  T& operator*() { return *cur_; }
-  chan_iterator& operator++() {
-    recv_slot<T> s;
-    cur_.reset();
-    if (chan_recv(c_, s.addr()) == op_result::ok) s.take_into(cur_);
+  chan_iterator() noexcept = default;
+  explicit chan_iterator(hchan* c) noexcept : c_(c) {}
+  chan_iterator(const chan_iterator& o)
+    requires std::copy_constructible<T>
+      : c_(o.c_), state_(o.state_) {
+    if (state_ == state::full) ::new (slot_.addr()) T(o.slot_.get());
+  }
+  chan_iterator(chan_iterator&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : c_(o.c_), state_(o.state_) {
+    if (state_ == state::full) ::new (slot_.addr()) T(std::move(o.slot_.get()));
+  }
+  chan_iterator& operator=(chan_iterator o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    drop();
+    c_ = o.c_;
+    if (o.state_ == state::full) ::new (slot_.addr()) T(std::move(o.slot_.get()));
+    state_ = o.state_;
     return *this;
   }
-  friend bool operator==(const chan_iterator& it, sentinel) { return !it.cur_; }
+  ~chan_iterator() { drop(); }
+
+  // The received value, receiving it first if needed (blocks as recv()).
+  // Only before the end: on a closed and drained channel `it == end` holds.
+  T&& operator*() const {
+    fetch();
+    return std::move(slot_.get());
+  }
+  // Moves on to the next value (received by the next `*it` or `== end`).
+  chan_iterator& operator++() {
+    fetch();  // a ++ without a * still consumes a value
+    drop();
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  // True once the channel is closed and drained (receives, blocking, to
+  // find out).
+  friend bool operator==(const chan_iterator& it, std::default_sentinel_t) {
+    it.fetch();
+    return it.state_ == state::done;
+  }
 
  private:
-  hchan* c_;
-  std::optional<T> cur_;
+  enum class state : uint8_t { empty, full, done };
+  void fetch() const {
+    if (state_ != state::empty) return;
+    state_ = chan_recv(c_, slot_.addr()) == op_result::ok ? state::full : state::done;
+  }
+  void drop() noexcept {
+    if (state_ == state::full) slot_.get().~T();
+    if (state_ != state::done) state_ = state::empty;
+  }
+
+  hchan* c_ = nullptr;
+  // Filled by a receive straight from the channel: no extra move.
+  mutable recv_slot<T> slot_;
+  mutable state state_ = state::empty;
 };
 
 }  // namespace detail
@@ -325,11 +380,14 @@ class recv_chan : public detail::chan_handle<T> {
   // a default case). Never blocks; on the nil channel: would_block.
   try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
 
-  // for (T v : ch) receives until the channel is closed and drained.
-  detail::chan_iterator<T> begin() const {
-    return detail::chan_iterator<T>(this->c_, typename detail::chan_iterator<T>::receive_first{});
-  }
-  typename detail::chan_iterator<T>::sentinel end() const { return {}; }
+  // for (T v : ch) receives until the channel is closed and drained (Go's
+  // for v := range ch); so do std::ranges algorithms and views (the
+  // channel is a std::ranges::input_range; detail::chan_iterator says how
+  // the loop variable binds):
+  //   for (auto v : ch) use(std::move(v));
+  //   for (int v : ch | std::views::take(3)) use(v);   // exactly 3 receives
+  detail::chan_iterator<T> begin() const { return detail::chan_iterator<T>(this->c_); }
+  std::default_sentinel_t end() const { return {}; }
 
  private:
   explicit recv_chan(detail::hchan* adopt) noexcept : base(adopt) {}
@@ -407,10 +465,8 @@ class chan : public detail::chan_handle<T> {
   std::optional<T> recv_opt() const { return this->recv_opt_impl(); }
   try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
   void close() const { detail::chan_close(this->c_); }
-  detail::chan_iterator<T> begin() const {
-    return detail::chan_iterator<T>(this->c_, typename detail::chan_iterator<T>::receive_first{});
-  }
-  typename detail::chan_iterator<T>::sentinel end() const { return {}; }
+  detail::chan_iterator<T> begin() const { return detail::chan_iterator<T>(this->c_); }
+  std::default_sentinel_t end() const { return {}; }
 
  private:
   explicit chan(detail::hchan* adopt) noexcept : base(adopt) {}
@@ -456,3 +512,24 @@ recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::duration<Rep
 }
 
 }  // namespace goro
+
+// std::hash of a channel handle: the same for every handle of one channel
+// (chan<T>, send_chan<T> and recv_chan<T> alike), as equality is.
+template <class T>
+struct std::hash<goro::chan<T>> {
+  std::size_t operator()(const goro::chan<T>& c) const noexcept {
+    return std::hash<const void*>{}(goro::detail::chan_access::core(c));
+  }
+};
+template <class T>
+struct std::hash<goro::send_chan<T>> {
+  std::size_t operator()(const goro::send_chan<T>& c) const noexcept {
+    return std::hash<const void*>{}(goro::detail::chan_access::core(c));
+  }
+};
+template <class T>
+struct std::hash<goro::recv_chan<T>> {
+  std::size_t operator()(const goro::recv_chan<T>& c) const noexcept {
+    return std::hash<const void*>{}(goro::detail::chan_access::core(c));
+  }
+};

@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <goro/source_location.hpp>
 #include <type_traits>
 #include <utility>
 
@@ -30,9 +29,15 @@
 
 namespace goro {
 
-// Starts f(args...) in a new goroutine, like Go's `go f(args...)`.
+// Starts f(args...) in a new goroutine, like Go's `go f(args...)`, and
+// returns its id. Every callable works, as with std::invoke: a lambda, a
+// named callable, a function or function pointer, a std::function, a
+// member function pointer with the object (pointer) as first argument.
 //
 //   goro::go(worker, jobs, results);        // arguments are copied/moved in
+//   goro::go(&worker, jobs, results);
+//   goro::go(task);                         // a named lambda or std::function
+//   goro::go(&server::serve, &srv, conn);   // srv.serve(conn)
 //   goro::go([&] { counter.fetch_add(1); });
 //
 // The function and arguments are decay-copied (moved where possible) into
@@ -41,20 +46,16 @@ namespace goro {
 // if no stack can be had (the goroutine is then not started). An exception
 // escaping f ends the process with a panic report (goro/panic.hpp).
 //
-// `go` is a class so that it can record where the goroutine was created
-// (goro::source_location) after a parameter pack; use it as a function.
+// Where the goroutine was created ("created by ... at file:line" in dumps
+// and reports) is the return address of this call, as Go records its
+// caller's PC; it is symbolized only when a report needs it (always
+// inlined, so that the address lies in the caller).
 template <class F, class... Args>
-struct go {
-  explicit go(F&& f, Args&&... args, goro::source_location loc = goro::source_location::current())
-      : id_(detail::spawn(0, loc, std::forward<F>(f), std::forward<Args>(args)...)) {}
-  // The new goroutine's id.
-  uint64_t id() const { return id_; }
-
- private:
-  uint64_t id_;
-};
-template <class F, class... Args>
-go(F&&, Args&&...) -> go<F, Args...>;
+[[gnu::always_inline]] inline uint64_t go(F&& f, Args&&... args) {
+  uint64_t id = detail::spawn_here(0, std::forward<F>(f), std::forward<Args>(args)...);
+  asm volatile("");  // keeps the call out of tail position: its return address is the caller's
+  return id;
+}
 
 // Options for go_with.
 struct spawn_options {
@@ -64,24 +65,21 @@ struct spawn_options {
   std::size_t stack_size = 0;
 };
 
-// go() with options, e.g. a goroutine that needs a deep stack:
+// go() with options (returns the goroutine's id, throws as go() does),
+// e.g. a goroutine that needs a deep stack:
 //
 //   goro::go_with({.stack_size = 8 << 20}, parse_deeply_nested, doc);
 template <class F, class... Args>
-struct go_with {
-  explicit go_with(spawn_options opts, F&& f, Args&&... args,
-                   goro::source_location loc = goro::source_location::current())
-      : id_(detail::spawn(opts.stack_size, loc, std::forward<F>(f), std::forward<Args>(args)...)) {}
-  uint64_t id() const { return id_; }
-
- private:
-  uint64_t id_;
-};
-template <class F, class... Args>
-go_with(spawn_options, F&&, Args&&...) -> go_with<F, Args...>;
+[[gnu::always_inline]] inline uint64_t go_with(spawn_options opts, F&& f, Args&&... args) {
+  uint64_t id = detail::spawn_here(opts.stack_size, std::forward<F>(f), std::forward<Args>(args)...);
+  asm volatile("");  // as in go()
+  return id;
+}
 
 namespace detail {
-int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const goro::source_location& loc);
+// Records its own return address (in run's caller, run being inlined) as
+// where the main goroutine was created.
+[[gnu::noinline]] int run_main(void (*invoke)(void* ctx, int* status), void* ctx);
 }
 
 // Runs main_fn as the program's main goroutine (goroutine 1 of this run) and
@@ -96,7 +94,7 @@ int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const goro::sour
 // with Go's "fatal error: all goroutines are asleep - deadlock!" report and
 // exit status 2. Called from a goroutine, it simply calls main_fn.
 template <class F>
-int run(F&& main_fn, goro::source_location loc = goro::source_location::current()) {
+[[gnu::always_inline]] inline int run(F&& main_fn) {
   using Fn = std::remove_reference_t<F>;
   auto invoke = [](void* ctx, int* status) {
     Fn& fn = *static_cast<Fn*>(ctx);
@@ -107,7 +105,9 @@ int run(F&& main_fn, goro::source_location loc = goro::source_location::current(
       *status = 0;
     }
   };
-  return detail::run_main(invoke, static_cast<void*>(&main_fn), loc);
+  int status = detail::run_main(invoke, static_cast<void*>(&main_fn));
+  asm volatile("");  // as in go()
+  return status;
 }
 
 // Lets other goroutines run (Go's runtime.Gosched): the caller goes to the

@@ -1,4 +1,26 @@
-// goro::select: Go's select statement.
+// goro::select: Go's select statement, in two forms.
+//
+// The result form hands the chosen case and the received value back to
+// the caller, so break, continue and return work as in Go:
+//
+//   for (;;) {
+//     switch (auto s = goro::select(goro::case_recv(jobs),            // case j, ok := <-jobs
+//                                   goro::case_send(results, r),      // case results <- r
+//                                   goro::case_recv(ctx_done),        // case <-done
+//                                   goro::case_default());            // default
+//             s.index()) {
+//       case 0:
+//         if (!s.ok()) return;                 // jobs closed
+//         run(std::move(s.get<0>()));          // the value, moved out
+//         continue;
+//       case 1: sent++; break;
+//       case 2: return;
+//       case 3: idle(); break;
+//     }
+//   }
+//
+// The handler form runs a callback for the chosen case and returns its
+// position:
 //
 //   int i = goro::select(
 //       goro::on_recv(jobs, [&](job j, bool ok) { if (ok) run(j); }),   // case j, ok := <-jobs
@@ -6,11 +28,11 @@
 //       goro::on_recv(goro::after(1s), [] { timeout(); }),              // case <-time.After(1s)
 //       goro::on_default([] { idle(); }));                              // default
 //
-// select runs exactly one case and returns its position in the argument
-// list (default included):
+// Both run exactly one case:
 //  - If one or more cases are ready, one of them is chosen uniformly at
-//    random and its operation is done; then its handler runs.
-//  - Otherwise, with an on_default case, the default handler runs.
+//    random and its operation is done (then, in the handler form, its
+//    handler runs).
+//  - Otherwise, with a default case, the default is chosen.
 //  - Otherwise select blocks until a case is ready (parking the goroutine,
 //    or sleeping the thread, wait reason "select"). A select with no cases
 //    (goro::select()) or only nil channels blocks forever.
@@ -27,8 +49,16 @@
 // propagates (the case's operation has happened); a throwing move of T
 // propagates with the guarantee described in goro/chan.hpp.
 //
-// Case objects refer to their channel and (for on_send) to the value
-// argument without copying; build them in the select call's argument list.
+// Case objects refer to their channel and (for sends) to the value
+// argument without copying, so they exist only inside the select call:
+// they cannot be copied or moved, and select (and select_case) take them
+// only as prvalues, written in the call's argument list. A case kept in a
+// variable, whose temporary channel or value would be gone by the time it
+// ran, does not compile:
+//
+//   auto c = goro::on_recv(goro::after(1s));   // the timer channel dies here
+//   goro::select(c);                            // error: not a prvalue
+//
 // A send case moves from its value only if it is chosen (an lvalue is
 // copied first). For lists whose size is known only at run time (Go's
 // reflect.Select), put the cases in a std::vector<goro::select_case>.
@@ -42,6 +72,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -70,6 +102,10 @@ struct no_handler {
   void operator()(A&&...) const {}
 };
 
+// Lets select_case take over a case object, which is otherwise neither
+// copyable nor movable (see the top of this file).
+struct case_transfer {};
+
 }  // namespace detail
 
 // A receive case; made by on_recv.
@@ -77,7 +113,10 @@ template <class T, class F>
 class recv_case {
  public:
   recv_case(detail::hchan* c, F f) : c_(c), f_(std::move(f)) {}
-  recv_case(recv_case&& o) : c_(o.c_), f_(std::move(o.f_)) {}  // before use only (no value inside)
+  recv_case(const recv_case&) = delete;
+  recv_case& operator=(const recv_case&) = delete;
+  // For select_case only, before use (no value inside).
+  recv_case(detail::case_transfer, recv_case& o) : c_(o.c_), f_(std::move(o.f_)) {}
   void fill(detail::scase& s) {
     s.c = c_;
     s.elem = slot_.addr();
@@ -110,7 +149,10 @@ class send_case {
  public:
   send_case(detail::hchan* c, T* v, F f) : c_(c), p_(v), f_(std::move(f)) {}
   send_case(detail::hchan* c, const T& v, F f) : c_(c), own_(std::in_place, v), f_(std::move(f)) {}
-  send_case(send_case&& o) : c_(o.c_), p_(o.p_), own_(std::move(o.own_)), f_(std::move(o.f_)) {}
+  send_case(const send_case&) = delete;
+  send_case& operator=(const send_case&) = delete;
+  // For select_case only, before use.
+  send_case(detail::case_transfer, send_case& o) : c_(o.c_), p_(o.p_), own_(std::move(o.own_)), f_(std::move(o.f_)) {}
   void fill(detail::scase& s) {
     s.c = c_;
     s.elem = own_ ? std::addressof(*own_) : p_;
@@ -135,6 +177,10 @@ template <class F>
 class default_case {
  public:
   explicit default_case(F f) : f_(std::move(f)) {}
+  default_case(const default_case&) = delete;
+  default_case& operator=(const default_case&) = delete;
+  // For select_case only.
+  default_case(detail::case_transfer, default_case& o) : f_(std::move(o.f_)) {}
   void run() { f_(); }
 
  private:
@@ -175,7 +221,7 @@ send_case<T, std::decay_t<F>> on_send(const chan<T>& ch, const std::type_identit
 // default: run f() if no other case is ready.
 template <class F = detail::no_handler>
 default_case<std::decay_t<F>> on_default(F&& f = {}) {
-  return default_case<std::decay_t<F>>(std::forward<F>(f));
+  return default_case<std::decay_t<F>>{std::forward<F>(f)};
 }
 
 namespace detail {
@@ -183,6 +229,12 @@ template <class C>
 inline constexpr bool is_default_case = false;
 template <class F>
 inline constexpr bool is_default_case<default_case<F>> = true;
+template <class C>
+inline constexpr bool is_handler_case = is_default_case<C>;
+template <class T, class F>
+inline constexpr bool is_handler_case<recv_case<T, F>> = true;
+template <class T, class F>
+inline constexpr bool is_handler_case<send_case<T, F>> = true;
 
 template <class... C, std::size_t... I>
 int select_impl(std::index_sequence<I...>, C&... cases) {
@@ -205,6 +257,7 @@ int select_impl(std::index_sequence<I...>, C&... cases) {
       }(),
       ...);
   int chosen = select_go(sc, nc, n_def == 0);
+  (void)pos, (void)chosen;  // unused by select() with no cases
   int ran = -1;
   (
       [&] {
@@ -225,31 +278,300 @@ int select_impl(std::index_sequence<I...>, C&... cases) {
 }
 }  // namespace detail
 
-// Runs one ready case (see the top of this file); returns its position in
-// the argument list. Blocks when no case is ready and there is no default.
+// The handler form: runs one ready case and its handler (see the top of
+// this file); returns the case's position in the argument list. Blocks
+// when no case is ready and there is no default. The cases are prvalues
+// made by on_recv, on_send and on_default in this call's argument list.
 template <class... Cases>
-int select(Cases&&... cases) {
+  requires(detail::is_handler_case<Cases> && ...)
+int select(Cases... cases) {
   return detail::select_impl(std::index_sequence_for<Cases...>{}, cases...);
 }
+
+// ---- the result form -----------------------------------------------------
+//
+// case_recv, case_send and case_default make the cases of the result form
+// (named after Go's `case` and `default`, and unlike recv/send not
+// mistakable for the operations themselves). Like the handler form's, they
+// exist only as prvalues in the select call's argument list.
+
+// A receive case of the result form; made by case_recv.
+template <class T>
+class recv_op {
+ public:
+  using value_type = T;
+  explicit recv_op(detail::hchan* c) noexcept : c_(c) {}
+  recv_op(const recv_op&) = delete;
+  recv_op& operator=(const recv_op&) = delete;
+  detail::hchan* core() const noexcept { return c_; }
+
+ private:
+  detail::hchan* c_;
+};
+
+// A send case of the result form; made by case_send.
+template <class T>
+class send_op {
+ public:
+  send_op(detail::hchan* c, T* v) noexcept : c_(c), p_(v) {}
+  send_op(detail::hchan* c, const T& v) : c_(c), own_(std::in_place, v) {}
+  send_op(const send_op&) = delete;
+  send_op& operator=(const send_op&) = delete;
+  void fill(detail::scase& s) {
+    s.c = c_;
+    s.elem = own_ ? std::addressof(*own_) : p_;
+    s.is_send = true;
+  }
+
+ private:
+  detail::hchan* c_;
+  T* p_ = nullptr;
+  std::optional<T> own_;
+};
+
+// The default case of the result form; made by case_default.
+class default_op {
+ public:
+  default_op() = default;
+  default_op(const default_op&) = delete;
+  default_op& operator=(const default_op&) = delete;
+};
+
+// case v, ok := <-ch (ch a chan<T> or recv_chan<T>): the value comes back
+// in the select_result, moved in from the channel.
+template <class T>
+[[nodiscard]] recv_op<T> case_recv(const recv_chan<T>& ch) noexcept {
+  return recv_op<T>(detail::chan_access::core(ch));
+}
+template <class T>
+[[nodiscard]] recv_op<T> case_recv(const chan<T>& ch) noexcept {
+  return recv_op<T>(detail::chan_access::core(ch));
+}
+
+// case ch <- v (ch a chan<T> or send_chan<T>). An rvalue v is moved from
+// only if this case is chosen; an lvalue is copied when the case is made.
+template <class T>
+[[nodiscard]] send_op<T> case_send(const send_chan<T>& ch, std::type_identity_t<T>&& v) noexcept {
+  return {detail::chan_access::core(ch), std::addressof(v)};
+}
+template <class T>
+[[nodiscard]] send_op<T> case_send(const send_chan<T>& ch, const std::type_identity_t<T>& v) {
+  return {detail::chan_access::core(ch), v};
+}
+template <class T>
+[[nodiscard]] send_op<T> case_send(const chan<T>& ch, std::type_identity_t<T>&& v) noexcept {
+  return {detail::chan_access::core(ch), std::addressof(v)};
+}
+template <class T>
+[[nodiscard]] send_op<T> case_send(const chan<T>& ch, const std::type_identity_t<T>& v) {
+  return {detail::chan_access::core(ch), v};
+}
+
+// default: chosen when no other case is ready (Go's default).
+[[nodiscard]] inline default_op case_default() noexcept { return {}; }
+
+namespace detail {
+template <class C>
+inline constexpr bool is_select_op = std::is_same_v<C, default_op>;
+template <class T>
+inline constexpr bool is_select_op<recv_op<T>> = true;
+template <class T>
+inline constexpr bool is_select_op<send_op<T>> = true;
+
+template <class C>
+struct op_slot {};  // send and default cases hold no value
+template <class T>
+struct op_slot<recv_op<T>> {
+  recv_slot<T> s;
+};
+template <class C>
+inline constexpr bool is_recv_op = false;
+template <class T>
+inline constexpr bool is_recv_op<recv_op<T>> = true;
+}  // namespace detail
+
+// What a result-form select returns: which case was chosen and, for a
+// receive, the value, which the channel moved straight into this object.
+//
+//   switch (auto s = goro::select(goro::case_recv(a), goro::case_default()); s.index()) {
+//     case 0:
+//       if (s.ok()) use(std::move(s.get<0>()));
+//       break;
+//     case 1: break;
+//   }
+//
+// Movable (the value moves along), not copyable. Not thread-safe: one
+// owner, like any value.
+template <class... Ops>
+class select_result {
+  static constexpr std::size_t n = sizeof...(Ops);
+  template <std::size_t I>
+  using op_t = std::tuple_element_t<I, std::tuple<Ops...>>;
+
+ public:
+  // The chosen case's position in the select's argument list (the
+  // default case included), as the handler form returns.
+  int index() const noexcept { return index_; }
+
+  // Go's ok in `case v, ok := <-ch`: true if the chosen case is a receive
+  // that got a value from a send, or a send; false if it is a receive from
+  // a closed and drained channel (get() then gives T{}), or the default.
+  bool ok() const noexcept { return ok_; }
+
+  // The value received by case I, a case_recv; only if index() == I
+  // (otherwise throws std::logic_error). When the channel was closed and
+  // drained it is T{} (ok() is false); for a T with no default
+  // constructor it is then absent and get throws std::logic_error too.
+  // Move it out to keep it: std::move(s.get<0>()).
+  template <std::size_t I>
+  auto& get() & {
+    static_assert(I < n, "goro::select_result::get: no such case");
+    static_assert(detail::is_recv_op<op_t<I>>, "goro::select_result::get: case I is not a case_recv");
+    if (index_ != static_cast<int>(I) || !full_)
+      throw std::logic_error("goro::select_result::get: that case was not chosen, or has no value");
+    return std::get<I>(slots_).s.get();
+  }
+  template <std::size_t I>
+  auto&& get() && {
+    return std::move(get<I>());
+  }
+
+  select_result(select_result&& o) noexcept((std::is_nothrow_move_constructible_v<detail::op_slot<Ops>> && ...))
+      : index_(o.index_), ok_(o.ok_) {
+    if (o.full_) take_value(o, std::index_sequence_for<Ops...>{});
+  }
+  select_result(const select_result&) = delete;
+  select_result& operator=(const select_result&) = delete;
+  select_result& operator=(select_result&&) = delete;
+  ~select_result() { destroy_value(std::index_sequence_for<Ops...>{}); }
+
+ private:
+  template <class... C>
+    requires(sizeof...(C) > 0 && (detail::is_select_op<C> && ...))
+  friend select_result<C...> select(C... ops);
+
+  // Runs the select (the same engine as the handler form).
+  explicit select_result(Ops&... ops) { run(std::index_sequence_for<Ops...>{}, ops...); }
+
+  template <std::size_t... I>
+  void run(std::index_sequence<I...>, Ops&... ops) {
+    constexpr std::array<bool, n> is_def{std::is_same_v<Ops, default_op>...};
+    constexpr int n_def = (0 + ... + (std::is_same_v<Ops, default_op> ? 1 : 0));
+    static_assert(n_def <= 1, "goro::select: more than one case_default");
+    constexpr auto pos = [&] {
+      std::array<int, n> p{};
+      int k = 0;
+      for (std::size_t i = 0; i < n; i++) p[i] = is_def[i] ? -1 : k++;
+      return p;
+    }();
+    constexpr int nc = static_cast<int>(n) - n_def;
+    detail::scase sc[nc > 0 ? nc : 1];
+    (
+        [&] {
+          if constexpr (detail::is_recv_op<Ops>) {
+            sc[pos[I]].c = ops.core();
+            sc[pos[I]].elem = std::get<I>(slots_).s.addr();
+            sc[pos[I]].is_send = false;
+          } else if constexpr (!std::is_same_v<Ops, default_op>) {
+            ops.fill(sc[pos[I]]);
+          }
+        }(),
+        ...);
+    int chosen = detail::select_go(sc, nc, n_def == 0);
+    (
+        [&] {
+          if constexpr (std::is_same_v<Ops, default_op>) {
+            if (chosen < 0) index_ = static_cast<int>(I);
+          } else if (chosen == pos[I]) {
+            index_ = static_cast<int>(I);
+            if constexpr (detail::is_recv_op<Ops>) {
+              using T = typename Ops::value_type;
+              ok_ = sc[pos[I]].ok;
+              if (ok_) {
+                full_ = true;
+              } else if constexpr (std::is_default_constructible_v<T>) {
+                ::new (std::get<I>(slots_).s.addr()) T{};  // Go's zero value
+                full_ = true;
+              }
+            } else {
+              ok_ = true;
+            }
+          }
+        }(),
+        ...);
+  }
+
+  template <std::size_t... I>
+  void take_value(select_result& o, std::index_sequence<I...>) {
+    (
+        [&] {
+          if constexpr (detail::is_recv_op<op_t<I>>) {
+            if (index_ == static_cast<int>(I)) {
+              using T = typename op_t<I>::value_type;
+              ::new (std::get<I>(slots_).s.addr()) T(std::move(std::get<I>(o.slots_).s.get()));
+              full_ = true;
+            }
+          }
+        }(),
+        ...);
+  }
+
+  template <std::size_t... I>
+  void destroy_value(std::index_sequence<I...>) noexcept {
+    if (!full_) return;
+    (
+        [&] {
+          if constexpr (detail::is_recv_op<op_t<I>>) {
+            using T = typename op_t<I>::value_type;
+            if (index_ == static_cast<int>(I)) std::get<I>(slots_).s.get().~T();
+          }
+        }(),
+        ...);
+  }
+
+  int index_ = -1;
+  bool ok_ = false;
+  bool full_ = false;  // the chosen receive case's slot holds a T
+  // Where each receive case's value lands (the engine writes straight
+  // into it): one slot per receive case, as every case is armed at once.
+  std::tuple<detail::op_slot<Ops>...> slots_;
+};
+
+// The result form: runs one ready case (see the top of this file) and
+// returns which, with the received value. Blocks when no case is ready and
+// there is no case_default. The cases are prvalues made by case_recv,
+// case_send and case_default in this call's argument list.
+template <class... Ops>
+  requires(sizeof...(Ops) > 0 && (detail::is_select_op<Ops> && ...))
+select_result<Ops...> select(Ops... ops) {
+  return select_result<Ops...>(ops...);
+}
+
+// Mixing the forms in one select does not compile.
+template <class... Cases>
+  requires((detail::is_select_op<Cases> || detail::is_handler_case<Cases>) && ...) &&
+          (!(detail::is_select_op<Cases> && ...)) && (!(detail::is_handler_case<Cases> && ...))
+void select(Cases... cases) = delete;
 
 // A case of any type, for a select over a list whose size is known only at
 // run time (Go's reflect.Select). Made from on_recv, on_send or
 // on_default; it keeps its channel alive and owns the value to send.
 //
 //   std::vector<goro::select_case> cases;
-//   for (auto& ch : inputs) cases.emplace_back(goro::on_recv(ch, [&](int v) { sum += v; }));
-//   cases.emplace_back(goro::on_default());
+//   for (auto& ch : inputs) cases.push_back(goro::on_recv(ch, [&](int v) { sum += v; }));
+//   cases.push_back(goro::on_default());
 //   int i = goro::select(cases);
 class select_case {
  public:
+  // From a prvalue case (on_recv, on_send, on_default), as in select.
   template <class T, class F>
-  select_case(recv_case<T, F>&& c) : p_(new model<recv_case<T, F>>(std::move(c))) {}  // NOLINT
+  select_case(recv_case<T, F> c) : p_(new model<recv_case<T, F>>(c)) {}  // NOLINT
   template <class T, class F>
-  select_case(send_case<T, F>&& c) : p_(new model<send_case<T, F>>(std::move(c))) {  // NOLINT
+  select_case(send_case<T, F> c) : p_(new model<send_case<T, F>>(c)) {  // NOLINT
     static_cast<model<send_case<T, F>>*>(p_.get())->c.own();
   }
   template <class F>
-  select_case(default_case<F>&& c) : p_(new default_model<F>(std::move(c))) {}  // NOLINT
+  select_case(default_case<F> c) : p_(new default_model<F>(c)) {}  // NOLINT
 
   bool is_default() const { return p_->is_default(); }
   void fill(detail::scase& s) { p_->fill(s); }
@@ -266,7 +588,7 @@ class select_case {
   };
   template <class C>
   struct model : concept_t {
-    explicit model(C&& cc) : c(std::move(cc)) {
+    explicit model(C& cc) : c(detail::case_transfer{}, cc) {
       detail::scase s;
       c.fill(s);
       hold = s.c;
@@ -282,7 +604,7 @@ class select_case {
   };
   template <class F>
   struct default_model : concept_t {
-    explicit default_model(default_case<F>&& cc) : c(std::move(cc)) {}
+    explicit default_model(default_case<F>& cc) : c(detail::case_transfer{}, cc) {}
     bool is_default() const override { return true; }
     void run_default() override { c.run(); }
     default_case<F> c;

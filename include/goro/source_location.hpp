@@ -1,5 +1,6 @@
-// goro::source_location: where a goroutine was created, for goroutine
-// dumps, deadlock reports and panic reports ("created by ... at file:line").
+// goro::source_location: a call site (file, line, function), for code that
+// wants to record where it was called from. (goroutine creation sites are
+// recorded as return addresses instead: see goro::go in goro/runtime.hpp.)
 //
 // The same idea as std::source_location, built on the __builtin_FILE /
 // __builtin_LINE / __builtin_FUNCTION intrinsics that both g++ 12 and

@@ -24,7 +24,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <goro/source_location.hpp>
 
 namespace goro {
 
@@ -52,10 +51,17 @@ class wait_group {
   // "sync.WaitGroup.Wait"); on a plain thread it sleeps the thread.
   void wait();
 
-  // Go's WaitGroup.Go (Go 1.25): add(1), run f(args...) in a new goroutine,
-  // done() when it returns.
-  template <class F>
-  void go(F&& f, goro::source_location loc = goro::source_location::current());
+  // Go's WaitGroup.Go (Go 1.25): add(1), run f(args...) in a new goroutine
+  // (arguments decay-copied as by goro::go), done() when it returns. (An
+  // exception escaping f ends the process, as from any goroutine.) If the
+  // goroutine cannot be started, undoes the add(1) and throws as goro::go
+  // does. Never blocks.
+  //
+  //   goro::wait_group wg;
+  //   for (int i = 0; i < n; i++) wg.go(fetch, urls[i], std::ref(results[i]));
+  //   wg.wait();
+  template <class F, class... Args>
+  [[gnu::always_inline]] inline void go(F&& f, Args&&... args);
 
  private:
   struct shard_block;  // src/sync/wait_group.cpp
@@ -79,21 +85,37 @@ class wait_group {
 
 }  // namespace goro
 
+#include <functional>
+#include <type_traits>
+#include <utility>
+
 #include <goro/runtime.hpp>
 
-template <class F>
-void goro::wait_group::go(F&& f, goro::source_location loc) {
+namespace goro::detail {
+// The goroutine of wait_group::go: f(args...), then wg->done().
+template <class F, class... Args>
+void wait_group_run(wait_group* wg, F f, Args... args) {
+  struct done_guard {
+    wait_group* wg;
+    ~done_guard() { wg->done(); }
+  } guard{wg};
+  std::invoke(std::move(f), std::move(args)...);
+}
+}  // namespace goro::detail
+
+template <class F, class... Args>
+[[gnu::always_inline]] inline void goro::wait_group::go(F&& f, Args&&... args) {
+  static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+                "goro::wait_group::go: the function cannot be called with these arguments");
   add(1);
   try {
-    detail::spawn(0, loc, [this, fn = std::forward<F>(f)]() mutable {
-      struct done_guard {
-        wait_group* wg;
-        ~done_guard() { wg->done(); }
-      } guard{this};
-      fn();
-    });
+    // The creation site is this call's return address, in go's caller
+    // (go is inlined): see goro::go.
+    detail::spawn_here(0, &detail::wait_group_run<std::decay_t<F>, std::decay_t<Args>...>, this,
+                       std::forward<F>(f), std::forward<Args>(args)...);
   } catch (...) {
     done();
     throw;
   }
+  asm volatile("");  // as in goro::go
 }

@@ -10,8 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #if defined(GORO_HAVE_LIBDW)
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #endif
 
@@ -76,8 +79,151 @@ const char* line_from_cus(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
   return nullptr;
 }
 
+// goroutine creation's functions, always inlined: goro::go, go_with,
+// wait_group::go, run (DW_AT_name may carry template arguments).
+bool is_creation_function(const char* name) {
+  if (name == nullptr) return false;
+  for (const char* fn : {"go", "go_with", "run"}) {
+    size_t n = strlen(fn);
+    if (strncmp(name, fn, n) == 0 && (name[n] == '\0' || name[n] == '<')) return true;
+  }
+  return false;
+}
+
+struct inline_search {
+  Dwarf_Addr pc;
+  Dwarf_Die die;       // the inlined function found
+  Dwarf_Die caller;    // the function its code was inlined into (valid if has_caller)
+  bool found = false;
+  bool has_caller = false;
+  bool named = false;  // it is a creation function
+};
+
+// Finds, under parent, the inlined functions whose code covers s->pc: the
+// innermost creation function, or else the innermost. Walks the whole tree
+// rather than dwarf_getscopes, which misses the code of a lambda defined
+// inside a function template (its definition hangs under the template's
+// abstract DIE, which covers no address).
+// `fn` is the innermost function (subprogram or inlined) around parent
+// that covers pc, or null.
+void find_inlined(Dwarf_Die* parent, inline_search* s, const Dwarf_Die* fn) {
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return;
+  do {
+    int tag = dwarf_tag(&child);
+    bool covers = dwarf_haspc(&child, s->pc) == 1;
+    if (covers && tag == DW_TAG_inlined_subroutine) {
+      bool named = is_creation_function(dwarf_diename(&child));
+      if (named || !s->named) {
+        s->die = child;
+        s->found = true;
+        s->named = named;
+        s->has_caller = fn != nullptr;
+        if (fn != nullptr) s->caller = *fn;
+      }
+    }
+    bool is_fn = covers && (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine);
+    if (covers || (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block && dwarf_haschildren(&child)))
+      find_inlined(&child, s, is_fn ? &child : fn);
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+// A function DIE's linkage (mangled) name, following its abstract origin
+// and specification, or null. Only a linkage name is qualified enough to
+// print: GCC gives none to local functions and lambdas, whose plain names
+// ("operator()") say less than the symbol they were inlined into.
+const char* die_function_name(Dwarf_Die* die) {
+  Dwarf_Attribute a;
+  for (int at : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
+    if (dwarf_attr_integrate(die, at, &a) != nullptr)
+      if (const char* name = dwarf_formstring(&a)) return name;
+  }
+  return nullptr;
+}
+
+// The call site (DW_AT_call_file/DW_AT_call_line) of the inlined function
+// that find_inlined picks at pc (a module address), and in *caller the
+// function that made the call (when known; else left alone). The innermost alone is
+// not enough: GCC lets the ranges of functions inlined into goro::go
+// (std::forward) cover the call that follows them. Null if pc is not in
+// inlined code or the unit has no inline records.
+const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno, const char** caller) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+  if (cu == nullptr) {
+    // No .debug_aranges (clang): walk the units, as line_from_cus does.
+    while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr)
+      if (dwarf_haspc(cu, pc - bias) == 1) break;
+    if (cu == nullptr) return nullptr;
+  }
+  inline_search s;
+  s.pc = pc - bias;
+  find_inlined(cu, &s, nullptr);
+  Dwarf_Attribute a;
+  Dwarf_Word fidx = 0, line = 0;
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  if (s.found && dwarf_formudata(dwarf_attr(&s.die, DW_AT_call_file, &a), &fidx) == 0 &&
+      dwarf_formudata(dwarf_attr(&s.die, DW_AT_call_line, &a), &line) == 0 &&
+      dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && fidx < nfiles) {
+    *lineno = static_cast<int>(line);
+    if (s.has_caller) *caller = die_function_name(&s.caller);
+    return dwarf_filesrc(files, fidx, nullptr, nullptr);
+  }
+  return nullptr;
+}
+
 }  // namespace
 #endif
+
+void describe_call_site(const void* ret, char* buf, unsigned long n) {
+  // A return address points after the call: look up the call itself.
+  auto pc = reinterpret_cast<uintptr_t>(ret) - 1;
+  const char* name = nullptr;
+  const char* file = nullptr;
+  int lineno = 0;
+  uintptr_t sym_start = 0;
+#if defined(GORO_HAVE_LIBDW)
+  Dwfl* dwfl = open_self_dwfl();
+  if (dwfl != nullptr) {
+    if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc)) {
+      GElf_Sym sym;
+      GElf_Off off = 0;
+      name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
+      sym_start = pc - off;
+      // The function that called goro::go, which may itself be inlined,
+      // rather than the symbol the code ended up in, where DWARF names it.
+      const char* caller = nullptr;
+      file = inlined_call_site(mod, pc, &lineno, &caller);
+      if (caller != nullptr) name = caller;
+      if (file == nullptr) {
+        if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
+          file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
+        } else {
+          file = line_from_cus(mod, pc, &lineno);
+        }
+      }
+    }
+  }
+#endif
+  Dl_info info{};
+  if (name == nullptr && dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr) {
+    name = info.dli_sname;
+    sym_start = reinterpret_cast<uintptr_t>(info.dli_saddr);
+  }
+  char* dem = name != nullptr ? demangle(name) : nullptr;
+  const char* fn = dem != nullptr ? dem : name;
+  if (file != nullptr)
+    snprintf(buf, n, "%s:%d in %s", file, lineno, fn != nullptr ? fn : "?");
+  else if (fn != nullptr)
+    snprintf(buf, n, "?? in %s+0x%lx", fn, static_cast<unsigned long>(pc + 1 - sym_start));
+  else
+    snprintf(buf, n, "?? pc=%p", ret);
+  free(dem);
+#if defined(GORO_HAVE_LIBDW)
+  if (dwfl != nullptr) dwfl_end(dwfl);
+#endif
+}
 
 void print_frames(int fd, void* const* pcs, int n) {
 #if defined(GORO_HAVE_LIBDW)

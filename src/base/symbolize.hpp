@@ -17,6 +17,16 @@ namespace goro::detail {
 // Not async-signal-safe (allocates).
 void print_stack(int fd, int skip);
 
+// Where the call that returns to `ret` was made, for the "created by"
+// lines of reports: "file:line in function" into buf (n bytes), or as much
+// as the debug information tells ("?? in function+0x1c" without line
+// tables; "?? pc=0x..." without symbols). When the call instruction lies in
+// an inlined function (goro::go, which is always inlined), file:line is
+// that function's call site, from the DWARF inline records, so `ret`
+// from inside goro::go names the line that called goro::go. Not
+// async-signal-safe (allocates), like print_frames.
+void describe_call_site(const void* ret, char* buf, unsigned long n);
+
 // Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
 void print_frames(int fd, void* const* pcs, int n);
 

@@ -54,16 +54,19 @@ void write_fd(int fd, const char* s) {
   }
 }
 
+// Symbolizes the creation site (symbolize.hpp): this allocates, which the
+// stack overflow report does from its signal handler too; the process is
+// about to exit, and a fault in malloc itself is a risk taken for a
+// report that names the site.
 void print_created(const g* gp) {
+  char site[400];
+  describe_call_site(gp->created_pc, site, sizeof site);
   char buf[512];
-  const char* file = gp->created.file_name();
-  const char* fn = gp->created.function_name();
   if (gp->parent_id != 0)
-    snprintf(buf, sizeof buf, "created by goroutine %llu at %s:%u in %s\n",
-             static_cast<unsigned long long>(gp->parent_id), file ? file : "?", gp->created.line(), fn ? fn : "?");
+    snprintf(buf, sizeof buf, "created by goroutine %llu at %s\n", static_cast<unsigned long long>(gp->parent_id),
+             site);
   else
-    snprintf(buf, sizeof buf, "created by %s at %s:%u in %s\n", gp->is_main ? "goro::run" : "a plain thread",
-             file ? file : "?", gp->created.line(), fn ? fn : "?");
+    snprintf(buf, sizeof buf, "created by %s at %s\n", gp->is_main ? "goro::run" : "a plain thread", site);
   write_fd(2, buf);
 }
 
@@ -131,7 +134,9 @@ void crash_handlers_install() {
 }
 
 void m_signal_stack_init(m* mp) {
-  constexpr size_t kAltStack = 64 * 1024;
+  // Room for the report, which symbolizes the creation site with libdw
+  // (describe_call_site; 64 KiB was too little). Committed only as used.
+  constexpr size_t kAltStack = 256 * 1024;
   void* mem = mmap(nullptr, kAltStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return;  // no overflow report on this worker, nothing worse
   stack_t ss;

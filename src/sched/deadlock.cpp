@@ -232,17 +232,20 @@ scan_result scan_threads() {
 }
 
 void format_created(char* buf, size_t n, const g* gp) {
-  const char* fn = gp->created.function_name();
-  const char* file = gp->created.file_name();
+  // Goroutines made in a loop share their site: symbolize each one once.
+  // (Dumps run one at a time: under sched.lock, or from a dying process.)
+  static const void* last_pc = nullptr;
+  static char last_site[400];
+  if (gp->created_pc != last_pc || last_pc == nullptr) {
+    describe_call_site(gp->created_pc, last_site, sizeof last_site);
+    last_pc = gp->created_pc;
+  }
   if (gp->is_main) {
-    snprintf(buf, n, "created by goro::run at %s:%u in %s", file ? file : "?", gp->created.line(),
-             fn ? fn : "?");
+    snprintf(buf, n, "created by goro::run at %s", last_site);
   } else if (gp->parent_id != 0) {
-    snprintf(buf, n, "created by goroutine %llu at %s:%u in %s",
-             static_cast<unsigned long long>(gp->parent_id), file ? file : "?", gp->created.line(), fn ? fn : "?");
+    snprintf(buf, n, "created by goroutine %llu at %s", static_cast<unsigned long long>(gp->parent_id), last_site);
   } else {
-    snprintf(buf, n, "created by a plain thread at %s:%u in %s", file ? file : "?", gp->created.line(),
-             fn ? fn : "?");
+    snprintf(buf, n, "created by a plain thread at %s", last_site);
   }
 }
 

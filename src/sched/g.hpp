@@ -28,7 +28,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include "goro/source_location.hpp"
 
 #include "fiber/fiber.hpp"
 #include "goro/detail/spawn.hpp"
@@ -93,12 +92,14 @@ struct alignas(64) g {
   void* closure = nullptr;        // inline_closure or a heap block
 
   // ---- lines 2 and 3: written by the spawner or by diagnostics ----
-  // id, parent_id and created are kept across lives (g_free leaves them):
+  // id, parent_id and created_pc are kept across lives (g_free leaves them):
   // the next g_start overwrites them, and resetting them would pull this
   // line to the exiting core.
   uint64_t id = 0;
   uint64_t parent_id = 0;
-  goro::source_location created{};  // where go() was called
+  // Where go() (or run()) was called: a return address in the caller,
+  // symbolized only by the reports that show it (describe_call_site).
+  const void* created_pc = nullptr;
   size_t stack_size = 0;          // requested size (0 = default pool)
   uint32_t closure_align = 0;     // alignment of a heap closure (operator delete needs it)
   // The thread-waiter's thread id (is_thread only) for the deadlock check.

@@ -30,7 +30,9 @@ bool unlock_run(g*, void* arg) {
 
 }  // namespace
 
-int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const goro::source_location& loc) {
+int run_main(void (*invoke)(void* ctx, int* status), void* ctx) {
+  // run() is inlined into its caller: this return address is there.
+  const void* created_pc = __builtin_extract_return_addr(__builtin_return_address(0));
   if (in_goroutine()) {
     int status = 0;
     invoke(ctx, &status);
@@ -53,7 +55,7 @@ int run_main(void (*invoke)(void* ctx, int* status), void* ctx, const goro::sour
     }
     if (w != nullptr) ready(w);
   };
-  spawn(0, loc, body);
+  spawn(0, created_pc, body);
   rec.lock.lock();
   if (!rec.done) {
     rec.waiter = current_waiter();

@@ -232,9 +232,9 @@ void g_unreserve(g* gp) noexcept {
     gfput_global(gp);
 }
 
-uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc) {
+uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   gp->ops = ops;
-  gp->created = loc;
+  gp->created_pc = created_pc;
   m* mp = current_m();
   p* pp = owned_p(mp);
   gp->parent_id = (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;

@@ -58,7 +58,7 @@ void close_right_after_receive(int cap) {
     EXPECT_EQ(ch.recv().v, 1);
     ch.close();
     std::vector<int> drained;
-    for (auto& x : ch) drained.push_back(x.v);
+    for (auto x : ch) drained.push_back(x.v);
     std::vector<int> want;
     for (int i = 2; i <= cap + 1; i++) want.push_back(i);
     EXPECT_EQ(drained, want) << "cap " << cap;
@@ -353,7 +353,8 @@ TEST(ChanSemantics, ReceiveMovesTheValueOnceAfterTheOperation) {
     EXPECT_EQ(moves_of([&] { EXPECT_EQ(ch.try_recv()->v, 7); }), 2) << "try_recv";
     EXPECT_EQ(moves_of([&] {
                 auto it = ch.begin();
-                EXPECT_EQ((*it).v, 7);
+                counted v = *it;  // as `for (auto v : ch)` does
+                EXPECT_EQ(v.v, 7);
               }),
               2)
         << "range-for's first value";

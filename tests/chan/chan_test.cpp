@@ -208,7 +208,7 @@ TEST(Chan, MoveOnlyAndUnit) {
         c.close();
       });
       int i = 0;
-      for (auto& p : c) {
+      for (auto p : c) {
         ASSERT_TRUE(p);
         EXPECT_EQ(*p, i++);
       }

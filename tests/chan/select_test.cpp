@@ -110,7 +110,7 @@ TEST(Select, UniformAmongReadyCasesAtEverySizeWithNilAndBlockedCases) {
     goro::run([&] {
       for (int t = 0; t < trials; t++) {
         std::vector<goro::select_case> cases;
-        for (int i = 0; i < n; i++) cases.emplace_back(goro::on_recv(cs[i], [&, i](int v) { cs[i].send(v); }));
+        for (int i = 0; i < n; i++) cases.push_back(goro::on_recv(cs[i], [&, i](int v) { cs[i].send(v); }));
         hits[goro::select(cases)]++;
       }
     });
@@ -314,7 +314,7 @@ TEST(Select, RuntimeSizedList) {
     while (open > 0) {
       std::vector<goro::select_case> cases;
       for (auto& c : live) {
-        cases.emplace_back(goro::on_recv(c, [&, &ch = c](int v, bool ok) {
+        cases.push_back(goro::on_recv(c, [&, &ch = c](int v, bool ok) {
           if (ok) {
             sum += v;
           } else {
@@ -328,11 +328,11 @@ TEST(Select, RuntimeSizedList) {
     EXPECT_EQ(sum, 19 * 20 / 2);
     std::vector<goro::select_case> cases;
     auto c = goro::make_chan<int>(1);
-    cases.emplace_back(goro::on_send(c, 3));
-    cases.emplace_back(goro::on_default());
+    cases.push_back(goro::on_send(c, 3));
+    cases.push_back(goro::on_default());
     EXPECT_EQ(goro::select(cases), 0);
     EXPECT_EQ(goro::select(cases), 1);  // now full: default
-    cases.emplace_back(goro::on_default());
+    cases.push_back(goro::on_default());
     EXPECT_THROW(goro::select(cases), goro::panic_error);
   });
 }

@@ -71,6 +71,40 @@ int deadlock() {
   });
 }
 
+// goroutines started with every spelling of go (a named lambda, a function
+// pointer with arguments, go_with, wait_group::go with an argument) all
+// block; the deadlock report must name each one's creation line, which
+// the scenario prints as "site <id> <line>".
+void block_on(goro::wait_group* wg) { wg->wait(); }
+
+// go as the last statement of a function, where the compiler could make
+// the spawn a tail call (and the recorded site its caller's line).
+constexpr int kTailGoLine = __LINE__ + 2;
+[[gnu::noinline]] void start_blocked(goro::wait_group* wg) {
+  goro::go(&block_on, wg);
+}
+
+int deadlock_sites() {
+  return goro::run([] {
+    goro::wait_group never;
+    never.add(1);
+    auto site = [](uint64_t id, int line) { say("site " + std::to_string(id) + " " + std::to_string(line)); };
+    auto task = [&never] { never.wait(); };
+    uint64_t a = goro::go(task);
+    site(a, __LINE__ - 1);
+    uint64_t b = goro::go(&block_on, &never);
+    site(b, __LINE__ - 1);
+    uint64_t c = goro::go_with({.stack_size = 64 * 1024}, block_on, &never);
+    site(c, __LINE__ - 1);
+    goro::wait_group wg;
+    wg.go(block_on, &never);
+    say("wg_site " + std::to_string(__LINE__ - 1));
+    start_blocked(&never);
+    say("wg_site " + std::to_string(kTailGoLine));
+    never.wait();
+  });
+}
+
 // Everything blocks, but only after a goroutine has slept 50 ms: while its
 // timer is pending the detector must stay quiet (the sleeper will wake),
 // and once it is blocked too the detector must fire.
@@ -733,6 +767,7 @@ const scenario kScenarios[] = {
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
     {"deadlock_stacks", deadlock_stacks},
+    {"deadlock_sites", deadlock_sites},
     {"no_deadlock_thread", no_deadlock_thread},
     {"deadlock_thread_parked", deadlock_thread_parked},
     {"deadlock_thread_parks_last", deadlock_thread_parks_last},

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <functional>
 #include <new>
-#include <goro/source_location.hpp>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -30,9 +29,10 @@ struct closure_ops {
 // plain threads; starts the runtime on first use.
 g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void** storage);
 
-// Makes a reserved goroutine runnable. `loc` is where it was created.
-// Returns its goroutine id.
-uint64_t g_start(g* gp, const closure_ops* ops, const goro::source_location& loc);
+// Makes a reserved goroutine runnable. `created_pc` is where it was
+// created: a return address in the code that called go() (symbolized by
+// the reports that show it). Returns its goroutine id.
+uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc);
 
 // Gives back a reserved goroutine whose closure could not be constructed.
 void g_unreserve(g* gp) noexcept;
@@ -51,7 +51,7 @@ struct go_closure {
 };
 
 template <class F, class... Args>
-uint64_t spawn(std::size_t stack_size, const goro::source_location& loc, F&& f, Args&&... args) {
+uint64_t spawn(std::size_t stack_size, const void* created_pc, F&& f, Args&&... args) {
   using closure = go_closure<std::decay_t<F>, std::decay_t<Args>...>;
   static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                 "goro::go: the function cannot be called with these arguments");
@@ -63,7 +63,17 @@ uint64_t spawn(std::size_t stack_size, const goro::source_location& loc, F&& f, 
     g_unreserve(gp);
     throw;
   }
-  return g_start(gp, &closure::ops, loc);
+  return g_start(gp, &closure::ops, created_pc);
+}
+
+// spawn() recording its own return address as the creation site. Called
+// from always-inlined functions (go, go_with, wait_group::go), so that the
+// address lies in their caller's code; the symbolizer then names the
+// inlined function's call site (symbolize.hpp, describe_call_site).
+template <class F, class... Args>
+[[gnu::noinline]] uint64_t spawn_here(std::size_t stack_size, F&& f, Args&&... args) {
+  return spawn(stack_size, __builtin_extract_return_addr(__builtin_return_address(0)), std::forward<F>(f),
+               std::forward<Args>(args)...);
 }
 
 }  // namespace goro::detail
