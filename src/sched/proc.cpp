@@ -334,6 +334,9 @@ g* globrunq_get_locked(p* pp, int32_t max) {
 
 // A timer this late was left by a busy P (sysmon.cpp and find_runnable).
 constexpr int64_t kTimerOverdueNs = 1'000'000;
+// How long a spinning M naps and looks beside other Ps that keep switching
+// before it gives its P up (find_runnable).
+constexpr int64_t kLingerNs = 1'000'000;
 
 // Runs expired timers on every P (the caller holds a P, which gets what
 // they ready). Returns true if any ran.
@@ -406,6 +409,22 @@ g* steal_work(p* pp, bool* declined) {
     }
   }
   return nullptr;
+}
+
+// Whether any other running P has switched goroutines since this M's
+// last call (the sum of their switch counts moved): a chatty group (a
+// ping-pong pair) whose queue happens to be empty at the thief's look.
+bool others_switching(m* mp, p* pp) {
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  uint64_t sum = 0;
+  for (int32_t i = 0; i < n; i++) {
+    p* v = p_for_index(i);
+    if (v != pp && v->status.load(std::memory_order_relaxed) == p_status::running)
+      sum += v->schedtick.load(std::memory_order_relaxed);
+  }
+  bool moved = sum != mp->others_ticks;
+  mp->others_ticks = sum;
+  return moved;
 }
 
 bool any_runq_nonempty() {
@@ -488,6 +507,18 @@ top:
     }
     bool declined = false;
     if (g* gp = steal_work(pp, &declined)) return gp;
+    // Linger: other Ps switching fast (a ping-pong pair) have nothing to
+    // steal at most instants, and a thief that gave its P up at once
+    // would be woken again by the pair's next ready() (a futex call on the
+    // pair's path, every few tens of microseconds: 70 ns per message of
+    // a 180 ns ping-pong, docs/benchmarks.md). So while they switch, nap
+    // and look again as below, for at most kLingerNs since this M began
+    // spinning; after that, one wake-up per kLingerNs is noise.
+    if (!declined && others_switching(mp, pp)) {
+      int64_t now = nanotime();
+      if (mp->linger_until == 0) mp->linger_until = now + kLingerNs;
+      declined = now < mp->linger_until;
+    }
     if (declined) {
       // The only work there is sits in queues that their Ps get through
       // quickly (a chatty group of goroutines on one worker). Giving up
@@ -505,6 +536,7 @@ top:
   }
 
   // Nothing to do: give up the P.
+  mp->linger_until = 0;
   {
     lock_guard lk(sched.lock);
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
@@ -648,6 +680,7 @@ void schedule_loop(m* mp) {
     // here to wait for one.
     if (mp->pp == nullptr) stop_m(mp);
     g* gp = find_runnable(mp);
+    mp->linger_until = 0;  // found work: the next spin lingers afresh
     if (mp->spinning) reset_spinning(mp);
     execute(mp, gp);
   }

@@ -150,6 +150,11 @@ struct m {
   void* altstack = nullptr;   // sigaltstack for the overflow handler
   // This thread's C++ exception state (sched/eh_state.hpp), set at start.
   eh_globals_view* eh = nullptr;
+  // find_runnable's linger (proc.cpp): when this M's nap-and-look beside
+  // switching Ps ends (0: not lingering), and the other Ps' switch counts
+  // at its last look.
+  int64_t linger_until = 0;
+  uint64_t others_ticks = 0;
 };
 
 struct sched_t {
