@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "goro/runtime.hpp"
@@ -59,6 +61,22 @@ inline int goroutines(int n, int tsan_div, int at_least = 1) {
 }
 
 using steady = std::chrono::steady_clock;
+
+// The process's resident memory (VmRSS, /proc/self/status) in KiB, or -1.
+inline long vm_rss_kib() {
+  long kib = -1;
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::strncmp(line, "VmRSS:", 6) == 0) {
+        kib = std::strtol(line + 6, nullptr, 10);
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  return kib;
+}
 
 inline double ms_since(steady::time_point t0) {
   return std::chrono::duration<double, std::milli>(steady::now() - t0).count();

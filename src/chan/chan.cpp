@@ -153,6 +153,28 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
   return op_result::ok;
 }
 
+// Dequeues parked senders until one's value moves (`move(s)` does it;
+// under the lock, locked mode or unbuffered). A sender whose move throws
+// gets `failed` (its send throws that exception) and the next is tried.
+// Every dequeued sender goes to rl. True if a value moved.
+template <class Move>
+bool take_from_a_sender(hchan* c, ready_list& rl, Move move) {
+  while (sudog* s = c->sendq_.dequeue()) {
+    c->sync_flag(c->send_waiting_, c->sendq_);
+    rl.push(s);
+    try {
+      move(s);
+    } catch (...) {
+      s->result = wake::failed;
+      s->error = std::current_exception();
+      continue;
+    }
+    s->result = wake::ok;
+    return true;
+  }
+  return false;
+}
+
 op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
   if (c->cap_ == 0 || c->locked_mode_) {
     if (c->cap_ != 0 && ring::take_head_exclusive(c, dst)) {  // a throw here changes nothing
@@ -162,38 +184,15 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
       // send is then done: a close() right after this receive cannot make
       // it panic, and nobody overtakes it. If its value's move throws, its
       // send throws that, and the next sender is tried.
-      while (sudog* s = c->sendq_.dequeue()) {
-        rl.push(s);
-        try {
-          ring::refill_head_exclusive(c, s->elem);
-        } catch (...) {
-          s->result = wake::failed;
-          s->error = std::current_exception();
-          continue;
-        }
-        s->result = wake::ok;
-        return op_result::ok;
-      }
-      ring::finish_take_exclusive(c);
+      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c, s->elem); }))
+        ring::finish_take_exclusive(c);
       return op_result::ok;
     }
-    if (c->cap_ == 0) {
-      while (sudog* s = c->sendq_.dequeue()) {
-        c->sync_flag(c->send_waiting_, c->sendq_);
-        rl.push(s);
-        try {
-          elem_move(c, dst, s->elem, false);
-        } catch (...) {
-          // The sender's value would not move: its send throws, and this
-          // receive goes on as if that sender had not been there.
-          s->result = wake::failed;
-          s->error = std::current_exception();
-          continue;
-        }
-        s->result = wake::ok;
-        return op_result::ok;
-      }
-    }
+    // The sender's value moves straight into ours; if its move throws,
+    // its send throws that, and this receive goes on as if that sender had
+    // not been there.
+    if (c->cap_ == 0 && take_from_a_sender(c, rl, [c, dst](sudog* s) { elem_move(c, dst, s->elem, false); }))
+      return op_result::ok;
     if (c->closed_.load(std::memory_order_relaxed)) {  // relaxed: under lock
       race_acquire(&c->closed_);
       return op_result::closed;

@@ -18,16 +18,13 @@
 //
 // The thread is registered as a runtime thread (it never readies a
 // goroutine), so the deadlock check does not wait for it.
-#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "base/big_memory.hpp"
-#include "base/check.hpp"
 #include "base/futex.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
@@ -68,19 +65,9 @@ void* scavenger_main(void* started) {
 }  // namespace
 
 void scavenger_start() {
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   // It sorts arrays in place and calls madvise: little stack. (Only
   // touched pages are committed; the sanitizers want room, though.)
-  pthread_attr_setstacksize(&attr, 256 << 10);
-  note started;
-  int err = pthread_create(&t, &attr, scavenger_main, &started);
-  pthread_attr_destroy(&attr);
-  if (err != 0) fatal("runtime: cannot start the scavenger thread (%s)", strerror(err));
-  // Registered before the deadlock detector can count it as a user thread.
-  started.sleep();
+  start_runtime_thread(scavenger_main, 256 << 10, "scavenger");
 }
 
 }  // namespace goro::detail

@@ -329,6 +329,11 @@ void g_free(p* pp, g* gp);                // after exit, on g0
 void g_main(void* arg);                   // first frame of every goroutine
 
 // ---- monitor and deadlock (sched/sysmon.cpp, sched/deadlock.cpp) -------
+// Starts a background thread of the runtime (monitor, scavenger): detached,
+// with the given stack; returns once thread_main has registered itself as
+// a runtime thread and woken the note it gets as its argument. `what`
+// names it in the fatal error if it cannot be started.
+void start_runtime_thread(void* (*thread_main)(void* started_note), size_t stack_bytes, const char* what);
 void sysmon_start();
 // Starts the stack scavenger's thread (scavenger.cpp).
 void scavenger_start();

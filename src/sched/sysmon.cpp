@@ -164,22 +164,26 @@ void* sysmon_main(void* started) {
 
 uint64_t sysmon_rounds() { return g_rounds.load(std::memory_order_relaxed); }
 
-void sysmon_start() {
+void start_runtime_thread(void* (*thread_main)(void* started_note), size_t stack_bytes, const char* what) {
   pthread_t t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  // 1 MiB, as the workers have (only touched pages are committed): the
-  // monitor may run the deadlock check, whose goroutine dump unwinds and
-  // symbolizes stacks with libdw, which needed more than 256 KiB under TSan.
-  pthread_attr_setstacksize(&attr, 1 << 20);
+  pthread_attr_setstacksize(&attr, stack_bytes);
   note started;
-  int err = pthread_create(&t, &attr, sysmon_main, &started);
+  int err = pthread_create(&t, &attr, thread_main, &started);
   pthread_attr_destroy(&attr);
-  if (err != 0) fatal("runtime: cannot start the monitor thread (%s)", strerror(err));
+  if (err != 0) fatal("runtime: cannot start the %s thread (%s)", what, strerror(err));
   // Wait until it has registered as a runtime thread: until then the
   // deadlock detector would take it for a user thread that might act.
   started.sleep();
+}
+
+void sysmon_start() {
+  // 1 MiB, as the workers have (only touched pages are committed): the
+  // monitor may run the deadlock check, whose goroutine dump unwinds and
+  // symbolizes stacks with libdw, which needed more than 256 KiB under TSan.
+  start_runtime_thread(sysmon_main, 1 << 20, "monitor");
 }
 
 }  // namespace goro::detail

@@ -206,7 +206,9 @@ TEST(ChanSemantics, AfterWithAHugeDurationNeverFires) {
     auto b = goro::after(years(1000));
     auto c = goro::after(std::chrono::duration<double>(1e30));
     auto d = goro::after(std::chrono::hours::max());
-    goro::sleep_for(30ms);  // long enough for a timer due now to have fired
+    // Timers fire in deadline order: once this 1 ms one has, any of the
+    // above whose deadline wrapped into the past has fired too.
+    goro::after(1ms).recv();
     EXPECT_TRUE(a.try_recv().would_block());
     EXPECT_TRUE(b.try_recv().would_block());
     EXPECT_TRUE(c.try_recv().would_block());
@@ -217,20 +219,31 @@ TEST(ChanSemantics, AfterWithAHugeDurationNeverFires) {
 TEST(ChanSemantics, SleepForAHugeDurationDoesNotReturn) {
   goro::run([] {
     using years = std::chrono::duration<int64_t, std::ratio<31'556'952>>;
-    std::atomic<int> returned{0};
+    // Each sleeper counts itself started just before its sleep; a sleep
+    // that wrongly returns counts itself returned right after, with no
+    // park between. main waits until all three have started, then for a
+    // 1 ms timer of its own (a park, so the sleepers are run, and a timer
+    // behind any wrapped deadline), and then for any sleeper still
+    // runnable to have run: they only need a CPU, never a timer.
+    std::atomic<int> started{0}, returned{0};
     goro::go([&] {
+      started++;
       goro::sleep_for(years(1000));
       returned++;
     });
     goro::go([&] {
+      started++;
       goro::sleep_for(std::chrono::hours::max());
       returned++;
     });
     goro::go([&] {
+      started++;
       goro::sleep_until(steady::time_point::max());
       returned++;
     });
-    goro::sleep_for(30ms);
+    while (started.load() < 3) goro::yield();
+    goro::after(1ms).recv();
+    for (int i = 0; i < 100; i++) goro::yield();  // lets runnable sleepers run (nothing to wait for when correct)
     EXPECT_EQ(returned.load(), 0);
   });
 }

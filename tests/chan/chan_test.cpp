@@ -294,21 +294,6 @@ TEST(Chan, BigBufferReusedStartsEmpty) {
   });
 }
 
-long vm_rss_kib() {
-  long kib = -1;
-  if (FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f)) {
-      if (std::strncmp(line, "VmRSS:", 6) == 0) {
-        kib = std::strtol(line + 6, nullptr, 10);
-        break;
-      }
-    }
-    std::fclose(f);
-  }
-  return kib;
-}
-
 // A kept big buffer that nobody takes for a whole period (300 ms here) is
 // unmapped by the scavenger thread, a piece at a time: VmRSS drops back. Waits on
 // that with a generous deadline (loaded machines, sanitizer builds).
@@ -322,16 +307,16 @@ TEST(Chan, ScavengerGivesBackKeptBigBuffers) {
   goro::run([] {
     const int64_t n = goro_test::kSanitized ? 2'000'000 : 8'000'000;  // 16 or 64 MB
     const long buffer_kib = static_cast<long>(n) * 8 / 1024;
-    long before = vm_rss_kib();
+    long before = goro_test::vm_rss_kib();
     {
       auto c = goro::make_chan<uint64_t>(n);
       for (int64_t i = 0; i < n; i++) c.send(static_cast<uint64_t>(i));  // touches every page
     }  // dropped: its buffer is kept for the next big channel
-    long grown = vm_rss_kib() - before;
+    long grown = goro_test::vm_rss_kib() - before;
     ASSERT_GT(grown, buffer_kib / 2) << "the buffer was not kept, or not touched?";
     auto t0 = goro_test::steady::now();
-    while (vm_rss_kib() - before > buffer_kib / 4 && goro_test::steady::now() - t0 < 60s) goro::sleep_for(20ms);
-    EXPECT_LT(vm_rss_kib() - before, buffer_kib / 4)
+    while (goro_test::vm_rss_kib() - before > buffer_kib / 4 && goro_test::steady::now() - t0 < 60s) goro::sleep_for(20ms);
+    EXPECT_LT(goro_test::vm_rss_kib() - before, buffer_kib / 4)
         << "grown " << grown << " KiB, after " << goro_test::ms_since(t0) << " ms";
   });
 }

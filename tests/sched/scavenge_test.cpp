@@ -25,21 +25,6 @@ using goro_test::steady;
 
 namespace {
 
-long vm_rss_kib() {
-  long kib = -1;
-  if (FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f)) {
-      if (std::strncmp(line, "VmRSS:", 6) == 0) {
-        kib = std::strtol(line + 6, nullptr, 10);
-        break;
-      }
-    }
-    std::fclose(f);
-  }
-  return kib;
-}
-
 // TSan counts every goroutine life as a thread and stops at 8,128.
 constexpr int kBurst = goro_test::kSanitized ? 2'000 : 20'000;
 
@@ -67,7 +52,7 @@ struct burst_result {
 // slow the machine (once they finish, a monitor with a short period may
 // start releasing the first stacks before the last goroutine exits).
 burst_result burst_of_parked_goroutines() {
-  long before = vm_rss_kib();
+  long before = goro_test::vm_rss_kib();
   burst_result r;
   r.pages.resize(kBurst);
   auto gate = goro::make_chan<int>();
@@ -84,7 +69,7 @@ burst_result burst_of_parked_goroutines() {
     });
   }
   parked.wait();  // every stack page is touched (before parked.done())
-  r.grown_kib = vm_rss_kib() - before;
+  r.grown_kib = goro_test::vm_rss_kib() - before;
   r.resident_parked = resident_pages(r.pages);
   gate.close();
   done.wait();
@@ -102,7 +87,7 @@ TEST(Scavenge, FreeOsMemoryGivesIdleStacksBack) {
   // ctest runs each test in its own process).
   setenv("GORO_SCAVENGE_MS", "3600000", 1);
   goro::run([] {
-    long before = vm_rss_kib();
+    long before = goro_test::vm_rss_kib();
     ASSERT_GT(before, 0);
     burst_result b = burst_of_parked_goroutines();
     ASSERT_GT(b.resident_parked, kBurst * 8 / 10) << "the burst did not touch its stacks?";
@@ -115,7 +100,7 @@ TEST(Scavenge, FreeOsMemoryGivesIdleStacksBack) {
     // What stays: up to 64 cached stacks per worker.
     EXPECT_LT(resident_pages(b.pages), kBurst / 2);
     if (!goro_test::kSanitized) {
-      long after_free = vm_rss_kib() - before;
+      long after_free = goro_test::vm_rss_kib() - before;
       // What stays: g records (about 300 B each), cached stacks, page tables.
       EXPECT_LT(after_free, b.grown_kib / 2) << "grown " << b.grown_kib << " KiB";
     }
@@ -131,7 +116,7 @@ TEST(Scavenge, FreeOsMemoryGivesIdleStacksBack) {
 TEST(Scavenge, StacksLeftUnusedAreGivenBackUnasked) {
   setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
   goro::run([] {
-    long before = vm_rss_kib();
+    long before = goro_test::vm_rss_kib();
     burst_result b = burst_of_parked_goroutines();
     ASSERT_GT(b.resident_parked, kBurst * 8 / 10) << "the burst did not touch its stacks?";
     if (!goro_test::kSanitized) {
@@ -142,7 +127,7 @@ TEST(Scavenge, StacksLeftUnusedAreGivenBackUnasked) {
     long now_grown = b.grown_kib;
     while (steady::now() - t0 < 60s) {
       resident = resident_pages(b.pages);
-      now_grown = vm_rss_kib() - before;
+      now_grown = goro_test::vm_rss_kib() - before;
       if (resident < kBurst / 2 && (goro_test::kSanitized || now_grown < b.grown_kib / 2)) break;
       goro::sleep_for(20ms);
     }
