@@ -17,14 +17,26 @@
 //
 // Stack overflow: each worker runs with an alternate signal stack; the
 // SIGSEGV handler compares the fault address with the running goroutine's
-// guard page, prints "goroutine N: stack overflow" and where it was
-// created, and exits with status 2. Faults it does not recognize are given
-// back to the previous handler (the default action, or a sanitizer's).
+// guard page and, if it is hit, prints "goroutine N: stack overflow". It
+// does not symbolize where the goroutine was created there: libdw
+// allocates, which is not async-signal-safe (TSan reports every such call,
+// thousands, each with the whole overflowed stack, until the run times
+// out). Instead the handler maps a fresh report stack and rewrites the
+// interrupted context so that returning from the handler enters
+// overflow_report() on that stack, out of signal context, as Go's handler
+// injects a call to sigpanic. overflow_report() symbolizes the site,
+// prints the rest and exits with status 2. Faults the handler does not
+// recognize are given back to the previous handler (the default action,
+// or a sanitizer's).
+//
+// Invariant: at most one overflow report runs (g_overflow_reporting); a
+// second fault during it, on any thread, ends the process at once.
 #include <cxxabi.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -54,10 +66,9 @@ void write_fd(int fd, const char* s) {
   }
 }
 
-// Symbolizes the creation site (symbolize.hpp): this allocates, which the
-// stack overflow report does from its signal handler too; the process is
-// about to exit, and a fault in malloc itself is a risk taken for a
-// report that names the site.
+// Symbolizes the creation site (symbolize.hpp). This allocates: never call
+// it from a signal handler (the overflow report calls it after leaving
+// the handler, see on_fault).
 void print_created(const g* gp) {
   char site[400];
   describe_call_site(gp->created_pc, site, sizeof site);
@@ -101,23 +112,82 @@ void on_terminate() {
   _exit(2);
 }
 
+constexpr const char* kOverflowHint =
+    "(raise the goroutine's stack with goro::go_with({.stack_size = ...}) or GORO_STACK_SIZE)\n";
+
+// Sizes: the handler itself only formats one line; the report stack holds
+// libdw's symbolization (64 KiB was too little for it).
+constexpr size_t kAltStack = 64 * 1024;
+constexpr size_t kReportStack = 512 * 1024;
+
+std::atomic<bool> g_overflow_reporting{false};
+const g* g_overflowed = nullptr;  // written by the handler before it redirects
+
+// Entered by returning from on_fault, on the report stack, on the thread
+// whose goroutine overflowed; never returns (there is no frame to return to).
+[[noreturn]] void overflow_report() {
+  print_created(g_overflowed);
+  write_fd(2, kOverflowHint);
+  _exit(2);
+}
+
+// Points the interrupted context at overflow_report on [stack, stack+size),
+// as if it had been called there with no return address. False where the
+// architecture is not known, and the caller reports without symbolizing.
+bool redirect_to_report(void* uctx, char* stack, size_t size) {
+  auto* uc = static_cast<ucontext_t*>(uctx);
+  auto top = (reinterpret_cast<uintptr_t>(stack) + size) & ~uintptr_t{15};
+#if defined(__x86_64__)
+  // At a function's entry rsp+8 is 16-byte aligned: the return address slot
+  // (zero, which also ends unwinders) sits at rsp.
+  top -= 8;
+  *reinterpret_cast<uintptr_t*>(top) = 0;
+  uc->uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(top);
+  uc->uc_mcontext.gregs[REG_RBP] = 0;
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(reinterpret_cast<uintptr_t>(&overflow_report));
+  return true;
+#elif defined(__aarch64__)
+  uc->uc_mcontext.sp = top;
+  uc->uc_mcontext.regs[29] = 0;  // frame pointer
+  uc->uc_mcontext.regs[30] = 0;  // link register
+  uc->uc_mcontext.pc = reinterpret_cast<uintptr_t>(&overflow_report);
+  return true;
+#else
+  (void)uc;
+  (void)top;
+  return false;
+#endif
+}
+
 void on_fault(int sig, siginfo_t* si, void* uctx) {
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg : nullptr;
   if (gp != nullptr && stack_is_guard_hit(gp, si->si_addr)) {
+    if (g_overflow_reporting.exchange(true)) {
+      // Another overflow is being reported, or the report itself faulted.
+      write_fd(2, "fatal error: fault during the stack overflow report\n");
+      _exit(2);
+    }
     char buf[256];
     snprintf(buf, sizeof buf,
              "fatal error: stack overflow\n\ngoroutine %llu: stack overflow (stack of %zu bytes, fault at %p)\n",
              static_cast<unsigned long long>(gp->id), static_cast<size_t>(gp->stack_hi - gp->stack_lo),
              si->si_addr);
     write_fd(2, buf);
-    print_created(gp);
-    write_fd(2, "(raise the goroutine's stack with goro::go_with({.stack_size = ...}) or GORO_STACK_SIZE)\n");
+    void* stack = mmap(nullptr, kReportStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (stack != MAP_FAILED) {
+      g_overflowed = gp;
+      if (redirect_to_report(uctx, static_cast<char*>(stack), kReportStack)) return;  // into overflow_report
+    }
+    // No report stack: name the site by address only, which is safe here.
+    snprintf(buf, sizeof buf, "created by goroutine %llu at pc %p\n", static_cast<unsigned long long>(gp->parent_id),
+             gp->created_pc);
+    write_fd(2, buf);
+    write_fd(2, kOverflowHint);
     _exit(2);
   }
   // Not ours: put the previous handler back and let the fault happen again.
   sigaction(sig, sig == SIGSEGV ? &g_prev_segv : &g_prev_bus, nullptr);
-  (void)uctx;
 }
 
 }  // namespace
@@ -134,9 +204,6 @@ void crash_handlers_install() {
 }
 
 void m_signal_stack_init(m* mp) {
-  // Room for the report, which symbolizes the creation site with libdw
-  // (describe_call_site; 64 KiB was too little). Committed only as used.
-  constexpr size_t kAltStack = 256 * 1024;
   void* mem = mmap(nullptr, kAltStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return;  // no overflow report on this worker, nothing worse
   stack_t ss;
@@ -155,7 +222,7 @@ void m_signal_stack_free(m* mp) {
   stack_t ss{};
   ss.ss_flags = SS_DISABLE;
   sigaltstack(&ss, nullptr);
-  munmap(mp->altstack, 64 * 1024);
+  munmap(mp->altstack, kAltStack);
   mp->altstack = nullptr;
 }
 

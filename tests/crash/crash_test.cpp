@@ -494,16 +494,6 @@ void expect_overflow_report(const outcome& r) {
 
 // Not a crash: the control for SmallStack. go_with's own stack must work
 // before its overflow can be reported.
-// KNOWN OPEN (issue 16 follow-up): under TSan the overflow report, which
-// now symbolizes the created-by site inside the SIGSEGV handler, loops
-// printing TSan report separators until the test times out (CI of
-// 2026-12-02 23:30). Skipped there until that is fixed; the other builds
-// check the report.
-void skip_overflow_under_tsan() {
-#if defined(GORO_TSAN)
-  GTEST_SKIP() << "overflow report under TSan: known open problem (see comment)";
-#endif
-}
 
 TEST(StackOverflow, CustomStackGoroutineRuns) {
   outcome r = run_scenario("custom_stack_runs");
@@ -512,19 +502,16 @@ TEST(StackOverflow, CustomStackGoroutineRuns) {
 }
 
 TEST(StackOverflow, SmallStack) {
-  skip_overflow_under_tsan();
   expect_overflow_report(run_scenario("stack_overflow_small"));
 }
 
 TEST(StackOverflow, DefaultStack) {
-  skip_overflow_under_tsan();
   expect_overflow_report(run_scenario("stack_overflow_default"));
 }
 
 // On a stack that free_os_memory gave back, released together with its
 // neighbours (the guard page between them inside the range).
 TEST(StackOverflow, ReleasedStack) {
-  skip_overflow_under_tsan();
   expect_overflow_report(run_scenario("stack_overflow_released"));
 }
 

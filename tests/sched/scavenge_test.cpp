@@ -181,10 +181,11 @@ TEST(Scavenge, MonitorKeepsItsRoundsWhileReleasing) {
     // went on for 50 ms must have seen at least two of its rounds. (The
     // scavenger thread may release a small burst faster than that; then
     // the rounds say nothing either way.)
-    if (last_at - first_at >= 50ms)
+    if (last_at - first_at >= 50ms) {
       EXPECT_GE(last_round - first_round, 2u)
           << samples << " samples during the release, over "
           << std::chrono::duration<double, std::milli>(last_at - first_at).count() << " ms";
+    }
   });
 }
 
