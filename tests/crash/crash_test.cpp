@@ -450,6 +450,15 @@ TEST(Panic, StackNamesTheThrowingFunction) {
   EXPECT_NE(r.err.find("goro_scenario_throw_boom", stack), std::string::npos) << r.describe();
 }
 
+TEST(Panic, ReportedFromASmallStack) {
+  outcome r = run_scenario("panic_small_stack");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "panic: boom\n")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "stack overflow")) << r.describe();
+  EXPECT_NE(r.err.find("goro_scenario_throw_boom"), std::string::npos) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
+}
+
 TEST(Panic, MisuseNegativeWaitGroupCounter) {
   outcome r = run_scenario("panic_misuse");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

@@ -347,6 +347,22 @@ int panic_escape() {
   });
 }
 
+// The same on the smallest stack go_with allows: the report needs tens of
+// KiB to symbolize, more than the throw site has left, so it must not be
+// printed on the goroutine's stack (it used to overflow there and report
+// a stack overflow instead of the panic).
+int panic_small_stack() {
+  return goro::run([] {
+    goro::wait_group never;
+    never.add(1);
+    goro::go_with({.stack_size = 16 * 1024}, [] {
+      say("panicking goroutine " + std::to_string(goro::goroutine_id()));
+      goro_scenario_throw_boom();
+    });
+    never.wait();
+  });
+}
+
 // Runtime misuse inside a goroutine: done() on a zero wait_group throws
 // goro::panic_error("sync: negative WaitGroup counter"), which escapes.
 int panic_misuse() {
@@ -776,6 +792,7 @@ const scenario kScenarios[] = {
     {"grace_warning_names_thread", grace_warning_names_thread},
     {"panic", panic_escape},
     {"panic_misuse", panic_misuse},
+    {"panic_small_stack", panic_small_stack},
     {"panic_main", panic_main},
     {"stack_overflow_small", [] { return overflow(64 * 1024); }},
     {"stack_overflow_default", [] { return overflow(0); }},
