@@ -459,6 +459,55 @@ TEST(Panic, MisuseNegativeWaitGroupCounter) {
   EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
 }
 
+// ---- sync misuse and mutex deadlock ------------------------------------------
+
+// Go makes these fatal errors, not panics: the message, the goroutine
+// dump, exit status 2.
+TEST(SyncMisuse, UnlockOfUnlockedMutexIsFatal) {
+  outcome r = run_scenario("unlock_unlocked_mutex");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: sync: unlock of unlocked mutex\n")) << r.describe();
+  std::string id = marker_id(r.out, "unlocking goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+TEST(SyncMisuse, UnlockOfUnlockedMutexFromAPlainThreadIsFatal) {
+  outcome r = run_scenario("unlock_unlocked_mutex_thread");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: sync: unlock of unlocked mutex\n")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+TEST(SyncMisuse, UnlockOfUnlockedRWMutexIsFatal) {
+  outcome r = run_scenario("unlock_unlocked_rwmutex");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: sync: Unlock of unlocked RWMutex\n")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+TEST(SyncMisuse, RUnlockOfUnlockedRWMutexIsFatal) {
+  outcome r = run_scenario("runlock_unlocked_rwmutex");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: sync: RUnlock of unlocked RWMutex\n")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+// Two goroutines lock two mutexes in opposite orders: the deadlock report
+// lists both as [sync.Mutex.Lock], and main as waiting for them.
+TEST(Deadlock, MutexesTakenInOppositeOrders) {
+  outcome r = run_scenario("deadlock_mutex_order");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  std::string ab = marker_id(r.out, "ab");
+  std::string ba = marker_id(r.out, "ba");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + ab + " [sync.Mutex.Lock]:")) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + ba + " [sync.Mutex.Lock]:")) << r.describe();
+  EXPECT_EQ(count(r.err, "[sync.Mutex.Lock]"), 2) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
 TEST(Panic, InMainGoroutine) {
   outcome r = run_scenario("panic_main");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

@@ -578,6 +578,75 @@ int race_ordered() {
   return rc;
 }
 
+// ---- sync misuse and mutex deadlock ------------------------------------------
+
+// Go: "fatal error: sync: unlock of unlocked mutex" (exit 2; not a panic,
+// recover cannot stop it).
+int unlock_unlocked_mutex() {
+  return goro::run([] {
+    goro::mutex mu;
+    mu.lock();
+    mu.unlock();
+    say("unlocking goroutine " + std::to_string(goro::goroutine_id()));
+    mu.unlock();
+    say("unreachable: survived the second unlock");
+  });
+}
+
+// The same from a plain thread, with no goroutine running at all.
+int unlock_unlocked_mutex_thread() {
+  goro::mutex mu;
+  say("unlocking from a thread");
+  mu.unlock();
+  say("unreachable: survived the unlock");
+  return 0;
+}
+
+int unlock_unlocked_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex mu;
+    mu.lock();
+    mu.unlock();
+    say("unlocking");
+    mu.unlock();
+    say("unreachable: survived the second unlock");
+  });
+}
+
+int runlock_unlocked_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex mu;
+    mu.lock_shared();
+    mu.unlock_shared();
+    say("unlocking");
+    mu.unlock_shared();
+    say("unreachable: survived the second unlock_shared");
+  });
+}
+
+// Two goroutines take two mutexes in opposite orders and meet in the
+// middle; main waits for them. Go: both listed as [sync.Mutex.Lock].
+int deadlock_mutex_order() {
+  return goro::run([] {
+    goro::mutex a, b;
+    goro::wait_group both_hold, done;
+    both_hold.add(2);
+    done.add(2);
+    auto take = [&](goro::mutex& first, goro::mutex& second, const char* name) {
+      first.lock();
+      say(std::string(name) + " " + std::to_string(goro::goroutine_id()) + " holds its first mutex");
+      both_hold.done();
+      both_hold.wait();
+      second.lock();
+      say("unreachable: got the second mutex");
+      done.done();
+    };
+    goro::go([&] { take(a, b, "ab"); });
+    goro::go([&] { take(b, a, "ba"); });
+    done.wait();
+  });
+}
+
 // ---- fork ------------------------------------------------------------------
 
 // Waits for the child `pid` for 4 s at most; see fork_and_wait.
@@ -763,6 +832,11 @@ struct scenario {
 };
 
 const scenario kScenarios[] = {
+    {"unlock_unlocked_mutex", unlock_unlocked_mutex},
+    {"unlock_unlocked_mutex_thread", unlock_unlocked_mutex_thread},
+    {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
+    {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},
+    {"deadlock_mutex_order", deadlock_mutex_order},
     {"deadlock", deadlock},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
