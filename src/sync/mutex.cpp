@@ -60,9 +60,7 @@ namespace goro {
 
 namespace {
 
-constexpr int32_t kLocked = 1;
-constexpr int32_t kWoken = 2;
-constexpr int32_t kStarving = 4;
+// kLocked, kWoken, kStarving: mutex's own (goro/mutex.hpp).
 constexpr int kWaiterShift = 3;
 constexpr int32_t kWaiter = 1 << kWaiterShift;
 constexpr int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
