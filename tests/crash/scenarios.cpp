@@ -28,6 +28,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -578,6 +580,69 @@ int race_ordered() {
   return rc;
 }
 
+// ---- races and the sync toolkit (TSan) ----------------------------------------
+
+// A plain int incremented under a goro::mutex by goroutines and a plain
+// thread, contended (so the slow paths, parking and starvation hand-offs
+// all order the increments). No report in any build, and the exact count.
+int race_mutex_ordered() {
+  goro::set_maxprocs(2);
+  int counter = 0;
+  goro::mutex mu;
+  const int per = 20000;
+  int rc = goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < 3; i++)
+      wg.go([&] {
+        for (int k = 0; k < per; k++) {
+          std::lock_guard lock(mu);
+          counter++;
+          if (k % 100 == 0) goro::yield();  // held across a switch: others park
+        }
+      });
+    std::thread t([&] {
+      for (int k = 0; k < per; k++) {
+        if (k % 2 == 0) {
+          std::lock_guard lock(mu);
+          counter++;
+        } else {
+          while (!mu.try_lock_for(std::chrono::microseconds(50))) {
+          }
+          counter++;
+          mu.unlock();
+        }
+      }
+    });
+    wg.wait();
+    t.join();
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
+// Two readers both write a plain int while holding the READ lock of a
+// goro::rwmutex: a race (readers are not ordered with each other), which
+// TSan must report, as Go's race detector does; the rwmutex must not hide
+// it.
+int race_rwmutex_readers() {
+  goro::set_maxprocs(2);
+  int counter = 0;
+  goro::rwmutex mu;
+  int rc = goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < 2; i++)
+      wg.go([&] {
+        for (int k = 0; k < kIncrements; k++) {
+          std::shared_lock lock(mu);
+          counter++;
+        }
+      });
+    wg.wait();
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
 // ---- sync misuse and mutex deadlock ------------------------------------------
 
 // Go: "fatal error: sync: unlock of unlocked mutex" (exit 2; not a panic,
@@ -837,6 +902,8 @@ const scenario kScenarios[] = {
     {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
     {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},
     {"deadlock_mutex_order", deadlock_mutex_order},
+    {"race_mutex_ordered", race_mutex_ordered},
+    {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
