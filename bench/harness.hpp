@@ -92,5 +92,7 @@ void runtime_park_mem();
 void channel_suite();
 void runtime_suite();
 void sched_suite();
+// The toolkit suite's sync rows (toolkit_sync_bench.cpp).
+void toolkit_sync_suite();
 
 }  // namespace goro_bench

@@ -28,6 +28,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -601,6 +603,138 @@ int race_ordered() {
   return rc;
 }
 
+// ---- races and the sync toolkit (TSan) ----------------------------------------
+
+// A plain int incremented under a goro::mutex by goroutines and a plain
+// thread, contended (so the slow paths, parking and starvation hand-offs
+// all order the increments). No report in any build, and the exact count.
+int race_mutex_ordered() {
+  goro::set_maxprocs(2);
+  int counter = 0;
+  goro::mutex mu;
+  const int per = 20000;
+  int rc = goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < 3; i++)
+      wg.go([&] {
+        for (int k = 0; k < per; k++) {
+          std::lock_guard lock(mu);
+          counter++;
+          if (k % 100 == 0) goro::yield();  // held across a switch: others park
+        }
+      });
+    std::thread t([&] {
+      for (int k = 0; k < per; k++) {
+        if (k % 2 == 0) {
+          std::lock_guard lock(mu);
+          counter++;
+        } else {
+          while (!mu.try_lock_for(std::chrono::microseconds(50))) {
+          }
+          counter++;
+          mu.unlock();
+        }
+      }
+    });
+    wg.wait();
+    t.join();
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
+// Two readers both write a plain int while holding the READ lock of a
+// goro::rwmutex: a race (readers are not ordered with each other), which
+// TSan must report, as Go's race detector does; the rwmutex must not hide
+// it.
+int race_rwmutex_readers() {
+  goro::set_maxprocs(2);
+  int counter = 0;
+  goro::rwmutex mu;
+  int rc = goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < 2; i++)
+      wg.go([&] {
+        for (int k = 0; k < kIncrements; k++) {
+          std::shared_lock lock(mu);
+          counter++;
+        }
+      });
+    wg.wait();
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
+// ---- sync misuse and mutex deadlock ------------------------------------------
+
+// Go: "fatal error: sync: unlock of unlocked mutex" (exit 2; not a panic,
+// recover cannot stop it).
+int unlock_unlocked_mutex() {
+  return goro::run([] {
+    goro::mutex mu;
+    mu.lock();
+    mu.unlock();
+    say("unlocking goroutine " + std::to_string(goro::goroutine_id()));
+    mu.unlock();
+    say("unreachable: survived the second unlock");
+  });
+}
+
+// The same from a plain thread, with no goroutine running at all.
+int unlock_unlocked_mutex_thread() {
+  goro::mutex mu;
+  say("unlocking from a thread");
+  mu.unlock();
+  say("unreachable: survived the unlock");
+  return 0;
+}
+
+int unlock_unlocked_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex mu;
+    mu.lock();
+    mu.unlock();
+    say("unlocking");
+    mu.unlock();
+    say("unreachable: survived the second unlock");
+  });
+}
+
+int runlock_unlocked_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex mu;
+    mu.lock_shared();
+    mu.unlock_shared();
+    say("unlocking");
+    mu.unlock_shared();
+    say("unreachable: survived the second unlock_shared");
+  });
+}
+
+// Two goroutines take two mutexes in opposite orders and meet in the
+// middle; main waits for them. Go: both listed as [sync.Mutex.Lock].
+int deadlock_mutex_order() {
+  return goro::run([] {
+    goro::mutex a, b;
+    goro::wait_group both_hold, done;
+    both_hold.add(2);
+    done.add(2);
+    auto take = [&](goro::mutex& first, goro::mutex& second, const char* name) {
+      first.lock();
+      say(std::string(name) + " " + std::to_string(goro::goroutine_id()) + " holds its first mutex");
+      both_hold.done();
+      both_hold.wait();
+      second.lock();
+      say("unreachable: got the second mutex");
+      done.done();
+    };
+    goro::go([&] { take(a, b, "ab"); });
+    goro::go([&] { take(b, a, "ba"); });
+    done.wait();
+  });
+}
+
 // ---- fork ------------------------------------------------------------------
 
 // Waits for the child `pid` for 4 s at most; see fork_and_wait.
@@ -786,6 +920,13 @@ struct scenario {
 };
 
 const scenario kScenarios[] = {
+    {"unlock_unlocked_mutex", unlock_unlocked_mutex},
+    {"unlock_unlocked_mutex_thread", unlock_unlocked_mutex_thread},
+    {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
+    {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},
+    {"deadlock_mutex_order", deadlock_mutex_order},
+    {"race_mutex_ordered", race_mutex_ordered},
+    {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
