@@ -11,5 +11,6 @@
 #include <goro/select.hpp>
 #include <goro/source_location.hpp>
 #include <goro/time.hpp>
+#include <goro/timer.hpp>
 #include <goro/version.hpp>
 #include <goro/wait_group.hpp>

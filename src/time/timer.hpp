@@ -8,7 +8,7 @@
 // So a timer fires on time even when its P is idle or busy.
 //
 // Two kinds of heap entry:
-//  - a timer (timer_add): runs t->fn(t) at t->when and can be cancelled
+//  - a timer (timer_add): runs t->fn(t, now) at t->when and can be cancelled
 //    (timer_del), so the heap keeps t->heap_index up to date;
 //  - a sleeping goroutine (sleep_add): readies the g at its deadline and
 //    cannot be cancelled, so the entry is all there is: no timer record is
@@ -40,7 +40,9 @@ struct p;
 
 struct timer {
   int64_t when = 0;                // deadline, nanotime() clock
-  void (*fn)(timer*) = nullptr;    // what to do at `when`
+  // What to do at `when`; `now` is the clock read that found it due
+  // (now >= when).
+  void (*fn)(timer*, int64_t now) = nullptr;
   void* arg = nullptr;             // for fn's use
   // Internal: guarded by owner's timer lock.
   p* owner = nullptr;

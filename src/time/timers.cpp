@@ -196,7 +196,7 @@ int timers_run(p* pp, int64_t now) {
       ready_goroutines(wake, nwake);
       nwake = 0;
       timer* t = timer_of(batch[i]);
-      t->fn(t);
+      t->fn(t, now);
     }
     ready_goroutines(wake, nwake);
     ran += n;
