@@ -92,5 +92,7 @@ void runtime_park_mem();
 void channel_suite();
 void runtime_suite();
 void sched_suite();
+// The toolkit suite's time rows (toolkit_time_bench.cpp).
+void toolkit_time_suite();
 
 }  // namespace goro_bench

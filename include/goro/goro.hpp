@@ -7,6 +7,7 @@
 
 #include <goro/chan.hpp>
 #include <goro/panic.hpp>
+#include <goro/rate.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>
 #include <goro/source_location.hpp>
