@@ -28,7 +28,7 @@
 //  - A huge duration is clamped: the timer never fires (it does not wrap).
 //
 // Representation (docs/design.md, "Timers"): each timer is one record of
-// about 100 bytes in its worker's timer heap; the channel is made the
+// about 110 bytes (and a heap entry) on its worker's timer heap; the channel is made the
 // first time c() is called.
 //
 // Thread-safety: all operations may be called from any number of

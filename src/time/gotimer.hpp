@@ -3,7 +3,7 @@
 //
 // A record is a runtime timer (time/timer.hpp: an entry in its P's heap)
 // plus what firing does: deliver the time on the timer's channel, or start
-// a goroutine that runs the stored function. It is ~88 bytes; the channel
+// a goroutine that runs the stored function. It is 96 bytes; the channel
 // and the sudog that carries its pending value are made only when c() is
 // first called, so a million pending timers that nobody receives from cost
 // a record and a heap entry each.
