@@ -40,7 +40,9 @@ void run_allows(goro::rate_limiter& lim, std::initializer_list<allow_case> cases
 goro::reservation run_reserve(goro::rate_limiter& lim, steady::time_point t, int n, steady::time_point act, bool ok) {
   goro::reservation r = lim.reserve_n_at(t, n);
   EXPECT_EQ(r.ok(), ok);
-  if (ok) EXPECT_EQ(r.time_to_act(), act) << "off by " << (r.time_to_act() - act).count() << " ns";
+  if (ok) {
+    EXPECT_EQ(r.time_to_act(), act) << "off by " << (r.time_to_act() - act).count() << " ns";
+  }
   return r;
 }
 
