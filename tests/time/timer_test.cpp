@@ -4,6 +4,7 @@
 // AfterFunc runs once and Stop prevents it), plus freeing unreferenced
 // timers. Timing is only ever checked as "not before the deadline".
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -338,6 +339,73 @@ TEST(TimerMemory, MillionDroppedTimersAreFreed) {
     }
     for (int i = 0; i < n / 10; i++) (void)goro::tick(1h);
     EXPECT_EQ(goro::detail::timer_recs_live(), base);
+  });
+}
+
+// Stop deletes lazily (time/timers.cpp): the entry stays on the heap, dead,
+// until it reaches the top, the heap has no live entry left, or dead entries
+// are half of it. A million stopped timers must leave no heap entries, no
+// records and (nearly) no heap memory behind.
+TEST(TimerMemory, MillionStoppedTimersLeaveNothingBehind) {
+  const int n = goro_test::scaled(1'000'000, 10);
+  goro_test::for_procs([n] {
+    int64_t base_live = goro::detail::timer_recs_live();
+    int64_t base_entries = goro::detail::timer_heap_entries();
+    struct mallinfo2 mi = mallinfo2();
+    int64_t base_bytes = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+    {
+      std::vector<goro::timer> ts(static_cast<size_t>(n));
+      for (auto& t : ts) t = goro::new_timer(1h);
+      EXPECT_EQ(goro::detail::timer_heap_entries() - base_entries, n);
+      int stopped = 0;
+      for (auto& t : ts) stopped += t.stop() ? 1 : 0;
+      EXPECT_EQ(stopped, n);
+      EXPECT_EQ(goro::detail::timer_heap_entries(), base_entries);
+      // Re-armed and stopped again, in an order that leaves dead entries in
+      // the middle of the heap (every other one, then the rest).
+      for (auto& t : ts) EXPECT_FALSE(t.reset(1h));
+      for (size_t i = 0; i < ts.size(); i += 2) EXPECT_TRUE(ts[i].stop());
+      EXPECT_LE(goro::detail::timer_heap_entries() - base_entries, n);  // <= 2 * live
+      for (size_t i = 1; i < ts.size(); i += 2) EXPECT_TRUE(ts[i].stop());
+      EXPECT_EQ(goro::detail::timer_heap_entries(), base_entries);
+    }
+    EXPECT_EQ(goro::detail::timer_recs_live(), base_live);
+    mi = mallinfo2();
+    // Well under the 100+ bytes each pending timer took.
+    EXPECT_LT(static_cast<int64_t>(mi.uordblks + mi.hblkhd) - base_bytes, int64_t{8} * n + (1 << 20));
+  });
+}
+
+// Lazy deletion must neither fire a stopped timer nor lose a live one when
+// dead entries are dropped at the top or compacted away: timers with
+// shuffled deadlines, half of them stopped, the rest must all fire.
+TEST(TimerMemory, StoppedTimersNeverFireAndTheOthersAllDo) {
+  const int n = goro_test::scaled(20000, 4);
+  goro_test::for_procs([n] {
+    int64_t base_entries = goro::detail::timer_heap_entries();
+    std::mt19937 rng(12345);
+    std::vector<goro::timer> ts(static_cast<size_t>(n));
+    for (auto& t : ts) t = goro::new_timer(std::chrono::microseconds(rng() % 20000));
+    std::vector<bool> stopped(ts.size());
+    for (size_t i = 0; i < ts.size(); i++)
+      if (rng() % 2 == 0) stopped[i] = ts[i].stop();
+    // Keeps dead entries coming while the others fire.
+    for (size_t i = 0; i < ts.size(); i++)
+      if (stopped[i] && rng() % 4 == 0) {
+        EXPECT_FALSE(ts[i].reset(std::chrono::microseconds(rng() % 20000)));
+        stopped[i] = ts[i].stop();
+      }
+    goro::timer last = goro::new_timer(25ms);  // after every deadline above
+    for (size_t i = 0; i < ts.size(); i++)
+      if (!stopped[i]) ts[i].c().recv();  // hangs if a live entry was lost
+    last.c().recv();
+    for (size_t i = 0; i < ts.size(); i++) {
+      if (stopped[i]) {
+        EXPECT_FALSE(ts[i].c().try_recv().received()) << i;
+      }
+    }
+    ts.clear();
+    EXPECT_TRUE(wait_for([&] { return goro::detail::timer_heap_entries() == base_entries; }));
   });
 }
 
