@@ -94,5 +94,7 @@ void runtime_suite();
 void sched_suite();
 // The toolkit suite's sync rows (toolkit_sync_bench.cpp).
 void toolkit_sync_suite();
+// The toolkit suite's time rows (toolkit_time_bench.cpp).
+void toolkit_time_suite();
 
 }  // namespace goro_bench

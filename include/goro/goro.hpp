@@ -10,11 +10,13 @@
 #include <goro/mutex.hpp>
 #include <goro/once.hpp>
 #include <goro/panic.hpp>
+#include <goro/rate.hpp>
 #include <goro/runtime.hpp>
 #include <goro/rwmutex.hpp>
 #include <goro/select.hpp>
 #include <goro/source_location.hpp>
 #include <goro/thread_annotations.hpp>
 #include <goro/time.hpp>
+#include <goro/timer.hpp>
 #include <goro/version.hpp>
 #include <goro/wait_group.hpp>

@@ -22,6 +22,8 @@
 // locks; release builds compile the check away.
 //
 // Rank table, lowest first (acquire in this order):
+//   timer         one goro::timer / ticker record (time/gotimer.hpp): taken
+//                 before its channel's lock and the P timer heaps
 //   chan          channel state (several at once in select, by address)
 //   wait_list     wait_group / semaphore-style waiter lists
 //   timers        a P's timer heap
@@ -41,7 +43,8 @@
 namespace goro::detail {
 
 enum class lock_rank : uint8_t {
-  chan = 1,
+  timer = 1,
+  chan,
   wait_list,
   timers,
   sched,

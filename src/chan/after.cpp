@@ -21,15 +21,13 @@
 
 namespace goro::detail {
 
-int64_t steady_now_ns();
-
 namespace {
 
 using time_point = std::chrono::steady_clock::time_point;
 
-void after_fire(timer* t) {
+void after_fire(timer* t, int64_t now_ns) {
   auto* c = static_cast<hchan*>(t->arg);
-  time_point now{std::chrono::nanoseconds(steady_now_ns())};
+  time_point now{std::chrono::nanoseconds(now_ns)};
   chan_try_send(c, &now);  // room for one: never would_block, never closed
   chan_release(c);         // the timer's reference; may free c and t
 }

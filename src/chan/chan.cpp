@@ -520,6 +520,10 @@ hchan* chan_make(const elem_type* et, int64_t cap) {
 }
 
 void chan_retain(hchan* c) noexcept {
+  if (c->timer_owner_ != nullptr) {
+    timer_rec_retain(c->timer_owner_);
+    return;
+  }
   c->refs_.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller already holds a reference
 }
 
@@ -558,9 +562,17 @@ bool release_after_channel(hchan* c) noexcept {
 
 void chan_release(hchan* c) noexcept {
   race_release(c);  // every use through a handle happens before the free
+  if (c->timer_owner_ != nullptr) {
+    timer_rec_release(c->timer_owner_);  // may call chan_free(c)
+    return;
+  }
   if (c->after_timer_ != nullptr && release_after_channel(c)) return;
   // acq_rel: the last releaser sees every other holder's writes.
   if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  chan_free(c);
+}
+
+void chan_free(hchan* c) noexcept {
   race_acquire(c);
   delete c->after_timer_;  // not pending: cancelled, or fired and done with c
   if (c->cap_) {

@@ -62,6 +62,7 @@ namespace goro::detail {
 
 struct g;
 struct timer;
+struct timer_rec;
 
 // How a woken waiter's operation ended (set by its waker).
 enum class wake : uint8_t {
@@ -121,10 +122,12 @@ struct ready_list {
   bool empty() const { return head == nullptr; }
   // Readies every waiter; call with no channel lock held. Inline: nearly
   // always zero or one waiter.
+  // A sudog without a waiter (gp null: a timer channel's pending value,
+  // time/gotimer.hpp) is only unlinked.
   void ready_all() {
     for (sudog* s = head; s;) {
       sudog* n = s->next;  // read before ready(): s may be gone after
-      ready(s->gp);
+      if (s->gp != nullptr) ready(s->gp);
       s = n;
     }
     head = tail = nullptr;
@@ -157,6 +160,10 @@ struct hchan {
   // null for every other channel. While the timer is pending it holds one
   // of refs_, and dropping the last handle cancels it (chan_release).
   timer* after_timer_ = nullptr;
+  // A goro::timer or ticker channel (time/gotimer.hpp): the record that
+  // owns this channel. Its handles count on the record, not on refs_, and
+  // the record frees the channel (chan_free) with itself.
+  timer_rec* timer_owner_ = nullptr;
   std::atomic<uint64_t> refs_{1};
 
   // --- ring positions (lap | mark | index), one cache line each ---
@@ -266,5 +273,14 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl);
 void serve_locked(hchan* c, g* self, ready_list& rl);
 
 [[noreturn]] void throw_send_on_closed();
+
+// Frees c and what it buffers; no handle, waiter or timer may remain.
+// For owners that count the channel's references themselves (timer_rec).
+void chan_free(hchan* c) noexcept;
+
+// The timer record's reference count (time/gotimer.cpp), which a timer
+// channel's handles share.
+void timer_rec_retain(timer_rec* t) noexcept;
+void timer_rec_release(timer_rec* t) noexcept;
 
 }  // namespace goro::detail

@@ -8,7 +8,7 @@
 // So a timer fires on time even when its P is idle or busy.
 //
 // Two kinds of heap entry:
-//  - a timer (timer_add): runs t->fn(t) at t->when and can be cancelled
+//  - a timer (timer_add): runs t->fn(t, now) at t->when and can be cancelled
 //    (timer_del), so the heap keeps t->heap_index up to date;
 //  - a sleeping goroutine (sleep_add): readies the g at its deadline and
 //    cannot be cancelled, so the entry is all there is: no timer record is
@@ -17,11 +17,21 @@
 //    maintain, every sift wrote into the record of each timer it moved, a
 //    cache miss apiece once 100,000 goroutines sleep.
 //
+// Deletion is lazy (timers.cpp): timer_del leaves a dead entry (ref 0) in
+// the heap, dropped when it reaches the top or by a compaction.
+//
 // Invariants:
-//  - t->heap_index is the timer's index in owner->timers.heap while it is
-//    pending, -1 otherwise; both are guarded by the owner heap's lock.
-//  - The P's `timer0_when` atomic mirrors the heap's earliest deadline (or
-//    INT64_MAX) so that others can look without the lock.
+//  - t->heap_index is the index of the timer's live entry in
+//    owner->timers.heap while it is pending, -1 otherwise; both are guarded
+//    by the owner heap's lock. A dead entry names no timer: the record may
+//    be freed or added again at once.
+//  - `dead` counts the dead entries; 2 * dead <= heap.size() after each
+//    timer_del (it compacts), and a heap with only dead entries is emptied.
+//  - The P's `timer0_when` atomic is the heap's (and run queue's) earliest
+//    deadline, dead entries included, or INT64_MAX when no live entry is
+//    left, so that others can look without the lock. It is never later
+//    than the earliest live deadline: a dead entry only makes a worker
+//    look early.
 //  - fn runs on a worker's scheduler stack with no runtime lock held and
 //    with the worker holding a P; it must not block. It may call ready().
 //
@@ -40,7 +50,9 @@ struct p;
 
 struct timer {
   int64_t when = 0;                // deadline, nanotime() clock
-  void (*fn)(timer*) = nullptr;    // what to do at `when`
+  // What to do at `when`; `now` is the clock read that found it due
+  // (now >= when).
+  void (*fn)(timer*, int64_t now) = nullptr;
   void* arg = nullptr;             // for fn's use
   // Internal: guarded by owner's timer lock.
   p* owner = nullptr;
@@ -69,6 +81,7 @@ struct timer_entry {
 struct timer_heap {
   runtime_lock lock{lock_rank::timers};
   std::vector<timer_entry> heap;  // guarded by lock; 4-ary min-heap on `when`
+  size_t dead = 0;                 // guarded by lock: dead entries in `heap`
   // Guarded by lock: sleep entries [run_head, run.size()), deadlines
   // nondecreasing.
   std::vector<timer_entry> run;

@@ -2,12 +2,22 @@
 //
 // The heap is 4-ary (as Go's): shallower than a binary heap, so sifting
 // touches fewer cache lines for the same number of timers.
+//
+// Deletion is lazy (Go's runtime does the same with its "zombie" timers):
+// timer_del turns the entry into a dead one in place (ref 0) instead of
+// sifting the last entry through the heap from the middle, which wrote the
+// heap_index of every timer it moved, a cache miss per level. Dead entries
+// are dropped when they reach the top, all at once when every entry is
+// dead, and by a compaction (filter, then Floyd's bottom-up heapify) when
+// they are more than half the heap, so the heap is never more than twice
+// its live entries and the amortized cost of a deletion stays O(1).
 #include <algorithm>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
 #include "sched/sched.hpp"
 #include "time/timer.hpp"
+#include "time/timer_stats.hpp"
 
 namespace goro::detail {
 
@@ -16,14 +26,18 @@ namespace {
 using heap_t = std::vector<timer_entry>;
 
 constexpr uintptr_t kSleepTag = 1;
+constexpr uintptr_t kDead = 0;  // a deleted timer's entry (timer_del)
+// A heap array up to this many entries is kept when it empties or shrinks.
+constexpr size_t kKeepCapacity = 4096;
 
 bool is_sleep(timer_entry e) { return (e.ref & kSleepTag) != 0; }
+bool is_timer(timer_entry e) { return !is_sleep(e) && e.ref != kDead; }
 timer* timer_of(timer_entry e) { return reinterpret_cast<timer*>(e.ref); }
 g* g_of(timer_entry e) { return reinterpret_cast<g*>(e.ref & ~kSleepTag); }
 
 void place(heap_t& h, size_t i, timer_entry e) {
   h[i] = e;
-  if (!is_sleep(e)) timer_of(e)->heap_index = static_cast<int32_t>(i);
+  if (is_timer(e)) timer_of(e)->heap_index = static_cast<int32_t>(i);
 }
 
 void sift_up(heap_t& h, size_t i) {
@@ -55,7 +69,7 @@ void sift_down(heap_t& h, size_t i) {
 }
 
 void remove_at(heap_t& h, size_t i) {
-  if (!is_sleep(h[i])) timer_of(h[i])->heap_index = -1;
+  if (is_timer(h[i])) timer_of(h[i])->heap_index = -1;
   size_t last = h.size() - 1;
   if (i != last) {
     h[i] = h[last];
@@ -73,29 +87,61 @@ int64_t earliest_locked(const timer_heap& th) {
   return when;
 }
 
-// Takes the earliest entry if it is due by `now`.
+// Takes the earliest live entry if it is due by `now`, dropping the dead
+// entries due before it.
 bool pop_due_locked(timer_heap& th, int64_t now, timer_entry* out) {
-  bool in_run = th.run_head < th.run.size();
-  bool in_heap = !th.heap.empty();
-  if (in_run && (!in_heap || th.run[th.run_head].when <= th.heap[0].when)) {
-    if (th.run[th.run_head].when > now) return false;
-    *out = th.run[th.run_head++];
-    if (th.run_head == th.run.size()) {
-      th.run.clear();
-      th.run_head = 0;
-    } else if (th.run_head >= 4096 && 2 * th.run_head >= th.run.size()) {
-      th.run.erase(th.run.begin(), th.run.begin() + static_cast<std::ptrdiff_t>(th.run_head));
-      th.run_head = 0;
+  for (;;) {
+    bool in_run = th.run_head < th.run.size();
+    bool in_heap = !th.heap.empty();
+    if (in_run && (!in_heap || th.run[th.run_head].when <= th.heap[0].when)) {
+      if (th.run[th.run_head].when > now) return false;
+      *out = th.run[th.run_head++];
+      if (th.run_head == th.run.size()) {
+        th.run.clear();
+        th.run_head = 0;
+      } else if (th.run_head >= 4096 && 2 * th.run_head >= th.run.size()) {
+        th.run.erase(th.run.begin(), th.run.begin() + static_cast<std::ptrdiff_t>(th.run_head));
+        th.run_head = 0;
+      }
+      return true;
     }
-    return true;
+    if (!in_heap || th.heap[0].when > now) return false;
+    *out = th.heap[0];
+    remove_at(th.heap, 0);
+    if (out->ref != kDead) return true;
+    th.dead--;
   }
-  if (!in_heap || th.heap[0].when > now) return false;
-  *out = th.heap[0];
-  remove_at(th.heap, 0);
-  return true;
 }
 
-void update_timer0(p* pp) { pp->timer0_when.store(earliest_locked(pp->timers), std::memory_order_seq_cst); }
+// Drops the dead entries and rebuilds the heap in O(n) (Floyd). Every live
+// timer's heap_index is rewritten: filtering moved them all.
+void compact_locked(timer_heap& th) {
+  heap_t& h = th.heap;
+  size_t n = 0;
+  for (size_t i = 0; i < h.size(); i++)
+    if (h[i].ref != kDead) place(h, n++, h[i]);
+  h.resize(n);
+  th.dead = 0;
+  for (size_t i = n / 4 + 1; i-- > 0;)
+    if (i < n) sift_down(h, i);
+  if (h.capacity() > kKeepCapacity && h.capacity() > 4 * n) h.shrink_to_fit();
+}
+
+// After every change to the heap: with no live entry left, the dead ones go
+// (so an idle P reports no timers to the deadlock check and sleeps without
+// a deadline) and so does a large array; then timer0_when is republished.
+void update_timer0(p* pp) {
+  timer_heap& th = pp->timers;
+  if (th.dead != 0 && th.dead == th.heap.size()) {
+    th.dead = 0;
+    if (th.heap.capacity() > kKeepCapacity) {
+      heap_t().swap(th.heap);
+    } else {
+      th.heap.clear();
+    }
+  }
+  pp->timer0_when.store(earliest_locked(th), std::memory_order_seq_cst);
+}
 
 // A new earliest deadline may be before the idle worker's wake-up time:
 // kick the timed sleeper (or any idle M) to recompute it.
@@ -161,9 +207,32 @@ bool timer_del(timer* t) {
   if (pp == nullptr) return false;
   lock_guard lk(pp->timers.lock);
   if (t->heap_index < 0) return false;
-  remove_at(pp->timers.heap, static_cast<size_t>(t->heap_index));
-  update_timer0(pp);
+  timer_heap& th = pp->timers;
+  // Lazily (top of this file): the entry stays, dead. timer0_when may now
+  // be earlier than the earliest live deadline: a worker then wakes early,
+  // finds the dead entry due and drops it. It is republished only when the
+  // heap empties of live entries or is compacted.
+  th.heap[static_cast<size_t>(t->heap_index)].ref = kDead;
+  t->heap_index = -1;
+  th.dead++;
+  if (th.dead == th.heap.size()) {
+    update_timer0(pp);  // empties the heap
+  } else if (2 * th.dead > th.heap.size()) {
+    compact_locked(th);
+    update_timer0(pp);
+  }
   return true;
+}
+
+int64_t timer_heap_entries() noexcept {
+  int64_t n = 0;
+  int32_t np = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < np; i++) {
+    timer_heap& th = p_for_index(i)->timers;
+    lock_guard lk(th.lock);
+    n += static_cast<int64_t>(th.heap.size() + th.run.size() - th.run_head);
+  }
+  return n;
 }
 
 int timers_run(p* pp, int64_t now) {
@@ -196,7 +265,7 @@ int timers_run(p* pp, int64_t now) {
       ready_goroutines(wake, nwake);
       nwake = 0;
       timer* t = timer_of(batch[i]);
-      t->fn(t);
+      t->fn(t, now);
     }
     ready_goroutines(wake, nwake);
     ran += n;

@@ -1,0 +1,297 @@
+// goro::timer, goro::ticker, goro::after_func: records on the per-P timer
+// heaps. Design, invariants (T1-T4) and lock order in time/gotimer.hpp.
+//
+// Layering: this file sits above the channel core (it offers its values
+// through chan/hchan.hpp's sudogs and send_locked), as Go's time.go sits
+// above chan.go; the per-P heaps it uses (timers.cpp) sit below both.
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+#include "base/check.hpp"
+#include "chan/hchan.hpp"
+#include "goro/detail/spawn.hpp"
+#include "time/gotimer.hpp"
+#include "time/timer_stats.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+using time_point = std::chrono::steady_clock::time_point;
+
+std::atomic<int64_t> live_recs{0};  // relaxed: a statistic
+
+timer_rec* rec_of(timer* t) { return reinterpret_cast<timer_rec*>(t); }
+
+void rec_free(timer_rec* t) noexcept {
+  if (t->c != nullptr) {
+    chan_free(t->c);  // no handle left: every one counted in refs
+    delete t->sd;
+  }
+  live_recs.fetch_sub(1, std::memory_order_relaxed);
+  if (t->kind == timer_kind::func) {
+    auto* ops = static_cast<const timer_func_ops*>(t->t.arg);
+    ops->destroy(reinterpret_cast<unsigned char*>(t) + t->closure_off);
+    std::size_t align = t->closure_align;
+    t->~timer_rec();
+    ::operator delete(t, std::align_val_t(align));
+    return;
+  }
+  t->~timer_rec();
+  ::operator delete(t);
+}
+
+void fire(timer* tm, int64_t now);
+
+// Offers `value` on the channel, or keeps it for c() (T3). A ticker's tick
+// is dropped while one is pending. Under t->lock.
+void deliver_locked(timer_rec* t, int64_t now, ready_list& rl) {
+  if (t->c == nullptr) {
+    if (!t->value_pending) {
+      t->value = time_point(std::chrono::nanoseconds(now));
+      t->value_pending = true;
+    }
+    return;
+  }
+  hchan* c = t->c;
+  lock_guard lk(c->lock_);
+  if (t->sd->in_queue) return;  // a tick still waits: drop this one
+  t->value = time_point(std::chrono::nanoseconds(now));
+  // A parked receiver (or select) takes it now; else the virtual sender
+  // queues. The channel is never closed (nobody can close it).
+  if (send_locked(c, &t->value, rl) == op_result::would_block) {
+    t->sd->result = wake::none;
+    c->sendq_.enqueue(t->sd);
+    c->sync_flag(c->send_waiting_, c->sendq_);
+  }
+}
+
+// Withdraws a pending value. True if there was one. Under t->lock.
+bool drain_locked(timer_rec* t) {
+  if (t->c == nullptr) return std::exchange(t->value_pending, false);
+  hchan* c = t->c;
+  lock_guard lk(c->lock_);
+  if (!t->sd->in_queue) return false;
+  c->sendq_.remove(t->sd);
+  c->sync_flag(c->send_waiting_, c->sendq_);
+  return true;
+}
+
+// Removes the heap entry, if one is there (T2), and the runtime's
+// reference with the last entry (T1). Under t->lock, by a caller that holds
+// a reference of its own (a handle's, or a fire's entry still counted), so
+// the count cannot reach 0 here.
+void unqueue_locked(timer_rec* t) {
+  if (t->entries > 0 && timer_del(&t->t) && --t->entries == 0)
+    t->refs.fetch_sub(1, std::memory_order_acq_rel);  // acq_rel: as any release
+}
+
+// Adds the heap entry for t->t.when. Under t->lock, by a caller holding a
+// reference.
+void enqueue_locked(timer_rec* t) {
+  unqueue_locked(t);
+  if (t->entries++ == 0) t->refs.fetch_add(1, std::memory_order_relaxed);  // T1; relaxed: we hold one
+  timer_add(&t->t);
+}
+
+// Go's Stop under the lock: disarms, withdraws the value. True if the
+// timer was pending or its value unreceived.
+bool stop_locked(timer_rec* t) {
+  bool pending = t->armed;
+  t->armed = false;
+  unqueue_locked(t);
+  if (t->kind == timer_kind::chan && drain_locked(t)) pending = true;
+  return pending;
+}
+
+// The goroutine of an after_func firing: runs the function, then drops
+// the reference the firing took for it.
+struct func_run {
+  timer_rec* t;
+  static void invoke(void* p) {
+    timer_rec* t = static_cast<func_run*>(p)->t;
+    static_cast<const timer_func_ops*>(t->t.arg)->invoke(reinterpret_cast<unsigned char*>(t) + t->closure_off);
+  }
+  static void destroy(void* p) noexcept { timer_rec_release(static_cast<func_run*>(p)->t); }
+  static constexpr closure_ops ops{&invoke, &destroy};
+};
+
+void start_func(timer_rec* t) {
+  void* storage = nullptr;
+  g* gp;
+  try {
+    gp = g_reserve(sizeof(func_run), alignof(func_run), 0, &storage);
+  } catch (const std::exception& e) {
+    fatal("time: AfterFunc cannot start its goroutine: %s", e.what());
+  }
+  ::new (storage) func_run{t};
+  g_start(gp, &func_run::ops, nullptr);
+}
+
+// The heap's callback, on a worker's scheduler stack (time/timer.hpp).
+void fire(timer* tm, int64_t now) {
+  timer_rec* t = rec_of(tm);
+  ready_list rl;
+  bool run_func = false;
+  bool release_runtime_ref = false;
+  {
+    lock_guard lk(t->lock);
+    // This fire's entry stays counted until the end, so that re-arming
+    // (and the timer_del before it) never drops the runtime's reference.
+    if (t->armed && t->t.when <= now) {  // else stale (an older arming)
+      if (t->kind == timer_kind::func) {
+        t->armed = false;
+        run_func = true;
+        t->refs.fetch_add(1, std::memory_order_relaxed);  // the goroutine's; the runtime's is held
+      } else if (t->refs.load(std::memory_order_relaxed) == 1) {
+        t->armed = false;  // only the runtime's reference: nobody can see it
+      } else {
+        deliver_locked(t, now, rl);
+        if (t->period > 0) {
+          // The next tick on the grid when + k * period, skipping the
+          // ticks this fire was late for (Go's runtime/time.go does the same).
+          int64_t late = now - t->t.when;
+          int64_t k = 1 + late / t->period;
+          int64_t next = (t->period > (kFarFutureNs - t->t.when) / k) ? kFarFutureNs : t->t.when + k * t->period;
+          t->t.when = next;
+          enqueue_locked(t);
+        } else {
+          t->armed = false;
+        }
+      }
+    }
+    release_runtime_ref = --t->entries == 0;  // T1: dropped below, after unlocking
+  }
+  rl.ready_all();
+  if (run_func) start_func(t);
+  if (release_runtime_ref) timer_rec_release(t);
+}
+
+timer_rec* rec_alloc(std::size_t extra, std::size_t align, std::size_t* off) {
+  std::size_t a = std::max(align, alignof(timer_rec));
+  std::size_t o = (sizeof(timer_rec) + a - 1) / a * a;
+  void* mem = ::operator new(o + extra, std::align_val_t(a));
+  auto* t = ::new (mem) timer_rec;
+  t->t.fn = fire;
+  *off = o;
+  t->closure_align = static_cast<uint16_t>(a);
+  live_recs.fetch_add(1, std::memory_order_relaxed);
+  return t;
+}
+
+}  // namespace
+
+int64_t timer_recs_live() noexcept { return live_recs.load(std::memory_order_relaxed); }
+
+[[noreturn]] void timer_throw_nil(const char* what) { throw panic_error(what); }
+
+timer_rec* timer_new_chan(int64_t when, int64_t period) {
+  void* mem = ::operator new(sizeof(timer_rec));
+  auto* t = ::new (mem) timer_rec;
+  live_recs.fetch_add(1, std::memory_order_relaxed);
+  t->t.fn = fire;
+  t->t.when = when;
+  t->period = period;
+  t->armed = true;
+  lock_guard lk(t->lock);  // for the rank checker and TSan; uncontended
+  enqueue_locked(t);
+  return t;
+}
+
+timer_rec* timer_new_func(std::size_t size, std::size_t align, const timer_func_ops* ops, void** storage) {
+  std::size_t off = 0;
+  timer_rec* t = rec_alloc(size, align, &off);
+  GORO_CHECK(off <= UINT16_MAX);
+  t->kind = timer_kind::func;
+  t->closure_off = static_cast<uint16_t>(off);
+  t->t.arg = const_cast<timer_func_ops*>(ops);
+  *storage = reinterpret_cast<unsigned char*>(t) + off;
+  return t;
+}
+
+void timer_start_func(timer_rec* t, int64_t when) noexcept {
+  lock_guard lk(t->lock);
+  t->t.when = when;
+  t->armed = true;
+  enqueue_locked(t);
+}
+
+void timer_discard(timer_rec* t) noexcept {
+  // The function was never constructed: free the memory only.
+  live_recs.fetch_sub(1, std::memory_order_relaxed);
+  std::size_t align = t->closure_align;
+  t->~timer_rec();
+  ::operator delete(t, std::align_val_t(align));
+}
+
+void timer_rec_retain(timer_rec* t) noexcept {
+  t->refs.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller holds a reference
+}
+
+void timer_rec_release(timer_rec* t) noexcept {
+  if (t->kind == timer_kind::chan) {
+    uint32_t r = t->refs.load(std::memory_order_relaxed);
+    for (;;) {
+      if (r == 2) {
+        // Perhaps the last user, the other reference being the runtime's:
+        // then nobody can see this timer fire; cancel it and free it now
+        // (Go 1.23 collects unreferenced timers). Exact under the lock:
+        // the runtime's reference only changes under it (T1), and no new
+        // user handle can appear while ours is the only one.
+        lock_guard lk(t->lock);
+        if (t->refs.load(std::memory_order_relaxed) == 2 && t->entries > 0) {
+          t->armed = false;  // a fire in progress delivers nothing (T4)
+          unqueue_locked(t);  // 2 -> 1 if it removed the last entry: ours is left
+        }
+        break;
+      }
+      if (r < 2) break;
+      // acq_rel, as the final fetch_sub below.
+      if (t->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) return;
+    }
+  }
+  // acq_rel: the last releaser sees every other holder's writes.
+  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) rec_free(t);
+}
+
+hchan* timer_channel(timer_rec* t) {
+  if (t->kind != timer_kind::chan) return nullptr;
+  lock_guard lk(t->lock);
+  if (t->c == nullptr) {
+    auto sd = std::make_unique<sudog>();
+    hchan* c = chan_make(&elem_type_of<time_point>::value, 0);
+    c->sync_view_ = true;
+    c->timer_owner_ = t;
+    sd->elem = &t->value;
+    sd->c = c;
+    sd->is_send = true;
+    t->c = c;
+    t->sd = sd.release();
+    if (std::exchange(t->value_pending, false)) {
+      lock_guard clk(c->lock_);
+      c->sendq_.enqueue(t->sd);
+      c->sync_flag(c->send_waiting_, c->sendq_);
+    }
+  }
+  t->refs.fetch_add(1, std::memory_order_relaxed);  // the returned handle's
+  return t->c;
+}
+
+bool timer_stop(timer_rec* t) noexcept {
+  lock_guard lk(t->lock);
+  return stop_locked(t);
+}
+
+bool timer_reset(timer_rec* t, int64_t when, int64_t period) noexcept {
+  lock_guard lk(t->lock);
+  bool pending = stop_locked(t);
+  if (t->kind == timer_kind::chan) t->period = period;
+  t->t.when = when;
+  t->armed = true;
+  enqueue_locked(t);  // keeps or takes the runtime's reference (T1)
+  return pending;
+}
+
+}  // namespace goro::detail

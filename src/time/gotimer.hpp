@@ -1,0 +1,86 @@
+// The record behind goro::timer, goro::ticker and goro::after_func
+// (Go's runtime timer with its channel, runtime/time.go).
+//
+// A record is a runtime timer (time/timer.hpp: an entry in its P's heap)
+// plus what firing does: deliver the time on the timer's channel, or start
+// a goroutine that runs the stored function. It is 96 bytes; the channel
+// and the sudog that carries its pending value are made only when c() is
+// first called, so a million pending timers that nobody receives from cost
+// a record and a heap entry each.
+//
+// The channel (Go 1.23 semantics). A timer channel is an unbuffered hchan
+// with a virtual sender: the value the timer fired is held in the record
+// (`value`) and offered by a sudog without a goroutine (`sd`, gp null)
+// queued on the channel's sendq, so that a receive or a select takes it
+// exactly as it takes a parked sender's value, and stop/reset withdraw it
+// by unlinking the sudog. So the channel never holds a stale value, len()
+// and cap() read 0, and a ticker drops a tick while one is still queued.
+// Before the channel exists the pending value is only a flag
+// (`value_pending`), turned into the queued sudog when c() makes it.
+//
+// Firing and re-arming (no seq numbers): an entry popped from a heap may
+// fire while its owner re-arms the record, so firing checks, under the
+// record's lock, that the record is armed and its *current* deadline has
+// passed (`t.when <= now`). A fire of an older arming whose deadline has
+// passed is as good as the current one's (it is not early); one whose
+// deadline has not come is stale and does nothing.
+//
+// Lifetime. `refs` counts the timer's handles, its channel's handles (a
+// timer channel's refs_ is unused: chan_retain/chan_release forward here),
+// goroutines running an after_func's function, and one reference held for
+// the runtime while `entries` > 0. `entries` counts heap entries plus fires
+// in progress (popped, callback not done): a record is never freed while
+// the heap or a firing worker still points at it. Channel timers and
+// tickers that nobody can observe any more are cancelled: the handle
+// drop that leaves refs == 2 with entries > 0 is the last user's, and it
+// deletes the heap entry; a fire that finds refs == 1 delivers nothing and
+// does not re-arm. after_func records keep firing without handles.
+//
+// Invariants (under `lock` unless said):
+//  T1. entries > 0 iff the runtime's reference is held (it is taken under
+//      the lock at 0 -> 1; dropped after unlocking at 1 -> 0).
+//  T2. At most one heap entry: every timer_add is preceded, under the lock,
+//      by a timer_del when entries > 0.
+//  T3. A value is pending (sd->in_queue, or value_pending without a
+//      channel) only for channel timers, and at most one.
+//  T4. armed == false => no delivery, whatever fires.
+//
+// Lock order: record lock (rank `timer`) -> its channel's lock (`chan`) ->
+// P timer heap locks (`timers`) -> `sched` (timer_add's wake-up). Nothing is
+// readied and no goroutine started under a lock.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "base/lock.hpp"
+#include "goro/timer.hpp"
+#include "time/timer.hpp"
+
+namespace goro::detail {
+
+struct hchan;
+struct sudog;
+
+enum class timer_kind : uint8_t { chan, func };
+
+struct timer_rec {
+  timer t;                          // first: timer* <-> timer_rec*; t.when guarded by lock
+  int64_t period = 0;               // ns; 0: one-shot. Guarded by lock
+  std::chrono::steady_clock::time_point value{};  // the pending value (T3); lock, and c's lock once queued
+  std::atomic<uint32_t> refs{1};
+  uint32_t entries = 0;             // T1, T2
+  runtime_lock lock{lock_rank::timer};
+  timer_kind kind = timer_kind::chan;
+  bool armed = false;
+  bool value_pending = false;       // T3, while c == nullptr
+  uint16_t closure_off = 0;         // func: where the function is stored, from this
+  uint16_t closure_align = 0;       // func: its allocation's alignment
+  hchan* c = nullptr;               // made by timer_channel; freed with the record
+  sudog* sd = nullptr;              // with c: the virtual sender of `value`
+};
+
+static_assert(offsetof(timer_rec, t) == 0, "timer_rec::t must come first");
+
+}  // namespace goro::detail

@@ -1,0 +1,17 @@
+// Counters of time/gotimer.cpp and time/timers.cpp for white-box tests (declarations only, so
+// tests can include this header alone).
+#pragma once
+
+#include <cstdint>
+
+namespace goro::detail {
+
+// timer_rec records allocated and not yet freed (timers, tickers,
+// after_func timers, in this process).
+int64_t timer_recs_live() noexcept;
+
+// Entries on every P's timer heap and sleep queue, dead ones included
+// (time/timers.cpp).
+int64_t timer_heap_entries() noexcept;
+
+}  // namespace goro::detail

@@ -1,0 +1,232 @@
+// goro::rate_limiter: ports of golang.org/x/time/rate's rate_test.go
+// (TestLimiterBurst1/3, TestLimiterJumpBackwards, TestSimpleReserve,
+// TestMix, TestCancel*: fixed instants 100 ms apart, limit 10/s), plus
+// waiting from goroutines and threads, inf and zero limits, and the
+// cancellable wait a context overload will use.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::steady;
+
+namespace {
+
+constexpr auto d = 100ms;
+// Go's t0..t9; an hour ahead, so the limiter (made now) starts full.
+const steady::time_point t0 = steady::now() + 1h;
+steady::time_point at(int k) { return t0 + k * d; }
+
+struct allow_case {
+  steady::time_point t;
+  int n;
+  bool ok;
+};
+
+void run_allows(goro::rate_limiter& lim, std::initializer_list<allow_case> cases) {
+  int i = 0;
+  for (const auto& c : cases) {
+    EXPECT_EQ(lim.allow_n_at(c.t, c.n), c.ok) << "step " << i;
+    i++;
+  }
+}
+
+goro::reservation run_reserve(goro::rate_limiter& lim, steady::time_point t, int n, steady::time_point act, bool ok) {
+  goro::reservation r = lim.reserve_n_at(t, n);
+  EXPECT_EQ(r.ok(), ok);
+  if (ok) {
+    EXPECT_EQ(r.time_to_act(), act) << "off by " << (r.time_to_act() - act).count() << " ns";
+  }
+  return r;
+}
+
+TEST(Rate, LimiterBurst1) {
+  goro::rate_limiter lim(10, 1);
+  run_allows(lim, {{at(0), 1, true}, {at(0), 1, false}, {at(0), 1, false}, {at(1), 1, true}, {at(1), 1, false},
+                   {at(1), 1, false}, {at(2), 2, false}, {at(2), 1, true}, {at(2), 1, false}});
+}
+
+TEST(Rate, LimiterBurst3) {
+  goro::rate_limiter lim(10, 3);
+  run_allows(lim, {{at(0), 2, true}, {at(0), 2, false}, {at(0), 1, true}, {at(0), 1, false}, {at(1), 4, false},
+                   {at(2), 1, true}, {at(3), 1, true}, {at(4), 1, true}, {at(4), 1, true}, {at(4), 1, false},
+                   {at(4), 1, false}, {at(9), 3, true}, {at(9), 0, true}});
+}
+
+TEST(Rate, LimiterJumpBackwards) {
+  goro::rate_limiter lim(10, 3);
+  run_allows(lim, {{at(1), 1, true}, {at(0), 1, true}, {at(0), 1, true}, {at(0), 1, false}, {at(0), 1, false},
+                   {at(1), 1, true}, {at(1), 1, false}, {at(1), 1, false}, {at(2), 1, true}, {at(2), 1, false},
+                   {at(2), 1, false}});
+}
+
+TEST(Rate, SimpleReserve) {
+  goro::rate_limiter lim(10, 2);
+  run_reserve(lim, at(0), 2, at(0), true);
+  run_reserve(lim, at(0), 2, at(2), true);
+  run_reserve(lim, at(3), 2, at(4), true);
+}
+
+TEST(Rate, Mix) {
+  goro::rate_limiter lim(10, 2);
+  run_reserve(lim, at(0), 3, at(1), false);  // n > burst
+  run_reserve(lim, at(0), 2, at(0), true);
+  run_allows(lim, {{at(1), 2, false}});
+  run_reserve(lim, at(1), 2, at(2), true);
+  run_allows(lim, {{at(1), 1, false}});  // negative tokens
+  run_allows(lim, {{at(3), 1, true}});
+}
+
+TEST(Rate, CancelInvalid) {
+  goro::rate_limiter lim(10, 2);
+  run_reserve(lim, at(0), 2, at(0), true);
+  auto r = run_reserve(lim, at(0), 3, at(3), false);
+  r.cancel_at(at(0));  // no effect
+  run_reserve(lim, at(0), 2, at(2), true);
+}
+
+TEST(Rate, CancelLast) {
+  goro::rate_limiter lim(10, 2);
+  run_reserve(lim, at(0), 2, at(0), true);
+  auto r = run_reserve(lim, at(0), 2, at(2), true);
+  r.cancel_at(at(1));  // 2 tokens back
+  run_reserve(lim, at(1), 2, at(2), true);
+}
+
+TEST(Rate, CancelTooLate) {
+  goro::rate_limiter lim(10, 2);
+  run_reserve(lim, at(0), 2, at(0), true);
+  auto r = run_reserve(lim, at(0), 2, at(2), true);
+  r.cancel_at(at(3));  // too late: no effect
+  run_reserve(lim, at(3), 2, at(4), true);
+}
+
+TEST(Rate, Cancel0Tokens) {
+  goro::rate_limiter lim(10, 2);
+  run_reserve(lim, at(0), 2, at(0), true);
+  auto r = run_reserve(lim, at(0), 1, at(1), true);
+  run_reserve(lim, at(0), 1, at(2), true);
+  r.cancel_at(at(0));  // 0 tokens back
+  run_reserve(lim, at(0), 1, at(3), true);
+}
+
+TEST(Rate, Cancel1Token) {
+  goro::rate_limiter lim(10, 2);
+  run_reserve(lim, at(0), 2, at(0), true);
+  auto r = run_reserve(lim, at(0), 2, at(2), true);
+  run_reserve(lim, at(0), 1, at(3), true);
+  r.cancel_at(at(2));  // 1 token back
+  run_reserve(lim, at(2), 2, at(4), true);
+}
+
+TEST(Rate, CancelMulti) {
+  goro::rate_limiter lim(10, 4);
+  run_reserve(lim, at(0), 4, at(0), true);
+  auto ra = run_reserve(lim, at(0), 3, at(3), true);
+  run_reserve(lim, at(0), 1, at(4), true);
+  auto rc = run_reserve(lim, at(0), 1, at(5), true);
+  rc.cancel_at(at(1));  // 1 token back
+  ra.cancel_at(at(1));  // 2 back, as if C had never been reserved
+  run_reserve(lim, at(1), 3, at(5), true);
+}
+
+TEST(Rate, InfAllowsEverythingAndZeroOnlyTheBurst) {
+  goro::rate_limiter inf(goro::rate_limiter::inf, 0);
+  for (int i = 0; i < 1000; i++) EXPECT_TRUE(inf.allow_n(100));
+  EXPECT_FALSE(inf.wait_n(1000));
+  goro::rate_limiter zero(0, 2);
+  EXPECT_TRUE(zero.allow());
+  EXPECT_TRUE(zero.allow());
+  EXPECT_FALSE(zero.allow());
+  EXPECT_EQ(zero.wait(), std::make_error_code(std::errc::invalid_argument));  // nothing will ever come
+  zero.set_limit(goro::rate_limiter::inf);
+  EXPECT_TRUE(zero.allow());
+  EXPECT_EQ(goro::every(0ms), goro::rate_limiter::inf);
+  EXPECT_DOUBLE_EQ(goro::every(100ms), 10.0);
+}
+
+TEST(Rate, SetLimitAndBurstAtRunTime) {
+  goro::rate_limiter lim(10, 1);
+  run_allows(lim, {{at(0), 1, true}, {at(0), 1, false}});
+  lim.set_limit_at(at(0), 20);  // a token every 50 ms from now
+  EXPECT_TRUE(lim.allow_n_at(at(0) + 50ms, 1));
+  EXPECT_FALSE(lim.allow_n_at(at(0) + 50ms, 1));
+  lim.set_burst_at(at(1), 3);
+  EXPECT_EQ(lim.burst(), 3);
+  EXPECT_DOUBLE_EQ(lim.limit(), 20);
+  EXPECT_TRUE(lim.allow_n_at(at(4), 3));  // 150 ms refill the bigger bucket
+}
+
+TEST(Rate, WaitExceedingBurstFailsAtOnce) {
+  goro::rate_limiter lim(1, 2);
+  auto t0 = steady::now();
+  EXPECT_EQ(lim.wait_n(3), std::make_error_code(std::errc::invalid_argument));
+  EXPECT_LT(steady::now() - t0, 1s);
+  EXPECT_TRUE(lim.allow_n(2));  // nothing was taken
+}
+
+// wait() paces goroutines and threads together: the k-th token is never
+// handed out before start + (k - burst) / limit.
+TEST(Rate, WaitPacesGoroutinesAndThreads) {
+  goro_test::for_procs([] {
+    auto start = steady::now();
+    goro::rate_limiter lim(200, 2);  // a token every 5 ms
+    std::atomic<int> got{0};
+    std::atomic<int> early{0};
+    auto worker = [&] {
+      for (int i = 0; i < 5; i++) {
+        EXPECT_FALSE(lim.wait());
+        int k = ++got;  // this is at least the k-th token
+        if (steady::now() < start + (k - 2) * 5ms) early++;
+      }
+    };
+    goro::wait_group wg;
+    for (int g = 0; g < 3; g++) wg.go(worker);
+    std::thread th(worker);
+    wg.wait();
+    th.join();
+    EXPECT_EQ(got.load(), 20);
+    EXPECT_EQ(early.load(), 0);
+  });
+}
+
+TEST(Rate, ReserveDelay) {
+  goro::rate_limiter lim(10, 1);
+  auto r1 = lim.reserve();
+  EXPECT_TRUE(r1.ok());
+  EXPECT_EQ(r1.delay(), 0ns);
+  auto r2 = lim.reserve();
+  EXPECT_GT(r2.delay(), 50ms);
+  EXPECT_LE(r2.delay(), 100ms);
+  r2.cancel();
+  auto r3 = lim.reserve_n(2);
+  EXPECT_FALSE(r3.ok());
+  EXPECT_EQ(r3.delay(), std::chrono::nanoseconds::max());
+}
+
+// The internal wait the context overload will use: a deadline it cannot
+// meet fails at once, and cancelling gives the tokens back.
+TEST(Rate, CancellableWaitGivesTokensBack) {
+  goro::run([] {
+    goro::rate_limiter lim(10, 1);
+    EXPECT_TRUE(lim.allow());
+    auto soon = goro::detail::steady_now_ns() + 10'000'000;  // 10 ms: the token is 100 ms away
+    EXPECT_EQ(goro::detail::rate_wait(lim, 1, soon, {}), std::make_error_code(std::errc::timed_out));
+    auto cancel = goro::make_chan<goro::unit>();
+    goro::after_func(5ms, [cancel] { cancel.close(); });
+    EXPECT_EQ(goro::detail::rate_wait(lim, 1, INT64_MAX, cancel), std::make_error_code(std::errc::operation_canceled));
+    // The cancelled wait's token came back: the next one is ~100 ms after
+    // the allow(), not 200 ms.
+    auto r = lim.reserve();
+    EXPECT_LE(r.delay(), 100ms);
+    r.cancel();
+  });
+}
+
+}  // namespace

@@ -1,0 +1,578 @@
+// goro::timer, goro::ticker, goro::after_func, goro::tick: the semantics of
+// Go's src/time/sleep_test.go and tick_test.go (Go 1.23: Stop/Reset return
+// values, no stale value after Stop/Reset, capacity 0, tickers drop ticks,
+// AfterFunc runs once and Stop prevents it), plus freeing unreferenced
+// timers. Timing is only ever checked as "not before the deadline".
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+#include "time/timer_stats.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::steady;
+
+namespace {
+
+// Waits (sleeping, from a goroutine or a thread) until pred() holds; false
+// after `limit`.
+template <class Pred>
+bool wait_for(Pred pred, std::chrono::milliseconds limit = 30s) {
+  auto end = steady::now() + limit;
+  while (!pred()) {
+    if (steady::now() > end) return false;
+    goro::sleep_for(1ms);
+  }
+  return true;
+}
+
+TEST(Timer, FiresNotBeforeDeadlineAndReportsCapacityZero) {
+  goro_test::for_procs([] {
+    auto t0 = steady::now();
+    goro::timer t = goro::new_timer(5ms);
+    auto c = t.c();
+    EXPECT_EQ(c.cap(), 0);
+    EXPECT_EQ(c.len(), 0);
+    auto v = c.recv();
+    EXPECT_GE(steady::now() - t0, 5ms);
+    EXPECT_GE(v - t0, 5ms);
+    EXPECT_EQ(t.c(), c);  // the same channel every time
+  });
+}
+
+TEST(Timer, ValueWaitingReportsLenAndCapZero) {
+  goro::run([] {
+    goro::timer t = goro::new_timer(0ms);
+    auto c = t.c();
+    goro::sleep_for(5ms);
+    EXPECT_EQ(c.len(), 0);
+    EXPECT_EQ(c.cap(), 0);
+    EXPECT_TRUE(c.recv_opt().has_value());
+  });
+}
+
+TEST(Timer, StopBeforeFiringReturnsTrueAndNothingArrives) {
+  goro_test::for_procs([] {
+    goro::timer t = goro::new_timer(2ms);
+    EXPECT_TRUE(t.stop());
+    EXPECT_FALSE(t.stop());  // already stopped
+    goro::sleep_for(10ms);
+    EXPECT_TRUE(t.c().try_recv().would_block());
+  });
+}
+
+// Go 1.23: a value the timer sent but nobody received is withdrawn by
+// Stop, which then reports true.
+TEST(Timer, StopAfterFiringUnreceivedReturnsTrueAndWithdrawsTheValue) {
+  goro_test::for_procs([] {
+    for (bool chan_first : {false, true}) {
+      goro::timer t = goro::new_timer(0ms);
+      auto c = chan_first ? t.c() : goro::recv_chan<steady::time_point>{};
+      goro::sleep_for(3ms);
+      EXPECT_TRUE(t.stop());
+      EXPECT_TRUE(t.c().try_recv().would_block());
+      EXPECT_FALSE(t.stop());
+    }
+  });
+}
+
+TEST(Timer, StopAfterReceiveReturnsFalse) {
+  goro_test::for_procs([] {
+    goro::timer t = goro::new_timer(1ms);
+    t.c().recv();
+    EXPECT_FALSE(t.stop());
+    EXPECT_FALSE(t.reset(1h));  // stopped (expired): false, as Go's Reset
+    EXPECT_TRUE(t.stop());
+  });
+}
+
+TEST(Timer, ResetReturnsWhetherPendingAndNeverDeliversEarly) {
+  goro_test::for_procs([] {
+    goro::timer t = goro::new_timer(1h);
+    EXPECT_TRUE(t.reset(5ms));  // pending
+    auto t0 = steady::now();
+    auto v = t.c().recv();
+    EXPECT_GE(v - t0, 5ms);
+    EXPECT_FALSE(t.reset(2ms));  // received already
+    t.c().recv();
+  });
+}
+
+// Go's TestTimerStopStress/TestReset idea, 1.23 rules: after Reset returns,
+// the value of the previous arming is never received.
+TEST(Timer, NoStaleValueAfterReset) {
+  goro_test::for_procs([] {
+    for (int i = 0; i < 50; i++) {
+      goro::timer t = goro::new_timer(0ms);
+      auto c = t.c();
+      goro::sleep_for(1ms);  // it has fired, or is about to
+      auto before = steady::now();
+      EXPECT_TRUE(t.reset(1h));  // its value was never received
+      EXPECT_TRUE(c.try_recv().would_block());
+      EXPECT_TRUE(t.reset(1ms));
+      auto v = c.recv();
+      EXPECT_GE(v, before + 1ms);  // the new arming's value, not the old one
+    }
+  });
+}
+
+TEST(Timer, SelectOnTimerChannel) {
+  goro_test::for_procs([] {
+    auto never = goro::make_chan<int>();
+    goro::timer t = goro::new_timer(3ms);
+    bool timed_out = false;
+    goro::select(goro::on_recv(never, [](int) {}), goro::on_recv(t.c(), [&] { timed_out = true; }));
+    EXPECT_TRUE(timed_out);
+    // A select parked on a timer channel is woken by the fire.
+    goro::timer t2 = goro::new_timer(1h);
+    auto c2 = t2.c();
+    goro::go([t2] { t2.reset(2ms); });
+    int which = -1;
+    goro::select(goro::on_recv(never, [&](int) { which = 0; }), goro::on_recv(c2, [&] { which = 1; }));
+    EXPECT_EQ(which, 1);
+  });
+}
+
+TEST(Timer, WorksFromPlainThreads) {
+  auto t0 = steady::now();
+  goro::timer t = goro::new_timer(3ms);
+  t.c().recv();
+  EXPECT_GE(steady::now() - t0, 3ms);
+  EXPECT_FALSE(t.stop());
+  std::thread th([t] { EXPECT_FALSE(t.reset(1ms)); });
+  th.join();
+  t.c().recv();
+}
+
+TEST(Timer, HugeDurationsNeverWrap) {
+  goro::run([] {
+    goro::timer a = goro::new_timer(std::chrono::nanoseconds::max());
+    goro::timer b = goro::new_timer(std::chrono::hours::max());
+    std::atomic<int> ran{0};
+    goro::timer f = goro::after_func(std::chrono::years(1000), [&] { ran++; });
+    goro::ticker tk = goro::new_ticker(std::chrono::hours::max());
+    goro::timer soon = goro::new_timer(1ms);
+    soon.c().recv();
+    EXPECT_TRUE(a.c().try_recv().would_block());
+    EXPECT_TRUE(b.c().try_recv().would_block());
+    EXPECT_TRUE(tk.c().try_recv().would_block());
+    EXPECT_EQ(ran.load(), 0);
+    EXPECT_TRUE(a.stop());
+    EXPECT_TRUE(b.reset(std::chrono::hours::max()));
+    EXPECT_TRUE(f.stop());
+    tk.reset(std::chrono::hours::max());
+    tk.stop();
+  });
+}
+
+TEST(Timer, NullHandlesPanic) {
+  goro::timer t;
+  goro::ticker tk;
+  EXPECT_THROW(t.stop(), goro::panic_error);
+  EXPECT_THROW(t.reset(1ms), goro::panic_error);
+  EXPECT_THROW(t.c(), goro::panic_error);
+  EXPECT_THROW(tk.stop(), goro::panic_error);
+  try {
+    t.stop();
+  } catch (const goro::panic_error& e) {
+    EXPECT_STREQ(e.what(), "time: Stop called on uninitialized Timer");
+  }
+}
+
+// ---------------------------------------------------------------- ticker
+
+TEST(Ticker, TicksNotBeforeTheirTime) {
+  goro_test::for_procs([] {
+    auto t0 = steady::now();
+    goro::ticker tk = goro::new_ticker(3ms);
+    auto c = tk.c();
+    EXPECT_EQ(c.cap(), 0);
+    for (int k = 1; k <= 5; k++) {
+      auto v = c.recv();
+      EXPECT_GE(v - t0, k * 3ms);
+    }
+    tk.stop();
+  });
+}
+
+// Go's ticker drops the ticks a slow receiver misses: after sleeping ten
+// periods, at most one tick waits (plus those the drain itself lasts).
+TEST(Ticker, DropsTicksASlowReceiverMissed) {
+  goro_test::for_procs([] {
+    constexpr auto period = 5ms;
+    goro::ticker tk = goro::new_ticker(period);
+    auto c = tk.c();
+    goro::sleep_for(20 * period);
+    auto d0 = steady::now();
+    int got = 0;
+    while (c.try_recv()) got++;
+    auto drained = steady::now() - d0;
+    EXPECT_GE(got, 1);
+    EXPECT_LE(got, 2 + drained / period);
+    tk.stop();
+  });
+}
+
+TEST(Ticker, StopStopsAndWithdrawsAPendingTick) {
+  goro_test::for_procs([] {
+    goro::ticker tk = goro::new_ticker(1ms);
+    auto c = tk.c();
+    goro::sleep_for(5ms);
+    tk.stop();
+    EXPECT_TRUE(c.try_recv().would_block());
+    goro::sleep_for(5ms);
+    EXPECT_TRUE(c.try_recv().would_block());
+  });
+}
+
+// Go's TestTickerResetLtZeroDuration and the Reset rules.
+TEST(Ticker, ResetChangesThePeriodAndRestartsAStoppedTicker) {
+  goro_test::for_procs([] {
+    goro::ticker tk = goro::new_ticker(1h);
+    auto t0 = steady::now();
+    tk.reset(4ms);
+    auto v = tk.c().recv();
+    EXPECT_GE(v - t0, 4ms);
+    tk.stop();
+    goro::sleep_for(6ms);
+    auto t1 = steady::now();
+    tk.reset(2ms);
+    v = tk.c().recv();  // no stale tick: this one is from after the reset
+    EXPECT_GE(v - t1, 2ms);
+    tk.stop();
+    EXPECT_THROW(tk.reset(0ms), goro::panic_error);
+    EXPECT_THROW(tk.reset(-1ms), goro::panic_error);
+  });
+}
+
+TEST(Ticker, NonPositiveIntervalPanicsWithGosMessage) {
+  try {
+    goro::new_ticker(0ms);
+    FAIL() << "no panic";
+  } catch (const goro::panic_error& e) {
+    EXPECT_STREQ(e.what(), "non-positive interval for NewTicker");
+  }
+  EXPECT_THROW(goro::new_ticker(-1s), goro::panic_error);
+  EXPECT_TRUE(goro::tick(0ms).is_nil());
+  EXPECT_TRUE(goro::tick(-1ms).is_nil());
+}
+
+TEST(Ticker, TickChannel) {
+  goro::run([] {
+    auto t0 = steady::now();
+    auto c = goro::tick(2ms);
+    c.recv();
+    c.recv();
+    EXPECT_GE(steady::now() - t0, 4ms);
+  });
+}
+
+// ------------------------------------------------------------- after_func
+
+TEST(AfterFunc, RunsOnceInItsOwnGoroutine) {
+  goro_test::for_procs([] {
+    std::atomic<int> runs{0};
+    auto done = goro::make_chan<uint64_t>(1);
+    auto t0 = steady::now();
+    goro::after_func(3ms, [&, done] {
+      runs++;
+      EXPECT_GE(steady::now() - t0, 3ms);
+      done.send(goro::goroutine_id());
+    });  // the handle is dropped: it still runs
+    uint64_t id = done.recv();
+    EXPECT_NE(id, goro::goroutine_id());
+    goro::sleep_for(5ms);
+    EXPECT_EQ(runs.load(), 1);
+  });
+}
+
+TEST(AfterFunc, StopPreventsItAndReportsGosValues) {
+  goro_test::for_procs([] {
+    std::atomic<int> runs{0};
+    goro::timer t = goro::after_func(2ms, [&] { runs++; });
+    EXPECT_TRUE(t.stop());
+    EXPECT_FALSE(t.stop());
+    goro::sleep_for(6ms);
+    EXPECT_EQ(runs.load(), 0);
+    EXPECT_TRUE(t.c().is_nil());
+    // Reset after Stop runs it again; Stop after it ran returns false.
+    EXPECT_FALSE(t.reset(1ms));
+    ASSERT_TRUE(wait_for([&] { return runs.load() == 1; }));
+    EXPECT_FALSE(t.stop());
+    EXPECT_FALSE(t.reset(0ms));
+    ASSERT_TRUE(wait_for([&] { return runs.load() == 2; }));
+  });
+}
+
+TEST(AfterFunc, FromPlainThreadAndMoveOnlyFunction) {
+  std::atomic<int> got{0};
+  auto p = std::make_unique<int>(7);
+  goro::timer t = goro::after_func(1ms, [&got, p = std::move(p)] { got = *p; });
+  ASSERT_TRUE(wait_for([&] { return got.load() == 7; }));
+  EXPECT_FALSE(t.stop());
+}
+
+// ------------------------------------------------------ lifetime / memory
+
+TEST(TimerMemory, MillionDroppedTimersAreFreed) {
+  const int n = goro_test::scaled(1'000'000, 10);
+  goro::run([n] {
+    int64_t base = goro::detail::timer_recs_live();
+    {
+      std::vector<goro::timer> ts;
+      ts.reserve(static_cast<size_t>(n));
+      for (int i = 0; i < n; i++) ts.push_back(goro::new_timer(1h));
+      EXPECT_EQ(goro::detail::timer_recs_live() - base, n);
+    }
+    EXPECT_EQ(goro::detail::timer_recs_live(), base);  // freed with their last handle
+    for (int i = 0; i < n / 10; i++) {
+      goro::ticker tk = goro::new_ticker(1h);
+      auto c = tk.c();  // with a channel too
+    }
+    for (int i = 0; i < n / 10; i++) (void)goro::tick(1h);
+    EXPECT_EQ(goro::detail::timer_recs_live(), base);
+  });
+}
+
+// Stop deletes lazily (time/timers.cpp): the entry stays on the heap, dead,
+// until it reaches the top, the heap has no live entry left, or dead entries
+// are half of it. A million stopped timers must leave no heap entries, no
+// records and (nearly) no heap memory behind.
+TEST(TimerMemory, MillionStoppedTimersLeaveNothingBehind) {
+  const int n = goro_test::scaled(1'000'000, 10);
+  goro_test::for_procs([n] {
+    int64_t base_live = goro::detail::timer_recs_live();
+    int64_t base_entries = goro::detail::timer_heap_entries();
+    struct mallinfo2 mi = mallinfo2();
+    int64_t base_bytes = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+    {
+      std::vector<goro::timer> ts(static_cast<size_t>(n));
+      for (auto& t : ts) t = goro::new_timer(1h);
+      EXPECT_EQ(goro::detail::timer_heap_entries() - base_entries, n);
+      int stopped = 0;
+      for (auto& t : ts) stopped += t.stop() ? 1 : 0;
+      EXPECT_EQ(stopped, n);
+      EXPECT_EQ(goro::detail::timer_heap_entries(), base_entries);
+      // Re-armed and stopped again, in an order that leaves dead entries in
+      // the middle of the heap (every other one, then the rest).
+      for (auto& t : ts) EXPECT_FALSE(t.reset(1h));
+      for (size_t i = 0; i < ts.size(); i += 2) EXPECT_TRUE(ts[i].stop());
+      EXPECT_LE(goro::detail::timer_heap_entries() - base_entries, n);  // <= 2 * live
+      for (size_t i = 1; i < ts.size(); i += 2) EXPECT_TRUE(ts[i].stop());
+      EXPECT_EQ(goro::detail::timer_heap_entries(), base_entries);
+    }
+    EXPECT_EQ(goro::detail::timer_recs_live(), base_live);
+    mi = mallinfo2();
+    // Well under the 100+ bytes each pending timer took.
+    EXPECT_LT(static_cast<int64_t>(mi.uordblks + mi.hblkhd) - base_bytes, int64_t{8} * n + (1 << 20));
+  });
+}
+
+// Lazy deletion must neither fire a stopped timer nor lose a live one when
+// dead entries are dropped at the top or compacted away: timers with
+// shuffled deadlines, half of them stopped, the rest must all fire.
+TEST(TimerMemory, StoppedTimersNeverFireAndTheOthersAllDo) {
+  const int n = goro_test::scaled(20000, 4);
+  goro_test::for_procs([n] {
+    int64_t base_entries = goro::detail::timer_heap_entries();
+    std::mt19937 rng(12345);
+    std::vector<goro::timer> ts(static_cast<size_t>(n));
+    for (auto& t : ts) t = goro::new_timer(std::chrono::microseconds(rng() % 20000));
+    std::vector<bool> stopped(ts.size());
+    for (size_t i = 0; i < ts.size(); i++)
+      if (rng() % 2 == 0) stopped[i] = ts[i].stop();
+    // Keeps dead entries coming while the others fire.
+    for (size_t i = 0; i < ts.size(); i++)
+      if (stopped[i] && rng() % 4 == 0) {
+        EXPECT_FALSE(ts[i].reset(std::chrono::microseconds(rng() % 20000)));
+        stopped[i] = ts[i].stop();
+      }
+    goro::timer last = goro::new_timer(25ms);  // after every deadline above
+    for (size_t i = 0; i < ts.size(); i++)
+      if (!stopped[i]) ts[i].c().recv();  // hangs if a live entry was lost
+    last.c().recv();
+    for (size_t i = 0; i < ts.size(); i++) {
+      if (stopped[i]) {
+        EXPECT_FALSE(ts[i].c().try_recv().received()) << i;
+      }
+    }
+    ts.clear();
+    EXPECT_TRUE(wait_for([&] { return goro::detail::timer_heap_entries() == base_entries; }));
+  });
+}
+
+TEST(TimerMemory, ChannelKeepsTheTimerAlive) {
+  goro::run([] {
+    int64_t base = goro::detail::timer_recs_live();
+    auto t0 = steady::now();
+    auto c = goro::new_timer(3ms).c();  // Go: <-time.NewTimer(d).C
+    EXPECT_EQ(goro::detail::timer_recs_live(), base + 1);
+    auto v = c.recv();
+    EXPECT_GE(v - t0, 3ms);
+    c = {};
+    EXPECT_EQ(goro::detail::timer_recs_live(), base);
+  });
+}
+
+// Timers dropped while they fire must not fire into freed memory (ASan).
+TEST(TimerMemory, DroppedWhileFiringIsSafe) {
+  const int n = goro_test::scaled(20000, 4);
+  goro_test::for_procs([n] {
+    int64_t base = goro::detail::timer_recs_live();
+    std::mt19937 rng(42);
+    for (int i = 0; i < n; i++) {
+      auto d = std::chrono::microseconds(rng() % 300);
+      switch (i % 4) {
+        case 0: (void)goro::new_timer(d); break;
+        case 1: (void)goro::new_timer(d).c(); break;
+        case 2: {
+          goro::ticker tk = goro::new_ticker(d + 1us);
+          auto c = tk.c();
+          if (i % 8 == 2) goro::yield();
+          break;
+        }
+        default: {
+          goro::timer t = goro::new_timer(d);
+          auto c = t.c();
+          goro::yield();
+          t.reset(d);
+        }
+      }
+    }
+    EXPECT_TRUE(wait_for([&] { return goro::detail::timer_recs_live() == base; }));
+  });
+}
+
+// ------------------------------------------------------------------ stress
+
+// Each timer's Go 1.23 contract checked from many goroutines or threads at
+// once: stop() is true exactly when the value was not received, and after
+// stop() or reset() no old value arrives.
+template <class Spawn>
+void stop_reset_contract(int workers, int iters, Spawn spawn) {
+  std::atomic<int> bad{0};
+  std::atomic<int> done{0};
+  for (int w = 0; w < workers; w++) {
+    spawn([&, w] {
+      std::mt19937 rng(static_cast<unsigned>(w));
+      for (int i = 0; i < iters; i++) {
+        goro::timer t = goro::new_timer(std::chrono::microseconds(rng() % 200));
+        auto c = t.c();
+        bool received = false;
+        switch (rng() % 3) {
+          case 0: c.recv(); received = true; break;
+          case 1: if (c.try_recv()) received = true; break;
+          default: break;
+        }
+        if (t.stop() == received) bad++;
+        if (!c.try_recv().would_block()) bad++;
+        auto before = steady::now();
+        if (t.reset(std::chrono::microseconds(rng() % 100))) bad++;  // stopped: false
+        if (c.recv() < before) bad++;
+      }
+      done++;
+    });
+  }
+  ASSERT_TRUE(wait_for([&] { return done.load() == workers; }, 120s));
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(TimerStress, StopResetContractFromGoroutines) {
+  const int iters = goro_test::scaled(2000, 10);
+  goro_test::for_procs([iters] { stop_reset_contract(8, iters, [](auto f) { goro::go(f); }); });
+}
+
+TEST(TimerStress, StopResetContractFromThreads) {
+  const int iters = goro_test::scaled(1000, 10);
+  std::vector<std::thread> ths;
+  stop_reset_contract(4, iters, [&](auto f) { ths.emplace_back(f); });
+  for (auto& th : ths) th.join();
+}
+
+// after_func stopped concurrently with firing, from goroutines and threads:
+// each runs at most once, exactly once if stop() returned false, never if
+// it returned true.
+TEST(TimerStress, AfterFuncRunsAtMostOnceAndExactlyOnceUnlessStopped) {
+  const int n = goro_test::scaled(20000, 10);
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    auto runs = std::make_unique<std::atomic<int>[]>(static_cast<size_t>(n));
+    auto stopped = std::make_unique<std::atomic<int>[]>(static_cast<size_t>(n));
+    std::vector<goro::timer> ts(static_cast<size_t>(n));
+    goro::run([&] {
+      std::mt19937 rng(static_cast<unsigned>(procs));
+      for (int i = 0; i < n; i++)
+        ts[static_cast<size_t>(i)] =
+            goro::after_func(std::chrono::microseconds(rng() % 500), [&runs, i] { runs[static_cast<size_t>(i)]++; });
+      // Half stopped from goroutines, half from a plain thread, while firing.
+      goro::wait_group wg;
+      wg.add(1);
+      goro::go([&] {
+        for (int i = 0; i < n; i += 2) stopped[static_cast<size_t>(i)] = ts[static_cast<size_t>(i)].stop() ? 1 : 2;
+        wg.done();
+      });
+      std::thread th([&] {
+        for (int i = 1; i < n; i += 2) stopped[static_cast<size_t>(i)] = ts[static_cast<size_t>(i)].stop() ? 1 : 2;
+      });
+      wg.wait();
+      th.join();
+      EXPECT_TRUE(wait_for([&] {
+        for (int i = 0; i < n; i++)
+          if (stopped[static_cast<size_t>(i)] == 2 && runs[static_cast<size_t>(i)] == 0) return false;
+        return true;
+      }));
+      goro::sleep_for(5ms);
+    });
+    int twice = 0, ran_after_stop = 0, missing = 0;
+    for (int i = 0; i < n; i++) {
+      auto k = static_cast<size_t>(i);
+      if (runs[k] > 1) twice++;
+      if (stopped[k] == 1 && runs[k] != 0) ran_after_stop++;
+      if (stopped[k] == 2 && runs[k] != 1) missing++;
+    }
+    EXPECT_EQ(twice, 0) << "procs=" << procs;
+    EXPECT_EQ(ran_after_stop, 0) << "procs=" << procs;
+    EXPECT_EQ(missing, 0) << "procs=" << procs;
+  }
+}
+
+// Tickers reset and stopped by other goroutines while they tick; receivers
+// never see a tick stamped before the reset that started its period.
+TEST(TimerStress, TickersResetWhileTicking) {
+  const int n = goro_test::goroutines(16, 2);
+  goro_test::for_procs([n] {
+    std::atomic<int> bad{0};
+    goro::wait_group wg;
+    for (int w = 0; w < n; w++) {
+      wg.add(1);
+      goro::go([&, w] {
+        std::mt19937 rng(static_cast<unsigned>(w));
+        goro::ticker tk = goro::new_ticker(200us);
+        auto c = tk.c();
+        for (int i = 0; i < 100; i++) {
+          auto before = steady::now();
+          auto period = std::chrono::microseconds(100 + rng() % 300);
+          tk.reset(period);
+          if (c.recv() < before + period) bad++;
+          if (rng() % 4 == 0) {
+            tk.stop();
+            if (!c.try_recv().would_block()) bad++;
+          }
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(bad.load(), 0);
+  });
+}
+
+}  // namespace
