@@ -4,6 +4,7 @@
 // prints is reached through a hook the scheduler installs.
 #include "base/check.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -34,13 +35,39 @@ void print_stderr(const char* fmt, ...) {
 }
 
 namespace {
+
+struct report_call {
+  void (*fn)(void*);
+  void* arg;
+};
+
+void* report_thread_main(void* p) {
+  auto* c = static_cast<report_call*>(p);
+  c->fn(c->arg);
+  return nullptr;
+}
+
+void dump_to_stderr(void*) { g_fatal_dump_hook(2); }
+
+}  // namespace
+
+void run_on_report_thread(void (*fn)(void*), void* arg) {
+  report_call c{fn, arg};
+  pthread_t t;
+  if (pthread_create(&t, nullptr, report_thread_main, &c) == 0)
+    pthread_join(t, nullptr);
+  else
+    fn(arg);
+}
+
+namespace {
 [[noreturn]] void fatal_v(bool abort_process, int status, const char* fmt, va_list ap) {
   char buf[1024];
   vsnprintf(buf, sizeof buf, fmt, ap);
   write_stderr("fatal error: ");
   write_stderr(buf);
   write_stderr("\n\n");
-  if (g_fatal_dump_hook != nullptr) g_fatal_dump_hook(2);
+  if (g_fatal_dump_hook != nullptr) run_on_report_thread(dump_to_stderr, nullptr);
   if (abort_process) abort();
   _exit(status);
 }

@@ -22,6 +22,13 @@ namespace goro::detail {
 [[noreturn]] void fatal_exit(int status, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+// Runs fn(arg) on a thread of its own and waits for it (or runs it here
+// if no thread can be made). For reports that symbolize with libdw, which
+// takes tens of KiB of stack: more than a goroutine stack that is nearly
+// used up (or a small one) has left, and libdw's larger frames can step
+// over a guard page. Not async-signal-safe.
+void run_on_report_thread(void (*fn)(void*), void* arg);
+
 // Writes to stderr without allocating (usable from signal handlers and
 // the scheduler stack).
 void write_stderr(const char* s);

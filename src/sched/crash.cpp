@@ -32,7 +32,6 @@
 // Invariant: at most one overflow report runs (g_overflow_reporting); a
 // second fault during it, on any thread, ends the process at once.
 #include <cxxabi.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -89,12 +88,11 @@ struct panic_report {
   const g* gp = nullptr;
 };
 
-void* print_panic_report(void* arg) {
+void print_panic_report(void* arg) {
   const auto* rep = static_cast<const panic_report*>(arg);
   write_fd(2, rep->head);
   print_frames(2, rep->pcs, rep->n);
   print_created(rep->gp);
-  return nullptr;
 }
 
 void on_terminate() {
@@ -125,14 +123,9 @@ void on_terminate() {
   snprintf(rep.head, sizeof rep.head, "panic: %s\n\ngoroutine %llu [running]:\n", msg,
            static_cast<unsigned long long>(gp->id));
   rep.n = stack_pcs(rep.pcs, 64, 3);  // skip on_terminate and the C++ runtime's terminate frames
-  // Symbolizing takes tens of KiB of stack (libdw), more than a small
-  // goroutine stack may have left at the throw site: print from a thread
-  // of its own, or from here if no thread can be made.
-  pthread_t t;
-  if (pthread_create(&t, nullptr, print_panic_report, &rep) == 0)
-    pthread_join(t, nullptr);
-  else
-    print_panic_report(&rep);
+  // Symbolizing takes tens of KiB of stack, more than a small goroutine
+  // stack may have left at the throw site.
+  run_on_report_thread(print_panic_report, &rep);
   _exit(2);
 }
 

@@ -96,7 +96,7 @@ struct timed_waiter {
 };
 
 // Timer callback (a worker's scheduler stack, no lock held).
-void on_deadline(timer* t) {
+void on_deadline(timer* t, int64_t /*now*/) {
   auto* tw = static_cast<timed_waiter*>(t->arg);
   sema_bucket& b = *tw->b;
   b.lock.lock();
