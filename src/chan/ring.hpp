@@ -224,16 +224,21 @@ inline void finish_take_exclusive(hchan* c) {
   c->head_.store(next_pos(c, head), std::memory_order_relaxed);  // relaxed: read under the lock
 }
 
-// Number of values in the ring (a snapshot, crossbeam's method).
+// Number of values in the ring (a snapshot, crossbeam's method), counted
+// from the positions' laps as well as their indices: refill_head_exclusive
+// advances tail_ before head_, and a len() reading between the two sees
+// the tail a lap and one slot ahead of the head, cap + 1 values, which
+// the indices alone would wrap to 1 (a full cap-2 channel looked half
+// empty). The ring is full then, so the count is clamped to cap.
 inline uint64_t len(const hchan* c) {
   for (;;) {
     uint64_t tail = c->tail_.load();
     uint64_t head = c->head_.load();
     if (c->tail_.load() != tail) continue;
     uint64_t hix = head & (c->mark_bit_ - 1), tix = tail & (c->mark_bit_ - 1);
-    if (hix < tix) return tix - hix;
-    if (hix > tix) return c->cap_ - hix + tix;
-    return (tail & ~c->mark_bit_) == head ? 0 : c->cap_;
+    uint64_t laps = (tail >> c->lap_shift_) - (head >> c->lap_shift_);  // 0 or 1 (2 in that moment's wrap)
+    int64_t n = static_cast<int64_t>(laps * c->cap_) + static_cast<int64_t>(tix) - static_cast<int64_t>(hix);
+    return n < 0 ? 0 : (static_cast<uint64_t>(n) > c->cap_ ? c->cap_ : static_cast<uint64_t>(n));
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "goro/goro.hpp"
 #include "chan/hchan.hpp"
+#include "chan/ring.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -214,6 +215,23 @@ void never_looks_less_than_full(int cap) {
     }
     EXPECT_EQ(seen_empty, 0) << "trials that saw the buffer less than full, of " << trials;
   });
+}
+
+// The same moment, made deterministic (white-box): refill_head_exclusive
+// has advanced tail_ and not yet head_. The ring holds cap values; len()
+// read it as 1 for cap 2 (the indices wrapped) until it counted laps.
+TEST(ChanSemantics, LenInTheMiddleOfARefillIsCap) {
+  for (int cap : {1, 2, 3, 5}) {
+    auto ch = goro::make_chan<slow_move>(cap);
+    for (int i = 0; i < cap; i++) ch.send(slow_move(i));
+    goro::detail::hchan* c = goro::detail::chan_access::core(ch);
+    ASSERT_TRUE(c->locked_mode_ || cap > 2);
+    uint64_t tail = c->tail_.load();
+    c->tail_.store(goro::detail::ring::next_pos(c, tail));  // the refill's first store
+    EXPECT_EQ(ch.len(), cap) << "cap " << cap;
+    c->tail_.store(tail);  // back to the consistent full ring
+    EXPECT_EQ(ch.len(), cap) << "cap " << cap;
+  }
 }
 
 TEST(ChanSemantics, FullCap1WithParkedSenderNeverLooksLessThanFull) { never_looks_less_than_full(1); }
