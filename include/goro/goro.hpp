@@ -6,6 +6,8 @@
 #pragma once
 
 #include <goro/chan.hpp>
+#include <goro/context.hpp>
+#include <goro/errc.hpp>
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>

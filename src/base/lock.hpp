@@ -24,6 +24,8 @@
 // Rank table, lowest first (acquire in this order):
 //   chan          channel state (several at once in select, by address)
 //   wait_list     wait_group / semaphore-style waiter lists
+//   context       a cancellable context's state (context/context.hpp); a
+//                 deadline's timer is added and deleted under it
 //   timers        a P's timer heap
 //   sched         the global run queue, idle P and M lists
 //   scavenger     the stack scavenger's batch (sched/stack.cpp): held across
@@ -43,6 +45,7 @@ namespace goro::detail {
 enum class lock_rank : uint8_t {
   chan = 1,
   wait_list,
+  context,
   timers,
   sched,
   scavenger,
