@@ -2,33 +2,53 @@
 // context_after_func, std::stop_token interop. Nodes are described in
 // context.hpp; the public contract in goro/context.hpp.
 //
-// Cancellation (ctx_cancel_tree), the one protocol here:
-//  1. Under n->mu: if n->err is set, stop (someone else cancelled n). Else
-//     write cause, then err (release); take n->done (putting the shared
-//     closed channel there if none was made); take every entry off n's
-//     list onto the canceller's work list (a child only if its count can
-//     be raised from non-zero: a child at zero is being freed and waits
-//     for this lock to unlink itself, it sees `attached` cleared and
-//     leaves); delete n's timer if pending.
-//  2. Without any lock: close the done channel (so err is set before done
-//     is closed), release the timer's reference if the timer was deleted.
-//  3. If asked, unlink n from its parent anchor's list (under pa->mu).
-//  4. Pop the work list: a child gets steps 1-2 with the root's err and
-//     cause (its entries join the list); an after func is started in a
-//     goroutine if its state moves pending -> started.
+// Cancellation (ctx_cancel_tree), the one protocol here, in two phases
+// per node so that Go's guarantee holds: once a context's err() is seen
+// set, so is every descendant's (Go gets it by holding the parent's lock
+// while it cancels the children; here no two node locks are ever held).
+//  1. mark_cancelling, under n->mu: if n->cancelling is set, stop (someone
+//     else is cancelling n). Else record the error and cause; move the
+//     children off n's list onto the canceller's work list (each only if
+//     its count can be raised from non-zero: a child at zero is being
+//     freed and waits for this lock to unlink itself; it finds itself
+//     detached and goes), with n itself pushed beneath them as a marker;
+//     delete n's timer if pending. After funcs stay on the list.
+//  2. The work list is popped: a child gets phase 1 (its own children go
+//     on top of its marker); a marker means the node's subtree is done,
+//     and the node gets phase 2.
+//  3. publish, under n->mu: store err (release); take the done channel
+//     (putting the shared closed channel there if none was made) and the
+//     after funcs left on the list. Then, with no lock: close the done
+//     channel (so err is set before done is closed) and start each after
+//     func in a goroutine (so f sees err set).
+//  4. The root is published last; then, if asked, it is unlinked from its
+//     parent anchor's list (under pa->mu).
+// Meanwhile a new child of a node being cancelled is cancelled at once by
+// its creator (attach sees `cancelling`), and an after func registered on
+// it goes on its list, for publish to start.
 // The work list is a stack threaded through the entries' `next` fields
 // (which the detacher owns), so cancelling a million-node tree neither
 // allocates nor recurses: goroutine and scheduler stacks are small.
 //
+// One window remains where Go has none: if a descendant is being
+// cancelled at the same moment by someone else (its own cancel function,
+// its deadline), an ancestor may publish before that descendant does; its
+// err() then follows a moment later. Go's canceller would wait on the
+// descendant's lock; here it cannot wait (it may be a timer callback on a
+// scheduler stack, and the other canceller a descheduled goroutine).
+//
 // Invariants:
-//  C1. err goes 0 -> errc once, under mu; cause is written before it.
+//  C1. cancelling goes 0 -> errc once, under mu, with cause; err goes
+//      0 -> cancelling once, under mu, after every descendant that was on
+//      the list at phase 1 was published (bar the window above).
 //  C2. done is closed exactly once, by the one who set err, after it.
 //  C3. An entry is on at most one list; `attached` says whether it is on
 //      its owner's, guarded by the owner's mu. Every detach clears it.
 //  C4. A node on a list is alive: a child unlinks itself (under pa->mu)
 //      before it is freed; a registration holds its owner.
-//  C5. A cancelled node has an empty list and stays so: entries are only
-//      added under mu while err is 0.
+//  C5. Once cancelling, a node's list holds only after funcs (children
+//      added then are cancelled by their creator, never listed); once
+//      published, it is empty and stays so.
 //  C6. A deadline node's pending timer holds a reference to it; the timer
 //      reference is released by the timer's function once it ran, or by
 //      the canceller whose timer_del removed it, never both.
@@ -101,62 +121,6 @@ void afunc_spawn(ctx_fn* fn) {
   owned.release();
 }
 
-// Step 1 of the protocol. Returns false if n was already cancelled.
-// *done_out: the channel to close (null if none); *timer_ref: the timer's
-// reference is now the caller's to release.
-bool cancel_locked_part(cancel_node* n, int err, std::error_code cause, ctx_entry** work, hchan** done_out,
-                        bool* timer_ref) {
-  lock_guard lk(n->mu);
-  if (n->err.load(std::memory_order_relaxed) != 0) return false;
-  n->cause = cause;
-  // release: err() readers that see it see the cause (C1).
-  n->err.store(err, std::memory_order_release);
-  hchan* d = n->done.load(std::memory_order_relaxed);
-  if (d == nullptr) {
-    hchan* c = closed_chan();
-    chan_retain(c);
-    // release: done() readers see a complete channel.
-    n->done.store(c, std::memory_order_release);
-    *done_out = nullptr;
-  } else {
-    *done_out = d;
-  }
-  for (ctx_entry* e = n->head.next; e != &n->head;) {
-    ctx_entry* nx = e->next;
-    e->attached = false;
-    e->prev = nullptr;
-    bool keep = e->type == entry_type::afunc || ctx_try_retain(static_cast<cancel_node*>(e));
-    if (keep) {
-      e->next = *work;
-      *work = e;
-    } else {
-      e->next = nullptr;
-    }
-    e = nx;
-  }
-  n->head.prev = n->head.next = &n->head;
-  n->nentries = 0;
-  *timer_ref = n->t != nullptr && timer_del(n->t);
-  return true;
-}
-
-// Steps 1-2 for one node; the caller keeps n alive.
-bool cancel_one(cancel_node* n, int err, std::error_code cause, ctx_entry** work) {
-  hchan* done = nullptr;
-  bool timer_ref = false;
-  if (!cancel_locked_part(n, err, cause, work, &done, &timer_ref)) return false;
-  if (done != nullptr) chan_close(done);  // C2: only the err setter gets here
-  if (timer_ref) ctx_release(n);          // C6; the caller's reference remains
-  return true;
-}
-
-void remove_from_parent(cancel_node* n) {
-  cancel_node* pa = n->pa;
-  if (pa == nullptr) return;
-  lock_guard lk(pa->mu);
-  if (n->attached) list_unlink(pa, n);
-}
-
 void start_afunc(ctx_afunc* a) {
   uint8_t s = kAfuncPending;
   // acq_rel: the winner owns fn (stop's CAS is the other contender).
@@ -169,6 +133,80 @@ void start_afunc(ctx_afunc* a) {
   ctx_afunc_release(a);    // the list's reference
 }
 
+// Phase 1 (see the top). Returns false if n is cancelling or cancelled
+// already. With a marker, n itself is pushed (finishing) below its
+// children, so that it is published after them.
+bool mark_cancelling(cancel_node* n, int err, std::error_code cause, ctx_entry** work, bool marker) {
+  bool timer_ref;
+  {
+    lock_guard lk(n->mu);
+    if (n->cancelling != 0) return false;
+    n->cancelling = err;
+    n->cause = cause;
+    if (marker) {
+      n->finishing = true;
+      n->ctx_entry::next = *work;
+      *work = n;
+    }
+    for (ctx_entry* e = n->head.next; e != &n->head;) {
+      ctx_entry* nx = e->next;
+      if (e->type == entry_type::child) {
+        list_unlink(n, e);
+        // A child at zero references is being freed: it waits for this
+        // lock to unlink itself, finds itself detached, and goes.
+        if (ctx_try_retain(static_cast<cancel_node*>(e))) {
+          e->next = *work;
+          *work = e;
+        }
+      }
+      e = nx;
+    }
+    timer_ref = n->t != nullptr && timer_del(n->t);
+  }
+  if (timer_ref) ctx_release(n);  // C6; the caller's reference remains
+  return true;
+}
+
+// Phase 2: err published, done closed, after funcs started. Only the one
+// whose mark_cancelling succeeded calls it, once.
+void publish(cancel_node* n) {
+  hchan* done;
+  ctx_entry* afuncs = nullptr;
+  {
+    lock_guard lk(n->mu);
+    // release: whoever sees err sees the cause and every descendant's err.
+    n->err.store(n->cancelling, std::memory_order_release);
+    done = n->done.load(std::memory_order_relaxed);
+    if (done == nullptr) {
+      hchan* c = closed_chan();
+      chan_retain(c);
+      // release: done() readers see a complete channel.
+      n->done.store(c, std::memory_order_release);
+    }
+    // Only after funcs are left (C5): take them all.
+    while (n->head.next != &n->head) {
+      ctx_entry* e = n->head.next;
+      list_unlink(n, e);
+      e->next = afuncs;
+      afuncs = e;
+    }
+  }
+  if (done != nullptr) chan_close(done);  // C2: after err, once
+  while (afuncs != nullptr) {
+    ctx_entry* e = afuncs;
+    afuncs = e->next;
+    e->next = nullptr;
+    start_afunc(static_cast<ctx_afunc*>(e));
+  }
+}
+
+void remove_from_parent(cancel_node* n) {
+  cancel_node* pa = n->pa;
+  if (pa == nullptr) return;
+  lock_guard lk(pa->mu);
+  if (n->attached) list_unlink(pa, n);
+}
+
 // Attaches a new cancel node to its parent anchor, or cancels it at once
 // if the anchor is done.
 void attach(cancel_node* n) {
@@ -178,7 +216,7 @@ void attach(cancel_node* n) {
   std::error_code cause;
   {
     lock_guard lk(pa->mu);
-    err = pa->err.load(std::memory_order_relaxed);
+    err = pa->cancelling;
     if (err == 0) {
       list_push(pa, n);
       return;
@@ -262,20 +300,20 @@ void ctx_release(ctx_node* n) noexcept {
 
 bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove) noexcept {
   ctx_entry* work = nullptr;
-  if (!cancel_one(n, err, cause, &work)) return false;
-  if (remove) remove_from_parent(n);
+  if (!mark_cancelling(n, err, cause, &work, false)) return false;
   while (work != nullptr) {
-    ctx_entry* e = work;
-    work = e->next;
-    e->next = nullptr;
-    if (e->type == entry_type::afunc) {
-      start_afunc(static_cast<ctx_afunc*>(e));
-    } else {
-      auto* c = static_cast<cancel_node*>(e);
-      cancel_one(c, err, cause, &work);
-      ctx_release(c);  // the reference taken when it was detached
+    auto* c = static_cast<cancel_node*>(work);
+    work = work->next;
+    c->ctx_entry::next = nullptr;
+    if (c->finishing) {
+      publish(c);  // its whole subtree is published
+    } else if (mark_cancelling(c, err, cause, &work, true)) {
+      continue;  // its reference now rides on its marker
     }
+    ctx_release(c);  // the reference taken when it was detached
   }
+  publish(n);
+  if (remove) remove_from_parent(n);
   return true;
 }
 
@@ -308,7 +346,7 @@ ctx_node* ctx_with_deadline(ctx_node* parent, int64_t deadline_ns, std::error_co
   t->fn = deadline_fire;
   t->arg = n;
   lock_guard lk(n->mu);
-  if (n->err.load(std::memory_order_relaxed) != 0) {
+  if (n->cancelling != 0) {
     delete t;  // cancelled meanwhile (by the parent)
     return n;
   }
@@ -408,6 +446,9 @@ ctx_afunc* ctx_after_func(ctx_node* n, ctx_fn* fn) {
   if (owner == nullptr) return a;  // never done: f never runs; fn freed here
   {
     lock_guard lk(owner->mu);
+    // While the node is being cancelled (not yet published) the
+    // registration still goes on its list: publish() starts it after err
+    // is visible, so f always sees ctx.err() set.
     if (owner->err.load(std::memory_order_relaxed) == 0) {
       a->fn = owned.release();
       a->refs.fetch_add(1, std::memory_order_relaxed);  // the list's

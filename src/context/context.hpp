@@ -75,10 +75,15 @@ struct cancel_node : ctx_node, ctx_entry {
   cancel_node() : ctx_node(ctx_kind::cancel), ctx_entry(entry_type::child) { head.prev = head.next = &head; }
 
   runtime_lock mu{lock_rank::context};
-  // 0 while not done, else a goro::errc value. Stored once, under mu,
-  // with release, after cause; read without the lock with acquire.
+  // 0, then the errc value the node is being cancelled with; guarded by
+  // mu. Set in phase 1 of cancellation (context.cpp), before err.
+  int cancelling = 0;
+  // 0 while not done, else a goro::errc value: `cancelling`, published in
+  // phase 2 once every descendant's err is. Stored once, under mu, with
+  // release; read without the lock with acquire.
   std::atomic<int> err{0};
-  std::error_code cause;  // written once under mu before err; read-only after
+  std::error_code cause;  // written once under mu with `cancelling`; read after err
+  bool finishing = false;  // the canceller's: this node is its work list's marker
   // The done channel, made on first done() (or the shared closed channel
   // when cancelled before). Written under mu (release), read without it
   // (acquire); a reference of its own.
