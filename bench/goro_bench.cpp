@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
     channel_suite();
     runtime_suite();
     sched_suite();
+    toolkit_context_suite();
     return 0;
   });
   std::fprintf(stderr, "goro-bench: cross-core handoff %.0f ns after the rows\n", core_handoff_ns());

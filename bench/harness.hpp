@@ -92,5 +92,7 @@ void runtime_park_mem();
 void channel_suite();
 void runtime_suite();
 void sched_suite();
+// The toolkit suite's context rows (toolkit_context_bench.cpp).
+void toolkit_context_suite();
 
 }  // namespace goro_bench
