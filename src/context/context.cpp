@@ -172,16 +172,16 @@ bool mark_cancelling(cancel_node* n, int err, std::error_code cause, ctx_entry**
 void publish(cancel_node* n) {
   hchan* done;
   ctx_entry* afuncs = nullptr;
+  hchan* closed = closed_chan();  // made (and closed) on first use: not under mu
   {
     lock_guard lk(n->mu);
     // release: whoever sees err sees the cause and every descendant's err.
     n->err.store(n->cancelling, std::memory_order_release);
     done = n->done.load(std::memory_order_relaxed);
     if (done == nullptr) {
-      hchan* c = closed_chan();
-      chan_retain(c);
+      chan_retain(closed);
       // release: done() readers see a complete channel.
-      n->done.store(c, std::memory_order_release);
+      n->done.store(closed, std::memory_order_release);
     }
     // Only after funcs are left (C5): take them all.
     while (n->head.next != &n->head) {
