@@ -59,7 +59,7 @@ int main() {
     });
 
     goro::sleep_for(30ms);
-    ::kill(::getpid(), SIGTERM);  // the operator asks us to stop
+    ::raise(SIGTERM);             // the operator asks us to stop (as kill -TERM would)
     ctx.done().recv();            // <-ctx.Done()
     stop();                       // from here a second signal ends the program
     std::printf("main: %s; shutting down...\n", ctx.err().message().c_str());

@@ -4,7 +4,7 @@
 // TestNotifyContextPrematureCancelParent). Signals are raised with raise()
 // (tgkill on the calling thread: the handler has run when it returns, so
 // no signal is still pending when a test stops its registration and the
-// default action comes back), and once with kill() from a plain thread.
+// default action comes back), also on a plain thread.
 // SIGUSR1/SIGUSR2 only: a test runner does not send them.
 //
 // What must end or must not end the process (the default action restored
@@ -70,9 +70,15 @@ TEST(SignalNotifyContext, ParentCancel) {
   stop2();
 }
 
+// The signal taken on a plain thread of the user's. (raise there, not
+// kill: under TSan a process-directed signal the kernel gives to a thread
+// sleeping in the runtime's futex waits, deferred by TSan's interceptor,
+// until that thread wakes; goro's own waits are raw futex calls TSan does
+// not see. Without TSan kill works from anywhere: the runtime's handler
+// runs on whichever thread takes it.)
 TEST(SignalNotifyContext, FromAPlainThreadsSignal) {
   auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
-  std::thread t([] { kill(getpid(), SIGUSR1); });
+  std::thread t([] { raise(SIGUSR1); });
   ctx.done().recv();
   t.join();
   stop();
@@ -186,7 +192,7 @@ TEST(SignalChild, Run) {
         // Long enough for the detector (it reports within ~100 ms) to have
         // looked; the test can only pass wrongly if the machine is slower.
         std::this_thread::sleep_for(std::chrono::milliseconds(600));
-        kill(getpid(), SIGUSR1);
+        raise(SIGUSR1);
       });
       t.detach();
       ctx.done().recv();
