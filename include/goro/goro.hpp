@@ -8,6 +8,7 @@
 #include <goro/chan.hpp>
 #include <goro/context.hpp>
 #include <goro/errc.hpp>
+#include <goro/errgroup.hpp>
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>
