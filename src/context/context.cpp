@@ -251,7 +251,7 @@ void destroy_one(ctx_node* n) noexcept {
       auto* c = static_cast<cancel_node*>(n);
       // First: a running stop callback finishes before the node goes.
       delete c->stopcb;
-      signal_unregister(c);
+      if (c->sig.load(std::memory_order_acquire) != nullptr) signal_unregister(c);
       remove_from_parent(c);
       GORO_DCHECK(c->nentries == 0);  // C4: entries keep it alive
       if (hchan* d = c->done.load(std::memory_order_relaxed)) chan_release(d);
