@@ -12,7 +12,8 @@
 // cancels its context at the first failure, with that error as the cause.
 // Every task watches ctx.done() between steps (a select against
 // goro::after(step), a cancellable sleep), so the slow tasks stop at their
-// next step instead of running to the end, and report goro::cause(ctx).
+// next step instead of running to the end, returning ctx.err(); the
+// context's cause (goro::cause) is the failure that cancelled it.
 // wait() returns the first failure; a task that throws fails the group the
 // same way, and wait() rethrows its exception.
 //
@@ -44,7 +45,7 @@ static std::error_code run_task(const task& t, const goro::context& ctx) {
   for (int s = 0; s < t.steps; s++) {
     if (s == t.fail_at) return std::make_error_code(std::errc::connection_reset);
     switch (goro::select(goro::case_recv(ctx.done()), goro::case_recv(goro::after(5ms))).index()) {
-      case 0: return goro::cause(ctx);  // case <-ctx.Done()
+      case 0: return ctx.err();  // case <-ctx.Done(): return ctx.Err()
       case 1: break;                    // case <-time.After(5ms): next step
     }
   }
@@ -73,7 +74,8 @@ int main() {
 
     std::sort(lines.begin(), lines.end());
     for (const std::string& l : lines) std::printf("  %s\n", l.c_str());
-    std::printf("group error: %s; ctx: %s\n", first.message().c_str(), ctx.err().message().c_str());
+    std::printf("group error: %s; ctx: %s (cause: %s)\n", first.message().c_str(), ctx.err().message().c_str(),
+                goro::cause(ctx).message().c_str());
     std::printf("finished %s the slowest task's 500ms: the rest were cancelled\n",
                 ms < 400ms ? "well before" : "NOT before");
   });
