@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
     runtime_suite();
     sched_suite();
     toolkit_context_suite();
+    toolkit_sync_suite();
     return 0;
   });
   std::fprintf(stderr, "goro-bench: cross-core handoff %.0f ns after the rows\n", core_handoff_ns());

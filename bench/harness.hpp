@@ -94,5 +94,7 @@ void runtime_suite();
 void sched_suite();
 // The toolkit suite's context rows (toolkit_context_bench.cpp).
 void toolkit_context_suite();
+// The toolkit suite's sync rows (toolkit_sync_bench.cpp).
+void toolkit_sync_suite();
 
 }  // namespace goro_bench

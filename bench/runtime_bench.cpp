@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "goro/chan.hpp"
+#include "goro/mutex.hpp"
 #include "goro/runtime.hpp"
 #include "goro/time.hpp"
 #include "goro/wait_group.hpp"
@@ -20,6 +21,8 @@ constexpr int64_t kPingpongRT = 1'000'000;
 constexpr int64_t kTimerCount = 100'000;
 constexpr auto kTimerSleep = std::chrono::milliseconds(10);
 constexpr int64_t kYieldRT = 1'000'000;
+constexpr int kMutexWorkers = 4;
+constexpr int64_t kMutexIters = 1'000'000;
 
 // spawn: start 1,000,000 goroutines that each call wg.done(), then wait.
 // Timed from the first start to wait()'s return; ops = goroutines.
@@ -62,6 +65,31 @@ void pingpong() {
   if (last != kPingpongRT)
     fail("pingpong: final value %lld, want %lld", static_cast<long long>(last), static_cast<long long>(kPingpongRT));
   emit("runtime", "pingpong", "-", secs, kPingpongRT);
+}
+
+// mutex: kMutexWorkers goroutines each do kMutexIters lock, increment,
+// unlock on one goro::mutex; the final count is checked.
+void mutex() {
+  goro::mutex mu;
+  int64_t counter = 0;
+  goro::wait_group wg;
+  wg.add(kMutexWorkers);
+  stopwatch sw;
+  for (int w = 0; w < kMutexWorkers; w++)
+    goro::go([&] {
+      for (int64_t i = 0; i < kMutexIters; i++) {
+        mu.lock();
+        counter++;
+        mu.unlock();
+      }
+      wg.done();
+    });
+  wg.wait();
+  double secs = sw.seconds();
+  if (counter != kMutexWorkers * kMutexIters)
+    fail("mutex: counter %lld, want %lld", static_cast<long long>(counter),
+         static_cast<long long>(kMutexWorkers * kMutexIters));
+  emit("runtime", "mutex", "-", secs, kMutexWorkers * kMutexIters);
 }
 
 // timers: 100,000 goroutines each sleep 10 ms, then wg.done(). Timed from
@@ -184,8 +212,7 @@ void runtime_park_mem() {
 void runtime_suite() {
   if (selected("runtime", "spawn", "-")) spawn();
   if (selected("runtime", "pingpong", "-")) pingpong();
-  // goro has no mutex yet (goro::mutex is planned, DESIGN.md section 3).
-  if (selected("runtime", "mutex", "-")) unsupported("runtime", "mutex", "-");
+  if (selected("runtime", "mutex", "-")) mutex();
   if (selected("runtime", "timers", "-")) timers();
   if (selected("runtime", "yield", "-")) yield_pingpong();
 }

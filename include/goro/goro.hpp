@@ -6,13 +6,18 @@
 #pragma once
 
 #include <goro/chan.hpp>
+#include <goro/cond.hpp>
 #include <goro/context.hpp>
 #include <goro/errc.hpp>
 #include <goro/errgroup.hpp>
+#include <goro/mutex.hpp>
+#include <goro/once.hpp>
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
+#include <goro/rwmutex.hpp>
 #include <goro/select.hpp>
 #include <goro/source_location.hpp>
+#include <goro/thread_annotations.hpp>
 #include <goro/time.hpp>
 #include <goro/version.hpp>
 #include <goro/wait_group.hpp>

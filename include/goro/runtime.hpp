@@ -60,7 +60,8 @@ template <class F, class... Args>
 // Options for go_with.
 struct spawn_options {
   // Stack size in bytes (rounded up to pages); 0 means the default
-  // (set_default_stack_size, 256 KiB unless changed). Stacks are committed
+  // (set_default_stack_size; 128 KiB unless changed, 256 KiB in
+  // sanitizer builds). Stacks are committed
   // lazily: a goroutine pays only for the pages it touches.
   std::size_t stack_size = 0;
 };

@@ -366,11 +366,15 @@ int fiber_stack_pcs(const void*, const void*, const void*, void**, int) { return
 
 #endif
 
-void print_stack(int fd, int skip) {
-  void* pcs[64];
-  int n = backtrace(pcs, 64);
-  if (skip + 1 > n) skip = n > 0 ? n - 1 : 0;
-  print_frames(fd, pcs + skip + 1, n - skip - 1);  // +1: print_stack itself
+__attribute__((noinline)) int stack_pcs(void** pcs, int max, int skip) {
+  void* all[128];
+  int n = backtrace(all, 128);
+  skip += 1;  // stack_pcs itself
+  if (skip > n) skip = n;
+  int k = n - skip < max ? n - skip : max;
+  for (int i = 0; i < k; i++) pcs[i] = all[skip + i];
+  return k;
 }
+
 
 }  // namespace goro::detail

@@ -10,12 +10,11 @@
 
 namespace goro::detail {
 
-// Writes the calling thread's stack to fd, innermost first, skipping the
-// innermost `skip` frames, in Go's layout:
-//   function(args)
-//   \t/path/file.cpp:42 +0x1c
-// Not async-signal-safe (allocates).
-void print_stack(int fd, int skip);
+// The calling thread's stack as print_frames takes it: at most max
+// program counters, innermost first, skipping the innermost `skip` frames
+// (not counting stack_pcs itself). Cheap on stack space, unlike
+// print_frames: capture here, print elsewhere (crash.cpp's panic report).
+int stack_pcs(void** pcs, int max, int skip);
 
 // Where the call that returns to `ret` was made, for the "created by"
 // lines of reports: "file:line in function" into buf (n bytes), or as much

@@ -32,6 +32,7 @@
 // Invariant: at most one overflow report runs (g_overflow_reporting); a
 // second fault during it, on any thread, ends the process at once.
 #include <cxxabi.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -81,6 +82,21 @@ void print_created(const g* gp) {
   write_fd(2, buf);
 }
 
+struct panic_report {
+  char head[1200];
+  void* pcs[64];
+  int n = 0;
+  const g* gp = nullptr;
+};
+
+void* print_panic_report(void* arg) {
+  const auto* rep = static_cast<const panic_report*>(arg);
+  write_fd(2, rep->head);
+  print_frames(2, rep->pcs, rep->n);
+  print_created(rep->gp);
+  return nullptr;
+}
+
 void on_terminate() {
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg : nullptr;
@@ -104,11 +120,19 @@ void on_terminate() {
   } else {
     snprintf(msg, sizeof msg, "std::terminate called");
   }
-  char head[1200];
-  snprintf(head, sizeof head, "panic: %s\n\ngoroutine %llu [running]:\n", msg, static_cast<unsigned long long>(gp->id));
-  write_fd(2, head);
-  print_stack(2, 3);  // skip on_terminate and the C++ runtime's terminate frames
-  print_created(gp);
+  panic_report rep;
+  rep.gp = gp;
+  snprintf(rep.head, sizeof rep.head, "panic: %s\n\ngoroutine %llu [running]:\n", msg,
+           static_cast<unsigned long long>(gp->id));
+  rep.n = stack_pcs(rep.pcs, 64, 3);  // skip on_terminate and the C++ runtime's terminate frames
+  // Symbolizing takes tens of KiB of stack (libdw), more than a small
+  // goroutine stack may have left at the throw site: print from a thread
+  // of its own, or from here if no thread can be made.
+  pthread_t t;
+  if (pthread_create(&t, nullptr, print_panic_report, &rep) == 0)
+    pthread_join(t, nullptr);
+  else
+    print_panic_report(&rep);
   _exit(2);
 }
 

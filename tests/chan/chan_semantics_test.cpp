@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "chan/hchan.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -34,6 +35,25 @@ void yield_until(const std::atomic<bool>& started) {
   while (!started.load()) goro::yield();
 }
 
+// Yields until n senders (or receivers) are parked on ch (white-box: counts the
+// channel's send queue under its lock). Needed where a test's claim
+// depends on senders being parked, in order: even on one P, a preemption
+// request (the monitor's, after 10 ms on a busy or sanitized machine)
+// makes a sender yield at the send's entry, after its `started` flag and
+// before it parks.
+template <class T>
+void yield_until_parked(const goro::chan<T>& ch, int n, bool senders) {
+  goro::detail::hchan* c = goro::detail::chan_access::core(ch);
+  for (;;) {
+    c->lock_.lock();
+    int queued = 0;
+    for (goro::detail::sudog* s = (senders ? c->sendq_ : c->recvq_).first; s != nullptr; s = s->next) queued++;
+    c->lock_.unlock();
+    if (queued >= n) return;
+    goro::yield();
+  }
+}
+
 // Item 1: a receive that frees a slot of a full buffered channel of a
 // throwing-move type moves the first parked sender's value in, as Go does
 // for every type. It used to wake the sender to retry, so a close() right
@@ -55,6 +75,7 @@ void close_right_after_receive(int cap) {
       }
     });
     yield_until(started);
+    yield_until_parked(ch, 1, /*senders=*/true);
     EXPECT_EQ(ch.recv().v, 1);
     ch.close();
     std::vector<int> drained;
@@ -87,6 +108,7 @@ TEST(ChanSemantics, ThrowingMoveParkedSendersKeepTheirOrder) {
         ch.send(throwing_move(i));
       });
       yield_until(started);
+      yield_until_parked(ch, i, /*senders=*/true);
     }
     for (int i = 0; i <= 3; i++) EXPECT_EQ(ch.recv().v, i);
     wg.wait();
@@ -171,6 +193,7 @@ void never_looks_less_than_full(int cap) {
         ch.send(slow_move(cap));  // parks: full
       });
       yield_until(started);
+      yield_until_parked(ch, 1, /*senders=*/true);
       std::atomic<bool> done{false}, watching{false};
       std::atomic<int> empties{0};
       std::thread watcher([&] {
@@ -267,6 +290,7 @@ TEST(ChanSemantics, ParkedSenderIsNotOvertakenByTrySend) {
         ch.send(5);  // parks: full
       });
       yield_until(started);
+      yield_until_parked(ch, 1, /*senders=*/true);
       std::atomic<bool> stop{false}, polling{false};
       std::thread poller([&] {
         polling = true;
@@ -310,6 +334,7 @@ TEST(ChanSemantics, ParkedReceiverIsNotOvertakenByTryRecv) {
         got = ch.recv();  // parks: empty
       });
       yield_until(started);
+      yield_until_parked(ch, 1, /*senders=*/false);
       std::atomic<bool> stop{false}, polling{false};
       std::atomic<int> polled{0};
       std::thread poller([&] {

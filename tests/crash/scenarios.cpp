@@ -28,6 +28,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -347,6 +349,22 @@ int panic_escape() {
   });
 }
 
+// The same on the smallest stack go_with allows: the report needs tens of
+// KiB to symbolize, more than the throw site has left, so it must not be
+// printed on the goroutine's stack (it used to overflow there and report
+// a stack overflow instead of the panic).
+int panic_small_stack() {
+  return goro::run([] {
+    goro::wait_group never;
+    never.add(1);
+    goro::go_with({.stack_size = 16 * 1024}, [] {
+      say("panicking goroutine " + std::to_string(goro::goroutine_id()));
+      goro_scenario_throw_boom();
+    });
+    never.wait();
+  });
+}
+
 // Runtime misuse inside a goroutine: done() on a zero wait_group throws
 // goro::panic_error("sync: negative WaitGroup counter"), which escapes.
 int panic_misuse() {
@@ -407,7 +425,14 @@ int overflow(size_t stack_size) {
 int overflow_after_release() {
   goro::set_maxprocs(1);
   return goro::run([] {
+    // Under TSan every goroutine life is a TSan fiber, whose creation
+    // faults in a large thread context (~8 ms each on these VMs): a
+    // smaller burst, still many times a P's cache of stacks (64).
+#if defined(GORO_TSAN)
+    constexpr int kBurst = 500;
+#else
     constexpr int kBurst = 2000;
+#endif
     {
       auto gate = goro::make_chan<int>();
       goro::wait_group parked, done;
@@ -576,6 +601,138 @@ int race_ordered() {
   });
   say("counter=" + std::to_string(counter));
   return rc;
+}
+
+// ---- races and the sync toolkit (TSan) ----------------------------------------
+
+// A plain int incremented under a goro::mutex by goroutines and a plain
+// thread, contended (so the slow paths, parking and starvation hand-offs
+// all order the increments). No report in any build, and the exact count.
+int race_mutex_ordered() {
+  goro::set_maxprocs(2);
+  int counter = 0;
+  goro::mutex mu;
+  const int per = 20000;
+  int rc = goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < 3; i++)
+      wg.go([&] {
+        for (int k = 0; k < per; k++) {
+          std::lock_guard lock(mu);
+          counter++;
+          if (k % 100 == 0) goro::yield();  // held across a switch: others park
+        }
+      });
+    std::thread t([&] {
+      for (int k = 0; k < per; k++) {
+        if (k % 2 == 0) {
+          std::lock_guard lock(mu);
+          counter++;
+        } else {
+          while (!mu.try_lock_for(std::chrono::microseconds(50))) {
+          }
+          counter++;
+          mu.unlock();
+        }
+      }
+    });
+    wg.wait();
+    t.join();
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
+// Two readers both write a plain int while holding the READ lock of a
+// goro::rwmutex: a race (readers are not ordered with each other), which
+// TSan must report, as Go's race detector does; the rwmutex must not hide
+// it.
+int race_rwmutex_readers() {
+  goro::set_maxprocs(2);
+  int counter = 0;
+  goro::rwmutex mu;
+  int rc = goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < 2; i++)
+      wg.go([&] {
+        for (int k = 0; k < kIncrements; k++) {
+          std::shared_lock lock(mu);
+          counter++;
+        }
+      });
+    wg.wait();
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
+// ---- sync misuse and mutex deadlock ------------------------------------------
+
+// Go: "fatal error: sync: unlock of unlocked mutex" (exit 2; not a panic,
+// recover cannot stop it).
+int unlock_unlocked_mutex() {
+  return goro::run([] {
+    goro::mutex mu;
+    mu.lock();
+    mu.unlock();
+    say("unlocking goroutine " + std::to_string(goro::goroutine_id()));
+    mu.unlock();
+    say("unreachable: survived the second unlock");
+  });
+}
+
+// The same from a plain thread, with no goroutine running at all.
+int unlock_unlocked_mutex_thread() {
+  goro::mutex mu;
+  say("unlocking from a thread");
+  mu.unlock();
+  say("unreachable: survived the unlock");
+  return 0;
+}
+
+int unlock_unlocked_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex mu;
+    mu.lock();
+    mu.unlock();
+    say("unlocking");
+    mu.unlock();
+    say("unreachable: survived the second unlock");
+  });
+}
+
+int runlock_unlocked_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex mu;
+    mu.lock_shared();
+    mu.unlock_shared();
+    say("unlocking");
+    mu.unlock_shared();
+    say("unreachable: survived the second unlock_shared");
+  });
+}
+
+// Two goroutines take two mutexes in opposite orders and meet in the
+// middle; main waits for them. Go: both listed as [sync.Mutex.Lock].
+int deadlock_mutex_order() {
+  return goro::run([] {
+    goro::mutex a, b;
+    goro::wait_group both_hold, done;
+    both_hold.add(2);
+    done.add(2);
+    auto take = [&](goro::mutex& first, goro::mutex& second, const char* name) {
+      first.lock();
+      say(std::string(name) + " " + std::to_string(goro::goroutine_id()) + " holds its first mutex");
+      both_hold.done();
+      both_hold.wait();
+      second.lock();
+      say("unreachable: got the second mutex");
+      done.done();
+    };
+    goro::go([&] { take(a, b, "ab"); });
+    goro::go([&] { take(b, a, "ba"); });
+    done.wait();
+  });
 }
 
 // ---- fork ------------------------------------------------------------------
@@ -763,6 +920,13 @@ struct scenario {
 };
 
 const scenario kScenarios[] = {
+    {"unlock_unlocked_mutex", unlock_unlocked_mutex},
+    {"unlock_unlocked_mutex_thread", unlock_unlocked_mutex_thread},
+    {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
+    {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},
+    {"deadlock_mutex_order", deadlock_mutex_order},
+    {"race_mutex_ordered", race_mutex_ordered},
+    {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
@@ -776,6 +940,7 @@ const scenario kScenarios[] = {
     {"grace_warning_names_thread", grace_warning_names_thread},
     {"panic", panic_escape},
     {"panic_misuse", panic_misuse},
+    {"panic_small_stack", panic_small_stack},
     {"panic_main", panic_main},
     {"stack_overflow_small", [] { return overflow(64 * 1024); }},
     {"stack_overflow_default", [] { return overflow(0); }},

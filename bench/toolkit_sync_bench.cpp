@@ -1,0 +1,79 @@
+// The toolkit suite's sync rows (../shared/bench/README.md, "Toolkit
+// suite"): mutex_uncontended and rwmutex_read, workload for workload as
+// the Go anchor's mutexUncontended and rwmutexRead.
+#include <atomic>
+#include <cstdint>
+
+#include "goro/mutex.hpp"
+#include "goro/runtime.hpp"
+#include "goro/rwmutex.hpp"
+#include "goro/wait_group.hpp"
+#include "harness.hpp"
+
+namespace goro_bench {
+
+namespace {
+
+constexpr int64_t kLockIters = 10'000'000;
+constexpr int kRwReaders = 4;
+constexpr int64_t kRwIters = 1'000'000;
+
+// mutex_uncontended: lock, increment, unlock in one goroutine, nobody else.
+void mutex_uncontended() {
+  goro::mutex mu;
+  int64_t counter = 0;
+  stopwatch sw;
+  for (int64_t i = 0; i < kLockIters; i++) {
+    mu.lock();
+    counter++;
+    mu.unlock();
+  }
+  double secs = sw.seconds();
+  if (counter != kLockIters) fail("mutex_uncontended: counter %lld", static_cast<long long>(counter));
+  emit("toolkit", "mutex_uncontended", "-", secs, kLockIters);
+}
+
+// rwmutex_read: kRwReaders goroutines each do kRwIters read-locked reads of
+// a shared int; goroutine 0 takes the write lock and increments it instead
+// on every 1000th operation.
+void rwmutex_read() {
+  goro::rwmutex mu;
+  int64_t shared = 0;
+  struct alignas(64) slot {
+    int64_t sum = 0;
+  };
+  slot sums[kRwReaders];
+  goro::wait_group wg;
+  wg.add(kRwReaders);
+  stopwatch sw;
+  for (int r = 0; r < kRwReaders; r++)
+    goro::go([&, r] {
+      for (int64_t i = 0; i < kRwIters; i++) {
+        if (r == 0 && i % 1000 == 0) {
+          mu.lock();
+          shared++;
+          mu.unlock();
+          continue;
+        }
+        mu.lock_shared();
+        sums[r].sum += shared;
+        mu.unlock_shared();
+      }
+      wg.done();
+    });
+  wg.wait();
+  double secs = sw.seconds();
+  if (shared != kRwIters / 1000)
+    fail("rwmutex_read: writer ran %lld times, want %lld", static_cast<long long>(shared),
+         static_cast<long long>(kRwIters / 1000));
+  emit("toolkit", "rwmutex_read", "-", secs, kRwReaders * kRwIters);
+}
+
+}  // namespace
+
+void toolkit_sync_suite() {
+  if (selected("toolkit", "mutex_uncontended", "-")) mutex_uncontended();
+  if (selected("toolkit", "rwmutex_read", "-")) rwmutex_read();
+}
+
+}  // namespace goro_bench

@@ -1,0 +1,153 @@
+// goro::once, once_func, once_value: Go's sync.Once, OnceFunc and OnceValue.
+//
+//   goro::once init;
+//   config* cfg;
+//
+//   config& get() {
+//     init.call([] { cfg = load_config(); });
+//     return *cfg;
+//   }
+//
+//   auto get_config = goro::once_value([] { return load_config(); });
+//   config c = get_config();  // loads on the first call only
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <goro/mutex.hpp>
+
+namespace goro {
+
+// Runs a function exactly once (Go's sync.Once).
+//
+// call(f) runs f if no call() on this once has run one yet; concurrent
+// callers wait (parked, [sync.Mutex.Lock]) until that first f has returned.
+// Memory model: the return of the one f happens before every call()
+// returns.
+//
+// If f throws, the exception reaches the caller that ran f, and the once
+// is done all the same: later calls return at once without running
+// anything (Go's Do after a panic). This differs from std::call_once,
+// where an exception leaves the flag unset and the next caller runs its
+// function. Recursion deadlocks: f must not call call() on the same once.
+//
+// Thread-safety: call() may be used concurrently from goroutines and plain
+// threads. Not copyable or movable.
+class once {
+ public:
+  constexpr once() noexcept = default;
+  once(const once&) = delete;
+  once& operator=(const once&) = delete;
+
+  // Runs f(args...) if this is the first call; see above.
+  //
+  //   static goro::once o;
+  //   o.call(init_tables, 64);
+  template <class F, class... Args>
+  void call(F&& f, Args&&... args) {
+    // acquire: pairs with the release store below, so a caller that sees
+    // done_ also sees what f wrote.
+    if (done_.load(std::memory_order_acquire) != 0) [[likely]]
+      return;
+    call_slow(std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+ private:
+  template <class F, class... Args>
+  void call_slow(F&& f, Args&&... args) {
+    mutex_lock lock(m_);
+    if (done_.load(std::memory_order_relaxed) != 0) return;
+    struct mark_done {  // also when f throws
+      std::atomic<uint32_t>& done;
+      ~mark_done() { done.store(1, std::memory_order_release); }
+    } mark{done_};
+    std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+  std::atomic<uint32_t> done_{0};
+  mutex m_;
+};
+
+namespace detail {
+template <class F>
+struct once_func_state {
+  explicit once_func_state(F f) : fn(std::move(f)) {}
+  once o;
+  std::optional<F> fn;  // released after the call, as Go drops f
+  std::exception_ptr err;
+};
+
+template <class F, class T>
+struct once_value_state : once_func_state<F> {
+  using once_func_state<F>::once_func_state;
+  std::optional<T> value;
+};
+}  // namespace detail
+
+// Returns a function that calls f() the first time it is called and does
+// nothing later (Go 1.21's sync.OnceFunc). If f throws, every call of the
+// returned function throws the same exception object (std::rethrow_exception
+// of the one caught), not only the first.
+//
+// The returned function is copyable; copies share the one call. Calls may
+// come concurrently from goroutines and plain threads: they wait for the
+// first to finish.
+//
+//   auto close_once = goro::once_func([&] { conn.close(); });
+//   close_once(); close_once();  // closes once
+template <class F>
+auto once_func(F f) {
+  auto s = std::make_shared<detail::once_func_state<F>>(std::move(f));
+  return [s] {
+    s->o.call([&s] {
+      struct drop_fn {
+        std::optional<F>& fn;
+        ~drop_fn() { fn.reset(); }
+      } drop{s->fn};
+      try {
+        std::invoke(std::move(*s->fn));
+      } catch (...) {
+        s->err = std::current_exception();
+      }
+    });
+    if (s->err) std::rethrow_exception(s->err);
+  };
+}
+
+// Returns a function that calls f() the first time and returns its result
+// then and on every later call, by copy (Go 1.21's sync.OnceValue). If f
+// throws, every call throws the same exception object. Copyable and
+// callable concurrently, as once_func's.
+//
+//   auto table = goro::once_value([] { return build_crc_table(); });
+//   uint32_t crc = table()[b];
+template <class F>
+auto once_value(F f) {
+  using T = std::decay_t<std::invoke_result_t<F&>>;
+  static_assert(!std::is_void_v<T>, "goro::once_value: f returns nothing; use goro::once_func");
+  auto s = std::make_shared<detail::once_value_state<F, T>>(std::move(f));
+  return [s]() -> T {
+    s->o.call([&s] {
+      struct drop_fn {
+        std::optional<F>& fn;
+        ~drop_fn() { fn.reset(); }
+      } drop{s->fn};
+      try {
+        s->value.emplace(std::invoke(std::move(*s->fn)));
+      } catch (...) {
+        s->err = std::current_exception();
+      }
+    });
+    if (s->err) std::rethrow_exception(s->err);
+    return *s->value;
+  };
+}
+
+}  // namespace goro

@@ -1,0 +1,115 @@
+// goro::rwmutex: Go's sync.RWMutex, a reader/writer lock that parks the
+// goroutine (not its worker thread) while it waits.
+//
+//   goro::rwmutex mu;
+//   std::map<std::string, int> table GORO_GUARDED_BY(mu);
+//
+//   int lookup(const std::string& k) {
+//     std::shared_lock lock(mu);  // many readers at once
+//     auto it = table.find(k);
+//     return it == table.end() ? 0 : it->second;
+//   }
+//   void store(const std::string& k, int v) {
+//     std::lock_guard lock(mu);   // one writer, no readers
+//     table[k] = v;
+//   }
+//
+// It meets the standard Lockable and SharedLockable requirements:
+// std::lock_guard, std::unique_lock, std::scoped_lock and std::shared_lock
+// work. (No timed variants: a timed writer would have to undo its claim on
+// the readers, which Go's algorithm does not provide for.)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <goro/mutex.hpp>
+#include <goro/thread_annotations.hpp>
+
+namespace goro {
+
+// A reader/writer mutual exclusion lock (Go's sync.RWMutex). The zero
+// state is unlocked.
+//
+// Writer preference, as in Go: once a writer waits in lock(), new readers
+// wait too (lock_shared() blocks, try_lock_shared() fails), and the writer
+// gets the lock as soon as the readers that came before it have left. So a
+// stream of readers cannot starve a writer, and, as in Go, a reader must
+// not take the read lock again while it holds it if a writer may be
+// waiting (that deadlocks).
+//
+// Blocking: waiting readers park with wait reason [sync.RWMutex.RLock],
+// writers with [sync.RWMutex.Lock] (or [sync.Mutex.Lock] while another
+// writer holds the lock); plain threads sleep on a futex.
+//
+// Memory model: unlock() happens before every later lock() and
+// lock_shared(); unlock_shared() happens before the lock() that follows it.
+//
+// Thread-safety: all members may be called concurrently from goroutines
+// and plain threads; a lock may be released by another goroutine or thread
+// than the one that took it. Unlocking what is not locked is a fatal error,
+// as in Go: "fatal error: sync: Unlock of unlocked RWMutex" or
+// "fatal error: sync: RUnlock of unlocked RWMutex", exit status 2. Not
+// copyable or movable.
+class GORO_CAPABILITY("rwmutex") rwmutex {
+ public:
+  constexpr rwmutex() noexcept = default;
+  rwmutex(const rwmutex&) = delete;
+  rwmutex& operator=(const rwmutex&) = delete;
+
+  // Takes the write lock: waits for other writers, then for the readers
+  // that hold the read lock.
+  void lock() GORO_ACQUIRE();
+  // Takes the write lock if nobody holds either lock; never blocks.
+  [[nodiscard]] bool try_lock() GORO_TRY_ACQUIRE(true);
+  // Releases the write lock and lets the readers that waited in.
+  void unlock() noexcept GORO_RELEASE();
+
+  // Takes a read lock: waits while a writer holds or waits for the lock.
+  // Uncontended: one atomic addition.
+  void lock_shared() GORO_ACQUIRE_SHARED();
+  // Takes a read lock if no writer holds or waits for the lock; never
+  // blocks.
+  [[nodiscard]] bool try_lock_shared() GORO_TRY_ACQUIRE_SHARED(true);
+  // Releases a read lock. Uncontended: one atomic subtraction.
+  void unlock_shared() noexcept GORO_RELEASE_SHARED();
+
+ private:
+  mutex w_;                                // held by a writer, pending or active
+  std::atomic<int32_t> reader_count_{0};   // readers; minus kMaxReaders while a writer is in
+  std::atomic<int32_t> reader_wait_{0};    // readers the pending writer still waits for
+  uint32_t writer_sem_ = 0;                // the writer waits here for departing readers
+  uint32_t reader_sem_ = 0;                // readers wait here for the writer to finish
+};
+
+// Holds a goro::rwmutex's read lock for its scope, annotated for clang's
+// -Wthread-safety (std::shared_lock does the same job, unannotated).
+//
+//   { goro::read_lock lock(mu); return table.size(); }
+class GORO_SCOPED_CAPABILITY read_lock {
+ public:
+  explicit read_lock(rwmutex& mu) GORO_ACQUIRE_SHARED(mu) : mu_(mu) { mu_.lock_shared(); }
+  ~read_lock() GORO_RELEASE() { mu_.unlock_shared(); }
+  read_lock(const read_lock&) = delete;
+  read_lock& operator=(const read_lock&) = delete;
+
+ private:
+  rwmutex& mu_;
+};
+
+// Holds a goro::rwmutex's write lock for its scope, annotated for clang's
+// -Wthread-safety.
+//
+//   { goro::write_lock lock(mu); table.clear(); }
+class GORO_SCOPED_CAPABILITY write_lock {
+ public:
+  explicit write_lock(rwmutex& mu) GORO_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  ~write_lock() GORO_RELEASE() { mu_.unlock(); }
+  write_lock(const write_lock&) = delete;
+  write_lock& operator=(const write_lock&) = delete;
+
+ private:
+  rwmutex& mu_;
+};
+
+}  // namespace goro

@@ -1,0 +1,195 @@
+// goro::mutex slow paths: Go's sync.Mutex algorithm (sync/mutex.go) on the
+// runtime's address-keyed semaphore (sync/sema.hpp), plus timed waits.
+//
+// state_ (include/goro/mutex.hpp): kLocked | kWoken | kStarving | waiters<<3.
+//
+// Two modes, as in Go. Normal: unlock wakes the first waiter, which then
+// competes with newcomers (who have the CPU and usually win: good
+// throughput); a waiter that loses goes back to the FRONT of the queue.
+// A waiter that has waited over 1 ms switches the mutex to starvation
+// mode: unlock hands the mutex straight to the first waiter (the locked
+// bit stays clear, the waiter sets it), newcomers neither spin nor take
+// it, they queue at the tail. The waiter that receives it leaves
+// starvation mode if it is the last waiter or waited under 1 ms.
+//
+// Spinning: a locker spins (up to 4 rounds of 30 pauses) only while the
+// mutex is held in normal mode, there are other cores, and (on a
+// goroutine) nothing else waits in its P's run queue; it sets kWoken so
+// that unlock does not wake a sleeper it would only race.
+//
+// Wake tokens. Call an unlock's semrelease a token: normal mode (the
+// unlocker took one from the waiter count and set kWoken) or starvation
+// mode (the count untouched; the token carries ownership). Invariants:
+//  M1. At most one token is in flight (released or about to be, not yet
+//      taken by a waiter): a normal token is issued only while kWoken is
+//      clear and sets it, and its taker clears it in the same CAS that
+//      may set kStarving; a starvation token is issued only by the owner.
+//  M2. waiters == (lockers that registered and have not left) - (1 if a
+//      normal token is in flight). A locker leaves by taking the mutex or,
+//      timed, by giving up.
+// Timed waits (try_lock_for/until) keep M2 when the deadline passes while
+// parked: the sema time-out unlinked the waiter and gave it no token. If
+// waiters > 0 it removes itself from the count. If waiters == 0, M2 says
+// a normal token is in flight and it is the one counted out for it: it
+// takes that token (semtryacquire, waiting the few instructions until the
+// unlocker's semrelease stores it) and goes on as a woken waiter, which,
+// past its deadline, takes the mutex if it is free and otherwise clears
+// kWoken and returns false. A waiter handed the mutex in starvation mode
+// owns it whatever the time: a timed-out racer never loses or duplicates
+// the mutex.
+//
+// TSan: the runtime is not instrumented; the inline fast paths are (in
+// the user's code) and synchronize through state_. The slow lock acquires
+// on &state_ after it takes the mutex, so it is ordered after the
+// instrumented unlock's release, however it was woken.
+//
+// Lock order: none held here; the semaphore takes its bucket lock.
+#include "goro/mutex.hpp"
+
+#include <thread>
+
+#include "base/backoff.hpp"
+#include "base/check.hpp"
+#include "base/futex.hpp"
+#include "base/race.hpp"
+#include "sched/park.hpp"
+#include "sched/sched.hpp"
+#include "sync/sema.hpp"
+
+namespace goro {
+
+namespace {
+
+// kLocked, kWoken, kStarving: mutex's own (goro/mutex.hpp).
+constexpr int kWaiterShift = 3;
+constexpr int32_t kWaiter = 1 << kWaiterShift;
+constexpr int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
+constexpr int64_t kNoDeadline = INT64_MAX;
+
+int32_t waiters(int32_t s) { return s >> kWaiterShift; }
+
+// Go's sync_runtime_canSpin: a few rounds only, only with another core to
+// run the holder, and not while goroutines queue on this P.
+bool can_spin(int iter) {
+  static const unsigned ncpu = std::thread::hardware_concurrency();
+  if (iter >= 4 || ncpu <= 1) return false;
+  detail::m* mp = detail::current_m();
+  if (mp == nullptr || mp->curg == nullptr) return true;  // a plain thread
+  detail::p* pp = detail::owned_p(mp);
+  if (pp == nullptr) return true;
+  if (detail::sched.maxprocs.load(std::memory_order_relaxed) <= 1) return false;
+  return detail::runq_empty_ring(pp) && pp->q.runnext.load(std::memory_order_relaxed) == nullptr;
+}
+
+void spin_pause() {
+  for (int i = 0; i < 30; i++) detail::cpu_relax();  // Go's procyield(30)
+}
+
+}  // namespace
+
+void mutex::lock_slow() { (void)lock_slow_until(kNoDeadline); }
+
+bool mutex::lock_slow_until(int64_t deadline) {
+  const bool timed = deadline != kNoDeadline;
+  int64_t wait_start = 0;
+  bool starving = false;  // this waiter has waited over kStarvationNs
+  bool awoke = false;     // this locker owns kWoken (set it spinning, or was woken)
+  int iter = 0;
+  int32_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    // Spin while it is held in normal mode (in starvation mode the mutex
+    // goes to a waiter, so spinning cannot get it).
+    if ((old & (kLocked | kStarving)) == kLocked && can_spin(iter)) {
+      if (!awoke && (old & kWoken) == 0 && waiters(old) != 0 &&
+          state_.compare_exchange_weak(old, old | kWoken, std::memory_order_relaxed)) {
+        awoke = true;
+      }
+      spin_pause();
+      iter++;
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    const bool must_wait = (old & (kLocked | kStarving)) != 0;
+    if (must_wait && timed && detail::nanotime() >= deadline) {
+      // Out of time: leave without registering, handing kWoken back.
+      if (awoke) {
+        if (!state_.compare_exchange_weak(old, old & ~kWoken, std::memory_order_relaxed)) continue;
+      }
+      return false;
+    }
+    int32_t want = old;
+    if ((old & kStarving) == 0) want |= kLocked;  // newcomers do not take a starving mutex
+    if (must_wait) want += kWaiter;
+    if (starving && (old & kLocked) != 0) want |= kStarving;
+    if (awoke) {
+      if ((want & kWoken) == 0) detail::fatal("sync: inconsistent mutex state");
+      want &= ~kWoken;
+    }
+    // acquire: when this takes the mutex, see the last holder's writes.
+    if (!state_.compare_exchange_weak(old, want, std::memory_order_acquire, std::memory_order_relaxed)) continue;
+    if (!must_wait) break;  // locked it
+
+    // Registered: wait for a token. A waiter woken before goes first.
+    const bool lifo = wait_start != 0;
+    if (wait_start == 0) wait_start = detail::nanotime();
+    if (!timed) {
+      detail::semacquire(&sema_, detail::wait_reason::sync_mutex_lock, lifo);
+    } else if (!detail::semacquire_until(&sema_, detail::wait_reason::sync_mutex_lock, deadline, lifo)) {
+      // Timed out with no token (see "Timed waits" above).
+      bool took_token = false;
+      detail::backoff bo;
+      old = state_.load(std::memory_order_relaxed);
+      for (;;) {
+        if (waiters(old) > 0) {
+          if (state_.compare_exchange_weak(old, old - kWaiter, std::memory_order_relaxed)) break;
+          continue;
+        }
+        if (detail::semtryacquire(&sema_)) {
+          took_token = true;
+          break;
+        }
+        bo.snooze();
+        old = state_.load(std::memory_order_relaxed);
+      }
+      if (!took_token) return false;
+    }
+    starving = starving || detail::nanotime() - wait_start > kStarvationNs;
+    old = state_.load(std::memory_order_relaxed);
+    if ((old & kStarving) != 0) {
+      // Handed over: the locked bit is ours to set, and our waiter unit
+      // ours to remove.
+      if ((old & (kLocked | kWoken)) != 0 || waiters(old) == 0) detail::fatal("sync: inconsistent mutex state");
+      int32_t delta = kLocked - kWaiter;
+      // Leave starvation mode if this waiter did not starve or is the last.
+      if (!starving || waiters(old) == 1) delta -= kStarving;
+      state_.fetch_add(delta, std::memory_order_acquire);
+      break;
+    }
+    awoke = true;
+    iter = 0;
+  }
+  detail::race_acquire(&state_);
+  return true;
+}
+
+void mutex::unlock_slow(int32_t now) noexcept {
+  if (((now + kLocked) & kLocked) == 0) detail::fatal_exit(2, "sync: unlock of unlocked mutex");
+  if ((now & kStarving) != 0) {
+    // Hand the mutex to the first waiter. (Go also yields to it here; the
+    // waiter goes to runnext, so it runs at this worker's next switch.)
+    detail::semrelease(&sema_);
+    return;
+  }
+  int32_t old = now;
+  for (;;) {
+    // Nobody to wake, or someone is already awake / took the mutex /
+    // it went to starvation mode: nothing to do.
+    if (waiters(old) == 0 || (old & (kLocked | kWoken | kStarving)) != 0) return;
+    if (state_.compare_exchange_weak(old, (old - kWaiter) | kWoken, std::memory_order_relaxed)) {
+      detail::semrelease(&sema_);
+      return;
+    }
+  }
+}
+
+}  // namespace goro

@@ -1,0 +1,143 @@
+// The examples in the comments of goro/mutex.hpp, rwmutex.hpp, cond.hpp,
+// once.hpp and thread_annotations.hpp, compiled and run, so that the
+// headers' documentation cannot drift from the API.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "goro/goro.hpp"
+
+namespace {
+
+// thread_annotations.hpp
+class account {
+ public:
+  void deposit(int64_t n) GORO_EXCLUDES(mu_) {
+    goro::mutex_lock lock(mu_);
+    balance_ += n;
+  }
+  int64_t balance() GORO_EXCLUDES(mu_) {
+    goro::mutex_lock lock(mu_);
+    return balance_;
+  }
+
+ private:
+  goro::mutex mu_;
+  int64_t balance_ GORO_GUARDED_BY(mu_) = 0;
+};
+
+TEST(SyncDoc, ThreadAnnotationsAccount) {
+  account a;
+  a.deposit(5);
+  EXPECT_EQ(a.balance(), 5);
+}
+
+// mutex.hpp
+TEST(SyncDoc, MutexExamples) {
+  goro::mutex mu;
+  int hits = 0;  // the header guards a global with GORO_GUARDED_BY(mu)
+  auto record = [&] {
+    std::lock_guard lock(mu);
+    hits++;
+  };
+  record();
+  if (mu.try_lock()) {
+    hits++;
+    mu.unlock();
+  }
+  {
+    std::unique_lock lock(mu, std::chrono::milliseconds(10));
+    EXPECT_TRUE(lock.owns_lock());
+  }
+  {
+    goro::mutex_lock lock(mu);
+    hits++;
+  }
+  EXPECT_EQ(hits, 3);
+}
+
+// rwmutex.hpp
+TEST(SyncDoc, RWMutexExamples) {
+  goro::rwmutex mu;
+  std::map<std::string, int> table;
+  auto store = [&](const std::string& k, int v) {
+    std::lock_guard lock(mu);
+    table[k] = v;
+  };
+  auto lookup = [&](const std::string& k) {
+    std::shared_lock lock(mu);
+    auto it = table.find(k);
+    return it == table.end() ? 0 : it->second;
+  };
+  store("a", 1);
+  EXPECT_EQ(lookup("a"), 1);
+  {
+    goro::read_lock lock(mu);
+    EXPECT_EQ(table.size(), 1u);
+  }
+  {
+    goro::write_lock lock(mu);
+    table.clear();
+  }
+  EXPECT_EQ(lookup("a"), 0);
+}
+
+// cond.hpp
+TEST(SyncDoc, CondQueue) {
+  goro::run([] {
+    goro::mutex mu;
+    goro::cond ready;
+    std::deque<int> queue;
+    auto take = [&] {
+      std::unique_lock lock(mu);
+      ready.wait(lock, [&] { return !queue.empty(); });
+      int j = queue.front();
+      queue.pop_front();
+      return j;
+    };
+    auto put = [&](int j) {
+      {
+        std::lock_guard lock(mu);
+        queue.push_back(j);
+      }
+      ready.signal();
+    };
+    goro::wait_group wg;
+    int got = 0;
+    wg.go([&] { got = take(); });
+    put(7);
+    wg.wait();
+    EXPECT_EQ(got, 7);
+  });
+}
+
+// once.hpp
+TEST(SyncDoc, OnceExamples) {
+  goro::once init;
+  int* cfg = nullptr;
+  static int loaded = 42;
+  init.call([&] { cfg = &loaded; });
+  EXPECT_EQ(*cfg, 42);
+  static goro::once o;
+  int tables = 0;
+  o.call([](int& t, int n) { t = n; }, std::ref(tables), 64);
+  EXPECT_EQ(tables, 64);
+
+  int closes = 0;
+  auto close_once = goro::once_func([&] { closes++; });
+  close_once();
+  close_once();
+  EXPECT_EQ(closes, 1);
+
+  auto table = goro::once_value([] { return std::vector<uint32_t>(256, 1); });
+  uint32_t crc = table()[3];
+  EXPECT_EQ(crc, 1u);
+}
+
+}  // namespace

@@ -1,0 +1,128 @@
+// goro::once, once_func, once_value (include/goro/once.hpp): Go's
+// sync/once_test.go (TestOnce, TestOncePanic) and oncefunc_test.go
+// (a panicking f panics on every call), with exceptions for panics.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+// Every caller returns only after the one call has finished.
+TEST(Once, ConcurrentCallersWaitForTheFirst) {
+  goro_test::for_procs([] {
+    goro::once o;
+    int value = 0;  // plain: written by the one call, read by every caller
+    std::atomic<int> calls{0}, bad{0};
+    auto use = [&] {
+      o.call([&] {
+        calls++;
+        for (int i = 0; i < 100; i++) goro::yield();  // others arrive meanwhile
+        value = 42;
+      });
+      if (value != 42) bad++;
+    };
+    goro::wait_group wg;
+    for (int i = 0; i < 10; i++) wg.go(use);
+    std::thread t(use);
+    wg.wait();
+    t.join();
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_EQ(bad.load(), 0);
+  });
+}
+
+// Go's TestOncePanic: the exception reaches the first caller, and the
+// once is done all the same (unlike std::call_once).
+TEST(Once, ThrowingFunctionStillCountsAsDone) {
+  goro::once o;
+  try {
+    o.call([] { throw std::runtime_error("failed"); });
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "failed");
+  }
+  bool ran = false;
+  o.call([&] { ran = true; });
+  EXPECT_FALSE(ran);
+}
+
+TEST(Once, ArgumentsAreForwarded) {
+  goro::once o;
+  int got = 0;
+  o.call([](int& out, int v) { out = v; }, std::ref(got), 7);
+  o.call([](int& out, int v) { out = v; }, std::ref(got), 8);
+  EXPECT_EQ(got, 7);
+}
+
+TEST(OnceFunc, CallsOnceFromManyCallers) {
+  goro::run([] {
+    std::atomic<int> calls{0};
+    auto f = goro::once_func([&] { calls++; });
+    auto copy = f;  // copies share the call
+    goro::wait_group wg;
+    for (int i = 0; i < 8; i++) wg.go([f] { f(); });
+    wg.wait();
+    copy();
+    EXPECT_EQ(calls.load(), 1);
+  });
+}
+
+// Go's OnceFunc: if f panics, every call panics with the same value.
+TEST(OnceFunc, ExceptionRethrownOnEveryCall) {
+  int calls = 0;
+  auto f = goro::once_func([&] {
+    calls++;
+    throw std::logic_error("boom");
+  });
+  const void* first = nullptr;
+  for (int i = 0; i < 3; i++) {
+    try {
+      f();
+      FAIL() << "no exception on call " << i;
+    } catch (const std::logic_error& e) {
+      EXPECT_STREQ(e.what(), "boom");
+      if (first == nullptr) first = &e;
+      EXPECT_EQ(first, &e) << "not the same exception object";
+    }
+  }
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(OnceValue, ComputesOnceAndReturnsTheValue) {
+  goro::run([] {
+    std::atomic<int> calls{0};
+    auto v = goro::once_value([&] {
+      calls++;
+      return std::string("computed");
+    });
+    std::atomic<int> bad{0};
+    goro::wait_group wg;
+    for (int i = 0; i < 8; i++)
+      wg.go([&] {
+        if (v() != "computed") bad++;
+      });
+    wg.wait();
+    EXPECT_EQ(v(), "computed");
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_EQ(bad.load(), 0);
+  });
+}
+
+TEST(OnceValue, ExceptionRethrownOnEveryCall) {
+  int calls = 0;
+  auto v = goro::once_value([&]() -> int {
+    calls++;
+    throw std::out_of_range("no value");
+  });
+  for (int i = 0; i < 3; i++) EXPECT_THROW(v(), std::out_of_range);
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
