@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
     channel_suite();
     runtime_suite();
     sched_suite();
+    toolkit_context_suite();
     toolkit_sync_suite();
     toolkit_time_suite();
     return 0;

@@ -92,6 +92,8 @@ void runtime_park_mem();
 void channel_suite();
 void runtime_suite();
 void sched_suite();
+// The toolkit suite's context rows (toolkit_context_bench.cpp).
+void toolkit_context_suite();
 // The toolkit suite's sync rows (toolkit_sync_bench.cpp).
 void toolkit_sync_suite();
 // The toolkit suite's time rows (toolkit_time_bench.cpp).

@@ -1,5 +1,5 @@
-// Pattern: errgroup-like "first error cancels the rest" -- built from a
-// done channel, a buffered error channel and a wait_group.
+// Pattern: "first error cancels the rest" -- goro::errgroup with a
+// context (Go's golang.org/x/sync/errgroup).
 //
 //   g, ctx := errgroup.WithContext(ctx)
 //   for _, t := range tasks {
@@ -7,23 +7,25 @@
 //   }
 //   if err := g.Wait(); err != nil { return err }   // first error; ctx cancelled
 //
-// What it shows: four tasks start together; each reports an error string
-// ("" for success) on a channel with room for all of them. The coordinator
-// waits for outcomes; at the first error it closes `done`, which every task
-// polls between steps (select on done against goro::after(step), a
-// cancellable sleep). The slow tasks stop at their next step instead of
-// running to the end, and the coordinator returns the first error.
+// What it shows: four tasks start together in one group. Each is a
+// function returning a std::error_code (empty for success); the group
+// cancels its context at the first failure, with that error as the cause.
+// Every task watches ctx.done() between steps (a select against
+// goro::after(step), a cancellable sleep), so the slow tasks stop at their
+// next step instead of running to the end, returning ctx.err(); the
+// context's cause (goro::cause) is the failure that cancelled it.
+// wait() returns the first failure; a task that throws fails the group the
+// same way, and wait() rethrows its exception.
 //
-// Pitfall avoided: only the coordinator closes `done`, and only once (a
-// second close would throw "close of closed channel"): several tasks may
-// fail, but they report, they do not close. The errors channel has room
-// for every task, so no task blocks on its report after the coordinator
-// has its answer. goro has no errgroup or context yet: this is the same
-// mechanism, written out (docs/guide.md, "coming with the sync/context
-// issues").
+// Pitfall avoided: writing this by hand takes a done channel closed exactly
+// once, an error channel with room for every task (or a task blocks on its
+// report after the coordinator has its answer) and a wait_group; errgroup
+// is those, already right. set_limit(n) would also bound how many run at
+// once (go() then waits for a free slot).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,24 +35,21 @@ using namespace std::chrono_literals;
 
 struct task {
   std::string name;
-  int steps;       // 5ms each
-  int fail_at;     // step that fails, or -1
-};
-struct outcome {
-  std::string name;
-  std::string err;  // "" = success
+  int steps;    // 5ms each
+  int fail_at;  // step that fails, or -1
 };
 
-// Runs t step by step; returns "" on success, an error, or "cancelled".
-static std::string run_task(const task& t, goro::recv_chan<goro::unit> done) {
+// Runs t step by step: an empty error_code on success, the failure, or
+// why it was cancelled.
+static std::error_code run_task(const task& t, const goro::context& ctx) {
   for (int s = 0; s < t.steps; s++) {
-    if (s == t.fail_at) return "step " + std::to_string(s) + " failed: connection reset";
-    switch (goro::select(goro::case_recv(done), goro::case_recv(goro::after(5ms))).index()) {
-      case 0: return "cancelled";  // case <-done
-      case 1: break;               // case <-time.After(5ms): next step
+    if (s == t.fail_at) return std::make_error_code(std::errc::connection_reset);
+    switch (goro::select(goro::case_recv(ctx.done()), goro::case_recv(goro::after(5ms))).index()) {
+      case 0: return ctx.err();  // case <-ctx.Done(): return ctx.Err()
+      case 1: break;                    // case <-time.After(5ms): next step
     }
   }
-  return "";
+  return {};
 }
 
 int main() {
@@ -59,29 +58,25 @@ int main() {
         {"fetch-users", 2, -1}, {"fetch-orders", 20, 4}, {"fetch-invoices", 60, -1}, {"fetch-reports", 100, -1}};
     auto start = std::chrono::steady_clock::now();
 
-    goro::chan<goro::unit> done = goro::make_chan<goro::unit>();
-    goro::chan<outcome> outcomes = goro::make_chan<outcome>(static_cast<int64_t>(tasks.size()));
-    goro::wait_group wg;
-    for (const task& t : tasks)
-      wg.go([t, done, outcomes]() mutable { outcomes.send({t.name, run_task(t, done)}); });
-
-    // The coordinator: the first error closes done (once).
-    std::string first_error;
-    std::vector<outcome> all;
-    for (size_t i = 0; i < tasks.size(); i++) {
-      outcome o = outcomes.recv();
-      if (!o.err.empty() && first_error.empty() && o.err != "cancelled") {
-        first_error = o.name + ": " + o.err;
-        done.close();  // cancel the rest
-      }
-      all.push_back(std::move(o));
+    auto [g, ctx] = goro::errgroup_with_context(goro::background());
+    std::mutex mu;  // guards `lines` (held for a push_back only)
+    std::vector<std::string> lines;
+    for (const task& t : tasks) {
+      g.go([t, ctx = ctx, &mu, &lines]() -> std::error_code {
+        std::error_code e = run_task(t, ctx);
+        std::lock_guard lk(mu);
+        lines.push_back(t.name + ": " + (e ? e.message() : "ok"));
+        return e;
+      });
     }
-    wg.wait();
+    std::error_code first = g.wait();  // every task has returned
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
 
-    std::sort(all.begin(), all.end(), [](const outcome& a, const outcome& b) { return a.name < b.name; });
-    for (const outcome& o : all) std::printf("  %-15s %s\n", o.name.c_str(), o.err.empty() ? "ok" : o.err.c_str());
-    std::printf("group error: %s\n", first_error.c_str());
-    std::printf("finished %s the slowest task's 500ms: the rest were cancelled\n", ms < 400ms ? "well before" : "NOT before");
+    std::sort(lines.begin(), lines.end());
+    for (const std::string& l : lines) std::printf("  %s\n", l.c_str());
+    std::printf("group error: %s; ctx: %s (cause: %s)\n", first.message().c_str(), ctx.err().message().c_str(),
+                goro::cause(ctx).message().c_str());
+    std::printf("finished %s the slowest task's 500ms: the rest were cancelled\n",
+                ms < 400ms ? "well before" : "NOT before");
   });
 }

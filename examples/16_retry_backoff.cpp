@@ -1,5 +1,6 @@
 // Pattern: retries with exponential backoff -- sleep between attempts,
-// doubling the wait up to a cap, and let a done channel cut a wait short.
+// doubling the wait up to a cap, and let the caller's context cut a wait
+// short.
 //
 //   backoff := 100 * time.Millisecond
 //   for attempt := 1; attempt <= 5; attempt++ {
@@ -12,13 +13,15 @@
 //   }
 //
 // What it shows: retry() calls an operation until it succeeds or runs out
-// of attempts. Between attempts it waits with a select on `done` and
+// of attempts. Between attempts it waits with a select on `ctx.done()` and
 // goro::after(backoff): an uncancellable wait would be goro::sleep_for
 // (Go's time.Sleep, the goroutine parks, its worker runs other
 // goroutines). Three runs: a flaky call that succeeds on its 4th attempt;
 // one that never succeeds and gives up after 5, the backoff capped at
-// 20ms; and one whose caller closes done during a wait, which ends the
-// retry loop at once instead of after the full backoff.
+// 20ms; and one whose caller gives it 30ms in all (goro::with_timeout):
+// the context's deadline ends the retry loop during a wait, at once
+// instead of after the full backoff, and ctx.err() says why ("context
+// deadline exceeded").
 //
 // Pitfall avoided: retrying in a tight loop (a livelock that hammers the
 // failing service), and a backoff that cannot be interrupted, so shutdown
@@ -39,10 +42,11 @@ struct retry_result {
   int attempts = 0;
   std::string waits;  // the backoffs waited, for printing
   bool cancelled = false;
+  std::error_code why;  // ctx.err() when cancelled
 };
 
 static retry_result retry(const std::function<bool()>& op, int max_attempts, ms first, ms cap,
-                          goro::recv_chan<goro::unit> done = {}) {
+                          const goro::context& ctx = goro::background()) {
   retry_result r;
   ms backoff = first;
   for (r.attempts = 1; r.attempts <= max_attempts; r.attempts++) {
@@ -53,10 +57,11 @@ static retry_result retry(const std::function<bool()>& op, int max_attempts, ms 
     if (r.attempts == max_attempts) break;
     if (backoff > cap) backoff = cap;
     r.waits += " " + std::to_string(backoff.count()) + "ms";
-    switch (goro::select(goro::case_recv(goro::after(backoff)), goro::case_recv(done)).index()) {
+    switch (goro::select(goro::case_recv(goro::after(backoff)), goro::case_recv(ctx.done())).index()) {
       case 0: break;  // waited out the backoff
-      case 1:         // cancelled; a nil `done` (the default) is never chosen
+      case 1:         // ctx done; background()'s done() is nil, never chosen
         r.cancelled = true;
+        r.why = ctx.err();
         return r;
     }
     backoff *= 2;
@@ -78,18 +83,13 @@ int main() {
     std::printf("down:    ok=%s after %d attempts, waited%s (capped at 20ms)\n", b.ok ? "true" : "false",
                 b.attempts, b.waits.c_str());
 
-    // The caller gives up 30ms in: the 100ms backoff is cut short.
-    goro::chan<goro::unit> done = goro::make_chan<goro::unit>();
-    goro::wait_group wg;
-    wg.go([done]() mutable {
-      goro::sleep_for(30ms);
-      done.close();
-    });
+    // The caller gives the whole retry 30ms: the 100ms backoff is cut short.
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 30ms);
     t0 = std::chrono::steady_clock::now();
-    retry_result c = retry([] { return false; }, 5, 100ms, 1000ms, done);
+    retry_result c = retry([] { return false; }, 5, 100ms, 1000ms, ctx);
     took = std::chrono::steady_clock::now() - t0;
-    wg.wait();
-    std::printf("stopped: cancelled=%s after %d attempt(s), in %s than the 100ms backoff\n",
-                c.cancelled ? "true" : "false", c.attempts, took < 90ms ? "less" : "NOT less");
+    cancel();  // Go's defer cancel(): frees the timer if the deadline had not come
+    std::printf("stopped: cancelled=%s (%s) after %d attempt(s), in %s than the 100ms backoff\n",
+                c.cancelled ? "true" : "false", c.why.message().c_str(), c.attempts, took < 90ms ? "less" : "NOT less");
   });
 }

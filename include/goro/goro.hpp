@@ -7,6 +7,9 @@
 
 #include <goro/chan.hpp>
 #include <goro/cond.hpp>
+#include <goro/context.hpp>
+#include <goro/errc.hpp>
+#include <goro/errgroup.hpp>
 #include <goro/mutex.hpp>
 #include <goro/once.hpp>
 #include <goro/panic.hpp>

@@ -26,6 +26,8 @@
 //                 before its channel's lock and the P timer heaps
 //   chan          channel state (several at once in select, by address)
 //   wait_list     wait_group / semaphore-style waiter lists
+//   context       a cancellable context's state (context/context.hpp); a
+//                 deadline's timer is added and deleted under it
 //   timers        a P's timer heap
 //   sched         the global run queue, idle P and M lists
 //   scavenger     the stack scavenger's batch (sched/stack.cpp): held across
@@ -46,6 +48,7 @@ enum class lock_rank : uint8_t {
   timer = 1,
   chan,
   wait_list,
+  context,
   timers,
   sched,
   scavenger,

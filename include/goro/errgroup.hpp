@@ -1,0 +1,148 @@
+// goro::errgroup: Go's golang.org/x/sync/errgroup. A group of goroutines
+// working on subtasks of one task; wait() waits for them all and reports
+// the first failure.
+//
+//   auto [g, ctx] = goro::errgroup_with_context(parent);  // g, ctx := errgroup.WithContext(parent)
+//   g.set_limit(8);                                        // at most 8 at a time
+//   for (const auto& url : urls)
+//     g.go([ctx = ctx, url]() -> std::error_code { return fetch(ctx, url); });
+//   if (std::error_code e = g.wait()) return e;           // the first failure
+//
+// A task is a callable taking no argument that returns void or
+// std::error_code. It fails by returning a non-zero error_code or by
+// throwing; the first failure wins: wait() returns that error_code, or
+// rethrows that exception (later failures are dropped, as Go drops later
+// errors). A group made by errgroup_with_context cancels its context on
+// the first failure (cause: the error_code, or errc::canceled for an
+// exception) and when wait() returns, as Go's does.
+//
+// errgroup is a handle: copies name the same group (Go's *Group), so a
+// task may start more tasks through a copy. Every member function may be
+// called from any goroutine or plain thread; set_limit only while no task
+// is running. A default-constructed group has no limit and no context
+// (Go's zero Group).
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include <goro/chan.hpp>
+#include <goro/context.hpp>
+#include <goro/panic.hpp>
+#include <goro/runtime.hpp>
+#include <goro/wait_group.hpp>
+
+namespace goro {
+
+class errgroup {
+ public:
+  errgroup() : s_(std::make_shared<state>()) {}
+
+  // Starts f in a new goroutine (Go's g.Go). With a limit, blocks until
+  // fewer than the limit are running (parking the caller, wait reason
+  // "chan send"). Throws what goro::go throws.
+  template <class F>
+  void go(F&& f) {
+    if (!s_->sem.is_nil()) s_->sem.send(unit{});
+    start(std::forward<F>(f));
+  }
+
+  // Starts f only if the limit allows it now (Go's g.TryGo): true if
+  // started, false (f not called) if limit tasks are running. Never
+  // blocks.
+  template <class F>
+  bool try_go(F&& f) {
+    if (!s_->sem.is_nil() && !s_->sem.try_send(unit{})) return false;
+    start(std::forward<F>(f));
+    return true;
+  }
+
+  // At most n tasks at a time from now on; n < 0: no limit (Go's
+  // g.SetLimit). Throws goro::panic_error("errgroup: modify limit while N
+  // goroutines in the group are still active") if tasks started under a
+  // limit are running, as Go panics.
+  void set_limit(int64_t n) {
+    if (!s_->sem.is_nil() && s_->sem.len() != 0)
+      throw panic_error("errgroup: modify limit while " + std::to_string(s_->sem.len()) +
+                        " goroutines in the group are still active");
+    s_->sem = n < 0 ? chan<unit>{} : make_chan<unit>(n);
+  }
+
+  // Waits for every task started so far (Go's g.Wait), then cancels the
+  // group's context if it has one, and reports the first failure: returns
+  // its error_code (empty if none failed), or rethrows its exception.
+  std::error_code wait() {
+    s_->wg.wait();
+    // Every task's write of the failure happens before wg.wait returns.
+    s_->cancel(s_->err ? s_->err : std::error_code(errc::canceled));
+    if (s_->ex) std::rethrow_exception(s_->ex);
+    return s_->err;
+  }
+
+ private:
+  struct state {
+    wait_group wg;
+    chan<unit> sem;  // nil: no limit; else a slot per running task
+    std::atomic<bool> failed{false};
+    std::error_code err;    // the first failure's, written by its claimer
+    std::exception_ptr ex;  // the first failure's exception
+    cancel_cause_func cancel;  // cancels nothing for a zero group
+  };
+
+  template <class F>
+  void start(F&& f) {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    static_assert(std::is_void_v<R> || std::is_same_v<R, std::error_code>,
+                  "errgroup: a task returns void or std::error_code");
+    s_->wg.add(1);
+    try {
+      goro::go([s = s_, f = std::forward<F>(f)]() mutable {
+        try {
+          if constexpr (std::is_void_v<R>) {
+            f();
+          } else {
+            if (std::error_code e = f()) fail(*s, e, nullptr);
+          }
+        } catch (...) {
+          fail(*s, {}, std::current_exception());
+        }
+        if (!s->sem.is_nil()) s->sem.recv();
+        s->wg.done();
+      });
+    } catch (...) {
+      if (!s_->sem.is_nil()) s_->sem.recv();
+      s_->wg.done();
+      throw;
+    }
+  }
+
+  static void fail(state& s, std::error_code e, std::exception_ptr ex) {
+    bool expected = false;
+    if (!s.failed.compare_exchange_strong(expected, true)) return;  // not the first
+    s.err = e;
+    s.ex = std::move(ex);
+    s.cancel(e ? e : std::error_code(errc::canceled));
+  }
+
+  std::shared_ptr<state> s_;
+  friend std::pair<errgroup, context> errgroup_with_context(const context& parent);
+};
+
+// A group and a child context of parent that the group cancels on its
+// first failure and when wait() returns (Go's errgroup.WithContext).
+// Throws std::bad_alloc.
+//
+//   auto [g, ctx] = goro::errgroup_with_context(goro::background());
+inline std::pair<errgroup, context> errgroup_with_context(const context& parent) {
+  errgroup g;
+  auto [ctx, cancel] = with_cancel_cause(parent);
+  g.s_->cancel = cancel;
+  return {g, ctx};
+}
+
+}  // namespace goro

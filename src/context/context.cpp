@@ -1,0 +1,544 @@
+// The context tree: creation, cancellation and its propagation, lookups,
+// context_after_func, std::stop_token interop. Nodes are described in
+// context.hpp; the public contract in goro/context.hpp.
+//
+// Cancellation (ctx_cancel_tree), the one protocol here, in two phases
+// per node so that Go's guarantee holds: once a context's err() is seen
+// set, so is every descendant's (Go gets it by holding the parent's lock
+// while it cancels the children; here no two node locks are ever held).
+//  1. mark_cancelling, under n->mu: if n->cancelling is set, stop (someone
+//     else is cancelling n). Else record the error and cause; move the
+//     children off n's list onto the canceller's work list (each only if
+//     its count can be raised from non-zero: a child at zero is being
+//     freed and waits for this lock to unlink itself; it finds itself
+//     detached and goes), with n itself pushed beneath them as a marker;
+//     delete n's timer if pending. After funcs stay on the list.
+//  2. The work list is popped: a child gets phase 1 (its own children go
+//     on top of its marker); a marker means the node's subtree is done,
+//     and the node gets phase 2.
+//  3. publish, under n->mu: store err (release); take the done channel
+//     (putting the shared closed channel there if none was made) and the
+//     after funcs left on the list. Then, with no lock: close the done
+//     channel (so err is set before done is closed) and start each after
+//     func in a goroutine (so f sees err set).
+//  4. The root is published last; then, if asked, it is unlinked from its
+//     parent anchor's list (under pa->mu).
+// Meanwhile a new child of a node being cancelled is cancelled at once by
+// its creator (attach sees `cancelling`), and an after func registered on
+// it goes on its list, for publish to start.
+// The work list is a stack threaded through the entries' `next` fields
+// (which the detacher owns), so cancelling a million-node tree neither
+// allocates nor recurses: goroutine and scheduler stacks are small.
+//
+// One window remains where Go has none: if a descendant is being
+// cancelled at the same moment by someone else (its own cancel function,
+// its deadline), an ancestor may publish before that descendant does; its
+// err() then follows a moment later. Go's canceller would wait on the
+// descendant's lock; here it cannot wait (it may be a timer callback on a
+// scheduler stack, and the other canceller a descheduled goroutine).
+//
+// Invariants:
+//  C1. cancelling goes 0 -> errc once, under mu, with cause; err goes
+//      0 -> cancelling once, under mu, after every descendant that was on
+//      the list at phase 1 was published (bar the window above).
+//  C2. done is closed exactly once, by the one who set err, after it.
+//  C3. An entry is on at most one list; `attached` says whether it is on
+//      its owner's, guarded by the owner's mu. Every detach clears it.
+//  C4. A node on a list is alive: a child unlinks itself (under pa->mu)
+//      before it is freed; a registration holds its owner.
+//  C5. Once cancelling, a node's list holds only after funcs (children
+//      added then are cancelled by their creator, never listed); once
+//      published, it is empty and stays so.
+//  C6. A deadline node's pending timer holds a reference to it; the timer
+//      reference is released by the timer's function once it ran, or by
+//      the canceller whose timer_del removed it, never both.
+//
+// Lock order: a node's mu (rank `context`) is never held together with
+// another node's mu: propagation goes parent -> child by taking the
+// children off the parent's list under the parent's lock, releasing it,
+// then locking each child in turn. Under mu the only other lock taken is a
+// P's timer lock (timer_add/timer_del, rank `timers`); channels are made
+// under it but closed and released outside it; goroutines are started
+// with no lock held. So cancelling from a timer callback, a plain thread,
+// a stop_callback and goroutines at once cannot deadlock.
+//
+// Who touches what: refs are atomics (acq_rel on the decrement that may
+// free); every cancel_node field is either immutable after creation or
+// guarded by its mu, as context.hpp says per field; err and done are also
+// read without the lock (acquire), pairing with the stores under it.
+#include "context/context.hpp"
+
+#include <memory>
+#include <new>
+#include <stop_token>
+
+#include "base/check.hpp"
+#include "base/race.hpp"
+#include "goro/chan.hpp"
+#include "goro/detail/spawn.hpp"
+#include "time/timer.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+// The closed channel done() returns for a node cancelled before anyone
+// asked for its channel (Go's closedchan). Immortal.
+hchan* closed_chan() {
+  static hchan* c = [] {
+    hchan* ch = chan_make(&elem_type_of<unit>::value, 0);
+    chan_close(ch);
+    return ch;
+  }();
+  return c;
+}
+
+ctx_node g_todo{ctx_kind::todo};
+
+void list_push(cancel_node* owner, ctx_entry* e) {
+  e->prev = owner->head.prev;
+  e->next = &owner->head;
+  owner->head.prev->next = e;
+  owner->head.prev = e;
+  e->attached = true;
+  owner->nentries++;
+}
+
+void list_unlink(cancel_node* owner, ctx_entry* e) {
+  e->prev->next = e->next;
+  e->next->prev = e->prev;
+  e->prev = e->next = nullptr;
+  e->attached = false;
+  owner->nentries--;
+}
+
+void afunc_spawn(ctx_fn* fn) {
+  std::unique_ptr<ctx_fn> owned(fn);
+  spawn(0, reinterpret_cast<const void*>(&afunc_spawn), [f = owned.get()] {
+    std::unique_ptr<ctx_fn> own(f);
+    own->run();
+  });
+  owned.release();
+}
+
+void start_afunc(ctx_afunc* a) {
+  uint8_t s = kAfuncPending;
+  // acq_rel: the winner owns fn (stop's CAS is the other contender).
+  if (a->state.compare_exchange_strong(s, kAfuncStarted, std::memory_order_acq_rel)) {
+    ctx_fn* fn = std::exchange(a->fn, nullptr);
+    afunc_spawn(fn);
+  }
+  cancel_node* owner = std::exchange(a->owner, nullptr);
+  ctx_release(owner);      // the registration's reference to its owner
+  ctx_afunc_release(a);    // the list's reference
+}
+
+// Phase 1 (see the top). Returns false if n is cancelling or cancelled
+// already. With a marker, n itself is pushed (finishing) below its
+// children, so that it is published after them.
+bool mark_cancelling(cancel_node* n, int err, std::error_code cause, ctx_entry** work, bool marker) {
+  bool timer_ref;
+  {
+    lock_guard lk(n->mu);
+    if (n->cancelling != 0) return false;
+    n->cancelling = err;
+    n->cause = cause;
+    if (marker) {
+      n->finishing = true;
+      n->ctx_entry::next = *work;
+      *work = n;
+    }
+    for (ctx_entry* e = n->head.next; e != &n->head;) {
+      ctx_entry* nx = e->next;
+      if (e->type == entry_type::child) {
+        list_unlink(n, e);
+        // A child at zero references is being freed: it waits for this
+        // lock to unlink itself, finds itself detached, and goes.
+        if (ctx_try_retain(static_cast<cancel_node*>(e))) {
+          e->next = *work;
+          *work = e;
+        }
+      }
+      e = nx;
+    }
+    timer_ref = n->t != nullptr && timer_del(n->t);
+  }
+  if (timer_ref) ctx_release(n);  // C6; the caller's reference remains
+  return true;
+}
+
+// Phase 2: err published, done closed, after funcs started. Only the one
+// whose mark_cancelling succeeded calls it, once.
+void publish(cancel_node* n) {
+  hchan* done;
+  ctx_entry* afuncs = nullptr;
+  hchan* closed = closed_chan();  // made (and closed) on first use: not under mu
+  {
+    lock_guard lk(n->mu);
+    // release: whoever sees err sees the cause and every descendant's err.
+    n->err.store(n->cancelling, std::memory_order_release);
+    done = n->done.load(std::memory_order_relaxed);
+    if (done == nullptr) {
+      chan_retain(closed);
+      // release: done() readers see a complete channel.
+      n->done.store(closed, std::memory_order_release);
+    }
+    // Only after funcs are left (C5): take them all.
+    while (n->head.next != &n->head) {
+      ctx_entry* e = n->head.next;
+      list_unlink(n, e);
+      e->next = afuncs;
+      afuncs = e;
+    }
+  }
+  if (done != nullptr) chan_close(done);  // C2: after err, once
+  while (afuncs != nullptr) {
+    ctx_entry* e = afuncs;
+    afuncs = e->next;
+    e->next = nullptr;
+    start_afunc(static_cast<ctx_afunc*>(e));
+  }
+}
+
+void remove_from_parent(cancel_node* n) {
+  cancel_node* pa = n->pa;
+  if (pa == nullptr) return;
+  lock_guard lk(pa->mu);
+  if (n->attached) list_unlink(pa, n);
+}
+
+// Attaches a new cancel node to its parent anchor, or cancels it at once
+// if the anchor is done.
+void attach(cancel_node* n) {
+  cancel_node* pa = n->pa;
+  if (pa == nullptr) return;
+  int err;
+  std::error_code cause;
+  {
+    lock_guard lk(pa->mu);
+    err = pa->cancelling;
+    if (err == 0) {
+      list_push(pa, n);
+      return;
+    }
+    cause = pa->cause;
+  }
+  ctx_cancel_tree(n, err, cause, false);
+}
+
+cancel_node* new_cancel(ctx_node* parent) {
+  auto* n = new cancel_node;
+  if (parent != nullptr) {
+    ctx_retain(parent);
+    n->parent = parent;
+    n->pa = parent->anc;
+    n->deadline_ns = parent->deadline_ns;
+  }
+  n->anc = n;
+  return n;
+}
+
+void deadline_fire(timer* t, int64_t /*now*/) {
+  auto* n = static_cast<cancel_node*>(t->arg);
+  std::error_code cause = n->deadline_cause ? n->deadline_cause : make_error_code(errc::deadline_exceeded);
+  ctx_cancel_tree(n, static_cast<int>(errc::deadline_exceeded), cause, true);
+  ctx_release(n);  // the timer's reference (C6); may free n and t
+}
+
+void destroy_one(ctx_node* n) noexcept {
+  switch (n->kind) {
+    case ctx_kind::cancel: {
+      auto* c = static_cast<cancel_node*>(n);
+      // First: a running stop callback finishes before the node goes.
+      delete c->stopcb;
+      if (c->sig.load(std::memory_order_acquire) != nullptr) signal_unregister(c);
+      remove_from_parent(c);
+      GORO_DCHECK(c->nentries == 0);  // C4: entries keep it alive
+      if (hchan* d = c->done.load(std::memory_order_relaxed)) chan_release(d);
+      delete c->t;  // not pending: a pending timer holds a reference (C6)
+      delete c;
+      return;
+    }
+    case ctx_kind::value: {
+      auto* v = static_cast<value_node*>(n);
+      v->destroy(v->value);
+      delete v;
+      return;
+    }
+    case ctx_kind::without_cancel: delete n; return;
+    case ctx_kind::todo: return;
+  }
+}
+
+}  // namespace
+
+bool ctx_try_retain(ctx_node* n) noexcept {
+  int64_t r = n->refs.load(std::memory_order_relaxed);
+  while (r > 0) {
+    if (n->refs.compare_exchange_weak(r, r + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+void ctx_retain(ctx_node* n) noexcept {
+  // relaxed: a new reference is made from one already held.
+  n->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ctx_release(ctx_node* n) noexcept {
+  // Iterative up the parent chain: dropping a long chain must not recurse.
+  while (n != nullptr) {
+    race_release(n);  // every use through a handle happens before the free
+    // acq_rel: the last releaser sees every other holder's writes.
+    if (n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    race_acquire(n);
+    ctx_node* parent = n->parent;
+    destroy_one(n);
+    n = parent;
+  }
+}
+
+bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove) noexcept {
+  ctx_entry* work = nullptr;
+  if (!mark_cancelling(n, err, cause, &work, false)) return false;
+  while (work != nullptr) {
+    auto* c = static_cast<cancel_node*>(work);
+    work = work->next;
+    c->ctx_entry::next = nullptr;
+    if (c->finishing) {
+      publish(c);  // its whole subtree is published
+    } else if (mark_cancelling(c, err, cause, &work, true)) {
+      continue;  // its reference now rides on its marker
+    }
+    ctx_release(c);  // the reference taken when it was detached
+  }
+  publish(n);
+  if (remove) remove_from_parent(n);
+  return true;
+}
+
+ctx_node* ctx_todo() noexcept {
+  ctx_retain(&g_todo);  // never reaches 0: the static holds one
+  return &g_todo;
+}
+
+ctx_node* ctx_with_cancel(ctx_node* parent) {
+  cancel_node* n = new_cancel(parent);
+  attach(n);
+  return n;
+}
+
+ctx_node* ctx_with_deadline(ctx_node* parent, int64_t deadline_ns, std::error_code cause) {
+  if (parent != nullptr && parent->deadline_ns <= deadline_ns) return ctx_with_cancel(parent);
+  cancel_node* n = new_cancel(parent);
+  n->deadline_ns = deadline_ns;
+  n->deadline_cause = cause;
+  attach(n);
+  if (n->err.load(std::memory_order_acquire) != 0) return n;
+  std::error_code dcause = cause ? cause : make_error_code(errc::deadline_exceeded);
+  if (deadline_ns <= steady_now_ns()) {
+    ctx_cancel_tree(n, static_cast<int>(errc::deadline_exceeded), dcause, true);
+    return n;
+  }
+  if (deadline_ns >= kFarFutureNs) return n;  // never comes (saturated)
+  auto* t = new timer;
+  t->when = deadline_ns;
+  t->fn = deadline_fire;
+  t->arg = n;
+  lock_guard lk(n->mu);
+  if (n->cancelling != 0) {
+    delete t;  // cancelled meanwhile (by the parent)
+    return n;
+  }
+  n->t = t;
+  ctx_retain(n);  // the timer's reference (C6)
+  timer_add(t);
+  return n;
+}
+
+ctx_node* ctx_with_value(ctx_node* parent, const void* key, void* value, void (*destroy)(void*) noexcept) {
+  value_node* n;
+  try {
+    n = new value_node;
+  } catch (...) {
+    destroy(value);
+    throw;
+  }
+  n->key = key;
+  n->value = value;
+  n->destroy = destroy;
+  if (parent != nullptr) {
+    ctx_retain(parent);
+    n->parent = parent;
+    n->anc = parent->anc;
+    n->deadline_ns = parent->deadline_ns;
+  }
+  return n;
+}
+
+ctx_node* ctx_without_cancel(ctx_node* parent) {
+  auto* n = new ctx_node(ctx_kind::without_cancel);
+  if (parent != nullptr) {
+    ctx_retain(parent);
+    n->parent = parent;
+  }
+  return n;
+}
+
+void ctx_cancel(ctx_node* n, std::error_code cause) noexcept {
+  GORO_DCHECK(n->kind == ctx_kind::cancel);
+  auto* c = static_cast<cancel_node*>(n);
+  ctx_cancel_tree(c, static_cast<int>(errc::canceled), cause ? cause : make_error_code(errc::canceled), true);
+  if (c->sig.load(std::memory_order_acquire) != nullptr) signal_unregister(c);
+}
+
+hchan* ctx_done(ctx_node* n) {
+  cancel_node* a = n != nullptr ? n->anc : nullptr;
+  if (a == nullptr) return nullptr;
+  // acquire: pairs with the release stores below and in the canceller.
+  hchan* d = a->done.load(std::memory_order_acquire);
+  if (d == nullptr) {
+    hchan* fresh = chan_make(&elem_type_of<unit>::value, 0);
+    {
+      lock_guard lk(a->mu);
+      d = a->done.load(std::memory_order_relaxed);
+      if (d == nullptr) {
+        a->done.store(fresh, std::memory_order_release);
+        d = fresh;
+        fresh = nullptr;
+      }
+    }
+    if (fresh != nullptr) chan_release(fresh);  // lost the race to another done()
+  }
+  chan_retain(d);
+  return d;
+}
+
+std::error_code ctx_err(ctx_node* n) noexcept {
+  cancel_node* a = n != nullptr ? n->anc : nullptr;
+  if (a == nullptr) return {};
+  int e = a->err.load(std::memory_order_acquire);
+  if (e == 0) return {};
+  return make_error_code(static_cast<errc>(e));
+}
+
+std::error_code ctx_cause(ctx_node* n) noexcept {
+  cancel_node* a = n != nullptr ? n->anc : nullptr;
+  if (a == nullptr) return {};
+  // acquire: the cause was written before err (C1).
+  if (a->err.load(std::memory_order_acquire) == 0) return {};
+  return a->cause;
+}
+
+int64_t ctx_deadline(ctx_node* n) noexcept { return n != nullptr ? n->deadline_ns : INT64_MAX; }
+
+const void* ctx_value(ctx_node* n, const void* key) noexcept {
+  for (; n != nullptr; n = n->parent) {
+    if (n->kind == ctx_kind::value && static_cast<value_node*>(n)->key == key) return static_cast<value_node*>(n)->value;
+  }
+  return nullptr;
+}
+
+ctx_afunc* ctx_after_func(ctx_node* n, ctx_fn* fn) {
+  std::unique_ptr<ctx_fn> owned(fn);
+  auto* a = new ctx_afunc;
+  cancel_node* owner = n != nullptr ? n->anc : nullptr;
+  if (owner == nullptr) return a;  // never done: f never runs; fn freed here
+  {
+    lock_guard lk(owner->mu);
+    // While the node is being cancelled (not yet published) the
+    // registration still goes on its list: publish() starts it after err
+    // is visible, so f always sees ctx.err() set.
+    if (owner->err.load(std::memory_order_relaxed) == 0) {
+      a->fn = owned.release();
+      a->refs.fetch_add(1, std::memory_order_relaxed);  // the list's
+      ctx_retain(owner);                                 // the registration's
+      a->owner = owner;
+      list_push(owner, a);
+      return a;
+    }
+  }
+  a->state.store(kAfuncStarted, std::memory_order_relaxed);  // done already: run now
+  afunc_spawn(owned.release());
+  return a;
+}
+
+bool ctx_afunc_stop(ctx_afunc* a) noexcept {
+  uint8_t s = kAfuncPending;
+  // acq_rel: the winner owns fn (start_afunc's CAS is the other contender).
+  if (!a->state.compare_exchange_strong(s, kAfuncStopped, std::memory_order_acq_rel)) return false;
+  delete std::exchange(a->fn, nullptr);
+  bool mine = false;
+  cancel_node* owner = a->owner;
+  if (owner != nullptr) {
+    lock_guard lk(owner->mu);
+    if (a->attached) {
+      list_unlink(owner, a);
+      mine = true;
+    }
+  }
+  // Whoever takes the entry off the list drops the list's references (a
+  // canceller that detached it does so in start_afunc).
+  if (mine) {
+    a->owner = nullptr;
+    ctx_release(owner);
+    ctx_afunc_release(a);
+  }
+  return true;
+}
+
+void ctx_afunc_retain(ctx_afunc* a) noexcept { a->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void ctx_afunc_release(ctx_afunc* a) noexcept {
+  race_release(a);
+  // acq_rel: the last releaser sees every other holder's writes.
+  if (a->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  race_acquire(a);
+  delete a->fn;  // a registration never started nor stopped (never done)
+  delete a;
+}
+
+namespace {
+
+// with_stop_token's callback: cancels the node when a stop is requested.
+// It may run on the requesting thread while the node's last reference is
+// being dropped elsewhere: the node's destructor deletes the callback
+// first, and std::stop_callback's destructor waits for a running callback.
+struct stop_cb final : stop_cb_base {
+  struct fire {
+    cancel_node* n;
+    void operator()() const noexcept {
+      // A node at zero references is being freed: nobody can see it.
+      if (!ctx_try_retain(n)) return;
+      ctx_cancel_tree(n, static_cast<int>(errc::canceled), make_error_code(errc::canceled), true);
+      ctx_release(n);
+    }
+  };
+  stop_cb(std::stop_token st, cancel_node* n) : cb(std::move(st), fire{n}) {}
+  std::stop_callback<fire> cb;
+};
+
+}  // namespace
+
+ctx_node* ctx_with_stop_token(ctx_node* parent, std::stop_token st) {
+  cancel_node* n = new_cancel(parent);
+  attach(n);
+  try {
+    // If a stop was already requested, the callback runs here.
+    n->stopcb = new stop_cb(std::move(st), n);
+  } catch (...) {
+    ctx_release(n);
+    throw;
+  }
+  return n;
+}
+
+int64_t context_child_count(const context& ctx) noexcept {
+  ctx_node* n = ctx_access::node(ctx);
+  cancel_node* a = n != nullptr ? n->anc : nullptr;
+  if (a == nullptr) return 0;
+  lock_guard lk(a->mu);
+  return a->nentries;
+}
+
+}  // namespace goro::detail

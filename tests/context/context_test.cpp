@@ -1,0 +1,491 @@
+// goro::context: the semantics of Go's context tests (src/context/
+// context_test.go, x_test.go, afterfunc_test.go), ported: propagation to
+// descendants, a parent already done, deadlines and timeouts, causes,
+// AfterFunc and its stop, WithoutCancel, values through the chain, err and
+// cause before and after cancel. Tests wait on conditions (done channels),
+// never on time; the only timing check is "not before the deadline".
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::for_procs;
+
+namespace {
+
+inline constexpr goro::context_key<int> key1;
+inline constexpr goro::context_key<int> key2;
+inline constexpr goro::context_key<std::string> key3;
+
+// Whether ctx.done() is closed now (a select with default, as Go's tests'
+// `select { case <-c.Done(): ... default: }`).
+bool is_done(const goro::context& ctx) {
+  return goro::select(goro::case_recv(ctx.done()), goro::case_default()).index() == 0;
+}
+
+TEST(Errc, MessagesAndCategory) {
+  std::error_code c = goro::errc::canceled;
+  std::error_code d = goro::errc::deadline_exceeded;
+  EXPECT_EQ(c.message(), "context canceled");
+  EXPECT_EQ(d.message(), "context deadline exceeded");
+  EXPECT_STREQ(c.category().name(), "goro");
+  EXPECT_EQ(c, goro::errc::canceled);
+  EXPECT_NE(c, d);
+  EXPECT_TRUE(c);
+}
+
+TEST(Context, BackgroundAndTodo) {
+  for (goro::context ctx : {goro::background(), goro::todo(), goro::context{}}) {
+    EXPECT_FALSE(ctx.err());
+    EXPECT_FALSE(goro::cause(ctx));
+    EXPECT_FALSE(ctx.deadline().has_value());
+    EXPECT_TRUE(ctx.done().is_nil());  // Go's nil Done: blocks forever
+    EXPECT_FALSE(is_done(ctx));
+    EXPECT_EQ(ctx.value(key1), nullptr);
+  }
+}
+
+// Go's TestWithCancel: a chain of cancel contexts; cancelling the middle
+// one cancels it and its child, not its parent.
+TEST(Context, WithCancelPropagates) {
+  for_procs([] {
+    auto [c1, cancel1] = goro::with_cancel(goro::background());
+    auto o = goro::with_value(c1, key1, 1);
+    auto [c2, cancel2] = goro::with_cancel(o);
+    auto [c3, cancel3] = goro::with_cancel(c2);
+    std::vector<goro::context> all{c1, o, c2, c3};
+    for (auto& c : all) {
+      EXPECT_FALSE(c.err());
+      EXPECT_FALSE(is_done(c));
+    }
+    EXPECT_EQ(goro::detail::context_child_count(c1), 1);  // c2 (through o)
+    cancel2();
+    EXPECT_FALSE(c1.err());
+    EXPECT_FALSE(is_done(c1));
+    EXPECT_FALSE(is_done(o));
+    EXPECT_EQ(c2.err(), goro::errc::canceled);
+    EXPECT_EQ(c3.err(), goro::errc::canceled);
+    EXPECT_TRUE(is_done(c2));
+    EXPECT_TRUE(is_done(c3));
+    EXPECT_EQ(goro::detail::context_child_count(c1), 0);  // c2 detached itself
+    cancel1();
+    EXPECT_EQ(c1.err(), goro::errc::canceled);
+    EXPECT_EQ(o.err(), goro::errc::canceled);
+    EXPECT_TRUE(is_done(o));
+    cancel3();  // later calls do nothing
+    cancel1();
+    EXPECT_EQ(c3.err(), goro::errc::canceled);
+  });
+}
+
+// Parent cancelled while children are blocked on done() in goroutines.
+TEST(Context, CancelWakesWaitersEverywhere) {
+  for_procs([] {
+    auto [parent, cancel] = goro::with_cancel(goro::background());
+    constexpr int kN = 50;
+    goro::wait_group wg;
+    std::atomic<int> woke{0};
+    std::vector<goro::cancel_func> cancels;
+    for (int i = 0; i < kN; i++) {
+      auto [child, cc] = goro::with_cancel(parent);
+      cancels.push_back(cc);
+      wg.go([child = child, &woke] {
+        child.done().recv();
+        EXPECT_EQ(child.err(), goro::errc::canceled);  // err before done closes
+        woke.fetch_add(1);
+      });
+    }
+    // A plain thread waits too.
+    std::thread th([parent = parent, &woke] {
+      auto [v, ok] = parent.done().recv_ok();
+      EXPECT_FALSE(ok);
+      woke.fetch_add(1);
+    });
+    EXPECT_EQ(goro::detail::context_child_count(parent), kN);
+    cancel();
+    wg.wait();
+    th.join();
+    EXPECT_EQ(woke.load(), kN + 1);
+    EXPECT_EQ(goro::detail::context_child_count(parent), 0);
+  });
+}
+
+// Go's TestParentFinishesChild / TestChildFinishesFirst: a child cancelled
+// first leaves the parent's children; a parent cancelled first cancels it.
+TEST(Context, ChildFinishesFirstIsDetached) {
+  auto [parent, cancel] = goro::with_cancel(goro::background());
+  {
+    auto [child, cc] = goro::with_cancel(parent);
+    auto [timer_child, tc] = goro::with_timeout(parent, 1h);
+    auto [vchild, vc] = goro::with_cancel(goro::with_value(parent, key1, 3));
+    EXPECT_EQ(goro::detail::context_child_count(parent), 3);
+    cc();
+    EXPECT_EQ(goro::detail::context_child_count(parent), 2);
+    tc();
+    vc();
+    EXPECT_EQ(goro::detail::context_child_count(parent), 0);
+    EXPECT_FALSE(parent.err());
+  }
+  // Dropped without cancel: detached when its last handle goes.
+  {
+    auto [child, cc] = goro::with_cancel(parent);
+    EXPECT_EQ(goro::detail::context_child_count(parent), 1);
+  }
+  EXPECT_EQ(goro::detail::context_child_count(parent), 0);
+  cancel();
+}
+
+// Go's TestCancelRemoves and the "no leak" requirement: a long-lived
+// parent with a million short-lived children keeps none of them.
+TEST(Context, ManyShortLivedChildrenDoNotLeak) {
+  auto [parent, cancel] = goro::with_cancel(goro::background());
+  const int n = goro_test::scaled(1'000'000, 10);
+  long rss0 = goro_test::vm_rss_kib();
+  for (int i = 0; i < n; i++) {
+    if (i % 2 == 0) {
+      auto [child, cc] = goro::with_cancel(parent);
+      (void)child.done();
+      cc();
+    } else {
+      auto [child, cc] = goro::with_timeout(parent, 1h);  // timer stopped by cc
+      cc();
+    }
+    ASSERT_EQ(goro::detail::context_child_count(parent), 0);
+  }
+  long rss1 = goro_test::vm_rss_kib();
+  // A million live children would take well over 100 MiB.
+  if (!goro_test::kSanitized && rss0 > 0) {
+    EXPECT_LT(rss1 - rss0, 32 * 1024);
+  }
+  cancel();
+}
+
+// Go's "parent already cancelled": a child made from a done parent is done
+// at once, with the parent's error and cause.
+TEST(Context, ParentAlreadyDone) {
+  auto [parent, cancel] = goro::with_cancel_cause(goro::background());
+  auto myerr = std::make_error_code(std::errc::connection_reset);
+  cancel(myerr);
+  auto [c1, cc1] = goro::with_cancel(parent);
+  auto [c2, cc2] = goro::with_timeout(parent, 1h);
+  auto [c3, cc3] = goro::with_cancel_cause(parent);
+  for (auto& c : {c1, c2, c3}) {
+    EXPECT_EQ(c.err(), goro::errc::canceled);
+    EXPECT_EQ(goro::cause(c), myerr);
+    EXPECT_TRUE(is_done(c));
+  }
+  cc3(std::make_error_code(std::errc::timed_out));  // no effect: already done
+  EXPECT_EQ(goro::cause(c3), myerr);
+  EXPECT_EQ(goro::detail::context_child_count(parent), 0);
+}
+
+// Go's TestDeadline / TestTimeout: done by the deadline, not before.
+TEST(Context, DeadlineAndTimeout) {
+  for_procs([] {
+    auto t0 = std::chrono::steady_clock::now();
+    auto [c, cancel] = goro::with_timeout(goro::background(), 20ms);
+    ASSERT_TRUE(c.deadline().has_value());
+    EXPECT_GE(*c.deadline(), t0 + 20ms);
+    c.done().recv();
+    EXPECT_GE(std::chrono::steady_clock::now(), t0 + 20ms);  // not before the deadline
+    EXPECT_EQ(c.err(), goro::errc::deadline_exceeded);
+    EXPECT_EQ(goro::cause(c), goro::errc::deadline_exceeded);
+    cancel();  // after the deadline: err stays
+    EXPECT_EQ(c.err(), goro::errc::deadline_exceeded);
+
+    // A child's later deadline does not override the parent's earlier one.
+    auto [p, pc] = goro::with_timeout(goro::background(), 30ms);
+    auto [ch, chc] = goro::with_timeout(p, 1h);
+    EXPECT_EQ(ch.deadline(), p.deadline());
+    auto [ch2, ch2c] = goro::with_deadline(p, *p.deadline() - 10ms);
+    EXPECT_LT(*ch2.deadline(), *p.deadline());
+    ch.done().recv();
+    EXPECT_EQ(ch.err(), goro::errc::deadline_exceeded);
+    EXPECT_EQ(ch2.err(), goro::errc::deadline_exceeded);
+
+    // A deadline in the past: done at once.
+    auto [past, pastc] = goro::with_deadline(goro::background(), std::chrono::steady_clock::now() - 1s);
+    EXPECT_EQ(past.err(), goro::errc::deadline_exceeded);
+    EXPECT_TRUE(is_done(past));
+    // Another clock.
+    auto [sys, sysc] = goro::with_deadline(goro::background(), std::chrono::system_clock::now() + 10ms);
+    sys.done().recv();
+    EXPECT_EQ(sys.err(), goro::errc::deadline_exceeded);
+  });
+}
+
+// Huge timeouts saturate instead of wrapping into the past.
+TEST(Context, HugeTimeoutsNeverFire) {
+  auto [a, ca] = goro::with_timeout(goro::background(), std::chrono::nanoseconds::max());
+  auto [b, cb] = goro::with_timeout(goro::background(), std::chrono::hours(24 * 365 * 1000));
+  auto [c, cc] = goro::with_deadline(goro::background(), std::chrono::steady_clock::time_point::max());
+  auto [d, cd] = goro::with_deadline(goro::background(), std::chrono::system_clock::time_point::max());
+  for (auto& x : {a, b, c, d}) {
+    EXPECT_FALSE(x.err());
+    ASSERT_TRUE(x.deadline().has_value());
+    EXPECT_GT(*x.deadline(), std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 100));
+  }
+  goro::select(goro::case_recv(a.done()), goro::case_recv(goro::after(5ms)));
+  EXPECT_FALSE(a.err());
+  ca();
+  EXPECT_EQ(a.err(), goro::errc::canceled);
+}
+
+// Go's TestCause, condensed: cause vs err for each way of being done.
+TEST(Context, Causes) {
+  auto e1 = std::make_error_code(std::errc::connection_reset);
+  auto e2 = std::make_error_code(std::errc::timed_out);
+  {
+    auto [c, cancel] = goro::with_cancel_cause(goro::background());
+    EXPECT_FALSE(goro::cause(c));
+    cancel(e1);
+    cancel(e2);
+    EXPECT_EQ(c.err(), goro::errc::canceled);
+    EXPECT_EQ(goro::cause(c), e1);
+  }
+  {
+    auto [c, cancel] = goro::with_cancel_cause(goro::background());
+    cancel({});  // no cause: canceled
+    EXPECT_EQ(goro::cause(c), goro::errc::canceled);
+  }
+  {
+    // Cause of a parent propagates to a child made before the cancel, and
+    // through a value context.
+    auto [p, pcancel] = goro::with_cancel_cause(goro::background());
+    auto [c, ccancel] = goro::with_cancel(goro::with_value(p, key1, 1));
+    auto v = goro::with_value(c, key2, 2);
+    pcancel(e1);
+    EXPECT_EQ(goro::cause(c), e1);
+    EXPECT_EQ(goro::cause(v), e1);
+    EXPECT_EQ(v.err(), goro::errc::canceled);
+  }
+  {
+    // Deadline with a cause: err is deadline_exceeded, cause the given one;
+    // cancelled first: canceled for both.
+    auto [c, cancel] = goro::with_timeout_cause(goro::background(), 1ms, e2);
+    c.done().recv();
+    EXPECT_EQ(c.err(), goro::errc::deadline_exceeded);
+    EXPECT_EQ(goro::cause(c), e2);
+    auto [d, dcancel] = goro::with_timeout_cause(goro::background(), 1h, e2);
+    dcancel();
+    EXPECT_EQ(d.err(), goro::errc::canceled);
+    EXPECT_EQ(goro::cause(d), goro::errc::canceled);
+    auto [past, pc] = goro::with_deadline_cause(goro::background(), std::chrono::steady_clock::now() - 1s, e1);
+    EXPECT_EQ(goro::cause(past), e1);
+  }
+  {
+    // A child cancelled by its own cause while the parent is not.
+    auto [p, pcancel] = goro::with_cancel_cause(goro::background());
+    auto [c, ccancel] = goro::with_cancel_cause(p);
+    ccancel(e2);
+    pcancel(e1);
+    EXPECT_EQ(goro::cause(c), e2);
+    EXPECT_EQ(goro::cause(p), e1);
+  }
+}
+
+// Go's TestValues: lookup through the chain, nearest first; keys are
+// distinct by address and typed.
+TEST(Context, Values) {
+  auto c0 = goro::background();
+  auto c1 = goro::with_value(c0, key1, 1);
+  auto c2 = goro::with_value(c1, key2, 2);
+  auto c3 = goro::with_value(c2, key1, 3);  // shadows
+  auto [c4, cancel] = goro::with_cancel(c3);
+  auto c5 = goro::with_value(goro::without_cancel(c4), key3, std::string("five"));
+  EXPECT_EQ(c0.value(key1), nullptr);
+  EXPECT_EQ(*c1.value(key1), 1);
+  EXPECT_EQ(c1.value(key2), nullptr);
+  EXPECT_EQ(*c2.value(key1), 1);
+  EXPECT_EQ(*c2.value(key2), 2);
+  EXPECT_EQ(*c3.value(key1), 3);
+  EXPECT_EQ(*c4.value(key1), 3);
+  EXPECT_EQ(*c4.value(key2), 2);
+  EXPECT_EQ(*c5.value(key3), "five");
+  EXPECT_EQ(*c5.value(key1), 3);
+  EXPECT_EQ(c4.value(key3), nullptr);
+  cancel();
+  EXPECT_EQ(*c4.value(key1), 3);  // values outlive cancellation
+  // A value lives as long as a context holding it.
+  std::weak_ptr<int> w;
+  goro::context keep;
+  {
+    static constexpr goro::context_key<std::shared_ptr<int>> kp{};
+    auto sp = std::make_shared<int>(7);
+    w = sp;
+    keep = goro::with_value(goro::background(), kp, std::move(sp));
+    EXPECT_EQ(**keep.value(kp), 7);
+  }
+  EXPECT_FALSE(w.expired());
+  keep = goro::context{};
+  EXPECT_TRUE(w.expired());
+}
+
+// Go's TestWithoutCancel: not cancelled with the parent, no deadline,
+// values still seen; its own children are cancellable as usual.
+TEST(Context, WithoutCancel) {
+  auto [p, pcancel] = goro::with_timeout(goro::with_value(goro::background(), key1, 9), 1h);
+  auto w = goro::without_cancel(p);
+  EXPECT_FALSE(w.deadline().has_value());
+  EXPECT_TRUE(w.done().is_nil());
+  auto [wc, wcancel] = goro::with_cancel(w);
+  pcancel();
+  EXPECT_EQ(p.err(), goro::errc::canceled);
+  EXPECT_FALSE(w.err());
+  EXPECT_FALSE(goro::cause(w));
+  EXPECT_FALSE(wc.err());
+  EXPECT_FALSE(is_done(wc));
+  EXPECT_EQ(*w.value(key1), 9);
+  wcancel();
+  EXPECT_EQ(wc.err(), goro::errc::canceled);
+  EXPECT_FALSE(w.err());
+}
+
+// done() is one channel per context, closed once, usable in select.
+TEST(Context, DoneIsOneChannelUsableInSelect) {
+  for_procs([] {
+    auto [c, cancel] = goro::with_cancel(goro::background());
+    auto d1 = c.done();
+    auto d2 = c.done();
+    EXPECT_TRUE(d1 == d2);
+    auto jobs = goro::make_chan<int>();
+    goro::go([cancel = cancel] { cancel(); });
+    int i = goro::select(goro::on_recv(jobs, [](int) {}), goro::on_recv(c.done()));
+    EXPECT_EQ(i, 1);
+    EXPECT_EQ(c.err(), goro::errc::canceled);
+    // Cancelled before done() was ever asked: a closed channel all the same.
+    auto [c2, cancel2] = goro::with_cancel(goro::background());
+    cancel2();
+    EXPECT_TRUE(is_done(c2));
+    EXPECT_TRUE(c2.done() == c2.done());
+  });
+}
+
+// Go's TestAfterFuncCalledAfterCancel and friends.
+TEST(Context, AfterFuncRunsOnceAfterCancel) {
+  for_procs([] {
+    auto [c, cancel] = goro::with_cancel(goro::background());
+    auto ran = goro::make_chan<goro::context>(1);
+    auto stop = goro::context_after_func(c, [c = c, ran] {
+      EXPECT_EQ(c.err(), goro::errc::canceled);  // runs after the cancel
+      ran.send(c);
+    });
+    EXPECT_EQ(goro::detail::context_child_count(c), 1);
+    EXPECT_TRUE(ran.try_recv().would_block());
+    cancel();
+    ran.recv();
+    EXPECT_FALSE(stop());  // already started
+    EXPECT_FALSE(stop());
+    cancel();  // no second run
+    EXPECT_TRUE(goro::select(goro::case_recv(ran), goro::case_recv(goro::after(2ms))).index() == 1);
+  });
+}
+
+TEST(Context, AfterFuncStopBeforeCancel) {
+  auto [c, cancel] = goro::with_cancel(goro::background());
+  std::atomic<int> runs{0};
+  auto stop = goro::context_after_func(c, [&runs] { runs++; });
+  auto stop_copy = stop;
+  EXPECT_TRUE(stop());
+  EXPECT_FALSE(stop_copy());  // stop was already called
+  EXPECT_EQ(goro::detail::context_child_count(c), 0);  // unregistered
+  cancel();
+  // If f were started it would be by now... but wait on something real:
+  // another after func registered later runs, proving the cancel is over.
+  auto ran = goro::make_chan<goro::unit>(1);
+  goro::context_after_func(c, [ran] { ran.send({}); });
+  ran.recv();
+  EXPECT_EQ(runs.load(), 0);
+}
+
+TEST(Context, AfterFuncOnDoneAndNeverDoneContexts) {
+  auto [c, cancel] = goro::with_cancel(goro::background());
+  cancel();
+  auto ran = goro::make_chan<int>(2);
+  auto stop = goro::context_after_func(c, [ran] { ran.send(1); });  // runs at once
+  EXPECT_EQ(ran.recv(), 1);
+  EXPECT_FALSE(stop());
+  auto stop2 = goro::context_after_func(goro::background(), [ran] { ran.send(2); });
+  EXPECT_TRUE(stop2());  // never would have run; stopped now
+  EXPECT_FALSE(stop2());
+  // An after func on a child runs when the parent is cancelled, and on a
+  // deadline.
+  auto [p, pc] = goro::with_cancel(goro::background());
+  auto [ch, chc] = goro::with_cancel(goro::with_value(p, key1, 1));
+  goro::context_after_func(ch, [ran] { ran.send(3); });
+  pc();
+  EXPECT_EQ(ran.recv(), 3);
+  auto [t, tc] = goro::with_timeout(goro::background(), 1ms);
+  goro::context_after_func(t, [ran] { ran.send(4); });
+  EXPECT_EQ(ran.recv(), 4);
+  EXPECT_EQ(t.err(), goro::errc::deadline_exceeded);
+}
+
+// Go's TestAfterFuncStopCalledConcurrently-like race: stop and cancel at
+// once; f runs iff stop returned false.
+TEST(Context, AfterFuncStopRacesCancel) {
+  const int rounds = goro_test::scaled(2000, 4);
+  goro::run([rounds] {
+    for (int i = 0; i < rounds; i++) {
+      auto [c, cancel] = goro::with_cancel(goro::background());
+      auto ran = goro::make_chan<goro::unit>(1);
+      auto stop = goro::context_after_func(c, [ran] { ran.send({}); });
+      auto stopped = goro::make_chan<bool>(1);
+      goro::go([stop, stopped] { stopped.send(stop()); });
+      cancel();
+      bool s = stopped.recv();
+      if (!s) {
+        ran.recv();  // f was started: it runs
+      } else {
+        EXPECT_TRUE(ran.try_recv().would_block());
+      }
+      EXPECT_EQ(goro::detail::context_child_count(c), 0);
+    }
+  });
+}
+
+// Both ways with std::stop_token.
+TEST(Context, StopTokenInterop) {
+  for_procs([] {
+    std::stop_source src;
+    auto [c, cancel] = goro::with_stop_token(goro::background(), src.get_token());
+    EXPECT_FALSE(c.err());
+    std::thread th([&src] { src.request_stop(); });
+    c.done().recv();
+    EXPECT_EQ(c.err(), goro::errc::canceled);
+    th.join();
+
+    std::stop_source already;
+    already.request_stop();
+    auto [c2, cancel2] = goro::with_stop_token(goro::background(), already.get_token());
+    EXPECT_EQ(c2.err(), goro::errc::canceled);
+
+    // Dropping the context unregisters the callback: a later stop is fine.
+    std::stop_source later;
+    { auto [c3, cancel3] = goro::with_stop_token(goro::background(), later.get_token()); }
+    later.request_stop();
+
+    // A stop_source from a context.
+    auto [p, pc] = goro::with_cancel(goro::background());
+    std::stop_source s = goro::make_stop_source(p);
+    std::stop_token st = s.get_token();
+    EXPECT_FALSE(st.stop_requested());
+    auto fired = goro::make_chan<goro::unit>(1);
+    std::stop_callback cb(st, [fired] { fired.send({}); });
+    pc();
+    fired.recv();
+    EXPECT_TRUE(st.stop_requested());
+    EXPECT_TRUE(goro::make_stop_source(p).stop_requested());          // done already
+    EXPECT_FALSE(goro::make_stop_source(goro::background()).stop_requested());
+  });
+}
+
+}  // namespace
