@@ -31,10 +31,10 @@
 // operations). A reservation may be used from any thread, but not
 // concurrently with itself.
 //
-// Context: wait(ctx) arrives with goro::context. wait_n is built on an
-// internal wait with a deadline and a cancellation channel
-// (detail::rate_wait), which the context overload will call with
-// ctx.deadline() and ctx.done().
+// Context: wait(ctx) / wait_n(ctx, n) (Go's Wait(ctx), WaitN) give up when
+// ctx is done, and fail at once if ctx's deadline comes before the tokens
+// would. Both waits are built on one internal wait with a deadline and a
+// cancellation channel (detail::rate_wait).
 #pragma once
 
 #include <chrono>
@@ -44,6 +44,7 @@
 #include <system_error>
 
 #include <goro/chan.hpp>
+#include <goro/context.hpp>
 #include <goro/detail/duration.hpp>
 
 namespace goro {
@@ -146,6 +147,28 @@ class rate_limiter {
   // wait reason "sleep") and plain threads (sleeps).
   std::error_code wait() { return wait_n(1); }
   std::error_code wait_n(int n);
+
+  // Go's Wait(ctx) / WaitN(ctx, n): as wait_n, but returns ctx.err() (taking
+  // nothing, or giving the tokens back) if ctx is done before or while it
+  // waits, and std::errc::timed_out at once, taking nothing, if the tokens
+  // would come after ctx's deadline (Go: "rate: Wait(n) would exceed
+  // context deadline"). n above the burst is std::errc::invalid_argument,
+  // checked first, as in Go.
+  //   if (auto err = lim.wait(ctx)) return err;   // ctx done, or too late
+  std::error_code wait(const context& ctx) { return wait_n(ctx, 1); }
+  std::error_code wait_n(const context& ctx, int n) {
+    if (n > burst() && limit() != std::numeric_limits<double>::infinity())
+      return std::make_error_code(std::errc::invalid_argument);
+    if (std::error_code done = ctx.err()) return done;
+    auto dl = ctx.deadline();
+    int64_t dl_ns = dl ? std::chrono::duration_cast<std::chrono::nanoseconds>(dl->time_since_epoch()).count()
+                       : std::numeric_limits<int64_t>::max();
+    std::error_code e = detail::rate_wait(*this, n, dl_ns, ctx.done());
+    if (e == std::errc::operation_canceled) {
+      if (std::error_code done = ctx.err()) return done;
+    }
+    return e;
+  }
 
   // Change the limit or burst from now on (Go's SetLimit, SetBurst); tokens
   // accrued so far at the old limit are kept.

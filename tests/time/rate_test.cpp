@@ -229,4 +229,28 @@ TEST(Rate, CancellableWaitGivesTokensBack) {
   });
 }
 
+// Go's Wait(ctx): a done context fails at once with its error and takes
+// nothing; cancelling during the wait returns ctx.err() and gives the
+// token back; a deadline before the token fails at once with timed_out.
+TEST(Rate, WaitWithContext) {
+  goro::run([] {
+    goro::rate_limiter lim(10, 1);
+    auto [done_ctx, cancel_now] = goro::with_cancel(goro::background());
+    cancel_now();
+    EXPECT_EQ(lim.wait(done_ctx), goro::errc::canceled);
+    EXPECT_TRUE(lim.allow());  // the done context took nothing
+    auto [short_ctx, c1] = goro::with_timeout(goro::background(), 10ms);  // the token is 100 ms away
+    EXPECT_EQ(lim.wait(short_ctx), std::make_error_code(std::errc::timed_out));
+    auto [ctx, cancel] = goro::with_cancel(goro::background());
+    goro::after_func(5ms, [cancel = cancel] { cancel(); });
+    EXPECT_EQ(lim.wait(ctx), goro::errc::canceled);
+    auto r = lim.reserve();  // the cancelled wait's token came back
+    EXPECT_LE(r.delay(), 100ms);
+    r.cancel();
+    EXPECT_EQ(lim.wait_n(goro::background(), 2), std::make_error_code(std::errc::invalid_argument));
+    EXPECT_FALSE(lim.wait(goro::background()));  // no deadline: waits, then takes
+    c1();
+  });
+}
+
 }  // namespace
