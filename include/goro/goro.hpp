@@ -17,6 +17,8 @@
 #include <goro/runtime.hpp>
 #include <goro/rwmutex.hpp>
 #include <goro/select.hpp>
+#include <goro/semaphore.hpp>
+#include <goro/singleflight.hpp>
 #include <goro/source_location.hpp>
 #include <goro/thread_annotations.hpp>
 #include <goro/time.hpp>

@@ -1,0 +1,68 @@
+// goro::weighted_semaphore: Go's golang.org/x/sync/semaphore.Weighted.
+//
+// A semaphore with `size` units; acquire(ctx, n) takes n of them, waiting
+// (the goroutine parks; a plain thread sleeps) until they are free or ctx
+// is done. Waiters are served in arrival order, and a waiter blocks those
+// behind it even if they would fit, so a large request is never starved by
+// a stream of small ones (Go's rule).
+//
+//   goro::weighted_semaphore sem(4);          // at most 4 jobs at once
+//   for (auto& job : jobs) {
+//     if (auto err = sem.acquire(ctx, 1)) return err;   // ctx done
+//     goro::go([&sem, &job] { run(job); sem.release(1); });
+//   }
+//   sem.acquire(ctx, 4);                      // wait for all of them
+//
+// Thread-safety: every member may be called from any number of goroutines
+// and plain threads at once. Not copyable or movable.
+//
+// Misuse throws goro::panic_error with Go's message:
+//   "semaphore: released more than held"
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <system_error>
+
+#include <goro/chan.hpp>
+#include <goro/context.hpp>
+#include <goro/mutex.hpp>
+
+namespace goro {
+
+class weighted_semaphore {
+ public:
+  // A semaphore with `size` units, all free.
+  explicit weighted_semaphore(int64_t size) : size_(size) {}
+  weighted_semaphore(const weighted_semaphore&) = delete;
+  weighted_semaphore& operator=(const weighted_semaphore&) = delete;
+
+  // Takes n units, waiting until they are free (behind earlier waiters) or
+  // ctx is done. Returns {} with the units taken, or ctx.err() with none
+  // taken. n larger than the size can never be had: it waits for ctx
+  // (Go's behaviour). If ctx is already done and the units are free, they
+  // are taken (Go's Acquire does the same: it looks at the units first).
+  std::error_code acquire(const context& ctx, int64_t n = 1);
+
+  // Takes n units if they are free and nobody waits; never blocks.
+  bool try_acquire(int64_t n = 1);
+
+  // Gives back n units, waking the waiters they satisfy, in order. Throws
+  // panic_error("semaphore: released more than held") if more units would
+  // be free than the size.
+  void release(int64_t n = 1);
+
+ private:
+  struct waiter {
+    int64_t n;
+    chan<unit> ready;  // closed when the units are handed over
+  };
+  void notify_waiters_locked();
+
+  mutex mu_;
+  const int64_t size_;
+  int64_t cur_ = 0;           // units held; guarded by mu_
+  std::list<waiter> waiters_;  // FIFO; guarded by mu_
+};
+
+}  // namespace goro

@@ -1,0 +1,151 @@
+// goro::singleflight: Go's golang.org/x/sync/singleflight.Group.
+//
+// Duplicate calls for one key share one execution: while do_call(key, fn)
+// runs fn, other do_call(key, ...) callers wait for it and get its result
+// (or its exception) instead of running their own fn. Useful in front of a
+// slow lookup that many requests ask for at once.
+//
+//   goro::singleflight<std::string, user> users;
+//   auto [u, shared] = users.do_call(id, [&] { return db.load_user(id); });
+//
+// Results: do_call returns the value and whether it was given to more than
+// one caller (Go's `shared`). If fn throws, every caller of that execution
+// gets the same exception rethrown. do_chan(key, fn) starts (or joins) the
+// execution without waiting and returns a channel that will receive one
+// result. forget(key) makes the next call for key run fn again, even if
+// the current execution has not finished.
+//
+// Requirements: K hashable with Hash and comparable with ==; V copyable
+// (each caller gets its own copy). Thread-safety: every member may be
+// called from any number of goroutines and plain threads at once. Not
+// copyable or movable.
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <goro/chan.hpp>
+#include <goro/mutex.hpp>
+#include <goro/runtime.hpp>
+#include <goro/wait_group.hpp>
+
+namespace goro {
+
+template <class K, class V, class Hash = std::hash<K>>
+class singleflight {
+ public:
+  // What do_call returns.
+  struct result {
+    V value;
+    bool shared;  // the value was given to more than one caller
+  };
+  // What a do_chan channel receives: the value, or the exception fn threw.
+  struct chan_result {
+    std::optional<V> value;
+    std::exception_ptr error;
+    bool shared = false;
+    // The value, or rethrows the exception.
+    const V& get() const {
+      if (error) std::rethrow_exception(error);
+      return *value;
+    }
+  };
+
+  singleflight() = default;
+  singleflight(const singleflight&) = delete;
+  singleflight& operator=(const singleflight&) = delete;
+
+  // Runs fn() (which returns something convertible to V) unless an
+  // execution for key is in flight, in which case it waits for that one.
+  // Rethrows fn's exception in every caller of the execution.
+  template <class F>
+  result do_call(const K& key, F&& fn) {
+    mu_.lock();
+    if (auto it = calls_.find(key); it != calls_.end()) {
+      std::shared_ptr<call> c = it->second;
+      c->dups++;
+      mu_.unlock();
+      c->wg.wait();
+      if (c->error) std::rethrow_exception(c->error);
+      return result{*c->value, true};
+    }
+    auto c = std::make_shared<call>();
+    c->wg.add(1);
+    calls_.emplace(key, c);
+    mu_.unlock();
+    run(key, c, std::forward<F>(fn));
+    if (c->error) std::rethrow_exception(c->error);
+    return result{*c->value, c->dups > 0};
+  }
+
+  // As do_call, but returns at once: the channel receives the result once
+  // the execution (started here in a new goroutine, or already in flight)
+  // ends.
+  //   auto ch = group.do_chan(key, load);
+  //   goro::select(goro::on_recv(ch, [](auto r) { use(r.get()); }),
+  //                goro::on_recv(ctx.done()));
+  template <class F>
+  recv_chan<chan_result> do_chan(const K& key, F&& fn) {
+    auto ch = make_chan<chan_result>(1);
+    mutex_lock lk(mu_);
+    if (auto it = calls_.find(key); it != calls_.end()) {
+      it->second->dups++;
+      it->second->chans.push_back(ch);
+      return ch;
+    }
+    auto c = std::make_shared<call>();
+    c->wg.add(1);
+    c->chans.push_back(ch);
+    calls_.emplace(key, c);
+    go([this, key, c, fn = std::decay_t<F>(std::forward<F>(fn))]() mutable { run(key, c, std::move(fn)); });
+    return ch;
+  }
+
+  // Forgets the execution in flight for key, if any: later calls run fn
+  // again instead of waiting for it. Its current waiters still get its
+  // result.
+  void forget(const K& key) {
+    mutex_lock lk(mu_);
+    calls_.erase(key);
+  }
+
+ private:
+  struct call {
+    wait_group wg;  // done when value/error are set
+    std::optional<V> value;
+    std::exception_ptr error;
+    int dups = 0;                          // guarded by mu_
+    std::vector<send_chan<chan_result>> chans;  // guarded by mu_
+  };
+
+  template <class F>
+  void run(const K& key, const std::shared_ptr<call>& c, F&& fn) {
+    try {
+      c->value.emplace(std::forward<F>(fn)());
+    } catch (...) {
+      c->error = std::current_exception();
+    }
+    std::vector<send_chan<chan_result>> chans;
+    bool shared;
+    {
+      mutex_lock lk(mu_);
+      c->wg.done();
+      if (auto it = calls_.find(key); it != calls_.end() && it->second == c) calls_.erase(it);
+      chans.swap(c->chans);
+      shared = c->dups > 0;
+    }
+    // Each channel has room for its one result: these sends never block.
+    for (auto& ch : chans) ch.send(chan_result{c->value, c->error, shared});
+  }
+
+  mutex mu_;
+  std::unordered_map<K, std::shared_ptr<call>, Hash> calls_;  // guarded by mu_
+};
+
+}  // namespace goro

@@ -1,0 +1,94 @@
+// goro::weighted_semaphore (goro/semaphore.hpp), after x/sync/semaphore.
+//
+// Invariants, all under mu_: 0 <= cur_ <= size_; waiters_ is in arrival
+// order and its front does not fit (notify_waiters_locked runs after every
+// change that frees units or removes the front), so a waiter is never
+// passed over by a later, smaller one. A waiter's ready channel is closed
+// exactly once, by whoever hands it its units, under mu_, and the waiter is
+// taken off the list then; a waiter that gives up (its context done)
+// learns under mu_ whether it was handed its units after all, and gives
+// them back if so.
+//
+// Lock order: mu_ (a goro::mutex) is the only lock; under it channels are
+// only closed or polled, which never park.
+#include "goro/semaphore.hpp"
+
+#include <goro/panic.hpp>
+#include <goro/select.hpp>
+
+namespace goro {
+
+std::error_code weighted_semaphore::acquire(const context& ctx, int64_t n) {
+  mu_.lock();
+  if (size_ - cur_ >= n && waiters_.empty()) {
+    cur_ += n;
+    mu_.unlock();
+    return {};
+  }
+  if (n > size_) {
+    // Never satisfiable: do not queue (it would hold up everyone behind it).
+    mu_.unlock();
+    ctx.done().recv();
+    return ctx.err();
+  }
+  auto it = waiters_.insert(waiters_.end(), waiter{n, make_chan<unit>()});
+  chan<unit> ready = it->ready;
+  mu_.unlock();
+
+  bool handed = false;
+  select(on_recv(ready, [&] { handed = true; }), on_recv(ctx.done()));
+  if (handed) {
+    // Handed the units; a context already done wins all the same (Go).
+    if (ctx.err()) {
+      release(n);
+      return ctx.err();
+    }
+    return {};
+  }
+  mu_.lock();
+  if (ready.try_recv().closed()) {
+    // Handed the units just after the context was done: give them back.
+    cur_ -= n;
+    notify_waiters_locked();
+  } else {
+    bool front = waiters_.begin() == it;
+    waiters_.erase(it);
+    // Leaving the front may let the ones behind in.
+    if (front && size_ > cur_) notify_waiters_locked();
+  }
+  mu_.unlock();
+  return ctx.err();
+}
+
+bool weighted_semaphore::try_acquire(int64_t n) {
+  mutex_lock lk(mu_);
+  bool ok = size_ - cur_ >= n && waiters_.empty();
+  if (ok) cur_ += n;
+  return ok;
+}
+
+void weighted_semaphore::release(int64_t n) {
+  mu_.lock();
+  cur_ -= n;
+  if (cur_ < 0) {
+    cur_ += n;
+    mu_.unlock();
+    throw panic_error("semaphore: released more than held");
+  }
+  notify_waiters_locked();
+  mu_.unlock();
+}
+
+void weighted_semaphore::notify_waiters_locked() {
+  while (!waiters_.empty()) {
+    waiter& w = waiters_.front();
+    // Not enough for the front one: stop, even if a later one would fit,
+    // so that a large request is not starved by small ones.
+    if (size_ - cur_ < w.n) break;
+    cur_ += w.n;
+    w.ready.close();
+    waiters_.pop_front();
+  }
+}
+
+}  // namespace goro
