@@ -239,8 +239,12 @@ TEST(Rate, WaitWithContext) {
     cancel_now();
     EXPECT_EQ(lim.wait(done_ctx), goro::errc::canceled);
     EXPECT_TRUE(lim.allow());  // the done context took nothing
-    auto [short_ctx, c1] = goro::with_timeout(goro::background(), 10ms);  // the token is 100 ms away
-    EXPECT_EQ(lim.wait(short_ctx), std::make_error_code(std::errc::timed_out));
+    // A token 100 s away and a deadline 10 s away: fails at once (a
+    // deadline so far that no busy machine reaches it before the call).
+    goro::rate_limiter slow(0.01, 1);
+    EXPECT_TRUE(slow.allow());
+    auto [short_ctx, c1] = goro::with_timeout(goro::background(), 10s);
+    EXPECT_EQ(slow.wait(short_ctx), std::make_error_code(std::errc::timed_out));
     auto [ctx, cancel] = goro::with_cancel(goro::background());
     goro::after_func(5ms, [cancel = cancel] { cancel(); });
     EXPECT_EQ(lim.wait(ctx), goro::errc::canceled);
