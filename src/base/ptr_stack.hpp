@@ -49,11 +49,13 @@ struct ptr_stack {
   // Moves k entries from src (its newest) onto this stack, keeping their order.
   void push_n(T* const* src, size_t k) {
     GORO_CHECK(n + k <= cap);
+    if (k == 0) return;  // v may still be null: memcpy's pointers must not be
     std::memcpy(v + n, src, k * sizeof(T*));
     n += k;
   }
   // Moves the newest k entries (k <= n) to dst, keeping their order.
   void pop_n(T** dst, size_t k) {
+    if (k == 0) return;  // as push_n
     n -= k;
     std::memcpy(dst, v + n, k * sizeof(T*));
   }
