@@ -97,8 +97,8 @@ TEST(Timer, StopAfterReceiveReturnsFalse) {
 TEST(Timer, ResetReturnsWhetherPendingAndNeverDeliversEarly) {
   goro_test::for_procs([] {
     goro::timer t = goro::new_timer(1h);
+    auto t0 = steady::now();  // before the reset: its deadline counts from the call
     EXPECT_TRUE(t.reset(5ms));  // pending
-    auto t0 = steady::now();
     auto v = t.c().recv();
     EXPECT_GE(v - t0, 5ms);
     EXPECT_FALSE(t.reset(2ms));  // received already
