@@ -63,7 +63,7 @@ static response handle_request(const goro::context& parent, const std::string& i
   goro::go([ctx = ctx, result, cost] { result.send(slow_lookup(ctx, cost)); });
   response r;
   goro::select(goro::on_recv(result, [&](std::string body) { r.body = std::move(body); }),
-               goro::on_recv(ctx.done(), [&] { r.err = ctx.err(); }));
+               goro::on_recv(ctx.done(), [&r, ctx = ctx] { r.err = ctx.err(); }));
   cancel();  // defer cancel()
   return r;
 }

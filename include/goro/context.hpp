@@ -4,9 +4,9 @@
 //
 //   void handle_request(goro::context ctx, request r) {
 //     auto [ctx2, cancel] = goro::with_timeout(ctx, 100ms);   // ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-//     goro::go([ctx2, r] { lookup(ctx2, r); });
+//     goro::go([ctx2 = ctx2, r] { lookup(ctx2, r); });  // (clang 14 cannot capture a binding)
 //     goro::select(goro::on_recv(results, [&](reply rep) { answer(rep); }),
-//                  goro::on_recv(ctx2.done(), [&] { fail(ctx2.err()); }));  // case <-ctx.Done()
+//                  goro::on_recv(ctx2.done(), [ctx2 = ctx2] { fail(ctx2.err()); }));  // case <-ctx.Done()
 //     cancel();                                                // defer cancel()
 //   }
 //

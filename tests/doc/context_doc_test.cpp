@@ -24,7 +24,7 @@ inline constexpr goro::context_key<int> user_id;
 std::error_code handle_request(goro::context ctx, goro::chan<int> results) {
   auto [ctx2, cancel] = goro::with_timeout(ctx, 100ms);
   std::error_code out;
-  goro::select(goro::on_recv(results, [&](int) {}), goro::on_recv(ctx2.done(), [&] { out = ctx2.err(); }));
+  goro::select(goro::on_recv(results, [&](int) {}), goro::on_recv(ctx2.done(), [&out, ctx2 = ctx2] { out = ctx2.err(); }));
   cancel();
   return out;
 }
