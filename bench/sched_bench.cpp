@@ -111,43 +111,56 @@ int task_count() {
   return n;
 }
 
-// The machine's own floor for wakeup_computing, printed beside it: two
-// plain threads, no runtime. B waits in a futex for a sequence number to
-// change and stores the time it woke; A sleeps 1 ms, bumps the number,
-// wakes B (FUTEX_WAKE) and spins until B's time appears. On a quiet machine
-// this is the kernel's wake-up of a thread on an idle CPU; on a loaded one
-// it also shows how long a woken thread waits for a CPU, which no scheduler
-// of goroutines can beat. (Raw futex calls: libstdc++ 12's
-// std::atomic::wait/notify_one measured 180 us to 8 ms at the median here,
-// against 4-6 us for the raw calls.)
-std::string os_wakeup_floor() {
-  constexpr int64_t kTrials = 1'000;
-  std::atomic<uint32_t> seq{0};
-  std::atomic<int64_t> woke{0};
-  std::vector<int64_t> lat(kTrials);
-  auto futex = [](std::atomic<uint32_t>* addr, int op, uint32_t val) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, nullptr, nullptr, 0);
-  };
-  std::thread b([&] {
-    for (uint32_t i = 1; i <= kTrials; i++) {
-      while (seq.load() == i - 1) futex(&seq, FUTEX_WAIT_PRIVATE, i - 1);
-      woke.store(now_ns(), std::memory_order_release);
-    }
-  });
-  for (int64_t i = 0; i < kTrials; i++) {
-    woke.store(0, std::memory_order_relaxed);
-    std::this_thread::sleep_for(kIdleSleep);
-    int64_t t0 = now_ns();
-    seq.fetch_add(1);
-    futex(&seq, FUTEX_WAKE_PRIVATE, 1);
-    int64_t t1;
-    while ((t1 = woke.load(std::memory_order_acquire)) == 0) {
-    }
-    lat[i] = t1 - t0;
+// The machine's own floor for wakeup_computing, measured in the same run
+// and interleaved with goro's trials so that both see the same host: a
+// plain thread waits in a futex for a sequence number to change and stores
+// the time it woke; trial() bumps the number, wakes it (FUTEX_WAKE) and
+// spins until that time appears. On a quiet machine this is the kernel's
+// wake-up of a thread on an idle CPU; on a loaded one (or when the host
+// takes the vCPU away) it also shows how long a woken thread waits for a
+// CPU, which no scheduler of goroutines can beat. (Raw futex calls:
+// libstdc++ 12's std::atomic::wait/notify_one measured 180 us to 8 ms at
+// the median here, against 4-6 us for the raw calls.)
+class os_wakeup_floor {
+ public:
+  os_wakeup_floor() : waiter_([this] { wait_loop(); }) {}
+  ~os_wakeup_floor() {
+    stop_.store(true);
+    seq_.fetch_add(1);
+    futex(FUTEX_WAKE_PRIVATE, 0);
+    waiter_.join();
   }
-  b.join();
-  return percentiles_us(lat);
-}
+  // One wake-up; returns its latency in ns. The caller sleeps before it,
+  // as before a goro trial, so that the waiter's CPU has gone idle.
+  int64_t trial() {
+    woke_.store(0, std::memory_order_relaxed);
+    int64_t t0 = now_ns();
+    seq_.fetch_add(1);
+    futex(FUTEX_WAKE_PRIVATE, 0);
+    int64_t t1;
+    while ((t1 = woke_.load(std::memory_order_acquire)) == 0) {
+    }
+    return t1 - t0;
+  }
+
+ private:
+  void futex(int op, uint32_t val) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&seq_), op, op == FUTEX_WAKE_PRIVATE ? 1 : val, nullptr, nullptr,
+            0);
+  }
+  void wait_loop() {
+    for (uint32_t seen = 0;;) {
+      while (seq_.load() == seen) futex(FUTEX_WAIT_PRIVATE, seen);
+      seen = seq_.load();
+      if (stop_.load()) return;
+      woke_.store(now_ns(), std::memory_order_release);
+    }
+  }
+  std::atomic<uint32_t> seq_{0};
+  std::atomic<int64_t> woke_{0};
+  std::atomic<bool> stop_{false};
+  std::thread waiter_;
+};
 
 // wakeup_computing: goroutine R waits on an unbuffered channel; goroutine W
 // sends to it and then computes (busy-waits on an atomic, no scheduling
@@ -158,10 +171,14 @@ std::string os_wakeup_floor() {
 // takes R from W's runnext) is measured rather than a thief already
 // spinning. The send is a try_send, which succeeds only with R waiting in
 // its receive; if R is not there yet, W sleeps again (counted in a comment).
+// After each goro trial W sleeps 1 ms again and takes one trial of the OS
+// floor, so the two distributions come from the same minutes of the host.
 void wakeup_computing() {
   auto ch = goro::make_chan<int64_t>();
   std::atomic<int64_t> started{0};
   std::vector<int64_t> lat(kWakeTrials);
+  std::vector<int64_t> floor_lat(kWakeTrials);
+  os_wakeup_floor floor;
   int64_t retries = 0;
   goro::wait_group wg;
   wg.add(2);
@@ -174,11 +191,12 @@ void wakeup_computing() {
     wg.done();
   });
   goro::go([&] {  // W
+    auto idle_sleep = [] { goro::blocking([] { std::this_thread::sleep_for(kIdleSleep); }); };
     for (int64_t i = 0; i < kWakeTrials; i++) {
       started.store(0, std::memory_order_relaxed);  // R stored trial i-1's time before W saw it
       int64_t t0;
       for (;;) {
-        goro::blocking([] { std::this_thread::sleep_for(kIdleSleep); });
+        idle_sleep();
         t0 = now_ns();
         if (ch.try_send(i)) break;
         retries++;
@@ -189,18 +207,23 @@ void wakeup_computing() {
           fail("sched wakeup_computing: trial %lld: the readied goroutine never ran", static_cast<long long>(i));
       }
       lat[i] = t1 - t0;
+      idle_sleep();
+      floor_lat[i] = floor.trial();
     }
     wg.done();
   });
   wg.wait();
   double secs = sw.seconds();
+  auto over_50us = [](const std::vector<int64_t>& sorted) {
+    return static_cast<long long>(sorted.end() - std::upper_bound(sorted.begin(), sorted.end(), int64_t{50'000}));
+  };
   std::string extra = percentiles_us(lat);
+  std::string floor_extra = percentiles_us(floor_lat);
   emit_ns("sched", "wakeup_computing", "-", secs, kWakeTrials, static_cast<double>(quantile(lat, 0.5)), extra);
   comment("sched wakeup_computing: %lld trials, %lld sends retried (receiver not yet waiting); over 50 us: %lld",
-          static_cast<long long>(kWakeTrials), static_cast<long long>(retries),
-          static_cast<long long>(lat.end() - std::upper_bound(lat.begin(), lat.end(), int64_t{50'000})));
-  std::string floor = goro::blocking([] { return os_wakeup_floor(); });
-  comment("sched wakeup_computing: OS floor, plain threads: %s", floor.c_str());
+          static_cast<long long>(kWakeTrials), static_cast<long long>(retries), over_50us(lat));
+  comment("sched wakeup_computing: OS floor, plain threads, interleaved: %s; over 50 us: %lld", floor_extra.c_str(),
+          over_50us(floor_lat));
 }
 
 // The control printed beside timer_late_busy: the same after(5 ms), received
