@@ -19,6 +19,7 @@
 #include <goro/select.hpp>
 #include <goro/semaphore.hpp>
 #include <goro/singleflight.hpp>
+#include <goro/stats.hpp>
 #include <goro/source_location.hpp>
 #include <goro/thread_annotations.hpp>
 #include <goro/time.hpp>

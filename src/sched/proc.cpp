@@ -225,6 +225,7 @@ void stop_m(m* mp) {
   mp->link = sched.midle;
   sched.midle = mp;
   sched.nmidle++;
+  sched.m_parks++;
   check_dead_locked();  // cheap: at most asks the monitor to look (deadlock.cpp)
   for (;;) {
     int64_t deadline = INT64_MAX;
@@ -296,6 +297,7 @@ void stop_m(m* mp) {
     }
     // Kicked to recompute the timer deadline, or spurious: sleep again.
   }
+  sched.m_wakes++;
   sched.lock.unlock();
   acquirep(mp, mp->nextp);
   mp->nextp = nullptr;
@@ -401,7 +403,10 @@ g* steal_work(p* pp, bool* declined) {
         *declined = true;
         continue;
       }
-      if (g* gp = runq_steal(pp, victim, last, declined)) return gp;
+      if (g* gp = runq_steal(pp, victim, last, declined)) {
+        stat_add_owned(pp->stats.steals);
+        return gp;
+      }
     }
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
       lock_guard lk(sched.lock);
@@ -947,6 +952,17 @@ inline void prefetch_resume_frames(const g* gp) {
   prefetch_for_write(reinterpret_cast<const char*>(gp) + 64);
 }
 
+// Counts a goroutine's wait starting or ending (stats.hpp): on the P it
+// holds, else (inside goro::blocking) in the global counters.
+inline void count_wait(p* pp, std::atomic<uint64_t> (p_stats::*per_p)[kWaitReasonCount],
+                       std::atomic<uint64_t> (stats_global_t::*global)[kWaitReasonCount], wait_reason reason) {
+  const int r = static_cast<int>(reason);
+  if (pp != nullptr)
+    stat_add_owned((pp->stats.*per_p)[r]);
+  else
+    (stats_global.*global)[r].fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void park(wait_reason reason, unlock_fn unlock, void* arg) { park_waiter(current_waiter(), reason, unlock, arg); }
@@ -958,17 +974,24 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
     GORO_DCHECK(mp == current_m() && mp->curg == gp);
     gp->reason = reason;
     gp->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
+    count_wait(owned_p(mp), &p_stats::parks, &stats_global_t::parks, reason);
     mcall_on(mp, m_action::park, unlock, arg);
+    count_wait(owned_p(gp->cur_m), &p_stats::resumes, &stats_global_t::resumes, reason);
     gp->reason = wait_reason::none;
     race_acquire(race_token(gp));
     return;
   }
   w->reason = reason;
   w->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
+  const int r = static_cast<int>(reason);
+  stats_global.parks[r].fetch_add(1, std::memory_order_relaxed);
+  stats_global.threads_waiting.fetch_add(1, std::memory_order_relaxed);
   g_transition(w, g_status::running, g_status::waiting);
   if (unlock != nullptr && !unlock(w, arg)) {
     g_transition(w, g_status::waiting, g_status::running);
     w->reason = wait_reason::none;
+    stats_global.resumes[r].fetch_add(1, std::memory_order_relaxed);
+    stats_global.threads_waiting.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
   // A plain thread that blocks may have been the last thing that could wake
@@ -979,6 +1002,8 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
     futex_wait(word, static_cast<uint32_t>(g_status::waiting));
   g_transition(w, g_status::runnable, g_status::running);
   w->reason = wait_reason::none;
+  stats_global.resumes[r].fetch_add(1, std::memory_order_relaxed);
+  stats_global.threads_waiting.fetch_sub(1, std::memory_order_relaxed);
   race_acquire(race_token(w));
 }
 

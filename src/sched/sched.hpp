@@ -38,6 +38,7 @@
 #include "sched/g.hpp"
 #include "sched/park.hpp"
 #include "sched/runq.hpp"
+#include "sched/stats.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -71,7 +72,7 @@ struct p {
   // sysmon samples them to see a goroutine that runs or blocks for long.
   // (Own cache line: written per switch by the owner, so it must not share
   // a line with what other workers read on their hot paths.)
-  alignas(64) std::atomic<uint32_t> schedtick{0};
+  alignas(64) std::atomic<uint64_t> schedtick{0};  // 64 bits: also stats()'s switch count, which must not wrap
   std::atomic<uint32_t> syscalltick{0};
   // Set by the monitor when the running goroutine has held the P for 10 ms
   // while others wait (Go's preempt flag); the goroutine yields at its next
@@ -90,6 +91,9 @@ struct p {
   // Goroutines started minus ended on this P (any P may end a goroutine
   // another started, so one P's value may be negative; the sum is right).
   std::atomic<int64_t> ngoroutines{0};
+  // Event counters: written by the owner, read by goro::debug::stats()
+  // (stats.hpp). Their own lines: nothing else reads them on a hot path.
+  alignas(64) p_stats stats;
 
   timer_heap timers;
   // Earliest deadline (timer.hpp); read by every worker that looks for
@@ -189,6 +193,10 @@ struct sched_t {
   // asks the monitor to finish the deadlock check (sched/deadlock.cpp).
   std::atomic<bool> dead_check_wanted{false};
   std::atomic<int32_t> nmspinning{0};
+  // Ms that went idle (stop_m) and idle Ms handed a P, for stats();
+  // guarded by lock.
+  uint64_t m_parks = 0;
+  uint64_t m_wakes = 0;
   m* timed_sleeper = nullptr;          // idle M sleeping until the next timer
   std::atomic<int64_t> timed_sleep_until{INT64_MAX};
 

@@ -242,16 +242,18 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   gp->id = id;
   race_token_new(gp);
   race_release(race_token(gp));  // go() happens before the goroutine starts
+  // go() is a safe point (the monitor's preemption request): yield
+  // before queueing the new goroutine, so that it starts where it would
+  // have without the request. (It resumes holding a P; were it not to,
+  // the P-less path below would be right too.)
+  if (pp != nullptr && pp->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
+    preempt_yield(mp);
+    mp = current_m();
+    pp = owned_p(mp);
+  }
   if (pp != nullptr) {
-    // go() is a safe point (the monitor's preemption request): yield
-    // before queueing the new goroutine, so that it starts where it would
-    // have without the request.
-    if (pp->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
-      preempt_yield(mp);
-      mp = current_m();
-      pp = owned_p(mp);
-    }
     pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    stat_add_owned(pp->stats.spawned);
     g_set_status(gp, g_status::idle, g_status::runnable);
     runq_put(pp, gp, true);
     wakep();
@@ -263,6 +265,7 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
     if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1) mcall_on(mp, m_action::yield, nullptr, nullptr);
   } else {
     sched.ngoroutines_foreign.fetch_add(1, std::memory_order_relaxed);
+    stats_global.spawned.fetch_add(1, std::memory_order_relaxed);
     g_transition(gp, g_status::idle, g_status::runnable);
     globrunq_put(gp);
   }

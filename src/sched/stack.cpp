@@ -301,6 +301,11 @@ void stack_unreserve(p* pp) {
   pool.reserved--;
 }
 
+stack_pool_counts stack_pool_counted() {
+  lock_guard lk(pool.lock);
+  return {pooled_size(), pool.reserved, static_cast<int64_t>(pool.free_tops.n), static_cast<int64_t>(pool.released.n)};
+}
+
 int64_t stack_reserved_count() {
   lock_guard lk(pool.lock);
   return pool.reserved;

@@ -101,6 +101,15 @@ struct stack_scavenge_counts {
 };
 stack_scavenge_counts stack_scavenge_counted();
 
+// The default-size pool now, read under its lock (goro::debug::stats).
+struct stack_pool_counts {
+  size_t stack_size;    // usable bytes per pooled stack
+  int64_t reserved;     // reservations handed out (goroutines plus per-P credits)
+  int64_t cached;       // free stacks whose memory is kept (global list)
+  int64_t released;     // free stacks whose memory was given back
+};
+stack_pool_counts stack_pool_counted();
+
 // Stack overflow diagnosis: true if addr lies in the guard page of gp's
 // stack (or just below its usable range).
 bool stack_is_guard_hit(const g* gp, const void* addr);

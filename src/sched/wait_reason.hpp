@@ -25,6 +25,9 @@ enum class wait_reason : uint8_t {
   run_main,               // "run" (a plain thread waiting in goro::run)
 };
 
+// The number of wait reasons (keep run_main last, or update this).
+inline constexpr int kWaitReasonCount = static_cast<int>(wait_reason::run_main) + 1;
+
 inline const char* wait_reason_string(wait_reason r) {
   switch (r) {
     case wait_reason::none: return "";

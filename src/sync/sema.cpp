@@ -16,6 +16,7 @@
 #include "base/futex.hpp"
 #include "base/lock.hpp"
 #include "sched/park.hpp"
+#include "sched/stats.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -130,7 +131,9 @@ void semacquire(uint32_t* addr, wait_reason reason, bool lifo) {
   }
   sema_waiter w{addr, current_waiter(), nullptr};
   enqueue(b, &w, lifo);
+  const int64_t t0 = nanotime();
   park(reason, unlock_bucket, &b);
+  stats_add_wait_ns(reason, nanotime() - t0);
   // semrelease handed us the unit directly.
 }
 
@@ -153,7 +156,9 @@ bool semacquire_until(uint32_t* addr, wait_reason reason, int64_t deadline_ns, b
   // Armed under the bucket lock, after the enqueue: the callback then finds
   // the waiter queued (it waits for the lock until park has released it).
   timer_add(&tw.t);
+  const int64_t t0 = nanotime();
   park(reason, unlock_bucket, &b);
+  stats_add_wait_ns(reason, nanotime() - t0);
   if (!timer_del(&tw.t)) {
     // Fired, or firing on another worker right now: wait until it is done
     // with tw (a few instructions, unless its thread was preempted).
