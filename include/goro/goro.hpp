@@ -24,5 +24,6 @@
 #include <goro/thread_annotations.hpp>
 #include <goro/time.hpp>
 #include <goro/timer.hpp>
+#include <goro/trace.hpp>
 #include <goro/version.hpp>
 #include <goro/wait_group.hpp>

@@ -44,6 +44,7 @@
 #include "base/race.hpp"
 #include "sched/eh_state.hpp"
 #include "sched/sched.hpp"
+#include "sched/trace.hpp"
 #include "sched/stack.hpp"
 
 namespace goro::detail {
@@ -226,6 +227,7 @@ void stop_m(m* mp) {
   sched.midle = mp;
   sched.nmidle++;
   sched.m_parks++;
+  trace(trace_ev::m_park);
   check_dead_locked();  // cheap: at most asks the monitor to look (deadlock.cpp)
   for (;;) {
     int64_t deadline = INT64_MAX;
@@ -299,6 +301,7 @@ void stop_m(m* mp) {
   }
   sched.m_wakes++;
   sched.lock.unlock();
+  trace(trace_ev::m_wake);
   acquirep(mp, mp->nextp);
   mp->nextp = nullptr;
 }
@@ -405,6 +408,7 @@ g* steal_work(p* pp, bool* declined) {
       }
       if (g* gp = runq_steal(pp, victim, last, declined)) {
         stat_add_owned(pp->stats.steals);
+        trace(trace_ev::steal, gp->id, static_cast<uint64_t>(victim->id));
         return gp;
       }
     }
@@ -624,6 +628,7 @@ void after_switch(m* mp, g* gp) {
 void prepare_run(m* mp, g* gp) {
   p* pp = mp->pp;
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  trace(trace_ev::go_start, gp->id);
   if (pp->preempt.load(std::memory_order_relaxed)) pp->preempt.store(false, std::memory_order_relaxed);
   g_set_status(gp, g_status::runnable, g_status::running);
   mp->curg = gp;
@@ -762,6 +767,7 @@ void runtime_init() {
     scavenger_start();
     deadlock_init_ignored_threads();
     sched.started.store(true, std::memory_order_release);
+    trace_start_from_env();
   });
 }
 
@@ -824,6 +830,10 @@ void mcall(m_action action, unlock_fn unlock, void* arg) { mcall_on(current_m(),
 
 void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   g* gp = mp->curg;
+  trace(action == m_action::park    ? trace_ev::go_block
+        : action == m_action::yield ? trace_ev::go_yield
+                                    : trace_ev::go_end,
+        gp->id, static_cast<uint64_t>(gp->reason));
   mp->action = action;
   mp->unlock = unlock;
   mp->unlock_arg = arg;
@@ -1009,6 +1019,10 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
 
 void ready(g* gp) {
   race_release(race_token(gp));
+  if (g_trace_on.load(std::memory_order_relaxed) && !gp->is_thread) [[unlikely]] {
+    m* cur = current_m();
+    trace_record(trace_ev::go_unblock, gp->id, cur != nullptr && cur->curg != nullptr ? cur->curg->id : 0);
+  }
   if (gp->is_thread) {
     check_not_forked_child();  // the waiter's thread is the parent's (fork.cpp)
     g_transition(gp, g_status::waiting, g_status::runnable);
@@ -1075,6 +1089,7 @@ void ready_goroutines(g* const* gs, int n) {
     g* gp = gs[i];
     GORO_DCHECK(!gp->is_thread);
     race_release(race_token(gp));
+    trace(trace_ev::go_unblock, gp->id);  // by a timer: no goroutine readies it
     g_wake_transition(gp);
     prefetch_resume_frames(gp);
     runq_put(pp, gp, false);

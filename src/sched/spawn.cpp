@@ -26,6 +26,7 @@
 #include "base/race.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sched/trace.hpp"
 
 namespace goro::detail {
 
@@ -242,6 +243,7 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   gp->id = id;
   race_token_new(gp);
   race_release(race_token(gp));  // go() happens before the goroutine starts
+  trace(trace_ev::go_create, id, gp->parent_id);
   // go() is a safe point (the monitor's preemption request): yield
   // before queueing the new goroutine, so that it starts where it would
   // have without the request. (It resumes holding a P; were it not to,

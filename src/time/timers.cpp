@@ -16,6 +16,7 @@
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
 #include "sched/sched.hpp"
+#include "sched/trace.hpp"
 #include "time/timer.hpp"
 #include "time/timer_stats.hpp"
 
@@ -265,6 +266,7 @@ int timers_run(p* pp, int64_t now) {
       ready_goroutines(wake, nwake);
       nwake = 0;
       timer* t = timer_of(batch[i]);
+      trace(trace_ev::timer_fire);
       t->fn(t, now);
     }
     ready_goroutines(wake, nwake);

@@ -517,6 +517,29 @@ TEST(Deadlock, MutexesTakenInOppositeOrders) {
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
 }
 
+// ---- GORO_TRACE ----------------------------------------------------------------
+
+// GORO_TRACE=path traces the whole run and writes the file at exit.
+TEST(TraceEnv, WritesTheTraceAtExit) {
+  std::string path = std::string(::testing::TempDir()) + "goro_trace_env." + std::to_string(::getpid()) + ".json";
+  std::remove(path.c_str());
+  outcome r = run_scenario("trace_at_exit", {"GORO_TRACE=" + path});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  ASSERT_NE(f, nullptr) << "no trace at " << path;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  std::remove(path.c_str());
+  EXPECT_TRUE(starts_with(text, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")) << text.substr(0, 200);
+  EXPECT_TRUE(text.size() >= 3 && text.compare(text.size() - 3, 3, "]}\n") == 0) << "not closed";
+  EXPECT_GE(count(text, "\"ph\":\"B\""), 2) << "the main goroutine and the sender ran";
+  EXPECT_EQ(count(text, "\"ph\":\"B\""), count(text, "\"ph\":\"E\""));
+  EXPECT_TRUE(contains(text, "\"stop\":\"chan send\"") || contains(text, "\"stop\":\"chan receive\""));
+}
+
 TEST(Panic, InMainGoroutine) {
   outcome r = run_scenario("panic_main");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

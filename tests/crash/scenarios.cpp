@@ -735,6 +735,25 @@ int deadlock_mutex_order() {
   });
 }
 
+// ---- GORO_TRACE ------------------------------------------------------------
+
+// A few goroutines hand a value around and the program ends normally: with
+// GORO_TRACE set, the trace is written at exit.
+int trace_at_exit() {
+  return goro::run([] {
+    auto ch = goro::make_chan<int>();
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      for (int i = 0; i < 10; i++) ch.send(i);
+      wg.done();
+    });
+    for (int i = 0; i < 10; i++) ch.recv();
+    wg.wait();
+    say("done");
+  });
+}
+
 // ---- fork ------------------------------------------------------------------
 
 // Waits for the child `pid` for 4 s at most; see fork_and_wait.
@@ -928,6 +947,7 @@ const scenario kScenarios[] = {
     {"race_mutex_ordered", race_mutex_ordered},
     {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
+    {"trace_at_exit", trace_at_exit},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
     {"deadlock_stacks", deadlock_stacks},

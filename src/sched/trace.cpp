@@ -1,0 +1,314 @@
+// The execution tracer (goro/trace.hpp): events recorded per thread while
+// a trace runs, written as Chrome trace event JSON at stop().
+//
+// Buffers: each thread that records gets its own buffer on its first event
+// (a registry owns them; a thread that exits leaves its buffer there, so
+// its events are still written). Only that thread appends to it, so the
+// append takes no lock. stop() must not read a buffer while its thread is
+// in the middle of an append, hence the Dekker-style handshake:
+//
+//   recorder:  writing = true;  if (g_trace_on) append;  writing = false
+//   stop():    g_trace_on = false;  then wait until writing == false
+//
+// With the flag and `writing` both seq_cst, either the recorder sees the
+// trace off (and appends nothing), or stop() sees it writing and waits for
+// the release store that ends the append, after which the buffer is stable
+// until the next start().
+//
+// Lock order: control_mu (start/stop, serialized) before registry_mu (the
+// list of buffers). Neither is held by a recorder except registry_mu when
+// a thread registers its buffer; neither is a runtime lock, so recording
+// may happen under any runtime lock.
+#include "sched/trace.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/backoff.hpp"
+#include "goro/runtime.hpp"
+#include "goro/trace.hpp"
+#include "sched/sched.hpp"
+#include "sched/wait_reason.hpp"
+#include "base/check.hpp"
+#include "base/futex.hpp"
+
+namespace goro::detail {
+
+std::atomic<bool> g_trace_on{false};
+
+namespace {
+
+struct trace_rec {
+  int64_t ts;
+  uint64_t gid;
+  uint64_t arg;
+  trace_ev ev;
+  int32_t track;  // >= 0: a worker's M id; < 0: minus a plain thread's tid
+};
+static_assert(sizeof(trace_rec) == 32);
+
+struct trace_buf {
+  std::atomic<bool> writing{false};
+  std::vector<trace_rec> events;
+};
+
+std::mutex control_mu;   // start/stop
+std::mutex registry_mu;  // buffers
+std::vector<std::unique_ptr<trace_buf>> registry;  // guarded by registry_mu
+FILE* out_file = nullptr;                           // guarded by control_mu
+std::string out_path;                               // guarded by control_mu
+int64_t trace_t0 = 0;                               // guarded by control_mu
+
+thread_local trace_buf* tl_buf = nullptr;
+
+trace_buf* register_buf() {
+  auto b = std::make_unique<trace_buf>();
+  b->events.reserve(4096);
+  trace_buf* raw = b.get();
+  std::lock_guard<std::mutex> lk(registry_mu);
+  registry.push_back(std::move(b));
+  return raw;
+}
+
+}  // namespace
+
+void trace_record(trace_ev ev, uint64_t gid, uint64_t arg) {
+  trace_buf* b = tl_buf;
+  if (b == nullptr) {
+    try {
+      b = tl_buf = register_buf();
+    } catch (const std::bad_alloc&) {
+      return;  // no memory for a buffer: this thread's events are dropped
+    }
+  }
+  b->writing.store(true, std::memory_order_seq_cst);
+  if (g_trace_on.load(std::memory_order_seq_cst)) {
+    m* mp = current_m();
+    int32_t track = mp != nullptr ? mp->id : -static_cast<int32_t>(syscall(SYS_gettid));
+    try {
+      b->events.push_back(trace_rec{nanotime(), gid, arg, ev, track});
+    } catch (const std::bad_alloc&) {
+      // Out of memory: the event is dropped, the trace goes on.
+    }
+  }
+  b->writing.store(false, std::memory_order_release);
+}
+
+namespace {
+
+// Chrome's tid for a track: worker M ids as they are; plain threads after
+// them, by their kernel tid.
+int64_t chrome_tid(int32_t track) { return track >= 0 ? track : 1'000'000 + static_cast<int64_t>(-track); }
+
+const char* instant_name(trace_ev ev) {
+  switch (ev) {
+    case trace_ev::m_park: return "worker parks";
+    case trace_ev::m_wake: return "worker wakes";
+    case trace_ev::steal: return "steal";
+    case trace_ev::timer_fire: return "timer fires";
+    default: return "?";
+  }
+}
+
+// Writes the events (sorted by time; each thread's in its own order) as
+// Chrome trace event JSON, one event per line.
+bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
+  std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f);
+  bool first = true;
+  auto begin_event = [&] {
+    if (!first) std::fputs(",\n", f);
+    first = false;
+  };
+  auto us = [t0](int64_t ts) { return static_cast<double>(ts - t0) / 1e3; };
+
+  // Track names, once each.
+  std::vector<int32_t> tracks;
+  for (const trace_rec& e : evs) tracks.push_back(e.track);
+  std::sort(tracks.begin(), tracks.end());
+  tracks.erase(std::unique(tracks.begin(), tracks.end()), tracks.end());
+  for (int32_t t : tracks) {
+    begin_event();
+    if (t >= 0)
+      std::fprintf(f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%" PRId64 ",\"args\":{\"name\":\"worker M%d\"}}",
+                   chrome_tid(t), t);
+    else
+      std::fprintf(f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%" PRId64 ",\"args\":{\"name\":\"thread %d\"}}",
+                   chrome_tid(t), -t);
+  }
+
+  std::unordered_map<int32_t, uint64_t> running;  // track -> goroutine whose slice is open
+  std::set<int32_t> sliced;  // tracks that have had a slice
+  std::unordered_map<uint64_t, uint64_t> pending_flow;  // goroutine -> flow id, until it next starts
+  uint64_t next_flow = 1;
+  int64_t last_ts = t0;
+  auto end_slice = [&](int32_t track, int64_t ts, const char* why) {
+    begin_event();
+    std::fprintf(f, "{\"ph\":\"E\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64 ",\"args\":{\"stop\":\"%s\"}}", us(ts),
+                 chrome_tid(track), why);
+    running.erase(track);
+  };
+  for (const trace_rec& e : evs) {
+    last_ts = e.ts;
+    int64_t tid = chrome_tid(e.track);
+    switch (e.ev) {
+      case trace_ev::go_start: {
+        auto open = running.find(e.track);
+        if (open != running.end()) end_slice(e.track, e.ts, "?");  // its stop was not recorded
+        begin_event();
+        std::fprintf(f,
+                     "{\"name\":\"g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"B\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64
+                     ",\"args\":{\"goroutine\":%" PRIu64 "}}",
+                     e.gid, us(e.ts), tid, e.gid);
+        running[e.track] = e.gid;
+        sliced.insert(e.track);
+        auto flow = pending_flow.find(e.gid);
+        if (flow != pending_flow.end()) {
+          begin_event();
+          std::fprintf(f,
+                       "{\"name\":\"ready\",\"cat\":\"flow\",\"ph\":\"f\",\"bp\":\"e\",\"id\":%" PRIu64
+                       ",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64 "}",
+                       flow->second, us(e.ts), tid);
+          pending_flow.erase(flow);
+        }
+        break;
+      }
+      case trace_ev::go_block:
+      case trace_ev::go_yield:
+      case trace_ev::go_end: {
+        auto open = running.find(e.track);
+        if (open == running.end() && sliced.insert(e.track).second) {
+          // The first slice of this track began before the trace did
+          // (a goroutine already running at start()): open it at t0.
+          begin_event();
+          std::fprintf(f,
+                       "{\"name\":\"g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"B\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64
+                       ",\"args\":{\"goroutine\":%" PRIu64 "}}",
+                       e.gid, 0.0, tid, e.gid);
+          open = running.emplace(e.track, e.gid).first;
+        }
+        if (open == running.end() || open->second != e.gid) break;  // its start was not recorded
+        const char* why = e.ev == trace_ev::go_yield ? "yield"
+                          : e.ev == trace_ev::go_end ? "end"
+                                                     : wait_reason_string(static_cast<wait_reason>(e.arg));
+        end_slice(e.track, e.ts, why);
+        break;
+      }
+      case trace_ev::go_create:
+      case trace_ev::go_unblock: {
+        uint64_t id = next_flow++;
+        pending_flow[e.gid] = id;  // a newer ready replaces one never followed
+        begin_event();
+        std::fprintf(f,
+                     "{\"name\":\"%s g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                     "\"tid\":%" PRId64 "}",
+                     e.ev == trace_ev::go_create ? "go" : "ready", e.gid, us(e.ts), tid);
+        begin_event();
+        std::fprintf(f,
+                     "{\"name\":\"ready\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":%" PRIu64 ",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64
+                     "}",
+                     id, us(e.ts), tid);
+        break;
+      }
+      case trace_ev::m_park:
+      case trace_ev::m_wake:
+      case trace_ev::steal:
+      case trace_ev::timer_fire:
+        begin_event();
+        if (e.ev == trace_ev::steal)
+          std::fprintf(f,
+                       "{\"name\":\"steal g%" PRIu64 "\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                       "\"tid\":%" PRId64 ",\"args\":{\"from_p\":%" PRIu64 "}}",
+                       e.gid, us(e.ts), tid, e.arg);
+        else
+          std::fprintf(f,
+                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64 "}",
+                       instant_name(e.ev), us(e.ts), tid);
+        break;
+    }
+  }
+  // Goroutines still running when the trace stopped.
+  std::vector<int32_t> open_tracks;
+  for (const auto& kv : running) open_tracks.push_back(kv.first);
+  for (int32_t t : open_tracks) end_slice(t, last_ts, "trace stopped");
+  std::fputs(first ? "]}\n" : "\n]}\n", f);
+  return std::ferror(f) == 0;
+}
+
+void stop_at_exit() { goro::trace::stop(); }
+
+}  // namespace
+
+void trace_start_from_env() {
+  const char* path = std::getenv("GORO_TRACE");
+  if (path == nullptr || *path == '\0') return;
+  if (goro::trace::start(path))
+    std::atexit(stop_at_exit);
+  else
+    print_stderr("goro: GORO_TRACE=%s: cannot open the file for writing; no trace\n", path);
+}
+
+}  // namespace goro::detail
+
+namespace goro::trace {
+
+bool start(const std::string& path) {
+  using namespace detail;
+  ensure_runtime();
+  std::lock_guard<std::mutex> ctl(control_mu);
+  if (g_trace_on.load(std::memory_order_relaxed) || out_file != nullptr) return false;
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return false;
+  out_file = f;
+  out_path = path;
+  trace_t0 = nanotime();
+  g_trace_on.store(true, std::memory_order_seq_cst);
+  return true;
+}
+
+bool stop() {
+  using namespace detail;
+  std::lock_guard<std::mutex> ctl(control_mu);
+  if (out_file == nullptr) return false;
+  g_trace_on.store(false, std::memory_order_seq_cst);
+  std::vector<trace_rec> all;
+  {
+    std::lock_guard<std::mutex> lk(registry_mu);
+    size_t total = 0;
+    for (auto& b : registry) {
+      backoff bo;
+      while (b->writing.load(std::memory_order_seq_cst)) bo.snooze();
+      total += b->events.size();
+    }
+    all.reserve(total);
+    for (auto& b : registry) {
+      all.insert(all.end(), b->events.begin(), b->events.end());
+      b->events.clear();
+    }
+  }
+  // Each buffer is in its thread's order, with nondecreasing times: a
+  // stable sort by time keeps that order and interleaves the threads.
+  std::stable_sort(all.begin(), all.end(), [](const trace_rec& a, const trace_rec& b) { return a.ts < b.ts; });
+  FILE* f = out_file;
+  out_file = nullptr;
+  bool ok = goro::blocking([&] {
+    bool wrote = write_json(f, all, trace_t0);
+    return std::fclose(f) == 0 && wrote;
+  });
+  return ok;
+}
+
+bool running() { return detail::g_trace_on.load(std::memory_order_relaxed); }
+
+}  // namespace goro::trace

@@ -1,0 +1,40 @@
+// The execution tracer's hooks (goro::trace, trace.cpp): the scheduler
+// calls one of these at each event it traces. Off, each costs one relaxed
+// load and a predictable branch; on, it records a 32-byte event in the
+// calling thread's buffer (trace.cpp has the buffer protocol).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+enum class trace_ev : uint32_t {
+  go_create,   // gid: the new goroutine; arg: the creator's id (0: a plain thread)
+  go_start,    // gid starts running on this thread
+  go_block,    // gid parks; arg: its wait_reason
+  go_yield,    // gid yields (or is preempted) and stays runnable
+  go_end,      // gid returns
+  go_unblock,  // gid is readied by this thread; arg: the current goroutine (0: none)
+  m_park,      // this worker goes to sleep
+  m_wake,      // this worker was woken and handed a P
+  steal,       // gid was taken from P arg's queue by this worker
+  timer_fire,  // a timer's callback runs on this thread
+};
+
+extern std::atomic<bool> g_trace_on;
+
+// Records one event (the slow path of trace()); never inlined, so that the
+// thread-local buffer it reads is looked up afresh on every call (code that
+// calls it may resume on another thread after a switch).
+[[gnu::noinline]] void trace_record(trace_ev ev, uint64_t gid, uint64_t arg);
+
+inline void trace(trace_ev ev, uint64_t gid = 0, uint64_t arg = 0) {
+  if (g_trace_on.load(std::memory_order_relaxed)) [[unlikely]]
+    trace_record(ev, gid, arg);
+}
+
+// GORO_TRACE=path: starts a trace at runtime start, written at exit.
+void trace_start_from_env();
+
+}  // namespace goro::detail

@@ -1,0 +1,217 @@
+// goro::trace: the file a trace writes is read back and checked: it is a
+// JSON array of events, one per line; on every track the goroutine slices
+// begin and end in turn; every flow that ends began before; the workload's
+// goroutines, their wait reasons and their wake-ups are all there.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "goro/chan.hpp"
+#include "goro/runtime.hpp"
+#include "goro/time.hpp"
+#include "goro/trace.hpp"
+#include "goro/wait_group.hpp"
+
+namespace {
+
+std::string temp_path(const char* name) {
+  return std::string(::testing::TempDir()) + name + "." + std::to_string(::getpid()) + ".json";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The value of "key": in a one-line JSON object: a number or a string's
+// contents; empty if absent.
+std::string field(const std::string& line, const std::string& key) {
+  std::string k = "\"" + key + "\":";
+  size_t at = line.find(k);
+  if (at == std::string::npos) return "";
+  at += k.size();
+  if (line[at] == '"') {
+    size_t end = line.find('"', at + 1);
+    return line.substr(at + 1, end - at - 1);
+  }
+  size_t end = line.find_first_of(",}", at);
+  return line.substr(at, end - at);
+}
+
+struct parsed_trace {
+  std::vector<std::string> events;
+  std::string error;  // empty: the checks below held
+  std::set<std::string> goroutines_ran;  // "g17", from B events
+  std::set<std::string> stop_reasons;    // from E events
+  int flows = 0;
+};
+
+parsed_trace parse(const std::string& text) {
+  parsed_trace t;
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  if (line.find("\"traceEvents\":[") == std::string::npos) {
+    t.error = "no traceEvents array: " + line;
+    return t;
+  }
+  std::map<std::string, std::string> open;  // tid -> goroutine of the open slice
+  std::set<std::string> flow_started;
+  std::string last;
+  while (std::getline(in, line)) {
+    last = line;
+    if (line == "]}") break;
+    if (!line.empty() && line.back() == ',') line.pop_back();
+    if (line.empty() || line.front() != '{' || line.back() != '}') {
+      t.error = "not an object: " + line;
+      return t;
+    }
+    t.events.push_back(line);
+    std::string ph = field(line, "ph"), tid = field(line, "tid");
+    if (ph == "B") {
+      if (open.count(tid) != 0) {
+        t.error = "slice begins inside another on tid " + tid + ": " + line;
+        return t;
+      }
+      open[tid] = field(line, "name");
+      t.goroutines_ran.insert(field(line, "name"));
+    } else if (ph == "E") {
+      if (open.count(tid) == 0) {
+        t.error = "slice ends with none open on tid " + tid + ": " + line;
+        return t;
+      }
+      open.erase(tid);
+      t.stop_reasons.insert(field(line, "stop"));
+    } else if (ph == "s") {
+      flow_started.insert(field(line, "id"));
+    } else if (ph == "f") {
+      if (flow_started.count(field(line, "id")) == 0) {
+        t.error = "flow ends before it starts: " + line;
+        return t;
+      }
+      t.flows++;
+    }
+  }
+  if (last != "]}") t.error = "the array is not closed: " + last;
+  if (!open.empty()) t.error = "slices left open at the end";
+  return t;
+}
+
+TEST(Trace, RecordsSlicesWakeUpsAndReasonsThatMatch) {
+  goro::set_maxprocs(2);
+  std::string path = temp_path("goro_trace");
+  uint64_t ping_id = 0, pong_id = 0;
+  goro::run([&] {
+    ASSERT_TRUE(goro::trace::start(path));
+    EXPECT_TRUE(goro::trace::running());
+    auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
+    goro::wait_group wg;
+    wg.add(2);
+    goro::go([&] {
+      ping_id = goro::goroutine_id();
+      for (int i = 0; i < 200; i++) {
+        ping.send(i);
+        pong.recv();
+      }
+      wg.done();
+    });
+    goro::go([&] {
+      pong_id = goro::goroutine_id();
+      for (int i = 0; i < 200; i++) {
+        ping.recv();
+        pong.send(i);
+      }
+      wg.done();
+    });
+    goro::sleep_for(std::chrono::milliseconds(1));
+    wg.wait();
+    EXPECT_TRUE(goro::trace::stop());
+    EXPECT_FALSE(goro::trace::running());
+  });
+  parsed_trace t = parse(read_file(path));
+  std::remove(path.c_str());
+  ASSERT_EQ(t.error, "");
+  EXPECT_TRUE(t.goroutines_ran.count("g" + std::to_string(ping_id))) << "ping never ran";
+  EXPECT_TRUE(t.goroutines_ran.count("g" + std::to_string(pong_id))) << "pong never ran";
+  // 400 round trips' worth of wake-ups: most of them show as flows (a
+  // handoff to a goroutine already running elsewhere has none).
+  EXPECT_GE(t.flows, 100);
+  EXPECT_TRUE(t.stop_reasons.count("chan receive") || t.stop_reasons.count("chan send"));
+  EXPECT_TRUE(t.stop_reasons.count("end"));
+  EXPECT_TRUE(t.stop_reasons.count("sleep"));
+}
+
+TEST(Trace, StartAndStopRefuseWhatTheyCannotDo) {
+  std::string path = temp_path("goro_trace_twice");
+  EXPECT_FALSE(goro::trace::stop()) << "stop with no trace running";
+  EXPECT_FALSE(goro::trace::start("/nonexistent-dir/x/trace.json"));
+  ASSERT_TRUE(goro::trace::start(path));
+  EXPECT_FALSE(goro::trace::start(path)) << "a second start while one runs";
+  EXPECT_TRUE(goro::trace::stop());
+  EXPECT_FALSE(goro::trace::stop());
+  // A trace with nothing in it is still a well-formed file.
+  parsed_trace t = parse(read_file(path));
+  EXPECT_EQ(t.error, "");
+  // And a second trace after the first records afresh.
+  ASSERT_TRUE(goro::trace::start(path));
+  goro::wait_group wg;
+  wg.add(1);
+  goro::go([&wg] { wg.done(); });
+  wg.wait();
+  EXPECT_TRUE(goro::trace::stop());
+  t = parse(read_file(path));
+  std::remove(path.c_str());
+  EXPECT_EQ(t.error, "");
+  EXPECT_FALSE(t.goroutines_ran.empty());
+}
+
+// Tracing while goroutines run on both workers and plain threads ready
+// them: stop() waits for every recorder, and the file is still consistent.
+TEST(Trace, StopWhileGoroutinesRunLeavesAConsistentFile) {
+  goro::set_maxprocs(2);
+  std::string path = temp_path("goro_trace_busy");
+  auto ch = goro::make_chan<int>(16);
+  std::atomic<bool> done{false};
+  goro::wait_group wg;
+  wg.add(4);
+  for (int w = 0; w < 4; w++)
+    goro::go([&] {
+      while (!done.load()) {
+        ch.try_send(1);
+        ch.try_recv();
+        goro::yield();
+      }
+      wg.done();
+    });
+  std::thread feeder([&] {
+    while (!done.load()) {
+      ch.try_send(2);
+      std::this_thread::yield();
+    }
+  });
+  for (int round = 0; round < 3; round++) {
+    ASSERT_TRUE(goro::trace::start(path));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let it record something (any amount will do)
+    ASSERT_TRUE(goro::trace::stop());
+    parsed_trace t = parse(read_file(path));
+    EXPECT_EQ(t.error, "") << "round " << round;
+  }
+  done.store(true);
+  feeder.join();
+  wg.wait();
+  std::remove(path.c_str());
+}
+
+}  // namespace
