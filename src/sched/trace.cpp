@@ -43,6 +43,7 @@
 #include "sched/wait_reason.hpp"
 #include "base/check.hpp"
 #include "base/futex.hpp"
+#include "base/race.hpp"
 
 namespace goro::detail {
 
@@ -94,6 +95,11 @@ void trace_record(trace_ev ev, uint64_t gid, uint64_t arg) {
     }
   }
   b->writing.store(true, std::memory_order_seq_cst);
+  // For TSan: goroutines are fibers switched without synchronization
+  // (fiber.hpp), so two goroutines appending in turn on one thread are
+  // not ordered in its eyes, nor is stop() after the handshake below.
+  // The buffer is owned in turn (its thread, then stop()): say so.
+  race_acquire(b);
   if (g_trace_on.load(std::memory_order_seq_cst)) {
     m* mp = current_m();
     int32_t track = mp != nullptr ? mp->id : -static_cast<int32_t>(syscall(SYS_gettid));
@@ -103,6 +109,7 @@ void trace_record(trace_ev ev, uint64_t gid, uint64_t arg) {
       // Out of memory: the event is dropped, the trace goes on.
     }
   }
+  race_release(b);
   b->writing.store(false, std::memory_order_release);
 }
 
@@ -289,12 +296,14 @@ bool stop() {
     for (auto& b : registry) {
       backoff bo;
       while (b->writing.load(std::memory_order_seq_cst)) bo.snooze();
+      race_acquire(b.get());
       total += b->events.size();
     }
     all.reserve(total);
     for (auto& b : registry) {
       all.insert(all.end(), b->events.begin(), b->events.end());
       b->events.clear();
+      race_release(b.get());
     }
   }
   // Each buffer is in its thread's order, with nondecreasing times: a
