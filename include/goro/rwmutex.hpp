@@ -74,7 +74,22 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   // Releases a read lock. Uncontended: one atomic subtraction.
   void unlock_shared() noexcept GORO_RELEASE_SHARED();
 
+  // Free unless the lock-order check has kept a record of a lock (see
+  // ~mutex).
+  ~rwmutex() {
+    if ((detail::lock_order_state.load(std::memory_order_relaxed) & detail::kLockOrderNodes) != 0) [[unlikely]]
+      detail::lock_order_forget(this);
+  }
+
  private:
+  // Go's algorithm, without the lock-order check.
+  void lock_raw();
+  bool try_lock_raw();
+  void unlock_raw() noexcept;
+  void lock_shared_raw();
+  bool try_lock_shared_raw();
+  void unlock_shared_raw() noexcept;
+
   mutex w_;                                // held by a writer, pending or active
   std::atomic<int32_t> reader_count_{0};   // readers; minus kMaxReaders while a writer is in
   std::atomic<int32_t> reader_wait_{0};    // readers the pending writer still waits for
