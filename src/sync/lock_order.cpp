@@ -371,16 +371,16 @@ void print_report(void* arg) {
   print_who(r->cur.who);
   print_stderr(" acquires %s %p while holding %s %p:\n", kind_name(r->to_kind), r->cur.to, kind_name(r->from_kind),
                r->cur.from);
-  print_frames(2, r->cur.pcs, r->cur.n);
+  print_return_frames(2, r->cur.pcs, r->cur.n);
   for (size_t i = 0; i < r->path.size(); i++) {
     const stack_rec& s = r->path[i];
     write_stderr("\nearlier, ");
     print_who(s.who);
     print_stderr(" acquired %s %p while holding %s %p:\n", kind_name(r->path_kinds[i].second), s.to,
                  kind_name(r->path_kinds[i].first), s.from);
-    print_frames(2, s.pcs, s.n);
+    print_return_frames(2, s.pcs, s.n);
   }
-  write_stderr(fatal_mode ? "\n" : "\n(GORO_DEBUG=lockorder=1: reported once per pair of locks; the program goes on)\n\n");
+  write_stderr(fatal_mode ? "\n" : "\n(report mode: each inverted pair of locks is reported once; the program goes on)\n\n");
 }
 
 }  // namespace
@@ -412,7 +412,7 @@ void lock_order_before_wait(const void* lock, lock_kind kind) {
   // A new order (or one to look at again): capture the stack without the
   // lock, then record or report.
   stack_rec cur;
-  cur.n = stack_pcs(cur.pcs, kStackDepth, 0);
+  cur.n = stack_pcs(cur.pcs, kStackDepth, 1);  // from our caller (lock_checked, rwmutex::lock)
   cur.who = who;
   cur.to = lock;
   std::vector<report*> reports;

@@ -735,6 +735,54 @@ int deadlock_mutex_order() {
   });
 }
 
+// ---- lock order (run with GORO_DEBUG=lockorder=1 or 2) ----------------------
+
+// Two goroutines, one after the other, take a and b in opposite orders:
+// never a deadlock, but the second order inverts the first. Each says the
+// line of its inner lock ("site ab N", "site ba N"); the report must come
+// before the second goroutine's inner lock returns ("ba inner returned").
+int lock_order_inversion() {
+  return goro::run([] {
+    goro::mutex a, b;
+    goro::wait_group wg;
+    wg.go([&] {
+      std::lock_guard la(a);
+      say("site ab " + std::to_string(__LINE__ + 1));
+      std::lock_guard lb(b);
+    });
+    wg.wait();
+    wg.go([&] {
+      std::lock_guard lb(b);
+      say("site ba " + std::to_string(__LINE__ + 1));
+      std::lock_guard la(a);
+      say("ba inner returned");
+    });
+    wg.wait();
+    say("done");
+  });
+}
+
+// The same with a rwmutex read lock held while a mutex is taken, then the
+// write lock taken under the mutex.
+int lock_order_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex r;
+    goro::mutex m;
+    goro::wait_group wg;
+    wg.go([&] {
+      std::shared_lock lr(r);
+      std::lock_guard lm(m);
+    });
+    wg.wait();
+    wg.go([&] {
+      std::lock_guard lm(m);
+      std::lock_guard lr(r);
+    });
+    wg.wait();
+    say("done");
+  });
+}
+
 // ---- fork ------------------------------------------------------------------
 
 // Waits for the child `pid` for 4 s at most; see fork_and_wait.
@@ -925,6 +973,8 @@ const scenario kScenarios[] = {
     {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
     {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},
     {"deadlock_mutex_order", deadlock_mutex_order},
+    {"lock_order_inversion", lock_order_inversion},
+    {"lock_order_rwmutex", lock_order_rwmutex},
     {"race_mutex_ordered", race_mutex_ordered},
     {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
