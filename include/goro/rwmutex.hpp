@@ -51,6 +51,12 @@ namespace goro {
 // as in Go: "fatal error: sync: Unlock of unlocked RWMutex" or
 // "fatal error: sync: RUnlock of unlocked RWMutex", exit status 2. Not
 // copyable or movable.
+//
+// Lock-order check (goro/lock_order.hpp): while it is on, lock(),
+// lock_shared() and their try_ forms tell it what the caller holds, and an
+// acquisition that inverts an earlier order is reported before it waits;
+// read locks count as orders too (writer preference makes two readers in
+// opposite orders deadlock once writers wait).
 class GORO_CAPABILITY("rwmutex") rwmutex {
  public:
   constexpr rwmutex() noexcept = default;
