@@ -396,7 +396,10 @@ void inline_chain(Dwarf_Die* parent, Dwarf_Addr pc, Dwarf_Die* chain, int* n) {
       inline_chain(&child, pc, chain, n);
       return;
     }
-    if (covers || (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block && dwarf_haschildren(&child))) {
+    // Not covering: a local class's member function (a lambda's
+    // operator()) may still be defined inside, even in a lexical block;
+    // an inlined call's children are only its own code.
+    if (covers || (tag != DW_TAG_inlined_subroutine && dwarf_haschildren(&child))) {
       int before = *n;
       inline_chain(&child, pc, chain, n);
       if (*n > before) return;
@@ -430,7 +433,8 @@ void print_return_frames(int fd, void* const* pcs, int n) {
     auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - 1;  // the call, not the return address
     Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc);
     if (mod == nullptr) {
-      print_frames(fd, &pcs[i], 1);
+      void* call = reinterpret_cast<void*>(pc);
+      print_frames(fd, &call, 1);
       continue;
     }
     GElf_Sym sym;
@@ -460,8 +464,11 @@ void print_return_frames(int fd, void* const* pcs, int n) {
     // From the innermost inlined function out to the symbol's function:
     // each inlined function's call site is its caller's location.
     for (int k = depth - 1; k >= 0; k--) {
-      char* name = die_printable_name(&chain[k]);
-      if (name == nullptr && k == 0 && sym_name != nullptr) name = demangle(sym_name);
+      // The outermost function is the symbol's: its name there is
+      // qualified, where a lambda's DIE says only "operator()".
+      char* name = k == 0 && sym_name != nullptr && die_function_name(&chain[0]) == nullptr
+                       ? demangle(sym_name)
+                       : die_printable_name(&chain[k]);
       const char* shown = name != nullptr ? name : (k == 0 && sym_name != nullptr ? sym_name : "?");
       if (k > 0)
         snprintf(line, sizeof line, "%s\n\t%s:%d (inlined)\n", shown, file != nullptr ? file : "??", lineno);
@@ -483,9 +490,9 @@ void print_return_frames(int fd, void* const* pcs, int n) {
       }
     }
     if (depth == 0) {
-      // No DWARF for this code: the symbol alone, as print_frames does.
-      void* ret = pcs[i];
-      print_frames(fd, &ret, 1);
+      // No DWARF unit for this code: what print_frames finds for the call.
+      void* call = reinterpret_cast<void*>(pc);
+      print_frames(fd, &call, 1);
     }
   }
   if (dwfl != nullptr) {

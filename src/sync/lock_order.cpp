@@ -104,20 +104,19 @@ namespace goro::detail {
 
 namespace {
 constexpr int kDefaultMode = GORO_LOCKORDER_DEFAULT;
-static_assert(kDefaultMode >= 0 && kDefaultMode <= 2, "GORO_LOCKORDER_DEFAULT is 0 (off), 1 (report) or 2 (fatal)");
-}  // namespace
-
-std::atomic<uint8_t> lock_order_state{kDefaultMode != 0 ? kLockOrderOn : uint8_t{0}};
-
-namespace {
 
 constexpr int kMaxHeld = 32;        // locks one goroutine holds that are tracked
 constexpr int kStackDepth = 32;     // frames kept per edge
 constexpr size_t kMaxNodes = 1 << 16;
 constexpr size_t kMaxEdges = 1 << 16;
 
-std::atomic<int> g_mode{kDefaultMode};        // 0 off, 1 report, 2 fatal
 std::atomic<uint64_t> g_reports{0};
+
+int current_mode() {
+  uint8_t st = lock_order_state.load(std::memory_order_relaxed);
+  if ((st & kLockOrderOn) == 0) return 0;
+  return (st & kLockOrderFatal) != 0 ? 2 : 1;
+}
 
 // A test-and-test-and-set lock that yields when the holder is slow (it may
 // be preempted on a 2-CPU machine).
@@ -365,7 +364,7 @@ void print_who(const owner_id& w) {
 
 void print_report(void* arg) {
   auto* r = static_cast<report*>(arg);
-  const bool fatal_mode = g_mode.load(std::memory_order_relaxed) == 2;
+  const bool fatal_mode = current_mode() == 2;
   write_stderr(fatal_mode ? "fatal error: lock order inversion (potential deadlock)\n\n"
                           : "WARNING: lock order inversion (potential deadlock)\n\n");
   print_who(r->cur.who);
@@ -476,7 +475,7 @@ void lock_order_before_wait(const void* lock, lock_kind kind) {
       run_on_report_thread(print_report, r);
     }
     delete r;
-    if (g_mode.load(std::memory_order_relaxed) == 2) _exit(2);
+    if (current_mode() == 2) _exit(2);
   }
 }
 
@@ -535,7 +534,10 @@ void set_mode(int m) {
   if (m < 0 || m > 2) m = m < 0 ? 0 : 2;
   detector& d = det();
   spin_guard g(d.mu);
-  g_mode.store(m, std::memory_order_relaxed);
+  if (m == 2)
+    lock_order_state.fetch_or(kLockOrderFatal, std::memory_order_relaxed);
+  else
+    lock_order_state.fetch_and(static_cast<uint8_t>(~kLockOrderFatal), std::memory_order_relaxed);
   if (m != 0) {
     lock_order_state.fetch_or(kLockOrderOn, std::memory_order_relaxed);
   } else {
@@ -561,9 +563,7 @@ namespace goro::debug {
 
 void set_lock_order_check(lock_order_mode mode) { detail::set_mode(static_cast<int>(mode)); }
 
-lock_order_mode lock_order_check() {
-  return static_cast<lock_order_mode>(detail::g_mode.load(std::memory_order_relaxed));
-}
+lock_order_mode lock_order_check() { return static_cast<lock_order_mode>(detail::current_mode()); }
 
 uint64_t lock_order_reports() { return detail::g_reports.load(std::memory_order_relaxed); }
 

@@ -575,6 +575,35 @@ TEST(LockOrder, RwmutexInversionIsReported) {
   EXPECT_TRUE(contains(r.err, " acquired mutex ")) << r.describe();
 }
 
+// A goroutine parking while its thread holds a std::mutex: debug builds
+// count pthread locks per thread (src/sched/thread_locks.cpp); other
+// builds have no way to see the lock, and must stay quiet.
+TEST(LockOrder, ThreadLockHeldAcrossParkIsReportedInDebugBuilds) {
+  outcome r = run_scenario("thread_lock_across_park", {"GORO_DEBUG=lockorder=1"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "fine so far")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "done")) << r.describe();
+  if (!GORO_CRASH_EXPECT_THREAD_LOCK_CHECK) {
+    EXPECT_FALSE(contains(r.err, "thread-owned lock")) << r.describe();
+    GTEST_SKIP() << "pthread locks are counted only in debug builds without sanitizers";
+  }
+  const std::string head = "WARNING: goroutine 1 parks [sleep] while its thread holds 1 thread-owned lock\n";
+  EXPECT_TRUE(report_opens(r.err, head)) << r.describe();
+  EXPECT_EQ(count(r.err, "thread-owned lock"), 1) << r.describe();
+  if (scenarios_have_line_info())
+    EXPECT_TRUE(contains(r.err, "scenarios.cpp:" + marker_id(r.out, "site park") + " ")) << r.describe();
+}
+
+// The same in fatal mode: exit status 2 at the park.
+TEST(LockOrder, ThreadLockHeldAcrossParkIsFatalInFatalMode) {
+  if (!GORO_CRASH_EXPECT_THREAD_LOCK_CHECK) GTEST_SKIP() << "debug builds without sanitizers only";
+  outcome r = run_scenario("thread_lock_across_park", {"GORO_DEBUG=lockorder=2"});
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: goroutine 1 parks [sleep] while its thread holds 1 thread-owned lock"))
+      << r.describe();
+  EXPECT_FALSE(contains(r.out, "done")) << r.describe();
+}
+
 // Two goroutines really deadlock on opposite orders: the inversion is
 // reported when the second one takes its inner lock, before it waits, so
 // before the deadlock report.

@@ -783,6 +783,38 @@ int lock_order_rwmutex() {
   });
 }
 
+// A goroutine parks (sleep) while holding a std::mutex: reported in debug
+// builds with the lock-order check on. Before that, three things that are
+// fine and must not be reported: a std::mutex locked and unlocked between
+// parks, a std::shared_mutex read-locked the same way, and a plain thread
+// that blocks in goro (a channel receive) while holding a std::mutex (the
+// lock stays with its thread).
+int thread_lock_across_park() {
+  return goro::run([] {
+    std::mutex mu;
+    std::shared_mutex smu;
+    for (int i = 0; i < 3; i++) {
+      { std::lock_guard l(mu); }
+      { std::shared_lock l(smu); }
+      goro::sleep_for(1ms);
+    }
+    auto ch = goro::make_chan<int>();
+    std::thread t([&mu, ch] {
+      std::lock_guard l(mu);
+      (void)ch.recv();
+    });
+    ch.send(1);
+    t.join();
+    say("fine so far");
+    {
+      std::lock_guard l(mu);
+      say("site park " + std::to_string(__LINE__ + 1));
+      goro::sleep_for(1ms);
+    }
+    say("done");
+  });
+}
+
 // ---- fork ------------------------------------------------------------------
 
 // Waits for the child `pid` for 4 s at most; see fork_and_wait.
@@ -975,6 +1007,7 @@ const scenario kScenarios[] = {
     {"deadlock_mutex_order", deadlock_mutex_order},
     {"lock_order_inversion", lock_order_inversion},
     {"lock_order_rwmutex", lock_order_rwmutex},
+    {"thread_lock_across_park", thread_lock_across_park},
     {"race_mutex_ordered", race_mutex_ordered},
     {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},

@@ -17,8 +17,11 @@ namespace goro::detail {
 // Relaxed loads: a lock operation that misses a concurrent switch-on is
 // simply not checked (the detector tolerates releases of locks it never
 // saw acquired); the graph is guarded by the detector's own lock.
+// Bit kLockOrderFatal: an inversion ends the process (lockorder=2).
+// Defined in src/base/debug_env.cpp, set by src/sync/lock_order.cpp.
 inline constexpr uint8_t kLockOrderOn = 1;
 inline constexpr uint8_t kLockOrderNodes = 2;
+inline constexpr uint8_t kLockOrderFatal = 4;
 extern std::atomic<uint8_t> lock_order_state;
 
 inline bool lock_order_on() {
