@@ -230,7 +230,8 @@ void list_unlink(detector& d, held_list* l) {
 struct thread_held {
   held_list* l = nullptr;
   ~thread_held() {
-    if (l == nullptr) return;
+    // In a forked child det.mu may be held by a thread that is gone.
+    if (l == nullptr || in_forked_child()) return;
     detector& d = det();
     spin_guard g(d.mu);
     list_unlink(d, l);
