@@ -590,8 +590,9 @@ TEST(LockOrder, ThreadLockHeldAcrossParkIsReportedInDebugBuilds) {
   const std::string head = "WARNING: goroutine 1 parks [sleep] while its thread holds 1 thread-owned lock\n";
   EXPECT_TRUE(report_opens(r.err, head)) << r.describe();
   EXPECT_EQ(count(r.err, "thread-owned lock"), 1) << r.describe();
-  if (scenarios_have_line_info())
+  if (scenarios_have_line_info()) {
     EXPECT_TRUE(contains(r.err, "scenarios.cpp:" + marker_id(r.out, "site park") + " ")) << r.describe();
+  }
 }
 
 // The same in fatal mode: exit status 2 at the park.
