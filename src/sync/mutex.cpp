@@ -96,15 +96,22 @@ void spin_pause() {
 
 void mutex::lock_slow() { (void)lock_slow_until(kNoDeadline); }
 
+// The checked paths run the raw fast paths here, in the uninstrumented
+// runtime, where TSan does not see the state word's atomics: they state
+// the unlock -> lock edge themselves (on &state_, where the instrumented
+// inline paths synchronize).
+
 // noinline: the detector's stack starts at its caller, which is this frame.
 __attribute__((noinline)) void mutex::lock_checked() {
   detail::lock_order_before_wait(this, detail::lock_kind::mutex);
   lock_raw();
+  detail::race_acquire(&state_);
   detail::lock_order_acquired(this, detail::lock_kind::mutex, false);
 }
 
 bool mutex::try_lock_checked() {
   if (!try_lock_raw()) return false;
+  detail::race_acquire(&state_);
   detail::lock_order_acquired(this, detail::lock_kind::mutex, false);
   return true;
 }
@@ -112,6 +119,7 @@ bool mutex::try_lock_checked() {
 __attribute__((noinline)) bool mutex::lock_until_checked(int64_t deadline) {
   detail::lock_order_before_wait(this, detail::lock_kind::mutex);
   if (!try_lock_raw() && !lock_slow_until(deadline)) return false;
+  detail::race_acquire(&state_);
   detail::lock_order_acquired(this, detail::lock_kind::mutex, false);
   return true;
 }
@@ -119,6 +127,7 @@ __attribute__((noinline)) bool mutex::lock_until_checked(int64_t deadline) {
 void mutex::unlock_checked() noexcept {
   // Before the release: the next holder's entry comes after ours is gone.
   detail::lock_order_released(this, false);
+  detail::race_release(&state_);
   unlock_raw();
 }
 
