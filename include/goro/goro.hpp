@@ -10,6 +10,7 @@
 #include <goro/context.hpp>
 #include <goro/errc.hpp>
 #include <goro/errgroup.hpp>
+#include <goro/lock_order.hpp>
 #include <goro/mutex.hpp>
 #include <goro/once.hpp>
 #include <goro/panic.hpp>

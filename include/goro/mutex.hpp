@@ -25,6 +25,7 @@
 #include <type_traits>
 
 #include <goro/detail/duration.hpp>
+#include <goro/detail/lock_order.hpp>
 #include <goro/thread_annotations.hpp>
 
 namespace goro {
@@ -63,6 +64,11 @@ int64_t deadline_ns_of(const std::chrono::time_point<Clock, Duration>& t) {
 // with the goroutine dump, exit status 2 (unlock() is noexcept: it runs in
 // destructors). Not copyable or movable; destroy it only when unlocked and
 // unused.
+//
+// Lock-order check (goro/lock_order.hpp): on in debug builds and with
+// GORO_DEBUG=lockorder=1, an acquisition that inverts an order seen before
+// (A then B somewhere, B then A here) is reported before it waits. Off,
+// each operation pays one load and a predictable branch.
 class GORO_CAPABILITY("mutex") mutex {
  public:
   constexpr mutex() noexcept = default;
@@ -71,11 +77,16 @@ class GORO_CAPABILITY("mutex") mutex {
 
   // Locks the mutex, waiting as long as it takes. Uncontended: one atomic
   // compare-and-swap, inline.
+  //
+  // With the lock-order check on (goro/lock_order.hpp), lock() first
+  // checks the order against the locks the caller holds and reports an
+  // inversion before it waits.
   void lock() GORO_ACQUIRE() {
-    int32_t unlocked = 0;
-    // acquire: the critical section sees what the previous holder wrote.
-    if (!state_.compare_exchange_strong(unlocked, kLocked, std::memory_order_acquire, std::memory_order_relaxed))
-      [[unlikely]] lock_slow();
+    if (detail::lock_order_on()) [[unlikely]] {
+      lock_checked();
+      return;
+    }
+    lock_raw();
   }
 
   // Locks the mutex if that needs no waiting; never blocks. Fails while the
@@ -84,10 +95,8 @@ class GORO_CAPABILITY("mutex") mutex {
   //
   //   if (mu.try_lock()) { use(); mu.unlock(); }
   [[nodiscard]] bool try_lock() GORO_TRY_ACQUIRE(true) {
-    int32_t old = 0;
-    if (state_.compare_exchange_strong(old, kLocked, std::memory_order_acquire, std::memory_order_relaxed)) return true;
-    if ((old & (kLocked | kStarving)) != 0) return false;
-    return state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire, std::memory_order_relaxed);
+    if (detail::lock_order_on()) [[unlikely]] return try_lock_checked();
+    return try_lock_raw();
   }
 
   // Locks the mutex, waiting at most d (as lock(), parked). Returns whether
@@ -98,7 +107,9 @@ class GORO_CAPABILITY("mutex") mutex {
   //   if (!lock.owns_lock()) return busy();
   template <class Rep, class Period>
   [[nodiscard]] bool try_lock_for(const std::chrono::duration<Rep, Period>& d) GORO_TRY_ACQUIRE(true) {
-    if (try_lock()) return true;
+    if (detail::lock_order_on()) [[unlikely]]
+      return lock_until_checked(detail::deadline_after(detail::steady_now_ns(), detail::saturated_ns(d)));
+    if (try_lock_raw()) return true;
     return lock_slow_until(detail::deadline_after(detail::steady_now_ns(), detail::saturated_ns(d)));
   }
 
@@ -106,19 +117,55 @@ class GORO_CAPABILITY("mutex") mutex {
   // read once, at the call).
   template <class Clock, class Duration>
   [[nodiscard]] bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) GORO_TRY_ACQUIRE(true) {
-    if (try_lock()) return true;
+    if (detail::lock_order_on()) [[unlikely]] return lock_until_checked(detail::deadline_ns_of(t));
+    if (try_lock_raw()) return true;
     return lock_slow_until(detail::deadline_ns_of(t));
   }
 
   // Unlocks the mutex and wakes a waiter if there is one. Uncontended: one
   // atomic subtraction, inline. Fatal if the mutex is not locked (above).
   void unlock() noexcept GORO_RELEASE() {
+    if (detail::lock_order_on()) [[unlikely]] {
+      unlock_checked();
+      return;
+    }
+    unlock_raw();
+  }
+
+  // Destroying a mutex is free unless the lock-order check has ever kept
+  // a record of a lock: then its record goes too (the address may be
+  // reused by another lock).
+  ~mutex() {
+    if ((detail::lock_order_state.load(std::memory_order_relaxed) & detail::kLockOrderNodes) != 0) [[unlikely]]
+      detail::lock_order_forget(this);
+  }
+
+ private:
+  friend class rwmutex;  // takes its writer mutex unchecked (the rwmutex itself is checked)
+
+  void lock_raw() {
+    int32_t unlocked = 0;
+    // acquire: the critical section sees what the previous holder wrote.
+    if (!state_.compare_exchange_strong(unlocked, kLocked, std::memory_order_acquire, std::memory_order_relaxed))
+      [[unlikely]] lock_slow();
+  }
+  bool try_lock_raw() {
+    int32_t old = 0;
+    if (state_.compare_exchange_strong(old, kLocked, std::memory_order_acquire, std::memory_order_relaxed)) return true;
+    if ((old & (kLocked | kStarving)) != 0) return false;
+    return state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire, std::memory_order_relaxed);
+  }
+  void unlock_raw() noexcept {
     // release: pairs with the acquire of the next lock.
     int32_t now = state_.fetch_sub(kLocked, std::memory_order_release) - kLocked;
     if (now != 0) [[unlikely]] unlock_slow(now);
   }
+  // The same through the lock-order detector (src/sync/lock_order.hpp).
+  void lock_checked();
+  bool try_lock_checked();
+  bool lock_until_checked(int64_t deadline_ns);
+  void unlock_checked() noexcept;
 
- private:
   // state_ bits, as Go's: locked, a waiter is awake (so unlock need not
   // wake another), starvation mode; the waiter count above them.
   static constexpr int32_t kLocked = 1;

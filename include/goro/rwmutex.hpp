@@ -51,6 +51,12 @@ namespace goro {
 // as in Go: "fatal error: sync: Unlock of unlocked RWMutex" or
 // "fatal error: sync: RUnlock of unlocked RWMutex", exit status 2. Not
 // copyable or movable.
+//
+// Lock-order check (goro/lock_order.hpp): while it is on, lock(),
+// lock_shared() and their try_ forms tell it what the caller holds, and an
+// acquisition that inverts an earlier order is reported before it waits;
+// read locks count as orders too (writer preference makes two readers in
+// opposite orders deadlock once writers wait).
 class GORO_CAPABILITY("rwmutex") rwmutex {
  public:
   constexpr rwmutex() noexcept = default;
@@ -74,7 +80,22 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   // Releases a read lock. Uncontended: one atomic subtraction.
   void unlock_shared() noexcept GORO_RELEASE_SHARED();
 
+  // Free unless the lock-order check has kept a record of a lock (see
+  // ~mutex).
+  ~rwmutex() {
+    if ((detail::lock_order_state.load(std::memory_order_relaxed) & detail::kLockOrderNodes) != 0) [[unlikely]]
+      detail::lock_order_forget(this);
+  }
+
  private:
+  // Go's algorithm, without the lock-order check.
+  void lock_raw();
+  bool try_lock_raw();
+  void unlock_raw() noexcept;
+  void lock_shared_raw();
+  bool try_lock_shared_raw();
+  void unlock_shared_raw() noexcept;
+
   mutex w_;                                // held by a writer, pending or active
   std::atomic<int32_t> reader_count_{0};   // readers; minus kMaxReaders while a writer is in
   std::atomic<int32_t> reader_wait_{0};    // readers the pending writer still waits for

@@ -6,6 +6,10 @@
 //                computes without a scheduling point (as Go's
 //                asyncpreemptoff=1); goroutines queued behind it wait for
 //                another worker to steal them. For tests and measurements.
+//   lockorder=N  the lock-order check of goro::mutex and goro::rwmutex
+//                (sync/lock_order.cpp): 0 off, 1 report each inversion and
+//                go on, 2 report and exit(2). Default: the build's
+//                GORO_LOCKORDER_DEFAULT (1 in Debug builds, else 0).
 #pragma once
 
 namespace goro::detail {

@@ -377,4 +377,133 @@ __attribute__((noinline)) int stack_pcs(void** pcs, int max, int skip) {
 }
 
 
+#if defined(GORO_HAVE_LIBDW)
+namespace {
+
+constexpr int kMaxInline = 16;
+
+// The functions whose code covers pc (a module address) under parent,
+// outermost first: the subprogram, then each inlined call inside it.
+// Walks the tree, as find_inlined does, rather than dwarf_getscopes.
+void inline_chain(Dwarf_Die* parent, Dwarf_Addr pc, Dwarf_Die* chain, int* n) {
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return;
+  do {
+    int tag = dwarf_tag(&child);
+    bool covers = dwarf_haspc(&child, pc) == 1;
+    if (covers && (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)) {
+      if (*n < kMaxInline) chain[(*n)++] = child;
+      inline_chain(&child, pc, chain, n);
+      return;
+    }
+    // Not covering: a local class's member function (a lambda's
+    // operator()) may still be defined inside, even in a lexical block;
+    // an inlined call's children are only its own code.
+    if (covers || (tag != DW_TAG_inlined_subroutine && dwarf_haschildren(&child))) {
+      int before = *n;
+      inline_chain(&child, pc, chain, n);
+      if (*n > before) return;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+// A function DIE's printable name (caller frees), or null.
+char* die_printable_name(Dwarf_Die* die) {
+  const char* name = die_function_name(die);
+  if (name != nullptr) {
+    if (char* d = demangle(name)) return d;
+    return strdup(name);
+  }
+  Dwarf_Attribute a;
+  Dwarf_Die origin;
+  Dwarf_Die* named = die;
+  if (dwarf_attr(die, DW_AT_abstract_origin, &a) != nullptr && dwarf_formref_die(&a, &origin) != nullptr)
+    named = &origin;
+  const char* plain = dwarf_diename(named);
+  return plain != nullptr ? strdup(plain) : nullptr;
+}
+
+}  // namespace
+#endif
+
+void print_return_frames(int fd, void* const* pcs, int n) {
+#if defined(GORO_HAVE_LIBDW)
+  Dwfl* dwfl = open_self_dwfl();
+  for (int i = 0; i < n && dwfl != nullptr; i++) {
+    auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - 1;  // the call, not the return address
+    Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc);
+    if (mod == nullptr) {
+      void* call = reinterpret_cast<void*>(pc);
+      print_frames(fd, &call, 1);
+      continue;
+    }
+    GElf_Sym sym;
+    GElf_Off off = 0;
+    const char* sym_name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
+    Dwarf_Addr bias = 0;
+    Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+    if (cu == nullptr) {
+      while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr)
+        if (dwarf_haspc(cu, pc - bias) == 1) break;
+    }
+    Dwarf_Die chain[kMaxInline];
+    int depth = 0;
+    if (cu != nullptr) inline_chain(cu, pc - bias, chain, &depth);
+    // The innermost location, from the line table.
+    const char* file = nullptr;
+    int lineno = 0;
+    if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
+      file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
+    } else {
+      file = line_from_cus(mod, pc, &lineno);
+    }
+    Dwarf_Files* files = nullptr;
+    size_t nfiles = 0;
+    if (cu != nullptr && dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = nullptr;
+    char line[2048];
+    // From the innermost inlined function out to the symbol's function:
+    // each inlined function's call site is its caller's location.
+    for (int k = depth - 1; k >= 0; k--) {
+      // The outermost function is the symbol's: its name there is
+      // qualified, where a lambda's DIE says only "operator()".
+      char* name = k == 0 && sym_name != nullptr && die_function_name(&chain[0]) == nullptr
+                       ? demangle(sym_name)
+                       : die_printable_name(&chain[k]);
+      const char* shown = name != nullptr ? name : (k == 0 && sym_name != nullptr ? sym_name : "?");
+      if (k > 0)
+        snprintf(line, sizeof line, "%s\n\t%s:%d (inlined)\n", shown, file != nullptr ? file : "??", lineno);
+      else
+        snprintf(line, sizeof line, "%s\n\t%s:%d +0x%lx\n", shown, file != nullptr ? file : "??", lineno,
+                 static_cast<unsigned long>(off));
+      free(name);
+      emit(fd, line);
+      if (k == 0) break;
+      Dwarf_Attribute a;
+      Dwarf_Word fidx = 0, call_line = 0;
+      if (files != nullptr && dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_file, &a), &fidx) == 0 &&
+          dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_line, &a), &call_line) == 0 && fidx < nfiles) {
+        file = dwarf_filesrc(files, fidx, nullptr, nullptr);
+        lineno = static_cast<int>(call_line);
+      } else {
+        file = nullptr;
+        lineno = 0;
+      }
+    }
+    if (depth == 0) {
+      // No DWARF unit for this code: what print_frames finds for the call.
+      void* call = reinterpret_cast<void*>(pc);
+      print_frames(fd, &call, 1);
+    }
+  }
+  if (dwfl != nullptr) {
+    dwfl_end(dwfl);
+    return;
+  }
+#endif
+  for (int i = 0; i < n; i++) {
+    void* call = static_cast<char*>(pcs[i]) - 1;
+    print_frames(fd, &call, 1);
+  }
+}
+
 }  // namespace goro::detail

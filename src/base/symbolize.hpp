@@ -29,6 +29,13 @@ void describe_call_site(const void* ret, char* buf, unsigned long n);
 // Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
 void print_frames(int fd, void* const* pcs, int n);
 
+// The same for frames that are all return addresses (stack_pcs' output),
+// with inlined calls shown as frames of their own, innermost first, each
+// at its call site's file:line: a goro::mutex::lock inlined into a
+// std::lock_guard inlined into the caller prints three frames, the last
+// at the caller's line. (print_frames names only the innermost line.)
+void print_return_frames(int fd, void* const* pcs, int n);
+
 // The stack of a suspended fiber, for goroutine dumps: fills pcs (in
 // print_frames' convention) by unwinding, with the DWARF call-frame
 // information of the loaded modules, from the registers that

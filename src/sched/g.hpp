@@ -104,6 +104,10 @@ struct alignas(64) g {
   uint32_t closure_align = 0;     // alignment of a heap closure (operator delete needs it)
   // The thread-waiter's thread id (is_thread only) for the deadlock check.
   int tid = 0;
+  // The lock-order check's list of the goro locks this goroutine holds
+  // (sync/lock_order.cpp; made on first use, kept by the record across
+  // lives, read and written only under the detector's lock).
+  void* held_locks = nullptr;
   // TSan only: a heap byte whose address is this goroutine life's
   // happens-before sync object (race.hpp). A fresh one per life, because
   // TSan accumulates every release ever made on an address and a reused g

@@ -46,6 +46,7 @@
 #include "sched/sched.hpp"
 #include "sched/trace.hpp"
 #include "sched/stack.hpp"
+#include "sched/thread_locks.hpp"
 
 namespace goro::detail {
 
@@ -982,6 +983,7 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
     g* gp = w;
     m* mp = gp->cur_m;
     GORO_DCHECK(mp == current_m() && mp->curg == gp);
+    check_thread_locks_at_park(gp, reason);  // debug builds only (thread_locks.hpp)
     gp->reason = reason;
     gp->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
     count_wait(owned_p(mp), &p_stats::parks, &stats_global_t::parks, reason);
@@ -1154,6 +1156,7 @@ void yield() {
     sched_yield();
     return;
   }
+  check_thread_locks_at_park(mp->curg, wait_reason::none);  // debug builds only
   mcall(m_action::yield, nullptr, nullptr);
 }
 

@@ -43,7 +43,13 @@
 // on &state_ after it takes the mutex, so it is ordered after the
 // instrumented unlock's release, however it was woken.
 //
-// Lock order: none held here; the semaphore takes its bucket lock.
+// Lock-order check (sync/lock_order.hpp): the inline lock, try_lock,
+// timed lock and unlock go to the *_checked functions below while it is
+// on; they call the detector around the raw operations.
+//
+// Lock order: none held here; the semaphore takes its bucket lock (the
+// lock-order detector's spinlock is taken and released before, never
+// across, a wait).
 #include "goro/mutex.hpp"
 
 #include <thread>
@@ -54,6 +60,7 @@
 #include "base/race.hpp"
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
+#include "sync/lock_order.hpp"
 #include "sync/sema.hpp"
 
 namespace goro {
@@ -88,6 +95,41 @@ void spin_pause() {
 }  // namespace
 
 void mutex::lock_slow() { (void)lock_slow_until(kNoDeadline); }
+
+// The checked paths run the raw fast paths here, in the uninstrumented
+// runtime, where TSan does not see the state word's atomics: they state
+// the unlock -> lock edge themselves (on &state_, where the instrumented
+// inline paths synchronize).
+
+// noinline: the detector's stack starts at its caller, which is this frame.
+__attribute__((noinline)) void mutex::lock_checked() {
+  detail::lock_order_before_wait(this, detail::lock_kind::mutex);
+  lock_raw();
+  detail::race_acquire(&state_);
+  detail::lock_order_acquired(this, detail::lock_kind::mutex, false);
+}
+
+bool mutex::try_lock_checked() {
+  if (!try_lock_raw()) return false;
+  detail::race_acquire(&state_);
+  detail::lock_order_acquired(this, detail::lock_kind::mutex, false);
+  return true;
+}
+
+__attribute__((noinline)) bool mutex::lock_until_checked(int64_t deadline) {
+  detail::lock_order_before_wait(this, detail::lock_kind::mutex);
+  if (!try_lock_raw() && !lock_slow_until(deadline)) return false;
+  detail::race_acquire(&state_);
+  detail::lock_order_acquired(this, detail::lock_kind::mutex, false);
+  return true;
+}
+
+void mutex::unlock_checked() noexcept {
+  // Before the release: the next holder's entry comes after ours is gone.
+  detail::lock_order_released(this, false);
+  detail::race_release(&state_);
+  unlock_raw();
+}
 
 bool mutex::lock_slow_until(int64_t deadline) {
   const bool timed = deadline != kNoDeadline;

@@ -25,12 +25,18 @@
 // write are still reported: the reader fast path lives here, in the
 // uninstrumented runtime, for that reason.
 //
+// Lock-order check (sync/lock_order.hpp): the public operations go through
+// the detector while it is on, on the rwmutex's own address; the inner
+// writer mutex w_ is taken with its raw operations, so it is never a node
+// of its own.
+//
 // Lock order: w_ (a goro::mutex) before the semaphores' bucket locks,
 // which are never held across anything here.
 #include "goro/rwmutex.hpp"
 
 #include "base/check.hpp"
 #include "base/race.hpp"
+#include "sync/lock_order.hpp"
 #include "sync/sema.hpp"
 
 namespace goro {
@@ -39,7 +45,7 @@ namespace {
 constexpr int32_t kMaxReaders = 1 << 30;
 }
 
-void rwmutex::lock_shared() {
+void rwmutex::lock_shared_raw() {
   // acq_rel: the acquire sees the last writer's writes (paired with the
   // writer's release in unlock), the release orders this reader before a
   // writer that subtracts kMaxReaders afterwards.
@@ -50,7 +56,7 @@ void rwmutex::lock_shared() {
   detail::race_acquire(&reader_sem_);
 }
 
-bool rwmutex::try_lock_shared() {
+bool rwmutex::try_lock_shared_raw() {
   int32_t c = reader_count_.load(std::memory_order_relaxed);
   for (;;) {
     if (c < 0) return false;
@@ -60,7 +66,7 @@ bool rwmutex::try_lock_shared() {
   return true;
 }
 
-void rwmutex::unlock_shared() noexcept {
+void rwmutex::unlock_shared_raw() noexcept {
   detail::race_release(&writer_sem_);
   // release: the reader's accesses happen before the writer that waits
   // for it (which acquires through reader_wait_ or reader_count_).
@@ -74,8 +80,8 @@ void rwmutex::unlock_shared() noexcept {
   }
 }
 
-void rwmutex::lock() {
-  w_.lock();
+void rwmutex::lock_raw() {
+  w_.lock_raw();
   // Announce the writer; r readers were in before it.
   int32_t r = reader_count_.fetch_add(-kMaxReaders, std::memory_order_acq_rel);
   if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0)
@@ -84,12 +90,12 @@ void rwmutex::lock() {
   detail::race_acquire(&writer_sem_);
 }
 
-bool rwmutex::try_lock() {
-  if (!w_.try_lock()) return false;
+bool rwmutex::try_lock_raw() {
+  if (!w_.try_lock_raw()) return false;
   int32_t zero = 0;
   if (!reader_count_.compare_exchange_strong(zero, -kMaxReaders, std::memory_order_acq_rel,
                                              std::memory_order_relaxed)) {
-    w_.unlock();
+    w_.unlock_raw();
     return false;
   }
   detail::race_acquire(&reader_sem_);
@@ -97,13 +103,59 @@ bool rwmutex::try_lock() {
   return true;
 }
 
-void rwmutex::unlock() noexcept {
+void rwmutex::unlock_raw() noexcept {
   detail::race_release(&reader_sem_);
   // Let readers in again; r of them queued while the writer was in.
   int32_t r = reader_count_.fetch_add(kMaxReaders, std::memory_order_acq_rel) + kMaxReaders;
   if (r >= kMaxReaders) detail::fatal_exit(2, "sync: Unlock of unlocked RWMutex");
   for (int32_t i = 0; i < r; i++) detail::semrelease(&reader_sem_);
-  w_.unlock();
+  w_.unlock_raw();
+}
+
+// ---- the public operations: raw, or through the lock-order check ----
+
+using detail::lock_kind;
+
+void rwmutex::lock_shared() {
+  if (detail::lock_order_on()) [[unlikely]] {
+    detail::lock_order_before_wait(this, lock_kind::rwmutex);
+    lock_shared_raw();
+    detail::lock_order_acquired(this, lock_kind::rwmutex, true);
+    return;
+  }
+  lock_shared_raw();
+}
+
+bool rwmutex::try_lock_shared() {
+  if (!try_lock_shared_raw()) return false;
+  if (detail::lock_order_on()) [[unlikely]] detail::lock_order_acquired(this, lock_kind::rwmutex, true);
+  return true;
+}
+
+void rwmutex::unlock_shared() noexcept {
+  if (detail::lock_order_on()) [[unlikely]] detail::lock_order_released(this, true);
+  unlock_shared_raw();
+}
+
+void rwmutex::lock() {
+  if (detail::lock_order_on()) [[unlikely]] {
+    detail::lock_order_before_wait(this, lock_kind::rwmutex);
+    lock_raw();
+    detail::lock_order_acquired(this, lock_kind::rwmutex, false);
+    return;
+  }
+  lock_raw();
+}
+
+bool rwmutex::try_lock() {
+  if (!try_lock_raw()) return false;
+  if (detail::lock_order_on()) [[unlikely]] detail::lock_order_acquired(this, lock_kind::rwmutex, false);
+  return true;
+}
+
+void rwmutex::unlock() noexcept {
+  if (detail::lock_order_on()) [[unlikely]] detail::lock_order_released(this, false);
+  unlock_raw();
 }
 
 }  // namespace goro

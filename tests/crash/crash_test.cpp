@@ -505,7 +505,9 @@ TEST(SyncMisuse, RUnlockOfUnlockedRWMutexIsFatal) {
 // Two goroutines lock two mutexes in opposite orders: the deadlock report
 // lists both as [sync.Mutex.Lock], and main as waiting for them.
 TEST(Deadlock, MutexesTakenInOppositeOrders) {
-  outcome r = run_scenario("deadlock_mutex_order");
+  // The lock-order check (on by default in debug builds) would report the
+  // inversion first: LockOrder.ReportComesBeforeTheDeadlock has that.
+  outcome r = run_scenario("deadlock_mutex_order", {"GORO_DEBUG=lockorder=0"});
   ASSERT_TRUE(r.exited_with(2)) << r.describe();
   EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
   std::string ab = marker_id(r.out, "ab");
@@ -515,6 +517,105 @@ TEST(Deadlock, MutexesTakenInOppositeOrders) {
   EXPECT_EQ(count(r.err, "[sync.Mutex.Lock]"), 2) << r.describe();
   EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+// ---- lock order ----------------------------------------------------------------
+
+const char kInversionWarning[] = "WARNING: lock order inversion (potential deadlock)";
+const char kInversionFatal[] = "fatal error: lock order inversion (potential deadlock)";
+
+// The report names both inner acquisitions: the current one (goroutine
+// "ba", taking a while holding b) and the earlier one that recorded the
+// opposite order (goroutine "ab", taking b while holding a), each with its
+// scenarios.cpp line when the build has line tables.
+void expect_inversion_report(const outcome& r, const std::string& head) {
+  EXPECT_TRUE(report_opens(r.err, head)) << r.describe();
+  EXPECT_EQ(count(r.err, head), 1) << r.describe();
+  size_t cur = r.err.find(" acquires mutex ");
+  size_t earlier = r.err.find("earlier, goroutine ");
+  ASSERT_NE(cur, std::string::npos) << r.describe();
+  ASSERT_NE(earlier, std::string::npos) << r.describe();
+  EXPECT_LT(cur, earlier) << r.describe();
+  EXPECT_TRUE(contains(r.err, " acquired mutex ")) << r.describe();
+  if (!scenarios_have_line_info()) return;
+  std::string cur_stack = r.err.substr(cur, earlier - cur);
+  std::string earlier_stack = r.err.substr(earlier);
+  EXPECT_TRUE(contains(cur_stack, "scenarios.cpp:" + marker_id(r.out, "site ba") + " ")) << r.describe();
+  EXPECT_TRUE(contains(earlier_stack, "scenarios.cpp:" + marker_id(r.out, "site ab") + " ")) << r.describe();
+}
+
+TEST(LockOrder, InversionIsReportedAndTheProgramGoesOn) {
+  outcome r = run_scenario("lock_order_inversion", {"GORO_DEBUG=lockorder=1"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  expect_inversion_report(r, kInversionWarning);
+  EXPECT_TRUE(contains(r.out, "ba inner returned")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "done")) << r.describe();
+}
+
+// lockorder=2: the report, then exit status 2, before the inverted lock
+// returns.
+TEST(LockOrder, FatalModeExitsBeforeTheLockReturns) {
+  outcome r = run_scenario("lock_order_inversion", {"GORO_DEBUG=lockorder=2"});
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  expect_inversion_report(r, kInversionFatal);
+  EXPECT_FALSE(contains(r.out, "ba inner returned")) << r.describe();
+}
+
+TEST(LockOrder, OffByEnvironment) {
+  outcome r = run_scenario("lock_order_inversion", {"GORO_DEBUG=lockorder=0"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_FALSE(contains(r.err, "lock order")) << r.describe();
+}
+
+TEST(LockOrder, RwmutexInversionIsReported) {
+  outcome r = run_scenario("lock_order_rwmutex", {"GORO_DEBUG=lockorder=1"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kInversionWarning)) << r.describe();
+  EXPECT_TRUE(contains(r.err, " acquires rwmutex ")) << r.describe();
+  EXPECT_TRUE(contains(r.err, " acquired mutex ")) << r.describe();
+}
+
+// A goroutine parking while its thread holds a std::mutex: debug builds
+// count pthread locks per thread (src/sched/thread_locks.cpp); other
+// builds have no way to see the lock, and must stay quiet.
+TEST(LockOrder, ThreadLockHeldAcrossParkIsReportedInDebugBuilds) {
+  outcome r = run_scenario("thread_lock_across_park", {"GORO_DEBUG=lockorder=1"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "fine so far")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "done")) << r.describe();
+  if (!GORO_CRASH_EXPECT_THREAD_LOCK_CHECK) {
+    EXPECT_FALSE(contains(r.err, "thread-owned lock")) << r.describe();
+    GTEST_SKIP() << "pthread locks are counted only in debug builds without sanitizers";
+  }
+  const std::string head = "WARNING: goroutine 1 parks [sleep] while its thread holds 1 thread-owned lock\n";
+  EXPECT_TRUE(report_opens(r.err, head)) << r.describe();
+  EXPECT_EQ(count(r.err, "thread-owned lock"), 1) << r.describe();
+  if (scenarios_have_line_info()) {
+    EXPECT_TRUE(contains(r.err, "scenarios.cpp:" + marker_id(r.out, "site park") + " ")) << r.describe();
+  }
+}
+
+// The same in fatal mode: exit status 2 at the park.
+TEST(LockOrder, ThreadLockHeldAcrossParkIsFatalInFatalMode) {
+  if (!GORO_CRASH_EXPECT_THREAD_LOCK_CHECK) GTEST_SKIP() << "debug builds without sanitizers only";
+  outcome r = run_scenario("thread_lock_across_park", {"GORO_DEBUG=lockorder=2"});
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: goroutine 1 parks [sleep] while its thread holds 1 thread-owned lock"))
+      << r.describe();
+  EXPECT_FALSE(contains(r.out, "done")) << r.describe();
+}
+
+// Two goroutines really deadlock on opposite orders: the inversion is
+// reported when the second one takes its inner lock, before it waits, so
+// before the deadlock report.
+TEST(LockOrder, ReportComesBeforeTheDeadlock) {
+  outcome r = run_scenario("deadlock_mutex_order", {"GORO_DEBUG=lockorder=1"});
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kInversionWarning)) << r.describe();
+  size_t deadlock = r.err.find(kDeadlock);
+  ASSERT_NE(deadlock, std::string::npos) << r.describe();
+  EXPECT_LT(r.err.find(kInversionWarning), deadlock) << r.describe();
+  EXPECT_EQ(count(r.err, "[sync.Mutex.Lock]"), 2) << r.describe();
 }
 
 // ---- GORO_TRACE ----------------------------------------------------------------

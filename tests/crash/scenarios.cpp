@@ -735,6 +735,86 @@ int deadlock_mutex_order() {
   });
 }
 
+// ---- lock order (run with GORO_DEBUG=lockorder=1 or 2) ----------------------
+
+// Two goroutines, one after the other, take a and b in opposite orders:
+// never a deadlock, but the second order inverts the first. Each says the
+// line of its inner lock ("site ab N", "site ba N"); the report must come
+// before the second goroutine's inner lock returns ("ba inner returned").
+int lock_order_inversion() {
+  return goro::run([] {
+    goro::mutex a, b;
+    goro::wait_group wg;
+    wg.go([&] {
+      std::lock_guard la(a);
+      say("site ab " + std::to_string(__LINE__ + 1));
+      std::lock_guard lb(b);
+    });
+    wg.wait();
+    wg.go([&] {
+      std::lock_guard lb(b);
+      say("site ba " + std::to_string(__LINE__ + 1));
+      std::lock_guard la(a);
+      say("ba inner returned");
+    });
+    wg.wait();
+    say("done");
+  });
+}
+
+// The same with a rwmutex read lock held while a mutex is taken, then the
+// write lock taken under the mutex.
+int lock_order_rwmutex() {
+  return goro::run([] {
+    goro::rwmutex r;
+    goro::mutex m;
+    goro::wait_group wg;
+    wg.go([&] {
+      std::shared_lock lr(r);
+      std::lock_guard lm(m);
+    });
+    wg.wait();
+    wg.go([&] {
+      std::lock_guard lm(m);
+      std::lock_guard lr(r);
+    });
+    wg.wait();
+    say("done");
+  });
+}
+
+// A goroutine parks (sleep) while holding a std::mutex: reported in debug
+// builds with the lock-order check on. Before that, three things that are
+// fine and must not be reported: a std::mutex locked and unlocked between
+// parks, a std::shared_mutex read-locked the same way, and a plain thread
+// that blocks in goro (a channel receive) while holding a std::mutex (the
+// lock stays with its thread).
+int thread_lock_across_park() {
+  return goro::run([] {
+    std::mutex mu;
+    std::shared_mutex smu;
+    for (int i = 0; i < 3; i++) {
+      { std::lock_guard l(mu); }
+      { std::shared_lock l(smu); }
+      goro::sleep_for(1ms);
+    }
+    auto ch = goro::make_chan<int>();
+    std::thread t([&mu, ch] {
+      std::lock_guard l(mu);
+      (void)ch.recv();
+    });
+    ch.send(1);
+    t.join();
+    say("fine so far");
+    {
+      std::lock_guard l(mu);
+      say("site park " + std::to_string(__LINE__ + 1));
+      goro::sleep_for(1ms);
+    }
+    say("done");
+  });
+}
+
 // ---- GORO_TRACE ------------------------------------------------------------
 
 // A few goroutines hand a value around and the program ends normally: with
@@ -944,6 +1024,9 @@ const scenario kScenarios[] = {
     {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
     {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},
     {"deadlock_mutex_order", deadlock_mutex_order},
+    {"lock_order_inversion", lock_order_inversion},
+    {"lock_order_rwmutex", lock_order_rwmutex},
+    {"thread_lock_across_park", thread_lock_across_park},
     {"race_mutex_ordered", race_mutex_ordered},
     {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},

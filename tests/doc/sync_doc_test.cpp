@@ -140,4 +140,24 @@ TEST(SyncDoc, OnceExamples) {
   EXPECT_EQ(crc, 1u);
 }
 
+// lock_order.hpp: the header's two goroutines, one after the other; the
+// second order is reported (once), before it waits.
+TEST(SyncDoc, LockOrderExample) {
+  auto before = goro::debug::lock_order_check();
+  goro::debug::set_lock_order_check(goro::debug::lock_order_mode::report);
+  uint64_t reports = goro::debug::lock_order_reports();
+  goro::run([] {
+    goro::mutex a, b;
+    goro::wait_group wg;
+    wg.go([&] { goro::mutex_lock la(a); goro::mutex_lock lb(b); });  // a -> b
+    wg.wait();
+    testing::internal::CaptureStderr();
+    wg.go([&] { goro::mutex_lock lb(b); goro::mutex_lock la(a); });  // b -> a: reported
+    wg.wait();
+    EXPECT_EQ(testing::internal::GetCapturedStderr().rfind("WARNING: lock order inversion (potential deadlock)", 0), 0u);
+  });
+  EXPECT_EQ(goro::debug::lock_order_reports(), reports + 1);
+  goro::debug::set_lock_order_check(before);
+}
+
 }  // namespace
