@@ -13,6 +13,7 @@
 #include <goro/mutex.hpp>
 #include <goro/once.hpp>
 #include <goro/panic.hpp>
+#include <goro/pool.hpp>
 #include <goro/rate.hpp>
 #include <goro/runtime.hpp>
 #include <goro/rwmutex.hpp>
