@@ -21,6 +21,7 @@
 #include <goro/semaphore.hpp>
 #include <goro/singleflight.hpp>
 #include <goro/source_location.hpp>
+#include <goro/sync_map.hpp>
 #include <goro/thread_annotations.hpp>
 #include <goro/time.hpp>
 #include <goro/timer.hpp>
