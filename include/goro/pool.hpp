@@ -19,8 +19,8 @@
 // put(x) happens before the get() that returns x (TSan knows it).
 //
 // How it scales: each worker (P) has its own small cache, so get() and
-// put() on a goroutine touch only that worker's cache line, take no lock
-// and never wait; a get() whose cache is empty takes from a shared list or
+// put() on a goroutine touch only that worker's cache line and take no
+// lock; a get() whose cache is empty takes from a shared list or
 // from the other workers' caches before it makes a new object. Plain
 // threads and goroutines inside goro::blocking (which hold no worker) use
 // the shared list, under a short lock.
@@ -56,7 +56,7 @@ class pool_core {
   pool_core(const pool_core&) = delete;
   pool_core& operator=(const pool_core&) = delete;
 
-  // A kept object, now the caller's, or null. Never blocks.
+  // A kept object, now the caller's, or null. Never parks.
   void* get() noexcept;
   // Keeps obj (non-null), or destroys it if the pool is full.
   void put(void* obj) noexcept;
@@ -92,8 +92,9 @@ class pool {
 
   // An object from the pool (any object put before, on any worker), or,
   // if it has none, new_fn()'s result (null without a new function). The
-  // object's state is whatever its last user left. Never blocks; throws
-  // only what new_fn throws.
+  // object's state is whatever its last user left. Never parks (the
+  // shared list's lock is held for a few instructions); throws only what
+  // new_fn throws.
   [[nodiscard]] std::unique_ptr<T> get() {
     if (void* obj = core_.get()) return std::unique_ptr<T>(static_cast<T*>(obj));
     if (new_) return new_();
@@ -101,7 +102,7 @@ class pool {
   }
 
   // Gives obj to the pool for a later get(); a null obj is ignored (as Go's
-  // Put(nil)). If the pool is full, obj is destroyed here. Never blocks.
+  // Put(nil)). If the pool is full, obj is destroyed here. Never parks.
   //   pool.put(std::move(buf));
   void put(std::unique_ptr<T> obj) noexcept {
     if (obj) core_.put(obj.release());

@@ -57,8 +57,10 @@
 // Why not std::atomic<std::shared_ptr>: libstdc++ 12's takes a spin lock
 // (a bit in the control block pointer) on every load, so loads from all
 // cores would write one cache line, and also bump a reference count: two
-// shared writes per load, where a read section costs one write to a
-// counter of the reader's own worker (one line per P) and nothing shared.
+// shared writes per load, where a read section writes only a counter of
+// the reader's worker (8 stripes, chosen by P id; a plain thread's by a
+// hash). Measured on the 2-core machine, 2 goroutines each looking up a
+// 1024-key map: atomic<shared_ptr> load + find 48-64 ns, load() 23 ns.
 #pragma once
 
 #include <atomic>
