@@ -147,6 +147,8 @@ class sync_map {
     explicit entry(value_node* n) : p(n) {
       destroy = [](detail::retired_node* r) {
         auto* e = static_cast<entry*>(r);
+        // acquire: the last stored node, complete (the free comes after
+        // the grace period anyway).
         value_node* n = e->p.load(std::memory_order_acquire);
         if (is_value(n)) delete n;
         delete e;
@@ -239,10 +241,12 @@ sync_map<K, V, H, E>::~sync_map() {
   // No member is running: free every entry once (dirty shares the
   // snapshot's live entries, D1), then the snapshot; the domain frees what
   // was retired.
+  // Alone; acquire anyway, for whatever ordered this after the last writer.
   read_only* r = snapshot(read_.load(std::memory_order_acquire));
   mutex_lock lk(mu_);
   for (auto& kv : r->m) {
     entry* e = kv.second;
+    // relaxed: under the mutex, which every expunge and unexpunge holds.
     if (dirty_ && e->p.load(std::memory_order_relaxed) != expunged()) continue;  // freed with dirty's
     e->destroy(e);
   }

@@ -124,6 +124,9 @@ p* caller_p() noexcept { return owned_p(current_m()); }
 
 pool_core::pool_core(destroy_fn destroy) : s_(new state(destroy)) {}
 
+// Runs alone (the pool's precondition); acquire anyway, so that objects
+// and chunks are seen as their last users left them whatever ordered the
+// destruction after them.
 pool_core::~pool_core() {
   for (auto& c : s_->chunks) {
     chunk* ch = c.load(std::memory_order_acquire);
@@ -138,6 +141,7 @@ pool_core::~pool_core() {
     }
     delete ch;
   }
+  // relaxed: written under the lock, by callers that are done.
   for (int i = 0; i < s_->nshared.load(std::memory_order_relaxed); i++) {
     race_acquire(s_->shared[i]);
     s_->destroy(s_->shared[i]);
@@ -155,7 +159,7 @@ void* pool_core::get() noexcept {
   // came after the get (the caller then makes a new object).
   if (obj == nullptr && s_->nshared.load(std::memory_order_relaxed) > 0) {
     lock_guard g(s_->lock);
-    int n = s_->nshared.load(std::memory_order_relaxed);
+    int n = s_->nshared.load(std::memory_order_relaxed);  // the lock orders it; atomic for the hint only
     if (n > 0) {
       obj = s_->shared[n - 1];
       s_->nshared.store(n - 1, std::memory_order_relaxed);
@@ -163,7 +167,7 @@ void* pool_core::get() noexcept {
   }
   if (obj == nullptr) {
     // Steal from the other Ps, starting after our own.
-    int32_t n = sched.nallp.load(std::memory_order_acquire);
+    int32_t n = sched.nallp.load(std::memory_order_acquire);  // as the scheduler reads it: Ps [0, n) exist
     int32_t start = pp != nullptr ? pp->id + 1 : 0;
     for (int32_t k = 0; k < n && obj == nullptr; k++) {
       int32_t id = (start + k) % n;
@@ -190,7 +194,7 @@ void pool_core::put(void* obj) noexcept {
   }
   {
     lock_guard g(s_->lock);
-    int n = s_->nshared.load(std::memory_order_relaxed);
+    int n = s_->nshared.load(std::memory_order_relaxed);  // the lock orders it
     if (n < static_cast<int>(kShared)) {
       s_->shared[n] = obj;
       s_->nshared.store(n + 1, std::memory_order_relaxed);

@@ -69,7 +69,7 @@ class read_domain {
   // Frees everything retired; no reader may be inside.
   ~read_domain() {
     free_list(batch_);
-    free_list(retired_.load(std::memory_order_acquire));
+    free_list(retired_.load(std::memory_order_acquire));  // acquire: the pushes' nodes, complete
   }
 
   // A reader's critical section; nodes it loads stay allocated until it
@@ -93,7 +93,7 @@ class read_domain {
   // Lock-free (a Treiber push; the list is only ever taken whole, so no
   // ABA).
   void retire(retired_node* n) noexcept {
-    retired_node* head = retired_.load(std::memory_order_relaxed);
+    retired_node* head = retired_.load(std::memory_order_relaxed);  // a guess; the CAS checks it
     do {
       n->next_retired = head;
       // release: the reclaimer's exchange sees the node's link, and the
@@ -118,6 +118,7 @@ class read_domain {
         stage_ = 1;
       }
       if (stage_ == 1) {
+        // relaxed: only the reclaimer writes phase_ (flip).
         if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return;
         flip();
         stage_ = 2;
@@ -150,6 +151,7 @@ class read_domain {
     return static_cast<unsigned>(h ^ (h >> 12) ^ (h >> 20)) % kStripes;
   }
 
+  // relaxed load: the reclaimer is phase_'s only writer.
   void flip() noexcept { phase_.store(phase_.load(std::memory_order_relaxed) ^ 1, std::memory_order_seq_cst); }
 
   bool drained(unsigned ph) const noexcept {
