@@ -14,6 +14,7 @@
 #include <goro/mutex.hpp>
 #include <goro/once.hpp>
 #include <goro/panic.hpp>
+#include <goro/pool.hpp>
 #include <goro/rate.hpp>
 #include <goro/runtime.hpp>
 #include <goro/rwmutex.hpp>
@@ -22,6 +23,7 @@
 #include <goro/singleflight.hpp>
 #include <goro/stats.hpp>
 #include <goro/source_location.hpp>
+#include <goro/sync_map.hpp>
 #include <goro/thread_annotations.hpp>
 #include <goro/time.hpp>
 #include <goro/timer.hpp>

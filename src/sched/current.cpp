@@ -67,6 +67,12 @@ bool in_goroutine() {
   return mp != nullptr && mp->curg != nullptr;
 }
 
+// For per-P caches and counters in sync types (goro/detail/read_domain.hpp).
+int32_t current_p_id() noexcept {
+  p* pp = owned_p(current_m());
+  return pp != nullptr ? pp->id : -1;
+}
+
 uint64_t waiter_id(const g* w) { return w->is_thread ? 0 : w->id; }
 
 }  // namespace goro::detail

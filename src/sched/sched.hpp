@@ -261,6 +261,10 @@ inline p* owned_p(m* mp) {
   return mp->pp;
 }
 
+// owned_p(current_m())'s id, or -1 (current.cpp; declared for users in
+// goro/detail/read_domain.hpp).
+int32_t current_p_id() noexcept;
+
 // Cooperative preemption: called where a goroutine holds no lock and may
 // switch (the end of channel operations, go(), goro::preempt_point()).
 // Yields if the monitor asked the running goroutine to (p::preempt).

@@ -1,12 +1,15 @@
 // The examples in the comments of goro/mutex.hpp, rwmutex.hpp, cond.hpp,
-// once.hpp and thread_annotations.hpp, compiled and run, so that the
+// once.hpp, pool.hpp, sync_map.hpp and thread_annotations.hpp (and the
+// guide's pool and sync_map sections), compiled and run, so that the
 // headers' documentation cannot drift from the API.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -138,6 +141,69 @@ TEST(SyncDoc, OnceExamples) {
   auto table = goro::once_value([] { return std::vector<uint32_t>(256, 1); });
   uint32_t crc = table()[3];
   EXPECT_EQ(crc, 1u);
+}
+
+// pool.hpp (and guide.md's pool section)
+TEST(SyncDoc, PoolExamples) {
+  goro::run([] {
+    goro::pool<std::string> buffers([] { return std::make_unique<std::string>(); });
+    std::vector<std::string> sent;
+    auto handle = [&](const std::string& request) {
+      std::unique_ptr<std::string> buf = buffers.get();  // reused, or new
+      buf->clear();
+      *buf += "reply to " + request;
+      sent.push_back(*buf);
+      buffers.put(std::move(buf));
+    };
+    handle("a");
+    handle("b");
+    EXPECT_EQ(sent, (std::vector<std::string>{"reply to a", "reply to b"}));
+
+    goro::pool<std::vector<char>> p([] { return std::make_unique<std::vector<char>>(4096); });
+    auto b = p.get();
+    EXPECT_EQ(b->size(), 4096u);
+    p.put(std::move(b));
+    goro::pool<int> empty;
+    EXPECT_EQ(empty.get(), nullptr);
+  });
+}
+
+// sync_map.hpp (and guide.md's sync_map section)
+TEST(SyncDoc, SyncMapExamples) {
+  goro::sync_map<std::string, int> hits;
+  hits.store("home", 1);
+  int used = 0;
+  if (std::optional<int> n = hits.load("home")) used = *n;
+  EXPECT_EQ(used, 1);
+  auto [actual, loaded] = hits.load_or_store("about", 0);
+  EXPECT_EQ(actual, 0);
+  EXPECT_FALSE(loaded);
+  while (true) {
+    int n = hits.load_or_store("home", 0).first;
+    if (hits.compare_and_swap("home", n, n + 1)) break;
+  }
+  EXPECT_EQ(hits.load("home"), 2);
+  std::map<std::string, int> seen;
+  hits.range([&seen](const std::string& page, const int& n) {
+    seen[page] = n;
+    return true;  // false stops
+  });
+  EXPECT_EQ(seen, (std::map<std::string, int>{{"home", 2}, {"about", 0}}));
+
+  goro::sync_map<std::string, std::string> conns;
+  std::string addr = "10.0.0.1", fresh = "conn-1";
+  auto [conn, was_loaded] = conns.load_or_store(addr, fresh);
+  EXPECT_EQ(conn, "conn-1");
+  EXPECT_FALSE(was_loaded);
+
+  goro::sync_map<int, int> m;
+  int k = 7;
+  m.store(k, 1);
+  while (true) {
+    int v = *m.load(k);
+    if (m.compare_and_swap(k, v, v + 1)) break;
+  }
+  EXPECT_EQ(m.load(k), 2);
 }
 
 // lock_order.hpp: the header's two goroutines, one after the other; the
