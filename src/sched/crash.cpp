@@ -47,6 +47,7 @@
 #include "base/symbolize.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sched/traceback.hpp"
 
 namespace goro::detail {
 
@@ -70,14 +71,16 @@ void write_fd(int fd, const char* s) {
 // it from a signal handler (the overflow report calls it after leaving
 // the handler, see on_fault).
 void print_created(const g* gp) {
-  char site[400];
-  describe_call_site(gp->created_pc, site, sizeof site);
+  // The running goroutine's own fields (it is stopped in this report).
+  g_record r;
+  r.id = gp->id;
+  r.parent_id = gp->parent_id;
+  r.is_main = gp->is_main;
+  r.created_pc = gp->created_pc;
+  g_inspector ins;
   char buf[512];
-  if (gp->parent_id != 0)
-    snprintf(buf, sizeof buf, "created by goroutine %llu at %s\n", static_cast<unsigned long long>(gp->parent_id),
-             site);
-  else
-    snprintf(buf, sizeof buf, "created by %s at %s\n", gp->is_main ? "goro::run" : "a plain thread", site);
+  ins.created_by(r, buf, sizeof buf - 1);
+  strcat(buf, "\n");
   write_fd(2, buf);
 }
 
