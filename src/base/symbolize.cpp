@@ -3,6 +3,7 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <execinfo.h>
 #include <unistd.h>
 
@@ -235,6 +236,35 @@ void describe_call_site(const void* ret, char* buf, unsigned long n, sym_session
 #else
   (void)session;
 #endif
+}
+
+bool function_range(const void* pc, uintptr_t* lo, uintptr_t* hi, sym_session* session) {
+  auto addr = reinterpret_cast<uintptr_t>(pc);
+#if defined(GORO_HAVE_LIBDW)
+  if (Dwfl* dwfl = session != nullptr ? static_cast<Dwfl*>(session->handle()) : nullptr) {
+    if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, addr)) {
+      GElf_Sym sym;
+      GElf_Off off = 0;
+      if (dwfl_module_addrinfo(mod, addr, &off, &sym, nullptr, nullptr, nullptr) != nullptr && sym.st_size > 0) {
+        *lo = addr - off;
+        *hi = *lo + sym.st_size;
+        return true;
+      }
+    }
+  }
+#else
+  (void)session;
+#endif
+  Dl_info info{};
+  void* extra = nullptr;
+  if (dladdr1(pc, &info, &extra, RTLD_DL_SYMENT) != 0 && extra != nullptr && info.dli_saddr != nullptr) {
+    const auto* sym = static_cast<const ElfW(Sym)*>(extra);
+    if (sym->st_size == 0) return false;
+    *lo = reinterpret_cast<uintptr_t>(info.dli_saddr);
+    *hi = *lo + sym->st_size;
+    return true;
+  }
+  return false;
 }
 
 sym_session::sym_session() {

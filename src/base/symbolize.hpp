@@ -8,6 +8,8 @@
 // only knows exported symbols.
 #pragma once
 
+#include <cstdint>
+
 namespace goro::detail {
 
 // A symbolization session: the process's modules and their debug
@@ -47,6 +49,10 @@ int stack_pcs(void** pcs, int max, int skip);
 // from inside goro::go names the line that called goro::go. Not
 // async-signal-safe (allocates), like print_frames.
 void describe_call_site(const void* ret, char* buf, unsigned long n, sym_session* session = nullptr);
+
+// The code range [*lo, *hi) of the function containing pc, from the
+// symbol table; false if unknown.
+bool function_range(const void* pc, uintptr_t* lo, uintptr_t* hi, sym_session* session);
 
 // Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
 void print_frames(int fd, void* const* pcs, int n, sym_session* session = nullptr);

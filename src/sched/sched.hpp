@@ -355,6 +355,9 @@ void deadlock_init_ignored_threads();   // at start: sanitizer helper threads
 
 // ---- panics and signals (sched/crash.cpp) -------------------------------
 void crash_handlers_install();
+// The monitor's check for a SIGQUIT received: prints the dump and exits
+// with status 2 if one was (crash.cpp).
+void sigquit_poll();
 void m_signal_stack_init(m* mp);
 void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
 

@@ -127,7 +127,7 @@ bool g_inspector::copy_stack(const char* from, size_t len) {
   return false;
 }
 
-bool g_inspector::snapshot(g* gp, g_record* r) {
+bool g_inspector::snapshot(g* gp, g_record* r, bool want_stack) {
   for (int attempt = 0;; attempt++) {
     g_status s1 = gp->status.load(std::memory_order_acquire);  // R1
     if (s1 == g_status::idle || s1 == g_status::dead) return false;
@@ -149,7 +149,7 @@ bool g_inspector::snapshot(g* gp, g_record* r) {
     size_t len = 0;
     bool copied = false;
     bool direct = false;
-    if (parked && sp != nullptr && lo != nullptr && static_cast<char*>(sp) >= lo && static_cast<char*>(sp) < hi) {
+    if (want_stack && parked && sp != nullptr && lo != nullptr && static_cast<char*>(sp) >= lo && static_cast<char*>(sp) < hi) {
       len = std::min(static_cast<size_t>(hi - static_cast<char*>(sp)), kMaxCopy);
       if (g_no_kernel_copy.load(std::memory_order_relaxed))
         direct = true;
@@ -169,16 +169,20 @@ bool g_inspector::snapshot(g* gp, g_record* r) {
       if (s2 != g_status::waiting) r->reason = wait_reason::none;
       return true;
     }
-    if (r->is_caller) {
+    if (!want_stack) {
+      r->stack_known = false;
+    } else if (r->is_caller) {
       r->npcs = caller_n_;
       for (int i = 0; i < caller_n_; i++) r->pcs[i] = caller_pcs_[i];
       r->stack_known = true;
     } else if (copied) {
       r->npcs = fiber_stack_pcs(sp, sp, static_cast<char*>(sp) + len, r->pcs, kTracebackMax, scratch_.data(), &sym_);
+      drop_switch_frame(r);
       r->stack_known = true;
     } else if (direct) {
       // No kernel copy here: unwind the live stack (reads stay inside it).
       r->npcs = fiber_stack_pcs(sp, lo, hi, r->pcs, kTracebackMax, nullptr, &sym_);
+      drop_switch_frame(r);
       r->stack_known = true;
     } else if (parked && sp == nullptr) {
       r->stack_known = true;  // not started yet: no frames, nothing hidden
@@ -187,17 +191,39 @@ bool g_inspector::snapshot(g* gp, g_record* r) {
   }
 }
 
-void g_inspector::created_by(const g_record& r, char* buf, size_t n) {
-  if (r.created_pc != last_pc_ || last_pc_ == nullptr) {
-    describe_call_site(r.created_pc, last_site_, sizeof last_site_, &sym_);
-    last_pc_ = r.created_pc;
+const char* g_inspector::site_of(const void* created_pc) {
+  auto it = sites_.find(created_pc);
+  if (it == sites_.end()) {
+    char site[400];
+    describe_call_site(created_pc, site, sizeof site, &sym_);
+    it = sites_.emplace(created_pc, site).first;
   }
+  return it->second.c_str();
+}
+
+void g_inspector::drop_switch_frame(g_record* r) {
+  if (switch_hi_ == 0) {
+    if (!function_range(reinterpret_cast<const void*>(&mcall_on), &switch_lo_, &switch_hi_, &sym_))
+      switch_lo_ = switch_hi_ = 1;
+  }
+  if (r->npcs < 2) return;
+  auto pc = reinterpret_cast<uintptr_t>(r->pcs[0]);
+  if (pc < switch_lo_ || pc >= switch_hi_) return;
+  // The next frame becomes the innermost: print_frames takes that one's
+  // pc as exact, so step it back into its call instruction.
+  for (int i = 1; i < r->npcs; i++) r->pcs[i - 1] = r->pcs[i];
+  r->npcs--;
+  r->pcs[0] = static_cast<char*>(r->pcs[0]) - 1;
+}
+
+void g_inspector::created_by(const g_record& r, char* buf, size_t n) {
+  const char* site = site_of(r.created_pc);
   if (r.is_main)
-    snprintf(buf, n, "created by goro::run at %s", last_site_);
+    snprintf(buf, n, "created by goro::run at %s", site);
   else if (r.parent_id != 0)
-    snprintf(buf, n, "created by goroutine %llu at %s", static_cast<unsigned long long>(r.parent_id), last_site_);
+    snprintf(buf, n, "created by goroutine %llu at %s", static_cast<unsigned long long>(r.parent_id), site);
   else
-    snprintf(buf, n, "created by a plain thread at %s", last_site_);
+    snprintf(buf, n, "created by a plain thread at %s", site);
 }
 
 void g_inspector::state_text(const g_record& r, int64_t now, char* buf, size_t n) {

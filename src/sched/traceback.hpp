@@ -23,6 +23,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/symbolize.hpp"
@@ -68,9 +70,12 @@ class g_inspector {
   void set_caller(const g* self, void* const* pcs, int n);
 
   // Fills r with gp's state; false if gp holds no live goroutine (free,
-  // not yet started, or dead). Never blocks, never stops gp.
-  bool snapshot(g* gp, g_record* r);
+  // not yet started, or dead). Never blocks, never stops gp. Without
+  // want_stack, only the fields: no copy, no unwinding.
+  bool snapshot(g* gp, g_record* r, bool want_stack = true);
 
+  // "file:line in function" of a creation site (cached for the last one).
+  const char* site_of(const void* created_pc);
   // "created by goroutine 1 at file:line in function" (no newline).
   void created_by(const g_record& r, char* buf, size_t n);
   // "goroutine 7 [chan receive, 12 minutes]:" (no newline).
@@ -90,9 +95,17 @@ class g_inspector {
   const g* caller_ = nullptr;
   int caller_n_ = 0;
   void* caller_pcs_[kTracebackMax];
-  // Goroutines made in a loop share their site: symbolize each site once.
-  const void* last_pc_ = nullptr;
-  char last_site_[400];
+  // Goroutines made in a loop share their site: each site is symbolized
+  // once per inspector (a DWARF walk of its compile unit, the dearest
+  // lookup of a dump).
+  std::unordered_map<const void*, std::string> sites_;
+  // The innermost frame of every parked goroutine is the switch inside
+  // mcall_on, at one of two lines (a direct switch or one through g0):
+  // dropped, so that the stack starts at park_waiter (Go's gopark) and
+  // goroutines parked alike group together. [lo, hi) of mcall_on's code,
+  // looked up once (hi == 0: not yet; lo == hi: unknown).
+  uintptr_t switch_lo_ = 0, switch_hi_ = 0;
+  void drop_switch_frame(g_record* r);
 };
 
 // The coarse clock that wait_since is read from.
