@@ -7,6 +7,7 @@
 //   deadlock        fatal error: all goroutines are asleep - deadlock!  (exit 2)
 //   escaped throw   panic: <what()> / goroutine N [running]: / created by  (exit 2)
 //   stack overflow  goroutine N: stack overflow / created by  (exit 2)
+//   sigquit         SIGQUIT: quit / the goroutine dump  (exit 2)
 //   data race       WARNING: ThreadSanitizer: data race  (TSan build, exit 66)
 //   goro in a child forked after start
 //                   fatal error: goro: runtime used in a child process after
@@ -315,6 +316,11 @@ int grace_warning_names_thread() {
   asm volatile("" ::: "memory");
 }
 
+[[gnu::noinline]] void goro_scenario_main_sleeps() {
+  goro::sleep_for(std::chrono::milliseconds(1));
+  asm volatile("" ::: "memory");
+}
+
 // External linkage and noinline, so that the frame is in the report's stack
 // under this name.
 [[gnu::noinline]] void goro_scenario_throw_boom() {
@@ -333,6 +339,23 @@ int deadlock_stacks() {
     auto ch = goro::make_chan<int>();
     goro::go([ch] { goro_scenario_blocked_receiving(ch); });
     goro_scenario_main_waits(never);
+  });
+}
+
+// SIGQUIT while a goroutine is parked on a channel and main sleeps in a
+// loop: Go's kill -QUIT, a dump of every goroutine on stderr and status 2
+// (as far as GORO_TRACEBACK allows).
+int sigquit() {
+  return goro::run([] {
+    auto ch = goro::make_chan<int>();
+    goro::go([ch] { goro_scenario_blocked_receiving(ch); });
+    // Until the receiver is parked (a condition, read through the dump).
+    for (bool parked = false; !parked; goro_scenario_main_sleeps())
+      for (const goro::debug::goroutine_info& g : goro::debug::goroutines())
+        if (g.wait_reason == "chan receive") parked = true;
+    say("quitting");
+    kill(getpid(), SIGQUIT);
+    for (;;) goro_scenario_main_sleeps();  // the monitor ends the process
   });
 }
 
@@ -931,6 +954,7 @@ const scenario kScenarios[] = {
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
     {"deadlock_stacks", deadlock_stacks},
+    {"sigquit", sigquit},
     {"deadlock_sites", deadlock_sites},
     {"no_deadlock_thread", no_deadlock_thread},
     {"deadlock_thread_parked", deadlock_thread_parked},
