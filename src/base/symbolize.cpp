@@ -267,10 +267,16 @@ bool function_range(const void* pc, uintptr_t* lo, uintptr_t* hi, sym_session* s
   return false;
 }
 
-sym_session::sym_session() {
+sym_session::sym_session() = default;
+
+void* sym_session::handle() {
+  if (!opened_) {
+    opened_ = true;
 #if defined(GORO_HAVE_LIBDW)
-  handle_ = open_self_dwfl();
+    handle_ = open_self_dwfl();
 #endif
+  }
+  return handle_;
 }
 
 sym_session::~sym_session() {

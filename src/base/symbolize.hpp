@@ -22,7 +22,9 @@ class sym_session {
   ~sym_session();
   sym_session(const sym_session&) = delete;
   sym_session& operator=(const sym_session&) = delete;
-  void* handle() const { return handle_; }  // libdwfl's Dwfl*, or null
+  // libdwfl's Dwfl*, or null; opened at the first call (a session that
+  // symbolizes nothing reads no debug information).
+  void* handle();
 
   // For fiber_stack_pcs: libdwfl attaches unwinding state to a session
   // once, with one callback argument for good; this slot is that argument,
@@ -32,6 +34,7 @@ class sym_session {
 
  private:
   void* handle_ = nullptr;
+  bool opened_ = false;
 };
 
 // The calling thread's stack as print_frames takes it: at most max
