@@ -183,10 +183,16 @@ TEST(Dump, GoroutineRunningElsewhereIsRunningWithoutStack) {
   int old = goro::set_maxprocs(2);
   goro::run([] {
     std::atomic<bool> started{false}, stop{false};
-    uint64_t id = goro::go([&started, &stop] { dump_test_spin(&started, &stop); });
+    goro::wait_group wg;
+    wg.add(1);
+    uint64_t id = goro::go([&started, &stop, &wg] {
+      dump_test_spin(&started, &stop);
+      wg.done();
+    });
     while (!started.load()) goro::sleep_for(100us);
     std::vector<goroutine_info> gs = goro::debug::goroutines();
     stop.store(true);
+    wg.wait();  // the spinner reads this frame's atomics
     const goroutine_info* g = find_id(gs, id);
     ASSERT_NE(g, nullptr);
     // It never stops spinning before `stop`, and goroutines are not
