@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
@@ -354,7 +357,19 @@ int sigquit() {
       for (const goro::debug::goroutine_info& g : goro::debug::goroutines())
         if (g.wait_reason == "chan receive") parked = true;
     say("quitting");
+#if defined(GORO_TSAN)
+    // TSan runs a handler only when the thread that took the signal next
+    // enters an intercepted call; a worker asleep in a raw futex never
+    // does. Aim at the monitor, which naps in nanosleep (intercepted).
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "goro-sysmon")
+        syscall(SYS_tgkill, getpid(), std::stoi(task.path().filename()), SIGQUIT);
+    }
+#else
     kill(getpid(), SIGQUIT);
+#endif
     for (;;) goro_scenario_main_sleeps();  // the monitor ends the process
   });
 }
