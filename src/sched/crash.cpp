@@ -13,7 +13,9 @@
 //   created by goroutine 1 at file.cpp:42 in worker()
 //
 // and exits with status 2, as an unrecovered Go panic does. Off a
-// goroutine it defers to the previous terminate handler.
+// goroutine it defers to the previous terminate handler. $GORO_TRACEBACK
+// (Go's GOTRACEBACK) trims it to the message (none) or adds every other
+// goroutine (all).
 //
 // Stack overflow: each worker runs with an alternate signal stack; the
 // SIGSEGV handler compares the fault address with the running goroutine's
@@ -93,17 +95,27 @@ void print_created(const g* gp) {
 }
 
 struct panic_report {
-  char head[1200];
+  char msg[1100];   // "panic: <what()>\n"
+  char head[128];   // "\ngoroutine N [running]:\n"
   void* pcs[64];
   int n = 0;
   const g* gp = nullptr;
+  traceback_level level = traceback_level::single;
 };
 
+// As Go's GOTRACEBACK for a panic: none, the message alone; single (the
+// default), the panicking goroutine; all, every other goroutine after it.
 void print_panic_report(void* arg) {
   const auto* rep = static_cast<const panic_report*>(arg);
+  write_fd(2, rep->msg);
+  if (rep->level == traceback_level::none) return;
   write_fd(2, rep->head);
   print_frames(2, rep->pcs, rep->n);
   print_created(rep->gp);
+  if (rep->level == traceback_level::all) {
+    write_fd(2, "\n");
+    dump_goroutines(2, traceback_level::all, rep->gp->id);
+  }
 }
 
 void on_terminate() {
@@ -131,8 +143,9 @@ void on_terminate() {
   }
   panic_report rep;
   rep.gp = gp;
-  snprintf(rep.head, sizeof rep.head, "panic: %s\n\ngoroutine %llu [running]:\n", msg,
-           static_cast<unsigned long long>(gp->id));
+  rep.level = traceback_setting(traceback_level::single);
+  snprintf(rep.msg, sizeof rep.msg, "panic: %s\n", msg);
+  snprintf(rep.head, sizeof rep.head, "\ngoroutine %llu [running]:\n", static_cast<unsigned long long>(gp->id));
   rep.n = stack_pcs(rep.pcs, 64, 3);  // skip on_terminate and the C++ runtime's terminate frames
   // Symbolizing takes tens of KiB of stack, more than a small goroutine
   // stack may have left at the throw site.

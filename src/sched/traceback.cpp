@@ -273,6 +273,7 @@ struct fd_dump {
   int fd;
   int64_t now;
   traceback_level level;
+  uint64_t skip_id;
 };
 
 void dump_one(g* gp, void* arg) {
@@ -280,12 +281,13 @@ void dump_one(g* gp, void* arg) {
   g_record r;
   if (!d->ins->snapshot(gp, &r)) return;
   if (d->level == traceback_level::single && !r.is_main) return;
+  if (d->skip_id != 0 && r.id == d->skip_id) return;
   d->ins->print(d->fd, r, d->now);
 }
 
 }  // namespace
 
-void dump_goroutines(int fd, traceback_level level) {
+void dump_goroutines(int fd, traceback_level level, uint64_t skip_id) {
   if (level == traceback_level::none) return;
   g_inspector ins;
   // The caller, if a goroutine, cannot be unwound from outside: its own
@@ -296,7 +298,7 @@ void dump_goroutines(int fd, traceback_level level) {
     int n = stack_pcs(pcs, kTracebackMax, 1);
     ins.set_caller(mp->curg, pcs, n);
   }
-  fd_dump d{&ins, fd, traceback_now(), level};
+  fd_dump d{&ins, fd, traceback_now(), level, skip_id};
   for_each_g(dump_one, &d);
 }
 

@@ -112,7 +112,8 @@ class g_inspector {
 int64_t traceback_now();
 
 // Every live goroutine printed to fd; the whole dump of fatal errors,
-// the deadlock report and SIGQUIT. With single, only main goroutines.
-void dump_goroutines(int fd, traceback_level level = traceback_level::all);
+// the deadlock report and SIGQUIT. With single, only main goroutines;
+// the goroutine `skip_id` (a panic's, printed already) is left out.
+void dump_goroutines(int fd, traceback_level level = traceback_level::all, uint64_t skip_id = 0);
 
 }  // namespace goro::detail

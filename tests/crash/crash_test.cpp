@@ -472,6 +472,25 @@ TEST(Panic, EscapedExceptionIsGoPanicReport) {
   EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
 }
 
+// GORO_TRACEBACK, as Go's GOTRACEBACK: none leaves the message alone; all
+// adds every other goroutine (main, parked on its wait group).
+TEST(Panic, TracebackNoneAndAll) {
+  outcome none = run_scenario("panic", {"GORO_TRACEBACK=none"});
+  ASSERT_TRUE(none.exited_with(2)) << none.describe();
+  EXPECT_TRUE(report_opens(none.err, "panic: boom\n")) << none.describe();
+  EXPECT_FALSE(contains(none.err, "goroutine ")) << none.describe();
+
+  outcome all = run_scenario("panic", {"GORO_TRACEBACK=all"});
+  ASSERT_TRUE(all.exited_with(2)) << all.describe();
+  EXPECT_TRUE(report_opens(all.err, "panic: boom\n")) << all.describe();
+  std::string id = marker_id(all.out, "panicking goroutine");
+  EXPECT_TRUE(has_line_starting(all.err, "goroutine " + id + " [running]:")) << all.describe();
+  EXPECT_EQ(count(all.err, "goroutine " + id + " ["), 1) << all.describe();
+  size_t main_at = all.err.find("goroutine 1 [sync.WaitGroup.Wait]:");
+  ASSERT_NE(main_at, std::string::npos) << all.describe();
+  EXPECT_NE(all.err.find("created by goro::run at ", main_at), std::string::npos) << all.describe();
+}
+
 // The stack is the throw site's (nothing was unwound), and Go names every
 // frame: the throwing function must be in it by name, in an ordinary
 // executable (no -rdynamic) built with the project's flags (-O2, where GCC
