@@ -22,9 +22,9 @@
 //
 // goro's deadlock detector does not see this: the program as a whole
 // still makes progress, and only the one goroutine is stuck (Go's runtime
-// does not report such partial deadlocks either). goro has no on-demand
-// goroutine dump yet (Go's pprof goroutine profile); the dump it prints
-// with a fatal error would list this goroutine as [chan send].
+// does not report such partial deadlocks either). goro::debug::dump (Go's
+// pprof goroutine profile) lists this goroutine as [chan send], and
+// goro::debug::find_leaks (goleak) reports it: example 32.
 #include <chrono>
 #include <cstdio>
 

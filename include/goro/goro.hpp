@@ -8,6 +8,7 @@
 #include <goro/chan.hpp>
 #include <goro/cond.hpp>
 #include <goro/context.hpp>
+#include <goro/debug.hpp>
 #include <goro/errc.hpp>
 #include <goro/errgroup.hpp>
 #include <goro/lock_order.hpp>

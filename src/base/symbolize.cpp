@@ -3,6 +3,7 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <execinfo.h>
 #include <unistd.h>
 
@@ -30,8 +31,6 @@ void write_all(int fd, const char* s, size_t n) {
     n -= static_cast<size_t>(w);
   }
 }
-
-void emit(int fd, const char* s) { write_all(fd, s, strlen(s)); }
 
 // Demangled name (caller frees), or null.
 char* demangle(const char* name) {
@@ -62,6 +61,17 @@ Dwfl* open_self_dwfl() {
     dwfl = nullptr;
   }
   return dwfl;
+}
+
+// The session's Dwfl if there is one, else a new one that the caller must
+// end (*owned set).
+Dwfl* session_dwfl(sym_session* session, bool* owned) {
+  if (session != nullptr) {
+    *owned = false;
+    return static_cast<Dwfl*>(session->handle());
+  }
+  *owned = true;
+  return open_self_dwfl();
 }
 
 // The source line of pc by walking the module's compile units, for code
@@ -176,7 +186,7 @@ const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno, cons
 }  // namespace
 #endif
 
-void describe_call_site(const void* ret, char* buf, unsigned long n) {
+void describe_call_site(const void* ret, char* buf, unsigned long n, sym_session* session) {
   // A return address points after the call: look up the call itself.
   auto pc = reinterpret_cast<uintptr_t>(ret) - 1;
   const char* name = nullptr;
@@ -184,7 +194,8 @@ void describe_call_site(const void* ret, char* buf, unsigned long n) {
   int lineno = 0;
   uintptr_t sym_start = 0;
 #if defined(GORO_HAVE_LIBDW)
-  Dwfl* dwfl = open_self_dwfl();
+  bool owned = false;
+  Dwfl* dwfl = session_dwfl(session, &owned);
   if (dwfl != nullptr) {
     if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc)) {
       GElf_Sym sym;
@@ -221,61 +232,119 @@ void describe_call_site(const void* ret, char* buf, unsigned long n) {
     snprintf(buf, n, "?? pc=%p", ret);
   free(dem);
 #if defined(GORO_HAVE_LIBDW)
-  if (dwfl != nullptr) dwfl_end(dwfl);
+  if (dwfl != nullptr && owned) dwfl_end(dwfl);
+#else
+  (void)session;
 #endif
 }
 
-void print_frames(int fd, void* const* pcs, int n) {
+bool function_range(const void* pc, uintptr_t* lo, uintptr_t* hi, sym_session* session) {
+  auto addr = reinterpret_cast<uintptr_t>(pc);
 #if defined(GORO_HAVE_LIBDW)
-  Dwfl* dwfl = open_self_dwfl();
-#endif
-  for (int i = 0; i < n; i++) {
-    // A return address points after the call: look up the call itself.
-    auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - (i > 0 ? 1 : 0);
-    char line[2048];
-    const char* name = nullptr;
-    const char* file = nullptr;
-    int lineno = 0;
-    uintptr_t sym_start = 0;
-#if defined(GORO_HAVE_LIBDW)
-    if (dwfl != nullptr) {
-      if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc)) {
-        GElf_Sym sym;
-        GElf_Off off = 0;
-        name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
-        sym_start = pc - off;
-        if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
-          file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
-        } else {
-          file = line_from_cus(mod, pc, &lineno);
-        }
+  if (Dwfl* dwfl = session != nullptr ? static_cast<Dwfl*>(session->handle()) : nullptr) {
+    if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, addr)) {
+      GElf_Sym sym;
+      GElf_Off off = 0;
+      if (dwfl_module_addrinfo(mod, addr, &off, &sym, nullptr, nullptr, nullptr) != nullptr && sym.st_size > 0) {
+        *lo = addr - off;
+        *hi = *lo + sym.st_size;
+        return true;
       }
     }
-#endif
-    Dl_info info{};
-    if (name == nullptr && dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr) {
-      name = info.dli_sname;
-      sym_start = reinterpret_cast<uintptr_t>(info.dli_saddr);
-    }
-    char* dem = name != nullptr ? demangle(name) : nullptr;
-    if (name != nullptr) {
-      if (file != nullptr)
-        snprintf(line, sizeof line, "%s\n\t%s:%d +0x%lx\n", dem != nullptr ? dem : name, file, lineno,
-                 static_cast<unsigned long>(pc - sym_start));
-      else
-        snprintf(line, sizeof line, "%s\n\t?? +0x%lx\n", dem != nullptr ? dem : name,
-                 static_cast<unsigned long>(pc - sym_start));
-    } else {
-      if (info.dli_fname == nullptr) dladdr(reinterpret_cast<void*>(pc), &info);
-      snprintf(line, sizeof line, "??\n\t%s pc=%p\n", info.dli_fname != nullptr ? info.dli_fname : "?",
-               reinterpret_cast<void*>(pc));
-    }
-    free(dem);
-    emit(fd, line);
   }
-#if defined(GORO_HAVE_LIBDW)
-  if (dwfl != nullptr) dwfl_end(dwfl);
+#else
+  (void)session;
 #endif
+  Dl_info info{};
+  void* extra = nullptr;
+  if (dladdr1(pc, &info, &extra, RTLD_DL_SYMENT) != 0 && extra != nullptr && info.dli_saddr != nullptr) {
+    const auto* sym = static_cast<const ElfW(Sym)*>(extra);
+    if (sym->st_size == 0) return false;
+    *lo = reinterpret_cast<uintptr_t>(info.dli_saddr);
+    *hi = *lo + sym->st_size;
+    return true;
+  }
+  return false;
+}
+
+sym_session::sym_session() = default;
+
+void* sym_session::handle() {
+  if (!opened_) {
+    opened_ = true;
+#if defined(GORO_HAVE_LIBDW)
+    handle_ = open_self_dwfl();
+#endif
+  }
+  return handle_;
+}
+
+sym_session::~sym_session() {
+#if defined(GORO_HAVE_LIBDW)
+  if (handle_ != nullptr) dwfl_end(static_cast<Dwfl*>(handle_));
+#endif
+}
+
+int format_frame(void* const* pcs, int i, char* line, unsigned long cap, sym_session* session) {
+  // A return address points after the call: look up the call itself.
+  auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - (i > 0 ? 1 : 0);
+  const char* name = nullptr;
+  const char* file = nullptr;
+  int lineno = 0;
+  uintptr_t sym_start = 0;
+#if defined(GORO_HAVE_LIBDW)
+  if (Dwfl* dwfl = session != nullptr ? static_cast<Dwfl*>(session->handle()) : nullptr) {
+    if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc)) {
+      GElf_Sym sym;
+      GElf_Off off = 0;
+      name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
+      sym_start = pc - off;
+      if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
+        file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
+      } else {
+        file = line_from_cus(mod, pc, &lineno);
+      }
+    }
+  }
+#else
+  (void)session;
+#endif
+  Dl_info info{};
+  if (name == nullptr && dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr) {
+    name = info.dli_sname;
+    sym_start = reinterpret_cast<uintptr_t>(info.dli_saddr);
+  }
+  char* dem = name != nullptr ? demangle(name) : nullptr;
+  int len;
+  if (name != nullptr) {
+    if (file != nullptr)
+      len = snprintf(line, cap, "%s\n\t%s:%d +0x%lx", dem != nullptr ? dem : name, file, lineno,
+                     static_cast<unsigned long>(pc - sym_start));
+    else
+      len = snprintf(line, cap, "%s\n\t?? +0x%lx", dem != nullptr ? dem : name,
+                     static_cast<unsigned long>(pc - sym_start));
+  } else {
+    if (info.dli_fname == nullptr) dladdr(reinterpret_cast<void*>(pc), &info);
+    len = snprintf(line, cap, "??\n\t%s pc=%p", info.dli_fname != nullptr ? info.dli_fname : "?",
+                   reinterpret_cast<void*>(pc));
+  }
+  free(dem);
+  if (len < 0) len = 0;
+  if (static_cast<unsigned long>(len) >= cap) len = cap > 0 ? static_cast<int>(cap - 1) : 0;
+  return len;
+}
+
+void print_frames(int fd, void* const* pcs, int n, sym_session* session) {
+  sym_session* s = session;
+  sym_session* own = nullptr;
+  if (s == nullptr) s = own = new sym_session();
+  for (int i = 0; i < n; i++) {
+    char line[2048];
+    int len = format_frame(pcs, i, line, sizeof line - 1, s);
+    line[len++] = '\n';
+    write_all(fd, line, static_cast<size_t>(len));
+  }
+  delete own;
 }
 
 #if defined(GORO_HAVE_LIBDW) && defined(__x86_64__)
@@ -288,6 +357,7 @@ namespace {
 struct fiber_unwind {
   Dwarf_Word regs[17] = {};
   uintptr_t lo = 0, hi = 0;
+  const char* image = nullptr;  // if set, a copy of [lo, hi): read it, not the stack
   void** pcs = nullptr;
   int max = 0;
   int n = 0;
@@ -295,17 +365,24 @@ struct fiber_unwind {
 
 pid_t fu_next_thread(Dwfl*, void*, void**) { return 0; }
 
+// The callbacks' argument is the session's slot, which points at the
+// current unwind (sym_session::unwind_slot).
+fiber_unwind* fu_of(void* dwfl_arg) { return static_cast<fiber_unwind*>(*static_cast<void**>(dwfl_arg)); }
+
 bool fu_get_thread(Dwfl*, pid_t, void* dwfl_arg, void** thread_argp) {
-  *thread_argp = dwfl_arg;
+  *thread_argp = fu_of(dwfl_arg);
   return true;
 }
 
 // Not instrumented: a parked goroutine's frames may hold ASan redzones.
 __attribute__((no_sanitize("address", "thread"))) bool fu_memory_read(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result,
                                                                      void* arg) {
-  auto* fu = static_cast<fiber_unwind*>(arg);
+  fiber_unwind* fu = fu_of(arg);
   if (addr < fu->lo || addr + sizeof(Dwarf_Word) > fu->hi || addr % alignof(Dwarf_Word) != 0) return false;
-  *result = *reinterpret_cast<const Dwarf_Word*>(addr);
+  if (fu->image != nullptr)
+    memcpy(result, fu->image + (addr - fu->lo), sizeof *result);
+  else
+    *result = *reinterpret_cast<const Dwarf_Word*>(addr);
   return true;
 }
 
@@ -329,15 +406,24 @@ int fu_frame(Dwfl_Frame* frame, void* arg) {
 }  // namespace
 
 __attribute__((no_sanitize("address", "thread"))) int fiber_stack_pcs(const void* saved_sp, const void* stack_lo,
-                                                                     const void* stack_hi, void** pcs, int max) {
+                                                                     const void* stack_hi, void** pcs, int max,
+                                                                     const void* image, sym_session* session) {
   auto sp = reinterpret_cast<uintptr_t>(saved_sp);
   fiber_unwind fu;
   fu.lo = reinterpret_cast<uintptr_t>(stack_lo);
   fu.hi = reinterpret_cast<uintptr_t>(stack_hi);
+  if (image != nullptr) {
+    fu.lo = sp;  // the copy starts at the saved stack pointer
+    fu.image = static_cast<const char*>(image);
+  }
   if (max <= 0 || sp < fu.lo || sp + 7 * 8 > fu.hi) return 0;
   // goro_fiber_switch's frame (switch_x86_64.S): r15, r14, r13, r12, rbx,
   // rbp, then the return address into its caller.
-  const auto* frame = reinterpret_cast<const Dwarf_Word*>(sp);
+  Dwarf_Word frame[7];
+  if (fu.image != nullptr)
+    memcpy(frame, fu.image, sizeof frame);
+  else
+    for (int i = 0; i < 7; i++) frame[i] = reinterpret_cast<const Dwarf_Word*>(sp)[i];
   fu.regs[15] = frame[0];
   fu.regs[14] = frame[1];
   fu.regs[13] = frame[2];
@@ -349,20 +435,29 @@ __attribute__((no_sanitize("address", "thread"))) int fiber_stack_pcs(const void
   fu.pcs = pcs;
   fu.max = max;
 
-  Dwfl* dwfl = open_self_dwfl();
-  if (dwfl == nullptr) return 0;
-  static const Dwfl_Thread_Callbacks thread_callbacks = {
-      fu_next_thread, fu_get_thread, fu_memory_read, fu_set_initial_registers, nullptr, nullptr,
-  };
-  if (dwfl_attach_state(dwfl, nullptr, getpid(), &thread_callbacks, &fu))
-    dwfl_getthread_frames(dwfl, getpid(), fu_frame, &fu);
-  dwfl_end(dwfl);
+  sym_session* s = session;
+  sym_session* own = nullptr;
+  if (s == nullptr) s = own = new sym_session();
+  auto* dwfl = static_cast<Dwfl*>(s->handle());
+  if (dwfl != nullptr) {
+    static const Dwfl_Thread_Callbacks thread_callbacks = {
+        fu_next_thread, fu_get_thread, fu_memory_read, fu_set_initial_registers, nullptr, nullptr,
+    };
+    // Attached once per session, with the session's slot as the
+    // callbacks' argument: it points at this unwind's state meanwhile.
+    void* slot = &s->unwind_slot;
+    s->unwind_slot = &fu;
+    if (!s->unwind_attached) s->unwind_attached = dwfl_attach_state(dwfl, nullptr, getpid(), &thread_callbacks, slot);
+    if (s->unwind_attached) dwfl_getthread_frames(dwfl, getpid(), fu_frame, &fu);
+    s->unwind_slot = nullptr;
+  }
+  delete own;
   return fu.n;
 }
 
 #else
 
-int fiber_stack_pcs(const void*, const void*, const void*, void**, int) { return 0; }
+int fiber_stack_pcs(const void*, const void*, const void*, void**, int, const void*, sym_session*) { return 0; }
 
 #endif
 

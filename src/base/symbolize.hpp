@@ -8,7 +8,34 @@
 // only knows exported symbols.
 #pragma once
 
+#include <cstdint>
+
 namespace goro::detail {
+
+// A symbolization session: the process's modules and their debug
+// information, opened once for many lookups (a dump of thousands of
+// goroutines opens them once, not per goroutine). Modules loaded after it
+// opened are not seen. One thread at a time; not async-signal-safe.
+class sym_session {
+ public:
+  sym_session();
+  ~sym_session();
+  sym_session(const sym_session&) = delete;
+  sym_session& operator=(const sym_session&) = delete;
+  // libdwfl's Dwfl*, or null; opened at the first call (a session that
+  // symbolizes nothing reads no debug information).
+  void* handle();
+
+  // For fiber_stack_pcs: libdwfl attaches unwinding state to a session
+  // once, with one callback argument for good; this slot is that argument,
+  // and each unwind points it at its own state.
+  void* unwind_slot = nullptr;
+  bool unwind_attached = false;
+
+ private:
+  void* handle_ = nullptr;
+  bool opened_ = false;
+};
 
 // The calling thread's stack as print_frames takes it: at most max
 // program counters, innermost first, skipping the innermost `skip` frames
@@ -24,10 +51,19 @@ int stack_pcs(void** pcs, int max, int skip);
 // that function's call site, from the DWARF inline records, so `ret`
 // from inside goro::go names the line that called goro::go. Not
 // async-signal-safe (allocates), like print_frames.
-void describe_call_site(const void* ret, char* buf, unsigned long n);
+void describe_call_site(const void* ret, char* buf, unsigned long n, sym_session* session = nullptr);
+
+// The code range [*lo, *hi) of the function containing pc, from the
+// symbol table; false if unknown.
+bool function_range(const void* pc, uintptr_t* lo, uintptr_t* hi, sym_session* session);
 
 // Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
-void print_frames(int fd, void* const* pcs, int n);
+void print_frames(int fd, void* const* pcs, int n, sym_session* session = nullptr);
+
+// Frame i of pcs (as print_frames takes them) as Go prints a frame, two
+// lines without the final newline: "function\n\tfile:line +0xoff".
+// Returns the length written to buf (n bytes).
+int format_frame(void* const* pcs, int i, char* buf, unsigned long n, sym_session* session);
 
 // The same for frames that are all return addresses (stack_pcs' output),
 // with inlined calls shown as frames of their own, innermost first, each
@@ -41,8 +77,12 @@ void print_return_frames(int fd, void* const* pcs, int n);
 // information of the loaded modules, from the registers that
 // goro_fiber_switch saved at `saved_sp`. Reads memory only inside
 // [stack_lo, stack_hi), so a stack that changes under it (a goroutine
-// resumed meanwhile) gives wrong frames, never a crash. Returns the number
-// of frames, 0 where unsupported (no libdw, or not x86-64).
-int fiber_stack_pcs(const void* saved_sp, const void* stack_lo, const void* stack_hi, void** pcs, int max);
+// resumed meanwhile) gives wrong frames, never a crash. With `image`, it
+// reads no stack at all: image holds a copy of [saved_sp, stack_hi) taken
+// earlier (the live dump's snapshot, sched/traceback.cpp), and every read
+// of that range comes from the copy. Returns the number of frames, 0 where
+// unsupported (no libdw, or not x86-64).
+int fiber_stack_pcs(const void* saved_sp, const void* stack_lo, const void* stack_hi, void** pcs, int max,
+                    const void* image = nullptr, sym_session* session = nullptr);
 
 }  // namespace goro::detail

@@ -13,7 +13,9 @@
 //   created by goroutine 1 at file.cpp:42 in worker()
 //
 // and exits with status 2, as an unrecovered Go panic does. Off a
-// goroutine it defers to the previous terminate handler.
+// goroutine it defers to the previous terminate handler. $GORO_TRACEBACK
+// (Go's GOTRACEBACK) trims it to the message (none) or adds every other
+// goroutine (all).
 //
 // Stack overflow: each worker runs with an alternate signal stack; the
 // SIGSEGV handler compares the fault address with the running goroutine's
@@ -31,6 +33,14 @@
 //
 // Invariant: at most one overflow report runs (g_overflow_reporting); a
 // second fault during it, on any thread, ends the process at once.
+//
+// SIGQUIT (Go's kill -QUIT): the handler only raises g_sigquit; the
+// monitor, at its next round (it naps 10 ms at most), prints
+// "SIGQUIT: quit" and the goroutine dump to stderr, limited by
+// $GORO_TRACEBACK (none, single: the main goroutines, all: the default),
+// and exits with status 2. The handler is installed only where SIGQUIT
+// has its default action: a program's own handler, or an ignored
+// SIGQUIT, is left alone.
 #include <cxxabi.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -47,6 +57,7 @@
 #include "base/symbolize.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sched/traceback.hpp"
 
 namespace goro::detail {
 
@@ -70,29 +81,41 @@ void write_fd(int fd, const char* s) {
 // it from a signal handler (the overflow report calls it after leaving
 // the handler, see on_fault).
 void print_created(const g* gp) {
-  char site[400];
-  describe_call_site(gp->created_pc, site, sizeof site);
+  // The running goroutine's own fields (it is stopped in this report).
+  g_record r;
+  r.id = gp->id;
+  r.parent_id = gp->parent_id;
+  r.is_main = gp->is_main;
+  r.created_pc = gp->created_pc;
+  g_inspector ins;
   char buf[512];
-  if (gp->parent_id != 0)
-    snprintf(buf, sizeof buf, "created by goroutine %llu at %s\n", static_cast<unsigned long long>(gp->parent_id),
-             site);
-  else
-    snprintf(buf, sizeof buf, "created by %s at %s\n", gp->is_main ? "goro::run" : "a plain thread", site);
+  ins.created_by(r, buf, sizeof buf - 1);
+  strcat(buf, "\n");
   write_fd(2, buf);
 }
 
 struct panic_report {
-  char head[1200];
+  char msg[1100];   // "panic: <what()>\n"
+  char head[128];   // "\ngoroutine N [running]:\n"
   void* pcs[64];
   int n = 0;
   const g* gp = nullptr;
+  traceback_level level = traceback_level::single;
 };
 
+// As Go's GOTRACEBACK for a panic: none, the message alone; single (the
+// default), the panicking goroutine; all, every other goroutine after it.
 void print_panic_report(void* arg) {
   const auto* rep = static_cast<const panic_report*>(arg);
+  write_fd(2, rep->msg);
+  if (rep->level == traceback_level::none) return;
   write_fd(2, rep->head);
   print_frames(2, rep->pcs, rep->n);
   print_created(rep->gp);
+  if (rep->level == traceback_level::all) {
+    write_fd(2, "\n");
+    dump_goroutines(2, traceback_level::all, rep->gp->id);
+  }
 }
 
 void on_terminate() {
@@ -120,8 +143,9 @@ void on_terminate() {
   }
   panic_report rep;
   rep.gp = gp;
-  snprintf(rep.head, sizeof rep.head, "panic: %s\n\ngoroutine %llu [running]:\n", msg,
-           static_cast<unsigned long long>(gp->id));
+  rep.level = traceback_setting(traceback_level::single);
+  snprintf(rep.msg, sizeof rep.msg, "panic: %s\n", msg);
+  snprintf(rep.head, sizeof rep.head, "\ngoroutine %llu [running]:\n", static_cast<unsigned long long>(gp->id));
   rep.n = stack_pcs(rep.pcs, 64, 3);  // skip on_terminate and the C++ runtime's terminate frames
   // Symbolizing takes tens of KiB of stack, more than a small goroutine
   // stack may have left at the throw site.
@@ -207,7 +231,20 @@ void on_fault(int sig, siginfo_t* si, void* uctx) {
   sigaction(sig, sig == SIGSEGV ? &g_prev_segv : &g_prev_bus, nullptr);
 }
 
+std::atomic<bool> g_sigquit{false};  // raised by the handler, read by the monitor
+
+void on_sigquit(int) { g_sigquit.store(true, std::memory_order_relaxed); }
+
 }  // namespace
+
+void sigquit_poll() {
+  // Relaxed: the flag carries no data; a round late costs 10 ms.
+  if (!g_sigquit.load(std::memory_order_relaxed)) return;
+  write_fd(2, "SIGQUIT: quit\n\n");
+  // The monitor has a 1 MiB stack, enough for libdw.
+  dump_goroutines(2, traceback_setting(traceback_level::all));
+  _exit(2);
+}
 
 void crash_handlers_install() {
   g_prev_terminate = std::set_terminate(on_terminate);
@@ -218,6 +255,15 @@ void crash_handlers_install() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGSEGV, &sa, &g_prev_segv);
   sigaction(SIGBUS, &sa, &g_prev_bus);
+  struct sigaction old;
+  if (sigaction(SIGQUIT, nullptr, &old) == 0 && (old.sa_flags & SA_SIGINFO) == 0 && old.sa_handler == SIG_DFL) {
+    struct sigaction q;
+    memset(&q, 0, sizeof q);
+    q.sa_handler = on_sigquit;
+    q.sa_flags = SA_RESTART;
+    sigemptyset(&q.sa_mask);
+    sigaction(SIGQUIT, &q, nullptr);
+  }
 }
 
 void m_signal_stack_init(m* mp) {

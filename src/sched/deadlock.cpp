@@ -66,7 +66,9 @@
 //
 // Lock order: sched.lock (sched) is never held while listing threads; the
 // registry lock (leaf) is taken alone; the report is written under
-// sched.lock and takes the slab lock (allgs) for the dump.
+// sched.lock and takes the slab lock (allgs) for the dump. The dump itself
+// (sched/traceback.cpp) is shared with fatal errors, SIGQUIT and
+// goro::debug::dump.
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -85,6 +87,7 @@
 #include "goro/runtime.hpp"
 #include "sched/deadlock_stats.hpp"
 #include "sched/sched.hpp"
+#include "sched/traceback.hpp"
 
 namespace goro::detail {
 
@@ -231,66 +234,6 @@ scan_result scan_threads() {
   return res;
 }
 
-void format_created(char* buf, size_t n, const g* gp) {
-  // Goroutines made in a loop share their site: symbolize each one once.
-  // (Dumps run one at a time: under sched.lock, or from a dying process.)
-  static const void* last_pc = nullptr;
-  static char last_site[400];
-  if (gp->created_pc != last_pc || last_pc == nullptr) {
-    describe_call_site(gp->created_pc, last_site, sizeof last_site);
-    last_pc = gp->created_pc;
-  }
-  if (gp->is_main) {
-    snprintf(buf, n, "created by goro::run at %s", last_site);
-  } else if (gp->parent_id != 0) {
-    snprintf(buf, n, "created by goroutine %llu at %s", static_cast<unsigned long long>(gp->parent_id), last_site);
-  } else {
-    snprintf(buf, n, "created by a plain thread at %s", last_site);
-  }
-}
-
-void write_some(int fd, const char* s, int len, size_t cap) {
-  if (len <= 0) return;
-  ssize_t w = write(fd, s, std::min(static_cast<size_t>(len), cap - 1));
-  (void)w;
-}
-
-struct dump_ctx {
-  int fd;
-  int64_t now;
-};
-
-void dump_one(g* gp, void* arg) {
-  auto* ctx = static_cast<dump_ctx*>(arg);
-  g_status st = gp->status.load(std::memory_order_acquire);
-  if (st == g_status::idle || st == g_status::dead) return;
-  char state[96];
-  if (st == g_status::waiting) {
-    int64_t mins = (ctx->now - gp->wait_since) / 60'000'000'000LL;
-    if (mins >= 1)
-      snprintf(state, sizeof state, "%s, %lld minutes", wait_reason_string(gp->reason), static_cast<long long>(mins));
-    else
-      snprintf(state, sizeof state, "%s", wait_reason_string(gp->reason));
-  } else {
-    snprintf(state, sizeof state, "%s", g_status_string(st));
-  }
-  char created[512];
-  format_created(created, sizeof created, gp);
-  char line[768];
-  int len = snprintf(line, sizeof line, "goroutine %llu [%s]:\n", static_cast<unsigned long long>(gp->id), state);
-  write_some(ctx->fd, line, len, sizeof line);
-  // Where a suspended goroutine stands: its stack, unwound from the
-  // registers its last switch saved (symbolize.hpp). A goroutine running
-  // on another worker has no saved registers to start from.
-  if (st != g_status::running && gp->ctx.sp != nullptr && gp->stack_lo != nullptr) {
-    void* pcs[48];
-    int n = fiber_stack_pcs(gp->ctx.sp, gp->stack_lo, gp->stack_hi, pcs, 48);
-    if (n > 0) print_frames(ctx->fd, pcs, n);
-  }
-  len = snprintf(line, sizeof line, "\t%s\n\n", created);
-  write_some(ctx->fd, line, len, sizeof line);
-}
-
 void dump_hook(int fd) { dump_goroutines(fd); }
 
 bool debug_deadlock() {
@@ -375,11 +318,6 @@ thread_local self_declaration t_self_declaration;
 int current_tid() { return static_cast<int>(syscall(SYS_gettid)); }
 
 }  // namespace
-
-void dump_goroutines(int fd) {
-  dump_ctx ctx{fd, sched.coarse_now.load(std::memory_order_relaxed)};
-  for_each_g(dump_one, &ctx);
-}
 
 void thread_waiter_register(g* gp) {
   thread_registry& r = registry();

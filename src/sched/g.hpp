@@ -23,6 +23,8 @@
 //  - status: atomic, see above.
 //  - reason, wait_since: written by the goroutine itself before it parks,
 //    read by diagnostics (racy reads are fine there, they are bytes).
+//  - run_gen: bumped by the M that switches the goroutine in; read by the
+//    live dump to validate its copy of the stack (sched/traceback.cpp).
 #pragma once
 
 #include <atomic>
@@ -85,6 +87,11 @@ struct alignas(64) g {
   // Nesting depth of goro::blocking sections the goroutine is in (read at
   // every park and exit).
   int32_t blocking_depth = 0;
+  // Bumped by prepare_run each time the goroutine is switched in, before
+  // it runs: the live dump's proof that a stack it copied did not run
+  // meanwhile (sched/traceback.cpp, protocol there). Written only by the M
+  // about to run the goroutine; relaxed, ordered by the fence beside it.
+  std::atomic<uint32_t> run_gen{0};
 
   // ---- line 1: the goroutine's function (set by g_start, run by g_main) ----
   alignas(64) unsigned char inline_closure[kInlineClosure];

@@ -631,7 +631,14 @@ void prepare_run(m* mp, g* gp) {
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   trace(trace_ev::go_start, gp->id);
   if (pp->preempt.load(std::memory_order_relaxed)) pp->preempt.store(false, std::memory_order_relaxed);
+  // The live dump's side of the snapshot protocol (traceback.cpp): the
+  // generation and the status change before the goroutine's first write
+  // to its stack. The release fence orders those stores before every
+  // later store, the stack writes included; on x86-64 it is no
+  // instruction at all (stores are not reordered with stores).
+  gp->run_gen.store(gp->run_gen.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   g_set_status(gp, g_status::runnable, g_status::running);
+  std::atomic_thread_fence(std::memory_order_release);
   mp->curg = gp;
   gp->cur_m = mp;
   if (gp->ctx.sp == nullptr) {  // first run

@@ -355,9 +355,9 @@ void check_dead_locked();
 // The deadlock check's expensive part, run by the monitor with no lock
 // held (sched/deadlock.cpp). May end the process with the deadlock report.
 void deadlock_monitor_check(int64_t now);
-// Writes the goroutine dump (every live g, state, wait reason, creator).
-void dump_goroutines(int fd);
-// Every g ever allocated, for the dump: calls fn on each (spawn.cpp).
+// (The goroutine dump itself: sched/traceback.hpp.)
+// Every g ever allocated, for the dump: calls fn on each (spawn.cpp),
+// holding no lock while fn runs (the records are never freed).
 void for_each_g(void (*fn)(g*, void*), void* arg);
 void thread_waiter_register(g* gp);   // thread waiters, for the deadlock check
 void thread_waiter_unregister(g* gp);
@@ -367,6 +367,9 @@ void deadlock_init_ignored_threads();   // at start: sanitizer helper threads
 
 // ---- panics and signals (sched/crash.cpp) -------------------------------
 void crash_handlers_install();
+// The monitor's check for a SIGQUIT received: prints the dump and exits
+// with status 2 if one was (crash.cpp).
+void sigquit_poll();
 void m_signal_stack_init(m* mp);
 void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
 

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
@@ -305,9 +306,16 @@ void g_free(p* pp, g* gp) {
 }
 
 void for_each_g(void (*fn)(g*, void*), void* arg) {
-  lock_guard lk(slabs.lock);
-  for (int s = 0; s < slabs.nslabs; s++)
-    for (int i = 0; i < kSlab; i++) fn(&slabs.slabs[s][i], arg);
+  // The slab list is copied so that fn (a dump unwinding stacks, for
+  // seconds with a million goroutines) runs without the lock that a new
+  // slab's spawn takes. Slabs are never freed, so the copy stays valid.
+  std::vector<g*> copy;
+  {
+    lock_guard lk(slabs.lock);
+    copy.assign(slabs.slabs, slabs.slabs + slabs.nslabs);
+  }
+  for (g* slab : copy)
+    for (int i = 0; i < kSlab; i++) fn(&slab[i], arg);
 }
 
 }  // namespace goro::detail

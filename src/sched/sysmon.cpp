@@ -7,6 +7,7 @@
 //    to a fresh worker (handoff_detached);
 //  - wakes a worker when a timer is overdue and nobody is looking;
 //  - keeps the coarse clock used for wait-since stamps;
+//  - prints the goroutine dump and exits when SIGQUIT came (crash.cpp);
 //  - finishes the deadlock check that a worker going idle asked for, and
 //    looks again every 100 ms while a run() waits (deadlock.cpp);
 // (Giving unused stack pages back to the kernel is the scavenger's job,
@@ -149,6 +150,7 @@ void* sysmon_main(void* started) {
     // to block was a plain thread). At most one listing per 100 ms, with no
     // lock held (deadlock.cpp).
     deadlock_monitor_check(now);
+    sigquit_poll();
     g_rounds.fetch_add(1, std::memory_order_relaxed);
     if (acted) {
       idle = 0;

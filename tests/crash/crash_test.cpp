@@ -334,6 +334,41 @@ TEST(Deadlock, ReportShowsWhereEachGoroutineBlocked) {
   }
 }
 
+// kill -QUIT, as Go: "SIGQUIT: quit", every goroutine with its stack and
+// creation site, exit status 2.
+TEST(Sigquit, DumpsEveryGoroutineAndExitsWithStatus2) {
+  outcome r = run_scenario("sigquit", {"GORO_TRACEBACK=all"});
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(starts_with(r.err, "SIGQUIT: quit\n\n")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "quitting")) << r.describe();
+  size_t main_at = r.err.find("goroutine 1 [");
+  ASSERT_NE(main_at, std::string::npos) << r.describe();
+  std::string id = marker_id(r.out, "receiver");
+  std::string header = "goroutine " + id + " [chan receive]:\n";
+  size_t at = r.err.find(header);
+  ASSERT_NE(at, std::string::npos) << r.describe();
+  std::string section = r.err.substr(at, r.err.find("created by", at) - at);
+  EXPECT_NE(section.find("goro_scenario_blocked_receiving"), std::string::npos) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ", "\t")) << r.describe();
+  EXPECT_TRUE(created_in_scenarios(r.err, "created by goro::run at ", "\t")) << r.describe();
+}
+
+// GORO_TRACEBACK=single: the main goroutine only; none: no goroutines.
+TEST(Sigquit, TracebackSingleShowsMainOnlyAndNoneShowsNoGoroutine) {
+  outcome single = run_scenario("sigquit", {"GORO_TRACEBACK=single"});
+  ASSERT_TRUE(single.exited_with(2)) << single.describe();
+  EXPECT_TRUE(starts_with(single.err, "SIGQUIT: quit\n")) << single.describe();
+  EXPECT_TRUE(contains(single.err, "goroutine 1 [")) << single.describe();
+  EXPECT_TRUE(created_in_scenarios(single.err, "created by goro::run at ", "\t")) << single.describe();
+  EXPECT_FALSE(contains(single.err, "[chan receive]")) << single.describe();
+  EXPECT_EQ(count(single.err, "goroutine "), 1) << single.describe();
+
+  outcome none = run_scenario("sigquit", {"GORO_TRACEBACK=none"});
+  ASSERT_TRUE(none.exited_with(2)) << none.describe();
+  EXPECT_TRUE(starts_with(none.err, "SIGQUIT: quit\n")) << none.describe();
+  EXPECT_FALSE(contains(none.err, "goroutine ")) << none.describe();
+}
+
 // The reading of the scenarios binary above agrees with the build's flags
 // where they tell (-g in the default and debug presets, none in release),
 // so that a misreading can neither drop the file:line check nor demand it.
@@ -435,6 +470,25 @@ TEST(Panic, EscapedExceptionIsGoPanicReport) {
   EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [running]:")) << r.describe();
   EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
   EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
+}
+
+// GORO_TRACEBACK, as Go's GOTRACEBACK: none leaves the message alone; all
+// adds every other goroutine (main, parked on its wait group).
+TEST(Panic, TracebackNoneAndAll) {
+  outcome none = run_scenario("panic", {"GORO_TRACEBACK=none"});
+  ASSERT_TRUE(none.exited_with(2)) << none.describe();
+  EXPECT_TRUE(report_opens(none.err, "panic: boom\n")) << none.describe();
+  EXPECT_FALSE(contains(none.err, "goroutine ")) << none.describe();
+
+  outcome all = run_scenario("panic", {"GORO_TRACEBACK=all"});
+  ASSERT_TRUE(all.exited_with(2)) << all.describe();
+  EXPECT_TRUE(report_opens(all.err, "panic: boom\n")) << all.describe();
+  std::string id = marker_id(all.out, "panicking goroutine");
+  EXPECT_TRUE(has_line_starting(all.err, "goroutine " + id + " [running]:")) << all.describe();
+  EXPECT_EQ(count(all.err, "goroutine " + id + " ["), 1) << all.describe();
+  size_t main_at = all.err.find("goroutine 1 [sync.WaitGroup.Wait]:");
+  ASSERT_NE(main_at, std::string::npos) << all.describe();
+  EXPECT_NE(all.err.find("created by goro::run at ", main_at), std::string::npos) << all.describe();
 }
 
 // The stack is the throw site's (nothing was unwound), and Go names every

@@ -7,6 +7,7 @@
 //   deadlock        fatal error: all goroutines are asleep - deadlock!  (exit 2)
 //   escaped throw   panic: <what()> / goroutine N [running]: / created by  (exit 2)
 //   stack overflow  goroutine N: stack overflow / created by  (exit 2)
+//   sigquit         SIGQUIT: quit / the goroutine dump  (exit 2)
 //   data race       WARNING: ThreadSanitizer: data race  (TSan build, exit 66)
 //   goro in a child forked after start
 //                   fatal error: goro: runtime used in a child process after
@@ -20,6 +21,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +30,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
@@ -315,6 +319,11 @@ int grace_warning_names_thread() {
   asm volatile("" ::: "memory");
 }
 
+[[gnu::noinline]] void goro_scenario_main_sleeps() {
+  goro::sleep_for(std::chrono::milliseconds(1));
+  asm volatile("" ::: "memory");
+}
+
 // External linkage and noinline, so that the frame is in the report's stack
 // under this name.
 [[gnu::noinline]] void goro_scenario_throw_boom() {
@@ -333,6 +342,35 @@ int deadlock_stacks() {
     auto ch = goro::make_chan<int>();
     goro::go([ch] { goro_scenario_blocked_receiving(ch); });
     goro_scenario_main_waits(never);
+  });
+}
+
+// SIGQUIT while a goroutine is parked on a channel and main sleeps in a
+// loop: Go's kill -QUIT, a dump of every goroutine on stderr and status 2
+// (as far as GORO_TRACEBACK allows).
+int sigquit() {
+  return goro::run([] {
+    auto ch = goro::make_chan<int>();
+    goro::go([ch] { goro_scenario_blocked_receiving(ch); });
+    // Until the receiver is parked (a condition, read through the dump).
+    for (bool parked = false; !parked; goro_scenario_main_sleeps())
+      for (const goro::debug::goroutine_info& g : goro::debug::goroutines())
+        if (g.wait_reason == "chan receive") parked = true;
+    say("quitting");
+#if defined(GORO_TSAN)
+    // TSan runs a handler only when the thread that took the signal next
+    // enters an intercepted call; a worker asleep in a raw futex never
+    // does. Aim at the monitor, which naps in nanosleep (intercepted).
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "goro-sysmon")
+        syscall(SYS_tgkill, getpid(), std::stoi(task.path().filename()), SIGQUIT);
+    }
+#else
+    kill(getpid(), SIGQUIT);
+#endif
+    for (;;) goro_scenario_main_sleeps();  // the monitor ends the process
   });
 }
 
@@ -1034,6 +1072,7 @@ const scenario kScenarios[] = {
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
     {"deadlock_stacks", deadlock_stacks},
+    {"sigquit", sigquit},
     {"deadlock_sites", deadlock_sites},
     {"no_deadlock_thread", no_deadlock_thread},
     {"deadlock_thread_parked", deadlock_thread_parked},

@@ -1,0 +1,131 @@
+// Seeing a running program: goroutine dumps (Go's runtime.Stack(all) and
+// pprof's goroutine profile) and goroutine leak checks (uber-go/goleak).
+//
+//   goro::debug::dump(std::cerr);                     // every goroutine
+//   goro::debug::dump(std::cerr, {.grouped = true});  // identical ones counted
+//   for (const auto& g : goro::debug::goroutines())
+//     if (g.state == goro::debug::goroutine_state::waiting) ...
+//
+// The dump looks like Go's:
+//
+//   goroutine 7 [chan receive, 12 minutes]:
+//   worker(goro::chan<int>)
+//   	/src/main.cpp:12 +0x3c
+//   ...
+//   	created by goroutine 1 at /src/main.cpp:30 in main::{lambda()#1}
+//
+// A goroutine parked (waiting) or queued (runnable) shows its stack; one
+// running on another worker is shown as [running] without a stack, as Go
+// does for goroutines it cannot stop; the goroutine that asks for the dump
+// shows its own stack. Reading stacks never stops or delays the program's
+// goroutines (docs/design.md, "Reading a running program"); a goroutine
+// that keeps running while the dump reads it may be shown without a stack.
+//
+// The same report is printed to stderr when the process gets SIGQUIT
+// (exit status 2, as Go), limited by $GORO_TRACEBACK: `none` (no
+// goroutines), `single` (the main goroutines of goro::run only) or `all`
+// (the default). docs/debugging.md maps Go's tools to goro's.
+//
+// Cost: each goroutine's stack is copied and unwound with the DWARF
+// call-frame information, and each distinct frame symbolized once per
+// call: milliseconds for a few goroutines, seconds for a million (use
+// the grouped form there). Every function here may be called from
+// goroutines and plain threads; from a goroutine, the work runs on a
+// helper thread (symbolizing needs more stack than a goroutine may have)
+// inside a goro::blocking section.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace goro::debug {
+
+enum class goroutine_state {
+  runnable,  // queued, waiting for a worker
+  running,   // on a worker
+  waiting,   // parked: see wait_reason
+};
+
+// "runnable", "running" or "waiting".
+const char* to_string(goroutine_state s);
+
+// One goroutine as a dump sees it.
+struct goroutine_info {
+  uint64_t id = 0;
+  goroutine_state state = goroutine_state::running;
+  // Why it is parked, in Go's words ("chan receive", "chan send",
+  // "select", "sync.Mutex.Lock", "sync.WaitGroup.Wait", "sleep", ...);
+  // empty unless waiting.
+  std::string wait_reason;
+  // How long it has been parked (waiting only), from a coarse clock the
+  // runtime's monitor keeps: up to 10 ms short.
+  std::chrono::nanoseconds wait_duration{0};
+  // Where it was started: "file:line in function" of the call to go()
+  // (or goro::run), as far as the debug information tells.
+  std::string created_by;
+  // The goroutine that started it; 0 for a goroutine started from a plain
+  // thread and for goro::run's main goroutine.
+  uint64_t creator_id = 0;
+  bool is_main = false;  // goro::run's main goroutine
+  // Its frames, innermost first, each "function\n\tfile:line +0xoffset"
+  // as Go prints them. Empty when stack_known is false.
+  std::vector<std::string> stack;
+  // false: running on another worker, or running again during every
+  // attempt to read it; its stack is not shown.
+  bool stack_known = false;
+};
+
+// Every live goroutine, ordered by id. See the top of this file for the
+// cost.
+std::vector<goroutine_info> goroutines();
+
+// The ids of the live goroutines, ordered, without reading their stacks
+// (cheap: a snapshot point for find_leaks).
+std::vector<uint64_t> goroutine_ids();
+
+// The goroutine's entry as dump() prints it, ending with a blank line.
+std::string format(const goroutine_info& g);
+
+struct dump_options {
+  // Collapse goroutines with the same state, wait reason, stack and
+  // creation site into one entry with a count, as pprof's goroutine
+  // profile with debug=1:
+  //   1000 goroutines [chan receive, up to 3 minutes]: (ids 9 10 11 ... 1008)
+  bool grouped = false;
+};
+
+// Writes every live goroutine to os, Go's format.
+void dump(std::ostream& os, dump_options options = {});
+
+// ---- leak checks (goleak's Find / VerifyNone) -------------------------
+
+struct leak_options {
+  // How long goroutines still running are given to finish: find_leaks
+  // looks again, with a backoff from 1 us to 100 ms, until none is
+  // unexpected or this much time has passed. It returns at once when
+  // nothing leaks.
+  std::chrono::milliseconds grace{2000};
+  // Goroutines whose creation site (goroutine_info::created_by) contains
+  // one of these strings are expected.
+  std::vector<std::string> ignore_created_at;
+  // Goroutines with a frame (any frame: goleak's IgnoreAnyFunction)
+  // containing one of these strings are expected.
+  std::vector<std::string> ignore_functions;
+  // Goroutines with these ids are expected: pass goroutine_ids() taken at
+  // a snapshot point to ignore the goroutines that existed then.
+  std::vector<uint64_t> ignore_ids;
+};
+
+// The goroutines that are still alive once the grace period is over,
+// other than the caller and the expected ones (see leak_options). Empty
+// if none. Blocks for up to options.grace (a goroutine or thread alike).
+std::vector<goroutine_info> find_leaks(const leak_options& options = {});
+
+// find_leaks' result as a report: "found N unexpected goroutines:" and
+// each one's dump entry. Empty for none.
+std::string describe_leaks(const std::vector<goroutine_info>& leaks);
+
+}  // namespace goro::debug

@@ -1,0 +1,55 @@
+// Internals shared by the diagnostics (dump.cpp, leak.cpp): a collection
+// of goroutine records over the runtime's reading interface
+// (sched/traceback.hpp), turned into goro::debug values and text.
+//
+// Invariants: a collector belongs to one collection on one thread at a
+// time (it owns a g_inspector: a symbolization session and a stack-copy
+// buffer); capture_caller() runs on the calling goroutine's own stack,
+// everything else may run on a report thread (run_collection).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "goro/debug.hpp"
+#include "sched/traceback.hpp"
+
+namespace goro::diag {
+
+// Runs fn(arg) where symbolizing has stack enough: here on a plain thread;
+// from a goroutine, on a report thread inside a blocking section.
+void run_collection(void (*fn)(void*), void* arg);
+
+class collector {
+ public:
+  explicit collector(bool with_stacks);
+
+  // Records the calling goroutine's own frames (it is running: it cannot
+  // be unwound from outside). Call on the caller's stack.
+  void capture_caller();
+  // Calls fn on each live goroutine's record.
+  void visit(void (*fn)(const detail::g_record&, void*), void* arg);
+
+  debug::goroutine_info info(const detail::g_record& r);
+  // Frame i of r, symbolized once per distinct pc.
+  const std::string& frame(const detail::g_record& r, int i);
+  std::string header(const detail::g_record& r) const;  // "goroutine 7 [...]:"
+  std::string state(const detail::g_record& r) const;   // "chan receive, 2 minutes"
+  std::string created_line(const detail::g_record& r);  // "created by goroutine 1 at ..."
+  const char* site(const void* created_pc) { return ins_.site_of(created_pc); }
+  int64_t now() const { return now_; }
+
+ private:
+  detail::g_inspector ins_;
+  bool with_stacks_;
+  int64_t now_;
+  std::unordered_map<uintptr_t, std::string> frames_;
+};
+
+void dump_to(std::ostream& os, bool grouped, collector& c);
+std::vector<debug::goroutine_info> collect_infos(collector& c);
+
+}  // namespace goro::diag

@@ -1,0 +1,335 @@
+// goro::debug: the goroutine dump as a value (goroutines()) and as text
+// (dump(), grouped or not). See include/goro/debug.hpp.
+//
+// Built on the runtime's reading interface (sched/traceback.hpp): this
+// file only collects records, symbolizes them and formats them. The
+// snapshot protocol that makes reading safe while goroutines run is
+// there.
+//
+// Invariants: one collection uses one g_inspector (one symbolization
+// session, one stack-copy buffer) on one thread; frames are symbolized
+// once per distinct program counter per call. From a goroutine the work
+// runs on a report thread (libdw needs tens of KiB of stack), inside a
+// blocking section so that the worker's other goroutines move on.
+// Lock order: none here; for_each_g takes allgs briefly.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <ostream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/check.hpp"
+#include "base/symbolize.hpp"
+#include "diag/diag.hpp"
+#include "goro/debug.hpp"
+#include "goro/runtime.hpp"
+#include "sched/sched.hpp"
+#include "sched/traceback.hpp"
+
+namespace goro::diag {
+
+using namespace goro::detail;
+
+namespace {
+
+template <class F>
+void call_thunk(void* p) {
+  (*static_cast<F*>(p))();
+}
+
+// The first frames of a caller's own stack that are the dump's own.
+constexpr int kOwnFrames = 2;
+
+}  // namespace
+
+void run_collection(void (*fn)(void*), void* arg) {
+  ensure_runtime();
+  if (!in_goroutine()) {
+    // A plain thread has its own (large) stack.
+    fn(arg);
+    return;
+  }
+  enter_blocking();
+  run_on_report_thread(fn, arg);
+  exit_blocking();
+}
+
+collector::collector(bool with_stacks) : with_stacks_(with_stacks), now_(traceback_now()) {}
+
+void collector::capture_caller() {
+  m* mp = current_m();
+  if (mp == nullptr || mp->curg == nullptr) return;
+  void* pcs[kTracebackMax];
+  int n = stack_pcs(pcs, kTracebackMax, kOwnFrames);
+  ins_.set_caller(mp->curg, pcs, n);
+}
+
+void collector::visit(void (*fn)(const g_record&, void*), void* arg) {
+  struct ctx {
+    collector* self;
+    void (*fn)(const g_record&, void*);
+    void* arg;
+  } c{this, fn, arg};
+  for_each_g(
+      [](g* gp, void* a) {
+        auto* c = static_cast<ctx*>(a);
+        g_record r;
+        if (c->self->ins_.snapshot(gp, &r, c->self->with_stacks_)) c->fn(r, c->arg);
+      },
+      &c);
+}
+
+const std::string& collector::frame(const g_record& r, int i) {
+  // The innermost frame's pc is exact, the others are return addresses
+  // (looked up one byte back): the same pc means a different line.
+  uintptr_t key = reinterpret_cast<uintptr_t>(r.pcs[i]) * 2 + (i == 0 ? 1 : 0);
+  auto it = frames_.find(key);
+  if (it != frames_.end()) return it->second;
+  char buf[2048];
+  int n = format_frame(r.pcs, i, buf, sizeof buf, &ins_.symbols());
+  return frames_.emplace(key, std::string(buf, static_cast<size_t>(n))).first->second;
+}
+
+debug::goroutine_info collector::info(const g_record& r) {
+  debug::goroutine_info g;
+  g.id = r.id;
+  switch (r.status) {
+    case g_status::waiting: g.state = debug::goroutine_state::waiting; break;
+    case g_status::runnable: g.state = debug::goroutine_state::runnable; break;
+    default: g.state = debug::goroutine_state::running; break;
+  }
+  if (r.status == g_status::waiting) {
+    g.wait_reason = wait_reason_string(r.reason);
+    g.wait_duration = std::chrono::nanoseconds(std::max<int64_t>(0, now_ - r.wait_since));
+  }
+  g.created_by = ins_.site_of(r.created_pc);
+  g.creator_id = r.is_main ? 0 : r.parent_id;
+  g.is_main = r.is_main;
+  g.stack_known = r.stack_known;
+  for (int i = 0; i < r.npcs; i++) g.stack.push_back(frame(r, i));
+  return g;
+}
+
+std::string collector::header(const g_record& r) const {
+  char buf[256];
+  g_inspector::header(r, now_, buf, sizeof buf);
+  return buf;
+}
+
+std::string collector::state(const g_record& r) const {
+  char buf[128];
+  g_inspector::state_text(r, now_, buf, sizeof buf);
+  return buf;
+}
+
+std::string collector::created_line(const g_record& r) {
+  char buf[600];
+  ins_.created_by(r, buf, sizeof buf);
+  return buf;
+}
+
+namespace {
+
+const char* kRunningNote = "\t(running on another worker: its stack cannot be read)\n";
+const char* kMovingNote = "\t(it kept running while the dump read it: stack not shown)\n";
+
+void append_entry_body(std::string& out, collector& c, const g_record& r) {
+  for (int i = 0; i < r.npcs; i++) {
+    out += c.frame(r, i);
+    out += '\n';
+  }
+  if (!r.stack_known) out += r.status == g_status::running ? kRunningNote : kMovingNote;
+}
+
+// ---- the plain dump -------------------------------------------------------
+
+struct plain_dump {
+  std::ostream* os;
+  collector* c;
+};
+
+void plain_one(const g_record& r, void* arg) {
+  auto* d = static_cast<plain_dump*>(arg);
+  std::string out = d->c->header(r);
+  out += '\n';
+  append_entry_body(out, *d->c, r);
+  out += '\t';
+  out += d->c->created_line(r);
+  out += "\n\n";
+  *d->os << out;
+}
+
+// ---- the grouped dump -------------------------------------------------------
+
+struct group {
+  g_record first;
+  int64_t count = 0;
+  int64_t oldest_wait_since = INT64_MAX;
+  std::vector<uint64_t> ids;  // the first kShownIds, ascending once sorted
+};
+constexpr size_t kShownIds = 8;
+
+struct grouped_dump {
+  std::map<std::string, group> groups;
+};
+
+// What makes two goroutines the same entry: state, wait reason, whether
+// the stack is known, its frames, and the creation site.
+std::string group_key(const g_record& r) {
+  std::string k;
+  auto put = [&k](const void* p, size_t n) { k.append(static_cast<const char*>(p), n); };
+  auto st = static_cast<uint32_t>(r.status);
+  auto reason = static_cast<uint32_t>(r.reason);
+  put(&st, sizeof st);
+  put(&reason, sizeof reason);
+  char known = r.stack_known ? 1 : 0;
+  put(&known, 1);
+  put(&r.created_pc, sizeof r.created_pc);
+  put(r.pcs, sizeof(void*) * static_cast<size_t>(r.npcs));
+  return k;
+}
+
+void grouped_one(const g_record& r, void* arg) {
+  auto* d = static_cast<grouped_dump*>(arg);
+  group& gr = d->groups[group_key(r)];
+  if (gr.count == 0) gr.first = r;
+  gr.count++;
+  if (r.status == g_status::waiting) gr.oldest_wait_since = std::min(gr.oldest_wait_since, r.wait_since);
+  // Keep the smallest ids: for_each_g walks in slab order, not id order.
+  gr.ids.push_back(r.id);
+  if (gr.ids.size() > 4 * kShownIds) {
+    std::sort(gr.ids.begin(), gr.ids.end());
+    gr.ids.resize(kShownIds);
+  }
+}
+
+std::string grouped_entry(collector& c, group& gr, int64_t now) {
+  std::sort(gr.ids.begin(), gr.ids.end());
+  if (gr.ids.size() > kShownIds) gr.ids.resize(kShownIds);
+  g_record r = gr.first;
+  std::string state;
+  if (r.status == g_status::waiting) {
+    r.wait_since = gr.oldest_wait_since;
+    int64_t mins = (now - r.wait_since) / 60'000'000'000LL;
+    state = wait_reason_string(r.reason);
+    if (mins >= 1) state += (gr.count > 1 ? ", up to " : ", ") + std::to_string(mins) + " minutes";
+  } else {
+    state = c.state(r);
+  }
+  std::string out = std::to_string(gr.count) + (gr.count == 1 ? " goroutine [" : " goroutines [") + state + "]: ";
+  out += gr.count == 1 ? "id" : "ids";
+  for (size_t i = 0; i < gr.ids.size(); i++) out += (i == 0 ? " " : ", ") + std::to_string(gr.ids[i]);
+  if (gr.count > static_cast<int64_t>(gr.ids.size())) out += ", ...";
+  out += '\n';
+  append_entry_body(out, c, r);
+  // The creators may differ within a group: the site alone.
+  out += r.is_main ? "\tcreated by goro::run at " : "\tcreated at ";
+  out += c.site(r.created_pc);
+  out += "\n\n";
+  return out;
+}
+
+}  // namespace
+
+void dump_to(std::ostream& os, bool grouped, collector& c) {
+  if (!grouped) {
+    plain_dump d{&os, &c};
+    c.visit(plain_one, &d);
+    return;
+  }
+  grouped_dump d;
+  c.visit(grouped_one, &d);
+  std::vector<group*> order;
+  order.reserve(d.groups.size());
+  for (auto& kv : d.groups) order.push_back(&kv.second);
+  // Most numerous first, as pprof; ties by smallest id.
+  std::sort(order.begin(), order.end(), [](const group* a, const group* b) {
+    if (a->count != b->count) return a->count > b->count;
+    return a->first.id < b->first.id;
+  });
+  for (group* gr : order) os << grouped_entry(c, *gr, c.now());
+}
+
+std::vector<debug::goroutine_info> collect_infos(collector& c) {
+  struct acc {
+    collector* c;
+    std::vector<debug::goroutine_info> out;
+  } a{&c, {}};
+  c.visit([](const g_record& r, void* p) { static_cast<acc*>(p)->out.push_back(static_cast<acc*>(p)->c->info(r)); },
+          &a);
+  std::sort(a.out.begin(), a.out.end(),
+            [](const debug::goroutine_info& x, const debug::goroutine_info& y) { return x.id < y.id; });
+  return std::move(a.out);
+}
+
+}  // namespace goro::diag
+
+namespace goro::debug {
+
+using goro::diag::collector;
+
+const char* to_string(goroutine_state s) {
+  switch (s) {
+    case goroutine_state::runnable: return "runnable";
+    case goroutine_state::running: return "running";
+    case goroutine_state::waiting: return "waiting";
+  }
+  return "?";
+}
+
+std::vector<goroutine_info> goroutines() {
+  std::vector<goroutine_info> out;
+  collector c(true);
+  c.capture_caller();
+  auto work = [&c, &out] { out = goro::diag::collect_infos(c); };
+  goro::diag::run_collection(goro::diag::call_thunk<decltype(work)>, &work);
+  return out;
+}
+
+std::vector<uint64_t> goroutine_ids() {
+  collector c(false);
+  std::vector<uint64_t> ids;
+  auto work = [&c, &ids] {
+    c.visit([](const goro::detail::g_record& r, void* p) { static_cast<std::vector<uint64_t>*>(p)->push_back(r.id); },
+            &ids);
+  };
+  goro::detail::ensure_runtime();
+  work();  // no stacks: no symbolization, any stack will do
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string format(const goroutine_info& g) {
+  std::string out = "goroutine " + std::to_string(g.id) + " [";
+  if (g.state == goroutine_state::waiting) {
+    out += g.wait_reason;
+    auto mins = std::chrono::duration_cast<std::chrono::minutes>(g.wait_duration).count();
+    if (mins >= 1) out += ", " + std::to_string(mins) + " minutes";
+  } else {
+    out += to_string(g.state);
+  }
+  out += "]:\n";
+  for (const std::string& f : g.stack) out += f + "\n";
+  if (!g.stack_known)
+    out += g.state == goroutine_state::running ? "\t(running on another worker: its stack cannot be read)\n"
+                                               : "\t(it kept running while the dump read it: stack not shown)\n";
+  if (g.is_main)
+    out += "\tcreated by goro::run at ";
+  else if (g.creator_id != 0)
+    out += "\tcreated by goroutine " + std::to_string(g.creator_id) + " at ";
+  else
+    out += "\tcreated by a plain thread at ";
+  out += g.created_by + "\n\n";
+  return out;
+}
+
+void dump(std::ostream& os, dump_options options) {
+  collector c(true);
+  c.capture_caller();
+  auto work = [&c, &os, options] { goro::diag::dump_to(os, options.grouped, c); };
+  goro::diag::run_collection(goro::diag::call_thunk<decltype(work)>, &work);
+}
+
+}  // namespace goro::debug

@@ -1,0 +1,305 @@
+// Reading goroutines for reports. See traceback.hpp.
+//
+// The snapshot protocol: how the dump reads a parked goroutine's stack
+// while the program runs, without stopping anyone (docs/design.md,
+// "Reading a running program").
+//
+// A stack changes only while its goroutine runs, and every run starts in
+// prepare_run (proc.cpp), which, before switching in, (W1) bumps
+// g::run_gen, (W2) stores status = running and (W3) issues a release
+// fence; only then does the goroutine write its stack. The dump (R) reads,
+// for one g:
+//   R1  status (acquire): waiting or runnable, else no stack to read;
+//   R2  run_gen, the fields it reports (id, reason, wait_since, creation
+//       site) and the saved stack pointer;
+//   R3  a copy of the stack from the saved stack pointer up, made by the
+//       kernel (process_vm_readv on our own pid): an address unmapped
+//       meanwhile (a stack freed by an exiting goroutine) fails the copy
+//       with EFAULT instead of faulting, and no sanitizer sees the reads;
+//   R4  an acquire fence, then status and run_gen again.
+// It keeps the copy only if status is still waiting or runnable and
+// run_gen is unchanged. That is a seqlock with run_gen as its sequence: if
+// R3 saw any write the goroutine made after it was switched in, the
+// stores W1/W2, ordered before that write by W3, are visible to R4, which
+// then sees a new generation (Boehm, "Can seqlocks get along with
+// programming language memory models?", 2012). A goroutine that parks
+// again has a new generation too, so parking twice at the same stack
+// depth is not mistaken for one park. The frames are then unwound from
+// the copy, never from the live stack.
+//
+// What it does not stop: a waker may write into a parked goroutine's
+// stack without running it (a channel send copies the value into the
+// receiver's frame). Those writes touch data slots, never the saved
+// registers, return addresses and frame links that unwinding reads, which
+// only the goroutine itself writes.
+//
+// Why not the alternatives: a per-g "being inspected" lock that wakers
+// respect would put a locked instruction back on every wake-up (ready()
+// is a checked plain store, g.hpp); stopping the world needs every
+// goroutine to reach a safe point, and a goroutine computing in C++ never
+// does. The cost here is on the switch: one increment of a counter in a
+// cache line prepare_run writes anyway, and a fence that is no
+// instruction on x86-64 (a dmb on aarch64).
+//
+// A goroutine that runs again during each of kAttempts copies, and one
+// running on another worker, are reported without a stack, as Go does
+// for goroutines it cannot stop.
+//
+// Lock order: none taken here but allgs, briefly, in for_each_g (rank
+// allgs, below sched: the deadlock report calls in holding sched.lock).
+#include "sched/traceback.hpp"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "sched/sched.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr int kAttempts = 4;
+// At most this much of a stack is copied (from the saved stack pointer
+// up); a deeper stack shows its innermost frames only.
+constexpr size_t kMaxCopy = 256 * 1024;
+
+// A field of a g that its owner writes with plain stores: read as an
+// atomic so that our side of the race is defined (the seqlock above
+// decides whether the value is kept).
+template <class T>
+T racy_read(const T& field) {
+  T v;
+  __atomic_load(&field, &v, __ATOMIC_RELAXED);
+  return v;
+}
+
+// process_vm_readv is refused in some sandboxes (seccomp): then stacks are
+// read directly, as the deadlock report did before the live dump existed.
+std::atomic<bool> g_no_kernel_copy{false};  // relaxed: a sticky hint
+
+void write_all(int fd, const char* s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+}  // namespace
+
+traceback_level traceback_setting(traceback_level fallback) {
+  const char* v = getenv("GORO_TRACEBACK");
+  if (v == nullptr) return fallback;
+  if (strcmp(v, "none") == 0 || strcmp(v, "0") == 0) return traceback_level::none;
+  if (strcmp(v, "single") == 0 || strcmp(v, "1") == 0) return traceback_level::single;
+  // Go's "system" and "crash" show more than all; goro has nothing more.
+  if (strcmp(v, "all") == 0 || strcmp(v, "2") == 0 || strcmp(v, "system") == 0 || strcmp(v, "crash") == 0)
+    return traceback_level::all;
+  return fallback;
+}
+
+int64_t traceback_now() { return sched.coarse_now.load(std::memory_order_relaxed); }
+
+g_inspector::g_inspector() = default;
+g_inspector::~g_inspector() = default;
+
+void g_inspector::set_caller(const g* self, void* const* pcs, int n) {
+  caller_ = self;
+  caller_n_ = std::min(n, kTracebackMax);
+  for (int i = 0; i < caller_n_; i++) caller_pcs_[i] = pcs[i];
+}
+
+bool g_inspector::copy_stack(const char* from, size_t len) {
+  if (scratch_.size() < len) scratch_.resize(len);
+  iovec local{scratch_.data(), len};
+  iovec remote{const_cast<char*>(from), len};
+  ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  if (n == static_cast<ssize_t>(len)) return true;
+  if (n < 0 && (errno == ENOSYS || errno == EPERM)) g_no_kernel_copy.store(true, std::memory_order_relaxed);
+  return false;
+}
+
+bool g_inspector::snapshot(g* gp, g_record* r, bool want_stack) {
+  for (int attempt = 0;; attempt++) {
+    g_status s1 = gp->status.load(std::memory_order_acquire);  // R1
+    if (s1 == g_status::idle || s1 == g_status::dead) return false;
+    uint32_t gen1 = gp->run_gen.load(std::memory_order_relaxed);  // R2
+    r->id = racy_read(gp->id);
+    r->parent_id = racy_read(gp->parent_id);
+    r->created_pc = racy_read(gp->created_pc);
+    r->is_main = racy_read(gp->is_main);
+    r->reason = racy_read(gp->reason);
+    r->wait_since = racy_read(gp->wait_since);
+    r->status = s1;
+    r->is_caller = gp == caller_ && s1 == g_status::running;
+    r->stack_known = false;
+    r->npcs = 0;
+    void* sp = racy_read(gp->ctx.sp);
+    char* lo = racy_read(gp->stack_lo);
+    char* hi = racy_read(gp->stack_hi);
+    bool parked = s1 == g_status::waiting || s1 == g_status::runnable;
+    size_t len = 0;
+    bool copied = false;
+    bool direct = false;
+    if (want_stack && parked && sp != nullptr && lo != nullptr && static_cast<char*>(sp) >= lo && static_cast<char*>(sp) < hi) {
+      len = std::min(static_cast<size_t>(hi - static_cast<char*>(sp)), kMaxCopy);
+      if (g_no_kernel_copy.load(std::memory_order_relaxed))
+        direct = true;
+      else
+        copied = copy_stack(static_cast<const char*>(sp), len);  // R3
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);  // R4
+    g_status s2 = gp->status.load(std::memory_order_relaxed);
+    uint32_t gen2 = gp->run_gen.load(std::memory_order_relaxed);
+    bool s2_parked = s2 == g_status::waiting || s2 == g_status::runnable;
+    bool stable = gen2 == gen1 && (s2 == s1 || (parked && s2_parked));
+    if (!stable) {
+      if (attempt + 1 < kAttempts) continue;
+      // Kept moving: report what it is now, without a stack.
+      if (s2 == g_status::idle || s2 == g_status::dead) return false;
+      r->status = s2;
+      if (s2 != g_status::waiting) r->reason = wait_reason::none;
+      return true;
+    }
+    if (!want_stack) {
+      r->stack_known = false;
+    } else if (r->is_caller) {
+      r->npcs = caller_n_;
+      for (int i = 0; i < caller_n_; i++) r->pcs[i] = caller_pcs_[i];
+      r->stack_known = true;
+    } else if (copied) {
+      r->npcs = fiber_stack_pcs(sp, sp, static_cast<char*>(sp) + len, r->pcs, kTracebackMax, scratch_.data(), &sym_);
+      drop_switch_frame(r);
+      r->stack_known = true;
+    } else if (direct) {
+      // No kernel copy here: unwind the live stack (reads stay inside it).
+      r->npcs = fiber_stack_pcs(sp, lo, hi, r->pcs, kTracebackMax, nullptr, &sym_);
+      drop_switch_frame(r);
+      r->stack_known = true;
+    } else if (parked && sp == nullptr) {
+      r->stack_known = true;  // not started yet: no frames, nothing hidden
+    }
+    return true;
+  }
+}
+
+const char* g_inspector::site_of(const void* created_pc) {
+  auto it = sites_.find(created_pc);
+  if (it == sites_.end()) {
+    char site[400];
+    describe_call_site(created_pc, site, sizeof site, &sym_);
+    it = sites_.emplace(created_pc, site).first;
+  }
+  return it->second.c_str();
+}
+
+void g_inspector::drop_switch_frame(g_record* r) {
+  if (switch_hi_ == 0) {
+    if (!function_range(reinterpret_cast<const void*>(&mcall_on), &switch_lo_, &switch_hi_, &sym_))
+      switch_lo_ = switch_hi_ = 1;
+  }
+  if (r->npcs < 2) return;
+  auto pc = reinterpret_cast<uintptr_t>(r->pcs[0]);
+  if (pc < switch_lo_ || pc >= switch_hi_) return;
+  // The next frame becomes the innermost: print_frames takes that one's
+  // pc as exact, so step it back into its call instruction.
+  for (int i = 1; i < r->npcs; i++) r->pcs[i - 1] = r->pcs[i];
+  r->npcs--;
+  r->pcs[0] = static_cast<char*>(r->pcs[0]) - 1;
+}
+
+void g_inspector::created_by(const g_record& r, char* buf, size_t n) {
+  const char* site = site_of(r.created_pc);
+  if (r.is_main)
+    snprintf(buf, n, "created by goro::run at %s", site);
+  else if (r.parent_id != 0)
+    snprintf(buf, n, "created by goroutine %llu at %s", static_cast<unsigned long long>(r.parent_id), site);
+  else
+    snprintf(buf, n, "created by a plain thread at %s", site);
+}
+
+void g_inspector::state_text(const g_record& r, int64_t now, char* buf, size_t n) {
+  if (r.status == g_status::waiting) {
+    // Go shows the wait only from one minute on, in whole minutes.
+    int64_t mins = (now - r.wait_since) / 60'000'000'000LL;
+    if (mins >= 1)
+      snprintf(buf, n, "%s, %lld minutes", wait_reason_string(r.reason), static_cast<long long>(mins));
+    else
+      snprintf(buf, n, "%s", wait_reason_string(r.reason));
+  } else {
+    snprintf(buf, n, "%s", g_status_string(r.status));
+  }
+}
+
+void g_inspector::header(const g_record& r, int64_t now, char* buf, size_t n) {
+  char state[96];
+  state_text(r, now, state, sizeof state);
+  snprintf(buf, n, "goroutine %llu [%s]:", static_cast<unsigned long long>(r.id), state);
+}
+
+void g_inspector::print(int fd, const g_record& r, int64_t now) {
+  char line[768];
+  header(r, now, line, sizeof line - 1);
+  size_t len = strlen(line);
+  line[len++] = '\n';
+  write_all(fd, line, len);
+  if (r.stack_known && r.npcs > 0) {
+    print_frames(fd, r.pcs, r.npcs, &sym_);
+  } else if (!r.stack_known && r.status == g_status::running) {
+    const char* s = "\t(running on another worker: its stack cannot be read)\n";
+    write_all(fd, s, strlen(s));
+  } else if (!r.stack_known) {
+    const char* s = "\t(it kept running while the dump read it: stack not shown)\n";
+    write_all(fd, s, strlen(s));
+  }
+  char created[512];
+  created_by(r, created, sizeof created);
+  int n = snprintf(line, sizeof line, "\t%s\n\n", created);
+  if (n > 0) write_all(fd, line, std::min(static_cast<size_t>(n), sizeof line - 1));
+}
+
+namespace {
+
+struct fd_dump {
+  g_inspector* ins;
+  int fd;
+  int64_t now;
+  traceback_level level;
+  uint64_t skip_id;
+};
+
+void dump_one(g* gp, void* arg) {
+  auto* d = static_cast<fd_dump*>(arg);
+  g_record r;
+  if (!d->ins->snapshot(gp, &r)) return;
+  if (d->level == traceback_level::single && !r.is_main) return;
+  if (d->skip_id != 0 && r.id == d->skip_id) return;
+  d->ins->print(d->fd, r, d->now);
+}
+
+}  // namespace
+
+void dump_goroutines(int fd, traceback_level level, uint64_t skip_id) {
+  if (level == traceback_level::none) return;
+  g_inspector ins;
+  // The caller, if a goroutine, cannot be unwound from outside: its own
+  // stack, captured here (fatal errors call this on a report thread, where
+  // there is no current goroutine, and get none).
+  if (m* mp = current_m(); mp != nullptr && mp->curg != nullptr) {
+    void* pcs[kTracebackMax];
+    int n = stack_pcs(pcs, kTracebackMax, 1);
+    ins.set_caller(mp->curg, pcs, n);
+  }
+  fd_dump d{&ins, fd, traceback_now(), level, skip_id};
+  for_each_g(dump_one, &d);
+}
+
+}  // namespace goro::detail
