@@ -32,6 +32,8 @@ void write_all(int fd, const char* s, size_t n) {
   }
 }
 
+void emit(int fd, const char* s) { write_all(fd, s, strlen(s)); }
+
 // Demangled name (caller frees), or null.
 char* demangle(const char* name) {
   int status = 0;
