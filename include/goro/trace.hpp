@@ -18,7 +18,8 @@
 //
 // Cost: off, one relaxed load and a branch per traced event; on, a clock
 // read and a 32-byte record per event in the thread's own buffer
-// (docs/benchmarks.md has the measured overhead). Events stay in memory
+// (docs/benchmarks.md, "Execution trace", has the measured cost: on these
+// VMs mostly the first touch of the buffers). Events stay in memory
 // until stop(), which sorts them and writes the file.
 //
 // Thread-safety: start and stop may be called from any goroutine or
