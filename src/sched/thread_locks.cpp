@@ -47,8 +47,8 @@
 #include <cinttypes>
 #include <cstdint>
 
-#include "base/backoff.hpp"
 #include "base/check.hpp"
+#include "base/spinlock.hpp"
 #include "base/symbolize.hpp"
 #include "goro/detail/lock_order.hpp"
 #include "sched/g.hpp"
@@ -111,18 +111,7 @@ namespace goro::detail {
 
 namespace {
 
-struct report_lock {
-  std::atomic<bool> locked{false};
-  void lock() {
-    backoff bo;
-    // acquire/release: the seen-stack table below is read and written
-    // only by the holder.
-    while (locked.exchange(true, std::memory_order_acquire))
-      while (locked.load(std::memory_order_relaxed)) bo.snooze();
-  }
-  void unlock() { locked.store(false, std::memory_order_release); }
-};
-report_lock report_mu;
+spinlock report_mu;  // the seen-stack table below is read and written only by its holder
 
 constexpr int kFrames = 32;
 constexpr int kSeen = 64;

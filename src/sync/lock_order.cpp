@@ -87,9 +87,9 @@
 #include <utility>
 #include <vector>
 
-#include "base/backoff.hpp"
 #include "base/check.hpp"
 #include "base/debug_env.hpp"
+#include "base/spinlock.hpp"
 #include "base/symbolize.hpp"
 #include "goro/detail/lock_order.hpp"
 #include "goro/lock_order.hpp"
@@ -118,19 +118,6 @@ int current_mode() {
   return (st & kLockOrderFatal) != 0 ? 2 : 1;
 }
 
-// A test-and-test-and-set lock that yields when the holder is slow (it may
-// be preempted on a 2-CPU machine).
-struct spinlock {
-  std::atomic<bool> locked{false};
-  void lock() {
-    backoff bo;
-    // acquire: the critical section sees the previous holder's writes.
-    while (locked.exchange(true, std::memory_order_acquire))
-      while (locked.load(std::memory_order_relaxed)) bo.snooze();
-  }
-  // release: pairs with the acquire above.
-  void unlock() { locked.store(false, std::memory_order_release); }
-};
 
 #if defined(GORO_TSAN)
 extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
