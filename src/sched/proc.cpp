@@ -403,6 +403,7 @@ g* steal_work(p* pp, bool* declined) {
       uint64_t bit = uint64_t{1} << (vi % 64);
       if (fast[vi / 64] & bit) continue;
       if (!worth_stealing(victim)) {
+        trace(trace_ev::steal_skip, 0, static_cast<uint64_t>(victim->id));
         fast[vi / 64] |= bit;
         *declined = true;
         continue;
@@ -524,12 +525,13 @@ top:
     // a 180 ns ping-pong, docs/benchmarks.md). So while they switch, nap
     // and look again as below, for at most kLingerNs since this M began
     // spinning; after that, one wake-up per kLingerNs is noise.
+    bool lingering = false;
     if (!declined && others_switching(mp, pp)) {
       int64_t now = nanotime();
       if (mp->linger_until == 0) mp->linger_until = now + kLingerNs;
-      declined = now < mp->linger_until;
+      lingering = now < mp->linger_until;
     }
-    if (declined) {
+    if (declined || lingering) {
       // The only work there is sits in queues that their Ps get through
       // quickly (a chatty group of goroutines on one worker). Giving up
       // the P now would make the next goroutine they ready wake us with a
@@ -539,6 +541,7 @@ top:
       // A nap is 20 us (the workers' timer slack is 1 us, m_thread_main);
       // a look is 5 us, so a thief with nothing worth taking uses about a
       // fifth of its core, and takes a queue whose P stalls within 25 us.
+      trace(trace_ev::m_nap, 0, declined ? 1 : 2);
       struct timespec ts{0, 20'000};
       nanosleep(&ts, nullptr);
       goto top;
@@ -1068,8 +1071,13 @@ void ready(g* gp) {
     // The store-load barrier that wakep()'s reads need is paid only when a
     // P is free to take the work, which is when wakep() has work to do.
     if (mp->curg != nullptr && pp->q.runnext.load(std::memory_order_relaxed) == nullptr && runq_empty_ring(pp)) {
+      bool wake = wakep_may_help();
+      if (wake) {
+        pp->q.runnext_woke_tick.store(pp->schedtick.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        pp->q.runnext_woke_ns.store(nanotime(), std::memory_order_relaxed);
+      }
       pp->q.runnext.store(gp, std::memory_order_release);  // pairs with thieves' acquire load
-      if (wakep_may_help()) {
+      if (wake) {
         std::atomic_thread_fence(std::memory_order_seq_cst);
         wakep();
       }

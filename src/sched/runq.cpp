@@ -19,6 +19,7 @@
 
 #include "base/check.hpp"
 #include "sched/sched.hpp"
+#include "sched/trace.hpp"
 
 namespace goro::detail {
 
@@ -58,7 +59,14 @@ bool victim_runs_its_runnext(p* victim, g* next) {
   constexpr int64_t kLookNs = 5'000;
   if (victim->status.load(std::memory_order_relaxed) != p_status::running) return false;
   uint32_t t1 = victim->schedtick.load(std::memory_order_relaxed);
-  int64_t until = nanotime() + kLookNs;
+  int64_t now = nanotime();
+  int64_t until = now + kLookNs;
+  // The victim has not switched since ready() put `next` there and woke a
+  // worker (this thief, most likely): the look started then.
+  if (victim->q.runnext_woke_tick.load(std::memory_order_relaxed) == t1) {
+    int64_t woke = victim->q.runnext_woke_ns.load(std::memory_order_relaxed);
+    if (woke <= now && woke + kLookNs < until) until = woke + kLookNs;
+  }
   do {
     for (int i = 0; i < 16; i++) cpu_relax();
     if (victim->schedtick.load(std::memory_order_relaxed) != t1) return true;
@@ -82,6 +90,7 @@ uint32_t runq_grab(p* victim, std::atomic<g*>* dst, uint32_t dst_tail, bool stea
         g* next = victim->q.runnext.load(std::memory_order_acquire);
         if (next != nullptr) {
           if (victim_runs_its_runnext(victim, next)) {
+            trace(trace_ev::steal_skip, next->id, static_cast<uint64_t>(victim->id));
             *declined = true;
             return 0;
           }

@@ -35,6 +35,14 @@ struct runq {
   alignas(64) std::atomic<uint32_t> head{0};
   alignas(64) std::atomic<uint32_t> tail{0};
   alignas(64) std::atomic<g*> runnext{nullptr};
+  // When ready() last filled runnext and woke a worker for it (owner
+  // writes, before the release store of runnext; thieves read), and the
+  // owner's switch count then: a thief that finds the count unchanged
+  // knows the owner has not switched since, so its look at the owner
+  // (victim_runs_its_runnext) counts from then rather than from its own
+  // arrival, which came a futex wake-up later.
+  std::atomic<int64_t> runnext_woke_ns{0};
+  std::atomic<uint32_t> runnext_woke_tick{0};
   // Owner only: goroutines taken from runnext in a row while the ring was
   // not empty (runq_get).
   uint32_t runnext_streak = 0;

@@ -149,6 +149,8 @@ const char* instant_name(trace_ev ev) {
     case trace_ev::m_wake: return "worker wakes";
     case trace_ev::steal: return "steal";
     case trace_ev::timer_fire: return "timer fires";
+    case trace_ev::steal_skip: return "steal skipped";
+    case trace_ev::m_nap: return "worker naps";
     default: return "?";
   }
 }
@@ -256,8 +258,21 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
       case trace_ev::m_wake:
       case trace_ev::steal:
       case trace_ev::timer_fire:
+      case trace_ev::steal_skip:
+      case trace_ev::m_nap:
         begin_event();
-        if (e.ev == trace_ev::steal)
+        if (e.ev == trace_ev::steal_skip)
+          std::fprintf(f,
+                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                       "\"tid\":%" PRId64 ",\"args\":{\"p\":%" PRIu64 ",\"g\":%" PRIu64 "}}",
+                       e.gid != 0 ? "steal skipped: its P runs it" : "steal skipped: its P gets through it", us(e.ts),
+                       tid, e.arg, e.gid);
+        else if (e.ev == trace_ev::m_nap)
+          std::fprintf(f,
+                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                       "\"tid\":%" PRId64 "}",
+                       e.arg == 1 ? "worker naps: work left to its P" : "worker naps: lingering", us(e.ts), tid);
+        else if (e.ev == trace_ev::steal)
           std::fprintf(f,
                        "{\"name\":\"steal g%" PRIu64 "\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
                        "\"tid\":%" PRId64 ",\"args\":{\"from_p\":%" PRIu64 "}}",

@@ -20,6 +20,8 @@ enum class trace_ev : uint32_t {
   m_wake,      // this worker was woken and handed a P
   steal,       // gid was taken from P arg's queue by this worker
   timer_fire,  // a timer's callback runs on this thread
+  steal_skip,  // this worker left P arg's queue alone (gid 0) or its runnext (gid: that goroutine)
+  m_nap,       // this worker naps while spinning; arg: 1 it left work to its P, 2 it lingers
 };
 
 extern std::atomic<bool> g_trace_on;
