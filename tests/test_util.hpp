@@ -78,6 +78,34 @@ inline long vm_rss_kib() {
   return kib;
 }
 
+// Sets an environment variable the runtime reads when it starts, for one
+// test, and puts the old value back after it: ctest runs each test in a
+// process of its own, but running a binary whole (as a developer does)
+// must not carry one test's GORO_DEBUG=detachoff=1 into the next.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) {
+      had_ = true;
+      old_ = old;
+    }
+    setenv(name, value, 1);
+  }
+  ~scoped_env() {
+    if (had_)
+      setenv(name_, old_.c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  const char* name_;
+  bool had_ = false;
+  std::string old_;
+};
+
 inline double ms_since(steady::time_point t0) {
   return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
 }

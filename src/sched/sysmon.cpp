@@ -59,9 +59,18 @@ bool global_work_starving() {
 }
 
 // $GORO_DEBUG=detachoff=1: never hand off a computing goroutine's P.
+// Read at first use; tests change it with sysmon_set_detach_off (-1: not
+// read yet).
+std::atomic<int> g_detach_off{-1};
+
 bool detach_off() {
-  static const bool off = debug_setting("detachoff", 0) != 0;
-  return off;
+  int off = g_detach_off.load(std::memory_order_relaxed);
+  if (off < 0) {
+    off = debug_setting("detachoff", 0) != 0 ? 1 : 0;
+    int unread = -1;
+    if (!g_detach_off.compare_exchange_strong(unread, off, std::memory_order_relaxed)) off = unread;
+  }
+  return off != 0;
 }
 
 // Returns true if it handed a P off.
@@ -163,6 +172,8 @@ void* sysmon_main(void* started) {
 }
 
 }  // namespace
+
+void sysmon_set_detach_off(bool off) { g_detach_off.store(off ? 1 : 0, std::memory_order_relaxed); }
 
 uint64_t sysmon_rounds() { return g_rounds.load(std::memory_order_relaxed); }
 

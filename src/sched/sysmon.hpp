@@ -11,4 +11,9 @@ namespace goro::detail {
 // looks for Ps to retake, overdue timers and deadlocks. A count that stops moving means the monitor is held up.
 uint64_t sysmon_rounds();
 
+// Turns the monitor's hand-off of a computing goroutine's P off or on, as
+// $GORO_DEBUG=detachoff=1 does at start (for tests of what happens
+// without that rescue).
+void sysmon_set_detach_off(bool off);
+
 }  // namespace goro::detail

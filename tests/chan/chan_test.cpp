@@ -303,7 +303,7 @@ TEST(Chan, ScavengerGivesBackKeptBigBuffers) {
   // shadow memory of the freed buffer stays resident: nothing to observe.
   GTEST_SKIP() << "big buffers are not kept under TSan";
 #endif
-  setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "300");  // read when the runtime starts
   goro::run([] {
     const int64_t n = goro_test::kSanitized ? 2'000'000 : 8'000'000;  // 16 or 64 MB
     const long buffer_kib = static_cast<long>(n) * 8 / 1024;

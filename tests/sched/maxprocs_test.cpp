@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "goro/goro.hpp"
+#include "detach_off.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -33,10 +34,10 @@ int thread_count() {
 // on the only P (the monitor took it from the blocked goroutine and gave
 // it to main), tells it to return; main then computes for 1 s without a
 // scheduling point. The returning goroutine must wait for the P: before,
-// it went on running beside main. ($GORO_DEBUG=detachoff=1 keeps the
+// it went on running beside main. (goro_test::detach_off keeps the
 // monitor from granting main's queue an extra P, which would let it run.)
 TEST(Maxprocs, BlockingSectionEndWaitsForAP) {
-  setenv("GORO_DEBUG", "detachoff=1", 1);
+  goro_test::detach_off no_rescue;
   goro::set_maxprocs(1);
   goro::run([] {
     std::atomic<bool> in_section{false}, release{false}, returned{false};
@@ -69,7 +70,7 @@ TEST(Maxprocs, BlockingSectionEndWaitsForAP) {
 // monitor's request makes it yield at a send, so the goroutine queued
 // behind it runs (maxprocs 1, no extra P: detachoff).
 TEST(Preempt, ChannelLoopYieldsWhenAsked) {
-  setenv("GORO_DEBUG", "detachoff=1", 1);
+  goro_test::detach_off no_rescue;
   goro::set_maxprocs(1);
   goro::run([] {
     auto c = goro::make_chan<int>(1 << 20);
@@ -91,7 +92,7 @@ TEST(Preempt, ChannelLoopYieldsWhenAsked) {
 
 // The same with goro::preempt_point() as the only runtime call.
 TEST(Preempt, PreemptPointYieldsWhenAsked) {
-  setenv("GORO_DEBUG", "detachoff=1", 1);
+  goro_test::detach_off no_rescue;
   goro::set_maxprocs(1);
   goro::run([] {
     std::atomic<bool> other_ran{false};
@@ -150,7 +151,7 @@ namespace {
 // have been idle for a scavenge period ($GORO_SCAVENGE_MS, 300 ms here):
 // before, every M ever made stayed, asleep, for the life of the process.
 TEST(Threads, IdleWorkersBeyondMaxprocsExit) {
-  setenv("GORO_SCAVENGE_MS", "300", 1);
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "300");
   goro::set_maxprocs(2);
   goro::run([] {
     int before = thread_count();

@@ -85,7 +85,7 @@ burst_result burst_of_parked_goroutines() {
 TEST(Scavenge, FreeOsMemoryGivesIdleStacksBack) {
   // The monitor must not release them first (read when the runtime starts;
   // ctest runs each test in its own process).
-  setenv("GORO_SCAVENGE_MS", "3600000", 1);
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "3600000");
   goro::run([] {
     long before = goro_test::vm_rss_kib();
     ASSERT_GT(before, 0);
@@ -114,7 +114,7 @@ TEST(Scavenge, FreeOsMemoryGivesIdleStacksBack) {
 // outcome with a generous deadline: on a loaded machine the monitor's
 // periods and the release itself take longer.
 TEST(Scavenge, StacksLeftUnusedAreGivenBackUnasked) {
-  setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "300");  // read when the runtime starts
   goro::run([] {
     long before = goro_test::vm_rss_kib();
     burst_result b = burst_of_parked_goroutines();
@@ -150,7 +150,7 @@ TEST(Scavenge, StacksLeftUnusedAreGivenBackUnasked) {
 // moved. When the release ran inline in one monitor round, every such
 // sample saw the same round count, however long the release took.
 TEST(Scavenge, MonitorKeepsItsRoundsWhileReleasing) {
-  setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "300");  // read when the runtime starts
   goro::run([] {
     const uint64_t base = goro::detail::stack_scavenge_counted().released;
     burst_result b = burst_of_parked_goroutines();
@@ -195,7 +195,7 @@ TEST(Scavenge, MonitorKeepsItsRoundsWhileReleasing) {
 // whole release (seconds on a slow VM, where each madvise costs ~100 us).
 // The bound of a second is generous, for loaded machines.
 TEST(Scavenge, QueuedGoroutineRunsWhileStacksAreReleased) {
-  setenv("GORO_SCAVENGE_MS", "300", 1);  // read when the runtime starts
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "300");  // read when the runtime starts
   goro::set_maxprocs(1);
   goro::run([] {
     const uint64_t base = goro::detail::stack_scavenge_counted().released;
@@ -228,7 +228,7 @@ TEST(Scavenge, QueuedGoroutineRunsWhileStacksAreReleased) {
 // stacks are released in long runs (the gaps are the stacks cached per
 // worker, and runs are cut at 256 MiB).
 TEST(Scavenge, NeighbouringStacksAreReleasedTogether) {
-  setenv("GORO_SCAVENGE_MS", "3600000", 1);  // only free_os_memory releases
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "3600000");  // only free_os_memory releases
   goro::run([] {
     auto before = goro::detail::stack_scavenge_counted();
     burst_of_parked_goroutines();

@@ -3,8 +3,8 @@
 // (issue 15, items 1 and 2).
 //
 // The monitor would rescue such a goroutine by handing off its waker's P
-// after 10 ms; these tests turn that off ($GORO_DEBUG=detachoff=1, set
-// before the runtime starts: each test runs in its own process), so that
+// after 10 ms; these tests turn that off (goro_test::detach_off, as
+// $GORO_DEBUG=detachoff=1 does for a whole program), so that
 // only the scheduler's own wake-up can run it. The waker then waits for
 // the readied goroutine for up to 10 s: without the wake-up it waits out
 // the whole 10 s and the test fails; with it the goroutine runs in
@@ -16,14 +16,13 @@
 #include <thread>
 
 #include "goro/goro.hpp"
+#include "detach_off.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
 using goro_test::steady;
 
 namespace {
-
-void detach_off() { setenv("GORO_DEBUG", "detachoff=1", 1); }
 
 // Spins without a scheduling point until flag is set or `limit` passes.
 bool spin_until(const std::atomic<bool>& flag, steady::duration limit) {
@@ -43,7 +42,7 @@ void quiet_pause() {
 // A receiver parked on `c`, readied by main's send into main's P's
 // runnext, while main computes.
 TEST(Wakeup, ReadiedGoroutineRunsWhileWakerComputes) {
-  detach_off();
+  goro_test::detach_off no_rescue;
   goro::set_maxprocs(2);
   goro::run([] {
     for (int trial = 0; trial < 20; trial++) {
@@ -75,7 +74,7 @@ TEST(Wakeup, ReadiedGoroutineRunsWhileWakerComputes) {
 // longer than 20 us): the P stays "detached" until the goroutine reaches
 // the scheduler, and the monitor's retake skips detached Ps.
 TEST(Wakeup, ReadiedGoroutineRunsWhileWakerBlocks) {
-  detach_off();
+  goro_test::detach_off no_rescue;
   goro::set_maxprocs(2);
   goro::run([] {
     for (int trial = 0; trial < 10; trial++) {
@@ -105,7 +104,7 @@ TEST(Wakeup, ReadiedGoroutineRunsWhileWakerBlocks) {
 // read with a send to a consumer. Every value must reach the consumer
 // while the producer sits in its next read, not after it.
 TEST(Wakeup, BlockingReadThenSendLoopDoesNotStrandTheConsumer) {
-  detach_off();
+  goro_test::detach_off no_rescue;
   goro::set_maxprocs(2);
   goro::run([] {
     auto c = goro::make_chan<int>();
@@ -136,7 +135,7 @@ TEST(Wakeup, BlockingReadThenSendLoopDoesNotStrandTheConsumer) {
 // go() from a goroutine that then computes: the new goroutine runs on the
 // idle P.
 TEST(Wakeup, GoFromAComputingGoroutineRunsElsewhere) {
-  detach_off();
+  goro_test::detach_off no_rescue;
   goro::set_maxprocs(2);
   goro::run([] {
     for (int trial = 0; trial < 20; trial++) {
