@@ -449,8 +449,10 @@ __attribute__((no_sanitize("address", "thread"))) int fiber_stack_pcs(const void
     // callbacks' argument: it points at this unwind's state meanwhile.
     void* slot = &s->unwind_slot;
     s->unwind_slot = &fu;
-    if (!s->unwind_attached) s->unwind_attached = dwfl_attach_state(dwfl, nullptr, getpid(), &thread_callbacks, slot);
-    if (s->unwind_attached) dwfl_getthread_frames(dwfl, getpid(), fu_frame, &fu);
+    if (s->unwind_pid == 0) s->unwind_pid = getpid();
+    if (!s->unwind_attached)
+      s->unwind_attached = dwfl_attach_state(dwfl, nullptr, s->unwind_pid, &thread_callbacks, slot);
+    if (s->unwind_attached) dwfl_getthread_frames(dwfl, s->unwind_pid, fu_frame, &fu);
     s->unwind_slot = nullptr;
   }
   delete own;

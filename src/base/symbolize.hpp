@@ -31,6 +31,9 @@ class sym_session {
   // and each unwind points it at its own state.
   void* unwind_slot = nullptr;
   bool unwind_attached = false;
+  // The pid libdwfl's unwinder names the (fake) thread by; getpid is a
+  // system call, read once per session (0: not yet).
+  int unwind_pid = 0;
 
  private:
   void* handle_ = nullptr;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <unordered_map>
@@ -67,18 +68,37 @@ void collector::capture_caller() {
 }
 
 void collector::visit(void (*fn)(const g_record&, void*), void* arg) {
+  // Goroutines are read in batches (g_inspector::snapshot_many: one
+  // system call copies a batch's stacks).
+  constexpr int kBatch = g_inspector::kBatch;
   struct ctx {
     collector* self;
     void (*fn)(const g_record&, void*);
     void* arg;
+    std::unique_ptr<g_record[]> recs = std::make_unique<g_record[]>(kBatch);
+    int n = 0;
+    g* gs[kBatch] = {};
+    void flush() {
+      bool live[kBatch];
+      self->ins_.snapshot_many(gs, n, recs.get(), live, self->with_stacks_);
+      for (int i = 0; i < n; i++)
+        if (live[i]) fn(recs[i], arg);
+      n = 0;
+    }
   } c{this, fn, arg};
   for_each_g(
       [](g* gp, void* a) {
         auto* c = static_cast<ctx*>(a);
-        g_record r;
-        if (c->self->ins_.snapshot(gp, &r, c->self->with_stacks_)) c->fn(r, c->arg);
+        // Free slots are most of a slab after a burst: skip them here
+        // rather than fill batches with them (snapshot_many reads the
+        // status again).
+        g_status st = gp->status.load(std::memory_order_relaxed);
+        if (st == g_status::idle || st == g_status::dead) return;
+        c->gs[c->n++] = gp;
+        if (c->n == kBatch) c->flush();
       },
       &c);
+  if (c.n > 0) c.flush();
 }
 
 const std::string& collector::frame(const g_record& r, int i) {

@@ -59,6 +59,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/check.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::detail {
@@ -108,7 +109,9 @@ traceback_level traceback_setting(traceback_level fallback) {
 
 int64_t traceback_now() { return sched.coarse_now.load(std::memory_order_relaxed); }
 
-g_inspector::g_inspector() = default;
+// getpid is a system call here (glibc caches nothing), as dear as the
+// copy itself on this VM: read once per inspector.
+g_inspector::g_inspector() : pid_(getpid()) {}
 g_inspector::~g_inspector() = default;
 
 void g_inspector::set_caller(const g* self, void* const* pcs, int n) {
@@ -121,73 +124,140 @@ bool g_inspector::copy_stack(const char* from, size_t len) {
   if (scratch_.size() < len) scratch_.resize(len);
   iovec local{scratch_.data(), len};
   iovec remote{const_cast<char*>(from), len};
-  ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
   if (n == static_cast<ssize_t>(len)) return true;
   if (n < 0 && (errno == ENOSYS || errno == EPERM)) g_no_kernel_copy.store(true, std::memory_order_relaxed);
   return false;
 }
 
+// R1 and R2 for one g: its state and the fields reported; false if it
+// holds no live goroutine. Sets it->len to the bytes of stack to copy (0:
+// none).
+bool g_inspector::read_fields(g* gp, g_record* r, bool want_stack, pending* it) {
+  g_status s1 = gp->status.load(std::memory_order_acquire);  // R1
+  if (s1 == g_status::idle || s1 == g_status::dead) return false;
+  it->gen1 = gp->run_gen.load(std::memory_order_relaxed);  // R2
+  r->id = racy_read(gp->id);
+  r->parent_id = racy_read(gp->parent_id);
+  r->created_pc = racy_read(gp->created_pc);
+  r->is_main = racy_read(gp->is_main);
+  r->reason = racy_read(gp->reason);
+  r->wait_since = racy_read(gp->wait_since);
+  r->status = s1;
+  r->is_caller = gp == caller_ && s1 == g_status::running;
+  r->stack_known = false;
+  r->npcs = 0;
+  it->sp = racy_read(gp->ctx.sp);
+  it->lo = racy_read(gp->stack_lo);
+  it->hi = racy_read(gp->stack_hi);
+  it->parked = s1 == g_status::waiting || s1 == g_status::runnable;
+  it->len = 0;
+  if (want_stack && it->parked && it->sp != nullptr && it->lo != nullptr && static_cast<char*>(it->sp) >= it->lo &&
+      static_cast<char*>(it->sp) < it->hi)
+    it->len = std::min(static_cast<size_t>(it->hi - static_cast<char*>(it->sp)), kMaxCopy);
+  return true;
+}
+
+// R4 for one g, after the acquire fence: whether what was read (and the
+// copy at `image`, if copied) is kept; then the frames. Returns false if
+// the goroutine moved meanwhile (the caller tries again).
+bool g_inspector::finish(g* gp, g_record* r, bool want_stack, const pending& it, const char* image, bool direct) {
+  g_status s1 = r->status;
+  g_status s2 = gp->status.load(std::memory_order_relaxed);
+  uint32_t gen2 = gp->run_gen.load(std::memory_order_relaxed);
+  bool s2_parked = s2 == g_status::waiting || s2 == g_status::runnable;
+  if (gen2 != it.gen1 || !(s2 == s1 || (it.parked && s2_parked))) return false;
+  if (!want_stack) {
+    r->stack_known = false;
+  } else if (r->is_caller) {
+    r->npcs = caller_n_;
+    for (int i = 0; i < caller_n_; i++) r->pcs[i] = caller_pcs_[i];
+    r->stack_known = true;
+  } else if (image != nullptr) {
+    r->npcs = fiber_stack_pcs(it.sp, it.sp, static_cast<char*>(it.sp) + it.len, r->pcs, kTracebackMax, image, &sym_);
+    drop_switch_frame(r);
+    r->stack_known = true;
+  } else if (direct) {
+    // No kernel copy here: unwind the live stack (reads stay inside it).
+    r->npcs = fiber_stack_pcs(it.sp, it.lo, it.hi, r->pcs, kTracebackMax, nullptr, &sym_);
+    drop_switch_frame(r);
+    r->stack_known = true;
+  } else if (it.parked && it.sp == nullptr) {
+    r->stack_known = true;  // not started yet: no frames, nothing hidden
+  }
+  return true;
+}
+
 bool g_inspector::snapshot(g* gp, g_record* r, bool want_stack) {
   for (int attempt = 0;; attempt++) {
-    g_status s1 = gp->status.load(std::memory_order_acquire);  // R1
-    if (s1 == g_status::idle || s1 == g_status::dead) return false;
-    uint32_t gen1 = gp->run_gen.load(std::memory_order_relaxed);  // R2
-    r->id = racy_read(gp->id);
-    r->parent_id = racy_read(gp->parent_id);
-    r->created_pc = racy_read(gp->created_pc);
-    r->is_main = racy_read(gp->is_main);
-    r->reason = racy_read(gp->reason);
-    r->wait_since = racy_read(gp->wait_since);
-    r->status = s1;
-    r->is_caller = gp == caller_ && s1 == g_status::running;
-    r->stack_known = false;
-    r->npcs = 0;
-    void* sp = racy_read(gp->ctx.sp);
-    char* lo = racy_read(gp->stack_lo);
-    char* hi = racy_read(gp->stack_hi);
-    bool parked = s1 == g_status::waiting || s1 == g_status::runnable;
-    size_t len = 0;
+    pending it;
+    if (!read_fields(gp, r, want_stack, &it)) return false;
     bool copied = false;
     bool direct = false;
-    if (want_stack && parked && sp != nullptr && lo != nullptr && static_cast<char*>(sp) >= lo && static_cast<char*>(sp) < hi) {
-      len = std::min(static_cast<size_t>(hi - static_cast<char*>(sp)), kMaxCopy);
+    if (it.len > 0) {
       if (g_no_kernel_copy.load(std::memory_order_relaxed))
         direct = true;
       else
-        copied = copy_stack(static_cast<const char*>(sp), len);  // R3
+        copied = copy_stack(static_cast<const char*>(it.sp), it.len);  // R3
     }
     std::atomic_thread_fence(std::memory_order_acquire);  // R4
+    if (finish(gp, r, want_stack, it, copied ? scratch_.data() : nullptr, direct)) return true;
+    if (attempt + 1 < kAttempts) continue;
+    // Kept moving: report what it is now, without a stack.
     g_status s2 = gp->status.load(std::memory_order_relaxed);
-    uint32_t gen2 = gp->run_gen.load(std::memory_order_relaxed);
-    bool s2_parked = s2 == g_status::waiting || s2 == g_status::runnable;
-    bool stable = gen2 == gen1 && (s2 == s1 || (parked && s2_parked));
-    if (!stable) {
-      if (attempt + 1 < kAttempts) continue;
-      // Kept moving: report what it is now, without a stack.
-      if (s2 == g_status::idle || s2 == g_status::dead) return false;
-      r->status = s2;
-      if (s2 != g_status::waiting) r->reason = wait_reason::none;
-      return true;
-    }
-    if (!want_stack) {
-      r->stack_known = false;
-    } else if (r->is_caller) {
-      r->npcs = caller_n_;
-      for (int i = 0; i < caller_n_; i++) r->pcs[i] = caller_pcs_[i];
-      r->stack_known = true;
-    } else if (copied) {
-      r->npcs = fiber_stack_pcs(sp, sp, static_cast<char*>(sp) + len, r->pcs, kTracebackMax, scratch_.data(), &sym_);
-      drop_switch_frame(r);
-      r->stack_known = true;
-    } else if (direct) {
-      // No kernel copy here: unwind the live stack (reads stay inside it).
-      r->npcs = fiber_stack_pcs(sp, lo, hi, r->pcs, kTracebackMax, nullptr, &sym_);
-      drop_switch_frame(r);
-      r->stack_known = true;
-    } else if (parked && sp == nullptr) {
-      r->stack_known = true;  // not started yet: no frames, nothing hidden
-    }
+    if (s2 == g_status::idle || s2 == g_status::dead) return false;
+    r->status = s2;
+    if (s2 != g_status::waiting) r->reason = wait_reason::none;
+    r->npcs = 0;
+    r->stack_known = false;
     return true;
+  }
+}
+
+void g_inspector::snapshot_many(g* const* gps, int n, g_record* rs, bool* live, bool want_stack) {
+  // The protocol of snapshot(), with R3 for the whole batch in one
+  // process_vm_readv: a system call costs as much as the copy of a small
+  // stack here, and a dump of a million goroutines made two million. The
+  // kernel copies the iovecs in order and stops at the first that fails
+  // (a stack unmapped meanwhile), so the bytes it returns say which
+  // copies are whole; the rest, and any g that moved, go through
+  // snapshot() alone.
+  GORO_CHECK(n <= kBatch);
+  pending its[kBatch];
+  iovec local[kBatch], remote[kBatch];
+  int nio = 0;
+  size_t total = 0;
+  bool kernel_copy = want_stack && !g_no_kernel_copy.load(std::memory_order_relaxed);
+  for (int i = 0; i < n; i++) {
+    live[i] = read_fields(gps[i], &rs[i], want_stack, &its[i]);
+    its[i].offset = SIZE_MAX;
+    if (!live[i] || its[i].len == 0 || !kernel_copy || total + its[i].len > kBatchBytes) continue;
+    its[i].offset = total;
+    remote[nio] = iovec{its[i].sp, its[i].len};
+    total += its[i].len;
+    nio++;
+  }
+  size_t copied = 0;
+  if (nio > 0) {
+    if (batch_scratch_.size() < total) batch_scratch_.resize(total);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      if (its[i].offset == SIZE_MAX) continue;
+      local[k++] = iovec{batch_scratch_.data() + its[i].offset, its[i].len};
+    }
+    ssize_t got = process_vm_readv(pid_, local, static_cast<unsigned long>(nio), remote, static_cast<unsigned long>(nio), 0);
+    if (got > 0) copied = static_cast<size_t>(got);
+    if (got < 0 && (errno == ENOSYS || errno == EPERM)) g_no_kernel_copy.store(true, std::memory_order_relaxed);
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);  // R4
+  for (int i = 0; i < n; i++) {
+    if (!live[i]) continue;
+    bool whole = its[i].offset != SIZE_MAX && its[i].offset + its[i].len <= copied;
+    bool needs_copy = its[i].len > 0;
+    if ((!needs_copy || whole) &&
+        finish(gps[i], &rs[i], want_stack, its[i], whole ? batch_scratch_.data() + its[i].offset : nullptr, false))
+      continue;
+    live[i] = snapshot(gps[i], &rs[i], want_stack);  // moved, or not copied: alone
   }
 }
 

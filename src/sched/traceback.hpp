@@ -74,6 +74,11 @@ class g_inspector {
   // want_stack, only the fields: no copy, no unwinding.
   bool snapshot(g* gp, g_record* r, bool want_stack = true);
 
+  // snapshot() for n <= kBatch goroutines at once (one system call copies
+  // all their stacks): live[i] says whether rs[i] was filled.
+  static constexpr int kBatch = 64;
+  void snapshot_many(g* const* gps, int n, g_record* rs, bool* live, bool want_stack = true);
+
   // "file:line in function" of a creation site (cached for the last one).
   const char* site_of(const void* created_pc);
   // "created by goroutine 1 at file:line in function" (no newline).
@@ -88,10 +93,26 @@ class g_inspector {
   sym_session& symbols() { return sym_; }
 
  private:
+  // What read_fields saw of one g, for finish().
+  struct pending {
+    uint32_t gen1 = 0;
+    void* sp = nullptr;
+    char* lo = nullptr;
+    char* hi = nullptr;
+    bool parked = false;
+    size_t len = 0;     // bytes of stack to copy from sp up (0: none)
+    size_t offset = 0;  // snapshot_many: where in batch_scratch_ (SIZE_MAX: not in the batch copy)
+  };
+  // A batch copies at most this much (stacks past it go alone).
+  static constexpr size_t kBatchBytes = 4u << 20;
+  bool read_fields(g* gp, g_record* r, bool want_stack, pending* it);
+  bool finish(g* gp, g_record* r, bool want_stack, const pending& it, const char* image, bool direct);
   bool copy_stack(const char* from, size_t len);
 
   sym_session sym_;
+  int pid_;
   std::vector<char> scratch_;
+  std::vector<char> batch_scratch_;
   const g* caller_ = nullptr;
   int caller_n_ = 0;
   void* caller_pcs_[kTracebackMax];
