@@ -76,15 +76,15 @@ int format_frame(void* const* pcs, int i, char* buf, unsigned long n, sym_sessio
 void print_return_frames(int fd, void* const* pcs, int n);
 
 // The stack of a suspended fiber, for goroutine dumps: fills pcs (in
-// print_frames' convention) by unwinding, with the DWARF call-frame
-// information of the loaded modules, from the registers that
+// print_frames' convention) by unwinding (x86-64: with the DWARF call-frame
+// information of the loaded modules) from the registers that
 // goro_fiber_switch saved at `saved_sp`. Reads memory only inside
 // [stack_lo, stack_hi), so a stack that changes under it (a goroutine
 // resumed meanwhile) gives wrong frames, never a crash. With `image`, it
 // reads no stack at all: image holds a copy of [saved_sp, stack_hi) taken
 // earlier (the live dump's snapshot, sched/traceback.cpp), and every read
 // of that range comes from the copy. Returns the number of frames, 0 where
-// unsupported (no libdw, or not x86-64).
+// unsupported. x86-64 needs libdw (CFI); AArch64 walks frame records.
 int fiber_stack_pcs(const void* saved_sp, const void* stack_lo, const void* stack_hi, void** pcs, int max,
                     const void* image = nullptr, sym_session* session = nullptr);
 

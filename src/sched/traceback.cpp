@@ -199,6 +199,9 @@ bool g_inspector::snapshot(g* gp, g_record* r, bool want_stack) {
         direct = true;
       else
         copied = copy_stack(static_cast<const char*>(it.sp), it.len);  // R3
+      // Refused just now (the first copy of a dump under seccomp or
+      // qemu-user): read this one in place already, not without a stack.
+      if (!copied && g_no_kernel_copy.load(std::memory_order_relaxed)) direct = true;
     }
     std::atomic_thread_fence(std::memory_order_acquire);  // R4
     if (finish(gp, r, want_stack, it, copied ? scratch_.data() : nullptr, direct)) return true;

@@ -3,11 +3,51 @@
 // context switch (src/fiber/switch_aarch64.S) is exercised on every CI run
 // although the machines are x86-64. Covers goroutines on 2 Ps, channel
 // ping-pong with doubles live across switches (d8-d15 are callee-saved
-// there), sleeps, wait_group and select with goro::after.
+// there), sleeps, wait_group and select with goro::after, and the stack of
+// a parked goroutine as the goroutine dump reads it (frame records).
 #include <atomic>
+#include <cstdint>
+#include <utility>
 #include "goro/goro.hpp"
+#include "sched/sched.hpp"
+#include "sched/traceback.hpp"
 #include <cstdio>
 #include <cmath>
+
+// A parked goroutine's frames, read as the dump reads them: one of them
+// must be the return address inside wait_here.
+__attribute__((noinline)) void wait_here(goro::chan<int> c) {
+  c.recv();
+  asm volatile("");  // keep the call a call, not a tail call
+}
+
+struct found_stack {
+  int npcs = -1;
+  bool has_wait_here = false;
+};
+
+found_stack parked_stack() {
+  found_stack out;
+  goro::detail::g_inspector ins;
+  std::pair<goro::detail::g_inspector*, found_stack*> arg{&ins, &out};
+  goro::detail::for_each_g(
+      [](goro::detail::g* gp, void* arg) {
+        auto* st = static_cast<std::pair<goro::detail::g_inspector*, found_stack*>*>(arg);
+        goro::detail::g_record r;
+        if (!st->first->snapshot(gp, &r) || r.status != goro::detail::g_status::waiting ||
+            r.reason != goro::detail::wait_reason::chan_receive)
+          return;
+        st->second->npcs = r.npcs;
+        auto lo = reinterpret_cast<uintptr_t>(&wait_here);
+        for (int i = 0; i < r.npcs; i++) {
+          auto pc = reinterpret_cast<uintptr_t>(r.pcs[i]);
+          if (pc > lo && pc < lo + 512) st->second->has_wait_here = true;
+        }
+      },
+      &arg);
+  return out;
+}
+
 int main() {
   int rc = goro::run([] {
     goro::set_maxprocs(2);
@@ -32,7 +72,20 @@ int main() {
     auto never = goro::make_chan<int>();
     int which = goro::select(goro::on_recv(never, [](int, bool) {}), goro::on_recv(goro::after(std::chrono::milliseconds(5)), [](auto, bool) {}));
     if (which != 1) { std::printf("select chose %d\n", which); return 1; }
-    std::printf("aarch64 ok: ping-pong 20000, 2000 goroutines, select timeout\n");
+    // The dump's view of a goroutine parked in wait_here.
+    auto block = goro::make_chan<int>();
+    goro::go([block] { wait_here(block); });
+    found_stack st;
+    for (int i = 0; i < 100000 && st.npcs < 0; i++) {
+      goro::yield();
+      st = parked_stack();
+    }
+    if (st.npcs < 3 || !st.has_wait_here) {
+      std::printf("parked goroutine's stack: %d frames, wait_here %s\n", st.npcs, st.has_wait_here ? "found" : "missing");
+      return 1;
+    }
+    block.close();
+    std::printf("aarch64 ok: ping-pong 20000, 2000 goroutines, select timeout, a parked stack of %d frames\n", st.npcs);
     return 0;
   });
   return rc;
