@@ -584,4 +584,108 @@ TEST(RWMutexTimed, StressReaderWithdrawalAgainstUnlock) {
   goro::set_maxprocs(2);
 }
 
+// The two races head on, one round at a time. A reader holds the read lock
+// while a writer waits with a deadline, and the reader leaves at about
+// that deadline (0-60 us after it, where the writer's wake-up from its
+// time-out lands); or the writer holds the lock while a reader waits with a
+// deadline, and the writer unlocks at about that deadline. Either outcome
+// of a round is right; what must not follow is a writer in beside the
+// reader of the next round (a wake-up post left behind by a withdrawn
+// writer) or a reader in beside the writer of the next round (a grant left
+// behind by a withdrawn reader).
+struct duel {
+  goro::rwmutex mu;
+  std::atomic<int> round{0};     // the round the holder has started (it holds the lock)
+  std::atomic<int64_t> deadline_ns{0};
+  std::atomic<int> deadline_round{0};
+  std::atomic<int> waiter_done{0};
+  std::atomic<bool> holder_in{false};
+  std::atomic<int> bad{0};
+  std::atomic<int> won{0}, lost{0}, won_late{0};
+};
+
+int64_t ns_of(steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+void wait_for(const std::atomic<int>& a, int v) {
+  while (a.load() < v) goro::yield();
+}
+
+// The side that holds the lock (shared if `writer_waits`), then leaves at
+// the waiter's deadline plus 0-60 us.
+void duel_holder(duel& d, bool writer_waits, int rounds) {
+  rng r{0x6a09e667f3bcc909ull};
+  for (int i = 1; i <= rounds; i++) {
+    if (writer_waits) d.mu.lock_shared();
+    else d.mu.lock();
+    d.holder_in = true;
+    d.round = i;
+    wait_for(d.deadline_round, i);
+    auto leave = steady::time_point(std::chrono::nanoseconds(d.deadline_ns.load())) +
+                 std::chrono::nanoseconds(r.next(60000));
+    while (steady::now() < leave) {
+    }
+    d.holder_in = false;
+    if (writer_waits) d.mu.unlock_shared();
+    else d.mu.unlock();
+    wait_for(d.waiter_done, i);
+  }
+}
+
+void duel_waiter(duel& d, bool writer_waits, int rounds) {
+  for (int i = 1; i <= rounds; i++) {
+    wait_for(d.round, i);
+    auto deadline = steady::now() + 20us;
+    d.deadline_ns = ns_of(deadline);
+    d.deadline_round = i;
+    bool got = writer_waits ? d.mu.try_lock_until(deadline) : d.mu.try_lock_shared_until(deadline);
+    if (got) {
+      if (d.holder_in.load()) d.bad++;  // in beside the holder
+      d.won++;
+      if (steady::now() >= deadline) d.won_late++;
+      if (writer_waits) d.mu.unlock();
+      else d.mu.unlock_shared();
+    } else {
+      d.lost++;
+    }
+    d.waiter_done = i;
+  }
+}
+
+void run_duel(bool writer_waits, bool holder_thread, bool waiter_thread) {
+  duel d;
+  const int rounds = goro_test::scaled(1500, 5);
+  goro::wait_group wg;
+  std::vector<std::thread> ts;
+  if (holder_thread) ts.emplace_back(duel_holder, std::ref(d), writer_waits, rounds);
+  else wg.go(duel_holder, std::ref(d), writer_waits, rounds);
+  if (waiter_thread) ts.emplace_back(duel_waiter, std::ref(d), writer_waits, rounds);
+  else wg.go(duel_waiter, std::ref(d), writer_waits, rounds);
+  wg.wait();
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(d.bad.load(), 0);
+  expect_free(d.mu);
+  std::printf("  %s waits: won %d (%d at the deadline), timed out %d\n", writer_waits ? "writer" : "reader",
+              d.won.load(), d.won_late.load(), d.lost.load());
+}
+
+TEST(RWMutexTimed, DuelWriterTimeOutAgainstLastReaderLeaving) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    run_duel(true, false, false);
+    run_duel(true, true, true);
+    run_duel(true, false, true);
+  });
+}
+
+TEST(RWMutexTimed, DuelReaderTimeOutAgainstWriterUnlocking) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    run_duel(false, false, false);
+    run_duel(false, true, true);
+    run_duel(false, false, true);
+  });
+}
+
 }  // namespace
