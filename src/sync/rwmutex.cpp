@@ -215,7 +215,7 @@ void rwmutex::unlock_shared_raw() noexcept {
 // Clears W and grants the read lock to the readers queued behind the
 // writer (R - N of them, I3), in one CAS from `old`; the caller then
 // releases that many units. Returns the count, or UINT32_MAX if the CAS
-// failed (old is reloaded).
+// failed (the caller rereads state_ and decides again).
 uint32_t rwmutex::restore(uint64_t old) {
   uint32_t queued = readers(old) - waits(old);
   uint64_t next = (old & ~kWriter) + queued * kGrant;
