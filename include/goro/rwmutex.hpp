@@ -14,13 +14,18 @@
 //     table[k] = v;
 //   }
 //
-// It meets the standard Lockable and SharedLockable requirements:
-// std::lock_guard, std::unique_lock, std::scoped_lock and std::shared_lock
-// work. (No timed variants: a timed writer would have to undo its claim on
-// the readers, which Go's algorithm does not provide for.)
+// It meets the standard Lockable, TimedLockable, SharedLockable and
+// SharedTimedLockable requirements: std::lock_guard, std::unique_lock,
+// std::scoped_lock and std::shared_lock work, with their timed
+// constructors too (Go's RWMutex has no timed locks; C++ users expect
+// them):
+//
+//   std::shared_lock lock(mu, std::chrono::milliseconds(5));
+//   if (!lock.owns_lock()) return stale_answer();  // a writer held on
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include <goro/mutex.hpp>
@@ -40,10 +45,13 @@ namespace goro {
 //
 // Blocking: waiting readers park with wait reason [sync.RWMutex.RLock],
 // writers with [sync.RWMutex.Lock] (or [sync.Mutex.Lock] while another
-// writer holds the lock); plain threads sleep on a futex.
+// writer holds the lock); plain threads sleep on a futex. The timed forms
+// park the same way, with a runtime timer that ends the wait.
 //
 // Memory model: unlock() happens before every later lock() and
-// lock_shared(); unlock_shared() happens before the lock() that follows it.
+// lock_shared(); unlock_shared() happens before the lock() that follows it;
+// the timed and try_ forms, when they succeed, as their blocking ones. A
+// timed lock that fails orders nothing.
 //
 // Thread-safety: all members may be called concurrently from goroutines
 // and plain threads; a lock may be released by another goroutine or thread
@@ -53,10 +61,15 @@ namespace goro {
 // copyable or movable.
 //
 // Lock-order check (goro/lock_order.hpp): while it is on, lock(),
-// lock_shared() and their try_ forms tell it what the caller holds, and an
-// acquisition that inverts an earlier order is reported before it waits;
-// read locks count as orders too (writer preference makes two readers in
-// opposite orders deadlock once writers wait).
+// lock_shared() and their try_ and timed forms tell it what the caller
+// holds, and an acquisition that inverts an earlier order is reported
+// before it waits; read locks count as orders too (writer preference makes
+// two readers in opposite orders deadlock once writers wait).
+//
+// Capacity: at most 2,031,616 readers may hold or wait for one rwmutex at
+// once (Go allows 2^30); one more is a fatal error, "sync: too many
+// RWMutex readers". The count shares one atomic word with the state the
+// timed locks need.
 class GORO_CAPABILITY("rwmutex") rwmutex {
  public:
   constexpr rwmutex() noexcept = default;
@@ -68,6 +81,27 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   void lock() GORO_ACQUIRE();
   // Takes the write lock if nobody holds either lock; never blocks.
   [[nodiscard]] bool try_lock() GORO_TRY_ACQUIRE(true);
+  // Takes the write lock, waiting at most d (as lock(), parked); returns
+  // whether it did. A writer that gives up leaves no trace: the readers
+  // that queued behind it come in, and later writers are not delayed. One
+  // whose time runs out just as the last reader leaves takes the lock and
+  // returns true (as goro::mutex, a lock obtained at the deadline is kept).
+  //
+  //   if (!cache_mu.try_lock_for(std::chrono::milliseconds(2))) return;  // skip this refresh
+  //   refresh(cache);
+  //   cache_mu.unlock();
+  template <class Rep, class Period>
+  [[nodiscard]] bool try_lock_for(const std::chrono::duration<Rep, Period>& d) GORO_TRY_ACQUIRE(true) {
+    return lock_until(detail::deadline_after(detail::steady_now_ns(), detail::saturated_ns(d)));
+  }
+  // try_lock_for until the time point t, of any clock (clocks other than
+  // steady_clock are read once, at the call, as goro::mutex does).
+  //
+  //   std::unique_lock lock(mu, std::chrono::system_clock::now() + std::chrono::seconds(1));
+  template <class Clock, class Duration>
+  [[nodiscard]] bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) GORO_TRY_ACQUIRE(true) {
+    return lock_until(detail::deadline_ns_of(t));
+  }
   // Releases the write lock and lets the readers that waited in.
   void unlock() noexcept GORO_RELEASE();
 
@@ -77,6 +111,25 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   // Takes a read lock if no writer holds or waits for the lock; never
   // blocks.
   [[nodiscard]] bool try_lock_shared() GORO_TRY_ACQUIRE_SHARED(true);
+  // Takes a read lock, waiting at most d while a writer holds or waits for
+  // the lock; returns whether it did. A reader that gives up takes nothing
+  // with it: no later reader or writer waits for it. One whose time runs
+  // out just as the writer lets the readers in takes the read lock and
+  // returns true.
+  //
+  //   std::shared_lock lock(mu, std::chrono::milliseconds(5));
+  //   if (lock.owns_lock()) return table.size();
+  template <class Rep, class Period>
+  [[nodiscard]] bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& d)
+      GORO_TRY_ACQUIRE_SHARED(true) {
+    return lock_shared_until(detail::deadline_after(detail::steady_now_ns(), detail::saturated_ns(d)));
+  }
+  // try_lock_shared_for until the time point t, of any clock.
+  template <class Clock, class Duration>
+  [[nodiscard]] bool try_lock_shared_until(const std::chrono::time_point<Clock, Duration>& t)
+      GORO_TRY_ACQUIRE_SHARED(true) {
+    return lock_shared_until(detail::deadline_ns_of(t));
+  }
   // Releases a read lock. Uncontended: one atomic subtraction.
   void unlock_shared() noexcept GORO_RELEASE_SHARED();
 
@@ -88,19 +141,26 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   }
 
  private:
-  // Go's algorithm, without the lock-order check.
-  void lock_raw();
+  // The timed locks, deadline in the runtime's steady nanoseconds, through
+  // the lock-order check when it is on.
+  bool lock_until(int64_t deadline_ns) GORO_TRY_ACQUIRE(true);
+  bool lock_shared_until(int64_t deadline_ns) GORO_TRY_ACQUIRE_SHARED(true);
+
+  // The algorithm (src/sync/rwmutex.cpp), without the lock-order check.
+  bool lock_until_raw(int64_t deadline_ns);
   bool try_lock_raw();
   void unlock_raw() noexcept;
-  void lock_shared_raw();
+  bool lock_shared_until_raw(int64_t deadline_ns);
   bool try_lock_shared_raw();
   void unlock_shared_raw() noexcept;
+  bool wait_grant(int64_t deadline_ns);
+  bool withdraw_writer();
+  uint32_t restore(uint64_t old);
 
-  mutex w_;                                // held by a writer, pending or active
-  std::atomic<int32_t> reader_count_{0};   // readers; minus kMaxReaders while a writer is in
-  std::atomic<int32_t> reader_wait_{0};    // readers the pending writer still waits for
-  uint32_t writer_sem_ = 0;                // the writer waits here for departing readers
-  uint32_t reader_sem_ = 0;                // readers wait here for the writer to finish
+  mutex w_;                         // held by a writer, pending or active
+  std::atomic<uint64_t> state_{0};  // readers, grants, writer bit, waits (rwmutex.cpp)
+  uint32_t writer_sem_ = 0;         // the writer waits here for departing readers
+  uint32_t reader_sem_ = 0;         // queued readers wait here for grants
 };
 
 // Holds a goro::rwmutex's read lock for its scope, annotated for clang's

@@ -1,29 +1,88 @@
-// goro::rwmutex: Go's sync.RWMutex algorithm (sync/rwmutex.go) on the
-// runtime's semaphore (sync/sema.hpp).
+// goro::rwmutex: Go's sync.RWMutex algorithm (sync/rwmutex.go: writers
+// queue on an inner mutex, then a pending writer stops new readers and
+// waits for the ones that were in) on the runtime's semaphore
+// (sync/sema.hpp), with timed locks for writers and readers.
 //
-// reader_count_ counts the readers holding or waiting for the read lock. A
-// writer first takes w_ (so writers queue one at a time), then subtracts
-// kMaxReaders: from then on the count is negative and new readers queue on
-// reader_sem_ instead of entering (writer preference). The readers that
-// were in (the count before the subtraction) are added to reader_wait_;
-// each of them, leaving, decrements it, and the last one releases
-// writer_sem_. unlock() adds kMaxReaders back and releases one reader_sem_
-// unit for each reader that queued meanwhile.
+// Go keeps two counters, readerCount and readerWait. With timed locks that
+// is not enough: a departing reader updates them one after the other, so a
+// writer that gives up cannot tell how many departures are still on their
+// way to readerWait; and a reader that gives up cannot tell whether the
+// writer it queued behind has already counted it in (and released its
+// semaphore unit), since another writer may have announced itself since.
+// So everything a decision depends on lives in one 64-bit word, state_,
+// and every decision below is one atomic step on it:
+//
+//   bits  0-20  R  readers: holding the read lock, granted it, or queued
+//   bits 21-41  G  grants: read locks a writer's unlock (or withdrawal)
+//                  gave to queued readers, not yet taken
+//   bit  42     W  a writer is pending or holds the lock
+//   bits 43-63  N  while W is set, the readers the writer still waits for.
+//                  Every departure decrements it, W or not: without W it
+//                  means nothing, and at the top of the word it wraps
+//                  without touching the other fields.
+//
+// Readers are interchangeable here: only counts matter. Call a reader a
+// holder from the moment it has the read lock until unlock_shared, granted
+// while it is counted in G, queued otherwise (it arrived while W was set,
+// after the last grants were made).
 //
 // Invariants:
-//  R1. reader_count_ >= 0 with no writer in; in [-kMaxReaders, 0) with one,
-//      and then reader_count_ + kMaxReaders readers hold or wait.
-//  R2. reader_wait_ > 0 only while a writer waits for readers that entered
-//      before it; it reaches 0 exactly once per such writer.
-// Misuse: unlock_shared with no reader and unlock with no writer are
-// detected from the counts (R1) and are fatal, as in Go.
+//  I1. R = holders + G + queued.
+//  I2. queued = 0 while W is clear: restore() (a writer's unlock or
+//      withdrawal) turns every queued reader into a grant in the step that
+//      clears W, and a reader that arrives with W clear is a holder.
+//  I3. While W is set, N = holders + G (hence queued = R - N). The writer's
+//      announcement sets N = R (I2: nobody is queued then); a departure
+//      takes one from both sides, taking a grant moves one from G to the
+//      holders, arrivals and withdrawals of queued readers leave N alone.
+//  I4. The writer holds the lock once N reaches 0 with W set. The
+//      departure that takes N from 1 to 0 posts writer_sem_ once; the
+//      writer consumes that post (in lock, or in its withdrawal when it
+//      finds N = 0). So writer_sem_ is 0 whenever no writer is pending.
+//  I5. Units on reader_sem_ (stored, being released, or taken by a reader
+//      that has not looked at G yet) >= G. They are wake-up hints only: a
+//      reader enters by taking a grant from G, never by taking a unit.
+//      restore() adds q grants and then releases q units; a reader that
+//      takes a grant without a unit (it found one before sleeping) takes a
+//      stored unit if there is one; a woken reader that finds G = 0 sleeps
+//      again. So a sleeping reader with G > 0 has a unit coming (no lost
+//      wake-up), and a stray unit costs a spurious wake-up, never an entry
+//      past a writer.
+//
+// Race outcomes:
+//  - A writer times out waiting for w_: it never announced; nothing to undo.
+//  - A writer times out on writer_sem_ while the last reader it waits for
+//    leaves: both are atomic steps on state_. Reader first: its fetch_sub
+//    sees W with N = 1 and posts; the writer's withdrawal CAS then fails,
+//    rereads N = 0, takes the post and keeps the lock (returns true: a lock
+//    obtained at the deadline is kept, as goro::mutex does). Writer first:
+//    its CAS clears W; the reader's fetch_sub sees no W and posts nothing.
+//    Exactly one of the two happens.
+//  - A writer withdraws with readers queued behind it: in the same CAS that
+//    clears W they become grants (q = R - N), then it releases q units and
+//    w_. Holders and older grants stay as they are (they are not queued).
+//  - A reader times out on reader_sem_ (the semaphore's timer unlinked it;
+//    it took no unit) while a writer restores: both are steps on state_.
+//    If G > 0 it takes a grant and returns true, holding the read lock; if
+//    G = 0 it is queued (I1), so W is set (I2), and it withdraws, R - 1, in
+//    a CAS that fails if a restore came first. A grant it takes may have
+//    been made for another reader: that one is then the queued one, counted
+//    by the next restore. A grant is never left behind (only a reader
+//    taking it removes it), and no reader is left sleeping with G > 0 (I5).
+//
+// Capacity: R is 21 bits; arrivals beyond kMaxReaders are fatal, well
+// before the field could carry into G (2^16 arrivals to spare).
+//
+// Misuse, fatal as in Go: unlock_shared with R = 0, or with W set and
+// N = 0 (a writer holds the lock); unlock with W clear.
 //
 // TSan (Go's race annotations): readers acquire what the last writer
 // released (reader_sem_); a writer acquires what every reader before it
 // released (writer_sem_) and what the last writer released. Readers are
 // not ordered with each other, so races between two readers that both
 // write are still reported: the reader fast path lives here, in the
-// uninstrumented runtime, for that reason.
+// uninstrumented runtime, for that reason. A lock that times out acquires
+// nothing.
 //
 // Lock-order check (sync/lock_order.hpp): the public operations go through
 // the detector while it is on, on the rwmutex's own address; the inner
@@ -42,25 +101,97 @@
 namespace goro {
 
 namespace {
-constexpr int32_t kMaxReaders = 1 << 30;
-}
 
-void rwmutex::lock_shared_raw() {
-  // acq_rel: the acquire sees the last writer's writes (paired with the
-  // writer's release in unlock), the release orders this reader before a
-  // writer that subtracts kMaxReaders afterwards.
-  if (reader_count_.fetch_add(1, std::memory_order_acq_rel) < 0) {
-    // A writer is pending or in: wait for its unlock.
-    detail::semacquire(&reader_sem_, detail::wait_reason::sync_rwmutex_rlock);
+constexpr int kFieldBits = 21;
+constexpr uint64_t kFieldMask = (uint64_t{1} << kFieldBits) - 1;
+constexpr uint64_t kReader = 1;                         // one in R
+constexpr int kGrantShift = kFieldBits;                 // G
+constexpr uint64_t kGrant = uint64_t{1} << kGrantShift;
+constexpr uint64_t kWriter = uint64_t{1} << (2 * kFieldBits);  // W
+constexpr int kWaitShift = 2 * kFieldBits + 1;          // N, the top field
+constexpr uint64_t kWait = uint64_t{1} << kWaitShift;
+constexpr uint64_t kWaitMask = ~uint64_t{0} << kWaitShift;
+static_assert(kWaitShift + kFieldBits == 64, "N is the top field, so its wrap-around touches nothing");
+constexpr uint32_t kMaxReaders = (uint32_t{1} << kFieldBits) - (uint32_t{1} << 16);
+constexpr int64_t kNoDeadline = INT64_MAX;
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "readers take the lock with one atomic addition");
+
+uint32_t readers(uint64_t s) { return static_cast<uint32_t>(s & kFieldMask); }
+uint32_t grants(uint64_t s) { return static_cast<uint32_t>((s >> kGrantShift) & kFieldMask); }
+bool writer(uint64_t s) { return (s & kWriter) != 0; }
+uint32_t waits(uint64_t s) { return static_cast<uint32_t>(s >> kWaitShift); }
+
+// A reader that arrived at state s entered at once: no writer, R below
+// the limit (one comparison: W is above R's bits).
+bool entered(uint64_t s) { return (s & (kWriter | kFieldMask)) < kMaxReaders; }
+
+[[noreturn]] void too_many_readers() { detail::fatal_exit(2, "sync: too many RWMutex readers"); }
+
+}  // namespace
+
+// ---- readers ----
+
+bool rwmutex::lock_shared_until_raw(int64_t deadline) {
+  // acq_rel: the acquire sees the last writer's writes (its restore is a
+  // release); the release orders this reader before a writer that
+  // announces itself afterwards and finds it counted.
+  uint64_t old = state_.fetch_add(kReader, std::memory_order_acq_rel);
+  if (!entered(old)) [[unlikely]] {
+    if (readers(old) >= kMaxReaders) too_many_readers();
+    // W was set: queued (I1) until a grant comes.
+    if (!wait_grant(deadline)) return false;
   }
   detail::race_acquire(&reader_sem_);
+  return true;
+}
+
+// A queued reader: takes a grant, sleeping on reader_sem_ until one may be
+// there. False: the deadline passed and the reader withdrew.
+bool rwmutex::wait_grant(int64_t deadline) {
+  bool woken = false;  // holds a unit of reader_sem_
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (grants(old) > 0) {
+      // acquire: the grant was made by a restore (a release).
+      if (!state_.compare_exchange_weak(old, old - kGrant, std::memory_order_acquire, std::memory_order_relaxed))
+        continue;
+      // Keep units close to G (I5): one that came for this grant goes too.
+      if (!woken) (void)detail::semtryacquire(&reader_sem_);
+      return true;
+    }
+    if (deadline == kNoDeadline) {
+      detail::semacquire(&reader_sem_, detail::wait_reason::sync_rwmutex_rlock);
+    } else if (!detail::semacquire_until(&reader_sem_, detail::wait_reason::sync_rwmutex_rlock, deadline)) {
+      break;  // timed out, holding no unit
+    }
+    woken = true;
+    old = state_.load(std::memory_order_relaxed);
+  }
+  // Out of time: take a grant if there is one, else withdraw, in one step
+  // on state_ (see "Race outcomes").
+  old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (grants(old) > 0) {
+      if (!state_.compare_exchange_weak(old, old - kGrant, std::memory_order_acquire, std::memory_order_relaxed))
+        continue;
+      (void)detail::semtryacquire(&reader_sem_);
+      return true;
+    }
+    // G = 0, so this reader is queued (I1) and a writer is in (I2).
+    if (!writer(old) || readers(old) <= waits(old)) detail::fatal("sync: inconsistent RWMutex state");
+    // relaxed: leaving orders nothing; the CAS only needs atomicity.
+    if (state_.compare_exchange_weak(old, old - kReader, std::memory_order_relaxed)) return false;
+  }
 }
 
 bool rwmutex::try_lock_shared_raw() {
-  int32_t c = reader_count_.load(std::memory_order_relaxed);
+  uint64_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
-    if (c < 0) return false;
-    if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+    if (writer(old)) return false;
+    if (readers(old) >= kMaxReaders) too_many_readers();
+    // acquire: see the last writer's writes.
+    if (state_.compare_exchange_weak(old, old + kReader, std::memory_order_acquire, std::memory_order_relaxed)) break;
   }
   detail::race_acquire(&reader_sem_);
   return true;
@@ -68,35 +199,90 @@ bool rwmutex::try_lock_shared_raw() {
 
 void rwmutex::unlock_shared_raw() noexcept {
   detail::race_release(&writer_sem_);
-  // release: the reader's accesses happen before the writer that waits
-  // for it (which acquires through reader_wait_ or reader_count_).
-  int32_t r = reader_count_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (r >= 0) return;
-  // A writer is pending: this reader may be one it waits for.
-  if (r + 1 == 0 || r + 1 == -kMaxReaders) detail::fatal_exit(2, "sync: RUnlock of unlocked RWMutex");
-  if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) {
-    // The last reader the writer waited for.
-    detail::semrelease(&writer_sem_);
-  }
+  // release: the reader's accesses happen before the writer that waits for
+  // it (which acquires through state_ or writer_sem_). One step takes the
+  // reader out of R and of N (I3).
+  uint64_t old = state_.fetch_sub(kReader + kWait, std::memory_order_acq_rel);
+  if ((old & (kWriter | kFieldMask)) - 1 < kFieldMask) return;  // no writer, R was >= 1
+  if (readers(old) == 0 || (writer(old) && waits(old) == 0))
+    detail::fatal_exit(2, "sync: RUnlock of unlocked RWMutex");
+  // The last reader the pending writer waited for (I4).
+  if (writer(old) && waits(old) == 1) detail::semrelease(&writer_sem_);
 }
 
-void rwmutex::lock_raw() {
-  w_.lock_raw();
-  // Announce the writer; r readers were in before it.
-  int32_t r = reader_count_.fetch_add(-kMaxReaders, std::memory_order_acq_rel);
-  if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0)
-    detail::semacquire(&writer_sem_, detail::wait_reason::sync_rwmutex_lock);
+// ---- writers ----
+
+// Clears W and grants the read lock to the readers queued behind the
+// writer (R - N of them, I3), in one CAS from `old`; the caller then
+// releases that many units. Returns the count, or UINT32_MAX if the CAS
+// failed (the caller rereads state_ and decides again).
+uint32_t rwmutex::restore(uint64_t old) {
+  uint32_t queued = readers(old) - waits(old);
+  uint64_t next = (old & ~kWriter) + queued * kGrant;
+  // release: the granted readers (and later arrivals) see the writer's
+  // writes. acquire: nothing to see, but a failed withdrawal must reread.
+  if (!state_.compare_exchange_weak(old, next, std::memory_order_acq_rel, std::memory_order_relaxed))
+    return UINT32_MAX;
+  return queued;
+}
+
+bool rwmutex::lock_until_raw(int64_t deadline) {
+  if (!w_.try_lock_raw() && !w_.lock_slow_until(deadline)) return false;
+  // Announce the writer: W, and N = R (I3).
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  // acquire: with R = 0 the writer is in now, after every departed reader
+  // (their fetch_subs are releases).
+  while (!state_.compare_exchange_weak(old, (old & ~kWaitMask) | kWriter | (uint64_t{readers(old)} << kWaitShift),
+                                       std::memory_order_acquire, std::memory_order_relaxed)) {
+  }
+  GORO_DCHECK(!writer(old));  // w_ is ours
+  if (readers(old) != 0) {
+    if (deadline == kNoDeadline) {
+      detail::semacquire(&writer_sem_, detail::wait_reason::sync_rwmutex_lock);
+    } else if (!detail::semacquire_until(&writer_sem_, detail::wait_reason::sync_rwmutex_lock, deadline) &&
+               !withdraw_writer()) {
+      return false;
+    }
+  }
   detail::race_acquire(&reader_sem_);
   detail::race_acquire(&writer_sem_);
+  return true;
+}
+
+// The writer's deadline passed on writer_sem_: withdraw, unless the last
+// reader has left meanwhile (see "Race outcomes"). True: it holds the lock.
+bool rwmutex::withdraw_writer() {
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (waits(old) == 0) {
+      // The last reader's post is made or about to be (I4): take it, so
+      // the next writer finds none, and keep the lock.
+      detail::semacquire(&writer_sem_, detail::wait_reason::sync_rwmutex_lock);
+      return true;
+    }
+    uint32_t queued = restore(old);
+    if (queued == UINT32_MAX) {
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    for (uint32_t i = 0; i < queued; i++) detail::semrelease(&reader_sem_);
+    w_.unlock_raw();
+    return false;
+  }
 }
 
 bool rwmutex::try_lock_raw() {
   if (!w_.try_lock_raw()) return false;
-  int32_t zero = 0;
-  if (!reader_count_.compare_exchange_strong(zero, -kMaxReaders, std::memory_order_acq_rel,
-                                             std::memory_order_relaxed)) {
-    w_.unlock_raw();
-    return false;
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (readers(old) != 0) {
+      w_.unlock_raw();
+      return false;
+    }
+    // acquire: see what the departed readers and the last writer wrote.
+    if (state_.compare_exchange_weak(old, (old & ~kWaitMask) | kWriter, std::memory_order_acquire,
+                                     std::memory_order_relaxed))
+      break;
   }
   detail::race_acquire(&reader_sem_);
   detail::race_acquire(&writer_sem_);
@@ -105,10 +291,15 @@ bool rwmutex::try_lock_raw() {
 
 void rwmutex::unlock_raw() noexcept {
   detail::race_release(&reader_sem_);
-  // Let readers in again; r of them queued while the writer was in.
-  int32_t r = reader_count_.fetch_add(kMaxReaders, std::memory_order_acq_rel) + kMaxReaders;
-  if (r >= kMaxReaders) detail::fatal_exit(2, "sync: Unlock of unlocked RWMutex");
-  for (int32_t i = 0; i < r; i++) detail::semrelease(&reader_sem_);
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  uint32_t queued;
+  for (;;) {
+    if (!writer(old)) detail::fatal_exit(2, "sync: Unlock of unlocked RWMutex");
+    // N = 0 here (I4), so every reader counted is queued.
+    if ((queued = restore(old)) != UINT32_MAX) break;
+    old = state_.load(std::memory_order_relaxed);
+  }
+  for (uint32_t i = 0; i < queued; i++) detail::semrelease(&reader_sem_);
   w_.unlock_raw();
 }
 
@@ -119,11 +310,21 @@ using detail::lock_kind;
 void rwmutex::lock_shared() {
   if (detail::lock_order_on()) [[unlikely]] {
     detail::lock_order_before_wait(this, lock_kind::rwmutex);
-    lock_shared_raw();
+    (void)lock_shared_until_raw(kNoDeadline);
     detail::lock_order_acquired(this, lock_kind::rwmutex, true);
     return;
   }
-  lock_shared_raw();
+  (void)lock_shared_until_raw(kNoDeadline);
+}
+
+bool rwmutex::lock_shared_until(int64_t deadline) {
+  if (detail::lock_order_on()) [[unlikely]] {
+    detail::lock_order_before_wait(this, lock_kind::rwmutex);
+    if (!lock_shared_until_raw(deadline)) return false;
+    detail::lock_order_acquired(this, lock_kind::rwmutex, true);
+    return true;
+  }
+  return lock_shared_until_raw(deadline);
 }
 
 bool rwmutex::try_lock_shared() {
@@ -140,11 +341,21 @@ void rwmutex::unlock_shared() noexcept {
 void rwmutex::lock() {
   if (detail::lock_order_on()) [[unlikely]] {
     detail::lock_order_before_wait(this, lock_kind::rwmutex);
-    lock_raw();
+    (void)lock_until_raw(kNoDeadline);
     detail::lock_order_acquired(this, lock_kind::rwmutex, false);
     return;
   }
-  lock_raw();
+  (void)lock_until_raw(kNoDeadline);
+}
+
+bool rwmutex::lock_until(int64_t deadline) {
+  if (detail::lock_order_on()) [[unlikely]] {
+    detail::lock_order_before_wait(this, lock_kind::rwmutex);
+    if (!lock_until_raw(deadline)) return false;
+    detail::lock_order_acquired(this, lock_kind::rwmutex, false);
+    return true;
+  }
+  return lock_until_raw(deadline);
 }
 
 bool rwmutex::try_lock() {

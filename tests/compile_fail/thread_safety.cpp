@@ -6,6 +6,8 @@
 #include "goro/mutex.hpp"
 #include "goro/rwmutex.hpp"
 
+#include <chrono>
+
 class account {
  public:
   void deposit(int n) GORO_EXCLUDES(mu_) {
@@ -39,8 +41,26 @@ class account {
     }
 #elif GORO_MISUSE == 5
     limit_++;  // no lock
+#elif GORO_MISUSE == 7
+    if (table_mu_.try_lock_shared_for(std::chrono::milliseconds(1))) {
+      limit_ = 3;  // a write under a timed read lock
+      table_mu_.unlock_shared();
+    }
 #else
     { goro::write_lock lock(table_mu_); limit_++; }
+    if (table_mu_.try_lock_for(std::chrono::milliseconds(1))) {
+      limit_++;
+      table_mu_.unlock();
+    }
+    if (table_mu_.try_lock_until(std::chrono::system_clock::now())) {
+      limit_++;
+      table_mu_.unlock();
+    }
+    if (table_mu_.try_lock_shared_until(std::chrono::steady_clock::now())) {
+      int l = limit_;
+      table_mu_.unlock_shared();
+      if (l > 100) return l;
+    }
     if (table_mu_.try_lock_shared()) {
       int l = limit_;
       table_mu_.unlock_shared();

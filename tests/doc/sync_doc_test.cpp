@@ -89,6 +89,29 @@ TEST(SyncDoc, RWMutexExamples) {
     table.clear();
   }
   EXPECT_EQ(lookup("a"), 0);
+
+  // The timed locks.
+  auto size_or = [&](size_t stale) {
+    std::shared_lock lock(mu, std::chrono::milliseconds(5));
+    if (!lock.owns_lock()) return stale;  // a writer held on
+    return table.size();
+  };
+  int refreshes = 0;
+  auto maybe_refresh = [&] {
+    if (!mu.try_lock_for(std::chrono::milliseconds(2))) return;  // skip this refresh
+    refreshes++;
+    mu.unlock();
+  };
+  EXPECT_EQ(size_or(7), 0u);
+  maybe_refresh();
+  EXPECT_EQ(refreshes, 1);
+  {
+    std::unique_lock lock(mu, std::chrono::system_clock::now() + std::chrono::seconds(1));
+    EXPECT_TRUE(lock.owns_lock());
+    EXPECT_EQ(size_or(7), 7u);  // times out: the write lock is held
+    maybe_refresh();            // and so does this
+  }
+  EXPECT_EQ(refreshes, 1);
 }
 
 // cond.hpp

@@ -76,5 +76,10 @@ TEST(ThreadSafetyCompileFail, RequiresWithoutLock) {
   EXPECT_NE(compile(6), 0);
   EXPECT_TRUE(rejected_by_analysis(6));
 }
+TEST(ThreadSafetyCompileFail, WriteUnderTimedReadLock) {
+  GORO_REQUIRE_CLANG();
+  EXPECT_NE(compile(7), 0);
+  EXPECT_TRUE(rejected_by_analysis(7));
+}
 
 }  // namespace
