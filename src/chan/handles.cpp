@@ -165,10 +165,12 @@ void take_handle_census(const std::vector<hchan*>& chans, handle_census& out) {
       out.refs[i] = UINT64_MAX;
       continue;
     }
-    // acquire: pairs with the releases of the handles that dropped
-    // references before unregistering (H1) - a reference dropped is seen
-    // dropped no later than its handle is seen gone.
-    out.refs[i] = c->refs_.load(std::memory_order_acquire) - 1;  // less the caller's
+    // relaxed: the table lock orders what matters (H1). A handle
+    // registered before we took the lock took its reference before
+    // registering, so that increment happens before this read; a handle
+    // that unregistered before drops its reference after, and whether we
+    // see that decrement or not, references only exceed handles.
+    out.refs[i] = c->refs_.load(std::memory_order_relaxed) - 1;  // less the caller's
   }
   for (const void* slot : t.slots) {
     hchan* c = read_slot(slot);

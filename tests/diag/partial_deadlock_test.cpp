@@ -222,6 +222,53 @@ TEST(PartialDeadlock, GoroDebugChanleakTurnsTrackingOnBeforeMain) {
   unsetenv("GORO_DEBUG");
 }
 
+// Handles of type chan<int> moved by channels (under the channel's lock on
+// unbuffered and small channels, through the lock-free ring on bigger
+// ones) register and unregister there: the tracker's lock ranks above
+// every runtime lock (sanitizer builds check the ranks). A receiver
+// parked for a handle, and the handle parked in a sender's frame, are
+// the senders' and receivers' own until the handoff.
+TEST(PartialDeadlock, HandlesMovedThroughChannelsAreTracked) {
+  goro::debug::track_channel_handles();
+  goro::run([] {
+    for (int64_t cap : {0, 1, 2, 8}) {
+      goro::chan<goro::chan<int>> cc = goro::make_chan<goro::chan<int>>(cap);
+      goro::wait_group wg;
+      wg.add(1);
+      goro::go([cc, &wg] {
+        for (int i = 0; i < 20; i++) cc.recv().send(i);
+        wg.done();
+      });
+      for (int i = 0; i < 20; i++) {
+        goro::chan<int> reply = goro::make_chan<int>(1);
+        cc.send(reply);
+        if (i % 5 == 0) {
+          EXPECT_TRUE(goro::debug::find_partial_deadlocks().empty());
+        }
+        EXPECT_EQ(reply.recv(), i);
+      }
+      wg.wait();
+    }
+    // A sender parked with the last handle of a channel in its frame: the
+    // value is its own until received; nobody can receive it.
+    std::atomic<uint64_t> id{0};
+    std::atomic<const goro::chan<goro::chan<int>>*> door{nullptr};
+    {
+      goro::chan<goro::chan<int>> cc = goro::make_chan<goro::chan<int>>();
+      goro::go([cc, &id, &door] {
+        id = goro::goroutine_id();
+        door = &cc;
+        cc.send(goro::make_chan<int>());
+      });
+      wait_id(id);
+    }
+    wait_parked(id, "chan send");
+    EXPECT_TRUE(reported(id));
+    goro::chan<goro::chan<int>> back = *door.load();
+    EXPECT_FALSE(back.recv().is_nil());
+  });
+}
+
 // ---- not found: someone outside can still reach the channel ---------------
 
 TEST(PartialDeadlock, NotReportedWhileAPlainThreadHoldsAHandle) {
