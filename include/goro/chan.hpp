@@ -176,11 +176,15 @@ class chan_handle {
  public:
   using value_type = T;
 
-  chan_handle() noexcept = default;
+  // Every constructor and the destructor tell the handle tracker (off by
+  // default: one predictable branch; chan_core.hpp). Assignment and swap
+  // change only the field the tracker already knows.
+  chan_handle() noexcept { handle_made(&c_); }
   chan_handle(const chan_handle& o) noexcept : c_(o.c_) {
     if (c_) chan_retain(c_);
+    handle_made(&c_);
   }
-  chan_handle(chan_handle&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  chan_handle(chan_handle&& o) noexcept : c_(std::exchange(o.c_, nullptr)) { handle_made(&c_); }
   chan_handle& operator=(const chan_handle& o) noexcept {
     chan_handle(o).swap(*this);
     return *this;
@@ -190,6 +194,7 @@ class chan_handle {
     return *this;
   }
   ~chan_handle() {
+    handle_gone(&c_);  // before the release: the tracker never counts a released reference
     if (c_) chan_release(c_);
   }
   void swap(chan_handle& o) noexcept { std::swap(c_, o.c_); }
@@ -210,7 +215,7 @@ class chan_handle {
   friend bool operator==(const chan_handle& a, std::nullptr_t) noexcept { return a.c_ == nullptr; }
 
  protected:
-  explicit chan_handle(hchan* adopt) noexcept : c_(adopt) {}
+  explicit chan_handle(hchan* adopt) noexcept : c_(adopt) { handle_made(&c_); }
 
   void send_impl(T&& v) const { chan_send(c_, std::addressof(v)); }
   void send_impl(const T& v) const {

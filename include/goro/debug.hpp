@@ -76,6 +76,11 @@ struct goroutine_info {
   // false: running on another worker, or running again during every
   // attempt to read it; its stack is not shown.
   bool stack_known = false;
+  // Non-empty: the goroutine is parked forever, and why (a partial
+  // deadlock, see find_partial_deadlocks): "blocked on a nil channel", or
+  // "no handle of its channels outside goroutines blocked on them". The
+  // dump shows it as [chan send, leaked] followed by a "leaked:" line.
+  std::string leaked;
 };
 
 // Every live goroutine, ordered by id. See the top of this file for the
@@ -100,6 +105,41 @@ struct dump_options {
 // Writes every live goroutine to os, Go's format.
 void dump(std::ostream& os, dump_options options = {});
 
+// ---- partial deadlocks (Go 1.26's goroutineleak profile) ----------------
+
+// Turns on channel handle tracking, for good: from now on every channel
+// handle (chan, send_chan, recv_chan) made is recorded with where it lies,
+// so that find_partial_deadlocks, the dump and find_leaks can tell which
+// goroutines are parked on channels that no other goroutine or thread can
+// reach. GORO_DEBUG=chanleak=1 does the same before main. Call it before
+// the goroutines of interest start: a handle made earlier is unknown and
+// keeps its channel reachable (no false report, a missed one). Costs
+// while on: a lock and a hash-set update per handle made or destroyed.
+// Never blocks (but briefly on the tracker's lock); callable anywhere.
+void track_channel_handles() noexcept;
+// Whether tracking is on.
+bool channel_handles_tracked() noexcept;
+
+// The goroutines parked forever on channels now, with goroutine_info::
+// leaked saying why:
+//  - parked on a nil channel (always found);
+//  - with tracking on: parked on channel operations (send, receive,
+//    select) where every handle of every channel they wait on lies in the
+//    stack or the go() closure of a goroutine of that same blocked set
+//    (the first article's leakySearch: a sender whose receiver returned;
+//    two goroutines each waiting on a channel only the other holds).
+// A handle held anywhere else (a plain thread, the heap, a global, a
+// goroutine running or parked on anything but those channels) or made
+// before tracking keeps its channel reachable, and so does an after() or
+// timer channel. Not found (missed): channels whose last handles sit in
+// heap objects reachable only from the blocked goroutines. Wrongly
+// reported: a blocked goroutine whose handle a plain thread or heap object
+// uses through a pointer or reference (pointers from go() closures are
+// looked for and do keep it reachable). docs/design.md section 7b.
+// Costs as goroutines() (it reads every stack), plus a walk of the
+// tracked handles. Callable from goroutines and plain threads.
+std::vector<goroutine_info> find_partial_deadlocks();
+
 // ---- leak checks (goleak's Find / VerifyNone) -------------------------
 
 struct leak_options {
@@ -121,7 +161,8 @@ struct leak_options {
 
 // The goroutines that are still alive once the grace period is over,
 // other than the caller and the expected ones (see leak_options). Empty
-// if none. Blocks for up to options.grace (a goroutine or thread alike).
+// if none. Those parked forever (find_partial_deadlocks) have
+// goroutine_info::leaked set. Blocks for up to options.grace (a goroutine or thread alike).
 std::vector<goroutine_info> find_leaks(const leak_options& options = {});
 
 // find_leaks' result as a report: "found N unexpected goroutines:" and

@@ -80,6 +80,11 @@ struct select_ctl {
   // select (I4). seq_cst: it is rare and the argument is simpler.
   std::atomic<uint32_t> done{0};
   struct sudog* fired = nullptr;  // written by the winner, under its channel's lock
+  // Every sudog of the select (n of them, one per non-nil case), written
+  // before they are queued: the partial-deadlock report, finding one of
+  // them in a queue, reads all the channels the select waits on.
+  struct sudog* sgs = nullptr;
+  int n = 0;
 };
 
 // A blocked operation (Go's sudog). Lives on the blocked waiter's stack.

@@ -40,6 +40,11 @@ class collector {
   std::string state(const detail::g_record& r) const;   // "chan receive, 2 minutes"
   std::string created_line(const detail::g_record& r);  // "created by goroutine 1 at ..."
   const char* site(const void* created_pc) { return ins_.site_of(created_pc); }
+  // Runs the partial-deadlock analysis (partial_deadlock.cpp) once; from
+  // then on info(), header() and the grouped dump mark what it found.
+  void find_leaked();
+  // Why r's goroutine is parked forever, or null.
+  const char* leaked(const detail::g_record& r) const;
   int64_t now() const { return now_; }
 
  private:
@@ -47,7 +52,13 @@ class collector {
   bool with_stacks_;
   int64_t now_;
   std::unordered_map<uintptr_t, std::string> frames_;
+  std::unordered_map<uint64_t, const char*> leaked_;  // by goroutine id
 };
+
+// The goroutines parked forever now (partial_deadlock.cpp), by id, with
+// why: on a nil channel, or in a cycle of goroutines blocked on channels
+// that only they hold (handle tracking on).
+std::unordered_map<uint64_t, const char*> find_leaked();
 
 void dump_to(std::ostream& os, bool grouped, collector& c);
 std::vector<debug::goroutine_info> collect_infos(collector& c);

@@ -23,6 +23,7 @@
 
 #include "base/check.hpp"
 #include "base/symbolize.hpp"
+#include "chan/handles.hpp"
 #include "diag/diag.hpp"
 #include "goro/debug.hpp"
 #include "goro/runtime.hpp"
@@ -112,6 +113,14 @@ const std::string& collector::frame(const g_record& r, int i) {
   return frames_.emplace(key, std::string(buf, static_cast<size_t>(n))).first->second;
 }
 
+void collector::find_leaked() { leaked_ = goro::diag::find_leaked(); }
+
+const char* collector::leaked(const g_record& r) const {
+  if (leaked_.empty() || r.status != g_status::waiting) return nullptr;
+  auto it = leaked_.find(r.id);
+  return it != leaked_.end() ? it->second : nullptr;
+}
+
 debug::goroutine_info collector::info(const g_record& r) {
   debug::goroutine_info g;
   g.id = r.id;
@@ -124,6 +133,7 @@ debug::goroutine_info collector::info(const g_record& r) {
     g.wait_reason = wait_reason_string(r.reason);
     g.wait_duration = std::chrono::nanoseconds(std::max<int64_t>(0, now_ - r.wait_since));
   }
+  if (const char* why = leaked(r)) g.leaked = why;
   g.created_by = ins_.site_of(r.created_pc);
   g.creator_id = r.is_main ? 0 : r.parent_id;
   g.is_main = r.is_main;
@@ -133,15 +143,15 @@ debug::goroutine_info collector::info(const g_record& r) {
 }
 
 std::string collector::header(const g_record& r) const {
-  char buf[256];
-  g_inspector::header(r, now_, buf, sizeof buf);
-  return buf;
+  return "goroutine " + std::to_string(r.id) + " [" + state(r) + "]:";
 }
 
 std::string collector::state(const g_record& r) const {
   char buf[128];
   g_inspector::state_text(r, now_, buf, sizeof buf);
-  return buf;
+  std::string s = buf;
+  if (leaked(r) != nullptr) s += ", leaked";
+  return s;
 }
 
 std::string collector::created_line(const g_record& r) {
@@ -174,6 +184,7 @@ void plain_one(const g_record& r, void* arg) {
   auto* d = static_cast<plain_dump*>(arg);
   std::string out = d->c->header(r);
   out += '\n';
+  if (const char* why = d->c->leaked(r)) out += std::string("\tleaked: ") + why + "\n";
   append_entry_body(out, *d->c, r);
   out += '\t';
   out += d->c->created_line(r);
@@ -192,12 +203,13 @@ struct group {
 constexpr size_t kShownIds = 8;
 
 struct grouped_dump {
+  collector* c;
   std::map<std::string, group> groups;
 };
 
 // What makes two goroutines the same entry: state, wait reason, whether
 // the stack is known, its frames, and the creation site.
-std::string group_key(const g_record& r) {
+std::string group_key(const g_record& r, const char* leaked) {
   std::string k;
   auto put = [&k](const void* p, size_t n) { k.append(static_cast<const char*>(p), n); };
   auto st = static_cast<uint32_t>(r.status);
@@ -206,6 +218,7 @@ std::string group_key(const g_record& r) {
   put(&reason, sizeof reason);
   char known = r.stack_known ? 1 : 0;
   put(&known, 1);
+  put(&leaked, sizeof leaked);
   put(&r.created_pc, sizeof r.created_pc);
   put(r.pcs, sizeof(void*) * static_cast<size_t>(r.npcs));
   return k;
@@ -213,7 +226,7 @@ std::string group_key(const g_record& r) {
 
 void grouped_one(const g_record& r, void* arg) {
   auto* d = static_cast<grouped_dump*>(arg);
-  group& gr = d->groups[group_key(r)];
+  group& gr = d->groups[group_key(r, d->c->leaked(r))];
   if (gr.count == 0) gr.first = r;
   gr.count++;
   if (r.status == g_status::waiting) gr.oldest_wait_since = std::min(gr.oldest_wait_since, r.wait_since);
@@ -235,6 +248,7 @@ std::string grouped_entry(collector& c, group& gr, int64_t now) {
     int64_t mins = (now - r.wait_since) / 60'000'000'000LL;
     state = wait_reason_string(r.reason);
     if (mins >= 1) state += (gr.count > 1 ? ", up to " : ", ") + std::to_string(mins) + " minutes";
+    if (c.leaked(r) != nullptr) state += ", leaked";
   } else {
     state = c.state(r);
   }
@@ -243,6 +257,7 @@ std::string grouped_entry(collector& c, group& gr, int64_t now) {
   for (size_t i = 0; i < gr.ids.size(); i++) out += (i == 0 ? " " : ", ") + std::to_string(gr.ids[i]);
   if (gr.count > static_cast<int64_t>(gr.ids.size())) out += ", ...";
   out += '\n';
+  if (const char* why = c.leaked(r)) out += std::string("\tleaked: ") + why + "\n";
   append_entry_body(out, c, r);
   // The creators may differ within a group: the site alone.
   out += r.is_main ? "\tcreated by goro::run at " : "\tcreated at ";
@@ -259,7 +274,7 @@ void dump_to(std::ostream& os, bool grouped, collector& c) {
     c.visit(plain_one, &d);
     return;
   }
-  grouped_dump d;
+  grouped_dump d{&c, {}};
   c.visit(grouped_one, &d);
   std::vector<group*> order;
   order.reserve(d.groups.size());
@@ -303,7 +318,10 @@ std::vector<goroutine_info> goroutines() {
   std::vector<goroutine_info> out;
   collector c(true);
   c.capture_caller();
-  auto work = [&c, &out] { out = goro::diag::collect_infos(c); };
+  auto work = [&c, &out] {
+    c.find_leaked();
+    out = goro::diag::collect_infos(c);
+  };
   goro::diag::run_collection(goro::diag::call_thunk<decltype(work)>, &work);
   return out;
 }
@@ -327,10 +345,12 @@ std::string format(const goroutine_info& g) {
     out += g.wait_reason;
     auto mins = std::chrono::duration_cast<std::chrono::minutes>(g.wait_duration).count();
     if (mins >= 1) out += ", " + std::to_string(mins) + " minutes";
+    if (!g.leaked.empty()) out += ", leaked";
   } else {
     out += to_string(g.state);
   }
   out += "]:\n";
+  if (!g.leaked.empty()) out += "\tleaked: " + g.leaked + "\n";
   for (const std::string& f : g.stack) out += f + "\n";
   if (!g.stack_known)
     out += g.state == goroutine_state::running ? "\t(running on another worker: its stack cannot be read)\n"
@@ -345,10 +365,27 @@ std::string format(const goroutine_info& g) {
   return out;
 }
 
+std::vector<goroutine_info> find_partial_deadlocks() {
+  std::vector<goroutine_info> all = goroutines();
+  std::vector<goroutine_info> out;
+  for (goroutine_info& g : all)
+    if (!g.leaked.empty()) out.push_back(std::move(g));
+  return out;
+}
+
+void track_channel_handles() noexcept { goro::detail::handle_tracking_start(); }
+
+bool channel_handles_tracked() noexcept {
+  return goro::detail::handle_tracking_on.load(std::memory_order_relaxed);
+}
+
 void dump(std::ostream& os, dump_options options) {
   collector c(true);
   c.capture_caller();
-  auto work = [&c, &os, options] { goro::diag::dump_to(os, options.grouped, c); };
+  auto work = [&c, &os, options] {
+    c.find_leaked();
+    goro::diag::dump_to(os, options.grouped, c);
+  };
   goro::diag::run_collection(goro::diag::call_thunk<decltype(work)>, &work);
 }
 

@@ -77,8 +77,13 @@ std::vector<goroutine_info> find_leaks(const leak_options& options) {
 
 std::string describe_leaks(const std::vector<goroutine_info>& leaks) {
   if (leaks.empty()) return {};
+  size_t forever = 0;
+  for (const goroutine_info& g : leaks) forever += g.leaked.empty() ? 0 : 1;
   std::string out = "found " + std::to_string(leaks.size()) + " unexpected goroutine" +
-                    (leaks.size() == 1 ? "" : "s") + ":\n\n";
+                    (leaks.size() == 1 ? "" : "s");
+  if (forever > 0)
+    out += " (" + std::to_string(forever) + " leaked forever: parked on channels nothing else can reach)";
+  out += ":\n\n";
   for (const goroutine_info& g : leaks) out += format(g);
   return out;
 }

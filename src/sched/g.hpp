@@ -109,6 +109,9 @@ struct alignas(64) g {
   const void* created_pc = nullptr;
   size_t stack_size = 0;          // requested size (0 = default pool)
   uint32_t closure_align = 0;     // alignment of a heap closure (operator delete needs it)
+  // Bytes of the closure (inline or heap), for the partial-deadlock report,
+  // which counts channel handles inside it as the goroutine's.
+  uint32_t closure_size = 0;
   // The thread-waiter's thread id (is_thread only) for the deadlock check.
   int tid = 0;
   // The lock-order check's list of the goro locks this goroutine holds

@@ -189,6 +189,7 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
       stack_alloc_dedicated(gp, want);
     }
     gp->stack_size = want;
+    gp->closure_size = static_cast<uint32_t>(size);
     // Under TSan the closure always goes to the heap: malloc and free tell
     // TSan that the memory is new, where inline storage reused by the next
     // goroutine would need an ordering that hides real races.

@@ -292,6 +292,8 @@ int select_go(scase* cs, int n, bool block) {
 
     // 4. Enqueue on every channel, settle lock-free rings, park.
     select_ctl sel;
+    sel.sgs = sgs;
+    sel.n = np;
     for (int i = 0; i < np; i++) {
       int k = lockorder[i];
       sudog* s = ::new (&sgs[i]) sudog{};

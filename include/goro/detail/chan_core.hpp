@@ -4,6 +4,7 @@
 // operations on it. Not part of the public API; see goro/chan.hpp.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -59,6 +60,27 @@ enum class op_result : uint8_t {
 hchan* chan_make(const elem_type* et, int64_t cap);
 void chan_retain(hchan* c) noexcept;
 void chan_release(hchan* c) noexcept;
+
+// Handle tracking, for the partial-deadlock report (chan/handles.cpp,
+// docs/design.md section 7b). Off by default; turned on, once and for
+// good, by goro::debug::track_channel_handles() or GORO_DEBUG=chanleak=1.
+// While on, every handle object (chan_handle) registers the address of its
+// hchan* field when constructed and removes it when destroyed; the report
+// reads those fields to find who holds each channel. Off, a hook costs one
+// relaxed load and a predictable branch, as the trace hooks do.
+// relaxed: a handle that misses the switch is simply not tracked, which
+// the report treats as a holder outside every blocked goroutine.
+extern std::atomic<bool> handle_tracking_on;
+[[gnu::noinline]] void track_handle(hchan* const* slot) noexcept;
+[[gnu::noinline]] void untrack_handle(hchan* const* slot) noexcept;
+inline void handle_made(hchan* const* slot) noexcept {
+  if (handle_tracking_on.load(std::memory_order_relaxed)) [[unlikely]]
+    track_handle(slot);
+}
+inline void handle_gone(hchan* const* slot) noexcept {
+  if (handle_tracking_on.load(std::memory_order_relaxed)) [[unlikely]]
+    untrack_handle(slot);
+}
 
 // Blocking send of the T at src (moved from on success). c may be null
 // (blocks forever). Throws goro::panic_error("send on closed channel"), or
