@@ -55,6 +55,7 @@
 #include <mutex>
 
 #include "base/check.hpp"
+#include "base/debug_env.hpp"
 #include "base/race.hpp"
 #include "goro/panic.hpp"
 #include "sched/sched.hpp"
@@ -184,6 +185,20 @@ bool commit(g* gp, void* arg) {
   return false;
 }
 
+// $GORO_DEBUG=pollwindow=1 (base/debug_env.hpp): widen the window
+// between the waiter's kWait and its commit, where a notification must
+// not be lost, to tens of microseconds.
+bool poll_window() {
+  static const bool on = debug_setting("pollwindow", 0) != 0;
+  return on;
+}
+
+void poll_window_pause() {
+  thread_local uint64_t state = 0x9e3779b97f4a7c15ULL ^ reinterpret_cast<uintptr_t>(&state);
+  int64_t until = nanotime() + static_cast<int64_t>(fastrand(&state) % 20'000);
+  while (nanotime() < until) cpu_relax();
+}
+
 // Waiter side. Returns true if the fd was reported ready.
 bool block(poll_desc* pd, poll_mode mode) {
   std::atomic<uintptr_t>* gpp = slot(pd, mode);
@@ -198,6 +213,7 @@ bool block(poll_desc* pd, poll_mode mode) {
                                                 : "goro: two goroutines wait to write the same fd at once");
     if (gpp->compare_exchange_strong(old, kWait, std::memory_order_seq_cst)) break;
   }
+  if (poll_window()) [[unlikely]] poll_window_pause();
   if (check_err(pd, mode) == poll_err::none) {
     commit_arg c{gpp, false};
     park(wait_reason::io_wait, commit, &c);

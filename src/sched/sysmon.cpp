@@ -41,6 +41,7 @@ namespace {
 
 // Completed rounds (sysmon_rounds). Relaxed: a statistic, it orders nothing.
 std::atomic<uint64_t> g_rounds{0};
+std::atomic<uint64_t> g_timer_rescues{0};  // relaxed: as g_rounds
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
 constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
@@ -157,6 +158,7 @@ void* sysmon_main(void* started) {
     // An overdue timer with no worker looking: wake one.
     int64_t next = timers_next_when();
     if (next < now - 1'000'000 && sched.nmspinning.load(std::memory_order_relaxed) == 0) {
+      g_timer_rescues.fetch_add(1, std::memory_order_relaxed);
       wakep();
       acted = true;
     }
@@ -180,6 +182,8 @@ void* sysmon_main(void* started) {
 }  // namespace
 
 uint64_t sysmon_rounds() { return g_rounds.load(std::memory_order_relaxed); }
+
+uint64_t sysmon_timer_rescues() { return g_timer_rescues.load(std::memory_order_relaxed); }
 
 void start_runtime_thread(void* (*thread_main)(void* started_note), size_t stack_bytes, const char* what) {
   pthread_t t;

@@ -11,4 +11,8 @@ namespace goro::detail {
 // looks for Ps to retake, overdue timers and deadlocks. A count that stops moving means the monitor is held up.
 uint64_t sysmon_rounds();
 
+// Times the monitor woke a worker for a timer overdue by a millisecond
+// with nobody looking (a wake-up the scheduler should have made itself).
+uint64_t sysmon_timer_rescues();
+
 }  // namespace goro::detail
