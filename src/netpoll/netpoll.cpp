@@ -265,7 +265,10 @@ poll_desc* netpoll_open(int fd, int* err) {
   uint32_t seq;
   {
     lock_guard lk(pd->lock);
-    GORO_CHECK(pd->rg.load(std::memory_order_relaxed) == kNil && pd->wg.load(std::memory_order_relaxed) == kNil);
+    // A poller slow with an event it read before the last close may have
+    // left kReady since netpoll_free: a spurious wake-up at most, cleared.
+    pd->rg.store(kNil, std::memory_order_relaxed);
+    pd->wg.store(kNil, std::memory_order_relaxed);
     pd->fd = fd;
     pd->closing = false;
     pd->rd = 0;
