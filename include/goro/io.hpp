@@ -9,14 +9,23 @@
 // and no goro::blocking section.
 //
 // The pattern: make the fd non-blocking, try the operation, and wait only
-// when it says EAGAIN:
+// when it says EAGAIN. wait_fd may resume the goroutine on another
+// thread, and errno is thread-local with an accessor glibc declares
+// const, so a compiler may reuse, after the wait, the errno address it
+// computed before it: read errno in a function of its own that also makes
+// the call (docs/guide.md, "What a goroutine may not assume"):
+//
+//   [[gnu::noinline]] ssize_t read_or_errno(int fd, void* buf, size_t n) {
+//     ssize_t r = ::read(fd, buf, n);
+//     return r < 0 ? -errno : r;
+//   }
 //
 //   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 //   char buf[512];
 //   for (;;) {
-//     ssize_t n = ::read(fd, buf, sizeof buf);
+//     ssize_t n = read_or_errno(fd, buf, sizeof buf);
 //     if (n >= 0) break;                        // data (or 0: end of file)
-//     if (errno != EAGAIN) throw std::system_error(errno, std::generic_category());
+//     if (n != -EAGAIN) throw std::system_error(static_cast<int>(-n), std::generic_category());
 //     if (std::error_code e = goro::wait_fd(fd, goro::io::read, std::chrono::seconds(5)))
 //       return e;                               // goro::errc::deadline_exceeded, or closed
 //   }

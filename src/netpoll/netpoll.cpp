@@ -79,9 +79,11 @@ std::atomic<bool> g_inited{false};
 // Goroutines parked in IO wait. Incremented before a park's commit and
 // decremented when the commit fails or the goroutine resumes, so it is
 // above zero whenever a goroutine is parked (and for a moment longer).
-std::atomic<int32_t> g_waiters{0};
+// On a line of its own: every worker that runs out of work reads it, and
+// nothing writes it while no goroutine waits for an fd.
+alignas(64) std::atomic<int32_t> g_waiters{0};
 // 1 while a netpoll_break() write is unread (Go's netpollWakeSig).
-std::atomic<uint32_t> g_break_pending{0};
+alignas(64) std::atomic<uint32_t> g_break_pending{0};
 std::atomic<int32_t> g_blocked{0};       // Ms inside a blocking epoll_wait
 std::atomic<int64_t> g_last_poll{0};     // nanotime() at the last poll's return
 // netpoll_stats.hpp. Relaxed: counters read after the fact.
@@ -103,7 +105,10 @@ void init() {
   ev.data.u64 = 0;
   if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, g_breakfd, &ev) != 0)
     fatal("runtime: netpoll: epoll_ctl on the eventfd failed (%s)", strerror(errno));
-  // release: a poller that sees g_inited sees the descriptors.
+  // release: a poller that sees g_inited sees the descriptors. (TSan
+  // does not see the runtime's atomics: it is told, race.hpp, or it takes
+  // the epoll fd's creation and a poll on another thread for a race.)
+  race_release(&g_inited);
   g_inited.store(true, std::memory_order_release);
 }
 
@@ -380,6 +385,7 @@ int64_t netpoll_last_poll() { return g_last_poll.load(std::memory_order_relaxed)
 
 void netpoll_break() {
   if (!g_inited.load(std::memory_order_acquire)) return;
+  race_acquire(&g_inited);
   uint32_t zero = 0;
   if (!g_break_pending.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
   uint64_t one = 1;
@@ -394,6 +400,7 @@ void netpoll_break() {
 g* netpoll(int64_t until_ns, int32_t* n) {
   *n = 0;
   if (!g_inited.load(std::memory_order_acquire)) return nullptr;
+  race_acquire(&g_inited);
   constexpr int kEvents = 128;
   struct epoll_event evs[kEvents];
   int cnt;

@@ -15,15 +15,20 @@
 namespace {
 
 // io.hpp's example: read what there is, waiting in the poller.
+[[gnu::noinline]] ssize_t read_or_errno(int fd, void* buf, size_t n) {
+  ssize_t r = ::read(fd, buf, n);
+  return r < 0 ? -errno : r;
+}
+
 std::error_code read_some(int fd, char* buf, size_t cap, ssize_t* got) {
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   for (;;) {
-    ssize_t n = ::read(fd, buf, cap);
+    ssize_t n = read_or_errno(fd, buf, cap);
     if (n >= 0) {  // data (or 0: end of file)
       *got = n;
       return {};
     }
-    if (errno != EAGAIN) throw std::system_error(errno, std::generic_category());
+    if (n != -EAGAIN) throw std::system_error(static_cast<int>(-n), std::generic_category());
     if (std::error_code e = goro::wait_fd(fd, goro::io::read, std::chrono::seconds(5)))
       return e;  // goro::errc::deadline_exceeded, or closed
   }

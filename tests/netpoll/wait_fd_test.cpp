@@ -6,6 +6,7 @@
 // and gives up after seconds with a failure. Loopback only: socketpairs
 // and pipes.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,13 +55,24 @@ void write_byte(int fd) {
 
 // Reads one byte, waiting in wait_fd while there is none. Returns the
 // first wait_fd error, or {} with the byte read.
+//
+// It reads no errno: errno is thread-local, a goroutine may resume on
+// another thread after wait_fd, and glibc declares errno's accessor
+// const, so a loop around wait_fd may read another thread's errno (see
+// goro/io.hpp for the pattern that avoids it); and under TSan a goroutine
+// that reads the TLS of a worker started after it is reported (the
+// runtime's fiber switches do not synchronize, on purpose; design.md
+// section 13). poll(2) with no timeout says whether read() would block.
 std::error_code read_byte(int fd) {
   for (;;) {
-    char c;
-    ssize_t n = read(fd, &c, 1);
-    if (n == 1) return {};
-    if (n == 0) return std::make_error_code(std::errc::connection_reset);
-    if (errno != EAGAIN) return {errno, std::generic_category()};
+    struct pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1) {
+      char c;
+      ssize_t n = read(fd, &c, 1);
+      if (n == 1) return {};
+      if (n == 0) return std::make_error_code(std::errc::connection_reset);
+      return std::make_error_code(std::errc::io_error);
+    }
     if (std::error_code e = goro::wait_fd(fd, goro::io::read)) return e;
   }
 }
@@ -490,6 +502,8 @@ void thousand_readers(int procs) {
         ADD_FAILURE() << "no progress for 20 s: " << stuck << " readers hold an unread byte (lost wake-ups); "
                       << total << " of " << n * rounds << " bytes read";
         for (auto& sp : sps) goro::unwatch_fd(sp->fd[0]);  // release them
+        auto t1 = steady::now();
+        while (done.load() < n && steady::now() - t1 < 10s) goro::sleep_for(1ms);
         break;
       }
       goro::sleep_for(1ms);
