@@ -6,6 +6,10 @@
 //                computes without a scheduling point (as Go's
 //                asyncpreemptoff=1); goroutines queued behind it wait for
 //                another worker to steal them. For tests and measurements.
+//   pollwindow=1 a goroutine about to park on an fd (netpoll/netpoll.cpp)
+//                spins 0-20 us between publishing that it waits and
+//                parking, at random, so that readiness often lands in that
+//                window: the tests of the poller's lost-wake-up race use it.
 //   lockorder=N  the lock-order check of goro::mutex and goro::rwmutex
 //                (sync/lock_order.cpp): 0 off, 1 report each inversion and
 //                go on, 2 report and exit(2). Default: the build's

@@ -12,6 +12,8 @@ const char* lock_rank_name(lock_rank r) {
     case lock_rank::chan: return "chan";
     case lock_rank::wait_list: return "wait_list";
     case lock_rank::context: return "context";
+    case lock_rank::poll_fds: return "poll_fds";
+    case lock_rank::poll_desc: return "poll_desc";
     case lock_rank::timers: return "timers";
     case lock_rank::sched: return "sched";
     case lock_rank::scavenger: return "scavenger";

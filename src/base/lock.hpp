@@ -28,6 +28,9 @@
 //   wait_list     wait_group / semaphore-style waiter lists
 //   context       a cancellable context's state (context/context.hpp); a
 //                 deadline's timer is added and deleted under it
+//   poll_fds      goro::wait_fd's table of watched fds (netpoll/wait_fd.cpp)
+//   poll_desc     one fd's deadlines and closing flag (netpoll/netpoll.hpp);
+//                 its deadline timers are added and deleted under it
 //   timers        a P's timer heap
 //   sched         the global run queue, idle P and M lists
 //   scavenger     the stack scavenger's batch (sched/stack.cpp): held across
@@ -49,6 +52,8 @@ enum class lock_rank : uint8_t {
   chan,
   wait_list,
   context,
+  poll_fds,
+  poll_desc,
   timers,
   sched,
   scavenger,

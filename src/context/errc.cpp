@@ -17,6 +17,7 @@ class goro_error_category final : public std::error_category {
     switch (static_cast<errc>(ev)) {
       case errc::canceled: return "context canceled";
       case errc::deadline_exceeded: return "context deadline exceeded";
+      case errc::closed: return "use of closed file";
     }
     return "goro error " + std::to_string(ev);
   }

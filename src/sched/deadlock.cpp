@@ -9,7 +9,9 @@
 //  (a) every M is idle (an M inside goro::blocking is not idle);
 //  (b) no goroutine is runnable (global queue and every local queue empty);
 //  (c) no timer is pending (a sleeper will wake; a timer may ready someone);
-//      no I/O waiter (no poller yet);
+//      no goroutine waits in IO wait (netpoll_waiters(): it waits on the
+//      world outside, as Go's checkdead does not count a goroutine whose M
+//      polls; the idle M polls for it, netpoll/netpoll.hpp);
 //  (d) no OS thread outside the runtime can act: every thread of the process
 //      is a runtime thread (an M or the monitor), a plain thread parked in a
 //      goro primitive, a thread declared unable to wake anyone
@@ -85,6 +87,7 @@
 #include "base/check.hpp"
 #include "base/symbolize.hpp"
 #include "goro/runtime.hpp"
+#include "netpoll/netpoll.hpp"
 #include "sched/deadlock_stats.hpp"
 #include "sched/sched.hpp"
 #include "sched/traceback.hpp"
@@ -119,6 +122,7 @@ thread_registry& registry() {
 
 std::atomic<uint64_t> g_scans{0};         // relaxed: counters read after the fact
 std::atomic<uint64_t> g_scans_locked{0};  // relaxed: as g_scans
+std::atomic<uint64_t> g_looks{0};         // relaxed: as g_scans
 
 std::vector<int> list_tids() {
   std::vector<int> tids;
@@ -250,6 +254,7 @@ const char* why_not_dead_locked() {
   for (int32_t i = 0; i < n; i++)
     if (!runq_empty(p_for_index(i))) return "local runq";
   if (timers_next_when() != INT64_MAX) return "timers";
+  if (netpoll_waiters() > 0) return "io wait";
   return nullptr;
 }
 
@@ -395,6 +400,7 @@ void deadlock_monitor_check(int64_t now) {
   if (!wanted && now - st.last_look < kDeadlockScanIntervalNs) return;
   if (now - st.last_scan < kDeadlockScanIntervalNs) return;  // stays wanted
   st.last_look = now;
+  g_looks.fetch_add(1, std::memory_order_relaxed);
   uint64_t gen0;
   {
     lock_guard lk(sched.lock);
@@ -436,6 +442,7 @@ deadlock_stats deadlock_stats_read() {
   deadlock_stats s;
   s.scans = g_scans.load(std::memory_order_relaxed);
   s.scans_holding_sched_lock = g_scans_locked.load(std::memory_order_relaxed);
+  s.looks = g_looks.load(std::memory_order_relaxed);
 #if defined(GORO_DEBUG_CHECKS)
   s.lock_tracked = true;
 #endif

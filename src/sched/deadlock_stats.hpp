@@ -19,6 +19,9 @@ struct deadlock_stats {
   // GORO_DEBUG_CHECKS: debug, asan, tsan); lock_tracked says so.
   uint64_t scans_holding_sched_lock = 0;
   bool lock_tracked = false;
+  // Times the monitor evaluated the cheap conditions (a)-(c) while a run()
+  // waited (each may or may not lead to a listing).
+  uint64_t looks = 0;
 };
 
 // The counts since the process started. Callable from any thread.

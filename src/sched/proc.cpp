@@ -42,6 +42,7 @@
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
 #include "base/race.hpp"
+#include "netpoll/netpoll.hpp"
 #include "sched/eh_state.hpp"
 #include "sched/sched.hpp"
 #include "sched/trace.hpp"
@@ -165,11 +166,19 @@ void newm(p* pp, bool spinning) {
 // Starts an M (idle or new) running pp. Called without sched.lock.
 void startm(p* pp, bool spinning) {
   m* mp = nullptr;
+  bool polling = false;
   {
     lock_guard lk(sched.lock);
     mp = sched.midle;
+    // Leave the M that waits in epoll_wait polling if another is idle:
+    // waking it would leave nobody polling until an M goes idle again.
+    m** link = &sched.midle;
+    if (mp != nullptr && mp->polling && mp->link != nullptr) {
+      link = &mp->link;
+      mp = mp->link;
+    }
     if (mp != nullptr) {
-      sched.midle = mp->link;
+      *link = mp->link;
       sched.nmidle--;
       sched.mwake_gen++;
       mp->idle = false;
@@ -179,10 +188,12 @@ void startm(p* pp, bool spinning) {
       }
       mp->nextp = pp;
       mp->spinning = spinning;
+      polling = mp->polling;
     }
   }
   if (mp != nullptr) {
     mp->park_note.wake();
+    if (polling) netpoll_break();
     return;
   }
   newm(pp, spinning);
@@ -219,9 +230,37 @@ int64_t idle_m_retire_ns() {
   pthread_exit(nullptr);
 }
 
+// Takes idle mp off sched.midle and hands it pp (sched.lock held).
+void leave_idle_locked(m* mp, p* pp) {
+  m** link = &sched.midle;
+  while (*link != mp) link = &(*link)->link;
+  *link = mp->link;
+  sched.nmidle--;
+  sched.mwake_gen++;
+  mp->idle = false;
+  if (sched.timed_sleeper == mp) {
+    sched.timed_sleeper = nullptr;
+    sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+  }
+  mp->nextp = pp;
+  mp->spinning = false;
+}
+
 // Puts mp to sleep until it is handed a P; returns holding it.
+//
+// One idle M, the timed sleeper, sleeps until the earliest timer; while
+// goroutines wait for fds (netpoll_waiters() > 0) it sleeps in epoll_wait
+// instead of on its futex, with that deadline as the timeout (Go's
+// findrunnable blocking in netpoll), so only one M polls, and a ready fd
+// wakes the M that runs its goroutine: no poller thread, no hand-off.
+// Whoever wakes it (startm, a timer earlier than its deadline) reads
+// m::polling under sched.lock and interrupts epoll_wait (netpoll_break).
+// Goroutines it unblocks go to a P it takes from the idle list, or, with
+// none idle, to the global queue, which the busy Ps serve.
 void stop_m(m* mp) {
   const int64_t idle_since = nanotime();
+  g* polled = nullptr;  // unblocked by this M's poll, for the P it leaves with
+  int32_t npolled = 0;
   sched.lock.lock();
   mp->idle = true;
   mp->link = sched.midle;
@@ -232,32 +271,63 @@ void stop_m(m* mp) {
   check_dead_locked();  // cheap: at most asks the monitor to look (deadlock.cpp)
   for (;;) {
     int64_t deadline = INT64_MAX;
-    if (sched.timed_sleeper == nullptr || sched.timed_sleeper == mp) {
+    bool poll = false;
+    m* kick = nullptr;
+    // A relaxed read: a goroutine that parks on an fd after it reads 0
+    // was parked by an M that then looks for work, polls without blocking
+    // (find_runnable) and comes here with it counted.
+    const bool want_poll = netpoll_waiters() > 0;
+    m* ts = sched.timed_sleeper;
+    if (ts == nullptr || ts == mp || (want_poll && !ts->polling)) {
       int64_t next = timers_next_when();
-      if (next != INT64_MAX) {
+      if (next != INT64_MAX || want_poll) {
+        // Taking the role from an M that sleeps on its futex: kick it, so
+        // that it sees the role gone (it then sleeps without a deadline).
+        if (ts != nullptr && ts != mp) kick = ts;
         sched.timed_sleeper = mp;
         sched.timed_sleep_until.store(next, std::memory_order_seq_cst);
         deadline = next;
-      } else if (sched.timed_sleeper == mp) {
+        poll = want_poll;
+      } else if (ts == mp) {
         sched.timed_sleeper = nullptr;
         sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
       }
     }
     // More idle Ms than Ps (left by blocking sections): this one retires
     // if nobody needs it for a scavenge period.
-    bool may_retire = deadline == INT64_MAX && sched.nmidle > sched.maxprocs.load(std::memory_order_relaxed);
+    bool may_retire = deadline == INT64_MAX && !poll && sched.nmidle > sched.maxprocs.load(std::memory_order_relaxed);
     int64_t retire_at = idle_since + idle_m_retire_ns();
     mp->park_note.clear();
+    mp->polling = poll;
     sched.lock.unlock();
+    if (kick != nullptr) kick->park_note.wake();
     bool woken = true;
-    if (deadline != INT64_MAX)
+    if (poll) {
+      // (polled is empty here: each round runs its list or queues it.)
+      polled = netpoll(deadline, &npolled);
+    } else if (deadline != INT64_MAX) {
       woken = mp->park_note.sleep_until(deadline);
-    else if (may_retire)
+    } else if (may_retire) {
       woken = mp->park_note.sleep_until(retire_at);
-    else
+    } else {
       mp->park_note.sleep();
+    }
     sched.lock.lock();
+    mp->polling = false;
     if (!mp->idle) break;  // startm handed us a P
+    if (polled != nullptr) {
+      // Goroutines to run: take an idle P for them, or give them to the
+      // busy Ps through the global queue.
+      if (p* pp = pidleget_locked()) {
+        leave_idle_locked(mp, pp);
+        break;
+      }
+      g* tail = polled;
+      while (tail->schedlink != nullptr) tail = tail->schedlink;
+      globrunq_put_batch_locked(polled, tail, npolled);
+      polled = nullptr;
+      npolled = 0;
+    }
     if (may_retire && sched.timed_sleeper != mp && nanotime() >= retire_at &&
         sched.nmidle > sched.maxprocs.load(std::memory_order_relaxed)) {
       m_retire_locked(mp);  // does not return
@@ -268,18 +338,7 @@ void stop_m(m* mp) {
       // is busy and runs its timers at its next round.
       p* pp = pidleget_locked();
       if (pp != nullptr) {
-        m** link = &sched.midle;
-        while (*link != mp) link = &(*link)->link;
-        *link = mp->link;
-        sched.nmidle--;
-        sched.mwake_gen++;
-        mp->idle = false;
-        if (sched.timed_sleeper == mp) {
-          sched.timed_sleeper = nullptr;
-          sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
-        }
-        mp->nextp = pp;
-        mp->spinning = false;
+        leave_idle_locked(mp, pp);
         break;
       }
       // Every P is busy, and each runs its due timers at its next round.
@@ -288,6 +347,8 @@ void stop_m(m* mp) {
       // and sched.lock, on a core the busy workers need (an extra idle M,
       // left from a handoff, made 100,000 sleeps up to twice as slow).
       // The next M to give up a P (stop_m) takes the role with that P idle.
+      // (While it sleeps nobody polls: busy Ps poll when they run out of
+      // work, and the monitor every 10 ms, as Go's.)
       if (sched.timed_sleeper == mp) {
         sched.timed_sleeper = nullptr;
         sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
@@ -305,6 +366,7 @@ void stop_m(m* mp) {
   trace(trace_ev::m_wake);
   acquirep(mp, mp->nextp);
   mp->nextp = nullptr;
+  if (polled != nullptr) inject_glist(polled, npolled);
 }
 
 void reset_spinning(m* mp) {
@@ -507,6 +569,18 @@ top:
   }
   if (timers_next_when() != INT64_MAX && run_all_timers(nanotime())) {
     if (g* gp = runq_get(pp)) return gp;
+  }
+  // Goroutines waiting for fds, and no M blocked in epoll_wait to see
+  // them: poll without blocking (Go's findrunnable does, before
+  // stealing). One relaxed load when no goroutine waits for an fd.
+  if (netpoll_waiters() > 0 && !netpoll_blocked()) {
+    int32_t n = 0;
+    if (g* list = netpoll(0, &n)) {
+      g* rest = list->schedlink;
+      list->schedlink = nullptr;
+      if (rest != nullptr) inject_glist(rest, n - 1);
+      return list;
+    }
   }
 
   // Steal, as a spinning M, unless half the busy Ps already have a spinner.
@@ -826,6 +900,26 @@ void globrunq_put(g* gp) {
   {
     lock_guard lk(sched.lock);
     globrunq_put_locked(gp);
+  }
+  wakep();
+}
+
+void inject_glist(g* head, int32_t n) {
+  if (head == nullptr) return;
+  if (p* pp = owned_p(current_m())) {
+    while (head != nullptr) {
+      g* next = head->schedlink;
+      runq_put(pp, head, false);
+      head = next;
+    }
+    // The store-load barrier wakep()'s read of nmspinning needs after the
+    // release stores that published the goroutines (sched.hpp).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  } else {
+    g* tail = head;
+    while (tail->schedlink != nullptr) tail = tail->schedlink;
+    lock_guard lk(sched.lock);
+    globrunq_put_batch_locked(head, tail, n);
   }
   wakep();
 }

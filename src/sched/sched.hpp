@@ -142,6 +142,11 @@ struct m {
   bool idle = false;          // on sched.midle (guarded by sched.lock)
   m* link = nullptr;          // idle list, guarded by sched.lock
   note park_note;             // sleeps here when idle
+  // Idle in netpoll() (epoll_wait) instead of on park_note, as the timed
+  // sleeper while goroutines wait for fds (stop_m). Guarded by
+  // sched.lock: whoever wakes this M reads it there and, if set, also
+  // calls netpoll_break().
+  bool polling = false;
 
   m_action action = m_action::none;
   unlock_fn unlock = nullptr;
@@ -302,6 +307,10 @@ void globrunq_put_locked(g* gp);
 void globrunq_put_batch_locked(g* head, g* tail, int32_t n);
 // Puts gp on the global queue and wakes a worker for it.
 void globrunq_put(g* gp);
+// Queues n runnable goroutines linked through schedlink (the poller's
+// list): on the caller's P if it owns one, else on the global queue; then
+// wakes a worker (Go's injectglist).
+void inject_glist(g* head, int32_t n);
 // Switches away from the running goroutine and has `action` performed on
 // it once its context is saved: by the M's scheduler stack (Go's mcall),
 // or, when the P's own run queue says who runs next, by that goroutine,

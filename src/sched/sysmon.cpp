@@ -6,6 +6,8 @@
 //    and hands the P's queued goroutines and its place among the maxprocs
 //    to a fresh worker (handoff_detached);
 //  - wakes a worker when a timer is overdue and nobody is looking;
+//  - polls the fds when goroutines wait for them and nobody has polled
+//    for 10 ms (netpoll/netpoll.hpp);
 //  - keeps the coarse clock used for wait-since stamps;
 //  - prints the goroutine dump and exits when SIGQUIT came (crash.cpp);
 //  - finishes the deadlock check that a worker going idle asked for, and
@@ -29,6 +31,7 @@
 
 #include "base/check.hpp"
 #include "base/debug_env.hpp"
+#include "netpoll/netpoll.hpp"
 #include "sched/sched.hpp"
 #include "sched/sysmon.hpp"
 
@@ -38,9 +41,11 @@ namespace {
 
 // Completed rounds (sysmon_rounds). Relaxed: a statistic, it orders nothing.
 std::atomic<uint64_t> g_rounds{0};
+std::atomic<uint64_t> g_timer_rescues{0};  // relaxed: as g_rounds
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // a goroutine running longer starves its P
 constexpr int64_t kBlockingNs = 20'000;          // a blocking section longer hands its P off
+constexpr int64_t kPollStaleNs = 10'000'000;     // the monitor polls fds when nobody has for longer
 
 // Goroutines queued on the P, or its timers overdue by a millisecond (a
 // sleeper whose wake-up waits for the P's goroutine to stop computing).
@@ -148,9 +153,21 @@ void* sysmon_main(void* started) {
     int64_t now = nanotime();
     sched.coarse_now.store(now, std::memory_order_relaxed);
     bool acted = retake(now);
+    // Goroutines wait for fds and nobody has polled for 10 ms (every
+    // worker busy, none idle in epoll_wait): poll, and queue what is ready
+    // on the global queue (Go's sysmon does the same).
+    if (netpoll_waiters() > 0 && !netpoll_blocked() && now - netpoll_last_poll() > kPollStaleNs) {
+      int32_t n = 0;
+      if (g* list = netpoll(0, &n)) {
+        netpoll_count_monitor(n);
+        inject_glist(list, n);
+        acted = true;
+      }
+    }
     // An overdue timer with no worker looking: wake one.
     int64_t next = timers_next_when();
     if (next < now - 1'000'000 && sched.nmspinning.load(std::memory_order_relaxed) == 0) {
+      g_timer_rescues.fetch_add(1, std::memory_order_relaxed);
       wakep();
       acted = true;
     }
@@ -176,6 +193,8 @@ void* sysmon_main(void* started) {
 void sysmon_set_detach_off(bool off) { g_detach_off.store(off ? 1 : 0, std::memory_order_relaxed); }
 
 uint64_t sysmon_rounds() { return g_rounds.load(std::memory_order_relaxed); }
+
+uint64_t sysmon_timer_rescues() { return g_timer_rescues.load(std::memory_order_relaxed); }
 
 void start_runtime_thread(void* (*thread_main)(void* started_note), size_t stack_bytes, const char* what) {
   pthread_t t;

@@ -16,4 +16,8 @@ uint64_t sysmon_rounds();
 // without that rescue).
 void sysmon_set_detach_off(bool off);
 
+// Times the monitor woke a worker for a timer overdue by a millisecond
+// with nobody looking (a wake-up the scheduler should have made itself).
+uint64_t sysmon_timer_rescues();
+
 }  // namespace goro::detail

@@ -15,6 +15,7 @@
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
+#include "netpoll/netpoll.hpp"
 #include "sched/sched.hpp"
 #include "sched/trace.hpp"
 #include "time/timer.hpp"
@@ -149,12 +150,15 @@ void update_timer0(p* pp) {
 void wake_for_timer(int64_t when) {
   if (when >= sched.timed_sleep_until.load(std::memory_order_seq_cst)) return;
   m* target;
+  bool polling = false;
   {
     lock_guard lk(sched.lock);
     target = sched.timed_sleeper != nullptr ? sched.timed_sleeper : sched.midle;
+    if (target != nullptr) polling = target->polling;
   }
   if (target != nullptr) {
     target->park_note.wake();
+    if (polling) netpoll_break();  // it sleeps in epoll_wait (sched/proc.cpp stop_m)
   } else {
     wakep();
   }

@@ -1,0 +1,461 @@
+// The poller: poll_desc records, the waiter-slot protocol, deadlines, and
+// the epoll backend. Design and invariants in netpoll.hpp; the model is
+// Go's src/runtime/netpoll.go and netpoll_epoll.go.
+//
+// The slot protocol (one slot per direction, values in netpoll.hpp):
+//
+//   waiter (netpoll_block)                 notifier (netpoll_unblock)
+//   1. kReady -> kNil: consume the token,  epoll readiness: slot -> kReady;
+//      return "ready" without parking.     close or deadline (their flag
+//   2. kNil -> kWait (CAS).                already set in `info`): a
+//   3. read `info`: closed or timed out?   waiting slot -> kNil.
+//      then do not park.                   If the slot held a g*, that
+//   4. park; its commit (on the scheduler  goroutine is the notifier's to
+//      stack, after the switch) is the     ready; kWait it leaves alone
+//      CAS kWait -> g*. If it fails, a     (the waiter's commit fails).
+//      notifier came between 2 and 4:
+//      the park is abandoned.
+//   5. swap the slot to kNil; "ready" if it held kReady.
+//
+// So a notification is either seen by the waiter's own swap (it came
+// before the commit: the commit fails) or finds the g* (after the commit)
+// and readies it: never neither. A close or deadline sets its `info` bit
+// before it reads the slot, and the waiter reads `info` after publishing
+// kWait (both seq_cst): one of the two sees the other. Exactly one waker
+// gets a g*, by the CAS that swaps it out (park.hpp's "one waker").
+//
+// Deadlines are runtime timers (time/timer.hpp) of the record, armed and
+// disarmed under its lock. A timer's callback may run after its deadline
+// was moved or cleared (timer_del says "already firing"): it compares the
+// record's current deadline with the clock under the lock, so a stale
+// fire does nothing, and records are never freed, so it never touches
+// freed memory.
+//
+// Epoll events carry the record's address tagged with 16 bits of its
+// `seq` (bumped at each close); a tag that does not match is an event for
+// an fd closed since, and is dropped. The eventfd that netpoll_break
+// writes is registered with the tag 0 (no record lives at address 0).
+//
+// Who touches what: the slots, `info` and `seq` are atomics (above); the
+// deadlines and timers are guarded by the record's lock; the free list by
+// the cache's lock (leaf: nothing is taken under it). The epoll and
+// eventfd descriptors are made once (call_once) and never closed.
+//
+// Lock order: poll_desc, then timers (timer_add/del), then sched (the
+// timers' wake-up). ready() is never called holding a poll_desc lock.
+#include "netpoll/netpoll.hpp"
+#include "netpoll/netpoll_stats.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "base/check.hpp"
+#include "base/debug_env.hpp"
+#include "base/race.hpp"
+#include "goro/panic.hpp"
+#include "sched/sched.hpp"
+#include "sched/trace.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr uintptr_t kNil = 0;
+constexpr uintptr_t kReady = 1;
+constexpr uintptr_t kWait = 2;
+
+constexpr int kTagShift = 48;
+constexpr uint64_t kPtrMask = (uint64_t{1} << kTagShift) - 1;
+
+int g_epfd = -1;
+int g_breakfd = -1;
+std::once_flag g_init_once;
+std::atomic<bool> g_inited{false};
+// Goroutines parked in IO wait. Incremented before a park's commit and
+// decremented when the commit fails or the goroutine resumes, so it is
+// above zero whenever a goroutine is parked (and for a moment longer).
+// On a line of its own: every worker that runs out of work reads it, and
+// nothing writes it while no goroutine waits for an fd.
+alignas(64) std::atomic<int32_t> g_waiters{0};
+// 1 while a netpoll_break() write is unread (Go's netpollWakeSig).
+alignas(64) std::atomic<uint32_t> g_break_pending{0};
+std::atomic<int32_t> g_blocked{0};       // Ms inside a blocking epoll_wait
+std::atomic<int64_t> g_last_poll{0};     // nanotime() at the last poll's return
+// netpoll_stats.hpp. Relaxed: counters read after the fact.
+std::atomic<uint64_t> g_readied_blocking{0};
+std::atomic<uint64_t> g_readied_nonblocking{0};
+std::atomic<uint64_t> g_readied_by_monitor{0};
+
+uint64_t tag(poll_desc* pd, uint32_t seq) {
+  return reinterpret_cast<uintptr_t>(pd) | (uint64_t{seq & 0xffffu} << kTagShift);
+}
+
+void init() {
+  g_epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (g_epfd < 0) fatal("runtime: netpoll: epoll_create1 failed (%s)", strerror(errno));
+  g_breakfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (g_breakfd < 0) fatal("runtime: netpoll: eventfd failed (%s)", strerror(errno));
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;  // level-triggered: stays reported until drained
+  ev.data.u64 = 0;
+  if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, g_breakfd, &ev) != 0)
+    fatal("runtime: netpoll: epoll_ctl on the eventfd failed (%s)", strerror(errno));
+  // release: a poller that sees g_inited sees the descriptors. (TSan
+  // does not see the runtime's atomics: it is told, race.hpp, or it takes
+  // the epoll fd's creation and a poll on another thread for a race.)
+  race_release(&g_inited);
+  g_inited.store(true, std::memory_order_release);
+}
+
+// ---- the record cache (Go's pollcache) -----------------------------------
+
+struct pd_cache {
+  runtime_lock lock{lock_rank::leaf};
+  poll_desc* free = nullptr;  // guarded by lock
+};
+pd_cache& cache() {
+  static pd_cache* c = new pd_cache();  // never destroyed: records outlive exit
+  return *c;
+}
+
+void deadline_fire(timer* t, int64_t now);
+
+poll_desc* pd_alloc() {
+  pd_cache& c = cache();
+  {
+    lock_guard lk(c.lock);
+    if (poll_desc* pd = c.free) {
+      c.free = pd->link;
+      pd->link = nullptr;
+      return pd;
+    }
+  }
+  auto* pd = new poll_desc();
+  GORO_CHECK((reinterpret_cast<uintptr_t>(pd) & ~kPtrMask) == 0);  // the tag needs the top 16 bits
+  pd->rt.fn = deadline_fire;
+  pd->rt.arg = pd;
+  pd->wt.fn = deadline_fire;
+  pd->wt.arg = pd;
+  return pd;
+}
+
+// ---- the slot protocol (top of this file) --------------------------------
+
+std::atomic<uintptr_t>* slot(poll_desc* pd, poll_mode mode) { return mode == poll_mode::read ? &pd->rg : &pd->wg; }
+
+poll_err check_err(poll_desc* pd, poll_mode mode) {
+  uint32_t info = pd->info.load(std::memory_order_seq_cst);
+  if (info & kInfoClosing) return poll_err::closing;
+  if (info & (mode == poll_mode::read ? kInfoReadExpired : kInfoWriteExpired)) return poll_err::timeout;
+  return poll_err::none;
+}
+
+// Notifier side: the parked goroutine to ready, if any (not yet readied).
+g* unblock(poll_desc* pd, poll_mode mode, bool ioready) {
+  std::atomic<uintptr_t>* gpp = slot(pd, mode);
+  for (;;) {
+    uintptr_t old = gpp->load(std::memory_order_seq_cst);
+    if (old == kReady) return nullptr;
+    if (old == kNil && !ioready) return nullptr;
+    uintptr_t want = ioready ? kReady : kNil;
+    if (gpp->compare_exchange_weak(old, want, std::memory_order_seq_cst)) {
+      if (old == kNil || old == kWait) return nullptr;
+      return reinterpret_cast<g*>(old);
+    }
+  }
+}
+
+struct commit_arg {
+  std::atomic<uintptr_t>* gpp;
+  bool committed;
+};
+
+// Park's unlock function: publish the goroutine in its slot, or abandon
+// the park if a notifier came first. Counted as a waiter before the CAS:
+// once it succeeds, the goroutine may be readied and run at once.
+bool commit(g* gp, void* arg) {
+  auto* c = static_cast<commit_arg*>(arg);
+  c->committed = true;
+  g_waiters.fetch_add(1, std::memory_order_seq_cst);
+  uintptr_t expect = kWait;
+  if (c->gpp->compare_exchange_strong(expect, reinterpret_cast<uintptr_t>(gp), std::memory_order_seq_cst))
+    return true;
+  c->committed = false;  // the goroutine has not parked: nobody else reads c
+  g_waiters.fetch_sub(1, std::memory_order_relaxed);
+  return false;
+}
+
+// $GORO_DEBUG=pollwindow=1 (base/debug_env.hpp): widen the window
+// between the waiter's kWait and its commit, where a notification must
+// not be lost, to tens of microseconds.
+bool poll_window() {
+  static const bool on = debug_setting("pollwindow", 0) != 0;
+  return on;
+}
+
+void poll_window_pause() {
+  thread_local uint64_t state = 0x9e3779b97f4a7c15ULL ^ reinterpret_cast<uintptr_t>(&state);
+  int64_t until = nanotime() + static_cast<int64_t>(fastrand(&state) % 20'000);
+  while (nanotime() < until) cpu_relax();
+}
+
+// Waiter side. Returns true if the fd was reported ready.
+bool block(poll_desc* pd, poll_mode mode) {
+  std::atomic<uintptr_t>* gpp = slot(pd, mode);
+  for (;;) {
+    uintptr_t old = gpp->load(std::memory_order_seq_cst);
+    if (old == kReady) {
+      if (gpp->compare_exchange_strong(old, kNil, std::memory_order_seq_cst)) return true;
+      continue;
+    }
+    if (old != kNil)
+      throw panic_error(mode == poll_mode::read ? "goro: two goroutines wait to read the same fd at once"
+                                                : "goro: two goroutines wait to write the same fd at once");
+    if (gpp->compare_exchange_strong(old, kWait, std::memory_order_seq_cst)) break;
+  }
+  if (poll_window()) [[unlikely]] poll_window_pause();
+  if (check_err(pd, mode) == poll_err::none) {
+    commit_arg c{gpp, false};
+    park(wait_reason::io_wait, commit, &c);
+    if (c.committed) g_waiters.fetch_sub(1, std::memory_order_relaxed);
+  }
+  uintptr_t old = gpp->exchange(kNil, std::memory_order_seq_cst);
+  if (old > kWait) fatal("runtime: netpoll: corrupted poll descriptor (slot holds a goroutine after its wait)");
+  return old == kReady;
+}
+
+// Makes a goroutine unblocked by the poller runnable and appends it to a
+// list linked through schedlink (it is in no queue while it waits).
+void list_push(g* gp, g** head, g** tail, int32_t* n) {
+  race_release(race_token(gp));
+  trace(trace_ev::go_unblock, gp->id);
+  g_wake_transition(gp);
+  gp->schedlink = nullptr;
+  if (*tail != nullptr)
+    (*tail)->schedlink = gp;
+  else
+    *head = gp;
+  *tail = gp;
+  (*n)++;
+}
+
+void deadline_fire(timer* t, int64_t now) {
+  auto* pd = static_cast<poll_desc*>(t->arg);
+  const bool read = t == &pd->rt;
+  g* gp = nullptr;
+  {
+    lock_guard lk(pd->lock);
+    int64_t& d = read ? pd->rd : pd->wd;
+    if (d <= 0 || d > now) return;  // moved or cleared since this fire was due
+    d = -1;
+    pd->info.fetch_or(read ? kInfoReadExpired : kInfoWriteExpired, std::memory_order_seq_cst);
+    gp = unblock(pd, read ? poll_mode::read : poll_mode::write, false);
+  }
+  if (gp != nullptr) ready(gp);
+}
+
+}  // namespace
+
+// ---- records ---------------------------------------------------------------
+
+poll_desc* netpoll_open(int fd, int* err) {
+  ensure_runtime();
+  std::call_once(g_init_once, init);
+  poll_desc* pd = pd_alloc();
+  uint32_t seq;
+  {
+    lock_guard lk(pd->lock);
+    // A poller slow with an event it read before the last close may have
+    // left kReady since netpoll_free: a spurious wake-up at most, cleared.
+    pd->rg.store(kNil, std::memory_order_relaxed);
+    pd->wg.store(kNil, std::memory_order_relaxed);
+    pd->fd = fd;
+    pd->closing = false;
+    pd->rd = 0;
+    pd->wd = 0;
+    pd->info.store(0, std::memory_order_seq_cst);
+    seq = pd->seq.load(std::memory_order_relaxed);
+  }
+  struct epoll_event ev {};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = tag(pd, seq);
+  if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    *err = errno;
+    {
+      // Never registered (EEXIST: registered by another record, whose
+      // registration a DEL would remove): closed without epoll_ctl.
+      lock_guard lk(pd->lock);
+      pd->closing = true;
+      pd->seq.fetch_add(1, std::memory_order_relaxed);
+      pd->info.fetch_or(kInfoClosing, std::memory_order_seq_cst);
+    }
+    netpoll_free(pd);
+    return nullptr;
+  }
+  *err = 0;
+  return pd;
+}
+
+void netpoll_close(poll_desc* pd) {
+  g* rg;
+  g* wg;
+  bool registered;
+  {
+    lock_guard lk(pd->lock);
+    registered = !pd->closing;
+    pd->closing = true;
+    // Events read by a poller from here on name an older seq: dropped.
+    pd->seq.fetch_add(1, std::memory_order_relaxed);
+    pd->info.fetch_or(kInfoClosing, std::memory_order_seq_cst);
+    timer_del(&pd->rt);
+    timer_del(&pd->wt);
+    pd->rd = 0;
+    pd->wd = 0;
+    rg = unblock(pd, poll_mode::read, false);
+    wg = unblock(pd, poll_mode::write, false);
+  }
+  // The fd is still open (the caller closes it after us).
+  if (registered) {
+    struct epoll_event ev {};
+    (void)epoll_ctl(g_epfd, EPOLL_CTL_DEL, pd->fd, &ev);
+  }
+  if (rg != nullptr) ready(rg);
+  if (wg != nullptr) ready(wg);
+}
+
+void netpoll_free(poll_desc* pd) {
+  // A poller may still set a slot to kReady from an event it read before
+  // the close (its seq matched then): clear it here, so the next user of
+  // the record starts clean. A parked goroutine here is a runtime bug.
+  GORO_CHECK(pd->rg.exchange(kNil) <= kReady && pd->wg.exchange(kNil) <= kReady);
+  pd_cache& c = cache();
+  lock_guard lk(c.lock);
+  pd->link = c.free;
+  c.free = pd;
+}
+
+void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline) {
+  const bool read = mode == poll_mode::read;
+  const uint32_t bit = read ? kInfoReadExpired : kInfoWriteExpired;
+  g* gp = nullptr;
+  {
+    lock_guard lk(pd->lock);
+    if (pd->closing) return;
+    int64_t& d = read ? pd->rd : pd->wd;
+    timer& t = read ? pd->rt : pd->wt;
+    timer_del(&t);  // false if not pending or firing now: the fire checks d itself
+    if (deadline == 0) {
+      d = 0;
+      pd->info.fetch_and(~bit, std::memory_order_seq_cst);
+    } else if (deadline <= nanotime()) {
+      d = -1;
+      pd->info.fetch_or(bit, std::memory_order_seq_cst);
+      gp = unblock(pd, mode, false);
+    } else {
+      d = deadline;
+      pd->info.fetch_and(~bit, std::memory_order_seq_cst);
+      t.when = deadline;
+      timer_add(&t);
+    }
+  }
+  if (gp != nullptr) ready(gp);
+}
+
+poll_err netpoll_wait(poll_desc* pd, poll_mode mode) {
+  if (poll_err e = check_err(pd, mode); e != poll_err::none) return e;
+  while (!block(pd, mode)) {
+    if (poll_err e = check_err(pd, mode); e != poll_err::none) return e;
+    // Woken by a deadline that was moved again before we ran: wait on.
+  }
+  return poll_err::none;
+}
+
+// ---- the scheduler's side --------------------------------------------------
+
+int32_t netpoll_waiters() { return g_waiters.load(std::memory_order_relaxed); }
+
+bool netpoll_blocked() { return g_blocked.load(std::memory_order_relaxed) > 0; }
+
+int64_t netpoll_last_poll() { return g_last_poll.load(std::memory_order_relaxed); }
+
+void netpoll_break() {
+  if (!g_inited.load(std::memory_order_acquire)) return;
+  race_acquire(&g_inited);
+  uint32_t zero = 0;
+  if (!g_break_pending.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
+  uint64_t one = 1;
+  for (;;) {
+    ssize_t w = write(g_breakfd, &one, sizeof one);
+    if (w == sizeof one || (w < 0 && errno == EAGAIN)) return;  // EAGAIN: the counter is full, a wake-up is pending
+    if (w < 0 && errno == EINTR) continue;
+    fatal("runtime: netpoll: write to the eventfd failed (%s)", strerror(errno));
+  }
+}
+
+g* netpoll(int64_t until_ns, int32_t* n) {
+  *n = 0;
+  if (!g_inited.load(std::memory_order_acquire)) return nullptr;
+  race_acquire(&g_inited);
+  constexpr int kEvents = 128;
+  struct epoll_event evs[kEvents];
+  int cnt;
+  if (until_ns == 0) {
+    cnt = epoll_wait(g_epfd, evs, kEvents, 0);
+  } else {
+    g_blocked.fetch_add(1, std::memory_order_seq_cst);
+    if (until_ns == INT64_MAX) {
+      cnt = epoll_wait(g_epfd, evs, kEvents, -1);
+    } else {
+      int64_t left = until_ns - nanotime();
+      if (left < 0) left = 0;
+      struct timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+      cnt = epoll_pwait2(g_epfd, evs, kEvents, &ts, nullptr);
+      if (cnt < 0 && errno == ENOSYS)  // before Linux 5.11: milliseconds, rounded up
+        cnt = epoll_wait(g_epfd, evs, kEvents, static_cast<int>(std::min<int64_t>((left + 999'999) / 1'000'000, INT32_MAX)));
+    }
+    g_blocked.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  g_last_poll.store(nanotime(), std::memory_order_relaxed);
+  if (cnt < 0) {
+    if (errno == EINTR) return nullptr;
+    fatal("runtime: netpoll: epoll_wait failed (%s)", strerror(errno));
+  }
+  g* head = nullptr;
+  g* tail = nullptr;
+  for (int i = 0; i < cnt; i++) {
+    uint64_t data = evs[i].data.u64;
+    if (data == 0) {
+      uint64_t buf;
+      ssize_t r = read(g_breakfd, &buf, sizeof buf);
+      (void)r;  // EAGAIN: another poller drained it
+      g_break_pending.store(0, std::memory_order_seq_cst);
+      continue;
+    }
+    auto* pd = reinterpret_cast<poll_desc*>(data & kPtrMask);
+    if (static_cast<uint32_t>(data >> kTagShift) != (pd->seq.load(std::memory_order_relaxed) & 0xffffu)) continue;
+    uint32_t e = evs[i].events;
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+      if (g* gp = unblock(pd, poll_mode::read, true)) list_push(gp, &head, &tail, n);
+    if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+      if (g* gp = unblock(pd, poll_mode::write, true)) list_push(gp, &head, &tail, n);
+  }
+  if (*n > 0) (until_ns == 0 ? g_readied_nonblocking : g_readied_blocking).fetch_add(static_cast<uint64_t>(*n), std::memory_order_relaxed);
+  return head;
+}
+
+void netpoll_count_monitor(int32_t n) { g_readied_by_monitor.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed); }
+
+netpoll_stats netpoll_stats_read() {
+  netpoll_stats s;
+  s.readied_blocking = g_readied_blocking.load(std::memory_order_relaxed);
+  s.readied_nonblocking = g_readied_nonblocking.load(std::memory_order_relaxed);
+  s.readied_by_monitor = g_readied_by_monitor.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace goro::detail

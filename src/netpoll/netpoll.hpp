@@ -1,0 +1,133 @@
+// The network poller (Go's netpoll.go and netpoll_epoll.go): goroutines
+// that wait for a file descriptor to become readable or writable park in
+// `IO wait`; an idle worker waits in epoll_wait and readies them.
+//
+// It lives in src/netpoll/ (the layout of STYLE.md), beside the scheduler
+// rather than inside it: the scheduler calls it through the few functions
+// at the bottom of this header, as it calls the timers (time/timer.hpp),
+// and everything about descriptors, deadlines and epoll stays here.
+//
+// A poll_desc (Go's pollDesc) is the record of one registered fd: two
+// waiter slots, `rg` for reading and `wg` for writing, each holding
+//   kNil      nobody waits, no readiness noted;
+//   kReady    the fd became ready since the last wait took the token;
+//   kWait     a goroutine is about to park (between its check and park);
+//   a g*      that goroutine is parked.
+// Every change is one atomic operation on the slot, and each of the two
+// sides re-reads what the other wrote, so a readiness notification that
+// arrives between a goroutine's check and its park is never lost (the
+// protocol is spelled out in netpoll.cpp). Registration is edge-triggered
+// (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET), made once per fd.
+//
+// Invariants:
+//  - At most one goroutine waits per slot (kWait or a g*); a second is a
+//    misuse, reported by netpoll_wait (Go's "double wait").
+//  - A slot holding a g* is changed only by the one waker that swaps it
+//    out (epoll readiness, a deadline, or close), which then readies it.
+//  - poll_desc records are never freed, only reused (as Go's pollcache):
+//    an epoll event or a deadline timer may name a record after its fd was
+//    closed. Each reuse bumps `seq`, which the epoll event carries, so a
+//    stale event is dropped; a deadline timer checks the deadline itself.
+//  - netpoll_waiters() counts goroutines parked in IO wait: while it is
+//    above zero, the idle worker polls and no deadlock is reported.
+//
+// Lock order: a poll_desc's lock ranks `poll_desc` (base/lock.hpp): its
+// deadline timers are added and deleted under it (rank `timers`, then
+// `sched` for the wake-up), and nothing is readied while it is held.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "base/lock.hpp"
+#include "time/timer.hpp"
+
+namespace goro::detail {
+
+struct g;
+struct m;
+
+enum class poll_mode : uint8_t { read = 1, write = 2 };
+
+// What netpoll_wait returns. Go's pollNoError, pollErrClosing,
+// pollErrTimeout.
+enum class poll_err : uint8_t { none = 0, closing = 1, timeout = 2 };
+
+struct poll_desc {
+  // Waiter slots (see the top of this file); written with CAS and swap.
+  std::atomic<uintptr_t> rg{0};
+  std::atomic<uintptr_t> wg{0};
+  // closing and the two "deadline passed" bits, readable without the lock
+  // (Go's pollDesc.atomicInfo); written under `lock`.
+  std::atomic<uint32_t> info{0};
+  // Bumped at each open (reuse) of the record; epoll events carry it.
+  std::atomic<uint32_t> seq{0};
+  int fd = -1;
+
+  runtime_lock lock{lock_rank::poll_desc};
+  // Guarded by lock: the deadlines (nanotime; 0 none, -1 passed).
+  int64_t rd = 0;
+  int64_t wd = 0;
+  timer rt;  // fires at rd (arg: this record)
+  timer wt;  // fires at wd
+  bool closing = false;  // guarded by lock (mirrored in info)
+
+  poll_desc* link = nullptr;  // free list (the cache's lock)
+};
+
+inline constexpr uint32_t kInfoClosing = 1;
+inline constexpr uint32_t kInfoReadExpired = 2;
+inline constexpr uint32_t kInfoWriteExpired = 4;
+
+// Registers fd with the poller (edge-triggered, both directions). Returns
+// the record, or null with *err set to the errno of epoll_ctl (EPERM for
+// a regular file, which epoll cannot watch: it is always ready).
+// Callable from anywhere.
+poll_desc* netpoll_open(int fd, int* err);
+
+// Wakes every goroutine waiting on pd with poll_err::closing, makes later
+// waits fail the same way, and removes the fd from epoll (Go's evict +
+// close). The caller must not close the fd before this returns. The record
+// is reused after netpoll_free, which the last user of pd calls once no
+// goroutine can be inside netpoll_wait on it.
+void netpoll_close(poll_desc* pd);
+void netpoll_free(poll_desc* pd);
+
+// Sets the deadline of one direction (nanotime; 0: none; in the past:
+// waiters are woken with poll_err::timeout at once). Callable from
+// anywhere, concurrently with waits.
+void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline);
+
+// Parks the calling goroutine in `IO wait` until pd is ready in `mode`,
+// its deadline passes, or it is closed. Goroutines only. Returns none if
+// ready (the caller retries its operation, which may still say EAGAIN:
+// readiness is a hint). A second goroutine waiting in the same direction
+// at once is a misuse: throws goro::panic_error.
+poll_err netpoll_wait(poll_desc* pd, poll_mode mode);
+
+// ---- the scheduler's side (called from sched/proc.cpp and sysmon.cpp) ----
+
+// Goroutines parked in IO wait (relaxed: a hint; see netpoll.cpp for why
+// a stale read loses no wake-up).
+int32_t netpoll_waiters();
+
+// Polls epoll once. until_ns: 0 does not block; INT64_MAX blocks until an
+// event or netpoll_break(); otherwise blocks until that nanotime() at the
+// latest. The goroutines it unblocks are made runnable (waiting ->
+// runnable) and returned as a list linked through g::schedlink; *n is
+// their count. Returns null at once if the poller was never used.
+g* netpoll(int64_t until_ns, int32_t* n);
+
+// Interrupts a blocking netpoll() (Go's netpollBreak): writes the eventfd,
+// at most once until the poller has read it.
+void netpoll_break();
+
+// The monitor's poll readied n goroutines (netpoll_stats.hpp).
+void netpoll_count_monitor(int32_t n);
+
+// Whether an M is blocked in netpoll() right now, and when anyone last
+// returned from a netpoll() (for the monitor's 10 ms rule).
+bool netpoll_blocked();
+int64_t netpoll_last_poll();
+
+}  // namespace goro::detail

@@ -1,0 +1,168 @@
+// goro::wait_fd, unwatch_fd, close_fd (goro/io.hpp): the poller for fds
+// that the user owns, found by number in a table.
+//
+// The table maps an fd number to its poll_desc. A record is referenced by
+// the table (until unwatch_fd) and by each wait_fd call inside it; the
+// last reference returns it to the poller's cache (netpoll_free), so a
+// goroutine woken by unwatch_fd still reads its own record's `closing`
+// when it resumes, never a record reused for another fd.
+//
+// Invariants:
+//  - table[fd] is the record registered for fd, or null; its `refs`
+//    counts the table's reference plus the calls inside wait_fd_ns.
+//  - A record out of the table is closing (netpoll_close ran or is about
+//    to) and is freed when refs reaches 0.
+//
+// Lock order: the table's lock (rank poll_fds) is held to look up, to
+// register a new fd (epoll_ctl, and the cache's leaf lock), and to count
+// references; never while waiting or while a record's lock is held.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "goro/io.hpp"
+#include "netpoll/netpoll.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+struct fd_entry {
+  poll_desc* pd = nullptr;
+  int32_t refs = 0;  // guarded by the table's lock
+};
+
+struct fd_table {
+  runtime_lock lock{lock_rank::poll_fds};
+  std::vector<fd_entry*> by_fd;  // guarded by lock; null: not registered
+};
+
+fd_table& table() {
+  static fd_table* t = new fd_table();  // never destroyed: used until exit
+  return *t;
+}
+
+void entry_release(fd_entry* e) {
+  fd_table& t = table();
+  bool last;
+  {
+    lock_guard lk(t.lock);
+    last = --e->refs == 0;
+  }
+  if (last) {
+    netpoll_free(e->pd);
+    delete e;
+  }
+}
+
+// The entry for fd with a reference taken, or null: *always_ready for a
+// file epoll cannot watch, else *err.
+fd_entry* entry_acquire(int fd, bool* always_ready, int* err) {
+  fd_table& t = table();
+  lock_guard lk(t.lock);
+  if (static_cast<size_t>(fd) < t.by_fd.size() && t.by_fd[fd] != nullptr) {
+    fd_entry* e = t.by_fd[fd];
+    e->refs++;
+    return e;
+  }
+  int e_no = 0;
+  poll_desc* pd = netpoll_open(fd, &e_no);
+  if (pd == nullptr) {
+    if (e_no == EPERM) *always_ready = true;  // a regular file or a directory
+    *err = e_no;
+    return nullptr;
+  }
+  if (static_cast<size_t>(fd) >= t.by_fd.size()) t.by_fd.resize(static_cast<size_t>(fd) + 1 + t.by_fd.size() / 2);
+  auto* e = new fd_entry{pd, 2};  // the table's reference and ours
+  t.by_fd[fd] = e;
+  return e;
+}
+
+// A plain thread's wait: poll(2) until ready or the deadline.
+std::error_code wait_thread(int fd, io mode, int64_t deadline_ns) {
+  struct pollfd p{fd, static_cast<short>(mode == io::read ? POLLIN : POLLOUT), 0};
+  for (;;) {
+    struct timespec ts{};
+    struct timespec* tsp = nullptr;
+    if (deadline_ns != 0) {
+      int64_t left = deadline_ns - nanotime();
+      if (left <= 0) return errc::deadline_exceeded;
+      ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
+      tsp = &ts;
+    }
+    int r = ppoll(&p, 1, tsp, nullptr);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return {errno, std::generic_category()};
+    }
+    if (r == 0) continue;  // the deadline is checked above
+    if (p.revents & POLLNVAL) return std::make_error_code(std::errc::bad_file_descriptor);
+    return {};
+  }
+}
+
+}  // namespace
+
+std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns) {
+  if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+  if (!in_goroutine()) return wait_thread(fd, mode, deadline_ns);
+  if (deadline_ns != 0 && deadline_ns <= nanotime()) return errc::deadline_exceeded;
+  bool always_ready = false;
+  int err = 0;
+  fd_entry* e = entry_acquire(fd, &always_ready, &err);
+  if (e == nullptr) {
+    if (always_ready) return {};
+    return {err, std::generic_category()};
+  }
+  const poll_mode pm = mode == io::read ? poll_mode::read : poll_mode::write;
+  struct releaser {
+    fd_entry* e;
+    poll_mode pm;
+    bool deadline;
+    ~releaser() {
+      if (deadline) netpoll_set_deadline(e->pd, pm, 0);
+      entry_release(e);
+    }
+  } rel{e, pm, deadline_ns != 0};
+  if (deadline_ns != 0) netpoll_set_deadline(e->pd, pm, deadline_ns);
+  switch (netpoll_wait(e->pd, pm)) {  // may throw (a second waiter): rel cleans up
+    case poll_err::none: return {};
+    case poll_err::closing: return errc::closed;
+    case poll_err::timeout: return errc::deadline_exceeded;
+  }
+  return {};
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+void unwatch_fd(int fd) {
+  using namespace detail;
+  if (fd < 0) return;
+  fd_table& t = table();
+  fd_entry* e = nullptr;
+  {
+    lock_guard lk(t.lock);
+    if (static_cast<size_t>(fd) < t.by_fd.size()) {
+      e = t.by_fd[fd];
+      t.by_fd[fd] = nullptr;
+    }
+  }
+  if (e == nullptr) return;
+  netpoll_close(e->pd);
+  entry_release(e);  // the table's reference
+}
+
+std::error_code close_fd(int fd) {
+  unwatch_fd(fd);
+  if (::close(fd) != 0) return {errno, std::generic_category()};
+  return {};
+}
+
+}  // namespace goro
