@@ -524,6 +524,12 @@ bool release_p_if_over_budget(m* mp) {
   if (mp->spinning) {
     mp->spinning = false;
     sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    // As find_runnable's spinning-to-idle step: work queued while this M
+    // still counted as spinning skipped wakep(), so look again now (a
+    // goroutine started from a plain thread just as maxprocs went down
+    // was left in the global queue with every worker asleep).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sched.runq_size.load(std::memory_order_seq_cst) > 0 || any_runq_nonempty()) moved = true;
   }
   if (moved) wakep();
   stop_m(mp);
