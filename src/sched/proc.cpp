@@ -257,6 +257,14 @@ void leave_idle_locked(m* mp, p* pp) {
 // m::polling under sched.lock and interrupts epoll_wait (netpoll_break).
 // Goroutines it unblocks go to a P it takes from the idle list, or, with
 // none idle, to the global queue, which the busy Ps serve.
+// Ms whose m::polling is set (guarded by sched.lock). One M blocks in
+// epoll_wait at a time: netpoll_break wakes one waiter, so with two
+// blocked, the break meant for an M that startm just handed a P could be
+// taken by the other, leaving the first blocked with its P until its
+// deadline (a goroutine started then waited for ever; found by the netpoll
+// tests run in one process).
+int32_t g_npolling = 0;
+
 void stop_m(m* mp) {
   const int64_t idle_since = nanotime();
   g* polled = nullptr;  // unblocked by this M's poll, for the P it leaves with
@@ -287,7 +295,9 @@ void stop_m(m* mp) {
         sched.timed_sleeper = mp;
         sched.timed_sleep_until.store(next, std::memory_order_seq_cst);
         deadline = next;
-        poll = want_poll;
+        // Not while another M still polls: one startm took the role from
+        // (handed a P) and has not yet seen its break.
+        poll = want_poll && g_npolling == 0;
       } else if (ts == mp) {
         sched.timed_sleeper = nullptr;
         sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
@@ -299,6 +309,7 @@ void stop_m(m* mp) {
     int64_t retire_at = idle_since + idle_m_retire_ns();
     mp->park_note.clear();
     mp->polling = poll;
+    if (poll) g_npolling++;
     sched.lock.unlock();
     if (kick != nullptr) kick->park_note.wake();
     bool woken = true;
@@ -313,7 +324,10 @@ void stop_m(m* mp) {
       mp->park_note.sleep();
     }
     sched.lock.lock();
-    mp->polling = false;
+    if (mp->polling) {
+      mp->polling = false;
+      g_npolling--;
+    }
     if (!mp->idle) break;  // startm handed us a P
     if (polled != nullptr) {
       // Goroutines to run: take an idle P for them, or give them to the
