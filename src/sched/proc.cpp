@@ -742,11 +742,14 @@ void prepare_run(m* mp, g* gp) {
     stack_bind(pp, gp);
     fiber_make(&gp->ctx, gp->stack_lo, gp->stack_hi, g_main, gp);
 #if defined(GORO_TSAN)
-    // One TSan fiber per goroutine life, made by g_start (at the go()
-    // call, so reports name it as the creation site). (Reusing fibers
-    // would be faster, but a reused fiber carries its last goroutine's
-    // clock, which orders goroutines that TSan must see as concurrent.)
-    if (gp->ctx.tsan_fiber == nullptr) gp->ctx.tsan_fiber = __tsan_create_fiber(0);
+    // One TSan fiber per goroutine life. (Reusing fibers would be faster,
+    // but a reused fiber carries its last goroutine's clock, which orders
+    // goroutines that TSan must see as concurrent.) Made here, on the
+    // worker that first runs it, not at the go() call, where reports would
+    // name the creator better: a fiber made before its worker thread
+    // existed has no order with that thread's TLS set-up, and TSan then
+    // reports the goroutine's first errno read as a race (seen in CI).
+    gp->ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif
   }
 }

@@ -245,12 +245,6 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   gp->id = id;
   race_token_new(gp);
   race_release(race_token(gp));  // go() happens before the goroutine starts
-#if defined(GORO_TSAN)
-  // Made here, on the creator's stack, so that a race report says where
-  // the goroutine was created (the go() call), as Go's race detector
-  // does; made at the first run, it named the scheduler.
-  gp->ctx.tsan_fiber = __tsan_create_fiber(0);
-#endif
   trace(trace_ev::go_create, id, gp->parent_id);
   // go() is a safe point (the monitor's preemption request): yield
   // before queueing the new goroutine, so that it starts where it would
