@@ -31,8 +31,9 @@ sed -e "s/@PROJECT_VERSION_MAJOR@/$vmajor/" -e "s/@PROJECT_VERSION_MINOR@/$vmino
   cmake/version.hpp.in >"$out.d/include/goro/version.hpp"
 flags=(-std=c++20 -O2 -Iinclude -I"$out.d/include" -Isrc)
 
-# The runtime's objects, two compilers at a time.
-ls src/{base,sched,time,sync,chan,select}/*.cpp tests/arch/aarch64_smoke.cpp |
+# The runtime's objects (the poller too: the scheduler calls it; errc.cpp
+# for the error category it returns), two compilers at a time.
+ls src/{base,sched,time,sync,chan,select,netpoll}/*.cpp src/context/errc.cpp tests/arch/aarch64_smoke.cpp |
   xargs -P 2 -I{} sh -c "$cxx ${flags[*]} -c {} -o \"$out.d/\$(echo {} | tr / _).o\""
 $cxx -c src/fiber/switch_aarch64.S -o "$out.d/switch.o"
 $cxx -mbranch-protection=standard -c src/fiber/switch_aarch64.S -o "$out.d/switch_bti.o"
