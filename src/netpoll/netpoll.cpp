@@ -198,7 +198,9 @@ bool poll_window() {
   return on;
 }
 
-void poll_window_pause() {
+// Never inlined, and nothing in it parks: the thread-local is looked up
+// afresh on each call, on the thread that runs it.
+[[gnu::noinline]] void poll_window_pause() {
   thread_local uint64_t state = 0x9e3779b97f4a7c15ULL ^ reinterpret_cast<uintptr_t>(&state);
   int64_t until = nanotime() + static_cast<int64_t>(fastrand(&state) % 20'000);
   while (nanotime() < until) cpu_relax();

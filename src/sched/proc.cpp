@@ -163,6 +163,22 @@ void newm(p* pp, bool spinning) {
   if (err != 0) fatal("runtime: failed to create new OS thread (%s)", strerror(err));
 }
 
+// Takes idle mp off sched.midle and hands it pp (sched.lock held).
+void leave_idle_locked(m* mp, p* pp) {
+  m** link = &sched.midle;
+  while (*link != mp) link = &(*link)->link;
+  *link = mp->link;
+  sched.nmidle--;
+  sched.mwake_gen++;
+  mp->idle = false;
+  if (sched.timed_sleeper == mp) {
+    sched.timed_sleeper = nullptr;
+    sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+  }
+  mp->nextp = pp;
+  mp->spinning = false;
+}
+
 // Starts an M (idle or new) running pp. Called without sched.lock.
 void startm(p* pp, bool spinning) {
   m* mp = nullptr;
@@ -172,21 +188,9 @@ void startm(p* pp, bool spinning) {
     mp = sched.midle;
     // Leave the M that waits in epoll_wait polling if another is idle:
     // waking it would leave nobody polling until an M goes idle again.
-    m** link = &sched.midle;
-    if (mp != nullptr && mp->polling && mp->link != nullptr) {
-      link = &mp->link;
-      mp = mp->link;
-    }
+    if (mp != nullptr && mp->polling && mp->link != nullptr) mp = mp->link;
     if (mp != nullptr) {
-      *link = mp->link;
-      sched.nmidle--;
-      sched.mwake_gen++;
-      mp->idle = false;
-      if (sched.timed_sleeper == mp) {
-        sched.timed_sleeper = nullptr;
-        sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
-      }
-      mp->nextp = pp;
+      leave_idle_locked(mp, pp);
       mp->spinning = spinning;
       polling = mp->polling;
     }
@@ -228,22 +232,6 @@ int64_t idle_m_retire_ns() {
   }
   set_current_m(nullptr);
   pthread_exit(nullptr);
-}
-
-// Takes idle mp off sched.midle and hands it pp (sched.lock held).
-void leave_idle_locked(m* mp, p* pp) {
-  m** link = &sched.midle;
-  while (*link != mp) link = &(*link)->link;
-  *link = mp->link;
-  sched.nmidle--;
-  sched.mwake_gen++;
-  mp->idle = false;
-  if (sched.timed_sleeper == mp) {
-    sched.timed_sleeper = nullptr;
-    sched.timed_sleep_until.store(INT64_MAX, std::memory_order_relaxed);
-  }
-  mp->nextp = pp;
-  mp->spinning = false;
 }
 
 // Puts mp to sleep until it is handed a P; returns holding it.
