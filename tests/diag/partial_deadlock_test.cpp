@@ -384,23 +384,30 @@ TEST(PartialDeadlock, NotReportedWhileAGoroutineHoldsAPointerToTheHandle) {
   goro::run([] {
     std::atomic<uint64_t> id{0};
     goro::mutex mu;
+    // Both goroutines use mu and id, which live on this stack: wait for
+    // them before it unwinds.
+    goro::wait_group wg;
+    wg.add(2);
     mu.lock();
-    goro::go([&mu, &id] {
+    goro::go([&mu, &id, &wg] {
       id = goro::goroutine_id();
       goro::chan<int> ch = goro::make_chan<int>();  // only here, on this stack
       // The child holds no handle, only ch's address (captured by
       // reference), and is parked on a mutex.
-      goro::go([&ch, &mu] {
+      goro::go([&ch, &mu, &wg] {
         mu.lock();
         ch.send(1);
         mu.unlock();
+        wg.done();
       });
       ch.recv();
+      wg.done();
     });
     wait_id(id);
     wait_parked(id, "chan receive");
     EXPECT_FALSE(reported(id));
     mu.unlock();
+    wg.wait();
   });
 }
 
