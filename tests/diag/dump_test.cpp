@@ -98,13 +98,17 @@ TEST(Dump, ShowsEachWaitReasonWithStackAndCreationSite) {
     goro::mutex mu;
     goro::wait_group never;
     never.add(1);
+    // The locking and waiting goroutines use mu and never, which live on
+    // this stack: they are waited for before it unwinds.
+    goro::wait_group released;
+    released.add(2);
     mu.lock();
     int line = __LINE__ + 1;
     uint64_t r = goro::go([recv_ch] { dump_test_blocked_receiving(recv_ch); });
     uint64_t s = goro::go([send_ch] { dump_test_blocked_sending(send_ch); });
     uint64_t x = goro::go([sel_a, sel_b] { dump_test_blocked_selecting(sel_a, sel_b); });
-    uint64_t l = goro::go([&mu] { dump_test_blocked_locking(mu); });
-    uint64_t w = goro::go([&never] { dump_test_blocked_waiting(never); });
+    uint64_t l = goro::go([&mu, &released] { dump_test_blocked_locking(mu); released.done(); });
+    uint64_t w = goro::go([&never, &released] { dump_test_blocked_waiting(never); released.done(); });
     uint64_t z = goro::go([stop] { dump_test_sleeping(stop); });
     std::vector<goroutine_info> gs = wait_for_dump([&](const std::vector<goroutine_info>& v) {
       return waiting_as(v, r, "chan receive") && waiting_as(v, s, "chan send") && waiting_as(v, x, "select") &&
@@ -163,6 +167,7 @@ TEST(Dump, ShowsEachWaitReasonWithStackAndCreationSite) {
     mu.unlock();
     never.done();
     stop.send(1);
+    released.wait();
   });
 }
 
