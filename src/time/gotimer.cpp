@@ -10,6 +10,7 @@
 #include <new>
 
 #include "base/check.hpp"
+#include "base/race.hpp"
 #include "chan/hchan.hpp"
 #include "goro/detail/spawn.hpp"
 #include "time/gotimer.hpp"
@@ -231,6 +232,10 @@ void timer_rec_retain(timer_rec* t) noexcept {
 }
 
 void timer_rec_release(timer_rec* t) noexcept {
+  // For TSan, as for a shared_ptr: whatever this holder did with the record
+  // (an after_func goroutine read its closure) happens before the last
+  // holder frees it. The count itself is a runtime atomic TSan does not see.
+  race_release(&t->refs);
   if (t->kind == timer_kind::chan) {
     uint32_t r = t->refs.load(std::memory_order_relaxed);
     for (;;) {
@@ -253,7 +258,10 @@ void timer_rec_release(timer_rec* t) noexcept {
     }
   }
   // acq_rel: the last releaser sees every other holder's writes.
-  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) rec_free(t);
+  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    race_acquire(&t->refs);
+    rec_free(t);
+  }
 }
 
 hchan* timer_channel(timer_rec* t) {
