@@ -290,7 +290,8 @@ void warn_undeclared_threads(const scan_result& res, int64_t asleep_ns) {
     add("\tthread %d (%s)\n", res.active[i], name);
   }
   if (res.nactive > kMaxNamed) add("\tand %d more\n", res.nactive - kMaxNamed);
-  add("If a thread never wakes goroutines, declare it: goro::ignore_thread_in_deadlock_check() in it, or "
+  add("%s",
+      "If a thread never wakes goroutines, declare it: goro::ignore_thread_in_deadlock_check() in it, or "
       "with its id from another thread (goro/runtime.hpp); a deadlock is then reported.\n"
       "GORO_DEADLOCK_GRACE_MS sets this delay in milliseconds (0: no warning); this warning comes once.\n");
   ssize_t w = write(2, buf, len);
