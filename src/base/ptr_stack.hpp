@@ -50,14 +50,31 @@ struct ptr_stack {
   void push_n(T* const* src, size_t k) {
     GORO_CHECK(n + k <= cap);
     if (k == 0) return;  // v may still be null: memcpy's pointers must not be
-    std::memcpy(v + n, src, k * sizeof(T*));
+    copy(v + n, src, k);
     n += k;
   }
   // Moves the newest k entries (k <= n) to dst, keeping their order.
   void pop_n(T** dst, size_t k) {
     if (k == 0) return;  // as push_n
     n -= k;
-    std::memcpy(dst, v + n, k * sizeof(T*));
+    copy(dst, v + n, k);
+  }
+
+ private:
+  static void copy(T** dst, T* const* src, size_t k) {
+#if defined(GORO_TSAN)
+    // Under TSan a call to memcpy, even from the uninstrumented runtime, goes
+    // through TSan's interceptor, which checks the bytes against earlier
+    // accesses; the pools are handed between workers by runtime atomics TSan
+    // does not see, so it would report a race that is not there. The empty
+    // asm keeps the compiler from turning the loop back into a memcpy call.
+    for (size_t i = 0; i < k; i++) {
+      dst[i] = src[i];
+      asm volatile("" ::: "memory");
+    }
+#else
+    std::memcpy(dst, src, k * sizeof(T*));
+#endif
   }
 };
 

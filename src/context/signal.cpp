@@ -48,6 +48,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -88,10 +89,21 @@ registry& reg() {
 // is installed.
 int g_pipe[2] = {-1, -1};
 
+// One byte per signal number, for the handler to write: constant data, not
+// a byte on the handler's stack. That stack is the worker's alternate signal
+// stack, mapped by the worker thread, while the handler may run on a
+// goroutine's TSan fiber, which TSan does not order after that mapping: it
+// reported write(2)'s read of a stack byte as a race.
+constexpr auto kSignalBytes = [] {
+  std::array<unsigned char, kMaxSig + 1> b{};
+  for (int i = 0; i <= kMaxSig; i++) b[static_cast<size_t>(i)] = static_cast<unsigned char>(i);
+  return b;
+}();
+
 void on_signal(int sig) {
+  if (sig < 0 || sig > kMaxSig) return;
   int saved = errno;
-  unsigned char b = static_cast<unsigned char>(sig);
-  [[maybe_unused]] ssize_t w = write(g_pipe[1], &b, 1);
+  [[maybe_unused]] ssize_t w = write(g_pipe[1], &kSignalBytes[static_cast<size_t>(sig)], 1);
   errno = saved;
 }
 
