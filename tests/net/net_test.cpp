@@ -219,17 +219,32 @@ TEST(NetDeadline, SetFromAnotherGoroutineWakesBlockedReadAndFutureReads) {
     a.set_deadline(t0 + 20ms);
     EXPECT_EQ(a.read(&c, 1).second, goro::errc::deadline_exceeded);
     EXPECT_GE(steady::now() - t0, 20ms);
-    // Moved later while blocked: the read waits on and gets the data.
-    a.set_deadline(std::chrono::system_clock::now() + 50ms);
+    // Moved earlier while blocked (a far deadline, then one 20 ms ahead):
+    // the read ends at the new one.
+    a.set_deadline(std::chrono::system_clock::now() + 1h);
+    id = 0;
+    got.clear();
+    wg.go([&] {
+      id = goro::goroutine_id();
+      char d;
+      got = a.read(&d, 1).second;
+    });
+    ASSERT_TRUE(await_parked(id));
+    auto t1 = steady::now();
+    a.set_read_deadline(t1 + 20ms);
+    wg.wait();
+    EXPECT_EQ(got, goro::errc::deadline_exceeded);
+    EXPECT_GE(steady::now() - t1, 20ms);
+    // Cleared while blocked: the read waits on and gets the data.
+    a.set_read_deadline(steady::now() + 1h);
     id = 0;
     wg.go([&] {
       id = goro::goroutine_id();
       char d;
-      auto rr = a.read(&d, 1);
-      got = rr.second;
+      got = a.read(&d, 1).second;
     });
     ASSERT_TRUE(await_parked(id));
-    a.set_read_deadline(steady::now() + 1h);
+    a.set_read_deadline(net::no_deadline);
     b.write("z");
     wg.wait();
     EXPECT_FALSE(got) << got.message();
@@ -296,6 +311,9 @@ TEST(NetClose, WakesBlockedReadAndAccept) {
 TEST(NetClose, RacesWithReadsAndWritesLeakNothing) {
   goro::set_maxprocs(4);
   goro::run([] {
+    {
+      auto warm = tcp_pair();  // the poller's own fds (epoll, eventfd) are made at first use
+    }
     const int before = open_fds();
     std::mt19937 rng(12345);
     const int rounds = goro_test::scaled(300, 10);
