@@ -107,7 +107,9 @@ class address {
   // "127.0.0.1:8080", "[::1]:8080", "/tmp/sock", "@abstract", or "" (an
   // unnamed Unix socket, or an empty address).
   std::string to_string() const;
-  // The IP address without the port ("::1"), or the Unix path.
+  // The IP address without the port ("::1"), or the Unix path. An
+  // IPv4-mapped IPv6 address (an IPv4 peer of a dual-stack socket) is
+  // written as IPv4, as Go does: "127.0.0.1".
   std::string host() const;
   // The port, 0 for Unix sockets.
   uint16_t port() const noexcept;
@@ -162,13 +164,16 @@ std::error_code set_deadline(goro::detail::netfd* fd, int modes, int64_t ns);
 struct access;
 }  // namespace detail
 
-// Deadlines, shared by conn and packet_conn (and listener, for accept).
-// Each applies to the operations in progress and to every later one,
-// until set again: an operation that would block past the deadline
-// returns goro::errc::deadline_exceeded, also at once if it has passed
-// (even with data waiting, as in Go). Any clock works (converted once, at
-// the call). Returns goro::errc::closed on a closed socket.
-class deadline_setter {
+// What conn, listener and packet_conn have in common: the shared handle
+// (the top of this file), deadlines, close() and the descriptor.
+//
+// Deadlines (a listener's read deadline bounds accept) apply to the
+// operations in progress and to every later one, until set again: an
+// operation that would block past the deadline returns
+// goro::errc::deadline_exceeded, also at once if it has passed (even
+// with data waiting, as in Go). Any clock works (converted once, at the
+// call). The setters return goro::errc::closed on a closed socket.
+class socket_handle {
  public:
   // Read and write deadline (Go's SetDeadline).
   template <class Clock, class Duration>
@@ -209,14 +214,14 @@ class deadline_setter {
   std::error_code close() const;
 
  protected:
-  deadline_setter() noexcept = default;
-  explicit deadline_setter(std::shared_ptr<goro::detail::netfd> fd) noexcept : fd_(std::move(fd)) {}
+  socket_handle() noexcept = default;
+  explicit socket_handle(std::shared_ptr<goro::detail::netfd> fd) noexcept : fd_(std::move(fd)) {}
   std::shared_ptr<goro::detail::netfd> fd_;
 };
 
 // A stream connection: TCP or a Unix stream socket (or a connected UDP
 // socket from dial("udp", ...)). Go's net.Conn.
-class conn : public deadline_setter {
+class conn : public socket_handle {
  public:
   // No connection (operator bool is false).
   conn() noexcept = default;
@@ -259,12 +264,12 @@ class conn : public deadline_setter {
   address remote_addr() const;
 
  private:
-  explicit conn(std::shared_ptr<goro::detail::netfd> fd) noexcept : deadline_setter(std::move(fd)) {}
+  explicit conn(std::shared_ptr<goro::detail::netfd> fd) noexcept : socket_handle(std::move(fd)) {}
   friend struct detail::access;
 };
 
 // A listening stream socket (Go's net.Listener).
-class listener : public deadline_setter {
+class listener : public socket_handle {
  public:
   listener() noexcept = default;
 
@@ -287,7 +292,7 @@ class listener : public deadline_setter {
   address addr() const;
 
  private:
-  explicit listener(std::shared_ptr<goro::detail::netfd> fd) noexcept : deadline_setter(std::move(fd)) {}
+  explicit listener(std::shared_ptr<goro::detail::netfd> fd) noexcept : socket_handle(std::move(fd)) {}
   friend struct detail::access;
 };
 
@@ -300,7 +305,7 @@ struct packet {
 };
 
 // A datagram socket (UDP) bound by listen_packet (Go's net.PacketConn).
-class packet_conn : public deadline_setter {
+class packet_conn : public socket_handle {
  public:
   packet_conn() noexcept = default;
 
@@ -315,7 +320,7 @@ class packet_conn : public deadline_setter {
   address local_addr() const;
 
  private:
-  explicit packet_conn(std::shared_ptr<goro::detail::netfd> fd) noexcept : deadline_setter(std::move(fd)) {}
+  explicit packet_conn(std::shared_ptr<goro::detail::netfd> fd) noexcept : socket_handle(std::move(fd)) {}
   friend struct detail::access;
 };
 

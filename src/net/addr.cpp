@@ -62,6 +62,10 @@ std::string address::host() const {
     }
     case AF_INET6: {
       auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss_);
+      if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {  // an IPv4 peer of a dual-stack socket: Go prints it as IPv4
+        inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, sizeof buf);
+        return buf;
+      }
       inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
       std::string s = buf;
       if (in6->sin6_scope_id != 0) s += "%" + std::to_string(in6->sin6_scope_id);
@@ -90,7 +94,7 @@ std::string address::to_string() const {
   if (ss_.ss_family == AF_UNIX) return host();
   std::string h = host();
   std::string p = std::to_string(port());
-  if (ss_.ss_family == AF_INET6) return "[" + h + "]:" + p;
+  if (h.find(':') != std::string::npos) return "[" + h + "]:" + p;
   return h + ":" + p;
 }
 

@@ -247,9 +247,9 @@ using goro::detail::fd_ref;
 using goro::detail::netfd;
 using goro::detail::poll_mode;
 
-int deadline_setter::fd() const noexcept { return fd_ ? fd_->sysfd : -1; }
+int socket_handle::fd() const noexcept { return fd_ ? fd_->sysfd : -1; }
 
-std::error_code deadline_setter::close() const {
+std::error_code socket_handle::close() const {
   if (!fd_) return std::make_error_code(std::errc::bad_file_descriptor);
   if (!fd_->close()) return errc::closed;
   return {};

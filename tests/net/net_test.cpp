@@ -130,6 +130,19 @@ TEST(NetAddr, FormatsAndPortZero) {
     ASSERT_FALSE(ar.second);
     EXPECT_EQ(ar.first.remote_addr().to_string(), dr.first.local_addr().to_string());
 
+    // No host: every address, both families on one socket.
+    auto any = net::listen("tcp", ":0");
+    ASSERT_FALSE(any.second) << any.second.message();
+    const std::string port = std::to_string(any.first.addr().port());
+    for (const char* host : {"127.0.0.1:", "[::1]:"}) {
+      auto d = net::dial("tcp", host + port);
+      if (d.second == std::errc::address_not_available || d.second == std::errc::network_unreachable) continue;
+      ASSERT_FALSE(d.second) << host << port << ": " << d.second.message();
+      auto acc = any.first.accept();
+      ASSERT_FALSE(acc.second);
+      EXPECT_EQ(acc.first.remote_addr().to_string(), d.first.local_addr().to_string());
+    }
+
     auto r6 = net::resolve_addr("tcp6", "[::1]:80");
     ASSERT_FALSE(r6.second);
     EXPECT_EQ(r6.first.to_string(), "[::1]:80");
