@@ -14,6 +14,7 @@
 #include <cerrno>
 
 #include "base/futex.hpp"
+#include "base/race.hpp"
 #include "sched/park.hpp"
 
 namespace goro::detail {
@@ -34,7 +35,14 @@ bool netfd::incref() {
 void netfd::decref() {
   // acq_rel: the last dropper sees every other user's accesses to the fd
   // before it closes it.
-  if (state.fetch_sub(kRef, std::memory_order_acq_rel) - kRef == kClosing) destroy();
+  // TSan does not see the runtime's atomics (race.hpp): the edge from
+  // every operation to the close(2) is told to it, or it reports the
+  // close as racing with the last recv.
+  race_release(&state);
+  if (state.fetch_sub(kRef, std::memory_order_acq_rel) - kRef == kClosing) {
+    race_acquire(&state);
+    destroy();
+  }
 }
 
 bool netfd::close() {

@@ -748,15 +748,17 @@ TEST(NetThreads, PlainThreadReadWriteAndClose) {
     auto p = tcp_pair();
     net::conn a = p.first, b = p.second;
     std::string got;
+    std::atomic<bool> have{false};
     std::error_code end;
     std::thread t([&] {
       char buf[64];
       auto r = a.read_full(buf, 5);
       got.assign(buf, r.first);
+      have = true;
       end = a.read(buf, 1).second;  // blocks until closed
     });
     ASSERT_FALSE(b.write("howdy").second);
-    while (got.empty()) goro::sleep_for(100us);
+    while (!have) goro::sleep_for(100us);
     std::thread closer([a] { a.close(); });
     closer.join();
     t.join();
