@@ -364,6 +364,55 @@ TEST(NetClose, RacesWithReadsAndWritesLeakNothing) {
   });
 }
 
+// The descriptor stays open while an operation is inside it: a writer
+// racing close() ends with errc::closed, never with EBADF (the fd closed
+// under it) or another socket's error (its number reused under it by the
+// UDP socket opened right after the close).
+TEST(NetClose, FdNumberNotReusedUnderAnOperation) {
+  goro::set_maxprocs(4);
+  goro::run([] {
+    const int rounds = goro_test::scaled(2000, 10);
+    std::mt19937 rng(99);
+    int closed_while_writing = 0;
+    for (int i = 0; i < rounds; i++) {
+      auto p = tcp_pair();
+      net::conn a = p.first, b = p.second;
+      std::error_code werr;
+      std::atomic<bool> writing{false};
+      goro::wait_group wg, rg;
+      wg.go([a, &werr, &writing] {
+        char buf[64];
+        std::memset(buf, 'W', sizeof buf);
+        for (;;) {
+          writing = true;
+          auto r = a.write(buf, sizeof buf);
+          if (r.second) {
+            werr = r.second;
+            return;
+          }
+        }
+      });
+      rg.go([b] {
+        char buf[4096];
+        while (!b.read(buf, sizeof buf).second) {
+        }
+      });
+      while (!writing) goro::yield();
+      int spins = static_cast<int>(rng() % 8);
+      for (int s = 0; s < spins; s++) goro::yield();
+      a.close();
+      auto victim = net::listen_packet("udp4", "127.0.0.1:0");  // takes the lowest free fd number
+      ASSERT_FALSE(victim.second);
+      wg.wait();  // the writer is done before b goes (else its last send may meet a reset)
+      b.close();
+      rg.wait();
+      ASSERT_EQ(werr, goro::errc::closed) << "round " << i << ": " << werr.message();
+      closed_while_writing++;
+    }
+    EXPECT_EQ(closed_while_writing, rounds);
+  });
+}
+
 // Connecting to a port nobody listens on.
 TEST(NetDial, ConnectionRefused) {
   goro::run([] {
