@@ -57,15 +57,11 @@ bool netfd::close() {
   return true;
 }
 
+// Runs once (the count reaches zero once). sysfd and pd keep their stale
+// values: fd() may read sysfd meanwhile, and nothing else can.
 void netfd::destroy() {
-  if (pd != nullptr) {
-    netpoll_free(pd);
-    pd = nullptr;
-  }
-  if (sysfd >= 0) {
-    ::close(sysfd);
-    sysfd = -1;
-  }
+  netpoll_free(pd);
+  ::close(sysfd);
 }
 
 netfd::~netfd() {
