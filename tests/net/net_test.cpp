@@ -277,6 +277,23 @@ TEST(NetDeadline, WriteDeadline) {
   });
 }
 
+// A listener's read deadline bounds accept; cleared, accept works again.
+TEST(NetDeadline, AcceptDeadline) {
+  goro::run([] {
+    auto lr = net::listen("tcp4", "127.0.0.1:0");
+    ASSERT_FALSE(lr.second);
+    net::listener ln = lr.first;
+    auto t0 = steady::now();
+    ln.set_read_deadline(t0 + 10ms);
+    EXPECT_EQ(ln.accept().second, goro::errc::deadline_exceeded);
+    EXPECT_GE(steady::now() - t0, 10ms);
+    ln.set_deadline(net::no_deadline);
+    auto d = net::dial("tcp", ln.addr().to_string());
+    ASSERT_FALSE(d.second);
+    EXPECT_FALSE(ln.accept().second);
+  });
+}
+
 // close() from another goroutine wakes a blocked read and a blocked
 // accept with errc::closed; every later operation says closed.
 TEST(NetClose, WakesBlockedReadAndAccept) {
