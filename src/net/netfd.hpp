@@ -68,7 +68,10 @@ struct netfd {
   static constexpr uint64_t kRef = 2;
   std::atomic<uint64_t> state{kRef};
 
-  std::atomic<int64_t> rd{0};  // read deadline, nanotime(); 0 none
+  // Deadlines, nanotime(); 0 none. Stored with release and loaded with
+  // acquire: only the value itself is published (the poller's copy has
+  // its own lock), so no stronger order is needed.
+  std::atomic<int64_t> rd{0};  // read deadline
   std::atomic<int64_t> wd{0};  // write deadline
 
   goro::mutex rmu;
