@@ -14,6 +14,7 @@
 #include <goro/io.hpp>
 #include <goro/lock_order.hpp>
 #include <goro/mutex.hpp>
+#include <goro/net.hpp>
 #include <goro/once.hpp>
 #include <goro/panic.hpp>
 #include <goro/pool.hpp>

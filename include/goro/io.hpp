@@ -106,6 +106,20 @@ std::error_code wait_fd(int fd, io mode, std::chrono::duration<Rep, Period> time
   return detail::wait_fd_ns(fd, mode, ns > 0 ? ns : 1);
 }
 
+// End-of-stream errors (Go's io.EOF and io.ErrUnexpectedEOF), returned by
+// goro::net's reads: eof when a stream ends where a read would start,
+// unexpected_eof when it ends part way through a read_full. Compare with
+// ==:  if (err == goro::io_errc::eof) ...
+enum class io_errc : int {
+  eof = 1,             // "EOF"
+  unexpected_eof = 2,  // "unexpected EOF"
+};
+
+// The category of io_errc, named "goro.io". A single object.
+const std::error_category& io_category() noexcept;
+
+inline std::error_code make_error_code(io_errc e) noexcept { return {static_cast<int>(e), io_category()}; }
+
 // Forgets fd: every goroutine waiting on it, or about to, returns
 // goro::errc::closed; a wait that starts afterwards registers the fd
 // number afresh. Call it just before closing the fd. Does nothing for an
@@ -116,3 +130,6 @@ void unwatch_fd(int fd);
 std::error_code close_fd(int fd);
 
 }  // namespace goro
+
+template <>
+struct std::is_error_code_enum<goro::io_errc> : std::true_type {};
