@@ -128,6 +128,13 @@ bool big_memory_scavenge_step(bool new_period, int64_t deadline) {
   }
 }
 
+uint64_t big_memory_held_bytes() {
+  lock_guard lk(cache.lock);
+  uint64_t n = cache.bytes;
+  for (int i = 0; i < cache.ndropped; i++) n += cache.dropped[i].mapped;
+  return n;
+}
+
 void big_memory_scavenge_all() {
   kept_block drop[2 * kKept];
   int ndrop = 0;

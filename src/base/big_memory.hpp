@@ -46,4 +46,8 @@ bool big_memory_scavenge_step(bool new_period, int64_t deadline);
 // goro::free_os_memory: unmaps every kept and dropped block. Any thread.
 void big_memory_scavenge_all();
 
+// Bytes of kept mappings not yet given back (kept, or being unmapped by
+// the scavenger), for tests.
+uint64_t big_memory_held_bytes();
+
 }  // namespace goro::detail
