@@ -166,11 +166,12 @@ class response_writer {
   // "Content-Length" sends the body as is, without chunking; setting
   // "Connection: close" closes the connection after this response.
   header_map& header() noexcept;
-  // Sends the status line and header (the first call only; later ones
-  // are ignored). write() calls write_header(200) if it was not called.
-  // The header goes out now if it can no longer change the framing: at
-  // once for a status without a body (1xx, 204, 304), else with the
-  // first flush.
+  // Sets the status (the first call only; later ones are ignored).
+  // write() calls write_header(200) if it was not called. Throws
+  // std::invalid_argument for a code outside 100-999 (Go panics). The
+  // status line and header go out with the first flush(), when the body
+  // passes 4 KiB, at the first write if a Content-Length was set, or
+  // when the handler returns.
   void write_header(int status);
   // Appends body bytes. Returns an error when the connection failed (the
   // client went away: the request's context is cancelled too), when the
@@ -250,8 +251,9 @@ struct server_options {
   // A request body, in bytes; beyond it the server answers 413 and closes
   // the connection.
   uint64_t max_body_bytes = 8 << 20;
-  // Called on each change of a connection's state, from the connection's
-  // goroutine (or from shutdown/close for closing): keep it short.
+  // Called on each change of a connection's state: new_conn from the
+  // accept loop, the others from the connection's goroutine; closed is
+  // reported before shutdown() can return. Keep it short.
   std::function<void(const net::conn&, conn_state)> on_conn_state;
 };
 
@@ -343,8 +345,11 @@ class client {
   // does. Redirects are not followed.
   //
   //   auto [ctx, cancel] = goro::with_timeout(goro::background(), 500ms);  // a timeout per request
-  //   goro::http::client_request req{.method = "POST", .url = url, .body = "{}"};
+  //   goro::http::client_request req;
+  //   req.method = "POST";
+  //   req.url = url;
   //   req.headers.set("Content-Type", "application/json");
+  //   req.body = "{}";
   //   auto [resp, err] = c.do_request(ctx, req);
   //   cancel();
   std::pair<response, std::error_code> do_request(const goro::context& ctx, const client_request& req);
