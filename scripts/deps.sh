@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what goro's build needs on Debian 12, if anything is missing
 # (gdb: the switch_unwind test; libclang-rt-14-dev: the sanitizer runtimes
-# of clang, which the tsan preset builds with, only recommended by clang).
+# of clang, which the tsan preset builds with, only recommended by clang;
+# libboost1.74-dev, Debian 12's libboost-dev: Boost.Beast's HTTP parser,
+# header-only, for src/http).
 # Sourced by scripts/test.sh and scripts/tour.sh.
 goro_install_deps() {
-  local pkgs=(cmake make g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev libdw-dev pkg-config gdb "$@")
+  local pkgs=(cmake make g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev libboost1.74-dev libdw-dev pkg-config gdb "$@")
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@
 #include <goro/debug.hpp>
 #include <goro/errc.hpp>
 #include <goro/errgroup.hpp>
+#include <goro/http.hpp>
 #include <goro/io.hpp>
 #include <goro/lock_order.hpp>
 #include <goro/mutex.hpp>

@@ -1,0 +1,278 @@
+// The HTTP client (goro/http.hpp): Go's http.Client with its Transport,
+// reduced to HTTP/1.1 over plain TCP.
+//
+// A request takes an idle connection for its host:port from the pool
+// (most recently used first) or dials one with the request's context,
+// writes the request, and reads the response with a Beast
+// response_parser (Content-Length, chunked, or up to the end of the
+// stream). A response read to its end on a connection both sides keep
+// alive goes back to the pool, if the host has fewer than
+// max_idle_per_host idle ones.
+//
+// The context: its deadline becomes the connection's deadline, and a
+// cancel reaches a blocked read or write through context_after_func,
+// which closes the connection. If that function was started (stop()
+// returns false) the connection is never reused and the result is
+// ctx.err(), whatever the read returned.
+//
+// A pooled connection may have been closed by the server meanwhile (its
+// idle timeout); the request then fails before any response byte, and
+// is sent again once on a new connection if its method is idempotent
+// (Go's shouldRetryRequest, reduced).
+//
+// impl::mu guards the pool; nothing else is done under it but closing
+// sockets, which does not block.
+#include "http/util.hpp"
+
+#include <optional>
+#include <unordered_map>
+
+#include "goro/mutex.hpp"
+
+namespace goro::http {
+
+namespace {
+
+struct parsed_url {
+  std::string host_port;  // "host:port" to dial, and the pool's key
+  std::string host;       // the Host header: as written in the URL
+  std::string target;     // "/path?query"
+};
+
+std::error_code parse_url(std::string_view url, parsed_url& out) {
+  size_t colon = url.find("://");
+  if (colon == std::string_view::npos) return error::invalid_url;
+  std::string scheme(url.substr(0, colon));
+  for (auto& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (scheme != "http") return error::unsupported_scheme;
+  std::string_view rest = url.substr(colon + 3);
+  size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  std::string_view tail = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  if (size_t hash = tail.find('#'); hash != std::string_view::npos) tail = tail.substr(0, hash);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return error::invalid_url;
+  out.host = std::string(authority);
+  // A port is present if the last ':' comes after any ']' (IPv6 literal).
+  size_t last_colon = authority.rfind(':');
+  size_t bracket = authority.rfind(']');
+  if (last_colon != std::string_view::npos && (bracket == std::string_view::npos || last_colon > bracket)) {
+    if (last_colon + 1 == authority.size()) return error::invalid_url;
+    out.host_port = std::string(authority);
+  } else {
+    out.host_port = std::string(authority) + ":80";
+  }
+  if (tail.empty())
+    out.target = "/";
+  else if (tail[0] == '?')
+    out.target = "/" + std::string(tail);
+  else
+    out.target = std::string(tail);
+  return {};
+}
+
+bool idempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
+}
+
+}  // namespace
+
+struct client::impl {
+  explicit impl(client_options o) : opt(o) {}
+  const client_options opt;
+  goro::mutex mu;
+  std::unordered_map<std::string, std::vector<net::conn>> idle GORO_GUARDED_BY(mu);
+
+  net::conn take_idle(const std::string& key) {
+    mutex_lock lk(mu);
+    auto it = idle.find(key);
+    if (it == idle.end() || it->second.empty()) return {};
+    net::conn c = std::move(it->second.back());
+    it->second.pop_back();
+    return c;
+  }
+  void put_idle(const std::string& key, net::conn c) {
+    {
+      mutex_lock lk(mu);
+      auto& v = idle[key];
+      if (static_cast<int>(v.size()) < opt.max_idle_per_host) {
+        v.push_back(std::move(c));
+        return;
+      }
+    }
+    (void)c.close();
+  }
+
+  // One attempt on c. `got_bytes`: whether any response byte came (a
+  // failure before that on a reused connection may be retried).
+  std::pair<response, std::error_code> round_trip(const context& ctx, const net::conn& c, const std::string& wire,
+                                                  bool head, bool& got_bytes, bool& reusable);
+};
+
+std::pair<response, std::error_code> client::impl::round_trip(const context& ctx, const net::conn& c,
+                                                              const std::string& wire, bool head, bool& got_bytes,
+                                                              bool& reusable) {
+  got_bytes = false;
+  reusable = false;
+  if (auto d = ctx.deadline())
+    (void)c.set_deadline(*d);
+  else
+    (void)c.set_deadline(net::no_deadline);
+  response resp;
+  if (auto w = c.write(wire); w.second) return {std::move(resp), w.second};
+
+  using parser_t = detail::bhttp::response_parser<detail::bhttp::string_body>;
+  std::optional<parser_t> p;
+  auto fresh = [&] {
+    p.emplace();
+    p->header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
+    p->body_limit(opt.max_body_bytes);
+    p->eager(true);
+    if (head) p->skip(true);
+  };
+  fresh();
+  std::string in;
+  for (;;) {
+    if (in.empty()) {
+      std::error_code rerr = detail::read_more(c, in);
+      if (!in.empty()) got_bytes = true;
+      if (rerr) {
+        if (rerr == goro::io_errc::eof && p->got_some()) {
+          boost::system::error_code ec;
+          p->put_eof(ec);
+          if (!ec && p->is_done()) break;
+          return {std::move(resp), std::error_code(goro::io_errc::unexpected_eof)};
+        }
+        return {std::move(resp), rerr};
+      }
+    }
+    boost::system::error_code ec;
+    size_t used = detail::feed(*p, in, ec);
+    in.erase(0, used);
+    if (ec && ec != detail::bhttp::error::need_more) {
+      if (ec == detail::bhttp::error::header_limit) return {std::move(resp), error::header_too_large};
+      if (ec == detail::bhttp::error::body_limit) return {std::move(resp), error::body_too_large};
+      return {std::move(resp), error::malformed_response};
+    }
+    if (p->is_done()) {
+      // A 1xx answer (100 Continue) comes before the real one: start over.
+      int st = p->get().result_int();
+      if (st / 100 == 1 && st != 101) {
+        fresh();
+        continue;
+      }
+      break;
+    }
+    if (used == 0 || ec) {
+      // need more: read, appending to what is left
+      std::error_code rerr = detail::read_more(c, in);
+      if (rerr) {
+        if (rerr == goro::io_errc::eof && p->got_some()) {
+          boost::system::error_code ec2;
+          p->put_eof(ec2);
+          if (!ec2 && p->is_done()) break;
+          return {std::move(resp), std::error_code(goro::io_errc::unexpected_eof)};
+        }
+        return {std::move(resp), rerr};
+      }
+    }
+  }
+  auto msg = p->release();
+  resp.status = static_cast<int>(msg.result_int());
+  resp.reason = std::string(msg.reason());
+  resp.version = static_cast<int>(msg.version());
+  for (const auto& f : msg) resp.headers.add(f.name_string(), f.value());
+  resp.body = std::move(msg.body());
+  // Reusable: both sides keep it, the body ended by its framing, and
+  // nothing more came (a server does not send unasked).
+  reusable = msg.keep_alive() && !msg.need_eof() && in.empty();
+  return {std::move(resp), {}};
+}
+
+client::client(client_options options) : impl_(std::make_unique<impl>(options)) {}
+
+client::~client() { close_idle_connections(); }
+
+std::pair<response, std::error_code> client::do_request(const context& ctx, const client_request& req) {
+  parsed_url u;
+  if (std::error_code e = parse_url(req.url, u)) return {response(), e};
+  if (std::error_code e = ctx.err()) return {response(), e};
+
+  std::string wire = req.method + " " + u.target + " HTTP/1.1\r\n";
+  if (!req.headers.has("Host")) wire += "Host: " + u.host + "\r\n";
+  for (const auto& f : req.headers) {
+    if (detail::iequals(f.first, "Content-Length") || detail::iequals(f.first, "Transfer-Encoding")) continue;
+    wire += f.first + ": " + f.second + "\r\n";
+  }
+  if (!req.headers.has("User-Agent")) wire += "User-Agent: goro-http-client\r\n";
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+    wire += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
+  wire += "\r\n";
+  wire += req.body;
+  const bool head = req.method == "HEAD";
+
+  for (int attempt = 0;; attempt++) {
+    net::conn c = impl_->take_idle(u.host_port);
+    const bool reused = static_cast<bool>(c);
+    if (!reused) {
+      auto d = net::dial_context(ctx, "tcp", u.host_port);
+      if (d.second) return {response(), ctx.err() ? ctx.err() : d.second};
+      c = d.first;
+    }
+    // A cancel closes the connection, waking a blocked read or write.
+    after_func_stop stop = context_after_func(ctx, [c] { (void)c.close(); });
+    bool got_bytes = false, reusable = false;
+    auto r = impl_->round_trip(ctx, c, wire, head, got_bytes, reusable);
+    bool stopped = stop();
+    if (!stopped || ctx.err()) {
+      (void)c.close();
+      if (ctx.err()) return {std::move(r.first), ctx.err()};
+    }
+    if (r.second) {
+      (void)c.close();
+      if (reused && !got_bytes && attempt == 0 && idempotent(req.method)) continue;  // the server closed it meanwhile
+      return r;
+    }
+    if (reusable && stopped) {
+      (void)c.set_deadline(net::no_deadline);
+      impl_->put_idle(u.host_port, c);
+    } else {
+      (void)c.close();
+    }
+    return r;
+  }
+}
+
+std::pair<response, std::error_code> client::get(const context& ctx, std::string_view url) {
+  client_request req;
+  req.url = std::string(url);
+  return do_request(ctx, req);
+}
+
+std::pair<response, std::error_code> client::post(const context& ctx, std::string_view url,
+                                                  std::string_view content_type, std::string body) {
+  client_request req;
+  req.method = "POST";
+  req.url = std::string(url);
+  req.headers.set("Content-Type", content_type);
+  req.body = std::move(body);
+  return do_request(ctx, req);
+}
+
+void client::close_idle_connections() {
+  std::unordered_map<std::string, std::vector<net::conn>> old;
+  {
+    mutex_lock lk(impl_->mu);
+    old.swap(impl_->idle);
+  }
+  for (auto& [k, v] : old)
+    for (auto& c : v) (void)c.close();
+}
+
+size_t client::idle_connections() const {
+  mutex_lock lk(impl_->mu);
+  size_t n = 0;
+  for (const auto& kv : impl_->idle) n += kv.second.size();
+  return n;
+}
+
+}  // namespace goro::http

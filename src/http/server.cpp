@@ -1,0 +1,580 @@
+// The HTTP server (goro/http.hpp): an accept loop per listener and a
+// goroutine per connection, Go's net/http server shape.
+//
+// A connection's goroutine (serve_conn) loops: wait for the next
+// request's first byte (idle deadline), parse the request with a Beast
+// request_parser fed from the connection's buffer `in` (header deadline,
+// then the whole-request deadline for the body), run the handler, finish
+// the response, repeat. Bytes after a request stay in `in`, so pipelined
+// requests are parsed and answered in order, one at a time.
+//
+// While the handler runs, a goroutine of the request (bg_read, Go's
+// connReader.backgroundRead) reads from the connection: if the client
+// goes away (end of stream, reset) it cancels the request's context; if
+// bytes come (the next pipelined request) it keeps them and stops. When
+// the handler has returned, the connection's goroutine moves the read
+// deadline into the past (Go's abortPendingRead), which ends a read still
+// blocked, waits for bg_read, and appends what it read to `in`. The
+// connection's reads are thus never done by two goroutines at once.
+//
+// Responses (rw_state): the body is kept in body_buf until the handler
+// returns (then sent with a Content-Length) or until it passes 4 KiB or
+// the handler flushes (then chunked for HTTP/1.1, close-delimited for
+// HTTP/1.0, unless the handler set a Content-Length).
+//
+// Errors before a handler: a header over max_header_bytes gets 431, a
+// body over max_body_bytes 413, anything Beast rejects 400; then the
+// write side is shut down and the connection drained for a moment before
+// it is closed, so the client reads the answer rather than a reset (Go's
+// closeWriteAndWait).
+//
+// Shutdown: impl::mu guards the listeners, the connection records and
+// their states, `serving` and `drained_closed`. shutdown() sets closing,
+// closes the listeners and the connections that are idle or new, and
+// waits for `drained` (closed by the last connection or accept loop to
+// end once closing is set) or its context. A connection that goes idle
+// after closing was set closes itself (checked under mu, so none is
+// missed). Lock order: impl::mu only; nothing else is taken under it but
+// net's close(), which does not block.
+#include "http/util.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <cstdio>
+#include <unordered_map>
+
+#include "goro/chan.hpp"
+#include "goro/mutex.hpp"
+#include "goro/runtime.hpp"
+#include "goro/select.hpp"
+#include "goro/time.hpp"
+
+namespace goro::http {
+
+using steady = std::chrono::steady_clock;
+
+namespace detail {
+
+// The response of one request. Lives on the connection goroutine's
+// stack during the handler call; used by that goroutine only (the
+// handler's).
+struct rw_state {
+  explicit rw_state(net::conn conn) : c(std::move(conn)) {}
+
+  net::conn c;
+  header_map hdr;
+  int status = 0;
+  bool header_sent = false;
+  bool chunked = false;
+  bool has_cl = false;
+  uint64_t cl = 0;
+  uint64_t body_written = 0;  // bytes the handler wrote (also for HEAD)
+  bool body_allowed = true;   // by status
+  bool head = false;          // a HEAD request: no body is sent
+  int req_version = 11;
+  bool close_after = false;   // close the connection after this response
+  std::string body_buf;       // body before the header is sent
+  std::string out;            // wire bytes not written yet
+  std::error_code err;        // the first write error; sticky
+  response_writer w{this};
+
+  void start_header(bool final);
+  void append_body(std::string_view data);
+  std::error_code flush_out();
+  std::error_code write(std::string_view data);
+  std::error_code flush();
+  std::error_code finish();
+};
+
+void rw_state::start_header(bool final) {
+  header_sent = true;
+  std::string_view clv = hdr.get("Content-Length");
+  if (!clv.empty()) {
+    uint64_t v = 0;
+    bool ok = true;
+    for (char ch : clv) {
+      if (ch < '0' || ch > '9') {
+        ok = false;
+        break;
+      }
+      v = v * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    if (ok) {
+      has_cl = true;
+      cl = v;
+    } else {
+      hdr.remove("Content-Length");
+    }
+  }
+  if (!body_allowed) {
+    hdr.remove("Transfer-Encoding");
+    if (status == 204 || status / 100 == 1) hdr.remove("Content-Length");
+  } else if (!has_cl) {
+    if (final) {
+      has_cl = true;
+      cl = body_written;
+      hdr.set("Content-Length", std::to_string(cl));
+    } else if (req_version >= 11) {
+      chunked = true;
+      hdr.set("Transfer-Encoding", "chunked");
+    } else {
+      close_after = true;  // HTTP/1.0: the end of the body is the end of the connection
+    }
+  }
+  if (has_token(hdr.get("Connection"), "close")) close_after = true;
+  if (!hdr.has("Date")) hdr.set("Date", http_date());
+  if (body_allowed && body_written > 0 && !hdr.has("Content-Type")) hdr.set("Content-Type", "text/plain; charset=utf-8");
+  if (close_after)
+    hdr.set("Connection", "close");
+  else if (req_version == 10)
+    hdr.set("Connection", "keep-alive");
+  std::string_view text = status_text(status);
+  out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(text.empty() ? "status code" : text) + "\r\n";
+  for (const auto& f : hdr) {
+    out += f.first;
+    out += ": ";
+    out += f.second;
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
+void rw_state::append_body(std::string_view data) {
+  if (data.empty() || head || !body_allowed) return;
+  if (chunked) {
+    char sz[24];
+    int n = std::snprintf(sz, sizeof sz, "%zx\r\n", data.size());
+    out.append(sz, static_cast<size_t>(n));
+    out += data;
+    out += "\r\n";
+  } else {
+    out += data;
+  }
+}
+
+std::error_code rw_state::flush_out() {
+  if (err || out.empty()) {
+    out.clear();
+    return err;
+  }
+  auto r = c.write(out);
+  out.clear();
+  if (r.second) {
+    err = r.second;
+    close_after = true;
+  }
+  return err;
+}
+
+std::error_code rw_state::write(std::string_view data) {
+  if (err) return err;
+  if (status == 0) w.write_header(200);
+  if (!body_allowed) return error::body_not_allowed;
+  if (!header_sent && hdr.has("Content-Length")) {
+    start_header(false);  // the framing is known: no need to buffer
+    append_body(body_buf);
+    body_buf.clear();
+  }
+  if (header_sent && has_cl && body_written + data.size() > cl) return error::content_length_exceeded;
+  body_written += data.size();
+  if (head) return {};
+  if (!header_sent) {
+    body_buf += data;
+    if (body_buf.size() <= 4096) return {};
+    start_header(false);
+    append_body(body_buf);
+    body_buf.clear();
+    return flush_out();
+  }
+  append_body(data);
+  if (out.size() >= 4096) return flush_out();
+  return {};
+}
+
+std::error_code rw_state::flush() {
+  if (err) return err;
+  if (status == 0) w.write_header(200);
+  if (!header_sent) {
+    start_header(false);
+    append_body(body_buf);
+    body_buf.clear();
+  }
+  return flush_out();
+}
+
+std::error_code rw_state::finish() {
+  if (status == 0) w.write_header(200);
+  if (!header_sent) {
+    start_header(true);
+    append_body(body_buf);
+    body_buf.clear();
+  } else if (chunked) {
+    out += "0\r\n\r\n";
+  }
+  if (has_cl && body_allowed && !head && body_written < cl) close_after = true;  // the client waits for the rest
+  return flush_out();
+}
+
+}  // namespace detail
+
+header_map& response_writer::header() noexcept { return s_->hdr; }
+
+void response_writer::write_header(int status) {
+  if (s_->status != 0) return;
+  if (status < 100 || status > 999) throw std::invalid_argument("goro::http: invalid write_header code " + std::to_string(status));
+  s_->status = status;
+  s_->body_allowed = !(status / 100 == 1 || status == 204 || status == 304);
+}
+
+std::error_code response_writer::write(std::string_view data) { return s_->write(data); }
+std::error_code response_writer::flush() { return s_->flush(); }
+int response_writer::status() const noexcept { return s_->status; }
+
+namespace {
+
+struct conn_rec {
+  explicit conn_rec(net::conn conn) : c(std::move(conn)) {}
+  net::conn c;
+  conn_state state = conn_state::new_conn;  // guarded by server::impl::mu
+};
+
+// The background read of one request (see the top of this file).
+struct bg_read {
+  net::conn c;
+  std::string buf;                 // bytes read: the next request's
+  bool gone = false;               // the client went away
+  cancel_func cancel;              // the request's context
+  chan<unit> done = make_chan<unit>();  // closed when the read returned
+};
+
+bool temporary_accept_error(std::error_code e) {
+  return e == std::errc::too_many_files_open || e == std::errc::too_many_files_open_in_system ||
+         e == std::errc::connection_aborted || e == std::errc::no_buffer_space || e == std::errc::not_enough_memory;
+}
+
+std::string_view error_status_line(int code) {
+  switch (code) {
+    case 431: return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
+    case 413: return "HTTP/1.1 413 Request Entity Too Large\r\n";
+    default: return "HTTP/1.1 400 Bad Request\r\n";
+  }
+}
+
+}  // namespace
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+  impl(handler hh, server_options o) : h(std::move(hh)), opt(std::move(o)) {
+    auto cc = with_cancel(background());
+    base = cc.first;
+    base_cancel = cc.second;
+  }
+
+  const handler h;
+  const server_options opt;
+  context base;              // every connection's context derives from it
+  cancel_func base_cancel;   // called by close() and a shutdown cut short
+
+  goro::mutex mu;
+  std::atomic<bool> closing{false};  // set under mu; read without it as a hint
+  std::vector<net::listener> listeners GORO_GUARDED_BY(mu);
+  int serving GORO_GUARDED_BY(mu) = 0;  // accept loops running
+  std::unordered_map<conn_rec*, std::shared_ptr<conn_rec>> conns GORO_GUARDED_BY(mu);
+  bool drained_closed GORO_GUARDED_BY(mu) = false;
+  chan<unit> drained = make_chan<unit>();  // closed once closing and nothing is left
+
+  void check_drained_locked() GORO_REQUIRES(mu) {
+    if (closing.load() && conns.empty() && serving == 0 && !drained_closed) {
+      drained_closed = true;
+      drained.close();
+    }
+  }
+
+  // Moves rec to st; false if the connection must close instead (going
+  // idle while the server shuts down).
+  bool set_state(conn_rec& rec, conn_state st) {
+    {
+      mutex_lock lk(mu);
+      if (st == conn_state::idle && closing.load()) return false;
+      rec.state = st;
+    }
+    if (opt.on_conn_state) opt.on_conn_state(rec.c, st);
+    return true;
+  }
+
+  std::error_code serve(net::listener ln);
+  void serve_conn(const std::shared_ptr<conn_rec>& rec);
+  bool serve_one(conn_rec& rec, const context& cctx, std::string& in, bool first);
+  void reject(const net::conn& c, int code);
+};
+
+std::error_code server::impl::serve(net::listener ln) {
+  {
+    mutex_lock lk(mu);
+    if (closing.load()) return error::server_closed;
+    listeners.push_back(ln);
+    serving++;
+  }
+  std::error_code result;
+  auto backoff = std::chrono::milliseconds(0);
+  for (;;) {
+    auto r = ln.accept();
+    if (r.second) {
+      if (closing.load()) break;
+      if (temporary_accept_error(r.second)) {
+        backoff = backoff.count() == 0 ? std::chrono::milliseconds(5) : std::min(backoff * 2, std::chrono::milliseconds(1000));
+        goro::sleep_for(backoff);
+        continue;
+      }
+      result = r.second;
+      break;
+    }
+    backoff = std::chrono::milliseconds(0);
+    auto rec = std::make_shared<conn_rec>(r.first);
+    {
+      mutex_lock lk(mu);
+      if (closing.load()) {
+        rec->c.close();
+        continue;  // the listener is closed too: accept says so next
+      }
+      conns.emplace(rec.get(), rec);
+    }
+    if (opt.on_conn_state) opt.on_conn_state(rec->c, conn_state::new_conn);
+    goro::go([s = shared_from_this(), rec] { s->serve_conn(rec); });
+  }
+  {
+    mutex_lock lk(mu);
+    serving--;
+    std::erase_if(listeners, [&](const net::listener& l) { return l.fd() == ln.fd(); });
+    check_drained_locked();
+  }
+  return closing.load() ? std::error_code(error::server_closed) : result;
+}
+
+void server::impl::reject(const net::conn& c, int code) {
+  std::string msg(error_status_line(code));
+  msg += "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n";
+  msg += error_status_line(code).substr(9, error_status_line(code).size() - 11);
+  (void)c.set_write_deadline(steady::now() + std::chrono::seconds(1));
+  if (c.write(msg).second) return;
+  // Let the client read the answer before the close: a close with
+  // unread bytes in the receive buffer sends a reset, which may discard
+  // the answer on the client's side before it is read.
+  (void)c.close_write();
+  (void)c.set_read_deadline(steady::now() + std::chrono::milliseconds(500));
+  char buf[4096];
+  for (size_t total = 0; total < (4u << 20);) {
+    auto rr = c.read(buf, sizeof buf);
+    if (rr.second) break;
+    total += rr.first;
+  }
+}
+
+void server::impl::serve_conn(const std::shared_ptr<conn_rec>& rec) {
+  auto cc = with_cancel(base);
+  std::string in;
+  for (bool first = true;; first = false) {
+    if (!serve_one(*rec, cc.first, in, first)) break;
+  }
+  cc.second();
+  rec->c.close();
+  // Reported before the connection leaves the set, so that shutdown()
+  // returns after the last report.
+  if (opt.on_conn_state) opt.on_conn_state(rec->c, conn_state::closed);
+  {
+    mutex_lock lk(mu);
+    conns.erase(rec.get());
+    check_drained_locked();
+  }
+}
+
+// Reads, serves and answers one request; false when the connection is
+// to be closed.
+bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in, bool first) {
+  const net::conn& c = rec.c;
+  using std::chrono::nanoseconds;
+  const nanoseconds rt = opt.read_timeout;
+  const nanoseconds rht = opt.read_header_timeout.count() > 0 ? opt.read_header_timeout : rt;
+  const nanoseconds idle = opt.idle_timeout.count() > 0 ? opt.idle_timeout : rt;
+
+  // The request's first byte: after the accept (the header deadline runs
+  // from there) or after an idle wait.
+  if (!first) {
+    if (!set_state(rec, conn_state::idle)) return false;
+    if (in.empty()) {
+      if (idle.count() > 0)
+        (void)c.set_read_deadline(steady::now() + idle);
+      else
+        (void)c.set_read_deadline(net::no_deadline);
+      if (detail::read_more(c, in)) return false;
+    }
+  }
+  steady::time_point start = steady::now();
+  if (rht.count() > 0)
+    (void)c.set_read_deadline(start + rht);
+  else
+    (void)c.set_read_deadline(net::no_deadline);
+
+  detail::bhttp::request_parser<detail::bhttp::string_body> p;
+  p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
+  p.body_limit(opt.max_body_bytes);
+  p.eager(true);
+  bool header_seen = false;
+  bool active = !first;
+  if (active && !set_state(rec, conn_state::active)) return false;
+  for (;;) {
+    if (!in.empty()) {
+      boost::system::error_code ec;
+      size_t used = detail::feed(p, in, ec);
+      in.erase(0, used);
+      if (ec && ec != detail::bhttp::error::need_more) {
+        reject(c, ec == detail::bhttp::error::header_limit ? 431 : ec == detail::bhttp::error::body_limit ? 413 : 400);
+        return false;
+      }
+      if (!header_seen && p.is_header_done()) {
+        header_seen = true;
+        if (rt.count() > 0)
+          (void)c.set_read_deadline(start + rt);
+        else
+          (void)c.set_read_deadline(net::no_deadline);
+        const auto& m = p.get();
+        if (!p.is_done() && m.version() >= 11 && detail::iequals(m[detail::bhttp::field::expect], "100-continue")) {
+          if (c.write(std::string_view("HTTP/1.1 100 Continue\r\n\r\n")).second) return false;
+        }
+      }
+      if (p.is_done()) break;
+      if (used > 0 && !ec) continue;
+    }
+    if (detail::read_more(c, in)) return false;  // timed out, closed, or the client left
+    if (!active) {
+      active = true;
+      if (!set_state(rec, conn_state::active)) return false;
+    }
+  }
+
+  // The request.
+  auto msg = p.release();
+  request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  req.version = static_cast<int>(msg.version());
+  for (const auto& f : msg) req.headers.add(f.name_string(), f.value());
+  req.body = std::move(msg.body());
+  req.remote_addr = c.remote_addr();
+  std::string_view t = req.target;
+  if (t.substr(0, 7) == "http://") {  // absolute form: keep the path
+    size_t slash = t.find('/', 7);
+    t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+  }
+  size_t q = t.find('?');
+  req.path = detail::percent_decode(t.substr(0, q), false);
+  if (q != std::string_view::npos) req.query = std::string(t.substr(q + 1));
+
+  if (opt.write_timeout.count() > 0)
+    (void)c.set_write_deadline(steady::now() + opt.write_timeout);
+  else
+    (void)c.set_write_deadline(net::no_deadline);
+  (void)c.set_read_deadline(net::no_deadline);  // the background read waits as long as the handler runs
+
+  detail::rw_state rs(c);
+  rs.head = req.method == "HEAD";
+  rs.req_version = req.version;
+  rs.close_after = !msg.keep_alive() || closing.load();
+
+  auto rc = with_cancel(cctx);
+  req.set_ctx(rc.first);
+  auto bg = std::make_shared<bg_read>();
+  bg->c = c;
+  bg->cancel = rc.second;
+  goro::go([bg] {
+    bg->buf.resize(4096);
+    auto r = bg->c.read(bg->buf.data(), bg->buf.size());
+    bg->buf.resize(r.first);
+    // A deadline error is ours (the handler returned); anything else
+    // with no bytes means the client is gone.
+    if (r.first == 0 && r.second != goro::errc::deadline_exceeded) {
+      bg->gone = true;
+      bg->cancel();
+    }
+    bg->done.close();
+  });
+
+  bool handler_failed = false;
+  try {
+    h(rs.w, req);
+  } catch (...) {
+    handler_failed = true;
+  }
+  if (handler_failed) {
+    if (!rs.header_sent && !rs.err) {
+      rs.hdr = header_map();
+      rs.body_buf.clear();
+      rs.out.clear();
+      rs.status = 0;
+      rs.body_written = 0;
+      rs.close_after = true;
+      rs.w.write_header(500);
+      (void)rs.write("Internal Server Error\n");
+    }
+    rs.close_after = true;
+  }
+  if (closing.load()) rs.close_after = true;  // shutting down: say so in this answer
+  std::error_code ferr = rs.finish();
+
+  // Stop the background read (Go's abortPendingRead) and keep its bytes.
+  (void)c.set_read_deadline(steady::time_point{});
+  bg->done.recv();
+  in += bg->buf;
+  rc.second();
+  return !ferr && !rs.close_after && !bg->gone && !handler_failed;
+}
+
+server::server(handler h, server_options options) : impl_(std::make_shared<impl>(std::move(h), std::move(options))) {}
+
+std::error_code server::serve(net::listener ln) const { return impl_->serve(std::move(ln)); }
+
+std::error_code server::listen_and_serve(std::string_view addr) const {
+  auto lr = net::listen("tcp", addr);
+  if (lr.second) return lr.second;
+  return impl_->serve(lr.first);
+}
+
+std::error_code server::shutdown(const context& ctx) const {
+  impl& s = *impl_;
+  {
+    mutex_lock lk(s.mu);
+    s.closing.store(true);
+    for (const auto& ln : s.listeners) (void)ln.close();
+    for (const auto& [p, rec] : s.conns)
+      if (rec->state == conn_state::idle || rec->state == conn_state::new_conn) (void)rec->c.close();
+    s.check_drained_locked();
+  }
+  int i = goro::select(goro::on_recv(s.drained), goro::on_recv(ctx.done()));
+  if (i == 0) return {};
+  {
+    mutex_lock lk(s.mu);
+    for (const auto& [p, rec] : s.conns) (void)rec->c.close();
+  }
+  s.base_cancel();
+  return ctx.err();
+}
+
+std::error_code server::close() const {
+  impl& s = *impl_;
+  {
+    mutex_lock lk(s.mu);
+    s.closing.store(true);
+    for (const auto& ln : s.listeners) (void)ln.close();
+    for (const auto& [p, rec] : s.conns) (void)rec->c.close();
+    s.check_drained_locked();
+  }
+  s.base_cancel();
+  return {};
+}
+
+size_t server::open_connections() const {
+  mutex_lock lk(impl_->mu);
+  return impl_->conns.size();
+}
+
+}  // namespace goro::http
