@@ -21,7 +21,7 @@ namespace goro::detail {
 namespace {
 
 constexpr int kKept = 4;
-constexpr uint64_t kKeptBytes = uint64_t{1} << 30;  // 1 GiB
+[[maybe_unused]] constexpr uint64_t kKeptBytes = uint64_t{1} << 30;  // 1 GiB
 constexpr uint64_t kUnmapPiece = uint64_t{1} << 20;  // the scavenger's unit: ~0.25 ms resident
 
 struct kept_block {
