@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include <sys/resource.h>
+
 #include "goro/runtime.hpp"
 
 namespace goro_test {
@@ -108,6 +110,18 @@ class scoped_env {
 
 inline double ms_since(steady::time_point t0) {
   return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+}
+
+// Raises the soft limit on open files to min(want, hard); returns the
+// new soft limit (0 if it cannot be read or set).
+inline rlim_t raise_fd_limit(rlim_t want) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  }
+  return rl.rlim_cur;
 }
 
 // Runs f as a goro::run main goroutine at maxprocs 1, 2 and 4 (the

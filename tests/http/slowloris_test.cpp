@@ -22,15 +22,7 @@ using goro_test::steady;
 
 namespace {
 
-rlim_t raise_fd_limit(rlim_t want) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  if (rl.rlim_cur < want) {
-    rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  }
-  return rl.rlim_cur;
-}
+using goro_test::raise_fd_limit;
 
 TEST(HttpSlowloris, SlowHeadersDoNotStarveOthersAndTimeOut) {
   const int slow = goro_test::kSanitized ? 200 : 1000;

@@ -83,17 +83,7 @@ class temp_dir {
   std::string path_;
 };
 
-// Raises the soft limit on open files to min(want, hard); returns the
-// new soft limit.
-inline rlim_t raise_fd_limit(rlim_t want) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  if (rl.rlim_cur < want) {
-    rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  }
-  return rl.rlim_cur;
-}
+using goro_test::raise_fd_limit;
 
 // FNV-1a over bytes, for transfer checksums.
 inline uint64_t fnv(uint64_t h, const void* p, size_t n) {

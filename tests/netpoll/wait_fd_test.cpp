@@ -104,13 +104,7 @@ bool await_io_wait(const std::atomic<uint64_t>& id) {
 }
 
 void raise_fd_limit(rlim_t want) {
-  struct rlimit rl;
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
-  if (rl.rlim_cur < want) {
-    rl.rlim_cur = std::min(want, rl.rlim_max);
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
-  }
-  ASSERT_GE(rl.rlim_cur, want) << "the hard limit on open files is too low for this test";
+  ASSERT_GE(goro_test::raise_fd_limit(want), want) << "the hard limit on open files is too low for this test";
 }
 
 // A reader parked in wait_fd, woken by a write made by `writer`.
