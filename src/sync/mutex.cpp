@@ -36,7 +36,15 @@
 // past its deadline, takes the mutex if it is free and otherwise clears
 // kWoken and returns false. A waiter handed the mutex in starvation mode
 // owns it whatever the time: a timed-out racer never loses or duplicates
-// the mutex.
+// the mutex. So when it is the only waiter counted, with kStarving set and
+// kLocked clear (the owner's hand-off is in flight and nobody else is
+// counted to take it), it takes that token as a handed-over waiter; a
+// last waiter that leaves clears kStarving in the same CAS (M3).
+//  M3. kStarving is set only while waiters > 0 (Go keeps this by leaving
+//      starvation mode when the last waiter takes the mutex; timed waiters
+//      also leave it when the last of them gives up). Left set with no
+//      waiter, the mutex would refuse try_lock and queue every newcomer
+//      though nobody holds it.
 //
 // TSan: the runtime is not instrumented; the inline fast paths are (in
 // the user's code) and synchronize through state_. The slow lock acquires
@@ -182,16 +190,22 @@ bool mutex::lock_slow_until(int64_t deadline) {
       detail::backoff bo;
       old = state_.load(std::memory_order_relaxed);
       for (;;) {
-        if (waiters(old) > 0) {
-          if (state_.compare_exchange_weak(old, old - kWaiter, std::memory_order_relaxed)) break;
+        const bool token_for_us = waiters(old) == 0 ||
+                                  // the owner's starvation hand-off, and nobody else to take it
+                                  (waiters(old) == 1 && (old & (kStarving | kLocked)) == kStarving);
+        if (token_for_us) {
+          if (detail::semtryacquire(&sema_)) {
+            took_token = true;
+            break;
+          }
+          bo.snooze();
+          old = state_.load(std::memory_order_relaxed);
           continue;
         }
-        if (detail::semtryacquire(&sema_)) {
-          took_token = true;
-          break;
-        }
-        bo.snooze();
-        old = state_.load(std::memory_order_relaxed);
+        int32_t want = old - kWaiter;
+        // The last waiter leaves: starvation mode leaves with it.
+        if (waiters(old) == 1) want &= ~kStarving;
+        if (state_.compare_exchange_weak(old, want, std::memory_order_relaxed)) break;
       }
       if (!took_token) return false;
     }

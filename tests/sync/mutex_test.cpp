@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "goro/debug.hpp"
 #include "goro/goro.hpp"
 #include "test_util.hpp"
 
@@ -91,7 +92,7 @@ TEST(Mutex, StressGoroutinesAndThreadsMixed) {
 
 // Timed waiters that time out while unlocks hand the mutex around (normal
 // and starvation mode): every hand-off must reach someone. A lost one
-// would leave the mutex locked forever (lock() below hangs), a duplicated
+// would leave the mutex locked forever (try_lock below fails), a duplicated
 // one shows as an overlap.
 TEST(Mutex, TimeoutsRacingHandoffs) {
   goro_test::for_procs([] {
@@ -122,11 +123,58 @@ TEST(Mutex, TimeoutsRacingHandoffs) {
         }
       });
     wg.wait();
-    g.mu.lock();
+    // Free, not merely lockable: a hand-off or starvation mode left behind
+    // would make try_lock fail here.
+    ASSERT_TRUE(g.mu.try_lock());
     EXPECT_EQ(g.count, taken.load());
     EXPECT_EQ(g.overlaps.load(), 0);
     g.mu.unlock();
   });
+}
+
+// Goroutines parked on a goro::mutex (the dump's wait reason).
+int parked_on_mutex() {
+  int n = 0;
+  for (const goro::debug::goroutine_info& g : goro::debug::goroutines())
+    if (g.state == goro::debug::goroutine_state::waiting && g.wait_reason == "sync.Mutex.Lock") n++;
+  return n;
+}
+
+// The last waiter of a mutex in starvation mode times out: it must take
+// starvation mode with it. Left behind, the mode made the mutex refuse
+// try_lock after the holder's unlock (free, yet "handed" to nobody) and
+// queue every newcomer. The waiter is made to starve: it waits over 1 ms,
+// is woken by an unlock and finds the mutex retaken, so it switches the
+// mutex to starvation mode and parks again, then its deadline passes.
+TEST(Mutex, LastTimedOutWaiterTakesStarvationModeWithIt) {
+  goro::set_maxprocs(1);  // the waiter runs only when the holder yields
+  goro::run([] {
+    goro::mutex mu;
+    for (auto deadline = 50ms;; deadline *= 2) {
+      ASSERT_LT(deadline, 100s);
+      mu.lock();
+      std::atomic<int> result{-1};  // the waiter's try_lock_for, once it returns
+      goro::wait_group wg;
+      wg.go([&] { result = mu.try_lock_for(deadline) ? 1 : 0; });
+      while (parked_on_mutex() == 0) goro::yield();
+      goro::sleep_for(2ms);  // the waiter has now waited over 1 ms
+      mu.unlock();           // wakes it (it is runnable, not running: one P)
+      mu.lock();             // and retakes the mutex first
+      // The waiter runs, finds the mutex held, starves it and parks again;
+      // unless its deadline passed first (a very busy machine): try longer.
+      while (parked_on_mutex() == 0 && result.load() < 0) goro::yield();
+      const bool reparked = result.load() < 0;
+      while (result.load() < 0) goro::sleep_for(1ms);  // its deadline passes
+      EXPECT_EQ(result.load(), 0);
+      mu.unlock();
+      wg.wait();
+      if (!reparked) continue;
+      ASSERT_TRUE(mu.try_lock()) << "a free mutex refused try_lock";
+      mu.unlock();
+      break;
+    }
+  });
+  goro::set_maxprocs(2);
 }
 
 // Go's TestMutexFairness, with its time limit replaced by a bound on the
