@@ -343,7 +343,10 @@ std::pair<packet_conn, std::error_code> listen_packet(std::string_view network, 
 // "udp4", "udp6" (a connected datagram socket) or "unix". A host name is
 // resolved with getaddrinfo inside goro::blocking, and each of its
 // addresses (IPv4 first for "tcp") is tried in turn until one connects;
-// the error returned is the first one's. Blocks the calling goroutine (or
+// the error returned is the first one's. With a deadline, each address
+// but the last gets an equal share of the time left (at least 2 s), as
+// Go's dialer gives it, so one that never answers does not use up the
+// rest's time. Blocks the calling goroutine (or
 // thread) while connecting; a context cancelled or past its deadline ends
 // the attempt with ctx.err(). TCP connections have TCP_NODELAY set, as in
 // Go.

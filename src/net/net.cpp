@@ -15,7 +15,8 @@
 // context_after_func, which moves the write deadline into the past: the
 // poller wakes the connecting goroutine. If that function started, the
 // dial waits for it to finish and reports ctx.err(), so it never touches
-// the fd after dial returns.
+// the fd after dial returns. dial_addrs tries a name's addresses in turn,
+// each but the last under a share of the deadline (Go's partialDeadline).
 //
 // No state of its own; locks: the netfd's (netfd.hpp).
 #include <netinet/in.h>
@@ -24,7 +25,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -391,15 +394,38 @@ std::pair<conn, std::error_code> dial_context(const context& ctx, std::string_vi
   if (std::error_code e = ctx.err()) return {conn(), e};
   std::vector<address> addrs;
   if (std::error_code e = goro::detail::resolve(k, addr, false, &addrs)) return {conn(), e};
-  std::error_code first;
-  for (const address& a : addrs) {
-    std::error_code e;
-    std::shared_ptr<netfd> fd = goro::detail::connect_one(ctx, k, a, &e);
-    if (fd) return {detail::access::make<conn>(std::move(fd)), {}};
-    if (!first) first = e;
-    if (std::error_code ce = ctx.err()) return {conn(), ce};
-  }
-  return {conn(), first};
+  return goro::detail::dial_addrs(ctx, k, addrs);
 }
 
 }  // namespace goro::net
+
+namespace goro::detail {
+
+std::pair<goro::net::conn, std::error_code> dial_addrs(const goro::context& ctx, const net_kind& k,
+                                                       const std::vector<goro::net::address>& addrs) {
+  // Go's saneMinimum: a share shorter than this is not worth the split.
+  constexpr std::chrono::steady_clock::duration kMinShare = std::chrono::seconds(2);
+  std::error_code first;
+  for (size_t i = 0; i < addrs.size(); i++) {
+    std::error_code e;
+    std::shared_ptr<netfd> fd;
+    const size_t remaining = addrs.size() - i;
+    std::optional<std::chrono::steady_clock::time_point> d = ctx.deadline();
+    if (remaining > 1 && d) {
+      auto now = std::chrono::steady_clock::now();
+      auto share = (*d - now) / static_cast<int64_t>(remaining);
+      if (share < kMinShare) share = std::min(kMinShare, *d - now);
+      auto [sub, cancel] = goro::with_deadline(ctx, now + share);
+      fd = connect_one(sub, k, addrs[i], &e);
+      cancel();
+    } else {
+      fd = connect_one(ctx, k, addrs[i], &e);
+    }
+    if (fd) return {goro::net::detail::access::make<goro::net::conn>(std::move(fd)), {}};
+    if (!first) first = e;
+    if (std::error_code ce = ctx.err()) return {goro::net::conn(), ce};
+  }
+  return {goro::net::conn(), first};
+}
+
+}  // namespace goro::detail

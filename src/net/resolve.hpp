@@ -8,8 +8,10 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
+#include "goro/context.hpp"
 #include "goro/net.hpp"
 
 namespace goro::detail {
@@ -34,5 +36,14 @@ std::error_code unix_address(std::string_view path, goro::net::address* out);
 // listening (an empty host is every address).
 std::error_code resolve(const net_kind& k, std::string_view addr, bool passive,
                         std::vector<goro::net::address>* out);
+
+// Dials addrs in turn (net.cpp; dial_context after resolving), as Go's
+// dialSerial: the first connection made wins; with a context deadline,
+// each address but the last gets an equal share of the time left (at
+// least 2 s, or all of it if less is left: Go's partialDeadline), so an
+// address that does not answer cannot use up the others' time. Returns
+// the first address's error if none connects, or ctx.err() once ctx ends.
+std::pair<goro::net::conn, std::error_code> dial_addrs(const goro::context& ctx, const net_kind& k,
+                                                       const std::vector<goro::net::address>& addrs);
 
 }  // namespace goro::detail

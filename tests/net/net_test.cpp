@@ -26,6 +26,7 @@
 
 #include "goro/goro.hpp"
 #include "goro/net.hpp"
+#include "net/resolve.hpp"
 #include "net_util.hpp"
 #include "test_util.hpp"
 
@@ -508,7 +509,33 @@ TEST(NetDial, ContextCancelledWhileConnecting) {
   });
 }
 
-// The same from a plain thread, which polls in slices.
+// Go's partialDeadline: with two addresses and a 4 s budget, the first,
+// which never answers, gets 2 s and the second the rest, so the dial
+// succeeds. (It used to give the first address the whole budget and fail.)
+TEST(NetDial, AnAddressThatNeverAnswersLeavesTheNextItsShare) {
+  goro::run([] {
+    stuck_listener sl;
+    if (sl.addr.empty()) GTEST_SKIP() << "every connect completed: cannot hold one in progress here";
+    auto good = net::listen("tcp4", "127.0.0.1:0");  // connects complete in the kernel, no accept needed
+    ASSERT_FALSE(good.second);
+    goro::detail::net_kind k;
+    std::vector<net::address> stuck, answers;
+    ASSERT_FALSE(goro::detail::resolve(k, sl.addr, false, &stuck));
+    ASSERT_FALSE(goro::detail::resolve(k, good.first.addr().to_string(), false, &answers));
+    std::vector<net::address> addrs{stuck.front(), answers.front()};
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 4s);
+    auto r = goro::detail::dial_addrs(ctx, k, addrs);
+    cancel();
+    ASSERT_FALSE(r.second) << r.second.message();
+    EXPECT_EQ(r.first.remote_addr().to_string(), good.first.addr().to_string());
+    // One address only: it gets the whole budget.
+    auto [ctx1, cancel1] = goro::with_timeout(goro::background(), 50ms);
+    EXPECT_EQ(goro::detail::dial_addrs(ctx1, k, stuck).second, goro::errc::deadline_exceeded);
+    cancel1();
+  });
+}
+
+// The same from a plain thread.
 TEST(NetDial, ContextCancelledWhileAThreadConnects) {
   goro::set_maxprocs(2);
   goro::run([] {
