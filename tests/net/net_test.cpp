@@ -750,7 +750,11 @@ TEST(NetAccept, OutOfDescriptorsIsAHandledError) {
     for (;;) {  // take every descriptor left (bounded by the limit)
       int f = dup_or_errno(0);
       if (f < 0) {
-        ASSERT_EQ(-f, EMFILE);
+        // EMFILE. (Under clang's TSan the failed dup has been seen to
+        // report ENOTTY a few times in ten runs, an errno left by the
+        // sanitizer's runtime: the limit is what ends the loop, so the
+        // accept below is the check.)
+        if (-f != EMFILE) EXPECT_EQ(dup_or_errno(0), -EMFILE) << "descriptors left below the limit";
         break;
       }
       guard.fds.push_back(f);
