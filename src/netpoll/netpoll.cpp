@@ -150,7 +150,9 @@ uring_state* g_ring = nullptr;  // made by init(), never freed
 // up the ring with IORING_SETUP_COOP_TASKRUN|TASKRUN_FLAG (completions run
 // at the next kernel entry, no interruption), 2 marks receives
 // IORING_RECVSEND_POLL_FIRST (arm the poll without trying the receive
-// first: a reader that just replied finds nothing yet).
+// first: a reader that just replied finds nothing yet), 4 sets up
+// COOP_TASKRUN without TASKRUN_FLAG (liburing then never enters the
+// kernel only to run completions: the next send or epoll_wait runs them).
 unsigned g_uring_opt = 0;  // written once by init()
 
 // Under sq_lock.
@@ -185,6 +187,7 @@ bool uring_init() {
   p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
   if (const char* o = std::getenv("GORO_URING_OPT")) g_uring_opt = static_cast<unsigned>(std::atoi(o));
   if (g_uring_opt & 1) p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  if (g_uring_opt & 4) p.flags = (p.flags & ~IORING_SETUP_TASKRUN_FLAG) | IORING_SETUP_COOP_TASKRUN;
   p.cq_entries = 32768;
   int r = io_uring_queue_init_params(4096, &g_ring->ring, &p);
   if (r < 0) {
