@@ -106,7 +106,9 @@ std::pair<long, std::error_code> recv_locked(netfd* fd, void* buf, size_t n) {
       if (pe == poll_err::closing) return {0, errc::closed};
       if (pe == poll_err::timeout) return {0, errc::deadline_exceeded};
       if (r >= 0) return {r, {}};
-      if (r != -EINTR && r != -EAGAIN) return {0, errno_code(r)};
+      // ECANCELED that we did not ask for: the kernel cancelled it (the
+      // submitting thread exited, say): receive again.
+      if (r != -EINTR && r != -EAGAIN && r != -ECANCELED) return {0, errno_code(r)};
     }
   }
   return read_locked(fd, [&] { return sys_recv(fd->sysfd, buf, n, 0); });

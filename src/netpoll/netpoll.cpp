@@ -65,9 +65,9 @@
 // io_uring_enter by the next netpoll() (find_runnable's non-blocking poll
 // when an M runs out of work, the idle M before it blocks, the monitor's),
 // so a batch of parked readers costs one system call. A goroutine queues
-// and submits itself when an M is blocked in epoll_wait (`poller_blocked`,
-// set under the SQ lock before that M submits what is queued): either the
-// blocked M's submit took the request or the goroutine sees the flag.
+// and submits itself when an M is blocked in epoll_wait (`blocked_pollers`,
+// counted under the SQ lock before that M submits what is queued): either
+// the blocked M's submit took the request or the goroutine sees the count.
 // Completions wake the blocked M through the ring's fd, which is in the
 // epoll set (level-triggered, tag 1: no record lives at address 1).
 //
@@ -79,6 +79,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -127,6 +128,7 @@ std::atomic<int64_t> g_last_poll{0};     // nanotime() at the last poll's return
 std::atomic<uint64_t> g_readied_blocking{0};
 std::atomic<uint64_t> g_readied_nonblocking{0};
 std::atomic<uint64_t> g_readied_by_monitor{0};
+std::atomic<uint64_t> g_uring_completions{0};
 
 uint64_t tag(poll_desc* pd, uint32_t seq) {
   return reinterpret_cast<uintptr_t>(pd) | (uint64_t{seq & 0xffffu} << kTagShift);
@@ -142,29 +144,21 @@ struct uring_state {
   io_uring ring{};
   runtime_lock sq_lock{lock_rank::leaf};
   unsigned queued = 0;          // guarded by sq_lock: SQEs not yet submitted
-  bool poller_blocked = false;  // guarded by sq_lock
+  int blocked_pollers = 0;      // guarded by sq_lock: Ms in a blocking epoll_wait
   runtime_lock cq_lock{lock_rank::leaf};
 };
 uring_state* g_ring = nullptr;  // made by init(), never freed
-// $GORO_URING_OPT, bits, for the measurements of docs/design.md: 1 sets
-// up the ring with IORING_SETUP_COOP_TASKRUN|TASKRUN_FLAG (completions run
-// at the next kernel entry, no interruption), 2 marks receives
-// IORING_RECVSEND_POLL_FIRST (arm the poll without trying the receive
-// first: a reader that just replied finds nothing yet), 4 sets up
-// COOP_TASKRUN without TASKRUN_FLAG (liburing then never enters the
-// kernel only to run completions: the next send or epoll_wait runs them).
-unsigned g_uring_opt = 0;  // written once by init()
 
-// Under sq_lock.
+// Under sq_lock. -EAGAIN (no memory for requests now) and -EBUSY (the
+// kernel's overflow list of completions is full) leave the requests
+// queued, for the next flush: a poller reaps meanwhile.
 void uring_submit_locked() {
-  if (g_ring->queued == 0) return;
-  for (;;) {
+  while (g_ring->queued > 0) {
     int r = io_uring_submit(&g_ring->ring);
-    if (r >= 0 || (r != -EINTR && r != -EAGAIN && r != -EBUSY)) {
-      if (r < 0) fatal("runtime: netpoll: io_uring_submit failed (%s)", strerror(-r));
-      g_ring->queued = 0;
-      return;
-    }
+    if (r == -EINTR) continue;
+    if (r == -EAGAIN || r == -EBUSY) return;
+    if (r < 0) fatal("runtime: netpoll: io_uring_submit failed (%s)", strerror(-r));
+    g_ring->queued = 0;  // SUBMIT_ALL: every queued entry was consumed
   }
 }
 
@@ -176,20 +170,31 @@ io_uring_sqe* uring_sqe_locked() {
       return sqe;
     }
     uring_submit_locked();
+    if (g_ring->queued > 0) sched_yield();  // the kernel took none (EAGAIN, EBUSY): let a poller reap
   }
 }
 
 bool uring_init() {
   g_ring = new uring_state();
-  io_uring_params p{};
   // The CQ holds a completion per connection in the worst case (every
-  // receive done before anyone reaps): room for the fd limit's worth.
-  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-  if (const char* o = std::getenv("GORO_URING_OPT")) g_uring_opt = static_cast<unsigned>(std::atoi(o));
-  if (g_uring_opt & 1) p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-  if (g_uring_opt & 4) p.flags = (p.flags & ~IORING_SETUP_TASKRUN_FLAG) | IORING_SETUP_COOP_TASKRUN;
+  // receive done before anyone reaps): room for the fd limit's worth;
+  // beyond it the kernel keeps them on its overflow list.
+  // COOP_TASKRUN (Linux 5.19): a completion's task work runs at the
+  // submitting M's next kernel entry (its next send, epoll_wait or futex
+  // sleep, which it interrupts, or a timer tick) instead of interrupting
+  // it; without TASKRUN_FLAG, liburing never enters the kernel only to run
+  // it. The faster of the variants measured (docs/design.md). SUBMIT_ALL
+  // (5.18): one bad entry does not stop a batch. Older kernels: without.
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
   p.cq_entries = 32768;
   int r = io_uring_queue_init_params(4096, &g_ring->ring, &p);
+  if (r == -EINVAL) {
+    p = io_uring_params{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = 32768;
+    r = io_uring_queue_init_params(4096, &g_ring->ring, &p);
+  }
   if (r < 0) {
     std::fprintf(stderr, "goro: GORO_NETPOLL=uring: io_uring_queue_init failed (%s); using epoll\n", strerror(-r));
     return false;
@@ -526,7 +531,7 @@ namespace {
 // epoll_wait (goroutines then submit their own), -1 after it.
 void uring_flush(int blocked) {
   lock_guard lk(g_ring->sq_lock);
-  g_ring->poller_blocked = blocked > 0;
+  g_ring->blocked_pollers += blocked;
   if (blocked >= 0) uring_submit_locked();
 }
 
@@ -548,6 +553,7 @@ void uring_reap(g** head, g** tail, int32_t* n) {
       }
       io_uring_cq_advance(&g_ring->ring, cnt);
     }
+    if (cnt > 0) g_uring_completions.fetch_add(cnt, std::memory_order_relaxed);
     for (unsigned i = 0; i < cnt; i++) {
       if (data[i] == 0) continue;  // a cancel's own completion
       auto* pd = reinterpret_cast<poll_desc*>(data[i]);
@@ -586,9 +592,8 @@ long netpoll_recv(poll_desc* pd, void* buf, size_t n, poll_err* perr) {
     lock_guard lk(g_ring->sq_lock);
     io_uring_sqe* sqe = uring_sqe_locked();
     io_uring_prep_recv(sqe, pd->fd, buf, n, 0);
-    if (g_uring_opt & 2) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(pd));
-    if (g_ring->poller_blocked) uring_submit_locked();
+    if (g_ring->blocked_pollers > 0) uring_submit_locked();
   }
   bool cancelled = false;
   while (pd->udone.load(std::memory_order_seq_cst) == 0) {
@@ -699,6 +704,8 @@ netpoll_stats netpoll_stats_read() {
   s.readied_blocking = g_readied_blocking.load(std::memory_order_relaxed);
   s.readied_nonblocking = g_readied_nonblocking.load(std::memory_order_relaxed);
   s.readied_by_monitor = g_readied_by_monitor.load(std::memory_order_relaxed);
+  s.uring = g_inited.load(std::memory_order_acquire) && g_uring;  // g_uring is written before g_inited
+  s.uring_completions = g_uring_completions.load(std::memory_order_relaxed);
   return s;
 }
 
