@@ -31,7 +31,7 @@ namespace net = goro::net;
 
 namespace {
 
-bool uring_asked() {
+[[maybe_unused]] bool uring_asked() {
   const char* v = std::getenv("GORO_NETPOLL");
   return v != nullptr && std::strcmp(v, "uring") == 0;
 }
