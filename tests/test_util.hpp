@@ -10,6 +10,13 @@
 #include <string>
 
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
 
 #include "goro/runtime.hpp"
 
@@ -122,6 +129,32 @@ inline rlim_t raise_fd_limit(rlim_t want) {
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
   }
   return rl.rlim_cur;
+}
+
+// The system call thread `tid` of this process is blocked in, as
+// /proc/self/task/TID/syscall gives it: the number, then the arguments.
+// Empty while the thread runs (or if the file cannot be read).
+inline std::vector<unsigned long long> blocked_syscall(pid_t tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  std::string line;
+  std::getline(f, line);
+  std::vector<unsigned long long> v;
+  if (line.empty() || line == "running") return v;
+  std::istringstream in(line);
+  std::string word;
+  while (in >> word) v.push_back(std::stoull(word, nullptr, 0));
+  return v;
+}
+
+// Waits until thread `tid` is blocked in ppoll(2) and returns its
+// arguments (fds, nfds, timeout pointer, sigmask, sigsetsize): a thread
+// that polls in slices shows a timeout, one that waits to be woken none.
+inline std::vector<unsigned long long> await_ppoll(pid_t tid) {
+  for (;;) {
+    std::vector<unsigned long long> v = blocked_syscall(tid);
+    if (v.size() >= 6 && v[0] == SYS_ppoll) return {v.begin() + 1, v.begin() + 6};
+    std::this_thread::yield();
+  }
 }
 
 // Runs f as a goro::run main goroutine at maxprocs 1, 2 and 4 (the

@@ -43,8 +43,10 @@
 // an fd closed without it would never be reported ready. (An fd closed by
 // a library behind goro's back is the case to watch for.)
 //
-// From a plain thread (not a goroutine), wait_fd blocks the thread in
-// poll(2) with the same results, except that unwatch_fd does not wake it.
+// From a plain thread (not a goroutine), wait_fd registers the fd the
+// same way and blocks the thread in poll(2), with the same results:
+// unwatch_fd and close_fd wake it with goro::errc::closed at once. Any
+// number of threads may wait on one fd.
 //
 // Thread-safety: any goroutine or thread may call these, on any fd; at
 // most one goroutine may wait for each direction of an fd at a time (a

@@ -63,8 +63,8 @@
 // the same handle object too, except assigning to or destroying it while
 // it is in use: like std::shared_ptr). Two reads at once (or two writes,
 // two accepts) are serialized: each is done whole, one after the other,
-// as Go does. Plain threads block in poll(2) instead of parking; they
-// notice close() and a deadline change within 50 ms rather than at once.
+// as Go does. Plain threads block in poll(2) instead of parking; close()
+// and deadline changes wake them at once, as they wake goroutines.
 #pragma once
 
 #include <sys/socket.h>

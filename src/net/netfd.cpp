@@ -7,7 +7,6 @@
 // writers.
 #include "net/netfd.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,40 +91,17 @@ bool deadline_passed(const netfd* fd, poll_mode mode) {
   return d != 0 && d <= nanotime();
 }
 
-namespace {
-
-constexpr int64_t kThreadSliceNs = 50'000'000;
-
-[[gnu::noinline]] int sys_ppoll(pollfd* p, const timespec* ts) {
-  int r = ::ppoll(p, 1, ts, nullptr);
-  return r < 0 ? -errno : r;
-}
-
-// A plain thread's wait (netpoll_wait parks goroutines only): poll(2) in
-// slices, so that close() and deadline changes, which only the poller can
-// deliver at once, are noticed within a slice.
-std::error_code wait_thread(netfd* fd, poll_mode mode) {
-  pollfd p{fd->sysfd, static_cast<short>(mode == poll_mode::read ? POLLIN : POLLOUT), 0};
-  for (;;) {
-    if (fd->state.load(std::memory_order_seq_cst) & netfd::kClosing) return errc::closed;
-    int64_t now = nanotime();
-    int64_t d = (mode == poll_mode::read ? fd->rd : fd->wd).load(std::memory_order_acquire);
-    if (d != 0 && d <= now) return errc::deadline_exceeded;
-    int64_t left = kThreadSliceNs;
-    if (d != 0 && d - now < left) left = d - now;
-    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-    p.revents = 0;
-    int r = sys_ppoll(&p, &ts);
-    if (r > 0) return {};
-    if (r < 0 && r != -EINTR) return errno_code(r);
-  }
-}
-
-}  // namespace
-
 std::error_code fd_wait(netfd* fd, poll_mode mode) {
-  if (!in_goroutine()) return wait_thread(fd, mode);
-  switch (netpoll_wait(fd->pd, mode)) {
+  poll_err r;
+  if (in_goroutine()) {
+    r = netpoll_wait(fd->pd, mode);
+  } else {
+    // A plain thread blocks in ppoll; close and deadline changes wake it.
+    int err = 0;
+    r = netpoll_wait_thread(fd->pd, mode, 0, true, &err);
+    if (err != 0) return {err, std::generic_category()};
+  }
+  switch (r) {
     case poll_err::none: return {};
     case poll_err::closing: return errc::closed;
     case poll_err::timeout: return errc::deadline_exceeded;

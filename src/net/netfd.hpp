@@ -117,9 +117,9 @@ bool deadline_passed(const netfd* fd, poll_mode mode);
 
 // Waits until fd may be ready for `mode` (the caller holds a reference and
 // the direction's mutex, and retries its operation on {}): parks a
-// goroutine in the poller; a plain thread polls in slices of 50 ms,
-// checking close and the deadline between them. Returns errc::closed or
-// errc::deadline_exceeded.
+// goroutine in the poller; a plain thread blocks in ppoll, woken at once
+// by close and deadline changes (netpoll_wait_thread). Returns
+// errc::closed or errc::deadline_exceeded (or ppoll's error).
 std::error_code fd_wait(netfd* fd, poll_mode mode);
 
 // System calls that return the result or -errno (never inlined: errno is

@@ -41,6 +41,16 @@
 // the cache's lock (leaf: nothing is taken under it). The epoll and
 // eventfd descriptors are made once (call_once) and never closed.
 //
+// Plain threads (netpoll_wait_thread) cannot park: they block in ppoll(2)
+// on the fd and on an eventfd of their own (a thread_waker), listed on
+// the record under its lock while they wait. Close, deadline changes and
+// deadline fires change the record under the same lock and then write
+// every listed waker's eventfd, so a thread either sees the change when it
+// rechecks under the lock or is listed when the change is made, and then
+// its ppoll returns. Wakers are pooled, never freed, and their eventfds
+// never closed; a count left in one (a wake-up that raced a ready fd) is
+// a spurious wake-up for its next wait, which drains it and rechecks.
+//
 // The io_uring variant (netpoll.hpp; compiled with GORO_HAVE_URING). A
 // receive is one request on a ring shared by every M:
 //
@@ -72,11 +82,14 @@
 // epoll set (level-triggered, tag 1: no record lives at address 1).
 //
 // Lock order: poll_desc, then timers (timer_add/del), then sched (the
-// timers' wake-up). ready() is never called holding a poll_desc lock. The
-// ring's SQ and CQ locks are leaves (held across io_uring_enter only).
+// timers' wake-up); poll_desc, then the waker pool's leaf lock (never
+// held together in fact). ready() is never called holding a poll_desc
+// lock. The ring's SQ and CQ locks are leaves (held across io_uring_enter
+// only).
 #include "netpoll/netpoll.hpp"
 #include "netpoll/netpoll_stats.hpp"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sched.h>
@@ -100,6 +113,13 @@
 #include "sched/trace.hpp"
 
 namespace goro::detail {
+
+// A plain thread's wake-up channel (netpoll_wait_thread).
+struct thread_waker {
+  int efd = -1;                    // eventfd, non-blocking; never closed
+  thread_waker* next = nullptr;    // on a record's list (its lock) or the pool's free list (the pool's lock)
+  thread_waker* prev = nullptr;    // on a record's list
+};
 
 namespace {
 
@@ -369,6 +389,17 @@ void list_push(g* gp, g** head, g** tail, int32_t* n) {
   (*n)++;
 }
 
+// Wakes the plain threads waiting on pd (pd->lock held): their ppoll
+// returns and they recheck the record.
+void wake_threads_locked(poll_desc* pd) {
+  for (thread_waker* w = pd->threads; w != nullptr; w = w->next) {
+    uint64_t one = 1;
+    // EAGAIN: the counter is full, the thread is being woken anyway.
+    while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+}
+
 void deadline_fire(timer* t, int64_t now) {
   auto* pd = static_cast<poll_desc*>(t->arg);
   const bool read = t == &pd->rt;
@@ -380,6 +411,7 @@ void deadline_fire(timer* t, int64_t now) {
     d = -1;
     pd->info.fetch_or(read ? kInfoReadExpired : kInfoWriteExpired, std::memory_order_seq_cst);
     gp = unblock(pd, read ? poll_mode::read : poll_mode::write, false);
+    wake_threads_locked(pd);
   }
   if (gp != nullptr) ready(gp);
 }
@@ -445,6 +477,7 @@ void netpoll_close(poll_desc* pd) {
     pd->wd = 0;
     rg = unblock(pd, poll_mode::read, false);
     wg = unblock(pd, poll_mode::write, false);
+    wake_threads_locked(pd);
   }
   // The fd is still open (the caller closes it after us).
   if (registered) {
@@ -460,6 +493,7 @@ void netpoll_free(poll_desc* pd) {
   // the close (its seq matched then): clear it here, so the next user of
   // the record starts clean. A parked goroutine here is a runtime bug.
   GORO_CHECK(pd->rg.exchange(kNil) <= kReady && pd->wg.exchange(kNil) <= kReady);
+  GORO_CHECK(pd->threads == nullptr);  // a waiting thread holds a reference
   pd_cache& c = cache();
   lock_guard lk(c.lock);
   pd->link = c.free;
@@ -489,6 +523,7 @@ void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline) {
       t.when = deadline;
       timer_add(&t);
     }
+    wake_threads_locked(pd);  // they wait with the old deadline as timeout
   }
   if (gp != nullptr) ready(gp);
 }
@@ -500,6 +535,137 @@ poll_err netpoll_wait(poll_desc* pd, poll_mode mode) {
     // Woken by a deadline that was moved again before we ran: wait on.
   }
   return poll_err::none;
+}
+
+// ---- plain threads' waits (top of this file) -------------------------------
+
+namespace {
+
+struct waker_pool {
+  runtime_lock lock{lock_rank::leaf};
+  thread_waker* free = nullptr;  // guarded by lock
+};
+
+waker_pool& wakers() {
+  static waker_pool* p = new waker_pool();  // never destroyed: threads exit after main
+  return *p;
+}
+
+// Gives the thread's waker back to the pool when the thread exits.
+struct waker_holder {
+  thread_waker* w = nullptr;
+  ~waker_holder() {
+    if (w == nullptr) return;
+    waker_pool& p = wakers();
+    lock_guard lk(p.lock);
+    w->next = p.free;
+    p.free = w;
+  }
+};
+
+// The calling thread's waker, or null with *err set (eventfd failed: out
+// of descriptors).
+thread_waker* this_thread_waker(int* err) {
+  thread_local waker_holder h;
+  if (h.w != nullptr) return h.w;
+  {
+    waker_pool& p = wakers();
+    lock_guard lk(p.lock);
+    if (p.free != nullptr) {
+      h.w = p.free;
+      p.free = h.w->next;
+      h.w->next = nullptr;
+      return h.w;
+    }
+  }
+  int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) {
+    *err = errno;
+    return nullptr;
+  }
+  h.w = new thread_waker();
+  h.w->efd = efd;
+  return h.w;
+}
+
+[[gnu::noinline]] int sys_ppoll2(struct pollfd* p, const struct timespec* ts) {
+  int r = ppoll(p, 2, ts, nullptr);
+  return r < 0 ? -errno : r;
+}
+
+}  // namespace
+
+poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool pd_deadlines, int* err) {
+  *err = 0;
+  thread_waker* w = this_thread_waker(err);
+  if (w == nullptr) return poll_err::none;
+  const bool read = mode == poll_mode::read;
+  {
+    lock_guard lk(pd->lock);
+    w->prev = nullptr;
+    w->next = pd->threads;
+    if (pd->threads != nullptr) pd->threads->prev = w;
+    pd->threads = w;
+  }
+  poll_err result = poll_err::none;
+  struct pollfd p[2] = {{pd->fd, static_cast<short>(read ? POLLIN : POLLOUT), 0}, {w->efd, POLLIN, 0}};
+  for (;;) {
+    int64_t d = 0;
+    {
+      // Listed before this check: a change made after it writes our eventfd.
+      lock_guard lk(pd->lock);
+      if (pd->closing) {
+        result = poll_err::closing;
+        break;
+      }
+      if (pd_deadlines) d = read ? pd->rd : pd->wd;
+    }
+    if (d < 0) {
+      result = poll_err::timeout;
+      break;
+    }
+    if (until != 0 && (d == 0 || until < d)) d = until;
+    struct timespec ts {};
+    struct timespec* tsp = nullptr;
+    if (d != 0) {
+      int64_t left = d - nanotime();
+      if (left <= 0) {
+        result = poll_err::timeout;
+        break;
+      }
+      ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
+      tsp = &ts;
+    }
+    p[0].revents = 0;
+    p[1].revents = 0;
+    int r = sys_ppoll2(p, tsp);
+    if (r < 0) {
+      if (r == -EINTR) continue;
+      *err = -r;
+      break;
+    }
+    if (p[1].revents & POLLIN) {
+      uint64_t buf;
+      (void)!::read(w->efd, &buf, sizeof buf);  // EAGAIN: drained already
+    }
+    if (p[0].revents & POLLNVAL) {
+      *err = EBADF;  // the fd was closed under the wait
+      break;
+    }
+    if (p[0].revents != 0) break;  // ready, hung up or failed: the caller's retry says which
+  }
+  {
+    lock_guard lk(pd->lock);
+    if (w->prev != nullptr)
+      w->prev->next = w->next;
+    else
+      pd->threads = w->next;
+    if (w->next != nullptr) w->next->prev = w->prev;
+    w->next = nullptr;
+    w->prev = nullptr;
+  }
+  return result;
 }
 
 // ---- the scheduler's side --------------------------------------------------

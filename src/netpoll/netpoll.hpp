@@ -63,6 +63,7 @@ namespace goro::detail {
 
 struct g;
 struct m;
+struct thread_waker;  // netpoll.cpp
 
 enum class poll_mode : uint8_t { read = 1, write = 2 };
 
@@ -92,6 +93,9 @@ struct poll_desc {
   timer rt;  // fires at rd (arg: this record)
   timer wt;  // fires at wd
   bool closing = false;  // guarded by lock (mirrored in info)
+  // Plain threads blocked in netpoll_wait_thread on this record, woken
+  // through their eventfds by close and deadline changes. Guarded by lock.
+  thread_waker* threads = nullptr;
 
   poll_desc* link = nullptr;  // free list (the cache's lock)
 };
@@ -141,6 +145,19 @@ void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline);
 // readiness is a hint). A second goroutine waiting in the same direction
 // at once is a misuse: throws goro::panic_error.
 poll_err netpoll_wait(poll_desc* pd, poll_mode mode);
+
+// A plain thread's wait (netpoll_wait parks goroutines only): blocks the
+// thread in ppoll(2) on pd's fd and on the thread's own eventfd until the
+// fd may be ready for `mode` (none), pd is closed (closing), its deadline
+// for `mode` passes (only if pd_deadlines: the socket's deadlines, which
+// goro::net keeps on the record; goro::wait_fd's goroutines set per-call
+// deadlines there that are not a thread's), or `until` (nanotime; 0:
+// none) passes (timeout).
+// Close and deadline changes write the eventfd, so they wake the thread
+// at once, without a polling period. Threads only; any number may wait on
+// one record. *err is 0, or the errno of a failed ppoll (POLLNVAL, the fd
+// closed under the wait, is EBADF), returned with poll_err::none.
+poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool pd_deadlines, int* err);
 
 // ---- the scheduler's side (called from sched/proc.cpp and sysmon.cpp) ----
 

@@ -17,7 +17,6 @@
 // register a new fd (epoll_ctl, and the cache's leaf lock), and to count
 // references; never while waiting or while a record's lock is held.
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -82,35 +81,10 @@ fd_entry* entry_acquire(int fd, bool* always_ready, int* err) {
   return e;
 }
 
-// A plain thread's wait: poll(2) until ready or the deadline.
-std::error_code wait_thread(int fd, io mode, int64_t deadline_ns) {
-  struct pollfd p{fd, static_cast<short>(mode == io::read ? POLLIN : POLLOUT), 0};
-  for (;;) {
-    struct timespec ts{};
-    struct timespec* tsp = nullptr;
-    if (deadline_ns != 0) {
-      int64_t left = deadline_ns - nanotime();
-      if (left <= 0) return errc::deadline_exceeded;
-      ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
-      tsp = &ts;
-    }
-    int r = ppoll(&p, 1, tsp, nullptr);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return {errno, std::generic_category()};
-    }
-    if (r == 0) continue;  // the deadline is checked above
-    if (p.revents & POLLNVAL) return std::make_error_code(std::errc::bad_file_descriptor);
-    return {};
-  }
-}
-
 }  // namespace
 
 std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns) {
   if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
-  if (!in_goroutine()) return wait_thread(fd, mode, deadline_ns);
   if (deadline_ns != 0 && deadline_ns <= nanotime()) return errc::deadline_exceeded;
   bool always_ready = false;
   int err = 0;
@@ -120,6 +94,21 @@ std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns) {
     return {err, std::generic_category()};
   }
   const poll_mode pm = mode == io::read ? poll_mode::read : poll_mode::write;
+  if (!in_goroutine()) {
+    // A plain thread blocks in ppoll on the fd and its own eventfd, which
+    // unwatch_fd writes; the deadline is this call's, not the record's
+    // (goroutines set theirs there).
+    int err = 0;
+    poll_err r = netpoll_wait_thread(e->pd, pm, deadline_ns, false, &err);
+    entry_release(e);
+    if (err != 0) return {err, std::generic_category()};
+    switch (r) {
+      case poll_err::none: return {};
+      case poll_err::closing: return errc::closed;
+      case poll_err::timeout: return errc::deadline_exceeded;
+    }
+    return {};
+  }
   struct releaser {
     fd_entry* e;
     poll_mode pm;

@@ -817,7 +817,7 @@ TEST(NetConcurrent, TwoReadersAreSerialized) {
 }
 
 // Plain threads: a thread reads what a goroutine writes, and a close from
-// another thread ends a thread's blocked read (within the 50 ms slice).
+// another thread ends a thread's blocked read.
 TEST(NetThreads, PlainThreadReadWriteAndClose) {
   goro::set_maxprocs(2);
   goro::run([] {
@@ -850,6 +850,37 @@ TEST(NetThreads, PlainThreadReadWriteAndClose) {
     });
     t2.join();
     EXPECT_EQ(de, goro::errc::deadline_exceeded);
+  });
+}
+
+// A plain thread blocked in read sleeps without a time-out (no polling
+// period), and what must end its wait wakes it: a deadline set from
+// another thread, then a close. (It used to poll in 50 ms slices.)
+TEST(NetThreads, BlockedThreadSleepsUntilDeadlineChangeOrCloseWakesIt) {
+  goro::run([] {
+    auto p = tcp_pair();
+    net::conn a = p.first;
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> first_done{false};
+    std::error_code first, second;
+    std::thread t([&] {
+      tid = gettid();
+      char c;
+      first = a.read(&c, 1).second;   // until the deadline below
+      a.set_read_deadline(net::no_deadline);  // none again
+      first_done = true;
+      second = a.read(&c, 1).second;  // until closed
+    });
+    while (tid.load() == 0) std::this_thread::yield();
+    EXPECT_EQ(goro_test::await_ppoll(tid)[2], 0u) << "the thread waits with a time-out: it polls";
+    a.set_read_deadline(steady::now() + 5ms);
+    while (!first_done) std::this_thread::yield();
+    // The second wait: again without a time-out, until the close.
+    EXPECT_EQ(goro_test::await_ppoll(tid)[2], 0u);
+    a.close();
+    t.join();
+    EXPECT_EQ(first, goro::errc::deadline_exceeded);
+    EXPECT_EQ(second, goro::errc::closed);
   });
 }
 

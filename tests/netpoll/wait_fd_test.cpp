@@ -297,6 +297,34 @@ TEST(WaitFd, BadFdRegularFileAndPlainThread) {
   t.join();
 }
 
+// Plain threads waiting on an fd (any number of them, both directions)
+// sleep without a time-out and are woken by unwatch_fd. (A thread's wait
+// used to be a bare poll(2) that unwatch_fd could not end.)
+TEST(WaitFd, PlainThreadsWokenByUnwatch) {
+  sockpair sp;
+  // Fill the send buffer, so that a wait to write blocks too.
+  char chunk[4096] = {};
+  while (write(sp.fd[0], chunk, sizeof chunk) > 0) {
+  }
+  std::atomic<pid_t> tids[3] = {};
+  std::error_code got[3];
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 3; i++)
+    ts.emplace_back([&, i] {
+      tids[i] = gettid();
+      got[i] = goro::wait_fd(sp.fd[0], i == 2 ? goro::io::write : goro::io::read);
+    });
+  for (auto& tid : tids) {
+    while (tid.load() == 0) std::this_thread::yield();
+    EXPECT_EQ(goro_test::await_ppoll(tid)[2], 0u) << "a waiting thread polls with a time-out";
+  }
+  goro::unwatch_fd(sp.fd[0]);
+  for (auto& t : ts) t.join();
+  for (const auto& e : got) EXPECT_EQ(e, goro::errc::closed);
+  // Waiting again registers the fd again.
+  EXPECT_EQ(goro::wait_fd(sp.fd[0], goro::io::read, 1ms), goro::errc::deadline_exceeded);
+}
+
 // Two goroutines waiting to read one fd at once is a misuse (Go's "double
 // wait"): the second throws, the first is not disturbed.
 TEST(WaitFd, SecondWaiterInOneDirectionThrows) {

@@ -132,12 +132,12 @@ TEST(Mutex, TimeoutsRacingHandoffs) {
   });
 }
 
-// Goroutines parked on a goro::mutex (the dump's wait reason).
-int parked_on_mutex() {
-  int n = 0;
-  for (const goro::debug::goroutine_info& g : goro::debug::goroutines())
-    if (g.state == goro::debug::goroutine_state::waiting && g.wait_reason == "sync.Mutex.Lock") n++;
-  return n;
+// Parks in goro::mutex since the runtime started (cheap, unlike a dump:
+// a loop may call it often, also under TSan).
+uint64_t mutex_parks() {
+  for (const auto& w : goro::debug::stats().by_reason)
+    if (w.reason == "sync.Mutex.Lock") return w.waits;
+  return 0;
 }
 
 // The last waiter of a mutex in starvation mode times out: it must take
@@ -154,15 +154,16 @@ TEST(Mutex, LastTimedOutWaiterTakesStarvationModeWithIt) {
       ASSERT_LT(deadline, 100s);
       mu.lock();
       std::atomic<int> result{-1};  // the waiter's try_lock_for, once it returns
+      const uint64_t parks = mutex_parks();
       goro::wait_group wg;
       wg.go([&] { result = mu.try_lock_for(deadline) ? 1 : 0; });
-      while (parked_on_mutex() == 0) goro::yield();
+      while (mutex_parks() == parks) goro::yield();
       goro::sleep_for(2ms);  // the waiter has now waited over 1 ms
       mu.unlock();           // wakes it (it is runnable, not running: one P)
       mu.lock();             // and retakes the mutex first
       // The waiter runs, finds the mutex held, starves it and parks again;
       // unless its deadline passed first (a very busy machine): try longer.
-      while (parked_on_mutex() == 0 && result.load() < 0) goro::yield();
+      while (mutex_parks() == parks + 1 && result.load() < 0) goro::yield();
       const bool reparked = result.load() < 0;
       while (result.load() < 0) goro::sleep_for(1ms);  // its deadline passes
       EXPECT_EQ(result.load(), 0);
