@@ -3,10 +3,11 @@
 # (gdb: the switch_unwind test; libclang-rt-14-dev: the sanitizer runtimes
 # of clang, which the tsan preset builds with, only recommended by clang;
 # libboost1.74-dev, Debian 12's libboost-dev: Boost.Beast's HTTP parser,
-# header-only, for src/http).
+# header-only, for src/http; liburing-dev: the poller's io_uring variant,
+# GORO_NETPOLL=uring, left out of builds without it).
 # Sourced by scripts/test.sh and scripts/tour.sh.
 goro_install_deps() {
-  local pkgs=(cmake make g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev libboost1.74-dev libdw-dev pkg-config gdb "$@")
+  local pkgs=(cmake make g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev libboost-context-dev libboost1.74-dev libdw-dev liburing-dev pkg-config gdb "$@")
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -38,6 +38,7 @@
 #include "goro/net.hpp"
 #include "net/netfd.hpp"
 #include "net/resolve.hpp"
+#include "sched/park.hpp"
 
 namespace goro::net::detail {
 
@@ -96,6 +97,26 @@ std::pair<long, std::error_code> read_locked(netfd* fd, Op op) {
   }
 }
 
+// A stream conn's receive (the caller holds a reference and rmu): with
+// the io_uring variant (netpoll.hpp), a goroutine's recv is a completion
+// it parks for; otherwise, and on plain threads, recv-or-wait.
+std::pair<long, std::error_code> recv_locked(netfd* fd, void* buf, size_t n) {
+  if (netpoll_uring() && in_goroutine()) {
+    for (;;) {
+      if (deadline_passed(fd, poll_mode::read)) return {0, errc::deadline_exceeded};
+      poll_err pe = poll_err::none;
+      long r = netpoll_recv(fd->pd, buf, n, &pe);
+      if (pe == poll_err::closing) return {0, errc::closed};
+      if (pe == poll_err::timeout) return {0, errc::deadline_exceeded};
+      if (r >= 0) return {r, {}};
+      // ECANCELED that we did not ask for: the kernel cancelled it (the
+      // submitting thread exited, say): receive again.
+      if (r != -EINTR && r != -EAGAIN && r != -ECANCELED) return {0, errno_code(r)};
+    }
+  }
+  return read_locked(fd, [&] { return sys_recv(fd->sysfd, buf, n, 0); });
+}
+
 template <class Op>
 std::pair<long, std::error_code> read_loop(netfd* fd, Op op) {
   fd_ref ref(fd);
@@ -127,13 +148,14 @@ std::pair<size_t, std::error_code> write_loop(netfd* fd, size_t n, bool once, Op
 }
 
 // A new socket of kind k for address a, registered with the poller.
-std::shared_ptr<netfd> new_socket(int family, int sotype, std::error_code* err) {
+// stream_conn: to be connected (dial), not to listen.
+std::shared_ptr<netfd> new_socket(int family, int sotype, std::error_code* err, bool stream_conn = false) {
   long s = sys_socket(family, sotype);
   if (s < 0) {
     *err = errno_code(s);
     return nullptr;
   }
-  netfd* fd = netfd_new(static_cast<int>(s), family, sotype, err);
+  netfd* fd = netfd_new(static_cast<int>(s), family, sotype, err, stream_conn);
   if (fd == nullptr) return nullptr;
   return std::shared_ptr<netfd>(fd);
 }
@@ -185,7 +207,7 @@ std::shared_ptr<netfd> listen_any(std::string_view network, std::string_view add
 // Go's netFD.connect: a connected netfd, or the error (ctx.err() when
 // the context ended it).
 std::shared_ptr<netfd> connect_one(const context& ctx, const net_kind& k, const address& a, std::error_code* err) {
-  std::shared_ptr<netfd> fd = new_socket(a.native()->sa_family, k.sotype, err);
+  std::shared_ptr<netfd> fd = new_socket(a.native()->sa_family, k.sotype, err, k.sotype == SOCK_STREAM);
   if (!fd) return nullptr;
   long r = sys_connect(fd->sysfd, a.native(), a.native_size());
   if (r < 0 && r != -EINPROGRESS && r != -EINTR && r != -EALREADY) {
@@ -267,7 +289,15 @@ std::pair<size_t, std::error_code> conn::read(void* buf, size_t n) const {
     if (!ref) return {0, goro::detail::no_ref_error(fd)};
     return {0, {}};
   }
-  auto r = goro::detail::read_loop(fd, [&] { return goro::detail::sys_recv(fd->sysfd, buf, n, 0); });
+  std::pair<long, std::error_code> r;
+  if (fd != nullptr && fd->sotype == SOCK_STREAM) {
+    fd_ref ref(fd);
+    if (!ref) return {0, goro::detail::no_ref_error(fd)};
+    goro::mutex_lock lk(fd->rmu);
+    r = goro::detail::recv_locked(fd, buf, n);
+  } else {
+    r = goro::detail::read_loop(fd, [&] { return goro::detail::sys_recv(fd->sysfd, buf, n, 0); });
+  }
   if (r.second) return {0, r.second};
   if (r.first == 0 && fd->sotype == SOCK_STREAM) return {0, io_errc::eof};
   return {static_cast<size_t>(r.first), {}};
@@ -283,7 +313,9 @@ std::pair<size_t, std::error_code> conn::read_full(void* buf, size_t n) const {
   size_t got = 0;
   auto* p = static_cast<char*>(buf);
   while (got < n) {
-    auto r = goro::detail::read_locked(fd, [&] { return goro::detail::sys_recv(fd->sysfd, p + got, n - got, 0); });
+    auto r = fd->sotype == SOCK_STREAM
+                 ? goro::detail::recv_locked(fd, p + got, n - got)
+                 : goro::detail::read_locked(fd, [&] { return goro::detail::sys_recv(fd->sysfd, p + got, n - got, 0); });
     if (r.second) return {got, r.second};
     if (r.first == 0 && fd->sotype == SOCK_STREAM) return {got, got > 0 ? io_errc::unexpected_eof : io_errc::eof};
     got += static_cast<size_t>(r.first);
@@ -329,7 +361,7 @@ std::pair<conn, std::error_code> listener::accept() const {
   });
   if (r.second) return {conn(), r.second};
   std::error_code err;
-  netfd* nfd = goro::detail::netfd_new(static_cast<int>(r.first), fd->family, SOCK_STREAM, &err);
+  netfd* nfd = goro::detail::netfd_new(static_cast<int>(r.first), fd->family, SOCK_STREAM, &err, true);
   if (nfd == nullptr) return {conn(), err};
   std::shared_ptr<netfd> c(nfd);
   if (fd->family != AF_UNIX) {

@@ -68,9 +68,9 @@ netfd::~netfd() {
   close();
 }
 
-netfd* netfd_new(int fd, int family, int sotype, std::error_code* err) {
+netfd* netfd_new(int fd, int family, int sotype, std::error_code* err, bool stream_conn) {
   int e = 0;
-  poll_desc* pd = netpoll_open(fd, &e);
+  poll_desc* pd = netpoll_open(fd, &e, stream_conn);
   if (pd == nullptr) {
     ::close(fd);
     *err = {e, std::generic_category()};

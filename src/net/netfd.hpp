@@ -89,8 +89,9 @@ struct netfd {
 };
 
 // Makes a netfd for an open non-blocking socket: registers it with the
-// poller. On failure closes fd and returns null with *err set.
-netfd* netfd_new(int fd, int family, int sotype, std::error_code* err);
+// poller (stream_conn: netpoll_open's, a connected or connecting stream
+// socket). On failure closes fd and returns null with *err set.
+netfd* netfd_new(int fd, int family, int sotype, std::error_code* err, bool stream_conn = false);
 
 // An operation's reference, dropped at scope exit.
 class fd_ref {

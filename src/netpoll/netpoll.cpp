@@ -51,21 +51,59 @@
 // never closed; a count left in one (a wake-up that raced a ready fd) is
 // a spurious wake-up for its next wait, which drains it and rechecks.
 //
+// The io_uring variant (netpoll.hpp; compiled with GORO_HAVE_URING). A
+// receive is one request on a ring shared by every M:
+//
+//   goroutine (netpoll_recv)                reaper (netpoll(), any M)
+//   1. udone = 0; queue IORING_OP_RECV       a. pop the completion (CQ lock)
+//      under the SQ lock; submit at once     b. ures = result; udone = 1
+//      only if a poller is blocked.          c. unblock(read slot, ready):
+//   2. while udone == 0: if closed or past      kReady, or the parked g*,
+//      the deadline, queue a cancel (once,      which it readies.
+//      submitted at once); park on the read
+//      slot even when closed (block's
+//      `always`): the completion must come.
+//
+// The read slot's protocol is the epoll one, so a completion between the
+// check of udone and the park is not lost; a close or deadline wakes the
+// goroutine the same way (unblock with kNil), and it loops: cancels, and
+// parks again. A stale kReady (a completion reaped while the goroutine had
+// already seen udone) is a spurious wake-up of its next wait: it re-reads
+// udone. The cancel's own completion carries user_data 0 and is dropped.
+//
+// Submission is deferred: queued requests go to the kernel in one
+// io_uring_enter by the next netpoll() (find_runnable's non-blocking poll
+// when an M runs out of work, the idle M before it blocks, the monitor's),
+// so a batch of parked readers costs one system call. A goroutine queues
+// and submits itself when an M is blocked in epoll_wait (`blocked_pollers`,
+// counted under the SQ lock before that M submits what is queued): either
+// the blocked M's submit took the request or the goroutine sees the count.
+// Completions wake the blocked M through the ring's fd, which is in the
+// epoll set (level-triggered, tag 1: no record lives at address 1).
+//
 // Lock order: poll_desc, then timers (timer_add/del), then sched (the
 // timers' wake-up); poll_desc, then the waker pool's leaf lock (never
 // held together in fact). ready() is never called holding a poll_desc
-// lock.
+// lock. The ring's SQ and CQ locks are leaves (held across io_uring_enter
+// only).
 #include "netpoll/netpoll.hpp"
 #include "netpoll/netpoll_stats.hpp"
 
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#if GORO_HAVE_URING
+#include <liburing.h>
+#endif
 
 #include "base/check.hpp"
 #include "base/debug_env.hpp"
@@ -110,10 +148,85 @@ std::atomic<int64_t> g_last_poll{0};     // nanotime() at the last poll's return
 std::atomic<uint64_t> g_readied_blocking{0};
 std::atomic<uint64_t> g_readied_nonblocking{0};
 std::atomic<uint64_t> g_readied_by_monitor{0};
+std::atomic<uint64_t> g_uring_completions{0};
 
 uint64_t tag(poll_desc* pd, uint32_t seq) {
   return reinterpret_cast<uintptr_t>(pd) | (uint64_t{seq & 0xffffu} << kTagShift);
 }
+
+// ---- the io_uring variant (top of this file) ------------------------------
+
+constexpr uint64_t kRingTag = 1;  // the ring fd's epoll event
+bool g_uring = false;             // written once by init(), before g_inited
+
+#if GORO_HAVE_URING
+struct uring_state {
+  io_uring ring{};
+  runtime_lock sq_lock{lock_rank::leaf};
+  unsigned queued = 0;          // guarded by sq_lock: SQEs not yet submitted
+  int blocked_pollers = 0;      // guarded by sq_lock: Ms in a blocking epoll_wait
+  runtime_lock cq_lock{lock_rank::leaf};
+};
+uring_state* g_ring = nullptr;  // made by init(), never freed
+
+// Under sq_lock. -EAGAIN (no memory for requests now) and -EBUSY (the
+// kernel's overflow list of completions is full) leave the requests
+// queued, for the next flush: a poller reaps meanwhile.
+void uring_submit_locked() {
+  while (g_ring->queued > 0) {
+    int r = io_uring_submit(&g_ring->ring);
+    if (r == -EINTR) continue;
+    if (r == -EAGAIN || r == -EBUSY) return;
+    if (r < 0) fatal("runtime: netpoll: io_uring_submit failed (%s)", strerror(-r));
+    g_ring->queued = 0;  // SUBMIT_ALL: every queued entry was consumed
+  }
+}
+
+// Under sq_lock: a free SQE, submitting what is queued if the SQ is full.
+io_uring_sqe* uring_sqe_locked() {
+  for (;;) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&g_ring->ring)) {
+      g_ring->queued++;
+      return sqe;
+    }
+    uring_submit_locked();
+    if (g_ring->queued > 0) sched_yield();  // the kernel took none (EAGAIN, EBUSY): let a poller reap
+  }
+}
+
+bool uring_init() {
+  g_ring = new uring_state();
+  // The CQ holds a completion per connection in the worst case (every
+  // receive done before anyone reaps): room for the fd limit's worth;
+  // beyond it the kernel keeps them on its overflow list.
+  // COOP_TASKRUN (Linux 5.19): a completion's task work runs at the
+  // submitting M's next kernel entry (its next send, epoll_wait or futex
+  // sleep, which it interrupts, or a timer tick) instead of interrupting
+  // it; without TASKRUN_FLAG, liburing never enters the kernel only to run
+  // it. The faster of the variants measured (docs/design.md). SUBMIT_ALL
+  // (5.18): one bad entry does not stop a batch. Older kernels: without.
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+  p.cq_entries = 32768;
+  int r = io_uring_queue_init_params(4096, &g_ring->ring, &p);
+  if (r == -EINVAL) {
+    p = io_uring_params{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = 32768;
+    r = io_uring_queue_init_params(4096, &g_ring->ring, &p);
+  }
+  if (r < 0) {
+    std::fprintf(stderr, "goro: GORO_NETPOLL=uring: io_uring_queue_init failed (%s); using epoll\n", strerror(-r));
+    return false;
+  }
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;  // level-triggered: reported while completions wait
+  ev.data.u64 = kRingTag;
+  if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, g_ring->ring.ring_fd, &ev) != 0)
+    fatal("runtime: netpoll: epoll_ctl on the io_uring fd failed (%s)", strerror(errno));
+  return true;
+}
+#endif
 
 void init() {
   g_epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -125,6 +238,14 @@ void init() {
   ev.data.u64 = 0;
   if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, g_breakfd, &ev) != 0)
     fatal("runtime: netpoll: epoll_ctl on the eventfd failed (%s)", strerror(errno));
+  const char* mode = std::getenv("GORO_NETPOLL");
+  if (mode != nullptr && std::strcmp(mode, "uring") == 0) {
+#if GORO_HAVE_URING
+    g_uring = uring_init();
+#else
+    std::fprintf(stderr, "goro: GORO_NETPOLL=uring: built without liburing; using epoll\n");
+#endif
+  }
   // release: a poller that sees g_inited sees the descriptors. (TSan
   // does not see the runtime's atomics: it is told, race.hpp, or it takes
   // the epoll fd's creation and a poll on another thread for a race.)
@@ -226,8 +347,10 @@ bool poll_window() {
   while (nanotime() < until) cpu_relax();
 }
 
-// Waiter side. Returns true if the fd was reported ready.
-bool block(poll_desc* pd, poll_mode mode) {
+// Waiter side. Returns true if the fd was reported ready. always: park
+// even when closed or past the deadline (a uring receive waiting for the
+// completion of its cancelled request).
+bool block(poll_desc* pd, poll_mode mode, bool always = false) {
   std::atomic<uintptr_t>* gpp = slot(pd, mode);
   for (;;) {
     uintptr_t old = gpp->load(std::memory_order_seq_cst);
@@ -241,7 +364,7 @@ bool block(poll_desc* pd, poll_mode mode) {
     if (gpp->compare_exchange_strong(old, kWait, std::memory_order_seq_cst)) break;
   }
   if (poll_window()) [[unlikely]] poll_window_pause();
-  if (check_err(pd, mode) == poll_err::none) {
+  if (always || check_err(pd, mode) == poll_err::none) {
     commit_arg c{gpp, false};
     park(wait_reason::io_wait, commit, &c);
     if (c.committed) g_waiters.fetch_sub(1, std::memory_order_relaxed);
@@ -297,7 +420,7 @@ void deadline_fire(timer* t, int64_t now) {
 
 // ---- records ---------------------------------------------------------------
 
-poll_desc* netpoll_open(int fd, int* err) {
+poll_desc* netpoll_open(int fd, int* err, bool stream_conn) {
   ensure_runtime();
   std::call_once(g_init_once, init);
   poll_desc* pd = pd_alloc();
@@ -316,7 +439,9 @@ poll_desc* netpoll_open(int fd, int* err) {
     seq = pd->seq.load(std::memory_order_relaxed);
   }
   struct epoll_event ev {};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  // uring: the conn's reads are completions (netpoll_recv); readiness to
+  // read would only wake their waiter for nothing.
+  ev.events = g_uring && stream_conn ? EPOLLOUT | EPOLLET : EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = tag(pd, seq);
   if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     *err = errno;
@@ -565,14 +690,131 @@ void netpoll_break() {
   }
 }
 
+#if GORO_HAVE_URING
+namespace {
+
+// Sends the queued receives to the kernel. blocked: +1 before a blocking
+// epoll_wait (goroutines then submit their own), -1 after it.
+void uring_flush(int blocked) {
+  lock_guard lk(g_ring->sq_lock);
+  g_ring->blocked_pollers += blocked;
+  if (blocked >= 0) uring_submit_locked();
+}
+
+// Reaps the completion queue: each receive's result goes to its record and
+// its goroutine, if parked, onto the list.
+void uring_reap(g** head, g** tail, int32_t* n) {
+  constexpr unsigned kBatch = 128;
+  for (;;) {
+    io_uring_cqe* cqes[kBatch];
+    uint64_t data[kBatch];
+    int32_t res[kBatch];
+    unsigned cnt;
+    {
+      lock_guard lk(g_ring->cq_lock);
+      cnt = io_uring_peek_batch_cqe(&g_ring->ring, cqes, kBatch);
+      for (unsigned i = 0; i < cnt; i++) {
+        data[i] = cqes[i]->user_data;
+        res[i] = cqes[i]->res;
+      }
+      io_uring_cq_advance(&g_ring->ring, cnt);
+    }
+    if (cnt > 0) g_uring_completions.fetch_add(cnt, std::memory_order_relaxed);
+    for (unsigned i = 0; i < cnt; i++) {
+      if (data[i] == 0) continue;  // a cancel's own completion
+      auto* pd = reinterpret_cast<poll_desc*>(data[i]);
+      pd->ures.store(res[i], std::memory_order_relaxed);
+      pd->udone.store(1, std::memory_order_seq_cst);  // before the slot: the waiter re-reads it after a wake
+      if (g* gp = unblock(pd, poll_mode::read, true)) list_push(gp, head, tail, n);
+    }
+    if (cnt < kBatch) return;
+  }
+}
+
+// Queues the cancel of pd's receive and submits it at once (nobody else
+// may poll soon: the goroutine is the one that wants to be done).
+void uring_cancel(poll_desc* pd) {
+  lock_guard lk(g_ring->sq_lock);
+  io_uring_sqe* sqe = uring_sqe_locked();
+  io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(pd), 0);
+  io_uring_sqe_set_data64(sqe, 0);
+  uring_submit_locked();
+}
+
+std::atomic<int64_t> g_last_epoll{0};  // a hint: when a uring netpoll(0) last ran epoll_wait
+
+}  // namespace
+#endif
+
+bool netpoll_uring() { return g_uring; }
+
+long netpoll_recv(poll_desc* pd, void* buf, size_t n, poll_err* perr) {
+  *perr = check_err(pd, poll_mode::read);
+  if (*perr != poll_err::none) return 0;
+#if GORO_HAVE_URING
+  if (n > (size_t{1} << 30)) n = size_t{1} << 30;  // the result is an int32
+  pd->udone.store(0, std::memory_order_seq_cst);
+  {
+    lock_guard lk(g_ring->sq_lock);
+    io_uring_sqe* sqe = uring_sqe_locked();
+    io_uring_prep_recv(sqe, pd->fd, buf, n, 0);
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(pd));
+    if (g_ring->blocked_pollers > 0) uring_submit_locked();
+  }
+  bool cancelled = false;
+  while (pd->udone.load(std::memory_order_seq_cst) == 0) {
+    if (!cancelled) {
+      if (poll_err e = check_err(pd, poll_mode::read); e != poll_err::none) {
+        *perr = e;
+        uring_cancel(pd);
+        cancelled = true;
+      }
+    }
+    (void)block(pd, poll_mode::read, true);
+  }
+  int32_t r = pd->ures.load(std::memory_order_relaxed);
+  if (cancelled && r == -ECANCELED) return 0;
+  *perr = poll_err::none;  // completed before the cancel: its result stands
+  return r;
+#else
+  (void)buf;
+  (void)n;
+  fatal("runtime: netpoll: netpoll_recv without io_uring");
+#endif
+}
+
 g* netpoll(int64_t until_ns, int32_t* n) {
   *n = 0;
   if (!g_inited.load(std::memory_order_acquire)) return nullptr;
   race_acquire(&g_inited);
+  g* head = nullptr;
+  g* tail = nullptr;
+  bool skip_epoll = false;
+#if GORO_HAVE_URING
+  bool flagged = false;
+  if (g_uring) {
+    // Submit what goroutines queued; from here until the -1, goroutines
+    // submit their own (this M may block).
+    flagged = until_ns != 0;
+    uring_flush(flagged ? 1 : 0);
+    uring_reap(&head, &tail, n);
+    if (*n > 0) {
+      // Goroutines to run: no blocking. Epoll (accepts, writes, the break)
+      // is looked at too, but a busy non-blocking poller skips it for up
+      // to a millisecond: the completions are what the requests wait for.
+      until_ns = 0;
+      int64_t now = nanotime();
+      if (!flagged && now - g_last_epoll.load(std::memory_order_relaxed) < 1'000'000) skip_epoll = true;
+      else g_last_epoll.store(now, std::memory_order_relaxed);
+    }
+  }
+#endif
   constexpr int kEvents = 128;
   struct epoll_event evs[kEvents];
-  int cnt;
-  if (until_ns == 0) {
+  int cnt = 0;
+  if (skip_epoll) {
+    cnt = 0;
+  } else if (until_ns == 0) {
     cnt = epoll_wait(g_epfd, evs, kEvents, 0);
   } else {
     g_blocked.fetch_add(1, std::memory_order_seq_cst);
@@ -590,11 +832,9 @@ g* netpoll(int64_t until_ns, int32_t* n) {
   }
   g_last_poll.store(nanotime(), std::memory_order_relaxed);
   if (cnt < 0) {
-    if (errno == EINTR) return nullptr;
-    fatal("runtime: netpoll: epoll_wait failed (%s)", strerror(errno));
+    if (errno != EINTR) fatal("runtime: netpoll: epoll_wait failed (%s)", strerror(errno));
+    cnt = 0;  // a signal (or io_uring's task work): what was reaped still counts
   }
-  g* head = nullptr;
-  g* tail = nullptr;
   for (int i = 0; i < cnt; i++) {
     uint64_t data = evs[i].data.u64;
     if (data == 0) {
@@ -604,6 +844,7 @@ g* netpoll(int64_t until_ns, int32_t* n) {
       g_break_pending.store(0, std::memory_order_seq_cst);
       continue;
     }
+    if (data == kRingTag) continue;  // reaped below
     auto* pd = reinterpret_cast<poll_desc*>(data & kPtrMask);
     if (static_cast<uint32_t>(data >> kTagShift) != (pd->seq.load(std::memory_order_relaxed) & 0xffffu)) continue;
     uint32_t e = evs[i].events;
@@ -612,6 +853,12 @@ g* netpoll(int64_t until_ns, int32_t* n) {
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
       if (g* gp = unblock(pd, poll_mode::write, true)) list_push(gp, &head, &tail, n);
   }
+#if GORO_HAVE_URING
+  if (g_uring) {
+    if (flagged) uring_flush(-1);
+    if (!skip_epoll) uring_reap(&head, &tail, n);
+  }
+#endif
   if (*n > 0) (until_ns == 0 ? g_readied_nonblocking : g_readied_blocking).fetch_add(static_cast<uint64_t>(*n), std::memory_order_relaxed);
   return head;
 }
@@ -623,6 +870,8 @@ netpoll_stats netpoll_stats_read() {
   s.readied_blocking = g_readied_blocking.load(std::memory_order_relaxed);
   s.readied_nonblocking = g_readied_nonblocking.load(std::memory_order_relaxed);
   s.readied_by_monitor = g_readied_by_monitor.load(std::memory_order_relaxed);
+  s.uring = g_inited.load(std::memory_order_acquire) && g_uring;  // g_uring is written before g_inited
+  s.uring_completions = g_uring_completions.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -19,6 +19,16 @@
 // protocol is spelled out in netpoll.cpp). Registration is edge-triggered
 // (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET), made once per fd.
 //
+// The io_uring variant ($GORO_NETPOLL=uring, built when liburing is found:
+// GORO_HAVE_URING; an experiment measured in docs/design.md, epoll stays
+// the default): a connected stream socket's receives are completions, not
+// readiness. netpoll_recv queues an IORING_OP_RECV and parks on the read
+// slot until its completion is reaped; sends, accepts, connects, datagrams
+// and wait_fd stay on epoll readiness. The ring's fd is itself in the
+// epoll set, so the idle M's epoll_wait wakes when completions are posted
+// and the scheduler's idle path is unchanged: netpoll() submits the queued
+// requests and reaps the completion queue as well as the epoll events.
+//
 // Invariants:
 //  - At most one goroutine waits per slot (kWait or a g*); a second is a
 //    misuse, reported by netpoll_wait (Go's "double wait").
@@ -30,6 +40,12 @@
 //    stale event is dropped; a deadline timer checks the deadline itself.
 //  - netpoll_waiters() counts goroutines parked in IO wait: while it is
 //    above zero, the idle worker polls and no deadlock is reported.
+//  - uring: at most one receive in flight per record (reads hold the
+//    netfd's rmu), and its goroutine does not return before the
+//    completion came (the kernel writes into its buffer until then), even
+//    when closed or past its deadline: it cancels the request
+//    (IORING_OP_ASYNC_CANCEL) and waits for the completion. So a record is
+//    never freed or reused with a receive in flight.
 //
 // Lock order: a poll_desc's lock ranks `poll_desc` (base/lock.hpp): its
 // deadline timers are added and deleted under it (rank `timers`, then
@@ -37,6 +53,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "base/lock.hpp"
@@ -64,6 +81,10 @@ struct poll_desc {
   // Bumped at each open (reuse) of the record; epoll events carry it.
   std::atomic<uint32_t> seq{0};
   int fd = -1;
+  // uring: the result of the receive in flight and whether its completion
+  // was reaped (written by the reaper before it readies the waiter).
+  std::atomic<int32_t> ures{0};
+  std::atomic<uint32_t> udone{0};
 
   runtime_lock lock{lock_rank::poll_desc};
   // Guarded by lock: the deadlines (nanotime; 0 none, -1 passed).
@@ -86,8 +107,24 @@ inline constexpr uint32_t kInfoWriteExpired = 4;
 // Registers fd with the poller (edge-triggered, both directions). Returns
 // the record, or null with *err set to the errno of epoll_ctl (EPERM for
 // a regular file, which epoll cannot watch: it is always ready).
-// Callable from anywhere.
-poll_desc* netpoll_open(int fd, int* err);
+// Callable from anywhere. stream_conn: a connected stream socket, whose
+// goroutines' reads go through netpoll_recv when netpoll_uring() (epoll
+// then watches its writes only, so readiness does not wake the waiter
+// for a completion).
+poll_desc* netpoll_open(int fd, int* err, bool stream_conn = false);
+
+// Whether the io_uring variant runs ($GORO_NETPOLL=uring, read at the
+// first netpoll_open; false when built without liburing or when the ring
+// cannot be made). Meaningful once a record was opened.
+bool netpoll_uring();
+
+// uring only: receives up to n bytes on pd's fd as recv(2) with no flags,
+// through an IORING_OP_RECV completion, parking the calling goroutine
+// until it comes. Returns the byte count or -errno. If pd is closed or
+// the read deadline passes first, cancels the request, waits for its
+// completion, and sets *perr (then the result is 0 unless data arrived
+// before the cancel took effect). Goroutines only; the caller holds rmu.
+long netpoll_recv(poll_desc* pd, void* buf, size_t n, poll_err* perr);
 
 // Wakes every goroutine waiting on pd with poll_err::closing, makes later
 // waits fail the same way, and removes the fd from epoll (Go's evict +

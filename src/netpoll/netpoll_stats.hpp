@@ -15,6 +15,10 @@ struct netpoll_stats {
   uint64_t readied_blocking = 0;
   uint64_t readied_nonblocking = 0;
   uint64_t readied_by_monitor = 0;
+  // The io_uring variant (netpoll.hpp): whether it runs, and the
+  // completions of receives it reaped.
+  bool uring = false;
+  uint64_t uring_completions = 0;
 };
 
 // The counts since the process started (relaxed reads). Any thread.
