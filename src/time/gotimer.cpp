@@ -14,9 +14,12 @@
 #include "chan/hchan.hpp"
 #include "goro/detail/spawn.hpp"
 #include "time/gotimer.hpp"
+#include "time/rec_slab.hpp"
 #include "time/timer_stats.hpp"
 
 namespace goro::detail {
+
+static_assert(sizeof(timer_rec) <= kTimerSlabSlot && alignof(timer_rec) <= 32, "a chan record fits a slab slot");
 
 namespace {
 
@@ -41,7 +44,7 @@ void rec_free(timer_rec* t) noexcept {
     return;
   }
   t->~timer_rec();
-  ::operator delete(t);
+  timer_slab_free(t);
 }
 
 void fire(timer* tm, int64_t now);
@@ -189,7 +192,7 @@ int64_t timer_recs_live() noexcept { return live_recs.load(std::memory_order_rel
 [[noreturn]] void timer_throw_nil(const char* what) { throw panic_error(what); }
 
 timer_rec* timer_new_chan(int64_t when, int64_t period) {
-  void* mem = ::operator new(sizeof(timer_rec));
+  void* mem = timer_slab_alloc();  // time/rec_slab.hpp: why not operator new
   auto* t = ::new (mem) timer_rec;
   live_recs.fetch_add(1, std::memory_order_relaxed);
   t->t.fn = fire;

@@ -71,6 +71,47 @@ struct timer_entry {
   uintptr_t ref;
 };
 
+// The heap's array. Not a std::vector: growing a vector copies every entry
+// into a fresh allocation whose pages then fault in one by one, and with a
+// million pending timers (16 MiB) that memmove and its faults were an
+// eighth of toolkit/timer_add. This array grows with realloc, which for a
+// large block (glibc: an mmapped chunk) moves the pages with mremap instead
+// of copying them. (Not advised MADV_HUGEPAGE: advising part of the block
+// splits its mapping, and mremap then fails with EFAULT, so glibc falls
+// back to copying.) timer_entry is trivially copyable, so realloc's
+// bitwise move is the entries' move.
+// Not thread-safe: guarded by the heap's lock, as the vector was.
+class entry_array {
+ public:
+  entry_array() = default;
+  entry_array(const entry_array&) = delete;
+  entry_array& operator=(const entry_array&) = delete;
+  ~entry_array();
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t capacity() const { return cap_; }
+  timer_entry& operator[](size_t i) { return data_[i]; }
+  const timer_entry& operator[](size_t i) const { return data_[i]; }
+  void push_back(timer_entry e) {
+    if (size_ == cap_) grow();
+    data_[size_++] = e;
+  }
+  void pop_back() { size_--; }
+  void clear() { size_ = 0; }
+  void shrink(size_t n) { size_ = n; }  // n <= size()
+  // Gives the memory back: the capacity becomes max(size(), keep).
+  void shrink_to(size_t keep);
+  void release();  // empties the array and frees its memory
+
+ private:
+  void grow();
+  void set_capacity(size_t cap);
+  timer_entry* data_ = nullptr;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
+
 // A P's timers: a 4-ary min-heap, plus a queue for the common case of
 // sleeps arriving in deadline order (goroutines sleeping for the same
 // duration, or a loop of sleeps): a sleep entry whose deadline is not
@@ -80,7 +121,7 @@ struct timer_entry {
 // (about 400 instructions per sleep with 10,000 sleepers).
 struct timer_heap {
   runtime_lock lock{lock_rank::timers};
-  std::vector<timer_entry> heap;  // guarded by lock; 4-ary min-heap on `when`
+  entry_array heap;  // guarded by lock; 4-ary min-heap on `when`
   size_t dead = 0;                 // guarded by lock: dead entries in `heap`
   // Guarded by lock: sleep entries [run_head, run.size()), deadlines
   // nondecreasing.

@@ -12,6 +12,8 @@
 // they are more than half the heap, so the heap is never more than twice
 // its live entries and the amortized cost of a deletion stays O(1).
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
@@ -25,7 +27,7 @@ namespace goro::detail {
 
 namespace {
 
-using heap_t = std::vector<timer_entry>;
+using heap_t = entry_array;
 
 constexpr uintptr_t kSleepTag = 1;
 constexpr uintptr_t kDead = 0;  // a deleted timer's entry (timer_del)
@@ -122,11 +124,11 @@ void compact_locked(timer_heap& th) {
   size_t n = 0;
   for (size_t i = 0; i < h.size(); i++)
     if (h[i].ref != kDead) place(h, n++, h[i]);
-  h.resize(n);
+  h.shrink(n);
   th.dead = 0;
   for (size_t i = n / 4 + 1; i-- > 0;)
     if (i < n) sift_down(h, i);
-  if (h.capacity() > kKeepCapacity && h.capacity() > 4 * n) h.shrink_to_fit();
+  if (h.capacity() > kKeepCapacity && h.capacity() > 4 * n) h.shrink_to(n);
 }
 
 // After every change to the heap: with no live entry left, the dead ones go
@@ -137,7 +139,7 @@ void update_timer0(p* pp) {
   if (th.dead != 0 && th.dead == th.heap.size()) {
     th.dead = 0;
     if (th.heap.capacity() > kKeepCapacity) {
-      heap_t().swap(th.heap);
+      th.heap.release();
     } else {
       th.heap.clear();
     }
@@ -165,6 +167,32 @@ void wake_for_timer(int64_t when) {
 }
 
 }  // namespace
+
+entry_array::~entry_array() { std::free(data_); }
+
+void entry_array::set_capacity(size_t cap) {
+  if (cap == 0) {
+    release();
+    return;
+  }
+  void* p = std::realloc(data_, cap * sizeof(timer_entry));
+  if (p == nullptr) throw std::bad_alloc();
+  data_ = static_cast<timer_entry*>(p);
+  cap_ = cap;
+}
+
+void entry_array::grow() { set_capacity(cap_ < 64 ? 64 : 2 * cap_); }
+
+void entry_array::shrink_to(size_t keep) {
+  if (keep < size_) keep = size_;
+  if (keep < cap_) set_capacity(keep);
+}
+
+void entry_array::release() {
+  std::free(data_);
+  data_ = nullptr;
+  size_ = cap_ = 0;
+}
 
 namespace {
 

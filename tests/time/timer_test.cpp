@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -21,6 +22,10 @@ using namespace std::chrono_literals;
 using goro_test::steady;
 
 namespace {
+
+// What the record arenas may keep mapped once their timers are freed: the
+// arena being filled and one spare (time/rec_slab.hpp).
+constexpr int64_t kTwoArenas = int64_t{4} << 20;
 
 // Waits (sleeping, from a goroutine or a thread) until pred() holds; false
 // after `limit`.
@@ -353,6 +358,7 @@ TEST(TimerMemory, MillionStoppedTimersLeaveNothingBehind) {
     int64_t base_entries = goro::detail::timer_heap_entries();
     struct mallinfo2 mi = mallinfo2();
     int64_t base_bytes = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+    int64_t base_slab = goro::detail::timer_slab_bytes();
     {
       std::vector<goro::timer> ts(static_cast<size_t>(n));
       for (auto& t : ts) t = goro::new_timer(1h);
@@ -371,9 +377,61 @@ TEST(TimerMemory, MillionStoppedTimersLeaveNothingBehind) {
     }
     EXPECT_EQ(goro::detail::timer_recs_live(), base_live);
     mi = mallinfo2();
-    // Well under the 100+ bytes each pending timer took.
+    // Well under the 100+ bytes each pending timer took; the record arenas
+    // (time/rec_slab.hpp) keep at most two of their 2 MiB mapped.
     EXPECT_LT(static_cast<int64_t>(mi.uordblks + mi.hblkhd) - base_bytes, int64_t{8} * n + (1 << 20));
+    EXPECT_LE(goro::detail::timer_slab_bytes(), std::max(base_slab, kTwoArenas));
   });
+}
+
+// The record arenas (time/rec_slab.hpp) give their memory back when the
+// timers in them are freed en masse, whatever the order, keeping at most
+// the arena being filled and one spare; freed slots are reused before a new
+// arena is mapped.
+TEST(TimerMemory, RecordArenasAreGivenBackAndReused) {
+  const int n = goro_test::scaled(300'000, 10);
+  goro::run([n] {
+    int64_t base_live = goro::detail::timer_recs_live();
+    int64_t base_slab = goro::detail::timer_slab_bytes();
+    std::vector<goro::timer> ts(static_cast<size_t>(n));
+    for (auto& t : ts) t = goro::new_timer(1h);
+    int64_t peak = goro::detail::timer_slab_bytes();
+#if !defined(GORO_ASAN)  // ASan builds give each record an operator new
+    EXPECT_GE(peak, int64_t{96} * n);
+#endif
+    // Every other one dropped, then as many made again: they fit the holes.
+    for (size_t i = 0; i < ts.size(); i += 2) ts[i] = goro::timer();
+    EXPECT_EQ(goro::detail::timer_recs_live() - base_live, n - (n + 1) / 2);
+    for (size_t i = 0; i < ts.size(); i += 2) ts[i] = goro::new_timer(1h);
+    EXPECT_LE(goro::detail::timer_slab_bytes(), peak);
+    // Dropped from the middle outwards, then the rest.
+    for (size_t i = ts.size() / 4; i < 3 * ts.size() / 4; i++) ts[i] = goro::timer();
+    ts.clear();
+    EXPECT_EQ(goro::detail::timer_recs_live(), base_live);
+    EXPECT_LE(goro::detail::timer_slab_bytes(), std::max(base_slab, kTwoArenas));
+  });
+}
+
+// Records made and freed by many threads at once (TSan checks the arenas'
+// lock; ASan the slots handed out).
+TEST(TimerMemory, RecordArenasFromManyThreads) {
+  const int per_thread = goro_test::scaled(50'000, 10);
+  int64_t base_live = goro::detail::timer_recs_live();
+  std::vector<std::thread> ths;
+  for (int w = 0; w < 4; w++) {
+    ths.emplace_back([per_thread, w] {
+      std::vector<goro::timer> ts;
+      std::mt19937 rng(static_cast<unsigned>(w));
+      for (int i = 0; i < per_thread; i++) {
+        ts.push_back(goro::new_timer(1h));
+        if (rng() % 5 == 0) ts.back().stop();
+        if (rng() % 3 == 0) ts[rng() % ts.size()] = goro::timer();  // freed now, if not already
+      }
+    });
+  }
+  for (auto& th : ths) th.join();
+  EXPECT_EQ(goro::detail::timer_recs_live(), base_live);
+  EXPECT_LE(goro::detail::timer_slab_bytes(), kTwoArenas);
 }
 
 // Lazy deletion must neither fire a stopped timer nor lose a live one when
