@@ -88,7 +88,8 @@ bool drain_locked(timer_rec* t) {
 // a reference of its own (a handle's, or a fire's entry still counted), so
 // the count cannot reach 0 here.
 void unqueue_locked(timer_rec* t) {
-  if (t->entries > 0 && timer_del(&t->t) && --t->entries == 0)
+  if (t->entries.load(std::memory_order_relaxed) > 0 && timer_del(&t->t) &&
+      t->entries.fetch_sub(1, std::memory_order_acq_rel) == 1)
     t->refs.fetch_sub(1, std::memory_order_acq_rel);  // acq_rel: as any release
 }
 
@@ -96,9 +97,47 @@ void unqueue_locked(timer_rec* t) {
 // reference.
 void enqueue_locked(timer_rec* t) {
   unqueue_locked(t);
-  if (t->entries++ == 0) t->refs.fetch_add(1, std::memory_order_relaxed);  // T1; relaxed: we hold one
+  if (t->entries.fetch_add(1, std::memory_order_relaxed) == 0)
+    t->refs.fetch_add(1, std::memory_order_relaxed);  // T1; relaxed: we hold one
   timer_add(&t->t);
 }
+
+// The record's lock, with the lock-free Stop (T5) folded in: on taking it,
+// the lock-free state is taken back, and a Stop that happened lock-free
+// is applied (disarmed, its zombie entry deleted unless a pop or a reaper
+// already dropped it, which then hands its count back: fire). On releasing
+// it, the lock-free Stop is allowed again if the record is in the state
+// it covers (T5).
+class rec_lock {
+ public:
+  explicit rec_lock(timer_rec* t) : t_(t) {
+    t_->lock.lock();
+    uint32_t s = timer_lf_disarm(&t_->t);
+    if (s == kLfZombie || s == kLfReaped) {
+      t_->armed = false;
+      unqueue_locked(t_);
+    }
+  }
+  ~rec_lock() {
+    if (lf_stoppable(t_)) timer_lf_arm(&t_->t);
+    t_->lock.unlock();
+  }
+  rec_lock(const rec_lock&) = delete;
+  rec_lock& operator=(const rec_lock&) = delete;
+
+  // T5's state: armed (so its entry is on a heap, or popped and about to
+  // fire, which then finds it stopped), and nothing to withdraw: a
+  // one-shot that is armed has no value pending (firing disarms it,
+  // re-arming withdraws first), a ticker none only while it has no channel
+  // and no pending flag (a channel's queued tick is guarded by the
+  // channel's lock, not ours).
+  static bool lf_stoppable(const timer_rec* t) {
+    return t->armed && (t->period == 0 || (t->c == nullptr && !t->value_pending));
+  }
+
+ private:
+  timer_rec* t_;
+};
 
 // Go's Stop under the lock: disarms, withdraws the value. True if the
 // timer was pending or its value unreceived.
@@ -137,11 +176,18 @@ void start_func(timer_rec* t) {
 // The heap's callback, on a worker's scheduler stack (time/timer.hpp).
 void fire(timer* tm, int64_t now) {
   timer_rec* t = rec_of(tm);
+  if (now == kTimerReaped) {
+    // A reaper dropped the entry of a lock-free Stop (T5) and hands its
+    // count back. Nothing fires. No lock: entries' last decrement may come
+    // from here (T1).
+    if (t->entries.fetch_sub(1, std::memory_order_acq_rel) == 1) timer_rec_release(t);
+    return;
+  }
   ready_list rl;
   bool run_func = false;
   bool release_runtime_ref = false;
   {
-    lock_guard lk(t->lock);
+    rec_lock lk(t);
     // This fire's entry stays counted until the end, so that re-arming
     // (and the timer_del before it) never drops the runtime's reference.
     if (t->armed && t->t.when <= now) {  // else stale (an older arming)
@@ -166,7 +212,8 @@ void fire(timer* tm, int64_t now) {
         }
       }
     }
-    release_runtime_ref = --t->entries == 0;  // T1: dropped below, after unlocking
+    // T1: dropped below, after unlocking.
+    release_runtime_ref = t->entries.fetch_sub(1, std::memory_order_acq_rel) == 1;
   }
   rl.ready_all();
   if (run_func) start_func(t);
@@ -199,7 +246,7 @@ timer_rec* timer_new_chan(int64_t when, int64_t period) {
   t->t.when = when;
   t->period = period;
   t->armed = true;
-  lock_guard lk(t->lock);  // for the rank checker and TSan; uncontended
+  rec_lock lk(t);  // for the rank checker and TSan; uncontended
   enqueue_locked(t);
   return t;
 }
@@ -216,7 +263,7 @@ timer_rec* timer_new_func(std::size_t size, std::size_t align, const timer_func_
 }
 
 void timer_start_func(timer_rec* t, int64_t when) noexcept {
-  lock_guard lk(t->lock);
+  rec_lock lk(t);
   t->t.when = when;
   t->armed = true;
   enqueue_locked(t);
@@ -248,8 +295,8 @@ void timer_rec_release(timer_rec* t) noexcept {
         // (Go 1.23 collects unreferenced timers). Exact under the lock:
         // the runtime's reference only changes under it (T1), and no new
         // user handle can appear while ours is the only one.
-        lock_guard lk(t->lock);
-        if (t->refs.load(std::memory_order_relaxed) == 2 && t->entries > 0) {
+        rec_lock lk(t);
+        if (t->refs.load(std::memory_order_relaxed) == 2 && t->entries.load(std::memory_order_relaxed) > 0) {
           t->armed = false;  // a fire in progress delivers nothing (T4)
           unqueue_locked(t);  // 2 -> 1 if it removed the last entry: ours is left
         }
@@ -269,7 +316,7 @@ void timer_rec_release(timer_rec* t) noexcept {
 
 hchan* timer_channel(timer_rec* t) {
   if (t->kind != timer_kind::chan) return nullptr;
-  lock_guard lk(t->lock);
+  rec_lock lk(t);
   if (t->c == nullptr) {
     auto sd = std::make_unique<sudog>();
     hchan* c = chan_make(&elem_type_of<time_point>::value, 0);
@@ -291,12 +338,15 @@ hchan* timer_channel(timer_rec* t) {
 }
 
 bool timer_stop(timer_rec* t) noexcept {
-  lock_guard lk(t->lock);
+  // The common Stop, of an armed timer with nothing to withdraw, is one CAS
+  // (T5); its heap entry is left to be dropped later.
+  if (timer_lf_del(&t->t)) return true;
+  rec_lock lk(t);
   return stop_locked(t);
 }
 
 bool timer_reset(timer_rec* t, int64_t when, int64_t period) noexcept {
-  lock_guard lk(t->lock);
+  rec_lock lk(t);
   bool pending = stop_locked(t);
   if (t->kind == timer_kind::chan) t->period = period;
   t->t.when = when;

@@ -39,6 +39,7 @@
 // taken under a channel lock, never the other way round.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -57,7 +58,38 @@ struct timer {
   // Internal: guarded by owner's timer lock.
   p* owner = nullptr;
   int32_t heap_index = -1;
+  // Lock-free deletion (below, "Zombies"): the kLf* state in the low two
+  // bits, the owner P's id above them.
+  std::atomic<uint32_t> lf{0};
 };
+
+// Zombies: lock-free deletion, for the common Stop (time/gotimer.hpp).
+//
+// Its user may declare a pending timer deletable without locks
+// (timer_lf_arm). A timer_lf_del then turns it into a zombie with one CAS:
+// its heap entry stays, untouched, and the P's `zombies` count goes up.
+// The entry is dropped later by whoever meets it first:
+//  - a pop at its deadline: fn runs as for any entry (the user sees that
+//    it deleted the timer, and treats the fire as stale);
+//  - the user itself, which takes the state back with timer_lf_disarm
+//    before any other change to the timer and then deletes the entry with
+//    timer_del (under its own serialization, as ever);
+//  - a reaper (timers_reap: sysmon, when a P's zombies are more than half
+//    its heap; the deadlock check, all of them), which claims each zombie
+//    entry it meets with a CAS kLfZombie -> kLfReaped under the heap lock,
+//    marks it dead, and then calls fn(t, kTimerReaped) with no lock held:
+//    that call hands the entry back (the user drops what it counted for
+//    it) and must not fire anything.
+// So a zombie's entry is dropped exactly once: by the pop, by timer_del
+// (heap_index still >= 0) or by the reaper's successful CAS, all three
+// under the heap lock, each of which leaves heap_index == -1 for the
+// others. The `zombies` count is a hint: it is bumped by each
+// timer_lf_del and reset by each reap, so it is at least the number of
+// zombie entries the heap holds, and the reaps it triggers cost O(heap)
+// only after more than heap/2 deletions, O(1) amortized per deletion.
+enum : uint32_t { kLfNone = 0, kLfArmed = 1, kLfZombie = 2, kLfReaped = 3 };
+// fn's `now` for an entry a reaper dropped (a zombie's).
+constexpr int64_t kTimerReaped = INT64_MIN;
 
 struct g;
 
@@ -127,6 +159,11 @@ struct timer_heap {
   // nondecreasing.
   std::vector<timer_entry> run;
   size_t run_head = 0;
+  // Zombies (above): timer_lf_del calls since the last reap, and the count
+  // the last look found too few to reap for (sysmon's, so that it takes
+  // the lock again only when more came). Relaxed: hints.
+  std::atomic<uint32_t> zombies{0};
+  std::atomic<uint32_t> zombies_seen{0};
 };
 
 // Schedules t to fire at t->when. t must not be pending. Callable from
@@ -141,6 +178,28 @@ void sleep_add(g* gp, int64_t when);
 // false if it already fired (or is firing right now on another worker:
 // the caller must then not free t until fn is known to be done).
 bool timer_del(timer* t);
+
+// Lets the timer be deleted lock-free (a zombie made) until
+// timer_lf_disarm. t is pending (timer_add'ed and its entry not yet
+// dropped), and the caller serializes t as for timer_add and timer_del.
+void timer_lf_arm(timer* t);
+
+// Deletes t lock-free if it is lock-free deletable: true if it was, and it
+// is now a zombie (fn will still be called once for its entry, at its
+// deadline or with kTimerReaped). Callable by anyone that keeps t alive.
+bool timer_lf_del(timer* t);
+
+// Ends lock-free deletion: returns the state it ended (kLfNone if it was
+// not armed, kLfArmed if not deleted, kLfZombie or kLfReaped if deleted;
+// then the entry is the zombie's, which timer_del drops unless a pop or a
+// reaper did). Same caller as timer_lf_arm.
+uint32_t timer_lf_disarm(timer* t);
+
+// Drops pp's zombie entries, then calls fn(t, kTimerReaped) for each, with
+// no lock held: if `all`, every one; else only if they may be more than
+// half the heap (and more came since the last look). Callers hold no lock.
+void timers_reap(p* pp, bool all);
+void timers_reap_all(bool all);
 
 // Runs every timer of pp whose deadline is <= now. Returns the number run.
 // Called by the scheduler with a P held.

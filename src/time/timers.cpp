@@ -257,6 +257,75 @@ bool timer_del(timer* t) {
   return true;
 }
 
+void timer_lf_arm(timer* t) {
+  // owner: written by the timer_add under the caller's serialization.
+  // release: a timer_lf_del that sees the state sees the P it names.
+  t->lf.store((static_cast<uint32_t>(t->owner->id) << 2) | kLfArmed, std::memory_order_release);
+}
+
+bool timer_lf_del(timer* t) {
+  uint32_t s = t->lf.load(std::memory_order_relaxed);
+  if ((s & 3) != kLfArmed) return false;
+  // acq_rel: ordered with timer_lf_disarm's exchange and the reaper's CAS.
+  if (!t->lf.compare_exchange_strong(s, (s & ~3u) | kLfZombie, std::memory_order_acq_rel, std::memory_order_relaxed))
+    return false;
+  p_for_index(static_cast<int32_t>(s >> 2))->timers.zombies.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+uint32_t timer_lf_disarm(timer* t) { return t->lf.exchange(kLfNone, std::memory_order_acq_rel) & 3; }
+
+namespace {
+
+// Claims and kills pp's zombie entries (timer.hpp, "Zombies"), appending
+// their timers to `out`. Under pp's timer lock. Every entry's timer is
+// alive: its user keeps it so while the entry is in the heap.
+void reap_locked(p* pp, std::vector<timer*>& out) {
+  timer_heap& th = pp->timers;
+  // Deletions from now on count towards the next reap.
+  th.zombies.store(0, std::memory_order_relaxed);
+  th.zombies_seen.store(0, std::memory_order_relaxed);
+  for (size_t i = 0; i < th.heap.size(); i++) {
+    timer_entry& e = th.heap[i];
+    if (!is_timer(e)) continue;
+    timer* t = timer_of(e);
+    uint32_t s = t->lf.load(std::memory_order_relaxed);
+    if ((s & 3) != kLfZombie) continue;
+    if (!t->lf.compare_exchange_strong(s, (s & ~3u) | kLfReaped, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
+      continue;  // its user took it back: it deletes the entry itself
+    e.ref = kDead;
+    t->heap_index = -1;
+    th.dead++;
+    out.push_back(t);
+  }
+  if (th.dead != th.heap.size() && 2 * th.dead > th.heap.size()) compact_locked(th);
+  update_timer0(pp);  // empties a heap left with dead entries only
+}
+
+}  // namespace
+
+void timers_reap(p* pp, bool all) {
+  timer_heap& th = pp->timers;
+  uint32_t z = th.zombies.load(std::memory_order_relaxed);
+  if (z == 0 || (!all && z == th.zombies_seen.load(std::memory_order_relaxed))) return;
+  std::vector<timer*> reaped;
+  {
+    lock_guard lk(th.lock);
+    if (!all && 2 * size_t{z} <= th.heap.size()) {
+      th.zombies_seen.store(z, std::memory_order_relaxed);
+      return;
+    }
+    reap_locked(pp, reaped);
+  }
+  for (timer* t : reaped) t->fn(t, kTimerReaped);
+}
+
+void timers_reap_all(bool all) {
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) timers_reap(p_for_index(i), all);
+}
+
 int64_t timer_heap_entries() noexcept {
   int64_t n = 0;
   int32_t np = sched.nallp.load(std::memory_order_acquire);
