@@ -125,14 +125,17 @@ class rec_lock {
   rec_lock(const rec_lock&) = delete;
   rec_lock& operator=(const rec_lock&) = delete;
 
-  // T5's state: armed (so its entry is on a heap, or popped and about to
-  // fire, which then finds it stopped), and nothing to withdraw: a
-  // one-shot that is armed has no value pending (firing disarms it,
-  // re-arming withdraws first), a ticker none only while it has no channel
-  // and no pending flag (a channel's queued tick is guarded by the
-  // channel's lock, not ours).
+  // T5's state: a channel timer (an after_func's record must be freed, and
+  // its function destroyed, when its last handle goes after a Stop; a
+  // channel timer's last handle cancels a zombie as it cancels a pending
+  // timer: timer_rec_release), armed (so its entry is on a heap, or popped
+  // and about to fire, which then finds it stopped), and with nothing to
+  // withdraw: a one-shot that is armed has no value pending (firing
+  // disarms it, re-arming withdraws first), a ticker none only while it
+  // has no channel and no pending flag (a channel's queued tick is guarded
+  // by the channel's lock, not ours).
   static bool lf_stoppable(const timer_rec* t) {
-    return t->armed && (t->period == 0 || (t->c == nullptr && !t->value_pending));
+    return t->kind == timer_kind::chan && t->armed && (t->period == 0 || (t->c == nullptr && !t->value_pending));
   }
 
  private:

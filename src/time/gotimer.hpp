@@ -53,9 +53,13 @@
 // (reset, the last handle's drop, ...), or by a reaper (sysmon, once a
 // P's zombies may be half its heap; the deadlock check, all), which hands
 // its count back through fire(t, kTimerReaped) without the lock. So a
-// stopped timer whose handles are all dropped is freed at once, as before,
+// stopped timer whose handles are all dropped is freed at once, as before
+// (the last handle's drop cancels a zombie as it cancels a pending timer),
 // and one still held keeps a 16-byte entry until one of those: at most
-// one per live record.
+// one per record its program holds. Only channel timers and tickers stop
+// lock-free: an after_func record has no such cancel on its last handle,
+// and its function (and what it captured) must go with that handle after
+// a Stop, not when a reaper comes.
 //
 // Invariants (under `lock` unless said):
 //  T1. entries > 0 iff the runtime's reference is held (it is taken under
@@ -68,9 +72,9 @@
 //      channel) only for channel timers, and at most one.
 //  T4. armed == false => no delivery, whatever fires.
 //  T5. t.lf is kLfArmed (a lock-free Stop allowed) only while the lock is
-//      free and the record is armed with nothing to withdraw: a one-shot,
-//      or a ticker with no channel and no value pending (rec_lock's
-//      lf_stoppable). Set as the lock is released, taken back (exchanged
+//      free and the record is a channel timer armed with nothing to
+//      withdraw: a one-shot, or a ticker with no channel and no value
+//      pending (rec_lock's lf_stoppable). Set as the lock is released, taken back (exchanged
 //      to kLfNone) as it is taken, before any field is read. `armed` may
 //      thus be stale only while `lf` says kLfZombie or kLfReaped, and only
 //      until the next holder applies it.

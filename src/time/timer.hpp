@@ -34,9 +34,15 @@
 //    look early.
 //  - fn runs on a worker's scheduler stack with no runtime lock held and
 //    with the worker holding a P; it must not block. It may call ready().
+//    With kTimerReaped as `now` (below, "Zombies") it runs on any thread
+//    (sysmon's, or the deadlock check's), with no lock held and no P.
+//  - A zombie (lf kLfZombie) is a live entry whose user deleted it
+//    lock-free; `zombies` is at least the number of zombie entries on the
+//    heap (each deletion counts before or after the reap that resets it).
 //
 // Lock order: a P's timer lock ranks `timers` (base/lock.hpp): it may be
-// taken under a channel lock, never the other way round.
+// taken under a channel lock, never the other way round. timer_lf_del
+// takes no lock; a reaper takes one P's timer lock at a time, alone.
 #pragma once
 
 #include <atomic>

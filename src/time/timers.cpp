@@ -11,6 +11,11 @@
 // dead, and by a compaction (filter, then Floyd's bottom-up heapify) when
 // they are more than half the heap, so the heap is never more than twice
 // its live entries and the amortized cost of a deletion stays O(1).
+//
+// A lock-free deletion (timer_lf_del, timer.hpp "Zombies") does not even
+// make a dead entry: the entry stays live until a pop, its user, or a
+// reaper (reap_locked) drops it; reaping turns zombies into dead entries,
+// so the bounds above hold again after each reap.
 #include <algorithm>
 #include <cstdlib>
 #include <new>
@@ -352,6 +357,10 @@ int timers_run(p* pp, int64_t now) {
       lock_guard lk(pp->timers.lock);
       while (n < kBatch && pop_due_locked(pp->timers, now, &batch[n])) n++;
       update_timer0(pp);
+      // The heap shrank: its zombies may be half of it now without a new
+      // one (sysmon looks again only when the count moves: timers_reap).
+      if (n > 0 && pp->timers.zombies_seen.load(std::memory_order_relaxed) != 0)
+        pp->timers.zombies_seen.store(0, std::memory_order_relaxed);
     }
     for (int i = 0; i < n; i++)
       prefetch_for_write(is_sleep(batch[i]) ? static_cast<const void*>(g_of(batch[i])) : timer_of(batch[i]));

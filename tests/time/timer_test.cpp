@@ -317,6 +317,23 @@ TEST(AfterFunc, StopPreventsItAndReportsGosValues) {
   });
 }
 
+// Stopped, then dropped: the function and what it captured go with the
+// last handle, not when the 1-hour deadline (or a reaper of stopped
+// timers' heap entries) comes.
+TEST(AfterFunc, StopThenDropDestroysTheFunctionAtOnce) {
+  auto p = std::make_shared<int>(1);
+  goro::run([&p] {
+    for (int i = 0; i < 100; i++) {
+      {
+        goro::timer t = goro::after_func(1h, [p] { (void)*p; });
+        EXPECT_EQ(p.use_count(), 2);
+        EXPECT_TRUE(t.stop());
+      }
+      ASSERT_EQ(p.use_count(), 1) << i;
+    }
+  });
+}
+
 TEST(AfterFunc, FromPlainThreadAndMoveOnlyFunction) {
   std::atomic<int> got{0};
   auto p = std::make_unique<int>(7);
