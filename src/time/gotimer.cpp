@@ -126,9 +126,9 @@ class rec_lock {
   rec_lock& operator=(const rec_lock&) = delete;
 
   // T5's state: a channel timer (an after_func's record must be freed, and
-  // its function destroyed, when its last handle goes after a Stop; a
-  // channel timer's last handle cancels a zombie as it cancels a pending
-  // timer: timer_rec_release), armed (so its entry is on a heap, or popped
+  // its function destroyed, when its last handle goes after a Stop, not
+  // when a reaper comes; a channel timer's record has nothing a program
+  // can see go), armed (so its entry is on a heap, or popped
   // and about to fire, which then finds it stopped), and with nothing to
   // withdraw: a one-shot that is armed has no value pending (firing
   // disarms it, re-arming withdraws first), a ticker none only while it

@@ -33,7 +33,7 @@
 // the heap or a firing worker still points at it. Channel timers and
 // tickers that nobody can observe any more are cancelled: the handle
 // drop that leaves refs == 2 with entries > 0 is the last user's, and it
-// deletes the heap entry; a fire that finds refs == 1 delivers nothing and
+// deletes the heap entry (unless the timer was stopped lock-free: T5); a fire that finds refs == 1 delivers nothing and
 // does not re-arm. after_func records keep firing without handles.
 //
 // Stop without the lock (T5). Go's Stop of a pending timer is one CAS on
@@ -49,17 +49,18 @@
 // it). So the CAS is ordered with every locked change: it either came
 // before (and the holder sees it) or fails (and Stop takes the lock).
 // The zombie entry keeps the runtime's reference (T1) until it is dropped
-// by a pop at its deadline (a stale fire), by the next locked change
-// (reset, the last handle's drop, ...), or by a reaper (sysmon, once a
-// P's zombies may be half its heap; the deadlock check, all), which hands
-// its count back through fire(t, kTimerReaped) without the lock. So a
-// stopped timer whose handles are all dropped is freed at once, as before
-// (the last handle's drop cancels a zombie as it cancels a pending timer),
-// and one still held keeps a 16-byte entry until one of those: at most
-// one per record its program holds. Only channel timers and tickers stop
-// lock-free: an after_func record has no such cancel on its last handle,
-// and its function (and what it captured) must go with that handle after
-// a Stop, not when a reaper comes.
+// by a pop at its deadline (a stale fire), by the next locked change (a
+// reset, ...), or by a reaper (sysmon, once a P's zombies may be half its
+// heap; the deadlock check, all), which hands its count back through
+// fire(t, kTimerReaped) without the lock. The last handle's drop leaves a
+// zombie alone (one atomic, as a stopped timer's drop was before; deleting
+// the entry there took both locks and cost more than the lock-free stop
+// saved), so the record is freed by whoever drops the entry. Memory: a
+// zombie costs its 16-byte entry, plus its 96-byte record once no handle
+// is left, and zombies are at most about half a P's heap between sysmon's
+// reaps. Only channel timers and tickers stop lock-free: an after_func's
+// function (and what it captured) must go with its last handle after a
+// Stop, not when a reaper comes.
 //
 // Invariants (under `lock` unless said):
 //  T1. entries > 0 iff the runtime's reference is held (it is taken under
