@@ -150,6 +150,10 @@ void update_timer0(p* pp) {
     }
   }
   pp->timer0_when.store(earliest_locked(th), std::memory_order_seq_cst);
+  // The heap may have shrunk (a pop, a compaction): its zombies may be half
+  // of it now without a new one, and sysmon looks again only when the
+  // count moves or this is reset (timers_reap).
+  if (th.zombies_seen.load(std::memory_order_relaxed) != 0) th.zombies_seen.store(0, std::memory_order_relaxed);
 }
 
 // A new earliest deadline may be before the idle worker's wake-up time:
@@ -317,7 +321,9 @@ void timers_reap(p* pp, bool all) {
   std::vector<timer*> reaped;
   {
     lock_guard lk(th.lock);
-    if (!all && 2 * size_t{z} <= th.heap.size()) {
+    // >=: a heap of zombies and dead entries only is reaped (dead entries
+    // are at most half of it: timer_del compacts past that).
+    if (!all && 2 * size_t{z} < th.heap.size()) {
       th.zombies_seen.store(z, std::memory_order_relaxed);
       return;
     }
@@ -357,10 +363,6 @@ int timers_run(p* pp, int64_t now) {
       lock_guard lk(pp->timers.lock);
       while (n < kBatch && pop_due_locked(pp->timers, now, &batch[n])) n++;
       update_timer0(pp);
-      // The heap shrank: its zombies may be half of it now without a new
-      // one (sysmon looks again only when the count moves: timers_reap).
-      if (n > 0 && pp->timers.zombies_seen.load(std::memory_order_relaxed) != 0)
-        pp->timers.zombies_seen.store(0, std::memory_order_relaxed);
     }
     for (int i = 0; i < n; i++)
       prefetch_for_write(is_sleep(batch[i]) ? static_cast<const void*>(g_of(batch[i])) : timer_of(batch[i]));
