@@ -80,8 +80,8 @@ struct timer {
 //  - the user itself, which takes the state back with timer_lf_disarm
 //    before any other change to the timer and then deletes the entry with
 //    timer_del (under its own serialization, as ever);
-//  - a reaper (timers_reap: sysmon, when a P's zombies are more than half
-//    its heap; the deadlock check, all of them), which claims each zombie
+//  - a reaper (timers_reap: sysmon, when a P's zombies may be half its
+//    heap or more; the deadlock check and stats, all of them), which claims each zombie
 //    entry it meets with a CAS kLfZombie -> kLfReaped under the heap lock,
 //    marks it dead, and then calls fn(t, kTimerReaped) with no lock held:
 //    that call hands the entry back (the user drops what it counted for
@@ -92,7 +92,7 @@ struct timer {
 // others. The `zombies` count is a hint: it is bumped by each
 // timer_lf_del and reset by each reap, so it is at least the number of
 // zombie entries the heap holds, and the reaps it triggers cost O(heap)
-// only after more than heap/2 deletions, O(1) amortized per deletion.
+// only after at least heap/2 deletions, O(1) amortized per deletion.
 enum : uint32_t { kLfNone = 0, kLfArmed = 1, kLfZombie = 2, kLfReaped = 3 };
 // fn's `now` for an entry a reaper dropped (a zombie's).
 constexpr int64_t kTimerReaped = INT64_MIN;
@@ -202,7 +202,7 @@ bool timer_lf_del(timer* t);
 uint32_t timer_lf_disarm(timer* t);
 
 // Drops pp's zombie entries, then calls fn(t, kTimerReaped) for each, with
-// no lock held: if `all`, every one; else only if they may be more than
+// no lock held: if `all`, every one; else only if they may be at least
 // half the heap (and more came since the last look). Callers hold no lock.
 void timers_reap(p* pp, bool all);
 void timers_reap_all(bool all);
