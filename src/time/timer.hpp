@@ -203,7 +203,8 @@ uint32_t timer_lf_disarm(timer* t);
 
 // Drops pp's zombie entries, then calls fn(t, kTimerReaped) for each, with
 // no lock held: if `all`, every one; else only if they may be at least
-// half the heap (and more came, or the heap shrank, since the last look). Callers hold no lock.
+// half the heap (and more came, or the heap shrank, since the last look).
+// Callers hold no lock.
 void timers_reap(p* pp, bool all);
 void timers_reap_all(bool all);
 
