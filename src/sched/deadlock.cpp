@@ -402,6 +402,10 @@ void deadlock_monitor_check(int64_t now) {
   if (now - st.last_scan < kDeadlockScanIntervalNs) return;  // stays wanted
   st.last_look = now;
   g_looks.fetch_add(1, std::memory_order_relaxed);
+  // A stopped timer may still have its (zombie) entry on a heap
+  // (time/timer.hpp): drop them all first, or they would count as pending
+  // timers below until their deadlines.
+  timers_reap_all(true);
   uint64_t gen0;
   {
     lock_guard lk(sched.lock);

@@ -64,6 +64,10 @@ int64_t queued(const p* pp) {
 }
 
 int64_t timers_pending(p* pp) {
+  // A timer stopped lock-free is not armed, but its entry may still be on
+  // the heap as a zombie (time/timer.hpp): drop those first. Costs a load
+  // when there are none.
+  timers_reap(pp, true);
   lock_guard lk(pp->timers.lock);
   return static_cast<int64_t>(pp->timers.heap.size() - pp->timers.dead + (pp->timers.run.size() - pp->timers.run_head));
 }

@@ -171,6 +171,9 @@ void* sysmon_main(void* started) {
       wakep();
       acted = true;
     }
+    // Stopped timers left on the heaps as zombies (time/timer.hpp): drop
+    // them once they may be half of a P's heap. A load per P otherwise.
+    timers_reap_all(false);
     // The deadlock check: its thread listing, when a worker going idle
     // asked for it, and now and then while a run() waits (for when the last
     // to block was a plain thread). At most one listing per 100 ms, with no

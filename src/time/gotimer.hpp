@@ -33,21 +33,58 @@
 // the heap or a firing worker still points at it. Channel timers and
 // tickers that nobody can observe any more are cancelled: the handle
 // drop that leaves refs == 2 with entries > 0 is the last user's, and it
-// deletes the heap entry; a fire that finds refs == 1 delivers nothing and
+// deletes the heap entry (unless the timer was stopped lock-free: T5); a fire that finds refs == 1 delivers nothing and
 // does not re-arm. after_func records keep firing without handles.
+//
+// Stop without the lock (T5). Go's Stop of a pending timer is one CAS on
+// the timer's status, its heap entry left for its P to drop; ours took the
+// record's lock and then the P heap's lock to kill the entry (four atomic
+// read-modify-writes and a cache miss per lock word, 60+ ns). Now, while
+// the record is in the state T5 names, Stop is time/timer.hpp's
+// timer_lf_del: one CAS on the runtime timer's `lf` word that turns the
+// entry into a zombie. Everything else that changes the record holds its
+// lock, and the lock (rec_lock in gotimer.cpp) takes `lf` back first: a
+// Stop that won its CAS is then applied as if it had held the lock just
+// before (disarmed; the entry deleted, or left to whoever already dropped
+// it). So the CAS is ordered with every locked change: it either came
+// before (and the holder sees it) or fails (and Stop takes the lock).
+// The zombie entry keeps the runtime's reference (T1) until it is dropped
+// by a pop at its deadline (a stale fire), by the next locked change (a
+// reset, ...), or by a reaper (sysmon, once a P's zombies may be half its
+// heap; the deadlock check, all), which hands its count back through
+// fire(t, kTimerReaped) without the lock. The last handle's drop leaves a
+// zombie alone (one atomic, as a stopped timer's drop was before; deleting
+// the entry there took both locks and cost more than the lock-free stop
+// saved), so the record is freed by whoever drops the entry. Memory: a
+// zombie costs its 16-byte entry, plus its 96-byte record once no handle
+// is left, and zombies are at most about half a P's heap between sysmon's
+// reaps. Only channel timers and tickers stop lock-free: an after_func's
+// function (and what it captured) must go with its last handle after a
+// Stop, not when a reaper comes.
 //
 // Invariants (under `lock` unless said):
 //  T1. entries > 0 iff the runtime's reference is held (it is taken under
-//      the lock at 0 -> 1; dropped after unlocking at 1 -> 0).
+//      the lock at 0 -> 1; dropped after the 1 -> 0 decrement, which is
+//      made under the lock, or by fire(kTimerReaped) without it: entries
+//      is atomic for that).
 //  T2. At most one heap entry: every timer_add is preceded, under the lock,
 //      by a timer_del when entries > 0.
 //  T3. A value is pending (sd->in_queue, or value_pending without a
 //      channel) only for channel timers, and at most one.
 //  T4. armed == false => no delivery, whatever fires.
+//  T5. t.lf is kLfArmed (a lock-free Stop allowed) only while the lock is
+//      free and the record is a channel timer armed with nothing to
+//      withdraw: a one-shot, or a ticker with no channel and no value
+//      pending (rec_lock's lf_stoppable). Set as the lock is released, taken back (exchanged
+//      to kLfNone) as it is taken, before any field is read. `armed` may
+//      thus be stale only while `lf` says kLfZombie or kLfReaped, and only
+//      until the next holder applies it.
 //
 // Lock order: record lock (rank `timer`) -> its channel's lock (`chan`) ->
 // P timer heap locks (`timers`) -> `sched` (timer_add's wake-up). Nothing is
-// readied and no goroutine started under a lock.
+// readied and no goroutine started under a lock. The lock-free Stop takes
+// none; the reaper takes a heap lock alone, and calls fire(kTimerReaped)
+// after releasing it. Chan records' memory: time/rec_slab.hpp (leaf lock).
 #pragma once
 
 #include <atomic>
@@ -70,7 +107,7 @@ struct timer_rec {
   int64_t period = 0;               // ns; 0: one-shot. Guarded by lock
   std::chrono::steady_clock::time_point value{};  // the pending value (T3); lock, and c's lock once queued
   std::atomic<uint32_t> refs{1};
-  uint32_t entries = 0;             // T1, T2
+  std::atomic<uint32_t> entries{0};  // T1, T2
   runtime_lock lock{lock_rank::timer};
   timer_kind kind = timer_kind::chan;
   bool armed = false;

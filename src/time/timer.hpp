@@ -34,11 +34,18 @@
 //    look early.
 //  - fn runs on a worker's scheduler stack with no runtime lock held and
 //    with the worker holding a P; it must not block. It may call ready().
+//    With kTimerReaped as `now` (below, "Zombies") it runs on any thread
+//    (sysmon's, or the deadlock check's), with no lock held and no P.
+//  - A zombie (lf kLfZombie) is a live entry whose user deleted it
+//    lock-free; `zombies` is at least the number of zombie entries on the
+//    heap (each deletion counts before or after the reap that resets it).
 //
 // Lock order: a P's timer lock ranks `timers` (base/lock.hpp): it may be
-// taken under a channel lock, never the other way round.
+// taken under a channel lock, never the other way round. timer_lf_del
+// takes no lock; a reaper takes one P's timer lock at a time, alone.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -57,7 +64,38 @@ struct timer {
   // Internal: guarded by owner's timer lock.
   p* owner = nullptr;
   int32_t heap_index = -1;
+  // Lock-free deletion (below, "Zombies"): the kLf* state in the low two
+  // bits, the owner P's id above them.
+  std::atomic<uint32_t> lf{0};
 };
+
+// Zombies: lock-free deletion, for the common Stop (time/gotimer.hpp).
+//
+// Its user may declare a pending timer deletable without locks
+// (timer_lf_arm). A timer_lf_del then turns it into a zombie with one CAS:
+// its heap entry stays, untouched, and the P's `zombies` count goes up.
+// The entry is dropped later by whoever meets it first:
+//  - a pop at its deadline: fn runs as for any entry (the user sees that
+//    it deleted the timer, and treats the fire as stale);
+//  - the user itself, which takes the state back with timer_lf_disarm
+//    before any other change to the timer and then deletes the entry with
+//    timer_del (under its own serialization, as ever);
+//  - a reaper (timers_reap: sysmon, when a P's zombies may be half its
+//    heap or more; the deadlock check and stats, all of them), which claims each zombie
+//    entry it meets with a CAS kLfZombie -> kLfReaped under the heap lock,
+//    marks it dead, and then calls fn(t, kTimerReaped) with no lock held:
+//    that call hands the entry back (the user drops what it counted for
+//    it) and must not fire anything.
+// So a zombie's entry is dropped exactly once: by the pop, by timer_del
+// (heap_index still >= 0) or by the reaper's successful CAS, all three
+// under the heap lock, each of which leaves heap_index == -1 for the
+// others. The `zombies` count is a hint: it is bumped by each
+// timer_lf_del and reset by each reap, so it is at least the number of
+// zombie entries the heap holds, and the reaps it triggers cost O(heap)
+// only after at least heap/2 deletions, O(1) amortized per deletion.
+enum : uint32_t { kLfNone = 0, kLfArmed = 1, kLfZombie = 2, kLfReaped = 3 };
+// fn's `now` for an entry a reaper dropped (a zombie's).
+constexpr int64_t kTimerReaped = INT64_MIN;
 
 struct g;
 
@@ -71,6 +109,47 @@ struct timer_entry {
   uintptr_t ref;
 };
 
+// The heap's array. Not a std::vector: growing a vector copies every entry
+// into a fresh allocation whose pages then fault in one by one, and with a
+// million pending timers (16 MiB) that memmove and its faults were an
+// eighth of toolkit/timer_add. This array grows with realloc, which for a
+// large block (glibc: an mmapped chunk) moves the pages with mremap instead
+// of copying them. (Not advised MADV_HUGEPAGE: advising part of the block
+// splits its mapping, and mremap then fails with EFAULT, so glibc falls
+// back to copying.) timer_entry is trivially copyable, so realloc's
+// bitwise move is the entries' move.
+// Not thread-safe: guarded by the heap's lock, as the vector was.
+class entry_array {
+ public:
+  entry_array() = default;
+  entry_array(const entry_array&) = delete;
+  entry_array& operator=(const entry_array&) = delete;
+  ~entry_array();
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t capacity() const { return cap_; }
+  timer_entry& operator[](size_t i) { return data_[i]; }
+  const timer_entry& operator[](size_t i) const { return data_[i]; }
+  void push_back(timer_entry e) {
+    if (size_ == cap_) grow();
+    data_[size_++] = e;
+  }
+  void pop_back() { size_--; }
+  void clear() { size_ = 0; }
+  void shrink(size_t n) { size_ = n; }  // n <= size()
+  // Gives the memory back: the capacity becomes max(size(), keep).
+  void shrink_to(size_t keep);
+  void release();  // empties the array and frees its memory
+
+ private:
+  void grow();
+  void set_capacity(size_t cap);
+  timer_entry* data_ = nullptr;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
+
 // A P's timers: a 4-ary min-heap, plus a queue for the common case of
 // sleeps arriving in deadline order (goroutines sleeping for the same
 // duration, or a loop of sleeps): a sleep entry whose deadline is not
@@ -80,12 +159,17 @@ struct timer_entry {
 // (about 400 instructions per sleep with 10,000 sleepers).
 struct timer_heap {
   runtime_lock lock{lock_rank::timers};
-  std::vector<timer_entry> heap;  // guarded by lock; 4-ary min-heap on `when`
+  entry_array heap;  // guarded by lock; 4-ary min-heap on `when`
   size_t dead = 0;                 // guarded by lock: dead entries in `heap`
   // Guarded by lock: sleep entries [run_head, run.size()), deadlines
   // nondecreasing.
   std::vector<timer_entry> run;
   size_t run_head = 0;
+  // Zombies (above): timer_lf_del calls since the last reap, and the count
+  // the last look found too few to reap for (sysmon's, so that it takes
+  // the lock again only when more came). Relaxed: hints.
+  std::atomic<uint32_t> zombies{0};
+  std::atomic<uint32_t> zombies_seen{0};
 };
 
 // Schedules t to fire at t->when. t must not be pending. Callable from
@@ -100,6 +184,29 @@ void sleep_add(g* gp, int64_t when);
 // false if it already fired (or is firing right now on another worker:
 // the caller must then not free t until fn is known to be done).
 bool timer_del(timer* t);
+
+// Lets the timer be deleted lock-free (a zombie made) until
+// timer_lf_disarm. t is pending (timer_add'ed and its entry not yet
+// dropped), and the caller serializes t as for timer_add and timer_del.
+void timer_lf_arm(timer* t);
+
+// Deletes t lock-free if it is lock-free deletable: true if it was, and it
+// is now a zombie (fn will still be called once for its entry, at its
+// deadline or with kTimerReaped). Callable by anyone that keeps t alive.
+bool timer_lf_del(timer* t);
+
+// Ends lock-free deletion: returns the state it ended (kLfNone if it was
+// not armed, kLfArmed if not deleted, kLfZombie or kLfReaped if deleted;
+// then the entry is the zombie's, which timer_del drops unless a pop or a
+// reaper did). Same caller as timer_lf_arm.
+uint32_t timer_lf_disarm(timer* t);
+
+// Drops pp's zombie entries, then calls fn(t, kTimerReaped) for each, with
+// no lock held: if `all`, every one; else only if they may be at least
+// half the heap (and more came, or the heap shrank, since the last look).
+// Callers hold no lock.
+void timers_reap(p* pp, bool all);
+void timers_reap_all(bool all);
 
 // Runs every timer of pp whose deadline is <= now. Returns the number run.
 // Called by the scheduler with a P held.

@@ -14,4 +14,8 @@ int64_t timer_recs_live() noexcept;
 // (time/timers.cpp).
 int64_t timer_heap_entries() noexcept;
 
+// Bytes of the arenas chan timer records are carved from (time/rec_slab.hpp),
+// mapped directly, so not in glibc's mallinfo2.
+int64_t timer_slab_bytes() noexcept;
+
 }  // namespace goro::detail

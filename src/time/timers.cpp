@@ -11,7 +11,14 @@
 // dead, and by a compaction (filter, then Floyd's bottom-up heapify) when
 // they are more than half the heap, so the heap is never more than twice
 // its live entries and the amortized cost of a deletion stays O(1).
+//
+// A lock-free deletion (timer_lf_del, timer.hpp "Zombies") does not even
+// make a dead entry: the entry stays live until a pop, its user, or a
+// reaper (reap_locked) drops it; reaping turns zombies into dead entries,
+// so the bounds above hold again after each reap.
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
@@ -25,7 +32,7 @@ namespace goro::detail {
 
 namespace {
 
-using heap_t = std::vector<timer_entry>;
+using heap_t = entry_array;
 
 constexpr uintptr_t kSleepTag = 1;
 constexpr uintptr_t kDead = 0;  // a deleted timer's entry (timer_del)
@@ -122,11 +129,11 @@ void compact_locked(timer_heap& th) {
   size_t n = 0;
   for (size_t i = 0; i < h.size(); i++)
     if (h[i].ref != kDead) place(h, n++, h[i]);
-  h.resize(n);
+  h.shrink(n);
   th.dead = 0;
   for (size_t i = n / 4 + 1; i-- > 0;)
     if (i < n) sift_down(h, i);
-  if (h.capacity() > kKeepCapacity && h.capacity() > 4 * n) h.shrink_to_fit();
+  if (h.capacity() > kKeepCapacity && h.capacity() > 4 * n) h.shrink_to(n);
 }
 
 // After every change to the heap: with no live entry left, the dead ones go
@@ -137,12 +144,16 @@ void update_timer0(p* pp) {
   if (th.dead != 0 && th.dead == th.heap.size()) {
     th.dead = 0;
     if (th.heap.capacity() > kKeepCapacity) {
-      heap_t().swap(th.heap);
+      th.heap.release();
     } else {
       th.heap.clear();
     }
   }
   pp->timer0_when.store(earliest_locked(th), std::memory_order_seq_cst);
+  // The heap may have shrunk (a pop, a compaction): its zombies may be half
+  // of it now without a new one, and sysmon looks again only when the
+  // count moves or this is reset (timers_reap).
+  if (th.zombies_seen.load(std::memory_order_relaxed) != 0) th.zombies_seen.store(0, std::memory_order_relaxed);
 }
 
 // A new earliest deadline may be before the idle worker's wake-up time:
@@ -165,6 +176,32 @@ void wake_for_timer(int64_t when) {
 }
 
 }  // namespace
+
+entry_array::~entry_array() { std::free(data_); }
+
+void entry_array::set_capacity(size_t cap) {
+  if (cap == 0) {
+    release();
+    return;
+  }
+  void* p = std::realloc(data_, cap * sizeof(timer_entry));
+  if (p == nullptr) throw std::bad_alloc();
+  data_ = static_cast<timer_entry*>(p);
+  cap_ = cap;
+}
+
+void entry_array::grow() { set_capacity(cap_ < 64 ? 64 : 2 * cap_); }
+
+void entry_array::shrink_to(size_t keep) {
+  if (keep < size_) keep = size_;
+  if (keep < cap_) set_capacity(keep);
+}
+
+void entry_array::release() {
+  std::free(data_);
+  data_ = nullptr;
+  size_ = cap_ = 0;
+}
 
 namespace {
 
@@ -227,6 +264,77 @@ bool timer_del(timer* t) {
     update_timer0(pp);
   }
   return true;
+}
+
+void timer_lf_arm(timer* t) {
+  // owner: written by the timer_add under the caller's serialization.
+  // release: a timer_lf_del that sees the state sees the P it names.
+  t->lf.store((static_cast<uint32_t>(t->owner->id) << 2) | kLfArmed, std::memory_order_release);
+}
+
+bool timer_lf_del(timer* t) {
+  uint32_t s = t->lf.load(std::memory_order_relaxed);
+  if ((s & 3) != kLfArmed) return false;
+  // acq_rel: ordered with timer_lf_disarm's exchange and the reaper's CAS.
+  if (!t->lf.compare_exchange_strong(s, (s & ~3u) | kLfZombie, std::memory_order_acq_rel, std::memory_order_relaxed))
+    return false;
+  p_for_index(static_cast<int32_t>(s >> 2))->timers.zombies.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+uint32_t timer_lf_disarm(timer* t) { return t->lf.exchange(kLfNone, std::memory_order_acq_rel) & 3; }
+
+namespace {
+
+// Claims and kills pp's zombie entries (timer.hpp, "Zombies"), appending
+// their timers to `out`. Under pp's timer lock. Every entry's timer is
+// alive: its user keeps it so while the entry is in the heap.
+void reap_locked(p* pp, std::vector<timer*>& out) {
+  timer_heap& th = pp->timers;
+  // Deletions from now on count towards the next reap.
+  th.zombies.store(0, std::memory_order_relaxed);
+  th.zombies_seen.store(0, std::memory_order_relaxed);
+  for (size_t i = 0; i < th.heap.size(); i++) {
+    timer_entry& e = th.heap[i];
+    if (!is_timer(e)) continue;
+    timer* t = timer_of(e);
+    uint32_t s = t->lf.load(std::memory_order_relaxed);
+    if ((s & 3) != kLfZombie) continue;
+    if (!t->lf.compare_exchange_strong(s, (s & ~3u) | kLfReaped, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
+      continue;  // its user took it back: it deletes the entry itself
+    e.ref = kDead;
+    t->heap_index = -1;
+    th.dead++;
+    out.push_back(t);
+  }
+  if (th.dead != th.heap.size() && 2 * th.dead > th.heap.size()) compact_locked(th);
+  update_timer0(pp);  // empties a heap left with dead entries only
+}
+
+}  // namespace
+
+void timers_reap(p* pp, bool all) {
+  timer_heap& th = pp->timers;
+  uint32_t z = th.zombies.load(std::memory_order_relaxed);
+  if (z == 0 || (!all && z == th.zombies_seen.load(std::memory_order_relaxed))) return;
+  std::vector<timer*> reaped;
+  {
+    lock_guard lk(th.lock);
+    // >=: a heap of zombies and dead entries only is reaped (dead entries
+    // are at most half of it: timer_del compacts past that).
+    if (!all && 2 * size_t{z} < th.heap.size()) {
+      th.zombies_seen.store(z, std::memory_order_relaxed);
+      return;
+    }
+    reap_locked(pp, reaped);
+  }
+  for (timer* t : reaped) t->fn(t, kTimerReaped);
+}
+
+void timers_reap_all(bool all) {
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) timers_reap(p_for_index(i), all);
 }
 
 int64_t timer_heap_entries() noexcept {

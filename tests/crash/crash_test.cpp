@@ -387,6 +387,16 @@ TEST(Deadlock, ReportedWhenDroppedAfterChannelsLeaveNoTimer) {
   EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
 }
 
+// Stopped timers still held by a goroutine leave no pending timer either
+// (a lock-free Stop's zombie entries are dropped before the check).
+TEST(Deadlock, ReportedWhenStoppedTimersAreStillHeld) {
+  outcome r = run_scenario("deadlock_after_stopped_timers");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "stopped")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "not all stopped")) << r.describe();
+}
+
 TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
   outcome r = run_scenario("deadlock_after_sleep");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

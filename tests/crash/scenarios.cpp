@@ -37,6 +37,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -144,6 +145,27 @@ int deadlock_after_dropped_timers() {
     goro::go([&passed, c = goro::after(1h)] { passed.done(); });
     passed.wait();
     say("looped");
+    goro::wait_group never;
+    never.add(1);
+    never.wait();
+  });
+}
+
+// Timers stopped but still held, then everything blocks. A lock-free Stop
+// leaves the timer's heap entry behind as a zombie (time/timer.hpp):
+// sysmon's reaper (or the detector's own, first) must drop them, or the
+// 1-hour timers keep the detector quiet for an hour. Both kinds: timers,
+// and after_func timers.
+int deadlock_after_stopped_timers() {
+  return goro::run([] {
+    std::vector<goro::timer> held;
+    for (int i = 0; i < 1000; i++) {
+      held.push_back(goro::new_timer(1h));
+      held.push_back(goro::after_func(1h, [] {}));
+    }
+    int stopped = 0;
+    for (auto& t : held) stopped += t.stop() ? 1 : 0;
+    say(stopped == 2000 ? "stopped" : "not all stopped");
     goro::wait_group never;
     never.add(1);
     never.wait();
@@ -1071,6 +1093,7 @@ const scenario kScenarios[] = {
     {"trace_at_exit", trace_at_exit},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
+    {"deadlock_after_stopped_timers", deadlock_after_stopped_timers},
     {"deadlock_stacks", deadlock_stacks},
     {"sigquit", sigquit},
     {"deadlock_sites", deadlock_sites},

@@ -1,0 +1,57 @@
+// Memory for channel timers' records (time/gotimer.hpp's timer_rec):
+// fixed-size slots carved from 2 MiB arenas.
+//
+// Why: a million new_timer calls made a million 96-byte operator new calls,
+// and glibc grew its heap a 4 KiB page at a time; on the VMs we measure on
+// each first touch of a page is a fault of 15-25 us (perf: sysmalloc and
+// exc_page_fault were a third of toolkit/timer_add). An arena is one
+// 2 MiB-aligned mapping advised MADV_HUGEPAGE, so with transparent huge
+// pages in `madvise` (or `always`) mode it is faulted in once, not 512
+// times, and a slot costs a pointer pop or a bump under one lock.
+//
+// Giving memory back: an arena whose last slot is freed is unmapped, except
+// the arena slots are bumped from (`cur`) and one empty spare kept so that
+// a program which creates and drops timers in waves does not map and unmap
+// an arena per wave. So after timers are freed en masse at most two arenas
+// (4 MiB) stay mapped. The bound is per arena, not per slot: an arena with
+// one live record left stays mapped whole (as any slab or span allocator;
+// Go's spans are 8 KiB), so a pathological pattern that keeps one record
+// alive in every 21,844 can pin 2 MiB each. Freed slots are reused first
+// from the current arena, then from partly used arenas, most recently
+// freed-into first, before a new arena is mapped.
+//
+// Under AddressSanitizer (GORO_ASAN) the slab is not used: each record is
+// an operator new of its own, so that ASan still reports a use after free
+// of a record. Only the chan records go here: after_func records carry
+// their function after the record and vary in size.
+//
+// Invariants (under the slab's lock, rank `leaf`: it takes no other lock,
+// and is taken with none of the runtime's held - records are allocated
+// before any lock and freed by their last reference, never under a lock):
+//  S1. Each arena is in exactly one of: `cur`, `spare` (live == 0), the
+//      partial list (live < capacity, not cur), or none (full, not cur).
+//  S2. arena->live counts its slots handed out and not freed; a slot is
+//      either handed out, on its arena's free list, or at or past `bump`.
+//  S3. mapped_bytes == 2 MiB * (arenas mapped), readable without the lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::detail {
+
+// The slot size: sizeof(timer_rec) must fit (gotimer.cpp checks).
+constexpr std::size_t kTimerSlabSlot = 96;
+
+// A slot of kTimerSlabSlot bytes, 32-byte aligned. Throws std::bad_alloc
+// when no arena can be mapped.
+void* timer_slab_alloc();
+
+// Gives a slot from timer_slab_alloc back.
+void timer_slab_free(void* p) noexcept;
+
+// Bytes of arenas mapped now (S3), for the benchmarks and memory tests:
+// glibc's mallinfo2 does not see them.
+int64_t timer_slab_bytes() noexcept;
+
+}  // namespace goro::detail
