@@ -114,7 +114,7 @@ int main() {
     std::atomic<int> accepted{0};
     goro::wait_group handlers;
     goro::wait_group accepting;
-    accepting.go([&] {
+    accepting.go([&, ln = ln] {
       for (;;) {
         auto [c, e] = ln.accept();
         if (e == goro::errc::closed) return;
