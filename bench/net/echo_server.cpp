@@ -8,14 +8,13 @@
 //
 // Worker threads: goro's default maxprocs, the CPUs of the affinity mask
 // (run-net pins the server to one CPU), as GOMAXPROCS is.
-#include <sys/resource.h>
-
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 
 #include "goro/goro.hpp"
 #include "goro/net.hpp"
+#include "server_setup.hpp"
 
 namespace {
 
@@ -30,14 +29,6 @@ void echo(goro::net::conn c) {
   c.close();
 }
 
-// As Go's runtime does at start: the soft descriptor limit up to the hard one.
-void raise_fd_limit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
 
 }  // namespace
 
@@ -46,16 +37,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s HOST:PORT\n", argv[0]);
     return 2;
   }
-  raise_fd_limit();
+  goro_bench_net::raise_fd_limit();
   const char* addr = argv[1];
   return goro::run([addr]() -> int {
-    auto [ln, err] = goro::net::listen("tcp", addr);
-    if (err) {
-      std::fprintf(stderr, "goro-echo-server: listen %s: %s\n", addr, err.message().c_str());
-      return 1;
-    }
-    std::printf("ready %u\n", static_cast<unsigned>(ln.addr().port()));
-    std::fflush(stdout);
+    std::optional<goro::net::listener> listened = goro_bench_net::listen_ready("goro-echo-server", addr);
+    if (!listened) return 1;
+    goro::net::listener ln = *listened;
     // SIGTERM closes the listener; the accept loop then ends and so does
     // the program (connections still open end with it, as in Go).
     auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGTERM});

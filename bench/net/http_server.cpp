@@ -5,44 +5,24 @@
 //
 //   goro-http-server 127.0.0.1:0     # prints "ready PORT", runs until SIGTERM
 //   GORO_HTTP=build/bench/goro-http-server ../shared/bench/net/run-net goro
-#include <sys/resource.h>
-
 #include <csignal>
 #include <cstdio>
 
 #include "goro/goro.hpp"
 #include "goro/http.hpp"
 #include "goro/net.hpp"
-
-namespace {
-
-// The anchors' loads open up to 50,000 connections; as Go does, use the
-// whole hard limit.
-void raise_fd_limit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
-}  // namespace
+#include "server_setup.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s HOST:PORT\n", argv[0]);
     return 2;
   }
-  raise_fd_limit();
+  goro_bench_net::raise_fd_limit();
   const char* addr = argv[1];
   return goro::run([addr]() -> int {
-    auto [ln, err] = goro::net::listen("tcp", addr);
-    if (err) {
-      std::fprintf(stderr, "goro-http-server: listen %s: %s\n", addr, err.message().c_str());
-      return 1;
-    }
-    std::printf("ready %u\n", static_cast<unsigned>(ln.addr().port()));
-    std::fflush(stdout);
+    std::optional<goro::net::listener> ln = goro_bench_net::listen_ready("goro-http-server", addr);
+    if (!ln) return 1;
     goro::http::serve_mux mux;
     mux.handle("/", [](goro::http::response_writer& w, const goro::http::request&) { (void)w.write("hello\n"); });
     goro::http::server srv(std::move(mux));
@@ -55,7 +35,7 @@ int main(int argc, char** argv) {
       (void)srv.shutdown(sctx);
       cancel();
     });
-    std::error_code e = srv.serve(ln);
+    std::error_code e = srv.serve(*ln);
     stopper.wait();
     stop();
     if (e != goro::http::error::server_closed) {

@@ -101,12 +101,7 @@ std::error_code fd_wait(netfd* fd, poll_mode mode) {
     r = netpoll_wait_thread(fd->pd, mode, 0, true, &err);
     if (err != 0) return {err, std::generic_category()};
   }
-  switch (r) {
-    case poll_err::none: return {};
-    case poll_err::closing: return errc::closed;
-    case poll_err::timeout: return errc::deadline_exceeded;
-  }
-  return {};
+  return poll_err_code(r);
 }
 
 // ---- system calls --------------------------------------------------------

@@ -564,7 +564,8 @@ struct waker_holder {
 };
 
 // The calling thread's waker, or null with *err set (eventfd failed: out
-// of descriptors).
+// of descriptors). Plain threads only (netpoll_wait_thread): a goroutine
+// could resume on another worker with this thread's address in hand.
 thread_waker* this_thread_waker(int* err) {
   thread_local waker_holder h;
   if (h.w != nullptr) return h.w;
@@ -596,6 +597,9 @@ thread_waker* this_thread_waker(int* err) {
 }  // namespace
 
 poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool pd_deadlines, int* err) {
+  // Plain threads only: they never migrate, so the thread_local waker
+  // (this_thread_waker) stays this thread's across the wait.
+  GORO_DCHECK(!in_goroutine());
   *err = 0;
   thread_waker* w = this_thread_waker(err);
   if (w == nullptr) return poll_err::none;

@@ -57,6 +57,7 @@
 #include <cstdint>
 
 #include "base/lock.hpp"
+#include "goro/errc.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -70,6 +71,17 @@ enum class poll_mode : uint8_t { read = 1, write = 2 };
 // What netpoll_wait returns. Go's pollNoError, pollErrClosing,
 // pollErrTimeout.
 enum class poll_err : uint8_t { none = 0, closing = 1, timeout = 2 };
+
+// What a wait's poll_err means to goro's callers: {}, errc::closed (Go's
+// ErrFileClosing / net.ErrClosed) or errc::deadline_exceeded.
+inline std::error_code poll_err_code(poll_err e) {
+  switch (e) {
+    case poll_err::none: break;
+    case poll_err::closing: return errc::closed;
+    case poll_err::timeout: return errc::deadline_exceeded;
+  }
+  return {};
+}
 
 struct poll_desc {
   // Waiter slots (see the top of this file); written with CAS and swap.

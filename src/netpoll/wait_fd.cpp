@@ -102,12 +102,7 @@ std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns) {
     poll_err r = netpoll_wait_thread(e->pd, pm, deadline_ns, false, &err);
     entry_release(e);
     if (err != 0) return {err, std::generic_category()};
-    switch (r) {
-      case poll_err::none: return {};
-      case poll_err::closing: return errc::closed;
-      case poll_err::timeout: return errc::deadline_exceeded;
-    }
-    return {};
+    return poll_err_code(r);
   }
   struct releaser {
     fd_entry* e;
@@ -119,12 +114,7 @@ std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns) {
     }
   } rel{e, pm, deadline_ns != 0};
   if (deadline_ns != 0) netpoll_set_deadline(e->pd, pm, deadline_ns);
-  switch (netpoll_wait(e->pd, pm)) {  // may throw (a second waiter): rel cleans up
-    case poll_err::none: return {};
-    case poll_err::closing: return errc::closed;
-    case poll_err::timeout: return errc::deadline_exceeded;
-  }
-  return {};
+  return poll_err_code(netpoll_wait(e->pd, pm));  // may throw (a second waiter): rel cleans up
 }
 
 }  // namespace goro::detail

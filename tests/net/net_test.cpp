@@ -190,18 +190,6 @@ TEST(NetAddr, LocalhostResolves) {
   });
 }
 
-// A connected pair over TCP loopback.
-std::pair<net::conn, net::conn> tcp_pair() {
-  auto lr = net::listen("tcp4", "127.0.0.1:0");
-  EXPECT_FALSE(lr.second);
-  auto dr = net::dial("tcp", lr.first.addr().to_string());
-  EXPECT_FALSE(dr.second);
-  auto ar = lr.first.accept();
-  EXPECT_FALSE(ar.second);
-  lr.first.close();
-  return {dr.first, ar.first};
-}
-
 // A deadline set from another goroutine wakes a blocked read, and stays:
 // later reads fail at once, even with data waiting, until cleared.
 TEST(NetDeadline, SetFromAnotherGoroutineWakesBlockedReadAndFutureReads) {
@@ -764,6 +752,7 @@ TEST(NetAccept, OutOfDescriptorsIsAHandledError) {
         }
       }
     }).join();
+    ASSERT_FALSE(HasFailure()) << "the descriptors could not all be taken";
     auto ar = ln.accept();
     // The accept loop's reaction: back off, free descriptors, accept again.
     // (Freed before checking: UBSan's vptr check needs a pipe.)

@@ -1,5 +1,6 @@
-// Helpers for goro::net's tests: waiting for a goroutine to park in IO
-// wait, temporary Unix socket paths, descriptor counts.
+// Helpers for goro::net's tests (and the poller's io_uring tests): a
+// connected TCP pair, waiting for a goroutine to park in IO wait,
+// temporary Unix socket paths, descriptor counts.
 #pragma once
 
 #include <dirent.h>
@@ -13,9 +14,11 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "goro/debug.hpp"
 #include "goro/goro.hpp"
+#include "goro/net.hpp"
 #include "test_util.hpp"
 
 namespace net_test {
@@ -42,6 +45,18 @@ inline bool await_parked(const std::atomic<uint64_t>& id, const std::string& rea
       std::this_thread::sleep_for(200us);
   }
   return false;
+}
+
+// A connected pair over TCP loopback: (the dialer's end, the accepted one).
+inline std::pair<goro::net::conn, goro::net::conn> tcp_pair() {
+  auto lr = goro::net::listen("tcp4", "127.0.0.1:0");
+  EXPECT_FALSE(lr.second);
+  auto dr = goro::net::dial("tcp", lr.first.addr().to_string());
+  EXPECT_FALSE(dr.second);
+  auto ar = lr.first.accept();
+  EXPECT_FALSE(ar.second);
+  lr.first.close();
+  return {dr.first, ar.first};
 }
 
 // Open descriptors of this process (entries of /proc/self/fd, less the

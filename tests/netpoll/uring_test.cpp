@@ -22,29 +22,20 @@
 
 #include "goro/goro.hpp"
 #include "goro/net.hpp"
+#include "net/net_util.hpp"
 #include "netpoll/netpoll_stats.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
 using goro_test::steady;
 namespace net = goro::net;
+using net_test::tcp_pair;
 
 namespace {
 
 [[maybe_unused]] bool uring_asked() {
   const char* v = std::getenv("GORO_NETPOLL");
   return v != nullptr && std::strcmp(v, "uring") == 0;
-}
-
-std::pair<net::conn, net::conn> tcp_pair() {
-  auto lr = net::listen("tcp4", "127.0.0.1:0");
-  EXPECT_FALSE(lr.second);
-  auto dr = net::dial("tcp", lr.first.addr().to_string());
-  EXPECT_FALSE(dr.second);
-  auto ar = lr.first.accept();
-  EXPECT_FALSE(ar.second);
-  lr.first.close();
-  return {dr.first, ar.first};
 }
 
 }  // namespace
