@@ -8,6 +8,7 @@
 // count reached), never on elapsed time; loops are bounded.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -706,6 +707,24 @@ TEST(NetUdp, RoundTrip) {
   return f < 0 ? -errno : f;
 }
 
+// A thread's body: dups fd 0 until dup fails, keeping the descriptors in
+// *arg (a std::vector<int>); the failure must be EMFILE.
+void* take_all_fds(void* arg) {
+  auto* fds = static_cast<std::vector<int>*>(arg);
+  for (;;) {
+    int f = dup_or_errno(0);
+    if (f < 0) {
+      EXPECT_EQ(-f, EMFILE);
+      return nullptr;
+    }
+    fds->push_back(f);
+    if (fds->size() >= 5000u) {
+      ADD_FAILURE() << "no descriptor limit reached";
+      return nullptr;
+    }
+  }
+}
+
 // EMFILE from accept is an error the accept loop backs off from; the
 // connection waits in the backlog and is accepted once descriptors are
 // free again. The soft limit is lowered for the test and put back.
@@ -733,25 +752,15 @@ TEST(NetAccept, OutOfDescriptorsIsAHandledError) {
     for (int f = 0; f < 4096; f++)
       if (fcntl(f, F_GETFD) != -1 && static_cast<rlim_t>(f) >= low.rlim_cur) low.rlim_cur = static_cast<rlim_t>(f) + 1;
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
-    // Take every descriptor left (bounded by the limit), on a plain
-    // thread: dup's errno is read there. (Read on a goroutine, clang's
-    // TSan saw the worker thread's errno, TLS that thread initialized, as
-    // racing with the goroutine's fiber, and now and then reported a
-    // stale ENOTTY.)
-    std::thread([&guard] {
-      for (;;) {
-        int f = dup_or_errno(0);
-        if (f < 0) {
-          EXPECT_EQ(-f, EMFILE);
-          return;
-        }
-        guard.fds.push_back(f);
-        if (guard.fds.size() >= 5000u) {
-          ADD_FAILURE() << "no descriptor limit reached";
-          return;
-        }
-      }
-    }).join();
+    // Take every descriptor left (bounded by the limit) on a plain thread:
+    // dup's errno is read there. (Read on a goroutine, clang's TSan saw the
+    // worker thread's errno, TLS that thread initialized, as racing with
+    // the goroutine's fiber, and now and then reported a stale ENOTTY.) A
+    // bare pthread, not a std::thread: UBSan's vptr check of std::thread's
+    // state, destroyed once the descriptors are gone, needs one of its own.
+    pthread_t taker;
+    ASSERT_EQ(pthread_create(&taker, nullptr, take_all_fds, &guard.fds), 0);
+    pthread_join(taker, nullptr);
     ASSERT_FALSE(HasFailure()) << "the descriptors could not all be taken";
     auto ar = ln.accept();
     // The accept loop's reaction: back off, free descriptors, accept again.
