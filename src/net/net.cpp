@@ -5,9 +5,11 @@
 // the fd (fails once closing: errc::closed), take the direction's mutex
 // (readers, writers are serialized), then loop { deadline passed?
 // syscall; EAGAIN: wait (park in IO wait, or poll on a plain thread) }.
-// The system call is always tried before waiting, so an edge the poller
+// The system call is tried before waiting, so an edge the poller
 // reported while nobody waited is never needed, and an accept that failed
-// with EMFILE finds its connection still in the backlog next time.
+// with EMFILE finds its connection still in the backlog next time. The
+// one exception: a goroutine's TCP receive after a short one waits first
+// (netpoll_short_read_drains in netpoll.hpp says why that is sound).
 //
 // dial_context: a non-blocking connect, then a wait for writable and
 // SO_ERROR (Go's netFD.connect). The context reaches the wait as the
@@ -47,6 +49,7 @@ struct access {
   static H make(std::shared_ptr<goro::detail::netfd> fd) {
     return H(std::move(fd));
   }
+  static goro::detail::netfd* fd_of(const conn& c) { return c.fd_.get(); }
 };
 
 std::error_code set_deadline(goro::detail::netfd* fd, int modes, int64_t ns) {
@@ -67,6 +70,9 @@ std::error_code set_deadline(goro::detail::netfd* fd, int modes, int64_t ns) {
 }  // namespace goro::net::detail
 
 namespace goro::detail {
+
+netfd* conn_netfd(const goro::net::conn& c) { return goro::net::detail::access::fd_of(c); }
+
 namespace {
 
 using goro::net::address;
@@ -114,7 +120,25 @@ std::pair<long, std::error_code> recv_locked(netfd* fd, void* buf, size_t n) {
       if (r != -EINTR && r != -EAGAIN && r != -ECANCELED) return {0, errno_code(r)};
     }
   }
-  return read_locked(fd, [&] { return sys_recv(fd->sysfd, buf, n, 0); });
+  // TCP on a goroutine: after a short read, wait for an edge before the
+  // next recv instead of a recv that says EAGAIN (a third of the system
+  // calls of a request-response exchange).
+  const bool drain_hint = (fd->family == AF_INET || fd->family == AF_INET6) && in_goroutine();
+  for (;;) {
+    if (deadline_passed(fd, poll_mode::read)) return {0, errc::deadline_exceeded};
+    if (fd->read_drained && drain_hint && netpoll_short_read_drains(fd->pd)) {
+      fd->read_drained = false;
+      if (std::error_code e = fd_wait(fd, poll_mode::read)) return {0, e};
+      continue;
+    }
+    long r = sys_recv(fd->sysfd, buf, n, 0);
+    fd->read_drained = r > 0 && static_cast<size_t>(r) < n;
+    if (r >= 0) return {r, {}};
+    if (r == -EINTR) continue;
+    if (r != -EAGAIN) return {0, errno_code(r)};
+    fd->eagain_reads++;
+    if (std::error_code e = fd_wait(fd, poll_mode::read)) return {0, e};
+  }
 }
 
 template <class Op>

@@ -77,6 +77,13 @@ struct netfd {
   goro::mutex rmu;
   goro::mutex wmu;
 
+  // Guarded by rmu. read_drained: the last recv on this TCP socket
+  // returned fewer bytes than asked, so the next goroutine read waits for
+  // readiness first (netpoll_short_read_drains, netpoll.hpp).
+  // eagain_reads: receives that returned EAGAIN (for the tests).
+  bool read_drained = false;
+  uint64_t eagain_reads = 0;
+
   // Takes a reference for an operation; false once closing.
   bool incref();
   // Drops one; the last one after closing closes the fd.
@@ -114,6 +121,10 @@ std::error_code no_ref_error(const netfd* fd);
 
 // Whether the deadline for `mode` has passed.
 bool deadline_passed(const netfd* fd, poll_mode mode);
+
+// The record behind a connection (null for a default handle): for
+// white-box tests.
+netfd* conn_netfd(const goro::net::conn& c);
 
 // Waits until fd may be ready for `mode` (the caller holds a reference and
 // the direction's mutex, and retries its operation on {}): parks a

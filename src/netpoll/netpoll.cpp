@@ -436,12 +436,13 @@ poll_desc* netpoll_open(int fd, int* err, bool stream_conn) {
     pd->rd = 0;
     pd->wd = 0;
     pd->info.store(0, std::memory_order_seq_cst);
+    pd->read_tail.store(0, std::memory_order_relaxed);
     seq = pd->seq.load(std::memory_order_relaxed);
   }
   struct epoll_event ev {};
   // uring: the conn's reads are completions (netpoll_recv); readiness to
   // read would only wake their waiter for nothing.
-  ev.events = g_uring && stream_conn ? EPOLLOUT | EPOLLET : EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = g_uring && stream_conn ? EPOLLOUT | EPOLLET : EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.u64 = tag(pd, seq);
   if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     *err = errno;
@@ -852,7 +853,11 @@ g* netpoll(int64_t until_ns, int32_t* n) {
     auto* pd = reinterpret_cast<poll_desc*>(data & kPtrMask);
     if (static_cast<uint32_t>(data >> kTagShift) != (pd->seq.load(std::memory_order_relaxed) & 0xffffu)) continue;
     uint32_t e = evs[i].events;
-    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    // Before the slot is touched: the goroutine it wakes (or that takes
+    // the kReady) must see it (netpoll_short_read_drains).
+    if ((e & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && pd->read_tail.load(std::memory_order_relaxed) == 0)
+      pd->read_tail.store(1, std::memory_order_release);
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
       if (g* gp = unblock(pd, poll_mode::read, true)) list_push(gp, &head, &tail, n);
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
       if (g* gp = unblock(pd, poll_mode::write, true)) list_push(gp, &head, &tail, n);

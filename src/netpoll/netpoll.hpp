@@ -92,6 +92,10 @@ struct poll_desc {
   std::atomic<uint32_t> info{0};
   // Bumped at each open (reuse) of the record; epoll events carry it.
   std::atomic<uint32_t> seq{0};
+  // Set (for good, until the record is reused) once the poller saw the
+  // peer's shutdown, an error or urgent data on the fd: from then on a
+  // short read no longer proves the socket drained (netpoll_short_read_drains).
+  std::atomic<uint32_t> read_tail{0};
   int fd = -1;
   // uring: the result of the receive in flight and whether its completion
   // was reaped (written by the reaper before it readies the waiter).
@@ -124,6 +128,20 @@ inline constexpr uint32_t kInfoWriteExpired = 4;
 // then watches its writes only, so readiness does not wake the waiter
 // for a completion).
 poll_desc* netpoll_open(int fd, int* err, bool stream_conn = false);
+
+// Whether a goroutine whose last recv(2) on pd's TCP socket returned fewer
+// bytes than asked may wait for readiness before its next recv, instead of
+// calling recv once more to be told EAGAIN (the raw epoll servers' and
+// nginx's "a short read drained the socket"). Sound for TCP because any
+// data queued after a recv emptied the queue raises an edge that the
+// poller harvests after that recv, so the slot is kReady or the waiter is
+// woken; and the cases where a TCP recv stops short with data still queued
+// (at the urgent mark, at the FIN, at an error) all raise EPOLLPRI,
+// EPOLLRDHUP or EPOLLERR/HUP, which set pd->read_tail for good. The io_uring
+// variant's receives are completions: no.
+inline bool netpoll_short_read_drains(const poll_desc* pd) {
+  return pd->read_tail.load(std::memory_order_acquire) == 0;
+}
 
 // Whether the io_uring variant runs ($GORO_NETPOLL=uring, read at the
 // first netpoll_open; false when built without liburing or when the ring
