@@ -14,6 +14,9 @@
 //                (sync/lock_order.cpp): 0 off, 1 report each inversion and
 //                go on, 2 report and exit(2). Default: the build's
 //                GORO_LOCKORDER_DEFAULT (1 in Debug builds, else 0).
+//   stackpopulate=0  do not commit the tops of fresh and scavenged stacks
+//                ahead of their first run (sched/stack.cpp populate_tops):
+//                each goroutine's first write faults its page in instead.
 //   chanleak=1   channel handle tracking (chan/handles.cpp), for the
 //                partial-deadlock report: as goro::debug::
 //                track_channel_handles() before main.

@@ -38,6 +38,8 @@
 #include "sched/stack.hpp"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +54,7 @@
 
 #include "base/big_memory.hpp"
 #include "base/check.hpp"
+#include "base/debug_env.hpp"
 #include "base/futex.hpp"
 #include "base/lock.hpp"
 #include "base/prefetch.hpp"
@@ -191,6 +194,44 @@ void* carve_locked() {
   return nullptr;
 }
 
+// Committing stack tops ahead of their first run. A goroutine's first
+// write to a fresh (or scavenged) stack faults its top page in; on the
+// project's VMs that fault costs ~10 us, and a burst of new goroutines
+// (100,000 context watchers, a server's accept storm) spends most of its
+// time there. One process_madvise(MADV_POPULATE_WRITE) over the tops of a
+// batch of stacks the P is about to bind commits them for ~0.8 us each
+// (and the first write then costs the VM's own ~4.7 us instead of 10):
+// docs/design.md section 4. Needs Linux 6.13 (process_madvise on oneself
+// with any advice) and PIDFD_SELF; elsewhere (EINVAL, EBADF, ENOSYS,
+// EPERM under seccomp) it turns itself off and the first writes fault as
+// before; GORO_DEBUG=stackpopulate=0 turns it off too (to measure it). ENOMEM and the like are left to the first write, as before.
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+constexpr int kPidfdSelfProcess = -10001;  // PIDFD_SELF_THREAD_GROUP
+constexpr int kCarveBatch = 16;             // slots carved at once into a P's cache
+std::atomic<bool> g_populate_off{false};
+std::atomic<uint64_t> g_populated{0};  // stack tops committed ahead (stack_populated_count)
+
+void populate_tops(void* const* tops, int n) {
+  if (n <= 0 || g_populate_off.load(std::memory_order_relaxed)) return;
+#if defined(SYS_process_madvise)
+  iovec v[kStackCacheMax];
+  n = std::min(n, kStackCacheMax);
+  for (int i = 0; i < n; i++) v[i] = iovec{static_cast<char*>(tops[i]) - pool.page, pool.page};
+  long r = syscall(SYS_process_madvise, kPidfdSelfProcess, v, static_cast<size_t>(n), MADV_POPULATE_WRITE, 0u);
+  if (r >= 0) {
+    g_populated.fetch_add(static_cast<uint64_t>(r) / pool.page, std::memory_order_relaxed);
+    return;
+  }
+  int e = errno;
+  if (e == EINVAL || e == EBADF || e == ENOSYS || e == EPERM || e == ESRCH) g_populate_off.store(true, std::memory_order_relaxed);
+#else
+  (void)tops;
+  g_populate_off.store(true, std::memory_order_relaxed);
+#endif
+}
+
 // Maps a new chunk (address space only). Throws goro::resource_error when
 // the kernel says no.
 void map_chunk_locked() {
@@ -243,6 +284,7 @@ void tsan_reset_stack(char* lo, size_t size) {
 }  // namespace
 
 void stack_pool_init() {
+  if (debug_setting("stackpopulate", 1) == 0) g_populate_off.store(true, std::memory_order_relaxed);
   long pg = sysconf(_SC_PAGESIZE);
   pool.page = pg > 0 ? static_cast<size_t>(pg) : 4096;
   if (const char* v = getenv("GORO_STACK_SIZE"); v != nullptr && *v != '\0') {
@@ -341,6 +383,7 @@ inline void prefetch_stack_top(void* top) {
 void stack_bind(p* pp, g* gp) {
   if (gp->stack_lo != nullptr) return;  // dedicated stack, mapped at go()
   void* top;
+  int released_tops = 0;  // stack_cache[0, released_tops): tops without a page
   if (pp->nstack_cache == 0) {
     lock_guard lk(pool.lock);
     // Refill the P's cache with up to half its size from the global
@@ -355,25 +398,39 @@ void stack_bind(p* pp, g* gp) {
     pool.idle = std::min(pool.idle, pool.free_tops.n);
     for (int i = std::max(0, pp->nstack_cache - 1 - kStackPrefetchAhead); i < pp->nstack_cache - 1; i++)
       prefetch_stack_top(pp->stack_cache[i]);
+    released_tops = static_cast<int>(released);
   }
-  if (pp->nstack_cache > 0) {
-    top = pp->stack_cache[--pp->nstack_cache];
-    if (pp->nstack_cache >= kStackPrefetchAhead) prefetch_stack_top(pp->stack_cache[pp->nstack_cache - kStackPrefetchAhead]);
-  } else {
+  if (pp->nstack_cache == 0) {
+    // Nothing free anywhere: carve a batch of fresh slots into the cache.
     lock_guard lk(pool.lock);
-    top = carve_locked();
-    if (top == nullptr) {
-      // Every reserved stack exists, but the free ones sit in other Ps'
-      // caches, which only their owners may touch: map more address
-      // space rather than wait. (Only virtual memory: MAP_NORESERVE.)
-      try {
-        map_chunk_locked();
-      } catch (const goro::resource_error& e) {
-        fatal("%s (while starting goroutine %llu)", e.what(), static_cast<unsigned long long>(gp->id));
+    while (pp->nstack_cache < kCarveBatch) {
+      void* t = carve_locked();
+      if (t == nullptr && pp->nstack_cache > 0) break;
+      if (t == nullptr) {
+        // Every reserved stack exists, but the free ones sit in other Ps'
+        // caches, which only their owners may touch: map more address
+        // space rather than wait. (Only virtual memory: MAP_NORESERVE.)
+        try {
+          map_chunk_locked();
+        } catch (const goro::resource_error& e) {
+          fatal("%s (while starting goroutine %llu)", e.what(), static_cast<unsigned long long>(gp->id));
+        }
+        continue;
       }
-      top = carve_locked();
+      pp->stack_cache[pp->nstack_cache++] = t;
     }
+    // Bound lowest address first (the cache pops from its end), as slots
+    // carved one at a time were: goroutines started together then sit on
+    // ascending stacks, which later walks over them (a broadcast waking
+    // them all) measured faster on than descending ones.
+    std::reverse(pp->stack_cache, pp->stack_cache + pp->nstack_cache);
+    released_tops = pp->nstack_cache;
   }
+  // Fresh and scavenged stacks have no page: commit their tops in one call
+  // (populate_tops), outside the pool lock.
+  populate_tops(pp->stack_cache, released_tops);
+  top = pp->stack_cache[--pp->nstack_cache];
+  if (pp->nstack_cache >= kStackPrefetchAhead) prefetch_stack_top(pp->stack_cache[pp->nstack_cache - kStackPrefetchAhead]);
   gp->stack_hi = static_cast<char*>(top);
   gp->stack_lo = gp->stack_hi - pooled_size();
   gp->stack_pooled = true;
@@ -628,6 +685,9 @@ stack_scavenge_counts stack_scavenge_counted() {
   return {g_released.load(std::memory_order_relaxed), g_madvise_calls.load(std::memory_order_relaxed),
           g_longest_step_ns.load(std::memory_order_relaxed), g_longest_step_cpu_ns.load(std::memory_order_relaxed)};
 }
+
+uint64_t stack_populated_count() { return g_populated.load(std::memory_order_relaxed); }
+bool stack_populate_off() { return g_populate_off.load(std::memory_order_relaxed); }
 
 bool stack_is_guard_hit(const g* gp, const void* addr) {
   if (gp == nullptr || gp->stack_lo == nullptr) return false;

@@ -101,6 +101,12 @@ struct stack_scavenge_counts {
 };
 stack_scavenge_counts stack_scavenge_counted();
 
+// Stack tops committed ahead of their first run (populate_tops in
+// stack.cpp), and whether that is off (the kernel refused it: before
+// Linux 6.13, or a seccomp filter). Tests, diagnostics.
+uint64_t stack_populated_count();
+bool stack_populate_off();
+
 // The default-size pool now, read under its lock (goro::debug::stats).
 struct stack_pool_counts {
   size_t stack_size;    // usable bytes per pooled stack

@@ -274,3 +274,34 @@ TEST(Scavenge, ReleasingWhileGoroutinesComeAndGo) {
 }
 
 }  // namespace
+
+namespace {
+
+// Stacks that have no page (fresh slots, and stacks the scavenger gave
+// back) get their top page committed in batches before their goroutines
+// first run (stack.cpp's populate_tops): a goroutine's first write then
+// does not fault. Every goroutine of a burst runs on such a stack, so the
+// count of tops committed ahead grows by about the burst, in the first
+// burst (fresh slots) and again after free_os_memory (released stacks).
+TEST(StackPopulate, StacksWithoutAPageGetTheirTopCommittedAhead) {
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "3600000");
+  goro::run([] {
+    uint64_t before = goro::detail::stack_populated_count();
+    burst_of_parked_goroutines();
+    if (goro::detail::stack_populate_off())
+      GTEST_SKIP() << "the kernel refused process_madvise(MADV_POPULATE_WRITE) on this process (before Linux 6.13, "
+                      "or a seccomp filter): stacks fault their tops in on first write";
+    uint64_t fresh = goro::detail::stack_populated_count() - before;
+    EXPECT_GE(fresh, static_cast<uint64_t>(kBurst * 9 / 10));
+    // At most a carve batch per P beyond the burst.
+    EXPECT_LE(fresh, static_cast<uint64_t>(kBurst + 16 * 64));
+    goro::free_os_memory();
+    uint64_t mid = goro::detail::stack_populated_count();
+    burst_result again = burst_of_parked_goroutines();
+    EXPECT_GT(again.resident_parked, kBurst * 8 / 10);
+    EXPECT_GE(goro::detail::stack_populated_count() - mid, static_cast<uint64_t>(kBurst * 8 / 10))
+        << "released stacks reused without their tops committed ahead";
+  });
+}
+
+}  // namespace
