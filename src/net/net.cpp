@@ -124,21 +124,17 @@ std::pair<long, std::error_code> recv_locked(netfd* fd, void* buf, size_t n) {
   // next recv instead of a recv that says EAGAIN (a third of the system
   // calls of a request-response exchange).
   const bool drain_hint = (fd->family == AF_INET || fd->family == AF_INET6) && in_goroutine();
-  for (;;) {
+  if (fd->read_drained && drain_hint && netpoll_short_read_drains(fd->pd)) {
+    fd->read_drained = false;
     if (deadline_passed(fd, poll_mode::read)) return {0, errc::deadline_exceeded};
-    if (fd->read_drained && drain_hint && netpoll_short_read_drains(fd->pd)) {
-      fd->read_drained = false;
-      if (std::error_code e = fd_wait(fd, poll_mode::read)) return {0, e};
-      continue;
-    }
-    long r = sys_recv(fd->sysfd, buf, n, 0);
-    fd->read_drained = r > 0 && static_cast<size_t>(r) < n;
-    if (r >= 0) return {r, {}};
-    if (r == -EINTR) continue;
-    if (r != -EAGAIN) return {0, errno_code(r)};
-    fd->eagain_reads++;
     if (std::error_code e = fd_wait(fd, poll_mode::read)) return {0, e};
   }
+  return read_locked(fd, [&] {
+    long r = sys_recv(fd->sysfd, buf, n, 0);
+    fd->read_drained = r > 0 && static_cast<size_t>(r) < n;
+    if (r == -EAGAIN) fd->eagain_reads++;
+    return r;
+  });
 }
 
 template <class Op>

@@ -201,10 +201,12 @@ void* carve_locked() {
 // time there. One process_madvise(MADV_POPULATE_WRITE) over the tops of a
 // batch of stacks the P is about to bind commits them for ~0.8 us each
 // (and the first write then costs the VM's own ~4.7 us instead of 10):
-// docs/design.md section 4. Needs Linux 6.13 (process_madvise on oneself
-// with any advice) and PIDFD_SELF; elsewhere (EINVAL, EBADF, ENOSYS,
-// EPERM under seccomp) it turns itself off and the first writes fault as
-// before; GORO_DEBUG=stackpopulate=0 turns it off too (to measure it). ENOMEM and the like are left to the first write, as before.
+// docs/design.md section 4. It needs a kernel whose process_madvise takes
+// any advice for the calling process (Linux 6.13) and the PIDFD_SELF
+// sentinels (this machine's 6.18 has both). Where the call is refused
+// (EINVAL, EBADF, ENOSYS, EPERM under seccomp) it turns itself off and
+// first writes fault as before; GORO_DEBUG=stackpopulate=0 turns it off
+// too (to measure it). ENOMEM and the like are left to the first write.
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14
 #endif
@@ -419,10 +421,8 @@ void stack_bind(p* pp, g* gp) {
       }
       pp->stack_cache[pp->nstack_cache++] = t;
     }
-    // Bound lowest address first (the cache pops from its end), as slots
-    // carved one at a time were: goroutines started together then sit on
-    // ascending stacks, which later walks over them (a broadcast waking
-    // them all) measured faster on than descending ones.
+    // Bound lowest address first (the cache pops from its end), the order
+    // slots carved one at a time were bound in before the batch.
     std::reverse(pp->stack_cache, pp->stack_cache + pp->nstack_cache);
     released_tops = pp->nstack_cache;
   }

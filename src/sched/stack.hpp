@@ -102,8 +102,8 @@ struct stack_scavenge_counts {
 stack_scavenge_counts stack_scavenge_counted();
 
 // Stack tops committed ahead of their first run (populate_tops in
-// stack.cpp), and whether that is off (the kernel refused it: before
-// Linux 6.13, or a seccomp filter). Tests, diagnostics.
+// stack.cpp), and whether that is off (the kernel refused it: an older
+// kernel, or a seccomp filter). Tests, diagnostics.
 uint64_t stack_populated_count();
 bool stack_populate_off();
 

@@ -74,38 +74,54 @@ TEST(NetShortRead, PingPongWaitsForReadinessInsteadOfAskingAgain) {
   server.close();
 }
 
+struct read_result {
+  std::string bytes;
+  std::error_code err;
+};
+
+// Starts a goroutine that reads `server` into a 4 KiB buffer until it has
+// `want` bytes or a read fails, then sends what it read. *id gets its
+// goroutine id.
+goro::chan<read_result> start_reader(goro::net::conn server, size_t want, std::atomic<uint64_t>* id) {
+  auto out = goro::make_chan<read_result>(1);
+  goro::go([server, want, id, out] {
+    *id = goro::goroutine_id();
+    read_result r;
+    char buf[4096];
+    while (r.bytes.size() < want && !r.err) {
+      auto [n, e] = server.read(buf, sizeof buf);
+      r.bytes.append(buf, n);
+      r.err = e;
+    }
+    out.send(std::move(r));
+  });
+  return out;
+}
+
 // recv stops at the urgent mark with bytes still queued behind it, and no
 // new edge comes for them. The poller notes EPOLLPRI, so the reader asks
-// recv again. The three sends' edges reach the reader as one wake-up that
-// it consumes before its recv (while_the_only_p_spins): without the note it would then wait for an edge that
-// never comes (the read deadline ends the test with the bytes missing).
+// recv again. The reader is parked when the three sends come, and their
+// edges reach it as one wake-up that it consumes before its recv
+// (while_the_only_p_spins): without the note it would then wait for an
+// edge that never comes (the read deadline ends the test with the bytes
+// missing).
 TEST(NetShortRead, UrgentDataLeavesNoBytesStranded) {
   int prev = goro::set_maxprocs(1);
   auto [client, server] = tcp_pair();
   ASSERT_FALSE(server.set_read_deadline(std::chrono::steady_clock::now() + 60s));
   std::atomic<uint64_t> reader{0};
-  auto got = goro::make_chan<std::string>(1);
-  goro::go([&, server = server] {
-    reader = goro::goroutine_id();
-    std::string s;
-    char buf[4096];
-    while (s.size() < 7) {
-      auto [n, e] = server.read(buf, sizeof buf);
-      if (e) break;
-      s.append(buf, n);
-    }
-    got.send(s);
-  });
+  auto got = start_reader(server, 7, &reader);
   const int peer = client.fd();
-  ASSERT_EQ(1, ::send(peer, "1", 1, 0));  // the reader's first read is short: the hint is set
-  ASSERT_TRUE(net_test::await_parked(reader)) << "the reader never waited for its second read";
-
+  ASSERT_EQ(1, ::send(peer, "1", 1, 0));  // read short (the hint set) before or with the rest
+  ASSERT_TRUE(net_test::await_parked(reader)) << "the reader never waited";
   while_the_only_p_spins([&] {
     EXPECT_EQ(3, ::send(peer, "abc", 3, 0));
     EXPECT_EQ(1, ::send(peer, "x", 1, MSG_OOB));  // out of band: not in the stream
     EXPECT_EQ(3, ::send(peer, "def", 3, 0));
   });
-  EXPECT_EQ(got.recv(), "1abcdef");
+  read_result r = got.recv();
+  EXPECT_EQ(r.bytes, "1abcdef");
+  EXPECT_FALSE(r.err) << r.err.message();
   client.close();
   server.close();
   goro::set_maxprocs(prev);
@@ -118,26 +134,16 @@ TEST(NetShortRead, EndOfStreamAfterAShortReadIsSeen) {
   auto [client, server] = tcp_pair();
   ASSERT_FALSE(server.set_read_deadline(std::chrono::steady_clock::now() + 60s));
   std::atomic<uint64_t> reader{0};
-  auto end = goro::make_chan<std::error_code>(1);
-  goro::go([&, server = server] {
-    reader = goro::goroutine_id();
-    char buf[4096];
-    std::error_code e;
-    size_t total = 0;
-    while (!e) {
-      auto r = server.read(buf, sizeof buf);
-      total += r.first;
-      e = r.second;
-    }
-    end.send(total == 4 ? e : std::make_error_code(std::errc::message_size));
-  });
+  auto got = start_reader(server, 100, &reader);  // more than is sent: reads to the end
   ASSERT_EQ(1, ::send(client.fd(), "1", 1, 0));
-  ASSERT_TRUE(net_test::await_parked(reader));
+  ASSERT_TRUE(net_test::await_parked(reader)) << "the reader never waited";
   while_the_only_p_spins([&, client = client] {
     EXPECT_EQ(3, ::send(client.fd(), "abc", 3, 0));
     EXPECT_FALSE(client.close_write());
   });
-  EXPECT_EQ(end.recv(), goro::io_errc::eof);
+  read_result r = got.recv();
+  EXPECT_EQ(r.bytes, "1abc");
+  EXPECT_EQ(r.err, goro::io_errc::eof) << r.err.message();
   client.close();
   server.close();
   goro::set_maxprocs(prev);

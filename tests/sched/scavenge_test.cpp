@@ -289,8 +289,8 @@ TEST(StackPopulate, StacksWithoutAPageGetTheirTopCommittedAhead) {
     uint64_t before = goro::detail::stack_populated_count();
     burst_of_parked_goroutines();
     if (goro::detail::stack_populate_off())
-      GTEST_SKIP() << "the kernel refused process_madvise(MADV_POPULATE_WRITE) on this process (before Linux 6.13, "
-                      "or a seccomp filter): stacks fault their tops in on first write";
+      GTEST_SKIP() << "the kernel refused process_madvise(MADV_POPULATE_WRITE) on this process (an older "
+                      "kernel, or a seccomp filter): stacks fault their tops in on first write";
     uint64_t fresh = goro::detail::stack_populated_count() - before;
     EXPECT_GE(fresh, static_cast<uint64_t>(kBurst * 9 / 10));
     // At most a carve batch per P beyond the burst.
