@@ -4,6 +4,7 @@
 #include <string>
 #include <system_error>
 
+#include "base/no_destructor.hpp"
 #include "goro/errc.hpp"
 
 namespace goro {
@@ -26,8 +27,10 @@ class goro_error_category final : public std::error_category {
 }  // namespace
 
 const std::error_category& goro_category() noexcept {
-  static const goro_error_category c;
-  return c;
+  // Never destroyed (base/no_destructor.hpp): errors are made and read
+  // on the runtime's threads while exit() runs static destructors.
+  static constinit const goro::detail::no_destructor<goro_error_category> c;
+  return c.value;
 }
 
 }  // namespace goro

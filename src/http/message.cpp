@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "base/no_destructor.hpp"
 #include "http/util.hpp"
 
 namespace goro::http {
@@ -33,8 +34,10 @@ class http_category_impl final : public std::error_category {
 }  // namespace
 
 const std::error_category& http_category() noexcept {
-  static const http_category_impl cat;
-  return cat;
+  // Never destroyed (base/no_destructor.hpp): errors are made and read
+  // on the runtime's threads while exit() runs static destructors.
+  static constinit const goro::detail::no_destructor<http_category_impl> cat;
+  return cat.value;
 }
 
 std::string_view status_text(int code) noexcept {

@@ -5,6 +5,7 @@
 // name or a service name goes to getaddrinfo inside goro::blocking (it may
 // block on DNS), and its EAI_* errors are reported in resolver_category().
 // No state, no locks.
+#include "base/no_destructor.hpp"
 #include "net/resolve.hpp"
 
 #include <arpa/inet.h>
@@ -32,8 +33,10 @@ class resolver_error_category final : public std::error_category {
 }  // namespace
 
 const std::error_category& resolver_category() noexcept {
-  static const resolver_error_category c;
-  return c;
+  // Never destroyed (base/no_destructor.hpp): errors are made and read
+  // on the runtime's threads while exit() runs static destructors.
+  static constinit const goro::detail::no_destructor<resolver_error_category> c;
+  return c.value;
 }
 
 address address::from_native(const sockaddr* sa, socklen_t len, int sotype) noexcept {

@@ -3,6 +3,7 @@
 #include <string>
 #include <system_error>
 
+#include "base/no_destructor.hpp"
 #include "goro/io.hpp"
 
 namespace goro {
@@ -24,8 +25,10 @@ class io_error_category final : public std::error_category {
 }  // namespace
 
 const std::error_category& io_category() noexcept {
-  static const io_error_category c;
-  return c;
+  // Never destroyed (base/no_destructor.hpp): errors are made and read
+  // on the runtime's threads while exit() runs static destructors.
+  static constinit const goro::detail::no_destructor<io_error_category> c;
+  return c.value;
 }
 
 }  // namespace goro

@@ -57,6 +57,7 @@
 #include "base/debug_env.hpp"
 #include "base/futex.hpp"
 #include "base/lock.hpp"
+#include "base/no_destructor.hpp"
 #include "base/prefetch.hpp"
 #include "base/ptr_stack.hpp"
 #include "goro/panic.hpp"
@@ -139,7 +140,10 @@ struct stack_pool {
   bool warned_no_guard = false;
 };
 
-stack_pool pool;
+// Never destroyed (base/no_destructor.hpp): workers bind and release
+// stacks, and the monitor scavenges, while exit() runs static destructors.
+constinit no_destructor<stack_pool> pool_storage;
+constinit stack_pool& pool = pool_storage.value;
 
 // stack_scavenge_counted. Relaxed: statistics, they order nothing.
 std::atomic<uint64_t> g_released{0};
@@ -499,7 +503,8 @@ struct scavenger {
   // stack or two per call, per-stack madvise again.
   size_t piece = 4 * kMiB;
 };
-scavenger scav;
+constinit no_destructor<scavenger> scav_storage;  // as pool_storage
+constinit scavenger& scav = scav_storage.value;
 
 char* todo_top(size_t i) { return static_cast<char*>(scav.todo.v[i]); }
 

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "base/backoff.hpp"
+#include "base/no_destructor.hpp"
 #include "goro/runtime.hpp"
 #include "goro/trace.hpp"
 #include "sched/sched.hpp"
@@ -90,12 +91,17 @@ struct trace_buf {
   }
 };
 
+// The registry is never destroyed (base/no_destructor.hpp): a worker may
+// register its buffer, and a trace be stopped, while exit() runs static
+// destructors (TSan caught the registry's destructor racing a worker's
+// registration). std::mutex is trivially destructible.
+using buf_list = std::vector<std::unique_ptr<trace_buf>>;
 std::mutex control_mu;   // start/stop
 std::mutex registry_mu;  // buffers
-std::vector<std::unique_ptr<trace_buf>> registry;  // guarded by registry_mu
-FILE* out_file = nullptr;                           // guarded by control_mu
-std::string out_path;                               // guarded by control_mu
-int64_t trace_t0 = 0;                               // guarded by control_mu
+constinit no_destructor<buf_list> registry_storage;
+constinit buf_list& registry = registry_storage.value;  // guarded by registry_mu
+FILE* out_file = nullptr;                                // guarded by control_mu
+int64_t trace_t0 = 0;                                    // guarded by control_mu
 
 thread_local trace_buf* tl_buf = nullptr;
 
@@ -317,7 +323,6 @@ bool start(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return false;
   out_file = f;
-  out_path = path;
   trace_t0 = nanotime();
   g_trace_on.store(true, std::memory_order_seq_cst);
   return true;

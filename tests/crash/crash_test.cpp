@@ -684,25 +684,49 @@ TEST(LockOrder, ReportComesBeforeTheDeadlock) {
 
 // ---- GORO_TRACE ----------------------------------------------------------------
 
+// Reads the file at `path` into *text and removes it; false if it cannot
+// be opened.
+bool read_and_remove(const std::string& path, std::string* text) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return false;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text->append(buf, n);
+  std::fclose(f);
+  std::remove(path.c_str());
+  return true;
+}
+
 // GORO_TRACE=path traces the whole run and writes the file at exit.
 TEST(TraceEnv, WritesTheTraceAtExit) {
   std::string path = std::string(::testing::TempDir()) + "goro_trace_env." + std::to_string(::getpid()) + ".json";
   std::remove(path.c_str());
   outcome r = run_scenario("trace_at_exit", {"GORO_TRACE=" + path});
   ASSERT_TRUE(r.exited_with(0)) << r.describe();
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  ASSERT_NE(f, nullptr) << "no trace at " << path;
   std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
-  std::remove(path.c_str());
+  ASSERT_TRUE(read_and_remove(path, &text)) << "no trace at " << path;
   EXPECT_TRUE(starts_with(text, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")) << text.substr(0, 200);
   EXPECT_TRUE(text.size() >= 3 && text.compare(text.size() - 3, 3, "]}\n") == 0) << "not closed";
   EXPECT_GE(count(text, "\"ph\":\"B\""), 2) << "the main goroutine and the sender ran";
   EXPECT_EQ(count(text, "\"ph\":\"B\""), count(text, "\"ph\":\"E\""));
   EXPECT_TRUE(contains(text, "\"stop\":\"chan send\"") || contains(text, "\"stop\":\"chan receive\""));
+}
+
+// The tracer's state outlives static destruction: the runtime's threads
+// are never joined, so a trace may run (and a worker register its buffer)
+// after every static destructor. Before the registry was made immortal,
+// ASan saw a use after free here and TSan the destructor's race.
+TEST(TraceEnv, TracingAfterStaticDestructorsIsSafe) {
+  std::string path = std::string(::testing::TempDir()) + "goro_trace_late." + std::to_string(::getpid()) + ".json";
+  std::remove(path.c_str());
+  outcome r = run_scenario("trace_after_exit", {"GORO_TRACE_AFTER_EXIT=" + path});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "traced after static destructors")) << r.describe();
+  EXPECT_EQ(r.err, "") << r.describe();
+  std::string text;
+  ASSERT_TRUE(read_and_remove(path, &text)) << "no trace at " << path;
+  EXPECT_TRUE(text.size() >= 3 && text.compare(text.size() - 3, 3, "]}\n") == 0) << "not closed";
+  EXPECT_GE(count(text, "\"ph\":\"B\""), 8) << "the eight goroutines ran";
 }
 
 TEST(Panic, InMainGoroutine) {

@@ -894,6 +894,37 @@ int trace_at_exit() {
   });
 }
 
+// A trace started and stopped after every static destructor has run (a
+// destructor function runs after them, from exit()), with goroutines on
+// the workers registering their buffers meanwhile: the runtime's threads
+// outlive static destruction, so the tracer's state must too. The trace
+// goes to $GORO_TRACE_AFTER_EXIT; the scenario only runs when it is set.
+const char* g_trace_after_exit_path = nullptr;
+
+[[gnu::destructor]] void trace_after_static_destructors() {
+  if (g_trace_after_exit_path == nullptr) return;
+  if (!goro::trace::start(g_trace_after_exit_path)) _exit(3);
+  goro::wait_group wg;
+  for (int i = 0; i < 8; i++) {
+    wg.add(1);
+    goro::go([&wg] {
+      goro::yield();
+      wg.done();
+    });
+  }
+  wg.wait();
+  if (!goro::trace::stop()) _exit(4);
+  say("traced after static destructors");
+}
+
+int trace_after_exit() {
+  g_trace_after_exit_path = std::getenv("GORO_TRACE_AFTER_EXIT");
+  if (g_trace_after_exit_path == nullptr) return 64;
+  // Start the runtime's workers before exit, as a program that used goro.
+  goro::run([] { goro::go([] {}); });
+  return 0;
+}
+
 // ---- fork ------------------------------------------------------------------
 
 // Waits for the child `pid` for 4 s at most; see fork_and_wait.
@@ -1091,6 +1122,7 @@ const scenario kScenarios[] = {
     {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
     {"trace_at_exit", trace_at_exit},
+    {"trace_after_exit", trace_after_exit},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
     {"deadlock_after_stopped_timers", deadlock_after_stopped_timers},
