@@ -12,9 +12,19 @@
 // queued behind a computing one waits for the monitor's retake. Here
 // nothing the monitor does waits for the scavenger: they share no lock.
 //
-// Pacing: work in slices of about 1 ms (stack_scavenge_step's deadline),
-// and after each slice sleep as long as it took, so that the scavenger
-// uses at most half a CPU while it releases a burst, and none otherwise.
+// Pacing, as Go's background scavenger (scavengePercent): while it
+// releases a burst, the scavenger uses at most 1% of the CPU time of the
+// process's Ps (2% of one CPU at maxprocs 2; $GORO_SCAVENGE_PERCENT, in
+// percent of one CPU, overrides), and none otherwise. It works in slices
+// of about 1 ms (stack_scavenge_step's deadline) and after each sleeps
+// long enough to keep that share. Why so little (it used half a CPU):
+// memory given back and wanted again costs more than it saved. On the
+// project's VMs a released stack costs ~3 us of the scavenger's CPU to
+// give back and ~10 us to fault in again, so a program that bursts
+// every 10-30 s paid both, every time; at 1%, a burst's stacks drain over
+// tens of seconds (300,000 in about a minute here), the hottest last (the
+// free list is a LIFO), and a new burst meanwhile takes the warm ones.
+// goro::free_os_memory() gives everything back at once when asked.
 //
 // The thread is registered as a runtime thread (it never readies a
 // goroutine), so the deadlock check does not wait for it.
@@ -26,6 +36,7 @@
 
 #include "base/big_memory.hpp"
 #include "base/futex.hpp"
+#include "goro/runtime.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 
@@ -35,6 +46,20 @@ namespace {
 
 constexpr int64_t kSliceNs = 1'000'000;
 constexpr int64_t kMinPauseNs = 100'000;
+
+// The pause after a slice that took `slice_ns`, for a share of
+// `percent` percent of one CPU: slice / (slice + pause) = percent / 100.
+int64_t pause_after(int64_t slice_ns, int percent) {
+  int64_t pause = slice_ns * (100 - percent) / percent;
+  return std::max(pause, kMinPauseNs);
+}
+
+// The share of one CPU the release may use, in percent.
+int release_percent() {
+  static const int fixed = env_int("GORO_SCAVENGE_PERCENT", 0 /* unset */, 100);
+  if (fixed > 0) return fixed;
+  return std::clamp(goro::maxprocs(), 1, 100);  // 1% per P
+}
 
 void* scavenger_main(void* started) {
   prctl(PR_SET_NAME, "goro-scavenge", 0, 0, 0);
@@ -54,7 +79,7 @@ void* scavenger_main(void* started) {
       more = big_memory_scavenge_step(new_period, start + kSliceNs) || more;
       new_period = false;
       if (!more) break;
-      int64_t pause = std::max(nanotime() - start, kMinPauseNs);
+      int64_t pause = pause_after(nanotime() - start, release_percent());
       int64_t until = nanotime() + pause;
       while (nanotime() < until) never.sleep_until(until);
     }

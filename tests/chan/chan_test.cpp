@@ -306,10 +306,9 @@ namespace {
 // A kept big buffer that nobody takes for a whole period (300 ms here) is
 // unmapped by the scavenger thread, a piece at a time: the runtime holds
 // none of it any more, and VmRSS drops back. Waits on the first with a
-// generous deadline (loaded machines, sanitizer builds). The period is
-// the default 5 s when the scavenger thread, started with the runtime by
-// the leak-check listener, reads GORO_SCAVENGE_MS before this test sets
-// it: the buffer then goes after about 10 s instead of 0.6 s. The RSS check
+// generous deadline (loaded machines, sanitizer builds). (The leak-check
+// listener's snapshot before the test no longer starts the runtime, so
+// the period is this test's 300 ms, not the default 5 s.) The RSS check
 // is for builds without ASan: ASan's own memory (its shadow of the buffer,
 // its allocator's arenas) moved VmRSS by several MB during the wait, and
 // it failed one run in three on a loaded machine.
@@ -320,6 +319,7 @@ TEST(Chan, ScavengerGivesBackKeptBigBuffers) {
   GTEST_SKIP() << "big buffers are not kept under TSan";
 #endif
   goro_test::scoped_env env("GORO_SCAVENGE_MS", "300");  // read when the runtime starts
+  goro_test::scoped_env share("GORO_SCAVENGE_PERCENT", "50");  // a quick release
   goro::run([] {
     const int64_t n = goro_test::kSanitized ? 2'000'000 : 8'000'000;  // 16 or 64 MB
     const long buffer_kib = static_cast<long>(n) * 8 / 1024;

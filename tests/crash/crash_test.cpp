@@ -712,6 +712,15 @@ TEST(TraceEnv, WritesTheTraceAtExit) {
   EXPECT_TRUE(contains(text, "\"stop\":\"chan send\"") || contains(text, "\"stop\":\"chan receive\""));
 }
 
+// goro::debug::goroutine_ids() before the runtime started: none, and the
+// runtime stays unstarted (it started it, with the monitor and scavenger
+// threads, before).
+TEST(Observe, GoroutineIdsBeforeStartStartNothing) {
+  outcome r = run_scenario("ids_before_start");
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "ids 0, threads 1 -> 1")) << r.describe();
+}
+
 // The tracer's state outlives static destruction: the runtime's threads
 // are never joined, so a trace may run (and a worker register its buffer)
 // after every static destructor. Before the registry was made immortal,

@@ -925,6 +925,25 @@ int trace_after_exit() {
   return 0;
 }
 
+// Threads of this process (/proc/self/task entries).
+int thread_count() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) n++;
+  return n;
+}
+
+// Asking for the goroutine ids before anything started the runtime finds
+// none and starts nothing: a leak-check listener takes that snapshot
+// before each test, and must not start the runtime before the test sets
+// the environment it reads (GORO_SCAVENGE_MS, GORO_MAXPROCS, ...).
+int ids_before_start() {
+  const int before = thread_count();
+  const size_t ids = goro::debug::goroutine_ids().size();
+  const int after = thread_count();
+  say("ids " + std::to_string(ids) + ", threads " + std::to_string(before) + " -> " + std::to_string(after));
+  return ids == 0 && after == before ? 0 : 1;
+}
+
 // ---- fork ------------------------------------------------------------------
 
 // Waits for the child `pid` for 4 s at most; see fork_and_wait.
@@ -1123,6 +1142,7 @@ const scenario kScenarios[] = {
     {"deadlock", deadlock},
     {"trace_at_exit", trace_at_exit},
     {"trace_after_exit", trace_after_exit},
+    {"ids_before_start", ids_before_start},
     {"deadlock_after_sleep", deadlock_after_sleep},
     {"deadlock_after_dropped_timers", deadlock_after_dropped_timers},
     {"deadlock_after_stopped_timers", deadlock_after_stopped_timers},
