@@ -37,8 +37,11 @@
 //    With kTimerReaped as `now` (below, "Zombies") it runs on any thread
 //    (sysmon's, or the deadlock check's), with no lock held and no P.
 //  - A zombie (lf kLfZombie) is a live entry whose user deleted it
-//    lock-free; `zombies` is at least the number of zombie entries on the
-//    heap (each deletion counts before or after the reap that resets it).
+//    lock-free; `zombies` is the number of zombie entries on the heap: a
+//    deletion counts one up, and whoever consumes the zombie state (a
+//    timer_lf_disarm that finds it, a reaper's claim) counts one down. It
+//    is off only between a deletion's CAS and its count, when a consumer
+//    in that instant may take it to -1.
 //
 // Lock order: a P's timer lock ranks `timers` (base/lock.hpp): it may be
 // taken under a channel lock, never the other way round. timer_lf_del
@@ -89,10 +92,13 @@ struct timer {
 // So a zombie's entry is dropped exactly once: by the pop, by timer_del
 // (heap_index still >= 0) or by the reaper's successful CAS, all three
 // under the heap lock, each of which leaves heap_index == -1 for the
-// others. The `zombies` count is a hint: it is bumped by each
-// timer_lf_del and reset by each reap, so it is at least the number of
-// zombie entries the heap holds, and the reaps it triggers cost O(heap)
-// only after at least heap/2 deletions, O(1) amortized per deletion.
+// others. The `zombies` count is exact (above), so a reap may stop
+// anywhere and leave the rest counted: it scans kReapChunk entries per
+// lock hold (a reap of a million stopped timers held the lock for 66 ms,
+// stalling every timer of that P), and sysmon's scans a few chunks per
+// round, resuming where it stopped (`reap_next`). Reaps start only when
+// zombies are half the heap or more, so they cost O(1) amortized per
+// deletion.
 enum : uint32_t { kLfNone = 0, kLfArmed = 1, kLfZombie = 2, kLfReaped = 3 };
 // fn's `now` for an entry a reaper dropped (a zombie's).
 constexpr int64_t kTimerReaped = INT64_MIN;
@@ -165,11 +171,14 @@ struct timer_heap {
   // nondecreasing.
   std::vector<timer_entry> run;
   size_t run_head = 0;
-  // Zombies (above): timer_lf_del calls since the last reap, and the count
-  // the last look found too few to reap for (sysmon's, so that it takes
-  // the lock again only when more came). Relaxed: hints.
-  std::atomic<uint32_t> zombies{0};
-  std::atomic<uint32_t> zombies_seen{0};
+  // Zombies (above): the zombie entries on the heap, and the count the
+  // last look found too few to reap for (sysmon's, so that it takes the
+  // lock again only when the count moved). Relaxed: they order nothing.
+  std::atomic<int32_t> zombies{0};
+  std::atomic<int32_t> zombies_seen{0};
+  // Where a reap cut short resumes (0: none under way). Written under
+  // lock; read without it by sysmon's look (relaxed: a hint).
+  std::atomic<size_t> reap_next{0};
 };
 
 // Schedules t to fire at t->when. t must not be pending. Callable from

@@ -14,6 +14,12 @@ int64_t timer_recs_live() noexcept;
 // (time/timers.cpp).
 int64_t timer_heap_entries() noexcept;
 
+// Zombie entries (stopped lock-free, not yet dropped) counted on every
+// P's heap, and the most heap entries one reap scanned under one hold of
+// a heap's lock (time/timer.hpp, "Zombies").
+int64_t timer_zombies_counted() noexcept;
+uint64_t timer_reap_longest_scan() noexcept;
+
 // Bytes of the arenas chan timer records are carved from (time/rec_slab.hpp),
 // mapped directly, so not in glibc's mallinfo2.
 int64_t timer_slab_bytes() noexcept;

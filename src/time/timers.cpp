@@ -14,7 +14,7 @@
 //
 // A lock-free deletion (timer_lf_del, timer.hpp "Zombies") does not even
 // make a dead entry: the entry stays live until a pop, its user, or a
-// reaper (reap_locked) drops it; reaping turns zombies into dead entries,
+// reaper (reap_chunk_locked) drops it; reaping turns zombies into dead entries,
 // so the bounds above hold again after each reap.
 #include <algorithm>
 #include <cstdlib>
@@ -282,19 +282,34 @@ bool timer_lf_del(timer* t) {
   return true;
 }
 
-uint32_t timer_lf_disarm(timer* t) { return t->lf.exchange(kLfNone, std::memory_order_acq_rel) & 3; }
+uint32_t timer_lf_disarm(timer* t) {
+  uint32_t s = t->lf.exchange(kLfNone, std::memory_order_acq_rel);
+  // Took a zombie back (its entry goes with the caller's timer_del, or went
+  // with the pop that called it): one zombie fewer on its P's heap.
+  if ((s & 3) == kLfZombie) p_for_index(static_cast<int32_t>(s >> 2))->timers.zombies.fetch_sub(1, std::memory_order_relaxed);
+  return s & 3;
+}
 
 namespace {
 
-// Claims and kills pp's zombie entries (timer.hpp, "Zombies"), appending
-// their timers to `out`. Under pp's timer lock. Every entry's timer is
-// alive: its user keeps it so while the entry is in the heap.
-void reap_locked(p* pp, std::vector<timer*>& out) {
+constexpr size_t kReapChunk = 4096;       // entries scanned per hold of the lock
+constexpr int kMonitorReapChunks = 8;     // per P and sysmon round
+std::atomic<uint64_t> g_reap_longest_scan{0};  // entries scanned in one hold (tests)
+
+// Claims and kills the zombie entries among the next kReapChunk entries of
+// pp's heap from reap_next (timer.hpp, "Zombies"), appending their timers
+// to `out`; returns whether the scan reached the end of the heap. Under
+// pp's timer lock. Every entry's timer is alive: its user keeps it so
+// while the entry is in the heap. The heap may change between chunks (a
+// pop moves the last entry to the top): a zombie moved behind the scan
+// stays counted for the next reap.
+bool reap_chunk_locked(p* pp, std::vector<timer*>& out) {
   timer_heap& th = pp->timers;
-  // Deletions from now on count towards the next reap.
-  th.zombies.store(0, std::memory_order_relaxed);
-  th.zombies_seen.store(0, std::memory_order_relaxed);
-  for (size_t i = 0; i < th.heap.size(); i++) {
+  const size_t n = th.heap.size();
+  const size_t from = std::min(th.reap_next.load(std::memory_order_relaxed), n);
+  const size_t end = std::min(from + kReapChunk, n);
+  int32_t claimed = 0;
+  for (size_t i = from; i < end; i++) {
     timer_entry& e = th.heap[i];
     if (!is_timer(e)) continue;
     timer* t = timer_of(e);
@@ -306,30 +321,55 @@ void reap_locked(p* pp, std::vector<timer*>& out) {
     e.ref = kDead;
     t->heap_index = -1;
     th.dead++;
+    claimed++;
     out.push_back(t);
   }
-  if (th.dead != th.heap.size() && 2 * th.dead > th.heap.size()) compact_locked(th);
+  if (claimed != 0) th.zombies.fetch_sub(claimed, std::memory_order_relaxed);
+  if (end - from > g_reap_longest_scan.load(std::memory_order_relaxed))
+    g_reap_longest_scan.store(end - from, std::memory_order_relaxed);  // (a statistic: a lost race is fine)
+  if (end < n) {
+    th.reap_next.store(end, std::memory_order_relaxed);
+    return false;
+  }
+  th.reap_next.store(0, std::memory_order_relaxed);
+  if (th.dead != n && 2 * th.dead > n) compact_locked(th);
   update_timer0(pp);  // empties a heap left with dead entries only
+  return true;
 }
 
 }  // namespace
 
 void timers_reap(p* pp, bool all) {
   timer_heap& th = pp->timers;
-  uint32_t z = th.zombies.load(std::memory_order_relaxed);
-  if (z == 0 || (!all && z == th.zombies_seen.load(std::memory_order_relaxed))) return;
+  int32_t z = th.zombies.load(std::memory_order_relaxed);
+  // A reap under way goes on to the end (its end drops or compacts the
+  // dead entries it made), whatever the count says now.
+  const bool under_way = th.reap_next.load(std::memory_order_relaxed) != 0;
+  if (!under_way && (z <= 0 || (!all && z == th.zombies_seen.load(std::memory_order_relaxed)))) return;
   std::vector<timer*> reaped;
-  {
-    lock_guard lk(th.lock);
-    // >=: a heap of zombies and dead entries only is reaped (dead entries
-    // are at most half of it: timer_del compacts past that).
-    if (!all && 2 * size_t{z} < th.heap.size()) {
-      th.zombies_seen.store(z, std::memory_order_relaxed);
-      return;
+  for (int chunks = 0;; chunks++) {
+    bool done;
+    {
+      lock_guard lk(th.lock);
+      if (chunks == 0) {
+        // >=: a heap of zombies and dead entries only is reaped (dead
+        // entries are at most half of it: timer_del compacts past that).
+        if (all) th.reap_next.store(0, std::memory_order_relaxed);  // every entry, from the top
+        if (!all && th.reap_next.load(std::memory_order_relaxed) == 0 &&
+            2 * static_cast<size_t>(std::max(z, 0)) < th.heap.size()) {
+          th.zombies_seen.store(z, std::memory_order_relaxed);
+          return;
+        }
+        th.zombies_seen.store(0, std::memory_order_relaxed);
+      }
+      done = reap_chunk_locked(pp, reaped);
     }
-    reap_locked(pp, reaped);
+    for (timer* t : reaped) t->fn(t, kTimerReaped);
+    reaped.clear();
+    // sysmon: a few chunks per round, so that a million stopped timers do
+    // not hold up its other work either; it resumes at its next round.
+    if (done || (!all && chunks + 1 >= kMonitorReapChunks)) return;
   }
-  for (timer* t : reaped) t->fn(t, kTimerReaped);
 }
 
 void timers_reap_all(bool all) {
@@ -347,6 +387,15 @@ int64_t timer_heap_entries() noexcept {
   }
   return n;
 }
+
+int64_t timer_zombies_counted() noexcept {
+  int64_t n = 0;
+  int32_t np = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < np; i++) n += p_for_index(i)->timers.zombies.load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t timer_reap_longest_scan() noexcept { return g_reap_longest_scan.load(std::memory_order_relaxed); }
 
 int timers_run(p* pp, int64_t now) {
   // Due entries are taken in batches under one hold of the lock, then

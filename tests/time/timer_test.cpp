@@ -670,6 +670,56 @@ TEST(TimerStress, LockFreeStopRacesReapResetAndDrop) {
   // A reaper may still hold a record it reaped for a moment.
   EXPECT_TRUE(wait_for([&] { return goro::detail::timer_recs_live() == base_live; }));
   EXPECT_TRUE(wait_for([&] { return goro::detail::timer_heap_entries() == base_entries; }));
+  // No entry left, so no zombie: the count is exact (time/timer.hpp).
+  EXPECT_EQ(goro::detail::timer_zombies_counted(), 0);
+}
+
+// The zombie count is exact: a stop (lock-free, a zombie) followed by a
+// reset (which takes the zombie back and deletes its entry) leaves none
+// counted. Behind 100,000 pending timers on the only P, the 1,000 pairs
+// never make zombies half the heap, so no reap resets anything: the count
+// stayed at 1,000 when only reaps reset it, and a reap cut short (below)
+// must be able to trust it.
+TEST(TimerZombies, StopThenResetLeavesNoneCounted) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    const int64_t base = goro::detail::timer_zombies_counted();
+    std::vector<goro::timer> pending;
+    for (int i = 0; i < 100'000; i++) pending.push_back(goro::new_timer(1h));
+    std::vector<goro::timer> ts;
+    for (int i = 0; i < 1'000; i++) ts.push_back(goro::new_timer(1h));
+    for (auto& t : ts) {
+      ASSERT_TRUE(t.stop());
+      t.reset(1h);
+    }
+    EXPECT_EQ(goro::detail::timer_zombies_counted() - base, 0);
+    for (int i = 0; i < 10; i++) ASSERT_TRUE(ts[static_cast<size_t>(i)].stop());
+    EXPECT_EQ(goro::detail::timer_zombies_counted() - base, 10);
+    for (auto& t : ts) t.stop();
+    for (auto& t : pending) t.stop();
+  });
+  goro::set_maxprocs(2);
+}
+
+// A reap scans a P's heap a chunk at a time, letting go of the heap's lock
+// in between: 50,000 stopped timers on one P are reaped (by sysmon, once
+// they are half the heap) with no hold of the lock scanning more than
+// 4,096 entries. A single hold scanned all of them, stalling every timer
+// of that P meanwhile (66 ms for a million).
+TEST(TimerZombies, ReapScansTheHeapAChunkAtATime) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    const int64_t base_zombies = goro::detail::timer_zombies_counted();
+    const int64_t base_entries = goro::detail::timer_heap_entries();
+    std::vector<goro::timer> ts;
+    for (int i = 0; i < 50'000; i++) ts.push_back(goro::new_timer(1h));
+    for (auto& t : ts) ASSERT_TRUE(t.stop());
+    EXPECT_TRUE(wait_for([&] { return goro::detail::timer_zombies_counted() == base_zombies; })) << "never reaped";
+    EXPECT_TRUE(wait_for([&] { return goro::detail::timer_heap_entries() == base_entries; }));
+    EXPECT_GT(goro::detail::timer_reap_longest_scan(), 0u);
+    EXPECT_LE(goro::detail::timer_reap_longest_scan(), 4096u);
+  });
+  goro::set_maxprocs(2);
 }
 
 // Tickers reset and stopped by other goroutines while they tick; receivers
