@@ -718,7 +718,9 @@ TEST(TraceEnv, WritesTheTraceAtExit) {
 TEST(Observe, GoroutineIdsBeforeStartStartNothing) {
   outcome r = run_scenario("ids_before_start");
   EXPECT_TRUE(r.exited_with(0)) << r.describe();
-  EXPECT_TRUE(contains(r.out, "ids 0, threads 1 -> 1")) << r.describe();
+  // The scenario compares the thread counts itself: a sanitizer's own
+  // background thread makes the absolute count 2 under TSan.
+  EXPECT_TRUE(contains(r.out, "ids 0, threads ")) << r.describe();
 }
 
 // The tracer's state outlives static destruction: the runtime's threads
