@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -133,7 +134,9 @@ inline rlim_t raise_fd_limit(rlim_t want) {
 
 // The system call thread `tid` of this process is blocked in, as
 // /proc/self/task/TID/syscall gives it: the number, then the arguments.
-// Empty while the thread runs (or if the file cannot be read).
+// Empty while the thread runs (or if the file cannot be read). Parsed with
+// std::from_chars, which leaves errno alone: callers are often goroutines,
+// and TSan reports a goroutine's touch of a worker's TLS (design.md 13).
 inline std::vector<unsigned long long> blocked_syscall(pid_t tid) {
   std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
   std::string line;
@@ -142,7 +145,17 @@ inline std::vector<unsigned long long> blocked_syscall(pid_t tid) {
   if (line.empty() || line == "running") return v;
   std::istringstream in(line);
   std::string word;
-  while (in >> word) v.push_back(std::stoull(word, nullptr, 0));
+  while (in >> word) {
+    int base = 10;
+    const char* first = word.data();
+    if (word.size() > 2 && word[0] == '0' && (word[1] == 'x' || word[1] == 'X')) {
+      base = 16;
+      first += 2;
+    }
+    unsigned long long n = 0;
+    std::from_chars(first, word.data() + word.size(), n, base);
+    v.push_back(n);
+  }
   return v;
 }
 
