@@ -106,7 +106,10 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   void unlock() noexcept GORO_RELEASE();
 
   // Takes a read lock: waits while a writer holds or waits for the lock.
-  // Uncontended: one atomic addition.
+  // With no writer: one CAS on a cache line of the calling thread's own
+  // (a reader slot, src/sync/rwmutex.cpp), so readers on different cores
+  // do not contend; nested or overflowing read locks take one atomic
+  // addition on the rwmutex instead.
   void lock_shared() GORO_ACQUIRE_SHARED();
   // Takes a read lock if no writer holds or waits for the lock; never
   // blocks.
@@ -130,7 +133,8 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
       GORO_TRY_ACQUIRE_SHARED(true) {
     return lock_shared_until(detail::deadline_ns_of(t));
   }
-  // Releases a read lock. Uncontended: one atomic subtraction.
+  // Releases a read lock: one CAS on the thread's slot line, or one on the
+  // rwmutex.
   void unlock_shared() noexcept GORO_RELEASE_SHARED();
 
   // Free unless the lock-order check has kept a record of a lock (see
@@ -154,6 +158,11 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   bool try_lock_shared_raw();
   void unlock_shared_raw() noexcept;
   bool wait_grant(int64_t deadline_ns);
+  bool enter_slot();
+  bool leave_slot();
+  int leave_any_slot();
+  uint32_t convert_slots(uint64_t announced);
+  bool has_slot_entries() const;
   bool withdraw_writer();
   uint32_t restore(uint64_t old);
 

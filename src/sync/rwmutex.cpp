@@ -70,6 +70,38 @@
 //    by the next restore. A grant is never left behind (only a reader
 //    taking it removes it), and no reader is left sleeping with G > 0 (I5).
 //
+// Reader slots (Go has none; measured: docs/benchmarks.md). Counting every
+// reader in state_ makes each read lock and unlock an atomic on one shared
+// cache line, which two cores then pass back and forth. So a reader that
+// finds W clear first tries to enter through a slot: a process-wide table
+// of kSlotLines cache lines of kSlotsPerLine pointers, a line per thread
+// (round robin), where it CASes an empty slot to the rwmutex's address.
+// Its own line stays in its core's cache; state_ is only read, so it stays
+// shared. Call a reader in through a slot a slot holder, its slot its
+// entry; the readers counted in state_ are counted holders.
+//  S1. Entries + counted holders = holders. Readers are interchangeable, so
+//      a departing reader removes any entry of this rwmutex it finds in its
+//      own line, else departs counted (R - 1, N - 1) if a counted holder
+//      remains (counted_holders() > 0), else finds an entry in another line
+//      (one must exist, by S1; it retries while entries move).
+//  S2. A writer announces W (seq_cst) and then scans every slot (seq_cst);
+//      a slot reader CASes its entry (seq_cst) and then reads state_. So
+//      either the writer sees the entry or the reader sees W (Dekker). The
+//      writer converts each entry it sees into a counted holder: it CASes
+//      the slot to a marker (address | 1), adds the k entries to R and N in
+//      one step, then clears its markers. A departing reader that finds a
+//      marker of this rwmutex waits for it to clear (the conversion is in
+//      flight) instead of calling its departure a misuse.
+//  S3. A slot reader that sees W takes its entry back and queues counted;
+//      if the entry is gone (converted, or taken by a departing reader by
+//      S1), it is a holder: someone's unit stands for it.
+//  S4. The conversion keeps I4: if the readers counted at the announcement
+//      all left before the k were added (N went 1 -> 0: one post), the
+//      writer takes that post at once; then N = holders + G as before.
+// A writer's try_lock fails fast when any entry of this rwmutex is in the
+// table; one that converts entries after all withdraws (withdraw_writer).
+// Nested read locks, or more readers than a line holds, go counted.
+//
 // Capacity: R is 21 bits; arrivals beyond kMaxReaders are fatal, well
 // before the field could carry into G (2^16 arrivals to spare).
 //
@@ -94,6 +126,7 @@
 #include "goro/rwmutex.hpp"
 
 #include "base/check.hpp"
+#include "base/lock.hpp"
 #include "base/race.hpp"
 #include "sync/lock_order.hpp"
 #include "sync/sema.hpp"
@@ -117,6 +150,31 @@ constexpr int64_t kNoDeadline = INT64_MAX;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "readers take the lock with one atomic addition");
 
+// The reader slots (S1-S4 above). 8 lines: a line per worker thread on
+// machines of up to 8 cores; threads beyond share lines (correct, slower).
+constexpr int kSlotLines = 8;
+constexpr int kSlotsPerLine = 8;
+struct alignas(64) slot_line {
+  std::atomic<uintptr_t> slot[kSlotsPerLine];
+};
+constinit slot_line g_slots[kSlotLines] = {};
+std::atomic<uint32_t> g_next_line{0};
+// The calling thread's line, assigned on first use. Read before any park
+// (never cached across one: a goroutine may resume on another thread).
+constinit thread_local uint32_t t_line = UINT32_MAX;
+
+[[gnu::noinline]] slot_line& assign_line() {
+  t_line = g_next_line.fetch_add(1, std::memory_order_relaxed) % kSlotLines;
+  return g_slots[t_line];
+}
+
+inline slot_line& my_line() {
+  uint32_t i = t_line;
+  return i < kSlotLines ? g_slots[i] : assign_line();
+}
+
+constexpr uintptr_t kConverting = 1;  // marker bit: a writer is converting this entry
+
 uint32_t readers(uint64_t s) { return static_cast<uint32_t>(s & kFieldMask); }
 uint32_t grants(uint64_t s) { return static_cast<uint32_t>((s >> kGrantShift) & kFieldMask); }
 bool writer(uint64_t s) { return (s & kWriter) != 0; }
@@ -128,11 +186,101 @@ bool entered(uint64_t s) { return (s & (kWriter | kFieldMask)) < kMaxReaders; }
 
 [[noreturn]] void too_many_readers() { detail::fatal_exit(2, "sync: too many RWMutex readers"); }
 
+// Readers counted in state_ that hold the read lock (I1-I3): N - G while a
+// writer is pending, else R - G (nobody is queued then, I2).
+uint32_t counted_holders(uint64_t s) { return writer(s) ? waits(s) - grants(s) : readers(s) - grants(s); }
+
+[[noreturn]] void unlock_of_unlocked() { detail::fatal_exit(2, "sync: RUnlock of unlocked RWMutex"); }
+
 }  // namespace
 
 // ---- readers ----
 
+// A reader's way in through a slot (S2, S3). True: it holds the read lock.
+bool rwmutex::enter_slot() {
+  if (writer(state_.load(std::memory_order_relaxed))) return false;
+  const uintptr_t self = reinterpret_cast<uintptr_t>(this);
+  slot_line& line = my_line();
+  for (auto& slot : line.slot) {
+    if (slot.load(std::memory_order_relaxed) != 0) continue;
+    uintptr_t empty = 0;
+    if (!slot.compare_exchange_strong(empty, self, std::memory_order_seq_cst, std::memory_order_relaxed)) continue;
+    // seq_cst: S2's Dekker pairing. The load also acquires the last
+    // writer's restore (state_'s release sequence): this reader sees its
+    // writes.
+    if (!writer(state_.load(std::memory_order_seq_cst))) return true;
+    uintptr_t mine = self;
+    if (slot.compare_exchange_strong(mine, 0, std::memory_order_relaxed)) return false;  // back out: queue counted
+    return true;  // the entry was taken: another unit stands for this reader (S3)
+  }
+  return false;  // the line is full: go counted
+}
+
+// A departing reader's exit through a slot of its own line. True: done.
+bool rwmutex::leave_slot() {
+  const uintptr_t self = reinterpret_cast<uintptr_t>(this);
+  slot_line& line = my_line();
+  for (auto& slot : line.slot) {
+    uintptr_t v = self;
+    // release: this reader's accesses happen before a writer whose scan
+    // then finds the slot empty.
+    if (slot.load(std::memory_order_relaxed) == self &&
+        slot.compare_exchange_strong(v, 0, std::memory_order_release, std::memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+
+// Every line, for a departing reader that found no entry in its own line
+// and no counted holder (S1). Returns 1 if it removed an entry, 0 if it
+// found none, -1 if a writer is converting an entry of this rwmutex.
+int rwmutex::leave_any_slot() {
+  const uintptr_t self = reinterpret_cast<uintptr_t>(this);
+  bool converting = false;
+  for (auto& line : g_slots) {
+    for (auto& slot : line.slot) {
+      uintptr_t v = slot.load(std::memory_order_relaxed);
+      if (v == (self | kConverting)) converting = true;
+      if (v == self && slot.compare_exchange_strong(v, 0, std::memory_order_release, std::memory_order_relaxed))
+        return 1;
+    }
+  }
+  return converting ? -1 : 0;
+}
+
+// A writer that has announced W converts every entry of this rwmutex into
+// a counted holder (S2, S4). `announced` is state_ before the announcement.
+// Returns the number converted.
+uint32_t rwmutex::convert_slots(uint64_t announced) {
+  const uintptr_t self = reinterpret_cast<uintptr_t>(this);
+  std::atomic<uintptr_t>* marked[kSlotLines * kSlotsPerLine];
+  uint32_t k = 0;
+  for (auto& line : g_slots) {
+    for (auto& slot : line.slot) {
+      uintptr_t v = self;
+      // seq_cst: S2's Dekker pairing; acquire: the entry's reader may have
+      // left through it already (a release).
+      if (slot.load(std::memory_order_seq_cst) == self &&
+          slot.compare_exchange_strong(v, self | kConverting, std::memory_order_seq_cst, std::memory_order_relaxed))
+        marked[k++] = &slot;
+    }
+  }
+  if (k == 0) return 0;
+  uint64_t old = state_.fetch_add(k * (kReader + kWait), std::memory_order_acq_rel);
+  for (uint32_t i = 0; i < k; i++) marked[i]->store(0, std::memory_order_release);
+  // S4: the readers counted at the announcement all left, and the last one
+  // posted (or is about to): take that post, so the one to wait for is the
+  // post the last of the k will make.
+  if (readers(announced) != 0 && waits(old) == 0)
+    detail::semacquire(&writer_sem_, detail::wait_reason::sync_rwmutex_lock);
+  return k;
+}
+
 bool rwmutex::lock_shared_until_raw(int64_t deadline) {
+  if (enter_slot()) {
+    detail::race_acquire(&reader_sem_);
+    return true;
+  }
   // acq_rel: the acquire sees the last writer's writes (its restore is a
   // release); the release orders this reader before a writer that
   // announces itself afterwards and finds it counted.
@@ -186,6 +334,10 @@ bool rwmutex::wait_grant(int64_t deadline) {
 }
 
 bool rwmutex::try_lock_shared_raw() {
+  if (enter_slot()) {
+    detail::race_acquire(&reader_sem_);
+    return true;
+  }
   uint64_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
     if (writer(old)) return false;
@@ -199,13 +351,29 @@ bool rwmutex::try_lock_shared_raw() {
 
 void rwmutex::unlock_shared_raw() noexcept {
   detail::race_release(&writer_sem_);
-  // release: the reader's accesses happen before the writer that waits for
-  // it (which acquires through state_ or writer_sem_). One step takes the
-  // reader out of R and of N (I3).
-  uint64_t old = state_.fetch_sub(kReader + kWait, std::memory_order_acq_rel);
-  if ((old & (kWriter | kFieldMask)) - 1 < kFieldMask) return;  // no writer, R was >= 1
-  if (readers(old) == 0 || (writer(old) && waits(old) == 0))
-    detail::fatal_exit(2, "sync: RUnlock of unlocked RWMutex");
+  if (leave_slot()) return;
+  // Counted, if a counted holder remains (S1); else through another line's
+  // entry. Entries can move while a scan runs (a reader arrives behind it,
+  // another departs ahead of it), so a scan that finds nothing is retried
+  // before the unlock is called a misuse.
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  int empty_scans = 0;
+  for (;;) {
+    if (counted_holders(old) == 0) {
+      int r = leave_any_slot();
+      if (r == 1) return;
+      if (r == 0 && ++empty_scans == 64) unlock_of_unlocked();
+      detail::cpu_relax();
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    // release: the reader's accesses happen before the writer that waits
+    // for it (which acquires through state_ or writer_sem_). One step takes
+    // the reader out of R and of N (I3).
+    if (state_.compare_exchange_weak(old, old - (kReader + kWait), std::memory_order_acq_rel,
+                                     std::memory_order_relaxed))
+      break;
+  }
   // The last reader the pending writer waited for (I4).
   if (writer(old) && waits(old) == 1) detail::semrelease(&writer_sem_);
 }
@@ -236,7 +404,7 @@ bool rwmutex::lock_until_raw(int64_t deadline) {
                                        std::memory_order_acquire, std::memory_order_relaxed)) {
   }
   GORO_DCHECK(!writer(old));  // w_ is ours
-  if (readers(old) != 0) {
+  if (convert_slots(old) != 0 || readers(old) != 0) {
     if (deadline == kNoDeadline) {
       detail::semacquire(&writer_sem_, detail::wait_reason::sync_rwmutex_lock);
     } else if (!detail::semacquire_until(&writer_sem_, detail::wait_reason::sync_rwmutex_lock, deadline) &&
@@ -275,7 +443,7 @@ bool rwmutex::try_lock_raw() {
   if (!w_.try_lock_raw()) return false;
   uint64_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
-    if (readers(old) != 0) {
+    if (readers(old) != 0 || has_slot_entries()) {
       w_.unlock_raw();
       return false;
     }
@@ -284,9 +452,22 @@ bool rwmutex::try_lock_raw() {
                                      std::memory_order_relaxed))
       break;
   }
+  // A reader came in through a slot since the check: back out as a timed
+  // writer does (it keeps the lock if they have all left meanwhile).
+  if (convert_slots(old) != 0 && !withdraw_writer()) return false;
   detail::race_acquire(&reader_sem_);
   detail::race_acquire(&writer_sem_);
   return true;
+}
+
+// Whether any reader holds this rwmutex through a slot (or a writer is
+// converting one).
+bool rwmutex::has_slot_entries() const {
+  const uintptr_t self = reinterpret_cast<uintptr_t>(this);
+  for (auto& line : g_slots)
+    for (auto& slot : line.slot)
+      if ((slot.load(std::memory_order_relaxed) & ~kConverting) == self) return true;
+  return false;
 }
 
 void rwmutex::unlock_raw() noexcept {

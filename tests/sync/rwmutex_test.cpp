@@ -210,3 +210,234 @@ TEST(RWMutex, StandardLockTypes) {
 }
 
 }  // namespace
+
+namespace {
+
+// Readers enter through the process-wide reader slots (rwmutex.cpp, S1-S4)
+// when they can, counted otherwise; these tests drive the corners of that.
+
+// A read lock taken on one goroutine or thread and released on another
+// (allowed, as in Go): the releaser finds no entry in its own line and
+// must leave through another line's entry or a counted holder, while
+// writers (lock, try_lock, try_lock_for) convert entries under it.
+void handed_over_reads(int lockers, int iters) {
+  activity_check c;
+  auto held = goro::make_chan<int>(64);
+  std::atomic<int> handed{0};
+  goro::wait_group wg;
+  auto locker = [&](int who) {
+    for (int k = 0; k < iters; k++) {
+      c.mu.lock_shared();
+      int32_t n = c.activity.fetch_add(1) + 1;
+      if (n < 1 || n >= 10000) c.bad++;
+      held.send(who);
+      handed++;
+    }
+  };
+  auto releaser = [&] {
+    for (int k = 0; k < iters; k++) {
+      (void)held.recv();
+      c.activity.fetch_sub(1);
+      c.mu.unlock_shared();
+    }
+  };
+  auto writer = [&](int who) {
+    for (int k = 0; k < iters / 8; k++) {
+      switch ((k + who) % 3) {
+        case 0:
+          c.mu.lock();
+          c.write();
+          c.mu.unlock();
+          break;
+        case 1:
+          if (c.mu.try_lock()) {
+            c.write();
+            c.mu.unlock();
+          }
+          break;
+        default:
+          if (c.mu.try_lock_for(std::chrono::microseconds(50))) {
+            c.write();
+            c.mu.unlock();
+          }
+      }
+    }
+  };
+  std::vector<std::thread> ts;
+  for (int i = 0; i < lockers; i++) {
+    // Lockers and releasers on goroutines, one pair on plain threads.
+    if (i == 0) {
+      ts.emplace_back(locker, i);
+      wg.go(releaser);
+    } else if (i == 1) {
+      wg.go(locker, i);
+      ts.emplace_back(releaser);
+    } else {
+      wg.go(locker, i);
+      wg.go(releaser);
+    }
+  }
+  wg.go(writer, 0);
+  ts.emplace_back(writer, 1);
+  wg.wait();
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(c.bad.load(), 0);
+  EXPECT_EQ(handed.load(), lockers * iters);
+  EXPECT_EQ(c.activity.load(), 0);
+  ASSERT_TRUE(c.mu.try_lock());  // nothing left held, no entry left behind
+  c.mu.unlock();
+}
+
+TEST(RWMutexSlots, ReadLocksReleasedElsewhereWhileWritersConvert) {
+  for (int procs : {1, 2, 4}) {
+    goro::set_maxprocs(procs);
+    SCOPED_TRACE("procs=" + std::to_string(procs));
+    goro::run([] { handed_over_reads(4, goro_test::scaled(5000)); });
+  }
+  goro::set_maxprocs(2);
+}
+
+// More read locks held at once by one goroutine than a slot line holds
+// (and the same rwmutex read-locked twice): the overflow goes counted, and
+// a writer must see every holder however it entered.
+TEST(RWMutexSlots, NestedReadLocksBeyondALineAllHold) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    constexpr int kLocks = 24;
+    std::vector<goro::rwmutex> mus(kLocks);
+    for (int round = 0; round < goro_test::scaled(200); round++) {
+      for (auto& m : mus) m.lock_shared();
+      mus[round % kLocks].lock_shared();  // twice
+      for (auto& m : mus) EXPECT_FALSE(m.try_lock());
+      // A writer on another goroutine waits for every one of them.
+      std::atomic<int> written{0};
+      goro::wait_group wg;
+      wg.go([&] {
+        for (auto& m : mus) {
+          m.lock();
+          written++;
+          m.unlock();
+        }
+      });
+      for (int i = 0; i < 20; i++) goro::yield();
+      EXPECT_EQ(written.load(), 0);
+      mus[round % kLocks].unlock_shared();
+      EXPECT_EQ(written.load(), 0);
+      // Release in an order unlike the locking one, some from a thread.
+      std::thread t([&] {
+        for (int i = kLocks - 1; i >= kLocks / 2; i--) mus[i].unlock_shared();
+      });
+      t.join();
+      for (int i = 0; i < kLocks / 2; i++) mus[i].unlock_shared();
+      wg.wait();
+      EXPECT_EQ(written.load(), kLocks);
+      for (auto& m : mus) {
+        ASSERT_TRUE(m.try_lock());
+        m.unlock();
+      }
+    }
+  });
+}
+
+// try_lock never succeeds over a reader that holds through a slot, and a
+// try_lock that catches a reader coming in through a slot backs out
+// leaving the rwmutex usable.
+TEST(RWMutexSlots, TryLockRacingSlotReaders) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    activity_check c;
+    std::atomic<bool> stop{false};
+    goro::wait_group wg;
+    for (int i = 0; i < 3; i++)
+      wg.go([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+          c.mu.lock_shared();
+          c.read();
+          c.mu.unlock_shared();
+        }
+      });
+    std::thread reader([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (c.mu.try_lock_shared()) {
+          c.read();
+          c.mu.unlock_shared();
+        }
+      }
+    });
+    int taken = 0;
+    const int tries = goro_test::scaled(20000);
+    for (int k = 0; k < tries; k++) {
+      if (c.mu.try_lock()) {
+        c.write();
+        c.mu.unlock();
+        taken++;
+      }
+      if (k % 16 == 0) goro::yield();
+    }
+    stop = true;
+    wg.wait();
+    reader.join();
+    EXPECT_EQ(c.bad.load(), 0);
+    EXPECT_EQ(c.writes, taken);
+    ASSERT_TRUE(c.mu.try_lock());
+    c.mu.unlock();
+  });
+}
+
+}  // namespace
+
+namespace {
+
+// A writer converts a slot reader (S2) while the last counted reader it
+// announced itself to leaves (S4): the departure's post must not let the
+// writer in while the converted reader still holds. Three plain threads,
+// so each keeps its own slot line: the slot reader's, the counted reader's
+// (filled with 8 other read locks, so its read lock on `mu` goes counted),
+// and the writer's. The counted reader leaves the moment it sees the
+// writer pending, inside the writer's conversion as often as not.
+TEST(RWMutexSlots, CountedReaderLeavingWhileTheWriterConvertsASlotReader) {
+  constexpr int kFill = 8;  // a slot line's size (rwmutex.cpp)
+  const int rounds = goro_test::scaled(3000);
+  goro::rwmutex mu;
+  std::vector<goro::rwmutex> fill(kFill);
+  std::atomic<int> s_in{0}, a_in{0}, a_out{0}, s_out{0}, done{0};
+  std::atomic<int> bad{0};
+  std::thread slot_reader([&] {
+    for (int r = 1; r <= rounds; r++) {
+      while (done.load() != r - 1) std::this_thread::yield();
+      mu.lock_shared();
+      s_in = r;
+      while (a_out.load() != r) std::this_thread::yield();
+      for (int i = 0; i < 20; i++) std::this_thread::yield();  // time for a wrong writer to get in
+      s_out = r;
+      mu.unlock_shared();
+    }
+  });
+  std::thread counted_reader([&] {
+    for (int r = 1; r <= rounds; r++) {
+      while (done.load() != r - 1) std::this_thread::yield();
+      for (auto& f : fill) f.lock_shared();
+      mu.lock_shared();
+      a_in = r;
+      while (mu.try_lock_shared()) mu.unlock_shared();  // until the writer is pending
+      mu.unlock_shared();
+      a_out = r;
+      for (auto& f : fill) f.unlock_shared();
+    }
+  });
+  std::thread writer([&] {
+    for (int r = 1; r <= rounds; r++) {
+      while (s_in.load() != r || a_in.load() != r) std::this_thread::yield();
+      mu.lock();
+      if (s_out.load() != r) bad++;
+      mu.unlock();
+      done = r;
+    }
+  });
+  slot_reader.join();
+  counted_reader.join();
+  writer.join();
+  EXPECT_EQ(bad.load(), 0) << "the writer got in while a converted slot reader held the read lock";
+}
+
+}  // namespace
