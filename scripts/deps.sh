@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what goro's build needs on Debian 12, if anything is missing
 # (gdb: the switch_unwind test; libclang-rt-14-dev: the sanitizer runtimes
-# of clang, which the tsan preset builds with, only recommended by clang;
+# of clang, which the asan and tsan presets build with, only recommended by clang;
 # libboost1.74-dev, Debian 12's libboost-dev: Boost.Beast's HTTP parser,
 # header-only, for src/http; liburing-dev: the poller's io_uring variant,
 # GORO_NETPOLL=uring, left out of builds without it).
