@@ -159,8 +159,11 @@ struct alignas(64) slot_line {
 };
 constinit slot_line g_slots[kSlotLines] = {};
 std::atomic<uint32_t> g_next_line{0};
-// The calling thread's line, assigned on first use. Read before any park
-// (never cached across one: a goroutine may resume on another thread).
+// The calling thread's line, assigned on first use. Read only where no
+// park can come between the read and the use (a goroutine may resume on
+// another thread, and the compiler may keep the old thread's address);
+// even a line not the thread's own would be correct, only slower, since
+// any entry serves any reader (S1).
 constinit thread_local uint32_t t_line = UINT32_MAX;
 
 [[gnu::noinline]] slot_line& assign_line() {

@@ -243,23 +243,21 @@ void handed_over_reads(int lockers, int iters) {
   };
   auto writer = [&](int who) {
     for (int k = 0; k < iters / 8; k++) {
+      bool locked;
       switch ((k + who) % 3) {
         case 0:
           c.mu.lock();
-          c.write();
-          c.mu.unlock();
+          locked = true;
           break;
         case 1:
-          if (c.mu.try_lock()) {
-            c.write();
-            c.mu.unlock();
-          }
+          locked = c.mu.try_lock();
           break;
         default:
-          if (c.mu.try_lock_for(std::chrono::microseconds(50))) {
-            c.write();
-            c.mu.unlock();
-          }
+          locked = c.mu.try_lock_for(std::chrono::microseconds(50));
+      }
+      if (locked) {
+        c.write();
+        c.mu.unlock();
       }
     }
   };
