@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include <goro/detail/current_g.hpp>
 #include <goro/detail/duration.hpp>
 #include <goro/detail/lock_order.hpp>
 #include <goro/thread_annotations.hpp>
@@ -57,6 +58,17 @@ int64_t deadline_ns_of(const std::chrono::time_point<Clock, Duration>& t) {
 // Memory model: an unlock() happens before the lock() (or successful
 // try_lock*) that next takes the mutex.
 //
+// Biased to one goroutine: a mutex that one goroutine locked twice in a row
+// with nobody else between becomes that goroutine's: its later lock and
+// unlock are a few plain loads and stores, no atomic read-modify-write (Go's
+// take one compare-and-swap and one atomic add, ~6 ns each here). The first
+// other goroutine or thread that locks it ends the bias for good, which
+// costs that caller one membarrier(2) system call (tens of microseconds
+// on a VM, a few on bare metal) and is then as Go's. When such revocations
+// would cost more than half a percent of one CPU, new mutexes stop being
+// biased for a second (src/sync/mutex_bias.cpp). GORO_DEBUG=mutexbias=0
+// turns biasing off. Plain threads never own the bias.
+//
 // Thread-safety: all members may be called concurrently from goroutines and
 // plain threads. A mutex is not tied to a goroutine or thread: one may lock
 // it and another unlock it (as in Go). Unlocking a mutex that is not locked
@@ -72,11 +84,16 @@ int64_t deadline_ns_of(const std::chrono::time_point<Clock, Duration>& t) {
 class GORO_CAPABILITY("mutex") mutex {
  public:
   constexpr mutex() noexcept = default;
+  // A mutex that is never biased (rwmutex's writer mutex, which writers on
+  // many goroutines share by design).
+  struct never_biased_t {};
+  constexpr explicit mutex(never_biased_t) noexcept : bias_(kBiasOff) {}
   mutex(const mutex&) = delete;
   mutex& operator=(const mutex&) = delete;
 
   // Locks the mutex, waiting as long as it takes. Uncontended: one atomic
-  // compare-and-swap, inline.
+  // compare-and-swap, inline; by the goroutine that owns the bias (above),
+  // plain loads and stores.
   //
   // With the lock-order check on (goro/lock_order.hpp), lock() first
   // checks the order against the locks the caller holds and reports an
@@ -123,7 +140,7 @@ class GORO_CAPABILITY("mutex") mutex {
   }
 
   // Unlocks the mutex and wakes a waiter if there is one. Uncontended: one
-  // atomic subtraction, inline. Fatal if the mutex is not locked (above).
+  // atomic subtraction, inline; through the bias, a plain store. Fatal if the mutex is not locked (above).
   void unlock() noexcept GORO_RELEASE() {
     if (detail::lock_order_on()) [[unlikely]] {
       unlock_checked();
@@ -144,22 +161,83 @@ class GORO_CAPABILITY("mutex") mutex {
   friend class rwmutex;  // takes its writer mutex unchecked (the rwmutex itself is checked)
 
   void lock_raw() {
+    if (bias_lock()) return;
     int32_t unlocked = 0;
     // acquire: the critical section sees what the previous holder wrote.
     if (!state_.compare_exchange_strong(unlocked, kLocked, std::memory_order_acquire, std::memory_order_relaxed))
-      [[unlikely]] lock_slow();
+      [[unlikely]] {
+      lock_slow();  // settles the bias itself
+      return;
+    }
+    if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking) [[unlikely]] (void)bias_settle(kBiasNoDeadline);
   }
   bool try_lock_raw() {
+    if (bias_lock()) return true;
     int32_t old = 0;
-    if (state_.compare_exchange_strong(old, kLocked, std::memory_order_acquire, std::memory_order_relaxed)) return true;
-    if ((old & (kLocked | kStarving)) != 0) return false;
-    return state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire, std::memory_order_relaxed);
+    if (!state_.compare_exchange_strong(old, kLocked, std::memory_order_acquire, std::memory_order_relaxed)) {
+      if ((old & (kLocked | kStarving)) != 0) return false;
+      if (!state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire, std::memory_order_relaxed))
+        return false;
+    }
+    if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking) [[unlikely]] return bias_settle(0);
+    return true;
   }
   void unlock_raw() noexcept {
+    const uintptr_t b = bias_.load(std::memory_order_relaxed);
+    if (b != kBiasOff) {
+      if (b == kBiasRevoking || (b >= kBiasTokenMin && (b & kBiasCandidate) == 0)) {
+        bias_unlock();
+        return;
+      }
+      bias_note_unlock(b);  // unclaimed or a candidate: the bias may start here
+    }
+    unlock_state();
+  }
+  void unlock_state() noexcept {
     // release: pairs with the acquire of the next lock.
     int32_t now = state_.fetch_sub(kLocked, std::memory_order_release) - kLocked;
     if (now != 0) [[unlikely]] unlock_slow(now);
   }
+
+  // ---- the bias (src/sync/mutex_bias.cpp has the protocol) ----
+  // bias_: kBiasUnclaimed; kBiasOff (never again); a goroutine's g address
+  // with kBiasCandidate set (it locked and unlocked once); a goroutine's g
+  // address (the owner: it may lock through held_); kBiasRevoking (a
+  // locker is ending the bias); kBiasRevokePosted (the bias holder has
+  // left and posted revoke_sema_).
+  static constexpr uintptr_t kBiasUnclaimed = 0;
+  static constexpr uintptr_t kBiasOff = 1;
+  static constexpr uintptr_t kBiasRevoking = 2;
+  static constexpr uintptr_t kBiasRevokePosted = 3;
+  static constexpr uintptr_t kBiasCandidate = 4;
+  static constexpr uintptr_t kBiasTokenMin = 8;  // g records are 64-byte aligned
+  static constexpr int64_t kBiasNoDeadline = INT64_MAX;
+
+  // The owner's lock: held_ 0 -> 1, then (after a compiler-only fence; a
+  // revoker's membarrier supplies the processor's) bias_ still names it.
+  bool bias_lock() {
+    const uintptr_t b = bias_.load(std::memory_order_relaxed);
+    if (b < kBiasTokenMin || b != detail::current_g_token()) return false;
+    // acquire: a holder that was handed the bias hold and unlocked it
+    // (another goroutine) wrote before its release store of 0.
+    if (held_.load(std::memory_order_acquire) != 0) return false;
+    held_.store(1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (bias_.load(std::memory_order_relaxed) == b) [[likely]] return true;
+    bias_unlock();  // a revoker came: step back (it may be waiting for us)
+    return false;
+  }
+  void bias_unlock() noexcept {
+    if (held_.load(std::memory_order_relaxed) == 0) [[unlikely]] bias_unlock_of_unlocked();
+    held_.store(0, std::memory_order_release);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (bias_.load(std::memory_order_relaxed) == kBiasRevoking) [[unlikely]] bias_post_revoker();
+  }
+  // Out of line (mutex_bias.cpp).
+  bool bias_settle(int64_t deadline_ns);  // the state_ holder ends or keeps the bias; false: gave the mutex up
+  void bias_note_unlock(uintptr_t b) noexcept;
+  void bias_post_revoker() noexcept;
+  [[noreturn]] static void bias_unlock_of_unlocked() noexcept;
   // The same through the lock-order detector (src/sync/lock_order.hpp).
   void lock_checked();
   bool try_lock_checked();
@@ -180,6 +258,11 @@ class GORO_CAPABILITY("mutex") mutex {
   std::atomic<int32_t> state_{0};
   // The semaphore waiters park on (the runtime's table, keyed by address).
   uint32_t sema_ = 0;
+  // The bias: who owns it (above), whether the owner holds the mutex
+  // through it, and where a revoker waits for the owner to leave.
+  std::atomic<uintptr_t> bias_{kBiasUnclaimed};
+  std::atomic<uint32_t> held_{0};
+  uint32_t revoke_sema_ = 0;
 };
 
 // Holds a goro::mutex for its scope (Abseil's MutexLock): std::lock_guard's

@@ -166,7 +166,7 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   bool withdraw_writer();
   uint32_t restore(uint64_t old);
 
-  mutex w_;                         // held by a writer, pending or active
+  mutex w_{mutex::never_biased_t{}};  // held by a writer, pending or active
   std::atomic<uint64_t> state_{0};  // readers, grants, writer bit, waits (rwmutex.cpp)
   uint32_t writer_sem_ = 0;         // the writer waits here for departing readers
   uint32_t reader_sem_ = 0;         // queued readers wait here for grants

@@ -60,6 +60,11 @@ struct runtime_stats {
   uint64_t chan_waits = 0;        // parks on a channel or a select
   uint64_t mutex_waits = 0;       // parks in goro::mutex and goro::rwmutex
   uint64_t mutex_wait_ns = 0;     // time those took
+  // goro::mutex's bias (goro/mutex.hpp): biases another locker ended, each
+  // one membarrier call, and times new bias paused because they cost more
+  // than their budget.
+  uint64_t mutex_bias_revocations = 0;
+  uint64_t mutex_bias_pauses = 0;
 
   // Workers.
   int maxprocs = 0;        // goro::maxprocs()

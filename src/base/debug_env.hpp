@@ -17,6 +17,9 @@
 //   stackpopulate=0  do not commit the tops of fresh and scavenged stacks
 //                ahead of their first run (sched/stack.cpp populate_tops):
 //                each goroutine's first write faults its page in instead.
+//   mutexbias=0  goro::mutex never biases itself to a goroutine
+//                (sync/mutex_bias.cpp): every lock and unlock is Go's
+//                atomic pair. For measurements.
 //   chanleak=1   channel handle tracking (chan/handles.cpp), for the
 //                partial-deadlock report: as goro::debug::
 //                track_channel_handles() before main.

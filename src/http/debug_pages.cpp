@@ -64,6 +64,8 @@ std::string stats_json(const runtime_stats& s) {
   field("chan_waits", s.chan_waits);
   field("mutex_waits", s.mutex_waits);
   field("mutex_wait_ns", s.mutex_wait_ns);
+  field("mutex_bias_revocations", s.mutex_bias_revocations);
+  field("mutex_bias_pauses", s.mutex_bias_pauses);
   field("maxprocs", s.maxprocs);
   field("procs", s.procs);
   field("procs_idle", s.procs_idle);

@@ -15,6 +15,9 @@
 // current_m()'s asm can name it.
 extern "C" {
 __attribute__((tls_model("initial-exec"))) __thread goro::detail::m* goro_tls_current_m = nullptr;
+// The running goroutine's g, or null (goro/detail/current_g.hpp reads it
+// inline in user code): written only by set_current_g, next to mp->curg.
+__attribute__((visibility("default"), tls_model("initial-exec"))) __thread goro::detail::g* goro_tls_current_g = nullptr;
 }
 
 namespace goro::detail {
@@ -47,6 +50,13 @@ __attribute__((noinline)) m* current_m() {
 #endif
 
 __attribute__((noinline)) void set_current_m(m* mp) { goro_tls_current_m = mp; }
+
+#if !defined(__x86_64__)
+__attribute__((noinline)) uintptr_t current_g_token() noexcept {
+  asm volatile("" ::: "memory");
+  return reinterpret_cast<uintptr_t>(goro_tls_current_g);
+}
+#endif
 
 __attribute__((noinline)) static g* thread_waiter_get() {
   thread_local thread_waiter w;

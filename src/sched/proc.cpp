@@ -725,6 +725,7 @@ void prepare_run(m* mp, g* gp) {
   g_set_status(gp, g_status::runnable, g_status::running);
   std::atomic_thread_fence(std::memory_order_release);
   mp->curg = gp;
+  set_current_g(gp);
   gp->cur_m = mp;
   if (gp->ctx.sp == nullptr) {  // first run
     stack_bind(pp, gp);
@@ -748,6 +749,7 @@ void execute(m* mp, g* gp) {
   // Back on this M's scheduler stack (g0 never migrates), switched to by
   // gp or by a goroutine gp switched to directly (mcall).
   mp->curg = nullptr;
+  set_current_g(nullptr);
   g* out = mp->switched_out;
   mp->switched_out = nullptr;
   after_switch(mp, out);

@@ -253,6 +253,17 @@ inline m* current_m() {
 m* current_m();
 #endif
 void set_current_m(m* mp);
+}  // namespace goro::detail
+
+extern "C" {
+extern __attribute__((tls_model("initial-exec"))) __thread goro::detail::g* goro_tls_current_g;
+}
+
+namespace goro::detail {
+// What goro/detail/current_g.hpp reads: kept next to m::curg by
+// prepare_run and execute (proc.cpp), the only writers of curg. Inline:
+// it runs on every switch.
+inline void set_current_g(g* gp) { goro_tls_current_g = gp; }
 
 // The P that code running on mp may use as its own (push to its run
 // queue, its caches, its timers): null on a plain thread, and inside a

@@ -16,6 +16,7 @@
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 #include "sched/stats.hpp"
+#include "sync/mutex_bias.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -140,6 +141,8 @@ runtime_stats stats() {
     }
     s.by_reason.push_back(w);
   }
+  s.mutex_bias_revocations = mutex_bias_revocations();
+  s.mutex_bias_pauses = mutex_bias_pauses();
   // Plain threads waiting in goro primitives (and in run()) are in
   // by_reason but are not goroutines.
   s.threads_waiting = std::max<int64_t>(0, stats_global.threads_waiting.load(std::memory_order_relaxed));
@@ -221,6 +224,10 @@ void write_prometheus(std::ostream& os, const runtime_stats& s) {
   metric(out, "mutex_waits_total", "counter", "Parks in goro::mutex and goro::rwmutex.", d(s.mutex_waits));
   metric(out, "mutex_wait_seconds_total", "counter", "Time parked in goro::mutex and goro::rwmutex.",
          d(s.mutex_wait_ns) / 1e9);
+  metric(out, "mutex_bias_revocations_total", "counter",
+         "Mutex biases ended by another locker (one membarrier call each).", d(s.mutex_bias_revocations));
+  metric(out, "mutex_bias_pauses_total", "counter",
+         "Times new mutex bias paused because revocations cost too much.", d(s.mutex_bias_pauses));
   metric(out, "maxprocs", "gauge", "goro::maxprocs().", d(s.maxprocs));
   metric(out, "procs", "gauge", "Processors made.", d(s.procs));
   metric(out, "procs_idle", "gauge", "Processors with no worker.", d(s.procs_idle));

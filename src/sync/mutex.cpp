@@ -224,6 +224,7 @@ bool mutex::lock_slow_until(int64_t deadline) {
     awoke = true;
     iter = 0;
   }
+  if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking && !bias_settle(deadline)) return false;
   detail::race_acquire(&state_);
   return true;
 }

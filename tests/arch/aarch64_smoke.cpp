@@ -4,13 +4,16 @@
 // although the machines are x86-64. Covers goroutines on 2 Ps, channel
 // ping-pong with doubles live across switches (d8-d15 are callee-saved
 // there), sleeps, wait_group and select with goro::after, and the stack of
-// a parked goroutine as the goroutine dump reads it (frame records).
+// a parked goroutine as the goroutine dump reads it (frame records), and
+// goro::mutex's bias (the owner read through the out-of-line
+// current_g_token(), revoked while the owner runs).
 #include <atomic>
 #include <cstdint>
 #include <utility>
 #include "goro/goro.hpp"
 #include "sched/sched.hpp"
 #include "sched/traceback.hpp"
+#include "sync/mutex_bias.hpp"
 #include <cstdio>
 #include <cmath>
 
@@ -72,6 +75,20 @@ int main() {
     auto never = goro::make_chan<int>();
     int which = goro::select(goro::on_recv(never, [](int, bool) {}), goro::on_recv(goro::after(std::chrono::milliseconds(5)), [](auto, bool) {}));
     if (which != 1) { std::printf("select chose %d\n", which); return 1; }
+    // A mutex biased to one goroutine, then taken by a second while the
+    // first keeps locking: the count must come out exact.
+    goro::mutex mu;
+    long guarded = 0;
+    std::atomic<bool> owner_started{false};
+    const uint64_t revocations = goro::detail::mutex_bias_revocations();
+    goro::wait_group wg3;
+    wg3.add(2);
+    goro::go([&] { for (int i = 0; i < 100000; i++) { mu.lock(); guarded++; mu.unlock(); if (i == 1000) owner_started = true; } wg3.done(); });
+    goro::go([&] { while (!owner_started) goro::yield(); for (int i = 0; i < 100000; i++) { mu.lock(); guarded++; mu.unlock(); } wg3.done(); });
+    wg3.wait();
+    if (guarded != 200000) { std::printf("biased mutex: count %ld, want 200000\n", guarded); return 1; }
+    std::printf("aarch64: mutex bias %s, %llu revocation(s)\n", goro::detail::mutex_bias_enabled() ? "on" : "off",
+                static_cast<unsigned long long>(goro::detail::mutex_bias_revocations() - revocations));
     // The dump's view of a goroutine parked in wait_here.
     auto block = goro::make_chan<int>();
     goro::go([block] { wait_here(block); });

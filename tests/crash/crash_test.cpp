@@ -546,6 +546,27 @@ TEST(SyncMisuse, UnlockOfUnlockedMutexIsFatal) {
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
 }
 
+// A mutex biased to its goroutine (src/sync/mutex_bias.cpp) holds and
+// releases with plain stores: the extra unlock is still fatal, and a
+// relock by the holder is still a deadlock, reported as one.
+TEST(SyncMisuse, UnlockOfUnlockedBiasedMutexIsFatal) {
+  outcome r = run_scenario("unlock_unlocked_biased_mutex");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: sync: unlock of unlocked mutex\n")) << r.describe();
+  std::string id = marker_id(r.out, "unlocking goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
+TEST(Deadlock, GoroutineRelockingItsBiasedMutex) {
+  outcome r = run_scenario("deadlock_biased_mutex_relock", {"GORO_DEBUG=lockorder=0"});
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  std::string id = marker_id(r.out, "relocking goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [sync.Mutex.Lock]:")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
 TEST(SyncMisuse, UnlockOfUnlockedMutexFromAPlainThreadIsFatal) {
   outcome r = run_scenario("unlock_unlocked_mutex_thread");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

@@ -741,6 +741,38 @@ int unlock_unlocked_mutex() {
   });
 }
 
+// The same on a mutex biased to the goroutine (src/sync/mutex_bias.cpp):
+// its holds are plain stores, and the second unlock must still be caught.
+int unlock_unlocked_biased_mutex() {
+  return goro::run([] {
+    goro::mutex mu;
+    for (int i = 0; i < 3; i++) {  // the third hold goes through the bias
+      mu.lock();
+      mu.unlock();
+    }
+    say("unlocking goroutine " + std::to_string(goro::goroutine_id()));
+    mu.unlock();
+    say("unreachable: survived the extra unlock");
+  });
+}
+
+// Go: a goroutine that locks a mutex it holds waits forever; alone, that
+// is the "all goroutines are asleep" deadlock. Here the hold came through
+// the bias, so the second lock must end the bias and wait for itself.
+int deadlock_biased_mutex_relock() {
+  return goro::run([] {
+    goro::mutex mu;
+    for (int i = 0; i < 2; i++) {
+      mu.lock();
+      mu.unlock();
+    }
+    mu.lock();
+    say("relocking goroutine " + std::to_string(goro::goroutine_id()));
+    mu.lock();
+    say("unreachable: locked it twice");
+  });
+}
+
 // The same from a plain thread, with no goroutine running at all.
 int unlock_unlocked_mutex_thread() {
   goro::mutex mu;
@@ -1131,6 +1163,8 @@ struct scenario {
 const scenario kScenarios[] = {
     {"unlock_unlocked_mutex", unlock_unlocked_mutex},
     {"unlock_unlocked_mutex_thread", unlock_unlocked_mutex_thread},
+    {"unlock_unlocked_biased_mutex", unlock_unlocked_biased_mutex},
+    {"deadlock_biased_mutex_relock", deadlock_biased_mutex_relock},
     {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
     {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},
     {"deadlock_mutex_order", deadlock_mutex_order},

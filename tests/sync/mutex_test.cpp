@@ -13,26 +13,14 @@
 
 #include "goro/debug.hpp"
 #include "goro/goro.hpp"
+#include "sync/guarded_section.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-// A critical section that checks it is alone in it.
-struct guarded {
-  goro::mutex mu;
-  int64_t count = 0;     // plain: a lost update shows as a wrong total
-  bool inside = false;   // plain: two holders at once trip the check
-  std::atomic<int> overlaps{0};
-
-  void enter() {
-    if (inside) overlaps.fetch_add(1);
-    inside = true;
-    count++;
-    inside = false;
-  }
-};
+using goro_test::guarded;
 
 TEST(Mutex, GoroutinesExcludeEachOther) {
   goro_test::for_procs([] {

@@ -1,0 +1,248 @@
+// goro::mutex's bias: a mutex that one goroutine keeps taking becomes that
+// goroutine's, and it then locks and unlocks with plain loads and stores.
+//
+// Why. Go's uncontended Lock and Unlock are an atomic compare-and-swap and
+// an atomic add, about 6 ns each on this project's machines (a locked
+// instruction drains the store buffer). A mutex that only one goroutine
+// takes pays both for nothing. HotSpot's biased locking made that case
+// nearly free in the same way (2005-2020); what it cost there, a
+// stop-the-world revocation, is here one membarrier(2) system call made by
+// the first other locker, which then makes the mutex an ordinary one for
+// good.
+//
+// Fields (include/goro/mutex.hpp): bias_ (who owns the bias, or where the
+// bias is in its life), held_ (1 while the mutex is held through the bias),
+// revoke_sema_ (where a revoker waits for that holder to leave).
+//
+// Life of bias_:
+//   kBiasUnclaimed --first unlock on a goroutine--> candidate(G) | kBiasOff
+//   candidate(G) --G unlocks again, nobody waiting--> G (the owner)
+//   candidate(G) --another locks, or waiters--> kBiasOff
+//   G --another locker (holding state_)--> kBiasRevoking
+//   kBiasRevoking --the revoker sees held_ == 0--> kBiasOff
+//   kBiasRevoking --the bias holder leaves--> kBiasRevokePosted --revoker--> kBiasOff
+// A mutex is biased at most once. Plain threads never own the bias.
+//
+// Invariants.
+//  B1. bias_ is written only by the holder of state_'s lock bit, except
+//      kBiasRevoking -> kBiasRevokePosted, made by a CAS of the bias
+//      holder as it leaves. The owner only reads it.
+//  B2. held_ is written only by the owner (0 -> 1 when it read held_ == 0
+//      and bias_ == itself; 1 -> 0 to step back) and by whoever holds the
+//      mutex through the bias (1 -> 0, unlock; Go lets another goroutine
+//      unlock a mutex). A g record is reused only after its goroutine
+//      exited, so two live goroutines never share an owner identity; an
+//      owner that finds held_ == 1 (the hold it handed to another
+//      goroutine, or its own: a self-deadlock) takes the slow path.
+//  B3. Exclusion: a locker that takes state_ while bias_ names an owner
+//      stores kBiasRevoking, then calls membarrier(PRIVATE_EXPEDITED),
+//      then reads held_. The owner stores held_ = 1, then reads bias_,
+//      with only a compiler fence between. membarrier makes every running
+//      thread of the process pass a full barrier before it returns, so
+//      this is Dekker's pair with the costly fence on the rare side only:
+//      either the owner sees kBiasRevoking and steps back, or the revoker
+//      sees held_ == 1 and waits.
+//  B4. A lock or try_lock returns holding state_ only with bias_ at
+//      kBiasOff, kBiasUnclaimed or a candidate (bias_settle). So unlock
+//      tells the two holds apart by bias_ alone: an owner or kBiasRevoking
+//      means the holder came through held_.
+//  B5. The revoker's wait: after membarrier, if held_ == 0 it CASes
+//      kBiasRevoking -> kBiasOff; the leaving holder stores held_ = 0 and
+//      then, if it reads kBiasRevoking, CASes it to kBiasRevokePosted and
+//      posts revoke_sema_. Exactly one CAS wins: if the holder's, the
+//      revoker takes the post (which follows at once); a revoker that saw
+//      held_ == 1 sleeps on the post, which the holder's unlock (after
+//      the barrier, so it reads kBiasRevoking) makes.
+//  B6. A try_lock, or a timed lock out of time, that finds the holder
+//      inside gives state_ back and leaves kBiasRevoking (or the post, if
+//      the holder leaves meanwhile) to the next holder of state_, which
+//      finishes the revocation without a second membarrier: the first one
+//      already returned, so every later read of bias_ by the owner sees
+//      kBiasRevoking or after.
+//
+// Cost control. A revocation costs the revoker one membarrier: 27-51 us
+// measured on this project's VMs (an IPI per other running CPU, each a VM
+// exit), a few us on bare metal. Promotion needs two consecutive holds by
+// one goroutine with nobody waiting, so mutexes that goroutines trade do
+// not get biased at all. Mutexes that are each used by one goroutine for a
+// while and then shared (a per-connection object handed to a second
+// goroutine) would still pay one each, so revocations are accounted: once
+// their membarriers take more than 5 ms in a second, new bias is refused
+// for the next second (existing owners keep theirs).
+//
+// TSan: the fast paths are inline in user code, where TSan sees held_'s
+// release store and acquire load, the edges between the holds. This file
+// is not instrumented, so a revoker that waited out the bias holder states
+// the edge from that holder's release of held_ itself (race_acquire). The
+// Dekker exclusion of B3 needs no edge of its own.
+//
+// Lock order: called holding the mutex's state_ bit (a waiter-visible
+// hold, never a runtime lock); takes the semaphore's bucket lock in
+// semacquire/semrelease and the leaf throttle spinlock, never together.
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/backoff.hpp"
+#include "base/check.hpp"
+#include "base/debug_env.hpp"
+#include "base/race.hpp"
+#include "base/futex.hpp"
+#include "base/spinlock.hpp"
+#include "goro/mutex.hpp"
+#include "sched/g.hpp"
+#include "sync/mutex_bias.hpp"
+#include "sync/sema.hpp"
+
+static_assert(alignof(goro::detail::g) >= 8, "a g address must leave bias_'s low three bits free");
+
+namespace goro {
+
+namespace {
+
+constexpr int64_t kThrottleWindowNs = 1'000'000'000;
+std::atomic<int64_t> g_budget_ns{5'000'000};  // membarrier time per window before bias pauses
+
+// 0: not decided yet; 1: on; 2: off for good (GORO_DEBUG=mutexbias=0, or no
+// usable membarrier).
+std::atomic<int> g_bias_mode{0};
+std::atomic<int64_t> g_paused_until{0};
+std::atomic<uint64_t> g_revocations{0};
+std::atomic<uint64_t> g_pauses{0};
+
+detail::spinlock g_throttle_lock;
+int64_t g_window_start = 0;  // under g_throttle_lock
+int64_t g_window_spent = 0;  // under g_throttle_lock
+
+long membarrier_call(int cmd) { return syscall(__NR_membarrier, cmd, 0, 0); }
+
+int decide_mode() {
+  int mode = 2;
+  if (detail::debug_setting("mutexbias", 1) != 0) {
+    long cmds = membarrier_call(MEMBARRIER_CMD_QUERY);
+    if (cmds >= 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+        membarrier_call(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0)
+      mode = 1;
+  }
+  int expected = 0;
+  // Registration, if any, happens before any mutex is biased: the mode is
+  // published after it (release), and claims read it (acquire).
+  if (!g_bias_mode.compare_exchange_strong(expected, mode, std::memory_order_acq_rel)) mode = expected;
+  return mode;
+}
+
+bool bias_allowed() {
+  int mode = g_bias_mode.load(std::memory_order_acquire);
+  if (mode == 0) mode = decide_mode();
+  if (mode != 1) return false;
+  int64_t until = g_paused_until.load(std::memory_order_relaxed);
+  if (until == 0) return true;
+  if (detail::nanotime() < until) return false;
+  g_paused_until.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+// The revoker's half of B3, with its cost accounted.
+void revoke_barrier() {
+  const int64_t start = detail::nanotime();
+  if (membarrier_call(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+    detail::fatal("sync: membarrier failed after it was registered (errno %d)", errno);
+  const int64_t now = detail::nanotime();
+  g_revocations.fetch_add(1, std::memory_order_relaxed);
+  g_throttle_lock.lock();
+  if (now - g_window_start >= kThrottleWindowNs) {
+    g_window_start = now;
+    g_window_spent = 0;
+  }
+  g_window_spent += now - start;
+  if (g_window_spent > g_budget_ns.load(std::memory_order_relaxed)) {
+    g_paused_until.store(now + kThrottleWindowNs, std::memory_order_relaxed);
+    g_pauses.fetch_add(1, std::memory_order_relaxed);
+    g_window_start = now;
+    g_window_spent = 0;
+  }
+  g_throttle_lock.unlock();
+}
+
+}  // namespace
+
+namespace detail {
+uint64_t mutex_bias_revocations() { return g_revocations.load(std::memory_order_relaxed); }
+uint64_t mutex_bias_pauses() { return g_pauses.load(std::memory_order_relaxed); }
+bool mutex_bias_enabled() { return bias_allowed(); }
+int64_t mutex_bias_set_budget(int64_t ns_per_second) {
+  g_paused_until.store(0, std::memory_order_relaxed);
+  return g_budget_ns.exchange(ns_per_second, std::memory_order_relaxed);
+}
+}  // namespace detail
+
+// Holding state_ (B1). Returns true holding it with bias_ settled (B4);
+// false if the deadline passed while a bias holder is inside, state_ given
+// back (B6). deadline 0: do not wait at all (try_lock).
+bool mutex::bias_settle(int64_t deadline) {
+  uintptr_t b = bias_.load(std::memory_order_acquire);
+  if (b >= kBiasTokenMin && (b & kBiasCandidate) != 0) {
+    // A candidate stays one only while its goroutine is the one locking.
+    if ((b & ~kBiasCandidate) != detail::current_g_token()) bias_.store(kBiasOff, std::memory_order_relaxed);
+    return true;
+  }
+  if (b >= kBiasTokenMin) {
+    // An owner (this goroutine too, if it came here because held_ was 1).
+    bias_.store(kBiasRevoking, std::memory_order_seq_cst);
+    revoke_barrier();
+    b = kBiasRevoking;
+  }
+  for (;;) {
+    if (b == kBiasRevoking) {
+      if (held_.load(std::memory_order_acquire) == 0) {
+        if (bias_.compare_exchange_strong(b, kBiasOff, std::memory_order_acq_rel, std::memory_order_acquire)) {
+          detail::race_acquire(&held_);
+          return true;
+        }
+        continue;  // the holder left and posted (B5)
+      }
+      // The holder is inside; its unlock posts.
+      if (deadline == kBiasNoDeadline) {
+        detail::semacquire(&revoke_sema_, detail::wait_reason::sync_mutex_lock);
+      } else if (!detail::semacquire_until(&revoke_sema_, detail::wait_reason::sync_mutex_lock, deadline)) {
+        unlock_state();
+        return false;
+      }
+    } else if (b == kBiasRevokePosted) {
+      // Posted, or about to be: the holder is between its CAS and its
+      // semrelease, a few instructions.
+      detail::backoff bo;
+      while (!detail::semtryacquire(&revoke_sema_)) bo.snooze();
+    } else {
+      return true;  // kBiasOff or kBiasUnclaimed
+    }
+    // Took the holder's post. acquire: its critical section comes first.
+    if (held_.load(std::memory_order_acquire) != 0) detail::fatal("sync: inconsistent mutex state (bias)");
+    detail::race_acquire(&held_);
+    bias_.store(kBiasOff, std::memory_order_relaxed);
+    return true;
+  }
+}
+
+// The holder of state_ unlocks a mutex whose bias is unclaimed or a
+// candidate: two holds in a row by one goroutine, nobody waiting, make it
+// the owner.
+void mutex::bias_note_unlock(uintptr_t b) noexcept {
+  if (b != kBiasUnclaimed && (b < kBiasTokenMin || (b & kBiasCandidate) == 0)) return;  // misuse: unlock_state reports it
+  const uintptr_t self = detail::current_g_token();
+  const bool quiet = state_.load(std::memory_order_relaxed) == kLocked;  // no waiters, nobody woken
+  uintptr_t next = kBiasOff;
+  if (self != 0 && quiet && bias_allowed()) next = b == kBiasUnclaimed ? (self | kBiasCandidate) : self;
+  if (b != kBiasUnclaimed && (b & ~kBiasCandidate) != self) next = kBiasOff;
+  bias_.store(next, std::memory_order_relaxed);
+}
+
+void mutex::bias_post_revoker() noexcept {
+  uintptr_t expected = kBiasRevoking;
+  if (bias_.compare_exchange_strong(expected, kBiasRevokePosted, std::memory_order_acq_rel, std::memory_order_relaxed))
+    detail::semrelease(&revoke_sema_);
+}
+
+void mutex::bias_unlock_of_unlocked() noexcept { detail::fatal_exit(2, "sync: unlock of unlocked mutex"); }
+
+}  // namespace goro

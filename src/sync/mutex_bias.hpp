@@ -1,0 +1,20 @@
+// goro::mutex's bias (mutex_bias.cpp): counters for goro::debug::stats
+// and the tests.
+#pragma once
+
+#include <cstdint>
+
+namespace goro::detail {
+
+// Biases ended by another locker (each one membarrier call) since start.
+uint64_t mutex_bias_revocations();
+// Times new bias was refused for a second because revocations cost too
+// much (mutex_bias.cpp, "Cost control").
+uint64_t mutex_bias_pauses();
+// Whether a mutex may become biased now (not paused, not turned off).
+bool mutex_bias_enabled();
+// Sets how much membarrier time per second revocations may take before new
+// bias pauses (default 5 ms); returns the old value. For tests.
+int64_t mutex_bias_set_budget(int64_t ns_per_second);
+
+}  // namespace goro::detail
