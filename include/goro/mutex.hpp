@@ -84,8 +84,11 @@ int64_t deadline_ns_of(const std::chrono::time_point<Clock, Duration>& t) {
 class GORO_CAPABILITY("mutex") mutex {
  public:
   constexpr mutex() noexcept = default;
-  // A mutex that is never biased (rwmutex's writer mutex, which writers on
-  // many goroutines share by design).
+  // A mutex that is never biased (see "Biased to one goroutine" above), for
+  // one that goroutines share by design, where a bias would only end in a
+  // revocation: a server's route table, a pool, rwmutex's writer mutex.
+  //
+  //   goro::mutex routes_mu{goro::mutex::never_biased_t{}};
   struct never_biased_t {};
   constexpr explicit mutex(never_biased_t) noexcept : bias_(kBiasOff) {}
   mutex(const mutex&) = delete;

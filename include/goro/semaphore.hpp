@@ -59,7 +59,7 @@ class weighted_semaphore {
   };
   void notify_waiters_locked();
 
-  mutex mu_;
+  mutex mu_{mutex::never_biased_t{}};  // shared by design: never worth a revocation
   const int64_t size_;
   int64_t cur_ = 0;           // units held; guarded by mu_
   std::list<waiter> waiters_;  // FIFO; guarded by mu_

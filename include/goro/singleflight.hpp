@@ -144,7 +144,7 @@ class singleflight {
     for (auto& ch : chans) ch.send(chan_result{c->value, c->error, shared});
   }
 
-  mutex mu_;
+  mutex mu_{mutex::never_biased_t{}};  // shared by design: never worth a revocation
   std::unordered_map<K, std::shared_ptr<call>, Hash> calls_;  // guarded by mu_
 };
 

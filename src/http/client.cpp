@@ -79,7 +79,7 @@ bool idempotent(std::string_view m) {
 struct client::impl {
   explicit impl(client_options o) : opt(o) {}
   const client_options opt;
-  goro::mutex mu;
+  goro::mutex mu{goro::mutex::never_biased_t{}};  // every request takes it
   std::unordered_map<std::string, std::vector<net::conn>> idle GORO_GUARDED_BY(mu);
 
   net::conn take_idle(const std::string& key) {

@@ -14,7 +14,7 @@
 namespace goro::http {
 
 struct serve_mux::impl {
-  goro::mutex mu;
+  goro::mutex mu{goro::mutex::never_biased_t{}};  // every request takes it
   std::map<std::string, handler, std::less<>> routes GORO_GUARDED_BY(mu);
 };
 

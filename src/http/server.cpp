@@ -275,7 +275,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   context base;              // every connection's context derives from it
   cancel_func base_cancel;   // called by close() and a shutdown cut short
 
-  goro::mutex mu;
+  goro::mutex mu{goro::mutex::never_biased_t{}};  // every connection takes it
   std::atomic<bool> closing{false};  // set under mu; read without it as a hint
   std::vector<net::listener> listeners GORO_GUARDED_BY(mu);
   int serving GORO_GUARDED_BY(mu) = 0;  // accept loops running
