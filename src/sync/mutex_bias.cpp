@@ -41,7 +41,11 @@
 //      thread of the process pass a full barrier before it returns, so
 //      this is Dekker's pair with the costly fence on the rare side only:
 //      either the owner sees kBiasRevoking and steps back, or the revoker
-//      sees held_ == 1 and waits.
+//      sees held_ == 1 and waits. An owner descheduled between its first
+//      read of bias_ and its store may store 1 at any later time, even
+//      after the revocation finished: it then reads bias_ and steps back,
+//      so a tentative 1 never means a holder to anyone who already saw
+//      the bias end.
 //  B4. A lock or try_lock returns holding state_ only with bias_ at
 //      kBiasOff, kBiasUnclaimed or a candidate (bias_settle). So unlock
 //      tells the two holds apart by bias_ alone: an owner or kBiasRevoking
@@ -216,8 +220,11 @@ bool mutex::bias_settle(int64_t deadline) {
     } else {
       return true;  // kBiasOff or kBiasUnclaimed
     }
-    // Took the holder's post. acquire: its critical section comes first.
-    if (held_.load(std::memory_order_acquire) != 0) detail::fatal("sync: inconsistent mutex state (bias)");
+    // Took the holder's post, which follows its release of held_: its
+    // critical section comes first. (held_ itself may read 1 here: an
+    // owner that read bias_ before the membarrier and was then descheduled
+    // can store its tentative 1 now; it will read bias_ next and step
+    // back, B3.)
     detail::race_acquire(&held_);
     bias_.store(kBiasOff, std::memory_order_relaxed);
     return true;
