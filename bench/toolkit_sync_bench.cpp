@@ -1,12 +1,15 @@
 // The toolkit suite's sync rows (../shared/bench/README.md, "Toolkit
 // suite"): mutex_uncontended and rwmutex_read, workload for workload as
-// the Go anchor's mutexUncontended and rwmutexRead.
+// the Go anchor's mutexUncontended and rwmutexRead; and goro's own row
+// mutex_revoke, what ending a mutex's bias costs (Go has no bias).
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "goro/mutex.hpp"
 #include "goro/runtime.hpp"
 #include "goro/rwmutex.hpp"
+#include "goro/stats.hpp"
 #include "goro/wait_group.hpp"
 #include "harness.hpp"
 
@@ -31,6 +34,35 @@ void mutex_uncontended() {
   double secs = sw.seconds();
   if (counter != kLockIters) fail("mutex_uncontended: counter %lld", static_cast<long long>(counter));
   emit("toolkit", "mutex_uncontended", "-", secs, kLockIters);
+}
+
+// mutex_revoke (goro only): kRevokeMutexes fresh mutexes, each biased to
+// a goroutine (three holds in a row there), then locked and unlocked once
+// by this goroutine, which ends the bias: one membarrier call each. Timed:
+// only those lock+unlock pairs; extra: the revocations the runtime
+// counted (fewer than the mutexes if the revocation budget paused new
+// bias, docs/design.md section 10). Few enough to stay under that budget.
+void mutex_revoke() {
+  constexpr int kRevokeMutexes = 32;
+  const uint64_t before = goro::debug::stats().mutex_bias_revocations;
+  double secs = 0;
+  for (int i = 0; i < kRevokeMutexes; i++) {
+    goro::mutex mu;
+    goro::wait_group wg;
+    wg.go([&mu] {
+      for (int k = 0; k < 3; k++) {
+        mu.lock();
+        mu.unlock();
+      }
+    });
+    wg.wait();
+    stopwatch sw;
+    mu.lock();
+    mu.unlock();
+    secs += sw.seconds();
+  }
+  const uint64_t revoked = goro::debug::stats().mutex_bias_revocations - before;
+  emit("toolkit", "mutex_revoke", "-", secs, kRevokeMutexes, "revocations=" + std::to_string(revoked));
 }
 
 // rwmutex_read: kRwReaders goroutines each do kRwIters read-locked reads of
@@ -73,6 +105,7 @@ void rwmutex_read() {
 
 void toolkit_sync_suite() {
   if (selected("toolkit", "mutex_uncontended", "-")) mutex_uncontended();
+  if (selected("toolkit", "mutex_revoke", "-")) mutex_revoke();
   if (selected("toolkit", "rwmutex_read", "-")) rwmutex_read();
 }
 

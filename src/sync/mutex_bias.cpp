@@ -64,9 +64,11 @@
 //      already returned, so every later read of bias_ by the owner sees
 //      kBiasRevoking or after.
 //
-// Cost control. A revocation costs the revoker one membarrier: 27-51 us
-// measured on this project's VMs (an IPI per other running CPU, each a VM
-// exit), a few us on bare metal. Promotion needs two consecutive holds by
+// Cost control. A revocation costs the revoker one membarrier, which
+// interrupts each other CPU that runs a thread of the process. Measured on
+// this project's 2-vCPU VMs (goro-bench `toolkit mutex_revoke`): 2-5 us
+// with the other CPU idle, 22-31 us with a goroutine computing there (the
+// IPI is a VM exit); 27-51 us in a C++ probe with two busy threads. Promotion needs two consecutive holds by
 // one goroutine with nobody waiting, so mutexes that goroutines trade do
 // not get biased at all. Mutexes that are each used by one goroutine for a
 // while and then shared (a per-connection object handed to a second
