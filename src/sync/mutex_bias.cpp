@@ -108,6 +108,7 @@ namespace {
 
 constexpr int64_t kThrottleWindowNs = 1'000'000'000;
 std::atomic<int64_t> g_budget_ns{5'000'000};  // membarrier time per window before bias pauses
+std::atomic<int64_t> g_pause_ns{kThrottleWindowNs};  // how long new bias then pauses
 
 // 0: not decided yet; 1: on; 2: off for good (GORO_DEBUG=mutexbias=0, or no
 // usable membarrier).
@@ -162,7 +163,7 @@ void revoke_barrier() {
   }
   g_window_spent += now - start;
   if (g_window_spent > g_budget_ns.load(std::memory_order_relaxed)) {
-    g_paused_until.store(now + kThrottleWindowNs, std::memory_order_relaxed);
+    g_paused_until.store(now + g_pause_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
     g_pauses.fetch_add(1, std::memory_order_relaxed);
     g_window_start = now;
     g_window_spent = 0;
@@ -176,7 +177,8 @@ namespace detail {
 uint64_t mutex_bias_revocations() { return g_revocations.load(std::memory_order_relaxed); }
 uint64_t mutex_bias_pauses() { return g_pauses.load(std::memory_order_relaxed); }
 bool mutex_bias_enabled() { return bias_allowed(); }
-int64_t mutex_bias_set_budget(int64_t ns_per_second) {
+int64_t mutex_bias_set_budget(int64_t ns_per_second, int64_t pause_ns) {
+  g_pause_ns.store(pause_ns, std::memory_order_relaxed);
   g_paused_until.store(0, std::memory_order_relaxed);
   return g_budget_ns.exchange(ns_per_second, std::memory_order_relaxed);
 }

@@ -14,7 +14,8 @@ uint64_t mutex_bias_pauses();
 // Whether a mutex may become biased now (not paused, not turned off).
 bool mutex_bias_enabled();
 // Sets how much membarrier time per second revocations may take before new
-// bias pauses (default 5 ms); returns the old value. For tests.
-int64_t mutex_bias_set_budget(int64_t ns_per_second);
+// bias pauses (default 5 ms), and for how long it then pauses (default 1
+// s); ends a pause in progress; returns the old budget. For tests.
+int64_t mutex_bias_set_budget(int64_t ns_per_second, int64_t pause_ns = 1'000'000'000);
 
 }  // namespace goro::detail

@@ -275,7 +275,9 @@ TEST(MutexBias, RevocationsOverBudgetPauseNewBias) {
   unthrottled u;
   goro::run([] {
     if (!bias_available()) GTEST_SKIP() << "no bias here";
-    goro::detail::mutex_bias_set_budget(0);
+    // Any revocation is over budget, and the pause outlasts the test (a
+    // second could pass on a loaded machine).
+    goro::detail::mutex_bias_set_budget(0, INT64_MAX / 4);
     const uint64_t pauses = goro::detail::mutex_bias_pauses();
     const uint64_t before = mutex_bias_revocations();
     goro::wait_group wg;
