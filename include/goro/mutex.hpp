@@ -173,7 +173,7 @@ class GORO_CAPABILITY("mutex") mutex {
       lock_slow();  // settles the bias itself
       return;
     }
-    if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking) [[unlikely]] (void)bias_settle(kBiasNoDeadline);
+    if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking) [[unlikely]] (void)bias_settle(kNoDeadline);
   }
   bool try_lock_raw() {
     if (bias_lock()) return true;
@@ -215,7 +215,7 @@ class GORO_CAPABILITY("mutex") mutex {
   static constexpr uintptr_t kBiasRevokePosted = 3;
   static constexpr uintptr_t kBiasCandidate = 4;
   static constexpr uintptr_t kBiasTokenMin = 8;  // g records are 64-byte aligned
-  static constexpr int64_t kBiasNoDeadline = INT64_MAX;
+  static constexpr int64_t kNoDeadline = INT64_MAX;  // lock_slow_until, bias_settle: wait as long as it takes
 
   // The owner's lock: held_ 0 -> 1, then (after a compiler-only fence; a
   // revoker's membarrier supplies the processor's) bias_ still names it.

@@ -79,7 +79,6 @@ namespace {
 constexpr int kWaiterShift = 3;
 constexpr int32_t kWaiter = 1 << kWaiterShift;
 constexpr int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
-constexpr int64_t kNoDeadline = INT64_MAX;
 
 int32_t waiters(int32_t s) { return s >> kWaiterShift; }
 

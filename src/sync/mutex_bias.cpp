@@ -210,7 +210,7 @@ bool mutex::bias_settle(int64_t deadline) {
         continue;  // the holder left and posted (B5)
       }
       // The holder is inside; its unlock posts.
-      if (deadline == kBiasNoDeadline) {
+      if (deadline == kNoDeadline) {
         detail::semacquire(&revoke_sema_, detail::wait_reason::sync_mutex_lock);
       } else if (!detail::semacquire_until(&revoke_sema_, detail::wait_reason::sync_mutex_lock, deadline)) {
         unlock_state();
@@ -239,12 +239,12 @@ bool mutex::bias_settle(int64_t deadline) {
 // candidate: two holds in a row by one goroutine, nobody waiting, make it
 // the owner.
 void mutex::bias_note_unlock(uintptr_t b) noexcept {
-  if (b != kBiasUnclaimed && (b < kBiasTokenMin || (b & kBiasCandidate) == 0)) return;  // misuse: unlock_state reports it
+  if (b == kBiasRevokePosted) return;  // nobody holds it: unlock_state reports the misuse
   const uintptr_t self = detail::current_g_token();
+  const bool mine = b == kBiasUnclaimed || (b & ~kBiasCandidate) == self;
   const bool quiet = state_.load(std::memory_order_relaxed) == kLocked;  // no waiters, nobody woken
   uintptr_t next = kBiasOff;
-  if (self != 0 && quiet && bias_allowed()) next = b == kBiasUnclaimed ? (self | kBiasCandidate) : self;
-  if (b != kBiasUnclaimed && (b & ~kBiasCandidate) != self) next = kBiasOff;
+  if (self != 0 && mine && quiet && bias_allowed()) next = b == kBiasUnclaimed ? (self | kBiasCandidate) : self;
   bias_.store(next, std::memory_order_relaxed);
 }
 

@@ -11,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "goro/goro.hpp"
 #include "goro/stats.hpp"
 #include "sync/mutex_bias.hpp"
@@ -183,6 +186,56 @@ TEST(MutexBias, RevocationRacesTheOwner) {
     EXPECT_EQ(mutex_bias_revocations() - before, static_cast<uint64_t>(rounds));
     EXPECT_GT(taken, 0);
   });
+}
+
+// The owner is read from the running goroutine on every lock
+// (goro/detail/current_g.hpp), never through a thread-local address the
+// compiler could keep across a park: after each park, with wakes from a
+// plain thread moving the goroutines between workers, each goroutine must
+// still find its own mutex biased to it. A stale read would name another
+// goroutine or none: the owner would then take the slow path and revoke
+// its own bias (counted), or another goroutine could pass as the owner
+// (an overlap).
+TEST(MutexBias, OwnerStaysItselfAcrossMigrations) {
+  unthrottled u;
+  goro::set_maxprocs(4);
+  static constexpr int kGoroutines = 8, kRounds = 300;
+  std::atomic<long> moves{0};
+  goro::run([&] {
+    if (!bias_available()) GTEST_SKIP() << "no bias here";
+    std::vector<guarded> gs(kGoroutines);
+    const uint64_t before = mutex_bias_revocations();
+    auto wake = goro::make_chan<int>();
+    std::thread feeder([wake]() mutable {  // wakes from a plain thread
+      for (int i = 0; i < kGoroutines * kRounds; i++) wake.send(i);
+    });
+    goro::wait_group wg;
+    for (int k = 0; k < kGoroutines; k++) {
+      wg.go([&, k, wake]() mutable {
+        guarded& g = gs[static_cast<size_t>(k)];
+        make_biased(g.mu);
+        long tid = syscall(SYS_gettid);
+        for (int r = 0; r < kRounds; r++) {
+          goro::yield();
+          wake.recv();
+          long now = syscall(SYS_gettid);
+          if (now != tid) moves++;
+          tid = now;
+          g.mu.lock();
+          g.enter();
+          g.mu.unlock();
+        }
+      });
+    }
+    wg.wait();
+    goro::blocking([&] { feeder.join(); });
+    EXPECT_EQ(mutex_bias_revocations(), before);
+    for (auto& g : gs) {
+      EXPECT_EQ(g.count, kRounds);
+      EXPECT_EQ(g.overlaps.load(), 0);
+    }
+  });
+  EXPECT_GT(moves.load(), 0) << "no goroutine resumed on another thread: the test did not force migration";
 }
 
 // Go lets one goroutine unlock what another locked. The owner's hold,
