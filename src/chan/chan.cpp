@@ -67,12 +67,12 @@ void complete(sudog* s, wake result, g* self, ready_list& rl) {
   if (s->gp != self) rl.push(s);
 }
 
-bool ring_may_have_value(const hchan* c) {
+bool ring_may_have_value(const hchan_ring* c) {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // I2: after our flag store
   return (c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_) != c->head_.load(std::memory_order_relaxed);
 }
 
-bool ring_may_have_room(const hchan* c) {
+bool ring_may_have_room(const hchan_ring* c) {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // I2: after our flag store
   return c->head_.load(std::memory_order_relaxed) + c->one_lap_ !=
          (c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_);
@@ -95,12 +95,12 @@ void serve_locked(hchan* c, g* self, ready_list& rl) {
   GORO_DCHECK(c->lock_free());
   for (bool progress = true; progress;) {
     progress = false;
-    if (!c->recvq_.empty() && ring_may_have_value(c)) {
+    if (!c->recvq_.empty() && ring_may_have_value(c->ring())) {
       if (sudog* r = c->recvq_.dequeue()) {
         ring::token t;
-        ring::status st = ring::start_pop(c, t);
+        ring::status st = ring::start_pop(c->ring(), t);
         if (st == ring::status::ok) {
-          ring::finish_pop(c, t, r->elem);
+          ring::finish_pop(c->ring(), t, r->elem);
           complete(r, wake::ok, self, rl);
         } else {
           // A lock-free receiver took the value first (closed cannot
@@ -110,12 +110,12 @@ void serve_locked(hchan* c, g* self, ready_list& rl) {
         progress = true;
       }
     }
-    if (!c->sendq_.empty() && ring_may_have_room(c)) {
+    if (!c->sendq_.empty() && ring_may_have_room(c->ring())) {
       if (sudog* s = c->sendq_.dequeue()) {
         ring::token t;
-        ring::status st = ring::start_push(c, t);
+        ring::status st = ring::start_push(c->ring(), t);
         if (st == ring::status::ok) {
-          ring::finish_push(c, t, s->elem);
+          ring::finish_push(c->ring(), t, s->elem);
           complete(s, wake::ok, self, rl);
         } else {
           complete(s, st == ring::status::closed ? wake::closed : wake::retry, self, rl);
@@ -139,7 +139,7 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
     return op_result::ok;
   }
   if (c->cap_ == 0) return op_result::would_block;
-  if (c->locked_mode_) return ring::push_exclusive(c, src) ? op_result::ok : op_result::would_block;
+  if (c->locked_mode_) return ring::push_exclusive(c->ring(), src) ? op_result::ok : op_result::would_block;
   if (!c->sendq_.empty()) {
     // Parked senders go first (Go: they are served as soon as there is
     // room, before any later send): fill the ring from them, and if some
@@ -148,8 +148,8 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
     if (!c->sendq_.empty()) return op_result::would_block;
   }
   ring::token t;
-  if (ring::start_push(c, t) != ring::status::ok) return op_result::would_block;
-  ring::finish_push(c, t, src);  // recvq is empty and we hold the lock: no one to serve
+  if (ring::start_push(c->ring(), t) != ring::status::ok) return op_result::would_block;
+  ring::finish_push(c->ring(), t, src);  // recvq is empty and we hold the lock: no one to serve
   return op_result::ok;
 }
 
@@ -177,15 +177,15 @@ bool take_from_a_sender(hchan* c, ready_list& rl, Move move) {
 
 op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
   if (c->cap_ == 0 || c->locked_mode_) {
-    if (c->cap_ != 0 && ring::take_head_exclusive(c, dst)) {  // a throw here changes nothing
+    if (c->cap_ != 0 && ring::take_head_exclusive(c->ring(), dst)) {  // a throw here changes nothing
       // Go: senders are parked only while the buffer is full, and the
       // first of them moves its value into the slot just freed, in the
       // same step (ring.hpp: the buffer never looks less than full). Its
       // send is then done: a close() right after this receive cannot make
       // it panic, and nobody overtakes it. If its value's move throws, its
       // send throws that, and the next sender is tried.
-      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c, s->elem); }))
-        ring::finish_take_exclusive(c);
+      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c->ring(), s->elem); }))
+        ring::finish_take_exclusive(c->ring());
       return op_result::ok;
     }
     // The sender's value moves straight into ours; if its move throws,
@@ -213,9 +213,9 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
     }
   }
   ring::token t;
-  switch (ring::start_pop(c, t)) {
+  switch (ring::start_pop(c->ring(), t)) {
     case ring::status::ok:
-      ring::finish_pop(c, t, dst);
+      ring::finish_pop(c->ring(), t, dst);
       if (!c->sendq_.empty()) serve_locked(c, nullptr, rl);  // Go: the sender fills the slot
       return op_result::ok;
     case ring::status::closed:
@@ -321,8 +321,8 @@ void chan_send(hchan* c, void* src) {
   // relaxed: a fairness hint only (see the file comment).
   if (c->lock_free() && c->send_waiting_.load(std::memory_order_relaxed) == 0) {
     ring::token t;
-    if (ring::start_push(c, t) == ring::status::ok) {
-      ring::finish_push(c, t, src);
+    if (ring::start_push(c->ring(), t) == ring::status::ok) {
+      ring::finish_push(c->ring(), t, src);
       if (c->recv_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
       preempt_check();
       return;
@@ -336,9 +336,9 @@ op_result chan_recv(hchan* c, void* dst) {
   if (!c) block_forever(wait_reason::chan_receive_nil);
   if (c->lock_free() && c->recv_waiting_.load(std::memory_order_relaxed) == 0) {  // relaxed: hint
     ring::token t;
-    switch (ring::start_pop(c, t)) {
+    switch (ring::start_pop(c->ring(), t)) {
       case ring::status::ok:
-        ring::finish_pop(c, t, dst);
+        ring::finish_pop(c->ring(), t, dst);
         if (c->send_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
         preempt_check();
         return op_result::ok;
@@ -362,9 +362,9 @@ op_result chan_try_send(hchan* c, void* src) {
   // concurrent with this send.
   if (c->lock_free() && c->send_waiting_.load(std::memory_order_relaxed) == 0) {
     ring::token t;
-    switch (ring::start_push(c, t)) {
+    switch (ring::start_push(c->ring(), t)) {
       case ring::status::ok:
-        ring::finish_push(c, t, src);
+        ring::finish_push(c->ring(), t, src);
         if (c->recv_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
         return op_result::ok;
       case ring::status::full_or_empty:
@@ -377,7 +377,7 @@ op_result chan_try_send(hchan* c, void* src) {
     // Go's lock-free check: no receiver, then not closed (closed is final,
     // so both held at the second read). seq_cst loads.
     return op_result::would_block;
-  } else if (c->cap_ != 0 && ring::len(c) == c->cap_ && c->closed_.load() == 0) {
+  } else if (c->cap_ != 0 && ring::len(c->ring()) == c->cap_ && c->closed_.load() == 0) {
     // Locked mode, Go's check for buffered channels: full (len() is a
     // consistent snapshot), then not closed. A full buffer never has a
     // parked receiver, so the send would have blocked at that instant.
@@ -394,9 +394,9 @@ op_result chan_try_recv(hchan* c, void* dst) {
   bool receivers_parked = false;
   if (c->lock_free() && !(receivers_parked = c->recv_waiting_.load(std::memory_order_relaxed) != 0)) {
     ring::token t;
-    switch (ring::start_pop(c, t)) {
+    switch (ring::start_pop(c->ring(), t)) {
       case ring::status::ok:
-        ring::finish_pop(c, t, dst);
+        ring::finish_pop(c->ring(), t, dst);
         if (c->send_waiting_.load()) serve_after_fast(c);  // seq_cst: I2
         return op_result::ok;
       case ring::status::closed:
@@ -416,7 +416,7 @@ op_result chan_try_recv(hchan* c, void* dst) {
   // buffer never has a parked sender: in locked mode a receive that frees
   // a slot refills it from the queue in the same step; a ring with
   // receivers parked had no room problem). len() counts a push in flight.
-  if (c->cap_ != 0 && (!c->lock_free() || receivers_parked) && ring::len(c) == 0 && c->closed_.load() == 0)
+  if (c->cap_ != 0 && (!c->lock_free() || receivers_parked) && ring::len(c->ring()) == 0 && c->closed_.load() == 0)
     return op_result::would_block;
   return recv_slow(c, dst, false);
 }
@@ -434,7 +434,7 @@ void chan_close(hchan* c) {
   // closed-receive must not acquire (TSan would then see edges Go has not).
   race_release(&c->closed_);
   c->closed_.store(1);
-  if (c->cap_) c->tail_.fetch_or(c->mark_bit_);  // I5: no push starts after this
+  if (c->cap_) c->ring()->tail_.fetch_or(c->ring()->mark_bit_);  // I5: no push starts after this
   while (sudog* s = c->sendq_.dequeue()) complete(s, wake::closed, nullptr, rl);  // they panic
   if (c->lock_free()) serve_locked(c, nullptr, rl);  // buffered values go first
   while (sudog* r = c->recvq_.dequeue()) complete(r, wake::closed, nullptr, rl);
@@ -445,7 +445,7 @@ void chan_close(hchan* c) {
 
 int64_t chan_len(const hchan* c) noexcept {
   if (!c || c->cap_ == 0 || c->sync_view_) return 0;
-  return static_cast<int64_t>(ring::len(c));
+  return static_cast<int64_t>(ring::len(c->ring()));
 }
 
 int64_t chan_cap(const hchan* c) noexcept {
@@ -468,7 +468,7 @@ constexpr uint64_t big_buffer = 1 << 20;  // from here on, base/big_memory: mapp
 constexpr uint64_t kLockedMaxCap = 2;
 uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 // The ring's allocation: the elements, then one stamp byte per slot.
-uint64_t ring_bytes(const hchan* c) { return c->cap_ * c->stride_ + c->cap_; }
+uint64_t ring_bytes(const hchan_ring* c) { return c->cap_ * c->stride_ + c->cap_; }
 }  // namespace
 
 hchan::hchan(const elem_type* et, uint64_t cap)
@@ -481,8 +481,8 @@ hchan::hchan(const elem_type* et, uint64_t cap)
 hchan* chan_make(const elem_type* et, int64_t cap) {
   constexpr int64_t max_cap = int64_t{1} << 40;
   if (cap < 0 || cap > max_cap) throw panic_error("makechan: size out of range");
-  auto* c = new hchan(et, static_cast<uint64_t>(cap));
-  if (cap == 0) return c;
+  if (cap == 0) return new hchan(et, 0);
+  auto* c = new hchan_ring(et, static_cast<uint64_t>(cap));
   uint64_t align = et->align < 8 ? 8 : et->align;
   c->stride_ = static_cast<uint32_t>(round_up(et->size, et->align));
   uint64_t mark = 1;
@@ -577,19 +577,22 @@ void chan_free(hchan* c) noexcept {
   delete c->after_timer_;  // not pending: cancelled, or fired and done with c
   if (c->cap_) {
     // Destroy what is still buffered (no one else can touch the ring now).
-    uint64_t tail = c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_;
-    for (uint64_t pos = c->head_.load(std::memory_order_relaxed); pos != tail; pos = ring::next_pos(c, pos)) {
-      uint64_t idx = pos & (c->mark_bit_ - 1);
-      void* e = ring::elem_at(c, idx);
+    hchan_ring* r = c->ring();
+    uint64_t tail = r->tail_.load(std::memory_order_relaxed) & ~r->mark_bit_;
+    for (uint64_t pos = r->head_.load(std::memory_order_relaxed); pos != tail; pos = ring::next_pos(r, pos)) {
+      uint64_t idx = pos & (r->mark_bit_ - 1);
+      void* e = ring::elem_at(r, idx);
       race_acquire(e);
       c->et_->destroy(e);
     }
-    uint64_t bytes = ring_bytes(c);
+    uint64_t bytes = ring_bytes(r);
     uint64_t align = c->et_->align < 8 ? 8 : c->et_->align;
     if (bytes >= big_buffer && align <= 4096)
-      big_memory_put(c->buf_, c->map_bytes_);
+      big_memory_put(r->buf_, r->map_bytes_);
     else
-      ::operator delete(c->buf_, std::align_val_t(align < 64 ? 64 : align));
+      ::operator delete(r->buf_, std::align_val_t(align < 64 ? 64 : align));
+    delete r;
+    return;
   }
   delete c;
 }

@@ -143,21 +143,22 @@ struct ready_list {
 // copying trivially copyable 8- and 16-byte elements inline.
 inline void elem_move(const hchan* c, void* dst, void* src, bool relocate);
 
+struct hchan_ring;
+
+// An unbuffered channel is an hchan alone (104 bytes, allocated without
+// alignment: Go's is 96); a buffered one is an hchan_ring, which adds the
+// ring (cap_ != 0 <=> the object is an hchan_ring; ring() converts).
+// Why two types (2026-12-04): one layout with the ring's positions on cache
+// lines of their own made every channel 384 bytes, so each context's done
+// channel and each timer channel cost four times Go's.
 struct hchan {
   hchan(const elem_type* et, uint64_t cap);
 
-  // --- immutable after construction ---
+  // --- immutable after construction (refs_ aside) ---
   const elem_type* et_;
   uint64_t cap_;             // capacity; 0 = unbuffered
   bool locked_mode_;         // buffered, and the element's move may throw or cap_ is tiny
   bool sync_view_ = false;   // Go 1.23 timer channel: len and cap read 0
-  uint64_t mark_bit_ = 0;    // ring: closed mark in tail_, above the index bits
-  uint64_t one_lap_ = 0;     // ring: one lap, above the mark bit
-  unsigned char* buf_ = nullptr;     // ring: cap_ elements, stride_ apart, then the stamps
-  unsigned char* stamps_ = nullptr;  // ring: one stamp byte per slot (ring.hpp)
-  uint32_t stride_ = 0;      // bytes per element in buf_
-  uint64_t map_bytes_ = 0;   // ring: bytes mapped for buf_ when it is a big_memory block
-  uint32_t lap_shift_ = 0;   // ring: one_lap_ == 1 << lap_shift_
   // Bytes to copy instead of calling et_->move/relocate (8 or 16: trivially
   // copyable elements of that size, not under TSan), else 0.
   uint32_t copy_bytes_ = 0;
@@ -171,19 +172,24 @@ struct hchan {
   timer_rec* timer_owner_ = nullptr;
   std::atomic<uint64_t> refs_{1};
 
-  // --- ring positions (lap | mark | index), one cache line each ---
-  alignas(64) std::atomic<uint64_t> head_{0};
-  alignas(64) std::atomic<uint64_t> tail_{0};
-
-  // --- read by every operation, written rarely (under lock) ---
-  alignas(64) std::atomic<uint32_t> recv_waiting_{0};
+  // --- read by every operation, written rarely (under lock). On the first
+  // cache line of a ring channel with the fields above: a lock-free push or
+  // pop reads both, and only a change of waiters writes these ---
+  std::atomic<uint32_t> recv_waiting_{0};
   std::atomic<uint32_t> send_waiting_{0};
   std::atomic<uint32_t> closed_{0};
+  // The lock starts the second line of a ring channel (64-byte aligned):
+  // a waiter taking it does not take the line every push and pop reads.
+  char line_pad_[4];
 
   // --- the lock and what it guards ---
-  alignas(64) runtime_lock lock_{lock_rank::chan};
+  runtime_lock lock_{lock_rank::chan};
   waitq recvq_;
   waitq sendq_;
+
+  // This buffered channel's ring (cap_ != 0 only).
+  inline hchan_ring* ring();
+  inline const hchan_ring* ring() const;
 
   bool lock_free() const { return cap_ != 0 && !locked_mode_; }
   // Re-establishes I1 after the queues changed. Under lock. In lock-free
@@ -214,6 +220,31 @@ struct hchan {
   }
   void sync_flag_of(const waitq& q) { sync_flag(&q == &recvq_ ? recv_waiting_ : send_waiting_, q); }
 };
+
+// A buffered channel: the ring's shape (read-mostly, a cache line of its
+// own, away from the lock's writes) and its two positions, one line each.
+struct hchan_ring : hchan {
+  hchan_ring(const elem_type* et, uint64_t cap) : hchan(et, cap) {}
+
+  // --- immutable after construction ---
+  alignas(64) uint64_t mark_bit_ = 0;  // closed mark in tail_, above the index bits
+  uint64_t one_lap_ = 0;               // one lap, above the mark bit
+  unsigned char* buf_ = nullptr;       // cap_ elements, stride_ apart, then the stamps
+  unsigned char* stamps_ = nullptr;    // one stamp byte per slot (ring.hpp)
+  uint64_t map_bytes_ = 0;             // bytes mapped for buf_ when it is a big_memory block
+  uint32_t stride_ = 0;                // bytes per element in buf_
+  uint32_t lap_shift_ = 0;             // one_lap_ == 1 << lap_shift_
+
+  // --- ring positions (lap | mark | index), one cache line each ---
+  alignas(64) std::atomic<uint64_t> head_{0};
+  alignas(64) std::atomic<uint64_t> tail_{0};
+};
+
+static_assert(offsetof(hchan, lock_) == 64, "a ring channel's lock starts its second cache line");
+static_assert(sizeof(hchan) <= 128, "an unbuffered channel stays small");
+
+inline hchan_ring* hchan::ring() { return static_cast<hchan_ring*>(this); }
+inline const hchan_ring* hchan::ring() const { return static_cast<const hchan_ring*>(this); }
 
 // Inline: each runs once or twice per blocking operation.
 inline void waitq::enqueue(sudog* s) {

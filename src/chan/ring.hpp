@@ -52,21 +52,21 @@ struct token {
 
 enum class status : uint8_t { ok, full_or_empty, closed };
 
-inline std::atomic<uint8_t>& stamp_at(const hchan* c, uint64_t idx) {
+inline std::atomic<uint8_t>& stamp_at(const hchan_ring* c, uint64_t idx) {
   return *reinterpret_cast<std::atomic<uint8_t>*>(c->stamps_ + idx);
 }
-inline void* elem_at(const hchan* c, uint64_t idx) { return c->buf_ + idx * c->stride_; }
+inline void* elem_at(const hchan_ring* c, uint64_t idx) { return c->buf_ + idx * c->stride_; }
 // 2 * lap number of pos, mod 256: the stamp of a slot free for pos.
-inline uint8_t lap2(const hchan* c, uint64_t pos) { return static_cast<uint8_t>((pos >> c->lap_shift_) << 1); }
-inline uint8_t stamp_load(const hchan* c, uint64_t idx) {
+inline uint8_t lap2(const hchan_ring* c, uint64_t pos) { return static_cast<uint8_t>((pos >> c->lap_shift_) << 1); }
+inline uint8_t stamp_load(const hchan_ring* c, uint64_t idx) {
   // acquire: see the value (or the end of the previous pop) the stamp publishes.
   return stamp_at(c, idx).load(std::memory_order_acquire);
 }
-inline void stamp_publish(const hchan* c, uint64_t idx, uint8_t stamp) {
+inline void stamp_publish(const hchan_ring* c, uint64_t idx, uint8_t stamp) {
   // release: the value move above happens before whoever acquires the stamp.
   stamp_at(c, idx).store(stamp, std::memory_order_release);
 }
-inline uint64_t next_pos(const hchan* c, uint64_t pos) {
+inline uint64_t next_pos(const hchan_ring* c, uint64_t pos) {
   uint64_t idx = pos & (c->mark_bit_ - 1);
   return idx + 1 < c->cap_ ? pos + 1 : (pos & ~(c->one_lap_ - 1)) + c->one_lap_;
 }
@@ -74,7 +74,7 @@ inline uint64_t next_pos(const hchan* c, uint64_t pos) {
 // Reserves the tail slot. Lock-free mode. Inlined into each caller: as a
 // call, passing the token through memory cost 47 instructions per send and
 // receive pair (callgrind, seq/bounded_n: 94.8 M -> 71.3 M for 500,000).
-[[gnu::always_inline]] inline status start_push(hchan* c, token& t) {
+[[gnu::always_inline]] inline status start_push(hchan_ring* c, token& t) {
   backoff b;
   // relaxed: a stale tail only makes the CAS below fail.
   uint64_t tail = c->tail_.load(std::memory_order_relaxed);
@@ -108,7 +108,7 @@ inline uint64_t next_pos(const hchan* c, uint64_t pos) {
 }
 
 // Moves the value at src (not destroyed) into the reserved slot.
-inline void finish_push(hchan* c, const token& t, void* src) noexcept {
+inline void finish_push(hchan_ring* c, const token& t, void* src) noexcept {
   void* e = elem_at(c, t.idx);
   // A big ring is written front to back, and the next push's locked CAS
   // waits until this store has its line: when the ring is larger than the
@@ -123,7 +123,7 @@ inline void finish_push(hchan* c, const token& t, void* src) noexcept {
 }
 
 // Reserves the head slot. Lock-free mode.
-[[gnu::always_inline]] inline status start_pop(hchan* c, token& t) {
+[[gnu::always_inline]] inline status start_pop(hchan_ring* c, token& t) {
   backoff b;
   uint64_t head = c->head_.load(std::memory_order_relaxed);  // relaxed: as in start_push
   for (;;) {
@@ -157,7 +157,7 @@ inline void finish_push(hchan* c, const token& t, void* src) noexcept {
 }
 
 // Moves the reserved slot's value into the storage dst.
-inline void finish_pop(hchan* c, const token& t, void* dst) noexcept {
+inline void finish_pop(hchan_ring* c, const token& t, void* dst) noexcept {
   void* e = elem_at(c, t.idx);
   race_acquire(e);
   elem_move(c, dst, e, true);
@@ -167,7 +167,7 @@ inline void finish_pop(hchan* c, const token& t, void* dst) noexcept {
 
 // Locked mode (under the channel lock, no lock-free users): the move comes
 // before the position moves, so a throwing move changes nothing.
-inline bool push_exclusive(hchan* c, void* src) {
+inline bool push_exclusive(hchan_ring* c, void* src) {
   uint64_t tail = c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_;
   uint64_t idx = tail & (c->mark_bit_ - 1);
   if (stamp_load(c, idx) != lap2(c, tail)) return false;  // full
@@ -188,7 +188,7 @@ inline bool push_exclusive(hchan* c, void* src) {
 // and select read it without the lock: a pop then a push let them see an
 // empty cap-1 buffer); or, if no sender's value would move, finish_take
 // completes an ordinary pop.
-inline bool take_head_exclusive(hchan* c, void* dst) {
+inline bool take_head_exclusive(hchan_ring* c, void* dst) {
   uint64_t head = c->head_.load(std::memory_order_relaxed);
   uint64_t idx = head & (c->mark_bit_ - 1);
   if (stamp_load(c, idx) != static_cast<uint8_t>(lap2(c, head) + 1)) return false;  // empty
@@ -202,7 +202,7 @@ inline bool take_head_exclusive(hchan* c, void* dst) {
 // After take_head_exclusive on a full ring: the T at src (not destroyed)
 // fills the freed head slot as the push at tail. If the move throws,
 // nothing changed since take_head_exclusive.
-inline void refill_head_exclusive(hchan* c, void* src) {
+inline void refill_head_exclusive(hchan_ring* c, void* src) {
   uint64_t head = c->head_.load(std::memory_order_relaxed);
   uint64_t tail = c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_;
   uint64_t idx = head & (c->mark_bit_ - 1);
@@ -218,7 +218,7 @@ inline void refill_head_exclusive(hchan* c, void* src) {
 }
 
 // After take_head_exclusive: completes the pop.
-inline void finish_take_exclusive(hchan* c) {
+inline void finish_take_exclusive(hchan_ring* c) {
   uint64_t head = c->head_.load(std::memory_order_relaxed);
   stamp_publish(c, head & (c->mark_bit_ - 1), static_cast<uint8_t>(lap2(c, head) + 2));
   c->head_.store(next_pos(c, head), std::memory_order_relaxed);  // relaxed: read under the lock
@@ -230,7 +230,7 @@ inline void finish_take_exclusive(hchan* c) {
 // the tail a lap and one slot ahead of the head, cap + 1 values, which
 // the indices alone would wrap to 1 (a full cap-2 channel looked half
 // empty). The ring is full then, so the count is clamped to cap.
-inline uint64_t len(const hchan* c) {
+inline uint64_t len(const hchan_ring* c) {
   for (;;) {
     uint64_t tail = c->tail_.load();
     uint64_t head = c->head_.load();

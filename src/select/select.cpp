@@ -165,7 +165,7 @@ struct lock_set {
 uint64_t ring_positions(lock_set& locks) {
   uint64_t sum = 0;
   locks.each_chan([&](hchan* c) {
-    if (c->lock_free()) sum += c->head_.load() + c->tail_.load();  // seq_cst
+    if (c->lock_free()) sum += c->ring()->head_.load() + c->ring()->tail_.load();  // seq_cst
   });
   return sum;
 }

@@ -224,7 +224,7 @@ TEST(ChanSemantics, LenInTheMiddleOfARefillIsCap) {
   for (int cap : {1, 2, 3, 5}) {
     auto ch = goro::make_chan<slow_move>(cap);
     for (int i = 0; i < cap; i++) ch.send(slow_move(i));
-    goro::detail::hchan* c = goro::detail::chan_access::core(ch);
+    goro::detail::hchan_ring* c = goro::detail::chan_access::core(ch)->ring();
     ASSERT_TRUE(c->locked_mode_ || cap > 2);
     uint64_t tail = c->tail_.load();
     c->tail_.store(goro::detail::ring::next_pos(c, tail));  // the refill's first store

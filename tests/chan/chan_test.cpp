@@ -1,6 +1,7 @@
 // goro::chan: the operations and Go's rules for them, at 1, 2 and 4 Ps,
 // from goroutines and from plain threads.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "goro/chan.hpp"
 #include "goro/goro.hpp"
 #include "goro/select.hpp"
+#include "chan/hchan.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -339,6 +341,34 @@ TEST(Chan, ScavengerGivesBackKeptBigBuffers) {
         << "grown " << grown << " KiB, after " << goro_test::ms_since(t0) << " ms";
 #endif
   });
+}
+
+// An unbuffered channel costs about what Go's does (96 bytes): it is an
+// hchan without the ring's cache lines (chan/hchan.hpp). Every context's
+// done channel and every timer channel is one. It took 384 bytes, plus
+// aligned allocation's slack, when all channels had one layout.
+TEST(Chan, UnbufferedChannelIsSmall) {
+  EXPECT_LE(sizeof(goro::detail::hchan), 112u);
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
+  GTEST_SKIP() << "the sanitizers replace malloc: mallinfo2 does not see their heap";
+#else
+  constexpr int n = 10'000;
+  std::vector<goro::chan<int>> chans;
+  chans.reserve(n);
+  struct mallinfo2 mi = mallinfo2();
+  size_t before = mi.uordblks + mi.hblkhd;
+  for (int i = 0; i < n; i++) chans.push_back(goro::make_chan<int>());
+  mi = mallinfo2();
+  double per_chan = static_cast<double>(mi.uordblks + mi.hblkhd - before) / n;
+  EXPECT_LE(per_chan, 128.0);
+  // Still a channel: a send meets a receiver on each.
+  goro::run([&] {
+    for (int i = 0; i < 100; i++) {
+      goro::go([c = chans[static_cast<size_t>(i)], i]() mutable { c.send(i); });
+      EXPECT_EQ(chans[static_cast<size_t>(i)].recv(), i);
+    }
+  });
+#endif
 }
 
 // Values left in a big buffer are destroyed with the channel, and the next
