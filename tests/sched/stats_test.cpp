@@ -163,7 +163,14 @@ TEST(Stats, StealsAndWorkerWakesAreCounted) {
     // spawned then wakes it (a fresh process may have made that worker
     // for the burst above, which counts no wake).
     wait_until([&] { return stats().threads_idle >= 1; });
-    for (int round = 0; round < 1000 && stats().worker_wakes == before.worker_wakes; round++) {
+    // Until a worker was woken and one went to sleep after `before`: with
+    // earlier tests in this process, the burst above may wake a worker
+    // and leave the thread that was asleep before as the idle one.
+    auto not_both_yet = [&] {
+      auto s = stats();
+      return s.worker_wakes == before.worker_wakes || s.worker_parks == before.worker_parks;
+    };
+    for (int round = 0; round < 1000 && not_both_yet(); round++) {
       goro::wait_group wg;
       wg.add(1);
       goro::go([&wg] { wg.done(); });
