@@ -389,6 +389,50 @@ TEST(Context, AfterFuncRunsOnceAfterCancel) {
   });
 }
 
+// Cancelling a wide tree whose children are leaves (published in the same
+// hold of their lock as they are marked, context.cpp) and inner nodes
+// (published after their own children) alike: every after func sees its
+// context's err set, every done channel is closed, and once cancel()
+// returns every node's err is set (Go's propagation guarantee).
+TEST(Context, WideTreeOfLeavesAndInnerNodesCancelsWhole) {
+  for_procs([] {
+    auto [root, cancel] = goro::with_cancel(goro::background());
+    constexpr int kChildren = 300;
+    std::vector<goro::context> nodes;
+    std::vector<goro::cancel_func> cancels;
+    std::vector<goro::after_func_stop> stops;
+    std::atomic<int> ran{0}, wrong{0};
+    for (int i = 0; i < kChildren; i++) {
+      auto [child, cc] = goro::with_cancel(root);
+      nodes.push_back(child);
+      cancels.push_back(cc);
+      if (i % 3 == 0) {  // an inner node: two grandchildren, one with an after func
+        for (int k = 0; k < 2; k++) {
+          auto [gc, gcc] = goro::with_cancel(child);
+          nodes.push_back(gc);
+          cancels.push_back(gcc);
+        }
+      }
+      if (i % 2 == 0) {
+        goro::context mine = nodes.back();
+        stops.push_back(goro::context_after_func(mine, [mine, &ran, &wrong] {
+          if (mine.err() != goro::errc::canceled) wrong.fetch_add(1);
+          ran.fetch_add(1);
+        }));
+      }
+    }
+    cancel();
+    for (auto& n : nodes) {
+      EXPECT_EQ(n.err(), goro::errc::canceled);
+      EXPECT_TRUE(n.done().try_recv().closed());
+    }
+    while (ran.load() < static_cast<int>(stops.size())) goro::yield();
+    EXPECT_EQ(wrong.load(), 0);
+    for (auto& s : stops) EXPECT_FALSE(s());  // all started already
+    EXPECT_EQ(goro::detail::context_child_count(root), 0);
+  });
+}
+
 TEST(Context, AfterFuncStopBeforeCancel) {
   auto [c, cancel] = goro::with_cancel(goro::background());
   std::atomic<int> runs{0};
