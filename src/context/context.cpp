@@ -161,7 +161,8 @@ bool mark_cancelling(cancel_node* n, int err, std::error_code cause, ctx_entry**
       }
       e = nx;
     }
-    timer_ref = n->t != nullptr && timer_del(n->t);
+    cancel_extras* x = extras(n);
+    timer_ref = x != nullptr && x->t != nullptr && timer_del(x->t);
   }
   if (timer_ref) ctx_release(n);  // C6; the caller's reference remains
   return true;
@@ -226,8 +227,8 @@ void attach(cancel_node* n) {
   ctx_cancel_tree(n, err, cause, false);
 }
 
-cancel_node* new_cancel(ctx_node* parent) {
-  auto* n = new cancel_node;
+cancel_node* new_cancel(ctx_node* parent, bool with_extras) {
+  cancel_node* n = with_extras ? new cancel_node_ext : new cancel_node;
   if (parent != nullptr) {
     ctx_retain(parent);
     n->parent = parent;
@@ -240,7 +241,8 @@ cancel_node* new_cancel(ctx_node* parent) {
 
 void deadline_fire(timer* t, int64_t /*now*/) {
   auto* n = static_cast<cancel_node*>(t->arg);
-  std::error_code cause = n->deadline_cause ? n->deadline_cause : make_error_code(errc::deadline_exceeded);
+  const std::error_code& dc = extras(n)->deadline_cause;
+  std::error_code cause = dc ? dc : make_error_code(errc::deadline_exceeded);
   ctx_cancel_tree(n, static_cast<int>(errc::deadline_exceeded), cause, true);
   ctx_release(n);  // the timer's reference (C6); may free n and t
 }
@@ -249,14 +251,21 @@ void destroy_one(ctx_node* n) noexcept {
   switch (n->kind) {
     case ctx_kind::cancel: {
       auto* c = static_cast<cancel_node*>(n);
-      // First: a running stop callback finishes before the node goes.
-      delete c->stopcb;
-      if (c->sig.load(std::memory_order_acquire) != nullptr) signal_unregister(c);
+      cancel_extras* x = extras(c);
+      if (x != nullptr) {
+        // First: a running stop callback finishes before the node goes.
+        delete x->stopcb;
+        if (x->sig.load(std::memory_order_acquire) != nullptr) signal_unregister(c);
+      }
       remove_from_parent(c);
       GORO_DCHECK(c->nentries == 0);  // C4: entries keep it alive
       if (hchan* d = c->done.load(std::memory_order_relaxed)) chan_release(d);
-      delete c->t;  // not pending: a pending timer holds a reference (C6)
-      delete c;
+      if (x != nullptr) {
+        delete x->t;  // not pending: a pending timer holds a reference (C6)
+        delete static_cast<cancel_node_ext*>(c);
+      } else {
+        delete c;
+      }
       return;
     }
     case ctx_kind::value: {
@@ -323,16 +332,22 @@ ctx_node* ctx_todo() noexcept {
 }
 
 ctx_node* ctx_with_cancel(ctx_node* parent) {
-  cancel_node* n = new_cancel(parent);
+  cancel_node* n = new_cancel(parent, false);
+  attach(n);
+  return n;
+}
+
+ctx_node* ctx_with_cancel_extended(ctx_node* parent) {
+  cancel_node* n = new_cancel(parent, true);
   attach(n);
   return n;
 }
 
 ctx_node* ctx_with_deadline(ctx_node* parent, int64_t deadline_ns, std::error_code cause) {
   if (parent != nullptr && parent->deadline_ns <= deadline_ns) return ctx_with_cancel(parent);
-  cancel_node* n = new_cancel(parent);
+  cancel_node* n = new_cancel(parent, true);
   n->deadline_ns = deadline_ns;
-  n->deadline_cause = cause;
+  extras(n)->deadline_cause = cause;
   attach(n);
   if (n->err.load(std::memory_order_acquire) != 0) return n;
   std::error_code dcause = cause ? cause : make_error_code(errc::deadline_exceeded);
@@ -350,7 +365,7 @@ ctx_node* ctx_with_deadline(ctx_node* parent, int64_t deadline_ns, std::error_co
     delete t;  // cancelled meanwhile (by the parent)
     return n;
   }
-  n->t = t;
+  extras(n)->t = t;
   ctx_retain(n);  // the timer's reference (C6)
   timer_add(t);
   return n;
@@ -389,7 +404,8 @@ void ctx_cancel(ctx_node* n, std::error_code cause) noexcept {
   GORO_DCHECK(n->kind == ctx_kind::cancel);
   auto* c = static_cast<cancel_node*>(n);
   ctx_cancel_tree(c, static_cast<int>(errc::canceled), cause ? cause : make_error_code(errc::canceled), true);
-  if (c->sig.load(std::memory_order_acquire) != nullptr) signal_unregister(c);
+  if (cancel_extras* x = extras(c); x != nullptr && x->sig.load(std::memory_order_acquire) != nullptr)
+    signal_unregister(c);
 }
 
 hchan* ctx_done(ctx_node* n) {
@@ -521,11 +537,11 @@ struct stop_cb final : stop_cb_base {
 }  // namespace
 
 ctx_node* ctx_with_stop_token(ctx_node* parent, std::stop_token st) {
-  cancel_node* n = new_cancel(parent);
+  cancel_node* n = new_cancel(parent, true);
   attach(n);
   try {
     // If a stop was already requested, the callback runs here.
-    n->stopcb = new stop_cb(std::move(st), n);
+    extras(n)->stopcb = new stop_cb(std::move(st), n);
   } catch (...) {
     ctx_release(n);
     throw;

@@ -159,7 +159,9 @@ void signal_unregister(cancel_node* n) noexcept {
   registry& r = reg();
   lock_guard lk(r.lock);
   // Under the lock: exchange, so that two callers do not both free it.
-  signal_reg* s = n->sig.exchange(nullptr, std::memory_order_acq_rel);
+  cancel_extras* x = extras(n);
+  if (x == nullptr) return;
+  signal_reg* s = x->sig.exchange(nullptr, std::memory_order_acq_rel);
   if (s == nullptr) return;
   for (size_t i = 0; i < r.regs.size(); i++) {
     if (r.regs[i] == s) {
@@ -190,7 +192,7 @@ std::pair<context, cancel_func> signal_notify_context(const context& parent, std
                                                                   std::to_string(sig) + " cannot be taken");
     mask |= uint64_t{1} << (sig - 1);
   }
-  auto [ctx, cancel] = with_cancel(parent);
+  auto [ctx, cancel] = ctx_access::pair(ctx_with_cancel_extended(ctx_access::node(parent)));
   auto* n = static_cast<cancel_node*>(ctx_access::node(ctx));
   auto* s = new signal_reg{n, mask};
   registry& r = detail::reg();
@@ -215,7 +217,7 @@ std::pair<context, cancel_func> signal_notify_context(const context& parent, std
       if (sigaction(sig, &sa, &r.saved[sig]) != 0) fatal("runtime: sigaction(%d): %s", sig, strerror(errno));
     }
     r.regs.push_back(s);
-    n->sig.store(s, std::memory_order_release);
+    extras(n)->sig.store(s, std::memory_order_release);
     if (r.regs.size() == 1) set_thread_may_act(r, true);
   }
   // Started outside the lock (the thread takes it to publish its id); it
