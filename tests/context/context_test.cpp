@@ -390,11 +390,10 @@ TEST(Context, AfterFuncRunsOnceAfterCancel) {
   });
 }
 
-// Cancelling a wide tree whose children are leaves (published in the same
-// hold of their lock as they are marked, context.cpp) and inner nodes
-// (published after their own children) alike: every after func sees its
-// context's err set, every done channel is closed, and once cancel()
-// returns every node's err is set (Go's propagation guarantee).
+// Cancelling a wide tree whose children are leaves and inner nodes (each
+// published after its own children, context.cpp) alike: every after func
+// sees its context's err set, every done channel is closed, and once
+// cancel() returns every node's err is set (Go's propagation guarantee).
 TEST(Context, WideTreeOfLeavesAndInnerNodesCancelsWhole) {
   for_procs([] {
     auto [root, cancel] = goro::with_cancel(goro::background());

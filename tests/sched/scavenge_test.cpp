@@ -145,8 +145,6 @@ TEST(Scavenge, StacksLeftUnusedAreGivenBackUnasked) {
   });
 }
 
-// The scavenger thread's CPU time, read through its thread CPU clock
-// (Linux builds one from a thread id of this process); -1 if not found.
 // The scavenger thread's id, or -1 if there is none (yet).
 int scavenger_tid() {
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
@@ -161,6 +159,8 @@ int scavenger_tid() {
   return -1;
 }
 
+// The scavenger thread's CPU time, read through its thread CPU clock
+// (Linux builds one from a thread id of this process); -1 if not found.
 int64_t scavenger_cpu_ns() {
   static int tid = scavenger_tid();
   if (tid < 0) return -1;
