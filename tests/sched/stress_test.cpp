@@ -29,7 +29,10 @@ TEST_P(Stress, SpawnStormFromManyGoroutines) {
   std::atomic<long> ran{0};
   goro::run([&] {
     goro::wait_group wg;
-    wg.add(spawners * per);
+    // The spawners count too: a spawner still testing `i < per` after its
+    // last go() must not outlive this frame (TSan saw the next test's
+    // frame written over `per` while a spawner of this one read it).
+    wg.add(spawners * per + spawners);
     for (int s = 0; s < spawners; s++)
       goro::go([&] {
         for (int i = 0; i < per; i++)
@@ -37,6 +40,7 @@ TEST_P(Stress, SpawnStormFromManyGoroutines) {
             ran++;
             wg.done();
           });
+        wg.done();
       });
     wg.wait();
   });
