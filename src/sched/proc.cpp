@@ -1064,23 +1064,6 @@ void handoff_detached(p* pp) {
 
 namespace {
 
-// A goroutine that slept long has a cold stack: the switch into it pops its
-// saved registers and it returns through the frames of its park, a TLB miss
-// and a cache miss or more each. Start loading them when it is readied,
-// while it waits in the run queue. Four lines cover a sleep's frames (216
-// bytes) and most of a channel receive's (360). 100,000 goroutines sleeping
-// 10 ms, alternating runs, 3 x 3 repetitions each: one line 88-119 ms on
-// one worker and 56-77 on two; four lines 47-74 and 38-62; six or eight
-// lines no better than four. The g record's line 1 (the closure, read and
-// cleared when the goroutine exits, often right after such a wake-up) too:
-// 4 x 3 more alternating runs on two workers, last repetition 37-42 ->
-// 35-39 ms.
-inline void prefetch_resume_frames(const g* gp) {
-  auto* sp = static_cast<const char*>(gp->ctx.sp);
-  for (int i = 0; i < 4; i++) prefetch_for_write(sp + 64 * i);
-  prefetch_for_write(reinterpret_cast<const char*>(gp) + 64);
-}
-
 // Counts a goroutine's wait starting or ending (stats.hpp): on the P it
 // holds, else (inside goro::blocking) in the global counters.
 inline void count_wait(p* pp, std::atomic<uint64_t> (p_stats::*per_p)[kWaitReasonCount],

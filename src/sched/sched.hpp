@@ -34,6 +34,7 @@
 
 #include "base/futex.hpp"
 #include "base/lock.hpp"
+#include "base/prefetch.hpp"
 #include "fiber/fiber.hpp"
 #include "sched/g.hpp"
 #include "sched/park.hpp"
@@ -392,5 +393,24 @@ void crash_handlers_install();
 void sigquit_poll();
 void m_signal_stack_init(m* mp);
 void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
+
+// A goroutine that slept long has a cold stack: the switch into it pops its
+// saved registers and it returns through the frames of its park, a TLB miss
+// and a cache miss or more each. Start loading them when it is readied,
+// while it waits in the run queue. Four lines cover a sleep's frames (216
+// bytes) and most of a channel receive's (360). 100,000 goroutines sleeping
+// 10 ms, alternating runs, 3 x 3 repetitions each: one line 88-119 ms on
+// one worker and 56-77 on two; four lines 47-74 and 38-62; six or eight
+// lines no better than four. The g record's line 1 (the closure, read and
+// cleared when the goroutine exits, often right after such a wake-up) too:
+// 4 x 3 more alternating runs on two workers, last repetition 37-42 ->
+// 35-39 ms.
+inline void prefetch_resume_frames(const g* gp) {
+  // An atomic read: a thief may be switching gp in or out meanwhile (a
+  // prefetch of the wrong lines is harmless).
+  auto* sp = static_cast<const char*>(__atomic_load_n(&gp->ctx.sp, __ATOMIC_RELAXED));
+  for (int i = 0; i < 4; i++) prefetch_for_write(sp + 64 * i);
+  prefetch_for_write(reinterpret_cast<const char*>(gp) + 64);
+}
 
 }  // namespace goro::detail
