@@ -146,22 +146,22 @@ g* take_runnext(p* pp) {
 // with 100,000 watchers, a broadcast), each goroutine runs for a few
 // hundred nanoseconds and was readied long before, so its stack and g have
 // left the cache; prefetching them at ready() (proc.cpp) is too early.
-// Two takes ahead, the entry's resume frames (its g's line 0, read here for
-// the saved sp, was asked for two takes earlier); four ahead, its g. One
-// and two ahead measured the same. Entries may be stolen meanwhile: a
+// So the entry two places behind gets its resume frames loaded (its g's
+// line 0 is read for the saved sp). Entries may be stolen meanwhile: a
 // prefetch of lines a thief uses costs it a line transfer at worst, and
-// reads nothing it relies on (g records are never freed).
+// the read relies on nothing (g records are never freed).
 // Measured with a probe that repeats toolkit/ctx_cancel (100,000 watchers
-// woken by one cancel) eight times per process, six interleaved runs:
-// 350-400 ns per watcher against 470-520 without (docs/design.md, "park").
+// woken by one cancel) eight times per process, interleaved runs: 346-376
+// ns per watcher against 452-482 without; runtime/spawn unchanged (six
+// pairs, 44-46 ns against 42-47). Also prefetching the g four places
+// behind cost spawn 8% (its records were just written on the spawner's
+// core) for no gain here (docs/design.md, "park").
 void prefetch_ring_after(p* pp, uint32_t h, uint32_t t) {
   uint32_t left = t - (h + 1);  // entries after the one taken
   if (left < 2 || left > kRunqSize) return;
-  g* ahead = pp->q.slots[(h + 2) % kRunqSize].load(std::memory_order_relaxed);
-  // A goroutine that never ran has no frames yet (its stack is bound when
-  // it first runs, stack.hpp) and its saved sp is a past life's.
-  if (__atomic_load_n(&ahead->stack_lo, __ATOMIC_RELAXED) != nullptr) prefetch_resume_frames(ahead);
-  if (left > 3) __builtin_prefetch(pp->q.slots[(h + 4) % kRunqSize].load(std::memory_order_relaxed), 0);
+  // A goroutine that never ran has a null saved sp (g_free), and no
+  // frames to load: prefetch_resume_frames skips them.
+  prefetch_resume_frames(pp->q.slots[(h + 2) % kRunqSize].load(std::memory_order_relaxed));
 }
 
 g* take_ring_head(p* pp) {

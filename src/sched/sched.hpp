@@ -408,8 +408,11 @@ void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
 inline void prefetch_resume_frames(const g* gp) {
   // An atomic read: a thief may be switching gp in or out meanwhile (a
   // prefetch of the wrong lines is harmless).
-  auto* sp = static_cast<const char*>(__atomic_load_n(&gp->ctx.sp, __ATOMIC_RELAXED));
-  for (int i = 0; i < 4; i++) prefetch_for_write(sp + 64 * i);
+  auto sp = reinterpret_cast<uintptr_t>(__atomic_load_n(&gp->ctx.sp, __ATOMIC_RELAXED));
+  // Null until the goroutine first switches out (g_free): one that never
+  // ran has no frames, and its closure line is the spawner's, still warm.
+  if (sp == 0) return;
+  for (uintptr_t i = 0; i < 4; i++) prefetch_for_write(reinterpret_cast<const void*>(sp + 64 * i));
   prefetch_for_write(reinterpret_cast<const char*>(gp) + 64);
 }
 
