@@ -156,12 +156,21 @@ g* take_runnext(p* pp) {
 // pairs, 44-46 ns against 42-47). Also prefetching the g four places
 // behind cost spawn 8% (its records were just written on the spawner's
 // core) for no gain here (docs/design.md, "park").
+// Eight lines of the stack from the saved sp, not ready()'s four: a woken
+// channel receiver returns through more than four (its sudog is a local of
+// recv_slow). The ctx_cancel probe, six interleaved rounds: 284-318 ns
+// per watcher with 8 lines here against 342-356 with 4 (and, with both
+// here and in ready(), 12 lines no better than 4). In ready() itself eight
+// cost the hot paths a little (spsc/bounded0 64-71 ns against 62-64), so
+// it keeps four.
+constexpr int kRingResumeLines = 8;
+
 void prefetch_ring_after(p* pp, uint32_t h, uint32_t t) {
   uint32_t left = t - (h + 1);  // entries after the one taken
   if (left < 2 || left > kRunqSize) return;
   // A goroutine that never ran has a null saved sp (g_free), and no
   // frames to load: prefetch_resume_frames skips them.
-  prefetch_resume_frames(pp->q.slots[(h + 2) % kRunqSize].load(std::memory_order_relaxed));
+  prefetch_resume_frames(pp->q.slots[(h + 2) % kRunqSize].load(std::memory_order_relaxed), kRingResumeLines);
 }
 
 g* take_ring_head(p* pp) {

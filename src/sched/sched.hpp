@@ -404,15 +404,16 @@ void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
 // lines no better than four. The g record's line 1 (the closure, read and
 // cleared when the goroutine exits, often right after such a wake-up) too:
 // 4 x 3 more alternating runs on two workers, last repetition 37-42 ->
-// 35-39 ms.
-inline void prefetch_resume_frames(const g* gp) {
+// 35-39 ms. `lines`: the stack lines from the saved sp (see runq.cpp for
+// where eight pay).
+inline void prefetch_resume_frames(const g* gp, int lines = 4) {
   // An atomic read: a thief may be switching gp in or out meanwhile (a
   // prefetch of the wrong lines is harmless).
   auto sp = reinterpret_cast<uintptr_t>(__atomic_load_n(&gp->ctx.sp, __ATOMIC_RELAXED));
   // Null until the goroutine first switches out (g_free): one that never
   // ran has no frames, and its closure line is the spawner's, still warm.
   if (sp == 0) return;
-  for (uintptr_t i = 0; i < 4; i++) prefetch_for_write(reinterpret_cast<const void*>(sp + 64 * i));
+  for (int i = 0; i < lines; i++) prefetch_for_write(reinterpret_cast<const void*>(sp + 64 * static_cast<uintptr_t>(i)));
   prefetch_for_write(reinterpret_cast<const char*>(gp) + 64);
 }
 
