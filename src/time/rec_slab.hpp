@@ -8,6 +8,14 @@
 // 2 MiB-aligned mapping advised MADV_HUGEPAGE, so with transparent huge
 // pages in `madvise` (or `always`) mode it is faulted in once, not 512
 // times, and a slot costs a pointer pop or a bump under one lock.
+// On the project's VMs a huge page is cheap only while the 2 MiB block is
+// one another mapping just freed: the guest reports free blocks to the
+// host, which drops them, and a reported block costs about five times its
+// 512 small pages (docs/benchmarks.md, "timer_add and fresh memory").
+// Small pages measured no better over the whole benchmark run (the
+// guest's warm small pages run out too), and lending the slab the free
+// pages of goroutine stacks made walking the records slow: both are
+// described there and were not kept.
 //
 // Giving memory back: an arena whose last slot is freed is unmapped, except
 // the arena slots are bumped from (`cur`) and one empty spare kept so that
