@@ -141,28 +141,26 @@ g* take_runnext(p* pp) {
   return nullptr;
 }
 
-// After the owner takes the ring's head: start loading what later switches
+// After the owner takes the ring's head: start loading what a later switch
 // will touch. When a burst of wake-ups fills the ring (a context cancelled
 // with 100,000 watchers, a broadcast), each goroutine runs for a few
 // hundred nanoseconds and was readied long before, so its stack and g have
-// left the cache; prefetching them at ready() (proc.cpp) is too early.
-// So the entry two places behind gets its resume frames loaded (its g's
-// line 0 is read for the saved sp). Entries may be stolen meanwhile: a
-// prefetch of lines a thief uses costs it a line transfer at worst, and
-// the read relies on nothing (g records are never freed).
+// left the cache; ready()'s prefetch (proc.cpp) came too early. So the
+// entry two places behind gets eight lines of its stack from the saved sp
+// loaded (its g's line 0 is read for the sp). Eight, not ready()'s four: a
+// woken channel receiver returns through more (its sudog is a local of
+// recv_slow); eight in ready() cost the hot channel paths a little
+// (spsc/bounded0 64-71 ns against 62-64), so ready() keeps four.
+// Entries may be stolen meanwhile: a prefetch of lines a thief uses costs
+// it a line transfer at worst, and the read relies on nothing (g records
+// are never freed).
 // Measured with a probe that repeats toolkit/ctx_cancel (100,000 watchers
-// woken by one cancel) eight times per process, interleaved runs: 346-376
-// ns per watcher against 452-482 without; runtime/spawn unchanged (six
-// pairs, 44-46 ns against 42-47). Also prefetching the g four places
-// behind cost spawn 8% (its records were just written on the spawner's
-// core) for no gain here (docs/design.md, "park").
-// Eight lines of the stack from the saved sp, not ready()'s four: a woken
-// channel receiver returns through more than four (its sudog is a local of
-// recv_slow). The ctx_cancel probe, six interleaved rounds: 284-318 ns
-// per watcher with 8 lines here against 342-356 with 4 (and, with both
-// here and in ready(), 12 lines no better than 4). In ready() itself eight
-// cost the hot paths a little (spsc/bounded0 64-71 ns against 62-64), so
-// it keeps four.
+// woken by one cancel) eight times per process, interleaved runs: 452-482
+// ns per watcher without, 346-376 with four lines, 284-318 with eight
+// (twelve, here and in ready(), no better than four); runtime/spawn
+// unchanged (its goroutines never ran: null sp). Also prefetching the g
+// four places behind cost spawn 8% (its records were just written on the
+// spawner's core) for no gain here (docs/design.md, "park").
 constexpr int kRingResumeLines = 8;
 
 void prefetch_ring_after(p* pp, uint32_t h, uint32_t t) {
