@@ -103,7 +103,9 @@ constinit buf_list& registry = registry_storage.value;  // guarded by registry_m
 FILE* out_file = nullptr;                                // guarded by control_mu
 int64_t trace_t0 = 0;                                    // guarded by control_mu
 
-thread_local trace_buf* tl_buf = nullptr;
+// Initial-exec: a plain thread_local in the position-independent library is
+// a call to __tls_get_addr on every event recorded.
+__attribute__((tls_model("initial-exec"))) constinit thread_local trace_buf* tl_buf = nullptr;
 
 trace_buf* register_buf() {
   auto b = std::make_unique<trace_buf>();

@@ -44,9 +44,13 @@ namespace {
 
 // wyrand (Wang Yi, public domain): one 64-bit multiply per number. The
 // state is per thread; noinline so that a goroutine that migrated rereads
-// the thread pointer (docs/design.md, TLS across migration).
+// the thread pointer (docs/design.md, TLS across migration). Initial-exec
+// TLS: in the position-independent library a plain thread_local costs a
+// call to __tls_get_addr per select.
+__attribute__((tls_model("initial-exec"))) constinit thread_local uint64_t t_fastrand_state = 0;
+
 __attribute__((noinline)) uint64_t fastrand64() {
-  static thread_local uint64_t state = 0;
+  uint64_t& state = t_fastrand_state;
   if (state == 0) {
     state = reinterpret_cast<uintptr_t>(&state) ^
             static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ 1;

@@ -163,8 +163,11 @@ std::atomic<uint32_t> g_next_line{0};
 // park can come between the read and the use (a goroutine may resume on
 // another thread, and the compiler may keep the old thread's address);
 // even a line not the thread's own would be correct, only slower, since
-// any entry serves any reader (S1).
-constinit thread_local uint32_t t_line = UINT32_MAX;
+// any entry serves any reader (S1). Initial-exec TLS, as the runtime's
+// other hot thread-locals (sched/current.cpp): the library is built
+// position-independent, where a plain thread_local is read through a
+// call to __tls_get_addr, on every read lock and unlock.
+__attribute__((tls_model("initial-exec"))) constinit thread_local uint32_t t_line = UINT32_MAX;
 
 [[gnu::noinline]] slot_line& assign_line() {
   t_line = g_next_line.fetch_add(1, std::memory_order_relaxed) % kSlotLines;

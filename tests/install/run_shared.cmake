@@ -5,13 +5,16 @@
 # against that prefix, runs it, and checks that the app really uses the
 # installed libgoro.so: the soname is among its NEEDED entries, the loader
 # resolves it into the prefix, and the runtime's code is not in the app.
+# Also checks that no per-operation path of libgoro.so reads a thread-local
+# through __tls_get_addr, or calls a function of its own file through the
+# PLT (below, steps 4 and 5).
 #
 # Inputs: GORO_SOURCE_DIR WORK_DIR CONSUMER_SOURCE_DIR GENERATOR C_COMPILER
-#         CXX_COMPILER BUILD_TYPE SONAME READELF
+#         CXX_COMPILER BUILD_TYPE SONAME READELF OBJDUMP
 cmake_minimum_required(VERSION 3.20)
 set(TEST_NAME shared_consumer)
 include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
-require_vars(GORO_SOURCE_DIR WORK_DIR CONSUMER_SOURCE_DIR GENERATOR C_COMPILER CXX_COMPILER SONAME READELF)
+require_vars(GORO_SOURCE_DIR WORK_DIR CONSUMER_SOURCE_DIR GENERATOR C_COMPILER CXX_COMPILER SONAME READELF OBJDUMP)
 
 set(goro_build ${WORK_DIR}/goro-build)
 set(prefix ${WORK_DIR}/prefix)
@@ -57,3 +60,41 @@ endif()
 # reading the M from libgoro.so's initial-exec TLS.
 set(ENV{GORO_MAXPROCS} 4)
 run_consumer_app(${build}/app)
+
+# 4. Thread-locals on per-operation paths are initial-exec. In a shared
+# library a plain thread_local is read through a call to __tls_get_addr
+# (the linker turns that into a plain load only when the library is linked
+# into the executable, so the static build never shows it): every read
+# lock and unlock of a goro::rwmutex (its reader-slot line), every select
+# (its random state) and every traced event would pay that call. The
+# functions named here must not call it; cold paths (thread set-up, the
+# lock-order detector, plain threads' waits) may.
+execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${so}
+                COMMAND awk "/^[0-9a-f]+ </ { fn = $2 } /__tls_get_addr/ { print fn }"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE callers ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${TEST_NAME}: objdump | awk failed (${rc}): ${err}")
+endif()
+string(REGEX MATCHALL "<[^>\n]*(rwmutex|my_line|assign_line|fastrand|trace_record)[^>\n]*>" hot "${callers}")
+if(hot)
+  list(REMOVE_DUPLICATES hot)
+  message(FATAL_ERROR "${TEST_NAME}: per-operation paths call __tls_get_addr (make their thread-locals "
+                      "initial-exec): ${hot}")
+endif()
+
+# 5. Built with -fno-semantic-interposition (src/CMakeLists.txt): the
+# library's functions call the others of their own file directly (or
+# inline them), never through the PLT. Checked on goro::rwmutex, whose read
+# lock went through three PLT calls without the flag.
+execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${so}
+                COMMAND awk "/^[0-9a-f]+ </ { fn = $2 } /(call|jmp).*@plt>/ { print fn, $NF }"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE plt_calls ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${TEST_NAME}: objdump | awk failed (${rc}): ${err}")
+endif()
+string(REGEX MATCHALL "<_ZN4goro7rwmutex[^>]*>: <_ZN4goro7rwmutex[^>]*>" self_plt "${plt_calls}")
+if(self_plt)
+  list(REMOVE_DUPLICATES self_plt)
+  message(FATAL_ERROR "${TEST_NAME}: goro::rwmutex calls itself through the PLT (built without "
+                      "-fno-semantic-interposition?): ${self_plt}")
+endif()
