@@ -1085,12 +1085,17 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
     m* mp = gp->cur_m;
     GORO_DCHECK(mp == current_m() && mp->curg == gp);
     check_thread_locks_at_park(gp, reason);  // debug builds only (thread_locks.hpp)
-    gp->reason = reason;
-    gp->wait_since = sched.coarse_now.load(std::memory_order_relaxed);
+    // Atomic stores: a mutex locker on this goroutine's next P reads both
+    // while it sits runnable in runnext (sync/mutex_spin.hpp), and the
+    // dumps read them while it waits. Plain moves on x86-64 and arm64.
+    __atomic_store(&gp->reason, &reason, __ATOMIC_RELAXED);
+    int64_t since = sched.coarse_now.load(std::memory_order_relaxed);
+    __atomic_store(&gp->wait_since, &since, __ATOMIC_RELAXED);
     count_wait(owned_p(mp), &p_stats::parks, &stats_global_t::parks, reason);
     mcall_on(mp, m_action::park, unlock, arg);
     count_wait(owned_p(gp->cur_m), &p_stats::resumes, &stats_global_t::resumes, reason);
-    gp->reason = wait_reason::none;
+    wait_reason none = wait_reason::none;
+    __atomic_store(&gp->reason, &none, __ATOMIC_RELAXED);
     race_acquire(race_token(gp));
     return;
   }

@@ -69,6 +69,7 @@
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
 #include "sync/lock_order.hpp"
+#include "sync/mutex_spin.hpp"
 #include "sync/sema.hpp"
 
 namespace goro {
@@ -83,7 +84,8 @@ constexpr int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
 int32_t waiters(int32_t s) { return s >> kWaiterShift; }
 
 // Go's sync_runtime_canSpin: a few rounds only, only with another core to
-// run the holder, and not while goroutines queue on this P.
+// run the holder, and not while goroutines queue on this P, unless the one
+// goroutine queued is a mutex waiter that an unlock woke (sync/mutex_spin.hpp).
 bool can_spin(int iter) {
   static const unsigned ncpu = std::thread::hardware_concurrency();
   if (iter >= 4 || ncpu <= 1) return false;
@@ -92,7 +94,10 @@ bool can_spin(int iter) {
   detail::p* pp = detail::owned_p(mp);
   if (pp == nullptr) return true;
   if (detail::sched.maxprocs.load(std::memory_order_relaxed) <= 1) return false;
-  return detail::runq_empty_ring(pp) && pp->q.runnext.load(std::memory_order_relaxed) == nullptr;
+  if (!detail::runq_empty_ring(pp)) return false;
+  detail::g* next = pp->q.runnext.load(std::memory_order_relaxed);
+  return next == nullptr ||
+         detail::runnext_only_contends(next, detail::sched.coarse_now.load(std::memory_order_relaxed));
 }
 
 void spin_pause() {
@@ -100,6 +105,15 @@ void spin_pause() {
 }
 
 }  // namespace
+
+bool detail::runnext_only_contends(const g* next, int64_t now) {
+  wait_reason reason;
+  __atomic_load(&next->reason, &reason, __ATOMIC_RELAXED);
+  if (reason != wait_reason::sync_mutex_lock) return false;
+  int64_t since;
+  __atomic_load(&next->wait_since, &since, __ATOMIC_RELAXED);
+  return now - since < kStarvationNs;
+}
 
 void mutex::lock_slow() { (void)lock_slow_until(kNoDeadline); }
 

@@ -13,7 +13,9 @@
 
 #include "goro/debug.hpp"
 #include "goro/goro.hpp"
+#include "sched/sched.hpp"
 #include "sync/guarded_section.hpp"
+#include "sync/mutex_spin.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -317,6 +319,61 @@ TEST(Mutex, StandardLockTypes) {
     }
     EXPECT_TRUE(a.try_lock());
     a.unlock();
+  });
+}
+
+// The exception to Go's spin rule (sync/mutex_spin.hpp): a locker may spin
+// past its P's runnext only when that goroutine is a mutex waiter an unlock
+// woke, and not once it has waited the starvation threshold. With one P
+// the woken waiter stays in the unlocker's runnext, which is where a
+// locker's can_spin looks.
+TEST(MutexSpin, PassesOverAWokenMutexWaiterOnlyForAMillisecond) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    goro::mutex mu;
+    mu.lock();
+    std::atomic<goro::detail::g*> waiter{nullptr};
+    const uint64_t parks = mutex_parks();
+    goro::wait_group wg;
+    wg.go([&] {
+      waiter = goro::detail::current_m()->curg;
+      mu.lock();
+      mu.unlock();
+    });
+    while (mutex_parks() == parks) goro::yield();
+    mu.unlock();  // readies the waiter into this P's runnext; it does not run yet
+    goro::detail::g* w = waiter.load();
+    goro::detail::p* pp = goro::detail::owned_p(goro::detail::current_m());
+    ASSERT_EQ(pp->q.runnext.load(), w);
+    int64_t since;
+    __atomic_load(&w->wait_since, &since, __ATOMIC_RELAXED);
+    EXPECT_TRUE(goro::detail::runnext_only_contends(w, since));
+    EXPECT_TRUE(goro::detail::runnext_only_contends(w, since + 999'999));
+    EXPECT_FALSE(goro::detail::runnext_only_contends(w, since + 1'000'000)) << "waited 1 ms: let it run";
+    wg.wait();
+  });
+}
+
+// Any other goroutine in runnext keeps Go's rule: a woken channel receiver
+// could use the CPU for something else than the mutex.
+TEST(MutexSpin, DoesNotPassOverAWokenChannelReceiver) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto ch = goro::make_chan<int>(1);
+    std::atomic<goro::detail::g*> receiver{nullptr};
+    goro::wait_group wg;
+    wg.go([&] {
+      receiver = goro::detail::current_m()->curg;
+      (void)ch.recv();
+    });
+    while (goro::debug::stats().waiting_on("chan receive") == 0) goro::yield();
+    ch.send(1);  // readies the receiver into this P's runnext
+    goro::detail::g* r = receiver.load();
+    ASSERT_EQ(goro::detail::owned_p(goro::detail::current_m())->q.runnext.load(), r);
+    int64_t since;
+    __atomic_load(&r->wait_since, &since, __ATOMIC_RELAXED);
+    EXPECT_FALSE(goro::detail::runnext_only_contends(r, since));
+    wg.wait();
   });
 }
 
