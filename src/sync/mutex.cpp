@@ -96,8 +96,7 @@ bool can_spin(int iter) {
   if (detail::sched.maxprocs.load(std::memory_order_relaxed) <= 1) return false;
   if (!detail::runq_empty_ring(pp)) return false;
   detail::g* next = pp->q.runnext.load(std::memory_order_relaxed);
-  return next == nullptr ||
-         detail::runnext_only_contends(next, detail::sched.coarse_now.load(std::memory_order_relaxed));
+  return next == nullptr || detail::spin_past_runnext(pp, next, detail::nanotime());
 }
 
 void spin_pause() {
@@ -106,13 +105,17 @@ void spin_pause() {
 
 }  // namespace
 
-bool detail::runnext_only_contends(const g* next, int64_t now) {
+bool detail::spin_past_runnext(p* pp, const g* next, int64_t now) {
   wait_reason reason;
   __atomic_load(&next->reason, &reason, __ATOMIC_RELAXED);
   if (reason != wait_reason::sync_mutex_lock) return false;
-  int64_t since;
-  __atomic_load(&next->wait_since, &since, __ATOMIC_RELAXED);
-  return now - since < kStarvationNs;
+  const uint32_t gen = next->run_gen.load(std::memory_order_relaxed);
+  if (pp->spin_past_g != next || pp->spin_past_gen != gen) {  // a new stay in runnext
+    pp->spin_past_g = next;
+    pp->spin_past_gen = gen;
+    pp->spin_past_since = now;
+  }
+  return now - pp->spin_past_since < kStarvationNs;
 }
 
 void mutex::lock_slow() { (void)lock_slow_until(kNoDeadline); }

@@ -5,18 +5,20 @@
 // whatever waits there could use the CPU. goro makes one exception: the
 // queue holds a single goroutine, in runnext, that a mutex's unlock woke
 // (it parked in mutex::lock, so its wait reason still says so while it is
-// runnable) less than the starvation threshold ago. That goroutine would
-// only contend for a mutex too; parking for it let the unlocker's own
-// wake-up stop the unlocker from spinning next time, so that four
-// goroutines on two Ps parked and woke 5,000-12,500 times per 4,000,000
-// lock/unlock pairs (docs/benchmarks.md, "runtime/mutex"). The threshold
-// keeps Go's bound on waiting: a woken waiter passed over for a
-// millisecond is not passed over again.
+// runnable). An unlock readies its waiter into the unlocker's own runnext,
+// and under Go's rule that waiter then stopped the unlocker's next spin:
+// four goroutines on two Ps took turns parking 5,000-12,500 times per
+// 4,000,000 lock/unlock pairs (docs/benchmarks.md, "runtime/mutex"). The
+// waiter would only contend for a mutex too, so spinning past it costs
+// nothing else; but for at most the starvation threshold (1 ms) from the
+// first spin past it, measured per P and per stay in runnext (the g and
+// its run_gen), so that its wait grows by at most Go's bound.
 //
-// Thread-safety: reads another goroutine's `reason` and `wait_since`
-// atomically (park_waiter writes them atomically); the g may be stolen and
-// run meanwhile, which makes the answer stale, never unsafe (g records are
-// never freed).
+// Thread-safety: called by the P's owner only (the memo lives in the P);
+// reads the other goroutine's `reason` and `run_gen` atomically
+// (park_waiter writes the reason atomically). That goroutine may be
+// stolen and run meanwhile, which makes the answer stale, never unsafe
+// (g records are never freed).
 #pragma once
 
 #include <cstdint>
@@ -24,10 +26,13 @@
 namespace goro::detail {
 
 struct g;
+struct p;
 
-// Whether `next` (a runnext goroutine) is a mutex waiter woken less than
-// the starvation threshold before `now` (the coarse clock), so that a
-// locker may spin past it.
-bool runnext_only_contends(const g* next, int64_t now);
+// Whether a locker on pp (owned by the caller) may spin past `next`, pp's
+// runnext goroutine, at `now` (nanotime()): next is a goroutine woken from
+// a mutex wait, and pp's lockers began spinning past this stay of it in
+// runnext less than the starvation threshold ago (the first call for a
+// stay starts the clock).
+bool spin_past_runnext(p* pp, const g* next, int64_t now);
 
 }  // namespace goro::detail
