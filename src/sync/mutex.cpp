@@ -14,8 +14,10 @@
 //
 // Spinning: a locker spins (up to 4 rounds of 30 pauses) only while the
 // mutex is held in normal mode, there are other cores, and (on a
-// goroutine) nothing else waits in its P's run queue; it sets kWoken so
-// that unlock does not wake a sleeper it would only race.
+// goroutine) nothing else waits in its P's run queue, bar a mutex waiter
+// an unlock woke into runnext, for its first millisecond there
+// (sync/mutex_spin.hpp); it sets kWoken so that unlock does not wake a
+// sleeper it would only race.
 //
 // Wake tokens. Call an unlock's semrelease a token: normal mode (the
 // unlocker took one from the waiter count and set kWoken) or starvation
