@@ -61,6 +61,15 @@ endif()
 set(ENV{GORO_MAXPROCS} 4)
 run_consumer_app(${build}/app)
 
+# 4 and 5: what libgoro.so's functions call through the PLT, one
+# "<caller>: <callee@plt>" line per call, from one disassembly.
+execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${so}
+                COMMAND awk "/^[0-9a-f]+ </ { fn = $2 } /(call|jmp).*@plt>/ { print fn, $NF }"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE plt_calls ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${TEST_NAME}: objdump | awk failed (${rc}): ${err}")
+endif()
+
 # 4. Thread-locals on per-operation paths are initial-exec. In a shared
 # library a plain thread_local is read through a call to __tls_get_addr
 # (the linker turns that into a plain load only when the library is linked
@@ -69,13 +78,8 @@ run_consumer_app(${build}/app)
 # (its random state) and every traced event would pay that call. The
 # functions named here must not call it; cold paths (thread set-up, the
 # lock-order detector, plain threads' waits) may.
-execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${so}
-                COMMAND awk "/^[0-9a-f]+ </ { fn = $2 } /__tls_get_addr/ { print fn }"
-                RESULT_VARIABLE rc OUTPUT_VARIABLE callers ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "${TEST_NAME}: objdump | awk failed (${rc}): ${err}")
-endif()
-string(REGEX MATCHALL "<[^>\n]*(rwmutex|my_line|assign_line|fastrand|trace_record)[^>\n]*>" hot "${callers}")
+string(REGEX MATCHALL "<[^>\n]*(rwmutex|my_line|assign_line|fastrand|trace_record)[^>\n]*>: <__tls_get_addr@plt>"
+       hot "${plt_calls}")
 if(hot)
   list(REMOVE_DUPLICATES hot)
   message(FATAL_ERROR "${TEST_NAME}: per-operation paths call __tls_get_addr (make their thread-locals "
@@ -86,12 +90,6 @@ endif()
 # library's functions call the others of their own file directly (or
 # inline them), never through the PLT. Checked on goro::rwmutex, whose read
 # lock went through three PLT calls without the flag.
-execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${so}
-                COMMAND awk "/^[0-9a-f]+ </ { fn = $2 } /(call|jmp).*@plt>/ { print fn, $NF }"
-                RESULT_VARIABLE rc OUTPUT_VARIABLE plt_calls ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "${TEST_NAME}: objdump | awk failed (${rc}): ${err}")
-endif()
 string(REGEX MATCHALL "<_ZN4goro7rwmutex[^>]*>: <_ZN4goro7rwmutex[^>]*>" self_plt "${plt_calls}")
 if(self_plt)
   list(REMOVE_DUPLICATES self_plt)
