@@ -166,10 +166,13 @@ class GORO_CAPABILITY("mutex") mutex {
 
   void lock_raw() {
     if (bias_lock()) return;
-    int32_t unlocked = 0;
+    // One atomic whatever the other bits say: a free mutex is never in
+    // starvation mode (kStarving implies kLocked: a hand-off keeps the
+    // bit), so finding kLocked clear means this locker took it. A held
+    // mutex is left as it was. (A compare-and-swap from 0 failed whenever
+    // a waiter was counted, and the slow path then took a second atomic.)
     // acquire: the critical section sees what the previous holder wrote.
-    if (!state_.compare_exchange_strong(unlocked, kLocked, std::memory_order_acquire, std::memory_order_relaxed))
-      [[unlikely]] {
+    if ((state_.fetch_or(kLocked, std::memory_order_acquire) & kLocked) != 0) [[unlikely]] {
       lock_slow();  // settles the bias itself
       return;
     }
@@ -177,12 +180,8 @@ class GORO_CAPABILITY("mutex") mutex {
   }
   bool try_lock_raw() {
     if (bias_lock()) return true;
-    int32_t old = 0;
-    if (!state_.compare_exchange_strong(old, kLocked, std::memory_order_acquire, std::memory_order_relaxed)) {
-      if ((old & (kLocked | kStarving)) != 0) return false;
-      if (!state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire, std::memory_order_relaxed))
-        return false;
-    }
+    // As lock_raw: kLocked clear means free and not being handed over.
+    if ((state_.fetch_or(kLocked, std::memory_order_acquire) & kLocked) != 0) return false;
     if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking) [[unlikely]] return bias_settle(0);
     return true;
   }
@@ -198,9 +197,15 @@ class GORO_CAPABILITY("mutex") mutex {
     unlock_state();
   }
   void unlock_state() noexcept {
+    // Not a fetch_sub: in starvation mode the locked bit must stay set for
+    // the waiter it is handed to (see lock_raw), so unlock looks first.
+    // The holder has the line (it just locked), so the load is a cache hit.
+    int32_t old = state_.load(std::memory_order_relaxed);
     // release: pairs with the acquire of the next lock.
-    int32_t now = state_.fetch_sub(kLocked, std::memory_order_release) - kLocked;
-    if (now != 0) [[unlikely]] unlock_slow(now);
+    if (old == kLocked && state_.compare_exchange_strong(old, 0, std::memory_order_release, std::memory_order_relaxed))
+      [[likely]]
+      return;
+    unlock_slow(old);
   }
 
   // ---- the bias (src/sync/mutex_bias.cpp has the protocol) ----
@@ -249,14 +254,17 @@ class GORO_CAPABILITY("mutex") mutex {
   void unlock_checked() noexcept;
 
   // state_ bits, as Go's: locked, a waiter is awake (so unlock need not
-  // wake another), starvation mode; the waiter count above them.
+  // wake another), starvation mode; and goro's: the mutex is being handed
+  // to a waiter in starvation mode (kLocked stays set meanwhile); the
+  // waiter count above them.
   static constexpr int32_t kLocked = 1;
   static constexpr int32_t kWoken = 2;
   static constexpr int32_t kStarving = 4;
+  static constexpr int32_t kHandoff = 8;
 
   void lock_slow();
   bool lock_slow_until(int64_t deadline_ns);
-  void unlock_slow(int32_t now) noexcept;
+  void unlock_slow(int32_t old) noexcept;  // old: state_ as the unlocker read it
 
   // First member: TSan's happens-before edges are attached to its address.
   std::atomic<int32_t> state_{0};

@@ -1,15 +1,18 @@
 // goro::mutex slow paths: Go's sync.Mutex algorithm (sync/mutex.go) on the
 // runtime's address-keyed semaphore (sync/sema.hpp), plus timed waits.
 //
-// state_ (include/goro/mutex.hpp): kLocked | kWoken | kStarving | waiters<<3.
+// state_ (include/goro/mutex.hpp): kLocked | kWoken | kStarving | kHandoff |
+// waiters<<4.
 //
 // Two modes, as in Go. Normal: unlock wakes the first waiter, which then
 // competes with newcomers (who have the CPU and usually win: good
 // throughput); a waiter that loses goes back to the FRONT of the queue.
 // A waiter that has waited over 1 ms switches the mutex to starvation
-// mode: unlock hands the mutex straight to the first waiter (the locked
-// bit stays clear, the waiter sets it), newcomers neither spin nor take
-// it, they queue at the tail. The waiter that receives it leaves
+// mode: unlock hands the mutex straight to the first waiter (marking
+// kHandoff; the locked bit stays set, so the inline lock's fetch_or, which
+// takes the mutex whenever it finds kLocked clear, cannot take it on the
+// way; the waiter clears kHandoff), newcomers neither spin nor take it,
+// they queue at the tail. The waiter that receives it leaves
 // starvation mode if it is the last waiter or waited under 1 ms.
 //
 // Spinning: a locker spins (up to 4 rounds of 30 pauses) only while the
@@ -38,20 +41,28 @@
 // past its deadline, takes the mutex if it is free and otherwise clears
 // kWoken and returns false. A waiter handed the mutex in starvation mode
 // owns it whatever the time: a timed-out racer never loses or duplicates
-// the mutex. So when it is the only waiter counted, with kStarving set and
-// kLocked clear (the owner's hand-off is in flight and nobody else is
-// counted to take it), it takes that token as a handed-over waiter; a
-// last waiter that leaves clears kStarving in the same CAS (M3).
+// the mutex. So when it is the only waiter counted, with kHandoff set
+// (the owner's hand-off is in flight and nobody else is counted to take
+// it), it takes that token as a handed-over waiter; a last waiter that
+// leaves clears kStarving in the same CAS (M3).
 //  M3. kStarving is set only while waiters > 0 (Go keeps this by leaving
 //      starvation mode when the last waiter takes the mutex; timed waiters
 //      also leave it when the last of them gives up). Left set with no
 //      waiter, the mutex would refuse try_lock and queue every newcomer
 //      though nobody holds it.
+//  M4. kStarving implies kLocked, and kHandoff implies kStarving: the
+//      mutex is never free in starvation mode, so a locker that finds
+//      kLocked clear owns it (the inline lock and try_lock are one
+//      fetch_or). kStarving is set only with kLocked (a waiter's CAS),
+//      the hand-off keeps kLocked, and its taker clears kHandoff (and
+//      kStarving, when it leaves the mode) in one step.
 //
 // TSan: the runtime is not instrumented; the inline fast paths are (in
 // the user's code) and synchronize through state_. The slow lock acquires
-// on &state_ after it takes the mutex, so it is ordered after the
-// instrumented unlock's release, however it was woken.
+// on &state_ after it takes the mutex, and the slow unlock (which makes
+// the releasing CAS itself when waiters are counted) releases on &state_
+// first, so TSan orders every critical section after the last one,
+// however the mutex passed between them.
 //
 // Lock-order check (sync/lock_order.hpp): the inline lock, try_lock,
 // timed lock and unlock go to the *_checked functions below while it is
@@ -78,8 +89,8 @@ namespace goro {
 
 namespace {
 
-// kLocked, kWoken, kStarving: mutex's own (goro/mutex.hpp).
-constexpr int kWaiterShift = 3;
+// kLocked, kWoken, kStarving, kHandoff: mutex's own (goro/mutex.hpp).
+constexpr int kWaiterShift = 4;
 constexpr int32_t kWaiter = 1 << kWaiterShift;
 constexpr int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
 
@@ -210,7 +221,7 @@ bool mutex::lock_slow_until(int64_t deadline) {
       for (;;) {
         const bool token_for_us = waiters(old) == 0 ||
                                   // the owner's starvation hand-off, and nobody else to take it
-                                  (waiters(old) == 1 && (old & (kStarving | kLocked)) == kStarving);
+                                  (waiters(old) == 1 && (old & kHandoff) != 0);
         if (token_for_us) {
           if (detail::semtryacquire(&sema_)) {
             took_token = true;
@@ -229,11 +240,12 @@ bool mutex::lock_slow_until(int64_t deadline) {
     }
     starving = starving || detail::nanotime() - wait_start > kStarvationNs;
     old = state_.load(std::memory_order_relaxed);
-    if ((old & kStarving) != 0) {
-      // Handed over: the locked bit is ours to set, and our waiter unit
-      // ours to remove.
-      if ((old & (kLocked | kWoken)) != 0 || waiters(old) == 0) detail::fatal("sync: inconsistent mutex state");
-      int32_t delta = kLocked - kWaiter;
+    if ((old & kHandoff) != 0) {
+      // Handed over: the locked bit is already ours (M4), the hand-off
+      // mark and our waiter unit ours to remove.
+      if ((old & (kLocked | kStarving | kWoken)) != (kLocked | kStarving) || waiters(old) == 0)
+        detail::fatal("sync: inconsistent mutex state");
+      int32_t delta = -kHandoff - kWaiter;
       // Leave starvation mode if this waiter did not starve or is the last.
       if (!starving || waiters(old) == 1) delta -= kStarving;
       state_.fetch_add(delta, std::memory_order_acquire);
@@ -247,23 +259,32 @@ bool mutex::lock_slow_until(int64_t deadline) {
   return true;
 }
 
-void mutex::unlock_slow(int32_t now) noexcept {
-  if (((now + kLocked) & kLocked) == 0) detail::fatal_exit(2, "sync: unlock of unlocked mutex");
-  if ((now & kStarving) != 0) {
-    // Hand the mutex to the first waiter. (Go also yields to it here; the
-    // waiter goes to runnext, so it runs at this worker's next switch.)
-    detail::semrelease(&sema_);
-    return;
-  }
-  int32_t old = now;
+// The unlock that found waiters, kWoken or starvation mode (or a mutex
+// not locked). One CAS releases the mutex and, if a waiter is to be woken,
+// takes its unit and sets kWoken; in starvation mode it keeps kLocked and
+// marks the hand-off instead (M4). Waiters change the count meanwhile, so
+// it loops.
+void mutex::unlock_slow(int32_t old) noexcept {
+  detail::race_release(&state_);  // the release below is invisible to TSan
   for (;;) {
-    // Nobody to wake, or someone is already awake / took the mutex /
-    // it went to starvation mode: nothing to do.
-    if (waiters(old) == 0 || (old & (kLocked | kWoken | kStarving)) != 0) return;
-    if (state_.compare_exchange_weak(old, (old - kWaiter) | kWoken, std::memory_order_relaxed)) {
+    // A hand-off in flight: the last unlock already gave the mutex away.
+    if ((old & (kLocked | kHandoff)) != kLocked) detail::fatal_exit(2, "sync: unlock of unlocked mutex");
+    if ((old & kStarving) != 0) {
+      // release: the waiter's acquire of the hand-off sees our critical section.
+      if (!state_.compare_exchange_weak(old, old | kHandoff, std::memory_order_release, std::memory_order_relaxed))
+        continue;
+      // Hand the mutex to the first waiter. (Go also yields to it here; the
+      // waiter goes to runnext, so it runs at this worker's next switch.)
       detail::semrelease(&sema_);
       return;
     }
+    // Wake a waiter unless there is none or one is already awake.
+    const bool wake = waiters(old) != 0 && (old & kWoken) == 0;
+    const int32_t want = wake ? (old - kLocked - kWaiter) | kWoken : old - kLocked;
+    // release: pairs with the acquire of the next lock.
+    if (!state_.compare_exchange_weak(old, want, std::memory_order_release, std::memory_order_relaxed)) continue;
+    if (wake) detail::semrelease(&sema_);
+    return;
   }
 }
 

@@ -558,6 +558,20 @@ TEST(SyncMisuse, UnlockOfUnlockedBiasedMutexIsFatal) {
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
 }
 
+// In starvation mode the locked bit stays set while an unlock hands the
+// mutex to a waiter: an unlock in that window is still an unlock of an
+// unlocked mutex.
+TEST(SyncMisuse, UnlockOfAMutexBeingHandedOverIsFatal) {
+  // detachoff: the waiter must not run on another worker if this one is
+  // descheduled for long on a busy machine (sysmon would hand its work on).
+  outcome r = run_scenario("unlock_mutex_being_handed_over", {"GORO_DEBUG=detachoff=1"});
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "fatal error: sync: unlock of unlocked mutex\n")) << r.describe();
+  std::string id = marker_id(r.out, "unlocking goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
 TEST(Deadlock, GoroutineRelockingItsBiasedMutex) {
   outcome r = run_scenario("deadlock_biased_mutex_relock", {"GORO_DEBUG=lockorder=0"});
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

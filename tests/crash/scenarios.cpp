@@ -756,6 +756,39 @@ int unlock_unlocked_biased_mutex() {
   });
 }
 
+// A second unlock while the first one's starvation-mode hand-off is in
+// flight (the waiter it went to has not run yet): the mutex is the
+// waiter's, and the locked bit stays set for it, so the check must look
+// at the hand-off mark (src/sync/mutex.cpp, M4). One P, so the waiter runs
+// only when this goroutine lets it.
+int unlock_mutex_being_handed_over() {
+  goro::set_maxprocs(1);
+  return goro::run([] {
+    auto parks = [] {
+      for (const auto& w : goro::debug::stats().by_reason)
+        if (w.reason == "sync.Mutex.Lock") return w.waits;
+      return uint64_t{0};
+    };
+    goro::mutex mu;
+    mu.lock();
+    const uint64_t before = parks();
+    goro::go([&] {
+      mu.lock();
+      say("unreachable: the waiter ran");
+      mu.unlock();
+    });
+    while (parks() == before) goro::yield();
+    goro::sleep_for(std::chrono::milliseconds(2));  // the waiter has waited over 1 ms
+    mu.unlock();  // wakes it; it has not run yet
+    mu.lock();    // retaken first
+    while (parks() == before + 1) goro::yield();  // it ran, turned on starvation mode, parked
+    mu.unlock();  // handed to it
+    say("unlocking goroutine " + std::to_string(goro::goroutine_id()));
+    mu.unlock();
+    say("unreachable: survived the second unlock");
+  });
+}
+
 // Go: a goroutine that locks a mutex it holds waits forever; alone, that
 // is the "all goroutines are asleep" deadlock. Here the hold came through
 // the bias, so the second lock must end the bias and wait for itself.
@@ -1164,6 +1197,7 @@ const scenario kScenarios[] = {
     {"unlock_unlocked_mutex", unlock_unlocked_mutex},
     {"unlock_unlocked_mutex_thread", unlock_unlocked_mutex_thread},
     {"unlock_unlocked_biased_mutex", unlock_unlocked_biased_mutex},
+    {"unlock_mutex_being_handed_over", unlock_mutex_being_handed_over},
     {"deadlock_biased_mutex_relock", deadlock_biased_mutex_relock},
     {"unlock_unlocked_rwmutex", unlock_unlocked_rwmutex},
     {"runlock_unlocked_rwmutex", runlock_unlocked_rwmutex},

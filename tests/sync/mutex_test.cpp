@@ -168,6 +168,67 @@ TEST(Mutex, LastTimedOutWaiterTakesStarvationModeWithIt) {
   goro::set_maxprocs(2);
 }
 
+// Makes a goroutine that waits for `mu` starve (one P: it runs only when
+// the caller yields), and returns with the caller holding `mu`, the
+// mutex in starvation mode, and the waiter parked again at the head of the
+// queue: the next unlock hands the mutex to it. Returns false, still
+// holding `mu`, if the waiter took the mutex on the way: on a busy machine
+// this thread may be descheduled long enough for sysmon to hand its
+// waiting work to another worker.
+bool starve_a_waiter(goro::mutex& mu, goro::wait_group& wg, std::atomic<bool>& waiter_got_it) {
+  mu.lock();
+  const uint64_t parks = mutex_parks();
+  wg.go([&] {
+    mu.lock();
+    waiter_got_it = true;
+    mu.unlock();
+  });
+  while (mutex_parks() == parks) goro::yield();
+  goro::sleep_for(2ms);  // the waiter has now waited over 1 ms
+  mu.unlock();           // wakes it (runnable, not running: one P)
+  mu.lock();             // and retakes the mutex first
+  // The waiter runs, finds the mutex held, turns on starvation mode and
+  // parks again.
+  while (mutex_parks() == parks + 1 && !waiter_got_it.load()) goro::yield();
+  return !waiter_got_it.load();
+}
+
+// In starvation mode an unlock hands the mutex to the first waiter, and
+// until that waiter runs, nobody else may take it: the locked bit stays
+// set through the hand-off, since the inline lock and try_lock take the
+// mutex whenever they find that bit clear (mutex.cpp, M4). A hand-off that
+// cleared the bit let the try_lock below take a mutex that was the
+// waiter's.
+TEST(Mutex, NewcomerCannotTakeAMutexBeingHandedOver) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    for (int attempt = 0;; attempt++) {
+      ASSERT_LT(attempt, 1000);
+      goro::mutex mu;
+      goro::wait_group wg;
+      std::atomic<bool> waiter_got_it{false};
+      const bool starved = starve_a_waiter(mu, wg, waiter_got_it);
+      mu.unlock();  // if starved, the hand-off: the waiter is runnable and has not run
+      if (starved && mu.try_lock()) {
+        // Legitimate only if the waiter ran (elsewhere) and is done: while
+        // this holds the mutex it cannot be inside.
+        ASSERT_TRUE(waiter_got_it.load()) << "a newcomer took the mutex handed to the waiter";
+        mu.unlock();
+        wg.wait();
+        continue;
+      }
+      wg.wait();  // parks: the waiter runs, takes and releases the mutex
+      ASSERT_TRUE(waiter_got_it.load());
+      if (!starved) continue;
+      // It was the last waiter: starvation mode went with it.
+      ASSERT_TRUE(mu.try_lock()) << "a free mutex refused try_lock";
+      mu.unlock();
+      break;
+    }
+  });
+  goro::set_maxprocs(2);
+}
+
 // Go's TestMutexFairness, with its time limit replaced by a bound on the
 // hog's rounds: a goroutine that keeps relocking a mutex right after
 // unlocking it cannot keep a waiter out. The waiter is woken at each
