@@ -95,8 +95,9 @@ class GORO_CAPABILITY("mutex") mutex {
   mutex(const mutex&) = delete;
   mutex& operator=(const mutex&) = delete;
 
-  // Locks the mutex, waiting as long as it takes. Uncontended: one atomic
-  // compare-and-swap, inline; by the goroutine that owns the bias (above),
+  // Locks the mutex, waiting as long as it takes. Uncontended, and also
+  // whenever it finds the mutex free while others wait: one atomic
+  // fetch_or, inline; by the goroutine that owns the bias (above),
   // plain loads and stores.
   //
   // With the lock-order check on (goro/lock_order.hpp), lock() first
