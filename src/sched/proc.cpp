@@ -1085,10 +1085,8 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
     m* mp = gp->cur_m;
     GORO_DCHECK(mp == current_m() && mp->curg == gp);
     check_thread_locks_at_park(gp, reason);  // debug builds only (thread_locks.hpp)
-    // Atomic stores: a mutex locker on the P this goroutine is readied to
-    // reads the reason while it sits runnable in runnext
-    // (sync/mutex_spin.hpp), and the dumps read both while it waits. Plain
-    // moves on x86-64 and arm64.
+    // Atomic stores: the dumps read both from other threads while it
+    // waits. Plain moves on x86-64 and arm64.
     __atomic_store(&gp->reason, &reason, __ATOMIC_RELAXED);
     int64_t since = sched.coarse_now.load(std::memory_order_relaxed);
     __atomic_store(&gp->wait_since, &since, __ATOMIC_RELAXED);

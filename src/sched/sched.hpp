@@ -107,12 +107,6 @@ struct p {
   int nstack_cache = 0;
 
   uint64_t rand_state = 0;  // per-P PRNG (steal order)
-  // The runnext goroutine this P's mutex lockers are spinning past, the
-  // run_gen it had then, and since when (sync/mutex_spin.hpp).
-  const g* spin_past_g = nullptr;
-  uint32_t spin_past_gen = 0;
-  int64_t spin_past_since = 0;
-
   // wait_group::done()'s memo (sync/wait_group.cpp): the wait_group this P
   // last counted down in a shard, and that shard, so that done() does not
   // read the wait_group's own cache line, which often shares a line with

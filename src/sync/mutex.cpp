@@ -17,10 +17,13 @@
 //
 // Spinning: a locker spins (up to 4 rounds of 30 pauses) only while the
 // mutex is held in normal mode, there are other cores, and (on a
-// goroutine) nothing else waits in its P's run queue, bar a mutex waiter
-// an unlock woke into runnext, for its first millisecond there
-// (sync/mutex_spin.hpp); it sets kWoken so that unlock does not wake a
-// sleeper it would only race.
+// goroutine) nothing else waits in its P's run queue (Go's rule); it sets
+// kWoken so that unlock does not wake a sleeper it would only race. (From
+// 097595e to ca2fa59 a mutex waiter an unlock woke into runnext did not
+// stop the spin, for its first millisecond there: that cut the parks of
+// four goroutines on two Ps from 5,000-12,500 to under 200 per 4,000,000
+// pairs. Once lock became one fetch_or it no longer measured: design.md
+// section 10.)
 //
 // Wake tokens. Call an unlock's semrelease a token: normal mode (the
 // unlocker took one from the waiter count and set kWoken) or starvation
@@ -82,7 +85,6 @@
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
 #include "sync/lock_order.hpp"
-#include "sync/mutex_spin.hpp"
 #include "sync/sema.hpp"
 
 namespace goro {
@@ -97,8 +99,7 @@ constexpr int64_t kStarvationNs = 1'000'000;  // Go's starvationThresholdNs
 int32_t waiters(int32_t s) { return s >> kWaiterShift; }
 
 // Go's sync_runtime_canSpin: a few rounds only, only with another core to
-// run the holder, and not while goroutines queue on this P, unless the one
-// goroutine queued is a mutex waiter that an unlock woke (sync/mutex_spin.hpp).
+// run the holder, and not while goroutines queue on this P.
 bool can_spin(int iter) {
   static const unsigned ncpu = std::thread::hardware_concurrency();
   if (iter >= 4 || ncpu <= 1) return false;
@@ -107,9 +108,7 @@ bool can_spin(int iter) {
   detail::p* pp = detail::owned_p(mp);
   if (pp == nullptr) return true;
   if (detail::sched.maxprocs.load(std::memory_order_relaxed) <= 1) return false;
-  if (!detail::runq_empty_ring(pp)) return false;
-  detail::g* next = pp->q.runnext.load(std::memory_order_relaxed);
-  return next == nullptr || detail::spin_past_runnext(pp, next, detail::nanotime());
+  return detail::runq_empty_ring(pp) && pp->q.runnext.load(std::memory_order_relaxed) == nullptr;
 }
 
 void spin_pause() {
@@ -117,19 +116,6 @@ void spin_pause() {
 }
 
 }  // namespace
-
-bool detail::spin_past_runnext(p* pp, const g* next, int64_t now) {
-  wait_reason reason;
-  __atomic_load(&next->reason, &reason, __ATOMIC_RELAXED);
-  if (reason != wait_reason::sync_mutex_lock) return false;
-  const uint32_t gen = next->run_gen.load(std::memory_order_relaxed);
-  if (pp->spin_past_g != next || pp->spin_past_gen != gen) {  // a new stay in runnext
-    pp->spin_past_g = next;
-    pp->spin_past_gen = gen;
-    pp->spin_past_since = now;
-  }
-  return now - pp->spin_past_since < kStarvationNs;
-}
 
 void mutex::lock_slow() { (void)lock_slow_until(kNoDeadline); }
 

@@ -15,7 +15,6 @@
 #include "goro/goro.hpp"
 #include "sched/sched.hpp"
 #include "sync/guarded_section.hpp"
-#include "sync/mutex_spin.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -380,63 +379,6 @@ TEST(Mutex, StandardLockTypes) {
     }
     EXPECT_TRUE(a.try_lock());
     a.unlock();
-  });
-}
-
-// The exception to Go's spin rule (sync/mutex_spin.hpp): a locker may spin
-// past its P's runnext only when that goroutine is a mutex waiter an unlock
-// woke, and for at most a millisecond of that goroutine's stay there. With
-// one P the woken waiter stays runnable, not run, in the unlocker's
-// runnext, which is where a locker's can_spin looks.
-TEST(MutexSpin, PassesOverAWokenMutexWaiterOnlyForAMillisecond) {
-  goro::set_maxprocs(1);
-  goro::run([] {
-    goro::mutex mu;
-    for (int round = 0; round < 2; round++) {  // the second: a new stay, a new millisecond
-      mu.lock();
-      std::atomic<goro::detail::g*> waiter{nullptr};
-      const uint64_t parks = mutex_parks();
-      goro::wait_group wg;
-      wg.go([&] {
-        waiter = goro::detail::current_m()->curg;
-        mu.lock();
-        mu.unlock();
-      });
-      while (mutex_parks() == parks) goro::yield();
-      // Readies the waiter into this P's runnext (sanitizer builds may put
-      // it elsewhere, their forced migration); with one P it does not run
-      // until this goroutine yields.
-      mu.unlock();
-      goro::detail::g* w = waiter.load();
-      goro::detail::p* pp = goro::detail::owned_p(goro::detail::current_m());
-      const int64_t t0 = goro::detail::nanotime() + int64_t{round} * 5'000'000;
-      EXPECT_TRUE(goro::detail::spin_past_runnext(pp, w, t0));
-      EXPECT_TRUE(goro::detail::spin_past_runnext(pp, w, t0 + 999'999));
-      EXPECT_FALSE(goro::detail::spin_past_runnext(pp, w, t0 + 1'000'000)) << "passed over for 1 ms: let it run";
-      EXPECT_FALSE(goro::detail::spin_past_runnext(pp, w, t0 + 3'000'000));
-      wg.wait();
-    }
-  });
-}
-
-// Any other goroutine in runnext keeps Go's rule: a woken channel receiver
-// could use the CPU for something else than the mutex.
-TEST(MutexSpin, DoesNotPassOverAWokenChannelReceiver) {
-  goro::set_maxprocs(1);
-  goro::run([] {
-    auto ch = goro::make_chan<int>(1);
-    std::atomic<goro::detail::g*> receiver{nullptr};
-    goro::wait_group wg;
-    wg.go([&] {
-      receiver = goro::detail::current_m()->curg;
-      (void)ch.recv();
-    });
-    while (goro::debug::stats().waiting_on("chan receive") == 0) goro::yield();
-    ch.send(1);  // readies the receiver (into runnext, bar forced migration); one P: it waits
-    goro::detail::g* r = receiver.load();
-    goro::detail::p* pp = goro::detail::owned_p(goro::detail::current_m());
-    EXPECT_FALSE(goro::detail::spin_past_runnext(pp, r, goro::detail::nanotime()));
-    wg.wait();
   });
 }
 
