@@ -107,6 +107,7 @@ struct p {
   int nstack_cache = 0;
 
   uint64_t rand_state = 0;  // per-P PRNG (steal order)
+
   // wait_group::done()'s memo (sync/wait_group.cpp): the wait_group this P
   // last counted down in a shard, and that shard, so that done() does not
   // read the wait_group's own cache line, which often shares a line with

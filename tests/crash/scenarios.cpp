@@ -39,6 +39,8 @@
 #include <thread>
 #include <vector>
 
+#include "sync/starve_waiter.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -764,24 +766,11 @@ int unlock_unlocked_biased_mutex() {
 int unlock_mutex_being_handed_over() {
   goro::set_maxprocs(1);
   return goro::run([] {
-    auto parks = [] {
-      for (const auto& w : goro::debug::stats().by_reason)
-        if (w.reason == "sync.Mutex.Lock") return w.waits;
-      return uint64_t{0};
-    };
     goro::mutex mu;
-    mu.lock();
-    const uint64_t before = parks();
-    goro::go([&] {
-      mu.lock();
-      say("unreachable: the waiter ran");
-      mu.unlock();
-    });
-    while (parks() == before) goro::yield();
-    goro::sleep_for(std::chrono::milliseconds(2));  // the waiter has waited over 1 ms
-    mu.unlock();  // wakes it; it has not run yet
-    mu.lock();    // retaken first
-    while (parks() == before + 1) goro::yield();  // it ran, turned on starvation mode, parked
+    goro::wait_group wg;
+    std::atomic<bool> waiter_got_it{false};
+    // crash_test runs this with detachoff, so the waiter cannot run early.
+    if (!goro_test::starve_a_waiter(mu, wg, waiter_got_it)) say("unreachable: the waiter ran early");
     mu.unlock();  // handed to it
     say("unlocking goroutine " + std::to_string(goro::goroutine_id()));
     mu.unlock();

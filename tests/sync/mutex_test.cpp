@@ -13,8 +13,8 @@
 
 #include "goro/debug.hpp"
 #include "goro/goro.hpp"
-#include "sched/sched.hpp"
 #include "sync/guarded_section.hpp"
+#include "sync/starve_waiter.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -22,6 +22,8 @@ using namespace std::chrono_literals;
 namespace {
 
 using goro_test::guarded;
+using goro_test::mutex_parks;
+using goro_test::starve_a_waiter;
 
 TEST(Mutex, GoroutinesExcludeEachOther) {
   goro_test::for_procs([] {
@@ -121,14 +123,6 @@ TEST(Mutex, TimeoutsRacingHandoffs) {
   });
 }
 
-// Parks in goro::mutex since the runtime started (cheap, unlike a dump:
-// a loop may call it often, also under TSan).
-uint64_t mutex_parks() {
-  for (const auto& w : goro::debug::stats().by_reason)
-    if (w.reason == "sync.Mutex.Lock") return w.waits;
-  return 0;
-}
-
 // The last waiter of a mutex in starvation mode times out: it must take
 // starvation mode with it. Left behind, the mode made the mutex refuse
 // try_lock after the holder's unlock (free, yet "handed" to nobody) and
@@ -165,31 +159,6 @@ TEST(Mutex, LastTimedOutWaiterTakesStarvationModeWithIt) {
     }
   });
   goro::set_maxprocs(2);
-}
-
-// Makes a goroutine that waits for `mu` starve (one P: it runs only when
-// the caller yields), and returns with the caller holding `mu`, the
-// mutex in starvation mode, and the waiter parked again at the head of the
-// queue: the next unlock hands the mutex to it. Returns false, still
-// holding `mu`, if the waiter took the mutex on the way: on a busy machine
-// this thread may be descheduled long enough for sysmon to hand its
-// waiting work to another worker.
-bool starve_a_waiter(goro::mutex& mu, goro::wait_group& wg, std::atomic<bool>& waiter_got_it) {
-  mu.lock();
-  const uint64_t parks = mutex_parks();
-  wg.go([&] {
-    mu.lock();
-    waiter_got_it = true;
-    mu.unlock();
-  });
-  while (mutex_parks() == parks) goro::yield();
-  goro::sleep_for(2ms);  // the waiter has now waited over 1 ms
-  mu.unlock();           // wakes it (runnable, not running: one P)
-  mu.lock();             // and retakes the mutex first
-  // The waiter runs, finds the mutex held, turns on starvation mode and
-  // parks again.
-  while (mutex_parks() == parks + 1 && !waiter_got_it.load()) goro::yield();
-  return !waiter_got_it.load();
 }
 
 // In starvation mode an unlock hands the mutex to the first waiter, and
