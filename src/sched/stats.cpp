@@ -70,7 +70,9 @@ int64_t timers_pending(p* pp) {
   // when there are none.
   timers_reap(pp, true);
   lock_guard lk(pp->timers.lock);
-  return static_cast<int64_t>(pp->timers.heap.size() - pp->timers.dead + (pp->timers.run.size() - pp->timers.run_head));
+  int64_t n = static_cast<int64_t>(pp->timers.heap.size() - pp->timers.dead);
+  for (const timer_queue& q : pp->timers.queues) n += static_cast<int64_t>(q.ring.size() - q.dead);
+  return n;
 }
 
 int64_t resident_bytes() {

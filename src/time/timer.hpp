@@ -9,7 +9,7 @@
 //
 // Two kinds of heap entry:
 //  - a timer (timer_add): runs t->fn(t, now) at t->when and can be cancelled
-//    (timer_del), so the heap keeps t->heap_index up to date;
+//    (timer_del), so the heap and the queues keep t->heap_index up to date;
 //  - a sleeping goroutine (sleep_add): readies the g at its deadline and
 //    cannot be cancelled, so the entry is all there is: no timer record is
 //    written when it is armed, moved in the heap or fired. A sleep then
@@ -21,13 +21,15 @@
 // the heap, dropped when it reaches the top or by a compaction.
 //
 // Invariants:
-//  - t->heap_index is the index of the timer's live entry in
-//    owner->timers.heap while it is pending, -1 otherwise; both are guarded
-//    by the owner heap's lock. A dead entry names no timer: the record may
-//    be freed or added again at once.
-//  - `dead` counts the dead entries; 2 * dead <= heap.size() after each
-//    timer_del (it compacts), and a heap with only dead entries is emptied.
-//  - The P's `timer0_when` atomic is the heap's (and run queue's) earliest
+//  - t->heap_index says where the timer's live entry is while it is
+//    pending: >= 0, its index in owner->timers.heap; <= -2, its in-order
+//    queue and place there (timer_heap::queues, queue_code below); -1 when
+//    it is not pending. Both are guarded by the owner heap's lock. A dead
+//    entry names no timer: the record may be freed or added again at once.
+//  - `dead` counts the dead entries of the heap, each queue's `dead` its
+//    own; 2 * dead <= size after each timer_del (it compacts), and a heap
+//    or queue with only dead entries is emptied.
+//  - The P's `timer0_when` atomic is the heap's (and queues') earliest
 //    deadline, dead entries included, or INT64_MAX when no live entry is
 //    left, so that others can look without the lock. It is never later
 //    than the earliest live deadline: a dead entry only makes a worker
@@ -50,7 +52,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
 
 #include "base/lock.hpp"
 
@@ -90,7 +91,7 @@ struct timer {
 //    that call hands the entry back (the user drops what it counted for
 //    it) and must not fire anything.
 // So a zombie's entry is dropped exactly once: by the pop, by timer_del
-// (heap_index still >= 0) or by the reaper's successful CAS, all three
+// (heap_index still not -1) or by the reaper's successful CAS, all three
 // under the heap lock, each of which leaves heap_index == -1 for the
 // others. The `zombies` count is exact (above), so a reap may stop
 // anywhere and leave the rest counted: it scans kReapChunk entries per
@@ -156,30 +157,104 @@ class entry_array {
   size_t cap_ = 0;
 };
 
-// A P's timers: a 4-ary min-heap, plus a queue for the common case of
-// sleeps arriving in deadline order (goroutines sleeping for the same
-// duration, or a loop of sleeps): a sleep entry whose deadline is not
-// before the queue's last one is appended there, and the next due entry is
-// the earlier of the heap's top and the queue's head. Such sleeps cost O(1)
-// to arm and to fire instead of a sift through log4(n) levels each way
-// (about 400 instructions per sleep with 10,000 sleepers).
+// An in-order queue's array: a ring of timer_entry indexed by sequence
+// numbers. Entry `seq` lives at slot seq & (capacity - 1) for as long as it
+// is queued, through growth too (growing moves the entries whose slot
+// changes into the new half), so that a timer can find its entry again from
+// the low bits of its sequence number kept in heap_index (queue_code). The
+// capacity is 0 or a power of two, at most kMaxQueued.
+// Not thread-safe: guarded by the heap's lock.
+class entry_ring {
+ public:
+  static constexpr uint64_t kMaxQueued = uint64_t{1} << 28;
+
+  entry_ring() = default;
+  entry_ring(const entry_ring&) = delete;
+  entry_ring& operator=(const entry_ring&) = delete;
+  ~entry_ring();
+
+  size_t size() const { return static_cast<size_t>(tail_ - head_); }
+  bool empty() const { return head_ == tail_; }
+  size_t capacity() const { return cap_; }
+  uint64_t head_seq() const { return head_; }
+  uint64_t tail_seq() const { return tail_; }  // the next push's sequence number
+  // The queued entry with sequence number seq, or with any number of the
+  // same low 28 bits (the capacity divides 2^28), as queue_code keeps.
+  timer_entry& at(uint64_t seq) { return data_[seq & (cap_ - 1)]; }
+  timer_entry& front() { return at(head_); }
+  timer_entry& back() { return at(tail_ - 1); }
+  // Appends e; returns its sequence number. Throws std::bad_alloc.
+  uint64_t push_back(timer_entry e) {
+    if (size() == cap_) grow();
+    at(tail_) = e;
+    return tail_++;
+  }
+  void pop_front() { head_++; }
+  // Drops the entries from sequence number `seq` on (seq >= head_seq()).
+  void truncate(uint64_t seq) { tail_ = seq; }
+  void clear() { head_ = tail_; }
+  void release();  // empties the ring and frees its memory
+
+ private:
+  void grow();
+  timer_entry* data_ = nullptr;
+  size_t cap_ = 0;
+  uint64_t head_ = 0;
+  uint64_t tail_ = 0;
+};
+
+// One in-order queue: deadlines nondecreasing from head to tail, dead
+// entries included.
+struct timer_queue {
+  entry_ring ring;
+  size_t dead = 0;  // dead entries in `ring`
+};
+
+// In-order queues per P. Four: deadlines of a few durations interleaved
+// (a server's read, write and idle deadlines; after_funcs added while a
+// million stopped 1-hour timers still wait to be reaped) each keep a queue.
+constexpr int kTimerQueues = 4;
+
+// A P's timers: a 4-ary min-heap, plus in-order queues for the common case
+// of deadlines arriving in order (goroutines sleeping for the same
+// duration, a loop of sleeps, timers and after_funcs of one duration, a
+// deadline per request): an entry goes to the queue whose last deadline is
+// the latest not after its own (patience sorting's rule, which keeps the
+// interleaved runs apart), else to an empty queue, else to the heap; the
+// next due entry is the earliest of the heap's top and the queues' heads.
+// Queued entries cost O(1) to arm and to fire instead of a sift through
+// log4(n) levels each way (about 400 instructions per sleep with 10,000
+// sleepers; for 100,000 after_funcs of 10 ms, the sifts were a sixth of
+// the firing P's time and kept the heap's lock held long enough that the
+// goroutine adding timers slept on it hundreds of times). A timer's queue
+// entry is deleted in place (dead, as in the heap) and found again by its
+// queue and sequence number.
 struct timer_heap {
   runtime_lock lock{lock_rank::timers};
   entry_array heap;  // guarded by lock; 4-ary min-heap on `when`
   size_t dead = 0;                 // guarded by lock: dead entries in `heap`
-  // Guarded by lock: sleep entries [run_head, run.size()), deadlines
-  // nondecreasing.
-  std::vector<timer_entry> run;
-  size_t run_head = 0;
+  timer_queue queues[kTimerQueues];  // guarded by lock
   // Zombies (above): the zombie entries on the heap, and the count the
   // last look found too few to reap for (sysmon's, so that it takes the
   // lock again only when the count moved). Relaxed: they order nothing.
   std::atomic<int32_t> zombies{0};
   std::atomic<int32_t> zombies_seen{0};
-  // Where a reap cut short resumes (0: none under way). Written under
-  // lock; read without it by sysmon's look (relaxed: a hint).
+  // Where a reap cut short resumes (0: none under way): an index into the
+  // heap's entries followed by the queue's. Written under lock; read
+  // without it by sysmon's look (relaxed: a hint).
   std::atomic<size_t> reap_next{0};
 };
+
+// t->heap_index for an entry in queue q with sequence number seq: -2 minus
+// (the low 28 bits of seq, which name its slot as long as it is queued
+// (entry_ring: the capacity divides 2^28), times 4, plus q).
+static_assert(kTimerQueues == 4, "queue_code keeps the queue in two bits");
+inline int32_t queue_code(int q, uint64_t seq) {
+  return -2 - static_cast<int32_t>(((seq & (entry_ring::kMaxQueued - 1)) << 2) | static_cast<uint64_t>(q));
+}
+inline bool in_queue(int32_t heap_index) { return heap_index <= -2; }
+inline int queue_of(int32_t heap_index) { return static_cast<int>(static_cast<uint32_t>(-2 - heap_index) & 3); }
+inline uint64_t queue_seq_bits(int32_t heap_index) { return static_cast<uint64_t>(-2 - heap_index) >> 2; }
 
 // Schedules t to fire at t->when. t must not be pending. Callable from
 // goroutines, plain threads and the scheduler.

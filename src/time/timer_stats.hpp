@@ -10,9 +10,13 @@ namespace goro::detail {
 // after_func timers, in this process).
 int64_t timer_recs_live() noexcept;
 
-// Entries on every P's timer heap and sleep queue, dead ones included
+// Entries on every P's timer heap and in-order queue, dead ones included
 // (time/timers.cpp).
 int64_t timer_heap_entries() noexcept;
+
+// Of those, the entries on the in-order queues (time/timer.hpp,
+// timer_heap), dead ones included.
+int64_t timer_queue_entries() noexcept;
 
 // Zombie entries (stopped lock-free, not yet dropped) counted on every
 // P's heap, and the most heap entries one reap scanned under one hold of

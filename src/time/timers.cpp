@@ -12,6 +12,12 @@
 // they are more than half the heap, so the heap is never more than twice
 // its live entries and the amortized cost of a deletion stays O(1).
 //
+// The in-order queues (timer.hpp, timer_heap) take the entries whose
+// deadline is not before a queue's last one; their timer entries are
+// deleted the same lazy way (dead in place, found again by queue and
+// sequence number), and a queue is compacted when dead entries are more
+// than half of it.
+//
 // A lock-free deletion (timer_lf_del, timer.hpp "Zombies") does not even
 // make a dead entry: the entry stays live until a pop, its user, or a
 // reaper (reap_chunk_locked) drops it; reaping turns zombies into dead entries,
@@ -19,6 +25,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
@@ -90,31 +97,50 @@ void remove_at(heap_t& h, size_t i) {
   }
 }
 
-int64_t earliest_locked(const timer_heap& th) {
+int64_t earliest_locked(timer_heap& th) {
   int64_t when = th.heap.empty() ? INT64_MAX : th.heap[0].when;
-  if (th.run_head < th.run.size()) when = std::min(when, th.run[th.run_head].when);
+  for (timer_queue& q : th.queues)
+    if (!q.ring.empty()) when = std::min(when, q.ring.front().when);
   return when;
+}
+
+// Entries of the heap and the queues, dead ones included.
+size_t entries_locked(timer_heap& th) {
+  size_t n = th.heap.size();
+  for (timer_queue& q : th.queues) n += q.ring.size();
+  return n;
+}
+
+// The queue whose head is due first (and not after the heap's top), or
+// nullptr if the heap's top is.
+timer_queue* earliest_queue(timer_heap& th) {
+  timer_queue* best = nullptr;
+  int64_t when = th.heap.empty() ? INT64_MAX : th.heap[0].when;
+  for (timer_queue& q : th.queues) {
+    if (!q.ring.empty() && q.ring.front().when <= when && (best == nullptr || q.ring.front().when < when)) {
+      best = &q;
+      when = q.ring.front().when;
+    }
+  }
+  return best;
 }
 
 // Takes the earliest live entry if it is due by `now`, dropping the dead
 // entries due before it.
 bool pop_due_locked(timer_heap& th, int64_t now, timer_entry* out) {
   for (;;) {
-    bool in_run = th.run_head < th.run.size();
-    bool in_heap = !th.heap.empty();
-    if (in_run && (!in_heap || th.run[th.run_head].when <= th.heap[0].when)) {
-      if (th.run[th.run_head].when > now) return false;
-      *out = th.run[th.run_head++];
-      if (th.run_head == th.run.size()) {
-        th.run.clear();
-        th.run_head = 0;
-      } else if (th.run_head >= 4096 && 2 * th.run_head >= th.run.size()) {
-        th.run.erase(th.run.begin(), th.run.begin() + static_cast<std::ptrdiff_t>(th.run_head));
-        th.run_head = 0;
+    if (timer_queue* q = earliest_queue(th)) {
+      if (q->ring.front().when > now) return false;
+      *out = q->ring.front();
+      q->ring.pop_front();
+      if (out->ref == kDead) {
+        q->dead--;
+        continue;
       }
+      if (is_timer(*out)) timer_of(*out)->heap_index = -1;
       return true;
     }
-    if (!in_heap || th.heap[0].when > now) return false;
+    if (th.heap.empty() || th.heap[0].when > now) return false;
     *out = th.heap[0];
     remove_at(th.heap, 0);
     if (out->ref != kDead) return true;
@@ -136,6 +162,25 @@ void compact_locked(timer_heap& th) {
   if (h.capacity() > kKeepCapacity && h.capacity() > 4 * n) h.shrink_to(n);
 }
 
+// Drops queue qi's dead entries, moving the live ones up in order. A timer
+// whose entry moved gets its new place (the entries before the first dead
+// one keep theirs).
+void compact_queue_locked(timer_heap& th, int qi) {
+  entry_ring& r = th.queues[qi].ring;
+  uint64_t to = r.head_seq();
+  for (uint64_t from = r.head_seq(); from != r.tail_seq(); from++) {
+    timer_entry e = r.at(from);
+    if (e.ref == kDead) continue;
+    if (to != from) {
+      r.at(to) = e;
+      if (is_timer(e)) timer_of(e)->heap_index = queue_code(qi, to);
+    }
+    to++;
+  }
+  r.truncate(to);
+  th.queues[qi].dead = 0;
+}
+
 // After every change to the heap: with no live entry left, the dead ones go
 // (so an idle P reports no timers to the deadlock check and sleeps without
 // a deadline) and so does a large array; then timer0_when is republished.
@@ -147,6 +192,16 @@ void update_timer0(p* pp) {
       th.heap.release();
     } else {
       th.heap.clear();
+    }
+  }
+  for (timer_queue& q : th.queues) {
+    if (q.dead != 0 && q.dead == q.ring.size()) {
+      q.dead = 0;
+      if (q.ring.capacity() > kKeepCapacity) {
+        q.ring.release();
+      } else {
+        q.ring.clear();
+      }
     }
   }
   pp->timer0_when.store(earliest_locked(th), std::memory_order_seq_cst);
@@ -179,6 +234,31 @@ void wake_for_timer(int64_t when) {
 
 entry_array::~entry_array() { std::free(data_); }
 
+entry_ring::~entry_ring() { std::free(data_); }
+
+void entry_ring::release() {
+  std::free(data_);
+  data_ = nullptr;
+  cap_ = 0;
+  head_ = tail_ = 0;  // nothing queued names a sequence number now
+}
+
+// Doubles the ring, which is full. realloc keeps the old slots (moving a
+// large block's pages with mremap, as entry_array does); then each entry
+// whose sequence number has the old capacity's bit set belongs in the new
+// upper half, at its old slot plus the old capacity.
+void entry_ring::grow() {
+  size_t cap = cap_ == 0 ? 64 : 2 * cap_;
+  void* p = std::realloc(data_, cap * sizeof(timer_entry));
+  if (p == nullptr) throw std::bad_alloc();
+  data_ = static_cast<timer_entry*>(p);
+  if (cap_ != 0) {
+    for (uint64_t seq = head_; seq != tail_; seq++)
+      if ((seq & cap_) != 0) data_[(seq & (cap_ - 1)) + cap_] = data_[seq & (cap_ - 1)];
+  }
+  cap_ = cap;
+}
+
 void entry_array::set_capacity(size_t cap) {
   if (cap == 0) {
     release();
@@ -205,6 +285,24 @@ void entry_array::release() {
 
 namespace {
 
+// The queue an entry due at `when` joins: the one whose last deadline is
+// the latest not after `when`, else an empty one; -1: none (the heap).
+int pick_queue(timer_heap& th, int64_t when) {
+  int best = -1;
+  int empty = -1;
+  int64_t best_back = INT64_MIN;
+  for (int i = 0; i < kTimerQueues; i++) {
+    entry_ring& r = th.queues[i].ring;
+    if (r.empty()) {
+      if (empty < 0) empty = i;
+    } else if (r.back().when <= when && r.back().when >= best_back && r.size() < entry_ring::kMaxQueued) {
+      best = i;
+      best_back = r.back().when;
+    }
+  }
+  return best >= 0 ? best : empty;
+}
+
 // Adds entry e to the timers of the caller's P (P 0's for a plain thread).
 // t: the timer record of a timer entry, null for a sleep entry.
 void timers_add(timer_entry e, timer* t) {
@@ -218,13 +316,15 @@ void timers_add(timer_entry e, timer* t) {
     timer_heap& th = pp->timers;
     // Only this lock's holders write timer0_when.
     earliest = e.when < pp->timer0_when.load(std::memory_order_relaxed);
-    if (t == nullptr && (th.run_head == th.run.size() || th.run.back().when <= e.when)) {
-      th.run.push_back(e);
-    } else {
+    if (t != nullptr) GORO_CHECK(t->heap_index == -1);
+    if (int qi = pick_queue(th, e.when); qi >= 0) {
+      uint64_t seq = th.queues[qi].ring.push_back(e);
       if (t != nullptr) {
-        GORO_CHECK(t->heap_index < 0);
         t->owner = pp;
+        t->heap_index = queue_code(qi, seq);
       }
+    } else {
+      if (t != nullptr) t->owner = pp;
       th.heap.push_back(e);
       sift_up(th.heap, th.heap.size() - 1);
     }
@@ -248,14 +348,30 @@ bool timer_del(timer* t) {
   p* pp = t->owner;
   if (pp == nullptr) return false;
   lock_guard lk(pp->timers.lock);
-  if (t->heap_index < 0) return false;
+  const int32_t where = t->heap_index;
+  if (where == -1) return false;
   timer_heap& th = pp->timers;
+  t->heap_index = -1;
   // Lazily (top of this file): the entry stays, dead. timer0_when may now
   // be earlier than the earliest live deadline: a worker then wakes early,
   // finds the dead entry due and drops it. It is republished only when the
-  // heap empties of live entries or is compacted.
-  th.heap[static_cast<size_t>(t->heap_index)].ref = kDead;
-  t->heap_index = -1;
+  // heap or queue empties of live entries or is compacted.
+  if (in_queue(where)) {
+    const int qi = queue_of(where);
+    timer_queue& q = th.queues[qi];
+    timer_entry& e = q.ring.at(queue_seq_bits(where));
+    GORO_CHECK(e.ref == reinterpret_cast<uintptr_t>(t));
+    e.ref = kDead;
+    q.dead++;
+    if (q.dead == q.ring.size()) {
+      update_timer0(pp);  // empties the queue
+    } else if (2 * q.dead > q.ring.size()) {
+      compact_queue_locked(th, qi);
+      update_timer0(pp);
+    }
+    return true;
+  }
+  th.heap[static_cast<size_t>(where)].ref = kDead;
   th.dead++;
   if (th.dead == th.heap.size()) {
     update_timer0(pp);  // empties the heap
@@ -297,20 +413,30 @@ constexpr int kMonitorReapChunks = 8;     // per P and sysmon round
 std::atomic<uint64_t> g_reap_longest_scan{0};  // entries scanned in one hold (tests)
 
 // Claims and kills the zombie entries among the next kReapChunk entries of
-// pp's heap from reap_next (timer.hpp, "Zombies"), appending their timers
-// to `out`; returns whether the scan reached the end of the heap. Under
-// pp's timer lock. Every entry's timer is alive: its user keeps it so
-// while the entry is in the heap. The heap may change between chunks (a
-// pop moves the last entry to the top): a zombie moved behind the scan
-// stays counted for the next reap.
+// pp's heap and then queues (one index over all: the heap's entries, then
+// each queue's from its head, in turn) from reap_next (timer.hpp, "Zombies"),
+// appending their timers to `out`; returns whether the scan reached the
+// end. Under pp's timer lock. Every entry's timer is alive: its user keeps
+// it so while the entry is in the heap. The heap and queue may change
+// between chunks (a pop moves the heap's last entry to the top, or takes
+// the queue's head): a zombie moved behind the scan stays counted for the
+// next reap.
 bool reap_chunk_locked(p* pp, std::vector<timer*>& out) {
   timer_heap& th = pp->timers;
-  const size_t n = th.heap.size();
+  const size_t nheap = th.heap.size();
+  size_t n = nheap;
+  for (timer_queue& q : th.queues) n += q.ring.size();
   const size_t from = std::min(th.reap_next.load(std::memory_order_relaxed), n);
   const size_t end = std::min(from + kReapChunk, n);
   int32_t claimed = 0;
+  int qi = 0;            // the queue index i is in, once past the heap
+  size_t qstart = nheap;  // index of that queue's head
   for (size_t i = from; i < end; i++) {
-    timer_entry& e = th.heap[i];
+    const bool in_heap = i < nheap;
+    if (!in_heap) {
+      while (i >= qstart + th.queues[qi].ring.size()) qstart += th.queues[qi++].ring.size();
+    }
+    timer_entry& e = in_heap ? th.heap[i] : th.queues[qi].ring.at(th.queues[qi].ring.head_seq() + (i - qstart));
     if (!is_timer(e)) continue;
     timer* t = timer_of(e);
     uint32_t s = t->lf.load(std::memory_order_relaxed);
@@ -320,7 +446,11 @@ bool reap_chunk_locked(p* pp, std::vector<timer*>& out) {
       continue;  // its user took it back: it deletes the entry itself
     e.ref = kDead;
     t->heap_index = -1;
-    th.dead++;
+    if (in_heap) {
+      th.dead++;
+    } else {
+      th.queues[qi].dead++;
+    }
     claimed++;
     out.push_back(t);
   }
@@ -332,8 +462,12 @@ bool reap_chunk_locked(p* pp, std::vector<timer*>& out) {
     return false;
   }
   th.reap_next.store(0, std::memory_order_relaxed);
-  if (th.dead != n && 2 * th.dead > n) compact_locked(th);
-  update_timer0(pp);  // empties a heap left with dead entries only
+  if (th.dead != nheap && 2 * th.dead > nheap) compact_locked(th);
+  for (int q = 0; q < kTimerQueues; q++) {
+    const size_t size = th.queues[q].ring.size();
+    if (th.queues[q].dead != size && 2 * th.queues[q].dead > size) compact_queue_locked(th, q);
+  }
+  update_timer0(pp);  // empties a heap or queue left with dead entries only
   return true;
 }
 
@@ -356,7 +490,7 @@ void timers_reap(p* pp, bool all) {
         // entries are at most half of it: timer_del compacts past that).
         if (all) th.reap_next.store(0, std::memory_order_relaxed);  // every entry, from the top
         if (!all && th.reap_next.load(std::memory_order_relaxed) == 0 &&
-            2 * static_cast<size_t>(std::max(z, 0)) < th.heap.size()) {
+            2 * static_cast<size_t>(std::max(z, 0)) < entries_locked(th)) {
           th.zombies_seen.store(z, std::memory_order_relaxed);
           return;
         }
@@ -383,7 +517,18 @@ int64_t timer_heap_entries() noexcept {
   for (int32_t i = 0; i < np; i++) {
     timer_heap& th = p_for_index(i)->timers;
     lock_guard lk(th.lock);
-    n += static_cast<int64_t>(th.heap.size() + th.run.size() - th.run_head);
+    n += static_cast<int64_t>(entries_locked(th));
+  }
+  return n;
+}
+
+int64_t timer_queue_entries() noexcept {
+  int64_t n = 0;
+  int32_t np = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < np; i++) {
+    timer_heap& th = p_for_index(i)->timers;
+    lock_guard lk(th.lock);
+    for (timer_queue& q : th.queues) n += static_cast<int64_t>(q.ring.size());
   }
   return n;
 }

@@ -711,7 +711,8 @@ TEST(TimerZombies, StopThenResetLeavesNoneCounted) {
   goro::set_maxprocs(2);
 }
 
-// A reap scans a P's heap a chunk at a time, letting go of the heap's lock
+// A reap scans a P's heap (and in-order queues, where these timers are) a
+// chunk at a time, letting go of the heap's lock
 // in between: 50,000 stopped timers on one P are reaped (by sysmon, once
 // they are half the heap) with no hold of the lock scanning more than
 // 4,096 entries. A single hold scanned all of them, stalling every timer
