@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "goro/runtime.hpp"
+#include "goro/time.hpp"
 
 namespace goro_test {
 
@@ -168,6 +169,18 @@ inline std::vector<unsigned long long> await_ppoll(pid_t tid) {
     if (v.size() >= 6 && v[0] == SYS_ppoll) return {v.begin() + 1, v.begin() + 6};
     std::this_thread::yield();
   }
+}
+
+// Waits (sleeping, from a goroutine or a thread) until pred() holds; false
+// after `limit`, a bound for a broken build rather than a timing check.
+template <class Pred>
+bool wait_for(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    goro::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 // Runs f as a goro::run main goroutine at maxprocs 1, 2 and 4 (the

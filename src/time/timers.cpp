@@ -181,29 +181,26 @@ void compact_queue_locked(timer_heap& th, int qi) {
   th.queues[qi].dead = 0;
 }
 
+// Empties `entries` (the heap's array or a queue's ring) if all of them
+// are dead, giving a large array's memory back.
+template <class Entries>
+void drop_if_all_dead(Entries& entries, size_t& dead) {
+  if (dead == 0 || dead != entries.size()) return;
+  dead = 0;
+  if (entries.capacity() > kKeepCapacity) {
+    entries.release();
+  } else {
+    entries.clear();
+  }
+}
+
 // After every change to the heap: with no live entry left, the dead ones go
 // (so an idle P reports no timers to the deadlock check and sleeps without
 // a deadline) and so does a large array; then timer0_when is republished.
 void update_timer0(p* pp) {
   timer_heap& th = pp->timers;
-  if (th.dead != 0 && th.dead == th.heap.size()) {
-    th.dead = 0;
-    if (th.heap.capacity() > kKeepCapacity) {
-      th.heap.release();
-    } else {
-      th.heap.clear();
-    }
-  }
-  for (timer_queue& q : th.queues) {
-    if (q.dead != 0 && q.dead == q.ring.size()) {
-      q.dead = 0;
-      if (q.ring.capacity() > kKeepCapacity) {
-        q.ring.release();
-      } else {
-        q.ring.clear();
-      }
-    }
-  }
+  drop_if_all_dead(th.heap, th.dead);
+  for (timer_queue& q : th.queues) drop_if_all_dead(q.ring, q.dead);
   pp->timer0_when.store(earliest_locked(th), std::memory_order_seq_cst);
   // The heap may have shrunk (a pop, a compaction): its zombies may be half
   // of it now without a new one, and sysmon looks again only when the
@@ -511,26 +508,27 @@ void timers_reap_all(bool all) {
   for (int32_t i = 0; i < n; i++) timers_reap(p_for_index(i), all);
 }
 
-int64_t timer_heap_entries() noexcept {
+namespace {
+
+// The sum of count(heap) over every P's timers, each under its lock.
+template <class Count>
+int64_t sum_over_heaps(Count count) {
   int64_t n = 0;
   int32_t np = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < np; i++) {
     timer_heap& th = p_for_index(i)->timers;
     lock_guard lk(th.lock);
-    n += static_cast<int64_t>(entries_locked(th));
+    n += static_cast<int64_t>(count(th));
   }
   return n;
 }
 
+}  // namespace
+
+int64_t timer_heap_entries() noexcept { return sum_over_heaps(entries_locked); }
+
 int64_t timer_queue_entries() noexcept {
-  int64_t n = 0;
-  int32_t np = sched.nallp.load(std::memory_order_acquire);
-  for (int32_t i = 0; i < np; i++) {
-    timer_heap& th = p_for_index(i)->timers;
-    lock_guard lk(th.lock);
-    for (timer_queue& q : th.queues) n += static_cast<int64_t>(q.ring.size());
-  }
-  return n;
+  return sum_over_heaps([](timer_heap& th) { return entries_locked(th) - th.heap.size(); });
 }
 
 int64_t timer_zombies_counted() noexcept {

@@ -20,24 +20,13 @@
 
 using namespace std::chrono_literals;
 using goro_test::steady;
+using goro_test::wait_for;
 
 namespace {
 
 // What the record arenas may keep mapped once their timers are freed: the
 // arena being filled and one spare (time/rec_slab.hpp).
 constexpr int64_t kTwoArenas = int64_t{4} << 20;
-
-// Waits (sleeping, from a goroutine or a thread) until pred() holds; false
-// after `limit`.
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = 30s) {
-  auto end = steady::now() + limit;
-  while (!pred()) {
-    if (steady::now() > end) return false;
-    goro::sleep_for(1ms);
-  }
-  return true;
-}
 
 TEST(Timer, FiresNotBeforeDeadlineAndReportsCapacityZero) {
   goro_test::for_procs([] {
