@@ -53,6 +53,9 @@ struct m;
 // Bytes of closure storage inside the g; larger closures go to the heap.
 inline constexpr size_t kInlineClosure = 48;
 
+// How many links ahead g::schedlink_ahead points.
+inline constexpr uint32_t kSchedAhead = 8;
+
 // Layout: the spawning P writes a new goroutine and another P often runs
 // it (work stealing), and the g record then goes back to a spawner through
 // the free lists: each line touched on both sides is a cache miss on both
@@ -70,11 +73,22 @@ struct alignas(64) g {
   bool is_main = false;           // the main goroutine of a run()
   wait_reason reason = wait_reason::none;
   bool stack_pooled = false;      // true: stack from the default-size pool
-  // The M running this goroutine, set by prepare_run before every switch
-  // into it and read only by the goroutine itself: where it resumes after
-  // a park it is the current M, without a thread-local read (those must go
-  // through the non-inlined current_m(), see current.cpp).
-  struct m* cur_m = nullptr;
+  union {
+    // While it runs: the M running this goroutine, set by prepare_run
+    // before every switch into it and read only by the goroutine itself:
+    // where it resumes after a park it is the current M, without a
+    // thread-local read (those must go through the non-inlined
+    // current_m(), see current.cpp).
+    struct m* cur_m = nullptr;
+    // While it waits in the global run queue: the g kSchedAhead links
+    // further on, written when a full ring spilled it there in a batch
+    // (runq_put_slow), so that taking a batch back can prefetch ahead
+    // instead of missing the cache at every link. Only ever prefetched:
+    // a g queued another way leaves its last M here, and a useless
+    // prefetch is all that costs. (Read through the union, which g++ and
+    // clang define.)
+    g* schedlink_ahead;
+  };
   g* schedlink = nullptr;         // next in a run queue or free list
   // Stack: [stack_lo, stack_hi), guard page below stack_lo. stack_lo is null
   // until the goroutine first runs (stacks are bound lazily, see stack.hpp).

@@ -392,6 +392,10 @@ g* globrunq_get_locked(p* pp, int32_t max) {
   sched.runq_head = gp->schedlink;
   for (int32_t i = 1; i < n; i++) {
     g* g1 = sched.runq_head;
+    // Each link is a cache miss once a burst has left these g records
+    // cold (100,000 timers fired at once, a context tree cancelled):
+    // start the one kSchedAhead links on (g.hpp).
+    if (g1->schedlink_ahead != nullptr) prefetch_for_write(g1->schedlink_ahead);
     sched.runq_head = g1->schedlink;
     runq_put(pp, g1, false);  // the local ring is empty here: no spill
   }

@@ -36,8 +36,10 @@ bool runq_put_slow(p* pp, g* gp, uint32_t h, uint32_t t) {
   if (!pp->q.head.compare_exchange_strong(h, h + n, std::memory_order_release, std::memory_order_relaxed))
     return false;
   batch[n] = gp;
-  for (uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
-  batch[n]->schedlink = nullptr;
+  for (uint32_t i = 0; i <= n; i++) {
+    batch[i]->schedlink = i < n ? batch[i + 1] : nullptr;
+    batch[i]->schedlink_ahead = i + kSchedAhead <= n ? batch[i + kSchedAhead] : nullptr;
+  }
   {
     lock_guard lk(sched.lock);
     globrunq_put_batch_locked(batch[0], batch[n], static_cast<int32_t>(n + 1));
