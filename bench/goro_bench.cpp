@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "goro/runtime.hpp"
+#include "goro/stats.hpp"
 #include "harness.hpp"
 
 #ifndef GORO_BENCH_VERSION
@@ -60,6 +61,12 @@ void emit_ns(const char* suite, const char* cas, const char* kind, double second
 void unsupported(const char* suite, const char* cas, const char* kind) {
   std::printf("%s %s %s %s unsupported\n", kImpl, suite, cas, kind);
   std::fflush(stdout);
+}
+
+steal_count::steal_count() : before_(goro::debug::stats().steals) {}
+
+std::string steal_count::extra() const {
+  return "steals=" + std::to_string(goro::debug::stats().steals - before_);
 }
 
 void comment(const char* fmt, ...) {

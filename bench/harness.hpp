@@ -44,6 +44,18 @@ void emit(const char* suite, const char* cas, const char* kind, double seconds, 
 void emit_ns(const char* suite, const char* cas, const char* kind, double seconds, int64_t ops, double ns_per_op,
              const std::string& extra = "-");
 void unsupported(const char* suite, const char* cas, const char* kind);
+// The scheduler's counters over a row, as its extra column: "steals=N"
+// (goroutines one worker took from another's queue; goro::debug::stats).
+// Rows whose time depends on how the two workers share the goroutines
+// (spawn, ctx_cancel) print it, so a slow run can be told apart.
+class steal_count {
+ public:
+  steal_count();
+  std::string extra() const;
+
+ private:
+  uint64_t before_;
+};
 // A comment line on stdout ("# ..."); compare and run-anchors skip it.
 void comment(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -29,10 +29,12 @@ constexpr int64_t kMutexIters = 1'000'000;
 void spawn() {
   goro::wait_group wg;
   wg.add(kSpawnCount);
+  steal_count steals;
   stopwatch sw;
   for (int64_t i = 0; i < kSpawnCount; i++) goro::go([&wg] { wg.done(); });
   wg.wait();
-  emit("runtime", "spawn", "-", sw.seconds(), kSpawnCount);
+  double d = sw.seconds();
+  emit("runtime", "spawn", "-", d, kSpawnCount, steals.extra());
 }
 
 // pingpong: two goroutines pass an int back and forth over two unbuffered

@@ -38,6 +38,7 @@ void ctx_cancel_rows() {
   }
   ready.wait();
   double built = build.seconds();
+  steal_count steals;
   stopwatch sw;
   cancel();
   woke.wait();
@@ -45,7 +46,7 @@ void ctx_cancel_rows() {
   if (errs.load() != 0) fail("ctx_cancel: %lld children saw the wrong error", static_cast<long long>(errs.load()));
   if (goro::detail::context_child_count(parent) != 0) fail("ctx_cancel: children left on the parent");
   emit("toolkit", "ctx_tree", "-", built, kCtxChildren);
-  emit("toolkit", "ctx_cancel", "-", d, kCtxChildren);
+  emit("toolkit", "ctx_cancel", "-", d, kCtxChildren, steals.extra());
 }
 
 }  // namespace
