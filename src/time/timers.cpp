@@ -97,13 +97,6 @@ void remove_at(heap_t& h, size_t i) {
   }
 }
 
-int64_t earliest_locked(timer_heap& th) {
-  int64_t when = th.heap.empty() ? INT64_MAX : th.heap[0].when;
-  for (timer_queue& q : th.queues)
-    if (!q.ring.empty()) when = std::min(when, q.ring.front().when);
-  return when;
-}
-
 // Entries of the heap and the queues, dead ones included.
 size_t entries_locked(timer_heap& th) {
   size_t n = th.heap.size();
@@ -123,6 +116,12 @@ timer_queue* earliest_queue(timer_heap& th) {
     }
   }
   return best;
+}
+
+// The earliest deadline of the heap and the queues, INT64_MAX if none.
+int64_t earliest_locked(timer_heap& th) {
+  if (timer_queue* q = earliest_queue(th)) return q->ring.front().when;
+  return th.heap.empty() ? INT64_MAX : th.heap[0].when;
 }
 
 // Takes the earliest live entry if it is due by `now`, dropping the dead
