@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "base/check.hpp"
+#include "base/race.hpp"
 
 namespace goro::detail {
 
@@ -61,21 +62,8 @@ struct ptr_stack {
   }
 
  private:
-  static void copy(T** dst, T* const* src, size_t k) {
-#if defined(GORO_TSAN)
-    // Under TSan a call to memcpy, even from the uninstrumented runtime, goes
-    // through TSan's interceptor, which checks the bytes against earlier
-    // accesses; the pools are handed between workers by runtime atomics TSan
-    // does not see, so it would report a race that is not there. The empty
-    // asm keeps the compiler from turning the loop back into a memcpy call.
-    for (size_t i = 0; i < k; i++) {
-      dst[i] = src[i];
-      asm volatile("" ::: "memory");
-    }
-#else
-    std::memcpy(dst, src, k * sizeof(T*));
-#endif
-  }
+  // Not memcpy: base/race.hpp's move_entries says why.
+  static void copy(T** dst, T* const* src, size_t k) { move_entries(dst, src, k); }
 };
 
 }  // namespace goro::detail

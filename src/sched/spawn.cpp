@@ -131,7 +131,7 @@ void gfput(p* pp, g* gp) {
       lock_guard lk(gfree_global.lock);
       gfree_global.free.push_n(c.free, kBatchG);
     }
-    std::memmove(c.free, c.free + kBatchG, sizeof(g*) * (kGCacheMax - kBatchG));
+    move_entries(c.free, c.free + kBatchG, kGCacheMax - kBatchG);  // not memmove: base/race.hpp
     c.nfree -= kBatchG;
   }
   c.free[c.nfree++] = gp;

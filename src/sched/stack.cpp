@@ -463,7 +463,7 @@ void stack_release(p* pp, g* gp) {
       lock_guard lk(pool.lock);
       pool.free_tops.push_n(pp->stack_cache, kStackCacheMax / 2);
     }
-    std::memmove(pp->stack_cache, pp->stack_cache + kStackCacheMax / 2, sizeof(void*) * (kStackCacheMax / 2));
+    move_entries(pp->stack_cache, pp->stack_cache + kStackCacheMax / 2, kStackCacheMax / 2);  // not memmove: base/race.hpp
     pp->nstack_cache -= kStackCacheMax / 2;
   }
   pp->stack_cache[pp->nstack_cache++] = top;
