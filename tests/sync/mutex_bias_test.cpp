@@ -125,7 +125,17 @@ TEST(MutexBias, RevocationRacesTheOwner) {
   goro_test::for_procs([] {
     if (!bias_available()) GTEST_SKIP() << "no bias here";
     const int rounds = goro_test::scaled(1000, 10);
-    const int owner_iters = 20000;
+    // A tenth under sanitizers: TSan (LLVM 14's runtime) resets all its
+    // shadow memory once the process has made about four million release
+    // operations, and each unlock through the bias is one (a release store
+    // of held_). At 20,000 a round the test reset TSan twice a run (counted
+    // with gdb on __tsan::DoReset), and the one TSan report this test ever
+    // gave (CI, a loaded machine) named two holders of the mutex with no
+    // order between them though every path between holders states one.
+    // The likely cause (not proven): an access racing a reset can leave a
+    // stale shadow word, and a later access then looks unordered with it.
+    // Without resets that cannot happen here; none happen now.
+    const int owner_iters = goro_test::scaled(20000, 10);
     std::mt19937 rng(12345);
     const uint64_t before = mutex_bias_revocations();
     int64_t taken = 0;
