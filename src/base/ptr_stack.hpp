@@ -15,7 +15,6 @@
 
 #include <cstddef>
 #include <cstdlib>
-#include <cstring>
 
 #include "base/check.hpp"
 #include "base/race.hpp"
@@ -50,7 +49,7 @@ struct ptr_stack {
   // Moves k entries from src (its newest) onto this stack, keeping their order.
   void push_n(T* const* src, size_t k) {
     GORO_CHECK(n + k <= cap);
-    if (k == 0) return;  // v may still be null: memcpy's pointers must not be
+    if (k == 0) return;  // v may still be null
     copy(v + n, src, k);
     n += k;
   }

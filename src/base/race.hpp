@@ -19,6 +19,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "base/check.hpp"
+
 #if defined(__SANITIZE_THREAD__)
 #define GORO_TSAN 1
 #elif defined(__has_feature)
@@ -58,28 +60,23 @@ inline void race_acquire([[maybe_unused]] const void* addr) {
 #endif
 }
 
-// Moves n pointer-sized entries from src to dst, as memmove does (the
-// ranges may overlap). For the runtime's per-P caches (free g records, free
-// stacks) and its pools: under TSan a memmove, even one called from the
-// uninstrumented runtime, goes through TSan's interceptor, which checks the
-// bytes against earlier accesses; those arrays pass between workers by
-// runtime atomics TSan does not see (a P handed to another M), so it would
-// report a race that is not there (seen in CI: two Ms in gfput). Under
-// TSan this copies with plain loads and stores; the empty asm keeps the
-// compiler from turning the loop back into a call.
+// Moves n entries from src to dst, dst below src or the ranges apart
+// (every caller shifts an array down or copies between two). For the
+// runtime's per-P caches (free g records, free stacks) and its pools: under
+// TSan a memmove, even one called from the uninstrumented runtime, goes
+// through TSan's interceptor, which checks the bytes against earlier
+// accesses; those arrays pass between workers by runtime atomics TSan does
+// not see (a P handed to another M), so it would report a race that is not
+// there (seen in CI: two Ms in gfput). Under TSan this copies with plain
+// loads and stores, front to back; the empty asm keeps the compiler from
+// turning the loop back into a call.
 template <class T>
 inline void move_entries(T* dst, const T* src, size_t n) {
+  GORO_DCHECK(dst <= src || dst >= src + n);
 #if defined(GORO_TSAN)
-  if (dst <= src) {
-    for (size_t i = 0; i < n; i++) {
-      dst[i] = src[i];
-      asm volatile("" ::: "memory");
-    }
-  } else {
-    for (size_t i = n; i-- > 0;) {
-      dst[i] = src[i];
-      asm volatile("" ::: "memory");
-    }
+  for (size_t i = 0; i < n; i++) {
+    dst[i] = src[i];
+    asm volatile("" ::: "memory");
   }
 #else
   if (n != 0) std::memmove(dst, src, n * sizeof(T));
