@@ -165,9 +165,10 @@ std::size_t set_default_stack_size(std::size_t bytes);
 // Gives the memory of goroutine stacks that are free now back to the
 // operating system (Go's debug.FreeOSMemory, for stacks), and the buffers
 // of destroyed big channels (1 MiB or more) that the runtime keeps for the
-// next big channel: after a burst of many goroutines, resident memory
-// drops to what the live ones use (plus up to 64 cached stacks per
-// worker). The runtime also does this by itself for memory that stays
+// next big channel, and hands the small records it keeps for reuse
+// (context nodes, unbuffered channels) back to malloc: after a burst of
+// many goroutines, resident memory drops to what the live ones use (plus
+// up to 64 cached stacks per worker). The runtime also does this by itself for memory that stays
 // unused for 5 to 10 seconds ($GORO_SCAVENGE_MS sets the period, in
 // milliseconds). Reused stacks cost a page fault again on their first use.
 //

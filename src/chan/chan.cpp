@@ -471,7 +471,10 @@ uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 uint64_t ring_bytes(const hchan_ring* c) { return c->cap_ * c->stride_ + c->cap_; }
 }  // namespace
 
-hchan::hchan(const elem_type* et, uint64_t cap)
+static_assert(alignof(hchan) <= alignof(std::max_align_t), "record_alloc aligns as malloc does");
+static_assert(std::is_nothrow_constructible_v<hchan, const elem_type*, uint64_t>, "chan_make does not free on a throw");
+
+hchan::hchan(const elem_type* et, uint64_t cap) noexcept
     : et_(et), cap_(cap), locked_mode_(cap != 0 && (!et->nothrow_move || cap <= kLockedMaxCap)) {
 #if !defined(GORO_TSAN)
   if (et->trivial && (et->size == 8 || et->size == 16)) copy_bytes_ = et->size;
@@ -481,7 +484,10 @@ hchan::hchan(const elem_type* et, uint64_t cap)
 hchan* chan_make(const elem_type* et, int64_t cap) {
   constexpr int64_t max_cap = int64_t{1} << 40;
   if (cap < 0 || cap > max_cap) throw panic_error("makechan: size out of range");
-  if (cap == 0) return new hchan(et, 0);
+  // An unbuffered channel's record comes from the per-P record caches
+  // (sched/record_cache.hpp): channels are often made on one worker and
+  // dropped on another. chan_free gives it back.
+  if (cap == 0) return ::new (record_alloc(sizeof(hchan))) hchan(et, 0);
   auto* c = new hchan_ring(et, static_cast<uint64_t>(cap));
   uint64_t align = et->align < 8 ? 8 : et->align;
   c->stride_ = static_cast<uint32_t>(round_up(et->size, et->align));
@@ -594,7 +600,8 @@ void chan_free(hchan* c) noexcept {
     delete r;
     return;
   }
-  delete c;
+  c->~hchan();
+  record_free(c, sizeof(hchan));
 }
 
 }  // namespace goro::detail

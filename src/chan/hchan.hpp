@@ -152,7 +152,7 @@ struct hchan_ring;
 // lines of their own made every channel 384 bytes, so each context's done
 // channel and each timer channel cost four times Go's.
 struct hchan {
-  hchan(const elem_type* et, uint64_t cap);
+  hchan(const elem_type* et, uint64_t cap) noexcept;
 
   // --- immutable after construction (refs_ aside) ---
   const elem_type* et_;
@@ -224,7 +224,7 @@ struct hchan {
 // A buffered channel: the ring's shape (read-mostly, a cache line of its
 // own, away from the lock's writes) and its two positions, one line each.
 struct hchan_ring : hchan {
-  hchan_ring(const elem_type* et, uint64_t cap) : hchan(et, cap) {}
+  hchan_ring(const elem_type* et, uint64_t cap) noexcept : hchan(et, cap) {}
 
   // --- immutable after construction ---
   alignas(64) uint64_t mark_bit_ = 0;  // closed mark in tail_, above the index bits

@@ -26,6 +26,7 @@
 
 #include "base/lock.hpp"
 #include "goro/context.hpp"
+#include "sched/record_cache.hpp"
 
 namespace goro::detail {
 
@@ -44,6 +45,13 @@ struct ctx_node {
   int64_t deadline_ns = INT64_MAX;  // immutable; INT64_MAX: none
 
   explicit ctx_node(ctx_kind k) : kind(k) {}
+
+  // Nodes come from the per-P record caches (sched/record_cache.hpp): a
+  // node is often made on one worker and freed on another. The sized
+  // delete is exact because every node is deleted through its own type
+  // (destroy_one; no virtual destructor).
+  static void* operator new(std::size_t bytes) { return record_alloc(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { record_free(p, bytes); }
 };
 
 struct value_node : ctx_node {

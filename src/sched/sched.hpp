@@ -38,6 +38,7 @@
 #include "fiber/fiber.hpp"
 #include "sched/g.hpp"
 #include "sched/park.hpp"
+#include "sched/record_cache.hpp"
 #include "sched/runq.hpp"
 #include "sched/stats.hpp"
 #include "time/timer.hpp"
@@ -103,6 +104,7 @@ struct p {
 
 
   alignas(64) g_cache gcache;   // owner only from here on
+  record_cache records{};      // small runtime records (record_cache.hpp), owner only
   void* stack_cache[kStackCacheMax] = {};  // free default-size stack tops, newest last (stack.cpp)
   int nstack_cache = 0;
 

@@ -713,6 +713,7 @@ void free_os_memory() {
   detail::enter_blocking();
   detail::stack_scavenge_all();
   detail::big_memory_scavenge_all();
+  detail::record_pool_release_all();
   detail::exit_blocking();
 }
 
