@@ -122,7 +122,7 @@ struct alignas(64) g {
   // symbolized only by the reports that show it (describe_call_site).
   const void* created_pc = nullptr;
   size_t stack_size = 0;          // requested size (0 = default pool)
-  uint32_t closure_align = 0;     // alignment of a heap closure (operator delete needs it)
+  uint32_t closure_align = 0;     // heap closure: its alignment (operator delete), or 0: from record_alloc
   // Bytes of the closure (inline or heap), for the partial-deadlock report,
   // which counts channel handles inside it as the goroutine's.
   uint32_t closure_size = 0;

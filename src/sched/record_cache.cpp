@@ -3,9 +3,12 @@
 // lock rank: sched/record_cache.hpp.
 #include "sched/record_cache.hpp"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <new>
 
+#include "base/check.hpp"
 #include "base/lock.hpp"
 #include "base/ptr_stack.hpp"
 #include "sched/sched.hpp"
@@ -130,6 +133,10 @@ void record_free(void* blk, std::size_t bytes) noexcept {
     ::operator delete(blk);
     return;
   }
+  // A block given back with a larger size than it was made with would
+  // join a class it is too small for (every record is deleted through its
+  // own type: record_cache.hpp's callers).
+  GORO_DCHECK(malloc_usable_size(blk) >= class_bytes(k));
 #if defined(GORO_TSAN)
   std::free(blk);
 #else

@@ -1,11 +1,13 @@
-// Small runtime records (context nodes, unbuffered channel records): free
-// blocks kept per P, over a global pool, over malloc (Go's mcache over its
-// mcentral, for a few fixed-size records).
+// Small runtime records (context nodes, unbuffered channel records,
+// goroutine closures too big for the g record): free blocks kept per P,
+// over a global pool, over malloc (Go's mcache over its mcentral, for a
+// few fixed-size records).
 //
 // Why: a record is often made on one worker and freed on another (a
 // context's children are made by one goroutine and dropped by the
 // goroutines that watch them; a request's channel is made by the server
-// and dropped by the handler). glibc's malloc gives each thread its own
+// and dropped by the handler; a closure is made by go() and freed where
+// the goroutine ends). glibc's malloc gives each thread its own
 // arena, but a block goes back to the arena it came from, under that
 // arena's lock, once the freeing thread's tcache (7 blocks a size) is full:
 // two workers freeing one arena's blocks at once fight over its lock.

@@ -149,8 +149,12 @@ uint64_t next_goid(p* pp) {
 }
 
 void free_closure(g* gp) {
-  if (gp->closure != nullptr && gp->closure != gp->inline_closure)
-    ::operator delete(gp->closure, std::align_val_t(gp->closure_align));
+  if (gp->closure != nullptr && gp->closure != gp->inline_closure) {
+    if (gp->closure_align == 0)
+      record_free(gp->closure, gp->closure_size);
+    else
+      ::operator delete(gp->closure, std::align_val_t(gp->closure_align));
+  }
   gp->closure = nullptr;
 }
 
@@ -193,8 +197,14 @@ g* g_reserve(std::size_t size, std::size_t align, std::size_t stack_size, void**
     // Under TSan the closure always goes to the heap: malloc and free tell
     // TSan that the memory is new, where inline storage reused by the next
     // goroutine would need an ordering that hides real races.
+    // Larger closures come from the record caches (record_cache.hpp):
+    // made here, freed where the goroutine ends, often the other worker
+    // (plain malloc under TSan, as said). closure_align 0 marks them.
     if (size <= kInlineClosure && align <= 16 && !kRaceBuild) {
       gp->closure = gp->inline_closure;
+    } else if (align <= alignof(std::max_align_t)) {
+      gp->closure = record_alloc(size);
+      gp->closure_align = 0;
     } else {
       gp->closure = ::operator new(size, std::align_val_t(align));
       gp->closure_align = static_cast<uint32_t>(align);
