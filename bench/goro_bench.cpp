@@ -141,8 +141,11 @@ int64_t env_count(const char* name, int64_t fallback, int64_t min) {
 // plain threads bounce a counter 100,000 times. On the 2-vCPU VMs this
 // runs on, it reads either about 35 ns or 130-210 ns depending on where
 // the host has placed the vCPUs, for seconds to minutes at a time, and
-// every row that moves data between workers follows it; so it is printed
-// before and after the rows, to tell the two kinds of run apart.
+// every row that moves data between workers follows it (spawn and
+// ctx_cancel about 3x, Go's rows too: docs/benchmarks.md, "ctx_cancel:
+// the two placements of the vCPUs"); so it is printed before and after
+// the rows, and before the runtime and toolkit suites, to tell the two
+// kinds of run apart. The placement can change within seconds.
 double core_handoff_ns() {
   constexpr long kRounds = 100'000;
   alignas(64) static std::atomic<long> turn;
@@ -180,8 +183,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "goro-bench: cross-core handoff %.0f ns before the rows\n", handoff_before);
     // park_mem first: see runtime_park_mem.
     if (selected("runtime", "park_mem", "-")) runtime_park_mem();
+    // From a blocking section: its two plain threads spin for 10-40 ms,
+    // and the main goroutine's P is free for others meanwhile.
+    auto handoff_before = [](const char* suite) {
+      double ns = goro::blocking([] { return core_handoff_ns(); });
+      std::fprintf(stderr, "goro-bench: cross-core handoff %.0f ns before the %s rows\n", ns, suite);
+    };
     channel_suite();
+    // (Whole runs only, the tables' kind: a filtered run is short.)
+    const bool whole = cfg().patterns.empty();
+    if (whole) handoff_before("runtime");
     runtime_suite();
+    if (whole) handoff_before("toolkit");
     toolkit_context_suite();
     toolkit_sync_suite();
     toolkit_time_suite();
