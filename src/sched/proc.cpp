@@ -48,6 +48,7 @@
 #include "sched/trace.hpp"
 #include "sched/stack.hpp"
 #include "sched/thread_locks.hpp"
+#include "time/rec_slab.hpp"
 
 namespace goro::detail {
 
@@ -520,6 +521,10 @@ bool any_runq_nonempty() {
 bool release_p_if_over_budget(m* mp) {
   p* pp = mp->pp;
   bool moved = false;
+  // Before the lock, as the callers' mirror check says it is likely over
+  // budget (if not, the slots were only given back early): an idle P's
+  // cache keeps no arena mapped (time/rec_slab.hpp).
+  timer_slab_flush_p(pp);
   {
     lock_guard lk(sched.lock);
     if (sched.npactive <= allowed_p()) return false;
@@ -636,6 +641,7 @@ top:
 
   // Nothing to do: give up the P.
   mp->linger_until = 0;
+  timer_slab_flush_p(pp);  // an idle P's cache keeps no arena mapped (rec_slab.hpp)
   {
     lock_guard lk(sched.lock);
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {

@@ -105,6 +105,9 @@ struct p {
 
   alignas(64) g_cache gcache;   // owner only from here on
   record_cache records{};      // small runtime records (record_cache.hpp), owner only
+  // Free timer record slots (time/rec_slab.cpp), newest last; owner only.
+  void* timer_slots[32] = {};
+  int ntimer_slots = 0;
   void* stack_cache[kStackCacheMax] = {};  // free default-size stack tops, newest last (stack.cpp)
   int nstack_cache = 0;
 

@@ -8,6 +8,8 @@
 #include <new>
 
 #include "base/lock.hpp"
+#include "base/race.hpp"
+#include "sched/sched.hpp"
 
 namespace goro::detail {
 
@@ -16,6 +18,7 @@ namespace goro::detail {
 void* timer_slab_alloc() { return ::operator new(kTimerSlabSlot); }
 void timer_slab_free(void* p) noexcept { ::operator delete(p); }
 int64_t timer_slab_bytes() noexcept { return 0; }
+void timer_slab_flush_p(p*) noexcept {}
 
 #else
 
@@ -44,7 +47,9 @@ static_assert(sizeof(arena) <= kFirstSlot);
 
 struct slab_state {
   runtime_lock lock{lock_rank::leaf};
-  arena* cur = nullptr;      // guarded by lock
+  // Written under lock; read under it, or without it (relaxed) by a free
+  // deciding whether its slot may stay in its P's cache (S4).
+  std::atomic<arena*> cur{nullptr};
   arena* spare = nullptr;    // guarded by lock
   arena* partial = nullptr;  // guarded by lock: head of the partial list
   std::atomic<int64_t> mapped_bytes{0};  // S3; relaxed: a statistic
@@ -102,11 +107,12 @@ void reset_empty(arena* a) {
   a->bump = 0;
 }
 
-}  // namespace
+// Slots a P takes from the slab, or gives back to it, at once (S4).
+constexpr int kSlotBatch = 16;
 
-void* timer_slab_alloc() {
-  lock_guard lk(slab.lock);
-  arena* a = slab.cur;
+// The slab proper, under its lock: one slot (S1, S2), or std::bad_alloc.
+void* alloc_locked() {
+  arena* a = slab.cur.load(std::memory_order_relaxed);
   if (a == nullptr || (a->free == nullptr && a->bump == kSlots)) {
     // cur is full (it joins the partial list when a slot of it is freed).
     if (slab.partial != nullptr) {
@@ -118,7 +124,7 @@ void* timer_slab_alloc() {
     } else {
       a = map_arena();
     }
-    slab.cur = a;
+    slab.cur.store(a, std::memory_order_relaxed);
   }
   void* p;
   if (a->free != nullptr) {
@@ -132,18 +138,19 @@ void* timer_slab_alloc() {
   return p;
 }
 
-void timer_slab_free(void* p) noexcept {
+// Gives a slot back under the lock; returns an arena to unmap once the
+// lock is released, or null.
+arena* free_locked(void* p) {
   arena* a = arena_of(p);
   arena* unmap = nullptr;
   {
-    lock_guard lk(slab.lock);
     auto* s = static_cast<free_slot*>(p);
     s->next = a->free;
     a->free = s;
     a->live--;
     if (a->live == 0) {
       reset_empty(a);
-      if (a != slab.cur) {
+      if (a != slab.cur.load(std::memory_order_relaxed)) {
         if (a->in_partial) partial_remove(a);
         if (slab.spare == nullptr) {
           slab.spare = a;
@@ -151,11 +158,84 @@ void timer_slab_free(void* p) noexcept {
           unmap = a;
         }
       }
-    } else if (a != slab.cur && !a->in_partial) {
+    } else if (a != slab.cur.load(std::memory_order_relaxed) && !a->in_partial) {
       partial_push(a);  // it was full
     }
   }
-  if (unmap != nullptr) unmap_arena(unmap);
+  return unmap;
+}
+
+// The P whose slot cache the caller may use (S4), or null. Not under TSan:
+// a slot passed between goroutines through a P's cache would carry no
+// order TSan can see (the runtime's hand-offs of a P are not annotated),
+// so there every slot goes through the lock, which TSan sees.
+p* slot_cache_owner() {
+#if defined(GORO_TSAN)
+  return nullptr;
+#else
+  return owned_p(current_m());
+#endif
+}
+
+constexpr int kSlotCacheMax = static_cast<int>(sizeof(p::timer_slots) / sizeof(p::timer_slots[0]));
+
+// The oldest n slots of pp's cache back to the arenas, under one lock
+// hold; arenas left empty are unmapped after it.
+void give_back(p* pp, int n) noexcept {
+  arena* unmap[kSlotCacheMax];
+  int nunmap = 0;
+  {
+    lock_guard lk(slab.lock);
+    for (int i = 0; i < n; i++)
+      if (arena* a = free_locked(pp->timer_slots[i])) unmap[nunmap++] = a;
+  }
+  move_entries(pp->timer_slots, pp->timer_slots + n, static_cast<size_t>(pp->ntimer_slots - n));
+  pp->ntimer_slots -= n;
+  for (int i = 0; i < nunmap; i++) unmap_arena(unmap[i]);
+}
+
+}  // namespace
+
+void* timer_slab_alloc() {
+  p* pp = slot_cache_owner();
+  if (pp == nullptr) {
+    lock_guard lk(slab.lock);
+    return alloc_locked();
+  }
+  if (pp->ntimer_slots == 0) {
+    // A batch under one lock hold; a failure to map stops the batch, and
+    // is the caller's only if it got no slot at all.
+    lock_guard lk(slab.lock);
+    try {
+      while (pp->ntimer_slots < kSlotBatch) pp->timer_slots[pp->ntimer_slots++] = alloc_locked();
+    } catch (const std::bad_alloc&) {
+      if (pp->ntimer_slots == 0) throw;
+    }
+  }
+  return pp->timer_slots[--pp->ntimer_slots];
+}
+
+void timer_slab_free(void* slot) noexcept {
+  p* pp = slot_cache_owner();
+  // Only slots of the arena being filled stay in a P's cache: that arena
+  // stays mapped anyway, so a cache pins no other (rec_slab.hpp, "Giving
+  // memory back"), and a mass free still empties and unmaps the others.
+  // (A stale read costs only the choice of path.)
+  if (pp == nullptr || arena_of(slot) != slab.cur.load(std::memory_order_relaxed)) {
+    arena* unmap;
+    {
+      lock_guard lk(slab.lock);
+      unmap = free_locked(slot);
+    }
+    if (unmap != nullptr) unmap_arena(unmap);
+    return;
+  }
+  if (pp->ntimer_slots == kSlotCacheMax) give_back(pp, kSlotBatch);  // full: the older half
+  pp->timer_slots[pp->ntimer_slots++] = slot;
+}
+
+void timer_slab_flush_p(p* pp) noexcept {
+  if (pp->ntimer_slots > 0) give_back(pp, pp->ntimer_slots);
 }
 
 int64_t timer_slab_bytes() noexcept { return slab.mapped_bytes.load(std::memory_order_relaxed); }

@@ -17,11 +17,22 @@
 // pages of goroutine stacks made walking the records slow: both are
 // described there and were not kept.
 //
+// Per-P front (S4): so that goroutines making and dropping timers on both
+// workers do not meet at the lock for every slot (two goroutines churning
+// timers spent a quarter of their time in it), a goroutine takes slots
+// from its P's cache of free slots (p::timer_slots, up to 32), which takes
+// 16 at a time from the arenas under the lock and gives the older 16 back
+// when full. Only slots of the arena being filled (`cur`) go into a cache
+// when freed; others go back under the lock at once. Plain threads,
+// blocking sections and TSan builds take and give single slots under the
+// lock.
+//
 // Giving memory back: an arena whose last slot is freed is unmapped, except
 // the arena slots are bumped from (`cur`) and one empty spare kept so that
 // a program which creates and drops timers in waves does not map and unmap
 // an arena per wave. So after timers are freed en masse at most two arenas
-// (4 MiB) stay mapped. The bound is per arena, not per slot: an arena with
+// (4 MiB) stay mapped, plus, rarely, a former `cur` that still has slots
+// in a P's cache (cached while it was `cur`). The bound is per arena, not per slot: an arena with
 // one live record left stays mapped whole (as any slab or span allocator;
 // Go's spans are 8 KiB), so a pathological pattern that keeps one record
 // alive in every 21,844 can pin 2 MiB each. Freed slots are reused first
@@ -41,6 +52,8 @@
 //  S2. arena->live counts its slots handed out and not freed; a slot is
 //      either handed out, on its arena's free list, or at or past `bump`.
 //  S3. mapped_bytes == 2 MiB * (arenas mapped), readable without the lock.
+//  S4. A slot in a P's cache counts as handed out (S2); the cache is
+//      touched only by the M that owns the P, outside goro::blocking.
 #pragma once
 
 #include <cstddef>
@@ -57,6 +70,12 @@ void* timer_slab_alloc();
 
 // Gives a slot from timer_slab_alloc back.
 void timer_slab_free(void* p) noexcept;
+
+struct p;
+// Gives every slot in pp's cache back (S4): by the M that owns pp, when it
+// is about to give pp up for lack of work or of budget (sched/proc.cpp),
+// so that an idle P's cache keeps no arena mapped.
+void timer_slab_flush_p(p* pp) noexcept;
 
 // Bytes of arenas mapped now (S3), for the benchmarks and memory tests:
 // glibc's mallinfo2 does not see them.
