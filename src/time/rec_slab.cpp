@@ -205,12 +205,23 @@ void* timer_slab_alloc() {
   if (pp->ntimer_slots == 0) {
     // A batch under one lock hold; a failure to map stops the batch, and
     // is the caller's only if it got no slot at all.
-    lock_guard lk(slab.lock);
-    try {
-      while (pp->ntimer_slots < kSlotBatch) pp->timer_slots[pp->ntimer_slots++] = alloc_locked();
-    } catch (const std::bad_alloc&) {
-      if (pp->ntimer_slots == 0) throw;
+    void* batch[kSlotBatch];
+    int n = 0;
+    {
+      lock_guard lk(slab.lock);
+      try {
+        while (n < kSlotBatch) batch[n++] = alloc_locked();
+      } catch (const std::bad_alloc&) {
+        if (n == 0) throw;
+      }
     }
+    // Stacked so that they are handed out in the order the arena gave them
+    // (its bump order, ascending addresses): timers made in a row then sit
+    // in a row, and a loop over them reads memory forwards, which the
+    // hardware prefetches. Handed out in reverse, batch by batch, the
+    // timer_stop row's loop took 16.6-17.3 ns per timer against 6.4-7.0.
+    for (int i = 0; i < n; i++) pp->timer_slots[i] = batch[n - 1 - i];
+    pp->ntimer_slots = n;
   }
   return pp->timer_slots[--pp->ntimer_slots];
 }
