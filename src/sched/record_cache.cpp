@@ -42,22 +42,15 @@ void* malloc_block(int k) {
 
 #if !defined(GORO_TSAN)
 
-// What a cached block may not be used for (ASan: reported as a use after
-// poison); nothing outside ASan.
-void poison(void* p, int k) {
+// A cached block may not be used: under ASan a use is reported (use after
+// poison); elsewhere these do nothing.
 #if defined(GORO_ASAN)
-  ASAN_POISON_MEMORY_REGION(p, class_bytes(k));
+void poison(void* p, int k) { ASAN_POISON_MEMORY_REGION(p, class_bytes(k)); }
+void unpoison(void* p, int k) { ASAN_UNPOISON_MEMORY_REGION(p, class_bytes(k)); }
 #else
-  (void)p, (void)k;
+void poison(void*, int) {}
+void unpoison(void*, int) {}
 #endif
-}
-void unpoison(void* p, int k) {
-#if defined(GORO_ASAN)
-  ASAN_UNPOISON_MEMORY_REGION(p, class_bytes(k));
-#else
-  (void)p, (void)k;
-#endif
-}
 
 struct global_pool {
   runtime_lock lock{lock_rank::leaf};
