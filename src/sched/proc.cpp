@@ -560,17 +560,22 @@ top:
 
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
   if (tick % 61 == 0) {
-    if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
-      lock_guard lk(sched.lock);
-      if (g* gp = globrunq_get_locked(pp, 1)) return gp;
-    }
     // Timers of other Ps overdue by a millisecond: their owners are busy
-    // (a goroutine computing there), so run them here, as Go's Ps run
-    // each other's timers while they look for work. A P that always has
-    // work of its own (a ping-pong pair) looks only here, every 61st round.
+    // (a goroutine computing there), or no worker may hold them (an idle P
+    // over the budget: maxprocs was lowered, or a grant ended), so run them
+    // here, as Go's Ps run each other's timers while they look for work.
+    // A P that always has work of its own (a ping-pong pair) looks only
+    // here, every 61st round, and before the global queue: a goroutine
+    // taken from it returns at once, and with more goroutines runnable
+    // than the local ring holds that queue never empties, which left an
+    // idle P's sleepers asleep for good.
     if (int64_t next = timers_next_when(); next != INT64_MAX) {
       int64_t now = nanotime();
       if (next <= now - kTimerOverdueNs) run_all_timers(now);
+    }
+    if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
+      lock_guard lk(sched.lock);
+      if (g* gp = globrunq_get_locked(pp, 1)) return gp;
     }
   }
   // Read the clock only when this P has a timer (a clock read costs as much

@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
 
 #include "goro/goro.hpp"
+#include "sched/sched.hpp"  // to see which Ps hold timers
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -67,6 +71,96 @@ TEST(Timers, OverdueTimerOfABusyPFiresWhileItComputes) {
       EXPECT_LT(late_by.load(), 100'000) << "trial " << trial << ": round trips of the pair while the timer was due";
     }
   });
+}
+
+// Whether an idle P (one no worker holds) has a timer pending.
+bool idle_p_holds_timers() {
+  int32_t n = goro::detail::sched.nallp.load();
+  for (int32_t i = 0; i < n; i++) {
+    goro::detail::p* pp = goro::detail::p_for_index(i);
+    if (pp->status.load() == goro::detail::p_status::idle && pp->timer0_when.load() != INT64_MAX) return true;
+  }
+  return false;
+}
+
+// maxprocs drops from 2 to 1 while goroutines sleep on both Ps: the P
+// given up keeps its timers, and no worker may take it up again (the
+// budget is full), so the busy P must run them. Before, it looked at
+// other Ps' overdue timers only in its every-61st-round check, and only
+// when the global queue was empty; 400 ping-pong pairs on one P never
+// empty it, so the sleepers on the idle P slept for ever. (Found as the
+// live dump test hanging under ASan on a busy machine: the monitor's
+// grants for workers the OS had descheduled left a P idle, over budget,
+// holding the main goroutine's 1 ms sleep; design.md section 6.)
+// Lateness is counted in the pairs' round trips, not in time: before,
+// the bound was reached in every trial whose idle P held a sleeper.
+TEST(Timers, TimersOfAGivenUpPFireWhileTheGlobalQueueNeverEmpties) {
+  const int pairs = 400, sleepers = 64;
+  const int saved_maxprocs = goro::maxprocs();
+  int stranded_trials = 0;  // trials whose given-up P held a timer
+  for (int trial = 0; trial < 40 && stranded_trials < 3; trial++) {
+    goro::set_maxprocs(2);
+    goro::run([&] {
+      std::atomic<bool> stop_sleepers{false}, stop_pairs{false};
+      std::atomic<int64_t> round_trips{0};
+      std::vector<std::atomic<int>> wakes(sleepers);
+      goro::wait_group sleeping, pairing;
+      for (int i = 0; i < pairs; i++) {
+        auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
+        pairing.go([&, ping, pong] {
+          while (!stop_pairs.load()) {
+            ping.send(1);
+            pong.recv();
+            round_trips.fetch_add(1, std::memory_order_relaxed);
+          }
+          ping.close();
+        });
+        pairing.go([ping, pong] {
+          for (int v : ping) pong.send(v);
+        });
+      }
+      // Started from a plain thread, the sleepers go to the global queue,
+      // which both busy Ps take from: each P then holds the timers of
+      // about half of them (a woken sleeper runs, and sleeps again, on the
+      // P that ran its timer).
+      std::thread starter([&] {
+        for (int s = 0; s < sleepers; s++)
+          sleeping.go([&, s] {
+            while (!stop_sleepers.load()) {
+              goro::sleep_for(1ms);
+              wakes[s].fetch_add(1);
+            }
+          });
+      });
+      starter.join();
+      for (int s = 0; s < sleepers; s++)
+        while (wakes[s].load() < 3) goro::yield();
+      goro::set_maxprocs(1);
+      while (goro::detail::p_active_count() > 1) goro::yield();
+      bool stranded = idle_p_holds_timers();
+      stranded_trials += stranded ? 1 : 0;
+      // From here on every sleeper wakes 5 more times within the bound.
+      std::vector<int> base(sleepers);
+      for (int s = 0; s < sleepers; s++) base[s] = wakes[s].load();
+      int64_t start = round_trips.load();
+      bool all_woke = false;
+      while (!all_woke && round_trips.load() - start < 5'000'000) {
+        all_woke = true;
+        for (int s = 0; s < sleepers && all_woke; s++) all_woke = wakes[s].load() >= base[s] + 5;
+        goro::yield();
+      }
+      EXPECT_TRUE(all_woke) << "trial " << trial << (stranded ? " (its idle P held timers)" : "")
+                            << ": sleepers still asleep after 5,000,000 round trips of the pairs";
+      goro::set_maxprocs(2);  // frees any sleeper left on the idle P
+      stop_sleepers = true;
+      sleeping.wait();
+      stop_pairs = true;
+      pairing.wait();
+    });
+  }
+  // Else the test did not make the case it is about.
+  EXPECT_GT(stranded_trials, 0);
+  goro::set_maxprocs(saved_maxprocs);
 }
 
 }  // namespace
