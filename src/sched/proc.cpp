@@ -425,6 +425,27 @@ bool run_all_timers(int64_t now) {
   return ran;
 }
 
+// The 61st round's look at other Ps' timers: those overdue by
+// kTimerOverdueNs, and an idle P's as soon as they are due when no
+// worker may take that P up (the budget is full: its timed sleeper found
+// no P to take, and only a busy P will run them).
+void run_others_overdue_timers(p* self) {
+  int64_t now = 0;
+  bool budget_full = false;
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) {
+    p* v = p_for_index(i);
+    int64_t when = v->timer0_when.load(std::memory_order_relaxed);
+    if (v == self || when == INT64_MAX) continue;
+    if (now == 0) {
+      now = nanotime();
+      budget_full = g_npactive_mirror.load(std::memory_order_relaxed) >= allowed_p();
+    }
+    bool unowned = budget_full && v->status.load(std::memory_order_relaxed) == p_status::idle;
+    if (when <= now - (unowned ? 0 : kTimerOverdueNs)) timers_run(v, now);
+  }
+}
+
 // Whether taking goroutines from victim's queue beats leaving them there.
 // Moving a goroutine to another core costs the cache misses of its stack,
 // its g record and what it works on (microseconds here); goroutines queued
@@ -569,10 +590,7 @@ top:
     // taken from it returns at once, and with more goroutines runnable
     // than the local ring holds that queue never empties, which left an
     // idle P's sleepers asleep for good.
-    if (int64_t next = timers_next_when(); next != INT64_MAX) {
-      int64_t now = nanotime();
-      if (next <= now - kTimerOverdueNs) run_all_timers(now);
-    }
+    run_others_overdue_timers(pp);
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
       lock_guard lk(sched.lock);
       if (g* gp = globrunq_get_locked(pp, 1)) return gp;
