@@ -1237,7 +1237,12 @@ void ready_goroutines(g* const* gs, int n) {
     trace(trace_ev::go_unblock, gp->id);  // by a timer: no goroutine readies it
     g_wake_transition(gp);
     prefetch_resume_frames(gp);
-    runq_put(pp, gp, false);
+    // The last of the batch runs next, as Go's timers ready each sleeper
+    // into runnext; the rest queue at the ring's tail. With the ring full
+    // behind a ping-pong pair in runnext, the ring advances one goroutine
+    // per kRunnextStreakMax + 1 switches, and a woken sleeper queued at its
+    // tail waited some 16,000 switches (1.2 ms at the median in a probe).
+    runq_put(pp, gp, i == n - 1);
   }
   // The store-load barrier wakep()'s read of nmspinning needs after the
   // release stores that published the goroutines (sched.hpp).
