@@ -48,6 +48,7 @@
 #include "sched/trace.hpp"
 #include "sched/stack.hpp"
 #include "sched/thread_locks.hpp"
+#include "sync/mutex_bias.hpp"
 #include "time/rec_slab.hpp"
 
 namespace goro::detail {
@@ -895,6 +896,7 @@ void runtime_init() {
     }
     sched.coarse_now.store(nanotime(), std::memory_order_relaxed);
     crash_handlers_install();
+    mutex_bias_decide_if_alone();  // while it costs microseconds (sync/mutex_bias.cpp)
     sysmon_start();
     scavenger_start();
     deadlock_init_ignored_threads();

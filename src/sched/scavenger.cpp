@@ -39,6 +39,7 @@
 #include "goro/runtime.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sync/mutex_bias.hpp"
 
 namespace goro::detail {
 
@@ -65,6 +66,9 @@ void* scavenger_main(void* started) {
   prctl(PR_SET_NAME, "goro-scavenge", 0, 0, 0);
   runtime_thread_register(static_cast<int>(syscall(SYS_gettid)));
   static_cast<note*>(started)->wake();
+  // Its first period is seconds away: time for a registration that may
+  // take tens of milliseconds (sync/mutex_bias.cpp, "Deciding").
+  mutex_bias_decide();
   // Stacks that stay free for one to two periods are given back.
   const int64_t period = int64_t{env_int("GORO_SCAVENGE_MS", 5000, 3'600'000)} * 1'000'000;
   note never;  // nobody wakes it: a timed sleep on the runtime's one clock

@@ -76,6 +76,19 @@
 // their membarriers take more than 5 ms in a second, new bias is refused
 // for the next second (existing owners keep theirs).
 //
+// Deciding. Bias needs the process registered for private expedited
+// membarrier, and the kernel makes that registration a synchronize_rcu
+// once the process has a second thread: 11-43 ms on this project's VMs,
+// against 3 us for a process that is still one thread. Made by the first
+// mutex that could be biased, it stopped that goroutine's worker, P and
+// all, that long (the first contended lock of `runtime/mutex` in a fresh
+// process took 10-15 ms, with the other goroutines parked behind it). So
+// the runtime decides before it starts its threads when the process is
+// still one thread (mutex_bias_decide_if_alone), and otherwise its
+// scavenger thread decides as it starts, off every goroutine's way
+// (mutex_bias_decide); until then no mutex is biased. A mutex used before
+// the runtime starts (plain threads only) decides inline, as it did.
+//
 // TSan: the fast paths are inline in user code, where TSan sees held_'s
 // release store and acquire load, the edges between the holds. This file
 // is not instrumented, so a revoker that waited out the bias holder states
@@ -85,9 +98,13 @@
 // Lock order: called holding the mutex's state_ bit (a waiter-visible
 // hold, never a runtime lock); takes the semaphore's bucket lock in
 // semacquire/semrelease and the leaf throttle spinlock, never together.
+#include <fcntl.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 
 #include "base/backoff.hpp"
 #include "base/check.hpp"
@@ -97,6 +114,7 @@
 #include "base/spinlock.hpp"
 #include "goro/mutex.hpp"
 #include "sched/g.hpp"
+#include "sched/sched.hpp"
 #include "sync/mutex_bias.hpp"
 #include "sync/sema.hpp"
 
@@ -114,6 +132,7 @@ std::atomic<int64_t> g_pause_ns{kThrottleWindowNs};  // how long new bias then p
 // usable membarrier).
 std::atomic<int> g_bias_mode{0};
 std::atomic<int64_t> g_paused_until{0};
+std::atomic<int> g_decider_tid{0};  // the thread whose decision stood (tests)
 std::atomic<uint64_t> g_revocations{0};
 std::atomic<uint64_t> g_pauses{0};
 
@@ -134,13 +153,20 @@ int decide_mode() {
   int expected = 0;
   // Registration, if any, happens before any mutex is biased: the mode is
   // published after it (release), and claims read it (acquire).
-  if (!g_bias_mode.compare_exchange_strong(expected, mode, std::memory_order_acq_rel)) mode = expected;
+  if (!g_bias_mode.compare_exchange_strong(expected, mode, std::memory_order_acq_rel))
+    mode = expected;
+  else
+    g_decider_tid.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_relaxed);
   return mode;
 }
 
 bool bias_allowed() {
   int mode = g_bias_mode.load(std::memory_order_acquire);
-  if (mode == 0) mode = decide_mode();
+  if (mode == 0) {
+    // The runtime's scavenger is deciding (above, "Deciding").
+    if (detail::sched.started.load(std::memory_order_acquire)) return false;
+    mode = decide_mode();
+  }
   if (mode != 1) return false;
   int64_t until = g_paused_until.load(std::memory_order_relaxed);
   if (until == 0) return true;
@@ -176,7 +202,32 @@ void revoke_barrier() {
 namespace detail {
 uint64_t mutex_bias_revocations() { return g_revocations.load(std::memory_order_relaxed); }
 uint64_t mutex_bias_pauses() { return g_pauses.load(std::memory_order_relaxed); }
-bool mutex_bias_enabled() { return bias_allowed(); }
+bool mutex_bias_enabled() {
+  mutex_bias_decide();  // the tests ask before the scavenger may have
+  return bias_allowed();
+}
+int mutex_bias_decider_tid() { return g_decider_tid.load(std::memory_order_relaxed); }
+void mutex_bias_decide() {
+  if (g_bias_mode.load(std::memory_order_acquire) == 0) decide_mode();
+}
+void mutex_bias_decide_if_alone() {
+  if (g_bias_mode.load(std::memory_order_acquire) != 0) return;
+  // Field 20 of /proc/self/stat is the thread count; the command name
+  // (field 2) may hold spaces and parentheses, so count from its last ')'.
+  char buf[1024];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  const char* p = strrchr(buf, ')');
+  if (p == nullptr) return;
+  long threads = 0;
+  // After ")": field 3 (state) is the first; the thread count is the 18th.
+  if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld", &threads) != 1) return;
+  if (threads == 1) decide_mode();
+}
 int64_t mutex_bias_set_budget(int64_t ns_per_second, int64_t pause_ns) {
   g_pause_ns.store(pause_ns, std::memory_order_relaxed);
   g_paused_until.store(0, std::memory_order_relaxed);

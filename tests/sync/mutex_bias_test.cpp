@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <future>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -16,6 +19,7 @@
 
 #include "goro/goro.hpp"
 #include "goro/stats.hpp"
+#include "sched/sched.hpp"  // whether the runtime has started
 #include "sync/mutex_bias.hpp"
 #include "sync/guarded_section.hpp"
 #include "test_util.hpp"
@@ -355,6 +359,80 @@ TEST(MutexBias, RevocationsOverBudgetPauseNewBias) {
     EXPECT_EQ(goro::detail::mutex_bias_pauses(), pauses + 1);
     EXPECT_FALSE(goro::detail::mutex_bias_enabled());
   });
+}
+
+// The name of one of this process's threads.
+std::string thread_name(int tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/comm");
+  std::string name;
+  std::getline(f, name);
+  return name;
+}
+
+int thread_count() {
+  int n = 0;
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("Threads:", 0) == 0) n = std::stoi(line.substr(8));
+  return n;
+}
+
+// Four goroutines on two workers take one mutex in turns until bias is
+// decided (the lock paths are where it used to be decided).
+void contend_until_decided() {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    goro::mutex mu;
+    int64_t counter = 0;
+    std::atomic<bool> decided{false};
+    goro::wait_group wg;
+    for (int w = 0; w < 4; w++)
+      wg.go([&] {
+        for (int i = 0; !decided.load() || i < 10'000; i++) {
+          mu.lock();
+          counter++;
+          mu.unlock();
+          if (i % 64 == 0 && goro::detail::mutex_bias_decider_tid() != 0) decided = true;
+        }
+      });
+    wg.wait();
+  });
+}
+
+// Bias needs the process registered for membarrier, which the kernel makes
+// a synchronize_rcu once the process has a second thread: 11-43 ms here.
+// The first mutex that could be biased used to register, on its
+// goroutine's worker, which stood still with its P all that time (the
+// first contended lock of runtime/mutex took 10-15 ms, the other
+// goroutines parked behind it: 8-12 ns per lock in the row instead of
+// 5.6). With a thread already beside it, the runtime leaves the
+// registration to its scavenger thread.
+TEST(MutexBias, DecidedByTheScavengerWhenTheProcessHasThreads) {
+  if (goro::detail::sched.started.load() || goro::detail::mutex_bias_decider_tid() != 0)
+    GTEST_SKIP() << "needs a fresh process: the runtime started before this test";
+  std::promise<void> release;
+  std::thread other([f = release.get_future()]() mutable { f.wait(); });
+  contend_until_decided();
+  release.set_value();
+  other.join();
+  int tid = goro::detail::mutex_bias_decider_tid();
+  EXPECT_EQ(thread_name(tid), "goro-scavenge") << "decided by thread " << tid;
+}
+
+// A process that is one thread when the runtime starts registers there and
+// then, in microseconds. (Sanitizer runtimes may have a thread of their
+// own by then: the scavenger decides in that case.)
+TEST(MutexBias, DecidedAtStartWhenTheProcessIsOneThread) {
+  if (goro::detail::sched.started.load() || goro::detail::mutex_bias_decider_tid() != 0)
+    GTEST_SKIP() << "needs a fresh process: the runtime started before this test";
+  const bool alone = thread_count() == 1;
+  const int self = static_cast<int>(syscall(SYS_gettid));
+  contend_until_decided();
+  int tid = goro::detail::mutex_bias_decider_tid();
+  if (alone)
+    EXPECT_EQ(tid, self) << "decided by " << thread_name(tid);
+  else
+    EXPECT_EQ(thread_name(tid), "goro-scavenge") << "decided by thread " << tid;
 }
 
 }  // namespace
