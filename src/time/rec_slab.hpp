@@ -7,7 +7,8 @@
 // exc_page_fault were a third of toolkit/timer_add). An arena is one
 // 2 MiB-aligned mapping advised MADV_HUGEPAGE, so with transparent huge
 // pages in `madvise` (or `always`) mode it is faulted in once, not 512
-// times, and a slot costs a pointer pop or a bump under one lock.
+// times, and a slot costs a pointer pop or a bump under one lock. (Not
+// the first arena: rec_slab.cpp, map_arena.)
 // On the project's VMs a huge page is cheap only while the 2 MiB block is
 // one another mapping just freed: the guest reports free blocks to the
 // host, which drops them, and a reported block costs about five times its
