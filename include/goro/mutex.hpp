@@ -67,8 +67,11 @@ int64_t deadline_ns_of(const std::chrono::time_point<Clock, Duration>& t) {
 // VM: 2-5 us with the other CPU idle, 22-31 us with it running one of the
 // process's threads) and is then as Go's. When such revocations
 // would cost more than half a percent of one CPU, new mutexes stop being
-// biased for a second (src/sync/mutex_bias.cpp). GORO_DEBUG=mutexbias=0
-// turns biasing off. Plain threads never own the bias.
+// biased for a second (src/sync/mutex_bias.cpp). Biasing starts once the
+// runtime has registered the process for membarrier: when the runtime
+// starts, or shortly after on its scavenger thread if the process already
+// had other threads then. GORO_DEBUG=mutexbias=0 turns biasing off. Plain
+// threads never own the bias.
 //
 // Thread-safety: all members may be called concurrently from goroutines and
 // plain threads. A mutex is not tied to a goroutine or thread: one may lock
