@@ -202,8 +202,16 @@ TEST(NetStress, TenThousandConnections) {
       std::string exe = "/proc/self/exe";
       std::vector<std::string> env_store;
       for (char** e = environ; *e != nullptr; e++) env_store.emplace_back(*e);
-      env_store.push_back(std::string(kAddrEnv) + "=" + addr);
-      env_store.push_back(std::string(kCountEnv) + "=" + std::to_string(n));
+      // Appended in place: g++ 12's -Warray-bounds misreads the moves of
+      // `std::string(x) + "=" + y` (a libstdc++ false positive).
+      auto assignment = [](const char* name, const std::string& value) {
+        std::string s = name;
+        s += '=';
+        s += value;
+        return s;
+      };
+      env_store.push_back(assignment(kAddrEnv, addr));
+      env_store.push_back(assignment(kCountEnv, std::to_string(n)));
       std::vector<char*> envp;
       for (auto& s : env_store) envp.push_back(s.data());
       envp.push_back(nullptr);
