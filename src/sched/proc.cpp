@@ -4,8 +4,10 @@
 //
 // The loop each M runs on its own stack (g0):
 //
-//   find_runnable:  every 61st round the global queue first (fairness);
-//                   expired timers of this P; runnext and the local ring;
+//   find_runnable:  every 61st round other Ps' timers overdue by 0.1 ms
+//                   (an unowned idle P's as soon as due), then the global
+//                   queue first (fairness); expired timers of this P;
+//                   runnext and the local ring;
 //                   the global queue; expired timers of every P; then, as a
 //                   spinning M, four rounds of stealing half of a random
 //                   victim's ring (runnext too in the last round); then
