@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "ping_pong_pairs.hpp"
 #include "sched/sched.hpp"  // to see which Ps hold timers
 #include "test_util.hpp"
 
@@ -33,18 +34,7 @@ TEST(Timers, OverdueTimerOfABusyPFiresWhileItComputes) {
       std::atomic<bool> stop{false};
       std::atomic<int64_t> round_trips{0};
       goro::wait_group pair;
-      auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
-      pair.go([&] {
-        while (!stop.load()) {
-          ping.send(1);
-          pong.recv();
-          round_trips.fetch_add(1, std::memory_order_relaxed);
-        }
-        ping.close();
-      });
-      pair.go([&] {
-        for (int v : ping) pong.send(v);
-      });
+      goro_test::go_ping_pong_pairs(pair, 1, stop, round_trips);
       // The pair is running.
       while (round_trips.load() < 1000) goro::yield();
       std::atomic<bool> fired{false};
@@ -105,20 +95,7 @@ TEST(Timers, TimersOfAGivenUpPFireWhileTheGlobalQueueNeverEmpties) {
       std::atomic<int64_t> round_trips{0};
       std::vector<std::atomic<int>> wakes(sleepers);
       goro::wait_group sleeping, pairing;
-      for (int i = 0; i < pairs; i++) {
-        auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
-        pairing.go([&, ping, pong] {
-          while (!stop_pairs.load()) {
-            ping.send(1);
-            pong.recv();
-            round_trips.fetch_add(1, std::memory_order_relaxed);
-          }
-          ping.close();
-        });
-        pairing.go([ping, pong] {
-          for (int v : ping) pong.send(v);
-        });
-      }
+      goro_test::go_ping_pong_pairs(pairing, pairs, stop_pairs, round_trips);
       // Started from a plain thread, the sleepers go to the global queue,
       // which both busy Ps take from: each P then holds the timers of
       // about half of them (a woken sleeper runs, and sleeps again, on the

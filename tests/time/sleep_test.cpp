@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "ping_pong_pairs.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -166,20 +167,7 @@ TEST(Sleep, WokenSleeperRunsAheadOfAFullRunQueue) {
     std::atomic<bool> stop{false};
     std::atomic<int64_t> round_trips{0};
     goro::wait_group wg;
-    for (int i = 0; i < pairs; i++) {
-      auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
-      wg.go([&, ping, pong] {
-        while (!stop.load()) {
-          ping.send(1);
-          pong.recv();
-          round_trips.fetch_add(1, std::memory_order_relaxed);
-        }
-        ping.close();
-      });
-      wg.go([ping, pong] {
-        for (int v : ping) pong.send(v);
-      });
-    }
+    goro_test::go_ping_pong_pairs(wg, pairs, stop, round_trips);
     while (round_trips.load() < 10 * pairs) goro::yield();
     std::vector<int64_t> during;
     for (int k = 0; k < 41; k++) {
