@@ -9,6 +9,9 @@
 // The dump looks like Go's:
 //
 //   goroutine 7 [chan receive, 12 minutes]:
+//   ...
+//   goro::chan<int>::recv() const
+//   	/src/goro/include/goro/chan.hpp:463 (inlined)
 //   worker(goro::chan<int>)
 //   	/src/main.cpp:12 +0x3c
 //   ...
@@ -71,7 +74,9 @@ struct goroutine_info {
   uint64_t creator_id = 0;
   bool is_main = false;  // goro::run's main goroutine
   // Its frames, innermost first, each "function\n\tfile:line +0xoffset"
-  // as Go prints them. Empty when stack_known is false.
+  // as Go prints them; a call the compiler inlined is a frame of its own,
+  // "function\n\tfile:line (inlined)", and its caller's line is the
+  // call's. Empty when stack_known is false.
   std::vector<std::string> stack;
   // false: running on another worker, or running again during every
   // attempt to read it; its stack is not shown.

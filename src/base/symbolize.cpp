@@ -7,6 +7,8 @@
 #include <execinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -31,8 +33,6 @@ void write_all(int fd, const char* s, size_t n) {
     n -= static_cast<size_t>(w);
   }
 }
-
-void emit(int fd, const char* s) { write_all(fd, s, strlen(s)); }
 
 // Demangled name (caller frees), or null.
 char* demangle(const char* name) {
@@ -76,18 +76,18 @@ Dwfl* session_dwfl(sym_session* session, bool* owned) {
   return open_self_dwfl();
 }
 
-// The source line of pc by walking the module's compile units, for code
-// whose units are missing from .debug_aranges (clang emits none unless
-// given -gdwarf-aranges), where dwfl_module_getsrc finds nothing.
-const char* line_from_cus(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno) {
-  Dwarf_Addr bias = 0;
+// The compile unit of pc (a module's process address) and its bias, or
+// null. Units missing from .debug_aranges (clang emits none unless given
+// -gdwarf-aranges) are looked for by walking the module's units: for
+// their code dwfl_module_addrdie finds nothing, or another unit (a
+// clang-built program linked with a GCC-built libgoro: lock_order.cpp's
+// unit for the program's main.cpp), so its answer is checked.
+Dwarf_Die* unit_of(Dwfl_Module* mod, Dwarf_Addr pc, Dwarf_Addr* bias) {
+  if (Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, bias))
+    if (dwarf_haspc(cu, pc - *bias) == 1) return cu;
   Dwarf_Die* cu = nullptr;
-  while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr) {
-    if (dwarf_haspc(cu, pc - bias) != 1) continue;
-    Dwarf_Line* l = dwarf_getsrc_die(cu, pc - bias);
-    if (l == nullptr || dwarf_lineno(l, lineno) != 0) return nullptr;
-    return dwarf_linesrc(l, nullptr, nullptr);
-  }
+  while ((cu = dwfl_module_nextcu(mod, cu, bias)) != nullptr)
+    if (dwarf_haspc(cu, pc - *bias) == 1) return cu;
   return nullptr;
 }
 
@@ -161,13 +161,8 @@ const char* die_function_name(Dwarf_Die* die) {
 // inlined code or the unit has no inline records.
 const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno, const char** caller) {
   Dwarf_Addr bias = 0;
-  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
-  if (cu == nullptr) {
-    // No .debug_aranges (clang): walk the units, as line_from_cus does.
-    while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr)
-      if (dwarf_haspc(cu, pc - bias) == 1) break;
-    if (cu == nullptr) return nullptr;
-  }
+  Dwarf_Die* cu = unit_of(mod, pc, &bias);
+  if (cu == nullptr) return nullptr;
   inline_search s;
   s.pc = pc - bias;
   find_inlined(cu, &s, nullptr);
@@ -185,6 +180,151 @@ const char* inlined_call_site(Dwfl_Module* mod, Dwarf_Addr pc, int* lineno, cons
   return nullptr;
 }
 
+constexpr int kMaxInline = 16;
+
+// The functions whose code covers pc (a module address) under parent,
+// outermost first: the subprogram, then each inlined call inside it.
+// Walks the tree, as find_inlined does, rather than dwarf_getscopes.
+void inline_chain(Dwarf_Die* parent, Dwarf_Addr pc, Dwarf_Die* chain, int* n) {
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return;
+  do {
+    int tag = dwarf_tag(&child);
+    bool covers = dwarf_haspc(&child, pc) == 1;
+    if (covers && (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)) {
+      if (*n < kMaxInline) chain[(*n)++] = child;
+      inline_chain(&child, pc, chain, n);
+      return;
+    }
+    // Not covering: a local class's member function (a lambda's
+    // operator()) may still be defined inside, even in a lexical block;
+    // an inlined call's children are only its own code.
+    if (covers || (tag != DW_TAG_inlined_subroutine && dwarf_haschildren(&child))) {
+      int before = *n;
+      inline_chain(&child, pc, chain, n);
+      if (*n > before) return;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+// A function DIE's printable name (caller frees), or null.
+char* die_printable_name(Dwarf_Die* die) {
+  const char* name = die_function_name(die);
+  if (name != nullptr) {
+    if (char* d = demangle(name)) return d;
+    return strdup(name);
+  }
+  Dwarf_Attribute a;
+  Dwarf_Die origin;
+  Dwarf_Die* named = die;
+  if (dwarf_attr(die, DW_AT_abstract_origin, &a) != nullptr && dwarf_formref_die(&a, &origin) != nullptr)
+    named = &origin;
+  const char* plain = dwarf_diename(named);
+  return plain != nullptr ? strdup(plain) : nullptr;
+}
+
+// Where a relative source path lies: DWARF names include directories
+// relative to the unit's compilation directory ("include/goro/chan.hpp"
+// when built with -I include). Go prints absolute paths, which editors
+// and terminals can open: so do we.
+const char* absolute_path(const char* file, Dwarf_Die* cu, char* scratch, size_t cap) {
+  if (file == nullptr || file[0] == '/' || cu == nullptr) return file;
+  Dwarf_Attribute a;
+  const char* dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a));
+  if (dir == nullptr || dir[0] != '/') return file;
+  int n = snprintf(scratch, cap, "%s/%s", dir, file);
+  return n > 0 && static_cast<size_t>(n) < cap ? scratch : file;
+}
+
+// The line-table location of pc (a process address) in its unit cu
+// (unit_of's, with its bias), or null. Not dwfl_module_getsrc, which
+// looks in the unit dwfl_module_addrdie names (see unit_of).
+const char* line_of(Dwarf_Die* cu, Dwarf_Addr bias, Dwarf_Addr pc, int* lineno) {
+  if (cu == nullptr) return nullptr;
+  Dwarf_Line* l = dwarf_getsrc_die(cu, pc - bias);
+  if (l == nullptr || dwarf_lineno(l, lineno) != 0) return nullptr;
+  return dwarf_linesrc(l, nullptr, nullptr);
+}
+
+// Whether a source file is a header of the C++ standard library
+// (libstdc++'s .../include/c++/12/..., libc++'s .../include/c++/v1/...).
+// Its inlined functions are not shown: a goroutine started with a lambda
+// would otherwise show std::invoke, __invoke, __invoke_impl, apply and
+// __apply_impl between its lambda and goro's frame, each a frame that
+// says nothing about the program. Out-of-line calls into the library
+// (a std::thread's body, a std::function) still show.
+bool in_standard_library(const char* file) { return file != nullptr && strstr(file, "/include/c++/") != nullptr; }
+
+// Appends printf-style to a fixed buffer, truncating.
+struct text_out {
+  char* buf;
+  size_t cap;
+  size_t len = 0;
+  __attribute__((format(printf, 2, 3))) void add(const char* fmt, ...) {
+    if (len + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + len, cap - len, fmt, ap);
+    va_end(ap);
+    if (n > 0) len = std::min(len + static_cast<size_t>(n), cap - 1);
+  }
+};
+
+// pc's frames from the module's symbols and DWARF (see frames_at in
+// symbolize.hpp); false if the module names nothing there.
+bool format_with_dwarf(Dwfl_Module* mod, Dwarf_Addr pc, text_out* out) {
+  GElf_Sym sym;
+  GElf_Off off = 0;
+  const char* sym_name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = unit_of(mod, pc, &bias);
+  Dwarf_Die chain[kMaxInline];
+  int depth = 0;
+  if (cu != nullptr) inline_chain(cu, pc - bias, chain, &depth);
+  if (sym_name == nullptr && depth == 0) return false;
+  // The innermost location, from the line table; each inlined function's
+  // call site is then its caller's location.
+  int lineno = 0;
+  const char* file = line_of(cu, bias, pc, &lineno);
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  if (cu != nullptr && dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = nullptr;
+  char path[1024];
+  for (int k = depth - 1; k >= 1; k--) {
+    if (!in_standard_library(file)) {
+      char* name = die_printable_name(&chain[k]);
+      out->add("%s\n\t%s:%d (inlined)\n", name != nullptr ? name : "?",
+               file != nullptr ? absolute_path(file, cu, path, sizeof path) : "??", lineno);
+      free(name);
+    }
+    Dwarf_Attribute a;
+    Dwarf_Word fidx = 0, call_line = 0;
+    if (files != nullptr && dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_file, &a), &fidx) == 0 &&
+        dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_line, &a), &call_line) == 0 && fidx < nfiles) {
+      file = dwarf_filesrc(files, fidx, nullptr, nullptr);
+      lineno = static_cast<int>(call_line);
+    } else {
+      file = nullptr;
+      lineno = 0;
+    }
+  }
+  // The function the code is in. Its DWARF name when that is qualified
+  // (it says "f(int)" where the symbol of a split-off part says
+  // "f(int) [clone .cold]"); else the symbol's, where a lambda's DIE says
+  // only "operator()".
+  char* name = depth > 0 && die_function_name(&chain[0]) != nullptr ? die_printable_name(&chain[0])
+               : sym_name != nullptr                                  ? demangle(sym_name)
+                                                                      : nullptr;
+  const char* shown = name != nullptr ? name : sym_name != nullptr ? sym_name : "?";
+  if (file != nullptr)
+    out->add("%s\n\t%s:%d +0x%lx", shown, absolute_path(file, cu, path, sizeof path), lineno,
+             static_cast<unsigned long>(off));
+  else
+    out->add("%s\n\t?? +0x%lx", shown, static_cast<unsigned long>(off));
+  free(name);
+  return true;
+}
+
 }  // namespace
 #endif
 
@@ -196,6 +336,7 @@ void describe_call_site(const void* ret, char* buf, unsigned long n, sym_session
   int lineno = 0;
   uintptr_t sym_start = 0;
 #if defined(GORO_HAVE_LIBDW)
+  char path[1024];
   bool owned = false;
   Dwfl* dwfl = session_dwfl(session, &owned);
   if (dwfl != nullptr) {
@@ -209,13 +350,10 @@ void describe_call_site(const void* ret, char* buf, unsigned long n, sym_session
       const char* caller = nullptr;
       file = inlined_call_site(mod, pc, &lineno, &caller);
       if (caller != nullptr) name = caller;
-      if (file == nullptr) {
-        if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
-          file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
-        } else {
-          file = line_from_cus(mod, pc, &lineno);
-        }
-      }
+      Dwarf_Addr bias = 0;
+      Dwarf_Die* cu = unit_of(mod, pc, &bias);
+      if (file == nullptr) file = line_of(cu, bias, pc, &lineno);
+      file = absolute_path(file, cu, path, sizeof path);
     }
   }
 #endif
@@ -287,53 +425,56 @@ sym_session::~sym_session() {
 #endif
 }
 
-int format_frame(void* const* pcs, int i, char* line, unsigned long cap, sym_session* session) {
-  // A return address points after the call: look up the call itself.
-  auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - (i > 0 ? 1 : 0);
-  const char* name = nullptr;
-  const char* file = nullptr;
-  int lineno = 0;
-  uintptr_t sym_start = 0;
+namespace {
+
+// pc's frames as frames_at gives them, looked up in dwfl (may be null:
+// then from the dynamic symbol table alone) into buf.
+size_t format_pc(uintptr_t pc, void* dwfl, char* buf, size_t cap) {
 #if defined(GORO_HAVE_LIBDW)
-  if (Dwfl* dwfl = session != nullptr ? static_cast<Dwfl*>(session->handle()) : nullptr) {
-    if (Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc)) {
-      GElf_Sym sym;
-      GElf_Off off = 0;
-      name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
-      sym_start = pc - off;
-      if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
-        file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
-      } else {
-        file = line_from_cus(mod, pc, &lineno);
-      }
+  if (dwfl != nullptr) {
+    if (Dwfl_Module* mod = dwfl_addrmodule(static_cast<Dwfl*>(dwfl), pc)) {
+      text_out out{buf, cap};
+      if (format_with_dwarf(mod, pc, &out)) return out.len;
     }
   }
 #else
-  (void)session;
+  (void)dwfl;
 #endif
   Dl_info info{};
-  if (name == nullptr && dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr) {
-    name = info.dli_sname;
-    sym_start = reinterpret_cast<uintptr_t>(info.dli_saddr);
-  }
-  char* dem = name != nullptr ? demangle(name) : nullptr;
   int len;
-  if (name != nullptr) {
-    if (file != nullptr)
-      len = snprintf(line, cap, "%s\n\t%s:%d +0x%lx", dem != nullptr ? dem : name, file, lineno,
-                     static_cast<unsigned long>(pc - sym_start));
-    else
-      len = snprintf(line, cap, "%s\n\t?? +0x%lx", dem != nullptr ? dem : name,
-                     static_cast<unsigned long>(pc - sym_start));
+  if (dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr) {
+    char* dem = demangle(info.dli_sname);
+    len = snprintf(buf, cap, "%s\n\t?? +0x%lx", dem != nullptr ? dem : info.dli_sname,
+                   static_cast<unsigned long>(pc - reinterpret_cast<uintptr_t>(info.dli_saddr)));
+    free(dem);
   } else {
-    if (info.dli_fname == nullptr) dladdr(reinterpret_cast<void*>(pc), &info);
-    len = snprintf(line, cap, "??\n\t%s pc=%p", info.dli_fname != nullptr ? info.dli_fname : "?",
+    len = snprintf(buf, cap, "??\n\t%s pc=%p", info.dli_fname != nullptr ? info.dli_fname : "?",
                    reinterpret_cast<void*>(pc));
   }
-  free(dem);
-  if (len < 0) len = 0;
-  if (static_cast<unsigned long>(len) >= cap) len = cap > 0 ? static_cast<int>(cap - 1) : 0;
-  return len;
+  if (len < 0) return 0;
+  return std::min(static_cast<size_t>(len), cap > 0 ? cap - 1 : 0);
+}
+
+}  // namespace
+
+const std::string& sym_session::frames_at(uintptr_t pc) {
+  auto it = frames_.find(pc);
+  if (it != frames_.end()) return it->second;
+  // Sixteen inlined calls of long template names fit.
+  char buf[8192];
+  size_t n = format_pc(pc, handle(), buf, sizeof buf);
+  return frames_.emplace(pc, std::string(buf, n)).first->second;
+}
+
+int format_frame(void* const* pcs, int i, char* line, unsigned long cap, sym_session* session) {
+  // A return address points after the call: look up the call itself.
+  auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - (i > 0 ? 1 : 0);
+  if (session == nullptr) return static_cast<int>(format_pc(pc, nullptr, line, cap));
+  const std::string& text = session->frames_at(pc);
+  size_t n = cap > 0 ? std::min(text.size(), static_cast<size_t>(cap - 1)) : 0;
+  memcpy(line, text.data(), n);
+  if (cap > 0) line[n] = '\0';
+  return static_cast<int>(n);
 }
 
 void print_frames(int fd, void* const* pcs, int n, sym_session* session) {
@@ -520,132 +661,13 @@ __attribute__((noinline)) int stack_pcs(void** pcs, int max, int skip) {
 }
 
 
-#if defined(GORO_HAVE_LIBDW)
-namespace {
-
-constexpr int kMaxInline = 16;
-
-// The functions whose code covers pc (a module address) under parent,
-// outermost first: the subprogram, then each inlined call inside it.
-// Walks the tree, as find_inlined does, rather than dwarf_getscopes.
-void inline_chain(Dwarf_Die* parent, Dwarf_Addr pc, Dwarf_Die* chain, int* n) {
-  Dwarf_Die child;
-  if (dwarf_child(parent, &child) != 0) return;
-  do {
-    int tag = dwarf_tag(&child);
-    bool covers = dwarf_haspc(&child, pc) == 1;
-    if (covers && (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)) {
-      if (*n < kMaxInline) chain[(*n)++] = child;
-      inline_chain(&child, pc, chain, n);
-      return;
-    }
-    // Not covering: a local class's member function (a lambda's
-    // operator()) may still be defined inside, even in a lexical block;
-    // an inlined call's children are only its own code.
-    if (covers || (tag != DW_TAG_inlined_subroutine && dwarf_haschildren(&child))) {
-      int before = *n;
-      inline_chain(&child, pc, chain, n);
-      if (*n > before) return;
-    }
-  } while (dwarf_siblingof(&child, &child) == 0);
-}
-
-// A function DIE's printable name (caller frees), or null.
-char* die_printable_name(Dwarf_Die* die) {
-  const char* name = die_function_name(die);
-  if (name != nullptr) {
-    if (char* d = demangle(name)) return d;
-    return strdup(name);
-  }
-  Dwarf_Attribute a;
-  Dwarf_Die origin;
-  Dwarf_Die* named = die;
-  if (dwarf_attr(die, DW_AT_abstract_origin, &a) != nullptr && dwarf_formref_die(&a, &origin) != nullptr)
-    named = &origin;
-  const char* plain = dwarf_diename(named);
-  return plain != nullptr ? strdup(plain) : nullptr;
-}
-
-}  // namespace
-#endif
-
 void print_return_frames(int fd, void* const* pcs, int n) {
-#if defined(GORO_HAVE_LIBDW)
-  Dwfl* dwfl = open_self_dwfl();
-  for (int i = 0; i < n && dwfl != nullptr; i++) {
-    auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - 1;  // the call, not the return address
-    Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc);
-    if (mod == nullptr) {
-      void* call = reinterpret_cast<void*>(pc);
-      print_frames(fd, &call, 1);
-      continue;
-    }
-    GElf_Sym sym;
-    GElf_Off off = 0;
-    const char* sym_name = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
-    Dwarf_Addr bias = 0;
-    Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
-    if (cu == nullptr) {
-      while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr)
-        if (dwarf_haspc(cu, pc - bias) == 1) break;
-    }
-    Dwarf_Die chain[kMaxInline];
-    int depth = 0;
-    if (cu != nullptr) inline_chain(cu, pc - bias, chain, &depth);
-    // The innermost location, from the line table.
-    const char* file = nullptr;
-    int lineno = 0;
-    if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
-      file = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr);
-    } else {
-      file = line_from_cus(mod, pc, &lineno);
-    }
-    Dwarf_Files* files = nullptr;
-    size_t nfiles = 0;
-    if (cu != nullptr && dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = nullptr;
-    char line[2048];
-    // From the innermost inlined function out to the symbol's function:
-    // each inlined function's call site is its caller's location.
-    for (int k = depth - 1; k >= 0; k--) {
-      // The outermost function is the symbol's: its name there is
-      // qualified, where a lambda's DIE says only "operator()".
-      char* name = k == 0 && sym_name != nullptr && die_function_name(&chain[0]) == nullptr
-                       ? demangle(sym_name)
-                       : die_printable_name(&chain[k]);
-      const char* shown = name != nullptr ? name : (k == 0 && sym_name != nullptr ? sym_name : "?");
-      if (k > 0)
-        snprintf(line, sizeof line, "%s\n\t%s:%d (inlined)\n", shown, file != nullptr ? file : "??", lineno);
-      else
-        snprintf(line, sizeof line, "%s\n\t%s:%d +0x%lx\n", shown, file != nullptr ? file : "??", lineno,
-                 static_cast<unsigned long>(off));
-      free(name);
-      emit(fd, line);
-      if (k == 0) break;
-      Dwarf_Attribute a;
-      Dwarf_Word fidx = 0, call_line = 0;
-      if (files != nullptr && dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_file, &a), &fidx) == 0 &&
-          dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_line, &a), &call_line) == 0 && fidx < nfiles) {
-        file = dwarf_filesrc(files, fidx, nullptr, nullptr);
-        lineno = static_cast<int>(call_line);
-      } else {
-        file = nullptr;
-        lineno = 0;
-      }
-    }
-    if (depth == 0) {
-      // No DWARF unit for this code: what print_frames finds for the call.
-      void* call = reinterpret_cast<void*>(pc);
-      print_frames(fd, &call, 1);
-    }
-  }
-  if (dwfl != nullptr) {
-    dwfl_end(dwfl);
-    return;
-  }
-#endif
+  sym_session session;
   for (int i = 0; i < n; i++) {
-    void* call = static_cast<char*>(pcs[i]) - 1;
-    print_frames(fd, &call, 1);
+    // A return address points after the call: look up the call itself.
+    const std::string& text = session.frames_at(reinterpret_cast<uintptr_t>(pcs[i]) - 1);
+    write_all(fd, text.data(), text.size());
+    write_all(fd, "\n", 1);
   }
 }
 

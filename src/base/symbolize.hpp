@@ -4,11 +4,15 @@
 // Uses elfutils' libdwfl (Debian's libdw-dev) when the build found it: it
 // reads the full symbol table and DWARF line tables of every loaded module,
 // so static and local functions (and GCC's .cold clones) are named, not
-// just exported symbols. Without libdw it falls back to dladdr(), which
-// only knows exported symbols.
+// just exported symbols, and inlined calls are shown as frames of their
+// own (from the DWARF inline records), as Go's tracebacks show them.
+// Without libdw it falls back to dladdr(), which only knows exported
+// symbols.
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <unordered_map>
 
 namespace goro::detail {
 
@@ -26,6 +30,17 @@ class sym_session {
   // symbolizes nothing reads no debug information).
   void* handle();
 
+  // The frames of the code at pc (an address inside an instruction: step
+  // a return address back into its call first), as Go prints them,
+  // innermost first and separated by '\n': one "function\n\tfile:line
+  // (inlined)" for each inlined call that pc lies in, then the function
+  // the code is in, "function\n\tfile:line +0xoffset". A goroutine parked
+  // in goro::chan::recv, inlined into a helper inlined into worker(),
+  // shows three frames, the last at worker's line. Paths are absolute.
+  // Looked up once per session and pc: finding the inlined calls walks
+  // the compile unit's DWARF tree.
+  const std::string& frames_at(uintptr_t pc);
+
   // For fiber_stack_pcs: libdwfl attaches unwinding state to a session
   // once, with one callback argument for good; this slot is that argument,
   // and each unwind points it at its own state.
@@ -38,6 +53,7 @@ class sym_session {
  private:
   void* handle_ = nullptr;
   bool opened_ = false;
+  std::unordered_map<uintptr_t, std::string> frames_;
 };
 
 // The calling thread's stack as print_frames takes it: at most max
@@ -63,16 +79,17 @@ bool function_range(const void* pc, uintptr_t* lo, uintptr_t* hi, sym_session* s
 // Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
 void print_frames(int fd, void* const* pcs, int n, sym_session* session = nullptr);
 
-// Frame i of pcs (as print_frames takes them) as Go prints a frame, two
-// lines without the final newline: "function\n\tfile:line +0xoff".
-// Returns the length written to buf (n bytes).
+// Frame i of pcs (as print_frames takes them) as Go prints it, without
+// the final newline: sym_session::frames_at's text (several frames when
+// the code was inlined), or without a session "function\n\t?? +0xoff"
+// from the dynamic symbol table. Returns the length written to buf (n
+// bytes, truncated).
 int format_frame(void* const* pcs, int i, char* buf, unsigned long n, sym_session* session);
 
-// The same for frames that are all return addresses (stack_pcs' output),
-// with inlined calls shown as frames of their own, innermost first, each
-// at its call site's file:line: a goro::mutex::lock inlined into a
-// std::lock_guard inlined into the caller prints three frames, the last
-// at the caller's line. (print_frames names only the innermost line.)
+// The same for frames that are all return addresses (stack_pcs' output):
+// a goro::mutex::lock inlined into a std::lock_guard inlined into the
+// caller prints goro::mutex::lock, then the caller at the lock_guard's
+// line (the standard library's inlined frames are left out).
 void print_return_frames(int fd, void* const* pcs, int n);
 
 // The stack of a suspended fiber, for goroutine dumps: fills pcs (in

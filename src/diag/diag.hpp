@@ -34,7 +34,8 @@ class collector {
   void visit(void (*fn)(const detail::g_record&, void*), void* arg);
 
   debug::goroutine_info info(const detail::g_record& r);
-  // Frame i of r, symbolized once per distinct pc.
+  // Frame i of r with the inlined calls at it (sym_session::frames_at),
+  // symbolized once per distinct pc.
   const std::string& frame(const detail::g_record& r, int i);
   std::string header(const detail::g_record& r) const;  // "goroutine 7 [...]:"
   std::string state(const detail::g_record& r) const;   // "chan receive, 2 minutes"
@@ -51,7 +52,6 @@ class collector {
   detail::g_inspector ins_;
   bool with_stacks_;
   int64_t now_;
-  std::unordered_map<uintptr_t, std::string> frames_;
   std::unordered_map<uint64_t, const char*> leaked_;  // by goroutine id
 };
 

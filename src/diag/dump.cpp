@@ -104,13 +104,8 @@ void collector::visit(void (*fn)(const g_record&, void*), void* arg) {
 
 const std::string& collector::frame(const g_record& r, int i) {
   // The innermost frame's pc is exact, the others are return addresses
-  // (looked up one byte back): the same pc means a different line.
-  uintptr_t key = reinterpret_cast<uintptr_t>(r.pcs[i]) * 2 + (i == 0 ? 1 : 0);
-  auto it = frames_.find(key);
-  if (it != frames_.end()) return it->second;
-  char buf[2048];
-  int n = format_frame(r.pcs, i, buf, sizeof buf, &ins_.symbols());
-  return frames_.emplace(key, std::string(buf, static_cast<size_t>(n))).first->second;
+  // (looked up in their call instruction, one byte back).
+  return ins_.symbols().frames_at(reinterpret_cast<uintptr_t>(r.pcs[i]) - (i == 0 ? 0 : 1));
 }
 
 void collector::find_leaked() { leaked_ = goro::diag::find_leaked(); }
@@ -138,7 +133,18 @@ debug::goroutine_info collector::info(const g_record& r) {
   g.creator_id = r.is_main ? 0 : r.parent_id;
   g.is_main = r.is_main;
   g.stack_known = r.stack_known;
-  for (int i = 0; i < r.npcs; i++) g.stack.push_back(frame(r, i));
+  // One entry per frame, inlined calls included: frame() gives all of a
+  // pc's frames, two lines each.
+  for (int i = 0; i < r.npcs; i++) {
+    const std::string& text = frame(r, i);
+    size_t start = 0;
+    for (size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', nl + 1)) {
+      if (nl + 1 < text.size() && text[nl + 1] == '\t') continue;  // a frame's location line follows
+      g.stack.push_back(text.substr(start, nl - start));
+      start = nl + 1;
+    }
+    g.stack.push_back(text.substr(start));
+  }
   return g;
 }
 

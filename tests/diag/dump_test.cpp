@@ -19,6 +19,14 @@
 // Every test of this binary also checks that it leaves no goroutine behind.
 static const bool leak_checked = goro::testing::install_leak_check();
 
+#if GORO_TEST_NO_ARANGES_UNIT
+// no_aranges/blocked_without_aranges.cpp, a unit without .debug_aranges.
+namespace goro_test_no_aranges {
+extern const int kRecvLine;
+void blocked_receiving(goro::chan<int> ch);
+}  // namespace goro_test_no_aranges
+#endif
+
 namespace {
 
 using goro::debug::goroutine_info;
@@ -170,6 +178,81 @@ TEST(Dump, ShowsEachWaitReasonWithStackAndCreationSite) {
     released.wait();
   });
 }
+
+// A helper inlined into its caller: the dump shows it as a frame of its
+// own at the line inside it, and the caller at the line of the call.
+constexpr int kInlinedRecvLine = __LINE__ + 2;
+[[gnu::always_inline]] inline void dump_test_inlined_helper(goro::chan<int>& ch) {
+  (void)ch.recv();
+}
+constexpr int kCallOfInlinedLine = __LINE__ + 2;
+[[gnu::noinline]] void dump_test_calls_inlined_helper(goro::chan<int> ch) {
+  dump_test_inlined_helper(ch);
+  keep_frame();
+}
+
+// The index of the first frame at or after `from` that holds both strings,
+// or -1.
+int frame_with(const goroutine_info& g, size_t from, const std::string& a, const std::string& b) {
+  for (size_t i = from; i < g.stack.size(); i++)
+    if (g.stack[i].find(a) != std::string::npos && g.stack[i].find(b) != std::string::npos) return static_cast<int>(i);
+  return -1;
+}
+
+TEST(Dump, InlinedCallsAreFramesOfTheirOwnAtTheirCallSites) {
+  if (!GORO_TEST_LINE_INFO) GTEST_SKIP() << "a build without debug information has no inline records";
+  goro::run([] {
+    goro::chan<int> ch = goro::make_chan<int>();
+    uint64_t id = goro::go([ch] { dump_test_calls_inlined_helper(ch); });
+    std::vector<goroutine_info> gs =
+        wait_for_dump([&](const std::vector<goroutine_info>& v) { return waiting_as(v, id, "chan receive"); });
+    const goroutine_info* g = find_id(gs, id);
+    ASSERT_NE(g, nullptr);
+    std::string text = goro::debug::format(*g);
+    // Innermost first: the helper, inlined, at its receive; then its
+    // caller at the call (before, the caller's frame named the line
+    // inside goro/chan.hpp that the inlined receive ended in, and the
+    // helper did not appear).
+    int helper = frame_with(*g, 0, "dump_test_inlined_helper",
+                            "dump_test.cpp:" + std::to_string(kInlinedRecvLine) + " (inlined)");
+    EXPECT_GE(helper, 0) << text;
+    int caller = frame_with(*g, helper < 0 ? 0 : static_cast<size_t>(helper) + 1, "dump_test_calls_inlined_helper",
+                            "dump_test.cpp:" + std::to_string(kCallOfInlinedLine) + " +0x");
+    EXPECT_GT(caller, helper) << text;
+    // Each entry is one frame, two lines; every path is absolute, as Go's.
+    for (const std::string& f : g->stack) {
+      size_t nl = f.find('\n');
+      ASSERT_NE(nl, std::string::npos) << f;
+      EXPECT_EQ(f.find('\n', nl + 1), std::string::npos) << "more than one frame in an entry:\n" << f;
+      EXPECT_EQ(f.compare(nl, 3, "\n\t/"), 0) << "not an absolute path:\n" << f;
+    }
+    // The standard library's invoke and apply plumbing, inlined between
+    // the goroutine's lambda and goro's frame, is left out.
+    EXPECT_EQ(text.find("__invoke"), std::string::npos) << text;
+    ch.send(1);
+  });
+}
+
+#if GORO_TEST_NO_ARANGES_UNIT
+TEST(Dump, LinesOfAUnitWithoutAranges) {
+  goro::run([] {
+    goro::chan<int> ch = goro::make_chan<int>();
+    uint64_t id = goro::go([ch] { goro_test_no_aranges::blocked_receiving(ch); });
+    std::vector<goroutine_info> gs =
+        wait_for_dump([&](const std::vector<goroutine_info>& v) { return waiting_as(v, id, "chan receive"); });
+    const goroutine_info* g = find_id(gs, id);
+    ASSERT_NE(g, nullptr);
+    // Before, the frame named a line of whichever unit with aranges
+    // preceded this one (src/sync/lock_order.cpp:565 in a clang-built
+    // program linked with a GCC-built libgoro).
+    EXPECT_GE(frame_with(*g, 0, "goro_test_no_aranges::blocked_receiving",
+                         "blocked_without_aranges.cpp:" + std::to_string(goro_test_no_aranges::kRecvLine) + " +0x"),
+              0)
+        << goro::debug::format(*g);
+    ch.send(1);
+  });
+}
+#endif
 
 TEST(Dump, WaitOfAMinuteOrMoreIsShownInMinutesAsGo) {
   goroutine_info g;
