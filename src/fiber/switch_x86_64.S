@@ -16,6 +16,11 @@
 //   an exception escaping the goroutine's function finds no handler and
 //   std::terminate runs on the intact stack (the panic report prints it).
 //
+// The saved frame's layout (from the saved sp up: r15, r14, r13, r12, rbx,
+// rbp, return address) is read by the dump's unwinder
+// (base/symbolize.cpp, fiber_stack_pcs) and by gdb's goroutine commands
+// (diag/goro-gdb.py): change them with it (tests/gdb checks the latter).
+//
 // Unwind info (CFI): every instruction of goro_fiber_switch is described,
 // so a debugger or profiler stopped inside it unwinds correctly. Up to
 // `movq %rsi, %rsp` the frame is the caller's: its registers at their

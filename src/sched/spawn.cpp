@@ -35,12 +35,22 @@ namespace {
 
 constexpr int kSlab = 256;
 
+}  // namespace
+
+// Every g record, in slabs. Named outside the anonymous namespace, and
+// with its slab size as a field, for debuggers: src/diag/goro-gdb.py
+// walks it in a live process or a core file.
 struct g_slabs {
   runtime_lock lock{lock_rank::allgs};
   g** slabs = nullptr;  // guarded by lock
   int nslabs = 0, cap = 0;
+  const int per_slab = kSlab;
 };
-g_slabs slabs;
+g_slabs all_g_slabs;
+
+namespace {
+
+g_slabs& slabs = all_g_slabs;
 
 // Free g records move between Ps in batches of kBatchG through one global
 // array (base/ptr_stack.hpp), with room reserved for every g ever made.

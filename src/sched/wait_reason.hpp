@@ -28,26 +28,30 @@ enum class wait_reason : uint8_t {
 // The number of wait reasons (keep run_main last, or update this).
 inline constexpr int kWaitReasonCount = static_cast<int>(wait_reason::run_main) + 1;
 
+// Indexed by wait_reason. A table rather than a switch so that a debugger
+// reads the words from a core file too (src/diag/goro-gdb.py).
+inline constexpr const char* kWaitReasonNames[kWaitReasonCount] = {
+    "",                         // none
+    "chan receive",             // chan_receive
+    "chan send",                // chan_send
+    "chan receive (nil chan)",  // chan_receive_nil
+    "chan send (nil chan)",     // chan_send_nil
+    "select",                   // select
+    "select (no cases)",        // select_no_cases
+    "sleep",                    // sleep
+    "sync.WaitGroup.Wait",      // sync_wait_group_wait
+    "sync.Mutex.Lock",          // sync_mutex_lock
+    "sync.RWMutex.RLock",       // sync_rwmutex_rlock
+    "sync.RWMutex.Lock",        // sync_rwmutex_lock
+    "sync.Cond.Wait",           // sync_cond_wait
+    "semacquire",               // semacquire
+    "IO wait",                  // io_wait
+    "run",                      // run_main
+};
+
 inline const char* wait_reason_string(wait_reason r) {
-  switch (r) {
-    case wait_reason::none: return "";
-    case wait_reason::chan_receive: return "chan receive";
-    case wait_reason::chan_send: return "chan send";
-    case wait_reason::chan_receive_nil: return "chan receive (nil chan)";
-    case wait_reason::chan_send_nil: return "chan send (nil chan)";
-    case wait_reason::select: return "select";
-    case wait_reason::select_no_cases: return "select (no cases)";
-    case wait_reason::sleep: return "sleep";
-    case wait_reason::sync_wait_group_wait: return "sync.WaitGroup.Wait";
-    case wait_reason::sync_mutex_lock: return "sync.Mutex.Lock";
-    case wait_reason::sync_rwmutex_rlock: return "sync.RWMutex.RLock";
-    case wait_reason::sync_rwmutex_lock: return "sync.RWMutex.Lock";
-    case wait_reason::sync_cond_wait: return "sync.Cond.Wait";
-    case wait_reason::semacquire: return "semacquire";
-    case wait_reason::io_wait: return "IO wait";
-    case wait_reason::run_main: return "run";
-  }
-  return "?";
+  auto i = static_cast<unsigned>(r);
+  return i < static_cast<unsigned>(kWaitReasonCount) ? kWaitReasonNames[i] : "?";
 }
 
 }  // namespace goro::detail

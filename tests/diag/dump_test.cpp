@@ -227,8 +227,10 @@ TEST(Dump, InlinedCallsAreFramesOfTheirOwnAtTheirCallSites) {
       EXPECT_EQ(f.compare(nl, 3, "\n\t/"), 0) << "not an absolute path:\n" << f;
     }
     // The standard library's invoke and apply plumbing, inlined between
-    // the goroutine's lambda and goro's frame, is left out.
-    EXPECT_EQ(text.find("__invoke"), std::string::npos) << text;
+    // the goroutine's lambda and goro's frame, is left out (a build that
+    // does not inline it shows it as the calls it then is).
+    for (const std::string& f : g->stack)
+      EXPECT_FALSE(f.find("/include/c++/") != std::string::npos && f.find("(inlined)") != std::string::npos) << text;
     ch.send(1);
   });
 }

@@ -18,7 +18,8 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 
 # 1. Install the build tree.
 step("cmake --install" ${CMAKE_COMMAND} --install ${GORO_BUILD_DIR} --prefix ${prefix})
-foreach(f include/goro/goro.hpp include/goro/runtime.hpp include/goro/version.hpp include/goro/detail/spawn.hpp)
+foreach(f include/goro/goro.hpp include/goro/runtime.hpp include/goro/version.hpp include/goro/detail/spawn.hpp
+          share/goro/gdb/goro-gdb.py)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "install_consumer: ${f} was not installed")
   endif()
