@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace goro::debug {
@@ -66,6 +67,9 @@ struct goroutine_info {
   // How long it has been parked (waiting only), from a coarse clock the
   // runtime's monitor keeps: up to 10 ms short.
   std::chrono::nanoseconds wait_duration{0};
+  // Its labels (goro/labels.hpp), sorted by key; the dump shows them as
+  // Go's goroutine profile does: labels: {"handler":"checkout"}.
+  std::vector<std::pair<std::string, std::string>> labels;
   // Where it was started: "file:line in function" of the call to go()
   // (or goro::run), as far as the debug information tells.
   std::string created_by;

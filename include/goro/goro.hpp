@@ -13,6 +13,7 @@
 #include <goro/errgroup.hpp>
 #include <goro/http.hpp>
 #include <goro/io.hpp>
+#include <goro/labels.hpp>
 #include <goro/lock_order.hpp>
 #include <goro/mutex.hpp>
 #include <goro/net.hpp>

@@ -27,6 +27,7 @@
 #include "diag/diag.hpp"
 #include "goro/debug.hpp"
 #include "goro/runtime.hpp"
+#include "sched/labels.hpp"
 #include "sched/sched.hpp"
 #include "sched/traceback.hpp"
 
@@ -129,6 +130,7 @@ debug::goroutine_info collector::info(const g_record& r) {
     g.wait_duration = std::chrono::nanoseconds(std::max<int64_t>(0, now_ - r.wait_since));
   }
   if (const char* why = leaked(r)) g.leaked = why;
+  g.labels = r.labels;
   g.created_by = ins_.site_of(r.created_pc);
   g.creator_id = r.is_main ? 0 : r.parent_id;
   g.is_main = r.is_main;
@@ -191,6 +193,7 @@ void plain_one(const g_record& r, void* arg) {
   std::string out = d->c->header(r);
   out += '\n';
   if (const char* why = d->c->leaked(r)) out += std::string("\tleaked: ") + why + "\n";
+  if (!r.labels.empty()) out += "\tlabels: " + labels_text(r.labels) + "\n";
   append_entry_body(out, *d->c, r);
   out += '\t';
   out += d->c->created_line(r);
@@ -227,6 +230,8 @@ std::string group_key(const g_record& r, const char* leaked) {
   put(&leaked, sizeof leaked);
   put(&r.created_pc, sizeof r.created_pc);
   put(r.pcs, sizeof(void*) * static_cast<size_t>(r.npcs));
+  // Goroutines with other labels are other entries, as in Go's profile.
+  k += labels_text(r.labels);
   return k;
 }
 
@@ -264,6 +269,7 @@ std::string grouped_entry(collector& c, group& gr, int64_t now) {
   if (gr.count > static_cast<int64_t>(gr.ids.size())) out += ", ...";
   out += '\n';
   if (const char* why = c.leaked(r)) out += std::string("\tleaked: ") + why + "\n";
+  if (!r.labels.empty()) out += "\tlabels: " + labels_text(r.labels) + "\n";
   append_entry_body(out, c, r);
   // The creators may differ within a group: the site alone.
   out += r.is_main ? "\tcreated by goro::run at " : "\tcreated at ";
@@ -363,6 +369,7 @@ std::string format(const goroutine_info& g) {
   }
   out += "]:\n";
   if (!g.leaked.empty()) out += "\tleaked: " + g.leaked + "\n";
+  if (!g.labels.empty()) out += "\tlabels: " + goro::detail::labels_text(g.labels) + "\n";
   for (const std::string& f : g.stack) out += f + "\n";
   if (!g.stack_known)
     out += g.state == goroutine_state::running ? "\t(running on another worker: its stack cannot be read)\n"

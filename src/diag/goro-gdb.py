@@ -2,7 +2,7 @@
 # as Go's runtime-gdb.py shows Go's.
 #
 #   (gdb) source /usr/local/share/goro/gdb/goro-gdb.py   # installed here
-#   (gdb) info goroutines          # every goroutine: id, state, wait reason, creation site
+#   (gdb) info goroutines          # every goroutine: id, state, wait reason, labels, creation site
 #   (gdb) goroutine 7 bt           # any gdb command, run in goroutine 7's frames
 #   (gdb) goroutine 7 frame 3
 #   (gdb) goroutine all bt
@@ -101,6 +101,29 @@ def _state(g):
     if status == 3:
         s = _wait_reason(g)
     return s
+
+
+def _std_string(v):
+    """A libstdc++ std::string's text."""
+    return v["_M_dataplus"]["_M_p"].string(length=int(v["_M_string_length"]))
+
+
+def _labels(g):
+    """Goroutine g's labels (goro/labels.hpp) as the dump prints them, or ''."""
+    s = g["labels"]
+    if int(s) == 0:
+        return ""
+    try:
+        impl = s.dereference()["kv"]["_M_impl"]
+        first, last = impl["_M_start"], impl["_M_finish"]
+        n = int(last - first)
+        pairs = []
+        for i in range(n):
+            kv = (first + i).dereference()
+            pairs.append('"%s":"%s"' % (_std_string(kv["first"]), _std_string(kv["second"])))
+        return "{" + ", ".join(pairs) + "}"
+    except gdb.error:
+        return "{?}"
 
 
 def _where(pc):
@@ -235,7 +258,7 @@ def _run_in_goroutine(g, cmd):
 
 
 class InfoGoroutines(gdb.Command):
-    """Every goroutine: id, state (its wait reason if parked), creation site.
+    """Every goroutine: id, state (its wait reason if parked), labels, creation site.
 
     `*` marks the goroutine running on the selected thread."""
 
@@ -258,8 +281,10 @@ class InfoGoroutines(gdb.Command):
                 creator = "created by goroutine %d" % int(g["parent_id"])
             else:
                 creator = "created by a plain thread"
-            print("%s goroutine %d [%s] %s at %s" % (mark, int(g["id"]), _state(g), creator,
-                                                     _where(int(g["created_pc"]))))
+            labels = _labels(g)
+            print("%s goroutine %d [%s]%s %s at %s" % (mark, int(g["id"]), _state(g),
+                                                       " labels: " + labels if labels else "", creator,
+                                                       _where(int(g["created_pc"]))))
 
 
 class GoroutineCommand(gdb.Command):

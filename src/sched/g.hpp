@@ -49,6 +49,7 @@ const char* g_status_string(g_status s);
 
 struct p;
 struct m;
+struct label_set;
 
 // Bytes of closure storage inside the g; larger closures go to the heap.
 inline constexpr size_t kInlineClosure = 48;
@@ -126,8 +127,16 @@ struct alignas(64) g {
   // Bytes of the closure (inline or heap), for the partial-deadlock report,
   // which counts channel handles inside it as the goroutine's.
   uint32_t closure_size = 0;
-  // The thread-waiter's thread id (is_thread only) for the deadlock check.
-  int tid = 0;
+  union {
+    // A goroutine's labels (goro/labels.hpp, sched/labels.hpp: one
+    // reference), or null; read by the dump under labels.hpp's rule, so
+    // written with __atomic stores. Kept after exit until the record's
+    // next g_start (exit does not read this line).
+    label_set* labels = nullptr;
+    // The thread-waiter's thread id (is_thread only: those have no
+    // labels) for the deadlock check.
+    int tid;
+  };
   // The lock-order check's list of the goro locks this goroutine holds
   // (sync/lock_order.cpp; made on first use, kept by the record across
   // lives, read and written only under the detector's lock).

@@ -27,6 +27,7 @@
 #include "base/race.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sched/labels.hpp"
 #include "sched/trace.hpp"
 
 namespace goro::detail {
@@ -260,7 +261,13 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   gp->created_pc = created_pc;
   m* mp = current_m();
   p* pp = owned_p(mp);
-  gp->parent_id = (mp != nullptr && mp->curg != nullptr) ? mp->curg->id : 0;
+  g* parent = mp != nullptr ? mp->curg : nullptr;
+  gp->parent_id = parent != nullptr ? parent->id : 0;
+  // The creator's labels (goro/labels.hpp). A record keeps its previous
+  // life's set until now: dropping it at exit would read this line there,
+  // which only the spawner writes (see g.hpp's layout).
+  label_set* inherited = parent != nullptr && parent->labels != nullptr ? labels_ref(parent->labels) : nullptr;
+  if (gp->labels != nullptr || inherited != nullptr) labels_replace(gp, inherited);
   uint64_t id = next_goid(pp);
   gp->id = id;
   race_token_new(gp);

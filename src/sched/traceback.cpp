@@ -49,6 +49,8 @@
 // allgs, below sched: the deadlock report calls in holding sched.lock).
 #include "sched/traceback.hpp"
 
+#include "sched/labels.hpp"
+
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -144,6 +146,13 @@ bool g_inspector::read_fields(g* gp, g_record* r, bool want_stack, pending* it) 
   r->reason = racy_read(gp->reason);
   r->wait_since = racy_read(gp->wait_since);
   r->status = s1;
+  r->labels.clear();
+  if (__atomic_load_n(&gp->labels, __ATOMIC_RELAXED) != nullptr) {
+    // Under labels.hpp's rule: the set cannot be freed while read.
+    labels_read_begin();
+    r->labels = labels_read(gp);
+    labels_read_end();
+  }
   r->is_caller = gp == caller_ && s1 == g_status::running;
   r->stack_known = false;
   r->npcs = 0;
@@ -324,6 +333,10 @@ void g_inspector::print(int fd, const g_record& r, int64_t now) {
   size_t len = strlen(line);
   line[len++] = '\n';
   write_all(fd, line, len);
+  if (!r.labels.empty()) {
+    std::string text = "\tlabels: " + labels_text(r.labels) + "\n";
+    write_all(fd, text.data(), text.size());
+  }
   if (r.stack_known && r.npcs > 0) {
     print_frames(fd, r.pcs, r.npcs, &sym_);
   } else if (!r.stack_known && r.status == g_status::running) {

@@ -55,6 +55,8 @@ struct g_record {
   bool stack_known = false;
   int npcs = 0;
   void* pcs[kTracebackMax];  // innermost first, print_frames' convention
+  // Its labels (goro/labels.hpp), sorted by key; empty for none.
+  std::vector<std::pair<std::string, std::string>> labels;
 };
 
 class g_inspector {

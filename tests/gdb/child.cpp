@@ -1,7 +1,7 @@
 // The program goro_gdb_tests looks at with gdb (gdb_test.cpp): two
 // goroutines parked in known functions, the main goroutine in a blocking
 // read of stdin. Prints "ready PID RECEIVER_ID LOCKER_ID" once both are
-// parked, then exits 0 when stdin closes (after gdb has come and gone: a
+// parked (the receiver labelled role=receiver), then exits 0 when stdin closes (after gdb has come and gone: a
 // register the commands left changed would crash it instead), or is
 // killed by the test (SIGABRT, for a core file).
 #include <unistd.h>
@@ -37,7 +37,10 @@ int main() {
     goro::chan<int> ch = goro::make_chan<int>();
     goro::mutex mu;
     mu.lock();
-    uint64_t receiver = goro::go([ch] { gdb_child_blocked_receiving(ch); });
+    uint64_t receiver = goro::go([ch] {
+      goro::set_goroutine_labels(goro::with_labels(goro::background(), {{"role", "receiver"}}));
+      gdb_child_blocked_receiving(ch);
+    });
     uint64_t locker = goro::go([&mu] { gdb_child_blocked_locking(mu); });
     while (!parked(receiver, "chan receive") || !parked(locker, "sync.Mutex.Lock")) goro::yield();
     std::printf("ready %d %llu %llu\n", static_cast<int>(getpid()), static_cast<unsigned long long>(receiver),

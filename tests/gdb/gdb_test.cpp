@@ -70,7 +70,8 @@ std::string gdb_command(const std::string& gdb, const std::string& target, uint6
 
 void expect_goroutines_shown(const std::string& out, uint64_t receiver, uint64_t locker) {
   std::string info = section(out, "==info", "==receiver");
-  EXPECT_TRUE(contains(info, "goroutine " + std::to_string(receiver) + " [chan receive] created by goroutine 1 at "))
+  EXPECT_TRUE(contains(info, "goroutine " + std::to_string(receiver) +
+                                " [chan receive] labels: {\"role\":\"receiver\"} created by goroutine 1 at "))
       << out;
   EXPECT_TRUE(contains(info, "goroutine " + std::to_string(locker) + " [sync.Mutex.Lock] created by goroutine 1 at "))
       << out;
