@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/lock.hpp"
+#include "base/race.hpp"
 #include "sched/g.hpp"
 
 namespace goro::detail {
@@ -13,6 +14,12 @@ namespace {
 
 // Readers inside labels_read_begin/end.
 std::atomic<int64_t> readers{0};
+
+// The reader count, read with a read-modify-write (see labels.hpp: a load
+// would need sequential consistency between the pointer's store and this
+// read, which a store buffer breaks when the store is not a full fence, as
+// under TSan's atomics, and which TSan cannot check anyway).
+int64_t readers_now() noexcept { return readers.fetch_add(0, std::memory_order_acq_rel); }
 
 // Sets whose count reached zero while a reader was inside: freed by the
 // last reader out (or by the freer, if every reader left meanwhile).
@@ -31,9 +38,10 @@ void free_retired_if_unread() {
   {
     retired_sets& r = retired();
     lock_guard lk(r.lock);
-    if (readers.load(std::memory_order_seq_cst) != 0) return;
+    if (readers_now() != 0) return;
     done.swap(r.sets);
   }
+  race_acquire(&readers);
   for (label_set* s : done) delete s;
 }
 
@@ -48,9 +56,13 @@ label_set* labels_ref(label_set* s) noexcept {
 
 void labels_unref(label_set* s) noexcept {
   if (s == nullptr) return;
+  // TSan: every holder's use of s happens before its free.
+  race_release(s);
   // acq_rel: the last one out sees every other holder's reads done.
   if (s->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  if (readers.load(std::memory_order_seq_cst) == 0) {
+  race_acquire(s);
+  if (readers_now() == 0) {
+    race_acquire(&readers);  // TSan: finished readers' reads happen before the free
     delete s;
     return;
   }
@@ -67,6 +79,10 @@ void labels_unref(label_set* s) noexcept {
 label_set* labels_of_self(const g* gp) noexcept { return gp->labels; }
 
 void labels_replace(g* gp, label_set* s) noexcept {
+  // TSan: the runtime is not instrumented (src/CMakeLists.txt), so the
+  // atomics here order nothing for it: the set's construction happens
+  // before a dump's read of it through this edge.
+  if (s != nullptr) race_release(s);
   label_set* old = gp->labels;
   __atomic_store_n(&gp->labels, s, __ATOMIC_SEQ_CST);  // before the unref: the rule in labels.hpp
   labels_unref(old);
@@ -75,12 +91,14 @@ void labels_replace(g* gp, label_set* s) noexcept {
 void labels_read_begin() noexcept { readers.fetch_add(1, std::memory_order_seq_cst); }
 
 void labels_read_end() noexcept {
+  race_release(&readers);  // TSan: this reader's reads happen before any later free
   if (readers.fetch_sub(1, std::memory_order_seq_cst) == 1) free_retired_if_unread();
 }
 
 std::vector<std::pair<std::string, std::string>> labels_read(const g* gp) {
   label_set* s = load_labels(gp);
   if (s == nullptr) return {};
+  race_acquire(s);  // pairs with labels_replace's release
   return s->kv;
 }
 

@@ -4,15 +4,24 @@
 //
 // Reading another goroutine's set (the dump) races with that goroutine
 // replacing it and dropping the last reference. The rule that makes it
-// safe: a reader brackets its reads with labels_read_begin/end, and a set
-// whose count drops to zero while any reader is inside is not freed but
-// retired, and freed once no reader is. Why it holds: a g's pointer is
-// replaced (seq_cst store) before the old set's reference is dropped; a
-// reader's begin (seq_cst increment) comes before its load of the
-// pointer. If a reader loaded the old pointer, its begin precedes the
-// store, hence the freer's check of the reader count, which then sees it.
-// A set retired is reachable from no g, so a reader that begins after the
-// retirement cannot reach it: the last reader out frees the retired.
+// safe: a reader brackets its reads with labels_read_begin/end (an
+// increment and a decrement of one counter), and a set whose count drops
+// to zero while any reader is inside is not freed but retired, and freed
+// once no reader is. Why it holds: a g's pointer is replaced (a release
+// store) before the old set's reference is dropped, and the freer reads
+// the reader count with a read-modify-write (acq_rel), as the reader's
+// begin is one. The two are ordered in the counter's modification order.
+// If the freer's comes first and reads zero, it synchronizes with the
+// reader's begin, so the pointer's replacement happens before the
+// reader's load of it, which then sees the new pointer: the freed set is
+// out of its reach. If the reader's begin comes first, the freer sees it
+// and retires the set. A retired set is reachable from no g, and the
+// last reader out frees the retired under the same read of the count.
+//
+// TSan does not see the runtime's atomics (the runtime is not
+// instrumented): labels.cpp states the same edges with race_release and
+// race_acquire (base/race.hpp), on the set for its publication and its
+// holders, and on the reader count for the readers' reads before a free.
 //
 // Lock order: the retired list's lock is a leaf.
 #pragma once
