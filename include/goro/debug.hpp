@@ -103,6 +103,20 @@ std::vector<uint64_t> goroutine_ids();
 // The goroutine's entry as dump() prints it, ending with a blank line.
 std::string format(const goroutine_info& g);
 
+// The calling goroutine's stack as the dump prints it, as Go's
+// debug.Stack(): "goroutine 7 [running]:", its labels, its frames from
+// the caller of stack() outwards (inlined calls included), and where it
+// was created. On a plain thread: "thread 4242 [running]:" and its
+// frames. For logging where an error is caught:
+//
+//   catch (const std::exception& e) {
+//     log("handler failed: ", e.what(), "\n", goro::debug::stack());
+//   }
+//
+// Costs a symbolization of each frame (milliseconds: the debug
+// information is read for each call); not for hot paths.
+std::string stack();
+
 struct dump_options {
   // Collapse goroutines with the same state, wait reason, stack and
   // creation site into one entry with a count, as pprof's goroutine

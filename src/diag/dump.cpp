@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <unistd.h>
+
 #include "base/check.hpp"
 #include "base/symbolize.hpp"
 #include "chan/handles.hpp"
@@ -396,6 +398,45 @@ void track_channel_handles() noexcept { goro::detail::handle_tracking_start(); }
 
 bool channel_handles_tracked() noexcept {
   return goro::detail::handle_tracking_on.load(std::memory_order_relaxed);
+}
+
+__attribute__((noinline)) std::string stack() {
+  using namespace goro::detail;
+  // Captured here, on the caller's stack; symbolized where there is room.
+  void* pcs[kTracebackMax];
+  int n = stack_pcs(pcs, kTracebackMax, 1);  // from stack()'s caller
+  m* mp = current_m();
+  g* gp = mp != nullptr ? mp->curg : nullptr;
+  g_record self;
+  if (gp != nullptr) {
+    self.id = gp->id;
+    self.parent_id = gp->parent_id;
+    self.created_pc = gp->created_pc;
+    self.is_main = gp->is_main;
+    if (label_set* s = labels_of_self(gp)) self.labels = s->kv;
+  }
+  const int tid = gp == nullptr ? static_cast<int>(gettid()) : 0;
+  std::string out;
+  auto work = [&] {
+    g_inspector ins;
+    out = gp != nullptr ? "goroutine " + std::to_string(self.id) : "thread " + std::to_string(tid);
+    out += " [running]:\n";
+    if (!self.labels.empty()) out += "\tlabels: " + labels_text(self.labels) + "\n";
+    for (int i = 0; i < n; i++) {
+      // Return addresses: each is looked up in its call instruction.
+      out += ins.symbols().frames_at(reinterpret_cast<uintptr_t>(pcs[i]) - 1);
+      out += '\n';
+    }
+    if (gp != nullptr) {
+      char created[600];
+      ins.created_by(self, created, sizeof created);
+      out += '\t';
+      out += created;
+      out += '\n';
+    }
+  };
+  goro::diag::run_collection(goro::diag::call_thunk<decltype(work)>, &work);
+  return out;
 }
 
 void dump(std::ostream& os, dump_options options) {
