@@ -15,10 +15,10 @@ namespace {
 // Readers inside labels_read_begin/end.
 std::atomic<int64_t> readers{0};
 
-// The reader count, read with a read-modify-write (see labels.hpp: a load
-// would need sequential consistency between the pointer's store and this
-// read, which a store buffer breaks when the store is not a full fence, as
-// under TSan's atomics, and which TSan cannot check anyway).
+// The reader count, read with a read-modify-write (see labels.hpp): a
+// load would need sequential consistency between the pointer's store and
+// this read; an RMW meets the readers' increments in the counter's
+// modification order and needs only acquire and release.
 int64_t readers_now() noexcept { return readers.fetch_add(0, std::memory_order_acq_rel); }
 
 // Sets whose count reached zero while a reader was inside: freed by the
