@@ -403,8 +403,11 @@ bool channel_handles_tracked() noexcept {
 __attribute__((noinline)) std::string stack() {
   using namespace goro::detail;
   // Captured here, on the caller's stack; symbolized where there is room.
+  // Not a fixed count of our own frames to skip: a sanitizer's backtrace
+  // interceptor adds one. The frames up to this function's own are left
+  // out below.
   void* pcs[kTracebackMax];
-  int n = stack_pcs(pcs, kTracebackMax, 1);  // from stack()'s caller
+  int n = stack_pcs(pcs, kTracebackMax, 0);
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg : nullptr;
   g_record self;
@@ -422,7 +425,18 @@ __attribute__((noinline)) std::string stack() {
     out = gp != nullptr ? "goroutine " + std::to_string(self.id) : "thread " + std::to_string(tid);
     out += " [running]:\n";
     if (!self.labels.empty()) out += "\tlabels: " + labels_text(self.labels) + "\n";
-    for (int i = 0; i < n; i++) {
+    int first = 1;  // without symbols: stack() is the innermost frame
+    uintptr_t lo = 0, hi = 0;
+    if (function_range(reinterpret_cast<const void*>(&goro::debug::stack), &lo, &hi, &ins.symbols())) {
+      for (int i = 0; i < n; i++) {
+        auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - 1;
+        if (pc >= lo && pc < hi) {
+          first = i + 1;
+          break;
+        }
+      }
+    }
+    for (int i = first; i < n; i++) {
       // Return addresses: each is looked up in its call instruction.
       out += ins.symbols().frames_at(reinterpret_cast<uintptr_t>(pcs[i]) - 1);
       out += '\n';
