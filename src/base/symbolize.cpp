@@ -466,26 +466,15 @@ const std::string& sym_session::frames_at(uintptr_t pc) {
   return frames_.emplace(pc, std::string(buf, n)).first->second;
 }
 
-int format_frame(void* const* pcs, int i, char* line, unsigned long cap, sym_session* session) {
-  // A return address points after the call: look up the call itself.
-  auto pc = reinterpret_cast<uintptr_t>(pcs[i]) - (i > 0 ? 1 : 0);
-  if (session == nullptr) return static_cast<int>(format_pc(pc, nullptr, line, cap));
-  const std::string& text = session->frames_at(pc);
-  size_t n = cap > 0 ? std::min(text.size(), static_cast<size_t>(cap - 1)) : 0;
-  memcpy(line, text.data(), n);
-  if (cap > 0) line[n] = '\0';
-  return static_cast<int>(n);
-}
-
 void print_frames(int fd, void* const* pcs, int n, sym_session* session) {
   sym_session* s = session;
   sym_session* own = nullptr;
   if (s == nullptr) s = own = new sym_session();
   for (int i = 0; i < n; i++) {
-    char line[2048];
-    int len = format_frame(pcs, i, line, sizeof line - 1, s);
-    line[len++] = '\n';
-    write_all(fd, line, static_cast<size_t>(len));
+    // A return address points after the call: look up the call itself.
+    const std::string& text = s->frames_at(reinterpret_cast<uintptr_t>(pcs[i]) - (i > 0 ? 1 : 0));
+    write_all(fd, text.data(), text.size());
+    write_all(fd, "\n", 1);
   }
   delete own;
 }

@@ -76,15 +76,9 @@ void describe_call_site(const void* ret, char* buf, unsigned long n, sym_session
 // symbol table; false if unknown.
 bool function_range(const void* pc, uintptr_t* lo, uintptr_t* hi, sym_session* session);
 
-// Writes the frames `pcs[0..n)` (return addresses, except the first) to fd.
+// Writes the frames `pcs[0..n)` (return addresses, except the first) to
+// fd, each as sym_session::frames_at gives it.
 void print_frames(int fd, void* const* pcs, int n, sym_session* session = nullptr);
-
-// Frame i of pcs (as print_frames takes them) as Go prints it, without
-// the final newline: sym_session::frames_at's text (several frames when
-// the code was inlined), or without a session "function\n\t?? +0xoff"
-// from the dynamic symbol table. Returns the length written to buf (n
-// bytes, truncated).
-int format_frame(void* const* pcs, int i, char* buf, unsigned long n, sym_session* session);
 
 // The same for frames that are all return addresses (stack_pcs' output):
 // a goro::mutex::lock inlined into a std::lock_guard inlined into the
