@@ -466,10 +466,11 @@ inline std::stop_source make_stop_source(const context& ctx) {
 // (errc::canceled). Calling the returned function (stop) cancels the
 // context and unregisters it; once no context is registered for a
 // signal, the action it had before the first registration (usually the
-// default: terminate) is restored, as Go's signal.Stop does. Signals other
-// than SIGKILL/SIGSTOP and the synchronous ones (SIGSEGV, SIGBUS, SIGFPE,
-// SIGILL) only. Throws std::system_error if a handler cannot be installed,
-// std::bad_alloc. Callable from goroutines and plain threads.
+// default: terminate) is restored, as Go's signal.Stop does. The signals
+// goro/signal.hpp's signal_notify takes, and as there, none listed means
+// all of them. Throws std::system_error(EINVAL) for a signal that cannot
+// be taken, std::bad_alloc. Callable from goroutines and plain threads.
+// signal_reset (goro/signal.hpp) undoes this registration too.
 std::pair<context, cancel_func> signal_notify_context(const context& parent, std::initializer_list<int> signals);
 
 }  // namespace goro

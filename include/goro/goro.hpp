@@ -24,6 +24,7 @@
 #include <goro/runtime.hpp>
 #include <goro/rwmutex.hpp>
 #include <goro/select.hpp>
+#include <goro/signal.hpp>
 #include <goro/semaphore.hpp>
 #include <goro/singleflight.hpp>
 #include <goro/stats.hpp>

@@ -8,6 +8,7 @@ namespace goro::detail {
 
 const char* lock_rank_name(lock_rank r) {
   switch (r) {
+    case lock_rank::signal: return "signal";
     case lock_rank::timer: return "timer";
     case lock_rank::chan: return "chan";
     case lock_rank::wait_list: return "wait_list";

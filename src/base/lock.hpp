@@ -22,6 +22,8 @@
 // locks; release builds compile the check away.
 //
 // Rank table, lowest first (acquire in this order):
+//   signal        the signal registry (signal/relay.cpp): its dispatcher
+//                 sends on the registered channels while holding it
 //   timer         one goro::timer / ticker record (time/gotimer.hpp): taken
 //                 before its channel's lock and the P timer heaps
 //   chan          channel state (several at once in select, by address)
@@ -48,7 +50,8 @@
 namespace goro::detail {
 
 enum class lock_rank : uint8_t {
-  timer = 1,
+  signal = 1,
+  timer,
   chan,
   wait_list,
   context,

@@ -9,8 +9,7 @@
 //
 // What must end or must not end the process (the default action restored
 // by stop, the deadlock detector's view of the signal thread) runs in a
-// child: this binary again, with GORO_CTX_SIGNAL_CHILD naming the scenario
-// and a filter selecting SignalChild.Run.
+// child (child.hpp; the child's side is child_test.cpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -25,11 +24,13 @@
 #include <thread>
 
 #include "goro/goro.hpp"
+#include "signal/child.hpp"
 #include "test_util.hpp"
 
-extern char** environ;
-
 namespace {
+
+using signal_test::child_result;
+using signal_test::run_child;
 
 TEST(SignalNotifyContext, CancelledOnSignal) {
   goro_test::for_procs([] {
@@ -90,49 +91,6 @@ TEST(SignalNotifyContext, RejectsUntakeableSignals) {
   EXPECT_THROW(goro::signal_notify_context(goro::background(), {0}), std::system_error);
 }
 
-struct child_result {
-  bool exited = false;
-  int status = -1;  // exit code or signal
-  std::string out;
-};
-
-child_result run_child(const char* scenario) {
-  std::string filter = "--gtest_filter=SignalChild.Run";
-  std::string env = std::string("GORO_CTX_SIGNAL_CHILD=") + scenario;
-  std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; e++) envs.emplace_back(*e);
-  envs.push_back(env);
-  std::vector<char*> envp;
-  for (auto& s : envs) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  char self[] = "/proc/self/exe";
-  char* argv[] = {self, filter.data(), nullptr};
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, envp.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  child_result r;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) r.out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int st = 0;
-  EXPECT_EQ(waitpid(pid, &st, 0), pid);
-  if (WIFEXITED(st)) {
-    r.exited = true;
-    r.status = WEXITSTATUS(st);
-  } else if (WIFSIGNALED(st)) {
-    r.status = WTERMSIG(st);
-  }
-  return r;
-}
-
 // After stop, the signal's earlier action (the default: terminate) is back;
 // before it, a repeated signal is taken.
 TEST(SignalNotifyContext, StopRestoresDefaultAction) {
@@ -157,58 +115,6 @@ TEST(SignalNotifyContext, NoRegistrationNoAlibi) {
   EXPECT_TRUE(r.exited) << r.out;
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("all goroutines are asleep - deadlock!"), std::string::npos) << r.out;
-}
-
-// The child side (does nothing unless run by run_child).
-TEST(SignalChild, Run) {
-  const char* s = std::getenv("GORO_CTX_SIGNAL_CHILD");
-  if (s == nullptr) return;
-  std::string scenario = s;
-  if (scenario == "default_action") {
-    goro::run([] {
-      auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
-      raise(SIGUSR1);
-      ctx.done().recv();
-      raise(SIGUSR1);  // taken: the registration lasts until stop
-      // The pipe is read in order: once a later registration sees its own
-      // signal, the one above was handled (and did not end the process).
-      auto [ctx2, stop2] = goro::signal_notify_context(goro::background(), {SIGUSR1});
-      raise(SIGUSR1);
-      ctx2.done().recv();
-      stop();
-      stop2();
-      std::printf("stopped; raising again\n");
-      std::fflush(stdout);
-      raise(SIGUSR1);  // default action: the process ends here, in raise
-      std::printf("still alive after the signal\n");
-      std::fflush(stdout);
-      std::_Exit(3);
-    });
-  } else if (scenario == "wait_for_signal") {
-    goro::run([] {
-      auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
-      std::thread t([] {
-        goro::ignore_thread_in_deadlock_check();  // only the signal thread may wake main
-        // Long enough for the detector (it reports within ~100 ms) to have
-        // looked; the test can only pass wrongly if the machine is slower.
-        std::this_thread::sleep_for(std::chrono::milliseconds(600));
-        raise(SIGUSR1);
-      });
-      t.detach();
-      ctx.done().recv();
-      std::printf("woken by the signal\n");
-      std::fflush(stdout);
-      stop();
-    });
-    std::_Exit(0);
-  } else if (scenario == "deadlock_after_stop") {
-    goro::run([] {
-      auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
-      stop();
-      goro::chan<int>{}.recv();  // blocks forever: a deadlock
-    });
-  }
-  std::_Exit(1);
 }
 
 }  // namespace

@@ -1,0 +1,429 @@
+// Signals relayed to channels (goro/signal.hpp: signal_notify, Go's
+// signal.Notify, with signal_stop, signal_reset, signal_ignore) and to
+// contexts (signal_notify_context, Go's signal.NotifyContext).
+//
+// How a signal gets there: while anyone is registered for a signal, the
+// runtime's handler is installed for it; the handler writes the signal's
+// number into a pipe (write(2) is async-signal-safe) and returns. A
+// runtime thread, goro-signal, reads the pipe and, outside the handler,
+// where taking locks and readying goroutines is allowed, sends the number
+// on every channel registered for it (without blocking: a full channel
+// misses it, as Go's) and cancels every context registered for it.
+//
+// Rejected design: blocking the signals and taking them with sigwait (or a
+// signalfd) in one thread. That needs the signals blocked in every thread
+// of the process, and goro does not start them all: main and the user's
+// std::threads would still take the default action. A handler catches the
+// signal whichever thread the kernel picks. (goro's own threads need no
+// change: the handler is short and runs on whatever stack it lands on,
+// or the alternate stack, as Go's does with SA_ONSTACK.)
+//
+// Default action: the registry counts registrations per signal. The first
+// installs the handler and saves the action that was there (usually
+// SIG_DFL, SIG_IGN after signal_ignore); when the count returns to 0
+// (signal_stop, signal_reset, stop() of the last context or its last
+// handle dropped) the saved action is put back, so a second Ctrl-C after
+// stop() ends the program, as in Go. Until then, a signal that already
+// cancelled its context is taken again (and does nothing), as in Go.
+//
+// Deadlock detection: goro-signal can ready goroutines (a receiver of a
+// registered channel, a goroutine waiting on a registered context's
+// done()), so while a registration takes any signal it counts as a thread
+// that may act: the deadlock detector must not report `main` blocked on
+// such a receive as a deadlock, as Go does not. With none it is a runtime
+// thread, ignored by the detector. The switch is made under the registry
+// lock.
+//
+// Invariants (under the registry lock):
+//  S1. count[s] == the number of registrations whose mask has s; the
+//      handler is installed for s iff count[s] > 0, and saved[s] then holds
+//      the action to put back.
+//  S2. A context's registration is in `regs` iff its node's `sig` points to
+//      it (its mask may be 0 after signal_reset); the node is alive while
+//      it is there (the node's destruction unregisters it first). A
+//      channel's registration is in `regs` iff its mask is not 0; it holds
+//      a reference to the channel; there is at most one per channel.
+//  S3. `active` == the number of registrations in `regs` whose mask is not
+//      0; goro-signal counts as a thread that may act iff active > 0.
+//
+// Lock order: the registry lock has the lowest rank, `signal`: the
+// dispatcher sends on the channels while it holds it, which is what makes
+// signal_stop's promise hold (no send after it returns). Under it:
+// channel locks (inside chan_try_send, which may ready a receiver) and
+// the deadlock detector's thread registry (leaf). It is never held with a
+// context node's lock: signal_unregister runs with none held, and the
+// dispatcher cancels contexts after releasing it.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "base/check.hpp"
+#include "base/futex.hpp"
+#include "context/context.hpp"
+#include "goro/panic.hpp"
+#include "goro/signal.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::detail {
+
+struct signal_reg {
+  cancel_node* n;  // a context's registration, or null
+  hchan* c;        // a channel's (a reference of its own), or null
+  uint64_t mask;   // bit s-1 for signal s
+};
+
+namespace {
+
+constexpr int kMaxSig = 64;
+
+uint64_t bit(int sig) { return uint64_t{1} << (sig - 1); }
+
+struct registry {
+  runtime_lock lock{lock_rank::signal};
+  std::vector<signal_reg*> regs;       // guarded by lock
+  int count[kMaxSig + 1] = {};         // guarded by lock
+  struct sigaction saved[kMaxSig + 1];  // guarded by lock; valid while count > 0
+  int active = 0;                      // S3; guarded by lock
+  int tid = 0;                         // goro-signal's thread id, 0 before it starts; guarded by lock
+};
+
+registry& reg() {
+  static registry* r = new registry;  // never freed: the handler may outlive statics
+  return *r;
+}
+
+// The pipe: [0] read by goro-signal, [1] written by the handler
+// (non-blocking: a full pipe drops the signal, as a pending signal that
+// arrives again is merged by the kernel too). Set once, before any handler
+// is installed.
+int g_pipe[2] = {-1, -1};
+
+// One byte per signal number, for the handler to write: constant data, not
+// a byte on the handler's stack. That stack is the worker's alternate signal
+// stack, mapped by the worker thread, while the handler may run on a
+// goroutine's TSan fiber, which TSan does not order after that mapping: it
+// reported write(2)'s read of a stack byte as a race.
+constexpr auto kSignalBytes = [] {
+  std::array<unsigned char, kMaxSig + 1> b{};
+  for (int i = 0; i <= kMaxSig; i++) b[static_cast<size_t>(i)] = static_cast<unsigned char>(i);
+  return b;
+}();
+
+void on_signal(int sig) {
+  if (sig < 0 || sig > kMaxSig) return;
+  int saved = errno;
+  [[maybe_unused]] ssize_t w = write(g_pipe[1], &kSignalBytes[static_cast<size_t>(sig)], 1);
+  errno = saved;
+}
+
+// Whether sig may be registered: not SIGKILL or SIGSTOP (they cannot be
+// caught), not the synchronous ones (the crash reporter's), not the
+// real-time signals glibc keeps (its sigaction refuses them).
+bool takeable(int sig) {
+  if (sig < 1 || sig > kMaxSig) return false;
+  switch (sig) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: return false;
+    default: return sig < 32 || sig >= SIGRTMIN;
+  }
+}
+
+// The mask of `signals`, or of every takeable signal but SIGTRAP and
+// SIGPROF when the list is empty and `empty_is_all`. Throws
+// std::system_error(EINVAL) naming `who` for a signal that cannot be taken.
+uint64_t mask_of(std::initializer_list<int> signals, bool empty_is_all, const char* who) {
+  uint64_t mask = 0;
+  for (int sig : signals) {
+    if (!takeable(sig))
+      throw std::system_error(EINVAL, std::generic_category(),
+                              std::string(who) + ": signal " + std::to_string(sig) + " cannot be taken");
+    mask |= bit(sig);
+  }
+  if (signals.size() == 0 && empty_is_all) {
+    for (int sig = 1; sig <= kMaxSig; sig++)
+      if (takeable(sig) && sig != SIGTRAP && sig != SIGPROF) mask |= bit(sig);
+  }
+  return mask;
+}
+
+// Called with r.lock held, after `active` changed from or to 0.
+void set_thread_may_act(registry& r, bool may_act) {
+  if (r.tid == 0) return;
+  if (may_act) {
+    runtime_thread_unregister(r.tid);
+  } else {
+    runtime_thread_register(r.tid);
+  }
+}
+
+// Adds `bits` to s's mask (s is in r.regs, or is put there by the caller
+// in the same critical section): S1 and S3 kept, handlers installed for
+// signals nobody took before.
+void add_bits(registry& r, signal_reg* s, uint64_t bits) {
+  bits &= ~s->mask;
+  if (bits == 0) return;
+  if (s->mask == 0 && r.active++ == 0) set_thread_may_act(r, true);
+  s->mask |= bits;
+  for (int sig = 1; sig <= kMaxSig; sig++) {
+    if ((bits & bit(sig)) == 0 || r.count[sig]++ > 0) continue;
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
+    // takeable() ruled out every signal the kernel or glibc refuses.
+    if (sigaction(sig, &sa, &r.saved[sig]) != 0) fatal("runtime: sigaction(%d): %s", sig, strerror(errno));
+  }
+}
+
+// Takes `bits` out of s's mask, putting back the earlier action of each
+// signal nobody takes any more (S1, S3).
+void drop_bits(registry& r, signal_reg* s, uint64_t bits) {
+  bits &= s->mask;
+  if (bits == 0) return;
+  s->mask &= ~bits;
+  for (int sig = 1; sig <= kMaxSig; sig++) {
+    if ((bits & bit(sig)) != 0 && --r.count[sig] == 0) sigaction(sig, &r.saved[sig], nullptr);
+  }
+  if (s->mask == 0 && --r.active == 0) set_thread_may_act(r, false);
+}
+
+void remove_reg(registry& r, signal_reg* s) {
+  for (size_t i = 0; i < r.regs.size(); i++) {
+    if (r.regs[i] == s) {
+      r.regs[i] = r.regs.back();
+      r.regs.pop_back();
+      return;
+    }
+  }
+}
+
+// Takes `bits` from every registration; channels left with none are taken
+// out of `regs` and returned, for the caller to release their channels
+// and free them once the lock is released (S2).
+std::vector<signal_reg*> drop_bits_everywhere(registry& r, uint64_t bits) {
+  std::vector<signal_reg*> gone;
+  for (size_t i = 0; i < r.regs.size();) {
+    signal_reg* s = r.regs[i];
+    drop_bits(r, s, bits);
+    if (s->c != nullptr && s->mask == 0) {
+      r.regs[i] = r.regs.back();
+      r.regs.pop_back();
+      gone.push_back(s);
+    } else {
+      i++;
+    }
+  }
+  return gone;
+}
+
+void free_channel_regs(const std::vector<signal_reg*>& gone) noexcept {
+  for (signal_reg* s : gone) {
+    chan_release(s->c);
+    delete s;
+  }
+}
+
+void dispatch(int sig) {
+  std::vector<cancel_node*> hit;
+  {
+    registry& r = reg();
+    lock_guard lk(r.lock);
+    for (signal_reg* s : r.regs) {
+      if ((s->mask & bit(sig)) == 0) continue;
+      if (s->c != nullptr) {
+        int v = sig;
+        try {
+          chan_try_send(s->c, &v);  // would_block: this channel misses it
+        } catch (const panic_error& e) {
+          fatal_exit(2, "goro: a channel registered with goro::signal_notify was closed before signal_stop (%s)",
+                     e.what());
+        }
+      } else if (ctx_try_retain(s->n)) {
+        hit.push_back(s->n);
+      }
+    }
+  }
+  for (cancel_node* n : hit) {
+    ctx_cancel_tree(n, static_cast<int>(errc::canceled), make_error_code(errc::canceled), true);
+    ctx_release(n);
+  }
+}
+
+void* signal_main(void* started) {
+  prctl(PR_SET_NAME, "goro-signal", 0, 0, 0);
+  {
+    registry& r = reg();
+    lock_guard lk(r.lock);
+    r.tid = static_cast<int>(syscall(SYS_gettid));
+    if (r.active == 0) set_thread_may_act(r, false);  // all gone before it started
+  }
+  static_cast<note*>(started)->wake();
+  for (;;) {
+    unsigned char b;
+    ssize_t got = read(g_pipe[0], &b, 1);
+    if (got == 1) {
+      dispatch(b);
+    } else if (got < 0 && errno != EINTR) {
+      fatal("runtime: goro-signal: read: %s", strerror(errno));
+    }
+  }
+  return nullptr;
+}
+
+// Makes the pipe on first use, with r.lock held. Returns true when the
+// caller must start goro-signal (after releasing the lock: the thread
+// takes it to publish its id; it starts as a thread that may act, which is
+// right, as the caller registers something). Throws std::system_error.
+bool make_pipe_locked(const char* who) {
+  if (g_pipe[0] >= 0) return false;
+  if (pipe2(g_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), std::string(who) + ": pipe2");
+  fcntl(g_pipe[1], F_SETFL, fcntl(g_pipe[1], F_GETFL) | O_NONBLOCK);
+  return true;
+}
+
+void start_relay() { start_runtime_thread(signal_main, 256 << 10, "signal"); }
+
+}  // namespace
+
+void signal_unregister(cancel_node* n) noexcept {
+  registry& r = reg();
+  lock_guard lk(r.lock);
+  // Under the lock: exchange, so that two callers do not both free it.
+  cancel_extras* x = extras(n);
+  if (x == nullptr) return;
+  signal_reg* s = x->sig.exchange(nullptr, std::memory_order_acq_rel);
+  if (s == nullptr) return;
+  remove_reg(r, s);
+  drop_bits(r, s, s->mask);
+  delete s;
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+std::pair<context, cancel_func> signal_notify_context(const context& parent, std::initializer_list<int> signals) {
+  using namespace detail;
+  uint64_t mask = mask_of(signals, true, "goro::signal_notify_context");
+  auto [ctx, cancel] = ctx_access::pair(ctx_with_cancel_extended(ctx_access::node(parent)));
+  auto* n = static_cast<cancel_node*>(ctx_access::node(ctx));
+  auto* s = new signal_reg{n, nullptr, 0};
+  registry& r = detail::reg();
+  bool start;
+  {
+    lock_guard lk(r.lock);
+    try {
+      start = make_pipe_locked("goro::signal_notify_context");
+    } catch (...) {
+      delete s;
+      throw;
+    }
+    r.regs.push_back(s);
+    add_bits(r, s, mask);
+    extras(n)->sig.store(s, std::memory_order_release);
+  }
+  if (start) start_relay();
+  return {ctx, cancel};
+}
+
+void signal_notify(const send_chan<int>& c, std::initializer_list<int> signals) {
+  using namespace detail;
+  if (c.is_nil()) throw panic_error("os/signal: Notify using nil channel");
+  uint64_t mask = mask_of(signals, true, "goro::signal_notify");
+  hchan* hc = chan_access::core(c);
+  auto* fresh = new signal_reg{nullptr, hc, 0};
+  registry& r = detail::reg();
+  bool start;
+  {
+    lock_guard lk(r.lock);
+    try {
+      start = make_pipe_locked("goro::signal_notify");
+    } catch (...) {
+      delete fresh;
+      throw;
+    }
+    signal_reg* s = nullptr;
+    for (signal_reg* x : r.regs) {
+      if (x->c == hc) s = x;
+    }
+    if (s == nullptr) {
+      s = fresh;
+      fresh = nullptr;
+      chan_retain(hc);
+      r.regs.push_back(s);
+    }
+    add_bits(r, s, mask);
+  }
+  delete fresh;
+  if (start) start_relay();
+}
+
+void signal_stop(const send_chan<int>& c) {
+  using namespace detail;
+  hchan* hc = chan_access::core(c);
+  if (hc == nullptr) return;
+  registry& r = detail::reg();
+  std::vector<signal_reg*> gone;
+  {
+    lock_guard lk(r.lock);
+    for (signal_reg* s : r.regs) {
+      if (s->c == hc) {
+        gone.push_back(s);
+        break;
+      }
+    }
+    if (!gone.empty()) {
+      remove_reg(r, gone[0]);
+      drop_bits(r, gone[0], gone[0]->mask);
+    }
+  }
+  free_channel_regs(gone);
+}
+
+void signal_reset(std::initializer_list<int> signals) {
+  using namespace detail;
+  uint64_t mask = mask_of(signals, true, "goro::signal_reset");
+  registry& r = detail::reg();
+  std::vector<signal_reg*> gone;
+  {
+    lock_guard lk(r.lock);
+    gone = drop_bits_everywhere(r, mask);
+  }
+  free_channel_regs(gone);
+}
+
+void signal_ignore(std::initializer_list<int> signals) {
+  using namespace detail;
+  uint64_t mask = mask_of(signals, true, "goro::signal_ignore");
+  registry& r = detail::reg();
+  std::vector<signal_reg*> gone;
+  {
+    lock_guard lk(r.lock);
+    gone = drop_bits_everywhere(r, mask);
+    // Now nobody takes them (count 0): SIG_IGN until the next registration,
+    // which saves SIG_IGN as the action to put back after it.
+    struct sigaction sa{};
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    for (int sig = 1; sig <= kMaxSig; sig++) {
+      if ((mask & bit(sig)) != 0) sigaction(sig, &sa, nullptr);
+    }
+  }
+  free_channel_regs(gone);
+}
+
+bool signal_ignored(int sig) {
+  struct sigaction old{};
+  if (sig < 1 || sig > detail::kMaxSig || sigaction(sig, nullptr, &old) != 0) return false;
+  return (old.sa_flags & SA_SIGINFO) == 0 && old.sa_handler == SIG_IGN;
+}
+
+}  // namespace goro

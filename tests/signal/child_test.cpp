@@ -1,0 +1,141 @@
+// The child side of tests/signal's scenarios (child.hpp runs them): does
+// nothing unless GORO_SIGNAL_CHILD names a scenario.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "goro/goro.hpp"
+
+namespace {
+
+TEST(SignalChild, Run) {
+  const char* s = std::getenv("GORO_SIGNAL_CHILD");
+  if (s == nullptr) return;
+  std::string scenario = s;
+  if (scenario == "default_action") {
+    goro::run([] {
+      auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
+      raise(SIGUSR1);
+      ctx.done().recv();
+      raise(SIGUSR1);  // taken: the registration lasts until stop
+      // The pipe is read in order: once a later registration sees its own
+      // signal, the one above was handled (and did not end the process).
+      auto [ctx2, stop2] = goro::signal_notify_context(goro::background(), {SIGUSR1});
+      raise(SIGUSR1);
+      ctx2.done().recv();
+      stop();
+      stop2();
+      std::printf("stopped; raising again\n");
+      std::fflush(stdout);
+      raise(SIGUSR1);  // default action: the process ends here, in raise
+      std::printf("still alive after the signal\n");
+      std::fflush(stdout);
+      std::_Exit(3);
+    });
+  } else if (scenario == "wait_for_signal") {
+    goro::run([] {
+      auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
+      std::thread t([] {
+        goro::ignore_thread_in_deadlock_check();  // only the signal thread may wake main
+        // Long enough for the detector (it reports within ~100 ms) to have
+        // looked; the test can only pass wrongly if the machine is slower.
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        raise(SIGUSR1);
+      });
+      t.detach();
+      ctx.done().recv();
+      std::printf("woken by the signal\n");
+      std::fflush(stdout);
+      stop();
+    });
+    std::_Exit(0);
+  } else if (scenario == "deadlock_after_stop") {
+    goro::run([] {
+      auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
+      stop();
+      goro::chan<int>{}.recv();  // blocks forever: a deadlock
+    });
+  } else if (scenario == "notify_stop") {
+    goro::run([] {
+      auto c = goro::make_chan<int>(1);
+      goro::signal_notify(c, {SIGUSR1});
+      raise(SIGUSR1);
+      if (c.recv() != SIGUSR1) std::_Exit(4);
+      goro::signal_stop(c);
+      std::printf("stopped; raising again\n");
+      std::fflush(stdout);
+      raise(SIGUSR1);  // default action: the process ends here, in raise
+      std::printf("still alive after the signal\n");
+      std::fflush(stdout);
+      std::_Exit(3);
+    });
+  } else if (scenario == "reset") {
+    goro::run([] {
+      auto c = goro::make_chan<int>(1);
+      goro::signal_notify(c, {SIGUSR2});
+      auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR2});
+      goro::signal_reset({SIGUSR2});  // both registrations, so the default is back
+      std::printf("reset; raising\n");
+      std::fflush(stdout);
+      raise(SIGUSR2);
+      std::printf("still alive after the signal\n");
+      std::fflush(stdout);
+      std::_Exit(3);
+    });
+  } else if (scenario == "ignore") {
+    goro::run([] {
+      if (goro::signal_ignored(SIGUSR1)) std::_Exit(4);
+      goro::signal_ignore({SIGUSR1});
+      if (!goro::signal_ignored(SIGUSR1)) std::_Exit(5);
+      raise(SIGUSR1);  // ignored: nothing happens
+      auto c = goro::make_chan<int>(1);
+      goro::signal_notify(c, {SIGUSR1});  // taken again
+      if (goro::signal_ignored(SIGUSR1)) std::_Exit(6);
+      raise(SIGUSR1);
+      if (c.recv() != SIGUSR1) std::_Exit(7);
+      goro::signal_stop(c);  // back to ignored, the action before notify
+      if (!goro::signal_ignored(SIGUSR1)) std::_Exit(8);
+      raise(SIGUSR1);
+      std::printf("ignored throughout\n");
+      std::fflush(stdout);
+    });
+    std::_Exit(0);
+  } else if (scenario == "notify_wait") {
+    goro::run([] {
+      auto c = goro::make_chan<int>(1);
+      goro::signal_notify(c, {SIGUSR1});
+      std::thread t([] {
+        goro::ignore_thread_in_deadlock_check();  // only the signal thread may wake main
+        // As in wait_for_signal: the test can only pass wrongly if the
+        // detector takes longer than this to look.
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        raise(SIGUSR1);
+      });
+      t.detach();
+      if (c.recv() != SIGUSR1) std::_Exit(4);
+      std::printf("woken by the signal\n");
+      std::fflush(stdout);
+      goro::signal_stop(c);
+    });
+    std::_Exit(0);
+  } else if (scenario == "closed_channel") {
+    goro::run([] {
+      auto c = goro::make_chan<int>(1);
+      goro::signal_notify(c, {SIGUSR1});
+      c.close();
+      raise(SIGUSR1);
+      goro::sleep_for(std::chrono::seconds(60));  // the relay ends the process first
+      std::printf("not ended by the closed channel\n");
+      std::fflush(stdout);
+      std::_Exit(3);
+    });
+  }
+  std::_Exit(1);
+}
+
+}  // namespace

@@ -1,0 +1,265 @@
+// goro::signal_notify, signal_stop, signal_reset, signal_ignore (Go's
+// signal.Notify, Stop, Reset, Ignore; their tests in
+// src/os/signal/signal_test.go: TestSignal, TestStop, TestReset,
+// TestIgnored...). Signals are raised with raise() (the handler has run
+// when it returns) and only SIGUSR1, SIGUSR2 and SIGWINCH, which a test
+// runner does not send.
+//
+// The relay reads its pipe in order and serves every registration of a
+// signal in one step, so once a probe channel registered for the same
+// signal has received the n-th raise, every other registration has been
+// offered that raise too: that is how these tests know a signal was NOT
+// delivered without waiting for time to pass. A signal nobody is
+// registered for would end the process (its default action): a test that
+// unregisters keeps a probe registered while it raises; what must end
+// the process runs in a child (child_test.cpp).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "signal/child.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using signal_test::child_result;
+using signal_test::run_child;
+
+TEST(SignalNotify, DeliversTheSignalsNumber) {
+  goro_test::for_procs([] {
+    auto c = goro::make_chan<int>(2);
+    goro::signal_notify(c, {SIGUSR1, SIGUSR2});
+    ASSERT_EQ(raise(SIGUSR2), 0);
+    EXPECT_EQ(c.recv(), SIGUSR2);
+    ASSERT_EQ(raise(SIGUSR1), 0);
+    EXPECT_EQ(c.recv(), SIGUSR1);
+    goro::signal_stop(c);
+  });
+}
+
+// A goroutine parked on the channel is woken by a signal a plain thread
+// takes.
+TEST(SignalNotify, WakesAGoroutineParkedOnTheChannel) {
+  goro::run([] {
+    auto c = goro::make_chan<int>(1);
+    goro::signal_notify(c, {SIGUSR1});
+    auto got = goro::make_chan<int>();
+    goro::go([&] { got.send(c.recv()); });
+    std::thread t([] { raise(SIGUSR1); });
+    EXPECT_EQ(got.recv(), SIGUSR1);
+    t.join();
+    goro::signal_stop(c);
+  });
+}
+
+// Go's TestSignal with several channels: each registration gets its own
+// copy, contexts included.
+TEST(SignalNotify, EachRegistrationGetsItsOwnCopy) {
+  auto a = goro::make_chan<int>(1);
+  auto b = goro::make_chan<int>(1);
+  goro::signal_notify(a, {SIGUSR1});
+  goro::signal_notify(b, {SIGUSR1});
+  auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  EXPECT_EQ(a.recv(), SIGUSR1);
+  EXPECT_EQ(b.recv(), SIGUSR1);
+  ctx.done().recv();
+  goro::signal_stop(a);
+  goro::signal_stop(b);
+  stop();
+}
+
+TEST(SignalNotify, RepeatedCallsAddSignals) {
+  auto c = goro::make_chan<int>(2);
+  goro::signal_notify(c, {SIGUSR1});
+  goro::signal_notify(c, {SIGUSR2});
+  goro::signal_notify(c, {SIGUSR1});  // already there: no second copy
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  ASSERT_EQ(raise(SIGUSR2), 0);
+  EXPECT_EQ(c.recv(), SIGUSR1);
+  EXPECT_EQ(c.recv(), SIGUSR2);
+  EXPECT_EQ(c.len(), 0);
+  goro::signal_stop(c);
+}
+
+// The send never blocks: a full channel misses the signal (Go's "package
+// signal will not block sending to c").
+TEST(SignalNotify, AFullChannelMissesTheSignal) {
+  auto c = goro::make_chan<int>(1);
+  auto probe = goro::make_chan<int>(8);
+  goro::signal_notify(c, {SIGUSR1});
+  goro::signal_notify(probe, {SIGUSR1});
+  for (int i = 0; i < 3; i++) ASSERT_EQ(raise(SIGUSR1), 0);
+  for (int i = 0; i < 3; i++) EXPECT_EQ(probe.recv(), SIGUSR1);  // all three relayed
+  EXPECT_EQ(c.len(), 1);
+  EXPECT_EQ(c.recv(), SIGUSR1);
+  // Unbuffered with nobody receiving: missed too.
+  auto unbuffered = goro::make_chan<int>();
+  goro::signal_notify(unbuffered, {SIGUSR1});
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  EXPECT_EQ(probe.recv(), SIGUSR1);
+  EXPECT_FALSE(unbuffered.try_recv());
+  goro::signal_stop(unbuffered);
+  goro::signal_stop(c);
+  goro::signal_stop(probe);
+}
+
+// Go's TestStop: after Stop returns, the channel gets no more signals.
+TEST(SignalNotify, NoSignalAfterStopReturns) {
+  auto c = goro::make_chan<int>(4);
+  auto probe = goro::make_chan<int>(4);
+  goro::signal_notify(c, {SIGUSR1});
+  goro::signal_notify(probe, {SIGUSR1});
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  EXPECT_EQ(probe.recv(), SIGUSR1);
+  EXPECT_EQ(c.recv(), SIGUSR1);
+  goro::signal_stop(c);
+  goro::signal_stop(c);                    // twice: harmless
+  goro::signal_stop(goro::make_chan<int>(1));  // never registered: harmless
+  goro::signal_stop(goro::chan<int>{});        // nil: harmless
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  EXPECT_EQ(probe.recv(), SIGUSR1);
+  EXPECT_EQ(c.len(), 0);
+  // Registered again, it takes signals again.
+  goro::signal_notify(c, {SIGUSR1});
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  EXPECT_EQ(probe.recv(), SIGUSR1);
+  EXPECT_EQ(c.recv(), SIGUSR1);
+  goro::signal_stop(c);
+  goro::signal_stop(probe);
+}
+
+// No signals listed: every signal that can be taken (SIGWINCH's default is
+// to ignore it, so a wrong mask could not end the test process).
+TEST(SignalNotify, NoSignalsListedMeansAll) {
+  auto c = goro::make_chan<int>(2);
+  goro::signal_notify(c);
+  EXPECT_FALSE(goro::signal_ignored(SIGUSR2));
+  ASSERT_EQ(raise(SIGWINCH), 0);
+  EXPECT_EQ(c.recv(), SIGWINCH);
+  ASSERT_EQ(raise(SIGUSR2), 0);
+  EXPECT_EQ(c.recv(), SIGUSR2);
+  goro::signal_stop(c);
+}
+
+TEST(SignalNotify, MisuseIsAClearError) {
+  try {
+    goro::signal_notify(goro::chan<int>{}, {SIGUSR1});
+    ADD_FAILURE() << "no panic for a nil channel";
+  } catch (const goro::panic_error& e) {
+    EXPECT_STREQ(e.what(), "os/signal: Notify using nil channel");
+  }
+  auto c = goro::make_chan<int>(1);
+  auto probe = goro::make_chan<int>(2);
+  goro::signal_notify(probe, {SIGUSR1});
+  for (int bad : {0, SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, 32, 65})
+    EXPECT_THROW(goro::signal_notify(c, {SIGUSR1, bad}), std::system_error) << bad;
+  EXPECT_THROW(goro::signal_reset({SIGKILL}), std::system_error);
+  EXPECT_THROW(goro::signal_ignore({SIGSTOP}), std::system_error);
+  // The failed calls registered nothing.
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  EXPECT_EQ(probe.recv(), SIGUSR1);
+  EXPECT_EQ(c.len(), 0);
+  goro::signal_stop(probe);
+}
+
+// Go's TestReset, in-process half: reset takes a signal from every
+// channel and context, and leaves the others' other signals alone.
+TEST(SignalNotify, ResetUndoesEveryRegistrationOfTheSignal) {
+  auto c = goro::make_chan<int>(2);
+  goro::signal_notify(c, {SIGUSR1, SIGUSR2});
+  auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR2});
+  goro::signal_reset({SIGUSR2});
+  auto probe = goro::make_chan<int>(2);
+  goro::signal_notify(probe, {SIGUSR2});
+  ASSERT_EQ(raise(SIGUSR2), 0);
+  EXPECT_EQ(probe.recv(), SIGUSR2);
+  EXPECT_EQ(c.len(), 0);
+  EXPECT_FALSE(ctx.err());  // no longer cancelled by SIGUSR2
+  ASSERT_EQ(raise(SIGUSR1), 0);  // c still takes SIGUSR1
+  EXPECT_EQ(c.recv(), SIGUSR1);
+  goro::signal_stop(c);
+  goro::signal_stop(probe);
+  stop();
+}
+
+// Registrations come and go from goroutines while a thread keeps raising:
+// every registration sees a signal, nothing crashes, and a probe keeps the
+// signal taken throughout.
+TEST(SignalNotify, RegistrationsChurnWhileSignalsArrive) {
+  auto probe = goro::make_chan<int>(1);
+  goro::signal_notify(probe, {SIGUSR1});
+  std::atomic<bool> done{false};
+  std::thread raiser([&] {
+    while (!done.load()) {
+      raise(SIGUSR1);
+      std::this_thread::yield();
+    }
+  });
+  goro::run([] {
+    goro::wait_group wg;
+    const int per = goro_test::scaled(50, 5);
+    for (int g = 0; g < 8; g++) {
+      wg.go([per] {
+        for (int i = 0; i < per; i++) {
+          auto c = goro::make_chan<int>(1);
+          goro::signal_notify(c, {SIGUSR1});
+          EXPECT_EQ(c.recv(), SIGUSR1);
+          goro::signal_stop(c);
+        }
+      });
+    }
+    wg.wait();
+  });
+  done = true;
+  raiser.join();
+  goro::signal_stop(probe);
+}
+
+TEST(SignalNotify, StopPutsTheDefaultActionBack) {
+  child_result r = run_child("notify_stop");
+  EXPECT_FALSE(r.exited) << r.out;
+  EXPECT_EQ(r.status, SIGUSR1) << r.out;
+  EXPECT_NE(r.out.find("stopped; raising again"), std::string::npos) << r.out;
+}
+
+TEST(SignalNotify, ResetPutsTheDefaultActionBack) {
+  child_result r = run_child("reset");
+  EXPECT_FALSE(r.exited) << r.out;
+  EXPECT_EQ(r.status, SIGUSR2) << r.out;
+  EXPECT_NE(r.out.find("reset; raising"), std::string::npos) << r.out;
+}
+
+// Go's TestIgnored and TestIgnore: ignored, taken again by a registration,
+// ignored again once it stops.
+TEST(SignalNotify, IgnoreAndIgnored) {
+  child_result r = run_child("ignore");
+  EXPECT_TRUE(r.exited) << r.out;
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("ignored throughout"), std::string::npos) << r.out;
+}
+
+// main parked on a registered channel is not a deadlock.
+TEST(SignalNotify, WaitingOnTheChannelIsNotADeadlock) {
+  child_result r = run_child("notify_wait");
+  EXPECT_TRUE(r.exited) << r.out;
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("woken by the signal"), std::string::npos) << r.out;
+}
+
+// Closing a registered channel ends the program with a message naming the
+// mistake (Go's send on a closed channel panics in its signal goroutine).
+TEST(SignalNotify, AClosedRegisteredChannelIsFatal) {
+  child_result r = run_child("closed_channel");
+  EXPECT_TRUE(r.exited) << r.out;
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("closed before signal_stop"), std::string::npos) << r.out;
+}
+
+}  // namespace
