@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "goro/panic.hpp"
 #include "goro/runtime.hpp"
 #include "goro/time.hpp"
 
@@ -191,6 +192,20 @@ void for_procs(F f) {
     goro::set_maxprocs(procs);
     SCOPED_TRACE("procs=" + std::to_string(procs));
     goro::run(f);
+  }
+}
+
+// Runs f and expects it to throw goro::panic_error with exactly msg (Go's
+// panic message); anything else, or nothing, fails the test.
+template <class F>
+void expect_panic(F f, const char* msg) {
+  try {
+    f();
+    ADD_FAILURE() << "expected panic: " << msg;
+  } catch (const goro::panic_error& e) {
+    EXPECT_STREQ(e.what(), msg);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected panic: " << msg << "; threw instead: " << e.what();
   }
 }
 

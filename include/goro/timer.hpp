@@ -23,8 +23,13 @@
 //    dropping a million unfired timers frees them. An after_func timer is
 //    the exception, as in Go: its function still runs when the last
 //    handle is gone (keep the handle only to stop it).
-//  - Values are the time the timer was found due, on the steady clock (at
-//    or after the deadline; a deadline is never early).
+//  - Once the clock is past a deadline, every receive sees the value, a
+//    non-blocking one too (try_recv, a select with on_default): a receive
+//    that finds none runs a timer its worker has not fired yet, as Go's
+//    do. A deadline is never early.
+//  - Values are the deadline the value was due at, on the steady clock (a
+//    tick's own: start + k * period), as Go sends: a late fire or a late
+//    receive does not change it.
 //  - A huge duration is clamped: the timer never fires (it does not wrap).
 //
 // Representation (docs/design.md, "Timers"): each timer is one record of
@@ -191,8 +196,8 @@ class timer : public detail::timer_handle {
   friend timer after_func(std::chrono::duration<Rep, Period> d, F&& f);
 };
 
-// A new timer that delivers the current time on its channel once d has
-// passed (Go's time.NewTimer). Zero or negative d: at once. Never blocks;
+// A new timer that delivers the time on its channel once d has passed
+// (Go's time.NewTimer): the deadline, now + d. Zero or negative d: at once. Never blocks;
 // callable from goroutines and plain threads. Throws std::bad_alloc.
 //
 //   goro::timer t = goro::new_timer(1s);

@@ -12,10 +12,14 @@
 //
 // The callback runs on a worker's scheduler stack with no lock held: it
 // only takes the channel lock (rank chan) if a receiver is parked, and
-// never blocks, since the one send always finds room.
+// never blocks, since the one send always finds room. A receive that
+// finds the buffer empty once the deadline has passed runs the timer
+// itself (after_run_if_due, Go's maybeRunChan), so that even a
+// non-blocking receive sees the value as soon as the clock is past it.
 #include <chrono>
 #include <memory>
 
+#include "base/futex.hpp"
 #include "chan/hchan.hpp"
 #include "time/timer.hpp"
 
@@ -25,14 +29,28 @@ namespace {
 
 using time_point = std::chrono::steady_clock::time_point;
 
-void after_fire(timer* t, int64_t now_ns) {
+// Sends the deadline (as Go's sendTime: a late fire does not move the
+// value) and drops the timer's reference.
+void after_fire(timer* t, int64_t) {
   auto* c = static_cast<hchan*>(t->arg);
-  time_point now{std::chrono::nanoseconds(now_ns)};
-  chan_try_send(c, &now);  // room for one: never would_block, never closed
+  time_point due{std::chrono::nanoseconds(t->when)};
+  chan_try_send(c, &due);  // room for one: never would_block, never closed
   chan_release(c);         // the timer's reference; may free c and t
 }
 
 }  // namespace
+
+bool after_run_if_due(hchan* c) noexcept {
+  timer* t = c->after_timer_;
+  // t->when is written once, before the channel's first handle exists.
+  if (t->when > nanotime()) return false;
+  // Whoever takes the entry off the heap fires it: this receive, or the
+  // P's pop (then the value is in the buffer, or on its way from a fire
+  // running now on another worker, which a non-blocking receive may miss).
+  if (!timer_del(t)) return false;
+  after_fire(t, 0);  // the caller's handle keeps c alive through the release
+  return true;
+}
 
 hchan* chan_after(int64_t deadline_ns) {
   auto owned = std::make_unique<timer>();  // freed here if chan_make throws

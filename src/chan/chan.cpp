@@ -281,6 +281,11 @@ op_result send_slow(hchan* c, void* src, bool block) {
 }
 
 op_result recv_slow(hchan* c, void* dst, bool block) {
+  if (c->timer_owner_ != nullptr) {
+    timer_rec_run_if_due(c->timer_owner_);
+  } else if (c->after_timer_ != nullptr) {
+    after_run_if_due(c);
+  }
   for (;;) {
     ready_list rl;
     c->lock_.lock();
@@ -410,14 +415,19 @@ op_result chan_try_recv(hchan* c, void* dst) {
         break;
     }
   }
-  if (c->cap_ == 0 && c->send_waiting_.load() == 0 && c->closed_.load() == 0)
-    return op_result::would_block;  // as in chan_try_send, order matters: waiters, then closed
+  if (c->cap_ == 0 && c->send_waiting_.load() == 0 && c->closed_.load() == 0) {
+    // As in chan_try_send, order matters: waiters, then closed. A timer's
+    // channel may hold a value its P has not delivered yet (Go's
+    // maybeRunChan); recv_slow runs the timer then.
+    if (c->timer_owner_ == nullptr) return op_result::would_block;
+  }
   // Locked mode, or receivers parked: empty, then not closed (an empty
   // buffer never has a parked sender: in locked mode a receive that frees
   // a slot refills it from the queue in the same step; a ring with
   // receivers parked had no room problem). len() counts a push in flight.
-  if (c->cap_ != 0 && (!c->lock_free() || receivers_parked) && ring::len(c->ring()) == 0 && c->closed_.load() == 0)
-    return op_result::would_block;
+  if (c->cap_ != 0 && (!c->lock_free() || receivers_parked) && ring::len(c->ring()) == 0 &&
+      c->closed_.load() == 0 && c->after_timer_ == nullptr)
+    return op_result::would_block;  // (an after() channel: recv_slow runs its timer if due)
   return recv_slow(c, dst, false);
 }
 
@@ -497,7 +507,10 @@ hchan* chan_make(const elem_type* et, int64_t cap) {
   c->one_lap_ = mark << 1;
   c->lap_shift_ = static_cast<uint32_t>(__builtin_ctzll(c->one_lap_));
   uint64_t vbytes = c->cap_ * c->stride_;
-  if (vbytes / c->stride_ != c->cap_ || vbytes + c->cap_ < vbytes) {
+  // Go's limit: the buffer may not exceed maxAlloc (2^48 bytes on 64-bit
+  // Linux); past it a panic, not an allocation that fails.
+  constexpr uint64_t max_alloc = uint64_t{1} << 48;
+  if (vbytes / c->stride_ != c->cap_ || vbytes + c->cap_ < vbytes || vbytes + c->cap_ > max_alloc) {
     delete c;
     throw panic_error("makechan: size out of range");
   }

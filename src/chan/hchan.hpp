@@ -318,5 +318,16 @@ void chan_free(hchan* c) noexcept;
 // channel's handles share.
 void timer_rec_retain(timer_rec* t) noexcept;
 void timer_rec_release(timer_rec* t) noexcept;
+// Go's maybeRunChan: a receive from a timer's channel that finds no value
+// first runs the timer if its deadline has passed and its P has not fired
+// it yet, so that once the clock is past the deadline even a non-blocking
+// receive (try_recv, a select with a default) gets the value. True if it
+// offered a value (queued now on the channel's sendq). Takes the record's
+// lock, then the channel's: call it with neither held.
+bool timer_rec_run_if_due(timer_rec* t) noexcept;
+// The same for goro::after's channel (chan/after.cpp): fires its timer
+// here if the deadline has passed and its P has not taken it yet. Call
+// with c's lock not held, holding a handle of c.
+bool after_run_if_due(hchan* c) noexcept;
 
 }  // namespace goro::detail

@@ -10,6 +10,7 @@
 #include <new>
 
 #include "base/check.hpp"
+#include "base/futex.hpp"
 #include "base/race.hpp"
 #include "chan/hchan.hpp"
 #include "goro/detail/spawn.hpp"
@@ -49,12 +50,12 @@ void rec_free(timer_rec* t) noexcept {
 
 void fire(timer* tm, int64_t now);
 
-// Offers `value` on the channel, or keeps it for c() (T3). A ticker's tick
+// Offers the time value_ns on the channel, or keeps it for c() (T3). A ticker's tick
 // is dropped while one is pending. Under t->lock.
-void deliver_locked(timer_rec* t, int64_t now, ready_list& rl) {
+void deliver_locked(timer_rec* t, int64_t value_ns, ready_list& rl) {
   if (t->c == nullptr) {
     if (!t->value_pending) {
-      t->value = time_point(std::chrono::nanoseconds(now));
+      t->value = time_point(std::chrono::nanoseconds(value_ns));
       t->value_pending = true;
     }
     return;
@@ -62,7 +63,7 @@ void deliver_locked(timer_rec* t, int64_t now, ready_list& rl) {
   hchan* c = t->c;
   lock_guard lk(c->lock_);
   if (t->sd->in_queue) return;  // a tick still waits: drop this one
-  t->value = time_point(std::chrono::nanoseconds(now));
+  t->value = time_point(std::chrono::nanoseconds(value_ns));
   // A parked receiver (or select) takes it now; else the virtual sender
   // queues. The channel is never closed (nobody can close it).
   if (send_locked(c, &t->value, rl) == op_result::would_block) {
@@ -176,6 +177,27 @@ void start_func(timer_rec* t) {
   g_start(gp, &func_run::ops, nullptr);
 }
 
+// A channel timer whose deadline has passed (armed, t.when <= now):
+// offers its value and re-arms a ticker for its next tick, or disarms a
+// one-shot. The value is the deadline, not `now`, as Go's sendTime sends
+// (a late fire or a late receive does not move it). Under t->lock.
+void run_chan_locked(timer_rec* t, int64_t now, ready_list& rl) {
+  deliver_locked(t, t->t.when, rl);
+  if (t->period > 0) {
+    // The next tick on the grid when + k * period, skipping the
+    // ticks this fire was late for (Go's runtime/time.go does the same).
+    int64_t late = now - t->t.when;
+    int64_t k = 1 + late / t->period;
+    int64_t next = (t->period > (kFarFutureNs - t->t.when) / k) ? kFarFutureNs : t->t.when + k * t->period;
+    t->t.when = next;
+    enqueue_locked(t);
+  } else {
+    // The heap entry, if not popped yet, is stale now: its pop finds the
+    // record disarmed and does nothing but drop its count.
+    t->armed = false;
+  }
+}
+
 // The heap's callback, on a worker's scheduler stack (time/timer.hpp).
 void fire(timer* tm, int64_t now) {
   timer_rec* t = rec_of(tm);
@@ -201,18 +223,7 @@ void fire(timer* tm, int64_t now) {
       } else if (t->refs.load(std::memory_order_relaxed) == 1) {
         t->armed = false;  // only the runtime's reference: nobody can see it
       } else {
-        deliver_locked(t, now, rl);
-        if (t->period > 0) {
-          // The next tick on the grid when + k * period, skipping the
-          // ticks this fire was late for (Go's runtime/time.go does the same).
-          int64_t late = now - t->t.when;
-          int64_t k = 1 + late / t->period;
-          int64_t next = (t->period > (kFarFutureNs - t->t.when) / k) ? kFarFutureNs : t->t.when + k * t->period;
-          t->t.when = next;
-          enqueue_locked(t);
-        } else {
-          t->armed = false;
-        }
+        run_chan_locked(t, now, rl);
       }
     }
     // T1: dropped below, after unlocking.
@@ -332,6 +343,22 @@ void timer_rec_release(timer_rec* t) noexcept {
     race_acquire(&t->refs);
     rec_free(t);
   }
+}
+
+bool timer_rec_run_if_due(timer_rec* t) noexcept {
+  if (t->kind != timer_kind::chan) return false;
+  int64_t now = nanotime();
+  ready_list rl;
+  bool ran = false;
+  {
+    rec_lock lk(t);
+    if (t->armed && t->t.when <= now) {
+      run_chan_locked(t, now, rl);
+      ran = true;
+    }
+  }
+  rl.ready_all();
+  return ran;
 }
 
 hchan* timer_channel(timer_rec* t) {

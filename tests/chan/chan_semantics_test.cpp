@@ -9,6 +9,7 @@
 #include "goro/goro.hpp"
 #include "chan/hchan.hpp"
 #include "chan/ring.hpp"
+#include "chan/throwing_move.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -16,18 +17,7 @@ using goro_test::steady;
 
 namespace {
 
-// An element whose move constructor may throw (not noexcept): buffered
-// channels of it run in locked mode.
-struct throwing_move {
-  int v = 0;
-  throwing_move() = default;
-  explicit throwing_move(int x) : v(x) {}
-  throwing_move(const throwing_move&) = default;
-  throwing_move(throwing_move&& o) : v(o.v) {}  // NOLINT: deliberately not noexcept
-  throwing_move& operator=(const throwing_move&) = default;
-  ~throwing_move() {}
-};
-static_assert(!std::is_nothrow_move_constructible_v<throwing_move>);
+using chan_test::throwing_move;
 
 // On one P, lets `started` goroutines run until they block: each sets its
 // flag right before a blocking channel operation, and with a single P it

@@ -25,15 +25,7 @@ using namespace std::chrono_literals;
 
 using goro_test::for_procs;
 
-template <class F>
-void expect_panic(F f, const char* msg) {
-  try {
-    f();
-    ADD_FAILURE() << "expected panic: " << msg;
-  } catch (const goro::panic_error& e) {
-    EXPECT_STREQ(e.what(), msg);
-  }
-}
+using goro_test::expect_panic;
 
 TEST(Chan, UnbufferedPingPong) {
   for_procs([] {

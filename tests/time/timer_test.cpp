@@ -876,3 +876,40 @@ TEST(TimerStress, TickersResetWhileTicking) {
 }
 
 }  // namespace
+
+// The value a timer delivers is its deadline, as Go's sendTime sends
+// (Now() minus how late the send is): neither a late fire nor a late
+// receive moves it. So a timer made between `before` and `after` carries
+// a value in [before + d, after + d] however late it is received, and a
+// ticker's values are exactly a period apart (start + k * period). Before,
+// the value was the time a worker fired it, a few microseconds past the
+// deadline at best.
+TEST(Timer, ValueIsTheDeadline) {
+  goro::run([] {
+    for (int i = 0; i < 5; i++) {
+      auto before = steady::now();
+      goro::timer t = goro::new_timer(2ms);
+      auto after = steady::now();
+      auto a = goro::after(2ms);
+      auto after_a = steady::now();
+      goro::sleep_for(5ms);  // received late
+      auto v = t.c().recv();
+      EXPECT_GE(v, before + 2ms);
+      EXPECT_LE(v, after + 2ms);
+      auto va = a.recv();
+      EXPECT_GE(va, after + 2ms);
+      EXPECT_LE(va, after_a + 2ms);
+    }
+    goro::ticker tk = goro::new_ticker(1ms);
+    auto c = tk.c();
+    auto prev = c.recv();
+    for (int i = 0; i < 10; i++) {
+      auto v = c.recv();
+      auto gap = v - prev;
+      EXPECT_EQ(gap % 1ms, 0ns) << "ticks on the grid start + k * period";
+      EXPECT_GE(gap, 1ms);
+      prev = v;
+    }
+    tk.stop();
+  });
+}
