@@ -94,7 +94,10 @@ struct once_value_state : once_func_state<F> {
 // Returns a function that calls f() the first time it is called and does
 // nothing later (Go 1.21's sync.OnceFunc). If f throws, every call of the
 // returned function throws the same exception object (std::rethrow_exception
-// of the one caught), not only the first.
+// of the one caught), not only the first. Unlike Go's, the report of such
+// an exception that nobody catches shows the stack from the returned
+// function's call, not from f's throw: C++ cannot keep the exception for
+// later calls without catching it, which unwinds f's frames.
 //
 // The returned function is copyable; copies share the one call. Calls may
 // come concurrently from goroutines and plain threads: they wait for the

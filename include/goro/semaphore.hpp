@@ -40,8 +40,8 @@ class weighted_semaphore {
   // Takes n units, waiting until they are free (behind earlier waiters) or
   // ctx is done. Returns {} with the units taken, or ctx.err() with none
   // taken. n larger than the size can never be had: it waits for ctx
-  // (Go's behaviour). If ctx is already done and the units are free, they
-  // are taken (Go's Acquire does the same: it looks at the units first).
+  // (Go's behaviour). If ctx is already done it fails, even when the units
+  // are free (as x/sync's Acquire since v0.5.0).
   std::error_code acquire(const context& ctx, int64_t n = 1);
 
   // Takes n units if they are free and nobody waits; never blocks.

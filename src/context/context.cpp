@@ -30,12 +30,20 @@
 // (which the detacher owns), so cancelling a million-node tree neither
 // allocates nor recurses: goroutine and scheduler stacks are small.
 //
+// The other direction holds too: whoever sees a descendant done by a
+// cancellation sees the ancestor's err() set, as in Go (where Err takes
+// the lock the canceller holds throughout): `cancelling` is set in phase
+// 1, before any descendant is published, and err() of a node that is
+// cancelling but not yet published waits for the publish (err_of).
+//
 // One window remains where Go has none: if a descendant is being
 // cancelled at the same moment by someone else (its own cancel function,
 // its deadline), an ancestor may publish before that descendant does; its
 // err() then follows a moment later. Go's canceller would wait on the
 // descendant's lock; here it cannot wait (it may be a timer callback on a
-// scheduler stack, and the other canceller a descheduled goroutine).
+// scheduler stack, and the other canceller a descheduled goroutine). Since
+// err() waits for a node that is cancelling, the window is only for
+// descendants the other canceller has not reached yet in its phase 1.
 //
 // Invariants:
 //  C1. cancelling goes 0 -> errc once, under mu, with cause; err goes
@@ -67,6 +75,8 @@
 // guarded by its mu, as context.hpp says per field; err and done are also
 // read without the lock (acquire), pairing with the stores under it.
 #include "context/context.hpp"
+
+#include <sched.h>
 
 #include <memory>
 #include <new>
@@ -140,8 +150,8 @@ bool mark_cancelling(cancel_node* n, int err, std::error_code cause, ctx_entry**
   bool timer_ref;
   {
     lock_guard lk(n->mu);
-    if (n->cancelling != 0) return false;
-    n->cancelling = err;
+    if (n->cancelling.load(std::memory_order_relaxed) != 0) return false;
+    n->cancelling.store(err, std::memory_order_relaxed);
     n->cause = cause;
     if (marker) {
       n->finishing = true;
@@ -177,7 +187,7 @@ void publish(cancel_node* n) {
   {
     lock_guard lk(n->mu);
     // release: whoever sees err sees the cause and every descendant's err.
-    n->err.store(n->cancelling, std::memory_order_release);
+    n->err.store(n->cancelling.load(std::memory_order_relaxed), std::memory_order_release);
     done = n->done.load(std::memory_order_relaxed);
     if (done == nullptr) {
       chan_retain(closed);
@@ -217,7 +227,7 @@ void attach(cancel_node* n) {
   std::error_code cause;
   {
     lock_guard lk(pa->mu);
-    err = pa->cancelling;
+    err = pa->cancelling.load(std::memory_order_relaxed);
     if (err == 0) {
       list_push(pa, n);
       return;
@@ -361,7 +371,7 @@ ctx_node* ctx_with_deadline(ctx_node* parent, int64_t deadline_ns, std::error_co
   t->fn = deadline_fire;
   t->arg = n;
   lock_guard lk(n->mu);
-  if (n->cancelling != 0) {
+  if (n->cancelling.load(std::memory_order_relaxed) != 0) {
     delete t;  // cancelled meanwhile (by the parent)
     return n;
   }
@@ -430,10 +440,39 @@ hchan* ctx_done(ctx_node* n) {
   return d;
 }
 
+namespace {
+
+// a's err, waiting for it if a is being cancelled (phase 1 done, not
+// published). Go's Err takes the context's lock, which its canceller holds
+// until every descendant is cancelled, so whoever saw a descendant done
+// by this cancellation sees err set. Here err is published after the
+// descendants (C1), but `cancelling` before any of them: a reader that
+// finds it set waits for the publish, on the done channel, which publish
+// closes after storing err. (An observer of a descendant's done saw that
+// descendant's close, which the canceller made after setting a's
+// `cancelling`: it reads it set.)
+int err_of(cancel_node* a) noexcept {
+  int e = a->err.load(std::memory_order_acquire);
+  if (e != 0 || a->cancelling.load(std::memory_order_acquire) == 0) return e;
+  try {
+    hchan* d = ctx_done(a);
+    unit u;
+    while (chan_recv(d, &u) == op_result::ok) {
+    }
+    chan_release(d);
+  } catch (...) {
+    // No memory for a done channel: wait without one.
+    while (a->err.load(std::memory_order_acquire) == 0) sched_yield();
+  }
+  return a->err.load(std::memory_order_acquire);
+}
+
+}  // namespace
+
 std::error_code ctx_err(ctx_node* n) noexcept {
   cancel_node* a = n != nullptr ? n->anc : nullptr;
   if (a == nullptr) return {};
-  int e = a->err.load(std::memory_order_acquire);
+  int e = err_of(a);
   if (e == 0) return {};
   return make_error_code(static_cast<errc>(e));
 }
@@ -441,8 +480,8 @@ std::error_code ctx_err(ctx_node* n) noexcept {
 std::error_code ctx_cause(ctx_node* n) noexcept {
   cancel_node* a = n != nullptr ? n->anc : nullptr;
   if (a == nullptr) return {};
-  // acquire: the cause was written before err (C1).
-  if (a->err.load(std::memory_order_acquire) == 0) return {};
+  // acquire (in err_of): the cause was written before err (C1).
+  if (err_of(a) == 0) return {};
   return a->cause;
 }
 

@@ -83,9 +83,10 @@ struct cancel_node : ctx_node, ctx_entry {
   cancel_node() : ctx_node(ctx_kind::cancel), ctx_entry(entry_type::child) { head.prev = head.next = &head; }
 
   runtime_lock mu{lock_rank::context};
-  // 0, then the errc value the node is being cancelled with; guarded by
-  // mu. Set in phase 1 of cancellation (context.cpp), before err.
-  int cancelling = 0;
+  // 0, then the errc value the node is being cancelled with; written under
+  // mu, read under it or (err() and cause(), to wait for err) with
+  // acquire. Set in phase 1 of cancellation (context.cpp), before err.
+  std::atomic<int> cancelling{0};
   // 0 while not done, else a goro::errc value: `cancelling`, published in
   // phase 2 once every descendant's err is. Stored once, under mu, with
   // release; read without the lock with acquire.

@@ -20,6 +20,12 @@ namespace goro {
 
 std::error_code weighted_semaphore::acquire(const context& ctx, int64_t n) {
   mu_.lock();
+  if (std::error_code err = ctx.err()) {
+    // Done before the call, or while it waited for the lock: fail even if
+    // the units are free (x/sync since v0.5.0, go.dev/issue/63615).
+    mu_.unlock();
+    return err;
+  }
   if (size_ - cur_ >= n && waiters_.empty()) {
     cur_ += n;
     mu_.unlock();
