@@ -20,9 +20,13 @@
 //    done() is closed, so a receive that returns because done() closed sees
 //    the error.
 //  - Cancelling a context cancels every context derived from it, at once
-//    and before cancel returns (their err() is set and their done() closed);
+//    and before cancel returns (their err() is set and their done() closed;
+//    one narrow exception, a deadline firing inside the subtree while
+//    another cancel of it is under way, is in src/context/context.cpp);
 //    functions registered with context_after_func are then started, each in
-//    a goroutine of its own.
+//    a goroutine of its own. Whoever sees a derived context done by that
+//    cancellation sees err() set on the cancelled one too: err() of a
+//    context whose cancellation is under way waits for it to finish.
 //  - A context that is cancelled, or whose last handle (and cancel
 //    function) is dropped, is detached from its parent: a long-lived parent
 //    with many short-lived children keeps none of them.

@@ -36,19 +36,24 @@
 // 1, before any descendant is published, and err() of a node that is
 // cancelling but not yet published waits for the publish (err_of).
 //
-// One window remains where Go has none: if a descendant is being
-// cancelled at the same moment by someone else (its own cancel function,
-// its deadline), an ancestor may publish before that descendant does; its
-// err() then follows a moment later. Go's canceller would wait on the
-// descendant's lock; here it cannot wait (it may be a timer callback on a
-// scheduler stack, and the other canceller a descheduled goroutine). Since
-// err() waits for a node that is cancelling, the window is only for
-// descendants the other canceller has not reached yet in its phase 1.
+// A descendant being cancelled at the same moment by someone else (its
+// own cancel function, its deadline) is skipped by phase 1. Go's canceller
+// would wait on the descendant's lock. A cancel function waits, before it
+// publishes its node, for each child it found busy (ctx_cancel_tree's
+// wait_for_others), so when it returns, err() is set for every descendant
+// it or those cancellers reached. One window is left where Go has none:
+// a timer callback on a scheduler stack cannot wait, so a deadline's
+// cancel that found a busy child publishes without waiting; a cancel
+// function waiting for that deadline's node may then return while a
+// descendant of the busy child is still on its way (its err() follows a
+// moment later). It needs two cancellations of one subtree at once and a
+// deadline between them.
 //
 // Invariants:
 //  C1. cancelling goes 0 -> errc once, under mu, with cause; err goes
 //      0 -> cancelling once, under mu, after every descendant that was on
-//      the list at phase 1 was published (bar the window above).
+//      the list at phase 1 was published, or was being cancelled by another
+//      canceller (above).
 //  C2. done is closed exactly once, by the one who set err, after it.
 //  C3. An entry is on at most one list; `attached` says whether it is on
 //      its owner's, guarded by the owner's mu. Every detach clears it.
@@ -76,8 +81,6 @@
 // read without the lock (acquire), pairing with the stores under it.
 #include "context/context.hpp"
 
-#include <sched.h>
-
 #include <memory>
 #include <new>
 #include <stop_token>
@@ -86,11 +89,15 @@
 #include "base/race.hpp"
 #include "goro/chan.hpp"
 #include "goro/detail/spawn.hpp"
+#include "sched/park.hpp"
+#include "sched/sched.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
 
 namespace {
+
+int err_of(cancel_node* a) noexcept;  // below, with ctx_err
 
 // The closed channel done() returns for a node cancelled before anyone
 // asked for its channel (Go's closedchan). Immortal.
@@ -317,9 +324,22 @@ void ctx_release(ctx_node* n) noexcept {
   }
 }
 
-bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove) noexcept {
+bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove, bool wait_for_others) noexcept {
   ctx_entry* work = nullptr;
-  if (!mark_cancelling(n, err, cause, &work, false)) return false;
+  if (!mark_cancelling(n, err, cause, &work, false)) {
+    if (wait_for_others) (void)err_of(n);  // someone else's cancel of n: until it is published
+    return false;
+  }
+  // Two lists threaded through `next`, which the detacher (we) owns:
+  //  - busy: children another canceller is busy with (their own cancel,
+  //    their deadline), to wait for before n is published;
+  //  - done: every node whose reference we hold and no longer need. They
+  //    are released only after n is published: dropping the last
+  //    reference to a node frees it and its value ancestors, whose
+  //    destructors are the user's and may call err() of a node we are
+  //    cancelling, which would wait for us.
+  ctx_entry* busy = nullptr;
+  ctx_entry* done = nullptr;
   while (work != nullptr) {
     auto* c = static_cast<cancel_node*>(work);
     work = work->next;
@@ -328,11 +348,33 @@ bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove
       publish(c);  // its whole subtree is published
     } else if (mark_cancelling(c, err, cause, &work, true)) {
       continue;  // its reference now rides on its marker
+    } else if (wait_for_others && c->err.load(std::memory_order_acquire) == 0) {
+      c->ctx_entry::next = busy;
+      busy = c;
+      continue;
     }
-    ctx_release(c);  // the reference taken when it was detached
+    c->ctx_entry::next = done;  // the reference taken when it was detached
+    done = c;
+  }
+  // A busy child is published after its whole subtree (bottom-up), so once
+  // its err is set, so is that of every descendant its canceller reached.
+  // No cycle of waits: each points down the tree, and the other canceller
+  // publishes what it marked before it waits for anything.
+  while (busy != nullptr) {
+    auto* c = static_cast<cancel_node*>(busy);
+    busy = busy->next;
+    (void)err_of(c);
+    c->ctx_entry::next = done;
+    done = c;
   }
   publish(n);
   if (remove) remove_from_parent(n);
+  while (done != nullptr) {
+    auto* c = static_cast<cancel_node*>(done);
+    done = done->next;
+    c->ctx_entry::next = nullptr;
+    ctx_release(c);
+  }
   return true;
 }
 
@@ -413,7 +455,8 @@ ctx_node* ctx_without_cancel(ctx_node* parent) {
 void ctx_cancel(ctx_node* n, std::error_code cause) noexcept {
   GORO_DCHECK(n->kind == ctx_kind::cancel);
   auto* c = static_cast<cancel_node*>(n);
-  ctx_cancel_tree(c, static_cast<int>(errc::canceled), cause ? cause : make_error_code(errc::canceled), true);
+  ctx_cancel_tree(c, static_cast<int>(errc::canceled), cause ? cause : make_error_code(errc::canceled), true,
+                  /*wait_for_others=*/true);
   if (cancel_extras* x = extras(c); x != nullptr && x->sig.load(std::memory_order_acquire) != nullptr)
     signal_unregister(c);
 }
@@ -451,9 +494,13 @@ namespace {
 // closes after storing err. (An observer of a descendant's done saw that
 // descendant's close, which the canceller made after setting a's
 // `cancelling`: it reads it set.)
+// It does not wait on a scheduler stack (user code run by a deadline's
+// timer callback, a destructor of a value the canceller freed), which
+// cannot park: there it returns err as it is, as before.
 int err_of(cancel_node* a) noexcept {
   int e = a->err.load(std::memory_order_acquire);
   if (e != 0 || a->cancelling.load(std::memory_order_acquire) == 0) return e;
+  if (current_m() != nullptr && !in_goroutine()) return e;
   try {
     hchan* d = ctx_done(a);
     unit u;
@@ -461,8 +508,7 @@ int err_of(cancel_node* a) noexcept {
     }
     chan_release(d);
   } catch (...) {
-    // No memory for a done channel: wait without one.
-    while (a->err.load(std::memory_order_acquire) == 0) sched_yield();
+    // No memory for a done channel: no wait.
   }
   return a->err.load(std::memory_order_acquire);
 }

@@ -146,7 +146,12 @@ inline constexpr uint8_t kAfuncPending = 0, kAfuncStarted = 1, kAfuncStopped = 2
 // set, done closed, timers stopped, after funcs started; with
 // remove_from_parent, n leaves its parent's list. The caller keeps n
 // alive. Returns true if this call cancelled n (false: it was done).
-bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove_from_parent) noexcept;
+// With wait_for_others (a cancel function's call, on a goroutine or a
+// plain thread, never a timer callback), it waits, before publishing n,
+// for each child another canceller is busy with (Go's cancel waits on
+// their locks; context.cpp's header says what window is left).
+bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove_from_parent,
+                     bool wait_for_others = false) noexcept;
 
 // Increments n's count unless it is 0 (n is being freed).
 bool ctx_try_retain(ctx_node* n) noexcept;

@@ -19,13 +19,12 @@
 namespace goro {
 
 std::error_code weighted_semaphore::acquire(const context& ctx, int64_t n) {
+  // Done before the call: fail even if the units are free (x/sync since
+  // v0.5.0, go.dev/issue/63615). Looked at before the lock, not under it:
+  // err() may wait for a cancellation under way, and nothing waits under
+  // mu_. A cancel that comes after this look is concurrent with the call.
+  if (std::error_code err = ctx.err()) return err;
   mu_.lock();
-  if (std::error_code err = ctx.err()) {
-    // Done before the call, or while it waited for the lock: fail even if
-    // the units are free (x/sync since v0.5.0, go.dev/issue/63615).
-    mu_.unlock();
-    return err;
-  }
   if (size_ - cur_ >= n && waiters_.empty()) {
     cur_ += n;
     mu_.unlock();

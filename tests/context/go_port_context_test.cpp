@@ -620,4 +620,30 @@ TEST(GoPortContext, CancelReturnsAfterDescendantsDespiteConcurrentCancel) {
   EXPECT_EQ(violations, 0) << "rounds in which cancel() returned before a descendant's err() was set";
 }
 
+// The same guarantee when the root's cancel starts while mid's own cancel
+// is still on its way down the chain: the root's cancel skips mid (busy)
+// and must wait for it, or the deepest context, which mid's canceller has
+// not reached yet, reads err() empty after the root's cancel returned. (Go:
+// the root's cancel waits on mid's lock.)
+TEST(GoPortContext, CancelWaitsForADescendantsCancelStillUnderWay) {
+  const int depth = goro_test::scaled(2000, 4);
+  int violations = 0;
+  for (int round = 0; round < 30; round++) {
+    auto [root, cancel_root] = goro::with_cancel(goro::background());
+    auto [mid, cancel_mid] = goro::with_cancel(root);
+    auto chain = make_chain(mid, depth);
+    std::atomic<bool> going{false};
+    std::thread other([&going, cancel_mid = cancel_mid] {
+      going = true;
+      cancel_mid();
+    });
+    while (!going.load()) {
+    }
+    cancel_root();
+    if (!chain.back().first.err() || !mid.err()) violations++;
+    other.join();
+  }
+  EXPECT_EQ(violations, 0) << "rounds in which the root's cancel returned before a descendant's err() was set";
+}
+
 }  // namespace
