@@ -59,7 +59,11 @@
 // Grace warning: when (a)-(c) have held with mwake_gen unchanged (every
 // goroutine asleep) for $GORO_DEADLOCK_GRACE_MS (10 s; 0 turns it off) and
 // only plain threads kept (d) from holding, the monitor prints once which
-// threads they are (id and name) and how to declare them; no exit.
+// threads they are (id and name) and how to declare them; no exit. A
+// runtime thread that may act (goro-signal while a signal is registered:
+// runtime_thread_may_act) keeps (d) from holding too, but is not named and
+// alone brings no warning: waiting for a signal is what such a program
+// means to do.
 //
 // Who touches what: the thread registry (its own lock, rank leaf) is written
 // by threads registering (Ms, the monitor, thread waiters) or declaring
@@ -112,6 +116,7 @@ struct thread_registry {
   runtime_lock lock{lock_rank::leaf};
   std::vector<g*> waiters;                // thread waiter records
   std::vector<int> runtime_tids;          // Ms and the monitor
+  std::vector<int> acting_tids;           // runtime threads that may act now (runtime_thread_may_act)
   std::vector<int> ignored_tids;          // sanitizer helpers seen at start
   std::vector<declared_thread> declared;  // ignore_thread_in_deadlock_check
 };
@@ -184,6 +189,7 @@ constexpr int kMaxNamed = 16;
 // parked in goro nor declared.
 struct scan_result {
   bool quiet = false;  // (d) holds
+  bool runtime_may_act = false;  // a runtime thread may act (not named in the warning)
   int nactive = 0;
   int active[kMaxNamed] = {};  // the first ones
 
@@ -214,6 +220,10 @@ scan_result scan_threads() {
   {
     lock_guard lk(r.lock);
     for (int tid : tids) {
+      if (contains(r.acting_tids, tid)) {
+        res.runtime_may_act = true;
+        continue;
+      }
       if (contains(r.runtime_tids, tid) || contains(r.ignored_tids, tid)) continue;
       auto d = std::find_if(r.declared.begin(), r.declared.end(),
                             [tid](const declared_thread& x) { return x.tid == tid; });
@@ -234,7 +244,7 @@ scan_result scan_threads() {
       return x.tid == d.tid && !x.self && x.start_time == d.start_time;
     });
   }
-  res.quiet = res.nactive == 0;
+  res.quiet = res.nactive == 0 && !res.runtime_may_act;
   return res;
 }
 
@@ -349,6 +359,13 @@ void runtime_thread_register(int tid) {
   r.runtime_tids.push_back(tid);
 }
 
+void runtime_thread_may_act(int tid, bool may_act) {
+  thread_registry& r = registry();
+  lock_guard lk(r.lock);
+  std::erase(r.acting_tids, tid);
+  if (may_act) r.acting_tids.push_back(tid);
+}
+
 void runtime_thread_unregister(int tid) {
   // A retired M's tid may be reused by a user thread, which must not pass
   // for a runtime thread.
@@ -437,7 +454,7 @@ void deadlock_monitor_check(int64_t now) {
   if (st.asleep_since < 0 || st.asleep_gen != gen0) {
     st.asleep_since = now;
     st.asleep_gen = gen0;
-  } else if (!st.warned && grace >= 0 && now - st.asleep_since >= grace) {
+  } else if (!st.warned && grace >= 0 && now - st.asleep_since >= grace && res.nactive > 0) {
     st.warned = true;
     warn_undeclared_threads(res, now - st.asleep_since);
   }

@@ -389,6 +389,10 @@ void thread_waiter_register(g* gp);   // thread waiters, for the deadlock check
 void thread_waiter_unregister(g* gp);
 void runtime_thread_register(int tid);  // Ms and the monitor
 void runtime_thread_unregister(int tid);  // an M that retires
+// A runtime thread that may wake goroutines for now (goro-signal while a
+// signal is registered): the deadlock check counts it as able to act, but
+// the grace warning does not name it (it is not the user's to declare).
+void runtime_thread_may_act(int tid, bool may_act);
 void deadlock_init_ignored_threads();   // at start: sanitizer helper threads
 
 // ---- panics and signals (sched/crash.cpp) -------------------------------

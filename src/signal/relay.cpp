@@ -62,6 +62,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -156,12 +157,7 @@ uint64_t mask_of(std::initializer_list<int> signals, bool empty_is_all, const ch
 
 // Called with r.lock held, after `active` changed from or to 0.
 void set_thread_may_act(registry& r, bool may_act) {
-  if (r.tid == 0) return;
-  if (may_act) {
-    runtime_thread_unregister(r.tid);
-  } else {
-    runtime_thread_register(r.tid);
-  }
+  if (r.tid != 0) runtime_thread_may_act(r.tid, may_act);
 }
 
 // Adds `bits` to s's mask (s is in r.regs, or is put there by the caller
@@ -210,6 +206,7 @@ void remove_reg(registry& r, signal_reg* s) {
 // and free them once the lock is released (S2).
 std::vector<signal_reg*> drop_bits_everywhere(registry& r, uint64_t bits) {
   std::vector<signal_reg*> gone;
+  gone.reserve(r.regs.size());  // before any change: push_back cannot throw below
   for (size_t i = 0; i < r.regs.size();) {
     signal_reg* s = r.regs[i];
     drop_bits(r, s, bits);
@@ -236,6 +233,7 @@ void dispatch(int sig) {
   {
     registry& r = reg();
     lock_guard lk(r.lock);
+    hit.reserve(r.regs.size());  // before any retain: push_back cannot throw below
     for (signal_reg* s : r.regs) {
       if ((s->mask & bit(sig)) == 0) continue;
       if (s->c != nullptr) {
@@ -263,14 +261,22 @@ void* signal_main(void* started) {
     registry& r = reg();
     lock_guard lk(r.lock);
     r.tid = static_cast<int>(syscall(SYS_gettid));
-    if (r.active == 0) set_thread_may_act(r, false);  // all gone before it started
+    // A runtime thread, able to wake goroutines while anyone is registered
+    // (until now it counted as a plain thread that may act).
+    runtime_thread_register(r.tid);
+    set_thread_may_act(r, r.active > 0);
   }
   static_cast<note*>(started)->wake();
   for (;;) {
     unsigned char b;
     ssize_t got = read(g_pipe[0], &b, 1);
     if (got == 1) {
-      dispatch(b);
+      try {
+        dispatch(b);
+      } catch (const std::bad_alloc&) {
+        // Out of memory before anything was sent or retained: this
+        // signal is lost, as one the pipe had no room for.
+      }
     } else if (got < 0 && errno != EINTR) {
       fatal("runtime: goro-signal: read: %s", strerror(errno));
     }
@@ -278,11 +284,14 @@ void* signal_main(void* started) {
   return nullptr;
 }
 
-// Makes the pipe on first use, with r.lock held. Returns true when the
-// caller must start goro-signal (after releasing the lock: the thread
-// takes it to publish its id; it starts as a thread that may act, which is
-// right, as the caller registers something). Throws std::system_error.
-bool make_pipe_locked(const char* who) {
+// Makes the pipe on first use, and room for one more registration, with
+// r.lock held, before anything is registered (so that a throw leaves
+// nothing half done). Returns true when the caller must start goro-signal
+// (after releasing the lock: the thread takes it to publish its id; it
+// starts as a thread that may act, which is right, as the caller registers
+// something). Throws std::system_error, std::bad_alloc.
+bool prepare_locked(registry& r, const char* who) {
+  r.regs.reserve(r.regs.size() + 1);
   if (g_pipe[0] >= 0) return false;
   if (pipe2(g_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), std::string(who) + ": pipe2");
   fcntl(g_pipe[1], F_SETFL, fcntl(g_pipe[1], F_GETFL) | O_NONBLOCK);
@@ -321,7 +330,7 @@ std::pair<context, cancel_func> signal_notify_context(const context& parent, std
   {
     lock_guard lk(r.lock);
     try {
-      start = make_pipe_locked("goro::signal_notify_context");
+      start = prepare_locked(r, "goro::signal_notify_context");
     } catch (...) {
       delete s;
       throw;
@@ -345,7 +354,7 @@ void signal_notify(const send_chan<int>& c, std::initializer_list<int> signals) 
   {
     lock_guard lk(r.lock);
     try {
-      start = make_pipe_locked("goro::signal_notify");
+      start = prepare_locked(r, "goro::signal_notify");
     } catch (...) {
       delete fresh;
       throw;

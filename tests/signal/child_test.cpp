@@ -106,6 +106,9 @@ TEST(SignalChild, Run) {
     });
     std::_Exit(0);
   } else if (scenario == "notify_wait") {
+    // The grace warning would come after 50 ms: waiting for a signal must
+    // not bring one (goro-signal is the runtime's, not the user's to declare).
+    setenv("GORO_DEADLOCK_GRACE_MS", "50", 1);
     goro::run([] {
       auto c = goro::make_chan<int>(1);
       goro::signal_notify(c, {SIGUSR1});
