@@ -115,6 +115,10 @@ class sync_map {
   // Deletes key (Go's Delete); nothing happens if it is absent.
   void erase(const K& key) { (void)delete_impl<false>(key); }
 
+  // Deletes every key (Go 1.23's Clear). Atomic like the rest: every other
+  // operation happens wholly before or after it. Throws std::bad_alloc.
+  void clear();
+
   // Sets key's value to desired if it is equal to expected; returns whether
   // it did (Go's CompareAndSwap). An absent key compares unequal to
   // everything.
@@ -576,6 +580,40 @@ template <class K, class V, class H, class E>
 void sync_map<K, V, H, E>::miss_locked() const {
   if (++misses_ < dirty_->size()) return;
   promote_locked();
+}
+
+template <class K, class V, class H, class E>
+void sync_map<K, V, H, E>::clear() {
+  {
+    detail::read_domain::guard g(dom_);
+    uintptr_t w = read_.load(std::memory_order_seq_cst);
+    if (snapshot(w)->m.empty() && !amended(w)) return;  // clear already: no new snapshot
+  }
+  auto fresh = std::make_unique<read_only>();  // before the lock: the only throw
+  {
+    mutex_lock lk(mu_);
+    uintptr_t w = read_.load(std::memory_order_seq_cst);
+    read_only* old = snapshot(w);
+    if (old->m.empty() && !amended(w)) return;
+    // An empty snapshot, not amended (D2), and no dirty: every key gone at
+    // once for lookups. A lock-free write that still holds an entry of
+    // the old snapshot writes into an entry no map names: it happened
+    // before the clear.
+    read_.store(reinterpret_cast<uintptr_t>(fresh.release()), std::memory_order_seq_cst);
+    // Every entry goes: the old snapshot's (expunged ones included) and
+    // dirty's that it lacks (D3; dirty's others are the snapshot's, D1).
+    for (const auto& kv : old->m) dom_.retire(kv.second);
+    if (dirty_) {
+      for (const auto& kv : *dirty_) {
+        if (find(old->m, kv.first) == nullptr) dom_.retire(kv.second);
+      }
+    }
+    dirty_.reset();
+    expunged_.clear();
+    misses_ = 0;
+    dom_.retire(old);
+  }
+  maybe_reclaim();
 }
 
 template <class K, class V, class H, class E>

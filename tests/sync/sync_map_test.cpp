@@ -2,7 +2,8 @@
 // (TestMapMatchesRWMutex's random operation sequences against a reference,
 // TestConcurrentRange, TestIssue40999's "deleted keys are freed",
 // TestMapRangeNestedCall, TestCompareAndSwap_NonExistingKey,
-// TestMapClearNoAllocations' spirit: no leak), plus concurrent model checks
+// TestMapClearNoAllocations' spirit: no leak, TestConcurrentClear), plus
+// concurrent model checks
 // with goroutines and plain threads and a reclamation bound.
 #include <gtest/gtest.h>
 
@@ -89,7 +90,11 @@ TEST(SyncMap, RandomOperationsMatchAStdMap) {
         auto it = ref.find(k);
         return it == ref.end() ? std::nullopt : std::optional<int>(it->second);
       }();
-      switch (rng() % 9) {
+      switch (rng() % 64 == 0 ? 9 : rng() % 9) {
+        case 9:
+          m.clear();
+          ref.clear();
+          break;
         case 0:
           ASSERT_EQ(m.load(k), want) << "load " << k << " step " << step;
           break;
@@ -403,6 +408,73 @@ TEST(SyncMap, ReplacedValuesAreReclaimedWhileInUse) {
     }
     EXPECT_EQ(counted::live.load(), before);
   });
+}
+
+// Go's TestConcurrentClear and Clear's contract: clear() leaves no key,
+// whatever ran before; with stores, loads, deletes and ranges running
+// alongside from goroutines and a plain thread, every value seen belongs
+// to its key, and once the map is gone no value is left alive (a clear
+// that leaked entries or freed one twice fails here or under ASan).
+TEST(SyncMap, ClearWhileOthersOperate) {
+  const int64_t live_before = counted::live.load();
+  {
+    goro::sync_map<int64_t, counted> m;
+    m.clear();  // empty: nothing to do
+    for (int64_t k = 0; k < 100; k++) m.store(k, counted(k, 0));
+    m.clear();
+    EXPECT_FALSE(m.load(7).has_value());
+    int visited = 0;
+    m.range([&](const int64_t&, const counted&) {
+      visited++;
+      return true;
+    });
+    EXPECT_EQ(visited, 0);
+    m.store(7, counted(7, 1));  // usable after
+    EXPECT_EQ(m.load(7)->version, 1);
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0};
+    auto worker = [&](uint32_t seed) {
+      std::mt19937 rng(seed);
+      for (int i = 0; !stop.load(std::memory_order_relaxed) || i < 2000; i++) {
+        int64_t k = static_cast<int64_t>(rng() % 64);
+        switch (rng() % 5) {
+          case 0: m.store(k, counted(k, i)); break;
+          case 1: if (auto v = m.load(k); v && v->key != k) bad++; break;
+          case 2: m.erase(k); break;
+          case 3: m.load_or_store(k, counted(k, i)); break;
+          case 4:
+            m.range([&](const int64_t& key, const counted& v) {
+              if (v.key != key) bad++;
+              return true;
+            });
+            break;
+        }
+        if (i % 64 == 0) goro::yield();  // the clearer must get its turn
+      }
+    };
+    std::thread plain(worker, 99u);
+    goro::run([&] {
+      goro::wait_group wg;
+      for (uint32_t g = 0; g < 4; g++) wg.go([&, g] { worker(g + 1); });
+      wg.go([&] {
+        for (int i = 0; i < goro_test::scaled(300, 5); i++) {
+          m.clear();
+          goro::yield();
+        }
+        stop = true;
+      });
+      wg.wait();
+    });
+    plain.join();
+    EXPECT_EQ(bad.load(), 0);
+    m.clear();
+    m.range([&](const int64_t&, const counted&) {
+      ADD_FAILURE() << "a key survived the last clear";
+      return false;
+    });
+  }
+  EXPECT_EQ(counted::live.load(), live_before) << "values leaked or freed twice";
 }
 
 }  // namespace
