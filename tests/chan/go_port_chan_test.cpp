@@ -868,8 +868,11 @@ template <class T>
 void nonblock_for(const T& to_receiver, const T& from_sender) {
   for (int buffer : {0, 1}) {
     for (int form : {0, 1, 2}) {
-      context_note note(std::string(typeid(T).name()) + ", buffer " + std::to_string(buffer) + ", form " +
-                        std::to_string(form));
+      // Appended in place: g++ 12 warns (-Warray-bounds, a false positive)
+      // on std::string(x) + "literal" chains here.
+      std::string what = typeid(T).name();
+      what.append(", buffer ").append(std::to_string(buffer)).append(", form ").append(std::to_string(form));
+      context_note note(what);
       auto c = goro::make_chan<T>(buffer);
       auto strobe = goro::make_chan<bool>();
       EXPECT_FALSE(nb_recv(c, form).has_value()) << "received from an empty channel";
