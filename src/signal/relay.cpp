@@ -300,6 +300,28 @@ bool prepare_locked(registry& r, const char* who) {
 
 void start_relay() { start_runtime_thread(signal_main, 256 << 10, "signal"); }
 
+// signal_reset and signal_ignore: takes the signals of `mask` from every
+// registration (channels and contexts), which puts back each one's earlier
+// action; with `ignore`, then sets SIG_IGN, until the next registration
+// (which saves SIG_IGN as the action to put back after it).
+void undo_registrations(uint64_t mask, bool ignore) {
+  registry& r = reg();
+  std::vector<signal_reg*> gone;
+  {
+    lock_guard lk(r.lock);
+    gone = drop_bits_everywhere(r, mask);
+    if (ignore) {
+      struct sigaction sa{};
+      sa.sa_handler = SIG_IGN;
+      sigemptyset(&sa.sa_mask);
+      for (int sig = 1; sig <= kMaxSig; sig++) {
+        if ((mask & bit(sig)) != 0) sigaction(sig, &sa, nullptr);
+      }
+    }
+  }
+  free_channel_regs(gone);
+}
+
 }  // namespace
 
 void signal_unregister(cancel_node* n) noexcept {
@@ -398,35 +420,11 @@ void signal_stop(const send_chan<int>& c) {
 }
 
 void signal_reset(std::initializer_list<int> signals) {
-  using namespace detail;
-  uint64_t mask = mask_of(signals, true, "goro::signal_reset");
-  registry& r = detail::reg();
-  std::vector<signal_reg*> gone;
-  {
-    lock_guard lk(r.lock);
-    gone = drop_bits_everywhere(r, mask);
-  }
-  free_channel_regs(gone);
+  detail::undo_registrations(detail::mask_of(signals, true, "goro::signal_reset"), false);
 }
 
 void signal_ignore(std::initializer_list<int> signals) {
-  using namespace detail;
-  uint64_t mask = mask_of(signals, true, "goro::signal_ignore");
-  registry& r = detail::reg();
-  std::vector<signal_reg*> gone;
-  {
-    lock_guard lk(r.lock);
-    gone = drop_bits_everywhere(r, mask);
-    // Now nobody takes them (count 0): SIG_IGN until the next registration,
-    // which saves SIG_IGN as the action to put back after it.
-    struct sigaction sa{};
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    for (int sig = 1; sig <= kMaxSig; sig++) {
-      if ((mask & bit(sig)) != 0) sigaction(sig, &sa, nullptr);
-    }
-  }
-  free_channel_regs(gone);
+  detail::undo_registrations(detail::mask_of(signals, true, "goro::signal_ignore"), true);
 }
 
 bool signal_ignored(int sig) {
