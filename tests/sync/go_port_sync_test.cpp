@@ -38,21 +38,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Waits, yielding (a goroutine lets others run; a thread yields its CPU),
-// until pred() holds; false after `limit`, a bound against a hang only.
-template <class Pred>
-bool await(Pred pred, std::chrono::seconds limit = 30s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  for (int i = 0; !pred(); i++) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    if (i < 2000)
-      goro::yield();
-    else
-      goro::sleep_for(50us);
-  }
-  return true;
-}
-
 void join_all(std::vector<std::thread>& ts) {
   goro::blocking([&] {
     for (auto& t : ts) t.join();
@@ -92,7 +77,7 @@ TEST(GoPortOnce, ThrowWhileOthersWaitReleasesThemNormally) {
         ts.emplace_back(waiter);
         // Hold the once until the goroutines wait on it (the thread may
         // come before or after).
-        EXPECT_TRUE(await([&] { return goro_test::mutex_parks() >= parks0 + kWaiters; }));
+        EXPECT_TRUE(goro_test::wait_for([&] { return goro_test::mutex_parks() >= parks0 + kWaiters; }));
         written = 1;
         throw std::runtime_error("init failed");
       });
@@ -412,7 +397,7 @@ TEST(GoPortCond, SignalWakesOnlyWaitersThatBeganBeforeIt) {
         else
           wg.go(parties[p]);
       }
-      const bool ok = await([&] { return finished.load() == 3; }, 20s);
+      const bool ok = goro_test::wait_for([&] { return finished.load() == 3; }, 20s);
       EXPECT_TRUE(ok) << "round " << r << ": a waiter was never woken";
       if (!ok) {  // release whoever is stuck, so that the test ends
         goro::mutex_lock lock(mu);
@@ -449,7 +434,7 @@ TEST(GoPortCond, BroadcastRacingANewWaiterStillWakesTheOldOne) {
           m.unlock();
           stage = 2;
         });
-        ASSERT_TRUE(await([&] { return stage.load() >= 1; }));
+        ASSERT_TRUE(goro_test::wait_for([&] { return stage.load() >= 1; }));
         m.lock();  // the waiter set stage under m and then waited: it is inside wait()
         m.unlock();
         wg.go([&] { c.broadcast(); });
@@ -463,7 +448,7 @@ TEST(GoPortCond, BroadcastRacingANewWaiterStillWakesTheOldOne) {
           t = std::thread(newcomer);
         else
           wg.go(newcomer);
-        const bool woke = await([&] { return stage.load() == 2; }, 20s);
+        const bool woke = goro_test::wait_for([&] { return stage.load() == 2; }, 20s);
         EXPECT_TRUE(woke) << "iteration " << it << ": the first waiter missed the broadcast";
         {
           goro::mutex_lock lock(m);
@@ -574,7 +559,7 @@ TEST(GoPortWaitGroup, ReusedBarrierReleasesOnlyAtZero) {
           EXPECT_EQ(exited.load(), 0) << "released too soon, round " << round << " after " << i << " done()s";
           wg2.done();
         }
-        EXPECT_TRUE(await([&] { return exited.load() == n; })) << "round " << round;
+        EXPECT_TRUE(goro_test::wait_for([&] { return exited.load() == n; })) << "round " << round;
         all.wait();
         join_all(ts);
       }
