@@ -62,6 +62,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <system_error>
@@ -346,20 +347,15 @@ std::pair<context, cancel_func> signal_notify_context(const context& parent, std
   uint64_t mask = mask_of(signals, true, "goro::signal_notify_context");
   auto [ctx, cancel] = ctx_access::pair(ctx_with_cancel_extended(ctx_access::node(parent)));
   auto* n = static_cast<cancel_node*>(ctx_access::node(ctx));
-  auto* s = new signal_reg{n, nullptr, 0};
+  auto s = std::make_unique<signal_reg>(signal_reg{n, nullptr, 0});
   registry& r = detail::reg();
   bool start;
   {
     lock_guard lk(r.lock);
-    try {
-      start = prepare_locked(r, "goro::signal_notify_context");
-    } catch (...) {
-      delete s;
-      throw;
-    }
-    r.regs.push_back(s);
-    add_bits(r, s, mask);
-    extras(n)->sig.store(s, std::memory_order_release);
+    start = prepare_locked(r, "goro::signal_notify_context");  // may throw: nothing registered yet
+    r.regs.push_back(s.get());
+    add_bits(r, s.get(), mask);
+    extras(n)->sig.store(s.release(), std::memory_order_release);
   }
   if (start) start_relay();
   return {ctx, cancel};
@@ -370,30 +366,23 @@ void signal_notify(const send_chan<int>& c, std::initializer_list<int> signals) 
   if (c.is_nil()) throw panic_error("os/signal: Notify using nil channel");
   uint64_t mask = mask_of(signals, true, "goro::signal_notify");
   hchan* hc = chan_access::core(c);
-  auto* fresh = new signal_reg{nullptr, hc, 0};
+  auto fresh = std::make_unique<signal_reg>(signal_reg{nullptr, hc, 0});
   registry& r = detail::reg();
   bool start;
   {
     lock_guard lk(r.lock);
-    try {
-      start = prepare_locked(r, "goro::signal_notify");
-    } catch (...) {
-      delete fresh;
-      throw;
-    }
+    start = prepare_locked(r, "goro::signal_notify");  // may throw: nothing registered yet
     signal_reg* s = nullptr;
     for (signal_reg* x : r.regs) {
       if (x->c == hc) s = x;
     }
     if (s == nullptr) {
-      s = fresh;
-      fresh = nullptr;
+      s = fresh.release();
       chan_retain(hc);
       r.regs.push_back(s);
     }
     add_bits(r, s, mask);
   }
-  delete fresh;
   if (start) start_relay();
 }
 

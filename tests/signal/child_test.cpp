@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -112,14 +113,19 @@ TEST(SignalChild, Run) {
     goro::run([] {
       auto c = goro::make_chan<int>(1);
       goro::signal_notify(c, {SIGUSR1});
-      std::thread t([] {
+      std::atomic<bool> declared{false};
+      std::thread t([&declared] {
         goro::ignore_thread_in_deadlock_check();  // only the signal thread may wake main
+        declared = true;
         // As in wait_for_signal: the test can only pass wrongly if the
         // detector takes longer than this to look.
         std::this_thread::sleep_for(std::chrono::milliseconds(600));
         raise(SIGUSR1);
       });
       t.detach();
+      // Declared before main parks: else the grace warning could name
+      // this thread, which is the user's to declare (and is, here).
+      while (!declared.load()) goro::yield();
       if (c.recv() != SIGUSR1) std::_Exit(4);
       std::printf("woken by the signal\n");
       std::fflush(stdout);
