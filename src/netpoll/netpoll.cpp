@@ -794,14 +794,18 @@ g* netpoll(int64_t until_ns, int32_t* n) {
   race_acquire(&g_inited);
   g* head = nullptr;
   g* tail = nullptr;
+  // Only a poll that may block drains the break eventfd (as Go's): the
+  // break is for the M blocked in epoll_wait, and a non-blocking poll on
+  // another M that drained it would leave that M asleep (the write woke
+  // it, but the level it was woken for is gone, so epoll_wait sleeps on).
+  // A non-blocking poll sees the eventfd and leaves it.
+  const bool may_block = until_ns != 0;
   bool skip_epoll = false;
 #if GORO_HAVE_URING
-  bool flagged = false;
   if (g_uring) {
     // Submit what goroutines queued; from here until the -1, goroutines
     // submit their own (this M may block).
-    flagged = until_ns != 0;
-    uring_flush(flagged ? 1 : 0);
+    uring_flush(may_block ? 1 : 0);
     uring_reap(&head, &tail, n);
     if (*n > 0) {
       // Goroutines to run: no blocking. Epoll (accepts, writes, the break)
@@ -809,7 +813,7 @@ g* netpoll(int64_t until_ns, int32_t* n) {
       // to a millisecond: the completions are what the requests wait for.
       until_ns = 0;
       int64_t now = nanotime();
-      if (!flagged && now - g_last_epoll.load(std::memory_order_relaxed) < 1'000'000) skip_epoll = true;
+      if (!may_block && now - g_last_epoll.load(std::memory_order_relaxed) < 1'000'000) skip_epoll = true;
       else g_last_epoll.store(now, std::memory_order_relaxed);
     }
   }
@@ -843,10 +847,12 @@ g* netpoll(int64_t until_ns, int32_t* n) {
   for (int i = 0; i < cnt; i++) {
     uint64_t data = evs[i].data.u64;
     if (data == 0) {
-      uint64_t buf;
-      ssize_t r = read(g_breakfd, &buf, sizeof buf);
-      (void)r;  // EAGAIN: another poller drained it
-      g_break_pending.store(0, std::memory_order_seq_cst);
+      if (may_block) {
+        uint64_t buf;
+        ssize_t r = read(g_breakfd, &buf, sizeof buf);
+        (void)r;  // EAGAIN: another poller drained it
+        g_break_pending.store(0, std::memory_order_seq_cst);
+      }
       continue;
     }
     if (data == kRingTag) continue;  // reaped below
@@ -864,7 +870,7 @@ g* netpoll(int64_t until_ns, int32_t* n) {
   }
 #if GORO_HAVE_URING
   if (g_uring) {
-    if (flagged) uring_flush(-1);
+    if (may_block) uring_flush(-1);
     if (!skip_epoll) uring_reap(&head, &tail, n);
   }
 #endif

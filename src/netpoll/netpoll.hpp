@@ -203,7 +203,8 @@ int32_t netpoll_waiters();
 g* netpoll(int64_t until_ns, int32_t* n);
 
 // Interrupts a blocking netpoll() (Go's netpollBreak): writes the eventfd,
-// at most once until the poller has read it.
+// at most once until a blocking netpoll() has read it (a non-blocking one
+// leaves it: the break is not for that poll).
 void netpoll_break();
 
 // The monitor's poll readied n goroutines (netpoll_stats.hpp).
