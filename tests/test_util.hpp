@@ -184,6 +184,19 @@ bool wait_for(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(
   return true;
 }
 
+// As wait_for, on plain threads only, without the runtime: it sleeps with
+// std::this_thread, so it sets no goro timer (whose wake-up would disturb
+// a test of the idle worker's sleep).
+template <class Pred>
+bool spin_until(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return true;
+}
+
 // Runs f as a goro::run main goroutine at maxprocs 1, 2 and 4 (the
 // scheduler-facing tests' rule: several worker counts).
 template <class F>

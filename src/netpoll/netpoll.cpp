@@ -171,15 +171,29 @@ uring_state* g_ring = nullptr;  // made by init(), never freed
 
 // Under sq_lock. -EAGAIN (no memory for requests now) and -EBUSY (the
 // kernel's overflow list of completions is full) leave the requests
-// queued, for the next flush: a poller reaps meanwhile.
-void uring_submit_locked() {
+// queued, as does a short count (the kernel took some of the batch);
+// `queued` is then what the SQ still holds, never reset by guess. Returns
+// whether requests are left: whoever submitted must see that a poller
+// comes back for them (uring_submit_or_break, netpoll's capped block), or
+// a receive the kernel never saw waits for ever.
+bool uring_submit_locked() {
   while (g_ring->queued > 0) {
     int r = io_uring_submit(&g_ring->ring);
     if (r == -EINTR) continue;
-    if (r == -EAGAIN || r == -EBUSY) return;
+    if (r == -EAGAIN || r == -EBUSY) return true;
     if (r < 0) fatal("runtime: netpoll: io_uring_submit failed (%s)", strerror(-r));
-    g_ring->queued = 0;  // SUBMIT_ALL: every queued entry was consumed
+    g_ring->queued = io_uring_sq_ready(&g_ring->ring);
+    if (r == 0) break;  // took none without an error: retry at the next flush
   }
+  return g_ring->queued > 0;
+}
+
+// Under sq_lock, by a goroutine: submits what is queued. If the kernel
+// leaves some while an M is blocked in epoll_wait (no other poll runs
+// then), that M is woken to retry: *wake is set, for netpoll_break()
+// once the lock is dropped.
+void uring_submit_or_break_locked(bool* wake) {
+  if (uring_submit_locked() && g_ring->blocked_pollers > 0) *wake = true;
 }
 
 // Under sq_lock: a free SQE, submitting what is queued if the SQ is full.
@@ -699,11 +713,12 @@ void netpoll_break() {
 namespace {
 
 // Sends the queued receives to the kernel. blocked: +1 before a blocking
-// epoll_wait (goroutines then submit their own), -1 after it.
-void uring_flush(int blocked) {
+// epoll_wait (goroutines then submit their own), -1 after it. Returns
+// whether the kernel left some unsubmitted (the block is then capped).
+bool uring_flush(int blocked) {
   lock_guard lk(g_ring->sq_lock);
   g_ring->blocked_pollers += blocked;
-  if (blocked >= 0) uring_submit_locked();
+  return blocked >= 0 && uring_submit_locked();
 }
 
 // Reaps the completion queue: each receive's result goes to its record and
@@ -739,11 +754,15 @@ void uring_reap(g** head, g** tail, int32_t* n) {
 // Queues the cancel of pd's receive and submits it at once (nobody else
 // may poll soon: the goroutine is the one that wants to be done).
 void uring_cancel(poll_desc* pd) {
-  lock_guard lk(g_ring->sq_lock);
-  io_uring_sqe* sqe = uring_sqe_locked();
-  io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(pd), 0);
-  io_uring_sqe_set_data64(sqe, 0);
-  uring_submit_locked();
+  bool wake = false;
+  {
+    lock_guard lk(g_ring->sq_lock);
+    io_uring_sqe* sqe = uring_sqe_locked();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(pd), 0);
+    io_uring_sqe_set_data64(sqe, 0);
+    uring_submit_or_break_locked(&wake);
+  }
+  if (wake) netpoll_break();
 }
 
 std::atomic<int64_t> g_last_epoll{0};  // a hint: when a uring netpoll(0) last ran epoll_wait
@@ -759,13 +778,15 @@ long netpoll_recv(poll_desc* pd, void* buf, size_t n, poll_err* perr) {
 #if GORO_HAVE_URING
   if (n > (size_t{1} << 30)) n = size_t{1} << 30;  // the result is an int32
   pd->udone.store(0, std::memory_order_seq_cst);
+  bool wake = false;
   {
     lock_guard lk(g_ring->sq_lock);
     io_uring_sqe* sqe = uring_sqe_locked();
     io_uring_prep_recv(sqe, pd->fd, buf, n, 0);
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(pd));
-    if (g_ring->blocked_pollers > 0) uring_submit_locked();
+    if (g_ring->blocked_pollers > 0) uring_submit_or_break_locked(&wake);
   }
+  if (wake) netpoll_break();
   bool cancelled = false;
   while (pd->udone.load(std::memory_order_seq_cst) == 0) {
     if (!cancelled) {
@@ -805,7 +826,12 @@ g* netpoll(int64_t until_ns, int32_t* n) {
   if (g_uring) {
     // Submit what goroutines queued; from here until the -1, goroutines
     // submit their own (this M may block).
-    uring_flush(may_block ? 1 : 0);
+    // Requests the kernel would not take yet (no memory for them): block
+    // a millisecond at most, then flush again; nobody else would.
+    if (uring_flush(may_block ? 1 : 0) && may_block) {
+      int64_t soon = nanotime() + 1'000'000;
+      if (until_ns > soon) until_ns = soon;
+    }
     uring_reap(&head, &tail, n);
     if (*n > 0) {
       // Goroutines to run: no blocking. Epoll (accepts, writes, the break)

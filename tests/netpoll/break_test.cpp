@@ -25,22 +25,6 @@
 
 using namespace std::chrono_literals;
 
-namespace {
-
-// Waits (spinning with yields: no goroutine involved) until pred() holds;
-// false after limit.
-template <class Pred>
-bool spin_until(Pred pred, std::chrono::milliseconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
-}  // namespace
-
 // A blocked poller, a break, then a non-blocking poll at once (before the
 // blocked thread, which the kernel has only just woken, can look): the
 // blocked poll returns every time.
@@ -62,13 +46,13 @@ TEST(NetpollBreak, ANonBlockingPollDoesNotTakeTheBreakMeantForABlockedOne) {
     });
     // (It may also return at once, on a break a round before left unread
     // for it: such a round shows nothing.)
-    bool set_up = spin_until([&] { return goro::detail::netpoll_blocked() || returned.load(); }, 30s);
+    bool set_up = goro_test::spin_until([&] { return goro::detail::netpoll_blocked() || returned.load(); }, 30s);
     EXPECT_TRUE(set_up) << "the thread never blocked in netpoll";
     if (set_up) {
       goro::detail::netpoll_break();
       int32_t n = 0;
       goro::detail::netpoll(0, &n);  // what a busy worker or the monitor does
-      if (!spin_until([&] { return returned.load(); }, 20s)) lost++;
+      if (!goro_test::spin_until([&] { return returned.load(); }, 20s)) lost++;
     }
     // Free the thread if it is stuck: a drained break lets a new one through.
     while (!returned.load()) {

@@ -8,7 +8,8 @@
 // runs; a deadline or close that races with arriving data loses no byte
 // (a cancelled receive that completed anyway returns its data); a close
 // wakes every parked reader with errc::closed, and their descriptors are
-// closed only after the kernel is done with their buffers.
+// closed only after the kernel is done with their buffers; a receive the
+// kernel refused to take is submitted again.
 //
 // Every wait is on a condition, bounded; loopback only.
 #include <gtest/gtest.h>
@@ -18,11 +19,13 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "goro/goro.hpp"
 #include "goro/net.hpp"
 #include "net/net_util.hpp"
+#include "netpoll/netpoll.hpp"
 #include "netpoll/netpoll_stats.hpp"
 #include "test_util.hpp"
 
@@ -39,6 +42,26 @@ namespace {
 }
 
 }  // namespace
+
+#if GORO_TEST_WRAP_URING_SUBMIT
+// Every io_uring_submit of the (static) runtime comes here: the binary is
+// linked with -Wl,--wrap=io_uring_submit (tests/CMakeLists.txt). While
+// g_submit_refused is set it answers as a kernel out of memory for
+// requests does (-EAGAIN, nothing taken).
+struct io_uring;
+extern "C" int __real_io_uring_submit(io_uring* ring);
+namespace {
+std::atomic<bool> g_submit_refused{false};
+std::atomic<int> g_submits_refused{0};
+}  // namespace
+extern "C" int __wrap_io_uring_submit(io_uring* ring) {
+  if (g_submit_refused.load()) {
+    g_submits_refused++;
+    return -EAGAIN;
+  }
+  return __real_io_uring_submit(ring);
+}
+#endif
 
 // GORO_NETPOLL=uring (in a build with liburing) runs the variant, and
 // receives are its completions; otherwise epoll, and none.
@@ -64,6 +87,49 @@ TEST(NetpollUring, TheBackendAskedForRuns) {
     EXPECT_GE(s.uring_completions, 100u);
   else
     EXPECT_EQ(s.uring_completions, 0u);
+}
+
+// A receive the kernel would not take (io_uring_submit: -EAGAIN, no
+// memory for requests) stays queued; the only worker then blocks in
+// epoll_wait, where nothing else submits it (no other poll runs while one
+// M blocks). Once the kernel takes requests again the worker must come
+// back for it: it blocks a millisecond at most while requests wait. It
+// used to block without a deadline, and the byte waiting on the socket
+// was never read.
+TEST(NetpollUring, AReceiveTheKernelRefusedIsSubmittedAgain) {
+#if !GORO_TEST_WRAP_URING_SUBMIT
+  GTEST_SKIP() << "needs liburing and a static libgoro (io_uring_submit wrapped at link time)";
+#else
+  if (!uring_asked()) GTEST_SKIP() << "the io_uring poller runs only with GORO_NETPOLL=uring";
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto p = tcp_pair();
+    ASSERT_EQ(p.first.write("x").first, 1u);  // waiting on the socket: a submitted receive completes at once
+    std::thread kernel_recovers([] {
+      // After a refused submit the only worker blocks in epoll_wait (the
+      // main goroutine below waits on a channel, the reader on its
+      // receive): then requests are taken again.
+      (void)goro_test::spin_until(
+          [] { return goro::detail::netpoll_blocked() && g_submits_refused.load() > 0; }, 30s);
+      g_submit_refused.store(false);
+    });
+    g_submit_refused.store(true);
+    auto got = goro::make_chan<int>(1);
+    net::conn r = p.second;
+    goro::go([r, got] {
+      char c = 0;
+      auto res = r.read(&c, 1);
+      got.send(res.second ? -1 : c);
+    });
+    int v = 0;
+    int which = goro::select(goro::on_recv(got, [&](int x, bool) { v = x; }), goro::on_recv(goro::after(30s)));
+    g_submit_refused.store(false);
+    kernel_recovers.join();
+    EXPECT_GT(g_submits_refused.load(), 0) << "no submit was refused: the test did not make its case";
+    ASSERT_EQ(which, 0) << "the refused receive was never submitted again";
+    EXPECT_EQ(v, 'x');
+  });
+#endif
 }
 
 // A read deadline that passes as the byte arrives: whichever wins, the
