@@ -405,9 +405,13 @@ bool rwmutex::lock_until_raw(int64_t deadline) {
   // Announce the writer: W, and N = R (I3).
   uint64_t old = state_.load(std::memory_order_relaxed);
   // acquire: with R = 0 the writer is in now, after every departed reader
-  // (their fetch_subs are releases).
+  // (their fetch_subs are releases). seq_cst, not acquire alone: S2's
+  // Dekker pairing needs this store ordered before the slot scan's loads
+  // (an acquire RMW is outside the seq_cst order; on AArch64 its store
+  // could become visible after the scan read a slot empty, and a slot
+  // reader and the writer would both be in). The same instruction on x86.
   while (!state_.compare_exchange_weak(old, (old & ~kWaitMask) | kWriter | (uint64_t{readers(old)} << kWaitShift),
-                                       std::memory_order_acquire, std::memory_order_relaxed)) {
+                                       std::memory_order_seq_cst, std::memory_order_relaxed)) {
   }
   GORO_DCHECK(!writer(old));  // w_ is ours
   if (convert_slots(old) != 0 || readers(old) != 0) {
@@ -453,8 +457,9 @@ bool rwmutex::try_lock_raw() {
       w_.unlock_raw();
       return false;
     }
-    // acquire: see what the departed readers and the last writer wrote.
-    if (state_.compare_exchange_weak(old, (old & ~kWaitMask) | kWriter, std::memory_order_acquire,
+    // acquire: see what the departed readers and the last writer wrote;
+    // seq_cst: S2, as in lock_until_raw.
+    if (state_.compare_exchange_weak(old, (old & ~kWaitMask) | kWriter, std::memory_order_seq_cst,
                                      std::memory_order_relaxed))
       break;
   }

@@ -109,7 +109,9 @@ void wait_group::after_update(uint64_t state, int64_t delta) {
   // no add() may race with this.
   if (state_.load(std::memory_order_relaxed) != state)
     throw panic_error("sync: WaitGroup misuse: Add called concurrently with Wait");
-  state_.store(0, std::memory_order_relaxed);
+  // release: a wait() that comes later and reads this 0 returns at once,
+  // after every done() (this store heads no release sequence of theirs).
+  state_.store(0, std::memory_order_release);
   for (; w > 0; w--) detail::semrelease(&sema_);
 }
 
@@ -119,8 +121,21 @@ void wait_group::add(int64_t delta) {
     return;
   }
   if (delta < -1) {
-    // One unit at a time: some of them may sit in shards (S1).
-    for (int64_t i = 0; i < -delta; i++) done();
+    // In one step while no shard holds units, as Go's Add: taking more
+    // than the counter holds panics with nobody released (one unit at a
+    // time, the unit that reached zero released the waiters first).
+    detail::race_release(this);
+    uint64_t state = state_.load(std::memory_order_relaxed);
+    const uint64_t minus = (uint64_t{0} - static_cast<uint64_t>(delta)) << kCounterShift;
+    while (held_of(state) == 0) {
+      // (The counter wraps as Go's does: a delta beyond it panics.)
+      if (state_.compare_exchange_weak(state, state - minus, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        after_update(state - minus, delta);
+        return;
+      }
+    }
+    // Some units sit in shards (S1; the counter is large): one at a time.
+    for (uint64_t i = 0; i < uint64_t{0} - static_cast<uint64_t>(delta); i++) done();
     return;
   }
   uint64_t state = state_.fetch_add(static_cast<uint64_t>(delta) << kCounterShift, std::memory_order_acq_rel) +

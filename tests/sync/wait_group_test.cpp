@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "goro/debug.hpp"
 #include "goro/goro.hpp"
 #include "test_util.hpp"
 
@@ -50,6 +52,37 @@ TEST(WaitGroup, NegativeCounterPanics) {
   } catch (const goro::panic_error& e) {
     EXPECT_STREQ(e.what(), "sync: negative WaitGroup counter");
   }
+}
+
+// Go's Add takes a negative delta in one step: Add(-2) on a counter of 1
+// panics with nobody released. goro took it a unit at a time, so the unit
+// that reached zero released the waiter before the next one panicked.
+TEST(WaitGroup, AddBeyondTheCounterPanicsWithoutReleasingWaiters) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    goro::wait_group wg;
+    wg.add(1);
+    std::atomic<uint64_t> waiter{0};
+    std::atomic<bool> returned{false};
+    goro::go([&] {
+      waiter = goro::goroutine_id();
+      wg.wait();
+      returned = true;
+    });
+    auto reason = [&] {
+      for (const auto& g : goro::debug::goroutines())
+        if (g.id == waiter.load() && g.state == goro::debug::goroutine_state::waiting) return g.wait_reason;
+      return std::string();
+    };
+    ASSERT_TRUE(goro_test::wait_for([&] { return waiter.load() != 0 && reason() == "sync.WaitGroup.Wait"; }));
+    goro_test::expect_panic([&] { wg.add(-2); }, "sync: negative WaitGroup counter");
+    // (Nothing ran since: this goroutine holds the only worker.)
+    EXPECT_EQ(reason(), "sync.WaitGroup.Wait") << "the waiter was released";
+    EXPECT_FALSE(returned.load());
+    wg.add(1);  // -1 + 1: zero, with the waiter still counted
+    EXPECT_TRUE(goro_test::wait_for([&] { return returned.load(); }));
+  });
+  goro::set_maxprocs(2);
 }
 
 TEST(WaitGroup, GoHelper) {
