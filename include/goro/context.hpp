@@ -257,6 +257,7 @@ class cancel_cause_func {
 // returns true if the call stopped f from being run, false if f has
 // already been started or stop was already called. It does not wait for a
 // started f to finish. Copyable; callable from any goroutine or thread.
+// Like Go's stop closure, it keeps the context's record alive while held.
 class after_func_stop {
  public:
   after_func_stop() noexcept = default;

@@ -58,7 +58,8 @@
 //  C3. An entry is on at most one list; `attached` says whether it is on
 //      its owner's, guarded by the owner's mu. Every detach clears it.
 //  C4. A node on a list is alive: a child unlinks itself (under pa->mu)
-//      before it is freed; a registration holds its owner.
+//      before it is freed; a registration holds its owner (until the
+//      registration itself is freed: stop() locks owner->mu through it).
 //  C5. Once cancelling, a node's list holds only after funcs (children
 //      added then are cancelled by their creator, never listed); once
 //      published, it is empty and stays so.
@@ -145,9 +146,10 @@ void start_afunc(ctx_afunc* a) {
     ctx_fn* fn = std::exchange(a->fn, nullptr);
     afunc_spawn(fn);
   }
-  cancel_node* owner = std::exchange(a->owner, nullptr);
-  ctx_release(owner);      // the registration's reference to its owner
-  ctx_afunc_release(a);    // the list's reference
+  // The registration keeps its reference to the owner until it is freed
+  // (ctx_afunc_release): a stop() that won the state may be about to lock
+  // owner->mu through a->owner.
+  ctx_afunc_release(a);  // the list's reference
 }
 
 // Phase 1 (see the top). Returns false if n is cancelling or cancelled
@@ -578,13 +580,10 @@ bool ctx_afunc_stop(ctx_afunc* a) noexcept {
       mine = true;
     }
   }
-  // Whoever takes the entry off the list drops the list's references (a
-  // canceller that detached it does so in start_afunc).
-  if (mine) {
-    a->owner = nullptr;
-    ctx_release(owner);
-    ctx_afunc_release(a);
-  }
+  // Whoever takes the entry off the list drops the list's reference (a
+  // canceller that detached it does so in start_afunc). a->owner stays
+  // (immutable once registered; its reference goes with a).
+  if (mine) ctx_afunc_release(a);
   return true;
 }
 
@@ -596,7 +595,9 @@ void ctx_afunc_release(ctx_afunc* a) noexcept {
   if (a->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   race_acquire(a);
   delete a->fn;  // a registration never started nor stopped (never done)
+  cancel_node* owner = a->owner;
   delete a;
+  if (owner != nullptr) ctx_release(owner);  // the registration's reference
 }
 
 namespace {

@@ -136,7 +136,9 @@ struct ctx_afunc : ctx_entry {
   // pending -> started (by the canceller) or pending -> stopped (by
   // stop): whoever makes the transition owns fn.
   std::atomic<uint8_t> state{0};
-  cancel_node* owner = nullptr;  // a reference while on its list
+  // A reference, set at registration and kept until this record is freed
+  // (stop() locks owner->mu through it, racing the canceller).
+  cancel_node* owner = nullptr;
   ctx_fn* fn = nullptr;
 };
 

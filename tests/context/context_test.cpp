@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -525,6 +526,43 @@ TEST(Context, AfterFuncStopRacesCancel) {
       EXPECT_EQ(goro::detail::context_child_count(c), 0);
     }
   });
+}
+
+// stop racing a cancel that drops the context's last handles: the
+// canceller that starts (or finds stopped) the registration used to drop
+// the registration's reference to the context while stop, having won,
+// was about to lock the context's list through it: the context freed
+// under stop (ASan: use after poison of its record). Two plain threads
+// meet at a spin barrier each round, so the calls overlap.
+TEST(Context, AfterFuncStopRacesACancelThatFreesTheContext) {
+  const int rounds = goro_test::scaled(20000, 4);
+  std::atomic<int> arrived{0};
+  std::optional<goro::after_func_stop> stop;
+  std::optional<std::pair<goro::context, goro::cancel_func>> ctx;
+  std::atomic<int> stopped{0};
+  auto meet = [&](int round) {
+    arrived.fetch_add(1);
+    while (arrived.load() < 2 * (round + 1)) {
+    }
+  };
+  std::thread stopper([&] {
+    for (int i = 0; i < rounds; i++) {
+      meet(2 * i);
+      if ((*stop)()) stopped++;
+      meet(2 * i + 1);
+    }
+  });
+  for (int i = 0; i < rounds; i++) {
+    ctx.emplace(goro::with_cancel(goro::background()));
+    stop.emplace(goro::context_after_func(ctx->first, [] {}));
+    meet(2 * i);
+    ctx->second();
+    ctx.reset();  // the last handles: the registration's reference is the context's last
+    meet(2 * i + 1);
+    stop.reset();
+  }
+  stopper.join();
+  EXPECT_GT(stopped.load(), 0);
 }
 
 // Both ways with std::stop_token.
