@@ -103,8 +103,8 @@ void serve_locked(hchan* c, g* self, ready_list& rl) {
           ring::finish_pop(c->ring(), t, r->elem);
           complete(r, wake::ok, self, rl);
         } else {
-          // A lock-free receiver took the value first (closed cannot
-          // happen: close serves every receiver itself).
+          // A lock-free receiver took the value first, or (while close
+          // serves) the last one, leaving the ring closed and empty.
           complete(r, st == ring::status::closed ? wake::closed : wake::retry, self, rl);
         }
         progress = true;
@@ -445,9 +445,14 @@ void chan_close(hchan* c) {
   race_release(&c->closed_);
   c->closed_.store(1);
   if (c->cap_) c->ring()->tail_.fetch_or(c->ring()->mark_bit_);  // I5: no push starts after this
-  while (sudog* s = c->sendq_.dequeue()) complete(s, wake::closed, nullptr, rl);  // they panic
-  if (c->lock_free()) serve_locked(c, nullptr, rl);  // buffered values go first
+  // Receivers before senders, as Go's closechan: a select parked on both
+  // sides of an unbuffered channel is then woken by its receive (zero
+  // value, ok false), not its send (a panic). On a ring, values in it go
+  // to parked receivers first; a parked sender's push finds the mark
+  // (closed) there.
+  if (c->lock_free()) serve_locked(c, nullptr, rl);
   while (sudog* r = c->recvq_.dequeue()) complete(r, wake::closed, nullptr, rl);
+  while (sudog* s = c->sendq_.dequeue()) complete(s, wake::closed, nullptr, rl);  // they panic
   c->sync_flags();
   c->lock_.unlock();
   rl.ready_all();

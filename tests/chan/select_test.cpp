@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "goro/debug.hpp"
 #include "goro/goro.hpp"
 #include "goro/select.hpp"
 #include "test_util.hpp"
@@ -173,6 +174,40 @@ TEST(Select, SendAndRecvSameChannelDoNotMeet) {
         });
       }
       wg.wait();
+    }
+  });
+}
+
+// Go's closechan wakes the receivers before the senders, so a select
+// parked on both sides of an unbuffered channel that gets closed returns
+// its receive (zero value, ok false), not a panic. goro woke the senders
+// first: the select's send case won and threw "send on closed channel".
+TEST(Select, CloseWakesAParkedSendAndReceiveSelectWithTheReceive) {
+  for_procs([] {
+    for (int order = 0; order < 2; order++) {
+      auto c = goro::make_chan<int>();
+      std::atomic<uint64_t> id{0};
+      auto result = goro::make_chan<int>(1);  // 1: the receive, closed; 0: the send; -1: a panic
+      goro::go([=, &id] {
+        id = goro::goroutine_id();
+        try {
+          int got = -2;
+          if (order == 0)
+            goro::select(goro::on_send(c, 7), goro::on_recv(c, [&](int v, bool ok) { got = ok ? -3 : v + 1; }));
+          else
+            goro::select(goro::on_recv(c, [&](int v, bool ok) { got = ok ? -3 : v + 1; }), goro::on_send(c, 7));
+          result.send(got == -2 ? 0 : got);
+        } catch (const goro::panic_error&) {
+          result.send(-1);
+        }
+      });
+      ASSERT_TRUE(goro_test::wait_for([&] {
+        for (const auto& g : goro::debug::goroutines())
+          if (g.id == id.load() && g.state == goro::debug::goroutine_state::waiting) return g.wait_reason == "select";
+        return false;
+      }));
+      c.close();
+      EXPECT_EQ(result.recv(), 1) << "order " << order << " (-1: the send case panicked)";
     }
   });
 }
