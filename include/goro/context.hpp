@@ -387,7 +387,10 @@ std::pair<context, cancel_func> with_timeout_cause(const context& parent, std::c
 // A child of parent carrying value under key (Go's WithValue); it is done
 // when parent is. value is moved (or copied) into the context and stays
 // there, const, as long as any context derived from it lives. Throws
-// std::bad_alloc, or what T's constructor throws.
+// std::bad_alloc, or what T's constructor throws. T's destructor runs
+// where the last reference goes, which may be a worker's scheduler stack
+// (a deadline timer holding the last one): it must not block on goro
+// primitives (channels, goro::mutex, sleep_for).
 //
 //   inline constexpr goro::context_key<int> user_id;
 //   auto ctx = goro::with_value(parent, user_id, 42);
