@@ -49,6 +49,7 @@
 #include "sched/sched.hpp"
 #include "sched/trace.hpp"
 #include "sched/stack.hpp"
+#include "sched/sysmon.hpp"
 #include "sched/thread_locks.hpp"
 #include "sync/mutex_bias.hpp"
 #include "time/rec_slab.hpp"
@@ -590,11 +591,14 @@ top:
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p() && release_p_if_over_budget(mp)) goto top;
 
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
-  if (tick % 61 == 0) {
+  if (tick % 61 == 0 || g_idle_p_timers_overdue.load(std::memory_order_relaxed)) {
     // Timers of other Ps overdue by kTimerOverdueNs: their owners are busy
     // (a goroutine computing there), or no worker may hold them (an idle P
     // over the budget: maxprocs was lowered, or a grant ended), so run them
     // here, as Go's Ps run each other's timers while they look for work.
+    // Every round while the monitor sees an idle P's timers overdue with
+    // no worker allowed to take it (g_idle_p_timers_overdue; it also asks
+    // computing Ps to yield for them).
     // A P that always has work of its own (a ping-pong pair) looks only
     // here, every 61st round, and before the global queue: a goroutine
     // taken from it returns at once, and with more goroutines runnable

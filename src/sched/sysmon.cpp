@@ -37,6 +37,8 @@
 
 namespace goro::detail {
 
+std::atomic<bool> g_idle_p_timers_overdue{false};
+
 namespace {
 
 // Completed rounds (sysmon_rounds). Relaxed: a statistic, it orders nothing.
@@ -63,6 +65,26 @@ bool global_work_starving() {
                                  sched.ndetached.load(std::memory_order_relaxed);
 }
 
+// Timers overdue by a millisecond on a P that no worker may take (idle
+// while every allowed P is held: maxprocs was lowered, or a grant ended).
+// Only a busy P's scheduling round runs them (find_runnable), so while
+// every allowed P computes they count as work for each (Go moves a dropped
+// P's timers to a live one, whose overdue timers then get it preempted).
+// One pass over the Ps per monitor round.
+bool idle_p_timers_starving(int64_t now) {
+  if (p_active_count() < sched.maxprocs.load(std::memory_order_relaxed) +
+                             sched.ndetached.load(std::memory_order_relaxed))
+    return false;  // an idle P may be taken: the timed sleeper runs them
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) {
+    p* pp = p_for_index(i);
+    if (pp->status.load(std::memory_order_relaxed) != p_status::running &&
+        pp->timer0_when.load(std::memory_order_relaxed) < now - 1'000'000)
+      return true;
+  }
+  return false;
+}
+
 // $GORO_DEBUG=detachoff=1: never hand off a computing goroutine's P.
 // Read at first use; tests change it with sysmon_set_detach_off (-1: not
 // read yet).
@@ -81,6 +103,9 @@ bool detach_off() {
 // Returns true if it handed a P off.
 bool retake(int64_t now) {
   bool handed = false;
+  const bool stranded_timers = idle_p_timers_starving(now);
+  if (g_idle_p_timers_overdue.load(std::memory_order_relaxed) != stranded_timers)
+    g_idle_p_timers_overdue.store(stranded_timers, std::memory_order_relaxed);
   int32_t n = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < n; i++) {
     p* pp = p_for_index(i);
@@ -100,7 +125,7 @@ bool retake(int64_t now) {
       pp->sysmon_next = next;
       pp->sysmon_when = now;
     } else if (now - pp->sysmon_when > kForcePreemptNs && pp->blocking_m.load(std::memory_order_acquire) == nullptr &&
-               (has_local_work(pp, now) || global_work_starving())) {
+               (has_local_work(pp, now) || global_work_starving() || stranded_timers)) {
       // First ask the goroutine to yield at its next safe point (a
       // channel operation, go(), goro::preempt_point()): that keeps
       // maxprocs. Only a goroutine that computes 10 ms more without one

@@ -3,6 +3,7 @@
 // that tests may include this header without the runtime's structures.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace goro::detail {
@@ -19,5 +20,11 @@ void sysmon_set_detach_off(bool off);
 // Times the monitor woke a worker for a timer overdue by a millisecond
 // with nobody looking (a wake-up the scheduler should have made itself).
 uint64_t sysmon_timer_rescues();
+
+// Set by the monitor while an idle P that no worker may take holds timers
+// overdue by a millisecond (maxprocs was lowered); every busy P's next
+// scheduling round then runs other Ps' overdue timers (find_runnable), not
+// only every 61st. Relaxed: a hint, written only when it changes.
+extern std::atomic<bool> g_idle_p_timers_overdue;
 
 }  // namespace goro::detail

@@ -13,6 +13,7 @@
 
 #include "goro/goro.hpp"
 #include "detach_off.hpp"
+#include "sched/sched.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -187,5 +188,61 @@ TEST(Threads, IdleWorkersBeyondMaxprocsExit) {
     EXPECT_EQ(ran.load(), 8);
   });
 }
+
+}  // namespace
+
+namespace {
+
+int32_t my_p_id() { return goro::detail::owned_p(goro::detail::current_m())->id; }
+
+// After maxprocs is lowered, the P left over the budget keeps its timers
+// (Ps are never freed; Go moves a dropped P's timers to a live one). While
+// the one allowed P computes, the monitor saw no work for it (its own
+// queue and timers empty), so a goroutine sleeping on the other P slept on
+// for as long as the computation lasted. Now those overdue timers count as
+// work: the computing goroutine is asked to yield, and its P's next round
+// runs them; computing on without a safe point, its work goes to an extra
+// P, which takes the idle one and runs them.
+void sleeper_on_a_dropped_p_wakes(bool safe_points) {
+  goro::set_maxprocs(2);
+  goro::run([safe_points] {
+    bool made_the_case = false;
+    for (int round = 0; round < 50 && !made_the_case; round++) {
+      goro::set_maxprocs(2);
+      const int32_t mine = my_p_id();
+      std::atomic<int32_t> sleeper_p{-1};
+      std::atomic<bool> woke{false};
+      goro::go([&] {
+        sleeper_p = my_p_id();
+        goro::sleep_for(1ms);
+        woke = true;
+      });
+      // Computing (safe points only when asked): the idle P steals it.
+      auto end = steady::now() + 20s;
+      while (sleeper_p.load() == -1 && steady::now() < end) goro::preempt_point();
+      ASSERT_NE(sleeper_p.load(), -1);
+      if (sleeper_p.load() == mine) {  // ran here after a yield: no case
+        ASSERT_TRUE(goro_test::wait_for([&] { return woke.load(); }));
+        continue;
+      }
+      made_the_case = true;
+      goro::set_maxprocs(1);  // the sleeper's P: idle, over the budget
+      // Computing: a busy loop (a thread sleep would look blocked to the
+      // monitor, which would hand this P to another worker).
+      auto give_up = steady::now() + 20s;
+      while (!woke.load() && steady::now() < give_up)
+        if (safe_points) goro::preempt_point();
+      bool woken = woke.load();
+      EXPECT_TRUE(woken) << "the sleeper on the dropped P slept on while this P computed";
+      goro::set_maxprocs(2);
+      ASSERT_TRUE(goro_test::wait_for([&] { return woke.load(); }));
+    }
+    EXPECT_TRUE(made_the_case) << "the sleeper never ran on the other P";
+  });
+  goro::set_maxprocs(2);
+}
+
+TEST(Maxprocs, SleeperOnADroppedPWakesWhileTheOtherComputes) { sleeper_on_a_dropped_p_wakes(false); }
+TEST(Maxprocs, SleeperOnADroppedPWakesWhileTheOtherYieldsWhenAsked) { sleeper_on_a_dropped_p_wakes(true); }
 
 }  // namespace
