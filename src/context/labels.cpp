@@ -3,6 +3,7 @@
 #include "goro/labels.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "sched/g.hpp"
 #include "sched/labels.hpp"
@@ -45,6 +46,10 @@ g* self() noexcept {
 template <class Pairs>
 context merged(const context& parent, const Pairs& add) {
   auto* s = new label_set;
+  // Owns s from here: if anything below throws, s is unreferenced once
+  // (by ref, or, once moved into the context's value, by with_value, which
+  // destroys the value it could not store).
+  label_ref ref(s);
   if (label_set* base = set_of(parent)) s->kv = base->kv;
   for (const auto& [k, v] : add) {
     auto it = std::lower_bound(s->kv.begin(), s->kv.end(), k,
@@ -54,12 +59,7 @@ context merged(const context& parent, const Pairs& add) {
     else
       s->kv.insert(it, goro::label(std::string(k), std::string(v)));
   }
-  try {
-    return with_value(parent, labels_key, label_ref(s));
-  } catch (...) {
-    labels_unref(s);
-    throw;
-  }
+  return with_value(parent, labels_key, std::move(ref));
 }
 
 }  // namespace
