@@ -37,7 +37,9 @@
 
 namespace goro::detail {
 
-std::atomic<bool> g_idle_p_timers_overdue{false};
+// On a line of its own: every worker reads it each round, and the
+// monitor's counters beside it would be written every round.
+alignas(64) std::atomic<bool> g_idle_p_timers_overdue{false};
 
 namespace {
 

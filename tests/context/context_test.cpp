@@ -542,8 +542,8 @@ TEST(Context, AfterFuncStopRacesACancelThatFreesTheContext) {
   std::atomic<int> stopped{0};
   auto meet = [&](int round) {
     arrived.fetch_add(1);
-    while (arrived.load() < 2 * (round + 1)) {
-    }
+    // Yielding: with CPU hogs beside, the other thread may be off its CPU.
+    while (arrived.load() < 2 * (round + 1)) std::this_thread::yield();
   };
   std::thread stopper([&] {
     for (int i = 0; i < rounds; i++) {
