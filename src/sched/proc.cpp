@@ -50,6 +50,7 @@
 #include "sched/trace.hpp"
 #include "sched/stack.hpp"
 #include "sched/sysmon.hpp"
+#include "sched/test_hooks.hpp"
 #include "sched/thread_locks.hpp"
 #include "sync/mutex_bias.hpp"
 #include "time/rec_slab.hpp"
@@ -280,7 +281,18 @@ void stop_m(m* mp) {
     const bool want_poll = netpoll_waiters() > 0;
     m* ts = sched.timed_sleeper;
     if (ts == nullptr || ts == mp || (want_poll && !ts->polling)) {
+      if (auto hook = test_hooks::stop_m_before_timer_read.load(std::memory_order_relaxed)) hook();
+      // "No deadline" first, then the heaps (both seq_cst, as
+      // wake_for_timer's timer0_when store and its load of this): a timer
+      // added meanwhile is either in what we read or its adder reads
+      // INT64_MAX and kicks us (under sched.lock, so after park_note is
+      // cleared below). Reading the heaps under the old, earlier deadline
+      // let an adder whose timer came after that deadline skip the kick
+      // while we read the heaps without its timer: we then slept past it
+      // until the monitor's rescue.
+      sched.timed_sleep_until.store(INT64_MAX, std::memory_order_seq_cst);
       int64_t next = timers_next_when();
+      if (auto hook = test_hooks::stop_m_after_timer_read.load(std::memory_order_relaxed)) hook(next);
       if (next != INT64_MAX || want_poll) {
         // Taking the role from an M that sleeps on its futex: kick it, so
         // that it sees the role gone (it then sleeps without a deadline).
@@ -1305,6 +1317,17 @@ const char* g_status_string(g_status s) {
 }
 
 // ---- public API --------------------------------------------------------------
+
+namespace test_hooks {
+
+std::atomic<void (*)()> stop_m_before_timer_read{nullptr};
+std::atomic<void (*)(int64_t)> stop_m_after_timer_read{nullptr};
+
+int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }
+
+int64_t earliest_timer() { return timers_next_when(); }
+
+}  // namespace test_hooks
 
 }  // namespace goro::detail
 

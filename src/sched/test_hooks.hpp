@@ -1,0 +1,33 @@
+// Seams for white-box tests: a test sets one to stop the runtime at a
+// chosen point, so that a race it needs happens on every run instead of
+// once in a thousand (Go's runtime hands its tests such seams through
+// export_test.go). Declarations only, so that tests may include this
+// header without the runtime's structures.
+//
+// Every seam is null outside tests, and each costs one relaxed load where
+// it sits, on paths that are already slow (an M going idle). A seam runs
+// on the runtime's thread with the locks named in its comment held: it
+// must not call into goro, only wait for a test thread that does.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail::test_hooks {
+
+// stop_m (sched/proc.cpp), sched.lock held, when the idle M takes or keeps
+// the timed sleeper's role: just before it reads the Ps' earliest timers,
+// and just after, with what it read (INT64_MAX: none).
+extern std::atomic<void (*)()> stop_m_before_timer_read;
+extern std::atomic<void (*)(int64_t next)> stop_m_after_timer_read;
+
+// The deadline the timed sleeper has published for wake_for_timer
+// (time/timers.cpp), INT64_MAX if none: a timer added before it is
+// either seen by the sleeper or kicks it.
+int64_t timed_sleep_until();
+
+// The earliest deadline of every P's timers, INT64_MAX if none (what the
+// timed sleeper reads).
+int64_t earliest_timer();
+
+}  // namespace goro::detail::test_hooks
