@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -101,16 +102,19 @@ class errgroup {
                   "errgroup: a task returns void or std::error_code");
     s_->wg.add(1);
     try {
-      goro::go([s = s_, f = std::forward<F>(f)]() mutable {
+      goro::go([s = s_, f = std::optional<std::decay_t<F>>(std::in_place, std::forward<F>(f))]() mutable {
         try {
           if constexpr (std::is_void_v<R>) {
-            f();
+            (*f)();
           } else {
-            if (std::error_code e = f()) fail(*s, e, nullptr);
+            if (std::error_code e = (*f)()) fail(*s, e, nullptr);
           }
         } catch (...) {
           fail(*s, {}, std::current_exception());
         }
+        // The task and what it captured go before wait() may return: a
+        // capture's destructor may touch the waiter's frame.
+        f.reset();
         if (!s->sem.is_nil()) s->sem.recv();
         s->wg.done();
       });

@@ -20,8 +20,10 @@
 //
 // limit and burst may change at run time (set_limit, set_burst);
 // goro::rate_limiter::inf allows every event (burst is then ignored), and
-// goro::every(d) is the limit of one event per d. A limit of 0 allows only
-// the `burst` events left in the bucket... until set_limit refills it.
+// goro::every(d) is the limit of one event per d. A limit of 0 never adds
+// tokens: only those in the bucket (it starts full) are allowed, and a
+// wait for more lasts until its context ends, until set_limit gives a
+// positive limit (as Go's, since golang/go#68541).
 //
 // Times are steady_clock; the `_at` forms take "now" explicitly (tests,
 // replays), as Go's AllowN(t, n) and ReserveN(t, n) do.

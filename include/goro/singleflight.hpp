@@ -102,8 +102,17 @@ class singleflight {
     auto c = std::make_shared<call>();
     c->wg.add(1);
     c->chans.push_back(ch);
-    calls_.emplace(key, c);
-    go([this, key, c, fn = std::decay_t<F>(std::forward<F>(fn))]() mutable { run(key, c, std::move(fn)); });
+    // Everything that may throw (copies, the goroutine) before or undone
+    // after the call is registered: a registered call that never runs
+    // would hold every later caller of key for ever.
+    auto task = [this, key, c, fn = std::decay_t<F>(std::forward<F>(fn))]() mutable { run(key, c, std::move(fn)); };
+    auto it = calls_.emplace(key, c).first;
+    try {
+      go(std::move(task));
+    } catch (...) {
+      calls_.erase(it);  // nobody joined: mu_ is held
+      throw;
+    }
     return ch;
   }
 
@@ -135,13 +144,24 @@ class singleflight {
     bool shared;
     {
       mutex_lock lk(mu_);
-      c->wg.done();
       if (auto it = calls_.find(key); it != calls_.end() && it->second == c) calls_.erase(it);
       chans.swap(c->chans);
       shared = c->dups > 0;
     }
+    // Last, and after the last touch of *this: a do_call that joined this
+    // execution returns once woken, and its caller may destroy the group.
+    c->wg.done();
     // Each channel has room for its one result: these sends never block.
-    for (auto& ch : chans) ch.send(chan_result{c->value, c->error, shared});
+    // A value whose copy throws reaches that receiver as the exception.
+    for (auto& ch : chans) {
+      chan_result r;
+      try {
+        r = chan_result{c->value, c->error, shared};
+      } catch (...) {
+        r = chan_result{std::nullopt, std::current_exception(), shared};
+      }
+      ch.send(std::move(r));
+    }
   }
 
   mutex mu_{mutex::never_biased_t{}};  // shared by design: never worth a revocation

@@ -3,8 +3,8 @@
 //
 // State (rate_state), all guarded by `lock` (rank leaf: nothing else is
 // taken while it is held; waiting happens after unlocking):
-//   limit       tokens per second (inf: every event allowed; 0: only the
-//               tokens the burst has left, Go's special case)
+//   limit       tokens per second (inf: every event allowed; 0: the
+//               bucket is never refilled)
 //   burst       bucket size
 //   tokens      tokens in the bucket at `last` (may be negative: reserved
 //               from the future)
@@ -73,12 +73,13 @@ struct reserved {
 
 // Go's reserveN.
 reserved reserve_locked(rate_state& s, int64_t now, int n, int64_t max_wait) {
-  if (std::isinf(s.limit)) return {true, n, now, s.limit};
-  if (s.limit == 0) {
-    bool ok = s.burst >= n;
-    if (ok) s.burst -= n;
-    return {ok, s.burst, now, s.limit};
-  }
+  // An inf reservation records limit 0, as Go's leaves it unset: were the
+  // limit finite again when it is cancelled, inf would make its arithmetic
+  // NaN (0 * inf) and the bucket's tokens with it.
+  if (std::isinf(s.limit)) return {true, n, now, 0};
+  // A limit of 0 takes the bucket's tokens and adds none (Go since
+  // golang/go#68541: it used to spend the burst itself, which set_limit
+  // could not give back).
   double tokens = s.advance(now) - n;
   int64_t wait = tokens < 0 ? s.duration_from_tokens(-tokens) : 0;
   bool ok = n <= s.burst && wait <= max_wait;
@@ -159,7 +160,9 @@ void reservation::cancel_at(time_point at) {
   s.last = now;
   s.tokens = std::min(tokens, static_cast<double>(s.burst));
   if (time_to_act_ns_ == s.last_event) {
-    int64_t prev = time_to_act_ns_ - (limit_ <= 0 ? 0 : static_cast<int64_t>(tokens_ / limit_ * 1e9));
+    // (Clamped: a tiny limit makes the duration overflow int64.)
+    double back = limit_ <= 0 ? 0 : std::min(tokens_ / limit_ * 1e9, static_cast<double>(detail::kFarFutureNs));
+    int64_t prev = time_to_act_ns_ - static_cast<int64_t>(back);
     if (prev >= now) s.last_event = prev;
   }
   tokens_ = 0;  // a second cancel gives nothing back

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "goro/goro.hpp"
@@ -167,3 +168,38 @@ TEST(Errgroup, FromPlainThreads) {
 }
 
 }  // namespace
+
+namespace {
+
+// Sets *flag in its destructor, after a pause that lets wait() return
+// first if the task's captures outlive its wg.done() (they did: the
+// closure was destroyed after the task had released the waiter). A
+// moved-from copy sets nothing.
+struct sets_on_destroy {
+  std::atomic<bool>* flag;
+  explicit sets_on_destroy(std::atomic<bool>* f) : flag(f) {}
+  sets_on_destroy(sets_on_destroy&& o) noexcept : flag(std::exchange(o.flag, nullptr)) {}
+  sets_on_destroy(const sets_on_destroy&) = delete;
+  ~sets_on_destroy() {
+    if (flag == nullptr) return;
+    goro::sleep_for(std::chrono::milliseconds(20));
+    flag->store(true);
+  }
+};
+
+}  // namespace
+
+// wait() returns after every task's captures are destroyed: a capture may
+// refer to the waiter's frame (an arena, a guard, a counter).
+TEST(Errgroup, TaskCapturesAreDestroyedBeforeWaitReturns) {
+  goro_test::for_procs([] {
+    for (bool limited : {false, true}) {
+      std::atomic<bool> destroyed{false};
+      goro::errgroup g;
+      if (limited) g.set_limit(1);
+      g.go([guard = sets_on_destroy(&destroyed)] {});
+      EXPECT_FALSE(g.wait());
+      EXPECT_TRUE(destroyed.load()) << "limited " << limited;
+    }
+  });
+}

@@ -136,7 +136,7 @@ TEST(Rate, CancelMulti) {
   run_reserve(lim, at(1), 3, at(5), true);
 }
 
-TEST(Rate, InfAllowsEverythingAndZeroOnlyTheBurst) {
+TEST(Rate, InfAllowsEverythingAndZeroOnlyTheBucket) {
   goro::rate_limiter inf(goro::rate_limiter::inf, 0);
   for (int i = 0; i < 1000; i++) EXPECT_TRUE(inf.allow_n(100));
   EXPECT_FALSE(inf.wait_n(1000));
@@ -144,11 +144,45 @@ TEST(Rate, InfAllowsEverythingAndZeroOnlyTheBurst) {
   EXPECT_TRUE(zero.allow());
   EXPECT_TRUE(zero.allow());
   EXPECT_FALSE(zero.allow());
-  EXPECT_EQ(zero.wait(), std::make_error_code(std::errc::invalid_argument));  // nothing will ever come
+  EXPECT_EQ(zero.burst(), 2);  // the bucket is empty, its size unchanged
+  {
+    // Nothing will ever come: a wait with any deadline fails at once.
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 1h);
+    EXPECT_EQ(zero.wait(ctx), std::make_error_code(std::errc::timed_out));
+    cancel();
+  }
   zero.set_limit(goro::rate_limiter::inf);
   EXPECT_TRUE(zero.allow());
   EXPECT_EQ(goro::every(0ms), goro::rate_limiter::inf);
   EXPECT_DOUBLE_EQ(goro::every(100ms), 10.0);
+}
+
+// Go's TestSetAfterZeroLimit: a limit of 0 takes the token the bucket
+// started with and adds none, and a positive limit set later refills it.
+// (The limit-0 path used to spend the burst itself: set_limit could not
+// give it back, and every later reservation of 1 was refused.)
+TEST(Rate, SetAfterZeroLimit) {
+  goro::rate_limiter lim(0, 1);
+  run_allows(lim, {{at(0), 1, true}, {at(0), 1, false}});
+  EXPECT_EQ(lim.burst(), 1);
+  lim.set_limit_at(at(0), 10);
+  run_reserve(lim, at(0), 1, at(1), true);
+}
+
+// A reservation made while the limit was inf, cancelled after the limit
+// became finite again, gives back its one token (Go: an inf reservation
+// carries limit 0). It carried inf: 0 * inf made the bucket NaN, after
+// which every allow succeeded.
+TEST(Rate, CancellingAnInfReservationUnderAFiniteLimit) {
+  goro::rate_limiter lim(10, 1);
+  run_allows(lim, {{at(0), 1, true}});
+  lim.set_limit_at(at(0), goro::rate_limiter::inf);
+  goro::reservation r = lim.reserve_n_at(at(0), 1);
+  ASSERT_TRUE(r.ok());
+  lim.set_limit_at(at(0), 10);
+  r.cancel_at(at(0));
+  EXPECT_DOUBLE_EQ(lim.tokens_at(at(0)), 1.0);
+  run_allows(lim, {{at(0), 1, true}, {at(0), 1, false}});
 }
 
 TEST(Rate, SetLimitAndBurstAtRunTime) {

@@ -155,3 +155,95 @@ TEST(Singleflight, DoChanDeliversToEveryChannel) {
 }
 
 }  // namespace
+
+namespace {
+
+// A functor whose copy throws once armed: do_chan copies an lvalue fn
+// into its goroutine after the call is registered.
+struct throws_on_copy {
+  bool armed = false;
+  throws_on_copy() = default;
+  throws_on_copy(const throws_on_copy& o) : armed(o.armed) {
+    if (armed) throw std::runtime_error("copy");
+  }
+  int operator()() const { return 7; }
+};
+
+}  // namespace
+
+// A do_chan that throws before its goroutine starts leaves nothing
+// registered: the next call for the key runs (it waited for ever).
+TEST(Singleflight, DoChanThatThrowsLeavesTheKeyFree) {
+  goro::run([] {
+    goro::singleflight<int, int> g;
+    throws_on_copy fn;
+    fn.armed = true;
+    EXPECT_THROW(g.do_chan(1, fn), std::runtime_error);
+    auto done = goro::make_chan<int>(1);
+    goro::go([&] { done.send(g.do_call(1, [] { return 8; }).value); });
+    bool got = false;
+    goro::select(goro::on_recv(done, [&](int v) {
+                   got = true;
+                   EXPECT_EQ(v, 8);
+                 }),
+                 goro::on_recv(goro::after(std::chrono::seconds(20))));
+    EXPECT_TRUE(got) << "do_call waits for an execution that never started";
+  });
+}
+
+namespace {
+
+// The group's hash, which run() calls when it removes the call from the
+// map: it records whether the joined do_call had already returned then
+// (its caller may have destroyed the group by that time). Armed only on
+// the goroutine that runs the call (do_chan's), once the joiner waits.
+std::atomic<bool> g_armed{false};
+std::atomic<bool> g_joiner_returned{false};
+std::atomic<bool> g_hashed_after_return{false};
+std::atomic<bool> g_joiner_looked_up{false};
+thread_local bool t_is_joiner = false;
+
+struct watching_hash {
+  size_t operator()(int k) const {
+    if (t_is_joiner) {
+      g_joiner_looked_up.store(true);
+    } else if (g_armed.load()) {
+      // Give a released joiner time to return (it cannot while we hold
+      // the call unfinished: then this bound passes, and nothing is wrong).
+      goro_test::spin_until([] { return g_joiner_returned.load(); }, std::chrono::milliseconds(500));
+      if (g_joiner_returned.load()) g_hashed_after_return.store(true);
+    }
+    return std::hash<int>{}(k);
+  }
+};
+
+}  // namespace
+
+// run() is done with the group (map and mutex) before it wakes the callers
+// that joined it: a joined do_call may return and its caller destroy the
+// group at once. It woke them first, then looked the key up.
+TEST(Singleflight, RunIsDoneWithTheGroupBeforeJoinersReturn) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    auto* g = new goro::singleflight<int, int, watching_hash>;
+    auto ch = g->do_chan(1, [] {
+      // Returns once the joiner has looked the key up (it joins under the
+      // group's lock, which run() takes next).
+      goro_test::spin_until([] { return g_joiner_looked_up.load(); });
+      g_armed.store(true);
+      return 5;
+    });
+    auto joined = goro::make_chan<int>(1);
+    std::thread joiner([&] {
+      t_is_joiner = true;
+      auto r = g->do_call(1, [] { return 6; });
+      g_joiner_returned.store(true);
+      joined.send(r.value);
+    });
+    EXPECT_EQ(joined.recv(), 5);
+    EXPECT_EQ(ch.recv().get(), 5);
+    goro::blocking([&] { joiner.join(); });
+    EXPECT_FALSE(g_hashed_after_return.load()) << "run() used the group after a joined do_call returned";
+    delete g;
+  });
+}
