@@ -49,6 +49,15 @@
 //     was made by a thread that could act: an M (a new M bumps the gen) or
 //     a declared thread, which promises to start none that could wake
 //     anyone (runtime.hpp).
+//     T1 is a span, not an instant: the statuses are read one at a time,
+//     and a plain thread seen parked could be readied by one not yet seen,
+//     which then parks before it is seen, touching no runtime state (found
+//     by a review, 2026-12-06). So T1 reads g_thread_readies (bumped by
+//     every ready() of a thread) before and after the statuses: unchanged,
+//     no thread was woken while they were read, so every thread seen
+//     parked was still parked at the end of the span. And it lists the
+//     threads again: one not listed at first was started during the span
+//     by a thread that could act then.
 //
 // So the report comes within the monitor's nap (at most 10 ms) of the last
 // goroutine blocking, or within 100 ms if threads were listed just before
@@ -94,11 +103,18 @@
 #include "netpoll/netpoll.hpp"
 #include "sched/deadlock_stats.hpp"
 #include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 #include "sched/traceback.hpp"
 
 namespace goro::detail {
 
 extern void (*g_fatal_dump_hook)(int fd);
+
+std::atomic<uint64_t> g_thread_readies{0};
+
+namespace test_hooks {
+std::atomic<void (*)(int, bool)> deadlock_scan_saw_thread{nullptr};
+}
 
 namespace {
 
@@ -201,7 +217,7 @@ struct scan_result {
 
 bool parked_in_goro_locked(const thread_registry& r, int tid) {
   for (g* w : r.waiters)
-    if (w->tid == tid) return w->status.load(std::memory_order_acquire) == g_status::waiting;
+    if (w->tid == tid) return w->status.load(std::memory_order_seq_cst) == g_status::waiting;
   return false;
 }
 
@@ -217,6 +233,12 @@ scan_result scan_threads() {
   if (tids.empty()) return res;  // cannot tell: be conservative
   std::vector<declared_thread> by_id;  // declared by id: is each still that thread?
   thread_registry& r = registry();
+  auto* saw_thread = test_hooks::deadlock_scan_saw_thread.load(std::memory_order_relaxed);
+  // The statuses below are read one at a time, not at one instant: a plain
+  // thread seen parked may be readied by one not yet seen, which then
+  // parks before it is seen; neither touches runtime state (step 3's
+  // proof). Such a wake-up moves g_thread_readies, read around the loop.
+  const uint64_t readies0 = g_thread_readies.load(std::memory_order_seq_cst);
   {
     lock_guard lk(r.lock);
     for (int tid : tids) {
@@ -231,8 +253,18 @@ scan_result scan_threads() {
         if (!d->self) by_id.push_back(*d);
         continue;
       }
-      if (!parked_in_goro_locked(r, tid)) res.note_active(tid);
+      bool parked = parked_in_goro_locked(r, tid);
+      if (saw_thread != nullptr) saw_thread(tid, parked);
+      if (!parked) res.note_active(tid);
     }
+  }
+  bool thread_woken = g_thread_readies.load(std::memory_order_seq_cst) != readies0;
+  // A thread started while the statuses were read, by a thread then seen
+  // parked: not in the listing, it may act.
+  bool thread_started = false;
+  if (!thread_woken && res.nactive == 0) {
+    for (int tid : list_tids())
+      if (!contains(tids, tid)) thread_started = true;
   }
   // Outside the registry lock, which threads take to register.
   for (const declared_thread& d : by_id) {
@@ -244,7 +276,7 @@ scan_result scan_threads() {
       return x.tid == d.tid && !x.self && x.start_time == d.start_time;
     });
   }
-  res.quiet = res.nactive == 0 && !res.runtime_may_act;
+  res.quiet = res.nactive == 0 && !res.runtime_may_act && !thread_woken && !thread_started;
   return res;
 }
 

@@ -1193,6 +1193,7 @@ void ready(g* gp) {
   if (gp->is_thread) {
     check_not_forked_child();  // the waiter's thread is the parent's (fork.cpp)
     g_transition(gp, g_status::waiting, g_status::runnable);
+    g_thread_readies.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(reinterpret_cast<std::atomic<uint32_t>*>(&gp->status), 1);
     return;
   }

@@ -381,6 +381,12 @@ void check_dead_locked();
 // The deadlock check's expensive part, run by the monitor with no lock
 // held (sched/deadlock.cpp). May end the process with the deadlock report.
 void deadlock_monitor_check(int64_t now);
+// Plain threads readied (ready() of a thread waiter), bumped before the
+// futex wake, seq_cst: the deadlock check's thread listing reads each
+// thread's status one at a time, and a thread woken by another plain
+// thread between two of those reads changes no runtime state; an
+// unchanged count across the listing proves that none was.
+extern std::atomic<uint64_t> g_thread_readies;
 // (The goroutine dump itself: sched/traceback.hpp.)
 // Every g ever allocated, for the dump: calls fn on each (spawn.cpp),
 // holding no lock while fn runs (the records are never freed).

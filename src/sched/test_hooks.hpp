@@ -21,6 +21,11 @@ namespace goro::detail::test_hooks {
 extern std::atomic<void (*)()> stop_m_before_timer_read;
 extern std::atomic<void (*)(int64_t next)> stop_m_after_timer_read;
 
+// The deadlock check's thread listing (sched/deadlock.cpp scan_threads),
+// the thread registry's lock held: after it has read whether the plain
+// thread `tid` is parked in goro.
+extern std::atomic<void (*)(int tid, bool parked)> deadlock_scan_saw_thread;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

@@ -235,15 +235,23 @@ void list_unlink(detector& d, held_list* l) {
 // A plain thread's list, registered on first use, dropped at thread exit
 // (a goro lock the thread still holds is then released by someone else,
 // whose release finds no entry and is ignored).
+//
+// After the destructor the thread is untracked (`gone`): thread-local
+// destructors that run later (and, on the main thread, the static
+// destructors after exit()'s thread-local ones) may still lock goro
+// mutexes, and used to write into the freed list.
 struct thread_held {
   held_list* l = nullptr;
+  bool gone = false;
   ~thread_held() {
+    gone = true;
     // In a forked child det.mu may be held by a thread that is gone.
     if (l == nullptr || in_forked_child()) return;
     detector& d = det();
     spin_guard g(d.mu);
     list_unlink(d, l);
     delete l;
+    l = nullptr;
   }
 };
 thread_local thread_held t_held;
@@ -271,6 +279,7 @@ held_list* my_list(detector& d, bool make, owner_id* who) {
     return l;
   }
   if (who != nullptr) who->tid = static_cast<int>(syscall(SYS_gettid));
+  if (t_held.gone) return nullptr;
   if (t_held.l == nullptr && make) {
     t_held.l = new held_list;
     list_link(d, t_held.l);
@@ -492,6 +501,7 @@ void lock_order_acquired(const void* lock, lock_kind kind, bool shared) {
   detector& d = det();
   spin_guard g(d.mu);
   held_list* l = my_list(d, true, nullptr);
+  if (l == nullptr) return;  // a thread past its thread-local destructors
   if (l->n == kMaxHeld) {
     l->untracked++;
     return;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,11 +18,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
 #include "goro/goro.hpp"
 #include "sched/deadlock_stats.hpp"
+#include "sched/sysmon.hpp"
+#include "sched/test_hooks.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -158,3 +162,83 @@ TEST(DeadlockCheck, DeclareAThreadByIdAsTheHeaderShows) {
 }
 
 }  // namespace
+
+// The listing reads the threads' statuses one at a time. Two plain threads:
+// the first is seen parked; then (the seam pauses the listing there) the
+// second, not yet seen, readies it and parks itself before it is seen.
+// Neither touches runtime state, the main goroutine waits for them, and
+// the first is about to send: no deadlock. Before the fix the check
+// called it one and the process exited with status 2.
+namespace {
+
+std::atomic<int> g_first_tid{0};
+std::atomic<int> g_second_tid{0};
+std::atomic<bool> g_first_seen{false};
+std::atomic<bool> g_second_parking{false};
+
+// The thread's scheduler state letter from /proc (R, S, ...).
+char task_state(int tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+void on_saw_thread(int tid, bool parked) {
+  if (tid != g_first_tid.load() || !parked || g_first_seen.exchange(true)) return;
+  // Let the second thread ready the first and park before it is seen.
+  goro_test::spin_until([] { return g_second_parking.load() && task_state(g_second_tid.load()) == 'S'; });
+}
+
+}  // namespace
+
+TEST(DeadlockCheck, AThreadWokenByAnotherWhileTheListingReadsIsNotADeadlock) {
+  namespace hooks = goro::detail::test_hooks;
+  goro::set_maxprocs(1);
+  g_first_tid = g_second_tid = 0;  // (--gtest_repeat)
+  g_first_seen = g_second_parking = false;
+  auto a = goro::make_chan<int>();
+  auto b = goro::make_chan<int>();
+  auto done = goro::make_chan<int>();
+  goro::run([&] {
+    auto warm = goro::make_chan<int>();
+    auto body = [&](std::atomic<int>* my_tid) {
+      // A thread's first park registers its waiter record, under the
+      // lock the listing holds while the seam waits: get it done.
+      warm.recv();
+      int me = static_cast<int>(syscall(SYS_gettid));
+      my_tid->store(me);
+      goro_test::spin_until([] { return g_first_tid.load() != 0; });
+      if (me == g_first_tid.load()) {
+        a.recv();  // parked until the second readies it, mid-listing
+        // Let that check finish (the monitor's round that runs it ends),
+        // then act: a deadlock report would have come before this.
+        uint64_t r0 = goro::detail::sysmon_rounds();
+        goro_test::spin_until([r0] { return goro::detail::sysmon_rounds() >= r0 + 2; });
+        b.send(1);
+      } else {
+        goro_test::spin_until([] { return g_first_seen.load(); });
+        a.send(1);
+        g_second_parking.store(true);
+        b.recv();
+        done.send(1);
+      }
+    };
+    std::atomic<int> tid1{0}, tid2{0};
+    std::thread t1(body, &tid1), t2(body, &tid2);
+    warm.send(1);
+    warm.send(2);
+    goro_test::spin_until([&] { return tid1.load() != 0 && tid2.load() != 0; });
+    // The listing goes in tid order: the lower one is seen first.
+    g_second_tid.store(std::max(tid1.load(), tid2.load()));
+    hooks::deadlock_scan_saw_thread.store(on_saw_thread);
+    g_first_tid.store(std::min(tid1.load(), tid2.load()));
+    done.recv();
+    hooks::deadlock_scan_saw_thread.store(nullptr);
+    EXPECT_TRUE(g_first_seen.load());
+    goro::blocking([&] {
+      t1.join();
+      t2.join();
+    });
+  });
+}

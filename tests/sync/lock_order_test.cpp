@@ -272,6 +272,34 @@ TEST(LockOrder, DestroyedLockIsForgotten) {
   });
 }
 
+// A plain thread's thread-local destructor that runs after the check's own
+// (constructed first, so destroyed last) locks a goro mutex: the thread
+// is untracked by then. The check's list was freed and then written to
+// (ASan: heap-use-after-free; the same at exit() for static destructors
+// on the main thread).
+namespace {
+goro::mutex g_locked_at_thread_exit;
+struct locks_when_destroyed {
+  ~locks_when_destroyed() {
+    std::lock_guard l(g_locked_at_thread_exit);
+  }
+};
+}  // namespace
+
+TEST(LockOrder, LockInALateThreadLocalDestructorIsUntracked) {
+  check_on on;
+  uint64_t base = goro::debug::lock_order_reports();
+  goro::mutex other;
+  std::thread t([&] {
+    thread_local locks_when_destroyed late;  // before the check's list
+    (void)&late;
+    std::lock_guard l(other);  // makes the thread's list
+  });
+  t.join();
+  std::lock_guard l(g_locked_at_thread_exit);  // still a working lock
+  EXPECT_EQ(goro::debug::lock_order_reports(), base);
+}
+
 TEST(LockOrder, OffReportsNothing) {
   check_on on(lock_order_mode::off);
   uint64_t base = goro::debug::lock_order_reports();
