@@ -26,6 +26,14 @@ extern std::atomic<void (*)(int64_t next)> stop_m_after_timer_read;
 // thread `tid` is parked in goro.
 extern std::atomic<void (*)(int tid, bool parked)> deadlock_scan_saw_thread;
 
+// The dump's snapshot of a parked goroutine (sched/traceback.cpp), no
+// lock held: after it checked the goroutine parked and before it copies
+// the stack from `sp` up.
+extern std::atomic<void (*)(const void* sp)> dump_before_stack_copy;
+// Makes the dump copy stacks as where process_vm_readv is refused
+// (seccomp, qemu-user), or not.
+void dump_force_no_kernel_copy(bool on);
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

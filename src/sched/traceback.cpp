@@ -15,7 +15,13 @@
 //   R3  a copy of the stack from the saved stack pointer up, made by the
 //       kernel (process_vm_readv on our own pid): an address unmapped
 //       meanwhile (a stack freed by an exiting goroutine) fails the copy
-//       with EFAULT instead of faulting, and no sanitizer sees the reads;
+//       with EFAULT instead of faulting, and no sanitizer sees the reads.
+//       Where process_vm_readv is refused (seccomp, qemu-user), the
+//       kernel copies through a pipe instead (write(2) of the stack, read
+//       back), which fails the same way; raw system calls, so that no
+//       sanitizer's interceptor checks the parked frames' redzones. (It
+//       used to unwind the live stack in place there, which faulted when
+//       an exiting goroutine's own-size stack was unmapped under it.)
 //   R4  an acquire fence, then status and run_gen again.
 // It keeps the copy only if status is still waiting or runnable and
 // run_gen is unchanged. That is a seqlock with run_gen as its sequence: if
@@ -51,6 +57,8 @@
 
 #include "sched/labels.hpp"
 
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -83,9 +91,18 @@ T racy_read(const T& field) {
   return v;
 }
 
-// process_vm_readv is refused in some sandboxes (seccomp): then stacks are
-// read directly, as the deadlock report did before the live dump existed.
+}  // namespace
+
+// process_vm_readv is refused in some sandboxes (seccomp) and under
+// qemu-user: then stacks are copied through a pipe (copy_through_pipe).
 std::atomic<bool> g_no_kernel_copy{false};  // relaxed: a sticky hint
+
+namespace test_hooks {
+std::atomic<void (*)(const void*)> dump_before_stack_copy{nullptr};
+void dump_force_no_kernel_copy(bool on) { g_no_kernel_copy.store(on, std::memory_order_relaxed); }
+}  // namespace test_hooks
+
+namespace {
 
 void write_all(int fd, const char* s, size_t n) {
   while (n > 0) {
@@ -114,7 +131,12 @@ int64_t traceback_now() { return sched.coarse_now.load(std::memory_order_relaxed
 // getpid is a system call here (glibc caches nothing), as dear as the
 // copy itself on this VM: read once per inspector.
 g_inspector::g_inspector() : pid_(getpid()) {}
-g_inspector::~g_inspector() = default;
+g_inspector::~g_inspector() {
+  if (pipe_[0] >= 0) {
+    close(pipe_[0]);
+    close(pipe_[1]);
+  }
+}
 
 void g_inspector::set_caller(const g* self, void* const* pcs, int n) {
   caller_ = self;
@@ -128,8 +150,47 @@ bool g_inspector::copy_stack(const char* from, size_t len) {
   iovec remote{const_cast<char*>(from), len};
   ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
   if (n == static_cast<ssize_t>(len)) return true;
-  if (n < 0 && (errno == ENOSYS || errno == EPERM)) g_no_kernel_copy.store(true, std::memory_order_relaxed);
+  if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+    g_no_kernel_copy.store(true, std::memory_order_relaxed);
+    return copy_through_pipe(from, len);
+  }
   return false;
+}
+
+// The kernel's copy where process_vm_readv is refused: write(2) reads the
+// stack into a pipe (EFAULT, not a fault, if it was unmapped meanwhile),
+// read(2) takes it back, a pipe's capacity at a time. False if any of it
+// could not be read (the pipe is left empty).
+bool g_inspector::copy_through_pipe(const char* from, size_t len) {
+  if (pipe_[0] < 0 && pipe2(pipe_, O_CLOEXEC) != 0) {
+    pipe_[0] = pipe_[1] = -1;
+    return false;  // no descriptors left: no stack this time
+  }
+  if (scratch_.size() < len) scratch_.resize(len);
+  constexpr size_t kChunk = 64 * 1024;  // the default pipe capacity
+  size_t done = 0;
+  bool whole = true;
+  while (done < len && whole) {
+    size_t want = std::min(kChunk, len - done);
+    long w = syscall(SYS_write, pipe_[1], from + done, want);
+    if (w <= 0) {
+      if (w < 0 && errno == EINTR) continue;
+      break;
+    }
+    // Take back exactly what went in, so the pipe is empty for the next.
+    size_t got = 0;
+    while (got < static_cast<size_t>(w)) {
+      long r = syscall(SYS_read, pipe_[0], scratch_.data() + done + got, static_cast<size_t>(w) - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        whole = false;  // cannot happen with our own pipe; stop using it
+        break;
+      }
+      got += static_cast<size_t>(r);
+    }
+    done += got;
+  }
+  return whole && done == len;
 }
 
 // R1 and R2 for one g: its state and the fields reported; false if it
@@ -170,7 +231,7 @@ bool g_inspector::read_fields(g* gp, g_record* r, bool want_stack, pending* it) 
 // R4 for one g, after the acquire fence: whether what was read (and the
 // copy at `image`, if copied) is kept; then the frames. Returns false if
 // the goroutine moved meanwhile (the caller tries again).
-bool g_inspector::finish(g* gp, g_record* r, bool want_stack, const pending& it, const char* image, bool direct) {
+bool g_inspector::finish(g* gp, g_record* r, bool want_stack, const pending& it, const char* image) {
   g_status s1 = r->status;
   g_status s2 = gp->status.load(std::memory_order_relaxed);
   uint32_t gen2 = gp->run_gen.load(std::memory_order_relaxed);
@@ -186,11 +247,6 @@ bool g_inspector::finish(g* gp, g_record* r, bool want_stack, const pending& it,
     r->npcs = fiber_stack_pcs(it.sp, it.sp, static_cast<char*>(it.sp) + it.len, r->pcs, kTracebackMax, image, &sym_);
     drop_switch_frame(r);
     r->stack_known = true;
-  } else if (direct) {
-    // No kernel copy here: unwind the live stack (reads stay inside it).
-    r->npcs = fiber_stack_pcs(it.sp, it.lo, it.hi, r->pcs, kTracebackMax, nullptr, &sym_);
-    drop_switch_frame(r);
-    r->stack_known = true;
   } else if (it.parked && it.sp == nullptr) {
     r->stack_known = true;  // not started yet: no frames, nothing hidden
   }
@@ -202,18 +258,15 @@ bool g_inspector::snapshot(g* gp, g_record* r, bool want_stack) {
     pending it;
     if (!read_fields(gp, r, want_stack, &it)) return false;
     bool copied = false;
-    bool direct = false;
     if (it.len > 0) {
+      if (auto hook = test_hooks::dump_before_stack_copy.load(std::memory_order_relaxed)) hook(it.sp);
       if (g_no_kernel_copy.load(std::memory_order_relaxed))
-        direct = true;
+        copied = copy_through_pipe(static_cast<const char*>(it.sp), it.len);  // R3
       else
         copied = copy_stack(static_cast<const char*>(it.sp), it.len);  // R3
-      // Refused just now (the first copy of a dump under seccomp or
-      // qemu-user): read this one in place already, not without a stack.
-      if (!copied && g_no_kernel_copy.load(std::memory_order_relaxed)) direct = true;
     }
     std::atomic_thread_fence(std::memory_order_acquire);  // R4
-    if (finish(gp, r, want_stack, it, copied ? scratch_.data() : nullptr, direct)) return true;
+    if (finish(gp, r, want_stack, it, copied ? scratch_.data() : nullptr)) return true;
     if (attempt + 1 < kAttempts) continue;
     // Kept moving: report what it is now, without a stack.
     g_status s2 = gp->status.load(std::memory_order_relaxed);
@@ -267,7 +320,7 @@ void g_inspector::snapshot_many(g* const* gps, int n, g_record* rs, bool* live, 
     bool whole = its[i].offset != SIZE_MAX && its[i].offset + its[i].len <= copied;
     bool needs_copy = its[i].len > 0;
     if ((!needs_copy || whole) &&
-        finish(gps[i], &rs[i], want_stack, its[i], whole ? batch_scratch_.data() + its[i].offset : nullptr, false))
+        finish(gps[i], &rs[i], want_stack, its[i], whole ? batch_scratch_.data() + its[i].offset : nullptr))
       continue;
     live[i] = snapshot(gps[i], &rs[i], want_stack);  // moved, or not copied: alone
   }

@@ -108,11 +108,13 @@ class g_inspector {
   // A batch copies at most this much (stacks past it go alone).
   static constexpr size_t kBatchBytes = 4u << 20;
   bool read_fields(g* gp, g_record* r, bool want_stack, pending* it);
-  bool finish(g* gp, g_record* r, bool want_stack, const pending& it, const char* image, bool direct);
+  bool finish(g* gp, g_record* r, bool want_stack, const pending& it, const char* image);
   bool copy_stack(const char* from, size_t len);
+  bool copy_through_pipe(const char* from, size_t len);
 
   sym_session sym_;
   int pid_;
+  int pipe_[2] = {-1, -1};  // copy_through_pipe's, made on first use
   std::vector<char> scratch_;
   std::vector<char> batch_scratch_;
   const g* caller_ = nullptr;
