@@ -87,6 +87,9 @@ enum class error : int {
   content_length_exceeded,  // "wrote more than the declared Content-Length" (Go's ErrContentLength)
   body_not_allowed,         // "request method or response status code does not allow body" (Go's ErrBodyNotAllowed)
   server_closed,            // "Server closed" (Go's ErrServerClosed)
+  invalid_method,           // "invalid method": not a token (client; Go's "net/http: invalid method")
+  invalid_header,           // "invalid header field": a name not a token, or a value with CR, LF or
+                            // another control character (client; Go's Transport refuses both)
 };
 
 // The category of goro::http::error, named "goro.http". A single object.

@@ -40,6 +40,10 @@ struct parsed_url {
 };
 
 std::error_code parse_url(std::string_view url, parsed_url& out) {
+  // No control character or space anywhere: the target is written into
+  // the request line as it is, where CR LF would start a header of the
+  // caller's URL's choosing (Go's url.Parse refuses them, CVE-2019-9741).
+  if (detail::has_ctl_or_space(url)) return error::invalid_url;
   size_t colon = url.find("://");
   if (colon == std::string_view::npos) return error::invalid_url;
   std::string scheme(url.substr(0, colon));
@@ -163,6 +167,10 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
       break;
     }
     if (used == 0 || ec) {
+      // A chunk-size line or trailer that does not end (a hostile server)
+      // must not grow `in` without bound.
+      if (p->is_header_done() && in.size() >= detail::max_unparsed_body_bytes(opt.max_header_bytes))
+        return {std::move(resp), error::malformed_response};
       // need more: read, appending to what is left
       std::error_code rerr = detail::read_more(c, in);
       if (rerr) {
@@ -196,6 +204,10 @@ std::pair<response, std::error_code> client::do_request(const context& ctx, cons
   parsed_url u;
   if (std::error_code e = parse_url(req.url, u)) return {response(), e};
   if (std::error_code e = ctx.err()) return {response(), e};
+  if (!detail::valid_header_name(req.method)) return {response(), error::invalid_method};
+  for (const auto& f : req.headers)
+    if (!detail::valid_header_name(f.first) || !detail::valid_header_value(f.second))
+      return {response(), error::invalid_header};
 
   std::string wire = req.method + " " + u.target + " HTTP/1.1\r\n";
   if (!req.headers.has("Host")) wire += "Host: " + u.host + "\r\n";
@@ -211,7 +223,9 @@ std::pair<response, std::error_code> client::do_request(const context& ctx, cons
   const bool head = req.method == "HEAD";
 
   for (int attempt = 0;; attempt++) {
-    net::conn c = impl_->take_idle(u.host_port);
+    // The retry dials: an idle connection the server closed is likely not
+    // alone (an idle timeout closes them together).
+    net::conn c = attempt == 0 ? impl_->take_idle(u.host_port) : net::conn();
     const bool reused = static_cast<bool>(c);
     if (!reused) {
       auto d = net::dial_context(ctx, "tcp", u.host_port);

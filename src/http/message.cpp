@@ -26,6 +26,8 @@ class http_category_impl final : public std::error_category {
       case error::content_length_exceeded: return "wrote more than the declared Content-Length";
       case error::body_not_allowed: return "request method or response status code does not allow body";
       case error::server_closed: return "Server closed";
+      case error::invalid_method: return "invalid method";
+      case error::invalid_header: return "invalid header field";
     }
     return "unknown goro.http error";
   }
@@ -129,6 +131,33 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   for (size_t i = 0; i < a.size(); i++)
     if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   return true;
+}
+
+bool valid_header_name(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  for (char ch : name) {
+    auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) != 0 && u < 0x80) continue;
+    if (std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos) continue;
+    return false;
+  }
+  return true;
+}
+
+bool valid_header_value(std::string_view value) noexcept {
+  for (char ch : value) {
+    auto u = static_cast<unsigned char>(ch);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+bool has_ctl_or_space(std::string_view s) noexcept {
+  for (char ch : s) {
+    auto u = static_cast<unsigned char>(ch);
+    if (u <= 0x20 || u == 0x7f) return true;
+  }
+  return false;
 }
 
 bool has_token(std::string_view list, std::string_view token) noexcept {

@@ -74,6 +74,7 @@ struct rw_state {
   bool head = false;          // a HEAD request: no body is sent
   int req_version = 11;
   bool close_after = false;   // close the connection after this response
+  bool aborted = false;       // the handler threw after the header went out
   std::string body_buf;       // body before the header is sent
   std::string out;            // wire bytes not written yet
   std::error_code err;        // the first write error; sticky
@@ -107,14 +108,24 @@ void rw_state::start_header(bool final) {
       hdr.remove("Content-Length");
     }
   }
-  if (!body_allowed) {
-    hdr.remove("Transfer-Encoding");
+  // A handler's own Transfer-Encoding: "chunked" asks for chunking (and
+  // wins over a Content-Length, as in Go); goro writes no other coding.
+  bool want_chunked = detail::iequals(hdr.get("Transfer-Encoding"), "chunked");
+  hdr.remove("Transfer-Encoding");
+  if (want_chunked && body_allowed && !head && req_version >= 11) {
+    hdr.remove("Content-Length");
+    has_cl = false;
+    chunked = true;
+    hdr.set("Transfer-Encoding", "chunked");
+  } else if (!body_allowed) {
     if (status == 204 || status / 100 == 1) hdr.remove("Content-Length");
   } else if (!has_cl) {
     if (final) {
       has_cl = true;
       cl = body_written;
       hdr.set("Content-Length", std::to_string(cl));
+    } else if (head) {
+      // No body follows a HEAD's header: neither a length nor chunks.
     } else if (req_version >= 11) {
       chunked = true;
       hdr.set("Transfer-Encoding", "chunked");
@@ -132,9 +143,12 @@ void rw_state::start_header(bool final) {
   std::string_view text = status_text(status);
   out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(text.empty() ? "status code" : text) + "\r\n";
   for (const auto& f : hdr) {
+    // A field a handler built from request data must not add lines (Go
+    // drops an invalid name and turns CR and LF in a value into spaces).
+    if (!detail::valid_header_name(f.first)) continue;
     out += f.first;
     out += ": ";
-    out += f.second;
+    for (char ch : f.second) out += ch == '\r' || ch == '\n' ? ' ' : ch;
     out += "\r\n";
   }
   out += "\r\n";
@@ -206,12 +220,13 @@ std::error_code rw_state::flush() {
 std::error_code rw_state::finish() {
   if (status == 0) w.write_header(200);
   if (!header_sent) {
-    start_header(true);
+    start_header(true);  // chunked only if the handler asked for it
     append_body(body_buf);
     body_buf.clear();
-  } else if (chunked) {
-    out += "0\r\n\r\n";
   }
+  // (Aborted: no last chunk, so that the client sees the body cut short,
+  // as Go closes after a handler's panic.)
+  if (chunked && !aborted) out += "0\r\n\r\n";
   if (has_cl && body_allowed && !head && body_written < cl) close_after = true;  // the client waits for the rest
   return flush_out();
 }
@@ -253,10 +268,29 @@ bool temporary_accept_error(std::error_code e) {
          e == std::errc::connection_aborted || e == std::errc::no_buffer_space || e == std::errc::not_enough_memory;
 }
 
+// 0 if the request's Transfer-Encoding (if any) is one "chunked", else
+// the status to refuse it with.
+int transfer_encoding_verdict(const detail::bhttp::request_header<>& m) {
+  int n = 0;
+  bool chunked = false;
+  for (const auto& f : m) {
+    if (f.name() != detail::bhttp::field::transfer_encoding) continue;
+    n++;
+    std::string_view v = f.value();
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    chunked = detail::iequals(v, "chunked");
+  }
+  if (n == 0) return 0;
+  if (n > 1) return 400;
+  return chunked ? 0 : 501;
+}
+
 std::string_view error_status_line(int code) {
   switch (code) {
     case 431: return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
     case 413: return "HTTP/1.1 413 Request Entity Too Large\r\n";
+    case 501: return "HTTP/1.1 501 Not Implemented\r\n";
     default: return "HTTP/1.1 400 Bad Request\r\n";
   }
 }
@@ -438,12 +472,24 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
         else
           (void)c.set_read_deadline(net::no_deadline);
         const auto& m = p.get();
+        // Only a single "chunked" is a framing we know: Beast takes any
+        // other Transfer-Encoding (or "chunked" not last) as no body and
+        // would parse the body as the next request (smuggling). Go: 400
+        // for more than one, 501 for one it does not support.
+        if (int te = transfer_encoding_verdict(m)) {
+          reject(c, te);
+          return false;
+        }
         if (!p.is_done() && m.version() >= 11 && detail::iequals(m[detail::bhttp::field::expect], "100-continue")) {
           if (c.write(std::string_view("HTTP/1.1 100 Continue\r\n\r\n")).second) return false;
         }
       }
       if (p.is_done()) break;
       if (used > 0 && !ec) continue;
+    }
+    if (header_seen && in.size() >= detail::max_unparsed_body_bytes(opt.max_header_bytes)) {
+      reject(c, 400);  // a chunk-size line or trailer that does not end
+      return false;
     }
     if (detail::read_more(c, in)) return false;  // timed out, closed, or the client left
     if (!active) {
@@ -515,11 +561,16 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
       rs.close_after = true;
       rs.w.write_header(500);
       (void)rs.write("Internal Server Error\n");
+    } else {
+      rs.aborted = true;
     }
     rs.close_after = true;
   }
   if (closing.load()) rs.close_after = true;  // shutting down: say so in this answer
   std::error_code ferr = rs.finish();
+  // The next request's 100 Continue and the idle wait are not this
+  // response's: its write deadline ends here (Go clears it after each).
+  (void)c.set_write_deadline(net::no_deadline);
 
   // Stop the background read (Go's abortPendingRead) and keep its bytes.
   (void)c.set_read_deadline(steady::time_point{});

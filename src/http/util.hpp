@@ -31,6 +31,22 @@ namespace bhttp = boost::beast::http;
 bool iequals(std::string_view a, std::string_view b) noexcept;
 // Whether the comma-separated header value list contains token (any case).
 bool has_token(std::string_view list, std::string_view token) noexcept;
+// A header field name is a token (RFC 9110 5.1: letters, digits and
+// !#$%&'*+-.^_`|~), not empty.
+bool valid_header_name(std::string_view name) noexcept;
+// A header field value holds no control character but tab (no CR or LF
+// that would end the line early: Go's httpguts.ValidHeaderFieldValue).
+bool valid_header_value(std::string_view value) noexcept;
+// Whether s holds a control character (DEL included) or a space: what a
+// request line's method and target must not (Go's url.Parse refuses
+// control characters in a URL, CVE-2019-9741).
+bool has_ctl_or_space(std::string_view s) noexcept;
+// The most bytes a body may hold unparsed after its header: Beast parses a
+// chunk-size line (with its extensions) or the trailer section only once
+// all of it is in, so without a bound a peer that never ends the line
+// grows the buffer without end. Go refuses chunk lines over 4096 bytes;
+// trailers may use the header limit.
+inline size_t max_unparsed_body_bytes(size_t header_limit) { return header_limit > 4096 ? header_limit : 4096; }
 // %XX decoding; '+' becomes ' ' when plus_is_space (query strings).
 std::string percent_decode(std::string_view s, bool plus_is_space);
 // "Thu, 03 Dec 2026 14:42:31 GMT" (the Date header), now.

@@ -185,7 +185,10 @@ std::shared_ptr<netfd> bind_one(const net_kind& k, const address& a, bool wildca
   const int family = a.native()->sa_family;
   std::shared_ptr<netfd> fd = new_socket(family, k.sotype, err);
   if (!fd) return nullptr;
-  if (family != AF_UNIX) set_int_opt(fd->sysfd, SOL_SOCKET, SO_REUSEADDR, 1);
+  // Streams only, as Go: two UDP sockets that both set it may bind the
+  // same address and port on Linux, and a second listen_packet would
+  // succeed and share the datagrams.
+  if (family != AF_UNIX && k.sotype == SOCK_STREAM) set_int_opt(fd->sysfd, SOL_SOCKET, SO_REUSEADDR, 1);
   if (family == AF_INET6) set_int_opt(fd->sysfd, IPPROTO_IPV6, IPV6_V6ONLY, wildcard_dual ? 0 : 1);
   long r = sys_bind_listen(fd->sysfd, a.native(), a.native_size(), k.sotype == SOCK_STREAM);
   if (r < 0) {

@@ -649,6 +649,19 @@ TEST(NetHalfClose, ReadFullUnexpectedEof) {
   });
 }
 
+// A second UDP socket cannot bind a port in use (Go sets SO_REUSEADDR on
+// stream listeners only; with it on both, Linux let the second bind and
+// the two shared the datagrams).
+TEST(NetUdp, SecondBindToTheSamePortFails) {
+  goro::run([] {
+    auto first = net::listen_packet("udp4", "127.0.0.1:0");
+    ASSERT_FALSE(first.second) << first.second.message();
+    auto second = net::listen_packet("udp4", first.first.local_addr().to_string());
+    EXPECT_EQ(second.second, std::errc::address_in_use);
+    first.first.close();
+  });
+}
+
 // UDP: datagrams both ways, the sender's address, a read deadline, and a
 // connected UDP conn from dial.
 TEST(NetUdp, RoundTrip) {
