@@ -363,10 +363,12 @@ inline std::pair<conn, std::error_code> dial(std::string_view network, std::stri
   return dial_context(background(), network, addr);
 }
 
-// dial_context with a timeout (Go's net.DialTimeout).
+// dial_context with a timeout (Go's net.DialTimeout); a zero timeout is
+// none, as Go's.
 template <class Rep, class Period>
 std::pair<conn, std::error_code> dial_timeout(std::string_view network, std::string_view addr,
                                              std::chrono::duration<Rep, Period> timeout) {
+  if (timeout == timeout.zero()) return dial(network, addr);
   auto ctx_cancel = with_timeout(background(), timeout);
   auto r = dial_context(ctx_cancel.first, network, addr);
   ctx_cancel.second();

@@ -218,7 +218,11 @@ std::shared_ptr<netfd> listen_any(std::string_view network, std::string_view add
   std::string host, port;
   bool wildcard = k.family == AF_UNSPEC && !split_host_port(addr, &host, &port) && host.empty();
   std::shared_ptr<netfd> fd = bind_one(k, addrs.front(), wildcard, err);
-  if (!fd && wildcard && addrs.front().native()->sa_family == AF_INET6) {
+  // IPv4 alone only where the machine cannot do IPv6: a port in use (by
+  // an IPv6-only socket, say) is the answer, not a reason to listen on
+  // IPv4 only without a word.
+  if (!fd && wildcard && addrs.front().native()->sa_family == AF_INET6 && *err != std::errc::address_in_use &&
+      *err != std::errc::permission_denied) {
     net_kind k4 = k;
     k4.family = AF_INET;
     std::vector<address> v4;
@@ -307,7 +311,10 @@ std::error_code socket_handle::close() const {
 
 std::pair<size_t, std::error_code> conn::read(void* buf, size_t n) const {
   netfd* fd = fd_.get();
-  if (n == 0 && fd != nullptr && fd->sotype == SOCK_STREAM) {
+  // A zero-byte read returns at once, for any socket (Go's FD.Read): a
+  // datagram socket's recv of 0 bytes would wait for a datagram and
+  // throw it away.
+  if (n == 0 && fd != nullptr) {
     fd_ref ref(fd);
     if (!ref) return {0, goro::detail::no_ref_error(fd)};
     return {0, {}};

@@ -421,6 +421,33 @@ TEST(NetClose, FdNumberNotReusedUnderAnOperation) {
 }
 
 // Connecting to a port nobody listens on.
+// dial_timeout with a zero timeout has none (Go's DialTimeout); it used
+// to fail at once with deadline_exceeded.
+TEST(NetDial, ZeroTimeoutIsNoTimeout) {
+  goro::run([] {
+    auto lr = net::listen("tcp4", "127.0.0.1:0");
+    ASSERT_FALSE(lr.second);
+    auto r = net::dial_timeout("tcp", lr.first.addr().to_string(), std::chrono::seconds(0));
+    ASSERT_FALSE(r.second) << r.second.message();
+    r.first.close();
+    lr.first.close();
+  });
+}
+
+// A wildcard "tcp" listen on a port an IPv6-only socket holds fails with
+// address_in_use (Go's answer); it fell back to IPv4 alone and succeeded.
+TEST(NetListen, WildcardOnAPortInUseFailsRatherThanListenOnIPv4Alone) {
+  goro::run([] {
+    auto v6 = net::listen("tcp6", "[::]:0");
+    if (v6.second) GTEST_SKIP() << "no IPv6 here: " << v6.second.message();
+    std::string port = std::to_string(v6.first.addr().port());
+    auto any = net::listen("tcp", ":" + port);
+    EXPECT_EQ(any.second, std::errc::address_in_use) << (any.second ? any.second.message() : any.first.addr().to_string());
+    if (!any.second) any.first.close();
+    v6.first.close();
+  });
+}
+
 TEST(NetDial, ConnectionRefused) {
   goro::run([] {
     auto lr = net::listen("tcp4", "127.0.0.1:0");
@@ -659,6 +686,31 @@ TEST(NetUdp, SecondBindToTheSamePortFails) {
     auto second = net::listen_packet("udp4", first.first.local_addr().to_string());
     EXPECT_EQ(second.second, std::errc::address_in_use);
     first.first.close();
+  });
+}
+
+// A zero-byte read on a connected UDP conn returns at once and takes no
+// datagram (Go's FD.Read); it used to wait for one and throw it away.
+TEST(NetUdp, ZeroByteReadTakesNoDatagram) {
+  goro::run([] {
+    auto s = net::listen_packet("udp4", "127.0.0.1:0");
+    ASSERT_FALSE(s.second) << s.second.message();
+    auto d = net::dial("udp4", s.first.local_addr().to_string());
+    ASSERT_FALSE(d.second) << d.second.message();
+    char probe[8];
+    ASSERT_EQ(d.first.write("hi").first, 2u);
+    auto p = s.first.read_from(probe, sizeof probe);
+    ASSERT_FALSE(p.err);
+    ASSERT_EQ(s.first.write_to("x", 1, p.from).first, 1u);
+    auto zero = d.first.read(probe, 0);
+    EXPECT_EQ(zero.first, 0u);
+    EXPECT_FALSE(zero.second) << zero.second.message();
+    (void)d.first.set_read_deadline(steady::now() + 20s);
+    auto r = d.first.read(probe, sizeof probe);
+    ASSERT_FALSE(r.second) << r.second.message();
+    EXPECT_EQ(std::string(probe, r.first), "x");
+    d.first.close();
+    s.first.close();
   });
 }
 
