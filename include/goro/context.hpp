@@ -388,9 +388,9 @@ std::pair<context, cancel_func> with_timeout_cause(const context& parent, std::c
 // when parent is. value is moved (or copied) into the context and stays
 // there, const, as long as any context derived from it lives. Throws
 // std::bad_alloc, or what T's constructor throws. T's destructor runs
-// where the last reference goes, which may be a worker's scheduler stack
-// (a deadline timer holding the last one): it must not block on goro
-// primitives (channels, goro::mutex, sleep_for).
+// where the last reference goes: in the goroutine or thread that drops it,
+// or, if a deadline's timer held the last one, in a goroutine of its own
+// (never on a scheduler stack), so it may block like any other code.
 //
 //   inline constexpr goro::context_key<int> user_id;
 //   auto ctx = goro::with_value(parent, user_id, 42);

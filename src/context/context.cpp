@@ -65,7 +65,10 @@
 //      published, it is empty and stays so.
 //  C6. A deadline node's pending timer holds a reference to it; the timer
 //      reference is released by the timer's function once it ran, or by
-//      the canceller whose timer_del removed it, never both.
+//      the canceller whose timer_del removed it, never both. (The timer's
+//      function runs on a scheduler stack: if its release is the last and
+//      a with_value node would be freed, a goroutine of its own makes it,
+//      release_off_scheduler.)
 //
 // Lock order: a node's mu (rank `context`) is never held together with
 // another node's mu: propagation goes parent -> child by taking the
@@ -258,12 +261,38 @@ cancel_node* new_cancel(ctx_node* parent, bool with_extras) {
   return n;
 }
 
+// Drops a reference held on a scheduler stack (a timer callback). If it is
+// the last and n's chain holds a with_value node, freeing runs that
+// value's destructor, user code that may block on goro primitives, which a
+// scheduler stack cannot: the release is then made by a goroutine of its
+// own (n is ours alone until it runs: a count of 1 cannot grow, as new
+// references come only from held ones).
+void release_off_scheduler(ctx_node* n) noexcept {
+  bool user_destructor = false;
+  for (ctx_node* a = n; a != nullptr && !user_destructor; a = a->parent) user_destructor = a->kind == ctx_kind::value;
+  if (!user_destructor) {
+    ctx_release(n);
+    return;
+  }
+  int64_t r = n->refs.load(std::memory_order_relaxed);
+  while (r > 1) {
+    race_release(n);
+    // acq_rel: as ctx_release's decrement.
+    if (n->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) return;
+  }
+  try {
+    spawn(0, reinterpret_cast<const void*>(&release_off_scheduler), [n] { ctx_release(n); });
+  } catch (...) {
+    ctx_release(n);  // no goroutine to be had: here, as before
+  }
+}
+
 void deadline_fire(timer* t, int64_t /*now*/) {
   auto* n = static_cast<cancel_node*>(t->arg);
   const std::error_code& dc = extras(n)->deadline_cause;
   std::error_code cause = dc ? dc : make_error_code(errc::deadline_exceeded);
   ctx_cancel_tree(n, static_cast<int>(errc::deadline_exceeded), cause, true);
-  ctx_release(n);  // the timer's reference (C6); may free n and t
+  release_off_scheduler(n);  // the timer's reference (C6); may free n and t
 }
 
 void destroy_one(ctx_node* n) noexcept {

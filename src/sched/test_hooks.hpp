@@ -34,6 +34,11 @@ extern std::atomic<void (*)(const void* sp)> dump_before_stack_copy;
 // (seccomp, qemu-user), or not.
 void dump_force_no_kernel_copy(bool on);
 
+// An after_func's timer firing (time/gotimer.cpp fire), on a worker's
+// scheduler stack, no lock held: just after it started the goroutine that
+// runs the function.
+extern std::atomic<void (*)()> after_func_started;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

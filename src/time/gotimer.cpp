@@ -14,11 +14,17 @@
 #include "base/race.hpp"
 #include "chan/hchan.hpp"
 #include "goro/detail/spawn.hpp"
+#include "sched/test_hooks.hpp"
 #include "time/gotimer.hpp"
 #include "time/rec_slab.hpp"
 #include "time/timer_stats.hpp"
 
 namespace goro::detail {
+
+namespace test_hooks {
+std::atomic<void (*)()> after_func_started{nullptr};
+}
+
 
 static_assert(sizeof(timer_rec) <= kTimerSlabSlot && alignof(timer_rec) <= 32, "a chan record fits a slab slot");
 
@@ -165,6 +171,39 @@ struct func_run {
   static constexpr closure_ops ops{&invoke, &destroy};
 };
 
+// Drops the runtime's reference on a scheduler stack (fire). The last one
+// of an after_func's record destroys its function, whose captures' user
+// destructors may block on goro primitives (its last handle was dropped
+// while a stale fire was under way): a goroutine of its own does that
+// release. (The record is ours alone at a count of 1.)
+struct release_run {
+  timer_rec* t;
+  static void invoke(void*) {}
+  static void destroy(void* p) noexcept { timer_rec_release(static_cast<release_run*>(p)->t); }
+  static constexpr closure_ops ops{&invoke, &destroy};
+};
+
+void release_off_scheduler(timer_rec* t) {
+  if (t->kind != timer_kind::func) {
+    timer_rec_release(t);
+    return;
+  }
+  race_release(&t->refs);  // as timer_rec_release
+  uint32_t r = t->refs.load(std::memory_order_relaxed);
+  while (r > 1)
+    if (t->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) return;
+  void* storage = nullptr;
+  g* gp;
+  try {
+    gp = g_reserve(sizeof(release_run), alignof(release_run), 0, &storage);
+  } catch (const std::exception&) {
+    timer_rec_release(t);  // no goroutine to be had: here, as before
+    return;
+  }
+  ::new (storage) release_run{t};
+  g_start(gp, &release_run::ops, nullptr);
+}
+
 void start_func(timer_rec* t) {
   void* storage = nullptr;
   g* gp;
@@ -230,8 +269,18 @@ void fire(timer* tm, int64_t now) {
     release_runtime_ref = t->entries.fetch_sub(1, std::memory_order_acq_rel) == 1;
   }
   rl.ready_all();
-  if (run_func) start_func(t);
-  if (release_runtime_ref) timer_rec_release(t);
+  if (run_func) {
+    // The runtime's reference first, while the goroutine's (taken above)
+    // keeps the record: were the goroutine to run and drop its own first,
+    // on another worker, this release would be the last, and the
+    // function's captures would be destroyed here, on a scheduler stack,
+    // where a destructor that blocks on a goro primitive cannot.
+    if (release_runtime_ref) timer_rec_release(t);
+    start_func(t);
+    if (auto hook = test_hooks::after_func_started.load(std::memory_order_relaxed)) hook();
+    return;
+  }
+  if (release_runtime_ref) release_off_scheduler(t);
 }
 
 timer_rec* rec_alloc(std::size_t extra, std::size_t align, std::size_t* off) {

@@ -21,6 +21,7 @@
 #include "goro/goro.hpp"
 #include "test_util.hpp"
 #include "time/rec_slab.hpp"
+#include "sched/test_hooks.hpp"
 #include "time/timer_stats.hpp"
 
 using namespace std::chrono_literals;
@@ -911,5 +912,59 @@ TEST(Timer, ValueIsTheDeadline) {
       prev = v;
     }
     tk.stop();
+  });
+}
+
+// An after_func whose handle is gone: the firing starts the function's
+// goroutine, which may run and finish on another worker before the firing
+// drops the runtime's reference. That drop was then the last, and the
+// function's captures were destroyed on the scheduler stack. The seam
+// test_hooks::after_func_started holds the firing until the goroutine is
+// done. (A review of time and context found it, 2026-12-06.)
+namespace {
+
+std::atomic<bool> g_func_ran{false};
+std::atomic<bool> g_capture_destroyed{false};
+std::atomic<uint64_t> g_destroyed_on{UINT64_MAX};
+std::atomic<int> g_started_calls{0};
+
+struct capture_probe {
+  goro::chan<int> destroyed;  // buffered: the send never blocks
+  bool armed = true;
+  explicit capture_probe(goro::chan<int> d) : destroyed(std::move(d)) {}
+  capture_probe(capture_probe&& o) noexcept : destroyed(o.destroyed), armed(std::exchange(o.armed, false)) {}
+  capture_probe(const capture_probe&) = delete;
+  ~capture_probe() {
+    if (!armed) return;
+    g_destroyed_on.store(goro::goroutine_id());
+    g_capture_destroyed.store(true);
+    destroyed.send(1);
+  }
+};
+
+void wait_for_the_goroutine() {
+  if (g_started_calls++ != 0) return;
+  // Until the function ran and its goroutine dropped its reference (with
+  // the fix that drop destroys the capture; before it the firing's later
+  // drop did, so only the function's run can be waited for then).
+  goro_test::spin_until([] { return g_func_ran.load(); });
+  goro_test::spin_until([] { return g_capture_destroyed.load(); }, std::chrono::milliseconds(500));
+}
+
+}  // namespace
+
+TEST(AfterFunc, CapturesAreDestroyedOnAGoroutineNotTheFiringsStack) {
+  namespace hooks = goro::detail::test_hooks;
+  goro::set_maxprocs(2);
+  goro::run([] {
+    auto destroyed = goro::make_chan<int>(1);
+    hooks::after_func_started.store(wait_for_the_goroutine);
+    {
+      goro::timer t = goro::after_func(1ms, [probe = capture_probe(destroyed)] { g_func_ran.store(true); });
+    }  // the handle goes before the firing
+    destroyed.recv();  // parked: the function's goroutine may run here
+    hooks::after_func_started.store(nullptr);
+    EXPECT_EQ(g_started_calls.load(), 1);
+    EXPECT_NE(g_destroyed_on.load(), 0u) << "destroyed on a scheduler stack";
   });
 }

@@ -1,0 +1,55 @@
+// Where a with_value value is destroyed when a deadline's timer held the
+// last reference to its context: the timer's callback runs on a worker's
+// scheduler stack, where a destructor that blocks on a goro primitive
+// cannot (it aborted). The release is handed to a goroutine of its own
+// now. (A review of time and context found it, 2026-12-06.)
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
+#include "goro/goro.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Notes the goroutine its destructor runs on (0: not a goroutine), then
+// blocks on a channel, as user code may; a moved-from one does nothing.
+struct destroy_probe {
+  std::atomic<uint64_t>* where;
+  goro::chan<int> done;
+  destroy_probe(std::atomic<uint64_t>* w, goro::chan<int> d) : where(w), done(std::move(d)) {}
+  destroy_probe(destroy_probe&& o) noexcept : where(std::exchange(o.where, nullptr)), done(o.done) {}
+  destroy_probe(const destroy_probe&) = delete;
+  ~destroy_probe() {
+    if (where == nullptr) return;
+    uint64_t id = goro::goroutine_id();
+    where->store(id);
+    if (id != 0) goro::sleep_for(1ms);  // blocks: fine on a goroutine
+    done.send(1);
+  }
+};
+
+inline constexpr goro::context_key<destroy_probe> probe_key;
+
+TEST(ContextValue, DestroyedOnAGoroutineWhenADeadlineHeldTheLastReference) {
+  goro_test::for_procs([] {
+    std::atomic<uint64_t> where{UINT64_MAX};
+    auto done = goro::make_chan<int>(1);
+    {
+      auto vctx = goro::with_value(goro::background(), probe_key, destroy_probe(&where, done));
+      auto [ctx, cancel] = goro::with_timeout(vctx, 1ms);
+      // Every handle and the cancel function go, uncalled: the pending
+      // timer holds the last reference.
+    }
+    done.recv();
+    EXPECT_NE(where.load(), 0u) << "destroyed on a scheduler stack";
+    EXPECT_NE(where.load(), goro::goroutine_id()) << "destroyed before the deadline";
+  });
+}
+
+}  // namespace
