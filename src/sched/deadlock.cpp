@@ -232,6 +232,7 @@ scan_result scan_threads() {
   std::vector<int> tids = list_tids();
   if (tids.empty()) return res;  // cannot tell: be conservative
   std::vector<declared_thread> by_id;  // declared by id: is each still that thread?
+  std::vector<declared_thread> unlisted;  // declared by id, not listed: gone?
   thread_registry& r = registry();
   auto* saw_thread = test_hooks::deadlock_scan_saw_thread.load(std::memory_order_relaxed);
   // The statuses below are read one at a time, not at one instant: a plain
@@ -241,6 +242,8 @@ scan_result scan_threads() {
   const uint64_t readies0 = g_thread_readies.load(std::memory_order_seq_cst);
   {
     lock_guard lk(r.lock);
+    for (const declared_thread& d : r.declared)
+      if (!d.self && !contains(tids, d.tid)) unlisted.push_back(d);
     for (int tid : tids) {
       if (contains(r.acting_tids, tid)) {
         res.runtime_may_act = true;
@@ -271,6 +274,16 @@ scan_result scan_threads() {
     if (thread_start_time(d.tid) == d.start_time) continue;
     // That thread has exited; the id may be another's now.
     res.note_active(d.tid);
+    lock_guard lk(r.lock);
+    std::erase_if(r.declared, [&d](const declared_thread& x) {
+      return x.tid == d.tid && !x.self && x.start_time == d.start_time;
+    });
+  }
+  // Declarations of threads that have exited (and whose id nobody took):
+  // dropped, so that declaring threads that come and go keeps nothing.
+  // (One started after the listing has its start time: kept.)
+  for (const declared_thread& d : unlisted) {
+    if (thread_start_time(d.tid) == d.start_time) continue;
     lock_guard lk(r.lock);
     std::erase_if(r.declared, [&d](const declared_thread& x) {
       return x.tid == d.tid && !x.self && x.start_time == d.start_time;
@@ -497,6 +510,11 @@ deadlock_stats deadlock_stats_read() {
   s.scans = g_scans.load(std::memory_order_relaxed);
   s.scans_holding_sched_lock = g_scans_locked.load(std::memory_order_relaxed);
   s.looks = g_looks.load(std::memory_order_relaxed);
+  {
+    thread_registry& r = registry();
+    lock_guard lk(r.lock);
+    s.declared_threads = r.declared.size();
+  }
 #if defined(GORO_DEBUG_CHECKS)
   s.lock_tracked = true;
 #endif
@@ -527,6 +545,14 @@ bool ignore_thread_in_deadlock_check(int tid) {
   if (start == 0) return false;
   detail::thread_registry& r = detail::registry();
   detail::lock_guard lk(r.lock);
+  // One entry per id: declaring the same thread again adds nothing, and a
+  // newer thread with a dead one's id replaces its entry.
+  for (detail::declared_thread& d : r.declared) {
+    if (d.tid == tid && !d.self) {
+      d.start_time = start;
+      return true;
+    }
+  }
   r.declared.push_back({tid, false, start});
   return true;
 }

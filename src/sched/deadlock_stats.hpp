@@ -22,6 +22,9 @@ struct deadlock_stats {
   // Times the monitor evaluated the cheap conditions (a)-(c) while a run()
   // waited (each may or may not lead to a listing).
   uint64_t looks = 0;
+  // Threads declared unable to wake anyone (goro::ignore_thread_in_deadlock_check)
+  // that the check still remembers.
+  uint64_t declared_threads = 0;
 };
 
 // The counts since the process started. Callable from any thread.

@@ -242,3 +242,36 @@ TEST(DeadlockCheck, AThreadWokenByAnotherWhileTheListingReadsIsNotADeadlock) {
     });
   });
 }
+
+// Declaring threads by id that come and go keeps nothing: the same thread
+// declared again adds no entry, and the check drops the entries of threads
+// that have exited. (Each call added an entry that stayed until its id was
+// reused: a program declaring its library's threads now and then grew the
+// list, and the listing's work with it, without end.)
+TEST(DeadlockCheck, DeclaringThreadsThatComeAndGoKeepsNothing) {
+  goro::set_maxprocs(1);
+  uint64_t base = deadlock_stats_read().declared_threads;
+  goro::run([base] {
+    for (int i = 0; i < 5; i++) {
+      std::atomic<int> tid{0};
+      std::atomic<bool> stop{false};
+      std::thread t([&] {
+        tid = static_cast<int>(syscall(SYS_gettid));
+        while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      });
+      goro_test::spin_until([&] { return tid.load() != 0; });
+      for (int k = 0; k < 50; k++) EXPECT_TRUE(goro::ignore_thread_in_deadlock_check(tid.load()));
+      EXPECT_LE(deadlock_stats_read().declared_threads, base + static_cast<uint64_t>(i) + 1);
+      stop = true;
+      goro::blocking([&] { t.join(); });
+    }
+    // The check's listings (every 100 ms while this goroutine waits) drop
+    // the exited threads' entries.
+    auto done = goro::make_chan<bool>();
+    std::thread watcher([&] {
+      done.send(goro_test::spin_until([base] { return deadlock_stats_read().declared_threads <= base; }));
+    });
+    EXPECT_TRUE(done.recv()) << deadlock_stats_read().declared_threads << " entries left, " << base << " before";
+    goro::blocking([&] { watcher.join(); });
+  });
+}
