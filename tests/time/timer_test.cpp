@@ -956,6 +956,9 @@ void wait_for_the_goroutine() {
 TEST(AfterFunc, CapturesAreDestroyedOnAGoroutineNotTheFiringsStack) {
   namespace hooks = goro::detail::test_hooks;
   goro::set_maxprocs(2);
+  g_func_ran = g_capture_destroyed = false;  // (--gtest_repeat)
+  g_destroyed_on = UINT64_MAX;
+  g_started_calls = 0;
   goro::run([] {
     auto destroyed = goro::make_chan<int>(1);
     hooks::after_func_started.store(wait_for_the_goroutine);
@@ -963,6 +966,9 @@ TEST(AfterFunc, CapturesAreDestroyedOnAGoroutineNotTheFiringsStack) {
       goro::timer t = goro::after_func(1ms, [probe = capture_probe(destroyed)] { g_func_ran.store(true); });
     }  // the handle goes before the firing
     destroyed.recv();  // parked: the function's goroutine may run here
+    // The firing reaches the seam after starting the goroutine, which may
+    // be done (and the capture destroyed) before that: wait for it.
+    EXPECT_TRUE(goro_test::spin_until([] { return g_started_calls.load() > 0; }));
     hooks::after_func_started.store(nullptr);
     EXPECT_EQ(g_started_calls.load(), 1);
     EXPECT_NE(g_destroyed_on.load(), 0u) << "destroyed on a scheduler stack";

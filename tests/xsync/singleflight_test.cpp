@@ -224,6 +224,7 @@ struct watching_hash {
 // group at once. It woke them first, then looked the key up.
 TEST(Singleflight, RunIsDoneWithTheGroupBeforeJoinersReturn) {
   goro::set_maxprocs(2);
+  g_armed = g_joiner_returned = g_hashed_after_return = g_joiner_looked_up = false;  // (--gtest_repeat)
   goro::run([] {
     auto* g = new goro::singleflight<int, int, watching_hash>;
     auto ch = g->do_chan(1, [] {
