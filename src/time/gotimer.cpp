@@ -25,7 +25,6 @@ namespace test_hooks {
 std::atomic<void (*)()> after_func_started{nullptr};
 }
 
-
 static_assert(sizeof(timer_rec) <= kTimerSlabSlot && alignof(timer_rec) <= 32, "a chan record fits a slab slot");
 
 namespace {

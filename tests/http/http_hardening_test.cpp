@@ -219,10 +219,7 @@ TEST(HttpHardening, HeadWithAFlushLeavesTheConnectionUsable) {
       (void)w.write("body");
     });
     http::client c;
-    http::client_request head;
-    head.method = "HEAD";
-    head.url = ts.url + "/";
-    auto h = c.do_request(bg(), head);
+    auto h = c.do_request(bg(), request_to("HEAD", ts.url + "/"));
     ASSERT_FALSE(h.second) << h.second.message();
     EXPECT_EQ(h.first.status, 200);
     EXPECT_TRUE(h.first.headers.get("Transfer-Encoding").empty());

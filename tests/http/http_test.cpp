@@ -80,10 +80,7 @@ TEST(HttpServer, RoundTrips) {
     EXPECT_EQ(nobody.first.status, 204);
     EXPECT_EQ(nobody.first.body, "");
 
-    http::client_request head;
-    head.method = "HEAD";
-    head.url = ts.url + "/tree/x";
-    auto h = c.do_request(bg(), head);
+    auto h = c.do_request(bg(), request_to("HEAD", ts.url + "/tree/x"));
     ASSERT_FALSE(h.second) << h.second.message();
     EXPECT_EQ(h.first.status, 200);
     EXPECT_EQ(h.first.body, "");

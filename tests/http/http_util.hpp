@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "goro/goro.hpp"
 #include "goro/http.hpp"
@@ -140,6 +141,14 @@ inline bool closed_by_peer(const net::conn& c) {
     if (r.first > 0) continue;
     return r.second == goro::io_errc::eof || r.second == std::errc::connection_reset;
   }
+}
+
+// A request for do_request with the given method and URL, no body.
+inline http::client_request request_to(std::string method, std::string url) {
+  http::client_request r;
+  r.method = std::move(method);
+  r.url = std::move(url);
+  return r;
 }
 
 inline goro::context timeout_ctx(std::chrono::milliseconds d, goro::cancel_func& cancel) {
