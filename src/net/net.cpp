@@ -93,6 +93,7 @@ void set_int_opt(int fd, int level, int opt, int v) { (void)::setsockopt(fd, lev
 // read_locked: the caller holds a reference and rmu already.
 template <class Op>
 std::pair<long, std::error_code> read_locked(netfd* fd, Op op) {
+  if (fd->closing()) return {0, errc::closed};
   for (;;) {
     if (deadline_passed(fd, poll_mode::read)) return {0, errc::deadline_exceeded};
     long n = op();
@@ -107,6 +108,7 @@ std::pair<long, std::error_code> read_locked(netfd* fd, Op op) {
 // the io_uring variant (netpoll.hpp), a goroutine's recv is a completion
 // it parks for; otherwise, and on plain threads, recv-or-wait.
 std::pair<long, std::error_code> recv_locked(netfd* fd, void* buf, size_t n) {
+  if (fd->closing()) return {0, errc::closed};
   if (netpoll_uring() && in_goroutine()) {
     for (;;) {
       if (deadline_passed(fd, poll_mode::read)) return {0, errc::deadline_exceeded};
@@ -152,6 +154,7 @@ std::pair<size_t, std::error_code> write_loop(netfd* fd, size_t n, bool once, Op
   fd_ref ref(fd);
   if (!ref) return {0, no_ref_error(fd)};
   goro::mutex_lock lk(fd->wmu);
+  if (fd->closing()) return {0, errc::closed};
   size_t done = 0;
   for (;;) {
     if (deadline_passed(fd, poll_mode::write)) return {done, errc::deadline_exceeded};

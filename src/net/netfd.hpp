@@ -88,6 +88,11 @@ struct netfd {
   bool read_drained = false;
   uint64_t eagain_reads = 0;
 
+  // Whether close() has begun. An operation checks it once it holds its
+  // direction's mutex: one that waited for the mutex while close() ran
+  // fails with errc::closed rather than completing on data already queued
+  // or on room in the send buffer (Go's fdMutex fails its lock so).
+  bool closing() const { return (state.load(std::memory_order_seq_cst) & kClosing) != 0; }
   // Takes a reference for an operation; false once closing.
   bool incref();
   // Drops one; the last one after closing closes the fd.
