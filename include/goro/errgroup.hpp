@@ -18,9 +18,11 @@
 //
 // errgroup is a handle: copies name the same group (Go's *Group), so a
 // task may start more tasks through a copy. Every member function may be
-// called from any goroutine or plain thread; set_limit only while no task
-// is running. A default-constructed group has no limit and no context
-// (Go's zero Group).
+// called from any goroutine or plain thread; set_limit(n >= 0) only while
+// no task started under a limit is running (set_limit(n < 0), which turns
+// the limit off, at any time: tasks already running keep the slots they
+// took). A default-constructed group has no limit and no context (Go's
+// zero Group).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,7 @@
 
 #include <goro/chan.hpp>
 #include <goro/context.hpp>
+#include <goro/mutex.hpp>
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
 #include <goro/wait_group.hpp>
@@ -49,8 +52,9 @@ class errgroup {
   // "chan send"). Throws what goro::go throws.
   template <class F>
   void go(F&& f) {
-    if (!s_->sem.is_nil()) s_->sem.send(unit{});
-    start(std::forward<F>(f));
+    chan<unit> slot = s_->limit();
+    if (!slot.is_nil()) slot.send(unit{});
+    start(std::forward<F>(f), std::move(slot));
   }
 
   // Starts f only if the limit allows it now (Go's g.TryGo): true if
@@ -58,20 +62,24 @@ class errgroup {
   // blocks.
   template <class F>
   bool try_go(F&& f) {
-    if (!s_->sem.is_nil() && !s_->sem.try_send(unit{})) return false;
-    start(std::forward<F>(f));
+    chan<unit> slot = s_->limit();
+    if (!slot.is_nil() && !slot.try_send(unit{})) return false;
+    start(std::forward<F>(f), std::move(slot));
     return true;
   }
 
-  // At most n tasks at a time from now on; n < 0: no limit (Go's
-  // g.SetLimit). Throws goro::panic_error("errgroup: modify limit while N
-  // goroutines in the group are still active") if tasks started under a
-  // limit are running, as Go panics.
+  // At most n tasks at a time from now on; n < 0: no limit, at any time
+  // (Go's g.SetLimit; tasks already running keep their slots). For n >= 0,
+  // throws goro::panic_error("errgroup: modify limit while N goroutines in
+  // the group are still active") if tasks started under a limit are
+  // running, as Go panics.
   void set_limit(int64_t n) {
-    if (!s_->sem.is_nil() && s_->sem.len() != 0)
+    chan<unit> fresh = n < 0 ? chan<unit>{} : make_chan<unit>(n);
+    mutex_lock hold(s_->sem_mu);
+    if (n >= 0 && !s_->sem.is_nil() && s_->sem.len() != 0)
       throw panic_error("errgroup: modify limit while " + std::to_string(s_->sem.len()) +
                         " goroutines in the group are still active");
-    s_->sem = n < 0 ? chan<unit>{} : make_chan<unit>(n);
+    s_->sem = std::move(fresh);
   }
 
   // Waits for every task started so far (Go's g.Wait), then cancels the
@@ -88,21 +96,31 @@ class errgroup {
  private:
   struct state {
     wait_group wg;
-    chan<unit> sem;  // nil: no limit; else a slot per running task
+    // The limit: nil for none, else a slot per running task. Read and
+    // replaced under sem_mu (a task may start tasks while another
+    // goroutine turns the limit off); each task keeps the channel it took
+    // its slot from and gives the slot back there.
+    mutex sem_mu;
+    chan<unit> sem GORO_GUARDED_BY(sem_mu);
+    chan<unit> limit() {
+      mutex_lock hold(sem_mu);
+      return sem;
+    }
     std::atomic<bool> failed{false};
     std::error_code err;    // the first failure's, written by its claimer
     std::exception_ptr ex;  // the first failure's exception
     cancel_cause_func cancel;  // cancels nothing for a zero group
   };
 
+  // Starts f; slot is the channel f's slot was taken from (nil: none).
   template <class F>
-  void start(F&& f) {
+  void start(F&& f, chan<unit> slot) {
     using R = std::invoke_result_t<std::decay_t<F>&>;
     static_assert(std::is_void_v<R> || std::is_same_v<R, std::error_code>,
                   "errgroup: a task returns void or std::error_code");
     s_->wg.add(1);
     try {
-      goro::go([s = s_, f = std::optional<std::decay_t<F>>(std::in_place, std::forward<F>(f))]() mutable {
+      goro::go([s = s_, slot, f = std::optional<std::decay_t<F>>(std::in_place, std::forward<F>(f))]() mutable {
         try {
           if constexpr (std::is_void_v<R>) {
             (*f)();
@@ -115,11 +133,11 @@ class errgroup {
         // The task and what it captured go before wait() may return: a
         // capture's destructor may touch the waiter's frame.
         f.reset();
-        if (!s->sem.is_nil()) s->sem.recv();
+        if (!slot.is_nil()) slot.recv();
         s->wg.done();
       });
     } catch (...) {
-      if (!s_->sem.is_nil()) s_->sem.recv();
+      if (!slot.is_nil()) slot.recv();
       s_->wg.done();
       throw;
     }

@@ -153,6 +153,43 @@ TEST(Errgroup, SetLimitWhileActiveThrows) {
   g.wait();
 }
 
+// Go's SetLimit(n < 0) turns the limit off even while limited tasks run
+// (it checks n < 0 before the panic): the running tasks keep their slots,
+// new tasks start at once, and wait still waits for all. A task may start
+// tasks while another goroutine turns the limit off (TSan: no race on the
+// limit). goro threw here before.
+TEST(Errgroup, SetLimitNegativeWhileActiveTurnsTheLimitOff) {
+  goro_test::for_procs([] {
+    goro::errgroup g;
+    g.set_limit(1);
+    auto release = goro::make_chan<goro::unit>();
+    std::atomic<int> ran{0};
+    g.go([release, &ran] {
+      release.recv();
+      ran++;
+    });
+    // A task that starts tasks through a copy, beside the set_limit below.
+    goro::errgroup copy = g;
+    auto spawner_started = goro::make_chan<goro::unit>(1);
+    goro::wait_group spawner;
+    spawner.go([copy, &ran, spawner_started]() mutable {
+      spawner_started.send({});
+      for (int i = 0; i < 50; i++) copy.try_go([&ran] { ran++; });
+    });
+    spawner_started.recv();
+    EXPECT_NO_THROW(g.set_limit(-1));
+    for (int i = 0; i < 10; i++) g.go([&ran] { ran++; });  // the slot is still taken: would block
+    spawner.wait();
+    release.close();
+    EXPECT_FALSE(g.wait());
+    EXPECT_GE(ran.load(), 11);
+    // And the limit can be set again once idle: the old slot was given back.
+    g.set_limit(1);
+    EXPECT_TRUE(g.try_go([] {}));
+    g.wait();
+  });
+}
+
 // From plain threads too, through copies of one group.
 TEST(Errgroup, FromPlainThreads) {
   goro::errgroup g;
