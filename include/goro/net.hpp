@@ -213,6 +213,13 @@ class socket_handle {
   // removes its socket file, as Go's does.
   std::error_code close() const;
 
+  // True if both handles name the same socket (copies of one handle), as
+  // Go compares two net.Conn values; the descriptor number is no identity
+  // (a closed socket's number is reused by the next one).
+  //
+  //   std::erase(listeners, ln);
+  friend bool operator==(const socket_handle& a, const socket_handle& b) noexcept { return a.fd_ == b.fd_; }
+
  protected:
   socket_handle() noexcept = default;
   explicit socket_handle(std::shared_ptr<goro::detail::netfd> fd) noexcept : fd_(std::move(fd)) {}

@@ -379,7 +379,9 @@ std::error_code server::impl::serve(net::listener ln) {
   {
     mutex_lock lk(mu);
     serving--;
-    std::erase_if(listeners, [&](const net::listener& l) { return l.fd() == ln.fd(); });
+    // This very listener (one entry: serve may run twice on one), not one
+    // with its fd number, which a listener opened since may have.
+    if (auto it = std::find(listeners.begin(), listeners.end(), ln); it != listeners.end()) listeners.erase(it);
     check_drained_locked();
   }
   return closing.load() ? std::error_code(error::server_closed) : result;

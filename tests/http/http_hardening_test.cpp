@@ -304,3 +304,66 @@ TEST(HttpHardening, MuxRedirectsToTheCleanPath) {
 }
 
 }  // namespace
+
+namespace {
+
+// serve() takes its own listener off the server's list when it returns,
+// not every listener with the same fd number: a listener closed by the
+// user frees its number, and one opened since may have it. It was taken
+// off too, so close() did not close it and its serve() never returned.
+// The first connection's new_conn callback (on serve's goroutine, between
+// two accepts) holds serve(l1) while l1 closes and l2 takes its number.
+TEST(HttpHardening, ServeTakesOffItsOwnListenerNotOneWithItsNumber) {
+  goro::run([] {
+    auto in_callback = goro::make_chan<goro::unit>();
+    auto go_on = goro::make_chan<goro::unit>();
+    auto first = std::make_shared<std::atomic<bool>>(true);
+    http::server_options o;
+    o.on_conn_state = [=](const net::conn&, http::conn_state s) {
+      if (s == http::conn_state::new_conn && first->exchange(false)) {
+        in_callback.send({});
+        go_on.recv();
+      }
+    };
+    http::server srv([](http::response_writer& w, const http::request&) { (void)w.write("ok"); }, o);
+    auto l1 = net::listen("tcp4", "127.0.0.1:0").first;
+    ASSERT_TRUE(l1);
+    const int number = l1.fd();
+    auto served1 = goro::make_chan<std::error_code>(1);
+    auto served2 = goro::make_chan<std::error_code>(1);
+    goro::go([=] { served1.send(srv.serve(l1)); });
+    auto c1 = net::dial("tcp", l1.addr().to_string()).first;
+    ASSERT_TRUE(c1);
+    in_callback.recv();
+    ASSERT_FALSE(l1.close());  // no accept in progress: the number is free at once
+    // The lowest free number goes to the next socket: open listeners until
+    // one has l1's (any lower free numbers are taken first).
+    net::listener l2;
+    std::vector<net::listener> fillers;
+    for (int i = 0; i < 4096 && !l2; i++) {
+      auto lr = net::listen("tcp4", "127.0.0.1:0");
+      ASSERT_FALSE(lr.second) << lr.second.message();
+      if (lr.first.fd() == number)
+        l2 = lr.first;
+      else
+        fillers.push_back(lr.first);
+    }
+    for (const auto& f : fillers) (void)f.close();
+    ASSERT_TRUE(l2) << "no listener got fd " << number;
+    goro::go([=] { served2.send(srv.serve(l2)); });
+    http::client c;
+    auto r = c.get(bg(), "http://" + l2.addr().to_string() + "/");  // l2 is served now
+    ASSERT_FALSE(r.second) << r.second.message();
+    EXPECT_EQ(r.first.body, "ok");
+    c.close_idle_connections();
+    go_on.send({});  // serve(l1) accepts on its closed listener and returns
+    EXPECT_EQ(served1.recv(), goro::errc::closed);
+    EXPECT_FALSE(srv.close());  // closes l2 too, if the list still has it
+    auto bound = goro::after(20s);
+    int i = goro::select(goro::on_recv(served2), goro::on_recv(bound));
+    EXPECT_EQ(i, 0) << "serve(l2) did not return: close() did not close its listener";
+    c1.close();
+  });
+}
+
+}  // namespace

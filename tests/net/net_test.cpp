@@ -986,3 +986,22 @@ TEST(NetThreads, BlockedThreadSleepsUntilDeadlineChangeOrCloseWakesIt) {
 }
 
 }  // namespace
+
+namespace {
+
+// Handles compare by the socket they name, not its number.
+TEST(NetHandle, EqualityIsTheSocketNotItsNumber) {
+  goro::run([] {
+    auto a = goro::net::listen("tcp4", "127.0.0.1:0").first;
+    goro::net::listener copy = a;
+    EXPECT_TRUE(a == copy);
+    const int number = a.fd();
+    ASSERT_FALSE(a.close());
+    auto b = goro::net::listen("tcp4", "127.0.0.1:0").first;
+    EXPECT_FALSE(a == b) << (b.fd() == number ? "same number, other socket" : "");
+    EXPECT_TRUE(goro::net::listener() == goro::net::listener());
+    b.close();
+  });
+}
+
+}  // namespace
