@@ -263,6 +263,8 @@ void stop_m(m* mp) {
   const int64_t idle_since = nanotime();
   g* polled = nullptr;  // unblocked by this M's poll, for the P it leaves with
   int32_t npolled = 0;
+  m* hand_poll_to = nullptr;  // the sleeper to kick as this M stops polling
+  if (auto hook = test_hooks::stop_m_enter.load(std::memory_order_relaxed)) hook();
   sched.lock.lock();
   mp->idle = true;
   mp->link = sched.midle;
@@ -321,6 +323,7 @@ void stop_m(m* mp) {
     if (poll) {
       // (polled is empty here: each round runs its list or queues it.)
       polled = netpoll(deadline, &npolled);
+      if (auto hook = test_hooks::stop_m_after_poll.load(std::memory_order_relaxed)) hook();
     } else if (deadline != INT64_MAX) {
       woken = mp->park_note.sleep_until(deadline);
     } else if (may_retire) {
@@ -332,6 +335,15 @@ void stop_m(m* mp) {
     if (mp->polling) {
       mp->polling = false;
       g_npolling--;
+      // Leaving with a P while goroutines wait for fds: an M that went
+      // idle while we polled took the timed sleeper's role but sleeps on
+      // its futex (one M polls at a time), and nobody would poll until the
+      // monitor's round, 10 ms on (Go has this window). Kick it: it
+      // rereads and polls in our place.
+      if (!mp->idle && g_npolling == 0 && netpoll_waiters() > 0) {
+        m* ts = sched.timed_sleeper;
+        if (ts != nullptr && ts != mp && !ts->polling) hand_poll_to = ts;
+      }
     }
     if (!mp->idle) break;  // startm handed us a P
     if (polled != nullptr) {
@@ -382,6 +394,7 @@ void stop_m(m* mp) {
   }
   sched.m_wakes++;
   sched.lock.unlock();
+  if (hand_poll_to != nullptr) hand_poll_to->park_note.wake();
   trace(trace_ev::m_wake);
   acquirep(mp, mp->nextp);
   mp->nextp = nullptr;
@@ -1321,8 +1334,11 @@ const char* g_status_string(g_status s) {
 
 namespace test_hooks {
 
+std::atomic<void (*)()> stop_m_enter{nullptr};
 std::atomic<void (*)()> stop_m_before_timer_read{nullptr};
 std::atomic<void (*)(int64_t)> stop_m_after_timer_read{nullptr};
+std::atomic<void (*)()> stop_m_after_poll{nullptr};
+std::atomic<bool> monitor_poll_off{false};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }
 

@@ -34,6 +34,7 @@
 #include "netpoll/netpoll.hpp"
 #include "sched/sched.hpp"
 #include "sched/sysmon.hpp"
+#include "sched/test_hooks.hpp"
 
 namespace goro::detail {
 
@@ -183,7 +184,8 @@ void* sysmon_main(void* started) {
     // Goroutines wait for fds and nobody has polled for 10 ms (every
     // worker busy, none idle in epoll_wait): poll, and queue what is ready
     // on the global queue (Go's sysmon does the same).
-    if (netpoll_waiters() > 0 && !netpoll_blocked() && now - netpoll_last_poll() > kPollStaleNs) {
+    if (netpoll_waiters() > 0 && !netpoll_blocked() && now - netpoll_last_poll() > kPollStaleNs &&
+        !test_hooks::monitor_poll_off.load(std::memory_order_relaxed)) {
       int32_t n = 0;
       if (g* list = netpoll(0, &n)) {
         netpoll_count_monitor(n);

@@ -15,6 +15,20 @@
 
 namespace goro::detail::test_hooks {
 
+// stop_m (sched/proc.cpp), no lock held: an M without a P, about to go
+// idle.
+extern std::atomic<void (*)()> stop_m_enter;
+
+// stop_m (sched/proc.cpp), no lock held: the M that polled for the idle
+// ones has come back from the poll (a ready fd, its deadline, or a break:
+// startm handed it a P).
+extern std::atomic<void (*)()> stop_m_after_poll;
+
+// The monitor (sched/sysmon.cpp) does not poll while set, so that a test
+// sees a goroutine whose fd is ready stay unwoken when no worker polls
+// (the monitor's poll, 10 ms after the last, would hide it).
+extern std::atomic<bool> monitor_poll_off;
+
 // stop_m (sched/proc.cpp), sched.lock held, when the idle M takes or keeps
 // the timed sleeper's role: just before it reads the Ps' earliest timers,
 // and just after, with what it read (INT64_MAX: none).
