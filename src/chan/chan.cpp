@@ -129,9 +129,12 @@ void serve_locked(hchan* c, g* self, ready_list& rl) {
 
 op_result send_locked(hchan* c, void* src, ready_list& rl) {
   if (c->closed_.load(std::memory_order_relaxed)) throw_send_on_closed();  // relaxed: under lock
-  if (sudog* r = c->recvq_.dequeue()) {
+  sudog* r = c->recvq_.dequeue();
+  // Also when it found none: dequeue drops the entries of selects another
+  // case won, and the queue may be empty now (I1).
+  c->sync_flag(c->recv_waiting_, c->recvq_);
+  if (r != nullptr) {
     // A parked receiver: copy straight into its slot, bypassing the buffer.
-    c->sync_flag(c->recv_waiting_, c->recvq_);
     rl.push(r);
     r->result = wake::retry;  // if the move throws, the receiver tries again
     elem_move(c, r->elem, src, false);
@@ -172,6 +175,7 @@ bool take_from_a_sender(hchan* c, ready_list& rl, Move move) {
     s->result = wake::ok;
     return true;
   }
+  c->sync_flag(c->send_waiting_, c->sendq_);  // dequeue may have dropped dead select entries (I1)
   return false;
 }
 

@@ -1339,6 +1339,7 @@ std::atomic<void (*)()> stop_m_before_timer_read{nullptr};
 std::atomic<void (*)(int64_t)> stop_m_after_timer_read{nullptr};
 std::atomic<void (*)()> stop_m_after_poll{nullptr};
 std::atomic<bool> monitor_poll_off{false};
+std::atomic<void (*)()> select_pass2_round{nullptr};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }
 

@@ -53,6 +53,10 @@ void dump_force_no_kernel_copy(bool on);
 // runs the function.
 extern std::atomic<void (*)()> after_func_started;
 
+// A select's pass 2 (select/select.cpp), no lock held: at the start of
+// each round, before it takes the channels' locks.
+extern std::atomic<void (*)()> select_pass2_round;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

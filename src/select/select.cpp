@@ -37,6 +37,8 @@
 #include "chan/hchan.hpp"
 #include "goro/detail/chan_select.hpp"
 #include "sched/park.hpp"
+#include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 
 namespace goro::detail {
 
@@ -166,11 +168,24 @@ struct lock_set {
 // was as its case found it (each case's result depends only on the
 // positions: an operation in flight is waited out), and the locked
 // channels were held still by their locks: Go's single instant.
-uint64_t ring_positions(lock_set& locks) {
+//
+// Only the position that can end a case's "would block" is counted: tail_
+// for a receive (a push, or the closed mark, makes it ready), head_ for a
+// send (a pop makes room). In a case's would-block state the other
+// position cannot move either (an empty ring's head_ equals its tail_; a
+// full ring's tail_ cannot pass head_ + cap), so an unchanged sum still
+// means every case stayed as found from its check to the second read:
+// then they all would block at that instant. Counting both made the
+// select's own work look like a move: pass 2 filling the slot a lock-free
+// receive had just freed from a parked sender (tail_) cost another pass
+// every time.
+uint64_t ring_positions(const scase* cs, const uint16_t* order, int n) {
   uint64_t sum = 0;
-  locks.each_chan([&](hchan* c) {
-    if (c->lock_free()) sum += c->ring()->head_.load() + c->ring()->tail_.load();  // seq_cst
-  });
+  for (int i = 0; i < n; i++) {
+    const scase& sc = cs[order[i]];
+    if (!sc.c->lock_free()) continue;
+    sum += sc.is_send ? sc.c->ring()->head_.load() : sc.c->ring()->tail_.load();  // seq_cst
+  }
   return sum;
 }
 
@@ -267,8 +282,9 @@ int select_go(scase* cs, int n, bool block) {
   for (;;) {
     // 3. Pass 2: every lock held, poll order.
     ready_list rl;
+    if (auto hook = test_hooks::select_pass2_round.load(std::memory_order_relaxed)) hook();
     locks.lock();
-    const uint64_t positions = block ? 0 : ring_positions(locks);
+    const uint64_t positions = block ? 0 : ring_positions(cs, pollorder, np);
     for (int i = 0; i < np; i++) {
       scase& sc = cs[pollorder[i]];
       op_result r;
@@ -287,11 +303,15 @@ int select_go(scase* cs, int n, bool block) {
       }
     }
     if (!block) {
-      bool still = ring_positions(locks) == positions;
+      bool still = ring_positions(cs, pollorder, np) == positions;
       locks.unlock();
       rl.ready_all();
       if (still) return -1;
-      continue;  // a ring moved meanwhile: look again
+      // A ring moved meanwhile in a way that could have made a case ready:
+      // look again (each round follows another goroutine's progress), at a
+      // safe point first, so that a long run of them yields when asked.
+      preempt_check();
+      continue;
     }
 
     // 4. Enqueue on every channel, settle lock-free rings, park.

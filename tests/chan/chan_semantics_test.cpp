@@ -1,6 +1,7 @@
 // Corners where goro's channels differed from Go's (issue 16, "Semantics"):
 // each test here failed before its fix. The item numbers are the issue's.
 #include <atomic>
+#include <cstring>
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -8,6 +9,8 @@
 
 #include "goro/goro.hpp"
 #include "chan/hchan.hpp"
+#include "chan/ring.hpp"
+#include "sched/test_hooks.hpp"
 #include "chan/ring.hpp"
 #include "chan/throwing_move.hpp"
 #include "test_util.hpp"
@@ -404,6 +407,101 @@ TEST(ChanSemantics, ReceiveMovesTheValueOnceAfterTheOperation) {
               }),
               2)
         << "range-for's first value";
+  });
+}
+
+// Invariant I1 (chan/hchan.hpp): recv_waiting_ and send_waiting_ say
+// whether the queues hold waiters. An operation that found only the entry
+// of a select another case had won (dequeue drops it) left the flag set
+// over an empty queue, until that select's goroutine ran again: meanwhile
+// an unbuffered try_send or try_recv took the lock instead of the
+// lock-free "would block" answer. (A review of the channels, 2026-12-06.)
+// One P: the select's goroutine does not run between the winning
+// operation and the check.
+template <class T>
+std::pair<bool, uint32_t> queue_and_flag(const goro::chan<T>& ch, bool senders) {
+  goro::detail::hchan* c = goro::detail::chan_access::core(ch);
+  c->lock_.lock();
+  bool empty = (senders ? c->sendq_ : c->recvq_).empty();
+  uint32_t flag = (senders ? c->send_waiting_ : c->recv_waiting_).load();
+  c->lock_.unlock();
+  return {empty, flag};
+}
+
+TEST(ChanSemantics, WaitingFlagsFollowTheQueuesWhenOnlyDeadSelectEntriesAreDropped) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    for (bool senders : {false, true}) {
+      SCOPED_TRACE(senders ? "a select parked sending" : "a select parked receiving");
+      auto won = goro::make_chan<int>();
+      auto other = goro::make_chan<int>();
+      auto done = goro::make_chan<int>(1);
+      goro::go([=] {
+        if (senders)
+          goro::select(goro::on_send(won, 1), goro::on_send(other, 2));
+        else
+          goro::select(goro::on_recv(won), goro::on_recv(other));
+        done.send(1);
+      });
+      yield_until_parked(other, 1, senders);
+      // Its case on `won` wins; its entry on `other` is dead but queued.
+      if (senders)
+        EXPECT_EQ(won.recv(), 1);
+      else
+        won.send(1);
+      if (senders) {
+        EXPECT_TRUE(other.try_recv().would_block());
+      } else {
+        EXPECT_FALSE(other.try_send(3));
+      }
+      auto [empty, flag] = queue_and_flag(other, senders);
+      EXPECT_TRUE(empty);
+      EXPECT_EQ(flag, 0u) << "the waiting flag stays set over an empty queue";
+      done.recv();
+    }
+  });
+}
+
+// A select with a default case decides "nothing is ready" when the ring
+// positions its cases depend on did not move during its locked pass. It
+// summed both positions of every lock-free ring, so its own work looked
+// like a move: here pass 2 fills the slot a lock-free receive has just
+// freed (head_ moved, the parked sender not yet served) with the parked
+// sender's value (tail_), and went round again every time. Only the
+// position that can make a case ready counts now (head_ for a send).
+// The seam does the receive's pop between pass 1 and pass 2.
+std::atomic<int> g_pass2_rounds{0};
+goro::detail::hchan_ring* g_pop_from = nullptr;
+
+void pop_one_on_first_round() {
+  if (g_pass2_rounds.fetch_add(1) != 0) return;
+  goro::detail::ring::token t;
+  ASSERT_EQ(goro::detail::ring::start_pop(g_pop_from, t), goro::detail::ring::status::ok);
+  alignas(16) unsigned char slot[64] = {};  // the ring may move whole words
+  goro::detail::ring::finish_pop(g_pop_from, t, slot);
+  int v = 0;
+  std::memcpy(&v, slot, sizeof v);
+  EXPECT_EQ(v, 1);
+}
+
+TEST(ChanSemantics, SelectDefaultDoesNotCountItsOwnServeAsAMove) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto b = goro::make_chan<int>(4);
+    for (int i = 1; i <= 4; i++) b.send(i);
+    goro::wait_group wg;
+    wg.go([b] { b.send(5); });  // parks: the buffer is full
+    yield_until_parked(b, 1, true);
+    g_pop_from = goro::detail::chan_access::core(b)->ring();
+    ASSERT_TRUE(g_pop_from->lock_free());
+    g_pass2_rounds = 0;
+    goro::detail::test_hooks::select_pass2_round.store(pop_one_on_first_round);
+    int i = goro::select(goro::on_send(b, 6), goro::on_default());
+    goro::detail::test_hooks::select_pass2_round.store(nullptr);
+    EXPECT_EQ(i, 1) << "the buffer is full again (the parked sender's value): default";
+    EXPECT_EQ(g_pass2_rounds.load(), 1) << "pass 2 went round again after its own serve";
+    wg.wait();
+    for (int want : {2, 3, 4, 5}) EXPECT_EQ(b.recv(), want);
   });
 }
 
