@@ -500,6 +500,12 @@ void lock_order_before_wait(const void* lock, lock_kind kind) {
 void lock_order_acquired(const void* lock, lock_kind kind, bool shared) {
   detector& d = det();
   spin_guard g(d.mu);
+  // The caller saw the check on before it waited for the lock; it may have
+  // been switched off since (set_mode clears every list under d.mu). An
+  // entry added now would never be released (releases are not recorded
+  // while off) and would stand for a lock not held once the check is on
+  // again: false inversions. Look again under d.mu.
+  if (!lock_order_on()) return;
   held_list* l = my_list(d, true, nullptr);
   if (l == nullptr) return;  // a thread past its thread-local destructors
   if (l->n == kMaxHeld) {

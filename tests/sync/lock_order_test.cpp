@@ -318,4 +318,44 @@ TEST(LockOrder, OffReportsNothing) {
   EXPECT_EQ(goro::debug::lock_order_check(), lock_order_mode::off);
 }
 
+// The check switched off while a lock() waits, which had seen it on: the
+// lock, once taken, was entered in the goroutine's held list, and its
+// release (with the check off) was not. With the check on again, that
+// goroutine's next lock looked taken under the stale one, and a correct
+// program was reported. (A review of the diagnostics, 2026-12-06.)
+TEST(LockOrder, SwitchedOffWhileALockWaitsLeavesNoStaleEntry) {
+  check_on on;
+  uint64_t base = goro::debug::lock_order_reports();
+  goro::run([base] {
+    goro::mutex a, b;
+    auto go_on = goro::make_chan<int>();
+    auto released = goro::make_chan<int>();
+    goro::wait_group wg;
+    const int64_t parked = goro::debug::stats().waiting_on("sync.Mutex.Lock");
+    a.lock();
+    wg.go([&] {
+      a.lock();  // waits, with the check on
+      a.unlock();
+      released.send(1);
+      go_on.recv();
+      std::lock_guard lb(b);  // nothing held: no order recorded
+    });
+    ASSERT_TRUE(goro_test::wait_for(
+        [&] { return goro::debug::stats().waiting_on("sync.Mutex.Lock") == parked + 1; }));
+    goro::debug::set_lock_order_check(lock_order_mode::off);
+    a.unlock();
+    released.recv();
+    goro::debug::set_lock_order_check(lock_order_mode::report);
+    go_on.send(1);
+    wg.wait();
+    testing::internal::CaptureStderr();
+    in_goroutine([&] {
+      std::lock_guard lb(b);
+      std::lock_guard la(a);  // b -> a: the only order this program has
+    });
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(goro::debug::lock_order_reports(), base) << err;
+  });
+}
+
 }  // namespace
