@@ -2,19 +2,23 @@
 // serve in goro/http.hpp): Go's net/http/pprof and expvar pages, made of
 // goro::debug::dump, stats, write_prometheus and goro::trace.
 //
-// /debug/trace records into a temporary file (goro::trace writes files)
-// for the asked seconds, waiting on the request's context so a client
-// that leaves ends the trace early, then sends the file and removes it.
-// goro::trace allows one trace at a time: a second request gets 409.
-// No state of its own but the temporary file's counter; no locks.
+// /debug/trace records into a private temporary file (goro::trace writes
+// files; mkstemp makes it, and it is unlinked at once) for the asked
+// seconds, waiting on the request's context so a client that leaves ends
+// the trace early, then sends the file. goro::trace allows one trace at a
+// time: a second request gets 409. No state of its own; no locks.
+//
+// Numbers are written in the classic locale whatever the program's global
+// one: JSON and the Prometheus text have one way to write a number.
 #include "http/util.hpp"
+#include "sched/trace.hpp"
 
 #include <unistd.h>
 
-#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <locale>
 #include <sstream>
 
 #include "goro/debug.hpp"
@@ -49,6 +53,7 @@ void json_string(std::ostream& os, std::string_view s) {
 
 std::string stats_json(const runtime_stats& s) {
   std::ostringstream os;
+  os.imbue(std::locale::classic());  // "1234567", never "1,234,567"
   os << "{\n";
   auto field = [&](const char* name, auto v) { os << "  \"" << name << "\": " << v << ",\n"; };
   field("goroutines", s.goroutines);
@@ -90,11 +95,30 @@ std::string stats_json(const runtime_stats& s) {
   return os.str();
 }
 
-std::string temp_trace_path() {
-  static std::atomic<uint64_t> counter{0};
+// A file for the trace that only this request can reach: mkstemp makes
+// it with a random name and O_EXCL (a link or a file planted at a name
+// that can be guessed is never followed, truncated or read back), and it
+// is unlinked at once. Returns the descriptor, or -1.
+int private_trace_file() {
   const char* dir = std::getenv("TMPDIR");
-  return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/goro-debug-trace-" +
-         std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + ".json";
+  std::string tmpl = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/goro-debug-trace-XXXXXX";
+  int fd = ::mkstemp(tmpl.data());
+  if (fd >= 0) ::unlink(tmpl.c_str());
+  return fd;
+}
+
+// Everything in the file fd, from its start.
+std::string read_all(int fd) {
+  std::string body;
+  if (::lseek(fd, 0, SEEK_SET) != 0) return body;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    body.append(buf, static_cast<size_t>(n));
+  }
+  return body;
 }
 
 void serve_trace(http::response_writer& w, const http::request& r) {
@@ -109,11 +133,20 @@ void serve_trace(http::response_writer& w, const http::request& r) {
       return;
     }
   }
-  std::string path = temp_trace_path();
-  if (!trace::start(path)) {
-    std::remove(path.c_str());
+  int fd = private_trace_file();
+  int keep = fd >= 0 ? ::dup(fd) : -1;  // the trace's stream closes fd at stop; this reads it back
+  FILE* out = keep >= 0 ? ::fdopen(fd, "w") : nullptr;
+  if (out == nullptr) {
+    if (fd >= 0) ::close(fd);
+    if (keep >= 0) ::close(keep);
+    w.write_header(500);
+    (void)w.write("cannot make the trace file\n");
+    return;
+  }
+  if (!detail::trace_start_stream(out)) {  // closes out
+    ::close(keep);
     w.write_header(409);
-    (void)w.write(trace::running() ? "a trace is already running\n" : "cannot write the trace file\n");
+    (void)w.write("a trace is already running\n");
     return;
   }
   auto tc = with_timeout(r.ctx(), std::chrono::seconds(secs));
@@ -121,13 +154,8 @@ void serve_trace(http::response_writer& w, const http::request& r) {
   tc.second();
   bool ok = trace::stop();
   std::string body;
-  if (ok) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    body = ss.str();
-  }
-  std::remove(path.c_str());
+  if (ok) body = goro::blocking([keep] { return read_all(keep); });
+  ::close(keep);
   if (!ok) {
     w.write_header(500);
     (void)w.write("writing the trace failed\n");

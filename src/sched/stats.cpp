@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ostream>
+#include <locale>
 #include <sstream>
 
 #include "goro/runtime.hpp"
@@ -199,11 +200,16 @@ void metric(std::ostream& os, const char* name, const char* type, const char* he
 void write_prometheus(std::ostream& os, const runtime_stats& s) {
   auto d = [](auto v) { return static_cast<double>(v); };
   std::ostringstream out;  // one write to os, with a precision that keeps integers whole
+  // The exposition format's numbers, whatever the program's global locale
+  // (one with a thousands separator wrote "1,234,567", which Prometheus
+  // cannot parse).
+  out.imbue(std::locale::classic());
   out.precision(17);
   metric(out, "goroutines", "gauge", "Goroutines alive.", d(s.goroutines));
   metric(out, "goroutines_runnable", "gauge", "Goroutines in run queues.", d(s.goroutines_runnable));
   metric(out, "goroutines_running", "gauge", "Goroutines on a worker.", d(s.goroutines_running));
-  metric(out, "goroutines_waiting_total", "gauge", "Goroutines parked.", d(s.goroutines_waiting));
+  // (A gauge: no _total suffix, which Prometheus keeps for counters.)
+  metric(out, "goroutines_parked", "gauge", "Goroutines parked.", d(s.goroutines_waiting));
   metric(out, "threads_waiting", "gauge", "Plain threads parked in goro primitives.", d(s.threads_waiting));
   out << "# HELP goro_goroutines_waiting Goroutines (and plain threads) parked, by wait reason.\n"
          "# TYPE goro_goroutines_waiting gauge\n";

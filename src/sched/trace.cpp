@@ -172,7 +172,20 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
     if (!first) std::fputs(",\n", f);
     first = false;
   };
-  auto us = [t0](int64_t ts) { return static_cast<double>(ts - t0) / 1e3; };
+  // Microseconds since t0 with three decimals, written from integers:
+  // printf's %f follows LC_NUMERIC, and a program whose locale writes
+  // decimal commas would make the file invalid JSON.
+  struct us_text {
+    char text[32];
+  };
+  auto us = [t0](int64_t ts) {
+    us_text r;
+    int64_t ns = ts - t0;
+    const char* sign = ns < 0 ? "-" : "";
+    uint64_t mag = ns < 0 ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
+    std::snprintf(r.text, sizeof r.text, "%s%" PRIu64 ".%03" PRIu64, sign, mag / 1000, mag % 1000);
+    return r;
+  };
 
   // Track names, once each.
   std::vector<int32_t> tracks;
@@ -196,7 +209,7 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
   int64_t last_ts = t0;
   auto end_slice = [&](int32_t track, int64_t ts, const char* why) {
     begin_event();
-    std::fprintf(f, "{\"ph\":\"E\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64 ",\"args\":{\"stop\":\"%s\"}}", us(ts),
+    std::fprintf(f, "{\"ph\":\"E\",\"ts\":%s,\"pid\":1,\"tid\":%" PRId64 ",\"args\":{\"stop\":\"%s\"}}", us(ts).text,
                  chrome_tid(track), why);
     running.erase(track);
   };
@@ -209,9 +222,9 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
         if (open != running.end()) end_slice(e.track, e.ts, "?");  // its stop was not recorded
         begin_event();
         std::fprintf(f,
-                     "{\"name\":\"g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"B\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64
+                     "{\"name\":\"g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"B\",\"ts\":%s,\"pid\":1,\"tid\":%" PRId64
                      ",\"args\":{\"goroutine\":%" PRIu64 "}}",
-                     e.gid, us(e.ts), tid, e.gid);
+                     e.gid, us(e.ts).text, tid, e.gid);
         running[e.track] = e.gid;
         sliced.insert(e.track);
         auto flow = pending_flow.find(e.gid);
@@ -219,8 +232,8 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
           begin_event();
           std::fprintf(f,
                        "{\"name\":\"ready\",\"cat\":\"flow\",\"ph\":\"f\",\"bp\":\"e\",\"id\":%" PRIu64
-                       ",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64 "}",
-                       flow->second, us(e.ts), tid);
+                       ",\"ts\":%s,\"pid\":1,\"tid\":%" PRId64 "}",
+                       flow->second, us(e.ts).text, tid);
           pending_flow.erase(flow);
         }
         break;
@@ -234,9 +247,9 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
           // (a goroutine already running at start()): open it at t0.
           begin_event();
           std::fprintf(f,
-                       "{\"name\":\"g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"B\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64
+                       "{\"name\":\"g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"B\",\"ts\":%s,\"pid\":1,\"tid\":%" PRId64
                        ",\"args\":{\"goroutine\":%" PRIu64 "}}",
-                       e.gid, 0.0, tid, e.gid);
+                       e.gid, us(t0).text, tid, e.gid);
           open = running.emplace(e.track, e.gid).first;
         }
         if (open == running.end() || open->second != e.gid) break;  // its start was not recorded
@@ -252,14 +265,14 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
         pending_flow[e.gid] = id;  // a newer ready replaces one never followed
         begin_event();
         std::fprintf(f,
-                     "{\"name\":\"%s g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                     "{\"name\":\"%s g%" PRIu64 "\",\"cat\":\"goroutine\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%s,\"pid\":1,"
                      "\"tid\":%" PRId64 "}",
-                     e.ev == trace_ev::go_create ? "go" : "ready", e.gid, us(e.ts), tid);
+                     e.ev == trace_ev::go_create ? "go" : "ready", e.gid, us(e.ts).text, tid);
         begin_event();
         std::fprintf(f,
-                     "{\"name\":\"ready\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":%" PRIu64 ",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64
+                     "{\"name\":\"ready\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":%" PRIu64 ",\"ts\":%s,\"pid\":1,\"tid\":%" PRId64
                      "}",
-                     id, us(e.ts), tid);
+                     id, us(e.ts).text, tid);
         break;
       }
       case trace_ev::m_park:
@@ -271,24 +284,24 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
         begin_event();
         if (e.ev == trace_ev::steal_skip)
           std::fprintf(f,
-                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%s,\"pid\":1,"
                        "\"tid\":%" PRId64 ",\"args\":{\"p\":%" PRIu64 ",\"g\":%" PRIu64 "}}",
-                       e.gid != 0 ? "steal skipped: its P runs it" : "steal skipped: its P gets through it", us(e.ts),
+                       e.gid != 0 ? "steal skipped: its P runs it" : "steal skipped: its P gets through it", us(e.ts).text,
                        tid, e.arg, e.gid);
         else if (e.ev == trace_ev::m_nap)
           std::fprintf(f,
-                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%s,\"pid\":1,"
                        "\"tid\":%" PRId64 "}",
-                       e.arg == 1 ? "worker naps: work left to its P" : "worker naps: lingering", us(e.ts), tid);
+                       e.arg == 1 ? "worker naps: work left to its P" : "worker naps: lingering", us(e.ts).text, tid);
         else if (e.ev == trace_ev::steal)
           std::fprintf(f,
-                       "{\"name\":\"steal g%" PRIu64 "\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,"
+                       "{\"name\":\"steal g%" PRIu64 "\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%s,\"pid\":1,"
                        "\"tid\":%" PRId64 ",\"args\":{\"from_p\":%" PRIu64 "}}",
-                       e.gid, us(e.ts), tid, e.arg);
+                       e.gid, us(e.ts).text, tid, e.arg);
         else
           std::fprintf(f,
-                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":1,\"tid\":%" PRId64 "}",
-                       instant_name(e.ev), us(e.ts), tid);
+                       "{\"name\":\"%s\",\"cat\":\"worker\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%s,\"pid\":1,\"tid\":%" PRId64 "}",
+                       instant_name(e.ev), us(e.ts).text, tid);
         break;
     }
   }
@@ -303,6 +316,31 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
 void stop_at_exit() { goro::trace::stop(); }
 
 }  // namespace
+
+namespace {
+
+// Under control_mu: whether a trace is running or being written.
+bool trace_busy_locked() { return g_trace_on.load(std::memory_order_relaxed) || out_file != nullptr; }
+
+// Under control_mu, with no trace running: starts one into f.
+void trace_begin_locked(FILE* f) {
+  out_file = f;
+  trace_t0 = nanotime();
+  g_trace_on.store(true, std::memory_order_seq_cst);
+}
+
+}  // namespace
+
+bool trace_start_stream(FILE* f) {
+  ensure_runtime();
+  std::lock_guard<std::mutex> ctl(control_mu);
+  if (trace_busy_locked()) {
+    std::fclose(f);
+    return false;
+  }
+  trace_begin_locked(f);
+  return true;
+}
 
 void trace_start_from_env() {
   const char* path = std::getenv("GORO_TRACE");
@@ -321,12 +359,10 @@ bool start(const std::string& path) {
   using namespace detail;
   ensure_runtime();
   std::lock_guard<std::mutex> ctl(control_mu);
-  if (g_trace_on.load(std::memory_order_relaxed) || out_file != nullptr) return false;
+  if (trace_busy_locked()) return false;  // before the fopen: a running trace's file is not truncated
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return false;
-  out_file = f;
-  trace_t0 = nanotime();
-  g_trace_on.store(true, std::memory_order_seq_cst);
+  trace_begin_locked(f);
   return true;
 }
 

@@ -4,6 +4,8 @@
 // calling thread's buffer (trace.cpp has the buffer protocol).
 #pragma once
 
+#include <cstdio>
+
 #include <atomic>
 #include <cstdint>
 
@@ -38,5 +40,11 @@ inline void trace(trace_ev ev, uint64_t gid = 0, uint64_t arg = 0) {
 
 // GORO_TRACE=path: starts a trace at runtime start, written at exit.
 void trace_start_from_env();
+
+// goro::trace::start on a stream already open for writing (it takes it
+// over: stop() closes it, start() closes it when it returns false). For
+// writers that must choose how the file is made, as the debug endpoint's
+// private temporary file.
+bool trace_start_stream(FILE* f);
 
 }  // namespace goro::detail

@@ -3,7 +3,14 @@
 // /debug/trace, and 404 for the rest. Loopback only.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <locale>
 #include <string>
+#include <vector>
 
 #include "goro/goro.hpp"
 #include "goro/http.hpp"
@@ -106,6 +113,105 @@ TEST(HttpDebug, ServeListensOnAnAddress) {
     EXPECT_EQ(again.second, std::errc::address_in_use);
     lr.first.close();
   });
+}
+
+// A global locale that groups thousands ("1,234,567"), as a program may
+// install; restored at scope exit.
+struct grouping_locale {
+  struct comma_thousands : std::numpunct<char> {
+    char do_thousands_sep() const override { return ','; }
+    std::string do_grouping() const override { return "\3"; }
+  };
+  std::locale before = std::locale::global(std::locale(std::locale::classic(), new comma_thousands));
+  ~grouping_locale() { std::locale::global(before); }
+};
+
+// The numbers of /debug/stats and /metrics are written as JSON and the
+// Prometheus text format write them, whatever the program's locale: with
+// one that groups thousands they read "1,234,567" (invalid JSON, a line
+// Prometheus cannot parse). (A review of the diagnostics, 2026-12-06.)
+TEST(HttpDebug, NumbersIgnoreTheGlobalLocale) {
+  goro::run([] {
+    // Over a thousand goroutines made, so the count has a thousands place.
+    goro::wait_group wg;
+    for (int i = 0; i < 1200; i++) wg.go([] {});
+    wg.wait();
+    debug_server ds;
+    grouping_locale grouped;
+    auto s = get(ds.url + "/debug/stats");
+    const std::string key = "\"goroutines_created\": ";
+    size_t at = s.body.find(key);
+    ASSERT_NE(at, std::string::npos) << s.body;
+    size_t end = s.body.find('\n', at);
+    std::string value = s.body.substr(at + key.size(), end - at - key.size() - 1);  // less the field's comma
+    EXPECT_EQ(value.find_first_not_of("0123456789"), std::string::npos) << "\"" << value << "\"";
+    goro::debug::runtime_stats rs;
+    rs.goroutines_created = 1234567;
+    std::string text = goro::debug::prometheus_text(rs);
+    EXPECT_NE(text.find("\ngoro_goroutines_created_total 1234567\n"), std::string::npos) << text;
+  });
+}
+
+// Every gauge is named without the _total suffix, which Prometheus keeps
+// for counters, and every counter with it.
+TEST(HttpDebug, MetricTypesMatchTheirNames) {
+  std::string text = goro::debug::prometheus_text(goro::debug::runtime_stats{});
+  size_t pos = 0;
+  int types = 0;
+  while ((pos = text.find("# TYPE ", pos)) != std::string::npos) {
+    size_t name_end = text.find(' ', pos + 7);
+    size_t line_end = text.find('\n', pos);
+    std::string name = text.substr(pos + 7, name_end - pos - 7);
+    std::string type = text.substr(name_end + 1, line_end - name_end - 1);
+    bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+    EXPECT_EQ(type == "counter", total) << name << " is a " << type;
+    pos = line_end;
+    types++;
+  }
+  EXPECT_GT(types, 10);
+}
+
+// /debug/trace writes its temporary file with a name nobody can guess
+// and never through a link: links planted at the names the old code used
+// ($TMPDIR/goro-debug-trace-<pid>-<n>.json) are left alone, and so is
+// the file they point at.
+TEST(HttpDebug, TraceFileIsNotOpenedThroughAPlantedLink) {
+  std::string dir = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/goro-trace-link-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const std::string victim = dir + "/victim";
+  {
+    FILE* f = std::fopen(victim.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("keep", f);
+    std::fclose(f);
+  }
+  std::vector<std::string> links;
+  for (int n = 0; n < 64; n++) {
+    links.push_back(dir + "/goro-debug-trace-" + std::to_string(getpid()) + "-" + std::to_string(n) + ".json");
+    ASSERT_EQ(::symlink(victim.c_str(), links.back().c_str()), 0);
+  }
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  ::setenv("TMPDIR", dir.c_str(), 1);
+  goro::run([] {
+    debug_server ds;
+    auto t = get(ds.url + "/debug/trace?seconds=0");
+    EXPECT_EQ(t.status, 200);
+    EXPECT_NE(t.body.find("\"traceEvents\""), std::string::npos) << t.body.substr(0, 200);
+  });
+  if (old_tmpdir != nullptr)
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
+  std::string content;
+  {
+    std::ifstream f(victim);
+    std::getline(f, content);
+  }
+  EXPECT_EQ(content, "keep") << "the trace went through a planted link";
+  for (const auto& l : links) ::unlink(l.c_str());
+  ::unlink(victim.c_str());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace
