@@ -145,7 +145,10 @@ void preempt_point();
 // 0 on a plain OS thread.
 uint64_t goroutine_id();
 
-// Number of goroutines that exist now: running, runnable or blocked.
+// Number of goroutines that exist now: running, runnable or blocked
+// (Go's runtime.NumGoroutine). Counted without stopping anyone: while
+// goroutines start and end it may miss some of them, but is never
+// negative.
 int64_t num_goroutine();
 
 // GOMAXPROCS: how many goroutines may run at once (the number of Ps,

@@ -1340,6 +1340,7 @@ std::atomic<void (*)(int64_t)> stop_m_after_timer_read{nullptr};
 std::atomic<void (*)()> stop_m_after_poll{nullptr};
 std::atomic<bool> monitor_poll_off{false};
 std::atomic<void (*)()> select_pass2_round{nullptr};
+std::atomic<void (*)()> num_goroutine_after_first_read{nullptr};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }
 
@@ -1371,10 +1372,15 @@ uint64_t goroutine_id() {
 
 int64_t num_goroutine() {
   using namespace detail;
+  // Each count is read once, not all at one instant: a goroutine started
+  // after its creator's count was read and gone before its last P's was
+  // is subtracted without having been added. The sum can then fall below
+  // the goroutines alive, even below zero; Go's NumGoroutine clamps too.
   int64_t n = sched.ngoroutines_foreign.load(std::memory_order_relaxed);
+  if (auto hook = test_hooks::num_goroutine_after_first_read.load(std::memory_order_relaxed)) hook();
   int32_t np = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < np; i++) n += p_for_index(i)->ngoroutines.load(std::memory_order_relaxed);
-  return n;
+  return std::max<int64_t>(n, 0);
 }
 
 int set_max_threads(int n) {

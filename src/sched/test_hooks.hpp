@@ -57,6 +57,11 @@ extern std::atomic<void (*)()> after_func_started;
 // each round, before it takes the channels' locks.
 extern std::atomic<void (*)()> select_pass2_round;
 
+// goro::num_goroutine (sched/proc.cpp), no lock held, on the caller's
+// thread: after it read the plain threads' count of goroutines started,
+// before the Ps' counts.
+extern std::atomic<void (*)()> num_goroutine_after_first_read;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.
