@@ -62,6 +62,10 @@ extern std::atomic<void (*)()> select_pass2_round;
 // before the Ps' counts.
 extern std::atomic<void (*)()> num_goroutine_after_first_read;
 
+// goro::trace::stop (sched/trace.cpp), in its blocking section, no lock
+// held: before it writes the file.
+extern std::atomic<void (*)()> trace_before_write;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

@@ -20,6 +20,7 @@
 // a thread registers its buffer; neither is a runtime lock, so recording
 // may happen under any runtime lock.
 #include "sched/trace.hpp"
+#include "sched/test_hooks.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -100,8 +101,9 @@ std::mutex control_mu;   // start/stop
 std::mutex registry_mu;  // buffers
 constinit no_destructor<buf_list> registry_storage;
 constinit buf_list& registry = registry_storage.value;  // guarded by registry_mu
-FILE* out_file = nullptr;                                // guarded by control_mu
+FILE* out_file = nullptr;                                // guarded by control_mu; set until written
 int64_t trace_t0 = 0;                                    // guarded by control_mu
+bool trace_writing = false;                              // guarded by control_mu: stop() is writing out_file
 
 // Initial-exec: a plain thread_local in the position-independent library is
 // a call to __tls_get_addr on every event recorded.
@@ -368,8 +370,14 @@ bool start(const std::string& path) {
 
 bool stop() {
   using namespace detail;
-  std::lock_guard<std::mutex> ctl(control_mu);
-  if (out_file == nullptr) return false;
+  // control_mu is not held across the write: it runs in a blocking
+  // section, after which the goroutine may resume on another thread (its
+  // P handed off meanwhile), and a std::mutex must be unlocked by the
+  // thread that locked it. out_file stays set until the write is done, so
+  // start() refuses meanwhile, and trace_writing makes a second stop()
+  // return false.
+  std::unique_lock<std::mutex> ctl(control_mu);
+  if (out_file == nullptr || trace_writing) return false;
   g_trace_on.store(false, std::memory_order_seq_cst);
   std::vector<trace_rec> all;
   {
@@ -388,15 +396,34 @@ bool stop() {
       race_release(b.get());
     }
   }
-  // Each buffer is in its thread's order, with nondecreasing times: a
-  // stable sort by time keeps that order and interleaves the threads.
-  std::stable_sort(all.begin(), all.end(), [](const trace_rec& a, const trace_rec& b) { return a.ts < b.ts; });
   FILE* f = out_file;
-  out_file = nullptr;
-  bool ok = goro::blocking([&] {
-    bool wrote = write_json(f, all, trace_t0);
-    return std::fclose(f) == 0 && wrote;
-  });
+  const int64_t t0 = trace_t0;
+  trace_writing = true;
+  ctl.unlock();
+  // Ends the write whatever happens (out of memory in the sort): the
+  // next start() must not be refused for ever. Perhaps on another thread
+  // than the lock above: a lock of its own.
+  auto finish = [](FILE* close_me) {
+    if (close_me != nullptr) std::fclose(close_me);
+    std::lock_guard<std::mutex> done(control_mu);
+    out_file = nullptr;
+    trace_writing = false;
+  };
+  bool ok = false;
+  try {
+    // Each buffer is in its thread's order, with nondecreasing times: a
+    // stable sort by time keeps that order and interleaves the threads.
+    std::stable_sort(all.begin(), all.end(), [](const trace_rec& a, const trace_rec& b) { return a.ts < b.ts; });
+    ok = goro::blocking([&] {
+      if (auto hook = test_hooks::trace_before_write.load(std::memory_order_relaxed)) hook();
+      bool wrote = write_json(f, all, t0);
+      return std::fclose(f) == 0 && wrote;
+    });
+  } catch (...) {
+    finish(f);
+    throw;
+  }
+  finish(nullptr);
   return ok;
 }
 

@@ -23,6 +23,8 @@
 #include "goro/time.hpp"
 #include "goro/trace.hpp"
 #include "goro/wait_group.hpp"
+#include "sched/test_hooks.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -261,6 +263,56 @@ TEST(Trace, TimestampsIgnoreTheNumericLocale) {
     ASSERT_EQ(text.compare(end, 7, ",\"pid\":"), 0) << "ts " << text.substr(begin, 20);
   }
   EXPECT_GT(stamps, 20u);
+}
+
+// stop() writes the file in a blocking section, after which its
+// goroutine may resume on another thread (the monitor hands the P off
+// meanwhile). It held control_mu, a std::mutex, across that write, to be
+// unlocked by whatever thread it resumed on (undefined behaviour; TSan
+// calls it an unlock by the wrong thread). Nothing is held across the
+// write now: a start() from another thread during it answers at once
+// (false: the file is still being written) instead of waiting for the
+// lock. The seam holds the write until that start() has answered.
+std::atomic<bool> g_start_answered{false};
+std::string g_second_path;
+
+void start_from_another_thread_during_the_write() {
+  goro::detail::test_hooks::trace_before_write.store(nullptr);
+  std::atomic<bool> started_second{true};
+  std::thread t([&] {
+    started_second = goro::trace::start(g_second_path);
+    g_start_answered = true;
+  });
+  bool answered = goro_test::spin_until([] { return g_start_answered.load(); });
+  if (!answered) {
+    ADD_FAILURE() << "start() waited for the lock stop() holds across its write";
+    t.detach();  // it answers once the write is done; the process ends soon after
+    return;
+  }
+  t.join();
+  EXPECT_FALSE(started_second.load()) << "a trace started while the last was being written";
+}
+
+TEST(Trace, StopHoldsNoLockAcrossItsWrite) {
+  const std::string path = temp_path("nolock");
+  g_second_path = temp_path("nolock2");
+  g_start_answered = false;
+  goro::run([&] {
+    ASSERT_TRUE(goro::trace::start(path));
+    goro::wait_group wg;
+    for (int i = 0; i < 10; i++) wg.go([] { goro::yield(); });
+    wg.wait();
+    goro::detail::test_hooks::trace_before_write.store(start_from_another_thread_during_the_write);
+    EXPECT_TRUE(goro::trace::stop());
+    goro::detail::test_hooks::trace_before_write.store(nullptr);
+    EXPECT_FALSE(goro::trace::running());
+    // Nothing left set: the next trace starts and stops.
+    ASSERT_TRUE(goro::trace::start(g_second_path));
+    EXPECT_TRUE(goro::trace::stop());
+  });
+  EXPECT_NE(read_file(path).find("\"traceEvents\""), std::string::npos);
+  std::remove(path.c_str());
+  std::remove(g_second_path.c_str());
 }
 
 }  // namespace
