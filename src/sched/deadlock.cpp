@@ -269,26 +269,25 @@ scan_result scan_threads() {
     for (int tid : list_tids())
       if (!contains(tids, tid)) thread_started = true;
   }
+  // Drops the declaration d of a thread that has exited.
+  auto forget = [&r](const declared_thread& d) {
+    lock_guard lk(r.lock);
+    std::erase_if(r.declared, [&d](const declared_thread& x) {
+      return x.tid == d.tid && !x.self && x.start_time == d.start_time;
+    });
+  };
   // Outside the registry lock, which threads take to register.
   for (const declared_thread& d : by_id) {
     if (thread_start_time(d.tid) == d.start_time) continue;
     // That thread has exited; the id may be another's now.
     res.note_active(d.tid);
-    lock_guard lk(r.lock);
-    std::erase_if(r.declared, [&d](const declared_thread& x) {
-      return x.tid == d.tid && !x.self && x.start_time == d.start_time;
-    });
+    forget(d);
   }
   // Declarations of threads that have exited (and whose id nobody took):
   // dropped, so that declaring threads that come and go keeps nothing.
   // (One started after the listing has its start time: kept.)
-  for (const declared_thread& d : unlisted) {
-    if (thread_start_time(d.tid) == d.start_time) continue;
-    lock_guard lk(r.lock);
-    std::erase_if(r.declared, [&d](const declared_thread& x) {
-      return x.tid == d.tid && !x.self && x.start_time == d.start_time;
-    });
-  }
+  for (const declared_thread& d : unlisted)
+    if (thread_start_time(d.tid) != d.start_time) forget(d);
   res.quiet = res.nactive == 0 && !res.runtime_may_act && !thread_woken && !thread_started;
   return res;
 }
