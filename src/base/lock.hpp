@@ -39,7 +39,8 @@
 //                 madvise calls, by goro::free_os_memory for as long as its
 //                 release takes; the scavenger thread only try_locks it
 //   stack_pool    global stack and g free lists
-//   allgs         the slab list of all g's (dump, deadlock report)
+//   allgs         the slab list of all g's, taken by spawns that add a
+//                 slab (readers walk it without a lock)
 #pragma once
 
 #include <atomic>

@@ -11,7 +11,7 @@
 // once per distinct program counter per call. From a goroutine the work
 // runs on a report thread (libdw needs tens of KiB of stack), inside a
 // blocking section so that the worker's other goroutines move on.
-// Lock order: none here; for_each_g takes allgs briefly.
+// Lock order: none here; for_each_g takes none either.
 #include <algorithm>
 #include <cstring>
 #include <map>

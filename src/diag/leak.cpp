@@ -12,7 +12,7 @@
 //
 // Invariants: no lock is held across a sleep; the sleep is goro's own
 // (a goroutine caller parks, a thread sleeps).
-// Lock order: none (for_each_g takes allgs briefly).
+// Lock order: none (for_each_g takes none either).
 #include <algorithm>
 #include <chrono>
 #include <string>

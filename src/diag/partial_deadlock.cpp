@@ -46,8 +46,8 @@
 // are not seen: docs/design.md 7b lists what that misses and what it
 // wrongly reports.
 //
-// Lock order: one channel lock at a time, the tracker's lock alone,
-// allgs briefly (for_each_g). Runs on a report thread or a plain thread.
+// Lock order: one channel lock at a time, the tracker's lock alone
+// (for_each_g takes none). Runs on a report thread or a plain thread.
 #include <sys/uio.h>
 #include <unistd.h>
 

@@ -81,7 +81,7 @@
 //
 // Lock order: sched.lock (sched) is never held while listing threads; the
 // registry lock (leaf) is taken alone; the report is written under
-// sched.lock and takes the slab lock (allgs) for the dump. The dump itself
+// sched.lock; the dump walks the g list without a lock. The dump itself
 // (sched/traceback.cpp) is shared with fatal errors, SIGQUIT and
 // goro::debug::dump.
 #include <dirent.h>

@@ -391,6 +391,9 @@ extern std::atomic<uint64_t> g_thread_readies;
 // Every g ever allocated, for the dump: calls fn on each (spawn.cpp),
 // holding no lock while fn runs (the records are never freed).
 void for_each_g(void (*fn)(g*, void*), void* arg);
+// How many slabs of g records exist and how many the list has room for
+// (tests: spawn_test.cpp makes the list's growth fail).
+void g_list_sizes(int* nslabs, int* cap);
 void thread_waiter_register(g* gp);   // thread waiters, for the deadlock check
 void thread_waiter_unregister(g* gp);
 void runtime_thread_register(int tid);  // Ms and the monitor

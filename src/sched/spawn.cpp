@@ -16,10 +16,11 @@
 // memory is made new for TSan instead of ordered after its previous user:
 // closures go to the heap, stacks get their shadow reset (stack.cpp).
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <vector>
 
 #include "base/check.hpp"
 #include "base/prefetch.hpp"
@@ -28,6 +29,7 @@
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 #include "sched/labels.hpp"
+#include "sched/test_hooks.hpp"
 #include "sched/trace.hpp"
 
 namespace goro::detail {
@@ -41,10 +43,21 @@ constexpr int kSlab = 256;
 // Every g record, in slabs. Named outside the anonymous namespace, and
 // with its slab size as a field, for debuggers: src/diag/goro-gdb.py
 // walks it in a live process or a core file.
+//
+// Readers take no lock (for_each_g, as Go's forEachGRace): a fatal error
+// raised with `lock` held must still print its goroutine dump, and a
+// lock here would hang it (the dump runs on a report thread while the
+// failing thread waits). So the list array is never freed: a grown array
+// keeps the one it replaced in its last slot (reachable, for the leak
+// checker), a reader may walk an old array, and the first `nslabs`
+// entries of any array published are final. Writers hold `lock`, publish
+// a new array before the count that needs it, and store the count last
+// (release); readers load the count, then the array (acquire).
 struct g_slabs {
   runtime_lock lock{lock_rank::allgs};
-  g** slabs = nullptr;  // guarded by lock
-  int nslabs = 0, cap = 0;
+  g** slabs = nullptr;  // written under lock; read with atomic_ref
+  int nslabs = 0;       // written under lock; read with atomic_ref
+  int cap = 0;          // guarded by lock; slabs[cap] is the previous array
   const int per_slab = kSlab;
 };
 g_slabs all_g_slabs;
@@ -82,32 +95,44 @@ void gfput_global(g* gp) {
   gfree_global.free.push(gp);
 }
 
+// Appends a new slab to the list, growing the list array if it is full;
+// throws std::bad_alloc (nothing changed) if the array cannot grow.
+void publish_slab(g* slab) {
+  lock_guard lk(slabs.lock);
+  if (auto* hook = test_hooks::g_list_locked.load(std::memory_order_relaxed)) hook();
+  if (slabs.nslabs == slabs.cap) {
+    int cap = slabs.cap == 0 ? 64 : slabs.cap * 2;
+    g** grown = new g*[static_cast<size_t>(cap) + 1];
+    std::copy(slabs.slabs, slabs.slabs + slabs.nslabs, grown);
+    grown[cap] = reinterpret_cast<g*>(slabs.slabs);  // kept: readers may still walk it
+    std::atomic_ref<g**>(slabs.slabs).store(grown, std::memory_order_release);
+    slabs.cap = cap;
+  }
+  slabs.slabs[slabs.nslabs] = slab;
+  std::atomic_ref<int>(slabs.nslabs).store(slabs.nslabs + 1, std::memory_order_release);
+}
+
 g* slab_alloc() {
-  g* slab = new g[kSlab];
+  std::unique_ptr<g[]> slab(new g[kSlab]);
   {
     lock_guard lk(gfree_global.lock);
     size_t want = gfree_global.made + kSlab;
-    if (want > gfree_global.free.cap && !gfree_global.free.reserve(std::max(want, 2 * gfree_global.free.cap))) {
-      delete[] slab;
+    if (want > gfree_global.free.cap && !gfree_global.free.reserve(std::max(want, 2 * gfree_global.free.cap)))
       throw std::bad_alloc();
-    }
     gfree_global.made = want;
   }
-  {
-    lock_guard lk(slabs.lock);
-    if (slabs.nslabs == slabs.cap) {
-      int cap = slabs.cap == 0 ? 64 : slabs.cap * 2;
-      auto** grown = static_cast<g**>(realloc(slabs.slabs, sizeof(g*) * static_cast<size_t>(cap)));
-      GORO_CHECK(grown != nullptr);
-      slabs.slabs = grown;
-      slabs.cap = cap;
-    }
-    slabs.slabs[slabs.nslabs++] = slab;
+  try {
+    publish_slab(slab.get());
+  } catch (...) {
+    lock_guard lk(gfree_global.lock);
+    gfree_global.made -= kSlab;
+    throw;
   }
+  g* gs = slab.release();
   // Keep one, put the rest on the global pool.
   lock_guard lk(gfree_global.lock);
-  for (int i = kSlab - 1; i >= 1; i--) gfree_global.free.push(&slab[i]);
-  return &slab[0];
+  for (int i = kSlab - 1; i >= 1; i--) gfree_global.free.push(&gs[i]);
+  return &gs[0];
 }
 
 g* gfget(p* pp) {
@@ -333,17 +358,21 @@ void g_free(p* pp, g* gp) {
   gfput(pp, gp);
 }
 
+void g_list_sizes(int* nslabs, int* cap) {
+  lock_guard lk(slabs.lock);
+  *nslabs = slabs.nslabs;
+  *cap = slabs.cap;
+}
+
 void for_each_g(void (*fn)(g*, void*), void* arg) {
-  // The slab list is copied so that fn (a dump unwinding stacks, for
-  // seconds with a million goroutines) runs without the lock that a new
-  // slab's spawn takes. Slabs are never freed, so the copy stays valid.
-  std::vector<g*> copy;
-  {
-    lock_guard lk(slabs.lock);
-    copy.assign(slabs.slabs, slabs.slabs + slabs.nslabs);
-  }
-  for (g* slab : copy)
-    for (int i = 0; i < kSlab; i++) fn(&slab[i], arg);
+  // No lock (g_slabs says why): the count first, then an array that holds
+  // at least that many. Slabs appended meanwhile are not walked; fn (a
+  // dump unwinding stacks, for seconds with a million goroutines) never
+  // holds up a spawn.
+  int n = std::atomic_ref<int>(slabs.nslabs).load(std::memory_order_acquire);
+  g** list = std::atomic_ref<g**>(slabs.slabs).load(std::memory_order_acquire);
+  for (int s = 0; s < n; s++)
+    for (int i = 0; i < kSlab; i++) fn(&list[s][i], arg);
 }
 
 }  // namespace goro::detail

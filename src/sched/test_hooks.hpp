@@ -66,6 +66,11 @@ extern std::atomic<void (*)()> num_goroutine_after_first_read;
 // held: before it writes the file.
 extern std::atomic<void (*)()> trace_before_write;
 
+// A new slab of g records joining the list of every g (sched/spawn.cpp
+// publish_slab), the allgs lock held: a test raises a fatal error here to
+// check that its goroutine dump, which walks that list, still comes out.
+extern std::atomic<void (*)()> g_list_locked;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

@@ -51,8 +51,8 @@
 // running on another worker, are reported without a stack, as Go does
 // for goroutines it cannot stop.
 //
-// Lock order: none taken here but allgs, briefly, in for_each_g (rank
-// allgs, below sched: the deadlock report calls in holding sched.lock).
+// Lock order: none taken here, nor in for_each_g (the deadlock report
+// calls in holding sched.lock, a fatal error with any lock held).
 #include "sched/traceback.hpp"
 
 #include "sched/labels.hpp"

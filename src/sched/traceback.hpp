@@ -17,8 +17,7 @@
 // Invariants: a g_inspector is used by one thread at a time (it holds a
 // symbolization session and a scratch buffer); it takes no runtime lock
 // itself, so it may run under sched.lock (the deadlock report) or with no
-// lock held (the live dump). for_each_g takes the allgs lock only to copy
-// the slab list.
+// lock held (the live dump). for_each_g takes no lock either (spawn.cpp).
 #pragma once
 
 #include <cstddef>

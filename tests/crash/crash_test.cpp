@@ -473,6 +473,19 @@ TEST(Threads, ExhaustionIsAFatalReport) {
   EXPECT_TRUE(has_line_starting(r.err, "fatal error: thread exhaustion")) << r.describe();
 }
 
+// A fatal error raised where the runtime holds the lock of its list of
+// every goroutine (growing it for a new slab) still prints its report
+// with the goroutine dump, then aborts. The dump used to wait for that
+// lock, which the failing thread held while it waited for the dump: a
+// hang, killed by the watchdog here.
+TEST(Fatal, ReportedWithTheGoroutineListLocked) {
+  outcome r = run_scenario("fatal_under_g_list_lock");
+  ASSERT_FALSE(r.timed_out) << r.describe();
+  EXPECT_TRUE(!r.exited && r.status == SIGABRT) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "fatal error: test: fatal with the lock of the g list held")) << r.describe();
+  EXPECT_TRUE(contains(r.err, "[chan receive")) << r.describe();
+}
+
 TEST(Panic, EscapedExceptionIsGoPanicReport) {
   outcome r = run_scenario("panic");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

@@ -43,6 +43,13 @@
 
 using namespace std::chrono_literals;
 
+namespace goro::detail {
+[[noreturn]] void fatal(const char* fmt, ...);
+namespace test_hooks {
+extern std::atomic<void (*)()> g_list_locked;  // src/sched/test_hooks.hpp
+}  // namespace test_hooks
+}  // namespace goro::detail
+
 namespace {
 
 void say(const std::string& s) {
@@ -323,6 +330,24 @@ int grace_warning_names_thread() {
   reader.join();
   dup2(real_stderr, 2);
   return rc;
+}
+
+// ---- a fatal error with a runtime lock held ---------------------------------
+
+// Goroutines park on a channel until one spawn needs a new slab of g
+// records; the seam then raises a fatal error with the lock of the list of
+// every g held. Its report's goroutine dump walks that list: it must not
+// wait for the lock (the failing thread holds it while it waits for the
+// report).
+int fatal_under_g_list_lock() {
+  return goro::run([] {
+    goro::chan<int> never;
+    goro::go([never] { never.recv(); });
+    say("spawning");
+    goro::detail::test_hooks::g_list_locked.store(
+        [] { goro::detail::fatal("test: fatal with the lock of the g list held"); });
+    for (;;) goro::go([never] { never.recv(); });
+  });
 }
 
 // ---- panic -----------------------------------------------------------------
@@ -1210,6 +1235,7 @@ const scenario kScenarios[] = {
     {"deadlock_thread_parked", deadlock_thread_parked},
     {"deadlock_thread_parks_last", deadlock_thread_parks_last},
     {"thread_exhaustion", thread_exhaustion},
+    {"fatal_under_g_list_lock", fatal_under_g_list_lock},
     {"deadlock_ignored_threads", deadlock_ignored_threads},
     {"grace_warning_names_thread", grace_warning_names_thread},
     {"panic", panic_escape},

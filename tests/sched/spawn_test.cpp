@@ -25,6 +25,8 @@
 namespace goro::detail {
 // The stack pool's reservation count (src/sched/stack.hpp).
 int64_t stack_reserved_count();
+// The list of every g (src/sched/spawn.cpp): its slabs and its room.
+void g_list_sizes(int* nslabs, int* cap);
 }  // namespace goro::detail
 
 namespace {
@@ -204,6 +206,54 @@ TEST(Spawn, FailedClosureAllocationWithDedicatedStackStillWorksAfterwards) {
     goro::go_with({.stack_size = 64 * 1024}, [&wg] { wg.done(); });
     wg.wait();
   });
+}
+
+// go() needs a new slab of g records when every record is in use; the
+// slab joins the list of every g, whose array doubles when full. If that
+// array cannot grow, go() throws std::bad_alloc and leaves everything as
+// it was (it used to stop the program with a fatal error, raised with the
+// list's lock held). Goroutines park until the list is full; the next
+// go() that needs a slab then meets a failing allocation of the new
+// array's size (2 * cap + 1 pointers: the last one keeps the old array).
+TEST(Spawn, GoThrowsBadAllocWhenTheListOfGoroutinesCannotGrow) {
+  SKIP_UNLESS_REPLACED();
+  goro::run([] {});
+  auto release = goro::make_chan<int>();
+  goro::wait_group parked;
+  auto park = [release, &parked] {
+    release.recv();
+    parked.done();
+  };
+  bool threw = false;
+  int nslabs = 0, cap = 0;
+  for (long started = 0; !threw && started < 200000; started++) {
+    goro::detail::g_list_sizes(&nslabs, &cap);
+    bool armed = nslabs == cap;
+    if (armed) g_fail_new_of_size.store(sizeof(void*) * static_cast<std::size_t>(2 * cap + 1));
+    parked.add(1);
+    try {
+      goro::go(park);
+    } catch (const std::bad_alloc&) {
+      parked.done();
+      threw = true;
+    }
+    g_fail_new_of_size.store(0);
+    if (armed && !threw) {
+      int now_slabs = 0, now_cap = 0;
+      goro::detail::g_list_sizes(&now_slabs, &now_cap);
+      ASSERT_EQ(now_cap, cap) << "the list grew although its allocation was made to fail";
+    }
+  }
+  ASSERT_TRUE(threw);
+  int after_slabs = 0, after_cap = 0;
+  goro::detail::g_list_sizes(&after_slabs, &after_cap);
+  EXPECT_EQ(after_slabs, nslabs);
+  EXPECT_EQ(after_cap, cap);
+  // go() works afterwards, and every goroutine started runs to its end.
+  parked.add(1);
+  goro::go(park);
+  release.close();
+  parked.wait();
 }
 
 }  // namespace
