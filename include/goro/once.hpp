@@ -40,6 +40,11 @@ namespace goro {
 //
 // Thread-safety: call() may be used concurrently from goroutines and plain
 // threads. Not copyable or movable.
+class once;
+namespace detail {
+inline bool once_done(const once& o) noexcept;
+}  // namespace detail
+
 class once {
  public:
   constexpr once() noexcept = default;
@@ -71,9 +76,17 @@ class once {
     std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
   }
 
+  friend bool detail::once_done(const once& o) noexcept;
+
   std::atomic<uint32_t> done_{0};
   mutex m_;
 };
+
+namespace detail {
+// Whether o's call has finished (acquire, as call's own check): once_func
+// and once_value take their slow path only before that.
+inline bool once_done(const once& o) noexcept { return o.done_.load(std::memory_order_acquire) != 0; }
+}  // namespace detail
 
 namespace detail {
 template <class F>
@@ -109,17 +122,24 @@ template <class F>
 auto once_func(F f) {
   auto s = std::make_shared<detail::once_func_state<F>>(std::move(f));
   return [s] {
-    s->o.call([&s] {
-      struct drop_fn {
-        std::optional<F>& fn;
-        ~drop_fn() { fn.reset(); }
-      } drop{s->fn};
-      try {
-        std::invoke(std::move(*s->fn));
-      } catch (...) {
-        s->err = std::current_exception();
-      }
-    });
+    if (!detail::once_done(s->o)) [[unlikely]] {
+      // f may destroy the last copy of this function (and with it `s`):
+      // the first call holds the state itself until it is done with it.
+      auto keep = s;
+      keep->o.call([&keep] {
+        struct drop_fn {
+          std::optional<F>& fn;
+          ~drop_fn() { fn.reset(); }
+        } drop{keep->fn};
+        try {
+          std::invoke(std::move(*keep->fn));
+        } catch (...) {
+          keep->err = std::current_exception();
+        }
+      });
+      if (keep->err) std::rethrow_exception(keep->err);
+      return;
+    }
     if (s->err) std::rethrow_exception(s->err);
   };
 }
@@ -137,17 +157,22 @@ auto once_value(F f) {
   static_assert(!std::is_void_v<T>, "goro::once_value: f returns nothing; use goro::once_func");
   auto s = std::make_shared<detail::once_value_state<F, T>>(std::move(f));
   return [s]() -> T {
-    s->o.call([&s] {
-      struct drop_fn {
-        std::optional<F>& fn;
-        ~drop_fn() { fn.reset(); }
-      } drop{s->fn};
-      try {
-        s->value.emplace(std::invoke(std::move(*s->fn)));
-      } catch (...) {
-        s->err = std::current_exception();
-      }
-    });
+    if (!detail::once_done(s->o)) [[unlikely]] {
+      auto keep = s;  // as once_func's: f may destroy this function
+      keep->o.call([&keep] {
+        struct drop_fn {
+          std::optional<F>& fn;
+          ~drop_fn() { fn.reset(); }
+        } drop{keep->fn};
+        try {
+          keep->value.emplace(std::invoke(std::move(*keep->fn)));
+        } catch (...) {
+          keep->err = std::current_exception();
+        }
+      });
+      if (keep->err) std::rethrow_exception(keep->err);
+      return *keep->value;
+    }
     if (s->err) std::rethrow_exception(s->err);
     return *s->value;
   };

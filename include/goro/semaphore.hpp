@@ -8,13 +8,15 @@
 //
 //   goro::weighted_semaphore sem(4);          // at most 4 jobs at once
 //   for (auto& job : jobs) {
-//     if (auto err = sem.acquire(ctx, 1)) return err;   // ctx done
+//     if (sem.acquire(ctx, 1)) break;         // ctx done: start no more
 //     goro::go([&sem, &job] { run(job); sem.release(1); });
 //   }
-//   sem.acquire(ctx, 4);                      // wait for all of them
+//   sem.acquire(goro::background(), 4);       // wait for those started
 //
 // Thread-safety: every member may be called from any number of goroutines
-// and plain threads at once. Not copyable or movable.
+// and plain threads at once. Not copyable or movable. It may be destroyed
+// as soon as no call is in it, even right after an acquire that waited
+// returns while the release that woke it is still unwinding (as above).
 //
 // Misuse throws goro::panic_error with Go's message:
 //   "semaphore: released more than held"

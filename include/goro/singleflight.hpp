@@ -18,12 +18,15 @@
 // Requirements: K hashable with Hash and comparable with ==; V copyable
 // (each caller gets its own copy). Thread-safety: every member may be
 // called from any number of goroutines and plain threads at once. Not
-// copyable or movable.
+// copyable or movable. The group may be destroyed while a do_chan
+// execution still runs (its caller gave up waiting): the execution keeps
+// what it needs, as Go's closure keeps the group.
 #pragma once
 
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <unordered_map>
@@ -66,20 +69,20 @@ class singleflight {
   // Rethrows fn's exception in every caller of the execution.
   template <class F>
   result do_call(const K& key, F&& fn) {
-    mu_.lock();
-    if (auto it = calls_.find(key); it != calls_.end()) {
+    std::unique_lock lk(st_->mu);
+    if (auto it = st_->calls.find(key); it != st_->calls.end()) {
       std::shared_ptr<call> c = it->second;
       c->dups++;
-      mu_.unlock();
+      lk.unlock();
       c->wg.wait();
       if (c->error) std::rethrow_exception(c->error);
       return result{*c->value, true};
     }
     auto c = std::make_shared<call>();
     c->wg.add(1);
-    calls_.emplace(key, c);
-    mu_.unlock();
-    run(key, c, std::forward<F>(fn));
+    st_->calls.emplace(key, c);
+    lk.unlock();
+    run(*st_, key, c, std::forward<F>(fn));
     if (c->error) std::rethrow_exception(c->error);
     return result{*c->value, c->dups > 0};
   }
@@ -93,10 +96,10 @@ class singleflight {
   template <class F>
   recv_chan<chan_result> do_chan(const K& key, F&& fn) {
     auto ch = make_chan<chan_result>(1);
-    mutex_lock lk(mu_);
-    if (auto it = calls_.find(key); it != calls_.end()) {
-      it->second->dups++;
+    mutex_lock lk(st_->mu);
+    if (auto it = st_->calls.find(key); it != st_->calls.end()) {
       it->second->chans.push_back(ch);
+      it->second->dups++;
       return ch;
     }
     auto c = std::make_shared<call>();
@@ -104,13 +107,16 @@ class singleflight {
     c->chans.push_back(ch);
     // Everything that may throw (copies, the goroutine) before or undone
     // after the call is registered: a registered call that never runs
-    // would hold every later caller of key for ever.
-    auto task = [this, key, c, fn = std::decay_t<F>(std::forward<F>(fn))]() mutable { run(key, c, std::move(fn)); };
-    auto it = calls_.emplace(key, c).first;
+    // would hold every later caller of key for ever. The task holds the
+    // state, not the group, which its caller may destroy meanwhile.
+    auto task = [st = st_, key, c, fn = std::decay_t<F>(std::forward<F>(fn))]() mutable {
+      run(*st, key, c, std::move(fn));
+    };
+    auto it = st_->calls.emplace(key, c).first;
     try {
       go(std::move(task));
     } catch (...) {
-      calls_.erase(it);  // nobody joined: mu_ is held
+      st_->calls.erase(it);  // nobody joined: mu is held
       throw;
     }
     return ch;
@@ -120,8 +126,8 @@ class singleflight {
   // again instead of waiting for it. Its current waiters still get its
   // result.
   void forget(const K& key) {
-    mutex_lock lk(mu_);
-    calls_.erase(key);
+    mutex_lock lk(st_->mu);
+    st_->calls.erase(key);
   }
 
  private:
@@ -129,12 +135,18 @@ class singleflight {
     wait_group wg;  // done when value/error are set
     std::optional<V> value;
     std::exception_ptr error;
-    int dups = 0;                          // guarded by mu_
-    std::vector<send_chan<chan_result>> chans;  // guarded by mu_
+    int dups = 0;                          // guarded by mu
+    std::vector<send_chan<chan_result>> chans;  // guarded by mu
+  };
+  // What an execution needs after its caller may be gone: shared with
+  // every do_chan task.
+  struct state {
+    mutex mu{mutex::never_biased_t{}};  // shared by design: never worth a revocation
+    std::unordered_map<K, std::shared_ptr<call>, Hash> calls;  // guarded by mu
   };
 
   template <class F>
-  void run(const K& key, const std::shared_ptr<call>& c, F&& fn) {
+  static void run(state& st, const K& key, const std::shared_ptr<call>& c, F&& fn) {
     try {
       c->value.emplace(std::forward<F>(fn)());
     } catch (...) {
@@ -143,13 +155,20 @@ class singleflight {
     std::vector<send_chan<chan_result>> chans;
     bool shared;
     {
-      mutex_lock lk(mu_);
-      if (auto it = calls_.find(key); it != calls_.end() && it->second == c) calls_.erase(it);
+      mutex_lock lk(st.mu);
+      try {
+        if (auto it = st.calls.find(key); it != st.calls.end() && it->second == c) st.calls.erase(it);
+      } catch (...) {
+        // Hash or == threw for a key they took before: the entry stays
+        // (later callers of key get this result), and the callers of
+        // this execution are still given it below.
+      }
       chans.swap(c->chans);
       shared = c->dups > 0;
     }
-    // Last, and after the last touch of *this: a do_call that joined this
-    // execution returns once woken, and its caller may destroy the group.
+    // Last, and after the last touch of the state through `st`, which a
+    // do_call caller's group owns: a do_call that joined this execution
+    // returns once woken, and its caller may destroy the group.
     c->wg.done();
     // Each channel has room for its one result: these sends never block.
     // A value whose copy throws reaches that receiver as the exception.
@@ -164,8 +183,7 @@ class singleflight {
     }
   }
 
-  mutex mu_{mutex::never_biased_t{}};  // shared by design: never worth a revocation
-  std::unordered_map<K, std::shared_ptr<call>, Hash> calls_;  // guarded by mu_
+  std::shared_ptr<state> st_ = std::make_shared<state>();
 };
 
 }  // namespace goro

@@ -134,7 +134,10 @@ class sync_map {
   // key present for the whole call is visited; with concurrent stores and
   // deletes fn may see a key's value from any moment of the call. The
   // references are valid during fn's call only. fn may call any member of
-  // this map. O(n) even if fn stops early, as in Go.
+  // this map. O(n) even if fn stops early, as in Go. Unlike Go's, a range
+  // holds back the freeing of every value replaced or deleted in the map
+  // meanwhile (by anyone) until it returns: keep fn short, or copy what it
+  // needs and do slow work (I/O, waits) after the range.
   template <class F>
   void range(F&& fn);
 

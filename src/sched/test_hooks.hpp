@@ -71,6 +71,11 @@ extern std::atomic<void (*)()> trace_before_write;
 // check that its goroutine dump, which walks that list, still comes out.
 extern std::atomic<void (*)()> g_list_locked;
 
+// A weighted_semaphore handing units to a waiter (xsync/semaphore.cpp
+// notify_waiters_locked), its mutex held: after it closed the waiter's
+// channel and took it off the list.
+extern std::atomic<void (*)()> semaphore_handed_over;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

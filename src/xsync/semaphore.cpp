@@ -9,12 +9,22 @@
 // learns under mu_ whether it was handed its units after all, and gives
 // them back if so.
 //
+// Lifetime: a waiter handed its units takes mu_ once before it returns.
+// The one who handed them over still holds mu_ then, and unlocking is its
+// last touch of the semaphore, so a waiter that destroys the semaphore as
+// soon as acquire returns (waiting for all units before it goes out of
+// scope, as the header's example does) frees nothing still in use.
+//
 // Lock order: mu_ (a goro::mutex) is the only lock; under it channels are
 // only closed or polled, which never park.
 #include "goro/semaphore.hpp"
 
 #include <goro/panic.hpp>
 #include <goro/select.hpp>
+
+#include <mutex>
+
+#include "sched/test_hooks.hpp"
 
 namespace goro {
 
@@ -24,25 +34,28 @@ std::error_code weighted_semaphore::acquire(const context& ctx, int64_t n) {
   // err() may wait for a cancellation under way, and nothing waits under
   // mu_. A cancel that comes after this look is concurrent with the call.
   if (std::error_code err = ctx.err()) return err;
-  mu_.lock();
+  std::unique_lock lk(mu_);
   if (size_ - cur_ >= n && waiters_.empty()) {
     cur_ += n;
-    mu_.unlock();
     return {};
   }
   if (n > size_) {
     // Never satisfiable: do not queue (it would hold up everyone behind it).
-    mu_.unlock();
+    lk.unlock();
     ctx.done().recv();
     return ctx.err();
   }
-  auto it = waiters_.insert(waiters_.end(), waiter{n, make_chan<unit>()});
-  chan<unit> ready = it->ready;
-  mu_.unlock();
+  chan<unit> ready = make_chan<unit>();
+  auto it = waiters_.insert(waiters_.end(), waiter{n, ready});
+  lk.unlock();
 
   bool handed = false;
   select(on_recv(ready, [&] { handed = true; }), on_recv(ctx.done()));
   if (handed) {
+    // Wait for the one who handed the units over to let go of mu_: it
+    // closed `ready` under it (Lifetime, above).
+    lk.lock();
+    lk.unlock();
     // Handed the units; a context already done wins all the same (Go).
     if (ctx.err()) {
       release(n);
@@ -50,7 +63,7 @@ std::error_code weighted_semaphore::acquire(const context& ctx, int64_t n) {
     }
     return {};
   }
-  mu_.lock();
+  lk.lock();
   if (ready.try_recv().closed()) {
     // Handed the units just after the context was done: give them back.
     cur_ -= n;
@@ -61,7 +74,6 @@ std::error_code weighted_semaphore::acquire(const context& ctx, int64_t n) {
     // Leaving the front may let the ones behind in.
     if (front && size_ > cur_) notify_waiters_locked();
   }
-  mu_.unlock();
   return ctx.err();
 }
 
@@ -73,15 +85,10 @@ bool weighted_semaphore::try_acquire(int64_t n) {
 }
 
 void weighted_semaphore::release(int64_t n) {
-  mu_.lock();
+  mutex_lock lk(mu_);
+  if (cur_ - n < 0) throw panic_error("semaphore: released more than held");
   cur_ -= n;
-  if (cur_ < 0) {
-    cur_ += n;
-    mu_.unlock();
-    throw panic_error("semaphore: released more than held");
-  }
   notify_waiters_locked();
-  mu_.unlock();
 }
 
 void weighted_semaphore::notify_waiters_locked() {
@@ -93,6 +100,7 @@ void weighted_semaphore::notify_waiters_locked() {
     cur_ += w.n;
     w.ready.close();
     waiters_.pop_front();
+    if (auto* hook = detail::test_hooks::semaphore_handed_over.load(std::memory_order_relaxed)) hook();
   }
 }
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <utility>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -123,6 +125,49 @@ TEST(OnceValue, ExceptionRethrownOnEveryCall) {
   });
   for (int i = 0; i < 3; i++) EXPECT_THROW(v(), std::out_of_range);
   EXPECT_EQ(calls, 1);
+}
+
+// f may destroy the last copy of the function once_func returned (a
+// connection whose close-once function closes the connection and frees
+// it). The state f lives in must outlive the call: it was freed inside f,
+// and the call then reset f's optional in freed memory, destroying f a
+// second time. drops_its_owner counts its destructions (it does not
+// clear `live` when destroyed, so a second destruction counts again).
+template <class R>
+struct drops_its_owner {
+  std::function<R()>** owner;
+  int* destroyed;
+  bool live = true;
+  drops_its_owner(std::function<R()>** o, int* d) : owner(o), destroyed(d) {}
+  drops_its_owner(drops_its_owner&& x) noexcept
+      : owner(x.owner), destroyed(x.destroyed), live(std::exchange(x.live, false)) {}
+  drops_its_owner(const drops_its_owner&) = delete;
+  ~drops_its_owner() {
+    if (live) ++*destroyed;
+  }
+  R operator()() {
+    delete *owner;
+    *owner = nullptr;
+    if constexpr (!std::is_void_v<R>) return 7;
+  }
+};
+
+TEST(OnceFunc, FunctionMayDestroyItsOwnLastCopy) {
+  int destroyed = 0;
+  auto* owner = new std::function<void()>;
+  *owner = goro::once_func(drops_its_owner<void>(&owner, &destroyed));
+  (*owner)();
+  EXPECT_EQ(owner, nullptr);
+  EXPECT_EQ(destroyed, 1) << "f was destroyed more than once (the state was freed during the call)";
+}
+
+TEST(OnceValue, FunctionMayDestroyItsOwnLastCopy) {
+  int destroyed = 0;
+  auto* owner = new std::function<int()>;
+  *owner = goro::once_value(drops_its_owner<int>(&owner, &destroyed));
+  EXPECT_EQ((*owner)(), 7);
+  EXPECT_EQ(owner, nullptr);
+  EXPECT_EQ(destroyed, 1) << "f was destroyed more than once (the state was freed during the call)";
 }
 
 }  // namespace

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
+#include <new>
 #include <thread>
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "sched/test_hooks.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -159,6 +162,50 @@ TEST(WeightedSemaphore, StressGoroutinesAndThreads) {
   EXPECT_LE(peak.load(), kSize);
   EXPECT_EQ(held.load(), 0);
   EXPECT_TRUE(sem.try_acquire(kSize));
+}
+
+// A waiter that was handed its units may destroy the semaphore as soon as
+// acquire returns, while the release that handed them over still holds the
+// semaphore's mutex. Release used to go on with the semaphore (the list,
+// the mutex's unlock) after waking the waiter: here the waiter destroys it
+// and fills its memory with garbage while the seam holds the releaser just
+// after the hand-over, and the releaser then crashed on the garbage. Now
+// the waiter waits for the mutex before it returns (it parks on it, which
+// the seam waits to see).
+std::atomic<bool> g_waiter_returned{false};
+std::atomic<int64_t> g_lock_waiters_before{0};
+
+TEST(WeightedSemaphore, WaiterMayDestroyItAsSoonAsAcquireReturns) {
+  goro::set_maxprocs(2);
+  g_waiter_returned = false;
+  goro::run([] {
+    alignas(goro::weighted_semaphore) static unsigned char storage[sizeof(goro::weighted_semaphore)];
+    auto* sem = new (storage) goro::weighted_semaphore(1);
+    ASSERT_FALSE(sem->acquire(goro::background(), 1));
+    g_lock_waiters_before = goro::debug::stats().waiting_on("sync.Mutex.Lock");
+    auto returned = goro::make_chan<int>(1);
+    goro::go([sem, returned] {
+      EXPECT_FALSE(sem->acquire(goro::background(), 1));
+      sem->~weighted_semaphore();
+      std::memset(storage, 0xab, sizeof storage);
+      g_waiter_returned = true;
+      returned.send(1);
+    });
+    goro::detail::test_hooks::semaphore_handed_over.store([] {
+      goro_test::spin_until([] {
+        return g_waiter_returned.load() ||
+               goro::debug::stats().waiting_on("sync.Mutex.Lock") > g_lock_waiters_before.load();
+      });
+    });
+    std::thread releaser([sem] {
+      // try_acquire(0) succeeds until the waiter is queued.
+      goro_test::spin_until([sem] { return !sem->try_acquire(0); });
+      sem->release(1);
+    });
+    returned.recv();
+    goro::blocking([&] { releaser.join(); });
+    goro::detail::test_hooks::semaphore_handed_over.store(nullptr);
+  });
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -248,3 +250,51 @@ TEST(Singleflight, RunIsDoneWithTheGroupBeforeJoinersReturn) {
     delete g;
   });
 }
+
+namespace {
+
+// Throws for the key -1, as a user's hash may.
+struct throwing_hash {
+  std::size_t operator()(int k) const {
+    if (k == -1) throw std::runtime_error("no hash for -1");
+    return std::hash<int>{}(k);
+  }
+};
+
+// A hash that throws inside do_call leaves the group usable: do_call
+// locked the group's mutex by hand and left it locked when the map's
+// emplace threw, so every later call waited for ever.
+TEST(Singleflight, ThrowingHashLeavesTheGroupUsable) {
+  goro::run([] {
+    goro::singleflight<int, int, throwing_hash> g;
+    EXPECT_THROW(g.do_call(-1, [] { return 1; }), std::runtime_error);
+    auto done = goro::make_chan<int>(1);
+    goro::go([&g, done] { done.send(g.do_call(2, [] { return 8; }).value); });
+    int got = 0;
+    goro::select(goro::on_recv(done, [&](int v) { got = v; }), goro::on_recv(goro::after(20s)));
+    ASSERT_EQ(got, 8) << "the group's lock was left held";
+  });
+}
+
+// A do_chan caller may give up on the result and destroy the group while
+// the execution runs (Go's closure keeps the group; here the execution
+// keeps the group's state). The execution used to lock the destroyed
+// group's mutex: here its memory is filled with garbage, on which that
+// lock never returned.
+TEST(Singleflight, GroupMayBeDestroyedWhileADoChanExecutionRuns) {
+  goro::run([] {
+    using group = goro::singleflight<int, int>;
+    alignas(group) static unsigned char storage[sizeof(group)];
+    auto* g = new (storage) group;
+    auto gate = goro::make_chan<int>();
+    auto ch = g->do_chan(1, [gate] { return gate.recv(); });
+    g->~group();
+    std::memset(storage, 0xab, sizeof storage);
+    gate.send(5);
+    int got = 0;
+    goro::select(goro::on_recv(ch, [&](const auto& r) { got = r.get(); }), goro::on_recv(goro::after(20s)));
+    ASSERT_EQ(got, 5) << "the execution used the destroyed group";
+  });
+}
+
+}  // namespace
