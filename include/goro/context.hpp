@@ -298,20 +298,6 @@ struct ctx_access {
   }
 };
 
-template <class Clock, class Dur>
-int64_t steady_deadline_ns(std::chrono::time_point<Clock, Dur> d) {
-  int64_t now = steady_now_ns();
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    auto since = d.time_since_epoch();
-    if (since <= since.zero()) return 0;
-    return saturated_ns(since);
-  } else {
-    // Another clock: the same distance from now on the steady clock.
-    auto left = d - Clock::now();
-    if (left <= left.zero()) return now;
-    return deadline_after(now, saturated_ns(left));
-  }
-}
 }  // namespace detail
 
 // The root context (Go's context.Background()): never cancelled, no
@@ -350,7 +336,7 @@ inline std::pair<context, cancel_cause_func> with_cancel_cause(const context& pa
 template <class Clock, class Dur>
 std::pair<context, cancel_func> with_deadline(const context& parent, std::chrono::time_point<Clock, Dur> d) {
   return detail::ctx_access::pair(
-      detail::ctx_with_deadline(detail::ctx_access::node(parent), detail::steady_deadline_ns(d), {}));
+      detail::ctx_with_deadline(detail::ctx_access::node(parent), detail::deadline_ns_of(d), {}));
 }
 
 // with_deadline whose deadline, when it passes, records cause (returned by
@@ -360,7 +346,7 @@ template <class Clock, class Dur>
 std::pair<context, cancel_func> with_deadline_cause(const context& parent, std::chrono::time_point<Clock, Dur> d,
                                                     std::error_code cause) {
   return detail::ctx_access::pair(
-      detail::ctx_with_deadline(detail::ctx_access::node(parent), detail::steady_deadline_ns(d), cause));
+      detail::ctx_with_deadline(detail::ctx_access::node(parent), detail::deadline_ns_of(d), cause));
 }
 
 // with_deadline(parent, now + timeout) (Go's WithTimeout). A huge timeout

@@ -87,14 +87,7 @@ inline std::error_code wait_fd(int fd, io mode) { return detail::wait_fd_ns(fd, 
 // converted once, at the call.
 template <class Clock, class Duration>
 std::error_code wait_fd(int fd, io mode, std::chrono::time_point<Clock, Duration> deadline) {
-  int64_t ns;
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    ns = detail::saturated_ns(deadline.time_since_epoch());
-  } else {
-    auto left = deadline - Clock::now();
-    ns = detail::deadline_after(detail::saturated_ns(std::chrono::steady_clock::now().time_since_epoch()),
-                                detail::saturated_ns(left));
-  }
+  int64_t ns = detail::deadline_ns_of(deadline);
   if (ns == 0) ns = 1;  // the epoch itself: long past
   return detail::wait_fd_ns(fd, mode, ns);
 }

@@ -31,20 +31,6 @@
 
 namespace goro {
 
-namespace detail {
-int64_t steady_now_ns();
-
-// A deadline on the steady clock, in the runtime's nanoseconds.
-template <class Clock, class Duration>
-int64_t deadline_ns_of(const std::chrono::time_point<Clock, Duration>& t) {
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    return saturated_ns(t.time_since_epoch());
-  } else {
-    return deadline_after(steady_now_ns(), saturated_ns(t - Clock::now()));
-  }
-}
-}  // namespace detail
-
 // A mutual exclusion lock (Go's sync.Mutex). The zero state is unlocked.
 //
 // Blocking: lock() spins briefly while the holder runs, then parks the

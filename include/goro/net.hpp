@@ -146,15 +146,7 @@ namespace detail {
 // 0: none; a nanotime() (steady clock) otherwise, at least 1.
 template <class Clock, class Duration>
 int64_t deadline_ns(std::chrono::time_point<Clock, Duration> t) {
-  int64_t ns;
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    ns = goro::detail::saturated_ns(t.time_since_epoch());
-  } else {
-    auto left = t - Clock::now();
-    ns = goro::detail::deadline_after(
-        goro::detail::saturated_ns(std::chrono::steady_clock::now().time_since_epoch()),
-        goro::detail::saturated_ns(left));
-  }
+  int64_t ns = goro::detail::deadline_ns_of(t);
   return ns > 0 ? ns : 1;  // the epoch itself, or before: long past
 }
 // What the handles share: the fd state of src/net/netfd.hpp.

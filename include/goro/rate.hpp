@@ -22,8 +22,10 @@
 // goro::rate_limiter::inf allows every event (burst is then ignored), and
 // goro::every(d) is the limit of one event per d. A limit of 0 never adds
 // tokens: only those in the bucket (it starts full) are allowed, and a
-// wait for more lasts until its context ends, until set_limit gives a
-// positive limit (as Go's, since golang/go#68541).
+// wait for more lasts until its context ends (as Go's, since
+// golang/go#68541); a wait without a context never ends. A later
+// set_limit does not shorten a wait already under way, in Go either: it
+// changes what later calls get.
 //
 // Times are steady_clock; the `_at` forms take "now" explicitly (tests,
 // replays), as Go's AllowN(t, n) and ReserveN(t, n) do.

@@ -41,7 +41,7 @@ void sleep_until(std::chrono::time_point<Clock, Duration> t) {
   if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
     detail::sleep_until_ns(detail::saturated_ns(t.time_since_epoch()));
   } else {
-    sleep_for(t - Clock::now());
+    if (int64_t ns = detail::ns_until(t); ns > 0) detail::sleep_for_ns(ns);
   }
 }
 

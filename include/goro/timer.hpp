@@ -19,8 +19,11 @@
 //    ticks it was too slow for, and the ticker stays on its period (ticks
 //    at start + k * period, never bunched).
 //  - A timer or ticker that no handle names any more (neither its own
-//    handle nor a handle of its channel) is cancelled and freed at once:
-//    dropping a million unfired timers frees them. An after_func timer is
+//    handle nor a handle of its channel) is cancelled at once and freed:
+//    dropping a million unfired timers frees them. One stopped before
+//    (stop() takes no lock when it can) is freed a little later: when its
+//    worker's timers next pass it, or when the monitor reaps stopped
+//    timers (once they are a large share of a worker's). An after_func timer is
 //    the exception, as in Go: its function still runs when the last
 //    handle is gone (keep the handle only to stop it).
 //  - Once the clock is past a deadline, every receive sees the value, a

@@ -28,6 +28,23 @@ namespace goro {
 
 namespace detail {
 
+namespace {
+// a - b and a + b in nanoseconds, saturated (a sum at most kFarFutureNs).
+// The _at forms take any time point, min() and max() included; Go's
+// Time.Sub saturates, and so must the bucket's arithmetic, or a far-past
+// `last` wraps into a negative refill that stalls the limiter.
+int64_t sub_sat(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+int64_t add_sat(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b < 0 ? INT64_MIN : kFarFutureNs;
+  return std::min(r, kFarFutureNs);
+}
+}  // namespace
+
 struct rate_state {
   runtime_lock lock{lock_rank::leaf};
   double limit;
@@ -56,7 +73,7 @@ struct rate_state {
     if (std::isinf(limit)) {
       t = burst;
     } else {
-      t += tokens_from_duration(now - from);
+      t += tokens_from_duration(sub_sat(now, from));
     }
     return std::min(t, static_cast<double>(burst));
   }
@@ -86,7 +103,7 @@ reserved reserve_locked(rate_state& s, int64_t now, int n, int64_t max_wait) {
   reserved r{ok, 0, 0, s.limit};
   if (ok) {
     r.tokens = n;
-    r.time_to_act = deadline_after(now, wait);
+    r.time_to_act = add_sat(now, wait);
     s.last = now;
     s.tokens = tokens;
     s.last_event = r.time_to_act;
@@ -140,7 +157,7 @@ std::chrono::nanoseconds reservation::delay() const { return delay_from(std::chr
 
 std::chrono::nanoseconds reservation::delay_from(time_point now) const {
   if (!ok_) return std::chrono::nanoseconds::max();
-  int64_t d = time_to_act_ns_ - detail::ns_of(now);
+  int64_t d = detail::sub_sat(time_to_act_ns_, detail::ns_of(now));
   return std::chrono::nanoseconds(d > 0 ? d : 0);
 }
 
@@ -154,7 +171,7 @@ void reservation::cancel_at(time_point at) {
   int64_t now = detail::ns_of(at);
   detail::lock_guard lk(s.lock);
   if (std::isinf(s.limit) || tokens_ == 0 || time_to_act_ns_ < now) return;
-  double restore = tokens_ - (limit_ <= 0 ? 0 : static_cast<double>(s.last_event - time_to_act_ns_) / 1e9 * limit_);
+  double restore = tokens_ - (limit_ <= 0 ? 0 : static_cast<double>(detail::sub_sat(s.last_event, time_to_act_ns_)) / 1e9 * limit_);
   if (restore <= 0) return;
   double tokens = s.advance(now) + restore;
   s.last = now;
@@ -162,7 +179,7 @@ void reservation::cancel_at(time_point at) {
   if (time_to_act_ns_ == s.last_event) {
     // (Clamped: a tiny limit makes the duration overflow int64.)
     double back = limit_ <= 0 ? 0 : std::min(tokens_ / limit_ * 1e9, static_cast<double>(detail::kFarFutureNs));
-    int64_t prev = time_to_act_ns_ - static_cast<int64_t>(back);
+    int64_t prev = detail::sub_sat(time_to_act_ns_, static_cast<int64_t>(back));
     if (prev >= now) s.last_event = prev;
   }
   tokens_ = 0;  // a second cancel gives nothing back

@@ -601,4 +601,20 @@ TEST(Context, StopTokenInterop) {
   });
 }
 
+// A deadline at the min() of another clock has passed: the context is
+// done at once (the conversion overflowed into a deadline about 237 years
+// off). At its max() it is far off, and the context is not done.
+TEST(Context, DeadlineAtTheEndsOfAnotherClock) {
+  goro::run([] {
+    auto [past, c1] = goro::with_deadline(goro::background(), std::chrono::system_clock::time_point::min());
+    EXPECT_EQ(past.err(), goro::errc::deadline_exceeded);
+    auto [far, c2] = goro::with_deadline(goro::background(), std::chrono::system_clock::time_point::max());
+    EXPECT_FALSE(far.err());
+    ASSERT_TRUE(far.deadline().has_value());
+    EXPECT_GT(*far.deadline(), std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 100));
+    c1();
+    c2();
+  });
+}
+
 }  // namespace

@@ -690,4 +690,28 @@ TEST(RWMutexTimed, DuelReaderTimeOutAgainstWriterUnlocking) {
   });
 }
 
+// Timed locks until the min() of another clock fail at once (the
+// conversion `t - Clock::now()` overflowed into a wait of about 237 years;
+// see Sleep.SleepUntilTheMinOfAnotherClockReturnsAtOnce).
+TEST(RWMutexTimed, MinOfAnotherClockFailsAtOnce) {
+  goro::run([] {
+    goro::rwmutex rw;
+    goro::mutex mu;
+    rw.lock();
+    mu.lock();
+    auto done = goro::make_chan<int>(1);
+    goro::go([&, done] {
+      EXPECT_FALSE(rw.try_lock_until(std::chrono::system_clock::time_point::min()));
+      EXPECT_FALSE(rw.try_lock_shared_until(std::chrono::system_clock::time_point::min()));
+      EXPECT_FALSE(mu.try_lock_until(std::chrono::system_clock::time_point::min()));
+      done.send(1);
+    });
+    bool returned = false;
+    goro::select(goro::on_recv(done, [&](int) { returned = true; }), goro::on_recv(goro::after(20s)));
+    ASSERT_TRUE(returned) << "a timed lock until system_clock::time_point::min() waited";
+    rw.unlock();
+    mu.unlock();
+  });
+}
+
 }  // namespace

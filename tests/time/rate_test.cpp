@@ -291,4 +291,23 @@ TEST(Rate, WaitWithContext) {
   });
 }
 
+// The _at forms take any time point: Go's Time.Sub saturates, and so does
+// the bucket's arithmetic. A reservation at time_point::min() used to
+// leave `last` there, and the next refill (now - last) wrapped negative:
+// the tokens went to about -1e10 and the limiter stalled.
+TEST(Rate, ExtremeTimePointsSaturate) {
+  goro::rate_limiter lim(1, 1);
+  EXPECT_TRUE(lim.allow_n_at(steady::time_point::min(), 1));
+  EXPECT_DOUBLE_EQ(lim.tokens_at(steady::time_point{} + 1s), 1.0);
+  EXPECT_TRUE(lim.allow_n_at(steady::time_point{} + 1s, 1));
+
+  goro::rate_limiter slow(1, 1);
+  auto r = slow.reserve_n_at(t0, 1);
+  auto later = slow.reserve_n_at(t0, 1);  // acts 1 s after t0
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later.delay_from(steady::time_point::min()), std::chrono::nanoseconds::max());
+  EXPECT_EQ(later.delay_from(steady::time_point::max()), 0ns);
+  EXPECT_EQ(r.delay_from(t0), 0ns);
+}
+
 }  // namespace

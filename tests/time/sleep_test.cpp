@@ -448,4 +448,23 @@ TEST(SleepPrecision, WithinOneMillisecondWhenIdle) {
   });
 }
 
+// A time point of another clock at its min() is long past: sleep_until
+// returns at once. `t - Clock::now()` overflowed there (a sleep of about
+// 237 years); the timed locks, with_deadline, wait_fd and the connection
+// deadlines converted the same way and now share one saturating helper
+// (detail::deadline_ns_of). The max() of another clock is far off, never
+// long past.
+TEST(Sleep, SleepUntilTheMinOfAnotherClockReturnsAtOnce) {
+  goro::run([] {
+    auto done = goro::make_chan<int>(1);
+    goro::go([done] {
+      goro::sleep_until(std::chrono::system_clock::time_point::min());
+      done.send(1);
+    });
+    bool returned = false;
+    goro::select(goro::on_recv(done, [&](int) { returned = true; }), goro::on_recv(goro::after(20s)));
+    EXPECT_TRUE(returned) << "sleep_until(system_clock::time_point::min()) did not return";
+  });
+}
+
 }  // namespace
