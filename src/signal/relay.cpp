@@ -26,6 +26,14 @@
 // stop() ends the program, as in Go. Until then, a signal that already
 // cancelled its context is taken again (and does nothing), as in Go.
 //
+// fork(): a child keeps the handler and the pipe (O_CLOEXEC closes it only
+// at exec). A child forked to exec must get its signals as if goro had
+// never taken them, as Go's does: an atfork child handler puts back the
+// earlier actions, and the handler itself, finding itself in another
+// process than the pipe's maker, takes the earlier action instead of
+// writing to the parent's pipe (a signal between fork and that atfork
+// handler).
+//
 // Deadlock detection: goro-signal can ready goroutines (a receiver of a
 // registered channel, a goroutine waiting on a registered context's
 // done()), so while a registration takes any signal it counts as a thread
@@ -54,12 +62,14 @@
 // context node's lock: signal_unregister runs with none held, and the
 // dispatcher cancels contexts after releasing it.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -120,9 +130,31 @@ constexpr auto kSignalBytes = [] {
   return b;
 }();
 
+// The process that made the pipe: a child forked from it inherits the
+// handler and the pipe's write end, and a byte it wrote would reach the
+// parent's relay (cancelling the parent's context, and the child surviving
+// its SIGTERM). Read by the handler, so an atomic (lock-free).
+std::atomic<pid_t> g_relay_pid{0};
+
+// In a forked child: the action the signal had before goro's handler,
+// now and for later signals; a signal that came in the child before that
+// takes the action (raised again: it is blocked while its handler runs,
+// so it is delivered as the handler returns). Reads the registry without
+// its lock: the child has one thread, and a holder of the lock in the
+// parent is not in the child.
+void take_the_earlier_action(int sig) {
+  sigaction(sig, &reg().saved[sig], nullptr);
+  raise(sig);
+}
+
 void on_signal(int sig) {
   if (sig < 0 || sig > kMaxSig) return;
   int saved = errno;
+  if (getpid() != g_relay_pid.load(std::memory_order_relaxed)) [[unlikely]] {
+    take_the_earlier_action(sig);
+    errno = saved;
+    return;
+  }
   [[maybe_unused]] ssize_t w = write(g_pipe[1], &kSignalBytes[static_cast<size_t>(sig)], 1);
   errno = saved;
 }
@@ -285,6 +317,15 @@ void* signal_main(void* started) {
   return nullptr;
 }
 
+// pthread_atfork's child handler: every signal goro's handler is installed
+// for gets back its earlier action (take_the_earlier_action says why, and
+// why without the lock).
+void put_back_actions_in_forked_child() {
+  registry& r = reg();
+  for (int sig = 1; sig <= kMaxSig; sig++)
+    if (r.count[sig] > 0) sigaction(sig, &r.saved[sig], nullptr);
+}
+
 // Makes the pipe on first use, and room for one more registration, with
 // r.lock held, before anything is registered (so that a throw leaves
 // nothing half done). Returns true when the caller must start goro-signal
@@ -296,6 +337,10 @@ bool prepare_locked(registry& r, const char* who) {
   if (g_pipe[0] >= 0) return false;
   if (pipe2(g_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), std::string(who) + ": pipe2");
   fcntl(g_pipe[1], F_SETFL, fcntl(g_pipe[1], F_GETFL) | O_NONBLOCK);
+  g_relay_pid.store(getpid(), std::memory_order_relaxed);
+  // Once (the pipe is made once): a forked child puts back the earlier
+  // actions, as Go's child does before exec (clearSignalHandlers).
+  GORO_CHECK(pthread_atfork(nullptr, nullptr, put_back_actions_in_forked_child) == 0);
   return true;
 }
 

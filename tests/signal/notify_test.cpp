@@ -15,6 +15,8 @@
 // the process runs in a child (child_test.cpp).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <string>
@@ -262,6 +264,34 @@ TEST(SignalNotify, AClosedRegisteredChannelIsFatal) {
   EXPECT_TRUE(r.exited) << r.out;
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("closed before signal_stop"), std::string::npos) << r.out;
+}
+
+// A child forked while a signal is registered (to exec, or to run plain
+// code and _exit) takes the signal's earlier action, as if goro had never
+// taken it (Go's child clears its handlers): here SIGUSR1's default ends
+// it. It used to inherit goro's handler and write the signal into the
+// parent's pipe: the child went on (exit status 0) and the parent's
+// channel received the child's SIGUSR1.
+TEST(SignalNotify, ForkedChildTakesTheEarlierActionNotTheParentsRelay) {
+  goro::run([] {
+    auto c = goro::make_chan<int>(2);
+    goro::signal_notify(c, {SIGUSR1, SIGUSR2});
+    pid_t pid = fork();
+    if (pid == 0) {
+      raise(SIGUSR1);
+      _exit(0);
+    }
+    ASSERT_GT(pid, 0);
+    int st = 0;
+    goro::blocking([&] { ASSERT_EQ(waitpid(pid, &st, 0), pid); });
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGUSR1)
+        << (WIFEXITED(st) ? "the child exited with status " + std::to_string(WEXITSTATUS(st)) : std::string("?"));
+    // The pipe is read in order: had the child's SIGUSR1 reached it, it
+    // would come before this one.
+    ASSERT_EQ(raise(SIGUSR2), 0);
+    EXPECT_EQ(c.recv(), SIGUSR2);
+    goro::signal_stop(c);
+  });
 }
 
 }  // namespace
