@@ -76,6 +76,10 @@ extern std::atomic<void (*)()> g_list_locked;
 // channel and took it off the list.
 extern std::atomic<void (*)()> semaphore_handed_over;
 
+// While set, growing a P's timer queue or heap (time/timers.cpp) throws
+// std::bad_alloc, as when memory runs out.
+extern std::atomic<bool> timer_grow_fails;
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

@@ -103,9 +103,19 @@ void unqueue_locked(timer_rec* t) {
 // reference.
 void enqueue_locked(timer_rec* t) {
   unqueue_locked(t);
-  if (t->entries.fetch_add(1, std::memory_order_relaxed) == 0)
-    t->refs.fetch_add(1, std::memory_order_relaxed);  // T1; relaxed: we hold one
-  timer_add(&t->t);
+  const bool first = t->entries.fetch_add(1, std::memory_order_relaxed) == 0;
+  if (first) t->refs.fetch_add(1, std::memory_order_relaxed);  // T1; relaxed: we hold one
+  try {
+    timer_add(&t->t);
+  } catch (...) {
+    // Out of memory growing the P's queue or heap: nothing was queued.
+    // Undo the counts, and leave the record disarmed, so that releasing
+    // its lock does not arm the lock-free stop (T5) for a P it never got.
+    t->entries.fetch_sub(1, std::memory_order_relaxed);
+    if (first) t->refs.fetch_sub(1, std::memory_order_relaxed);
+    t->armed = false;
+    throw;
+  }
 }
 
 // The record's lock, with the lock-free Stop (T5) folded in: on taking it,
@@ -308,10 +318,15 @@ timer_rec* timer_new_chan(int64_t when, int64_t period) {
   t->t.when = when;
   t->period = period;
   t->armed = true;
-  // Uncontended; for the rank checker and TSan, and its release allows the
-  // lock-free stop (T5).
-  rec_lock lk(t);
-  enqueue_locked(t);
+  try {
+    // Uncontended; for the rank checker and TSan, and its release allows
+    // the lock-free stop (T5).
+    rec_lock lk(t);
+    enqueue_locked(t);
+  } catch (...) {
+    rec_free(t);  // not queued (enqueue_locked): nobody else knows of it
+    throw;
+  }
   return t;
 }
 

@@ -31,6 +31,7 @@
 #include "base/prefetch.hpp"
 #include "netpoll/netpoll.hpp"
 #include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 #include "sched/trace.hpp"
 #include "time/timer.hpp"
 #include "time/timer_stats.hpp"
@@ -244,6 +245,7 @@ void entry_ring::release() {
 // whose sequence number has the old capacity's bit set belongs in the new
 // upper half, at its old slot plus the old capacity.
 void entry_ring::grow() {
+  if (test_hooks::timer_grow_fails.load(std::memory_order_relaxed)) throw std::bad_alloc();
   size_t cap = cap_ == 0 ? 64 : 2 * cap_;
   void* p = std::realloc(data_, cap * sizeof(timer_entry));
   if (p == nullptr) throw std::bad_alloc();
@@ -266,7 +268,10 @@ void entry_array::set_capacity(size_t cap) {
   cap_ = cap;
 }
 
-void entry_array::grow() { set_capacity(cap_ < 64 ? 64 : 2 * cap_); }
+void entry_array::grow() {
+  if (test_hooks::timer_grow_fails.load(std::memory_order_relaxed)) throw std::bad_alloc();
+  set_capacity(cap_ < 64 ? 64 : 2 * cap_);
+}
 
 void entry_array::shrink_to(size_t keep) {
   if (keep < size_) keep = size_;

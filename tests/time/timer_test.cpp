@@ -339,6 +339,35 @@ TEST(AfterFunc, FromPlainThreadAndMoveOnlyFunction) {
 
 // ------------------------------------------------------ lifetime / memory
 
+// new_timer throws std::bad_alloc when its worker's timer queue cannot
+// grow, and leaves nothing behind (the record freed, nothing queued). It
+// crashed: unwinding released the record's lock, which armed the
+// lock-free stop for the P the record was never given (a null owner).
+TEST(TimerMemory, NewTimerThrowsBadAllocWhenTheQueueCannotGrow) {
+  goro::run([] {
+    int64_t base = goro::detail::timer_recs_live();
+    std::vector<goro::timer> made;
+    made.reserve(1 << 20);
+    goro::detail::test_hooks::timer_grow_fails.store(true);
+    bool threw = false;
+    for (int i = 0; i < (1 << 20) && !threw; i++) {
+      try {
+        made.push_back(goro::new_timer(1h));
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+    }
+    goro::detail::test_hooks::timer_grow_fails.store(false);
+    ASSERT_TRUE(threw);
+    EXPECT_EQ(goro::detail::timer_recs_live() - base, static_cast<int64_t>(made.size()));
+    made.clear();
+    EXPECT_EQ(goro::detail::timer_recs_live(), base);
+    // The queue grows again once memory is there.
+    auto t = goro::new_timer(1ms);
+    t.c().recv();
+  });
+}
+
 TEST(TimerMemory, MillionDroppedTimersAreFreed) {
   const int n = goro_test::scaled(1'000'000, 10);
   goro::run([n] {
