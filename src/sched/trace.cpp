@@ -315,7 +315,12 @@ bool write_json(FILE* f, const std::vector<trace_rec>& evs, int64_t t0) {
   return std::ferror(f) == 0;
 }
 
-void stop_at_exit() { goro::trace::stop(); }
+// exit() in a forked child runs this too: the trace (and the file, whose
+// offset the child shares) is the parent's, written once at its exit.
+void stop_at_exit() {
+  if (g_forked_child.load(std::memory_order_relaxed)) return;
+  goro::trace::stop();
+}
 
 }  // namespace
 

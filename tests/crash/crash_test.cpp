@@ -761,6 +761,21 @@ TEST(TraceEnv, WritesTheTraceAtExit) {
   EXPECT_TRUE(contains(text, "\"stop\":\"chan send\"") || contains(text, "\"stop\":\"chan receive\""));
 }
 
+// A forked child that calls exit() does not write the parent's
+// GORO_TRACE file: the child shares the file's offset, so its copy of the
+// trace came first and the parent's followed (two documents in one file).
+TEST(TraceEnv, ForkedChildCallingExitLeavesTheTraceToTheParent) {
+  std::string path = std::string(::testing::TempDir()) + "goro_trace_fork." + std::to_string(::getpid()) + ".json";
+  std::remove(path.c_str());
+  outcome r = run_scenario("trace_fork_child_exit", {"GORO_TRACE=" + path});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "child exited 0")) << r.describe();
+  std::string text;
+  ASSERT_TRUE(read_and_remove(path, &text)) << "no trace at " << path;
+  EXPECT_EQ(count(text, "{\"displayTimeUnit\""), 1) << text.substr(0, 300);
+  EXPECT_TRUE(text.size() >= 3 && text.compare(text.size() - 3, 3, "]}\n") == 0) << "not closed";
+}
+
 // goro::debug::goroutine_ids() before the runtime started: none, and the
 // runtime stays unstarted (it started it, with the monitor and scavenger
 // threads, before).

@@ -973,6 +973,24 @@ int trace_at_exit() {
   });
 }
 
+// GORO_TRACE set, and a child forked (from a goroutine) that calls exit()
+// rather than _exit: its exit handlers run in the child. The trace is the
+// parent's to write, once, at its own exit.
+int trace_fork_child_exit() {
+  return goro::run([] {
+    auto ch = goro::make_chan<int>();
+    goro::go([ch] {
+      for (int i = 0; i < 10; i++) ch.send(i);
+    });
+    for (int i = 0; i < 10; i++) ch.recv();
+    pid_t pid = fork();
+    if (pid == 0) std::exit(0);
+    int st = 0;
+    goro::blocking([&] { waitpid(pid, &st, 0); });
+    say(WIFEXITED(st) ? "child exited " + std::to_string(WEXITSTATUS(st)) : std::string("child killed"));
+  });
+}
+
 // A trace started and stopped after every static destructor has run (a
 // destructor function runs after them, from exit()), with goroutines on
 // the workers registering their buffers meanwhile: the runtime's threads
@@ -1223,6 +1241,7 @@ const scenario kScenarios[] = {
     {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
     {"trace_at_exit", trace_at_exit},
+    {"trace_fork_child_exit", trace_fork_child_exit},
     {"trace_after_exit", trace_after_exit},
     {"ids_before_start", ids_before_start},
     {"deadlock_after_sleep", deadlock_after_sleep},
