@@ -2,9 +2,12 @@
 // a trace runs, written as Chrome trace event JSON at stop().
 //
 // Buffers: each thread that records gets its own buffer on its first event
-// (a registry owns them; a thread that exits leaves its buffer there, so
-// its events are still written). Only that thread appends to it, so the
-// append takes no lock. stop() must not read a buffer while its thread is
+// (a registry owns them). Only that thread appends to it, so the append
+// takes no lock. A thread that exits (its thread_local destructor) takes
+// its buffer out of the registry if it holds no events, or else marks it
+// orphaned, for stop() to free once its events are copied; events the
+// thread would record after that are dropped. So threads that come and go
+// (plain threads, retired workers) leave nothing behind. stop() must not read a buffer while its thread is
 // in the middle of an append, hence the Dekker-style handshake:
 //
 //   recorder:  writing = true;  if (g_trace_on) append;  writing = false
@@ -69,6 +72,7 @@ static_assert(sizeof(trace_rec) == 32);
 struct trace_buf {
   static constexpr size_t kChunk = 16384;  // events (512 KiB)
   std::atomic<bool> writing{false};
+  bool orphaned = false;  // guarded by registry_mu: its thread has exited
   std::vector<std::unique_ptr<trace_rec[]>> chunks;
   size_t used = kChunk;  // events in chunks.back() (kChunk: full, or none yet)
 
@@ -109,19 +113,50 @@ bool trace_writing = false;                              // guarded by control_m
 // a call to __tls_get_addr on every event recorded.
 __attribute__((tls_model("initial-exec"))) constinit thread_local trace_buf* tl_buf = nullptr;
 
+// tl_buf of a thread whose thread_local destructors have run: its events
+// are dropped (its buffer may be gone).
+trace_buf* const kExitedThread = reinterpret_cast<trace_buf*>(uintptr_t{1});
+
+// Its destructor runs when the thread exits (constructed at the thread's
+// first event, with its buffer).
+struct buf_owner {
+  ~buf_owner() {
+    trace_buf* b = tl_buf;
+    tl_buf = kExitedThread;
+    if (b == nullptr || b == kExitedThread) return;
+    std::lock_guard<std::mutex> lk(registry_mu);
+    if (b->size() != 0) {
+      b->orphaned = true;  // stop() writes its events, then frees it
+      return;
+    }
+    auto it = std::find_if(registry.begin(), registry.end(), [b](const auto& x) { return x.get() == b; });
+    if (it != registry.end()) registry.erase(it);
+  }
+};
+thread_local buf_owner tl_buf_owner;
+
 trace_buf* register_buf() {
   auto b = std::make_unique<trace_buf>();
   trace_buf* raw = b.get();
-  std::lock_guard<std::mutex> lk(registry_mu);
-  registry.push_back(std::move(b));
+  {
+    std::lock_guard<std::mutex> lk(registry_mu);
+    registry.push_back(std::move(b));
+  }
+  [[maybe_unused]] buf_owner& owner = tl_buf_owner;  // its destructor is registered now
   return raw;
 }
 
 }  // namespace
 
+size_t trace_buffer_count() {
+  std::lock_guard<std::mutex> lk(registry_mu);
+  return registry.size();
+}
+
 void trace_record(trace_ev ev, uint64_t gid, uint64_t arg) {
   trace_buf* b = tl_buf;
-  if (b == nullptr) {
+  if (reinterpret_cast<uintptr_t>(b) <= reinterpret_cast<uintptr_t>(kExitedThread)) [[unlikely]] {
+    if (b == kExitedThread) return;  // the thread is exiting (buf_owner)
     try {
       b = tl_buf = register_buf();
     } catch (const std::bad_alloc&) {
@@ -400,6 +435,8 @@ bool stop() {
       b->clear();
       race_release(b.get());
     }
+    // The buffers of threads that exited are done with.
+    std::erase_if(registry, [](const auto& b) { return b->orphaned; });
   }
   FILE* f = out_file;
   const int64_t t0 = trace_t0;

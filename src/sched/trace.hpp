@@ -33,6 +33,10 @@ extern std::atomic<bool> g_trace_on;
 // calls it may resume on another thread after a switch).
 [[gnu::noinline]] void trace_record(trace_ev ev, uint64_t gid, uint64_t arg);
 
+// How many threads' buffers the tracer keeps (tests: a thread that exits
+// leaves none once its events are written).
+size_t trace_buffer_count();
+
 inline void trace(trace_ev ev, uint64_t gid = 0, uint64_t arg = 0) {
   if (g_trace_on.load(std::memory_order_relaxed)) [[unlikely]]
     trace_record(ev, gid, arg);

@@ -24,6 +24,7 @@
 #include "goro/trace.hpp"
 #include "goro/wait_group.hpp"
 #include "sched/test_hooks.hpp"
+#include "sched/trace.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -179,6 +180,46 @@ TEST(Trace, StartAndStopRefuseWhatTheyCannotDo) {
   std::remove(path.c_str());
   EXPECT_EQ(t.error, "");
   EXPECT_FALSE(t.goroutines_ran.empty());
+}
+
+// Plain threads that record events and exit leave no buffer behind once
+// their events are written: the registry kept one per thread that ever
+// recorded (50 here), so a server whose threads come and go grew it for
+// ever. Their events still reach the file.
+TEST(Trace, ThreadsThatExitLeaveNoBufferBehind) {
+  goro::run([] {});
+  std::string path = temp_path("goro_trace_threads");
+  ASSERT_TRUE(goro::trace::start(path));
+  const size_t before = goro::detail::trace_buffer_count();
+  constexpr int kThreads = 50;
+  for (int i = 0; i < kThreads; i++) {
+    std::thread t([] {
+      goro::wait_group wg;
+      wg.add(1);
+      goro::go([&wg] { wg.done(); });  // records a "go" event on this thread
+      wg.wait();
+    });
+    t.join();
+  }
+  // One more, exiting after the trace stopped: its empty buffer goes at
+  // once.
+  ASSERT_TRUE(goro::trace::stop());
+  std::thread late([] {
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&wg] { wg.done(); });
+    wg.wait();
+  });
+  late.join();
+  // Workers started meanwhile may have registered theirs.
+  EXPECT_LE(goro::detail::trace_buffer_count(), before + 4) << "buffers of exited threads kept";
+  parsed_trace t = parse(read_file(path));
+  std::remove(path.c_str());
+  EXPECT_EQ(t.error, "");
+  int from_plain_threads = 0;
+  for (const std::string& e : t.events)
+    if (field(e, "name").rfind("go g", 0) == 0 && std::stoll(field(e, "tid")) >= 1'000'000) from_plain_threads++;
+  EXPECT_GE(from_plain_threads, kThreads) << "events of exited threads lost";
 }
 
 // Tracing while goroutines run on both workers and plain threads ready
