@@ -100,8 +100,14 @@ struct alignas(64) g {
   // than the spawn, touches no line the spawner writes.
   int64_t wait_since = 0;         // coarse nanotime() at the last park
   // Nesting depth of goro::blocking sections the goroutine is in (read at
-  // every park and exit).
-  int32_t blocking_depth = 0;
+  // every park and exit). 16 bits, for room on this line: deeper nesting
+  // is a fatal error (enter_blocking).
+  int16_t blocking_depth = 0;
+  // Whether `labels` (line 2) is set: read at exit from this line, so that
+  // a goroutine without labels (nearly all) never reads line 2 there.
+  // Written by labels_replace only (the goroutine itself, or its spawner
+  // before it starts).
+  bool has_labels = false;
   // Bumped by prepare_run each time the goroutine is switched in, before
   // it runs: the live dump's proof that a stack it copied did not run
   // meanwhile (sched/traceback.cpp, protocol there). Written only by the M
@@ -130,8 +136,8 @@ struct alignas(64) g {
   union {
     // A goroutine's labels (goro/labels.hpp, sched/labels.hpp: one
     // reference), or null; read by the dump under labels.hpp's rule, so
-    // written with __atomic stores. Kept after exit until the record's
-    // next g_start (exit does not read this line).
+    // written with __atomic stores. Dropped when the goroutine exits
+    // (g_main, which looks at has_labels first).
     label_set* labels = nullptr;
     // The thread-waiter's thread id (is_thread only: those have no
     // labels) for the deadlock check.

@@ -14,6 +14,7 @@ namespace {
 
 // Readers inside labels_read_begin/end.
 std::atomic<int64_t> readers{0};
+std::atomic<int64_t> live_sets{0};  // relaxed: a statistic (labels_live)
 
 // The reader count, read with a read-modify-write (see labels.hpp): a
 // load would need sequential consistency between the pointer's store and
@@ -85,8 +86,14 @@ void labels_replace(g* gp, label_set* s) noexcept {
   if (s != nullptr) race_release(s);
   label_set* old = gp->labels;
   __atomic_store_n(&gp->labels, s, __ATOMIC_SEQ_CST);  // before the unref: the rule in labels.hpp
+  gp->has_labels = s != nullptr;
   labels_unref(old);
 }
+
+label_set::label_set() noexcept { live_sets.fetch_add(1, std::memory_order_relaxed); }
+label_set::~label_set() { live_sets.fetch_sub(1, std::memory_order_relaxed); }
+
+int64_t labels_live() noexcept { return live_sets.load(std::memory_order_relaxed); }
 
 void labels_read_begin() noexcept { readers.fetch_add(1, std::memory_order_seq_cst); }
 

@@ -37,9 +37,16 @@ namespace goro::detail {
 struct g;
 
 struct label_set {
+  label_set() noexcept;  // counted (labels_live)
+  ~label_set();
+  label_set(const label_set&) = delete;
+  label_set& operator=(const label_set&) = delete;
   std::atomic<int64_t> refs{1};
   std::vector<std::pair<std::string, std::string>> kv;  // sorted by key, keys unique
 };
+
+// Label sets alive (made and not yet freed), for tests.
+int64_t labels_live() noexcept;
 
 // One more reference to s (may be null); returns s.
 label_set* labels_ref(label_set* s) noexcept;

@@ -288,11 +288,10 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   p* pp = owned_p(mp);
   g* parent = mp != nullptr ? mp->curg : nullptr;
   gp->parent_id = parent != nullptr ? parent->id : 0;
-  // The creator's labels (goro/labels.hpp). A record keeps its previous
-  // life's set until now: dropping it at exit would read this line there,
-  // which only the spawner writes (see g.hpp's layout).
-  label_set* inherited = parent != nullptr && parent->labels != nullptr ? labels_ref(parent->labels) : nullptr;
-  if (gp->labels != nullptr || inherited != nullptr) labels_replace(gp, inherited);
+  // The creator's labels (goro/labels.hpp); a record has none from its
+  // previous life (g_main dropped them).
+  label_set* inherited = parent != nullptr && parent->has_labels ? labels_ref(parent->labels) : nullptr;
+  if (inherited != nullptr) labels_replace(gp, inherited);
   uint64_t id = next_goid(pp);
   gp->id = id;
   race_token_new(gp);
@@ -340,6 +339,11 @@ void g_main(void* arg) {
   gp->ops->invoke(gp->closure);
   gp->ops->destroy(gp->closure);
   free_closure(gp);
+  // Its labels go with it (a burst of labelled goroutines would otherwise
+  // keep every set until its record is reused). has_labels is on the
+  // line exit touches anyway; the labels' line only when set.
+  if (gp->has_labels) [[unlikely]]
+    labels_replace(gp, nullptr);
   race_token_free(gp);
   m* mp = current_m();  // reread: the goroutine may have moved
   // No M only in a child forked from this goroutine (sched/fork.cpp):

@@ -257,7 +257,13 @@ namespace goro::detail {
 void enter_blocking() {
   m* mp = current_m();
   if (mp == nullptr || mp->curg == nullptr) return;
-  if (mp->curg->blocking_depth++ > 0) return;
+  g* gp = mp->curg;
+  if (gp->blocking_depth > 0) [[unlikely]] {
+    if (gp->blocking_depth == INT16_MAX) fatal("goro: blocking sections nested %d deep", INT16_MAX);
+    gp->blocking_depth++;
+    return;
+  }
+  gp->blocking_depth = 1;
   p* pp = mp->pp;
   pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // release: sysmon reads the tick after seeing blocking_m. From here on
