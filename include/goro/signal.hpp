@@ -20,6 +20,15 @@
 // The signal is taken whichever thread the kernel gives it to: goroutines'
 // workers, main, or the user's own std::threads.
 //
+// Signal masks: goro leaves the program's mask alone, as Go does when it
+// is built as a library (c-archive, c-shared). The runtime's threads
+// inherit the mask of the thread that started them, so a signal blocked
+// in main before goro started is blocked in them too; if it is blocked in
+// every thread, it stays pending and no registration sees it. Unblock it
+// in some thread (or block it only after goro started, in the threads
+// that must not take it). After fork(), the child takes each registered
+// signal's earlier action again (as Go's child does before exec).
+//
 // All of these are callable from goroutines and plain threads, and are
 // safe to call concurrently. Signal numbers are Linux's 1 to 64, except
 // SIGKILL and SIGSTOP (which cannot be caught), the synchronous ones
