@@ -130,21 +130,28 @@ std::error_code rate_wait(rate_limiter& lim, int n, int64_t deadline_ns, const r
   if (!r.ok) return std::make_error_code(std::errc::timed_out);
   int64_t delay = r.time_to_act - now;
   if (delay <= 0) return {};
-  if (cancel.is_nil()) {
-    sleep_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(r.time_to_act)));
-    return {};
-  }
-  timer t = new_timer(std::chrono::nanoseconds(delay));
-  bool canceled = false;
-  select(on_recv(t.c(), [] {}), on_recv(cancel, [&] { canceled = true; }));
-  if (!canceled) return {};
-  t.stop();
+  // The reservation, to give back if the wait does not run its course:
+  // cancelled, or out of memory for its timer (the tokens are not spent).
   reservation res;
   res.lim_ = s;
   res.ok_ = true;
   res.tokens_ = r.tokens;
   res.time_to_act_ns_ = r.time_to_act;
   res.limit_ = r.limit;
+  try {
+    if (cancel.is_nil()) {
+      sleep_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(r.time_to_act)));
+      return {};
+    }
+    timer t = new_timer(std::chrono::nanoseconds(delay));
+    bool canceled = false;
+    select(on_recv(t.c(), [] {}), on_recv(cancel, [&] { canceled = true; }));
+    if (!canceled) return {};
+    t.stop();
+  } catch (...) {
+    res.cancel();
+    throw;
+  }
   res.cancel();
   return std::make_error_code(std::errc::operation_canceled);
 }

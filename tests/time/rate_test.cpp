@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <condition_variable>
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "sched/test_hooks.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -310,4 +313,60 @@ TEST(Rate, ExtremeTimePointsSaturate) {
   EXPECT_EQ(r.delay_from(t0), 0ns);
 }
 
+// A wait whose timer cannot be made (out of memory) throws and gives its
+// reservation back: the tokens it took are not spent. They were: the
+// bucket stayed a token short. The seam makes the timer queues' growth
+// fail; a queue is filled first with timers an hour before the wait's
+// (which comes 1e9 s after the allow, 31 years: nothing else is queued
+// that far off), so that the wait's timer goes to that queue, after them,
+// and needs it to grow.
+TEST(Rate, WaitThatCannotMakeItsTimerGivesItsTokensBack) {
+  goro::set_maxprocs(1);  // every timer here on the same P
+  goro::run([] {
+    constexpr double kLimit = 1e-9;  // a token every 1e9 s
+    goro::rate_limiter lim(kLimit, 1);
+    ASSERT_TRUE(lim.allow());  // the bucket is empty now
+    std::vector<goro::timer> fill;
+    fill.reserve(1 << 20);
+    goro::detail::test_hooks::timer_grow_fails.store(true);
+    bool full = false;
+    for (int i = 0; i < (1 << 20) && !full; i++) {
+      try {
+        fill.push_back(goro::new_timer(std::chrono::seconds(1'000'000'000) - 1h));
+      } catch (const std::bad_alloc&) {
+        full = true;
+      }
+    }
+    auto [ctx, cancel] = goro::with_cancel(goro::background());
+    // If the wait does park (the failure), end it after a while from a
+    // plain thread: no goro timer can be made now.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    std::thread watchdog([&, cancel = cancel] {
+      std::unique_lock lk(mu);
+      if (!cv.wait_for(lk, 20s, [&] { return finished; })) cancel();
+    });
+    const double before = lim.tokens();
+    bool threw = false;
+    try {
+      (void)lim.wait(ctx);
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    goro::detail::test_hooks::timer_grow_fails.store(false);
+    {
+      std::lock_guard lk(mu);
+      finished = true;
+    }
+    cv.notify_all();
+    goro::blocking([&] { watchdog.join(); });
+    ASSERT_TRUE(full);
+    ASSERT_TRUE(threw) << "the wait made its timer although the queue could not grow";
+    EXPECT_NEAR(lim.tokens(), before, 0.01) << "the failed wait kept its token";
+    cancel();
+  });
+}
+
 }  // namespace
+
