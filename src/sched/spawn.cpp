@@ -288,10 +288,11 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   p* pp = owned_p(mp);
   g* parent = mp != nullptr ? mp->curg : nullptr;
   gp->parent_id = parent != nullptr ? parent->id : 0;
-  // The creator's labels (goro/labels.hpp); a record has none from its
-  // previous life (g_main dropped them).
+  // The creator's labels (goro/labels.hpp). A record has none left from
+  // its previous life (g_main dropped them); has_labels is looked at all
+  // the same, on the line this spawn writes anyway.
   label_set* inherited = parent != nullptr && parent->has_labels ? labels_ref(parent->labels) : nullptr;
-  if (inherited != nullptr) labels_replace(gp, inherited);
+  if (gp->has_labels || inherited != nullptr) labels_replace(gp, inherited);
   uint64_t id = next_goid(pp);
   gp->id = id;
   race_token_new(gp);
