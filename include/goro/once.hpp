@@ -86,9 +86,7 @@ namespace detail {
 // Whether o's call has finished (acquire, as call's own check): once_func
 // and once_value take their slow path only before that.
 inline bool once_done(const once& o) noexcept { return o.done_.load(std::memory_order_acquire) != 0; }
-}  // namespace detail
 
-namespace detail {
 template <class F>
 struct once_func_state {
   explicit once_func_state(F f) : fn(std::move(f)) {}
@@ -102,6 +100,25 @@ struct once_value_state : once_func_state<F> {
   using once_func_state<F>::once_func_state;
   std::optional<T> value;
 };
+
+// The first call of once_func's or once_value's function: run(state)
+// calls f under the state's once; its exception is kept for every call,
+// and f is dropped after it, thrown or not (as Go drops f). `keep` is the
+// caller's own reference: f may destroy the function that holds the other.
+template <class State, class Run>
+void once_first_call(const std::shared_ptr<State>& keep, Run run) {
+  keep->o.call([&keep, &run] {
+    struct drop_fn {
+      decltype(keep->fn)& fn;
+      ~drop_fn() { fn.reset(); }
+    } drop{keep->fn};
+    try {
+      run(*keep);
+    } catch (...) {
+      keep->err = std::current_exception();
+    }
+  });
+}
 }  // namespace detail
 
 // Returns a function that calls f() the first time it is called and does
@@ -126,17 +143,7 @@ auto once_func(F f) {
       // f may destroy the last copy of this function (and with it `s`):
       // the first call holds the state itself until it is done with it.
       auto keep = s;
-      keep->o.call([&keep] {
-        struct drop_fn {
-          std::optional<F>& fn;
-          ~drop_fn() { fn.reset(); }
-        } drop{keep->fn};
-        try {
-          std::invoke(std::move(*keep->fn));
-        } catch (...) {
-          keep->err = std::current_exception();
-        }
-      });
+      detail::once_first_call(keep, [](auto& st) { std::invoke(std::move(*st.fn)); });
       if (keep->err) std::rethrow_exception(keep->err);
       return;
     }
@@ -159,17 +166,7 @@ auto once_value(F f) {
   return [s]() -> T {
     if (!detail::once_done(s->o)) [[unlikely]] {
       auto keep = s;  // as once_func's: f may destroy this function
-      keep->o.call([&keep] {
-        struct drop_fn {
-          std::optional<F>& fn;
-          ~drop_fn() { fn.reset(); }
-        } drop{keep->fn};
-        try {
-          keep->value.emplace(std::invoke(std::move(*keep->fn)));
-        } catch (...) {
-          keep->err = std::current_exception();
-        }
-      });
+      detail::once_first_call(keep, [](auto& st) { st.value.emplace(std::invoke(std::move(*st.fn))); });
       if (keep->err) std::rethrow_exception(keep->err);
       return *keep->value;
     }
