@@ -7,8 +7,9 @@
 // its buffer out of the registry if it holds no events, or else marks it
 // orphaned, for stop() to free once its events are copied; events the
 // thread would record after that are dropped. So threads that come and go
-// (plain threads, retired workers) leave nothing behind. stop() must not read a buffer while its thread is
-// in the middle of an append, hence the Dekker-style handshake:
+// (plain threads, retired workers) leave nothing behind. stop() must not
+// read a buffer while its thread is in the middle of an append, hence the
+// Dekker-style handshake:
 //
 //   recorder:  writing = true;  if (g_trace_on) append;  writing = false
 //   stop():    g_trace_on = false;  then wait until writing == false

@@ -15,6 +15,7 @@
 #include "goro/goro.hpp"
 #include "sched/test_hooks.hpp"
 #include "test_util.hpp"
+#include "fill_timer_queue.hpp"
 
 using namespace std::chrono_literals;
 using goro_test::steady;
@@ -327,16 +328,8 @@ TEST(Rate, WaitThatCannotMakeItsTimerGivesItsTokensBack) {
     goro::rate_limiter lim(kLimit, 1);
     ASSERT_TRUE(lim.allow());  // the bucket is empty now
     std::vector<goro::timer> fill;
-    fill.reserve(1 << 20);
     goro::detail::test_hooks::timer_grow_fails.store(true);
-    bool full = false;
-    for (int i = 0; i < (1 << 20) && !full; i++) {
-      try {
-        fill.push_back(goro::new_timer(std::chrono::seconds(1'000'000'000) - 1h));
-      } catch (const std::bad_alloc&) {
-        full = true;
-      }
-    }
+    const bool full = goro_test::make_timers_until_bad_alloc(fill, std::chrono::seconds(1'000'000'000) - 1h);
     auto [ctx, cancel] = goro::with_cancel(goro::background());
     // If the wait does park (the failure), end it after a while from a
     // plain thread: no goro timer can be made now.

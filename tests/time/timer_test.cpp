@@ -20,6 +20,7 @@
 
 #include "goro/goro.hpp"
 #include "test_util.hpp"
+#include "fill_timer_queue.hpp"
 #include "time/rec_slab.hpp"
 #include "sched/test_hooks.hpp"
 #include "time/timer_stats.hpp"
@@ -347,16 +348,8 @@ TEST(TimerMemory, NewTimerThrowsBadAllocWhenTheQueueCannotGrow) {
   goro::run([] {
     int64_t base = goro::detail::timer_recs_live();
     std::vector<goro::timer> made;
-    made.reserve(1 << 20);
     goro::detail::test_hooks::timer_grow_fails.store(true);
-    bool threw = false;
-    for (int i = 0; i < (1 << 20) && !threw; i++) {
-      try {
-        made.push_back(goro::new_timer(1h));
-      } catch (const std::bad_alloc&) {
-        threw = true;
-      }
-    }
+    const bool threw = goro_test::make_timers_until_bad_alloc(made, 1h);
     goro::detail::test_hooks::timer_grow_fails.store(false);
     ASSERT_TRUE(threw);
     EXPECT_EQ(goro::detail::timer_recs_live() - base, static_cast<int64_t>(made.size()));
