@@ -165,16 +165,28 @@ struct rw_state;
 class response_writer {
  public:
   // The response's header fields, to change before the first write or
-  // write_header (later changes are ignored, as in Go). Setting
-  // "Content-Length" sends the body as is, without chunking; setting
-  // "Connection: close" closes the connection after this response.
-  header_map& header() noexcept;
-  // Sets the status (the first call only; later ones are ignored).
+  // write_header (the header sent is the one at that moment: later
+  // changes are ignored, as in Go). Setting "Content-Length" (a decimal
+  // that fits an int64; any other value is dropped, as in Go) sends the
+  // body as is, without chunking; setting "Connection: close" closes the
+  // connection after this response. May throw std::bad_alloc (the copy
+  // of the header write_header keeps).
+  header_map& header();
+  // Sets the status (the first final one only; later calls are ignored).
   // write() calls write_header(200) if it was not called. Throws
   // std::invalid_argument for a code outside 100-999 (Go panics). The
   // status line and header go out with the first flush(), when the body
   // passes 4 KiB, at the first write if a Content-Length was set, or
   // when the handler returns.
+  //
+  // A 1xx status other than 101 is an interim response, sent at once
+  // with the header fields set so far (but Content-Length and
+  // Transfer-Encoding), and not the final status (Go 1.19's rule); an
+  // HTTP/1.0 client is sent none (RFC 9110 15.2). Early hints:
+  //
+  //   w.header().add("Link", "</style.css>; rel=preload; as=style");
+  //   w.write_header(103);          // sent now
+  //   w.write(render_page());       // then 200 with the page
   void write_header(int status);
   // Appends body bytes. Returns an error when the connection failed (the
   // client went away: the request's context is cancelled too), when the

@@ -24,6 +24,9 @@
 // sockets, which does not block.
 #include "http/util.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <optional>
 #include <unordered_map>
 
@@ -60,11 +63,29 @@ std::error_code parse_url(std::string_view url, parsed_url& out) {
   size_t last_colon = authority.rfind(':');
   size_t bracket = authority.rfind(']');
   if (last_colon != std::string_view::npos && (bracket == std::string_view::npos || last_colon > bracket)) {
-    if (last_colon + 1 == authority.size()) return error::invalid_url;
-    out.host_port = std::string(authority);
+    // Digits only, at most 65535 (Go's url.Parse and dialer): the
+    // resolver would take "+80" or wrap 65616 to 80, and the Host header
+    // would still say what the URL said. An empty port is the default
+    // one, and the Host header drops the colon (Go's removeEmptyPort).
+    std::string_view port = authority.substr(last_colon + 1);
+    if (port.size() > 5) return error::invalid_url;
+    unsigned v = 0;
+    for (char ch : port) {
+      if (ch < '0' || ch > '9') return error::invalid_url;
+      v = v * 10 + static_cast<unsigned>(ch - '0');
+    }
+    if (v > 65535) return error::invalid_url;
+    if (port.empty()) {
+      authority.remove_suffix(1);
+      out.host = std::string(authority);
+      out.host_port = out.host + ":80";
+    } else {
+      out.host_port = std::string(authority);
+    }
   } else {
     out.host_port = std::string(authority) + ":80";
   }
+  if (out.host.empty() || out.host[0] == ':') return error::invalid_url;
   if (tail.empty())
     out.target = "/";
   else if (tail[0] == '?')
@@ -87,12 +108,28 @@ struct client::impl {
   std::unordered_map<std::string, std::vector<net::conn>> idle GORO_GUARDED_BY(mu);
 
   net::conn take_idle(const std::string& key) {
-    mutex_lock lk(mu);
-    auto it = idle.find(key);
-    if (it == idle.end() || it->second.empty()) return {};
-    net::conn c = std::move(it->second.back());
-    it->second.pop_back();
-    return c;
+    for (;;) {
+      net::conn c;
+      {
+        mutex_lock lk(mu);
+        auto it = idle.find(key);
+        if (it == idle.end() || it->second.empty()) return {};
+        c = std::move(it->second.back());
+        it->second.pop_back();
+      }
+      if (!closed_while_idle(c)) return c;
+      (void)c.close();
+    }
+  }
+  // Whether the server closed c (or sent unasked bytes) while it sat in
+  // the pool. Go's persistConn notices that with a read always pending
+  // and drops the connection; here one look without blocking, before
+  // reuse, so that a request that cannot be sent again (a POST) is not
+  // written into a connection already known dead.
+  static bool closed_while_idle(const net::conn& c) {
+    char b;
+    ssize_t n = ::recv(c.fd(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
   }
   void put_idle(const std::string& key, net::conn c) {
     {
@@ -121,78 +158,99 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
     (void)c.set_deadline(*d);
   else
     (void)c.set_deadline(net::no_deadline);
-  response resp;
-  if (auto w = c.write(wire); w.second) return {std::move(resp), w.second};
+  // A server may answer before the request is all sent (a 413 for a body
+  // too large) and close: the write then fails, and that answer is the
+  // result, as in Go, if it can be read; else the write's error is.
+  const std::error_code werr = c.write(wire).second;
 
   using parser_t = detail::bhttp::response_parser<detail::bhttp::string_body>;
   std::optional<parser_t> p;
+  header_map fields;
+  bool header_taken = false;
+  bool keep_alive = false;
+  int interim = 0;  // 1xx responses so far
   auto fresh = [&] {
     p.emplace();
     p->header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
     p->body_limit(opt.max_body_bytes);
-    p->eager(true);
+    // Not eager until the header is in: its fields are copied out then,
+    // before a trailer (which Beast adds to the same fields) is parsed.
+    p->eager(false);
     if (head) p->skip(true);
+    fields = header_map();
+    header_taken = false;
   };
   fresh();
   std::string in;
+  auto fail = [&](std::error_code e) { return std::pair<response, std::error_code>(response(), werr ? werr : e); };
+  // Reads more into `in`; true if the response is complete (it ends with
+  // the stream), else sets `e`.
+  auto read_or_eof = [&](std::error_code& e) {
+    e = detail::read_more(c, in);
+    if (!in.empty()) got_bytes = true;
+    if (!e) return false;
+    if (e == goro::io_errc::eof && p->got_some()) {
+      boost::system::error_code ec;
+      p->put_eof(ec);
+      if (!ec && p->is_done()) {
+        e = {};
+        return true;
+      }
+      e = goro::io_errc::unexpected_eof;
+    }
+    return false;
+  };
   for (;;) {
     if (in.empty()) {
-      std::error_code rerr = detail::read_more(c, in);
-      if (!in.empty()) got_bytes = true;
-      if (rerr) {
-        if (rerr == goro::io_errc::eof && p->got_some()) {
-          boost::system::error_code ec;
-          p->put_eof(ec);
-          if (!ec && p->is_done()) break;
-          return {std::move(resp), std::error_code(goro::io_errc::unexpected_eof)};
-        }
-        return {std::move(resp), rerr};
-      }
+      std::error_code e;
+      if (read_or_eof(e)) break;
+      if (e) return fail(e);
     }
     boost::system::error_code ec;
     size_t used = detail::feed(*p, in, ec);
     in.erase(0, used);
     if (ec && ec != detail::bhttp::error::need_more) {
-      if (ec == detail::bhttp::error::header_limit) return {std::move(resp), error::header_too_large};
-      if (ec == detail::bhttp::error::body_limit) return {std::move(resp), error::body_too_large};
-      return {std::move(resp), error::malformed_response};
+      if (ec == detail::bhttp::error::header_limit) return fail(error::header_too_large);
+      if (ec == detail::bhttp::error::body_limit) return fail(error::body_too_large);
+      return fail(error::malformed_response);
+    }
+    if (!header_taken && p->is_header_done()) {
+      header_taken = true;
+      for (const auto& f : p->get()) fields.add(f.name_string(), f.value());
+      keep_alive = p->get().keep_alive();
+      p->eager(true);
     }
     if (p->is_done()) {
-      // A 1xx answer (100 Continue) comes before the real one: start over.
+      // A 1xx answer (100 Continue) comes before the real one: start over
+      // (at most 5 of them, as Go's client).
       int st = p->get().result_int();
       if (st / 100 == 1 && st != 101) {
+        if (++interim > 5) return fail(error::malformed_response);
         fresh();
         continue;
       }
       break;
     }
-    if (used == 0 || ec) {
-      // A chunk-size line or trailer that does not end (a hostile server)
-      // must not grow `in` without bound.
-      if (p->is_header_done() && in.size() >= detail::max_unparsed_body_bytes(opt.max_header_bytes))
-        return {std::move(resp), error::malformed_response};
-      // need more: read, appending to what is left
-      std::error_code rerr = detail::read_more(c, in);
-      if (rerr) {
-        if (rerr == goro::io_errc::eof && p->got_some()) {
-          boost::system::error_code ec2;
-          p->put_eof(ec2);
-          if (!ec2 && p->is_done()) break;
-          return {std::move(resp), std::error_code(goro::io_errc::unexpected_eof)};
-        }
-        return {std::move(resp), rerr};
-      }
-    }
+    if (used > 0 && !ec) continue;
+    // A chunk-size line or trailer that does not end (a hostile server)
+    // must not grow `in` without bound.
+    if (p->is_header_done() && in.size() >= detail::max_unparsed_body_bytes(opt.max_header_bytes))
+      return fail(error::malformed_response);
+    std::error_code e;  // need more: read, appending to what is left
+    if (read_or_eof(e)) break;
+    if (e) return fail(e);
   }
   auto msg = p->release();
+  response resp;
   resp.status = static_cast<int>(msg.result_int());
   resp.reason = std::string(msg.reason());
   resp.version = static_cast<int>(msg.version());
-  for (const auto& f : msg) resp.headers.add(f.name_string(), f.value());
+  resp.headers = std::move(fields);  // (trailer fields are dropped: see above)
   resp.body = std::move(msg.body());
-  // Reusable: both sides keep it, the body ended by its framing, and
-  // nothing more came (a server does not send unasked).
-  reusable = msg.keep_alive() && !msg.need_eof() && in.empty();
+  // Reusable: both sides keep it, the body ended by its framing, nothing
+  // more came (a server does not send unasked), the whole request went
+  // out, and no protocol switch (101) took the connection over.
+  reusable = keep_alive && !werr && !msg.need_eof() && in.empty() && resp.status != 101;
   return {std::move(resp), {}};
 }
 
@@ -221,6 +279,9 @@ std::pair<response, std::error_code> client::do_request(const context& ctx, cons
   wire += "\r\n";
   wire += req.body;
   const bool head = req.method == "HEAD";
+  // A request that asks to close its connection closes it, whatever the
+  // server answers (Go's wantsClose).
+  const bool wants_close = detail::has_token(req.headers.get("Connection"), "close");
 
   for (int attempt = 0;; attempt++) {
     // The retry dials: an idle connection the server closed is likely not
@@ -246,7 +307,7 @@ std::pair<response, std::error_code> client::do_request(const context& ctx, cons
       if (reused && !got_bytes && attempt == 0 && idempotent(req.method)) continue;  // the server closed it meanwhile
       return r;
     }
-    if (reusable && stopped) {
+    if (reusable && stopped && !wants_close) {
       (void)c.set_deadline(net::no_deadline);
       impl_->put_idle(u.host_port, c);
     } else {

@@ -30,9 +30,12 @@
 //
 // Shutdown: impl::mu guards the listeners, the connection records and
 // their states, `serving` and `drained_closed`. shutdown() sets closing,
-// closes the listeners and the connections that are idle or new, and
-// waits for `drained` (closed by the last connection or accept loop to
-// end once closing is set) or its context. A connection that goes idle
+// closes the listeners and the connections that are idle, or new for
+// more than kNewConnGrace (a client that just connected gets its
+// request served, with "Connection: close", as in Go), and waits for
+// `drained` (closed by the last connection or accept loop to end once
+// closing is set) or its context, closing the new connections that pass
+// their grace meanwhile. A connection that goes idle
 // after closing was set closes itself (checked under mu, so none is
 // missed). Lock order: impl::mu only; nothing else is taken under it but
 // net's close(), which does not block.
@@ -63,8 +66,11 @@ struct rw_state {
   explicit rw_state(net::conn conn) : c(std::move(conn)) {}
 
   net::conn c;
-  header_map hdr;
-  int status = 0;
+  header_map hdr;             // the handler's (header())
+  header_map wire_hdr;        // hdr as it was at write_header, if frozen
+  bool hdr_frozen = false;    // wire_hdr is the one sent
+  bool called_header = false; // the handler may hold a reference to hdr
+  int status = 0;             // the final status, once write_header chose it
   bool header_sent = false;
   bool chunked = false;
   bool has_cl = false;
@@ -80,6 +86,17 @@ struct rw_state {
   std::error_code err;        // the first write error; sticky
   response_writer w{this};
 
+  // The header that goes out: hdr, or its copy taken at write_header.
+  header_map& sent_header() { return hdr_frozen ? wire_hdr : hdr; }
+  // At the final write_header (Go's WriteHeader): later changes to hdr
+  // are ignored, and the handler's Content-Length is read now.
+  void fix_header();
+  void freeze_header();
+  // A 1xx other than 101: sent at once, with the header so far (Go 1.19's
+  // WriteHeader; RFC 8297 early hints). Not to an HTTP/1.0 client.
+  void send_interim(int code);
+  // Back to a fresh response (a handler that threw before sending).
+  void reset();
   void start_header(bool final);
   void append_body(std::string_view data);
   std::error_code flush_out();
@@ -88,61 +105,109 @@ struct rw_state {
   std::error_code finish();
 };
 
+void rw_state::freeze_header() {
+  if (hdr_frozen) return;
+  wire_hdr = hdr;
+  hdr_frozen = true;
+}
+
+void rw_state::fix_header() {
+  if (called_header) freeze_header();
+  header_map& h = sent_header();
+  std::string_view clv = h.get("Content-Length");
+  if (clv.empty()) return;
+  // A decimal int64, as Go's ParseInt: anything else (a sign, a space, a
+  // value that does not fit) is dropped, so that the framing announced
+  // is the one kept (a wrapped value would promise a body never sent).
+  uint64_t v = 0;
+  bool ok = clv.size() <= 19;
+  for (char ch : clv) {
+    if (!ok || ch < '0' || ch > '9') {
+      ok = false;
+      break;
+    }
+    v = v * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  if (ok && v <= static_cast<uint64_t>(INT64_MAX)) {
+    has_cl = true;
+    cl = v;
+  } else {
+    h.remove("Content-Length");
+  }
+}
+
+void rw_state::send_interim(int code) {
+  if (err || req_version < 11) return;
+  std::string line = "HTTP/1.1 " + std::to_string(code) + " ";
+  std::string_view text = status_text(code);
+  line += text.empty() ? std::string_view("status code") : text;
+  line += "\r\n";
+  for (const auto& f : hdr) {
+    if (!detail::valid_header_name(f.first) || detail::iequals(f.first, "Content-Length") ||
+        detail::iequals(f.first, "Transfer-Encoding"))
+      continue;
+    line += f.first;
+    line += ": ";
+    for (char ch : f.second) line += ch == '\r' || ch == '\n' ? ' ' : ch;
+    line += "\r\n";
+  }
+  line += "\r\n";
+  out = std::move(line);
+  (void)flush_out();
+}
+
+void rw_state::reset() {
+  hdr = header_map();
+  wire_hdr = header_map();
+  hdr_frozen = called_header = false;
+  body_buf.clear();
+  out.clear();
+  status = 0;
+  has_cl = false;
+  cl = 0;
+  body_written = 0;
+}
+
 void rw_state::start_header(bool final) {
   header_sent = true;
-  std::string_view clv = hdr.get("Content-Length");
-  if (!clv.empty()) {
-    uint64_t v = 0;
-    bool ok = true;
-    for (char ch : clv) {
-      if (ch < '0' || ch > '9') {
-        ok = false;
-        break;
-      }
-      v = v * 10 + static_cast<uint64_t>(ch - '0');
-    }
-    if (ok) {
-      has_cl = true;
-      cl = v;
-    } else {
-      hdr.remove("Content-Length");
-    }
-  }
+  header_map& h = sent_header();
   // A handler's own Transfer-Encoding: "chunked" asks for chunking (and
   // wins over a Content-Length, as in Go); goro writes no other coding.
-  bool want_chunked = detail::iequals(hdr.get("Transfer-Encoding"), "chunked");
-  hdr.remove("Transfer-Encoding");
+  bool want_chunked = detail::iequals(h.get("Transfer-Encoding"), "chunked");
+  h.remove("Transfer-Encoding");
   if (want_chunked && body_allowed && !head && req_version >= 11) {
-    hdr.remove("Content-Length");
+    h.remove("Content-Length");
     has_cl = false;
     chunked = true;
-    hdr.set("Transfer-Encoding", "chunked");
+    h.set("Transfer-Encoding", "chunked");
   } else if (!body_allowed) {
-    if (status == 204 || status / 100 == 1) hdr.remove("Content-Length");
+    if (status == 204 || status / 100 == 1) h.remove("Content-Length");
   } else if (!has_cl) {
-    if (final) {
+    if (final && !(head && body_written == 0)) {
+      // (A HEAD handler that wrote nothing says nothing of the GET's
+      // length, as in Go: a length of 0 would be a claim.)
       has_cl = true;
       cl = body_written;
-      hdr.set("Content-Length", std::to_string(cl));
+      h.set("Content-Length", std::to_string(cl));
     } else if (head) {
       // No body follows a HEAD's header: neither a length nor chunks.
     } else if (req_version >= 11) {
       chunked = true;
-      hdr.set("Transfer-Encoding", "chunked");
+      h.set("Transfer-Encoding", "chunked");
     } else {
       close_after = true;  // HTTP/1.0: the end of the body is the end of the connection
     }
   }
-  if (has_token(hdr.get("Connection"), "close")) close_after = true;
-  if (!hdr.has("Date")) hdr.set("Date", http_date());
-  if (body_allowed && body_written > 0 && !hdr.has("Content-Type")) hdr.set("Content-Type", "text/plain; charset=utf-8");
+  if (has_token(h.get("Connection"), "close")) close_after = true;
+  if (!h.has("Date")) h.set("Date", http_date());
+  if (body_allowed && body_written > 0 && !h.has("Content-Type")) h.set("Content-Type", "text/plain; charset=utf-8");
   if (close_after)
-    hdr.set("Connection", "close");
+    h.set("Connection", "close");
   else if (req_version == 10)
-    hdr.set("Connection", "keep-alive");
+    h.set("Connection", "keep-alive");
   std::string_view text = status_text(status);
   out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(text.empty() ? "status code" : text) + "\r\n";
-  for (const auto& f : hdr) {
+  for (const auto& f : h) {
     // A field a handler built from request data must not add lines (Go
     // drops an invalid name and turns CR and LF in a value into spaces).
     if (!detail::valid_header_name(f.first)) continue;
@@ -185,7 +250,7 @@ std::error_code rw_state::write(std::string_view data) {
   if (err) return err;
   if (status == 0) w.write_header(200);
   if (!body_allowed) return error::body_not_allowed;
-  if (!header_sent && hdr.has("Content-Length")) {
+  if (!header_sent && has_cl) {
     start_header(false);  // the framing is known: no need to buffer
     append_body(body_buf);
     body_buf.clear();
@@ -233,13 +298,24 @@ std::error_code rw_state::finish() {
 
 }  // namespace detail
 
-header_map& response_writer::header() noexcept { return s_->hdr; }
+header_map& response_writer::header() {
+  // Asked for after write_header: what the caller changes now is not
+  // sent, so the copy to send is taken before it can.
+  if (s_->status != 0) s_->freeze_header();
+  s_->called_header = true;
+  return s_->hdr;
+}
 
 void response_writer::write_header(int status) {
   if (s_->status != 0) return;
   if (status < 100 || status > 999) throw std::invalid_argument("goro::http: invalid write_header code " + std::to_string(status));
+  if (status / 100 == 1 && status != 101) {
+    s_->send_interim(status);
+    return;
+  }
   s_->status = status;
-  s_->body_allowed = !(status / 100 == 1 || status == 204 || status == 304);
+  s_->body_allowed = !(status == 101 || status == 204 || status == 304);
+  s_->fix_header();
 }
 
 std::error_code response_writer::write(std::string_view data) { return s_->write(data); }
@@ -252,7 +328,13 @@ struct conn_rec {
   explicit conn_rec(net::conn conn) : c(std::move(conn)) {}
   net::conn c;
   conn_state state = conn_state::new_conn;  // guarded by server::impl::mu
+  const steady::time_point accepted = steady::now();
 };
+
+// How long shutdown leaves a connection that has not sent its first
+// request (Go's rule, from its issue 22682: a client that just connected
+// is about to send one). After that, it counts as idle.
+constexpr std::chrono::seconds kNewConnGrace{5};
 
 // The background read of one request (see the top of this file).
 struct bg_read {
@@ -316,6 +398,20 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::unordered_map<conn_rec*, std::shared_ptr<conn_rec>> conns GORO_GUARDED_BY(mu);
   bool drained_closed GORO_GUARDED_BY(mu) = false;
   chan<unit> drained = make_chan<unit>();  // closed once closing and nothing is left
+
+  // Closes the idle connections, and the new ones older than
+  // kNewConnGrace. Returns when the oldest new connection left open
+  // becomes closable (time_point::max() if none is).
+  steady::time_point close_idle_locked() GORO_REQUIRES(mu) {
+    steady::time_point now = steady::now(), next = steady::time_point::max();
+    for (const auto& [p, rec] : conns) {
+      if (rec->state == conn_state::idle || (rec->state == conn_state::new_conn && now - rec->accepted >= kNewConnGrace))
+        (void)rec->c.close();
+      else if (rec->state == conn_state::new_conn)
+        next = std::min(next, rec->accepted + kNewConnGrace);
+    }
+    return next;
+  }
 
   void check_drained_locked() GORO_REQUIRES(mu) {
     if (closing.load() && conns.empty() && serving == 0 && !drained_closed) {
@@ -454,7 +550,12 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
   detail::bhttp::request_parser<detail::bhttp::string_body> p;
   p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
   p.body_limit(opt.max_body_bytes);
-  p.eager(true);
+  // Not eager until the header is in: the header fields are copied out
+  // then, before any trailer (which Beast adds to the same fields) is
+  // parsed.
+  p.eager(false);
+  header_map req_headers;
+  bool keep_alive = false;
   bool header_seen = false;
   bool active = !first;
   if (active && !set_state(rec, conn_state::active)) return false;
@@ -482,6 +583,23 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
           reject(c, te);
           return false;
         }
+        // HTTP/1.0 has no chunked coding: a Transfer-Encoding there is a
+        // faulty framing (RFC 9112 6.1), where Go ignores it and a proxy
+        // in front may not. And one Host, required from HTTP/1.1 on.
+        if ((m.version() < 11 && m.count(detail::bhttp::field::transfer_encoding) > 0) ||
+            m.count(detail::bhttp::field::host) > 1 || (m.version() >= 11 && m.count(detail::bhttp::field::host) == 0)) {
+          reject(c, 400);
+          return false;
+        }
+        for (const auto& f : m) req_headers.add(f.name_string(), f.value());
+        keep_alive = m.keep_alive();
+        p.eager(true);
+        // The write deadline runs from the end of the header, as Go's
+        // WriteTimeout (a 100 Continue is written under it).
+        if (opt.write_timeout.count() > 0)
+          (void)c.set_write_deadline(steady::now() + opt.write_timeout);
+        else
+          (void)c.set_write_deadline(net::no_deadline);
         if (!p.is_done() && m.version() >= 11 && detail::iequals(m[detail::bhttp::field::expect], "100-continue")) {
           if (c.write(std::string_view("HTTP/1.1 100 Continue\r\n\r\n")).second) return false;
         }
@@ -506,7 +624,7 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
   req.version = static_cast<int>(msg.version());
-  for (const auto& f : msg) req.headers.add(f.name_string(), f.value());
+  req.headers = std::move(req_headers);  // (trailer fields are dropped: see above)
   req.body = std::move(msg.body());
   req.remote_addr = c.remote_addr();
   std::string_view t = req.target;
@@ -518,16 +636,12 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
   req.path = detail::percent_decode(t.substr(0, q), false);
   if (q != std::string_view::npos) req.query = std::string(t.substr(q + 1));
 
-  if (opt.write_timeout.count() > 0)
-    (void)c.set_write_deadline(steady::now() + opt.write_timeout);
-  else
-    (void)c.set_write_deadline(net::no_deadline);
   (void)c.set_read_deadline(net::no_deadline);  // the background read waits as long as the handler runs
 
   detail::rw_state rs(c);
   rs.head = req.method == "HEAD";
   rs.req_version = req.version;
-  rs.close_after = !msg.keep_alive() || closing.load();
+  rs.close_after = !keep_alive || closing.load();
 
   auto rc = with_cancel(cctx);
   req.set_ctx(rc.first);
@@ -555,11 +669,7 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
   }
   if (handler_failed) {
     if (!rs.header_sent && !rs.err) {
-      rs.hdr = header_map();
-      rs.body_buf.clear();
-      rs.out.clear();
-      rs.status = 0;
-      rs.body_written = 0;
+      rs.reset();
       rs.close_after = true;
       rs.w.write_header(500);
       (void)rs.write("Internal Server Error\n");
@@ -594,16 +704,26 @@ std::error_code server::listen_and_serve(std::string_view addr) const {
 
 std::error_code server::shutdown(const context& ctx) const {
   impl& s = *impl_;
+  steady::time_point next;
   {
     mutex_lock lk(s.mu);
     s.closing.store(true);
     for (const auto& ln : s.listeners) (void)ln.close();
-    for (const auto& [p, rec] : s.conns)
-      if (rec->state == conn_state::idle || rec->state == conn_state::new_conn) (void)rec->c.close();
+    next = s.close_idle_locked();
     s.check_drained_locked();
   }
-  int i = goro::select(goro::on_recv(s.drained), goro::on_recv(ctx.done()));
-  if (i == 0) return {};
+  // Wait for the last connection, closing new ones as they pass their
+  // grace (a connection that goes idle meanwhile closes itself).
+  for (;;) {
+    int i = next == steady::time_point::max()
+                ? goro::select(goro::on_recv(s.drained), goro::on_recv(ctx.done()))
+                : goro::select(goro::on_recv(s.drained), goro::on_recv(ctx.done()),
+                               goro::on_recv(goro::after(next - steady::now())));
+    if (i == 0) return {};
+    if (i == 1) break;
+    mutex_lock lk(s.mu);
+    next = s.close_idle_locked();
+  }
   {
     mutex_lock lk(s.mu);
     for (const auto& [p, rec] : s.conns) (void)rec->c.close();
