@@ -509,6 +509,7 @@ deadlock_stats deadlock_stats_read() {
   s.scans = g_scans.load(std::memory_order_relaxed);
   s.scans_holding_sched_lock = g_scans_locked.load(std::memory_order_relaxed);
   s.looks = g_looks.load(std::memory_order_relaxed);
+  s.runs_waiting = sched.nrun_waiting.load(std::memory_order_relaxed);
   {
     thread_registry& r = registry();
     lock_guard lk(r.lock);

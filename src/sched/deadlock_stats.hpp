@@ -25,6 +25,9 @@ struct deadlock_stats {
   // Threads declared unable to wake anyone (goro::ignore_thread_in_deadlock_check)
   // that the check still remembers.
   uint64_t declared_threads = 0;
+  // run() calls waiting for their main goroutine now: the check is armed
+  // while this is above 0.
+  int64_t runs_waiting = 0;
 };
 
 // The counts since the process started. Callable from any thread.

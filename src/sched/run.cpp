@@ -55,7 +55,14 @@ int run_main(void (*invoke)(void* ctx, int* status), void* ctx) {
     }
     if (w != nullptr) ready(w);
   };
-  spawn(0, created_pc, body);
+  try {
+    spawn(0, created_pc, body);
+  } catch (...) {
+    // No main goroutine (no stack, no memory): no run() waits, and the
+    // deadlock check, armed by the count, must not stay armed.
+    sched.nrun_waiting.fetch_sub(1, std::memory_order_acq_rel);
+    throw;
+  }
   rec.lock.lock();
   if (!rec.done) {
     rec.waiter = current_waiter();

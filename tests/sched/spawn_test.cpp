@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "goro/goro.hpp"
+#include "sched/deadlock_stats.hpp"
 #include "test_util.hpp"
 
 namespace goro::detail {
@@ -254,6 +255,50 @@ TEST(Spawn, GoThrowsBadAllocWhenTheListOfGoroutinesCannotGrow) {
   goro::go(park);
   release.close();
   parked.wait();
+}
+
+// run() whose main goroutine cannot be made (here: the list of every g
+// cannot grow) throws, and leaves no run() counted as waiting: that count
+// arms the deadlock check, which would otherwise report a program whose
+// goroutines wait while its threads work on (found by a review,
+// 2026-12-06: the count was left at 1).
+TEST(Spawn, RunThatCannotStartItsMainLeavesNoRunWaiting) {
+  SKIP_UNLESS_REPLACED();
+  goro::run([] {});
+  auto release = goro::make_chan<int>();
+  goro::wait_group parked;
+  auto park = [release, &parked] {
+    release.recv();
+    parked.done();
+  };
+  bool threw = false;
+  for (long started = 0; !threw && started < 200000; started++) {
+    int nslabs = 0, cap = 0;
+    goro::detail::g_list_sizes(&nslabs, &cap);
+    bool armed = nslabs == cap;
+    // Full: the spawn that needs a new slab meets a failing array. Once a
+    // go() has met it, no record is free, and run() must meet it too.
+    if (armed) g_fail_new_of_size.store(sizeof(void*) * static_cast<std::size_t>(2 * cap + 1));
+    parked.add(1);
+    try {
+      goro::go(park);
+    } catch (const std::bad_alloc&) {
+      parked.done();
+      try {
+        goro::run([] {});
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      ASSERT_TRUE(threw) << "run() found a record when go() had found none";
+    }
+    g_fail_new_of_size.store(0);
+  }
+  ASSERT_TRUE(threw);
+  EXPECT_EQ(goro::detail::deadlock_stats_read().runs_waiting, 0);
+  release.close();
+  parked.wait();
+  goro::run([] {});  // and run() works afterwards
+  EXPECT_EQ(goro::detail::deadlock_stats_read().runs_waiting, 0);
 }
 
 }  // namespace
