@@ -183,7 +183,10 @@ class context {
 
   // Why the context is done (Go's ctx.Err()): errc::canceled or
   // errc::deadline_exceeded; an empty error_code (false) while it is not
-  // done. Once set it never changes. Never blocks.
+  // done. Once set it never changes, and done() is closed by then (Go's
+  // rule). Waits only while a cancellation of this context is being
+  // published (its descendants first, then its done channel closed: a
+  // moment), as Go's Err waits for its canceller.
   //   if (ctx.err()) return ctx.err();
   std::error_code err() const noexcept { return detail::ctx_err(ref_.get()); }
 
@@ -398,7 +401,8 @@ inline context without_cancel(const context& parent) {
 
 // Why ctx is done (Go's context.Cause): the cause given to the cancel
 // function of the nearest with_cancel_cause (or the _cause deadline) that
-// cancelled it, else ctx.err(); empty while ctx is not done. Never blocks.
+// cancelled it, else ctx.err(); empty while ctx is not done. Waits only
+// while a cancellation of ctx is being published, as err() does.
 inline std::error_code cause(const context& ctx) noexcept { return detail::ctx_cause(detail::ctx_access::node(ctx)); }
 
 // Runs f in a goroutine of its own once ctx is done (Go's
@@ -418,7 +422,8 @@ after_func_stop context_after_func(const context& ctx, F&& f) {
 // A child of parent cancelled (errc::canceled) when a stop is requested on
 // st, at once if one already was (C++20 interop: a context from a
 // std::stop_token, e.g. a std::jthread's). The cancel function also
-// cancels it and unregisters from st. Throws std::bad_alloc.
+// cancels it; the registration with st (a std::stop_callback) goes with
+// the context's last handle. Throws std::bad_alloc.
 //
 //   std::jthread t([](std::stop_token st) {
 //     auto [ctx, cancel] = goro::with_stop_token(goro::background(), st);

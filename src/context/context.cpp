@@ -85,6 +85,7 @@
 // read without the lock (acquire), pairing with the stores under it.
 #include "context/context.hpp"
 
+#include <exception>
 #include <memory>
 #include <new>
 #include <stop_token>
@@ -95,6 +96,7 @@
 #include "goro/detail/spawn.hpp"
 #include "sched/park.hpp"
 #include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -196,15 +198,19 @@ void publish(cancel_node* n) {
   hchan* done;
   ctx_entry* afuncs = nullptr;
   hchan* closed = closed_chan();  // made (and closed) on first use: not under mu
+  const int e = n->cancelling.load(std::memory_order_relaxed);  // (set, and only by us: C1)
   {
     lock_guard lk(n->mu);
-    // release: whoever sees err sees the cause and every descendant's err.
-    n->err.store(n->cancelling.load(std::memory_order_relaxed), std::memory_order_release);
     done = n->done.load(std::memory_order_relaxed);
     if (done == nullptr) {
       chan_retain(closed);
       // release: done() readers see a complete channel.
       n->done.store(closed, std::memory_order_release);
+      // release: whoever sees err sees the cause and every descendant's
+      // err, and the (closed) done channel stored above.
+      n->err.store(e | kErrDoneClosed, std::memory_order_release);
+    } else {
+      n->err.store(e, std::memory_order_release);  // (the same; closed below)
     }
     // Only after funcs are left (C5): take them all.
     while (n->head.next != &n->head) {
@@ -214,7 +220,11 @@ void publish(cancel_node* n) {
       afuncs = e;
     }
   }
-  if (done != nullptr) chan_close(done);  // C2: after err, once
+  if (done != nullptr) {
+    if (auto* hook = test_hooks::ctx_publish_before_close.load(std::memory_order_relaxed)) hook();
+    chan_close(done);  // C2: after err, once
+    n->err.store(e | kErrDoneClosed, std::memory_order_release);
+  }
   while (afuncs != nullptr) {
     ctx_entry* e = afuncs;
     afuncs = e->next;
@@ -261,16 +271,32 @@ cancel_node* new_cancel(ctx_node* parent, bool with_extras) {
   return n;
 }
 
+// Whether freeing n's chain may run code that blocks: a with_value
+// node's value destructor (the user's), a stop_token registration's
+// std::stop_callback destructor (waits for a callback running on another
+// thread), a signal registration's removal.
+bool chain_frees_may_block(ctx_node* n) noexcept {
+  for (ctx_node* a = n; a != nullptr; a = a->parent) {
+    if (a->kind == ctx_kind::value) return true;
+    if (a->kind == ctx_kind::cancel) {
+      cancel_extras* x = extras(static_cast<cancel_node*>(a));
+      if (x != nullptr && (x->stopcb != nullptr || x->sig.load(std::memory_order_acquire) != nullptr)) return true;
+    }
+  }
+  return false;
+}
+
+// Whether this thread is a worker on its scheduler stack (a timer
+// callback), which must never block.
+bool on_scheduler_stack() noexcept { return current_m() != nullptr && !in_goroutine(); }
+
 // Drops a reference held on a scheduler stack (a timer callback). If it is
-// the last and n's chain holds a with_value node, freeing runs that
-// value's destructor, user code that may block on goro primitives, which a
-// scheduler stack cannot: the release is then made by a goroutine of its
-// own (n is ours alone until it runs: a count of 1 cannot grow, as new
-// references come only from held ones).
+// the last and freeing n's chain may block (chain_frees_may_block: user
+// code among it), which a scheduler stack cannot, the release is made by a
+// goroutine of its own (n is ours alone until it runs: a count of 1 cannot
+// grow, as new references come only from held ones).
 void release_off_scheduler(ctx_node* n) noexcept {
-  bool user_destructor = false;
-  for (ctx_node* a = n; a != nullptr && !user_destructor; a = a->parent) user_destructor = a->kind == ctx_kind::value;
-  if (!user_destructor) {
+  if (!chain_frees_may_block(n)) {
     ctx_release(n);
     return;
   }
@@ -400,11 +426,19 @@ bool ctx_cancel_tree(cancel_node* n, int err, std::error_code cause, bool remove
   }
   publish(n);
   if (remove) remove_from_parent(n);
+  if (auto* hook = test_hooks::ctx_cancel_before_release.load(std::memory_order_relaxed)) hook();
+  // A deadline's cancel runs in a timer callback: a reference dropped
+  // there may be a child's last (its handles dropped meanwhile), and
+  // freeing it may run a value's destructor, which may block.
+  const bool sched_stack = on_scheduler_stack();
   while (done != nullptr) {
     auto* c = static_cast<cancel_node*>(done);
     done = done->next;
     c->ctx_entry::next = nullptr;
-    ctx_release(c);
+    if (sched_stack)
+      release_off_scheduler(c);
+    else
+      ctx_release(c);
   }
   return true;
 }
@@ -428,6 +462,8 @@ ctx_node* ctx_with_cancel_extended(ctx_node* parent) {
 
 ctx_node* ctx_with_deadline(ctx_node* parent, int64_t deadline_ns, std::error_code cause) {
   if (parent != nullptr && parent->deadline_ns <= deadline_ns) return ctx_with_cancel(parent);
+  // The timer first: if it cannot be had, nothing was made.
+  std::unique_ptr<timer> owned_t(deadline_ns < kFarFutureNs ? new timer : nullptr);
   cancel_node* n = new_cancel(parent, true);
   n->deadline_ns = deadline_ns;
   extras(n)->deadline_cause = cause;
@@ -438,20 +474,31 @@ ctx_node* ctx_with_deadline(ctx_node* parent, int64_t deadline_ns, std::error_co
     ctx_cancel_tree(n, static_cast<int>(errc::deadline_exceeded), dcause, true);
     return n;
   }
-  if (deadline_ns >= kFarFutureNs) return n;  // never comes (saturated)
-  auto* t = new timer;
+  if (!owned_t) return n;  // never comes (saturated)
+  timer* t = owned_t.get();
   t->when = deadline_ns;
   t->fn = deadline_fire;
   t->arg = n;
-  lock_guard lk(n->mu);
-  if (n->cancelling.load(std::memory_order_relaxed) != 0) {
-    delete t;  // cancelled meanwhile (by the parent)
-    return n;
+  std::exception_ptr failed;
+  {
+    lock_guard lk(n->mu);
+    if (n->cancelling.load(std::memory_order_relaxed) != 0) return n;  // cancelled meanwhile (by the parent)
+    extras(n)->t = t;
+    ctx_retain(n);  // the timer's reference (C6)
+    try {
+      timer_add(t);  // throws std::bad_alloc if its P's queue cannot grow
+      owned_t.release();
+      return n;
+    } catch (...) {
+      failed = std::current_exception();
+      extras(n)->t = nullptr;
+      n->refs.fetch_sub(1, std::memory_order_relaxed);  // not the last: the caller's remains
+    }
   }
-  extras(n)->t = t;
-  ctx_retain(n);  // the timer's reference (C6)
-  timer_add(t);
-  return n;
+  // The caller never gets n: its reference goes, which unlinks n from its
+  // parent (a node left there would hold the parent for ever).
+  ctx_release(n);
+  std::rethrow_exception(failed);
 }
 
 ctx_node* ctx_with_value(ctx_node* parent, const void* key, void* value, void (*destroy)(void*) noexcept) {
@@ -525,13 +572,19 @@ namespace {
 // closes after storing err. (An observer of a descendant's done saw that
 // descendant's close, which the canceller made after setting a's
 // `cancelling`: it reads it set.)
+// And err set is not enough: done must be closed too (Go: "If Done is not
+// yet closed, Err returns nil"; Go 1.25's Err receives from Done before it
+// returns an error). publish stores err, closes a done channel someone
+// made, then sets kErrDoneClosed in err; a reader that finds err without
+// that bit waits on done as well (a window of one chan_close).
 // It does not wait on a scheduler stack (user code run by a deadline's
 // timer callback, a destructor of a value the canceller freed), which
 // cannot park: there it returns err as it is, as before.
 int err_of(cancel_node* a) noexcept {
   int e = a->err.load(std::memory_order_acquire);
-  if (e != 0 || a->cancelling.load(std::memory_order_acquire) == 0) return e;
-  if (current_m() != nullptr && !in_goroutine()) return e;
+  if ((e & kErrDoneClosed) != 0) return e & ~kErrDoneClosed;
+  if (e == 0 && a->cancelling.load(std::memory_order_acquire) == 0) return 0;
+  if (on_scheduler_stack()) return e;
   try {
     hchan* d = ctx_done(a);
     unit u;
@@ -541,7 +594,7 @@ int err_of(cancel_node* a) noexcept {
   } catch (...) {
     // No memory for a done channel: no wait.
   }
-  return a->err.load(std::memory_order_acquire);
+  return a->err.load(std::memory_order_acquire) & ~kErrDoneClosed;
 }
 
 }  // namespace

@@ -79,6 +79,9 @@ struct stop_cb_base {
   virtual ~stop_cb_base() = default;
 };
 
+// Set in cancel_node::err once its done channel is closed.
+inline constexpr int kErrDoneClosed = 1 << 30;
+
 struct cancel_node : ctx_node, ctx_entry {
   cancel_node() : ctx_node(ctx_kind::cancel), ctx_entry(entry_type::child) { head.prev = head.next = &head; }
 
@@ -88,8 +91,10 @@ struct cancel_node : ctx_node, ctx_entry {
   // acquire. Set in phase 1 of cancellation (context.cpp), before err.
   std::atomic<int> cancelling{0};
   // 0 while not done, else a goro::errc value: `cancelling`, published in
-  // phase 2 once every descendant's err is. Stored once, under mu, with
-  // release; read without the lock with acquire.
+  // phase 2 once every descendant's err is, under mu, with release; then
+  // with kErrDoneClosed added once the done channel is closed (at once if
+  // there was none: it becomes the shared closed one), by the publisher,
+  // outside mu. Read without the lock with acquire; err_of masks the bit.
   std::atomic<int> err{0};
   std::error_code cause;  // written once under mu with `cancelling`; read after err
   bool finishing = false;  // the canceller's: this node is its work list's marker

@@ -76,6 +76,17 @@ extern std::atomic<void (*)()> g_list_locked;
 // channel and took it off the list.
 extern std::atomic<void (*)()> semaphore_handed_over;
 
+// A cancellation (context/context.cpp ctx_cancel_tree) after it published
+// its node, before it drops the references it took to the children it
+// detached: a test drops a child's last handle here, so that the
+// canceller's release is the last.
+extern std::atomic<void (*)()> ctx_cancel_before_release;
+
+// A cancellation's publish (context/context.cpp), on the canceller's
+// thread: after it stored the node's err, before it closes the done
+// channel someone made.
+extern std::atomic<void (*)()> ctx_publish_before_close;
+
 // While set, growing a P's timer queue or heap (time/timers.cpp) throws
 // std::bad_alloc, as when memory runs out.
 extern std::atomic<bool> timer_grow_fails;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "sched/test_hooks.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -614,6 +615,48 @@ TEST(Context, DeadlineAtTheEndsOfAnotherClock) {
     EXPECT_GT(*far.deadline(), std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 100));
     c1();
     c2();
+  });
+}
+
+// err() is not set while done() is still open (Go: "If Done is not yet
+// closed, Err returns nil"; Go 1.25's Err waits for Done). The canceller
+// stores err and then closes the done channel a done() call made; the
+// seam holds it between the two while a goroutine reads err() and then
+// polls done(). Before the fix err() returned canceled at once and the
+// poll found done open (a review found it: 137 times in 200,000 tries).
+std::atomic<bool> g_in_publish_window{false};
+std::atomic<bool> g_err_returned{false};
+
+void hold_the_publish_window() {
+  g_in_publish_window.store(true);
+  // Until the reader's err() returned (at once before the fix), or for a
+  // moment: after the fix err() waits for this close, so this bound is
+  // what lets it go (a bound on the test's power, not on its outcome).
+  goro_test::spin_until([] { return g_err_returned.load(); }, std::chrono::milliseconds(200));
+}
+
+TEST(Context, ErrIsNotSetWhileDoneIsStillOpen) {
+  goro::run([] {
+    auto [ctx, cancel] = goro::with_cancel(goro::background());
+    goro::recv_chan<goro::unit> done = ctx.done();  // a channel of its own, to be closed by the cancel
+    auto verdict = goro::make_chan<int>(1);     // 0: consistent; 1: err set with done open
+    g_in_publish_window.store(false);
+    g_err_returned.store(false);
+    goro::detail::test_hooks::ctx_publish_before_close.store(hold_the_publish_window);
+    goro::go([ctx = ctx, done, verdict] {
+      goro_test::spin_until([] { return g_in_publish_window.load(); });
+      std::error_code e = ctx.err();
+      g_err_returned.store(true);
+      auto r = done.try_recv();
+      verdict.send(e && !r.closed() ? 1 : 0);
+    });
+    std::thread canceller([cancel = cancel] { cancel(); });
+    int v = verdict.recv();
+    goro::blocking([&] { canceller.join(); });
+    goro::detail::test_hooks::ctx_publish_before_close.store(nullptr);
+    EXPECT_TRUE(g_in_publish_window.load()) << "the seam did not run";
+    EXPECT_EQ(v, 0) << "err() was set while done() was still open";
+    EXPECT_EQ(ctx.err(), goro::errc::canceled);
   });
 }
 

@@ -8,9 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "goro/goro.hpp"
+#include "sched/test_hooks.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -56,6 +59,77 @@ TEST(ContextValue, DestroyedOnAGoroutineWhenADeadlineHeldTheLastReference) {
       timer_was_last = where.load() != goro::goroutine_id();
     }
     EXPECT_TRUE(timer_was_last) << "the deadline passed before the handles went, every time";
+  });
+}
+
+// The same for a child the deadline's cancel detached: the canceller holds
+// a reference to each child until its cancel is done, and if the child's
+// handles go meanwhile, that reference is the last. Freeing the child
+// frees its with_value parent, on the timer's scheduler stack before the
+// fix (found by a review of context, 2026-12-06). The seam drops the
+// child's handles at that moment.
+goro::context* g_child = nullptr;
+goro::cancel_func* g_child_cancel = nullptr;
+std::atomic<bool> g_drop_armed{false};
+
+void drop_child_handles() {
+  if (!g_drop_armed.exchange(false)) return;
+  *g_child = goro::context();
+  *g_child_cancel = goro::cancel_func();
+}
+
+TEST(ContextValue, DestroyedOnAGoroutineWhenADeadlinesCancelHeldAChildsLastReference) {
+  goro_test::for_procs([] {
+    std::atomic<uint64_t> where{UINT64_MAX};
+    auto done = goro::make_chan<int>(1);
+    auto [deadline_ctx, cancel_deadline] = goro::with_timeout(goro::background(), 1ms);
+    goro::context child;
+    goro::cancel_func child_cancel;
+    {
+      auto vctx = goro::with_value(deadline_ctx, probe_key, destroy_probe(&where, done));
+      std::tie(child, child_cancel) = goro::with_cancel(vctx);
+    }
+    g_child = &child;
+    g_child_cancel = &child_cancel;
+    g_drop_armed.store(true);
+    goro::detail::test_hooks::ctx_cancel_before_release.store(drop_child_handles);
+    done.recv();  // the value went
+    goro::detail::test_hooks::ctx_cancel_before_release.store(nullptr);
+    EXPECT_FALSE(g_drop_armed.load()) << "the seam did not run";
+    EXPECT_NE(where.load(), 0u) << "destroyed on a scheduler stack";
+    cancel_deadline();
+  });
+}
+
+// A with_timeout whose timer cannot be scheduled (its P's timer queue
+// cannot grow) throws std::bad_alloc and leaves nothing behind. Before the
+// fix the new node stayed on its parent's list with a reference to it, so
+// the parent (here a with_value node) was never freed.
+TEST(ContextValue, WithTimeoutThatCannotScheduleItsTimerLeavesNothingBehind) {
+  goro::run([] {
+    std::atomic<uint64_t> where{UINT64_MAX};
+    auto done = goro::make_chan<int>(1);
+    bool threw = false;
+    {
+      auto vctx = goro::with_value(goro::background(), probe_key, destroy_probe(&where, done));
+      std::vector<std::pair<goro::context, goro::cancel_func>> made;
+      made.reserve(1 << 20);
+      goro::detail::test_hooks::timer_grow_fails.store(true);
+      for (int i = 0; i < (1 << 20) && !threw; i++) {
+        try {
+          made.push_back(goro::with_timeout(vctx, 1h));
+        } catch (const std::bad_alloc&) {
+          threw = true;
+        }
+      }
+      goro::detail::test_hooks::timer_grow_fails.store(false);
+      for (auto& m : made) m.second();
+    }
+    ASSERT_TRUE(threw);
+    // Every handle is gone: the value goes now (a bound only to report a
+    // leak instead of hanging).
+    int i = goro::select(goro::on_recv(done), goro::on_recv(goro::after(20s)));
+    EXPECT_EQ(i, 0) << "the parent was kept alive by the node whose timer failed";
   });
 }
 
