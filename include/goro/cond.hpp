@@ -51,11 +51,21 @@ class cond {
   cond& operator=(const cond&) = delete;
 
   // Unlocks `lock`, waits until signal() or broadcast() wakes this waiter,
-  // then locks `lock` again before returning. `lock` must be held.
+  // then locks `lock` again before returning. `lock` must be held; if its
+  // unlock() throws (a std::unique_lock that owns nothing), so does wait,
+  // without waiting.
   template <class Lock>
   void wait(Lock& lock) GORO_NO_THREAD_SAFETY_ANALYSIS {
     uint32_t ticket = add_waiter();
-    lock.unlock();
+    try {
+      lock.unlock();
+    } catch (...) {
+      // The ticket is taken and will never wait: a signal() would be
+      // spent on it while a real waiter sleeps on. Wake everyone up to it
+      // instead (waiters recheck their condition, as they must anyway).
+      broadcast();
+      throw;
+    }
     struct relock {
       Lock& l;
       ~relock() { l.lock(); }

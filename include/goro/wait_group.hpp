@@ -71,6 +71,7 @@ class wait_group {
   void count_down(std::atomic<uint32_t>& units);
   bool take_unit(std::atomic<uint32_t>& units);
   bool take_from_shards();
+  bool drain_shards();
   void after_update(uint64_t state, int64_t delta);
 
   // Bits 32-63: the counter (signed). Bits 24-31: how many shards hold a

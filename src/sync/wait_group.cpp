@@ -24,8 +24,10 @@
 //  S2. A shard goes from 0 to k units only by a borrow (a CAS on state_
 //      that moves k + 1 units out of the counter and adds a marker, then a
 //      CAS of the shard from 0; if that fails, the units and the marker go
-//      back), and from 1 to 0 only by a CAS on the shard, whose maker then
-//      removes the marker (an RMW on state_).
+//      back), and to 0 only by a CAS on the shard, whose maker then
+//      removes the marker (an RMW on state_): from 1 by a done(), from any
+//      n by an add(-k) (drain_shards, which puts the n units back with the
+//      same RMW; counter += n - 1 then, so never a zero it did not have).
 //  S3. done() touches the wait_group after its decrement only when that
 //      decrement cannot have been the last one: a shard decrement that left
 //      units, or one that emptied the shard and so still has its marker in
@@ -125,18 +127,25 @@ void wait_group::add(int64_t delta) {
     // than the counter holds panics with nobody released (one unit at a
     // time, the unit that reached zero released the waiters first).
     detail::race_release(this);
-    uint64_t state = state_.load(std::memory_order_relaxed);
     const uint64_t minus = (uint64_t{0} - static_cast<uint64_t>(delta)) << kCounterShift;
-    while (held_of(state) == 0) {
-      // (The counter wraps as Go's does: a delta beyond it panics.)
-      if (state_.compare_exchange_weak(state, state - minus, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        after_update(state - minus, delta);
-        return;
+    detail::backoff wait;
+    uint64_t state = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (held_of(state) == 0) {
+        // (The counter wraps as Go's does: a delta beyond it panics.)
+        if (state_.compare_exchange_weak(state, state - minus, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+          after_update(state - minus, delta);
+          return;
+        }
+        continue;
       }
+      // Some units sit in shards (S1; the counter is large): back into
+      // the counter first, so that the delta is one step and a delta
+      // beyond the count panics with nobody released (one unit at a time,
+      // the unit that reached zero released the waiters first).
+      if (!drain_shards()) wait.snooze();  // a shard between its borrow and its fill
+      state = state_.load(std::memory_order_relaxed);
     }
-    // Some units sit in shards (S1; the counter is large): one at a time.
-    for (uint64_t i = 0; i < uint64_t{0} - static_cast<uint64_t>(delta); i++) done();
-    return;
   }
   uint64_t state = state_.fetch_add(static_cast<uint64_t>(delta) << kCounterShift, std::memory_order_acq_rel) +
                    (static_cast<uint64_t>(delta) << kCounterShift);
@@ -155,6 +164,26 @@ bool wait_group::take_unit(std::atomic<uint32_t>& units) {
     }
   }
   return false;
+}
+
+// Moves every shard's units back into the counter, each shard's in one
+// CAS that empties it (S2: its marker goes with them). Returns whether it
+// left no shard held, as far as it saw.
+bool wait_group::drain_shards() {
+  shard_block* sb = shards_.load(std::memory_order_acquire);
+  if (sb == nullptr) return false;
+  for (uint32_t i = 0; i <= sb->mask; i++) {
+    std::atomic<uint32_t>& units = sb->s[i].units;
+    uint32_t n = units.load(std::memory_order_relaxed);
+    while (n > 0) {
+      if (units.compare_exchange_weak(n, 0, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        // n units back, the marker (one unit) and the held count out.
+        state_.fetch_add((static_cast<uint64_t>(n - 1) << kCounterShift) - kHeldOne, std::memory_order_acq_rel);
+        break;
+      }
+    }
+  }
+  return held_of(state_.load(std::memory_order_relaxed)) == 0;
 }
 
 // Takes one unit from some shard. False if every shard read empty (units

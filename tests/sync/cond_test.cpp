@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -193,6 +194,46 @@ TEST(Cond, WorksWithStdMutexOnThreads) {
   c.notify_all();
   t.join();
   SUCCEED();
+}
+
+// A wait() whose unlock throws (a std::unique_lock that owns nothing)
+// throws without waiting, and its ticket is not left to swallow the next
+// signal(). Before the fix that signal woke nobody while a real waiter
+// slept on (found by a review, 2026-12-06).
+TEST(Cond, WaitWhoseUnlockThrowsLosesNoSignal) {
+  goro::run([] {
+    goro::mutex mu;
+    goro::cond cv;
+    {
+      std::unique_lock<goro::mutex> not_held(mu, std::defer_lock);
+      EXPECT_THROW(cv.wait(not_held), std::system_error);
+    }
+    std::atomic<uint64_t> waiter{0};
+    std::atomic<bool> woke{false};
+    bool ready = false;
+    goro::go([&] {
+      waiter = goro::goroutine_id();
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return ready; });
+      woke = true;
+    });
+    auto parked = [&] {
+      for (const auto& g : goro::debug::goroutines())
+        if (g.id == waiter.load() && g.state == goro::debug::goroutine_state::waiting &&
+            g.wait_reason == "sync.Cond.Wait")
+          return true;
+      return false;
+    };
+    ASSERT_TRUE(goro_test::wait_for([&] { return waiter.load() != 0 && parked(); }));
+    {
+      std::lock_guard lk(mu);
+      ready = true;
+    }
+    cv.signal();
+    EXPECT_TRUE(goro_test::wait_for([&] { return woke.load(); })) << "the signal was spent on the failed wait's ticket";
+    if (!woke.load()) cv.broadcast();
+    goro_test::wait_for([&] { return woke.load(); });
+  });
 }
 
 }  // namespace

@@ -85,6 +85,45 @@ TEST(WaitGroup, AddBeyondTheCounterPanicsWithoutReleasingWaiters) {
   goro::set_maxprocs(2);
 }
 
+// The same when the counter is large enough that workers keep shares of
+// it (sync/wait_group.cpp): add(-n) went one unit at a time there, so the
+// unit that reached zero released the waiter, which then found the counter
+// negative and threw "WaitGroup is reused before previous Wait has
+// returned" out of its goroutine (found by a review, 2026-12-06).
+TEST(WaitGroup, AddBeyondALargeCounterPanicsWithoutReleasingWaiters) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    goro::wait_group wg;
+    wg.add(3000);
+    // done() on a worker takes its units from a shard of its own.
+    goro::wait_group helper;
+    helper.go([&] {
+      for (int i = 0; i < 100; i++) wg.done();
+    });
+    helper.wait();
+    std::atomic<uint64_t> waiter{0};
+    std::atomic<bool> returned{false};
+    goro::go([&] {
+      waiter = goro::goroutine_id();
+      wg.wait();
+      returned = true;
+    });
+    auto reason = [&] {
+      for (const auto& g : goro::debug::goroutines())
+        if (g.id == waiter.load() && g.state == goro::debug::goroutine_state::waiting) return g.wait_reason;
+      return std::string();
+    };
+    ASSERT_TRUE(goro_test::wait_for([&] { return waiter.load() != 0 && reason() == "sync.WaitGroup.Wait"; }));
+    goro_test::expect_panic([&] { wg.add(-3500); }, "sync: negative WaitGroup counter");
+    // (Nothing ran since: this goroutine holds the only worker.)
+    EXPECT_EQ(reason(), "sync.WaitGroup.Wait") << "the waiter was released";
+    EXPECT_FALSE(returned.load());
+    wg.add(600);  // 2,900 - 3,500 + 600: zero, with the waiter still counted
+    EXPECT_TRUE(goro_test::wait_for([&] { return returned.load(); }));
+  });
+  goro::set_maxprocs(2);
+}
+
 TEST(WaitGroup, GoHelper) {
   goro::run([] {
     goro::wait_group wg;
