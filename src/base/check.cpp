@@ -61,7 +61,18 @@ void run_on_report_thread(void (*fn)(void*), void* arg) {
 }
 
 namespace {
+std::atomic<bool> g_process_dying{false};
+}  // namespace
+
+void mark_process_dying() noexcept { g_process_dying.store(true, std::memory_order_seq_cst); }
+bool process_dying() noexcept { return g_process_dying.load(std::memory_order_seq_cst); }
+[[noreturn]] void wait_for_dying_report() noexcept {
+  for (;;) pause();
+}
+
+namespace {
 [[noreturn]] void fatal_v(bool abort_process, int status, const char* fmt, va_list ap) {
+  mark_process_dying();
   char buf[1024];
   vsnprintf(buf, sizeof buf, fmt, ap);
   write_stderr("fatal error: ");

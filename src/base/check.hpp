@@ -29,6 +29,20 @@ namespace goro::detail {
 // over a guard page. Not async-signal-safe.
 void run_on_report_thread(void (*fn)(void*), void* arg);
 
+// ---- a process that is dying -------------------------------------------
+// Set by every path that reports and then ends the process (a fatal error,
+// a goroutine's escaped exception, a stack overflow, SIGQUIT) before its
+// report, which may take a while (symbolizing). The process then must not
+// end another way meanwhile: run() returning from main, or exit() called
+// by the program, would end it with status 0 and a report cut short (or
+// crash in static destructors under the report). Go's main parks when it
+// finds a panic in progress; run_main and an atexit handler wait here for
+// the report's own exit. Async-signal-safe.
+void mark_process_dying() noexcept;
+bool process_dying() noexcept;
+// Waits for the dying report to end the process; never returns.
+[[noreturn]] void wait_for_dying_report() noexcept;
+
 // Writes to stderr without allocating (usable from signal handlers and
 // the scheduler stack).
 void write_stderr(const char* s);

@@ -36,6 +36,7 @@
 // any plain thread.
 #include <pthread.h>
 
+#include <cstdlib>
 #include <mutex>
 
 #include "base/check.hpp"
@@ -58,7 +59,13 @@ void runtime_start() {
   // Registered before the runtime starts, so that no fork can come between
   // the start and the registration.
   static std::once_flag registered;
-  std::call_once(registered, [] { GORO_CHECK(pthread_atfork(nullptr, nullptr, on_fork_child) == 0); });
+  std::call_once(registered, [] {
+    GORO_CHECK(pthread_atfork(nullptr, nullptr, on_fork_child) == 0);
+    // exit() while a report runs (check.hpp's process_dying) waits for it.
+    GORO_CHECK(std::atexit([] {
+                 if (process_dying()) wait_for_dying_report();
+               }) == 0);
+  });
   runtime_init();
 }
 

@@ -70,6 +70,10 @@ int run_main(void (*invoke)(void* ctx, int* status), void* ctx) {
   } else {
     rec.lock.unlock();
   }
+  // Another goroutine is dying loudly (its report is being written):
+  // returning would let main end the process with status 0 under it. As
+  // Go's main parks when it finds a panic in progress.
+  if (process_dying()) wait_for_dying_report();
   return rec.status;
 }
 

@@ -87,6 +87,10 @@ extern std::atomic<void (*)()> ctx_cancel_before_release;
 // channel someone made.
 extern std::atomic<void (*)()> ctx_publish_before_close;
 
+// A goroutine's escaped exception (sched/crash.cpp on_terminate), on the
+// throwing thread: the process is marked dying, the report not begun.
+extern std::atomic<void (*)()> panic_report_starting;
+
 // While set, growing a P's timer queue or heap (time/timers.cpp) throws
 // std::bad_alloc, as when memory runs out.
 extern std::atomic<bool> timer_grow_fails;

@@ -166,6 +166,7 @@ __attribute__((noinline)) void thread_lock_park(g* gp, wait_reason why) {
   for (int i = 0; i < nseen; i++) fresh = fresh && seen[i] != h;
   if (fresh) {
     if (nseen < kSeen) seen[nseen++] = h;
+    if ((st & kLockOrderFatal) != 0) mark_process_dying();
     run_on_report_thread(print_park_report, &r);
   }
   report_mu.unlock();

@@ -488,6 +488,7 @@ void lock_order_before_wait(const void* lock, lock_kind kind) {
   }
   for (report* r : reports) {
     g_reports.fetch_add(1, std::memory_order_relaxed);
+    if (current_mode() == 2) mark_process_dying();
     {
       spin_guard g(print_mu);
       run_on_report_thread(print_report, r);

@@ -497,6 +497,18 @@ TEST(Panic, EscapedExceptionIsGoPanicReport) {
   EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
 }
 
+// main returns (run() ends) while another goroutine's panic is being
+// reported: the panic still ends the process, with status 2 and its whole
+// report (found by a review, 2026-12-06: status 0, the report cut short).
+TEST(Panic, MainReturningDuringAPanicWaitsForItsReport) {
+  outcome r = run_scenario("main_returns_during_a_panic");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "panic: boom\n")) << r.describe();
+  std::string id = marker_id(r.out, "panicking goroutine");
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [running]:")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "run returned")) << r.describe();
+}
+
 // GORO_TRACEBACK, as Go's GOTRACEBACK: none leaves the message alone; all
 // adds every other goroutine (main, parked on its wait group).
 TEST(Panic, TracebackNoneAndAll) {

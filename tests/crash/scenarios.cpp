@@ -46,7 +46,8 @@ using namespace std::chrono_literals;
 namespace goro::detail {
 [[noreturn]] void fatal(const char* fmt, ...);
 namespace test_hooks {
-extern std::atomic<void (*)()> g_list_locked;  // src/sched/test_hooks.hpp
+extern std::atomic<void (*)()> g_list_locked;          // src/sched/test_hooks.hpp
+extern std::atomic<void (*)()> panic_report_starting;  // src/sched/test_hooks.hpp
 }  // namespace test_hooks
 }  // namespace goro::detail
 
@@ -434,6 +435,30 @@ int panic_escape() {
     });
     never.wait();
   });
+}
+
+// main returns while another goroutine's panic report is being written:
+// the report must end the process (status 2, whole), as Go's main parks
+// when it finds a panic in progress. Before, run() returned and main's
+// exit(0) cut the report short (status 0; once, a crash in static
+// destructors). The seam tells main when the panic has begun, then holds
+// the report back a moment so that main's return comes first.
+std::atomic<bool> g_panic_begun{false};
+
+int main_returns_during_a_panic() {
+  goro::detail::test_hooks::panic_report_starting.store([] {
+    g_panic_begun.store(true);
+    usleep(200 * 1000);
+  });
+  int status = goro::run([] {
+    goro::go([] {
+      say("panicking goroutine " + std::to_string(goro::goroutine_id()));
+      goro_scenario_throw_boom();
+    });
+    while (!g_panic_begun.load()) goro::yield();
+  });
+  say("run returned");
+  return status;
 }
 
 // The same on the smallest stack go_with allows: the report needs tens of
@@ -1258,6 +1283,7 @@ const scenario kScenarios[] = {
     {"deadlock_ignored_threads", deadlock_ignored_threads},
     {"grace_warning_names_thread", grace_warning_names_thread},
     {"panic", panic_escape},
+    {"main_returns_during_a_panic", main_returns_during_a_panic},
     {"panic_misuse", panic_misuse},
     {"panic_small_stack", panic_small_stack},
     {"panic_main", panic_main},
