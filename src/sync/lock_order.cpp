@@ -533,10 +533,39 @@ void lock_order_released(const void* lock, bool shared) noexcept {
   spin_guard g(d.mu);
   held_list* mine = my_list(d, false, nullptr);
   if (mine != nullptr && remove_entry(mine, lock, shared)) return;
-  // Released by another goroutine or thread than the one that took it.
+  // One of ours that a full list did not record (before any other list's:
+  // taking another's entry would leave it standing for a lock not held).
+  if (mine != nullptr && mine->untracked > 0) {
+    mine->untracked--;
+    return;
+  }
+  // Released by another goroutine or thread than the one that took it
+  // (Go allows it). One holder: its entry. Several readers: which one's
+  // hold this ends cannot be told, and a guess that is wrong leaves an
+  // entry for a lock its goroutine no longer holds, whose later orders are
+  // then false inversions. So every reader's entry goes: a reader that
+  // still holds it is unchecked for it from here (orders missed, never
+  // invented).
+  held_list* holder = nullptr;
+  int holders = 0;
+  for (held_list* l = d.lists; l != nullptr; l = l->next) {
+    if (l == mine) continue;
+    for (int i = 0; i < l->n; i++) {
+      if (l->e[i].lock == lock && l->e[i].shared == shared) {
+        holder = l;
+        holders++;
+        break;
+      }
+    }
+  }
+  if (holders == 1) {
+    remove_entry(holder, lock, shared);
+    return;
+  }
   for (held_list* l = d.lists; l != nullptr; l = l->next)
-    if (l != mine && remove_entry(l, lock, shared)) return;
-  if (mine != nullptr && mine->untracked > 0) mine->untracked--;
+    if (l != mine)
+      while (remove_entry(l, lock, shared)) {
+      }
 }
 
 void lock_order_forget(const void* lock) noexcept {

@@ -358,4 +358,56 @@ TEST(LockOrder, SwitchedOffWhileALockWaitsLeavesNoStaleEntry) {
   });
 }
 
+// A read lock released by another goroutine than its taker, while a
+// second reader holds it too: which reader's hold it ends cannot be told.
+// The check used to guess (the first list holding it, here the other
+// reader's), leaving the taker's entry behind, so the taker's later lock
+// of B recorded A -> B from a lock it no longer held, and a real B -> A
+// was then reported as an inversion (found by a review, 2026-12-06).
+TEST(LockOrder, ReadLockReleasedForOneOfTwoReadersIsNotGuessed) {
+  check_on on;
+  uint64_t base = goro::debug::lock_order_reports();
+  goro::run([&] {
+    goro::rwmutex a;
+    goro::mutex b, x, y;
+    auto step = goro::make_chan<int>();
+    auto reader1 = goro::make_chan<int>();
+    auto done = goro::make_chan<int>();
+    // Reader 2: its list of held locks is made first.
+    goro::go([&] {
+      x.lock();
+      x.unlock();
+      a.lock_shared();
+      step.send(1);  // main releases this hold
+      step.recv();
+      b.lock();  // holds nothing now: no order to record
+      b.unlock();
+      done.send(1);
+    });
+    step.recv();
+    // Reader 1: a list made later, found first by a search of the lists.
+    goro::go([&] {
+      y.lock();
+      y.unlock();
+      a.lock_shared();
+      reader1.send(1);
+      reader1.recv();
+      a.unlock_shared();
+      done.send(1);
+    });
+    reader1.recv();
+    a.unlock_shared();  // reader 2's hold, released by main (Go allows it)
+    step.send(1);
+    done.recv();
+    // B then A, for real; nobody ever held A while taking B.
+    b.lock();
+    a.lock_shared();
+    a.unlock_shared();
+    b.unlock();
+    reader1.send(1);
+    done.recv();
+  });
+  EXPECT_EQ(goro::debug::lock_order_reports(), base);
+}
+
 }  // namespace
