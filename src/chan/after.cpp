@@ -40,6 +40,20 @@ void after_fire(timer* t, int64_t) {
 
 }  // namespace
 
+bool after_timer_retain(timer* t) noexcept {
+  if (t->fn != after_fire) return false;
+  chan_retain(static_cast<hchan*>(t->arg));  // (pending: the timer's reference is held)
+  return true;
+}
+
+bool after_timer_waited(timer* t) noexcept {
+  auto* c = static_cast<hchan*>(t->arg);
+  lock_guard lk(c->lock_);
+  return !c->recvq_.empty();
+}
+
+void after_timer_release(timer* t) noexcept { chan_release(static_cast<hchan*>(t->arg)); }
+
 bool after_run_if_due(hchan* c) noexcept {
   timer* t = c->after_timer_;
   // t->when is written once, before the channel's first handle exists.

@@ -8,7 +8,11 @@
 // "Nothing can wake one" means:
 //  (a) every M is idle (an M inside goro::blocking is not idle);
 //  (b) no goroutine is runnable (global queue and every local queue empty);
-//  (c) no timer is pending (a sleeper will wake; a timer may ready someone);
+//  (c) no timer is pending that may wake a goroutine (a sleeper will wake;
+//      a timer's function may ready someone; a channel timer only if a
+//      goroutine or thread is blocked receiving on its channel: Go 1.23,
+//      where an unread timer or ticker is not even on a heap, so that an
+//      unread ticker beside a deadlock does not hide it);
 //      no goroutine waits in IO wait (netpoll_waiters(): it waits on the
 //      world outside, as Go's checkdead does not count a goroutine whose M
 //      polls; the idle M polls for it, netpoll/netpoll.hpp);
@@ -299,16 +303,18 @@ bool debug_deadlock() {
   return dbg;
 }
 
-// Why (a)-(c) do not hold, or nullptr if they do. sched.lock held.
-const char* why_not_dead_locked() {
+// Why (a)-(c) do not hold, or nullptr if they do. sched.lock held. With
+// timers_asleep, pending timers were found unable to wake anyone
+// (timers_may_wake, at T1) and do not count.
+const char* why_not_dead_locked(bool timers_asleep = false) {
   if (sched.nrun_waiting.load(std::memory_order_acquire) == 0) return "no run";
   if (sched.nmidle != sched.mcount) return "m running";
   if (sched.runq_size.load(std::memory_order_relaxed) > 0) return "global runq";
   int32_t n = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < n; i++)
     if (!runq_empty(p_for_index(i))) return "local runq";
-  if (timers_next_when() != INT64_MAX) return "timers";
   if (netpoll_waiters() > 0) return "io wait";
+  if (!timers_asleep && timers_next_when() != INT64_MAX) return "timers";
   return nullptr;
 }
 
@@ -361,6 +367,8 @@ struct monitor_state {
   int64_t asleep_since = -1;
   uint64_t asleep_gen = 0;
   bool warned = false;
+  // The gen at which timers_may_wake last found a live timer (~0: none).
+  uint64_t timers_live_gen = ~uint64_t{0};
 };
 
 // A thread's declaration of itself, dropped when it exits.
@@ -468,21 +476,39 @@ void deadlock_monitor_check(int64_t now) {
   // timers below until their deadlines.
   timers_reap_all(true);
   uint64_t gen0;
+  bool timers_pending;
   {
     lock_guard lk(sched.lock);
     sched.dead_check_wanted.store(false, std::memory_order_relaxed);
-    if (const char* why = why_not_dead_locked()) {
+    // (Pending timers are looked at below, with no lock held.)
+    if (const char* why = why_not_dead_locked(true)) {
       if (debug_deadlock()) print_stderr("deadlock check: no (%s)\n", why);
       st.asleep_since = -1;
       return;
     }
     gen0 = sched.mwake_gen;
+    timers_pending = timers_next_when() != INT64_MAX;
+  }
+  // (c), the timers: pending ones may all be channel timers nobody
+  // receives from, which wake nobody (Go 1.23). Walking the heaps takes
+  // their locks, so it is done here, at T1; a walk that found a live timer
+  // stands while nothing ran (the gen is unchanged: no timer fired, none
+  // was added or deleted), so it is not repeated until something did.
+  if (timers_pending) {
+    if (st.timers_live_gen == gen0 || timers_may_wake()) {
+      st.timers_live_gen = gen0;
+      if (debug_deadlock()) print_stderr("deadlock check: no (timers)\n");
+      st.asleep_since = -1;
+      return;
+    }
   }
   st.last_scan = now;
   scan_result res = scan_threads();
   if (res.quiet) {
     sched.lock.lock();
-    if (why_not_dead_locked() == nullptr && sched.mwake_gen == gen0) report_deadlock_locked();
+    // A timer pending now that was not at T0 was added by a thread that
+    // ran (the gen) or could act ((d)); the ones seen at T1 wake nobody.
+    if (why_not_dead_locked(timers_pending) == nullptr && sched.mwake_gen == gen0) report_deadlock_locked();
     sched.lock.unlock();
     if (debug_deadlock()) print_stderr("deadlock check: no (a worker woke while threads were listed)\n");
     st.asleep_since = -1;

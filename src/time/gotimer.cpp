@@ -356,6 +356,24 @@ void timer_discard(timer_rec* t) noexcept {
   ::operator delete(t, std::align_val_t(align));
 }
 
+bool gotimer_chan_retain(timer* tm) noexcept {
+  if (tm->fn != fire) return false;
+  auto* t = reinterpret_cast<timer_rec*>(tm);  // t is the record's first member
+  if (t->kind != timer_kind::chan) return false;
+  timer_rec_retain(t);  // (pending: the runtime's reference is held, T1)
+  return true;
+}
+
+bool gotimer_chan_waited(timer* tm) noexcept {
+  auto* t = reinterpret_cast<timer_rec*>(tm);
+  rec_lock lk(t);
+  if (t->c == nullptr) return false;  // no channel yet: nobody can wait on it
+  lock_guard clk(t->c->lock_);
+  return !t->c->recvq_.empty();
+}
+
+void gotimer_chan_release(timer* tm) noexcept { timer_rec_release(reinterpret_cast<timer_rec*>(tm)); }
+
 void timer_rec_retain(timer_rec* t) noexcept {
   t->refs.fetch_add(1, std::memory_order_relaxed);  // relaxed: the caller holds a reference
 }

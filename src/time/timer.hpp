@@ -299,4 +299,29 @@ int timers_run(p* pp, int64_t now);
 // Earliest pending deadline over all Ps, INT64_MAX if none.
 int64_t timers_next_when();
 
+// For the deadlock check (sched/deadlock.cpp), with no lock held: whether a
+// pending timer may still wake a goroutine. Go 1.23's rule: a channel
+// timer (a goro::timer or ticker's, an after() channel's) that no
+// goroutine or thread is blocked receiving on wakes nobody when it fires
+// (Go keeps such a timer off the heap altogether), so a program whose
+// every goroutine is asleep beside an unread ticker is deadlocked. Any
+// other pending timer (a sleep, an after_func, a context's or a
+// descriptor's deadline) may. Walks every P's timers, each heap under its
+// lock, and then looks at each channel timer's receivers under the
+// channel's lock. Conservative (true) when out of memory.
+bool timers_may_wake();
+
+// The channel timers' halves of timers_may_wake, by kind
+// (time/gotimer.cpp, chan/after.cpp). *_retain: if t is a channel timer of
+// that kind, takes a reference to what keeps it (t is pending: the heap
+// lock is held) and returns true. *_waited: whether a receiver is parked
+// on its channel (no lock held; takes the record's and the channel's).
+// *_release: drops that reference (may free t).
+bool gotimer_chan_retain(timer* t) noexcept;
+bool gotimer_chan_waited(timer* t) noexcept;
+void gotimer_chan_release(timer* t) noexcept;
+bool after_timer_retain(timer* t) noexcept;
+bool after_timer_waited(timer* t) noexcept;
+void after_timer_release(timer* t) noexcept;
+
 }  // namespace goro::detail

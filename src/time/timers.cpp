@@ -512,6 +512,51 @@ void timers_reap_all(bool all) {
   for (int32_t i = 0; i < n; i++) timers_reap(p_for_index(i), all);
 }
 
+bool timers_may_wake() {
+  // Channel timers met on the heaps, with their kind's release, each
+  // holding a reference taken under the heap lock.
+  struct watched_timer {
+    timer* t;
+    bool (*waited)(timer*) noexcept;
+    void (*release)(timer*) noexcept;
+  };
+  std::vector<watched_timer> watched;
+  bool live = false;
+  try {
+    int32_t np = sched.nallp.load(std::memory_order_acquire);
+    for (int32_t i = 0; i < np && !live; i++) {
+      timer_heap& th = p_for_index(i)->timers;
+      lock_guard lk(th.lock);
+      auto look = [&](timer_entry e) {
+        if (is_sleep(e)) {
+          live = true;  // a sleeping goroutine wakes at its deadline
+          return;
+        }
+        if (!is_timer(e)) return;
+        timer* t = timer_of(e);
+        if (watched.size() == watched.capacity()) watched.reserve(2 * watched.size() + 16);  // (a throw: nothing retained)
+        if (gotimer_chan_retain(t)) {
+          watched.push_back({t, gotimer_chan_waited, gotimer_chan_release});
+        } else if (after_timer_retain(t)) {
+          watched.push_back({t, after_timer_waited, after_timer_release});
+        } else {
+          live = true;  // a function runs: it may wake anyone
+        }
+      };
+      for (size_t k = 0; k < th.heap.size() && !live; k++) look(th.heap[k]);
+      for (timer_queue& q : th.queues)
+        for (uint64_t seq = q.ring.head_seq(), end = seq + q.ring.size(); seq != end && !live; seq++) look(q.ring.at(seq));
+    }
+  } catch (const std::bad_alloc&) {
+    live = true;
+  }
+  for (const watched_timer& w : watched) {
+    if (!live && w.waited(w.t)) live = true;
+    w.release(w.t);  // may free w.t
+  }
+  return live;
+}
+
 namespace {
 
 // The sum of count(heap) over every P's timers, each under its lock.

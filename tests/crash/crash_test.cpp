@@ -399,6 +399,28 @@ TEST(Deadlock, ReportedWhenStoppedTimersAreStillHeld) {
   EXPECT_FALSE(contains(r.out, "not all stopped")) << r.describe();
 }
 
+// Held timers, a ticker and an after() channel that nobody receives from
+// wake nobody: the deadlock is reported (Go 1.23). Before, the ticker kept
+// the detector quiet for ever (the harness's timeout ended it).
+TEST(Deadlock, ReportedBesideUnreadTimersAndTickers) {
+  outcome r = run_scenario("deadlock_beside_unread_timers");
+  ASSERT_FALSE(r.timed_out) << r.describe();
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "timers pending")) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
+}
+
+// ...but a channel timer with a receiver (a select's after() case, a
+// receive from the ticker's channel) will wake it: no report.
+TEST(Deadlock, NotReportedWhileSomeoneWaitsOnATimersChannel) {
+  outcome r = run_scenario("no_deadlock_select_on_after");
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "after fired")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "ticked")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
+}
+
 TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
   outcome r = run_scenario("deadlock_after_sleep");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

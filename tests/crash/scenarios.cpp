@@ -182,6 +182,46 @@ int deadlock_after_stopped_timers() {
   });
 }
 
+// Everything blocks while a ticker, a timer and an after() channel are
+// pending, each held and never received from. They wake nobody when they
+// fire (Go 1.23 keeps such timers off the heap; found by a review,
+// 2026-12-06: the ticker kept the detector quiet for ever, the 1-hour
+// ones for an hour).
+int deadlock_beside_unread_timers() {
+  return goro::run([] {
+    goro::ticker tick = goro::new_ticker(20ms);
+    goro::timer hour = goro::new_timer(1h);
+    auto hour_chan = hour.c();  // a timer whose channel exists
+    goro::timer other = goro::new_timer(1h);  // and one whose channel was never made
+    auto after_hour = goro::after(1h);
+    say("timers pending");
+    goro::wait_group never;
+    never.add(1);
+    never.wait();
+  });
+}
+
+// Not a deadlock: main waits for a goroutine that selects on a channel
+// nobody sends to and on after(300 ms), beside an unread ticker; the
+// after() channel has a receiver, so its timer will wake one.
+int no_deadlock_select_on_after() {
+  return goro::run([] {
+    goro::ticker tick = goro::new_ticker(20ms);
+    goro::wait_group done;
+    done.add(1);
+    goro::go([&done] {
+      auto never = goro::make_chan<int>();
+      goro::select(goro::on_recv(never), goro::on_recv(goro::after(300ms)));
+      say("after fired");
+      done.done();
+    });
+    done.wait();
+    // And a goroutine blocked on the ticker's own channel.
+    tick.c().recv();
+    say("ticked");
+  });
+}
+
 // Not a deadlock: every goroutine is blocked, but a plain std::thread (not
 // parked in goro) will release main after 200 ms. The detector cannot know
 // what a foreign thread will do, so it must not fire.
@@ -1282,6 +1322,8 @@ const scenario kScenarios[] = {
     {"fatal_under_g_list_lock", fatal_under_g_list_lock},
     {"deadlock_ignored_threads", deadlock_ignored_threads},
     {"grace_warning_names_thread", grace_warning_names_thread},
+    {"deadlock_beside_unread_timers", deadlock_beside_unread_timers},
+    {"no_deadlock_select_on_after", no_deadlock_select_on_after},
     {"panic", panic_escape},
     {"main_returns_during_a_panic", main_returns_during_a_panic},
     {"panic_misuse", panic_misuse},
