@@ -1347,6 +1347,7 @@ std::atomic<void (*)()> semaphore_handed_over{nullptr};
 std::atomic<void (*)()> ctx_cancel_before_release{nullptr};
 std::atomic<void (*)()> ctx_publish_before_close{nullptr};
 std::atomic<void (*)()> panic_report_starting{nullptr};
+std::atomic<void (*)()> signal_dispatch_unlocked{nullptr};
 std::atomic<bool> timer_grow_fails{false};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }

@@ -91,6 +91,10 @@ extern std::atomic<void (*)()> ctx_publish_before_close;
 // throwing thread: the process is marked dying, the report not begun.
 extern std::atomic<void (*)()> panic_report_starting;
 
+// goro-signal's dispatch (signal/relay.cpp), no lock held: after it took
+// the contexts a signal cancels, before it cancels them.
+extern std::atomic<void (*)()> signal_dispatch_unlocked;
+
 // While set, growing a P's timer queue or heap (time/timers.cpp) throws
 // std::bad_alloc, as when memory runs out.
 extern std::atomic<bool> timer_grow_fails;

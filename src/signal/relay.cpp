@@ -84,6 +84,7 @@
 #include "goro/panic.hpp"
 #include "goro/signal.hpp"
 #include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 
 namespace goro::detail {
 
@@ -106,6 +107,10 @@ struct registry {
   struct sigaction saved[kMaxSig + 1];  // guarded by lock; valid while count > 0
   int active = 0;                      // S3; guarded by lock
   int tid = 0;                         // goro-signal's thread id, 0 before it starts; guarded by lock
+  // goro-signal is cancelling contexts it took from regs (dispatch), with
+  // the lock released: it may still wake goroutines, whatever `active`
+  // says meanwhile (a signal_reset may have dropped every registration).
+  bool dispatching = false;  // guarded by lock
 };
 
 registry& reg() {
@@ -188,9 +193,10 @@ uint64_t mask_of(std::initializer_list<int> signals, bool empty_is_all, const ch
   return mask;
 }
 
-// Called with r.lock held, after `active` changed from or to 0.
+// Called with r.lock held, after `active` or `dispatching` changed. A
+// dispatch under way keeps the thread one that may act.
 void set_thread_may_act(registry& r, bool may_act) {
-  if (r.tid != 0) runtime_thread_may_act(r.tid, may_act);
+  if (r.tid != 0) runtime_thread_may_act(r.tid, may_act || r.dispatching);
 }
 
 // Adds `bits` to s's mask (s is in r.regs, or is put there by the caller
@@ -281,11 +287,18 @@ void dispatch(int sig) {
         hit.push_back(s->n);
       }
     }
+    if (hit.empty()) return;
+    r.dispatching = true;  // (the thread may act already: `active` > 0)
   }
+  if (auto* hook = test_hooks::signal_dispatch_unlocked.load(std::memory_order_relaxed)) hook();
   for (cancel_node* n : hit) {
     ctx_cancel_tree(n, static_cast<int>(errc::canceled), make_error_code(errc::canceled), true);
     ctx_release(n);
   }
+  registry& r = reg();
+  lock_guard lk(r.lock);
+  r.dispatching = false;
+  set_thread_may_act(r, r.active > 0);
 }
 
 void* signal_main(void* started) {

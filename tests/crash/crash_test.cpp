@@ -421,6 +421,15 @@ TEST(Deadlock, NotReportedWhileSomeoneWaitsOnATimersChannel) {
   EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
 }
 
+// The signal relay, cancelling a context it took, may still wake its
+// waiter after a signal_reset dropped every registration.
+TEST(Deadlock, NotReportedWhileASignalDispatchRuns) {
+  outcome r = run_scenario("no_deadlock_while_a_signal_dispatch_runs");
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "cancelled")) << r.describe();
+  EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
+}
+
 TEST(Deadlock, NotReportedWhileATimerIsPendingThenReported) {
   outcome r = run_scenario("deadlock_after_sleep");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();

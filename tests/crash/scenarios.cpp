@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "sched/deadlock_stats.hpp"
 #include "sync/starve_waiter.hpp"
 
 using namespace std::chrono_literals;
@@ -48,6 +49,7 @@ namespace goro::detail {
 namespace test_hooks {
 extern std::atomic<void (*)()> g_list_locked;          // src/sched/test_hooks.hpp
 extern std::atomic<void (*)()> panic_report_starting;  // src/sched/test_hooks.hpp
+extern std::atomic<void (*)()> signal_dispatch_unlocked;  // src/sched/test_hooks.hpp
 }  // namespace test_hooks
 }  // namespace goro::detail
 
@@ -198,6 +200,33 @@ int deadlock_beside_unread_timers() {
     goro::wait_group never;
     never.add(1);
     never.wait();
+  });
+}
+
+// Not a deadlock: main waits on a signal_notify_context whose signal the
+// relay thread has taken and is about to cancel it, when a signal_reset
+// drops every registration. The relay still counts as a thread that may
+// act until its dispatch is done (found by a review, 2026-12-06: the
+// reset made it one that cannot, and the monitor reported a deadlock).
+// The seam holds the dispatch until the monitor has looked twice at a
+// main parked on the context.
+std::atomic<int> g_dispatch_phase{0};
+
+int no_deadlock_while_a_signal_dispatch_runs() {
+  goro::detail::test_hooks::signal_dispatch_unlocked.store([] {
+    g_dispatch_phase.store(1);
+    for (int i = 0; i < 30000 && g_dispatch_phase.load() != 2; i++) usleep(1000);
+    uint64_t looks = goro::detail::deadlock_stats_read().looks;
+    for (int i = 0; i < 10000 && goro::detail::deadlock_stats_read().looks < looks + 2; i++) usleep(1000);
+  });
+  return goro::run([] {
+    auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
+    raise(SIGUSR1);
+    while (g_dispatch_phase.load() != 1) goro::sleep_for(1ms);
+    goro::signal_reset({SIGUSR1});  // no registration left
+    g_dispatch_phase.store(2);
+    ctx.done().recv();
+    say("cancelled");
   });
 }
 
@@ -1324,6 +1353,7 @@ const scenario kScenarios[] = {
     {"grace_warning_names_thread", grace_warning_names_thread},
     {"deadlock_beside_unread_timers", deadlock_beside_unread_timers},
     {"no_deadlock_select_on_after", no_deadlock_select_on_after},
+    {"no_deadlock_while_a_signal_dispatch_runs", no_deadlock_while_a_signal_dispatch_runs},
     {"panic", panic_escape},
     {"main_returns_during_a_panic", main_returns_during_a_panic},
     {"panic_misuse", panic_misuse},
