@@ -1063,6 +1063,9 @@ void preempt_yield(m* mp) {
   // Only goroutine code outside blocking sections yields (the flag may be
   // read on g0, or in a section whose P is about to be taken).
   if (gp == nullptr || gp->blocking_depth > 0) return;
+  // A yield as any other: the goroutine may resume on another thread,
+  // leaving this one counted as holding its pthread locks.
+  check_thread_locks_at_park(gp, wait_reason::none);  // debug builds only
   mcall_on(mp, m_action::yield, nullptr, nullptr);
 }
 
@@ -1110,7 +1113,8 @@ void reacquire_p(m* mp) {
     return;
   }
   // No P free: queue the goroutine for one and let this M sleep until it
-  // is handed a P (schedule_loop).
+  // is handed a P (schedule_loop). It may resume on another M.
+  check_thread_locks_at_park(mp->curg, wait_reason::none);  // debug builds only
   mcall_on(mp, m_action::yield, nullptr, nullptr);
 }
 

@@ -34,6 +34,7 @@
 #include "netpoll/netpoll.hpp"
 #include "sched/sched.hpp"
 #include "sched/sysmon.hpp"
+#include "sched/thread_locks.hpp"
 #include "sched/test_hooks.hpp"
 
 namespace goro::detail {
@@ -288,7 +289,10 @@ void exit_blocking() {
     pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     // A P granted extra for a computing goroutine (detached) is given
     // back at the goroutine's next pass through the scheduler: this one.
-    if (pp->detached.load(std::memory_order_relaxed)) mcall_on(mp, m_action::yield, nullptr, nullptr);
+    if (pp->detached.load(std::memory_order_relaxed)) {
+      check_thread_locks_at_park(mp->curg, wait_reason::none);  // debug builds only
+      mcall_on(mp, m_action::yield, nullptr, nullptr);
+    }
     return;
   }
   // The monitor took the P while the call blocked: get one back, or wait

@@ -752,6 +752,21 @@ TEST(LockOrder, ThreadLockHeldAcrossParkIsReportedInDebugBuilds) {
   }
 }
 
+// A yield made by the monitor's preemption is checked too: the report
+// names the goroutine that holds the lock as it yields.
+TEST(LockOrder, ThreadLockHeldAcrossAPreemptionIsReportedInDebugBuilds) {
+  outcome r = run_scenario("thread_lock_across_preempt", {"GORO_DEBUG=lockorder=1"});
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "done")) << r.describe();
+  if (!GORO_CRASH_EXPECT_THREAD_LOCK_CHECK) {
+    EXPECT_FALSE(contains(r.err, "thread-owned lock")) << r.describe();
+    GTEST_SKIP() << "pthread locks are counted only in debug builds without sanitizers";
+  }
+  EXPECT_TRUE(report_opens(r.err, "WARNING: goroutine 1 yields while its thread holds 1 thread-owned lock\n"))
+      << r.describe();
+  EXPECT_EQ(count(r.err, "thread-owned lock"), 1) << r.describe();
+}
+
 // The same in fatal mode: exit status 2 at the park.
 TEST(LockOrder, ThreadLockHeldAcrossParkIsFatalInFatalMode) {
   if (!GORO_CRASH_EXPECT_THREAD_LOCK_CHECK) GTEST_SKIP() << "debug builds without sanitizers only";

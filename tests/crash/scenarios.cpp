@@ -1048,6 +1048,26 @@ int thread_lock_across_park() {
   });
 }
 
+// The same through a preemption: main holds a std::mutex while it
+// computes, and the monitor's preemption makes it yield at a
+// preempt_point (the other goroutine, on the only P, runs then). It may
+// resume on another thread, so the report names it there, at its yield,
+// not the next goroutine to park on this thread (found by a review,
+// 2026-12-06: preemption yields were not checked).
+int thread_lock_across_preempt() {
+  goro::set_maxprocs(1);
+  return goro::run([] {
+    std::atomic<bool> other_ran{false};
+    goro::go([&other_ran] { other_ran.store(true); });
+    {
+      std::mutex mu;
+      std::lock_guard l(mu);
+      while (!other_ran.load()) goro::preempt_point();
+    }
+    say("done");
+  });
+}
+
 // ---- GORO_TRACE ------------------------------------------------------------
 
 // A few goroutines hand a value around and the program ends normally: with
@@ -1353,6 +1373,7 @@ const scenario kScenarios[] = {
     {"grace_warning_names_thread", grace_warning_names_thread},
     {"deadlock_beside_unread_timers", deadlock_beside_unread_timers},
     {"no_deadlock_select_on_after", no_deadlock_select_on_after},
+    {"thread_lock_across_preempt", thread_lock_across_preempt},
     {"no_deadlock_while_a_signal_dispatch_runs", no_deadlock_while_a_signal_dispatch_runs},
     {"panic", panic_escape},
     {"main_returns_during_a_panic", main_returns_during_a_panic},
