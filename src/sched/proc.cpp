@@ -497,7 +497,9 @@ bool worth_stealing(p* victim) {
   constexpr int64_t kLookNs = 5'000;
   uint32_t n = runq_len(victim);
   if (n == 0 || n >= kAlwaysSteal) return true;  // empty: runq_steal looks at runnext
-  uint32_t t1 = victim->schedtick.load(std::memory_order_relaxed);
+  // (64 bits, as the count: a 32-bit copy made every P past 2^32 switches
+  // look busy switching, and its short queue was never taken.)
+  const uint64_t t1 = victim->schedtick.load(std::memory_order_relaxed);
   int64_t until = nanotime() + kLookNs;
   // The look ends early once the answer is known: the P has run as many
   // goroutines as it holds (leave it), or its queue has grown long (a
@@ -1352,6 +1354,10 @@ std::atomic<void (*)()> ctx_cancel_before_release{nullptr};
 std::atomic<void (*)()> ctx_publish_before_close{nullptr};
 std::atomic<void (*)()> panic_report_starting{nullptr};
 std::atomic<void (*)()> signal_dispatch_unlocked{nullptr};
+void set_schedticks(uint64_t tick) {
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) p_for_index(i)->schedtick.store(tick, std::memory_order_relaxed);
+}
 std::atomic<bool> timer_grow_fails{false};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }

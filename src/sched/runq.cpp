@@ -60,12 +60,15 @@ bool runq_put_slow(p* pp, g* gp, uint32_t h, uint32_t t) {
 bool victim_runs_its_runnext(p* victim, g* next) {
   constexpr int64_t kLookNs = 5'000;
   if (victim->status.load(std::memory_order_relaxed) != p_status::running) return false;
-  uint32_t t1 = victim->schedtick.load(std::memory_order_relaxed);
+  // (64 bits, as the count: a 32-bit copy compared with it made every P
+  // past 2^32 switches look busy, and its runnext was never taken.)
+  const uint64_t t1 = victim->schedtick.load(std::memory_order_relaxed);
   int64_t now = nanotime();
   int64_t until = now + kLookNs;
   // The victim has not switched since ready() put `next` there and woke a
-  // worker (this thief, most likely): the look started then.
-  if (victim->q.runnext_woke_tick.load(std::memory_order_relaxed) == t1) {
+  // worker (this thief, most likely): the look started then. (That tick
+  // is kept in 32 bits.)
+  if (victim->q.runnext_woke_tick.load(std::memory_order_relaxed) == static_cast<uint32_t>(t1)) {
     int64_t woke = victim->q.runnext_woke_ns.load(std::memory_order_relaxed);
     if (woke <= now && woke + kLookNs < until) until = woke + kLookNs;
   }

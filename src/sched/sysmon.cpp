@@ -123,11 +123,24 @@ bool retake(int64_t now) {
     uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
     uint32_t head = pp->q.head.load(std::memory_order_relaxed);
     g* next = pp->q.runnext.load(std::memory_order_relaxed);
+    // A goroutine that loops short blocking sections keeps its P the
+    // same way (its count stands still too), but is inside a section at
+    // almost every look, where it cannot be asked to yield, and its
+    // syscalltick moves at every look, which kept the hand-off below from
+    // ever coming (found by a review, 2026-12-06: a goroutine queued
+    // behind it waited seconds). As Go's sysretake: a P whose goroutines
+    // have not moved for kForcePreemptNs is handed off from its blocking
+    // section whatever its syscalltick says.
+    bool sysretake = false;
     if (tick != pp->sysmon_tick || head != pp->sysmon_head || next != pp->sysmon_next) {
       pp->sysmon_tick = tick;
       pp->sysmon_head = head;
       pp->sysmon_next = next;
       pp->sysmon_when = now;
+    } else if (now - pp->sysmon_when > kForcePreemptNs &&
+               (has_local_work(pp, now) || global_work_starving() || stranded_timers) &&
+               pp->blocking_m.load(std::memory_order_acquire) != nullptr) {
+      sysretake = true;
     } else if (now - pp->sysmon_when > kForcePreemptNs && pp->blocking_m.load(std::memory_order_acquire) == nullptr &&
                (has_local_work(pp, now) || global_work_starving() || stranded_timers)) {
       // First ask the goroutine to yield at its next safe point (a
@@ -153,13 +166,13 @@ bool retake(int64_t now) {
       if (st != pp->sysmon_syscalltick) {
         pp->sysmon_syscalltick = st;
         pp->sysmon_syscallwhen = now;
-        continue;
+        if (!sysretake) continue;
       }
       // As Go's retake: hand off if there is work for the P, or nobody else
       // is free to pick up new work, or the call has gone on for long.
       bool others_free = sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0;
-      if (now - pp->sysmon_syscallwhen > kBlockingNs &&
-          (has_local_work(pp, now) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs) &&
+      if ((sysretake || (now - pp->sysmon_syscallwhen > kBlockingNs &&
+                         (has_local_work(pp, now) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs))) &&
           pp->blocking_m.compare_exchange_strong(bm, nullptr, std::memory_order_acq_rel)) {
         // The P is ours now; its M learns it at the section's end.
         handoff_taken(pp);
@@ -289,7 +302,10 @@ void exit_blocking() {
     pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     // A P granted extra for a computing goroutine (detached) is given
     // back at the goroutine's next pass through the scheduler: this one.
-    if (pp->detached.load(std::memory_order_relaxed)) {
+    // And a goroutine the monitor asked to yield (p::preempt, set while
+    // it was between two sections) does so here, at the section's end, as
+    // Go's exitsyscall re-arms the preemption request.
+    if (pp->detached.load(std::memory_order_relaxed) || pp->preempt.load(std::memory_order_relaxed)) {
       check_thread_locks_at_park(mp->curg, wait_reason::none);  // debug builds only
       mcall_on(mp, m_action::yield, nullptr, nullptr);
     }

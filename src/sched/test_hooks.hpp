@@ -99,6 +99,10 @@ extern std::atomic<void (*)()> signal_dispatch_unlocked;
 // std::bad_alloc, as when memory runs out.
 extern std::atomic<bool> timer_grow_fails;
 
+// Sets every P's switch count (p::schedtick) to `tick`, as after that
+// many switches (the tests of counts past 2^32).
+void set_schedticks(uint64_t tick);
+
 // The deadline the timed sleeper has published for wake_for_timer
 // (time/timers.cpp), INT64_MAX if none: a timer added before it is
 // either seen by the sleeper or kicks it.

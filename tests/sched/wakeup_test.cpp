@@ -17,6 +17,7 @@
 
 #include "goro/goro.hpp"
 #include "detach_off.hpp"
+#include "sched/test_hooks.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -67,6 +68,86 @@ TEST(Wakeup, ReadiedGoroutineRunsWhileWakerComputes) {
       wg.wait();
     }
   });
+}
+
+// The same once the Ps have made 2^32 switches. The thieves' looks kept
+// the switch count in 32 bits and compared it with the 64-bit count:
+// past 2^32 every victim looked busy switching, so its runnext and short
+// queues were never stolen (found by a review, 2026-12-06: 20-30 ms late,
+// the monitor's detach the only rescue; here it is off).
+TEST(Wakeup, ReadiedGoroutineRunsWhileWakerComputesAfterFourBillionSwitches) {
+  goro_test::detach_off no_rescue;
+  goro::set_maxprocs(2);
+  goro::run([] {
+    goro::detail::test_hooks::set_schedticks((uint64_t{1} << 32) + 100);
+    for (int trial = 0; trial < 5; trial++) {
+      auto c = goro::make_chan<int>();
+      std::atomic<bool> waiting{false}, got{false};
+      goro::wait_group wg;
+      wg.add(1);
+      goro::go([&] {
+        waiting = true;
+        c.recv();
+        got.store(true, std::memory_order_release);
+        wg.done();
+      });
+      while (!waiting.load()) goro::yield();
+      quiet_pause();
+      c.send(trial);
+      ASSERT_TRUE(spin_until(got, 10s)) << "trial " << trial << ": the receiver waited for its computing waker";
+      wg.wait();
+    }
+    // A short queue (8 goroutines started by a goroutine that then
+    // computes) is taken by the idle worker too (through runnext or the
+    // ring).
+    std::atomic<int> ran{0};
+    std::atomic<bool> all_ran{false};
+    goro::wait_group wg;
+    for (int i = 0; i < 8; i++)
+      wg.go([&] {
+        if (++ran == 8) all_ran.store(true, std::memory_order_release);
+      });
+    EXPECT_TRUE(spin_until(all_ran, 10s)) << ran.load() << " of 8 ran while their spawner computed";
+    wg.wait();
+  });
+}
+
+// A goroutine that loops short blocking sections, on the only P, with the
+// goroutine it readied waiting in that P's runnext. The monitor could not
+// ask it to yield (it is inside a section at almost every look) and never
+// handed its P off (its syscalltick moved at every look): the readied
+// goroutine waited until a look happened to fall between two sections,
+// seconds (found by a review, 2026-12-06: 0.05 to 23 s). Now the P is
+// handed off once its goroutines have not moved for 10 ms, as Go's
+// sysretake. Each section sleeps 2 ms, so a look between two sections is
+// rare (the bound below, 2,500 sections, is at least 5 s).
+TEST(Wakeup, GoroutineLoopingBlockingSectionsDoesNotStrandTheOneItReadied) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    for (int round = 0; round < 3; round++) {
+      // Nothing for the monitor to do for 100 ms: it naps its longest
+      // (10 ms) then, so that each of its looks sees a new syscalltick.
+      // (A plain sleep on purpose: no blocking section, no timer.)
+      std::this_thread::sleep_for(100ms);
+      std::atomic<bool> stop{false};
+      std::atomic<int> sections{0};
+      auto started = goro::make_chan<int>();
+      goro::wait_group wg;
+      wg.go([&, started] {
+        started.send(1);  // readies main into this P's runnext
+        for (int i = 0; i < 2500 && !stop.load(); i++) {
+          goro::blocking([] { std::this_thread::sleep_for(2ms); });
+          sections++;
+        }
+      });
+      (void)started.recv();
+      bool in_time = !(sections.load() >= 2500);
+      stop = true;
+      wg.wait();
+      ASSERT_TRUE(in_time) << "round " << round << ": the readied goroutine waited out 2,500 blocking sections";
+    }
+  });
+  goro::set_maxprocs(2);
 }
 
 // The same with a waker that enters goro::blocking after the send, and
