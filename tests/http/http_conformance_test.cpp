@@ -33,6 +33,16 @@ net::conn dial_bounded(const std::string& addr) {
   return d.first;
 }
 
+// Server options that send on `events` each time a connection enters
+// state `st` (on_conn_state).
+http::server_options reporting(http::conn_state st, goro::chan<goro::unit> events) {
+  http::server_options o;
+  o.on_conn_state = [st, events](const net::conn&, http::conn_state now) {
+    if (now == st) events.send({});
+  };
+  return o;
+}
+
 // A bare server for the client's tests: accepts one connection, reads
 // the request's header, writes `answer`, then closes (or keeps the
 // connection open until the client closes it, if keep_open).
@@ -301,11 +311,8 @@ TEST(HttpConformance, HeadWithNothingWrittenHasNoContentLength) {
 TEST(HttpConformance, ShutdownServesAConnectionWhoseRequestComesLate) {
   goro::run([] {
     auto accepted = goro::make_chan<goro::unit>(16);
-    http::server_options o;
-    o.on_conn_state = [accepted](const net::conn&, http::conn_state st) {
-      if (st == http::conn_state::new_conn) accepted.send({});
-    };
-    test_server ts([](http::response_writer& w, const http::request&) { (void)w.write("served"); }, o);
+    test_server ts([](http::response_writer& w, const http::request&) { (void)w.write("served"); },
+                   reporting(http::conn_state::new_conn, accepted));
     net::conn c = dial_bounded(ts.addr);
     accepted.recv();  // the server has it, in state new
     auto result = goro::make_chan<std::error_code>(1);
@@ -336,11 +343,8 @@ TEST(HttpConformance, ShutdownServesAConnectionWhoseRequestComesLate) {
 TEST(HttpConformance, ShutdownClosesASilentConnectionAfterItsGrace) {
   goro::run([] {
     auto accepted = goro::make_chan<goro::unit>(16);
-    http::server_options o;
-    o.on_conn_state = [accepted](const net::conn&, http::conn_state st) {
-      if (st == http::conn_state::new_conn) accepted.send({});
-    };
-    test_server ts([](http::response_writer& w, const http::request&) { (void)w.write("served"); }, o);
+    test_server ts([](http::response_writer& w, const http::request&) { (void)w.write("served"); },
+                   reporting(http::conn_state::new_conn, accepted));
     net::conn c = dial_bounded(ts.addr);
     accepted.recv();
     auto start = std::chrono::steady_clock::now();
@@ -380,11 +384,8 @@ TEST(HttpConformance, WriteTimeoutRunsFromTheEndOfTheHeader) {
 TEST(HttpConformance, PostAfterTheServerClosedThePooledConnectionDials) {
   goro::run([] {
     auto closed = goro::make_chan<goro::unit>(16);
-    http::server_options o;
+    http::server_options o = reporting(http::conn_state::closed, closed);
     o.idle_timeout = 50ms;
-    o.on_conn_state = [closed](const net::conn&, http::conn_state st) {
-      if (st == http::conn_state::closed) closed.send({});
-    };
     test_server ts([](http::response_writer& w, const http::request& r) { (void)w.write("ok " + r.method); }, o);
     http::client cl;
     auto r1 = cl.get(bg(), ts.url + "/");

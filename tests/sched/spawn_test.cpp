@@ -209,6 +209,25 @@ TEST(Spawn, FailedClosureAllocationWithDedicatedStackStillWorksAfterwards) {
   });
 }
 
+// Goroutines that park until release_all(), counted so that it can wait
+// for every one of them to end. Add one to `wg` before each go(fn()).
+struct parked_until_released {
+  goro::chan<int> release = goro::make_chan<int>();
+  goro::wait_group wg;
+  auto fn() {
+    return [release = release, this] {
+      release.recv();
+      wg.done();
+    };
+  }
+  void add(int n) { wg.add(n); }
+  void done() { wg.done(); }
+  void release_all() {
+    release.close();
+    wg.wait();
+  }
+};
+
 // go() needs a new slab of g records when every record is in use; the
 // slab joins the list of every g, whose array doubles when full. If that
 // array cannot grow, go() throws std::bad_alloc and leaves everything as
@@ -219,12 +238,8 @@ TEST(Spawn, FailedClosureAllocationWithDedicatedStackStillWorksAfterwards) {
 TEST(Spawn, GoThrowsBadAllocWhenTheListOfGoroutinesCannotGrow) {
   SKIP_UNLESS_REPLACED();
   goro::run([] {});
-  auto release = goro::make_chan<int>();
-  goro::wait_group parked;
-  auto park = [release, &parked] {
-    release.recv();
-    parked.done();
-  };
+  parked_until_released parked;
+  auto park = parked.fn();
   bool threw = false;
   int nslabs = 0, cap = 0;
   for (long started = 0; !threw && started < 200000; started++) {
@@ -253,8 +268,7 @@ TEST(Spawn, GoThrowsBadAllocWhenTheListOfGoroutinesCannotGrow) {
   // go() works afterwards, and every goroutine started runs to its end.
   parked.add(1);
   goro::go(park);
-  release.close();
-  parked.wait();
+  parked.release_all();
 }
 
 // run() whose main goroutine cannot be made (here: the list of every g
@@ -265,12 +279,8 @@ TEST(Spawn, GoThrowsBadAllocWhenTheListOfGoroutinesCannotGrow) {
 TEST(Spawn, RunThatCannotStartItsMainLeavesNoRunWaiting) {
   SKIP_UNLESS_REPLACED();
   goro::run([] {});
-  auto release = goro::make_chan<int>();
-  goro::wait_group parked;
-  auto park = [release, &parked] {
-    release.recv();
-    parked.done();
-  };
+  parked_until_released parked;
+  auto park = parked.fn();
   bool threw = false;
   for (long started = 0; !threw && started < 200000; started++) {
     int nslabs = 0, cap = 0;
@@ -295,8 +305,7 @@ TEST(Spawn, RunThatCannotStartItsMainLeavesNoRunWaiting) {
   }
   ASSERT_TRUE(threw);
   EXPECT_EQ(goro::detail::deadlock_stats_read().runs_waiting, 0);
-  release.close();
-  parked.wait();
+  parked.release_all();
   goro::run([] {});  // and run() works afterwards
   EXPECT_EQ(goro::detail::deadlock_stats_read().runs_waiting, 0);
 }

@@ -40,34 +40,37 @@ void quiet_pause() {
   goro::blocking([] { std::this_thread::sleep_for(2ms); });
 }
 
-// A receiver parked on `c`, readied by main's send into main's P's
-// runnext, while main computes.
+// Trials of a receiver parked on `c`, readied by this goroutine's send
+// into its P's runnext while it computes: the receiver must run on the
+// other worker meanwhile.
+void readied_runs_while_waker_computes(int trials) {
+  for (int trial = 0; trial < trials; trial++) {
+    auto c = goro::make_chan<int>();
+    std::atomic<bool> waiting{false}, got{false};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      waiting = true;
+      c.recv();
+      got.store(true, std::memory_order_release);
+      wg.done();
+    });
+    // Give the receiver time to park, and any worker woken meanwhile
+    // time to give up spinning, without waking anyone (a sleep would:
+    // its timer wakes a worker). If the receiver has not parked, the
+    // send parks and the trial passes without testing anything.
+    while (!waiting.load()) goro::yield();
+    quiet_pause();
+    c.send(trial);
+    ASSERT_TRUE(spin_until(got, 10s)) << "trial " << trial << ": the receiver waited for its computing waker";
+    wg.wait();
+  }
+}
+
 TEST(Wakeup, ReadiedGoroutineRunsWhileWakerComputes) {
   goro_test::detach_off no_rescue;
   goro::set_maxprocs(2);
-  goro::run([] {
-    for (int trial = 0; trial < 20; trial++) {
-      auto c = goro::make_chan<int>();
-      std::atomic<bool> waiting{false}, got{false};
-      goro::wait_group wg;
-      wg.add(1);
-      goro::go([&] {
-        waiting = true;
-        c.recv();
-        got.store(true, std::memory_order_release);
-        wg.done();
-      });
-      // Give the receiver time to park, and any worker woken meanwhile
-      // time to give up spinning, without waking anyone (a sleep would:
-      // its timer wakes a worker). If the receiver has not parked, the
-      // send parks and the trial passes without testing anything.
-      while (!waiting.load()) goro::yield();
-      quiet_pause();
-      c.send(trial);
-      ASSERT_TRUE(spin_until(got, 10s)) << "trial " << trial << ": the receiver waited for its computing waker";
-      wg.wait();
-    }
-  });
+  goro::run([] { readied_runs_while_waker_computes(20); });
 }
 
 // The same once the Ps have made 2^32 switches. The thieves' looks kept
@@ -80,23 +83,8 @@ TEST(Wakeup, ReadiedGoroutineRunsWhileWakerComputesAfterFourBillionSwitches) {
   goro::set_maxprocs(2);
   goro::run([] {
     goro::detail::test_hooks::set_schedticks((uint64_t{1} << 32) + 100);
-    for (int trial = 0; trial < 5; trial++) {
-      auto c = goro::make_chan<int>();
-      std::atomic<bool> waiting{false}, got{false};
-      goro::wait_group wg;
-      wg.add(1);
-      goro::go([&] {
-        waiting = true;
-        c.recv();
-        got.store(true, std::memory_order_release);
-        wg.done();
-      });
-      while (!waiting.load()) goro::yield();
-      quiet_pause();
-      c.send(trial);
-      ASSERT_TRUE(spin_until(got, 10s)) << "trial " << trial << ": the receiver waited for its computing waker";
-      wg.wait();
-    }
+    readied_runs_while_waker_computes(5);
+    if (::testing::Test::HasFatalFailure()) return;
     // A short queue (8 goroutines started by a goroutine that then
     // computes) is taken by the idle worker too (through runnext or the
     // ring).

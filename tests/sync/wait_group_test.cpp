@@ -54,6 +54,31 @@ TEST(WaitGroup, NegativeCounterPanics) {
   }
 }
 
+// With a goroutine parked in wg.wait(): add(minus) must panic with Go's
+// message and release nobody; add(back) (which brings the counter to zero)
+// then releases the waiter. Called with the only worker held (maxprocs 1),
+// so nothing runs in between.
+void add_beyond_the_counter_releases_nobody(goro::wait_group& wg, int64_t minus, int64_t back) {
+  std::atomic<uint64_t> waiter{0};
+  std::atomic<bool> returned{false};
+  goro::go([&] {
+    waiter = goro::goroutine_id();
+    wg.wait();
+    returned = true;
+  });
+  auto reason = [&] {
+    for (const auto& g : goro::debug::goroutines())
+      if (g.id == waiter.load() && g.state == goro::debug::goroutine_state::waiting) return g.wait_reason;
+    return std::string();
+  };
+  ASSERT_TRUE(goro_test::wait_for([&] { return waiter.load() != 0 && reason() == "sync.WaitGroup.Wait"; }));
+  goro_test::expect_panic([&] { wg.add(minus); }, "sync: negative WaitGroup counter");
+  EXPECT_EQ(reason(), "sync.WaitGroup.Wait") << "the waiter was released";
+  EXPECT_FALSE(returned.load());
+  wg.add(back);
+  EXPECT_TRUE(goro_test::wait_for([&] { return returned.load(); }));
+}
+
 // Go's Add takes a negative delta in one step: Add(-2) on a counter of 1
 // panics with nobody released. goro took it a unit at a time, so the unit
 // that reached zero released the waiter before the next one panicked.
@@ -62,25 +87,7 @@ TEST(WaitGroup, AddBeyondTheCounterPanicsWithoutReleasingWaiters) {
   goro::run([] {
     goro::wait_group wg;
     wg.add(1);
-    std::atomic<uint64_t> waiter{0};
-    std::atomic<bool> returned{false};
-    goro::go([&] {
-      waiter = goro::goroutine_id();
-      wg.wait();
-      returned = true;
-    });
-    auto reason = [&] {
-      for (const auto& g : goro::debug::goroutines())
-        if (g.id == waiter.load() && g.state == goro::debug::goroutine_state::waiting) return g.wait_reason;
-      return std::string();
-    };
-    ASSERT_TRUE(goro_test::wait_for([&] { return waiter.load() != 0 && reason() == "sync.WaitGroup.Wait"; }));
-    goro_test::expect_panic([&] { wg.add(-2); }, "sync: negative WaitGroup counter");
-    // (Nothing ran since: this goroutine holds the only worker.)
-    EXPECT_EQ(reason(), "sync.WaitGroup.Wait") << "the waiter was released";
-    EXPECT_FALSE(returned.load());
-    wg.add(1);  // -1 + 1: zero, with the waiter still counted
-    EXPECT_TRUE(goro_test::wait_for([&] { return returned.load(); }));
+    add_beyond_the_counter_releases_nobody(wg, -2, 1);  // -1 + 1: zero, with the waiter still counted
   });
   goro::set_maxprocs(2);
 }
@@ -101,25 +108,7 @@ TEST(WaitGroup, AddBeyondALargeCounterPanicsWithoutReleasingWaiters) {
       for (int i = 0; i < 100; i++) wg.done();
     });
     helper.wait();
-    std::atomic<uint64_t> waiter{0};
-    std::atomic<bool> returned{false};
-    goro::go([&] {
-      waiter = goro::goroutine_id();
-      wg.wait();
-      returned = true;
-    });
-    auto reason = [&] {
-      for (const auto& g : goro::debug::goroutines())
-        if (g.id == waiter.load() && g.state == goro::debug::goroutine_state::waiting) return g.wait_reason;
-      return std::string();
-    };
-    ASSERT_TRUE(goro_test::wait_for([&] { return waiter.load() != 0 && reason() == "sync.WaitGroup.Wait"; }));
-    goro_test::expect_panic([&] { wg.add(-3500); }, "sync: negative WaitGroup counter");
-    // (Nothing ran since: this goroutine holds the only worker.)
-    EXPECT_EQ(reason(), "sync.WaitGroup.Wait") << "the waiter was released";
-    EXPECT_FALSE(returned.load());
-    wg.add(600);  // 2,900 - 3,500 + 600: zero, with the waiter still counted
-    EXPECT_TRUE(goro_test::wait_for([&] { return returned.load(); }));
+    add_beyond_the_counter_releases_nobody(wg, -3500, 600);  // 2,900 - 3,500 + 600: zero
   });
   goro::set_maxprocs(2);
 }
