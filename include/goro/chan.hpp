@@ -197,6 +197,7 @@ class chan_handle {
     handle_gone(&c_);  // before the release: the tracker never counts a released reference
     if (c_) chan_release(c_);
   }
+  // Exchanges the channels two handles name (no reference count changes).
   void swap(chan_handle& o) noexcept { std::swap(c_, o.c_); }
 
   // Number of values buffered now (Go's len(ch)); 0 for nil and

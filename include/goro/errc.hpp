@@ -18,7 +18,7 @@ namespace goro {
 enum class errc : int {
   canceled = 1,           // Go's context.Canceled: "context canceled"
   deadline_exceeded = 2,  // Go's context.DeadlineExceeded: "context deadline exceeded"
-  closed = 3,             // Go's poll.ErrFileClosing: "use of closed file" (goro::wait_fd after goro::unwatch_fd)
+  closed = 3,             // Go's poll.ErrFileClosing: "use of closed file" (a goro::wait_fd interrupted by goro::unwatch_fd)
 };
 
 // The category of goro::errc, named "goro". A single object: compare

@@ -58,8 +58,9 @@ class errgroup {
   }
 
   // Starts f only if the limit allows it now (Go's g.TryGo): true if
-  // started, false (f not called) if limit tasks are running. Never
-  // blocks.
+  // started, false (f not called) if limit tasks are running. Never waits
+  // for a slot (it takes the group's internal goro::mutex, held only
+  // briefly, and starts a goroutine).
   template <class F>
   bool try_go(F&& f) {
     chan<unit> slot = s_->limit();

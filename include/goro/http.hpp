@@ -9,7 +9,7 @@
 //     });
 //     goro::http::server srv(mux);
 //     auto [ln, err] = goro::net::listen("tcp", "127.0.0.1:0");
-//     goro::go([srv, ln = ln] { srv.serve(ln); });   // returns goro::errc::closed after shutdown
+//     goro::go([srv, ln = ln] { srv.serve(ln); });   // returns goro::http::error::server_closed after shutdown
 //
 //     goro::http::client c;
 //     auto [ctx, cancel] = goro::with_timeout(goro::background(), 2s);
@@ -118,6 +118,8 @@ class header_map {
   // Removes every field named `name` (Go's Header.Del).
   void remove(std::string_view name);
 
+  // The number of fields (a name set twice counts twice), and the fields
+  // in the order they were added: for (const auto& [name, value] : h).
   size_t size() const noexcept { return fields_.size(); }
   bool empty() const noexcept { return fields_.empty(); }
   std::vector<field>::const_iterator begin() const noexcept { return fields_.begin(); }
@@ -290,8 +292,10 @@ class server {
   std::error_code listen_and_serve(std::string_view addr) const;
 
   // Graceful shutdown (Go's Shutdown): closes the listeners (serve
-  // returns), closes idle connections and those with no request byte yet,
-  // and waits until every request in progress has been answered and its
+  // returns), closes idle connections, and connections with no request
+  // byte yet once they have been open 5 s (Go's grace for a client about
+  // to send: a request that comes meanwhile is served, with "Connection:
+  // close"), and waits until every request in progress has been answered and its
   // connection closed, or until ctx is done. In the second case it closes
   // the remaining connections, cancels their requests' contexts and
   // returns ctx.err() without waiting for their handlers. Returns {} when

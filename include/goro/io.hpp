@@ -77,7 +77,9 @@ std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns);
 // Returns:
 //   {}                                  ready: retry the operation;
 //   goro::errc::closed                  unwatch_fd/close_fd(fd) was called
-//                                       (before or during the wait);
+//                                       during the wait (a wait that
+//                                       starts afterwards registers the
+//                                       fd number again);
 //   std::errc::bad_file_descriptor      fd is not open.
 // A regular file is always ready (epoll cannot watch one): {} at once.
 inline std::error_code wait_fd(int fd, io mode) { return detail::wait_fd_ns(fd, mode, 0); }

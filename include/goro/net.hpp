@@ -316,6 +316,7 @@ class packet_conn : public socket_handle {
   // buffer is full). Returns the bytes sent.
   std::pair<size_t, std::error_code> write_to(const void* buf, size_t n, const address& to) const;
 
+  // The address the socket is bound to (Go's LocalAddr); empty on error.
   address local_addr() const;
 
  private:

@@ -124,6 +124,8 @@ class rate_limiter {
   rate_limiter& operator=(rate_limiter&&) noexcept = default;
   ~rate_limiter() = default;
 
+  // The rate in tokens per second (Go's Limiter.Limit), and the bucket's
+  // size (Limiter.Burst), as last set.
   double limit() const;
   int burst() const;
   // Tokens available now (negative while reservations are outstanding).

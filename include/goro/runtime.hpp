@@ -83,7 +83,8 @@ namespace detail {
 [[gnu::noinline]] int run_main(void (*invoke)(void* ctx, int* status), void* ctx);
 }
 
-// Runs main_fn as the program's main goroutine (goroutine 1 of this run) and
+// Runs main_fn as the program's main goroutine (goroutine 1 when it is the
+// process's first goroutine; goroutine_info::is_main says which it is) and
 // returns when it returns: its int result, or 0 if it returns void. Starts
 // the runtime if needed; the runtime stays up for later run() calls, and
 // goroutines still running when main_fn returns keep running (in Go the
@@ -141,8 +142,8 @@ int set_max_threads(int n);
 // Channel operations and go() check the same request when they return.
 void preempt_point();
 
-// The running goroutine's id (the main goroutine of run() is 1, as in Go);
-// 0 on a plain OS thread.
+// The running goroutine's id (ids count up from 1 over the whole process:
+// the first run()'s main goroutine is 1, as in Go); 0 on a plain OS thread.
 uint64_t goroutine_id();
 
 // Number of goroutines that exist now: running, runnable or blocked
@@ -156,8 +157,8 @@ int64_t num_goroutine();
 int maxprocs();
 
 // Sets maxprocs to n and returns the previous value; n < 1 only queries
-// (as runtime.GOMAXPROCS). Takes effect at the workers' next scheduling
-// point.
+// (as runtime.GOMAXPROCS); n above 512 is taken as 512. Takes effect at
+// the workers' next scheduling point.
 int set_maxprocs(int n);
 
 // Default stack size for new goroutines, in bytes (rounded up to whole

@@ -117,6 +117,7 @@ class recv_case {
   recv_case& operator=(const recv_case&) = delete;
   // For select_case only, before use (no value inside).
   recv_case(detail::case_transfer, recv_case& o) : c_(o.c_), f_(std::move(o.f_)) {}
+  // For goro::select only (how it reads and completes the case).
   void fill(detail::scase& s) {
     s.c = c_;
     s.elem = slot_.addr();
@@ -153,6 +154,7 @@ class send_case {
   send_case& operator=(const send_case&) = delete;
   // For select_case only, before use.
   send_case(detail::case_transfer, send_case& o) : c_(o.c_), p_(o.p_), own_(std::move(o.own_)), f_(std::move(o.f_)) {}
+  // For goro::select only (how it reads and completes the case).
   void fill(detail::scase& s) {
     s.c = c_;
     s.elem = own_ ? std::addressof(*own_) : p_;
@@ -573,6 +575,7 @@ class select_case {
   template <class F>
   select_case(default_case<F> c) : p_(new default_model<F>(c)) {}  // NOLINT
 
+  // For goro::select only (how it reads and runs the case), not for use.
   bool is_default() const { return p_->is_default(); }
   void fill(detail::scase& s) { p_->fill(s); }
   void complete(const detail::scase& s) { p_->complete(s); }

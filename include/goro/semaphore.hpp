@@ -46,7 +46,9 @@ class weighted_semaphore {
   // are free (as x/sync's Acquire since v0.5.0).
   std::error_code acquire(const context& ctx, int64_t n = 1);
 
-  // Takes n units if they are free and nobody waits; never blocks.
+  // Takes n units if they are free and nobody waits; never waits for units
+  // (it takes the semaphore's internal goro::mutex, held only briefly by
+  // acquire and release).
   bool try_acquire(int64_t n = 1);
 
   // Gives back n units, waking the waiters they satisfy, in order. Throws

@@ -97,6 +97,7 @@ runtime_stats stats();
 // `goro_goroutines_waiting{reason="chan receive"}` and
 // `goro_waits_total{reason=...}`.
 void write_prometheus(std::ostream& os, const runtime_stats& s);
+// write_prometheus's text, as a string.
 std::string prometheus_text(const runtime_stats& s);
 
 }  // namespace goro::debug

@@ -256,6 +256,7 @@ class ticker : public detail::timer_handle {
   // the same channel every time. Throws std::bad_alloc, or panic_error on
   // a null ticker.
   recv_chan<time_point> c() const { return chan_of("time: Ticker.C of uninitialized Ticker"); }
+  // The same as c().
   recv_chan<time_point> chan() const { return c(); }
 
   // Turns the ticker off (Go's Stop): no tick is sent after stop() returns,
