@@ -383,7 +383,9 @@ class recv_chan : public detail::chan_handle<T> {
   // drained. Blocks as recv().
   std::optional<T> recv_opt() const { return this->recv_opt_impl(); }
   // Non-blocking receive: a value, would_block, or closed (Go's select with
-  // a default case). Never blocks; on the nil channel: would_block.
+  // a default case). Never blocks, and never switches goroutines (not a
+  // safe point: a loop that polls with it calls goro::preempt_point()); on
+  // the nil channel: would_block.
   try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
 
   // for (T v : ch) receives until the channel is closed and drained (Go's
@@ -423,7 +425,8 @@ class send_chan : public detail::chan_handle<T> {
     this->send_impl(v);
   }
   // Non-blocking send: true if sent, false if it would block (v untouched).
-  // Throws as send() on a closed channel. On the nil channel: false.
+  // Throws as send() on a closed channel. On the nil channel: false. Never
+  // switches goroutines (not a safe point, as try_recv).
   bool try_send(T&& v) const { return this->try_send_impl(std::move(v)); }
   bool try_send(const T& v) const
     requires std::copy_constructible<T>

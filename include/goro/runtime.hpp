@@ -139,7 +139,9 @@ int set_max_threads(int n);
 //     goro::preempt_point();
 //   }
 //
-// Channel operations and go() check the same request when they return.
+// send, recv (and a range-for), select (also one that finds a case ready
+// or takes its default) and go() check the same request when they return;
+// try_send and try_recv never switch goroutines.
 void preempt_point();
 
 // The running goroutine's id (ids count up from 1 over the whole process:

@@ -246,7 +246,10 @@ int select_go(scase* cs, int n, bool block) {
     }
   }
   if (np == 0) {
-    if (!block) return -1;
+    if (!block) {
+      preempt_check();  // a safe point, as a channel operation's end
+      return -1;
+    }
     block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
   }
 
@@ -256,6 +259,9 @@ int select_go(scase* cs, int n, bool block) {
     op_result r = try_case(sc);
     if (r != op_result::would_block) {
       sc.ok = r == op_result::ok;
+      // A safe point, as the end of a send or receive: a loop of selects
+      // that always find a case ready yields when the monitor asks.
+      preempt_check();
       return pollorder[i];
     }
   }
@@ -306,7 +312,10 @@ int select_go(scase* cs, int n, bool block) {
       bool still = ring_positions(cs, pollorder, np) == positions;
       locks.unlock();
       rl.ready_all();
-      if (still) return -1;
+      if (still) {
+        preempt_check();  // a polling loop (select with a default) yields when asked
+        return -1;
+      }
       // A ring moved meanwhile in a way that could have made a case ready:
       // look again (each round follows another goroutine's progress), at a
       // safe point first, so that a long run of them yields when asked.

@@ -15,6 +15,7 @@
 #include "goro/debug.hpp"
 #include "goro/goro.hpp"
 #include "goro/select.hpp"
+#include "sched/detach_off.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -386,6 +387,45 @@ TEST(Select, FromPlainThreads) {
   t1.join();
   t2.join();
   EXPECT_EQ(sum, 3L * n);
+}
+
+// A select is a safe point, as a send or receive is: a loop of selects
+// that never park (a ready case, or a default) yields when the monitor
+// asks, so the goroutines queued behind it on its P run. Before, only a
+// select that went around a second time checked (found by a review of the
+// docs, 2026-12-06), and such a loop on the only P stranded them (the
+// monitor's detach, off here, is the only other rescue). Two tests: a
+// failed first one's go() (a safe point) would rescue the second.
+// Runs select(one_round) on the only P, detach off, until a goroutine
+// queued behind it has run (10 s bound): true if it ran.
+template <class Round>
+bool select_loop_lets_the_queued_one_run(Round one_round) {
+  goro_test::detach_off no_rescue;
+  goro::set_maxprocs(1);
+  bool ran = false;
+  goro::run([&] {
+    std::atomic<bool> other_ran{false};
+    goro::go([&other_ran] { other_ran.store(true); });
+    auto start = std::chrono::steady_clock::now();
+    while (!other_ran.load() && std::chrono::steady_clock::now() - start < 10s) one_round();
+    ran = other_ran.load();
+  });
+  goro::set_maxprocs(2);
+  return ran;
+}
+
+TEST(Select, LoopWithAReadyCaseYieldsWhenAsked) {
+  auto closed = goro::make_chan<int>();  // always ready: a receive from it never waits
+  closed.close();
+  auto empty = goro::make_chan<int>();
+  EXPECT_TRUE(select_loop_lets_the_queued_one_run([&] { goro::select(goro::on_recv(closed), goro::on_recv(empty)); }))
+      << "a loop of selects with a ready case never yielded";
+}
+
+TEST(Select, LoopWithADefaultYieldsWhenAsked) {
+  auto empty = goro::make_chan<int>();
+  EXPECT_TRUE(select_loop_lets_the_queued_one_run([&] { goro::select(goro::on_recv(empty), goro::on_default([] {})); }))
+      << "a loop of selects with a default never yielded";
 }
 
 }  // namespace
