@@ -72,9 +72,10 @@ void signal_notify(const send_chan<int>& c, std::initializer_list<int> signals =
 // had before. A channel that is not registered is left alone.
 void signal_stop(const send_chan<int>& c);
 
-// Undoes the registrations for these signals (all signals when none are
-// listed): of every channel and of every signal_notify_context context
-// (which is then no longer cancelled by them), and puts back each
+// Undoes the registrations for these signals (every signal that can be
+// taken when none are listed, SIGPROF and SIGTRAP included): of every
+// channel and of every signal_notify_context context (which is then no
+// longer cancelled by them), and puts back each
 // signal's earlier action (Go's signal.Reset). A signal nobody is
 // registered for is left alone (an ignored one stays ignored).
 // Throws std::system_error(EINVAL) for a signal that cannot be taken.
@@ -84,7 +85,8 @@ void signal_reset(std::initializer_list<int> signals = {});
 // registrations are undone as by signal_reset, then their action is set
 // to SIG_IGN. A later signal_notify takes them again; when that
 // registration goes, they are ignored again. With no signals listed,
-// every signal that can be taken. Throws std::system_error(EINVAL).
+// every signal that can be taken, SIGPROF and SIGTRAP included (as Go's
+// Ignore()). Throws std::system_error(EINVAL).
 void signal_ignore(std::initializer_list<int> signals = {});
 
 // Whether sig is ignored now (its action is SIG_IGN), by signal_ignore

@@ -175,10 +175,17 @@ bool takeable(int sig) {
   }
 }
 
-// The mask of `signals`, or of every takeable signal but SIGTRAP and
-// SIGPROF when the list is empty and `empty_is_all`. Throws
-// std::system_error(EINVAL) naming `who` for a signal that cannot be taken.
-uint64_t mask_of(std::initializer_list<int> signals, bool empty_is_all, const char* who) {
+// What an empty list of signals means: for signal_notify and
+// signal_notify_context, every takeable signal but SIGTRAP and SIGPROF (a
+// debugger's and a profiler's); for signal_reset and signal_ignore, every
+// takeable one, as Go's Reset() and Ignore() with no arguments (a
+// registration made for SIGPROF by name is undone too).
+enum class empty_list { all_but_debug_and_profile, all };
+
+// The mask of `signals`, or of what `empty` says when the list is empty.
+// Throws std::system_error(EINVAL) naming `who` for a signal that cannot
+// be taken.
+uint64_t mask_of(std::initializer_list<int> signals, empty_list empty, const char* who) {
   uint64_t mask = 0;
   for (int sig : signals) {
     if (!takeable(sig))
@@ -186,9 +193,10 @@ uint64_t mask_of(std::initializer_list<int> signals, bool empty_is_all, const ch
                               std::string(who) + ": signal " + std::to_string(sig) + " cannot be taken");
     mask |= bit(sig);
   }
-  if (signals.size() == 0 && empty_is_all) {
+  if (signals.size() == 0) {
+    const bool all = empty == empty_list::all;
     for (int sig = 1; sig <= kMaxSig; sig++)
-      if (takeable(sig) && sig != SIGTRAP && sig != SIGPROF) mask |= bit(sig);
+      if (takeable(sig) && (all || (sig != SIGTRAP && sig != SIGPROF))) mask |= bit(sig);
   }
   return mask;
 }
@@ -402,7 +410,7 @@ namespace goro {
 
 std::pair<context, cancel_func> signal_notify_context(const context& parent, std::initializer_list<int> signals) {
   using namespace detail;
-  uint64_t mask = mask_of(signals, true, "goro::signal_notify_context");
+  uint64_t mask = mask_of(signals, empty_list::all_but_debug_and_profile, "goro::signal_notify_context");
   auto [ctx, cancel] = ctx_access::pair(ctx_with_cancel_extended(ctx_access::node(parent)));
   auto* n = static_cast<cancel_node*>(ctx_access::node(ctx));
   auto s = std::make_unique<signal_reg>(signal_reg{n, nullptr, 0});
@@ -422,7 +430,7 @@ std::pair<context, cancel_func> signal_notify_context(const context& parent, std
 void signal_notify(const send_chan<int>& c, std::initializer_list<int> signals) {
   using namespace detail;
   if (c.is_nil()) throw panic_error("os/signal: Notify using nil channel");
-  uint64_t mask = mask_of(signals, true, "goro::signal_notify");
+  uint64_t mask = mask_of(signals, empty_list::all_but_debug_and_profile, "goro::signal_notify");
   hchan* hc = chan_access::core(c);
   auto fresh = std::make_unique<signal_reg>(signal_reg{nullptr, hc, 0});
   registry& r = detail::reg();
@@ -467,11 +475,11 @@ void signal_stop(const send_chan<int>& c) {
 }
 
 void signal_reset(std::initializer_list<int> signals) {
-  detail::undo_registrations(detail::mask_of(signals, true, "goro::signal_reset"), false);
+  detail::undo_registrations(detail::mask_of(signals, detail::empty_list::all, "goro::signal_reset"), false);
 }
 
 void signal_ignore(std::initializer_list<int> signals) {
-  detail::undo_registrations(detail::mask_of(signals, true, "goro::signal_ignore"), true);
+  detail::undo_registrations(detail::mask_of(signals, detail::empty_list::all, "goro::signal_ignore"), true);
 }
 
 bool signal_ignored(int sig) {

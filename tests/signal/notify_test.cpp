@@ -191,6 +191,26 @@ TEST(SignalNotify, ResetUndoesEveryRegistrationOfTheSignal) {
   stop();
 }
 
+// signal_reset() with no signals listed undoes every registration, one
+// made for SIGPROF by name too (Go's Reset()): SIGPROF gets its earlier
+// action back. Before, an empty list meant every signal but SIGPROF and
+// SIGTRAP, as for signal_notify, and goro's handler stayed (found by a
+// review of the docs, 2026-12-06).
+TEST(SignalNotify, ResetWithNoSignalsListedUndoesSigprofToo) {
+  struct sigaction before{};
+  ASSERT_EQ(sigaction(SIGPROF, nullptr, &before), 0);
+  auto c = goro::make_chan<int>(1);
+  goro::signal_notify(c, {SIGPROF});
+  struct sigaction during{};
+  ASSERT_EQ(sigaction(SIGPROF, nullptr, &during), 0);
+  ASSERT_NE(during.sa_handler, before.sa_handler) << "goro's handler was not installed";
+  goro::signal_reset();
+  struct sigaction after{};
+  ASSERT_EQ(sigaction(SIGPROF, nullptr, &after), 0);
+  EXPECT_EQ(after.sa_handler, before.sa_handler) << "goro's handler stayed for SIGPROF";
+  EXPECT_EQ(after.sa_flags & SA_SIGINFO, before.sa_flags & SA_SIGINFO);
+}
+
 // Registrations come and go from goroutines while a thread keeps raising:
 // every registration sees a signal, nothing crashes, and a probe keeps the
 // signal taken throughout.
