@@ -182,7 +182,8 @@ class timer : public detail::timer_handle {
   // value not yet received. Returns what stop() would have returned. An
   // after_func timer runs f again (in a new goroutine) when d has passed.
   // Zero or negative d fires at once. Never blocks. Throws panic_error on a
-  // null timer.
+  // null timer. Running out of memory while queueing the timer (its
+  // worker's timer queue cannot grow) ends the program (std::terminate).
   //
   //   t.reset(100ms);   // restart an idle timeout
   template <class Rep, class Period>
@@ -217,8 +218,9 @@ timer new_timer(std::chrono::duration<Rep, Period> d) {
 // an lvalue each time the timer fires, possibly concurrently if reset()
 // re-arms it while a previous call still runs. An exception escaping f
 // ends the program as one escaping any goroutine does. Never blocks;
-// callable from goroutines and plain threads. Throws std::bad_alloc or
-// what copying/moving f throws.
+// callable from goroutines and plain threads. Throws std::bad_alloc (for
+// the record) or what copying/moving f throws; running out of memory
+// while queueing the timer ends the program (std::terminate).
 //
 //   auto debounce = goro::after_func(200ms, [] { save(); });
 //   debounce.reset(200ms);   // another edit: push the save back
@@ -270,7 +272,8 @@ class ticker : public detail::timer_handle {
   // Stops the ticker and restarts it with period d (Go's Reset): the next
   // tick comes d from now. Works on a stopped ticker too. Throws
   // panic_error("non-positive interval for Ticker.Reset") for d <= 0, or on
-  // a null ticker.
+  // a null ticker; running out of memory while queueing the timer ends
+  // the program (std::terminate).
   template <class Rep, class Period>
   void reset(std::chrono::duration<Rep, Period> d) const {
     if (d <= d.zero()) throw panic_error("non-positive interval for Ticker.Reset");

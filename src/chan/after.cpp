@@ -76,7 +76,15 @@ hchan* chan_after(int64_t deadline_ns) {
   t->arg = c;
   c->after_timer_ = t;
   chan_retain(c);  // the timer's reference
-  timer_add(t);
+  try {
+    timer_add(t);  // throws std::bad_alloc if its P's queue cannot grow
+  } catch (...) {
+    // Never queued: the timer's reference goes, then the caller's, the
+    // last, which frees the channel and its timer.
+    c->refs_.fetch_sub(1, std::memory_order_relaxed);
+    chan_release(c);
+    throw;
+  }
   return c;
 }
 
