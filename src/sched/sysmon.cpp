@@ -138,20 +138,18 @@ bool retake(int64_t now) {
       pp->sysmon_next = next;
       pp->sysmon_when = now;
     } else if (now - pp->sysmon_when > kForcePreemptNs &&
-               (has_local_work(pp, now) || global_work_starving() || stranded_timers) &&
-               pp->blocking_m.load(std::memory_order_acquire) != nullptr) {
-      sysretake = true;
-    } else if (now - pp->sysmon_when > kForcePreemptNs && pp->blocking_m.load(std::memory_order_acquire) == nullptr &&
                (has_local_work(pp, now) || global_work_starving() || stranded_timers)) {
-      // First ask the goroutine to yield at its next safe point (a
-      // channel operation, go(), goro::preempt_point()): that keeps
-      // maxprocs. Only a goroutine that computes 10 ms more without one
-      // gets its P's work handed to an extra P, and only maxprocs such
-      // grants at a time: threads stay bounded (maxprocs running + that
-      // many computing + those in blocking sections), and goroutines queued
-      // behind more computing goroutines than that wait, as in Go before
-      // 1.14 (design.md, section 2).
-      if (!pp->preempt.load(std::memory_order_relaxed)) {
+      if (pp->blocking_m.load(std::memory_order_acquire) != nullptr) {
+        sysretake = true;  // handed off below, from its section
+      } else if (!pp->preempt.load(std::memory_order_relaxed)) {
+        // First ask the goroutine to yield at its next safe point (a
+        // channel operation, go(), goro::preempt_point()): that keeps
+        // maxprocs. Only a goroutine that computes 10 ms more without one
+        // gets its P's work handed to an extra P, and only maxprocs such
+        // grants at a time: threads stay bounded (maxprocs running + that
+        // many computing + those in blocking sections), and goroutines
+        // queued behind more computing goroutines than that wait, as in
+        // Go before 1.14 (design.md, section 2).
         pp->preempt.store(true, std::memory_order_relaxed);
         handed = true;  // poll fast until it answers
       } else if (now - pp->sysmon_when > 2 * kForcePreemptNs && !detach_off() &&
