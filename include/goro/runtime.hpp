@@ -62,7 +62,8 @@ struct spawn_options {
   // Stack size in bytes (rounded up to pages); 0 means the default
   // (set_default_stack_size; 128 KiB unless changed, 256 KiB in
   // sanitizer builds). Stacks are committed
-  // lazily: a goroutine pays only for the pages it touches.
+  // lazily: a goroutine pays only for the pages it touches. Above 1 TiB,
+  // go_with throws goro::resource_error.
   std::size_t stack_size = 0;
 };
 
@@ -166,6 +167,7 @@ int set_maxprocs(int n);
 // Default stack size for new goroutines, in bytes (rounded up to whole
 // pages, at least 16 KiB). Returns the previous value. $GORO_STACK_SIZE
 // sets it at start-up. Only virtual address space is reserved up front.
+// Throws std::invalid_argument above 1 TiB.
 std::size_t set_default_stack_size(std::size_t bytes);
 
 // Gives the memory of goroutine stacks that are free now back to the

@@ -1359,6 +1359,7 @@ void set_schedticks(uint64_t tick) {
   for (int32_t i = 0; i < n; i++) p_for_index(i)->schedtick.store(tick, std::memory_order_relaxed);
 }
 std::atomic<bool> timer_grow_fails{false};
+std::atomic<bool> stack_lists_grow_fails{false};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }
 

@@ -49,6 +49,8 @@
 #include <cstring>
 #include <algorithm>
 #include <functional>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,7 @@
 #include "goro/panic.hpp"
 #include "goro/runtime.hpp"
 #include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 
 #if defined(GORO_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -86,6 +89,11 @@ constexpr size_t kDefaultStack = 256 * 1024;
 constexpr size_t kDefaultStack = 128 * 1024;
 #endif
 constexpr size_t kMinStack = 16 * 1024;
+// The largest stack a goroutine may ask for: far beyond any real need (Go
+// stops a stack at 1 GB), and small enough that rounding it up to pages
+// and adding its guard cannot wrap around (SIZE_MAX used to become a
+// 16 KiB or 0-byte stack).
+constexpr size_t kMaxStack = size_t{1} << 40;
 constexpr size_t kChunkBytes = size_t{256} << 20;  // virtual bytes per pool chunk
 constexpr int64_t kCreditBatch = 32;
 constexpr int kStackPrefetchAhead = 4;  // binds ahead (stack_bind)
@@ -157,7 +165,18 @@ std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pooled_si
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 // Makes `guard` (one page) fault on access. False if no guard could be had.
-bool install_guard(char* guard) {
+//
+// Without MADV_GUARD_INSTALL (Linux before 6.13) the guard is mprotect'ed,
+// which splits the mapping around it: a pooled stack's guard costs two of
+// the kernel's maps for as long as the process lives (the chunk is never
+// unmapped), so those are counted against a budget of a quarter of the
+// maps (`budgeted`). A dedicated stack's guard is not: it costs its one
+// extra map only while the stack lives, and goes with it (it used to be
+// counted and never given back, so after some 16,000 goroutines with
+// stacks of their own over a program's life no new stack had a guard).
+constexpr int64_t kMapsPerGuard = 2;
+
+bool install_guard(char* guard, bool budgeted) {
   if (pool.guards != guard_mode::mprotect) {
     if (madvise(guard, pool.page, MADV_GUARD_INSTALL) == 0) {
       pool.guards = guard_mode::madvise;
@@ -166,9 +185,10 @@ bool install_guard(char* guard) {
     if (pool.guards == guard_mode::unknown && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
       pool.guards = guard_mode::mprotect;
   }
-  if (pool.guards == guard_mode::mprotect && pool.mprotect_guards < pool.mprotect_budget) {
+  if (pool.guards == guard_mode::mprotect &&
+      (!budgeted || pool.mprotect_guards + kMapsPerGuard <= pool.mprotect_budget)) {
     if (mprotect(guard, pool.page, PROT_NONE) == 0) {
-      pool.mprotect_guards++;
+      if (budgeted) pool.mprotect_guards += kMapsPerGuard;
       return true;
     }
   }
@@ -192,7 +212,7 @@ void* carve_locked() {
     }
     char* slot = r.next;
     r.next += pool.slot;
-    install_guard(slot);
+    install_guard(slot, true);
     return slot + pool.slot;
   }
   return nullptr;
@@ -244,6 +264,23 @@ void map_chunk_locked() {
   size_t nslots = kChunkBytes / pool.slot;
   if (nslots == 0) nslots = 1;
   size_t bytes = nslots * pool.slot;
+  // The free lists never hold more than every stack there is: with room
+  // for that, freeing a stack (on a goroutine's exit path) never allocates.
+  // Grown first, with the chunk's region entry: once the chunk is mapped
+  // nothing can fail, so the capacity never counts stacks the lists have
+  // no room for (a failed growth after the count used to end the program
+  // later, when the stacks came back).
+  const size_t grown = static_cast<size_t>(pool.capacity) + nslots;
+  bool lists = pool.free_tops.reserve(grown) && pool.released.reserve(grown) &&
+               !test_hooks::stack_lists_grow_fails.load(std::memory_order_relaxed);
+  if (lists) {
+    try {
+      pool.uncarved.reserve(pool.uncarved.size() + 1);
+    } catch (const std::bad_alloc&) {
+      lists = false;
+    }
+  }
+  if (!lists) throw goro::resource_error("goro: out of memory for the stack pool's free lists");
   void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) {
     int err = errno;
@@ -252,13 +289,8 @@ void map_chunk_locked() {
   madvise(mem, bytes, MADV_NOHUGEPAGE);  // a huge page would commit 2 MiB per stack top
   pool.frozen = true;
   char* base = static_cast<char*>(mem);
-  pool.uncarved.push_back(stack_pool::region{base, base + bytes});
+  pool.uncarved.push_back(stack_pool::region{base, base + bytes});  // room reserved above
   pool.capacity += static_cast<int64_t>(nslots);
-  // The free lists never hold more than every stack there is: with room
-  // for that, freeing a stack (on a goroutine's exit path) never allocates.
-  if (!pool.free_tops.reserve(static_cast<size_t>(pool.capacity)) ||
-      !pool.released.reserve(static_cast<size_t>(pool.capacity)))
-    throw goro::resource_error("goro: out of memory for the stack pool's free lists");
 }
 
 void reserve_locked(int64_t n) {
@@ -295,11 +327,16 @@ void stack_pool_init() {
   pool.page = pg > 0 ? static_cast<size_t>(pg) : 4096;
   if (const char* v = getenv("GORO_STACK_SIZE"); v != nullptr && *v != '\0') {
     char* end = nullptr;
+    errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (*end == 'k' || *end == 'K') n <<= 10, end++;
-    else if (*end == 'm' || *end == 'M') n <<= 20, end++;
+    if (errno == ERANGE) n = 0;
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K') shift = 10, end++;
+    else if (*end == 'm' || *end == 'M') shift = 20, end++;
+    if (n > (kMaxStack >> shift)) n = 0;  // over the limit: refused below
+    n <<= shift;
     if (*end != '\0' || n == 0)
-      print_stderr("goro: ignoring GORO_STACK_SIZE=%s (want bytes, e.g. 262144 or 256k)\n", v);
+      print_stderr("goro: ignoring GORO_STACK_SIZE=%s (want bytes up to 1 TiB, e.g. 262144 or 256k)\n", v);
     else
       pool.size.store(round_up(std::max<size_t>(n, kMinStack), pool.page), std::memory_order_relaxed);
   }
@@ -309,7 +346,7 @@ void stack_pool_init() {
     if (fscanf(f, "%ld", &maps) != 1) maps = 65530;
     fclose(f);
   }
-  pool.mprotect_budget = maps / 4;
+  pool.mprotect_budget = maps / 4;  // in maps: a quarter of them at most for guards
 }
 
 size_t stack_default_size() {
@@ -319,7 +356,10 @@ size_t stack_default_size() {
 
 bool stack_size_is_pooled(size_t size) { return size == pooled_size(); }
 
-size_t stack_round(size_t size) { return round_up(std::max(size, kMinStack), pool.page); }
+size_t stack_round(size_t size) {
+  if (size > kMaxStack) return size;  // refused by stack_alloc_dedicated; rounding could wrap
+  return round_up(std::max(size, kMinStack), pool.page);
+}
 
 size_t stack_guard_size() { return pool.page; }
 
@@ -360,6 +400,9 @@ int64_t stack_reserved_count() {
 }
 
 void stack_alloc_dedicated(g* gp, size_t size) {
+  if (size > kMaxStack)
+    throw goro::resource_error("goro: a goroutine stack of " + std::to_string(size) +
+                               " bytes is over the limit of 1 TiB");
   size = round_up(std::max(size, kMinStack), pool.page);
   size_t bytes = size + pool.page;
   void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -369,7 +412,7 @@ void stack_alloc_dedicated(g* gp, size_t size) {
   }
   {
     lock_guard lk(pool.lock);
-    install_guard(static_cast<char*>(mem));
+    install_guard(static_cast<char*>(mem), false);
   }
   gp->stack_lo = static_cast<char*>(mem) + pool.page;
   gp->stack_hi = gp->stack_lo + size;
@@ -720,6 +763,9 @@ void free_os_memory() {
 std::size_t set_default_stack_size(std::size_t bytes) {
   using namespace detail;
   ensure_runtime();
+  if (bytes > kMaxStack)
+    throw std::invalid_argument("goro::set_default_stack_size: " + std::to_string(bytes) +
+                                " bytes is over the limit of 1 TiB");
   lock_guard lk(pool.lock);
   size_t old = g_default_size.load(std::memory_order_relaxed);
   if (old == 0) old = pooled_size();

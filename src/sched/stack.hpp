@@ -5,9 +5,11 @@
 // MAP_NORESERVE and carved into slots of [guard page][stack]. The guard is
 // installed with madvise(MADV_GUARD_INSTALL) (Linux 6.13+), which does not
 // split the mapping, so a million stacks cost a few hundred kernel maps;
-// on older kernels it falls back to mprotect(PROT_NONE), which costs one
-// extra map per stack, within a budget of a quarter of vm.max_map_count;
-// past the budget stacks go without a guard (reported once on stderr).
+// on older kernels it falls back to mprotect(PROT_NONE), which splits the
+// chunk (two maps per pooled stack), within a budget of a quarter of
+// vm.max_map_count counted in maps; past the budget pooled stacks go
+// without a guard (reported once on stderr). A dedicated stack's guard
+// goes with its mapping and is not counted.
 //
 // A goroutine reserves a stack when it is created (g_reserve: so running
 // out of memory is an error the caller of go() sees), but is bound to one

@@ -99,6 +99,10 @@ extern std::atomic<void (*)()> signal_dispatch_unlocked;
 // std::bad_alloc, as when memory runs out.
 extern std::atomic<bool> timer_grow_fails;
 
+// Set: the stack pool's free lists cannot grow (as if realloc failed), so
+// mapping a new chunk of stacks throws goro::resource_error.
+extern std::atomic<bool> stack_lists_grow_fails;
+
 // Sets every P's switch count (p::schedtick) to `tick`, as after that
 // many switches (the tests of counts past 2^32).
 void set_schedticks(uint64_t tick);

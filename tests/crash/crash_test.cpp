@@ -927,6 +927,30 @@ TEST(StackOverflow, ReleasedStack) {
   expect_overflow_report(run_scenario("stack_overflow_released"));
 }
 
+// Guards made with mprotect (a kernel without MADV_GUARD_INSTALL, made so
+// by a seccomp filter): a stack of its own gives its guard's maps back
+// when it goes, so after more such goroutines than the budget covers, a
+// pooled stack's overflow is still caught.
+TEST(StackOverflow, CaughtAfterManyGoroutinesWithStacksOfTheirOwnOnMprotectGuards) {
+  outcome r = run_scenario("stack_overflow_after_dedicated_churn");
+  ASSERT_TRUE(contains(r.out, "goroutines with stacks of their own")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "stack guard pages unavailable")) << r.describe();
+  expect_overflow_report(r);
+}
+
+// Each mprotect'ed guard costs two of the kernel's maps, and the guards
+// together take no more than the quarter of them the budget allows.
+TEST(StackGuards, MprotectGuardsKeepToAQuarterOfTheMaps) {
+  outcome r = run_scenario("stack_guard_maps");
+  ASSERT_TRUE(r.exited_with(0)) << r.describe();
+  std::string maps = marker_id(r.out, "max_map_count");
+  std::string added = marker_id(r.out, "parked goroutines:");
+  ASSERT_TRUE(maps != "?" && added != "?") << r.describe();
+  EXPECT_LE(std::stol(added), std::stol(maps) / 4 + 500) << r.describe();
+  // The warning that the budget is spent (new stacks go unguarded).
+  EXPECT_TRUE(contains(r.err, "stack guard pages unavailable")) << r.describe();
+}
+
 // ---- data races --------------------------------------------------------------
 
 #if defined(GORO_TSAN)

@@ -19,14 +19,18 @@
 // *starts* with the report and that a marker came before it.
 #include <goro/goro.hpp>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -647,6 +651,101 @@ int overflow_after_release() {
       say("unreachable: recursion returned " + std::to_string(r));
     });
     never.wait();
+  });
+}
+
+// Guard pages on a kernel without MADV_GUARD_INSTALL (before Linux 6.13):
+// a seccomp filter makes madvise(..., MADV_GUARD_INSTALL) fail with
+// EINVAL, as such a kernel does, so goro falls back to mprotect, whose
+// guards are counted against a budget of the kernel's maps. Installed
+// before the runtime's first thread, so every thread inherits it.
+constexpr int kMadvGuardInstall = 102;
+
+void refuse_madvise_guards() {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_madvise, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kMadvGuardInstall, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+    std::perror("seccomp");
+    _exit(3);
+  }
+}
+
+int count_maps() {
+  std::ifstream f("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) n++;
+  return n;
+}
+
+// Many goroutines with stacks of their own, one after another, each
+// guarded by mprotect: their guards go with their stacks, so the budget
+// is never spent, and a pooled stack's overflow still hits its guard.
+// (Before the fix each spent the budget for good: after some 16,000, no
+// new stack had a guard, and this overflow ran over its neighbour.)
+int stack_overflow_after_dedicated_churn() {
+  refuse_madvise_guards();
+  long maps = 65530;
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    if (std::fscanf(f, "%ld", &maps) != 1) maps = 65530;
+    std::fclose(f);
+  }
+  return goro::run([maps] {
+    // More than the budget (a quarter of the maps) could pay for.
+    const long rounds = maps / 4 + 1000;
+    for (long i = 0; i < rounds; i++) {
+      goro::wait_group wg;
+      wg.add(1);
+      goro::go_with({.stack_size = 64 * 1024}, [&wg] { wg.done(); });
+      wg.wait();
+    }
+    say("ran " + std::to_string(rounds) + " goroutines with stacks of their own");
+    goro::wait_group never;
+    never.add(1);
+    goro::go([] {
+      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
+      int r = recurse_forever(0);
+      say("unreachable: recursion returned " + std::to_string(r));
+    });
+    never.wait();
+  });
+}
+
+// Parks more pooled goroutines than the guard budget covers and prints how
+// many of the kernel's maps that took: an mprotect'ed guard splits its
+// chunk, two maps each, and the budget is a quarter of the maps.
+int stack_guard_maps() {
+  refuse_madvise_guards();
+  goro::set_maxprocs(1);
+  return goro::run([] {
+    long maps = 65530;
+    if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+      if (std::fscanf(f, "%ld", &maps) != 1) maps = 65530;
+      std::fclose(f);
+    }
+    const int before = count_maps();
+    const long n = maps / 4 + 1000;
+    goro::wait_group parked, release;
+    release.add(1);
+    parked.add(static_cast<int>(n));
+    for (long i = 0; i < n; i++) {
+      goro::go([&] {
+        parked.done();
+        release.wait();
+      });
+    }
+    parked.wait();
+    const int after = count_maps();
+    say("max_map_count " + std::to_string(maps) + ", maps added by " + std::to_string(n) +
+        " parked goroutines: " + std::to_string(after - before));
+    release.done();
   });
 }
 
@@ -1383,6 +1482,8 @@ const scenario kScenarios[] = {
     {"stack_overflow_small", [] { return overflow(64 * 1024); }},
     {"stack_overflow_default", [] { return overflow(0); }},
     {"stack_overflow_released", overflow_after_release},
+    {"stack_overflow_after_dedicated_churn", stack_overflow_after_dedicated_churn},
+    {"stack_guard_maps", stack_guard_maps},
     {"custom_stack_runs", custom_stack_runs},
     {"race", race},
     {"race_sequential", race_sequential},

@@ -1,0 +1,87 @@
+// The stack pool at its limits: a chunk of stacks whose free lists cannot
+// grow, and stack sizes too large to round (both found by a review of the
+// stack pool, 2026-12-06). Guard pages made by mprotect are tested in the
+// crash tests (they need a seccomp filter on the whole process).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "goro/goro.hpp"
+#include "sched/test_hooks.hpp"
+
+namespace {
+
+// Go() that meets free lists which cannot grow throws resource_error and
+// leaves the pool as it was. Before the fix the new chunk was counted
+// before the lists grew: later goroutines were carved from it, and when
+// they all exited the free list overflowed ("runtime check failed: n + k
+// <= cap", the program ended).
+TEST(StackLimits, FreeListsThatCannotGrowFailGoAndNothingLater) {
+  goro::set_maxprocs(1);  // no stack sits in another P's cache: binds never map
+  goro::run([] {
+    goro::wait_group parked, release;
+    release.add(1);
+    long started = 0;
+    bool threw = false;
+    goro::detail::test_hooks::stack_lists_grow_fails.store(true);
+    // A chunk holds about 2,000 stacks of the default size.
+    for (; started < 100000 && !threw; started++) {
+      parked.add(1);
+      try {
+        goro::go([&] {
+          parked.done();
+          release.wait();
+        });
+      } catch (const goro::resource_error&) {
+        parked.done();
+        threw = true;
+      }
+    }
+    goro::detail::test_hooks::stack_lists_grow_fails.store(false);
+    ASSERT_TRUE(threw);
+    // About as many again: more stacks than the first chunk holds, fewer
+    // than two chunks (before the fix the failed chunk was counted, so
+    // these came from it and no later chunk grew the lists).
+    for (long i = 0; i < started * 3 / 4; i++) {
+      parked.add(1);
+      goro::go([&] {
+        parked.done();
+        release.wait();
+      });
+    }
+    parked.wait();
+    goro::wait_group exited;
+    exited.add(1);
+    release.done();
+    // Every goroutine gives its stack back; then one more runs.
+    goro::go([&] { exited.done(); });
+    exited.wait();
+  });
+  goro::run([] {
+    goro::wait_group wg;
+    wg.add(1000);
+    for (int i = 0; i < 1000; i++) goro::go([&] { wg.done(); });
+    wg.wait();
+  });
+}
+
+// Sizes near SIZE_MAX used to wrap to a 16 KiB stack (go_with) or a 0-byte
+// one (set_default_stack_size): refused now, with the pool unchanged.
+TEST(StackLimits, SizesTooLargeToRoundAreRefused) {
+  goro::run([] {
+    for (std::size_t size : {SIZE_MAX, SIZE_MAX - 100, SIZE_MAX / 2 + 1, std::size_t{1} << 41}) {
+      EXPECT_THROW(goro::go_with({.stack_size = size}, [] {}), goro::resource_error) << size;
+    }
+    std::size_t before = goro::set_default_stack_size(0);
+    goro::set_default_stack_size(before);
+    EXPECT_THROW(goro::set_default_stack_size(SIZE_MAX), std::invalid_argument);
+    EXPECT_EQ(goro::set_default_stack_size(before), before);
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] { wg.done(); });
+    wg.wait();
+  });
+}
+
+}  // namespace
