@@ -101,19 +101,21 @@ struct once_value_state : once_func_state<F> {
   std::optional<T> value;
 };
 
-// The first call of once_func's or once_value's function: run(state)
-// calls f under the state's once; its exception is kept for every call,
-// and f is dropped after it, thrown or not (as Go drops f). `keep` is the
-// caller's own reference: f may destroy the function that holds the other.
+// The first call of once_func's or once_value's function: run(state, f)
+// calls f under the state's once; its exception is kept for every call.
+// f is moved out of the state under the once and destroyed only after the
+// once is done and unlocked (as Go drops f, which runs no code): its
+// destructor is the user's, and may wait for a goroutine that calls this
+// very function, which must find the call done. `keep` is the caller's
+// own reference: f may destroy the function that holds the other.
 template <class State, class Run>
 void once_first_call(const std::shared_ptr<State>& keep, Run run) {
-  keep->o.call([&keep, &run] {
-    struct drop_fn {
-      decltype(keep->fn)& fn;
-      ~drop_fn() { fn.reset(); }
-    } drop{keep->fn};
+  std::remove_reference_t<decltype(keep->fn)> taken;  // destroyed last, after call() returns
+  keep->o.call([&keep, &run, &taken] {
     try {
-      run(*keep);
+      taken.emplace(std::move(*keep->fn));
+      keep->fn.reset();
+      run(*keep, *taken);
     } catch (...) {
       keep->err = std::current_exception();
     }
@@ -143,7 +145,7 @@ auto once_func(F f) {
       // f may destroy the last copy of this function (and with it `s`):
       // the first call holds the state itself until it is done with it.
       auto keep = s;
-      detail::once_first_call(keep, [](auto& st) { std::invoke(std::move(*st.fn)); });
+      detail::once_first_call(keep, [](auto&, auto& fn) { std::invoke(std::move(fn)); });
       if (keep->err) std::rethrow_exception(keep->err);
       return;
     }
@@ -166,7 +168,7 @@ auto once_value(F f) {
   return [s]() -> T {
     if (!detail::once_done(s->o)) [[unlikely]] {
       auto keep = s;  // as once_func's: f may destroy this function
-      detail::once_first_call(keep, [](auto& st) { st.value.emplace(std::invoke(std::move(*st.fn))); });
+      detail::once_first_call(keep, [](auto& st, auto& fn) { st.value.emplace(std::invoke(std::move(fn))); });
       if (keep->err) std::rethrow_exception(keep->err);
       return *keep->value;
     }

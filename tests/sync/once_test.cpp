@@ -170,4 +170,47 @@ TEST(OnceValue, FunctionMayDestroyItsOwnLastCopy) {
   EXPECT_EQ(destroyed, 1) << "f was destroyed more than once (the state was freed during the call)";
 }
 
+// f is destroyed only after the call is done: its destructor (the user's)
+// may wait for a goroutine that calls the same function, which must
+// return at once, as Go's does (its f = nil runs no code). Before the fix
+// f was destroyed under the once's lock: the goroutine blocked on it and
+// the program deadlocked. (Found by a review, 2026-12-06.)
+struct joins_in_destructor {
+  goro::chan<int> worker_done;
+  bool armed = true;
+  explicit joins_in_destructor(goro::chan<int> c) : worker_done(std::move(c)) {}
+  joins_in_destructor(joins_in_destructor&& o) noexcept : worker_done(o.worker_done), armed(std::exchange(o.armed, false)) {}
+  ~joins_in_destructor() {
+    if (armed) worker_done.recv();
+  }
+};
+
+TEST(OnceFunc, FunctionIsDestroyedAfterTheCallIsDone) {
+  goro::run([] {
+    auto worker_done = goro::make_chan<int>(1);
+    std::function<void()> fn;
+    fn = goro::once_func([j = joins_in_destructor(worker_done), &fn] {
+      goro::go([&fn, done = j.worker_done] {
+        fn();  // the call is over by the time f is destroyed
+        done.send(1);
+      });
+    });
+    fn();
+    fn();
+  });
+}
+
+TEST(OnceValue, FunctionIsDestroyedAfterTheCallIsDone) {
+  goro::run([] {
+    auto worker_done = goro::make_chan<int>(1);
+    std::function<int()> fn;
+    fn = goro::once_value([j = joins_in_destructor(worker_done), &fn] {
+      goro::go([&fn, done = j.worker_done] { done.send(fn()); });
+      return 5;
+    });
+    EXPECT_EQ(fn(), 5);
+    EXPECT_EQ(fn(), 5);
+  });
+}
+
 }  // namespace
