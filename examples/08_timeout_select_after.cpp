@@ -20,7 +20,8 @@
 // timer, but it does not outlive its channel: once the last handle is
 // dropped (here, when the select returns) the pending timer is cancelled
 // and freed, as Go 1.23 collects an unreferenced time.After timer. A
-// stoppable, reusable timer (time.Timer's Stop/Reset) is not in goro yet.
+// stoppable, reusable timer (time.Timer's Stop/Reset) is goro::new_timer
+// (27_debounce_after_func uses one).
 #include <chrono>
 #include <cstdio>
 #include <string>

@@ -43,7 +43,9 @@ static void worker(goro::recv_chan<goro::unit> done, goro::send_chan<goro::unit>
       goro::sleep_for(2ms);
       heartbeat.try_send({});
     }
-    results.send(job * 100);
+    // The send honours done too: if the monitor gave up meanwhile, nobody
+    // will receive it.
+    if (goro::select(goro::on_send(results, job * 100), goro::on_recv(done)) == 1) return;
   }
 }
 

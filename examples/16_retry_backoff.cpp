@@ -25,8 +25,9 @@
 //
 // Pitfall avoided: retrying in a tight loop (a livelock that hammers the
 // failing service), and a backoff that cannot be interrupted, so shutdown
-// waits for the longest sleep. (Go's reusable time.Timer with Stop/Reset
-// is not in goro yet: each after() is a fresh one-shot timer.)
+// waits for the longest sleep. (Each after() is a fresh one-shot timer;
+// goro::new_timer is the reusable one with stop/reset, as Go's
+// time.Timer.)
 #include <chrono>
 #include <cstdio>
 #include <functional>

@@ -48,8 +48,8 @@
 //   4. a channel declared but never made is nil, and blocks forever:
 //      make it (is_nil() tells).
 // Partial deadlocks (some goroutines stuck, others still running) are not
-// reported, in Go or in goro: 19_pitfall_leaked_sender shows how to spot
-// them with goro::num_goroutine().
+// fatal, in Go or in goro: 19_pitfall_leaked_sender shows how to spot
+// them (goro::num_goroutine(), the dump, goro::debug::find_leaks).
 #include <cstdio>
 
 #include "goro/goro.hpp"
