@@ -200,24 +200,42 @@ if _unwinder is not None:
     register_unwinder(None, _unwinder, replace=True)
 
 
+def _select_level(level):
+    """Selects the frame `level` frames out from the newest (as far as it goes)."""
+    frame = gdb.newest_frame()
+    for _ in range(level):
+        older = frame.older()
+        if older is None:
+            break
+        frame = older
+    frame.select()
+
+
 def _run_in_registers(regs, cmd):
     """Runs cmd with the selected thread's registers set to regs, then
     puts them back; in a core file (no register writes) through the
-    unwinder instead."""
+    unwinder instead.
+
+    Registers are read and written with frame #0 selected: in an outer
+    frame, `set $rsp` writes that frame's saved-register slot on the stack,
+    which corrupts the live process (Go's runtime-gdb.py selects frame 0
+    for the same reason). The frame the user had selected is selected
+    again afterwards."""
     names = list(regs.keys())
     saved = {}
     try:
+        user_level = gdb.selected_frame().level()
+    except gdb.error:
+        user_level = 0
+    try:
+        gdb.newest_frame().select()
         for name in names:
             saved[name] = int(gdb.parse_and_eval("$" + name))
         for name in names:
             gdb.execute("set $%s = %d" % (name, regs[name]), to_string=True)
     except gdb.error:
         # No process (a core file): put back whatever was set, use the unwinder.
-        for name, value in saved.items():
-            try:
-                gdb.execute("set $%s = %d" % (name, value), to_string=True)
-            except gdb.error:
-                pass
+        _put_back(saved)
         if _unwinder is None:
             raise gdb.GdbError("goro-gdb: this gdb cannot unwind a goroutine in a core file (no unwinder API)")
         print("(a core file: frame #0 is the selected thread's own; the goroutine's frames start at #1)")
@@ -228,12 +246,33 @@ def _run_in_registers(regs, cmd):
         finally:
             _unwinder.regs = None
             gdb.invalidate_cached_frames()
+            _select_level(user_level)
         return
     try:
         gdb.execute(cmd)
     finally:
-        for name in names:
-            gdb.execute("set $%s = %d" % (name, saved[name]), to_string=True)
+        # cmd may have selected another frame (`frame 3`): back to #0 first.
+        failed = _put_back(saved)
+        _select_level(user_level)
+        if failed:
+            raise gdb.GdbError("goro-gdb: could not restore registers %s; do not continue this process"
+                               % ", ".join(failed))
+
+
+def _put_back(saved):
+    """Writes every saved register back from frame #0, even past a failure;
+    returns the names that could not be written."""
+    failed = []
+    try:
+        gdb.newest_frame().select()
+    except gdb.error:
+        pass
+    for name, value in saved.items():
+        try:
+            gdb.execute("set $%s = %d" % (name, value), to_string=True)
+        except gdb.error:
+            failed.append(name)
+    return failed
 
 
 def _run_in_goroutine(g, cmd):

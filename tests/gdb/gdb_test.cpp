@@ -182,6 +182,45 @@ TEST(GdbScript, LiveProcessShowsGoroutinesAndTheirFrames) {
   rmdir(dir.c_str());
 }
 
+// `goroutine N CMD` with an outer frame selected, and with a CMD that
+// selects one (the script's own `goroutine 7 frame 3`): the registers are
+// written with frame #0 selected and put back, so the process lives on.
+// Before the fix they were written into the outer frame's saved slots on
+// the stack and the process died of SIGSEGV after detach.
+TEST(GdbScript, LiveProcessSurvivesGoroutineCommandsFromAnOuterFrame) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
+#endif
+  std::string gdb = gdb_path();
+  if (gdb.empty()) GTEST_SKIP() << "gdb not installed (scripts/deps.sh installs it)";
+  std::string dir = make_temp_dir();
+  child c = start_child(dir, false);
+  ASSERT_GT(c.pid, 0);
+  std::ostringstream cmd;
+  cmd << "timeout 120 " << gdb << " -q -batch -nx -ex 'source " << GORO_GDB_SCRIPT << "'"
+      << " -ex 'frame 2'"
+      << " -ex 'echo ==receiver\\n' -ex 'goroutine " << c.receiver << " bt'"
+      << " -ex 'echo ==frame\\n' -ex 'goroutine " << c.locker << " frame 3'"
+      << " -ex 'echo ==selected\\n' -ex 'frame'"
+      << " -ex 'echo ==end\\n' -p " << c.pid;
+  std::string out = run_capture(cmd.str());
+  if (contains(out, "ptrace: Operation not permitted")) {
+    close(c.stdin_w);
+    reap(c.pid);
+    GTEST_SKIP() << "this machine does not let us attach: " << out;
+  }
+  std::string rbt = section(out, "==receiver", "==frame");
+  EXPECT_TRUE(contains(rbt, "gdb_child_blocked_receiving")) << out;
+  EXPECT_FALSE(contains(rbt, " in ?? ()")) << "frames unwound from registers written into frame #2\n" << out;
+  EXPECT_TRUE(contains(section(out, "==selected", "==end"), "#2 ")) << "the user's frame is selected again\n" << out;
+  EXPECT_FALSE(contains(out, "Python Exception")) << out;
+  EXPECT_FALSE(contains(out, "could not restore")) << out;
+  close(c.stdin_w);
+  int st = reap(c.pid);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st << "\n" << out;
+  rmdir(dir.c_str());
+}
+
 TEST(GdbScript, CoreFileShowsGoroutinesAndTheirFrames) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
