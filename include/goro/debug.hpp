@@ -93,11 +93,17 @@ struct goroutine_info {
 };
 
 // Every live goroutine, ordered by id. See the top of this file for the
-// cost.
+// cost. Nobody is stopped: the goroutines are walked again while some
+// are created during the walk (8 walks at most). If no walk was free of
+// them (a program that starts goroutines all the time), the answer is
+// every goroutine the walks saw, each with what the last walk that saw
+// it found: a goroutine alive through the whole call is missed only if
+// every walk missed it.
 std::vector<goroutine_info> goroutines();
 
 // The ids of the live goroutines, ordered, without reading their stacks
-// (cheap: a snapshot point for find_leaks).
+// (cheap: a snapshot point for find_leaks). Walked as goroutines() is, up
+// to 64 times.
 std::vector<uint64_t> goroutine_ids();
 
 // The goroutine's entry as dump() prints it, ending with a blank line.

@@ -63,4 +63,16 @@ std::unordered_map<uint64_t, const char*> find_leaked();
 void dump_to(std::ostream& os, bool grouped, collector& c);
 std::vector<debug::goroutine_info> collect_infos(collector& c);
 
+// One walk of the goroutines (no other goroutine is stopped): their ids,
+// or their full entries. *complete is set when no goroutine was created
+// while it ran (detail::goroutines_created_total did not move): only then
+// is every goroutine that lived through the walk in it. A goroutine made
+// in a slot the walk had passed, by one that ended before the walk read
+// its own slot, is in neither otherwise (a relay of goroutines, each
+// starting the next, went unseen). debug::goroutine_ids() and
+// goroutines() walk again until one is complete, a bounded number of
+// times; the leak check judges each walk itself.
+std::vector<uint64_t> walk_goroutine_ids(bool* complete);
+std::vector<debug::goroutine_info> walk_goroutines(bool* complete);
+
 }  // namespace goro::diag

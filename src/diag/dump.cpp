@@ -13,6 +13,7 @@
 // blocking section so that the worker's other goroutines move on.
 // Lock order: none here; for_each_g takes none either.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -313,6 +314,41 @@ std::vector<debug::goroutine_info> collect_infos(collector& c) {
   return std::move(a.out);
 }
 
+std::vector<uint64_t> walk_goroutine_ids(bool* complete) {
+  std::vector<uint64_t> ids;
+  // Before the runtime starts there are no goroutines, and asking must not
+  // start it: a test's leak-check listener takes this snapshot before the
+  // test sets the environment the runtime reads when it starts. (A child
+  // forked after the start still fails here, as every entry does there.)
+  if (!detail::sched.started.load(std::memory_order_acquire) && !detail::in_forked_child()) {
+    *complete = true;
+    return ids;
+  }
+  detail::ensure_runtime();
+  collector c(false);
+  const uint64_t before = detail::goroutines_created_total();
+  c.visit([](const detail::g_record& r, void* p) { static_cast<std::vector<uint64_t>*>(p)->push_back(r.id); }, &ids);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  *complete = detail::goroutines_created_total() == before;
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<debug::goroutine_info> walk_goroutines(bool* complete) {
+  std::vector<debug::goroutine_info> out;
+  collector c(true);
+  c.capture_caller();
+  auto work = [&c, &out, complete] {
+    const uint64_t before = detail::goroutines_created_total();
+    c.find_leaked();
+    out = collect_infos(c);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    *complete = detail::goroutines_created_total() == before;
+  };
+  run_collection(call_thunk<decltype(work)>, &work);
+  return out;
+}
+
 }  // namespace goro::diag
 
 namespace goro::debug {
@@ -328,35 +364,38 @@ const char* to_string(goroutine_state s) {
   return "?";
 }
 
+// Walks again while goroutines were created during the walk (a walk that
+// misses none is the common case), at most a few full collections and
+// more of the cheap ones. If none was complete (a program that starts
+// goroutines all the time), the answer is every goroutine the walks saw,
+// by id, with what the last walk that saw it found: each was alive during
+// the call, and one alive through it all is missed only if every walk
+// missed it.
 std::vector<goroutine_info> goroutines() {
+  bool complete = false;
+  std::map<uint64_t, goroutine_info> seen;
+  for (int tries = 0; tries < 8; tries++) {
+    std::vector<goroutine_info> walk = goro::diag::walk_goroutines(&complete);
+    if (complete) return walk;
+    for (goroutine_info& g : walk) seen[g.id] = std::move(g);
+  }
   std::vector<goroutine_info> out;
-  collector c(true);
-  c.capture_caller();
-  auto work = [&c, &out] {
-    c.find_leaked();
-    out = goro::diag::collect_infos(c);
-  };
-  goro::diag::run_collection(goro::diag::call_thunk<decltype(work)>, &work);
+  out.reserve(seen.size());
+  for (auto& [id, g] : seen) out.push_back(std::move(g));
   return out;
 }
 
 std::vector<uint64_t> goroutine_ids() {
-  collector c(false);
-  std::vector<uint64_t> ids;
-  auto work = [&c, &ids] {
-    c.visit([](const goro::detail::g_record& r, void* p) { static_cast<std::vector<uint64_t>*>(p)->push_back(r.id); },
-            &ids);
-  };
-  // Before the runtime starts there are no goroutines, and asking must not
-  // start it: a test's leak-check listener takes this snapshot before the
-  // test sets the environment the runtime reads when it starts. (A child
-  // forked after the start still fails here, as every entry does there.)
-  if (!goro::detail::sched.started.load(std::memory_order_acquire) && !goro::detail::in_forked_child())
-    return ids;
-  goro::detail::ensure_runtime();
-  work();  // no stacks: no symbolization, any stack will do
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  bool complete = false;
+  std::vector<uint64_t> all;
+  for (int tries = 0; tries < 64; tries++) {
+    std::vector<uint64_t> walk = goro::diag::walk_goroutine_ids(&complete);
+    if (complete) return walk;
+    all.insert(all.end(), walk.begin(), walk.end());
+  }
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
 }
 
 std::string format(const goroutine_info& g) {

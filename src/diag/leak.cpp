@@ -38,13 +38,16 @@ bool expected(const goroutine_info& g, const leak_options& o) {
   return false;
 }
 
-// The unexpected goroutines now. Without full, stops at the first one it
-// can decide on from ids alone (the cheap poll) and returns that one.
-std::vector<goroutine_info> look(const leak_options& o, uint64_t self, bool full) {
+// The unexpected goroutines now, from one walk. *complete: the walk saw
+// every goroutine that lived through it (diag::walk_goroutine_ids); an
+// empty answer that is not complete proves nothing. Without full, stops
+// at the first one it can decide on from ids alone (the cheap poll) and
+// returns that one.
+std::vector<goroutine_info> look(const leak_options& o, uint64_t self, bool full, bool* complete) {
   bool need_stacks = full || !o.ignore_functions.empty() || !o.ignore_created_at.empty();
   std::vector<goroutine_info> found;
   if (!need_stacks) {
-    for (uint64_t id : goroutine_ids()) {
+    for (uint64_t id : goro::diag::walk_goroutine_ids(complete)) {
       if (id == self || std::binary_search(o.ignore_ids.begin(), o.ignore_ids.end(), id)) continue;
       goroutine_info g;
       g.id = id;
@@ -53,7 +56,7 @@ std::vector<goroutine_info> look(const leak_options& o, uint64_t self, bool full
     }
     return found;
   }
-  for (goroutine_info& g : goroutines())
+  for (goroutine_info& g : goro::diag::walk_goroutines(complete))
     if (g.id != self && !expected(g, o)) found.push_back(std::move(g));
   return found;
 }
@@ -66,13 +69,22 @@ std::vector<goroutine_info> find_leaks(const leak_options& options) {
   uint64_t self = goro::goroutine_id();
   auto deadline = std::chrono::steady_clock::now() + o.grace;
   auto backoff = std::chrono::microseconds(1);
+  bool complete = false;
   for (;;) {
-    if (look(o, self, false).empty()) return {};
+    if (look(o, self, false, &complete).empty() && complete) return {};
     if (std::chrono::steady_clock::now() >= deadline) break;
     goro::sleep_for(backoff);
     backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::milliseconds(100));
   }
-  return look(o, self, true);
+  // The answer: a walk that found some, or one that saw everything (a
+  // relay of goroutines created during each walk is missed by some walks;
+  // a bounded number more, as goroutines() does).
+  std::vector<goroutine_info> found;
+  for (int tries = 0; tries < 64; tries++) {
+    found = look(o, self, true, &complete);
+    if (!found.empty() || complete) break;
+  }
+  return found;
 }
 
 std::string describe_leaks(const std::vector<goroutine_info>& leaks) {

@@ -309,8 +309,11 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
   }
   if (pp != nullptr) {
     pp->ngoroutines.store(pp->ngoroutines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    stat_add_owned(pp->stats.spawned);
     g_set_status(gp, g_status::idle, g_status::runnable);
+    // After the status: visible to for_each_g before it is counted
+    // (goroutines_created_total). Release: a reader that sees the count
+    // sees the status.
+    pp->stats.spawned.store(pp->stats.spawned.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     runq_put(pp, gp, true);
     wakep();
     // Backpressure: a goroutine that has filled its P's run queue lets the
@@ -321,8 +324,8 @@ uint64_t g_start(g* gp, const closure_ops* ops, const void* created_pc) {
     if (mp->curg != nullptr && runq_len(pp) >= kRunqSize - 1) mcall_on(mp, m_action::yield, nullptr, nullptr);
   } else {
     sched.ngoroutines_foreign.fetch_add(1, std::memory_order_relaxed);
-    stats_global.spawned.fetch_add(1, std::memory_order_relaxed);
     g_transition(gp, g_status::idle, g_status::runnable);
+    stats_global.spawned.fetch_add(1, std::memory_order_release);  // after the status, as above
     globrunq_put(gp);
   }
   return id;

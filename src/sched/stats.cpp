@@ -33,6 +33,13 @@ void stats_add_wait_ns(wait_reason reason, int64_t ns) {
     stats_global.wait_ns[r].fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
 }
 
+uint64_t goroutines_created_total() {
+  uint64_t n = stats_global.spawned.load(std::memory_order_acquire);
+  int32_t np = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < np; i++) n += p_for_index(i)->stats.spawned.load(std::memory_order_acquire);
+  return n;
+}
+
 namespace {
 
 uint64_t load(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); }

@@ -11,6 +11,9 @@
 //
 // What is counted where:
 //  - spawned: go() on a P (spawn.cpp); from plain threads, the global.
+//    Counted after the new goroutine is runnable (visible to for_each_g):
+//    a walk of the goroutines between two equal sums of it saw every
+//    goroutine that existed during it (goroutines_created_total).
 //  - steals: goroutines a thief took from another P's queue (proc.cpp).
 //  - parks[r] / resumes[r]: a goroutine starting and ending a wait with
 //    reason r (park_waiter, proc.cpp); their difference is how many wait
@@ -53,6 +56,13 @@ extern stats_global_t stats_global;
 inline void stat_add_owned(std::atomic<uint64_t>& c, uint64_t n = 1) {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
+
+// How many goroutines go() has made (every P's count and the global's),
+// read with acquire loads: the leak check and goroutine_ids() compare it
+// around a walk of the goroutines to know that no goroutine started
+// during it (one started in a slot already walked, while its creator
+// ended before its slot was read, would be missed).
+uint64_t goroutines_created_total();
 
 // Adds a measured wait of `ns` with `reason` to the caller's P, or to the
 // global counters without one (stats.cpp).
