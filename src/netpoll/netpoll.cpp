@@ -110,6 +110,7 @@
 #include "base/race.hpp"
 #include "goro/panic.hpp"
 #include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 #include "sched/trace.hpp"
 
 namespace goro::detail {
@@ -604,6 +605,11 @@ thread_waker* this_thread_waker(int* err) {
   return h.w;
 }
 
+bool closing_now(poll_desc* pd) {
+  lock_guard lk(pd->lock);
+  return pd->closing;
+}
+
 [[gnu::noinline]] int sys_ppoll2(struct pollfd* p, const struct timespec* ts) {
   int r = ppoll(p, 2, ts, nullptr);
   return r < 0 ? -errno : r;
@@ -658,10 +664,15 @@ poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool 
     }
     p[0].revents = 0;
     p[1].revents = 0;
+    if (auto* hook = test_hooks::thread_wait_before_ppoll.load(std::memory_order_relaxed)) hook();
     int r = sys_ppoll2(p, tsp);
     if (r < 0) {
       if (r == -EINTR) continue;
-      *err = -r;
+      if (closing_now(pd)) {
+        result = poll_err::closing;
+      } else {
+        *err = -r;
+      }
       break;
     }
     if (p[1].revents & POLLIN) {
@@ -669,7 +680,15 @@ poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool 
       (void)!::read(w->efd, &buf, sizeof buf);  // EAGAIN: drained already
     }
     if (p[0].revents & POLLNVAL) {
-      *err = EBADF;  // the fd was closed under the wait
+      // The fd was closed under the wait: by close_fd (closing is set
+      // before its close(2), which may come before this thread reached
+      // ppoll; it used to answer EBADF then), or by someone who did not
+      // unwatch it first.
+      if (closing_now(pd)) {
+        result = poll_err::closing;
+      } else {
+        *err = EBADF;
+      }
       break;
     }
     if (p[0].revents != 0) break;  // ready, hung up or failed: the caller's retry says which

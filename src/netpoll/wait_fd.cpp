@@ -14,8 +14,10 @@
 //    to) and is freed when refs reaches 0.
 //
 // Lock order: the table's lock (rank poll_fds) is held to look up, to
-// register a new fd (epoll_ctl, and the cache's leaf lock), and to count
-// references; never while waiting or while a record's lock is held.
+// register a new fd (epoll_ctl, and the cache's leaf lock), to count
+// references and to claim a direction, and by unwatch_fd across
+// netpoll_close (which takes the record's lock, rank poll_desc, after it,
+// and readies the waiters); never while waiting.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "goro/io.hpp"
+#include "goro/panic.hpp"
 #include "netpoll/netpoll.hpp"
 #include "sched/sched.hpp"
 
@@ -33,6 +36,11 @@ namespace {
 struct fd_entry {
   poll_desc* pd = nullptr;
   int32_t refs = 0;  // guarded by the table's lock
+  // A goroutine inside wait_fd_ns for reading [0] / writing [1], guarded by
+  // the table's lock: a second one is refused before it touches the
+  // record's deadline, which is the first one's (it used to move the
+  // deadline, then clear it on its way out with the panic).
+  bool goroutine_waiting[2] = {false, false};
 };
 
 struct fd_table {
@@ -104,15 +112,32 @@ std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns) {
     if (err != 0) return {err, std::generic_category()};
     return poll_err_code(r);
   }
+  const int dir = pm == poll_mode::read ? 0 : 1;
+  bool second = false;
+  {
+    lock_guard lk(table().lock);
+    second = e->goroutine_waiting[dir];
+    e->goroutine_waiting[dir] = true;
+  }
+  if (second) {
+    entry_release(e);
+    throw panic_error(pm == poll_mode::read ? "goro: two goroutines wait to read the same fd at once"
+                                            : "goro: two goroutines wait to write the same fd at once");
+  }
   struct releaser {
     fd_entry* e;
     poll_mode pm;
+    int dir;
     bool deadline;
     ~releaser() {
       if (deadline) netpoll_set_deadline(e->pd, pm, 0);
+      {
+        lock_guard lk(table().lock);
+        e->goroutine_waiting[dir] = false;
+      }
       entry_release(e);
     }
-  } rel{e, pm, deadline_ns != 0};
+  } rel{e, pm, dir, deadline_ns != 0};
   if (deadline_ns != 0) netpoll_set_deadline(e->pd, pm, deadline_ns);
   return poll_err_code(netpoll_wait(e->pd, pm));  // may throw (a second waiter): rel cleans up
 }
@@ -132,9 +157,12 @@ void unwatch_fd(int fd) {
       e = t.by_fd[fd];
       t.by_fd[fd] = nullptr;
     }
+    // Under the table's lock: a wait_fd that registers the fd anew after
+    // this finds the old registration gone from epoll (it was refused with
+    // EEXIST when it came between the two).
+    if (e != nullptr) netpoll_close(e->pd);
   }
   if (e == nullptr) return;
-  netpoll_close(e->pd);
   entry_release(e);  // the table's reference
 }
 

@@ -99,6 +99,10 @@ extern std::atomic<void (*)()> signal_dispatch_unlocked;
 // std::bad_alloc, as when memory runs out.
 extern std::atomic<bool> timer_grow_fails;
 
+// Called by a plain thread waiting in wait_fd (netpoll_wait_thread) after
+// its check for closing and before it polls.
+extern std::atomic<void (*)()> thread_wait_before_ppoll;
+
 // Set: the stack pool's free lists cannot grow (as if realloc failed), so
 // mapping a new chunk of stacks throws goro::resource_error.
 extern std::atomic<bool> stack_lists_grow_fails;

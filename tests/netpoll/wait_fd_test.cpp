@@ -29,6 +29,7 @@
 #include "sched/deadlock_stats.hpp"
 #include "sched/detach_off.hpp"
 #include "sched/sysmon.hpp"
+#include "sched/test_hooks.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -346,6 +347,75 @@ TEST(WaitFd, SecondWaiterInOneDirectionThrows) {
     wg.wait();
     EXPECT_FALSE(got);
   });
+}
+
+// A second waiter's misuse leaves the first one's deadline alone. Before
+// the fix the second moved the record's deadline to its own, then cleared
+// it on its way out with the panic: the first waited for ever.
+TEST(WaitFd, SecondWaiterLeavesTheFirstsDeadline) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    sockpair sp;
+    std::atomic<uint64_t> id{0};
+    auto got = goro::make_chan<std::error_code>(1);
+    goro::go([&] {
+      id = goro::goroutine_id();
+      got.send(goro::wait_fd(sp.fd[0], goro::io::read, 300ms));
+    });
+    ASSERT_TRUE(await_io_wait(id));
+    EXPECT_THROW(goro::wait_fd(sp.fd[0], goro::io::read, 10s), goro::panic_error);
+    // The first's 300 ms end its wait; the bound only turns a hang into a
+    // failure.
+    auto s = goro::select(goro::case_recv(got), goro::case_recv(goro::after(60s)));
+    ASSERT_EQ(s.index(), 0u) << "the first waiter lost its deadline";
+    EXPECT_EQ(s.get<0>(), goro::errc::deadline_exceeded);
+  });
+}
+
+// unwatch_fd racing wait_fd on an fd that stays open: each wait ends
+// closed, past its deadline, or ready, never with epoll's EEXIST (the
+// wait registered the fd anew while the old registration was still in
+// epoll; 5.3 million of 5.5 million waits in the review's run).
+TEST(WaitFd, UnwatchRacingWaitsNeverAnswersEexist) {
+  sockpair sp;
+  std::atomic<bool> stop{false};
+  std::thread unwatcher([&] {
+    while (!stop.load()) goro::unwatch_fd(sp.fd[0]);
+  });
+  int other = 0;
+  std::error_code last;
+  for (int i = 0; i < 20000; i++) {
+    std::error_code e = goro::wait_fd(sp.fd[0], goro::io::read, 100us);
+    if (e && e != goro::errc::closed && e != goro::errc::deadline_exceeded) {
+      other++;
+      last = e;
+    }
+  }
+  stop.store(true);
+  unwatcher.join();
+  EXPECT_EQ(other, 0) << "last: " << last.message();
+}
+
+// close_fd while a plain thread is between its check for closing and its
+// ppoll: the ppoll sees the fd closed (POLLNVAL), and the wait answers
+// goro::errc::closed as close_fd promises, not EBADF as before the fix.
+// The seam closes it at that very moment, from the waiting thread.
+int g_closing_fd = -1;
+
+void close_the_fd_before_ppoll() {
+  goro::detail::test_hooks::thread_wait_before_ppoll.store(nullptr);
+  goro::close_fd(g_closing_fd);
+}
+
+TEST(WaitFd, ThreadWaitingWhenCloseFdClosesTheFdAnswersClosed) {
+  int fd[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd), 0);
+  g_closing_fd = fd[0];
+  goro::detail::test_hooks::thread_wait_before_ppoll.store(close_the_fd_before_ppoll);
+  std::error_code e = goro::wait_fd(fd[0], goro::io::read);
+  goro::detail::test_hooks::thread_wait_before_ppoll.store(nullptr);
+  EXPECT_EQ(e, goro::errc::closed) << e.message();
+  close(fd[1]);
 }
 
 // The whole program waits for an fd: its only goroutine (main) is parked
