@@ -197,7 +197,16 @@ void uring_submit_or_break_locked(bool* wake) {
   if (uring_submit_locked() && g_ring->blocked_pollers > 0) *wake = true;
 }
 
-// Under sq_lock: a free SQE, submitting what is queued if the SQ is full.
+void uring_reap(g** head, g** tail, int32_t* n);
+
+// Under sq_lock, by a goroutine: a free SQE, submitting what is queued if
+// the SQ is full. If the kernel takes none (EAGAIN, or EBUSY: a kernel
+// before 5.13 with a backlog of completions wants them reaped first), the
+// lock is dropped while this goroutine reaps the completions itself,
+// readies their goroutines and yields the CPU: every poller takes sq_lock
+// (uring_flush) before it reaps, so waiting with the lock held kept
+// anyone from reaping, and the program hung (found by a review,
+// 2026-12-06).
 io_uring_sqe* uring_sqe_locked() {
   for (;;) {
     if (io_uring_sqe* sqe = io_uring_get_sqe(&g_ring->ring)) {
@@ -205,7 +214,15 @@ io_uring_sqe* uring_sqe_locked() {
       return sqe;
     }
     uring_submit_locked();
-    if (g_ring->queued > 0) sched_yield();  // the kernel took none (EAGAIN, EBUSY): let a poller reap
+    if (io_uring_sq_space_left(&g_ring->ring) > 0) continue;
+    g_ring->sq_lock.unlock();
+    g* head = nullptr;
+    g* tail = nullptr;
+    int32_t n = 0;
+    uring_reap(&head, &tail, &n);
+    if (n > 0) inject_glist(head, n);
+    sched_yield();
+    g_ring->sq_lock.lock();
   }
 }
 

@@ -36,6 +36,13 @@ using net_test::tcp_pair;
 
 namespace {
 
+// Goroutines and threads parked in IO wait now.
+[[maybe_unused]] int64_t io_waiting() {
+  for (const auto& r : goro::debug::stats().by_reason)
+    if (r.reason == "IO wait") return r.waiting;
+  return 0;
+}
+
 [[maybe_unused]] bool uring_asked() {
   const char* v = std::getenv("GORO_NETPOLL");
   return v != nullptr && std::strcmp(v, "uring") == 0;
@@ -47,19 +54,34 @@ namespace {
 // Every io_uring_submit of the (static) runtime comes here: the binary is
 // linked with -Wl,--wrap=io_uring_submit (tests/CMakeLists.txt). While
 // g_submit_refused is set it answers as a kernel out of memory for
-// requests does (-EAGAIN, nothing taken).
+// requests does (-EAGAIN, nothing taken). While g_busy_until_reaps is
+// above zero it answers as a kernel before 5.13 with a backlog of
+// overflowed completions does (-EBUSY) until the runtime has reaped the
+// completion queue that many times (io_uring_peek_batch_cqe, wrapped too).
 struct io_uring;
+struct io_uring_cqe;
 extern "C" int __real_io_uring_submit(io_uring* ring);
+extern "C" unsigned __real_io_uring_peek_batch_cqe(io_uring* ring, io_uring_cqe** cqes, unsigned count);
 namespace {
 std::atomic<bool> g_submit_refused{false};
 std::atomic<int> g_submits_refused{0};
+std::atomic<int> g_busy_until_reaps{0};
+std::atomic<int> g_submits_busy{0};
 }  // namespace
 extern "C" int __wrap_io_uring_submit(io_uring* ring) {
   if (g_submit_refused.load()) {
     g_submits_refused++;
     return -EAGAIN;
   }
+  if (g_busy_until_reaps.load() > 0) {
+    g_submits_busy++;
+    return -EBUSY;
+  }
   return __real_io_uring_submit(ring);
+}
+extern "C" unsigned __wrap_io_uring_peek_batch_cqe(io_uring* ring, io_uring_cqe** cqes, unsigned count) {
+  if (g_busy_until_reaps.load() > 0) g_busy_until_reaps--;
+  return __real_io_uring_peek_batch_cqe(ring, cqes, count);
 }
 #endif
 
@@ -128,6 +150,66 @@ TEST(NetpollUring, AReceiveTheKernelRefusedIsSubmittedAgain) {
     EXPECT_GT(g_submits_refused.load(), 0) << "no submit was refused: the test did not make its case";
     ASSERT_EQ(which, 0) << "the refused receive was never submitted again";
     EXPECT_EQ(v, 'x');
+  });
+#endif
+}
+
+// More receives than the submission queue holds (4,096) while the kernel
+// answers every submit -EBUSY until its completions have been reaped 20
+// times (a kernel before 5.13 with overflowed completions does). The
+// receive that finds the queue full must not wait holding the queue's
+// lock: every poller takes that lock before it reaps, so nobody could
+// reap, and the program hung (found by a review, 2026-12-06).
+TEST(NetpollUring, FullQueueWhileTheKernelWantsCompletionsReapedDoesNotHang) {
+#if !GORO_TEST_WRAP_URING_SUBMIT
+  GTEST_SKIP() << "needs liburing and a static libgoro (io_uring_submit wrapped at link time)";
+#else
+  if (!uring_asked()) GTEST_SKIP() << "the io_uring poller runs only with GORO_NETPOLL=uring";
+  static constexpr int kReaders = 4300;
+  if (goro_test::raise_fd_limit(2 * kReaders + 256) < 2 * kReaders + 256)
+    GTEST_SKIP() << "the hard limit on open files is below " << 2 * kReaders + 256;
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto lr = net::listen("tcp4", "127.0.0.1:0");
+    ASSERT_FALSE(lr.second);
+    std::vector<net::conn> clients, servers;
+    for (int i = 0; i < kReaders; i++) {
+      auto d = net::dial("tcp", lr.first.addr().to_string());
+      ASSERT_FALSE(d.second) << d.second.message();
+      auto a = lr.first.accept();
+      ASSERT_FALSE(a.second) << a.second.message();
+      clients.push_back(d.first);
+      servers.push_back(a.first);
+    }
+    lr.first.close();
+    const int64_t io_waiting_before = io_waiting();
+    g_busy_until_reaps.store(20);
+    std::atomic<int> got{0};
+    goro::wait_group wg;
+    for (net::conn& s : servers) {
+      wg.go([s, &got] {
+        char c = 0;
+        auto r = s.read(&c, 1);
+        if (!r.second && c == 'x') got++;
+      });
+    }
+    // Every reader parks on its receive (past 4,096 through the full
+    // queue); only then does the data go.
+    auto t0 = steady::now();
+    while (io_waiting() - io_waiting_before < kReaders && steady::now() - t0 < 60s) goro::sleep_for(1ms);
+    ASSERT_EQ(io_waiting() - io_waiting_before, kReaders) << "the readers did not all park";
+    EXPECT_GT(g_submits_busy.load(), 0) << "no submit was answered busy: the test did not make its case";
+    for (net::conn& c : clients) ASSERT_EQ(c.write("x").first, 1u);
+    auto done = goro::make_chan<int>(1);
+    goro::go([&wg, done] {
+      wg.wait();
+      done.send(1);
+    });
+    ASSERT_EQ(goro::select(goro::on_recv(done), goro::on_recv(goro::after(60s))), 0);
+    EXPECT_EQ(got.load(), kReaders);
+    g_busy_until_reaps.store(0);
+    for (auto& c : clients) c.close();
+    for (auto& s : servers) s.close();
   });
 #endif
 }
