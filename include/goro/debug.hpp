@@ -177,11 +177,13 @@ struct leak_options {
   // unexpected or this much time has passed. It returns at once when
   // nothing leaks.
   std::chrono::milliseconds grace{2000};
-  // Goroutines whose creation site (goroutine_info::created_by) contains
-  // one of these strings are expected.
+  // Goroutines created at one of these sites are expected: "file" or
+  // "file:line", the file a path or its last components ("pool.cpp",
+  // "src/pool.cpp"; not "ool.cpp"), the line exact.
   std::vector<std::string> ignore_created_at;
-  // Goroutines with a frame (any frame: goleak's IgnoreAnyFunction)
-  // containing one of these strings are expected.
+  // Goroutines with a frame (any frame: goleak's IgnoreAnyFunction) whose
+  // function name contains one of these strings are expected, e.g.
+  // "my::poller::loop" (the name only, not the frame's file).
   std::vector<std::string> ignore_functions;
   // Goroutines with these ids are expected: pass goroutine_ids() taken at
   // a snapshot point to ignore the goroutines that existed then.

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "diag/diag.hpp"
@@ -28,13 +29,43 @@ namespace goro::debug {
 
 namespace {
 
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whether `path` names `file`: equal, or ending in it after a '/' (so
+// "a.cpp" is not "data.cpp").
+bool names_file(std::string_view path, std::string_view file) {
+  if (file.empty() || path.size() < file.size() || path.substr(path.size() - file.size()) != file) return false;
+  return path.size() == file.size() || path[path.size() - file.size() - 1] == '/';
+}
+
+// A creation site ("path:line in function") against a pattern "file" or
+// "file:line": the file at a path boundary, the line exactly (it used to
+// be any substring: "x.cpp:1" matched line 10, "a.cpp" data.cpp).
+bool site_matches(const std::string& created_by, const std::string& pattern) {
+  std::string_view site = created_by;
+  site = site.substr(0, site.find(" in "));
+  std::string_view file = pattern, line;
+  if (size_t colon = pattern.rfind(':'); colon != std::string::npos && all_digits(file.substr(colon + 1))) {
+    line = file.substr(colon + 1);
+    file = file.substr(0, colon);
+  }
+  size_t colon = site.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  if (!line.empty() && site.substr(colon + 1) != line) return false;
+  return names_file(site.substr(0, colon), file);
+}
+
 bool expected(const goroutine_info& g, const leak_options& o) {
   if (std::binary_search(o.ignore_ids.begin(), o.ignore_ids.end(), g.id)) return true;
   for (const std::string& s : o.ignore_created_at)
-    if (g.created_by.find(s) != std::string::npos) return true;
+    if (site_matches(g.created_by, s)) return true;
+  // Each stack entry is "function\n\tfile:line": only the function's
+  // line is matched (paths used to match too).
   for (const std::string& s : o.ignore_functions)
     for (const std::string& f : g.stack)
-      if (f.find(s) != std::string::npos) return true;
+      if (std::string_view(f).substr(0, f.find('\n')).find(s) != std::string_view::npos) return true;
   return false;
 }
 

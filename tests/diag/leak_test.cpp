@@ -179,4 +179,43 @@ TEST(LeakCheck, IgnoresBySiteFunctionAndSnapshot) {
   EXPECT_TRUE(goro::debug::find_leaks(o).empty());
 }
 
+// ignore_created_at names a file at a path boundary and an exact line;
+// ignore_functions matches function names, not the frames' files. Both
+// used to be plain substrings: "leak_test.cpp:1" hid a leak created at
+// line 1xx, and a directory's name hid every leak made in it.
+[[gnu::noinline]] uint64_t park_here(goro::chan<int> block) {
+  return goro::go([block] { (void)block.recv(); });
+}
+
+TEST(LeakCheck, IgnorePatternsMatchWholeFilesLinesAndFunctionNames) {
+  goro::chan<int> block = goro::make_chan<int>();
+  park_here(block);
+  goro::debug::leak_options o;
+  o.grace = 50ms;
+  auto leaks = goro::debug::find_leaks(o);
+  ASSERT_EQ(leaks.size(), 1u);
+  if (GORO_TEST_LINE_INFO) {
+    const std::string site = leaks[0].created_by.substr(0, leaks[0].created_by.find(" in "));
+    const std::string line = site.substr(site.rfind(':') + 1);
+    ASSERT_GE(line.size(), 2u) << site;
+    o.ignore_created_at = {"leak_test.cpp:" + line};
+    EXPECT_TRUE(goro::debug::find_leaks(o).empty()) << site;
+    o.ignore_created_at = {"diag/leak_test.cpp"};
+    EXPECT_TRUE(goro::debug::find_leaks(o).empty()) << site;
+    o.ignore_created_at = {"leak_test.cpp:" + line.substr(0, 1)};  // a prefix of the line
+    EXPECT_EQ(goro::debug::find_leaks(o).size(), 1u) << site;
+    o.ignore_created_at = {"ak_test.cpp"};  // not at a path boundary
+    EXPECT_EQ(goro::debug::find_leaks(o).size(), 1u) << site;
+    o.ignore_created_at.clear();
+    o.ignore_functions = {"leak_test.cpp"};  // a file, in every frame's location line
+    EXPECT_EQ(goro::debug::find_leaks(o).size(), 1u);
+  }
+  o.ignore_functions = {"park_here"};
+  EXPECT_TRUE(goro::debug::find_leaks(o).empty());
+  block.send(1);
+  o = {};
+  o.grace = 60s;
+  EXPECT_TRUE(goro::debug::find_leaks(o).empty());
+}
+
 }  // namespace
