@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -52,7 +53,7 @@ class pool_core {
   static constexpr std::size_t kShared = 64;
 
   explicit pool_core(destroy_fn destroy);
-  ~pool_core();  // destroys every object kept
+  ~pool_core();  // destroys every object kept (not while the process exits)
   pool_core(const pool_core&) = delete;
   pool_core& operator=(const pool_core&) = delete;
 
@@ -60,6 +61,11 @@ class pool_core {
   void* get() noexcept;
   // Keeps obj (non-null), or destroys it if the pool is full.
   void put(void* obj) noexcept;
+
+  // Whether the process is exiting (exit() has begun running its
+  // handlers and static destructors): a pool destroyed then leaves its
+  // state to the OS, because goroutines may still be using it.
+  static bool process_exiting() noexcept;
 
  private:
   struct state;
@@ -70,7 +76,10 @@ class pool_core {
 // A pool of reusable T objects (Go's sync.Pool), handed out as
 // std::unique_ptr<T>. See the file comment for thread-safety and the
 // dropping policy. Not copyable or movable; destroy it only when no get()
-// or put() on it is running.
+// or put() on it is running, except at the process's exit: a pool at
+// namespace scope (Go's `var bufPool = sync.Pool{...}`) is destroyed by
+// exit() while goroutines may still use it (run() does not wait for
+// them), so then it frees nothing.
 template <class T>
 class pool {
  public:
@@ -83,10 +92,15 @@ class pool {
   static constexpr std::size_t kept_shared = detail::pool_core::kShared;
 
   // A pool with no new function: get() on an empty pool returns null.
-  pool() : core_(&destroy) {}
+  pool() : core_(&destroy) { ::new (static_cast<void*>(&new_)) new_function(); }
   // A pool whose get() calls new_fn when it has nothing to give.
   //   goro::pool<buffer> p([] { return std::make_unique<buffer>(4096); });
-  explicit pool(new_function new_fn) : core_(&destroy), new_(std::move(new_fn)) {}
+  explicit pool(new_function new_fn) : core_(&destroy) {
+    ::new (static_cast<void*>(&new_)) new_function(std::move(new_fn));
+  }
+  ~pool() {
+    if (!detail::pool_core::process_exiting()) new_.~new_function();
+  }
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
 
@@ -112,7 +126,11 @@ class pool {
   static void destroy(void* obj) { delete static_cast<T*>(obj); }
 
   detail::pool_core core_;
-  new_function new_;  // may be empty; set at construction, then only read
+  // May be empty; set at construction, then only read. In a union so that
+  // ~pool can leave it alive while the process exits (see above).
+  union {
+    new_function new_;
+  };
 };
 
 }  // namespace goro

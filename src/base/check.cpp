@@ -66,6 +66,13 @@ std::atomic<bool> g_process_dying{false};
 
 void mark_process_dying() noexcept { g_process_dying.store(true, std::memory_order_seq_cst); }
 bool process_dying() noexcept { return g_process_dying.load(std::memory_order_seq_cst); }
+
+std::atomic<bool> g_process_exiting{false};
+
+void note_process_exiting_at_exit() noexcept {
+  (void)std::atexit([] { g_process_exiting.store(true, std::memory_order_seq_cst); });
+}
+bool process_exiting() noexcept { return g_process_exiting.load(std::memory_order_seq_cst); }
 [[noreturn]] void wait_for_dying_report() noexcept {
   for (;;) pause();
 }

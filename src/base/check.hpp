@@ -43,6 +43,17 @@ bool process_dying() noexcept;
 // Waits for the dying report to end the process; never returns.
 [[noreturn]] void wait_for_dying_report() noexcept;
 
+// ---- a process that is exiting ------------------------------------------
+// Set by atexit handlers that goro registers when the runtime starts and
+// when a run() first returns; since handlers run in the reverse order of
+// their registration, interleaved with static destructors, it is set
+// before the destructors of every static object made before then. Goroutines
+// may still run during exit (run() does not wait for them, nor does Go's
+// main), so an object such as a namespace-scope goro::pool leaves its
+// state to the OS then instead of freeing it under them.
+void note_process_exiting_at_exit() noexcept;  // registers the handler (once per call site)
+bool process_exiting() noexcept;
+
 // Writes to stderr without allocating (usable from signal handlers and
 // the scheduler stack).
 void write_stderr(const char* s);

@@ -65,6 +65,7 @@ void runtime_start() {
     GORO_CHECK(std::atexit([] {
                  if (process_dying()) wait_for_dying_report();
                }) == 0);
+    note_process_exiting_at_exit();
   });
   runtime_init();
 }

@@ -5,6 +5,8 @@
 // until the main goroutine returns. sched.nrun_waiting counts run() calls
 // whose main goroutine has not returned: the deadlock detector only fires
 // while one exists, as Go's does only while main has not returned.
+#include <mutex>
+
 #include "base/check.hpp"
 #include "base/lock.hpp"
 #include "goro/runtime.hpp"
@@ -74,6 +76,12 @@ int run_main(void (*invoke)(void* ctx, int* status), void* ctx) {
   // returning would let main end the process with status 0 under it. As
   // Go's main parks when it finds a panic in progress.
   if (process_dying()) wait_for_dying_report();
+  // Registered again at the first return, later than any static object
+  // the program made before it (a function-local static pool first used
+  // in run()), so that exit() marks the process exiting before their
+  // destructors too.
+  static std::once_flag exiting_noted;
+  std::call_once(exiting_noted, note_process_exiting_at_exit);
   return rec.status;
 }
 

@@ -962,6 +962,19 @@ TEST(StackGuards, MprotectGuardsKeepToAQuarterOfTheMaps) {
   EXPECT_TRUE(contains(r.err, "stack guard pages unavailable")) << r.describe();
 }
 
+// ---- exit ---------------------------------------------------------------------
+
+// A namespace-scope pool is destroyed by exit() while goroutines still use
+// it: it leaves its state to the OS then. Ten runs, since the crash it
+// used to cause depended on timing (2 to 9 of 10 before the fix).
+TEST(Exit, PoolAtNamespaceScopeInUseByGoroutinesAtExit) {
+  for (int i = 0; i < 10; i++) {
+    outcome r = run_scenario("pool_in_use_at_exit");
+    ASSERT_TRUE(r.exited_with(0)) << "run " << i << "\n" << r.describe();
+    EXPECT_TRUE(contains(r.out, "main returns")) << r.describe();
+  }
+}
+
 // ---- data races --------------------------------------------------------------
 
 #if defined(GORO_TSAN)
