@@ -172,7 +172,17 @@ int main(int argc, char** argv) {
   using namespace goro_bench;
   cfg().messages = env_count("BENCH_MESSAGES", cfg().messages, kThreads);
   cfg().park_count = env_count("GORO_PARK_COUNT", cfg().park_count, 1);
-  for (int i = 1; i < argc; i++) cfg().patterns.emplace_back(argv[i]);
+  for (int i = 1; i < argc; i++) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::printf(
+          "usage: goro-bench [PATTERN...]\n"
+          "  Runs every row whose suite/case/kind contains one of the patterns (all rows without one)\n"
+          "  and prints one line per row in ../shared/bench's format. Suites: channel, runtime,\n"
+          "  toolkit, sched. Environment: BENCH_MESSAGES, GORO_PARK_COUNT (docs/benchmarks.md).\n");
+      return 0;
+    }
+    cfg().patterns.emplace_back(argv[i]);
+  }
   double handoff_before = core_handoff_ns();  // before the runtime's workers exist
   int status = goro::run([handoff_before] {
     const char* stack = std::getenv("GORO_STACK_SIZE");
@@ -195,8 +205,11 @@ int main(int argc, char** argv) {
     if (whole) handoff_before("runtime");
     runtime_suite();
     if (whole) handoff_before("toolkit");
-    toolkit_context_suite();
+    // Go's order (go/main.go toolkitSuite): sync, context, time. The ctx
+    // rows reuse what earlier rows left (stacks, records): run in another
+    // order they read differently.
     toolkit_sync_suite();
+    toolkit_context_suite();
     toolkit_time_suite();
     // Last: the sched suite has no Go twin in this program, and its 8 s
     // between the runtime and toolkit rows let the scavenger give back the

@@ -32,8 +32,8 @@ void ctx_cancel_rows() {
       ready.done();
       child.done().recv();
       if (child.err() != goro::errc::canceled) errs.fetch_add(1, std::memory_order_relaxed);
-      child_cancel();  // Go's defer childCancel()
       woke.done();
+      child_cancel();  // Go's defer childCancel(): after woke.Done()
     });
   }
   ready.wait();
