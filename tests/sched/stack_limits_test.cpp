@@ -20,7 +20,9 @@ namespace {
 TEST(StackLimits, FreeListsThatCannotGrowFailGoAndNothingLater) {
   goro::set_maxprocs(1);  // no stack sits in another P's cache: binds never map
   goro::run([] {
-    goro::wait_group parked, release;
+    // release: what the parked goroutines wait for; finished: counts them
+    // out of release.wait() (the wait groups must outlive every waiter).
+    goro::wait_group parked, release, finished;
     release.add(1);
     long started = 0;
     bool threw = false;
@@ -28,13 +30,16 @@ TEST(StackLimits, FreeListsThatCannotGrowFailGoAndNothingLater) {
     // A chunk holds about 2,000 stacks of the default size.
     for (; started < 100000 && !threw; started++) {
       parked.add(1);
+      finished.add(1);
       try {
         goro::go([&] {
           parked.done();
           release.wait();
+          finished.done();
         });
       } catch (const goro::resource_error&) {
         parked.done();
+        finished.done();
         threw = true;
       }
     }
@@ -45,16 +50,19 @@ TEST(StackLimits, FreeListsThatCannotGrowFailGoAndNothingLater) {
     // these came from it and no later chunk grew the lists).
     for (long i = 0; i < started * 3 / 4; i++) {
       parked.add(1);
+      finished.add(1);
       goro::go([&] {
         parked.done();
         release.wait();
+        finished.done();
       });
     }
     parked.wait();
-    goro::wait_group exited;
-    exited.add(1);
     release.done();
     // Every goroutine gives its stack back; then one more runs.
+    finished.wait();
+    goro::wait_group exited;
+    exited.add(1);
     goro::go([&] { exited.done(); });
     exited.wait();
   });
