@@ -56,15 +56,14 @@ std::string gdb_path() {
   return p.empty() || p[0] != '/' ? "" : p;
 }
 
-// The gdb command line that sources the script and runs our commands on
-// `target` (-p PID, or the program and a core file).
-std::string gdb_command(const std::string& gdb, const std::string& target, uint64_t receiver, uint64_t locker) {
+// Our commands (-ex arguments): the list, then each parked goroutine's
+// frames, between markers.
+std::string gdb_commands(uint64_t receiver, uint64_t locker) {
   std::ostringstream c;
-  c << "timeout 120 " << gdb << " -q -batch -nx -ex 'source " << GORO_GDB_SCRIPT << "'"
-    << " -ex 'echo ==info\\n' -ex 'info goroutines'"
+  c << "-ex 'echo ==info\\n' -ex 'info goroutines'"
     << " -ex 'echo ==receiver\\n' -ex 'goroutine " << receiver << " bt'"
     << " -ex 'echo ==locker\\n' -ex 'goroutine " << locker << " bt'"
-    << " -ex 'echo ==end\\n' " << target;
+    << " -ex 'echo ==end\\n'";
   return c.str();
 }
 
@@ -158,28 +157,42 @@ std::string make_temp_dir() {
   return d != nullptr ? d : "/tmp";
 }
 
+// Starts the child, runs gdb attached to it with the -ex arguments that
+// `commands` gives for it, then lets the child go on (gdb has detached:
+// it runs with the registers it had, and a command that left them changed
+// crashes it) and reaps it. False, cleaned up, when this machine does not
+// let gdb attach.
+struct live_run {
+  child c;
+  std::string out;
+  int status = 0;
+};
+
+bool run_gdb_on_live_child(const std::string& gdb, std::string (*commands)(const child&), live_run* r) {
+  std::string dir = make_temp_dir();
+  r->c = start_child(dir, false);
+  if (r->c.pid <= 0) return false;
+  r->out = run_capture("timeout 120 " + gdb + " -q -batch -nx -ex 'source " + GORO_GDB_SCRIPT + "' " +
+                       commands(r->c) + " -p " + std::to_string(r->c.pid));
+  close(r->c.stdin_w);
+  r->status = reap(r->c.pid);
+  rmdir(dir.c_str());
+  return !contains(r->out, "ptrace: Operation not permitted");
+}
+
 TEST(GdbScript, LiveProcessShowsGoroutinesAndTheirFrames) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
 #endif
   std::string gdb = gdb_path();
   if (gdb.empty()) GTEST_SKIP() << "gdb not installed (scripts/deps.sh installs it)";
-  std::string dir = make_temp_dir();
-  child c = start_child(dir, false);
-  ASSERT_GT(c.pid, 0);
-  std::string out = run_capture(gdb_command(gdb, "-p " + std::to_string(c.pid), c.receiver, c.locker));
-  if (contains(out, "ptrace: Operation not permitted")) {
-    close(c.stdin_w);
-    reap(c.pid);
-    GTEST_SKIP() << "this machine does not let us attach: " << out;
+  live_run r;
+  if (!run_gdb_on_live_child(gdb, [](const child& c) { return gdb_commands(c.receiver, c.locker); }, &r)) {
+    ASSERT_GT(r.c.pid, 0);
+    GTEST_SKIP() << "this machine does not let us attach: " << r.out;
   }
-  expect_goroutines_shown(out, c.receiver, c.locker);
-  // gdb has detached: the process goes on with the registers it had (a
-  // `goroutine N bt` that left them changed would crash it here).
-  close(c.stdin_w);
-  int st = reap(c.pid);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st << "\n" << out;
-  rmdir(dir.c_str());
+  expect_goroutines_shown(r.out, r.c.receiver, r.c.locker);
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << "child status " << r.status << "\n" << r.out;
 }
 
 // `goroutine N CMD` with an outer frame selected, and with a CMD that
@@ -187,38 +200,35 @@ TEST(GdbScript, LiveProcessShowsGoroutinesAndTheirFrames) {
 // written with frame #0 selected and put back, so the process lives on.
 // Before the fix they were written into the outer frame's saved slots on
 // the stack and the process died of SIGSEGV after detach.
+std::string outer_frame_commands(const child& c) {
+  std::ostringstream cmd;
+  cmd << "-ex 'frame 2'"
+      << " -ex 'echo ==receiver\\n' -ex 'goroutine " << c.receiver << " bt'"
+      << " -ex 'echo ==frame\\n' -ex 'goroutine " << c.locker << " frame 3'"
+      << " -ex 'echo ==selected\\n' -ex 'frame'"
+      << " -ex 'echo ==end\\n'";
+  return cmd.str();
+}
+
 TEST(GdbScript, LiveProcessSurvivesGoroutineCommandsFromAnOuterFrame) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
 #endif
   std::string gdb = gdb_path();
   if (gdb.empty()) GTEST_SKIP() << "gdb not installed (scripts/deps.sh installs it)";
-  std::string dir = make_temp_dir();
-  child c = start_child(dir, false);
-  ASSERT_GT(c.pid, 0);
-  std::ostringstream cmd;
-  cmd << "timeout 120 " << gdb << " -q -batch -nx -ex 'source " << GORO_GDB_SCRIPT << "'"
-      << " -ex 'frame 2'"
-      << " -ex 'echo ==receiver\\n' -ex 'goroutine " << c.receiver << " bt'"
-      << " -ex 'echo ==frame\\n' -ex 'goroutine " << c.locker << " frame 3'"
-      << " -ex 'echo ==selected\\n' -ex 'frame'"
-      << " -ex 'echo ==end\\n' -p " << c.pid;
-  std::string out = run_capture(cmd.str());
-  if (contains(out, "ptrace: Operation not permitted")) {
-    close(c.stdin_w);
-    reap(c.pid);
-    GTEST_SKIP() << "this machine does not let us attach: " << out;
+  live_run r;
+  if (!run_gdb_on_live_child(gdb, outer_frame_commands, &r)) {
+    ASSERT_GT(r.c.pid, 0);
+    GTEST_SKIP() << "this machine does not let us attach: " << r.out;
   }
+  const std::string& out = r.out;
   std::string rbt = section(out, "==receiver", "==frame");
   EXPECT_TRUE(contains(rbt, "gdb_child_blocked_receiving")) << out;
   EXPECT_FALSE(contains(rbt, " in ?? ()")) << "frames unwound from registers written into frame #2\n" << out;
   EXPECT_TRUE(contains(section(out, "==selected", "==end"), "#2 ")) << "the user's frame is selected again\n" << out;
   EXPECT_FALSE(contains(out, "Python Exception")) << out;
   EXPECT_FALSE(contains(out, "could not restore")) << out;
-  close(c.stdin_w);
-  int st = reap(c.pid);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st << "\n" << out;
-  rmdir(dir.c_str());
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << "child status " << r.status << "\n" << out;
 }
 
 TEST(GdbScript, CoreFileShowsGoroutinesAndTheirFrames) {
@@ -247,7 +257,8 @@ TEST(GdbScript, CoreFileShowsGoroutinesAndTheirFrames) {
   while (!core.empty() && core.back() == '\n') core.pop_back();
   ASSERT_FALSE(core.empty()) << "no core file in " << dir;
   std::string path = dir + "/" + core;
-  std::string out = run_capture(gdb_command(gdb, std::string(GORO_GDB_CHILD) + " " + path, c.receiver, c.locker));
+  std::string out = run_capture("timeout 120 " + gdb + " -q -batch -nx -ex 'source " + GORO_GDB_SCRIPT + "' " +
+                                gdb_commands(c.receiver, c.locker) + " " + GORO_GDB_CHILD + " " + path);
   expect_goroutines_shown(out, c.receiver, c.locker);
   // The core file's frames come through the unwinder, after the thread's own #0.
   EXPECT_TRUE(contains(out, "(a core file: frame #0 is the selected thread's own")) << out;
