@@ -157,6 +157,19 @@ std::string make_temp_dir() {
   return d != nullptr ? d : "/tmp";
 }
 
+// Every test: x86-64 (the script reads its switch frame) and gdb (gdb_).
+class GdbScript : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#if !defined(__x86_64__)
+    GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
+#endif
+    gdb = gdb_path();
+    if (gdb.empty()) GTEST_SKIP() << "gdb not installed (scripts/deps.sh installs it)";
+  }
+  std::string gdb;
+};
+
 // Starts the child, runs gdb attached to it with the -ex arguments that
 // `commands` gives for it, then lets the child go on (gdb has detached:
 // it runs with the registers it had, and a command that left them changed
@@ -180,12 +193,7 @@ bool run_gdb_on_live_child(const std::string& gdb, std::string (*commands)(const
   return !contains(r->out, "ptrace: Operation not permitted");
 }
 
-TEST(GdbScript, LiveProcessShowsGoroutinesAndTheirFrames) {
-#if !defined(__x86_64__)
-  GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
-#endif
-  std::string gdb = gdb_path();
-  if (gdb.empty()) GTEST_SKIP() << "gdb not installed (scripts/deps.sh installs it)";
+TEST_F(GdbScript, LiveProcessShowsGoroutinesAndTheirFrames) {
   live_run r;
   if (!run_gdb_on_live_child(gdb, [](const child& c) { return gdb_commands(c.receiver, c.locker); }, &r)) {
     ASSERT_GT(r.c.pid, 0);
@@ -210,12 +218,7 @@ std::string outer_frame_commands(const child& c) {
   return cmd.str();
 }
 
-TEST(GdbScript, LiveProcessSurvivesGoroutineCommandsFromAnOuterFrame) {
-#if !defined(__x86_64__)
-  GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
-#endif
-  std::string gdb = gdb_path();
-  if (gdb.empty()) GTEST_SKIP() << "gdb not installed (scripts/deps.sh installs it)";
+TEST_F(GdbScript, LiveProcessSurvivesGoroutineCommandsFromAnOuterFrame) {
   live_run r;
   if (!run_gdb_on_live_child(gdb, outer_frame_commands, &r)) {
     ASSERT_GT(r.c.pid, 0);
@@ -231,15 +234,10 @@ TEST(GdbScript, LiveProcessSurvivesGoroutineCommandsFromAnOuterFrame) {
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << "child status " << r.status << "\n" << out;
 }
 
-TEST(GdbScript, CoreFileShowsGoroutinesAndTheirFrames) {
-#if !defined(__x86_64__)
-  GTEST_SKIP() << "goro-gdb.py reads x86-64's switch frame";
-#endif
+TEST_F(GdbScript, CoreFileShowsGoroutinesAndTheirFrames) {
 #if defined(GORO_ASAN) || defined(GORO_TSAN)
   GTEST_SKIP() << "a sanitizer's process leaves no usable core file (ASan turns them off; TSan's shadow is TBs)";
 #endif
-  std::string gdb = gdb_path();
-  if (gdb.empty()) GTEST_SKIP() << "gdb not installed (scripts/deps.sh installs it)";
   std::string pattern;
   std::getline(std::ifstream("/proc/sys/kernel/core_pattern"), pattern);
   if (pattern.empty() || pattern[0] == '|' || pattern.find('/') != std::string::npos)
