@@ -371,7 +371,20 @@ void stack_reserve(p* pp) {
   int64_t batch = pp != nullptr ? kCreditBatch : 1;
   {
     lock_guard lk(pool.lock);
-    reserve_locked(batch);
+    if (batch > 1 && pool.capacity - pool.reserved < batch) {
+      // A batch would map a new chunk: if that fails, the one stack asked
+      // for may still be free (a go() from a goroutine used to throw while
+      // up to 31 stacks were left, where a plain thread's got one).
+      try {
+        reserve_locked(batch);
+      } catch (const goro::resource_error&) {
+        if (pool.capacity - pool.reserved < 1) throw;
+        batch = 1;
+        pool.reserved += 1;
+      }
+    } else {
+      reserve_locked(batch);
+    }
   }
   if (pp != nullptr) pp->gcache.stack_credits += batch - 1;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <thread>
 
 #include "goro/goro.hpp"
 #include "sched/test_hooks.hpp"
@@ -71,6 +72,65 @@ TEST(StackLimits, FreeListsThatCannotGrowFailGoAndNothingLater) {
     wg.add(1000);
     for (int i = 0; i < 1000; i++) goro::go([&] { wg.done(); });
     wg.wait();
+  });
+}
+
+// A goroutine reserves stacks 32 at a time; when the batch would need a
+// new chunk and none can be mapped, the stacks still free are its to
+// take, one at a time. Before the fix go() from a goroutine threw while up
+// to 31 were left, and a plain thread's go() then succeeded.
+TEST(StackLimits, GoFromAGoroutineUsesTheLastStacksBeforeItThrows) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    goro::wait_group parked, release, finished;
+    release.add(1);
+    auto park = [&] {
+      parked.done();
+      release.wait();
+      finished.done();
+    };
+    // A few stacks reserved one at a time (from a plain thread), so that
+    // what is left when a batch fails is not a multiple of the batch.
+    std::thread([&] {
+      for (int i = 0; i < 7; i++) {
+        parked.add(1);
+        finished.add(1);
+        goro::go(park);
+      }
+    }).join();
+    goro::detail::test_hooks::stack_lists_grow_fails.store(true);  // no new chunk can be mapped
+    bool threw = false;
+    for (long i = 0; i < 100000 && !threw; i++) {
+      parked.add(1);
+      finished.add(1);
+      try {
+        goro::go(park);
+      } catch (const goro::resource_error&) {
+        parked.done();
+        finished.done();
+        threw = true;
+      }
+    }
+    ASSERT_TRUE(threw);
+    // Nothing is left for a plain thread either.
+    bool thread_threw = false;
+    std::thread t([&] {
+      parked.add(1);
+      finished.add(1);
+      try {
+        goro::go(park);
+      } catch (const goro::resource_error&) {
+        parked.done();
+        finished.done();
+        thread_threw = true;
+      }
+    });
+    t.join();
+    goro::detail::test_hooks::stack_lists_grow_fails.store(false);
+    EXPECT_TRUE(thread_threw) << "a goroutine's go() threw while stacks were free";
+    parked.wait();
+    release.done();
+    finished.wait();
   });
 }
 
