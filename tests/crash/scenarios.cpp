@@ -757,19 +757,25 @@ int stack_guard_maps() {
 // free its state then (a crash at exit in 2 to 9 runs of 10).
 goro::pool<std::string> g_exit_pool([] { return std::make_unique<std::string>(64, 'x'); });
 
+std::atomic<int> g_exit_pool_users{0};
+
 int pool_in_use_at_exit() {
   return goro::run([] {
     for (int i = 0; i < 4; i++) {
       goro::go([] {
+        bool counted = false;
         for (;;) {
           auto s = g_exit_pool.get();
           s->back() = 'y';
           g_exit_pool.put(std::move(s));
+          if (!counted) g_exit_pool_users.fetch_add(1);
+          counted = true;
           goro::yield();
         }
       });
     }
-    goro::sleep_for(std::chrono::milliseconds(5));  // they are busy with the pool (any delay will do)
+    // Main returns once every goroutine is using the pool.
+    while (g_exit_pool_users.load() < 4) goro::yield();
     say("main returns");
   });
 }

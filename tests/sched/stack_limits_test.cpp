@@ -98,33 +98,26 @@ TEST(StackLimits, GoFromAGoroutineUsesTheLastStacksBeforeItThrows) {
         goro::go(park);
       }
     }).join();
-    goro::detail::test_hooks::stack_lists_grow_fails.store(true);  // no new chunk can be mapped
-    bool threw = false;
-    for (long i = 0; i < 100000 && !threw; i++) {
+    // Starts one parked goroutine; false if go() threw resource_error.
+    auto start_one = [&] {
       parked.add(1);
       finished.add(1);
       try {
         goro::go(park);
+        return true;
       } catch (const goro::resource_error&) {
         parked.done();
         finished.done();
-        threw = true;
+        return false;
       }
-    }
+    };
+    goro::detail::test_hooks::stack_lists_grow_fails.store(true);  // no new chunk can be mapped
+    bool threw = false;
+    for (long i = 0; i < 100000 && !threw; i++) threw = !start_one();
     ASSERT_TRUE(threw);
     // Nothing is left for a plain thread either.
     bool thread_threw = false;
-    std::thread t([&] {
-      parked.add(1);
-      finished.add(1);
-      try {
-        goro::go(park);
-      } catch (const goro::resource_error&) {
-        parked.done();
-        finished.done();
-        thread_threw = true;
-      }
-    });
+    std::thread t([&] { thread_threw = !start_one(); });
     t.join();
     goro::detail::test_hooks::stack_lists_grow_fails.store(false);
     EXPECT_TRUE(thread_threw) << "a goroutine's go() threw while stacks were free";
