@@ -25,21 +25,29 @@ namespace test_hooks {
 std::atomic<void (*)()> after_func_started{nullptr};
 }
 
-static_assert(sizeof(timer_rec) <= kTimerSlabSlot && alignof(timer_rec) <= 32, "a chan record fits a slab slot");
-
 namespace {
 
 using time_point = std::chrono::steady_clock::time_point;
+
+// A channel timer's record and its channel, one slab slot (gotimer.hpp,
+// "Memory").
+struct chan_rec {
+  timer_rec rec;  // first: timer* <-> timer_rec* <-> chan_rec*
+  hchan chan{&elem_type_of<time_point>::value, 0};
+};
+
+static_assert(offsetof(chan_rec, rec) == 0, "chan_rec::rec must come first");
+
+// A channel timer's channel.
+hchan* chan_of(timer_rec* t) { return &reinterpret_cast<chan_rec*>(t)->chan; }
+static_assert(sizeof(chan_rec) <= kTimerSlabSlot && alignof(chan_rec) <= kTimerSlabAlign,
+              "a channel timer's record fits a slab slot");
 
 std::atomic<int64_t> live_recs{0};  // relaxed: a statistic
 
 timer_rec* rec_of(timer* t) { return reinterpret_cast<timer_rec*>(t); }
 
 void rec_free(timer_rec* t) noexcept {
-  if (t->c != nullptr) {
-    chan_free(t->c);  // no handle left: every one counted in refs
-    delete t->sd;
-  }
   live_recs.fetch_sub(1, std::memory_order_relaxed);
   if (t->kind == timer_kind::func) {
     auto* ops = static_cast<const timer_func_ops*>(t->t.arg);
@@ -49,30 +57,45 @@ void rec_free(timer_rec* t) noexcept {
     ::operator delete(t, std::align_val_t(align));
     return;
   }
-  t->~timer_rec();
-  timer_slab_free(t);
+  // No handle is left (every one counted in refs): the channel goes with
+  // the record. As chan_free: every use through a handle happens before
+  // this (chan_release's race_release).
+  race_acquire(chan_of(t));
+  delete t->sd;
+  auto* cr = reinterpret_cast<chan_rec*>(t);
+  cr->~chan_rec();
+  timer_slab_free(cr);
 }
 
 void fire(timer* tm, int64_t now);
 
-// Offers the time value_ns on the channel, or keeps it for c() (T3). A ticker's tick
-// is dropped while one is pending. Under t->lock.
-void deliver_locked(timer_rec* t, int64_t value_ns, ready_list& rl) {
-  if (t->c == nullptr) {
-    if (!t->value_pending) {
-      t->value = time_point(std::chrono::nanoseconds(value_ns));
-      t->value_pending = true;
-    }
-    return;
+// The virtual sender of t's values (T3), made the first time a value has
+// to wait for its receiver. Under t->lock and its channel's lock. Out of
+// memory is fatal: this runs where a timer fires, with nobody to tell (as
+// after_func's goroutine, start_func).
+sudog* virtual_sender_locked(timer_rec* t) {
+  if (t->sd == nullptr) {
+    auto* sd = new (std::nothrow) sudog;
+    if (sd == nullptr) fatal("time: out of memory queueing a timer's value");
+    sd->elem = &t->value;
+    sd->c = chan_of(t);
+    sd->is_send = true;
+    t->sd = sd;
   }
-  hchan* c = t->c;
+  return t->sd;
+}
+
+// Offers the time value_ns on the channel. A ticker's tick is dropped
+// while one is pending. Under t->lock.
+void deliver_locked(timer_rec* t, int64_t value_ns, ready_list& rl) {
+  hchan* c = chan_of(t);
   lock_guard lk(c->lock_);
-  if (t->sd->in_queue) return;  // a tick still waits: drop this one
+  if (t->sd != nullptr && t->sd->in_queue) return;  // a tick still waits: drop this one
   t->value = time_point(std::chrono::nanoseconds(value_ns));
   // A parked receiver (or select) takes it now; else the virtual sender
   // queues. The channel is never closed (nobody can close it).
   if (send_locked(c, &t->value, rl) == op_result::would_block) {
-    t->sd->result = wake::none;
+    virtual_sender_locked(t)->result = wake::none;
     c->sendq_.enqueue(t->sd);
     c->sync_flag(c->send_waiting_, c->sendq_);
   }
@@ -80,10 +103,9 @@ void deliver_locked(timer_rec* t, int64_t value_ns, ready_list& rl) {
 
 // Withdraws a pending value. True if there was one. Under t->lock.
 bool drain_locked(timer_rec* t) {
-  if (t->c == nullptr) return std::exchange(t->value_pending, false);
-  hchan* c = t->c;
+  hchan* c = chan_of(t);
   lock_guard lk(c->lock_);
-  if (!t->sd->in_queue) return false;
+  if (t->sd == nullptr || !t->sd->in_queue) return false;
   c->sendq_.remove(t->sd);
   c->sync_flag(c->send_waiting_, c->sendq_);
   return true;
@@ -148,10 +170,10 @@ class rec_lock {
   // and about to fire, which then finds it stopped), and with nothing to
   // withdraw: a one-shot that is armed has no value pending (firing
   // disarms it, re-arming withdraws first), a ticker none only while it
-  // has no channel and no pending flag (a channel's queued tick is guarded
-  // by the channel's lock, not ours).
+  // has never queued a tick (no virtual sender yet: a channel's queued
+  // tick is guarded by the channel's lock, not ours).
   static bool lf_stoppable(const timer_rec* t) {
-    return t->kind == timer_kind::chan && t->armed && (t->period == 0 || (t->c == nullptr && !t->value_pending));
+    return t->kind == timer_kind::chan && t->armed && (t->period == 0 || t->sd == nullptr);
   }
 
  private:
@@ -312,7 +334,10 @@ int64_t timer_recs_live() noexcept { return live_recs.load(std::memory_order_rel
 
 timer_rec* timer_new_chan(int64_t when, int64_t period) {
   void* mem = timer_slab_alloc();  // time/rec_slab.hpp: why not operator new
-  auto* t = ::new (mem) timer_rec;
+  auto* cr = ::new (mem) chan_rec;
+  timer_rec* t = &cr->rec;
+  cr->chan.sync_view_ = true;
+  cr->chan.timer_owner_ = t;
   live_recs.fetch_add(1, std::memory_order_relaxed);
   t->t.fn = fire;
   t->t.when = when;
@@ -366,10 +391,8 @@ bool gotimer_chan_retain(timer* tm) noexcept {
 
 bool gotimer_chan_waited(timer* tm) noexcept {
   auto* t = reinterpret_cast<timer_rec*>(tm);
-  rec_lock lk(t);
-  if (t->c == nullptr) return false;  // no channel yet: nobody can wait on it
-  lock_guard clk(t->c->lock_);
-  return !t->c->recvq_.empty();
+  lock_guard clk(chan_of(t)->lock_);
+  return !chan_of(t)->recvq_.empty();
 }
 
 void gotimer_chan_release(timer* tm) noexcept { timer_rec_release(reinterpret_cast<timer_rec*>(tm)); }
@@ -444,25 +467,8 @@ bool timer_rec_run_if_due(timer_rec* t) noexcept {
 
 hchan* timer_channel(timer_rec* t) {
   if (t->kind != timer_kind::chan) return nullptr;
-  rec_lock lk(t);
-  if (t->c == nullptr) {
-    auto sd = std::make_unique<sudog>();
-    hchan* c = chan_make(&elem_type_of<time_point>::value, 0);
-    c->sync_view_ = true;
-    c->timer_owner_ = t;
-    sd->elem = &t->value;
-    sd->c = c;
-    sd->is_send = true;
-    t->c = c;
-    t->sd = sd.release();
-    if (std::exchange(t->value_pending, false)) {
-      lock_guard clk(c->lock_);
-      c->sendq_.enqueue(t->sd);
-      c->sync_flag(c->send_waiting_, c->sendq_);
-    }
-  }
-  t->refs.fetch_add(1, std::memory_order_relaxed);  // the returned handle's
-  return t->c;
+  t->refs.fetch_add(1, std::memory_order_relaxed);  // the returned handle's; relaxed: the caller holds one
+  return chan_of(t);
 }
 
 bool timer_stop(timer_rec* t) noexcept {

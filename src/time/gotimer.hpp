@@ -3,10 +3,19 @@
 //
 // A record is a runtime timer (time/timer.hpp: an entry in its P's heap)
 // plus what firing does: deliver the time on the timer's channel, or start
-// a goroutine that runs the stored function. It is 96 bytes; the channel
-// and the sudog that carries its pending value are made only when c() is
-// first called, so a million pending timers that nobody receives from cost
-// a record and a heap entry each.
+// a goroutine that runs the stored function.
+//
+// Memory. A channel timer's record (88 bytes) and its channel (an
+// unbuffered hchan, 104, right after it) are one 192-byte slot from the record arenas
+// (time/rec_slab.hpp), made by new_timer and freed together; with its
+// 16-byte heap entry a pending timer costs about 209 bytes, where Go
+// 1.19's time.NewTimer costs 223-226 (the toolkit/timer_add anchor). The
+// channel used to be made by the first c(), with its sudog, from two
+// more allocations: 304 bytes once c() was called, as every Go-style
+// use does. The sudog that carries a value to the channel (below) is
+// still made apart, the first time a fired value has to wait for its
+// receiver: a timer that is stopped, or whose receiver is already
+// waiting when it fires, never has one.
 //
 // The channel (Go 1.23 semantics). A timer channel is an unbuffered hchan
 // with a virtual sender: the value the timer fired is held in the record
@@ -15,9 +24,7 @@
 // exactly as it takes a parked sender's value, and stop/reset withdraw it
 // by unlinking the sudog. So the channel never holds a stale value, len()
 // and cap() read 0, and a ticker drops a tick while one is still queued.
-// Before the channel exists the pending value is only a flag
-// (`value_pending`), turned into the queued sudog when c() makes it.
-//
+
 // Firing and re-arming (no seq numbers): an entry popped from a heap may
 // fire while its owner re-arms the record, so firing checks, under the
 // record's lock, that the record is armed and its *current* deadline has
@@ -69,13 +76,14 @@
 //      is atomic for that).
 //  T2. At most one heap entry: every timer_add is preceded, under the lock,
 //      by a timer_del when entries > 0.
-//  T3. A value is pending (sd->in_queue, or value_pending without a
-//      channel) only for channel timers, and at most one.
+//  T3. A value is pending (sd->in_queue, under the channel's lock too)
+//      only for channel timers, and at most one. sd, once made, stays
+//      until the record is freed.
 //  T4. armed == false => no delivery, whatever fires.
 //  T5. t.lf is kLfArmed (a lock-free Stop allowed) only while the lock is
 //      free and the record is a channel timer armed with nothing to
-//      withdraw: a one-shot, or a ticker with no channel and no value
-//      pending (rec_lock's lf_stoppable). Set as the lock is released, taken back (exchanged
+//      withdraw: a one-shot, or a ticker that has never had to queue a
+//      tick (no sd; rec_lock's lf_stoppable). Set as the lock is released, taken back (exchanged
 //      to kLfNone) as it is taken, before any field is read. `armed` may
 //      thus be stale only while `lf` says kLfZombie or kLfReaped, and only
 //      until the next holder applies it.
@@ -111,11 +119,9 @@ struct timer_rec {
   runtime_lock lock{lock_rank::timer};
   timer_kind kind = timer_kind::chan;
   bool armed = false;
-  bool value_pending = false;       // T3, while c == nullptr
   uint16_t closure_off = 0;         // func: where the function is stored, from this
   uint16_t closure_align = 0;       // func: its allocation's alignment
-  hchan* c = nullptr;               // made by timer_channel; freed with the record
-  sudog* sd = nullptr;              // with c: the virtual sender of `value`
+  sudog* sd = nullptr;              // chan: the virtual sender of `value`, once needed (T3)
 };
 
 static_assert(offsetof(timer_rec, t) == 0, "timer_rec::t must come first");

@@ -25,8 +25,10 @@ void timer_slab_flush_p(p*) noexcept {}
 namespace {
 
 constexpr std::size_t kArenaBytes = std::size_t{2} << 20;  // one huge page on x86-64 and arm64 (4 KiB pages)
-// The arena's header takes the first 128 bytes; slots follow, 32-aligned.
+// The arena's header takes the first 128 bytes; slots follow, each
+// kTimerSlabAlign-aligned (the arena is 2 MiB-aligned).
 constexpr std::size_t kFirstSlot = 128;
+static_assert(kFirstSlot % kTimerSlabAlign == 0 && kTimerSlabSlot % kTimerSlabAlign == 0);
 constexpr uint32_t kSlots = static_cast<uint32_t>((kArenaBytes - kFirstSlot) / kTimerSlabSlot);
 
 struct free_slot {

@@ -62,11 +62,15 @@
 
 namespace goro::detail {
 
-// The slot size: sizeof(timer_rec) must fit (gotimer.cpp checks).
-constexpr std::size_t kTimerSlabSlot = 96;
+// The slot: a channel timer's record and its channel (gotimer.cpp's
+// chan_rec) must fit. Three cache lines, and each slot starts one, so
+// that no two timers share a line.
+constexpr std::size_t kTimerSlabSlot = 192;
+constexpr std::size_t kTimerSlabAlign = 64;
 
-// A slot of kTimerSlabSlot bytes, 32-byte aligned. Throws std::bad_alloc
-// when no arena can be mapped.
+// A slot of kTimerSlabSlot bytes, kTimerSlabAlign-byte aligned (16 under
+// ASan, where each slot is an operator new). Throws std::bad_alloc when no
+// arena can be mapped.
 void* timer_slab_alloc();
 
 // Gives a slot from timer_slab_alloc back.

@@ -448,6 +448,45 @@ TEST(TimerMemory, MillionStoppedTimersLeaveNothingBehind) {
   });
 }
 
+// Go 1.19's time.NewTimer costs 223-226 heap bytes a pending timer (the
+// toolkit/timer_add anchor: the Timer, its channel and buffer, its slot in
+// the P's heap). A goro::timer whose channel was asked for must cost no
+// more: one record holding the channel too (time/gotimer.hpp), from the
+// arenas, and its 16-byte entry. (It was 304: the record, the channel from
+// the record cache, and a sudog from malloc.) The tests' own vectors are
+// reserved before the count starts.
+TEST(TimerMemory, PendingTimerWithItsChannelCostsNoMoreThanGos) {
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
+  GTEST_SKIP() << "the sanitizers replace malloc: mallinfo2 does not see their heap";
+#else
+  // A power of two, so that the P's in-order queue that takes the entries
+  // (deadlines in order) is full, not half empty, when the count is read.
+  constexpr int n = 1 << 18;
+  goro::run([] {
+    const int64_t base_live = goro::detail::timer_recs_live();
+    std::vector<goro::timer> ts(n);
+    std::vector<goro::recv_chan<std::chrono::steady_clock::time_point>> cs;
+    cs.reserve(n);
+    struct mallinfo2 mi = mallinfo2();
+    const int64_t before = static_cast<int64_t>(mi.uordblks + mi.hblkhd) + goro::detail::timer_slab_bytes();
+    for (auto& t : ts) {
+      t = goro::new_timer(1h);
+      cs.push_back(t.c());
+    }
+    mi = mallinfo2();
+    const int64_t after = static_cast<int64_t>(mi.uordblks + mi.hblkhd) + goro::detail::timer_slab_bytes();
+    const double per_timer = static_cast<double>(after - before) / n;
+    EXPECT_LE(per_timer, 223.0) << "heap bytes per pending timer with its channel";
+    std::printf("%.1f heap bytes per pending timer with its channel\n", per_timer);
+    for (auto& t : ts) EXPECT_TRUE(t.stop());
+    cs.clear();
+    ts.clear();
+    // Stopped lock-free: the reaper frees the records (gotimer.hpp, T5).
+    EXPECT_TRUE(wait_for([&] { return goro::detail::timer_recs_live() == base_live; }));
+  });
+#endif
+}
+
 // The record arenas (time/rec_slab.hpp) give their memory back when the
 // timers in them are freed en masse, whatever the order, keeping at most
 // the arena being filled and one spare; freed slots are reused before a new
