@@ -27,25 +27,18 @@ std::atomic<void (*)()> after_func_started{nullptr};
 
 namespace {
 
-using time_point = std::chrono::steady_clock::time_point;
-
-// A channel timer's record and its channel, one slab slot (gotimer.hpp,
-// "Memory").
-struct chan_rec {
-  timer_rec rec;  // first: timer* <-> timer_rec* <-> chan_rec*
-  hchan chan{&elem_type_of<time_point>::value, 0};
-};
-
-static_assert(offsetof(chan_rec, rec) == 0, "chan_rec::rec must come first");
-
-// A channel timer's channel.
-hchan* chan_of(timer_rec* t) { return &reinterpret_cast<chan_rec*>(t)->chan; }
-static_assert(sizeof(chan_rec) <= kTimerSlabSlot && alignof(chan_rec) <= kTimerSlabAlign,
+static_assert(sizeof(timer_rec) <= kTimerSlabSlot && alignof(timer_rec) <= kTimerSlabAlign,
               "a channel timer's record fits a slab slot");
+static_assert(sizeof(hchan) <= kTimerSlabCompanion && alignof(hchan) <= 8, "its channel fits the slot's companion");
+
+using time_point = std::chrono::steady_clock::time_point;
 
 std::atomic<int64_t> live_recs{0};  // relaxed: a statistic
 
 timer_rec* rec_of(timer* t) { return reinterpret_cast<timer_rec*>(t); }
+
+// A channel timer's channel.
+hchan* chan_of(timer_rec* t) { return t->c; }
 
 void rec_free(timer_rec* t) noexcept {
   live_recs.fetch_sub(1, std::memory_order_relaxed);
@@ -62,9 +55,9 @@ void rec_free(timer_rec* t) noexcept {
   // this (chan_release's race_release).
   race_acquire(chan_of(t));
   delete t->sd;
-  auto* cr = reinterpret_cast<chan_rec*>(t);
-  cr->~chan_rec();
-  timer_slab_free(cr);
+  t->c->~hchan();
+  t->~timer_rec();
+  timer_slab_free(t);
 }
 
 void fire(timer* tm, int64_t now);
@@ -334,10 +327,10 @@ int64_t timer_recs_live() noexcept { return live_recs.load(std::memory_order_rel
 
 timer_rec* timer_new_chan(int64_t when, int64_t period) {
   void* mem = timer_slab_alloc();  // time/rec_slab.hpp: why not operator new
-  auto* cr = ::new (mem) chan_rec;
-  timer_rec* t = &cr->rec;
-  cr->chan.sync_view_ = true;
-  cr->chan.timer_owner_ = t;
+  auto* t = ::new (mem) timer_rec;
+  t->c = ::new (timer_slab_companion(mem)) hchan(&elem_type_of<time_point>::value, 0);
+  t->c->sync_view_ = true;
+  t->c->timer_owner_ = t;
   live_recs.fetch_add(1, std::memory_order_relaxed);
   t->t.fn = fire;
   t->t.when = when;

@@ -5,11 +5,12 @@
 // plus what firing does: deliver the time on the timer's channel, or start
 // a goroutine that runs the stored function.
 //
-// Memory. A channel timer's record (88 bytes) and its channel (an
-// unbuffered hchan, 104, right after it) are one 192-byte slot from the record arenas
-// (time/rec_slab.hpp), made by new_timer and freed together; with its
-// 16-byte heap entry a pending timer costs about 209 bytes, where Go
-// 1.19's time.NewTimer costs 223-226 (the toolkit/timer_add anchor). The
+// Memory. A channel timer's record (96 bytes) and its channel (an
+// unbuffered hchan, 104) are a slot of the record arenas and its
+// companion (time/rec_slab.hpp: apart, so that Stops stream through the
+// records alone), made by new_timer and freed together; with its 16-byte
+// heap entry a pending timer costs about 218 bytes, where Go 1.19's
+// time.NewTimer costs 222-226 (the toolkit/timer_add anchor). The
 // channel used to be made by the first c(), with its sudog, from two
 // more allocations: 304 bytes once c() was called, as every Go-style
 // use does. The sudog that carries a value to the channel (below) is
@@ -121,6 +122,7 @@ struct timer_rec {
   bool armed = false;
   uint16_t closure_off = 0;         // func: where the function is stored, from this
   uint16_t closure_align = 0;       // func: its allocation's alignment
+  hchan* c = nullptr;               // chan: its channel, in the slot's companion (rec_slab.hpp)
   sudog* sd = nullptr;              // chan: the virtual sender of `value`, once needed (T3)
 };
 

@@ -15,7 +15,8 @@ namespace goro::detail {
 
 #if defined(GORO_ASAN)
 
-void* timer_slab_alloc() { return ::operator new(kTimerSlabSlot); }
+void* timer_slab_alloc() { return ::operator new(kTimerSlabSlot + kTimerSlabCompanion); }
+void* timer_slab_companion(void* slot) noexcept { return static_cast<unsigned char*>(slot) + kTimerSlabSlot; }
 void timer_slab_free(void* p) noexcept { ::operator delete(p); }
 int64_t timer_slab_bytes() noexcept { return 0; }
 void timer_slab_flush_p(p*) noexcept {}
@@ -25,11 +26,16 @@ void timer_slab_flush_p(p*) noexcept {}
 namespace {
 
 constexpr std::size_t kArenaBytes = std::size_t{2} << 20;  // one huge page on x86-64 and arm64 (4 KiB pages)
-// The arena's header takes the first 128 bytes; slots follow, each
-// kTimerSlabAlign-aligned (the arena is 2 MiB-aligned).
+// The arena's header takes the first 128 bytes; the slots follow, then
+// their companions, slot i's at kFirstCompanion + i * kTimerSlabCompanion
+// (rec_slab.hpp: why apart).
 constexpr std::size_t kFirstSlot = 128;
 static_assert(kFirstSlot % kTimerSlabAlign == 0 && kTimerSlabSlot % kTimerSlabAlign == 0);
-constexpr uint32_t kSlots = static_cast<uint32_t>((kArenaBytes - kFirstSlot) / kTimerSlabSlot);
+constexpr std::size_t kSlotPairBytes = kTimerSlabSlot + kTimerSlabCompanion;
+constexpr uint32_t kSlots = static_cast<uint32_t>((kArenaBytes - kFirstSlot - kTimerSlabAlign) / kSlotPairBytes);
+constexpr std::size_t kFirstCompanion =
+    (kFirstSlot + std::size_t{kSlots} * kTimerSlabSlot + kTimerSlabAlign - 1) / kTimerSlabAlign * kTimerSlabAlign;
+static_assert(kFirstCompanion + std::size_t{kSlots} * kTimerSlabCompanion <= kArenaBytes);
 
 struct free_slot {
   free_slot* next;
@@ -62,6 +68,16 @@ constinit slab_state slab;
 arena* arena_of(void* p) {
   return reinterpret_cast<arena*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t{kArenaBytes} - 1));
 }
+
+}  // namespace
+
+void* timer_slab_companion(void* slot) noexcept {
+  const auto base = reinterpret_cast<uintptr_t>(arena_of(slot));
+  const std::size_t i = (reinterpret_cast<uintptr_t>(slot) - base - kFirstSlot) / kTimerSlabSlot;
+  return reinterpret_cast<void*>(base + kFirstCompanion + i * kTimerSlabCompanion);
+}
+
+namespace {
 
 // A fresh arena, 2 MiB-aligned so that it can be one huge page: map twice
 // the size and trim. Under the lock (rare: once per kSlots allocations,
