@@ -5,18 +5,20 @@
 // and glibc grew its heap a 4 KiB page at a time; on the VMs we measure on
 // each first touch of a page is a fault of 15-25 us (perf: sysmalloc and
 // exc_page_fault were a third of toolkit/timer_add). An arena is one
-// 2 MiB-aligned mapping advised MADV_HUGEPAGE, so with transparent huge
-// pages in `madvise` (or `always`) mode it is faulted in once, not 512
-// times, and a slot costs a pointer pop or a bump under one lock. (Not
-// the first arena: rec_slab.cpp, map_arena.)
-// On the project's VMs a huge page is cheap only while the 2 MiB block is
-// one another mapping just freed: the guest reports free blocks to the
-// host, which drops them, and a reported block costs about five times its
-// 512 small pages (docs/benchmarks.md, "timer_add and fresh memory").
-// Small pages measured no better over the whole benchmark run (the
-// guest's warm small pages run out too), and lending the slab the free
-// pages of goroutine stacks made walking the records slow: both are
-// described there and were not kept.
+// 2 MiB-aligned mapping, and a slot costs a pointer pop or a bump under
+// one lock. Every arena but the first (rec_slab.cpp, map_arena) is
+// populated when it is mapped (MADV_POPULATE_WRITE): one call instead of
+// 512 faults.
+// Small pages, not huge ones (2026-12-06): on the project's VMs a huge
+// page is cheap only while the 2 MiB block is one another mapping just
+// freed (the guest reports free blocks to the host, which drops them, and
+// a reported block costs about five times its 512 small pages:
+// docs/benchmarks.md, "timer_add and fresh memory"). After the benchmark's
+// earlier rows, a million timers' arenas took 433-609 ns a timer with huge
+// pages (perf: 83% of the row zeroing them), 160-200 with small pages, and
+// 120-150 with small pages populated in one call ("Timers in small pages",
+// there). Lending the slab the free pages of goroutine stacks made walking
+// the records slow, and was not kept.
 //
 // Per-P front (S4): so that goroutines making and dropping timers on both
 // workers do not meet at the lock for every slot (two goroutines churning
@@ -36,7 +38,7 @@
 // in a P's cache (cached while it was `cur`). The bound is per arena, not per slot: an arena with
 // one live record left stays mapped whole (as any slab or span allocator;
 // Go's spans are 8 KiB), so a pathological pattern that keeps one record
-// alive in every 21,844 can pin 2 MiB each. Freed slots are reused first
+// alive in every 10,484 can pin 2 MiB each. Freed slots are reused first
 // from the current arena, then from partly used arenas, most recently
 // freed-into first, before a new arena is mapped.
 //
