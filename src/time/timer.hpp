@@ -260,6 +260,11 @@ inline uint64_t queue_seq_bits(int32_t heap_index) { return static_cast<uint64_t
 // goroutines, plain threads and the scheduler.
 void timer_add(timer* t);
 
+// timer_add, and then timer_lf_arm before any worker can pop the entry
+// (under the heap's lock): for a record nobody else knows of yet, which
+// its maker need not lock (gotimer.cpp, timer_new_chan).
+void timer_add_lf_armed(timer* t);
+
 // Readies gp (parked, or about to be: see sleep.cpp) at `when`, without a
 // timer record. Cannot be cancelled. Callable as timer_add.
 void sleep_add(g* gp, int64_t when);

@@ -305,8 +305,9 @@ int pick_queue(timer_heap& th, int64_t when) {
 }
 
 // Adds entry e to the timers of the caller's P (P 0's for a plain thread).
-// t: the timer record of a timer entry, null for a sleep entry.
-void timers_add(timer_entry e, timer* t) {
+// t: the timer record of a timer entry, null for a sleep entry. arm_lf:
+// also make t lock-free deletable (timer_add_lf_armed).
+void timers_add(timer_entry e, timer* t, bool arm_lf = false) {
   ensure_runtime();
   m* mp = current_m();
   p* pp = owned_p(mp);
@@ -329,6 +330,9 @@ void timers_add(timer_entry e, timer* t) {
       th.heap.push_back(e);
       sift_up(th.heap, th.heap.size() - 1);
     }
+    // Before the lock's release: no worker can pop the entry (and fire,
+    // which takes the state back) until then.
+    if (arm_lf) t->lf.store((static_cast<uint32_t>(pp->id) << 2) | kLfArmed, std::memory_order_release);
     // A deadline after this P's earliest changes neither timer0_when nor
     // anyone's wake-up time: no store, no barrier, no wake.
     if (earliest) update_timer0(pp);
@@ -342,6 +346,8 @@ void timer_add(timer* t) {
   // t may fire (and be reused) once the lock is dropped: read it first.
   timers_add(timer_entry{t->when, reinterpret_cast<uintptr_t>(t)}, t);
 }
+
+void timer_add_lf_armed(timer* t) { timers_add(timer_entry{t->when, reinterpret_cast<uintptr_t>(t)}, t, true); }
 
 void sleep_add(g* gp, int64_t when) { timers_add(timer_entry{when, reinterpret_cast<uintptr_t>(gp) | kSleepTag}, nullptr); }
 
