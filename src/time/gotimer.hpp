@@ -84,8 +84,10 @@
 //  T5. t.lf is kLfArmed (a lock-free Stop allowed) only while the lock is
 //      free and the record is a channel timer armed with nothing to
 //      withdraw: a one-shot, or a ticker that has never had to queue a
-//      tick (no sd; rec_lock's lf_stoppable). Set as the lock is released, taken back (exchanged
-//      to kLfNone) as it is taken, before any field is read. `armed` may
+//      tick (no sd; rec_lock's lf_stoppable). Set as the lock is
+//      released (a fresh record, never locked: under the P heap's lock as
+//      its entry goes in, timer_add_lf_armed), taken back (exchanged to
+//      kLfNone) as it is taken, before any field is read. `armed` may
 //      thus be stale only while `lf` says kLfZombie or kLfReaped, and only
 //      until the next holder applies it.
 //
