@@ -591,7 +591,7 @@ bool release_after_channel(hchan* c) noexcept {
 void chan_release(hchan* c) noexcept {
   race_release(c);  // every use through a handle happens before the free
   if (c->timer_owner_ != nullptr) {
-    timer_rec_release(c->timer_owner_);  // may call chan_free(c)
+    timer_rec_release(c->timer_owner_);  // may destroy c with the record
     return;
   }
   if (c->after_timer_ != nullptr && release_after_channel(c)) return;

@@ -167,8 +167,9 @@ struct hchan {
   // of refs_, and dropping the last handle cancels it (chan_release).
   timer* after_timer_ = nullptr;
   // A goro::timer or ticker channel (time/gotimer.hpp): the record that
-  // owns this channel. Its handles count on the record, not on refs_, and
-  // the record frees the channel (chan_free) with itself.
+  // owns this channel, which lives in the record's slot companion
+  // (time/rec_slab.hpp). Its handles count on the record, not on refs_,
+  // and the record destroys the channel with itself (never chan_free).
   timer_rec* timer_owner_ = nullptr;
   std::atomic<uint64_t> refs_{1};
 
@@ -311,7 +312,8 @@ void serve_locked(hchan* c, g* self, ready_list& rl);
 [[noreturn]] void throw_send_on_closed();
 
 // Frees c and what it buffers; no handle, waiter or timer may remain.
-// For owners that count the channel's references themselves (timer_rec).
+// chan_release calls it with the last reference; a timer channel is never
+// freed here (its record destroys it: hchan::timer_owner_).
 void chan_free(hchan* c) noexcept;
 
 // The timer record's reference count (time/gotimer.cpp), which a timer

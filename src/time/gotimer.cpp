@@ -1,5 +1,5 @@
 // goro::timer, goro::ticker, goro::after_func: records on the per-P timer
-// heaps. Design, invariants (T1-T4) and lock order in time/gotimer.hpp.
+// heaps. Design, invariants (T1-T5) and lock order in time/gotimer.hpp.
 //
 // Layering: this file sits above the channel core (it offers its values
 // through chan/hchan.hpp's sudogs and send_locked), as Go's time.go sits

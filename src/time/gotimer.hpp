@@ -10,13 +10,15 @@
 // companion (time/rec_slab.hpp: apart, so that Stops stream through the
 // records alone), made by new_timer and freed together; with its 16-byte
 // heap entry a pending timer costs about 218 bytes, where Go 1.19's
-// time.NewTimer costs 222-226 (the toolkit/timer_add anchor). The
+// time.NewTimer costs 220-228 (the toolkit/timer_add anchor). The
 // channel used to be made by the first c(), with its sudog, from two
 // more allocations: 304 bytes once c() was called, as every Go-style
 // use does. The sudog that carries a value to the channel (below) is
 // still made apart, the first time a fired value has to wait for its
-// receiver: a timer that is stopped, or whose receiver is already
-// waiting when it fires, never has one.
+// receiver: a timer stopped before it fires, or whose every value finds
+// a receiver parked, never has one. (A receive that finds the deadline
+// passed fires the timer itself, timer_rec_run_if_due, before it parks:
+// that value waits for it, so it makes one.)
 //
 // The channel (Go 1.23 semantics). A timer channel is an unbuffered hchan
 // with a virtual sender: the value the timer fired is held in the record
@@ -25,7 +27,7 @@
 // exactly as it takes a parked sender's value, and stop/reset withdraw it
 // by unlinking the sudog. So the channel never holds a stale value, len()
 // and cap() read 0, and a ticker drops a tick while one is still queued.
-
+//
 // Firing and re-arming (no seq numbers): an entry popped from a heap may
 // fire while its owner re-arms the record, so firing checks, under the
 // record's lock, that the record is armed and its *current* deadline has
@@ -64,8 +66,8 @@
 // zombie alone (one atomic, as a stopped timer's drop was before; deleting
 // the entry there took both locks and cost more than the lock-free stop
 // saved), so the record is freed by whoever drops the entry. Memory: a
-// zombie costs its 16-byte entry, plus its 96-byte record once no handle
-// is left, and zombies are at most about half a P's heap between sysmon's
+// zombie costs its 16-byte entry, plus its record and channel (200
+// bytes, and the sudog if it ever queued a value) once no handle is left, and zombies are at most about half a P's heap between sysmon's
 // reaps. Only channel timers and tickers stop lock-free: an after_func's
 // function (and what it captured) must go with its last handle after a
 // Stop, not when a reaper comes.

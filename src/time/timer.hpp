@@ -320,7 +320,7 @@ bool timers_may_wake();
 // (time/gotimer.cpp, chan/after.cpp). *_retain: if t is a channel timer of
 // that kind, takes a reference to what keeps it (t is pending: the heap
 // lock is held) and returns true. *_waited: whether a receiver is parked
-// on its channel (no lock held; takes the record's and the channel's).
+// on its channel (no lock held; takes the channel's).
 // *_release: drops that reference (may free t).
 bool gotimer_chan_retain(timer* t) noexcept;
 bool gotimer_chan_waited(timer* t) noexcept;
