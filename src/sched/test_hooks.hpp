@@ -52,6 +52,9 @@ void dump_force_no_kernel_copy(bool on);
 // scheduler stack, no lock held: just after it started the goroutine that
 // runs the function.
 extern std::atomic<void (*)()> after_func_started;
+// Set: a channel timer's virtual sender cannot be allocated (gotimer.cpp,
+// virtual_sender_locked), as when memory has run out.
+extern std::atomic<bool> timer_sudog_alloc_fails;
 
 // A select's pass 2 (select/select.cpp), no lock held: at the start of
 // each round, before it takes the channels' locks.

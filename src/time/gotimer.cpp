@@ -23,6 +23,7 @@ namespace goro::detail {
 
 namespace test_hooks {
 std::atomic<void (*)()> after_func_started{nullptr};
+std::atomic<bool> timer_sudog_alloc_fails{false};
 }
 
 namespace {
@@ -68,7 +69,7 @@ void fire(timer* tm, int64_t now);
 // after_func's goroutine, start_func).
 sudog* virtual_sender_locked(timer_rec* t) {
   if (t->sd == nullptr) {
-    auto* sd = new (std::nothrow) sudog;
+    auto* sd = test_hooks::timer_sudog_alloc_fails.load(std::memory_order_relaxed) ? nullptr : new (std::nothrow) sudog;
     if (sd == nullptr) fatal("time: out of memory queueing a timer's value");
     sd->elem = &t->value;
     sd->c = chan_of(t);

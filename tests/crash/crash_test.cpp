@@ -962,6 +962,19 @@ TEST(StackGuards, MprotectGuardsKeepToAQuarterOfTheMaps) {
   EXPECT_TRUE(contains(r.err, "stack guard pages unavailable")) << r.describe();
 }
 
+// ---- timers --------------------------------------------------------------------
+
+// A timer's value that must wait for its receiver needs a sudog, made
+// where the timer fires; when none can be had, the program ends with a
+// fatal report naming it (time/gotimer.cpp, virtual_sender_locked).
+TEST(Fatal, TimerValueWithoutMemoryForItsSudog) {
+  outcome r = run_scenario("timer_sudog_out_of_memory");
+  ASSERT_FALSE(r.timed_out) << r.describe();
+  EXPECT_TRUE(contains(r.out, "timer armed")) << r.describe();
+  EXPECT_TRUE(!r.exited && r.status == SIGABRT) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "fatal error: time: out of memory queueing a timer's value")) << r.describe();
+}
+
 // ---- exit ---------------------------------------------------------------------
 
 // A namespace-scope pool is destroyed by exit() while goroutines still use

@@ -54,6 +54,7 @@ namespace test_hooks {
 extern std::atomic<void (*)()> g_list_locked;          // src/sched/test_hooks.hpp
 extern std::atomic<void (*)()> panic_report_starting;  // src/sched/test_hooks.hpp
 extern std::atomic<void (*)()> signal_dispatch_unlocked;  // src/sched/test_hooks.hpp
+extern std::atomic<bool> timer_sudog_alloc_fails;         // src/sched/test_hooks.hpp
 }  // namespace test_hooks
 }  // namespace goro::detail
 
@@ -914,6 +915,22 @@ int race_ordered() {
   return rc;
 }
 
+// A timer fires while nobody receives, and its value's sudog cannot be
+// had (the seam stands for memory that has run out): the fatal report,
+// naming it, not a crash or a lost value.
+int timer_sudog_out_of_memory() {
+  goro::detail::test_hooks::timer_sudog_alloc_fails.store(true);
+  return goro::run([] {
+    auto t = goro::new_timer(std::chrono::milliseconds(1));
+    auto c = t.c();
+    say("timer armed");
+    // Sleeps until the fire ends the program. (Parked on a channel
+    // instead, it could be reported deadlocked first: a timer channel
+    // nobody waits on wakes nobody.)
+    for (;;) goro::sleep_for(std::chrono::milliseconds(1));
+  });
+}
+
 // ---- races and the sync toolkit (TSan) ----------------------------------------
 
 // A plain int incremented under a goro::mutex by goroutines and a plain
@@ -1522,6 +1539,7 @@ const scenario kScenarios[] = {
     {"race_hidden_by_handle_drop", race_hidden_by_handle_drop},
     {"race_atomic", race_atomic},
     {"race_ordered", race_ordered},
+    {"timer_sudog_out_of_memory", timer_sudog_out_of_memory},
     // goro in a child forked after the runtime started: each must die
     // with the fork report, not hang or carry on.
     {"fork_child_go", [] { return fork_in_goroutine([] { goro::go([] {}); }); }},
