@@ -38,9 +38,6 @@ std::atomic<int64_t> live_recs{0};  // relaxed: a statistic
 
 timer_rec* rec_of(timer* t) { return reinterpret_cast<timer_rec*>(t); }
 
-// A channel timer's channel.
-hchan* chan_of(timer_rec* t) { return t->c; }
-
 void rec_free(timer_rec* t) noexcept {
   live_recs.fetch_sub(1, std::memory_order_relaxed);
   if (t->kind == timer_kind::func) {
@@ -54,7 +51,7 @@ void rec_free(timer_rec* t) noexcept {
   // No handle is left (every one counted in refs): the channel goes with
   // the record. As chan_free: every use through a handle happens before
   // this (chan_release's race_release).
-  race_acquire(chan_of(t));
+  race_acquire(t->c);
   delete t->sd;
   t->c->~hchan();
   t->~timer_rec();
@@ -72,7 +69,7 @@ sudog* virtual_sender_locked(timer_rec* t) {
     auto* sd = test_hooks::timer_sudog_alloc_fails.load(std::memory_order_relaxed) ? nullptr : new (std::nothrow) sudog;
     if (sd == nullptr) fatal("time: out of memory queueing a timer's value");
     sd->elem = &t->value;
-    sd->c = chan_of(t);
+    sd->c = t->c;
     sd->is_send = true;
     t->sd = sd;
   }
@@ -82,7 +79,7 @@ sudog* virtual_sender_locked(timer_rec* t) {
 // Offers the time value_ns on the channel. A ticker's tick is dropped
 // while one is pending. Under t->lock.
 void deliver_locked(timer_rec* t, int64_t value_ns, ready_list& rl) {
-  hchan* c = chan_of(t);
+  hchan* c = t->c;
   lock_guard lk(c->lock_);
   if (t->sd != nullptr && t->sd->in_queue) return;  // a tick still waits: drop this one
   t->value = time_point(std::chrono::nanoseconds(value_ns));
@@ -97,7 +94,7 @@ void deliver_locked(timer_rec* t, int64_t value_ns, ready_list& rl) {
 
 // Withdraws a pending value. True if there was one. Under t->lock.
 bool drain_locked(timer_rec* t) {
-  hchan* c = chan_of(t);
+  hchan* c = t->c;
   lock_guard lk(c->lock_);
   if (t->sd == nullptr || !t->sd->in_queue) return false;
   c->sendq_.remove(t->sd);
@@ -394,8 +391,8 @@ bool gotimer_chan_retain(timer* tm) noexcept {
 
 bool gotimer_chan_waited(timer* tm) noexcept {
   auto* t = reinterpret_cast<timer_rec*>(tm);
-  lock_guard clk(chan_of(t)->lock_);
-  return !chan_of(t)->recvq_.empty();
+  lock_guard clk(t->c->lock_);
+  return !t->c->recvq_.empty();
 }
 
 void gotimer_chan_release(timer* tm) noexcept { timer_rec_release(reinterpret_cast<timer_rec*>(tm)); }
@@ -471,7 +468,7 @@ bool timer_rec_run_if_due(timer_rec* t) noexcept {
 hchan* timer_channel(timer_rec* t) {
   if (t->kind != timer_kind::chan) return nullptr;
   t->refs.fetch_add(1, std::memory_order_relaxed);  // the returned handle's; relaxed: the caller holds one
-  return chan_of(t);
+  return t->c;
 }
 
 bool timer_stop(timer_rec* t) noexcept {

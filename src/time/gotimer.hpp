@@ -67,7 +67,8 @@
 // the entry there took both locks and cost more than the lock-free stop
 // saved), so the record is freed by whoever drops the entry. Memory: a
 // zombie costs its 16-byte entry, plus its record and channel (200
-// bytes, and the sudog if it ever queued a value) once no handle is left, and zombies are at most about half a P's heap between sysmon's
+// bytes, and the sudog if it ever queued a value) once no handle is
+// left, and zombies are at most about half a P's heap between sysmon's
 // reaps. Only channel timers and tickers stop lock-free: an after_func's
 // function (and what it captured) must go with its last handle after a
 // Stop, not when a reaper comes.

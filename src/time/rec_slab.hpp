@@ -16,8 +16,8 @@
 // docs/benchmarks.md, "timer_add and fresh memory"). After the benchmark's
 // earlier rows, a million timers' arenas took 433-609 ns a timer with huge
 // pages (perf: 83% of the row zeroing them), 160-200 with small pages, and
-// 120-150 with small pages populated in one call ("Timers in small pages",
-// there). Lending the slab the free pages of goroutine stacks made walking
+// 124-229 with small pages populated in one call (docs/benchmarks.md,
+// "Timers: one record with its channel, in small pages"). Lending the slab the free pages of goroutine stacks made walking
 // the records slow, and was not kept.
 //
 // Per-P front (S4): so that goroutines making and dropping timers on both

@@ -332,7 +332,7 @@ void timers_add(timer_entry e, timer* t, bool arm_lf = false) {
     }
     // Before the lock's release: no worker can pop the entry (and fire,
     // which takes the state back) until then.
-    if (arm_lf) t->lf.store((static_cast<uint32_t>(pp->id) << 2) | kLfArmed, std::memory_order_release);
+    if (arm_lf) timer_lf_arm(t);
     // A deadline after this P's earliest changes neither timer0_when nor
     // anyone's wake-up time: no store, no barrier, no wake.
     if (earliest) update_timer0(pp);
