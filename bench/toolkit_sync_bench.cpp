@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "goro/mutex.hpp"
 #include "goro/runtime.hpp"
@@ -125,12 +126,55 @@ void rwmutex_read() {
   emit("toolkit", "rwmutex_read", "-", secs, kRwReaders * kRwIters);
 }
 
+// rwmutex_floor: what rwmutex_read's work costs with no lock at all, on
+// two plain threads (one per core here), with the row's shared sums line:
+// kind "plain" does only `sums[r] += shared`; kind "fence" adds one full
+// fence per operation (`lock or` on x86-64), the least any read lock
+// that orders itself must pay: Go's RLock and RUnlock are two locked
+// additions, goro's slot CAS in and out two locked compare-and-swaps.
+// The fence drains the store buffer, where the add's write waits for the
+// sums line to come back from the other core. No Go row; it bounds what
+// rwmutex_read can reach (docs/benchmarks.md, "rwmutex_read's floor").
+void rwmutex_floor(bool fence) {
+  struct alignas(64) own_line_sums {
+    int64_t v[kRwReaders] = {};
+  };
+  struct alignas(64) own_line_int {
+    int64_t v = 1;
+  };
+  own_line_sums sums_line;
+  own_line_int shared_line;
+  constexpr int kThreads = 2;
+  constexpr int64_t kOpsPerThread = kRwReaders * kRwIters / kThreads;
+  std::atomic<int> ready{0};
+  auto body = [&](int r) {
+    ready.fetch_add(1);
+    while (ready.load() < kThreads) {
+    }
+    volatile int64_t* sum = &sums_line.v[r];
+    const volatile int64_t* shared = &shared_line.v;
+    for (int64_t i = 0; i < kOpsPerThread; i++) {
+      *sum = *sum + *shared;
+      if (fence) std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+  };
+  stopwatch sw;
+  std::thread other(body, 1);
+  body(0);
+  other.join();
+  double secs = sw.seconds();
+  if (sums_line.v[0] != kOpsPerThread || sums_line.v[1] != kOpsPerThread) fail("rwmutex_floor: lost adds");
+  emit("toolkit", "rwmutex_floor", fence ? "fence" : "plain", secs, kThreads * kOpsPerThread);
+}
+
 }  // namespace
 
 void toolkit_sync_suite() {
   if (selected("toolkit", "mutex_uncontended", "-")) mutex_uncontended();
   if (selected("toolkit", "mutex_revoke", "-")) mutex_revoke();
   if (selected("toolkit", "rwmutex_read", "-")) rwmutex_read();
+  if (selected("toolkit", "rwmutex_floor", "plain")) rwmutex_floor(false);
+  if (selected("toolkit", "rwmutex_floor", "fence")) rwmutex_floor(true);
 }
 
 }  // namespace goro_bench
