@@ -90,6 +90,7 @@ p* p_new_locked() {
   pp->rand_state = 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(id + 1);
   sched.allp[id].store(pp, std::memory_order_release);
   sched.nallp.store(id + 1, std::memory_order_release);
+  stack_pool_add_p();  // its stack cache is out of other Ps' reach
   return pp;
 }
 

@@ -1,14 +1,22 @@
 // Goroutine stack pool and scavenger. Design and invariants in stack.hpp.
 //
 // Invariants (pool.lock held):
-//  - reserved <= capacity: every goroutine that exists (started or not)
-//    holds a reservation, in a P's credits or in `reserved` directly, so
-//    stack_bind can always find a stack without mapping memory.
+//  - reserved + cache_slack <= capacity whenever reserved > 0: every
+//    goroutine that exists (started or not) holds a reservation, in a P's
+//    credits or in `reserved` directly, and P caches (which only their
+//    own P touches) hold at most cache_slack stacks (kStackCacheMax per P
+//    there is), so a stack_bind on any P finds a stack it may take, on
+//    the global lists or uncarved, without mapping memory. Only
+//    reserve_locked raises `reserved`, and it maps chunks to keep this or
+//    throws goro::resource_error to go()'s caller. Go allocates the stack
+//    in newproc; before the slack, the bind of a goroutine that started
+//    on a P with an empty cache, while the free stacks sat in another's,
+//    mapped a chunk and ended the program if that failed.
 //  - capacity = free stacks (free_tops, released) + stacks bound to
 //    goroutines + stacks in P caches + uncarved slots of mapped chunks
-//    + stacks in the scavenger's batch (scav.todo). The batch only makes a
-//    concurrent stack_bind that finds the free lists empty carve or map
-//    address space it could have done without (virtual memory only).
+//    + stacks in the scavenger's batch (scav.todo). A bind that finds
+//    nothing else takes the batch back (stack_take_back_batch) rather
+//    than map.
 //  - Stacks on any free list, and in the batch, have their guard page
 //    installed.
 //  - idle <= free_low <= free_tops.n: the entries below free_low have not
@@ -141,6 +149,7 @@ struct stack_pool {
   size_t idle = 0;              // free_tops[0, idle): to be released this period
   int64_t capacity = 0;
   int64_t reserved = 0;
+  int64_t cache_slack = 0;      // kStackCacheMax per P made (stack_pool_add_p)
   bool frozen = false;          // size fixed once the first chunk is mapped
   guard_mode guards = guard_mode::unknown;
   int64_t mprotect_guards = 0;
@@ -293,8 +302,12 @@ void map_chunk_locked() {
   pool.capacity += static_cast<int64_t>(nslots);
 }
 
+// Stacks that can be had for new reservations: what the capacity holds
+// beyond every reservation and every P cache (the first invariant).
+int64_t reservable_locked() { return pool.capacity - pool.reserved - pool.cache_slack; }
+
 void reserve_locked(int64_t n) {
-  while (pool.capacity - pool.reserved < n) map_chunk_locked();
+  while (reservable_locked() < n) map_chunk_locked();
   pool.reserved += n;
 }
 
@@ -371,14 +384,14 @@ void stack_reserve(p* pp) {
   int64_t batch = pp != nullptr ? kCreditBatch : 1;
   {
     lock_guard lk(pool.lock);
-    if (batch > 1 && pool.capacity - pool.reserved < batch) {
+    if (batch > 1 && reservable_locked() < batch) {
       // A batch would map a new chunk: if that fails, the one stack asked
       // for may still be free (a go() from a goroutine used to throw while
       // up to 31 stacks were left, where a plain thread's got one).
       try {
         reserve_locked(batch);
       } catch (const goro::resource_error&) {
-        if (pool.capacity - pool.reserved < 1) throw;
+        if (reservable_locked() < 1) throw;
         batch = 1;
         pool.reserved += 1;
       }
@@ -387,6 +400,18 @@ void stack_reserve(p* pp) {
     }
   }
   if (pp != nullptr) pp->gcache.stack_credits += batch - 1;
+}
+
+void stack_pool_add_p() {
+  lock_guard lk(pool.lock);
+  pool.cache_slack += kStackCacheMax;
+  if (pool.reserved == 0) return;  // the first reservation maps for it
+  // Goroutines exist: keep the first invariant for them now if memory
+  // allows; if not, the next reservation maps for it or throws.
+  try {
+    while (reservable_locked() < 0) map_chunk_locked();
+  } catch (const goro::resource_error&) {
+  }
 }
 
 void stack_unreserve(p* pp) {
@@ -432,6 +457,8 @@ void stack_alloc_dedicated(g* gp, size_t size) {
   gp->stack_pooled = false;
 }
 
+void take_back_scavenger_batch();  // below, with the scavenger
+
 // Starts loading, for writing, the top of a cached stack that a bind will
 // hand out soon: its first frames are written there. Cached stacks are cold
 // once many goroutines exist (a TLB miss and a cache miss each); the
@@ -444,34 +471,36 @@ inline void prefetch_stack_top(void* top) {
 
 void stack_bind(p* pp, g* gp) {
   if (gp->stack_lo != nullptr) return;  // dedicated stack, mapped at go()
-  void* top;
   int released_tops = 0;  // stack_cache[0, released_tops): tops without a page
-  if (pp->nstack_cache == 0) {
-    lock_guard lk(pool.lock);
-    // Refill the P's cache with up to half its size from the global
-    // lists: released stacks below, kept ones (the hottest last) on top.
-    size_t want = kStackCacheMax / 2;
-    size_t kept = std::min(want, pool.free_tops.n);
-    size_t released = std::min(want - kept, pool.released.n);
-    pool.released.pop_n(pp->stack_cache, released);
-    pool.free_tops.pop_n(pp->stack_cache + released, kept);
-    pp->nstack_cache = static_cast<int>(released + kept);
-    pool.free_low = std::min(pool.free_low, pool.free_tops.n);
-    pool.idle = std::min(pool.idle, pool.free_tops.n);
-    for (int i = std::max(0, pp->nstack_cache - 1 - kStackPrefetchAhead); i < pp->nstack_cache - 1; i++)
-      prefetch_stack_top(pp->stack_cache[i]);
-    released_tops = static_cast<int>(released);
-  }
-  if (pp->nstack_cache == 0) {
-    // Nothing free anywhere: carve a batch of fresh slots into the cache.
-    lock_guard lk(pool.lock);
-    while (pp->nstack_cache < kCarveBatch) {
-      void* t = carve_locked();
-      if (t == nullptr && pp->nstack_cache > 0) break;
-      if (t == nullptr) {
-        // Every reserved stack exists, but the free ones sit in other Ps'
-        // caches, which only their owners may touch: map more address
-        // space rather than wait. (Only virtual memory: MAP_NORESERVE.)
+  bool batch_taken_back = false;
+  while (pp->nstack_cache == 0) {
+    {
+      lock_guard lk(pool.lock);
+      // Refill the P's cache with up to half its size from the global
+      // lists: released stacks below, kept ones (the hottest last) on top.
+      size_t want = kStackCacheMax / 2;
+      size_t kept = std::min(want, pool.free_tops.n);
+      size_t released = std::min(want - kept, pool.released.n);
+      pool.released.pop_n(pp->stack_cache, released);
+      pool.free_tops.pop_n(pp->stack_cache + released, kept);
+      pp->nstack_cache = static_cast<int>(released + kept);
+      pool.free_low = std::min(pool.free_low, pool.free_tops.n);
+      pool.idle = std::min(pool.idle, pool.free_tops.n);
+      for (int i = std::max(0, pp->nstack_cache - 1 - kStackPrefetchAhead); i < pp->nstack_cache - 1; i++)
+        prefetch_stack_top(pp->stack_cache[i]);
+      released_tops = static_cast<int>(released);
+      if (pp->nstack_cache > 0) break;
+      // Nothing free on the lists: carve a batch of fresh slots into the
+      // cache.
+      while (pp->nstack_cache < kCarveBatch) {
+        void* t = carve_locked();
+        if (t == nullptr) break;
+        pp->stack_cache[pp->nstack_cache++] = t;
+      }
+      if (pp->nstack_cache == 0 && batch_taken_back) {
+        // The first invariant promises a stack within reach, so this is
+        // only reached when a P was added while no chunk could be mapped
+        // (stack_pool_add_p): map one now, or end the program.
         try {
           map_chunk_locked();
         } catch (const goro::resource_error& e) {
@@ -479,17 +508,21 @@ void stack_bind(p* pp, g* gp) {
         }
         continue;
       }
-      pp->stack_cache[pp->nstack_cache++] = t;
+      // Bound lowest address first (the cache pops from its end), the
+      // order slots carved one at a time were bound in before the batch.
+      std::reverse(pp->stack_cache, pp->stack_cache + pp->nstack_cache);
+      released_tops = pp->nstack_cache;
     }
-    // Bound lowest address first (the cache pops from its end), the order
-    // slots carved one at a time were bound in before the batch.
-    std::reverse(pp->stack_cache, pp->stack_cache + pp->nstack_cache);
-    released_tops = pp->nstack_cache;
+    if (pp->nstack_cache > 0) break;
+    // Everything free is in the scavenger's batch: take it back (outside
+    // the pool lock, which ranks after the scavenger's).
+    take_back_scavenger_batch();
+    batch_taken_back = true;
   }
   // Fresh and scavenged stacks have no page: commit their tops in one call
   // (populate_tops), outside the pool lock.
   populate_tops(pp->stack_cache, released_tops);
-  top = pp->stack_cache[--pp->nstack_cache];
+  void* top = pp->stack_cache[--pp->nstack_cache];
   if (pp->nstack_cache >= kStackPrefetchAhead) prefetch_stack_top(pp->stack_cache[pp->nstack_cache - kStackPrefetchAhead]);
   gp->stack_hi = static_cast<char*>(top);
   gp->stack_lo = gp->stack_hi - pooled_size();
@@ -671,6 +704,23 @@ size_t release_next(size_t max_bytes) {
   }
   return static_cast<size_t>(hi - lo);
 }
+
+}  // namespace
+
+// The scavenger's batch back on the free list, for a bind that found no
+// other stack (the first invariant at the top). Waits for a scavenger
+// step, or a free_os_memory, in progress. The stacks finished are on
+// `released` already; the rest go to free_tops whatever was released of
+// them: a stack's pages fault back in as it grows.
+void take_back_scavenger_batch() {
+  lock_guard lk(scav.lock);
+  lock_guard pl(pool.lock);
+  pool.free_tops.push_n(scav.todo.v + scav.done, scav.todo.n - scav.done);  // room: capacity (map_chunk_locked)
+  scav.todo.n = scav.done = scav.sorted = 0;
+  scav.cursor = nullptr;
+}
+
+namespace {
 
 }  // namespace
 

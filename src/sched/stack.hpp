@@ -16,7 +16,10 @@
 // only when it first runs (stack_bind): a burst of a million go() calls
 // whose goroutines finish quickly then reuses a handful of hot stacks
 // instead of touching a million fresh pages. Reservations are counted in
-// per-P batches ("credits") so go() takes no global lock.
+// per-P batches ("credits") so go() takes no global lock, and leave room
+// for every P's cache (stack.cpp, the first invariant): a goroutine may
+// first run on a P whose cache is empty while the free stacks sit in
+// another P's, out of its reach.
 //
 // Free stacks are kept in a per-P LIFO array of stack tops (hottest last)
 // and a global LIFO array. Arrays, not lists linked through the stacks: a
@@ -54,6 +57,10 @@ size_t stack_round(size_t size);
 // Reserves a stack of the default size for a new goroutine (pp may be
 // null on a plain thread). Throws goro::resource_error on exhaustion.
 void stack_reserve(p* pp);
+// Counts a new P's stack cache in what reservations must leave free
+// (stack.cpp, the first invariant), mapping for it if goroutines exist and
+// memory allows. sched.lock held (it ranks before the pool's).
+void stack_pool_add_p();
 // Gives back a reservation that was not used (g_unreserve, or g_reserve
 // when allocating the closure fails).
 void stack_unreserve(p* pp);

@@ -975,6 +975,21 @@ TEST(Fatal, TimerValueWithoutMemoryForItsSudog) {
   EXPECT_TRUE(has_line_starting(r.err, "fatal error: time: out of memory queueing a timer's value")) << r.describe();
 }
 
+// ---- resources ----------------------------------------------------------------
+
+// Free stacks in one P's cache, none mappable, goroutines starting on the
+// other P: go() throws goro::resource_error when it cannot promise a stack
+// the goroutine can reach; no goroutine dies at its first run.
+TEST(Resources, GoroutineStartingWhereNoFreeStackIsWithinReach) {
+  outcome r = run_scenario("stacks_in_another_ps_cache", {"GORO_STACK_SIZE=32m"});
+  ASSERT_FALSE(r.timed_out) << r.describe();
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, ", refused ")) << r.describe();
+  EXPECT_FALSE(contains(r.out, ", refused 0")) << r.describe();  // the pool did run out
+  EXPECT_TRUE(contains(r.out, "done")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "fatal error")) << r.describe();
+}
+
 // ---- exit ---------------------------------------------------------------------
 
 // A namespace-scope pool is destroyed by exit() while goroutines still use

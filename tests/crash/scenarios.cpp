@@ -55,6 +55,7 @@ extern std::atomic<void (*)()> g_list_locked;          // src/sched/test_hooks.h
 extern std::atomic<void (*)()> panic_report_starting;  // src/sched/test_hooks.hpp
 extern std::atomic<void (*)()> signal_dispatch_unlocked;  // src/sched/test_hooks.hpp
 extern std::atomic<bool> timer_sudog_alloc_fails;         // src/sched/test_hooks.hpp
+extern std::atomic<bool> stack_lists_grow_fails;          // src/sched/test_hooks.hpp
 }  // namespace test_hooks
 }  // namespace goro::detail
 
@@ -931,6 +932,63 @@ int timer_sudog_out_of_memory() {
   });
 }
 
+// ---- stacks out of reach ------------------------------------------------------
+
+// Run with GORO_STACK_SIZE=32m: a pool chunk then holds 7 stacks, and the
+// main goroutine's first run carves all 7 into its P's cache. No chunk can
+// be mapped from then on (the seam). A goroutine whose first run is on
+// the other P finds nothing it may take: the free stacks sit in a cache
+// only their P touches. It used to end the program there ("cannot map
+// goroutine stacks ... while starting goroutine N"); go() must instead
+// make sure of a stack the new goroutine can reach, and throw
+// goro::resource_error to its caller when it cannot.
+int stacks_in_another_ps_cache() {
+  goro::set_maxprocs(2);
+  return goro::run([] {
+    goro::detail::test_hooks::stack_lists_grow_fails.store(true);
+    int started = 0;
+    int refused = 0;
+    std::atomic<int> running{0};
+    std::atomic<bool> stop{false};
+    // Spinners: each holds a P until told to stop, so the next one starts
+    // on whichever P is free; a few, so that some start on the P whose
+    // cache is empty.
+    for (int i = 0; i < 6; i++) {
+      try {
+        goro::go([&] {
+          running.fetch_add(1);
+          while (!stop.load()) std::this_thread::yield();
+          running.fetch_sub(1);
+        });
+        started++;
+      } catch (const goro::resource_error& e) {
+        refused++;
+        continue;
+      }
+      while (running.load() != started) std::this_thread::yield();
+    }
+    // And parked goroutines until go() refuses one.
+    auto never = goro::make_chan<int>();
+    int parked = 0;
+    for (int i = 0; i < 1000; i++) {
+      try {
+        goro::go([never] { never.recv(); });
+        parked++;
+      } catch (const goro::resource_error& e) {
+        refused++;
+        break;
+      }
+    }
+    say("started " + std::to_string(started) + ", parked " + std::to_string(parked) + ", refused " +
+        std::to_string(refused));
+    stop.store(true);
+    while (running.load() != 0) std::this_thread::yield();
+    never.close();
+    goro::detail::test_hooks::stack_lists_grow_fails.store(false);
+    say("done");
+  });
+}
+
 // ---- races and the sync toolkit (TSan) ----------------------------------------
 
 // A plain int incremented under a goro::mutex by goroutines and a plain
@@ -1540,6 +1598,7 @@ const scenario kScenarios[] = {
     {"race_atomic", race_atomic},
     {"race_ordered", race_ordered},
     {"timer_sudog_out_of_memory", timer_sudog_out_of_memory},
+    {"stacks_in_another_ps_cache", stacks_in_another_ps_cache},
     // goro in a child forked after the runtime started: each must die
     // with the fork report, not hang or carry on.
     {"fork_child_go", [] { return fork_in_goroutine([] { goro::go([] {}); }); }},
