@@ -408,7 +408,9 @@ inline std::error_code cause(const context& ctx) noexcept { return detail::ctx_c
 // Runs f in a goroutine of its own once ctx is done (Go's
 // context.AfterFunc); at once if it is done already; never for a context
 // that cannot be done. Returns the stop function (after_func_stop). Each
-// call registers f separately. Throws std::bad_alloc.
+// call registers f separately. Throws std::bad_alloc; on a context done
+// already, also what go() throws when f's goroutine cannot be started
+// (goro::resource_error), and then f never runs.
 //
 //   auto stop = goro::context_after_func(ctx, [conn] { conn.close(); });
 //   ...

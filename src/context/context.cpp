@@ -644,7 +644,12 @@ ctx_afunc* ctx_after_func(ctx_node* n, ctx_fn* fn) {
     }
   }
   a->state.store(kAfuncStarted, std::memory_order_relaxed);  // done already: run now
-  afunc_spawn(owned.release());
+  try {
+    afunc_spawn(owned.release());  // frees fn if it throws
+  } catch (...) {
+    ctx_afunc_release(a);  // the only reference: the caller never gets the handle
+    throw;
+  }
   return a;
 }
 

@@ -20,6 +20,7 @@
 #include <goro/goro.hpp>
 
 #include <linux/filter.h>
+#include <malloc.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -989,6 +990,46 @@ int stacks_in_another_ps_cache() {
   });
 }
 
+// context_after_func on a context already done starts f's goroutine at
+// once. When go() cannot (the stack pool is used up and no chunk can be
+// mapped: the seam), the call throws goro::resource_error and must keep
+// nothing: the registration's record used to stay behind, one per call.
+// Prints how many calls threw and how much the heap grew (mallinfo2; the
+// sanitizers' heaps are their own, so it reads 0 there).
+int after_func_without_a_goroutine() {
+  return goro::run([] {
+    goro::detail::test_hooks::stack_lists_grow_fails.store(true);
+    auto never = goro::make_chan<int>();
+    int parked = 0;
+    for (;;) {
+      try {
+        goro::go([never] { never.recv(); });
+        parked++;
+      } catch (const goro::resource_error&) {
+        break;
+      }
+    }
+    auto [ctx, cancel] = goro::with_cancel(goro::background());
+    cancel();
+    constexpr int kCalls = 10000;
+    int threw = 0;
+    size_t before = mallinfo2().uordblks;
+    for (int i = 0; i < kCalls; i++) {
+      try {
+        (void)goro::context_after_func(ctx, [] {});
+      } catch (const goro::resource_error&) {
+        threw++;
+      }
+    }
+    size_t after = mallinfo2().uordblks;
+    long grew = after > before ? static_cast<long>(after - before) : 0;
+    say("parked " + std::to_string(parked) + ", threw " + std::to_string(threw) + " of " + std::to_string(kCalls) +
+        ", heap grew " + std::to_string(grew));
+    never.close();
+    goro::detail::test_hooks::stack_lists_grow_fails.store(false);
+  });
+}
+
 // ---- races and the sync toolkit (TSan) ----------------------------------------
 
 // A plain int incremented under a goro::mutex by goroutines and a plain
@@ -1599,6 +1640,7 @@ const scenario kScenarios[] = {
     {"race_ordered", race_ordered},
     {"timer_sudog_out_of_memory", timer_sudog_out_of_memory},
     {"stacks_in_another_ps_cache", stacks_in_another_ps_cache},
+    {"after_func_without_a_goroutine", after_func_without_a_goroutine},
     // goro in a child forked after the runtime started: each must die
     // with the fork report, not hang or carry on.
     {"fork_child_go", [] { return fork_in_goroutine([] { goro::go([] {}); }); }},
