@@ -2,6 +2,11 @@
 // suite"): mutex_uncontended and rwmutex_read, workload for workload as
 // the Go anchor's mutexUncontended and rwmutexRead; and goro's own row
 // mutex_revoke, what ending a mutex's bias costs (Go has no bias).
+#include <pthread.h>
+#include <sched.h>
+#include <sys/sysinfo.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -127,14 +132,15 @@ void rwmutex_read() {
 }
 
 // rwmutex_floor: what rwmutex_read's work costs with no lock at all, on
-// two plain threads (one per core here), with the row's shared sums line:
-// kind "plain" does only `sums[r] += shared`; kind "fence" adds one full
-// fence per operation (`lock or` on x86-64), the least any read lock
-// that orders itself must pay: Go's RLock and RUnlock are two locked
-// additions, goro's slot CAS in and out two locked compare-and-swaps.
-// The fence drains the store buffer, where the add's write waits for the
-// sums line to come back from the other core. No Go row; it bounds what
-// rwmutex_read can reach (docs/benchmarks.md, "rwmutex_read's floor").
+// two plain threads, one per core, with the row's shared sums line: kind
+// "plain" does only `sums[r] += shared`; kind "fence" adds one full fence
+// per operation (`lock or` on x86-64), the least any read lock that
+// orders itself must pay: Go's RLock and RUnlock are two locked
+// additions, goro's slot CAS in and out two locked compare-and-swaps. The
+// fence drains the store buffer, where the add's write waits for the sums
+// line to come back from the other core. No Go row: it shows what
+// rwmutex_read's shared line costs when both cores write it all the time
+// (docs/benchmarks.md, "rwmutex_read and its shared line").
 void rwmutex_floor(bool fence) {
   struct alignas(64) own_line_sums {
     int64_t v[kRwReaders] = {};
@@ -148,6 +154,13 @@ void rwmutex_floor(bool fence) {
   constexpr int64_t kOpsPerThread = kRwReaders * kRwIters / kThreads;
   std::atomic<int> ready{0};
   auto body = [&](int r) {
+    // One thread per core, as rwmutex_read's two Ps run on two (left to
+    // the OS, the two threads sometimes shared a core, and the line never
+    // moved: 2.8-3.0 ns "fence" rows).
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(r % std::max(1, get_nprocs()), &one);
+    (void)pthread_setaffinity_np(pthread_self(), sizeof one, &one);
     ready.fetch_add(1);
     while (ready.load() < kThreads) {
     }
