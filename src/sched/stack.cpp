@@ -1,11 +1,11 @@
 // Goroutine stack pool and scavenger. Design and invariants in stack.hpp.
 //
 // Invariants (pool.lock held):
-//  - reserved + cache_slack <= capacity whenever reserved > 0: every
-//    goroutine that exists (started or not) holds a reservation, in a P's
-//    credits or in `reserved` directly, and P caches (which only their
-//    own P touches) hold at most cache_slack stacks (kStackCacheMax per P
-//    there is), so a stack_bind on any P finds a stack it may take, on
+//  - reserved + ncaches * cache_max <= capacity whenever reserved > 0:
+//    every goroutine that exists (started or not) holds a reservation, in
+//    a P's credits or in `reserved` directly, and P caches (which only
+//    their own P touches) hold at most cache_max stacks each, one cache
+//    per P made, so a stack_bind on any P finds a stack it may take, on
 //    the global lists or uncarved, without mapping memory. Only
 //    reserve_locked raises `reserved`, and it maps chunks to keep this or
 //    throws goro::resource_error to go()'s caller. Go allocates the stack
@@ -149,7 +149,11 @@ struct stack_pool {
   size_t idle = 0;              // free_tops[0, idle): to be released this period
   int64_t capacity = 0;
   int64_t reserved = 0;
-  int64_t cache_slack = 0;      // kStackCacheMax per P made (stack_pool_add_p)
+  int64_t ncaches = 0;          // Ps made, each with a stack cache (stack_pool_add_p)
+  // How many stacks a P's cache holds at most: kStackCacheMax, fewer for
+  // big stacks (cache_max_for). Set with `size`; read without the lock by
+  // stack_release (relaxed: the value is fixed before any stack exists).
+  std::atomic<int> cache_max{kStackCacheMax};
   bool frozen = false;          // size fixed once the first chunk is mapped
   guard_mode guards = guard_mode::unknown;
   int64_t mprotect_guards = 0;
@@ -169,6 +173,17 @@ std::atomic<int64_t> g_longest_step_ns{0};
 std::atomic<int64_t> g_longest_step_cpu_ns{0};
 
 size_t pooled_size() { return pool.size.load(std::memory_order_relaxed); }
+
+// A P's stack cache holds up to 16 MiB of stacks (64 of the default 256
+// KiB), and 2 at least: every reservation keeps room for a full cache per
+// P (the first invariant), and 64 stacks of 32 MiB per P would have each
+// go() need 4 GiB of address space per P first, which a process under
+// RLIMIT_AS, or with vm.overcommit_memory=2, may not have.
+constexpr size_t kCacheBytes = size_t{16} << 20;
+int cache_max_for(size_t size) {
+  size_t n = kCacheBytes / (size != 0 ? size : 1);
+  return static_cast<int>(std::clamp<size_t>(n, 2, kStackCacheMax));
+}
 std::atomic<size_t> g_default_size{0};  // set_default_stack_size; 0 = pooled_size()
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -304,7 +319,9 @@ void map_chunk_locked() {
 
 // Stacks that can be had for new reservations: what the capacity holds
 // beyond every reservation and every P cache (the first invariant).
-int64_t reservable_locked() { return pool.capacity - pool.reserved - pool.cache_slack; }
+int64_t reservable_locked() {
+  return pool.capacity - pool.reserved - pool.ncaches * pool.cache_max.load(std::memory_order_relaxed);
+}
 
 void reserve_locked(int64_t n) {
   while (reservable_locked() < n) map_chunk_locked();
@@ -354,6 +371,7 @@ void stack_pool_init() {
       pool.size.store(round_up(std::max<size_t>(n, kMinStack), pool.page), std::memory_order_relaxed);
   }
   pool.slot = pooled_size() + pool.page;
+  pool.cache_max.store(cache_max_for(pooled_size()), std::memory_order_relaxed);
   long maps = 65530;
   if (FILE* f = fopen("/proc/sys/vm/max_map_count", "r")) {
     if (fscanf(f, "%ld", &maps) != 1) maps = 65530;
@@ -404,7 +422,7 @@ void stack_reserve(p* pp) {
 
 void stack_pool_add_p() {
   lock_guard lk(pool.lock);
-  pool.cache_slack += kStackCacheMax;
+  pool.ncaches++;
   if (pool.reserved == 0) return;  // the first reservation maps for it
   // Goroutines exist: keep the first invariant for them now if memory
   // allows; if not, the next reservation maps for it or throws.
@@ -478,7 +496,8 @@ void stack_bind(p* pp, g* gp) {
       lock_guard lk(pool.lock);
       // Refill the P's cache with up to half its size from the global
       // lists: released stacks below, kept ones (the hottest last) on top.
-      size_t want = kStackCacheMax / 2;
+      const int cache_max = pool.cache_max.load(std::memory_order_relaxed);
+      size_t want = static_cast<size_t>(cache_max / 2);
       size_t kept = std::min(want, pool.free_tops.n);
       size_t released = std::min(want - kept, pool.released.n);
       pool.released.pop_n(pp->stack_cache, released);
@@ -492,7 +511,7 @@ void stack_bind(p* pp, g* gp) {
       if (pp->nstack_cache > 0) break;
       // Nothing free on the lists: carve a batch of fresh slots into the
       // cache.
-      while (pp->nstack_cache < kCarveBatch) {
+      while (pp->nstack_cache < std::min(kCarveBatch, cache_max)) {
         void* t = carve_locked();
         if (t == nullptr) break;
         pp->stack_cache[pp->nstack_cache++] = t;
@@ -546,14 +565,16 @@ void stack_release(p* pp, g* gp) {
   void* top = gp->stack_hi;
   gp->stack_lo = gp->stack_hi = nullptr;
   gp->stack_pooled = false;
-  if (pp->nstack_cache == kStackCacheMax) {
+  const int cache_max = pool.cache_max.load(std::memory_order_relaxed);
+  if (pp->nstack_cache >= cache_max) {
     // Give the oldest half away (the newest are the hottest here).
+    const int half = cache_max / 2;
     {
       lock_guard lk(pool.lock);
-      pool.free_tops.push_n(pp->stack_cache, kStackCacheMax / 2);
+      pool.free_tops.push_n(pp->stack_cache, static_cast<size_t>(half));
     }
-    move_entries(pp->stack_cache, pp->stack_cache + kStackCacheMax / 2, kStackCacheMax / 2);  // not memmove: base/race.hpp
-    pp->nstack_cache -= kStackCacheMax / 2;
+    move_entries(pp->stack_cache, pp->stack_cache + half, static_cast<size_t>(pp->nstack_cache - half));  // not memmove: base/race.hpp
+    pp->nstack_cache -= half;
   }
   pp->stack_cache[pp->nstack_cache++] = top;
   stack_unreserve(pp);
@@ -836,6 +857,7 @@ std::size_t set_default_stack_size(std::size_t bytes) {
   if (!pool.frozen) {
     pool.size.store(want, std::memory_order_relaxed);
     pool.slot = want + pool.page;
+    pool.cache_max.store(cache_max_for(want), std::memory_order_relaxed);
   }
   // Once pooled stacks exist at one size, goroutines of another default
   // size get dedicated stacks (see stack_default_size()).
