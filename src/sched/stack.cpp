@@ -8,15 +8,18 @@
 //    per P made, so a stack_bind on any P finds a stack it may take, on
 //    the global lists or uncarved, without mapping memory. Only
 //    reserve_locked raises `reserved`, and it maps chunks to keep this or
-//    throws goro::resource_error to go()'s caller. Go allocates the stack
+//    throws goro::resource_error to go()'s caller. The one exception: a P
+//    made while no chunk can be mapped (stack_pool_add_p, e.g. a grant
+//    for a detached goroutine) leaves it short by a cache until the next
+//    reservation maps for it. Go allocates the stack
 //    in newproc; before the slack, the bind of a goroutine that started
 //    on a P with an empty cache, while the free stacks sat in another's,
 //    mapped a chunk and ended the program if that failed.
 //  - capacity = free stacks (free_tops, released) + stacks bound to
 //    goroutines + stacks in P caches + uncarved slots of mapped chunks
 //    + stacks in the scavenger's batch (scav.todo). A bind that finds
-//    nothing else takes the batch back (stack_take_back_batch) rather
-//    than map.
+//    nothing else maps a chunk, as before, and if that fails takes the
+//    batch back (take_back_scavenger_batch).
 //  - Stacks on any free list, and in the batch, have their guard page
 //    installed.
 //  - idle <= free_low <= free_tops.n: the entries below free_low have not
@@ -516,16 +519,20 @@ void stack_bind(p* pp, g* gp) {
         if (t == nullptr) break;
         pp->stack_cache[pp->nstack_cache++] = t;
       }
-      if (pp->nstack_cache == 0 && batch_taken_back) {
-        // The first invariant promises a stack within reach, so this is
-        // only reached when a P was added while no chunk could be mapped
-        // (stack_pool_add_p): map one now, or end the program.
+      if (pp->nstack_cache == 0) {
+        // Every free stack is in other Ps' caches or the scavenger's
+        // batch. Map a chunk, as before the first invariant; if that
+        // fails, the batch is taken back below (which may wait for a
+        // free_os_memory to finish: hence not first); if there is still
+        // nothing, a P was added while no chunk could be mapped
+        // (stack_pool_add_p), and the program ends.
         try {
           map_chunk_locked();
+          continue;
         } catch (const goro::resource_error& e) {
-          fatal("%s (while starting goroutine %llu)", e.what(), static_cast<unsigned long long>(gp->id));
+          if (batch_taken_back)
+            fatal("%s (while starting goroutine %llu)", e.what(), static_cast<unsigned long long>(gp->id));
         }
-        continue;
       }
       // Bound lowest address first (the cache pops from its end), the
       // order slots carved one at a time were bound in before the batch.
@@ -533,7 +540,7 @@ void stack_bind(p* pp, g* gp) {
       released_tops = pp->nstack_cache;
     }
     if (pp->nstack_cache > 0) break;
-    // Everything free is in the scavenger's batch: take it back (outside
+    // No chunk could be mapped: take the scavenger's batch back (outside
     // the pool lock, which ranks after the scavenger's).
     take_back_scavenger_batch();
     batch_taken_back = true;
@@ -740,10 +747,6 @@ void take_back_scavenger_batch() {
   scav.todo.n = scav.done = scav.sorted = 0;
   scav.cursor = nullptr;
 }
-
-namespace {
-
-}  // namespace
 
 bool stack_scavenge_step(bool new_period, int64_t deadline) {
   if (new_period) {
