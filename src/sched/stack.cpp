@@ -11,10 +11,10 @@
 //    throws goro::resource_error to go()'s caller. The one exception: a P
 //    made while no chunk can be mapped (stack_pool_add_p, e.g. a grant
 //    for a detached goroutine) leaves it short by a cache until the next
-//    reservation maps for it. Go allocates the stack
-//    in newproc; before the slack, the bind of a goroutine that started
-//    on a P with an empty cache, while the free stacks sat in another's,
-//    mapped a chunk and ended the program if that failed.
+//    reservation maps for it. (Go allocates the stack in newproc. Before
+//    this room was kept, the bind of a goroutine that started on a P with
+//    an empty cache, while the free stacks sat in another's, mapped a
+//    chunk and ended the program if that failed.)
 //  - capacity = free stacks (free_tops, released) + stacks bound to
 //    goroutines + stacks in P caches + uncarved slots of mapped chunks
 //    + stacks in the scavenger's batch (scav.todo). A bind that finds
