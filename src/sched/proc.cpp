@@ -583,8 +583,12 @@ bool release_p_if_over_budget(m* mp) {
   bool moved = false;
   // Before the lock, as the callers' mirror check says it is likely over
   // budget (if not, the slots were only given back early): an idle P's
-  // cache keeps no arena mapped (time/rec_slab.hpp).
+  // cache keeps no arena mapped (time/rec_slab.hpp), and a P over the
+  // budget may stay idle for good, so its free g records and stacks go
+  // back to the global pools (Go's procresize does the same for the Ps it
+  // destroys).
   timer_slab_flush_p(pp);
+  p_caches_flush(pp);
   {
     lock_guard lk(sched.lock);
     if (sched.npactive <= allowed_p()) return false;
@@ -713,6 +717,7 @@ top:
       if (g* gp = globrunq_get_locked(pp, 0)) return gp;
     }
     if (!runq_empty(pp)) goto top;  // a timer callback refilled it
+    if (sched.npactive > allowed_p()) p_caches_flush(pp);  // over the budget: may stay idle for good
     pidleput_locked(pp);
     mp->pp = nullptr;
   }
@@ -917,6 +922,22 @@ int ncpu() {
 
 }  // namespace
 
+void p_caches_flush(p* pp) {
+  gcache_flush(pp);
+  stack_cache_flush(pp);
+}
+
+idle_p_caches idle_p_cached() {
+  idle_p_caches r;
+  lock_guard lk(sched.lock);
+  for (p* pp = sched.pidle; pp != nullptr; pp = pp->link) {
+    r.stacks += pp->nstack_cache;
+    r.gs += pp->gcache.nfree;
+  }
+  return r;
+}
+
+
 // ---- public to the runtime -------------------------------------------------
 
 void runtime_init() {
@@ -1098,7 +1119,10 @@ void handoff_taken(p* pp) {
     // until they are due: with every other M busy or blocked, none would).
     work = !runq_empty(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0 ||
            pp->timer0_when.load(std::memory_order_relaxed) != INT64_MAX;
-    if (!work) pidleput_locked(pp);
+    if (!work) {
+      if (sched.npactive > allowed_p()) p_caches_flush(pp);  // over the budget: may stay idle for good
+      pidleput_locked(pp);
+    }
   }
   // The P keeps its place among the active ones, with a new M. (Its timers
   // need nothing: an idle P's timers are run by the timed sleeper.)
@@ -1423,6 +1447,15 @@ int set_maxprocs(int n) {
   if (n > kMaxP / 2) n = kMaxP / 2;
   int old = sched.maxprocs.exchange(n, std::memory_order_seq_cst);
   if (n > old) wakep();
+  if (n < old) {
+    // The idle Ps beyond the new budget may never run again: their caches
+    // go back to the global pools now (the running ones' go as their
+    // workers give them up, release_p_if_over_budget). Which idle Ps the
+    // budget leaves is not known, so all of them: a P taken up again
+    // refills from the pools.
+    lock_guard lk(sched.lock);
+    for (p* pp = sched.pidle; pp != nullptr; pp = pp->link) p_caches_flush(pp);
+  }
   return old;
 }
 

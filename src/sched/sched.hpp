@@ -360,6 +360,18 @@ void blocking_pause(m* mp);
 void blocking_resume(m* mp);
 p* p_for_index(int32_t i);
 int32_t p_active_count();  // Ps held by Ms (sched.npactive), without the lock
+// Empties pp's caches of free g records (to the global pool; spawn.cpp)
+// and of stacks and stack credits (stack.cpp stack_cache_flush): a P
+// over the maxprocs budget, which may stay idle for good. By pp's owner,
+// or under sched.lock while pp is idle.
+void gcache_flush(p* pp);
+void p_caches_flush(p* pp);
+// For tests: the stacks and g records cached by idle Ps (under sched.lock).
+struct idle_p_caches {
+  int64_t stacks = 0;
+  int64_t gs = 0;
+};
+idle_p_caches idle_p_cached();
 uint64_t fastrand(uint64_t* state);
 
 // ---- goroutine records and stacks (sched/spawn.cpp, sched/stack.cpp) ----

@@ -201,6 +201,13 @@ p* current_p() {
 
 }  // namespace
 
+void gcache_flush(p* pp) {
+  g_cache& c = pp->gcache;
+  lock_guard lk(gfree_global.lock);
+  gfree_global.free.push_n(c.free, static_cast<size_t>(c.nfree));  // room: every g made (slab_alloc)
+  c.nfree = 0;
+}
+
 void race_token_new([[maybe_unused]] g* gp) {
 #if defined(GORO_TSAN)
   gp->race_token = ::malloc(1);

@@ -435,6 +435,14 @@ void stack_pool_add_p() {
   }
 }
 
+void stack_cache_flush(p* pp) {
+  lock_guard lk(pool.lock);
+  pool.free_tops.push_n(pp->stack_cache, static_cast<size_t>(pp->nstack_cache));  // room: capacity (map_chunk_locked)
+  pp->nstack_cache = 0;
+  pool.reserved -= pp->gcache.stack_credits;
+  pp->gcache.stack_credits = 0;
+}
+
 void stack_unreserve(p* pp) {
   if (pp != nullptr) {
     if (++pp->gcache.stack_credits > 2 * kCreditBatch) {

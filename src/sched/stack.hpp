@@ -61,6 +61,10 @@ void stack_reserve(p* pp);
 // (stack.cpp, the first invariant), mapping for it if goroutines exist and
 // memory allows. sched.lock held (it ranks before the pool's).
 void stack_pool_add_p();
+// Moves pp's cached stacks to the global free list and gives back its
+// credits: a P over the maxprocs budget (proc.cpp p_caches_flush). Called
+// by pp's owner, or under sched.lock while pp is idle.
+void stack_cache_flush(p* pp);
 // Gives back a reservation that was not used (g_unreserve, or g_reserve
 // when allocating the closure fails).
 void stack_unreserve(p* pp);

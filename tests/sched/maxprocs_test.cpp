@@ -242,6 +242,38 @@ void sleeper_on_a_dropped_p_wakes(bool safe_points) {
   goro::set_maxprocs(2);
 }
 
+// Lowering maxprocs empties the caches of the Ps beyond it (free g records
+// and stacks back to the global pools, stack credits given back), as Go's
+// procresize does for the Ps it destroys: such a P may never run again,
+// and its stacks' pages stayed committed (up to 64 stacks per P) until it
+// did. Goroutines exit on both Ps (two parents, each on a P of its own,
+// start 100 children each), then maxprocs drops to 1 while both Ps are
+// held: the worker that gives its P up must leave it empty. (Before, 15
+// to 17 stacks and 38 to 63 g records stayed in it, five runs.)
+TEST(Maxprocs, LoweringItEmptiesTheCachesOfThePsBeyondIt) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    std::atomic<int> running{0};
+    goro::wait_group parents;
+    for (int k = 0; k < 2; k++)
+      parents.go([&] {
+        running.fetch_add(1);
+        while (running.load() < 2) goro::preempt_point();
+        goro::wait_group kids;
+        for (int i = 0; i < 100; i++) kids.go([] {});
+        kids.wait();
+      });
+    parents.wait();
+    goro::set_maxprocs(1);
+    ASSERT_TRUE(goro_test::wait_for([] { return goro::detail::p_active_count() == 1; }));
+    auto c = goro::detail::idle_p_cached();
+    EXPECT_EQ(c.stacks, 0) << "stacks left in the caches of idle Ps";
+    EXPECT_EQ(c.gs, 0) << "g records left in the caches of idle Ps";
+    goro::set_maxprocs(2);
+  });
+  goro::set_maxprocs(2);
+}
+
 TEST(Maxprocs, SleeperOnADroppedPWakesWhileTheOtherComputes) { sleeper_on_a_dropped_p_wakes(false); }
 TEST(Maxprocs, SleeperOnADroppedPWakesWhileTheOtherYieldsWhenAsked) { sleeper_on_a_dropped_p_wakes(true); }
 
