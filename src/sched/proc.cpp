@@ -937,7 +937,6 @@ idle_p_caches idle_p_cached() {
   return r;
 }
 
-
 // ---- public to the runtime -------------------------------------------------
 
 void runtime_init() {

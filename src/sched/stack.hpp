@@ -63,7 +63,7 @@ void stack_reserve(p* pp);
 void stack_pool_add_p();
 // Moves pp's cached stacks to the global free list and gives back its
 // credits: a P over the maxprocs budget (proc.cpp p_caches_flush). Called
-// by pp's owner, or under sched.lock while pp is idle.
+// by whoever holds pp (sched.hpp, p_caches_flush).
 void stack_cache_flush(p* pp);
 // Gives back a reservation that was not used (g_unreserve, or g_reserve
 // when allocating the closure fails).
