@@ -72,6 +72,12 @@ void mutex_revoke() {
   emit("toolkit", "mutex_revoke", "-", secs, kRevokeMutexes, "revocations=" + std::to_string(revoked));
 }
 
+// A value on a cache line of its own (value-initialized: zeros).
+template <class T>
+struct alignas(64) own_line {
+  T v{};
+};
+
 // rwmutex_read: kRwReaders goroutines each do kRwIters read-locked reads of
 // a shared int; goroutine 0 takes the write lock and increments it instead
 // on every 1000th operation.
@@ -86,26 +92,14 @@ void mutex_revoke() {
 // Go's [rwReaders]int is one 32-byte object: every read writes a line the
 // readers share.
 void rwmutex_read() {
-  struct alignas(64) own_line_rwmutex {
-    goro::rwmutex mu;
-  };
-  struct alignas(64) own_line_int {
-    int64_t v = 0;
-  };
-  struct alignas(64) own_line_sums {
-    int64_t v[kRwReaders] = {};
-  };
-  struct alignas(64) own_line_wait_group {
-    goro::wait_group wg;
-  };
-  own_line_rwmutex m;
-  own_line_int shared_line;
-  own_line_sums sums_line;
-  own_line_wait_group w;
-  goro::rwmutex& mu = m.mu;
+  own_line<goro::rwmutex> mu_line;
+  own_line<int64_t> shared_line;
+  own_line<int64_t[kRwReaders]> sums_line;
+  own_line<goro::wait_group> wg_line;
+  goro::rwmutex& mu = mu_line.v;
   int64_t& shared = shared_line.v;
   int64_t* sums = sums_line.v;
-  goro::wait_group& wg = w.wg;
+  goro::wait_group& wg = wg_line.v;
   wg.add(kRwReaders);
   stopwatch sw;
   for (int r = 0; r < kRwReaders; r++)
@@ -142,14 +136,9 @@ void rwmutex_read() {
 // rwmutex_read's shared line costs when both cores write it all the time
 // (docs/benchmarks.md, "rwmutex_read and its shared line").
 void rwmutex_floor(bool fence) {
-  struct alignas(64) own_line_sums {
-    int64_t v[kRwReaders] = {};
-  };
-  struct alignas(64) own_line_int {
-    int64_t v = 1;
-  };
-  own_line_sums sums_line;
-  own_line_int shared_line;
+  own_line<int64_t[kRwReaders]> sums_line;
+  own_line<int64_t> shared_line;
+  shared_line.v = 1;
   constexpr int kThreads = 2;
   constexpr int64_t kOpsPerThread = kRwReaders * kRwIters / kThreads;
   std::atomic<int> ready{0};

@@ -96,6 +96,10 @@ p* p_new_locked() {
 
 void pidleput_locked(p* pp) {
   GORO_DCHECK(runq_empty(pp));
+  // Over the budget (maxprocs was lowered, or a grant ended), the P may
+  // stay idle for good: its free g records and stacks go back to the
+  // global pools, as Go's procresize does for the Ps it destroys.
+  if (sched.npactive > allowed_p()) p_caches_flush(pp);
   pp->status.store(p_status::idle, std::memory_order_relaxed);
   pp->owner = nullptr;
   pp->link = sched.pidle;
@@ -583,12 +587,9 @@ bool release_p_if_over_budget(m* mp) {
   bool moved = false;
   // Before the lock, as the callers' mirror check says it is likely over
   // budget (if not, the slots were only given back early): an idle P's
-  // cache keeps no arena mapped (time/rec_slab.hpp), and a P over the
-  // budget may stay idle for good, so its free g records and stacks go
-  // back to the global pools (Go's procresize does the same for the Ps it
-  // destroys).
+  // cache keeps no arena mapped (time/rec_slab.hpp). (Its g records and
+  // stacks go in pidleput_locked.)
   timer_slab_flush_p(pp);
-  p_caches_flush(pp);
   {
     lock_guard lk(sched.lock);
     if (sched.npactive <= allowed_p()) return false;
@@ -717,7 +718,6 @@ top:
       if (g* gp = globrunq_get_locked(pp, 0)) return gp;
     }
     if (!runq_empty(pp)) goto top;  // a timer callback refilled it
-    if (sched.npactive > allowed_p()) p_caches_flush(pp);  // over the budget: may stay idle for good
     pidleput_locked(pp);
     mp->pp = nullptr;
   }
@@ -1118,10 +1118,7 @@ void handoff_taken(p* pp) {
     // until they are due: with every other M busy or blocked, none would).
     work = !runq_empty(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0 ||
            pp->timer0_when.load(std::memory_order_relaxed) != INT64_MAX;
-    if (!work) {
-      if (sched.npactive > allowed_p()) p_caches_flush(pp);  // over the budget: may stay idle for good
-      pidleput_locked(pp);
-    }
+    if (!work) pidleput_locked(pp);
   }
   // The P keeps its place among the active ones, with a new M. (Its timers
   // need nothing: an idle P's timers are run by the timed sleeper.)

@@ -103,8 +103,8 @@ struct p {
   alignas(64) std::atomic<int64_t> timer0_when{INT64_MAX};
 
 
-  // Owner only from here on; the stack and g caches may also be emptied
-  // by whoever holds pp otherwise (p_caches_flush).
+  // Owner only from here on; the stack and g caches are also emptied
+  // under sched.lock as the P goes idle over the budget (p_caches_flush).
   alignas(64) g_cache gcache;
   record_cache records{};      // small runtime records (record_cache.hpp), owner only
   // Free timer record slots (time/rec_slab.cpp), newest last; owner only.
@@ -364,9 +364,9 @@ p* p_for_index(int32_t i);
 int32_t p_active_count();  // Ps held by Ms (sched.npactive), without the lock
 // Empties pp's caches of free g records (to the global pool; spawn.cpp)
 // and of stacks and stack credits (stack.cpp stack_cache_flush): a P
-// over the maxprocs budget, which may stay idle for good. By whoever holds
-// pp: its owner, the monitor that took it from a blocked worker
-// (handoff_taken), or anyone under sched.lock while pp is idle.
+// over the maxprocs budget, which may stay idle for good. Under
+// sched.lock: as pp goes idle over the budget (pidleput_locked), or while
+// it is idle (set_maxprocs lowering the budget).
 void gcache_flush(p* pp);
 void p_caches_flush(p* pp);
 // For tests: the stacks and g records cached by idle Ps (under sched.lock).

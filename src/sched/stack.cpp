@@ -4,7 +4,7 @@
 //  - reserved + ncaches * cache_max <= capacity whenever reserved > 0:
 //    every goroutine that exists (started or not) holds a reservation, in
 //    a P's credits or in `reserved` directly, and P caches (which only
-//    whoever holds their P touches) hold at most cache_max stacks each, one cache
+//    their P's holder touches) hold at most cache_max stacks each, one cache
 //    per P made, so a stack_bind on any P finds a stack it may take, on
 //    the global lists or uncarved, without mapping memory. Only
 //    reserve_locked raises `reserved`, and it maps chunks to keep this or

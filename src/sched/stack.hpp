@@ -62,8 +62,7 @@ void stack_reserve(p* pp);
 // memory allows. sched.lock held (it ranks before the pool's).
 void stack_pool_add_p();
 // Moves pp's cached stacks to the global free list and gives back its
-// credits: a P over the maxprocs budget (proc.cpp p_caches_flush). Called
-// by whoever holds pp (sched.hpp, p_caches_flush).
+// credits: a P over the maxprocs budget (sched.hpp, p_caches_flush).
 void stack_cache_flush(p* pp);
 // Gives back a reservation that was not used (g_unreserve, or g_reserve
 // when allocating the closure fails).

@@ -17,8 +17,9 @@
 // earlier rows, a million timers' arenas took 433-609 ns a timer with huge
 // pages (perf: 83% of the row zeroing them), 160-200 with small pages, and
 // 124-229 with small pages populated in one call (docs/benchmarks.md,
-// "Timers: one record with its channel, in small pages"). Lending the slab the free pages of goroutine stacks made walking
-// the records slow, and was not kept.
+// "Timers: one record with its channel, in small pages"). Lending the
+// slab the free pages of goroutine stacks made walking the records slow,
+// and was not kept.
 //
 // Per-P front (S4): so that goroutines making and dropping timers on both
 // workers do not meet at the lock for every slot (two goroutines churning

@@ -935,6 +935,25 @@ int timer_sudog_out_of_memory() {
 
 // ---- stacks out of reach ------------------------------------------------------
 
+// Starts goroutines parked on `never` until go() refuses one
+// (goro::resource_error) or `limit` have started; returns how many
+// started, and sets *refused.
+template <class Chan>
+int park_until_go_refuses(const Chan& never, int limit, bool* refused) {
+  *refused = false;
+  int parked = 0;
+  while (parked < limit) {
+    try {
+      goro::go([never] { never.recv(); });
+      parked++;
+    } catch (const goro::resource_error&) {
+      *refused = true;
+      break;
+    }
+  }
+  return parked;
+}
+
 // Run with GORO_STACK_SIZE=32m: a pool chunk then holds 7 stacks, and the
 // main goroutine's first run carves all 7 into its P's cache. No chunk can
 // be mapped from then on (the seam). A goroutine whose first run is on
@@ -966,7 +985,7 @@ int stacks_in_another_ps_cache() {
           running.fetch_sub(1);
         });
         started++;
-      } catch (const goro::resource_error& e) {
+      } catch (const goro::resource_error&) {
         refused++;
         continue;
       }
@@ -974,16 +993,9 @@ int stacks_in_another_ps_cache() {
     }
     // And parked goroutines until go() refuses one.
     auto never = goro::make_chan<int>();
-    int parked = 0;
-    for (int i = 0; i < 1000; i++) {
-      try {
-        goro::go([never] { never.recv(); });
-        parked++;
-      } catch (const goro::resource_error& e) {
-        refused++;
-        break;
-      }
-    }
+    bool parked_refused = false;
+    int parked = park_until_go_refuses(never, 1000, &parked_refused);
+    refused += parked_refused ? 1 : 0;
     say("started " + std::to_string(started) + ", parked " + std::to_string(parked) + ", refused " +
         std::to_string(refused));
     stop.store(true);
@@ -1004,15 +1016,9 @@ int after_func_without_a_goroutine() {
   return goro::run([] {
     goro::detail::test_hooks::stack_lists_grow_fails.store(true);
     auto never = goro::make_chan<int>();
-    int parked = 0;
-    for (;;) {
-      try {
-        goro::go([never] { never.recv(); });
-        parked++;
-      } catch (const goro::resource_error&) {
-        break;
-      }
-    }
+    bool refused = false;
+    int parked = park_until_go_refuses(never, 100000, &refused);
+    if (!refused) say("go() never refused");
     auto [ctx, cancel] = goro::with_cancel(goro::background());
     cancel();
     constexpr int kCalls = 10000;
