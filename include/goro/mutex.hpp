@@ -31,6 +31,17 @@
 
 namespace goro {
 
+namespace detail {
+// How many lockers wait for a holder through a mutex's bias to leave, in
+// the whole process (src/sync/mutex_bias.cpp, B5). Read by every unlock
+// through the bias, after its store, instead of the mutex: on a line of
+// its own, written only by revocations.
+struct alignas(64) mutex_bias_revoker_count {
+  std::atomic<uint32_t> n{0};
+};
+extern mutex_bias_revoker_count mutex_bias_revokers;
+}  // namespace detail
+
 // A mutual exclusion lock (Go's sync.Mutex). The zero state is unlocked.
 //
 // Blocking: lock() spins briefly while the holder runs, then parks the
@@ -202,12 +213,10 @@ class GORO_CAPABILITY("mutex") mutex {
   // bias_: kBiasUnclaimed; kBiasOff (never again); a goroutine's g address
   // with kBiasCandidate set (it locked and unlocked once); a goroutine's g
   // address (the owner: it may lock through held_); kBiasRevoking (a
-  // locker is ending the bias); kBiasRevokePosted (the bias holder has
-  // left and posted revoke_sema_).
+  // locker is ending the bias).
   static constexpr uintptr_t kBiasUnclaimed = 0;
   static constexpr uintptr_t kBiasOff = 1;
   static constexpr uintptr_t kBiasRevoking = 2;
-  static constexpr uintptr_t kBiasRevokePosted = 3;
   static constexpr uintptr_t kBiasCandidate = 4;
   static constexpr uintptr_t kBiasTokenMin = 8;  // g records are 64-byte aligned
   static constexpr int64_t kNoDeadline = INT64_MAX;  // lock_slow_until, bias_settle: wait as long as it takes
@@ -226,16 +235,21 @@ class GORO_CAPABILITY("mutex") mutex {
     bias_unlock();  // a revoker came: step back (it may be waiting for us)
     return false;
   }
+  // Once held_ is 0, a revoker may take the mutex, and its last user may
+  // destroy it: the store is the last touch of *this. Whether a revoker
+  // waits is read from the process-wide count instead (after a
+  // compiler-only fence: the revoker's membarrier supplies the
+  // processor's, B5).
   void bias_unlock() noexcept {
     if (held_.load(std::memory_order_relaxed) == 0) [[unlikely]] bias_unlock_of_unlocked();
     held_.store(0, std::memory_order_release);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (bias_.load(std::memory_order_relaxed) == kBiasRevoking) [[unlikely]] bias_post_revoker();
+    if (detail::mutex_bias_revokers.n.load(std::memory_order_relaxed) != 0) [[unlikely]] bias_wake_revokers();
   }
   // Out of line (mutex_bias.cpp).
   bool bias_settle(int64_t deadline_ns);  // the state_ holder ends or keeps the bias; false: gave the mutex up
   void bias_note_unlock(uintptr_t b) noexcept;
-  void bias_post_revoker() noexcept;
+  static void bias_wake_revokers() noexcept;  // wakes the revokers whose holder has left
   [[noreturn]] static void bias_unlock_of_unlocked() noexcept;
   // The same through the lock-order detector (src/sync/lock_order.hpp).
   void lock_checked();
@@ -260,11 +274,10 @@ class GORO_CAPABILITY("mutex") mutex {
   std::atomic<int32_t> state_{0};
   // The semaphore waiters park on (the runtime's table, keyed by address).
   uint32_t sema_ = 0;
-  // The bias: who owns it (above), whether the owner holds the mutex
-  // through it, and where a revoker waits for the owner to leave.
+  // The bias: who owns it (above), and whether the mutex is held through
+  // it.
   std::atomic<uintptr_t> bias_{kBiasUnclaimed};
   std::atomic<uint32_t> held_{0};
-  uint32_t revoke_sema_ = 0;
 };
 
 // Holds a goro::mutex for its scope (Abseil's MutexLock): std::lock_guard's

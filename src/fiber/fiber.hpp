@@ -17,7 +17,10 @@
 //  - TSan gets one fiber per goroutine (__tsan_create_fiber) and switches
 //    without synchronization (__tsan_switch_to_fiber_no_sync): ordering
 //    between goroutines comes only from the happens-before annotations in
-//    base/race.hpp, as in Go's race detector.
+//    base/race.hpp, as in Go's race detector. The one edge a switch adds
+//    is from the start of the thread it lands on (its TLS set-up, which
+//    holds errno), which carries no other goroutine's history:
+//    tsan_order_after_thread_start.
 //
 // The switch itself is hand-written assembly (switch_x86_64.S,
 // switch_aarch64.S); docs/design.md gives the measurements against
@@ -44,10 +47,23 @@ void* __tsan_get_current_fiber(void);
 void* __tsan_create_fiber(unsigned flags);
 void __tsan_destroy_fiber(void* fiber);
 void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+// TSan's dynamic annotations: synchronization between them is not seen.
+void AnnotateIgnoreSyncBegin(const char* file, int line);
+void AnnotateIgnoreSyncEnd(const char* file, int line);
 #endif
 }
 
 namespace goro::detail {
+
+#if defined(GORO_TSAN)
+// Orders the start of the OS thread the caller now runs on before the
+// running fiber (src/sched/current.cpp): TSan counts a thread's TLS as
+// written at its start, and a goroutine that reads errno on a worker
+// started after its fiber was made would otherwise race with that.
+void tsan_order_after_thread_start();
+// Called by each worker thread first thing: the start the above orders.
+void tsan_thread_started();
+#endif
 
 struct fiber_context {
   void* sp = nullptr;  // saved stack pointer while switched out
@@ -110,6 +126,9 @@ inline void fiber_switch(fiber_context* from, fiber_context* to, [[maybe_unused]
 #if defined(GORO_ASAN)
   __sanitizer_finish_switch_fiber(from->fake_stack, nullptr, nullptr);
 #endif
+#if defined(GORO_TSAN)
+  tsan_order_after_thread_start();  // resumed, perhaps on another thread
+#endif
 }
 
 // Called first thing on a new fiber's stack (ASan needs to hear that the
@@ -117,6 +136,9 @@ inline void fiber_switch(fiber_context* from, fiber_context* to, [[maybe_unused]
 inline void fiber_entered() {
 #if defined(GORO_ASAN)
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+#if defined(GORO_TSAN)
+  tsan_order_after_thread_start();
 #endif
 }
 

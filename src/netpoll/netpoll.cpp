@@ -588,7 +588,11 @@ waker_pool& wakers() {
 struct waker_holder {
   thread_waker* w = nullptr;
   ~waker_holder() {
-    if (w == nullptr) return;
+    // In a forked child the pool is the parent's, and its lock may be held
+    // for good by a thread fork() left behind: the runtime's locks end a
+    // forked child that takes them, so a child's exit() did (test
+    // Fork.ChildOfAWaitingThreadExitsWhileTheWakerPoolIsHeld).
+    if (w == nullptr || in_forked_child()) return;
     waker_pool& p = wakers();
     lock_guard lk(p.lock);
     w->next = p.free;
@@ -605,6 +609,7 @@ thread_waker* this_thread_waker(int* err) {
   {
     waker_pool& p = wakers();
     lock_guard lk(p.lock);
+    if (auto hook = test_hooks::waker_pool_locked.load(std::memory_order_relaxed)) hook();
     if (p.free != nullptr) {
       h.w = p.free;
       p.free = h.w->next;

@@ -20,7 +20,25 @@ __attribute__((tls_model("initial-exec"))) __thread goro::detail::m* goro_tls_cu
 __attribute__((visibility("default"), tls_model("initial-exec"))) __thread goro::detail::g* goro_tls_current_g = nullptr;
 }
 
+#if defined(GORO_TSAN)
+namespace {
+// Released by each worker as it starts (tsan_thread_started), acquired by
+// every fiber that lands on it: TSan then sees the thread's TLS set-up
+// (its imitated writes at thread start, errno's among them) happen before
+// the goroutines it runs. Workers start without their creator's history
+// (newm, proc.cpp), so the edge orders nothing else.
+__thread char tsan_thread_start_token;
+}  // namespace
+#endif
+
 namespace goro::detail {
+
+#if defined(GORO_TSAN)
+void tsan_thread_started() { race_release(&tsan_thread_start_token); }
+// Not inline: the thread-local's address must be computed after the switch
+// that may have moved the caller to another thread.
+[[gnu::noinline]] void tsan_order_after_thread_start() { race_acquire(&tsan_thread_start_token); }
+#endif
 
 namespace {
 

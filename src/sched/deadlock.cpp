@@ -375,7 +375,11 @@ struct monitor_state {
 struct self_declaration {
   int tid = 0;
   ~self_declaration() {
-    if (tid == 0) return;
+    // In a forked child the registry is the parent's, and its lock may be
+    // held for good by a thread fork() left behind: the runtime's locks end
+    // a forked child that takes them, so a child's exit() did (test
+    // Fork.ChildOfADeclaredThreadExitsWhileTheRegistryIsHeld).
+    if (tid == 0 || in_forked_child()) return;
     thread_registry& r = registry();
     lock_guard lk(r.lock);
     std::erase_if(r.declared, [this](const declared_thread& x) { return x.self && x.tid == tid; });
@@ -390,6 +394,7 @@ int current_tid() { return static_cast<int>(syscall(SYS_gettid)); }
 void thread_waiter_register(g* gp) {
   thread_registry& r = registry();
   lock_guard lk(r.lock);
+  if (auto hook = test_hooks::thread_waiter_registering.load(std::memory_order_relaxed)) hook();
   r.waiters.push_back(gp);
 }
 

@@ -68,6 +68,16 @@ extern std::atomic<void (*)()> num_goroutine_after_first_read;
 // goro::trace::stop (sched/trace.cpp), in its blocking section, no lock
 // held: before it writes the file.
 extern std::atomic<void (*)()> trace_before_write;
+// A thread's first trace event registering its buffer (sched/trace.cpp
+// register_buf), the buffer registry's lock held.
+extern std::atomic<void (*)()> trace_registering_buffer;
+// A plain thread's first block registering its waiter record
+// (sched/deadlock.cpp thread_waiter_register), the thread registry's lock
+// held.
+extern std::atomic<void (*)()> thread_waiter_registering;
+// A plain thread's first wait for an fd looking for a free waker
+// (netpoll/netpoll.cpp this_thread_waker), the waker pool's lock held.
+extern std::atomic<void (*)()> waker_pool_locked;
 
 // A new slab of g records joining the list of every g (sched/spawn.cpp
 // publish_slab), the allgs lock held: a test raises a fatal error here to

@@ -125,6 +125,11 @@ struct buf_owner {
     trace_buf* b = tl_buf;
     tl_buf = kExitedThread;
     if (b == nullptr || b == kExitedThread) return;
+    // In a forked child the registry and its lock are the parent's: a
+    // thread that fork() left behind may hold the lock for good (test
+    // TraceEnv.ForkedChildExitsWhileAnotherThreadRegistersATraceBuffer),
+    // and the child writes no trace (stop_at_exit).
+    if (in_forked_child()) return;
     std::lock_guard<std::mutex> lk(registry_mu);
     if (b->size() != 0) {
       b->orphaned = true;  // stop() writes its events, then frees it
@@ -141,6 +146,7 @@ trace_buf* register_buf() {
   trace_buf* raw = b.get();
   {
     std::lock_guard<std::mutex> lk(registry_mu);
+    if (auto hook = test_hooks::trace_registering_buffer.load(std::memory_order_relaxed)) hook();
     registry.push_back(std::move(b));
   }
   [[maybe_unused]] buf_owner& owner = tl_buf_owner;  // its destructor is registered now

@@ -11,22 +11,21 @@
 // good.
 //
 // Fields (include/goro/mutex.hpp): bias_ (who owns the bias, or where the
-// bias is in its life), held_ (1 while the mutex is held through the bias),
-// revoke_sema_ (where a revoker waits for that holder to leave).
+// bias is in its life), held_ (1 while the mutex is held through the bias).
+// And one process-wide list of the revokers waiting for such a holder to
+// leave (B5), with its count, mutex_bias_revokers.
 //
 // Life of bias_:
 //   kBiasUnclaimed --first unlock on a goroutine--> candidate(G) | kBiasOff
 //   candidate(G) --G unlocks again, nobody waiting--> G (the owner)
 //   candidate(G) --another locks, or waiters--> kBiasOff
 //   G --another locker (holding state_)--> kBiasRevoking
-//   kBiasRevoking --the revoker sees held_ == 0--> kBiasOff
-//   kBiasRevoking --the bias holder leaves--> kBiasRevokePosted --revoker--> kBiasOff
+//   kBiasRevoking --a holder of state_ sees held_ == 0--> kBiasOff
 // A mutex is biased at most once. Plain threads never own the bias.
 //
 // Invariants.
-//  B1. bias_ is written only by the holder of state_'s lock bit, except
-//      kBiasRevoking -> kBiasRevokePosted, made by a CAS of the bias
-//      holder as it leaves. The owner only reads it.
+//  B1. bias_ is written only by the holder of state_'s lock bit. The
+//      owner only reads it.
 //  B2. held_ is written only by the owner (0 -> 1 when it read held_ == 0
 //      and bias_ == itself; 1 -> 0 to step back) and by whoever holds the
 //      mutex through the bias (1 -> 0, unlock; Go lets another goroutine
@@ -50,19 +49,34 @@
 //      kBiasOff, kBiasUnclaimed or a candidate (bias_settle). So unlock
 //      tells the two holds apart by bias_ alone: an owner or kBiasRevoking
 //      means the holder came through held_.
-//  B5. The revoker's wait: after membarrier, if held_ == 0 it CASes
-//      kBiasRevoking -> kBiasOff; the leaving holder stores held_ = 0 and
-//      then, if it reads kBiasRevoking, CASes it to kBiasRevokePosted and
-//      posts revoke_sema_. Exactly one CAS wins: if the holder's, the
-//      revoker takes the post (which follows at once); a revoker that saw
-//      held_ == 1 sleeps on the post, which the holder's unlock (after
-//      the barrier, so it reads kBiasRevoking) makes.
+//  B5. The revoker's wait. A holder through the bias touches nothing of
+//      the mutex after its store of held_ = 0: from then on a revoker may
+//      take the mutex, and its last user destroy it (C++ and POSIX allow
+//      that once it is unlocked; an unlock that read bias_ after its store
+//      read freed memory, test UnlockThroughTheBiasLeavesTheMutexAlone-
+//      OnceItIsFree). So a revoker that must wait enlists in a
+//      process-wide list (the mutex stays alive while it does: it holds
+//      state_), and the count of that list, mutex_bias_revokers, is what
+//      the leaving holder reads after its store. The same Dekker pair as
+//      B3: the revoker enlists, then membarrier, then reads held_; the
+//      holder stores held_ = 0, then (compiler fence) reads the count.
+//      Either the revoker reads 0, or the holder reads a count above 0 and
+//      wakes, under the list's lock, each enlisted revoker whose held_
+//      reads 0 (bias_wake_revokers): it claims the entry there and posts
+//      its semaphore after the lock. A claimed entry owes exactly one
+//      post, so a revoker leaving the list with its entry claimed takes
+//      that post first (the entry lives on its stack). A revoker that
+//      finds kBiasRevoking left by another (B6) and held_ == 1 enlists and
+//      makes a membarrier of its own before it reads held_ again: that
+//      holder's read of the count may otherwise have been served before
+//      its store left the store buffer.
 //  B6. A try_lock, or a timed lock out of time, that finds the holder
-//      inside gives state_ back and leaves kBiasRevoking (or the post, if
-//      the holder leaves meanwhile) to the next holder of state_, which
-//      finishes the revocation without a second membarrier: the first one
+//      inside gives state_ back and leaves kBiasRevoking to the next holder
+//      of state_, which finishes the revocation: the first membarrier
 //      already returned, so every later read of bias_ by the owner sees
-//      kBiasRevoking or after.
+//      kBiasRevoking or after. It finds held_ == 0 and needs no barrier,
+//      or waits as B5 says (one more membarrier, not counted as a
+//      revocation).
 //
 // Cost control. A revocation costs the revoker one membarrier, which
 // interrupts each other CPU that runs a thread of the process. Measured on
@@ -97,7 +111,10 @@
 //
 // Lock order: called holding the mutex's state_ bit (a waiter-visible
 // hold, never a runtime lock); takes the semaphore's bucket lock in
-// semacquire/semrelease and the leaf throttle spinlock, never together.
+// semacquire/semrelease, and the leaf spinlocks of the throttle and of the
+// revokers' list, one at a time. bias_wake_revokers runs in any unlock
+// through the bias and takes the list's spinlock, then (after it) the
+// bucket lock.
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -175,13 +192,15 @@ bool bias_allowed() {
   return true;
 }
 
-// The revoker's half of B3, with its cost accounted.
-void revoke_barrier() {
+// The revoker's half of B3 and B5, with its cost accounted; counted: it
+// ends a bias (a locker that finishes another's revocation makes one
+// more, B6).
+void revoke_barrier(bool counted) {
   const int64_t start = detail::nanotime();
   if (membarrier_call(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
     detail::fatal("sync: membarrier failed after it was registered (errno %d)", errno);
   const int64_t now = detail::nanotime();
-  g_revocations.fetch_add(1, std::memory_order_relaxed);
+  if (counted) g_revocations.fetch_add(1, std::memory_order_relaxed);
   g_throttle_lock.lock();
   if (now - g_window_start >= kThrottleWindowNs) {
     g_window_start = now;
@@ -197,9 +216,52 @@ void revoke_barrier() {
   g_throttle_lock.unlock();
 }
 
+// A locker of a biased mutex waiting for the holder through the bias to
+// leave (B5), on that locker's stack, in g_revokers while enlisted. The
+// mutex is alive meanwhile: the locker holds its state_.
+struct revoker {
+  const std::atomic<uint32_t>* held;  // the mutex's held_
+  uint32_t sema = 0;  // posted once per claim
+  bool claimed = false;  // under g_revokers_lock: a leaving holder owes sema a post
+  revoker* prev = nullptr;  // under g_revokers_lock
+  revoker* next = nullptr;  // under g_revokers_lock
+};
+
+detail::spinlock g_revokers_lock;
+revoker* g_revokers = nullptr;  // under g_revokers_lock
+
+void enlist(revoker& r) {
+  g_revokers_lock.lock();
+  r.next = g_revokers;
+  if (g_revokers != nullptr) g_revokers->prev = &r;
+  g_revokers = &r;
+  detail::mutex_bias_revokers.n.fetch_add(1, std::memory_order_relaxed);
+  g_revokers_lock.unlock();
+}
+
+// After a post was taken: later holders may post again.
+void unclaim(revoker& r) {
+  g_revokers_lock.lock();
+  r.claimed = false;
+  g_revokers_lock.unlock();
+}
+
+void delist(revoker& r) {
+  g_revokers_lock.lock();
+  if (r.prev != nullptr) r.prev->next = r.next; else g_revokers = r.next;
+  if (r.next != nullptr) r.next->prev = r.prev;
+  detail::mutex_bias_revokers.n.fetch_sub(1, std::memory_order_relaxed);
+  const bool owed = r.claimed;
+  g_revokers_lock.unlock();
+  // A waker claimed the entry and posts right after its lock (B5): the
+  // entry must outlive that post.
+  if (owed) detail::semacquire(&r.sema, detail::wait_reason::sync_mutex_lock);
+}
+
 }  // namespace
 
 namespace detail {
+mutex_bias_revoker_count mutex_bias_revokers;
 uint64_t mutex_bias_revocations() { return g_revocations.load(std::memory_order_relaxed); }
 uint64_t mutex_bias_pauses() { return g_pauses.load(std::memory_order_relaxed); }
 bool mutex_bias_enabled() {
@@ -245,44 +307,74 @@ bool mutex::bias_settle(int64_t deadline) {
     if ((b & ~kBiasCandidate) != detail::current_g_token()) bias_.store(kBiasOff, std::memory_order_relaxed);
     return true;
   }
+  revoker self{&held_};
+  bool enlisted = false;
   if (b >= kBiasTokenMin) {
     // An owner (this goroutine too, if it came here because held_ was 1).
     bias_.store(kBiasRevoking, std::memory_order_seq_cst);
-    revoke_barrier();
+    enlist(self);  // before the barrier: a holder leaving after it reads the count (B5)
+    enlisted = true;
+    revoke_barrier(true);
     b = kBiasRevoking;
   }
-  for (;;) {
-    if (b == kBiasRevoking) {
-      if (held_.load(std::memory_order_acquire) == 0) {
-        if (bias_.compare_exchange_strong(b, kBiasOff, std::memory_order_acq_rel, std::memory_order_acquire)) {
-          detail::race_acquire(&held_);
-          return true;
-        }
-        continue;  // the holder left and posted (B5)
-      }
-      // The holder is inside; its unlock posts.
-      if (deadline == kNoDeadline) {
-        detail::semacquire(&revoke_sema_, detail::wait_reason::sync_mutex_lock);
-      } else if (!detail::semacquire_until(&revoke_sema_, detail::wait_reason::sync_mutex_lock, deadline)) {
-        unlock_state();
-        return false;
-      }
-    } else if (b == kBiasRevokePosted) {
-      // Posted, or about to be: the holder is between its CAS and its
-      // semrelease, a few instructions.
-      detail::backoff bo;
-      while (!detail::semtryacquire(&revoke_sema_)) bo.snooze();
-    } else {
-      return true;  // kBiasOff or kBiasUnclaimed
+  if (b != kBiasRevoking) return true;  // kBiasOff or kBiasUnclaimed
+  // acquire: a holder that has left wrote its critical section before its
+  // release store of 0.
+  bool left = held_.load(std::memory_order_acquire) == 0;
+  if (!left && deadline != 0) {
+    if (!enlisted) {
+      // Left kBiasRevoking by a locker that gave up (B6).
+      enlist(self);
+      enlisted = true;
+      revoke_barrier(false);
+      left = held_.load(std::memory_order_acquire) == 0;
     }
-    // Took the holder's post, which follows its release of held_: its
-    // critical section comes first. (held_ itself may read 1 here: an
-    // owner that read bias_ before the membarrier and was then descheduled
-    // can store its tentative 1 now; it will read bias_ next and step
-    // back, B3.)
-    detail::race_acquire(&held_);
-    bias_.store(kBiasOff, std::memory_order_relaxed);
-    return true;
+    // (held_ may read 1 from an owner that read bias_ before the first
+    // membarrier and stores its tentative 1 only now; it reads bias_ next,
+    // steps back and wakes us, B3.)
+    while (!left) {
+      if (deadline == kNoDeadline) {
+        detail::semacquire(&self.sema, detail::wait_reason::sync_mutex_lock);
+      } else if (!detail::semacquire_until(&self.sema, detail::wait_reason::sync_mutex_lock, deadline)) {
+        break;
+      }
+      unclaim(self);
+      left = held_.load(std::memory_order_acquire) == 0;
+    }
+  }
+  if (enlisted) {
+    delist(self);
+    if (!left) left = held_.load(std::memory_order_acquire) == 0;
+  }
+  if (!left) {
+    unlock_state();
+    return false;
+  }
+  // The holder's critical section comes before ours: its release store of
+  // held_, which TSan does not see this file read.
+  detail::race_acquire(&held_);
+  bias_.store(kBiasOff, std::memory_order_relaxed);
+  return true;
+}
+
+// A leaving holder through the bias found revokers enlisted (B5): wakes
+// each whose holder has left, one at a time (the post comes after the
+// list's lock, which no other lock may nest in).
+void mutex::bias_wake_revokers() noexcept {
+  for (;;) {
+    revoker* woken = nullptr;
+    g_revokers_lock.lock();
+    for (revoker* r = g_revokers; r != nullptr; r = r->next) {
+      if (!r->claimed && r->held->load(std::memory_order_relaxed) == 0) {
+        r->claimed = true;
+        woken = r;
+        break;
+      }
+    }
+    g_revokers_lock.unlock();
+    if (woken == nullptr) return;
+    // The entry stays until its revoker has taken this post (delist).
+    detail::semrelease(&woken->sema);
   }
 }
 
@@ -290,19 +382,12 @@ bool mutex::bias_settle(int64_t deadline) {
 // candidate: two holds in a row by one goroutine, nobody waiting, make it
 // the owner.
 void mutex::bias_note_unlock(uintptr_t b) noexcept {
-  if (b == kBiasRevokePosted) return;  // nobody holds it: unlock_state reports the misuse
   const uintptr_t self = detail::current_g_token();
   const bool mine = b == kBiasUnclaimed || (b & ~kBiasCandidate) == self;
   const bool quiet = state_.load(std::memory_order_relaxed) == kLocked;  // no waiters, nobody woken
   uintptr_t next = kBiasOff;
   if (self != 0 && mine && quiet && bias_allowed()) next = b == kBiasUnclaimed ? (self | kBiasCandidate) : self;
   bias_.store(next, std::memory_order_relaxed);
-}
-
-void mutex::bias_post_revoker() noexcept {
-  uintptr_t expected = kBiasRevoking;
-  if (bias_.compare_exchange_strong(expected, kBiasRevokePosted, std::memory_order_acq_rel, std::memory_order_relaxed))
-    detail::semrelease(&revoke_sema_);
 }
 
 void mutex::bias_unlock_of_unlocked() noexcept { detail::fatal_exit(2, "sync: unlock of unlocked mutex"); }

@@ -57,6 +57,9 @@ extern std::atomic<void (*)()> panic_report_starting;  // src/sched/test_hooks.h
 extern std::atomic<void (*)()> signal_dispatch_unlocked;  // src/sched/test_hooks.hpp
 extern std::atomic<bool> timer_sudog_alloc_fails;         // src/sched/test_hooks.hpp
 extern std::atomic<bool> stack_lists_grow_fails;          // src/sched/test_hooks.hpp
+extern std::atomic<void (*)()> trace_registering_buffer;  // src/sched/test_hooks.hpp
+extern std::atomic<void (*)()> thread_waiter_registering;  // src/sched/test_hooks.hpp
+extern std::atomic<void (*)()> waker_pool_locked;          // src/sched/test_hooks.hpp
 }  // namespace test_hooks
 }  // namespace goro::detail
 
@@ -917,6 +920,99 @@ int race_ordered() {
   return rc;
 }
 
+// The thread ids of the process now (/proc/self/task).
+std::vector<int> thread_ids() {
+  std::vector<int> ids;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task"))
+    ids.push_back(std::stoi(task.path().filename().string()));
+  return ids;
+}
+
+// A goroutine reads errno on a worker thread started after its first run:
+// its TSan fiber was made (on its first worker) before that thread's TLS
+// was set up, which TSan counts as the new thread's writes. goro's fiber
+// switches do not synchronize (docs/design.md section 8), so unless the
+// runtime orders each worker's start before the goroutines it runs, TSan
+// reports the read as a race with the thread's creation. Maxprocs 1: the
+// goroutine parks; main readies it and then blocks in a declared blocking
+// section, whose P goes to a worker started then. Prints where it ran.
+int errno_on_a_later_worker() {
+  goro::set_maxprocs(1);
+  return goro::run([] {
+    auto go_on = goro::make_chan<int>();
+    std::atomic<bool> first_ran{false};
+    std::atomic<bool> done{false};
+    std::vector<int> threads_at_first_run;
+    int later_tid = 0;
+    goro::go([&] {
+      threads_at_first_run = thread_ids();
+      first_ran.store(true);
+      go_on.recv();
+      later_tid = static_cast<int>(syscall(SYS_gettid));
+      errno = 0;
+      const bool ebadf = close(-1) == -1 && errno == EBADF;
+      if (!ebadf) say("close(-1) did not fail with EBADF");
+      done.store(true);
+    });
+    while (!first_ran.load()) goro::yield();
+    go_on.send(1);
+    goro::blocking([&] {
+      while (!done.load()) std::this_thread::yield();
+    });
+    bool started_after = true;
+    for (int tid : threads_at_first_run) started_after = started_after && tid != later_tid;
+    say(started_after ? "read errno on a worker started after its first run"
+                      : "read errno on a worker that was there before");
+  });
+}
+
+// A planted race that a worker's start must not hide. At maxprocs 1 a
+// goroutine parks; a plain thread readies it (the thread saw nothing of
+// main's write: no edge), so it waits in the run queue while main holds
+// the only P. Main writes `counter`, then raises maxprocs to 2, which
+// starts a worker for the new P from main's own context, and computes
+// until the goroutine has incremented `counter` on that worker. Nothing
+// orders the two writes. Goroutines acquire the start of the worker they
+// land on (for its TLS, above): that start must not carry its creator's
+// history. Prints whether the goroutine ran on a worker started by main.
+int race_across_a_new_worker() {
+  goro::set_maxprocs(1);
+  int counter = 0;
+  int rc = goro::run([&counter] {
+    auto go_on = goro::make_chan<int>(1);
+    auto finished = goro::make_chan<int>();
+    std::atomic<bool> parked{false};
+    std::atomic<bool> sent{false};
+    std::atomic<bool> done{false};
+    std::atomic<int> ran_on{0};
+    goro::go([&] {
+      parked.store(true, std::memory_order_relaxed);
+      go_on.recv();
+      counter++;
+      ran_on.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_relaxed);
+      finished.close();  // orders this write before main's last read
+      done.store(true, std::memory_order_relaxed);
+    });
+    while (!parked.load(std::memory_order_relaxed)) goro::yield();
+    std::thread readier([&] {
+      go_on.send(1);
+      sent.store(true, std::memory_order_relaxed);
+    });
+    while (!sent.load(std::memory_order_relaxed)) std::this_thread::yield();  // holding the P
+    const std::vector<int> before = thread_ids();
+    counter++;
+    goro::set_maxprocs(2);
+    while (!done.load(std::memory_order_relaxed)) std::this_thread::yield();  // holding the P
+    finished.recv();
+    readier.join();
+    bool new_worker = true;
+    for (int tid : before) new_worker = new_worker && tid != ran_on.load();
+    say(new_worker ? "ran on a worker started after main's write" : "ran on an older worker");
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
 // A timer fires while nobody receives, and its value's sudog cannot be
 // had (the seam stands for memory that has run out): the fatal report,
 // naming it, not a crash or a lost value.
@@ -1429,6 +1525,73 @@ int wait_child(pid_t pid) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+// A forked child that calls exit() runs the forking thread's thread_local
+// destructors, and some take a runtime lock, which in the child is the
+// parent's: a thread that fork() left behind may hold it for good. This
+// forks from a plain thread that first ran `prepare` (which leaves such a
+// destructor behind) while another plain thread runs `take` and stops
+// inside that lock (the seam `hook`). Prints how the child ended.
+std::atomic<int> g_seam_holds{0};
+std::atomic<bool> g_seam_release{false};
+
+void hold_in_seam() {
+  g_seam_holds.fetch_add(1);
+  while (!g_seam_release.load()) std::this_thread::yield();
+}
+
+int fork_while_a_lock_is_held(std::atomic<void (*)()>& hook, void (*prepare)(), void (*take)()) {
+  return goro::run([&] {
+    int rc = -1;
+    std::thread forker([&] {
+      prepare();
+      hook.store(hold_in_seam);
+      std::thread holder(take);
+      while (g_seam_holds.load() == 0) std::this_thread::yield();
+      pid_t pid = fork();
+      if (pid == 0) std::exit(0);
+      rc = wait_child(pid);
+      hook.store(nullptr);
+      g_seam_release.store(true);
+      holder.join();
+    });
+    goro::blocking([&] { forker.join(); });
+    say("child exited " + std::to_string(rc));
+  });
+}
+
+// The trace's buffer registry (run with GORO_TRACE set): a thread's first
+// event (here its go()) registers its buffer, and the buffer's owner
+// unregisters it at the thread's exit (trace_fork_child_exit hung about 1
+// run in 40 under ASan: a worker was registering its buffer).
+int fork_while_a_trace_buffer_registers() {
+  return fork_while_a_lock_is_held(
+      goro::detail::test_hooks::trace_registering_buffer, [] { goro::go([] {}); }, [] { goro::go([] {}); });
+}
+
+// The deadlock check's thread registry: a thread that declared itself
+// (ignore_thread_in_deadlock_check) is taken off it at its exit; a plain
+// thread's first block (here on a channel) registers its waiter record.
+int fork_while_the_thread_registry_is_held() {
+  return fork_while_a_lock_is_held(
+      goro::detail::test_hooks::thread_waiter_registering, [] { goro::ignore_thread_in_deadlock_check(); },
+      [] { goro::after(1ms).recv(); });
+}
+
+// The pool of plain threads' fd wakers: a thread that waited for an fd
+// gives its waker back at its exit; a thread's first wait takes one.
+void wait_for_a_readable_pipe() {
+  int fds[2];
+  if (pipe(fds) != 0 || write(fds[1], "x", 1) != 1) std::abort();
+  if (goro::wait_fd(fds[0], goro::io::read)) std::abort();
+  close(fds[0]);
+  close(fds[1]);
+}
+
+int fork_while_the_waker_pool_is_held() {
+  return fork_while_a_lock_is_held(goro::detail::test_hooks::waker_pool_locked, wait_for_a_readable_pipe,
+                                   wait_for_a_readable_pipe);
+}
+
 // Runs child() in a child process forked from the calling thread (a
 // goroutine's worker or a plain thread) and waits for it, 4 s at most: a
 // child still alive then is hung, is killed, and the scenario says so and
@@ -1608,10 +1771,15 @@ const scenario kScenarios[] = {
     {"lock_order_rwmutex", lock_order_rwmutex},
     {"thread_lock_across_park", thread_lock_across_park},
     {"race_mutex_ordered", race_mutex_ordered},
+    {"errno_on_a_later_worker", errno_on_a_later_worker},
+    {"race_across_a_new_worker", race_across_a_new_worker},
     {"race_rwmutex_readers", race_rwmutex_readers},
     {"deadlock", deadlock},
     {"trace_at_exit", trace_at_exit},
     {"trace_fork_child_exit", trace_fork_child_exit},
+    {"fork_while_a_trace_buffer_registers", fork_while_a_trace_buffer_registers},
+    {"fork_while_the_thread_registry_is_held", fork_while_the_thread_registry_is_held},
+    {"fork_while_the_waker_pool_is_held", fork_while_the_waker_pool_is_held},
     {"trace_after_exit", trace_after_exit},
     {"ids_before_start", ids_before_start},
     {"deadlock_after_sleep", deadlock_after_sleep},

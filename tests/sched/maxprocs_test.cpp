@@ -193,7 +193,11 @@ TEST(Threads, IdleWorkersBeyondMaxprocsExit) {
 
 namespace {
 
-int32_t my_p_id() { return goro::detail::owned_p(goro::detail::current_m())->id; }
+// Through the runtime (not inline here): under TSan, code built with it
+// must not read the runtime's own records, whose writes TSan does not
+// order before the goroutines that run on a worker (its creator's history
+// is not the worker's; docs/design.md section 8).
+int32_t my_p_id() { return goro::detail::current_p_id(); }
 
 // After maxprocs is lowered, the P left over the budget keeps its timers
 // (Ps are never freed; Go moves a dropped P's timers to a live one). While

@@ -9,13 +9,21 @@
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <new>
 
 #include "goro/goro.hpp"
 #include "goro/stats.hpp"
@@ -119,6 +127,65 @@ TEST(MutexBias, PlainThreadsNeverOwnIt) {
   });
 }
 
+// One round of the race below: an owner goroutine in a tight loop on a
+// fresh biased mutex, and another locker (way 0-3 a goroutine: lock,
+// try_lock, try_lock_for, yield then lock; way 4 a plain thread that
+// locks) that starts after `delay` spins and takes it 50 times.
+struct revocation_race {
+  guarded g;
+  std::atomic<bool> ready{false};
+  std::atomic<int64_t> other_taken{0};
+  std::thread plain;
+
+  void start(goro::wait_group& wg, int way, int delay, int owner_iters) {
+    // A goroutine yields its P (at maxprocs 1 the owner needs it), a
+    // thread its CPU.
+    auto relax = [way] { way == 4 ? std::this_thread::yield() : goro::yield(); };
+    auto other = [this, way, delay, relax] {
+      while (!ready.load(std::memory_order_acquire)) relax();
+      for (int i = 0; i < delay; i++) asm volatile("" ::: "memory");
+      for (int k = 0; k < 50; k++) {
+        bool got = true;
+        switch (way) {
+          case 0: case 4: g.mu.lock(); break;
+          case 1: got = g.mu.try_lock(); break;
+          case 2: got = g.mu.try_lock_for(std::chrono::microseconds(k % 20)); break;
+          case 3: relax(); g.mu.lock(); break;
+        }
+        if (!got) continue;
+        g.enter();
+        other_taken.fetch_add(1, std::memory_order_relaxed);
+        g.mu.unlock();
+      }
+    };
+    wg.go([this, owner_iters] {
+      make_biased(g.mu);
+      ready.store(true, std::memory_order_release);
+      for (int k = 0; k < owner_iters; k++) {
+        g.mu.lock();
+        g.enter();
+        g.mu.unlock();
+      }
+    });
+    if (way == 4) {
+      plain = std::thread(other);
+    } else {
+      wg.go(other);
+    }
+  }
+
+  // After the wait group's wait.
+  void check(int round, int owner_iters) {
+    if (plain.joinable()) plain.join();
+    ASSERT_EQ(g.overlaps.load(), 0) << "round " << round;
+    ASSERT_EQ(g.count, owner_iters + other_taken.load()) << "round " << round;
+    // Neither lost nor duplicated: free now, and exclusive.
+    ASSERT_TRUE(g.mu.try_lock()) << "round " << round;
+    ASSERT_FALSE(g.mu.try_lock()) << "round " << round;
+    g.mu.unlock();
+  }
+};
+
 // The owner locks and unlocks in a tight loop while another goroutine or a
 // plain thread, at a random moment, locks in one of four ways: the
 // revocation races the owner's held_ store and bias_ load (B3), its
@@ -144,61 +211,49 @@ TEST(MutexBias, RevocationRacesTheOwner) {
     const uint64_t before = mutex_bias_revocations();
     int64_t taken = 0;
     for (int r = 0; r < rounds; r++) {
-      guarded g;
-      std::atomic<bool> ready{false};
-      std::atomic<int64_t> other_taken{0};
-      const int delay = static_cast<int>(rng() % 40000);
-      const int way = r % 5;
-      // A goroutine yields its P (at maxprocs 1 the owner needs it), a
-      // thread its CPU.
-      auto relax = [way] { way == 4 ? std::this_thread::yield() : goro::yield(); };
-      auto other = [&] {
-        while (!ready.load(std::memory_order_acquire)) relax();
-        for (int i = 0; i < delay; i++) asm volatile("" ::: "memory");
-        for (int k = 0; k < 50; k++) {
-          bool got = true;
-          switch (way) {
-            case 0: case 4: g.mu.lock(); break;
-            case 1: got = g.mu.try_lock(); break;
-            case 2: got = g.mu.try_lock_for(std::chrono::microseconds(k % 20)); break;
-            case 3: relax(); g.mu.lock(); break;
-          }
-          if (!got) continue;
-          g.enter();
-          other_taken.fetch_add(1, std::memory_order_relaxed);
-          g.mu.unlock();
-        }
-      };
+      revocation_race race;
       goro::wait_group wg;
-      std::thread plain;
-      wg.go([&] {
-        make_biased(g.mu);
-        ready.store(true, std::memory_order_release);
-        for (int k = 0; k < owner_iters; k++) {
-          g.mu.lock();
-          g.enter();
-          g.mu.unlock();
-        }
-      });
-      if (way == 4) {
-        plain = std::thread(other);
-      } else {
-        wg.go(other);
-      }
+      race.start(wg, r % 5, static_cast<int>(rng() % 40000), owner_iters);
       wg.wait();
-      if (plain.joinable()) plain.join();
-      ASSERT_EQ(g.overlaps.load(), 0) << "round " << r;
-      ASSERT_EQ(g.count, owner_iters + other_taken.load()) << "round " << r;
-      taken += other_taken.load();
-      // Neither lost nor duplicated: free now, and exclusive.
-      ASSERT_TRUE(g.mu.try_lock()) << "round " << r;
-      ASSERT_FALSE(g.mu.try_lock()) << "round " << r;
-      g.mu.unlock();
+      race.check(r, owner_iters);
+      if (::testing::Test::HasFatalFailure()) return;
+      taken += race.other_taken.load();
     }
     // Every round's other locker found the bias and ended it (try_lock may
     // leave the end to the next locker, but the check above locks).
     EXPECT_EQ(mutex_bias_revocations() - before, static_cast<uint64_t>(rounds));
     EXPECT_GT(taken, 0);
+  });
+}
+
+// Revokers of different mutexes wait at the same time: they share one
+// list, each unlock through a bias looks through it while it is not empty
+// (B5), and a leaving holder may wake another mutex's revoker, which must
+// find its own holder still inside and sleep again. Four races at once per
+// round, each on its own mutex, each way.
+TEST(MutexBias, RevocationsOfManyMutexesAtOnce) {
+  unthrottled u;
+  goro_test::for_procs([] {
+    if (!bias_available()) GTEST_SKIP() << "no bias here";
+    const int rounds = goro_test::scaled(200, 10);
+    const int owner_iters = goro_test::scaled(5000, 10);
+    constexpr int kRaces = 4;
+    std::mt19937 rng(4242);
+    const uint64_t before = mutex_bias_revocations();
+    for (int r = 0; r < rounds; r++) {
+      std::vector<std::unique_ptr<revocation_race>> races;
+      goro::wait_group wg;
+      for (int i = 0; i < kRaces; i++) {
+        races.push_back(std::make_unique<revocation_race>());
+        races.back()->start(wg, (r + i) % 5, static_cast<int>(rng() % 40000), owner_iters);
+      }
+      wg.wait();
+      for (auto& race : races) {
+        race->check(r, owner_iters);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+    EXPECT_EQ(mutex_bias_revocations() - before, static_cast<uint64_t>(rounds * kRaces));
   });
 }
 
@@ -333,6 +388,143 @@ TEST(MutexBias, LockerThatGivesUpLeavesTheRevocationToTheNext) {
     EXPECT_EQ(mutex_bias_revocations(), before + 1);
     ASSERT_TRUE(mu.try_lock());
     mu.unlock();
+  });
+}
+
+// An unlock through the bias is a plain store of held_ = 0. From that store
+// on, a revoker may find the mutex free, lock it, unlock it and destroy it:
+// the last user frees what it guards, as with a reference count, which C++
+// and POSIX allow once the mutex is unlocked. The unlock used to read bias_
+// after its store, to see whether a revoker waited: a read of freed
+// memory, and memory reused meanwhile that held kBiasRevoking there made it
+// write into the new object and post a semaphore at an address it no
+// longer owned. The test stops the unlocking thread right after its store:
+// a hardware watchpoint on held_ (perf_event_open, PERF_TYPE_BREAKPOINT)
+// traps after the writing instruction, and the SIGTRAP handler waits there
+// until a plain thread has revoked the bias, locked and unlocked the mutex,
+// destroyed it and filled its memory with kBiasRevoking (2) in every word.
+// Nothing may write there afterwards.
+namespace unlock_window {
+
+#ifndef TRAP_PERF
+#define TRAP_PERF 6  // <signal.h> before glibc 2.34
+#endif
+
+constexpr int kIdle = 0;       // the unlock has not stored yet
+constexpr int kPaused = 1;     // the handler holds the unlocking thread after its store
+constexpr int kReused = 2;     // the revoker has destroyed the mutex and reused its memory
+constexpr int kAbandoned = 3;  // the unlock returned without stopping (see below)
+std::atomic<int> phase{kIdle};
+std::atomic<bool> unlock_returned{false};
+std::atomic<int> late_traps{0};
+
+void on_trap(int, siginfo_t* info, void*) {
+  if (info->si_code != TRAP_PERF) return;
+  if (unlock_returned.load()) {
+    late_traps.fetch_add(1);
+    return;
+  }
+  int expected = kIdle;
+  if (!phase.compare_exchange_strong(expected, kPaused)) return;
+  while (phase.load(std::memory_order_acquire) == kPaused) syscall(SYS_sched_yield);
+}
+
+// A watchpoint on the calling thread's writes to the 4 bytes at addr, each
+// raising SIGTRAP in it; -errno where the kernel or machine has none.
+int watch_writes(const void* addr) {
+  perf_event_attr attr{};
+  attr.type = PERF_TYPE_BREAKPOINT;
+  attr.size = sizeof attr;
+  attr.bp_type = HW_BREAKPOINT_W;
+  attr.bp_addr = reinterpret_cast<uintptr_t>(addr);
+  attr.bp_len = HW_BREAKPOINT_LEN_4;
+  attr.sample_period = 1;
+  attr.exclude_kernel = 1;
+  attr.exclude_hv = 1;
+  attr.sigtrap = 1;
+  attr.remove_on_exec = 1;  // required with sigtrap
+  long fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+using words = std::array<uintptr_t, sizeof(goro::mutex) / sizeof(uintptr_t)>;
+static_assert(sizeof(words) == sizeof(goro::mutex));
+
+}  // namespace unlock_window
+
+TEST(MutexBias, UnlockThroughTheBiasLeavesTheMutexAloneOnceItIsFree) {
+  using namespace unlock_window;
+  unthrottled u;
+  // Under TSan the store is a call into TSan's runtime, and the trap comes
+  // inside it, holding a lock of TSan's that the handler's atomics take.
+  if (goro_test::kTsan) GTEST_SKIP() << "TSan: the watched store is inside TSan's runtime";
+  goro::run([] {
+    if (!bias_available()) GTEST_SKIP() << "no bias here";
+    struct sigaction sa {};
+    struct sigaction old {};
+    sa.sa_sigaction = on_trap;
+    sa.sa_flags = SA_SIGINFO;
+    sigfillset(&sa.sa_mask);  // the runtime's preemption signal waits too
+    ASSERT_EQ(sigaction(SIGTRAP, &sa, &old), 0);
+    alignas(goro::mutex) static unsigned char storage[sizeof(goro::mutex)];
+    words reused;
+    reused.fill(2);  // kBiasRevoking, wherever bias_ is
+    std::string skip;
+    bool stopped = false;
+    // The watchpoint is the thread's: a goroutine moved to another worker
+    // between the watch and the unlock is not stopped, and tries again.
+    for (int attempt = 0; attempt < 100 && !stopped && skip.empty(); attempt++) {
+      auto* mu = new (storage) goro::mutex;
+      make_biased(*mu);
+      // held_ is the one word a hold through the bias changes.
+      words idle, locked;
+      std::memcpy(idle.data(), storage, sizeof storage);
+      mu->lock();
+      std::memcpy(locked.data(), storage, sizeof storage);
+      int held_at = -1, changed = 0;
+      for (size_t i = 0; i < sizeof storage; i += 4) {
+        if (std::memcmp(reinterpret_cast<char*>(idle.data()) + i, reinterpret_cast<char*>(locked.data()) + i, 4) != 0) {
+          held_at = static_cast<int>(i);
+          changed++;
+        }
+      }
+      ASSERT_EQ(changed, 1) << "a hold through the bias should change one 4-byte word";
+      int guarded_value = 1;
+      phase.store(kIdle);
+      unlock_returned.store(false);
+      std::thread revoker([&] {
+        int p;
+        while ((p = phase.load(std::memory_order_acquire)) == kIdle) std::this_thread::yield();
+        if (p != kPaused) return;
+        mu->lock();  // ends the bias; the holder is past its store
+        EXPECT_EQ(guarded_value, 2);
+        mu->unlock();
+        mu->~mutex();
+        std::memcpy(storage, reused.data(), sizeof storage);
+        phase.store(kReused, std::memory_order_release);
+      });
+      guarded_value = 2;
+      const int fd = watch_writes(storage + held_at);
+      if (fd < 0) skip = std::string("no hardware watchpoint here: perf_event_open: ") + std::strerror(-fd);
+      mu->unlock();  // with the watchpoint: stops after its store until the memory is reused
+      unlock_returned.store(true);
+      if (fd >= 0) close(fd);
+      int expected = kIdle;
+      if (phase.compare_exchange_strong(expected, kAbandoned)) {
+        revoker.join();
+        mu->~mutex();
+        continue;
+      }
+      revoker.join();
+      stopped = true;
+      EXPECT_EQ(std::memcmp(storage, reused.data(), sizeof storage), 0)
+          << "the unlock wrote into the mutex's memory after another thread had locked, unlocked and "
+             "destroyed the mutex";
+    }
+    sigaction(SIGTRAP, &old, nullptr);
+    if (!skip.empty()) GTEST_SKIP() << skip;
+    EXPECT_TRUE(stopped) << "the watchpoint never stopped the unlock after its store (" << late_traps.load()
+                         << " traps came after it returned)";
   });
 }
 
