@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -50,13 +51,14 @@ void read_waiting_for_the_lock_while_closed(const std::string& sent, Read read) 
     goro::detail::netfd* fd = goro::detail::conn_netfd(server);
     auto result = goro::make_chan<op_result>(1);
     const int64_t before = parked_on_mutexes();
-    fd->rmu.lock();
+    // Unlocked by hand below, or on an assertion's early return.
+    std::unique_lock held(fd->rmu);
     goro::go([server = server, result, &read] { result.send(read(server)); });
     ASSERT_TRUE(goro_test::wait_for([&] { return parked_on_mutexes() == before + 1; }));
     ASSERT_EQ(client.write(sent.data(), sent.size()).second, std::error_code());
     ASSERT_TRUE(goro_test::wait_for([&] { return queued_bytes(fd->sysfd) == static_cast<int>(sent.size()); }));
     server.close();  // the reader holds a reference: the fd stays open
-    fd->rmu.unlock();
+    held.unlock();
     op_result r = result.recv();
     EXPECT_EQ(r.n, 0u);
     EXPECT_EQ(r.err, goro::errc::closed) << "read " << r.n << " bytes of a closed connection";
@@ -85,14 +87,15 @@ TEST(NetCloseLock, AWriteWaitingForTheWriteLockFailsAfterClose) {
     goro::detail::netfd* fd = goro::detail::conn_netfd(server);
     auto result = goro::make_chan<op_result>(1);
     const int64_t before = parked_on_mutexes();
-    fd->wmu.lock();
+    // Unlocked by hand below, or on an assertion's early return.
+    std::unique_lock held(fd->wmu);
     goro::go([server = server, result] {
       auto r = server.write("late", 4);
       result.send({r.first, r.second});
     });
     ASSERT_TRUE(goro_test::wait_for([&] { return parked_on_mutexes() == before + 1; }));
     server.close();  // the writer holds a reference: the fd stays open
-    fd->wmu.unlock();
+    held.unlock();
     op_result r = result.recv();
     EXPECT_EQ(r.n, 0u);
     EXPECT_EQ(r.err, goro::errc::closed) << "wrote " << r.n << " bytes on a closed connection";
