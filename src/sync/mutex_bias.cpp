@@ -361,6 +361,9 @@ bool mutex::bias_settle(int64_t deadline) {
 // each whose holder has left, one at a time (the post comes after the
 // list's lock, which no other lock may nest in).
 void mutex::bias_wake_revokers() noexcept {
+  // In a forked child the list is the parent's: its revokers' threads are
+  // gone, and its lock may be held for good by one of them.
+  if (detail::in_forked_child()) return;
   for (;;) {
     revoker* woken = nullptr;
     g_revokers_lock.lock();

@@ -1161,6 +1161,17 @@ TEST(Fork, ChildOfADeclaredThreadExitsWhileTheRegistryIsHeld) {
   EXPECT_TRUE(contains(r.out, "child exited 0\n")) << r.describe();
 }
 
+// The pthread_atfork idiom with a goro::mutex: locked through its bias
+// before fork() while another thread waits for it, unlocked in the child.
+// The child's unlock found the parent's waiting revoker and woke it with
+// the runtime (the fatal fork report, exit status 2).
+TEST(Fork, ChildUnlocksABiasedMutexAnotherThreadWaitsFor) {
+  outcome r = run_scenario("fork_child_unlocks_a_biased_mutex", {asan_options_without_leak_check()});
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  if (contains(r.out, "no bias")) GTEST_SKIP() << r.out;
+  EXPECT_TRUE(contains(r.out, "child exited 0\n")) << r.describe();
+}
+
 TEST(Fork, ChildOfAWaitingThreadExitsWhileTheWakerPoolIsHeld) {
   outcome r = run_scenario("fork_while_the_waker_pool_is_held", {asan_options_without_leak_check()});
   EXPECT_TRUE(r.exited_with(0)) << r.describe();

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "sched/deadlock_stats.hpp"
+#include "sync/mutex_bias.hpp"
 #include "sync/starve_waiter.hpp"
 
 using namespace std::chrono_literals;
@@ -1533,6 +1534,7 @@ int wait_child(pid_t pid) {
 // inside that lock (the seam `hook`). Prints how the child ended.
 std::atomic<int> g_seam_holds{0};
 std::atomic<bool> g_seam_release{false};
+goro::chan<int>* g_closed_after_release = nullptr;  // for a `take` that must block
 
 void hold_in_seam() {
   g_seam_holds.fetch_add(1);
@@ -1542,6 +1544,8 @@ void hold_in_seam() {
 int fork_while_a_lock_is_held(std::atomic<void (*)()>& hook, void (*prepare)(), void (*take)()) {
   return goro::run([&] {
     int rc = -1;
+    auto closed_after_release = goro::make_chan<int>();
+    g_closed_after_release = &closed_after_release;
     std::thread forker([&] {
       prepare();
       hook.store(hold_in_seam);
@@ -1552,6 +1556,7 @@ int fork_while_a_lock_is_held(std::atomic<void (*)()>& hook, void (*prepare)(), 
       rc = wait_child(pid);
       hook.store(nullptr);
       g_seam_release.store(true);
+      closed_after_release.close();
       holder.join();
     });
     goro::blocking([&] { forker.join(); });
@@ -1570,11 +1575,12 @@ int fork_while_a_trace_buffer_registers() {
 
 // The deadlock check's thread registry: a thread that declared itself
 // (ignore_thread_in_deadlock_check) is taken off it at its exit; a plain
-// thread's first block (here on a channel) registers its waiter record.
+// thread's first block (here on a channel closed only after the fork)
+// registers its waiter record.
 int fork_while_the_thread_registry_is_held() {
   return fork_while_a_lock_is_held(
       goro::detail::test_hooks::thread_waiter_registering, [] { goro::ignore_thread_in_deadlock_check(); },
-      [] { goro::after(1ms).recv(); });
+      [] { g_closed_after_release->recv(); });
 }
 
 // The pool of plain threads' fd wakers: a thread that waited for an fd
@@ -1590,6 +1596,42 @@ void wait_for_a_readable_pipe() {
 int fork_while_the_waker_pool_is_held() {
   return fork_while_a_lock_is_held(goro::detail::test_hooks::waker_pool_locked, wait_for_a_readable_pipe,
                                    wait_for_a_readable_pipe);
+}
+
+// A child forked from a goroutine that holds a mutex through its bias,
+// while a plain thread waits to lock it (a revoker, enlisted in the
+// process-wide list of src/sync/mutex_bias.cpp), unlocks the mutex: the
+// pthread_atfork idiom (lock before fork, unlock in both). The unlock
+// sees a waiting revoker in the list, which in the child is the parent's:
+// waking it used the runtime there (the fatal fork report). Prints how
+// the child ended.
+int fork_child_unlocks_a_biased_mutex() {
+  return goro::run([] {
+    if (!goro::detail::mutex_bias_enabled()) {
+      say("no bias here (no membarrier, or GORO_DEBUG=mutexbias=0)");
+      return;
+    }
+    goro::mutex mu;
+    for (int i = 0; i < 2; i++) {  // two holds in a row: biased to main
+      mu.lock();
+      mu.unlock();
+    }
+    mu.lock();  // through the bias
+    std::thread revoker([&] {
+      mu.lock();
+      mu.unlock();
+    });
+    while (goro::detail::mutex_bias_revokers.n.load() == 0) goro::yield();
+    pid_t pid = fork();
+    if (pid == 0) {
+      mu.unlock();
+      _exit(0);
+    }
+    const int rc = goro::blocking([&] { return wait_child(pid); });
+    mu.unlock();
+    goro::blocking([&] { revoker.join(); });
+    say("child exited " + std::to_string(rc));
+  });
 }
 
 // Runs child() in a child process forked from the calling thread (a
@@ -1780,6 +1822,7 @@ const scenario kScenarios[] = {
     {"fork_while_a_trace_buffer_registers", fork_while_a_trace_buffer_registers},
     {"fork_while_the_thread_registry_is_held", fork_while_the_thread_registry_is_held},
     {"fork_while_the_waker_pool_is_held", fork_while_the_waker_pool_is_held},
+    {"fork_child_unlocks_a_biased_mutex", fork_child_unlocks_a_biased_mutex},
     {"trace_after_exit", trace_after_exit},
     {"ids_before_start", ids_before_start},
     {"deadlock_after_sleep", deadlock_after_sleep},

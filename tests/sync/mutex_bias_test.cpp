@@ -489,6 +489,11 @@ TEST(MutexBias, UnlockThroughTheBiasLeavesTheMutexAloneOnceItIsFree) {
         }
       }
       ASSERT_EQ(changed, 1) << "a hold through the bias should change one 4-byte word";
+      // state_ is the first word: a hold taken there means no bias at all.
+      ASSERT_NE(held_at, 0) << "the hold went through the state word: the mutex is not biased";
+      uint32_t held_word = 0;
+      std::memcpy(&held_word, storage + held_at, 4);
+      ASSERT_EQ(held_word, 1u);
       int guarded_value = 1;
       phase.store(kIdle);
       unlock_returned.store(false);
