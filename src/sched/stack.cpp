@@ -85,6 +85,9 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102  // Linux 6.13; Debian 12's headers predate it
 #endif
+// process_madvise's pid file descriptor for the calling process
+// (PIDFD_SELF_THREAD_GROUP, Linux 6.13; not in Debian 12's headers).
+constexpr int kPidfdSelfProcess = -10001;
 
 namespace goro::detail {
 
@@ -229,7 +232,8 @@ bool install_guard(char* guard, bool budgeted) {
   return false;
 }
 
-// Carves the next uncarved slot; returns its stack top, or null.
+// Carves the next uncarved slot; returns its stack top, or null. The
+// caller installs its guard (install_guards_locked).
 void* carve_locked() {
   while (!pool.uncarved.empty()) {
     auto& r = pool.uncarved.back();
@@ -239,10 +243,38 @@ void* carve_locked() {
     }
     char* slot = r.next;
     r.next += pool.slot;
-    install_guard(slot, true);
     return slot + pool.slot;
   }
   return nullptr;
+}
+
+// Installs the guards of freshly carved stacks (by their tops). With
+// MADV_GUARD_INSTALL, one process_madvise for the batch: a guard costs the
+// kernel ~0.5 us either way, but one system call each (and one take of
+// the address space lock each, which the other worker's page faults then
+// wait behind) made a burst of new goroutines in a fresh process pay
+// 1.4-1.8 us more per goroutine than with no guard at all (goro-bench
+// toolkit/ctx_tree, 100,000 watchers: 5.0-5.9 us each against 3.5-4.1;
+// docs/design.md section 4). Where the batch is refused, one at a time
+// (install_guard, which also picks mprotect on older kernels).
+std::atomic<bool> g_guard_batch_off{false};
+
+void install_guards_locked(void* const* tops, int n) {
+#if defined(SYS_process_madvise)
+  if (pool.guards != guard_mode::mprotect && !g_guard_batch_off.load(std::memory_order_relaxed) && n > 1) {
+    iovec v[kStackCacheMax];
+    n = std::min(n, kStackCacheMax);
+    for (int i = 0; i < n; i++) v[i] = iovec{static_cast<char*>(tops[i]) - pool.slot, pool.page};
+    long r = syscall(SYS_process_madvise, kPidfdSelfProcess, v, static_cast<size_t>(n), MADV_GUARD_INSTALL, 0u);
+    if (r == static_cast<long>(static_cast<size_t>(n) * pool.page)) {
+      pool.guards = guard_mode::madvise;
+      return;
+    }
+    if (r < 0) g_guard_batch_off.store(true, std::memory_order_relaxed);
+    // A partial batch: installing a guard twice is harmless.
+  }
+#endif
+  for (int i = 0; i < n; i++) install_guard(static_cast<char*>(tops[i]) - pool.slot, true);
 }
 
 // Committing stack tops ahead of their first run. A goroutine's first
@@ -261,7 +293,6 @@ void* carve_locked() {
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14
 #endif
-constexpr int kPidfdSelfProcess = -10001;  // PIDFD_SELF_THREAD_GROUP
 constexpr int kCarveBatch = 16;             // slots carved at once into a P's cache
 std::atomic<bool> g_populate_off{false};
 std::atomic<uint64_t> g_populated{0};  // stack tops committed ahead (stack_populated_count)
@@ -527,6 +558,7 @@ void stack_bind(p* pp, g* gp) {
         if (t == nullptr) break;
         pp->stack_cache[pp->nstack_cache++] = t;
       }
+      install_guards_locked(pp->stack_cache, pp->nstack_cache);
       if (pp->nstack_cache == 0) {
         // Every free stack is in other Ps' caches or the scavenger's
         // batch. Map a chunk, as before the first invariant; if that

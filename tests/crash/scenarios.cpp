@@ -662,20 +662,25 @@ int overflow_after_release() {
 }
 
 // Guard pages on a kernel without MADV_GUARD_INSTALL (before Linux 6.13):
-// a seccomp filter makes madvise(..., MADV_GUARD_INSTALL) fail with
-// EINVAL, as such a kernel does, so goro falls back to mprotect, whose
-// guards are counted against a budget of the kernel's maps. Installed
-// before the runtime's first thread, so every thread inherits it.
+// a seccomp filter makes madvise(..., MADV_GUARD_INSTALL) and
+// process_madvise(..., MADV_GUARD_INSTALL, ...) (the batched install) fail
+// with EINVAL, as such a kernel does, so goro falls back to mprotect,
+// whose guards are counted against a budget of the kernel's maps.
+// Installed before the runtime's first thread, so every thread inherits
+// it.
 constexpr int kMadvGuardInstall = 102;
 
 void refuse_madvise_guards() {
   struct sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_madvise, 0, 3),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kMadvGuardInstall, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_madvise, 0, 2),  // else to 4
+      /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kMadvGuardInstall, 3, 4),  // to 7, else 8
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_madvise, 0, 3),  // else to 8
+      /* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[3])),
+      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kMadvGuardInstall, 0, 1),  // else to 8
+      /* 7 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+      /* 8 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   struct sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
