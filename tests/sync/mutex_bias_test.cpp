@@ -189,7 +189,7 @@ struct revocation_race {
 // The owner locks and unlocks in a tight loop while another goroutine or a
 // plain thread, at a random moment, locks in one of four ways: the
 // revocation races the owner's held_ store and bias_ load (B3), its
-// unlock's post (B5), and try_lock giving up (B6). Each round starts a
+// unlock's look at the waiting revokers (B5), and try_lock giving up (B6). Each round starts a
 // fresh mutex, so each round revokes once.
 TEST(MutexBias, RevocationRacesTheOwner) {
   unthrottled u;
