@@ -1386,6 +1386,7 @@ std::atomic<void (*)()> trace_before_write{nullptr};
 std::atomic<void (*)()> trace_registering_buffer{nullptr};
 std::atomic<void (*)()> thread_waiter_registering{nullptr};
 std::atomic<void (*)()> waker_pool_locked{nullptr};
+std::atomic<void (*)()> lock_order_recording{nullptr};
 std::atomic<void (*)()> g_list_locked{nullptr};
 std::atomic<void (*)()> semaphore_handed_over{nullptr};
 std::atomic<void (*)()> ctx_cancel_before_release{nullptr};

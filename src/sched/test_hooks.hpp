@@ -78,6 +78,9 @@ extern std::atomic<void (*)()> thread_waiter_registering;
 // A plain thread's first wait for an fd looking for a free waker
 // (netpoll/netpoll.cpp this_thread_waker), the waker pool's lock held.
 extern std::atomic<void (*)()> waker_pool_locked;
+// The lock-order check recording a lock taken (sync/lock_order.cpp
+// lock_order_acquired), its detector's spinlock held.
+extern std::atomic<void (*)()> lock_order_recording;
 
 // A new slab of g records joining the list of every g (sched/spawn.cpp
 // publish_slab), the allgs lock held: a test raises a fatal error here to

@@ -95,6 +95,7 @@
 #include "goro/lock_order.hpp"
 #include "sched/g.hpp"
 #include "sched/sched.hpp"
+#include "sched/test_hooks.hpp"
 
 #if !defined(GORO_LOCKORDER_DEFAULT)
 #define GORO_LOCKORDER_DEFAULT 0
@@ -403,6 +404,10 @@ void print_report(void* arg) {
 }  // namespace
 
 void lock_order_before_wait(const void* lock, lock_kind kind) {
+  // In a forked child the detector is the parent's: its spinlock may be
+  // held for good by a thread fork() left behind (test
+  // Fork.ChildLocksAMutexWhileTheLockOrderCheckIsHeld). Unchecked there.
+  if (in_forked_child()) return;
   detector& d = det();
   held_entry held[kMaxHeld];
   int nheld = 0;
@@ -499,8 +504,10 @@ void lock_order_before_wait(const void* lock, lock_kind kind) {
 }
 
 void lock_order_acquired(const void* lock, lock_kind kind, bool shared) {
+  if (in_forked_child()) return;  // as lock_order_before_wait
   detector& d = det();
   spin_guard g(d.mu);
+  if (auto hook = test_hooks::lock_order_recording.load(std::memory_order_relaxed)) hook();
   // The caller saw the check on before it waited for the lock; it may have
   // been switched off since (set_mode clears every list under d.mu). An
   // entry added now would never be released (releases are not recorded
@@ -529,6 +536,7 @@ bool remove_entry(held_list* l, const void* lock, bool shared) {
 }  // namespace
 
 void lock_order_released(const void* lock, bool shared) noexcept {
+  if (in_forked_child()) return;  // as lock_order_before_wait
   detector& d = det();
   spin_guard g(d.mu);
   held_list* mine = my_list(d, false, nullptr);
@@ -569,6 +577,7 @@ void lock_order_released(const void* lock, bool shared) noexcept {
 }
 
 void lock_order_forget(const void* lock) noexcept {
+  if (in_forked_child()) return;  // as lock_order_before_wait
   detector& d = det();
   spin_guard g(d.mu);
   auto it = d.by_addr.find(lock);

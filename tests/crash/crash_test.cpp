@@ -1172,6 +1172,16 @@ TEST(Fork, ChildUnlocksABiasedMutexAnotherThreadWaitsFor) {
   EXPECT_TRUE(contains(r.out, "child exited 0\n")) << r.describe();
 }
 
+// With the lock-order check on, a child's mutex lock and unlock (the
+// pthread_atfork idiom) went through the parent's detector, whose
+// spinlock another thread held at the fork: the child hung.
+TEST(Fork, ChildLocksAMutexWhileTheLockOrderCheckIsHeld) {
+  outcome r = run_scenario("fork_while_the_lock_order_check_is_held",
+                           {"GORO_DEBUG=lockorder=1", asan_options_without_leak_check()});
+  EXPECT_TRUE(r.exited_with(0)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "child exited 0\n")) << r.describe();
+}
+
 TEST(Fork, ChildOfAWaitingThreadExitsWhileTheWakerPoolIsHeld) {
   outcome r = run_scenario("fork_while_the_waker_pool_is_held", {asan_options_without_leak_check()});
   EXPECT_TRUE(r.exited_with(0)) << r.describe();

@@ -61,6 +61,7 @@ extern std::atomic<bool> stack_lists_grow_fails;          // src/sched/test_hook
 extern std::atomic<void (*)()> trace_registering_buffer;  // src/sched/test_hooks.hpp
 extern std::atomic<void (*)()> thread_waiter_registering;  // src/sched/test_hooks.hpp
 extern std::atomic<void (*)()> waker_pool_locked;          // src/sched/test_hooks.hpp
+extern std::atomic<void (*)()> lock_order_recording;       // src/sched/test_hooks.hpp
 }  // namespace test_hooks
 }  // namespace goro::detail
 
@@ -1536,7 +1537,8 @@ int wait_child(pid_t pid) {
 // parent's: a thread that fork() left behind may hold it for good. This
 // forks from a plain thread that first ran `prepare` (which leaves such a
 // destructor behind) while another plain thread runs `take` and stops
-// inside that lock (the seam `hook`). Prints how the child ended.
+// inside that lock (the seam `hook`). The child runs `in_child` (if any),
+// then exit(). Prints how the child ended.
 std::atomic<int> g_seam_holds{0};
 std::atomic<bool> g_seam_release{false};
 goro::chan<int>* g_closed_after_release = nullptr;  // for a `take` that must block
@@ -1546,7 +1548,8 @@ void hold_in_seam() {
   while (!g_seam_release.load()) std::this_thread::yield();
 }
 
-int fork_while_a_lock_is_held(std::atomic<void (*)()>& hook, void (*prepare)(), void (*take)()) {
+int fork_while_a_lock_is_held(std::atomic<void (*)()>& hook, void (*prepare)(), void (*take)(),
+                              void (*in_child)() = nullptr) {
   return goro::run([&] {
     int rc = -1;
     auto closed_after_release = goro::make_chan<int>();
@@ -1557,7 +1560,10 @@ int fork_while_a_lock_is_held(std::atomic<void (*)()>& hook, void (*prepare)(), 
       std::thread holder(take);
       while (g_seam_holds.load() == 0) std::this_thread::yield();
       pid_t pid = fork();
-      if (pid == 0) std::exit(0);
+      if (pid == 0) {
+        if (in_child != nullptr) in_child();
+        std::exit(0);
+      }
       rc = wait_child(pid);
       hook.store(nullptr);
       g_seam_release.store(true);
@@ -1596,6 +1602,29 @@ void wait_for_a_readable_pipe() {
   if (goro::wait_fd(fds[0], goro::io::read)) std::abort();
   close(fds[0]);
   close(fds[1]);
+}
+
+// The lock-order check (run with GORO_DEBUG=lockorder=1): every goro
+// mutex's lock and unlock takes its detector's spinlock. The child locks
+// and unlocks a mutex, as the pthread_atfork idiom does.
+goro::mutex g_child_mutex{goro::mutex::never_biased_t{}};
+
+int fork_while_the_lock_order_check_is_held() {
+  return fork_while_a_lock_is_held(
+      goro::detail::test_hooks::lock_order_recording,
+      [] {
+        g_child_mutex.lock();
+        g_child_mutex.unlock();
+      },
+      [] {
+        goro::mutex mu;
+        mu.lock();
+        mu.unlock();
+      },
+      [] {
+        g_child_mutex.lock();
+        g_child_mutex.unlock();
+      });
 }
 
 int fork_while_the_waker_pool_is_held() {
@@ -1827,6 +1856,7 @@ const scenario kScenarios[] = {
     {"fork_while_a_trace_buffer_registers", fork_while_a_trace_buffer_registers},
     {"fork_while_the_thread_registry_is_held", fork_while_the_thread_registry_is_held},
     {"fork_while_the_waker_pool_is_held", fork_while_the_waker_pool_is_held},
+    {"fork_while_the_lock_order_check_is_held", fork_while_the_lock_order_check_is_held},
     {"fork_child_unlocks_a_biased_mutex", fork_child_unlocks_a_biased_mutex},
     {"trace_after_exit", trace_after_exit},
     {"ids_before_start", ids_before_start},
