@@ -140,18 +140,33 @@ std::error_code split_host_port(std::string_view hostport, std::string* host, st
     *host = std::string(hostport.substr(0, colon));
     *port = std::string(hostport.substr(colon + 1));
   }
-  if (port->empty()) return bad;
-  return {};
+  return {};  // an empty port is port 0, as in Go
 }
 
 namespace {
 
-bool numeric_port(const std::string& s, uint16_t* out) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v > 65535) return false;
+// A port as Go's parsePort reads it: empty is port 0; decimal digits
+// (after an optional sign) are a number, which must lie in 0-65535 (Go's
+// "invalid port": getaddrinfo would take 70000 as 4464); anything else is
+// a service name for getaddrinfo ("http").
+enum class port_syntax { number, name, invalid };
+
+port_syntax parse_port(const std::string& s, uint16_t* out) {
+  size_t i = 0;
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    i = 1;
+  }
+  uint32_t v = 0;
+  for (; i < s.size(); i++) {
+    if (s[i] < '0' || s[i] > '9') return port_syntax::name;
+    v = v * 10 + static_cast<uint32_t>(s[i] - '0');
+    if (v > 65535) v = 65536;  // stays out of range, never wraps
+  }
+  if ((negative && v != 0) || v > 65535) return port_syntax::invalid;
   *out = static_cast<uint16_t>(v);
-  return true;
+  return port_syntax::number;
 }
 
 address make_v4(const in_addr& a, uint16_t port, int sotype) {
@@ -218,7 +233,10 @@ std::error_code resolve(const net_kind& k, std::string_view addr, bool passive, 
   std::string host, port;
   if (std::error_code e = split_host_port(addr, &host, &port)) return e;
   uint16_t p = 0;
-  const bool num_port = numeric_port(port, &p);
+  const port_syntax ps = parse_port(port, &p);
+  if (ps == port_syntax::invalid) return std::make_error_code(std::errc::invalid_argument);
+  const bool num_port = ps == port_syntax::number;
+  if (num_port) port = std::to_string(p);  // what getaddrinfo is given: "" and "+80" are Go's
   if (host.empty()) {
     // Listening: every address (both families for "tcp", with
     // IPV6_V6ONLY off: listen() does that). Dialing: this machine.

@@ -21,6 +21,7 @@
 // each but the last under a share of the deadline (Go's partialDeadline).
 //
 // No state of its own; locks: the netfd's (netfd.hpp).
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -41,6 +42,7 @@
 #include "net/netfd.hpp"
 #include "net/resolve.hpp"
 #include "sched/park.hpp"
+#include "sched/test_hooks.hpp"
 
 namespace goro::net::detail {
 
@@ -56,13 +58,16 @@ std::error_code set_deadline(goro::detail::netfd* fd, int modes, int64_t ns) {
   using namespace goro::detail;
   fd_ref ref(fd);
   if (!ref) return no_ref_error(fd);
+  // Each mirror is written with the poller's copy, under its lock: two
+  // calls at once leave both copies as one of them set them.
+  auto* seam = test_hooks::net_set_deadline_before_poller.load(std::memory_order_relaxed);
   if (modes & dl_read) {
-    fd->rd.store(ns, std::memory_order_release);
-    netpoll_set_deadline(fd->pd, poll_mode::read, ns);
+    if (seam != nullptr) seam();
+    netpoll_set_deadline(fd->pd, poll_mode::read, ns, &fd->rd);
   }
   if (modes & dl_write) {
-    fd->wd.store(ns, std::memory_order_release);
-    netpoll_set_deadline(fd->pd, poll_mode::write, ns);
+    if (seam != nullptr) seam();
+    netpoll_set_deadline(fd->pd, poll_mode::write, ns, &fd->wd);
   }
   return {};
 }
@@ -183,6 +188,15 @@ std::shared_ptr<netfd> new_socket(int family, int sotype, std::error_code* err, 
   return std::shared_ptr<netfd>(fd);
 }
 
+// No host, or an unspecified address: every address of the machine.
+bool unspecified_host(const std::string& host) {
+  if (host.empty()) return true;
+  in_addr a4{};
+  in6_addr a6{};
+  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return a4.s_addr == htonl(INADDR_ANY);
+  return inet_pton(AF_INET6, host.c_str(), &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6);
+}
+
 // Binds (and for streams listens on) one address.
 std::shared_ptr<netfd> bind_one(const net_kind& k, const address& a, bool wildcard_dual, std::error_code* err) {
   const int family = a.native()->sa_family;
@@ -214,12 +228,13 @@ std::shared_ptr<netfd> listen_any(std::string_view network, std::string_view add
     *err = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
-  std::vector<address> addrs;
-  if ((*err = resolve(k, addr, true, &addrs))) return nullptr;
-  // "tcp"/"udp" with no host: one IPv6 socket taking IPv4 too, as Go's
-  // wildcard listener; IPv4 only where the machine has no IPv6.
+  // "tcp"/"udp" on a wildcard (no host, 0.0.0.0 or ::): one IPv6 socket
+  // taking IPv4 too, as Go's listener on an unspecified address; IPv4
+  // only where the machine has no IPv6.
   std::string host, port;
-  bool wildcard = k.family == AF_UNSPEC && !split_host_port(addr, &host, &port) && host.empty();
+  const bool wildcard = k.family == AF_UNSPEC && !split_host_port(addr, &host, &port) && unspecified_host(host);
+  std::vector<address> addrs;
+  if ((*err = resolve(k, wildcard ? ":" + port : std::string(addr), true, &addrs))) return nullptr;
   std::shared_ptr<netfd> fd = bind_one(k, addrs.front(), wildcard, err);
   // IPv4 alone only where the machine cannot do IPv6: a port in use (by
   // an IPv6-only socket, say) is the answer, not a reason to listen on
@@ -229,7 +244,7 @@ std::shared_ptr<netfd> listen_any(std::string_view network, std::string_view add
     net_kind k4 = k;
     k4.family = AF_INET;
     std::vector<address> v4;
-    if (!resolve(k4, addr, true, &v4)) fd = bind_one(k4, v4.front(), false, err);
+    if (!resolve(k4, ":" + port, true, &v4)) fd = bind_one(k4, v4.front(), false, err);
   }
   return fd;
 }

@@ -23,9 +23,11 @@
 //    read_froms hold rmu across their waits, writes, write_tos and the
 //    connect wait hold wmu (or run before the handle is published), so
 //    netpoll_wait's double-wait panic cannot fire.
-//  - rd/wd mirror the deadlines given to netpoll_set_deadline (the poller
-//    wakes parked goroutines; plain threads and the pre-operation check
-//    read the atomics).
+//  - rd/wd mirror the deadlines given to netpoll_set_deadline, which
+//    stores them under the poll_desc's lock with its own copy, so two
+//    set_deadline calls at once leave both copies as one of them set them
+//    (the poller wakes parked goroutines; the pre-operation check reads
+//    the atomics).
 //
 // Who touches what: sysfd, pd, family, sotype, laddr, raddr and
 // unlink_path are written before the netfd is shared and never after

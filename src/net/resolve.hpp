@@ -26,7 +26,8 @@ struct net_kind {
 // False for an unknown network.
 bool parse_network(std::string_view network, net_kind* k);
 
-// Go's SplitHostPort: "host:port", "[v6]:port", ":port".
+// Go's SplitHostPort: "host:port", "[v6]:port", ":port"; the port may be
+// empty (port 0 to resolve, as in Go).
 std::error_code split_host_port(std::string_view hostport, std::string* host, std::string* port);
 
 // A Unix socket address for path ("@name": abstract).

@@ -533,13 +533,14 @@ void netpoll_free(poll_desc* pd) {
   c.free = pd;
 }
 
-void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline) {
+void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline, std::atomic<int64_t>* mirror) {
   const bool read = mode == poll_mode::read;
   const uint32_t bit = read ? kInfoReadExpired : kInfoWriteExpired;
   g* gp = nullptr;
   {
     lock_guard lk(pd->lock);
     if (pd->closing) return;
+    if (mirror != nullptr) mirror->store(deadline, std::memory_order_release);
     int64_t& d = read ? pd->rd : pd->wd;
     timer& t = read ? pd->rt : pd->wt;
     timer_del(&t);  // false if not pending or firing now: the fire checks d itself

@@ -166,8 +166,12 @@ void netpoll_free(poll_desc* pd);
 
 // Sets the deadline of one direction (nanotime; 0: none; in the past:
 // waiters are woken with poll_err::timeout at once). Callable from
-// anywhere, concurrently with waits.
-void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline);
+// anywhere, concurrently with waits. `mirror`, if given, is stored the
+// deadline under the record's lock, so that of two calls at once the one
+// that wins the poller's state also wins the mirror (goro::net's netfd
+// keeps one for its lock-free check before each operation).
+void netpoll_set_deadline(poll_desc* pd, poll_mode mode, int64_t deadline,
+                          std::atomic<int64_t>* mirror = nullptr);
 
 // Parks the calling goroutine in `IO wait` until pd is ready in `mode`,
 // its deadline passes, or it is closed. Goroutines only. Returns none if

@@ -1400,6 +1400,7 @@ void set_schedticks(uint64_t tick) {
 std::atomic<bool> timer_grow_fails{false};
 std::atomic<bool> stack_lists_grow_fails{false};
 std::atomic<void (*)()> thread_wait_before_ppoll{nullptr};
+std::atomic<void (*)()> net_set_deadline_before_poller{nullptr};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }
 

@@ -119,6 +119,10 @@ extern std::atomic<bool> timer_grow_fails;
 // its check for closing and before it polls.
 extern std::atomic<void (*)()> thread_wait_before_ppoll;
 
+// goro::net's set_deadline (net/net.cpp), no lock held: before it hands
+// one direction's deadline to the poller.
+extern std::atomic<void (*)()> net_set_deadline_before_poller;
+
 // Set: the stack pool's free lists cannot grow (as if realloc failed), so
 // mapping a new chunk of stacks throws goro::resource_error.
 extern std::atomic<bool> stack_lists_grow_fails;

@@ -28,6 +28,7 @@
 #include "goro/goro.hpp"
 #include "goro/net.hpp"
 #include "net/resolve.hpp"
+#include "sched/test_hooks.hpp"
 #include "net_util.hpp"
 #include "test_util.hpp"
 
@@ -179,6 +180,57 @@ TEST(NetAddr, BadArguments) {
   });
 }
 
+// Ports as Go's parsePort reads them: a number above 65535 is an error
+// (getaddrinfo took 70000 as 4464, and 65536 as 0: a listener on a random
+// port), a sign is allowed, and an empty port is port 0.
+TEST(NetAddr, PortsOutOfRangeAreInvalidAndAnEmptyPortIsZero) {
+  goro::run([] {
+    EXPECT_EQ(net::listen("tcp", "127.0.0.1:65536").second, std::errc::invalid_argument);
+    EXPECT_EQ(net::dial("tcp", "127.0.0.1:70000").second, std::errc::invalid_argument);
+    EXPECT_EQ(net::resolve_addr("tcp", "localhost:65537").second, std::errc::invalid_argument);
+    EXPECT_EQ(net::resolve_addr("udp", "[::1]:99999999999999999999").second, std::errc::invalid_argument);
+    EXPECT_EQ(net::resolve_addr("tcp", "127.0.0.1:-1").second, std::errc::invalid_argument);
+    auto plus = net::resolve_addr("tcp", "127.0.0.1:+80");
+    ASSERT_FALSE(plus.second) << plus.second.message();
+    EXPECT_EQ(plus.first.port(), 80);
+    auto top = net::resolve_addr("tcp", "127.0.0.1:65535");
+    ASSERT_FALSE(top.second) << top.second.message();
+    EXPECT_EQ(top.first.port(), 65535);
+    auto empty = net::listen("tcp4", "127.0.0.1:");
+    ASSERT_FALSE(empty.second) << empty.second.message();
+    EXPECT_NE(empty.first.addr().port(), 0);
+    auto empty6 = net::resolve_addr("tcp6", "[::1]:");
+    ASSERT_FALSE(empty6.second) << empty6.second.message();
+    EXPECT_EQ(empty6.first.port(), 0);
+  });
+}
+
+// "tcp" on 0.0.0.0 or [::] listens on both families, as Go's listener on
+// an unspecified address does (one IPv6 socket with IPV6_V6ONLY off): a
+// server ported from Go that listens on [::]:443 keeps its IPv4 clients.
+// Before, only an empty host did; these refused the other family.
+TEST(NetListen, AnUnspecifiedAddressTakesBothFamilies) {
+  goro::run([] {
+    for (const char* any : {"0.0.0.0:0", "[::]:0"}) {
+      auto l = net::listen("tcp", any);
+      ASSERT_FALSE(l.second) << any << ": " << l.second.message();
+      const std::string port = std::to_string(l.first.addr().port());
+      for (const char* host : {"127.0.0.1:", "[::1]:"}) {
+        auto d = net::dial("tcp", host + port);
+        if (d.second == std::errc::address_not_available || d.second == std::errc::network_unreachable) continue;
+        ASSERT_FALSE(d.second) << any << ", dialing " << host << port << ": " << d.second.message();
+        auto acc = l.first.accept();
+        ASSERT_FALSE(acc.second);
+      }
+      l.first.close();
+    }
+    // tcp4 on 0.0.0.0 stays IPv4 only, as in Go.
+    auto l4 = net::listen("tcp4", "0.0.0.0:0");
+    ASSERT_FALSE(l4.second);
+    EXPECT_EQ(l4.first.addr().host(), "0.0.0.0");
+  });
+}
+
 // A host name goes through getaddrinfo (inside goro::blocking).
 TEST(NetAddr, LocalhostResolves) {
   goro::run([] {
@@ -281,6 +333,49 @@ TEST(NetDeadline, AcceptDeadline) {
     auto d = net::dial("tcp", ln.addr().to_string());
     ASSERT_FALSE(d.second);
     EXPECT_FALSE(ln.accept().second);
+  });
+}
+
+// Two set_read_deadline calls at once leave both copies of the deadline
+// (the netfd's, checked before each operation, and the poller's) as one
+// of them set them, as Go's single copy under its lock does. A seam stops
+// the first call (a past deadline) just before it hands the deadline to
+// the poller, while a plain thread clears the deadline; the past one then
+// lands last. Before the netfd's copy was written under the poller's lock,
+// it said "no deadline" while the poller said "expired": a read with data
+// queued succeeded, and one with nothing queued failed at once.
+namespace {
+std::atomic<int> g_deadline_seam_calls{0};
+std::atomic<int> g_deadline_seam_phase{0};
+void stop_the_first_set_deadline() {
+  if (g_deadline_seam_calls.fetch_add(1) != 0) return;
+  g_deadline_seam_phase.store(1);
+  g_deadline_seam_phase.notify_all();
+  for (int v; (v = g_deadline_seam_phase.load()) != 2;) g_deadline_seam_phase.wait(v);
+}
+}  // namespace
+
+TEST(NetDeadline, TwoSetsAtOnceLeaveOneOfThem) {
+  goro::run([] {
+    auto [c, s] = tcp_pair();
+    g_deadline_seam_calls = 0;
+    g_deadline_seam_phase = 0;
+    std::thread clearer([c = c] {
+      for (int v; (v = g_deadline_seam_phase.load()) != 1;) g_deadline_seam_phase.wait(v);
+      c.set_read_deadline(net::no_deadline);
+      g_deadline_seam_phase.store(2);
+      g_deadline_seam_phase.notify_all();
+    });
+    goro::detail::test_hooks::net_set_deadline_before_poller.store(stop_the_first_set_deadline);
+    c.set_read_deadline(steady::now() - 1h);
+    clearer.join();
+    goro::detail::test_hooks::net_set_deadline_before_poller.store(nullptr);
+    ASSERT_EQ(s.write("xy", 2).second, std::error_code{});  // two: a failed check still ends
+    char b;
+    // The past deadline was set last: no read gets through, data or not.
+    EXPECT_EQ(c.read(&b, 1).second, goro::errc::deadline_exceeded);
+    c.set_read_deadline(net::no_deadline);
+    EXPECT_EQ(c.read(&b, 1).first, 1);
   });
 }
 
