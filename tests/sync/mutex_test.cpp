@@ -201,7 +201,12 @@ TEST(Mutex, NewcomerCannotTakeAMutexBeingHandedOver) {
 // hog's rounds: a goroutine that keeps relocking a mutex right after
 // unlocking it cannot keep a waiter out. The waiter is woken at each
 // unlock but finds the mutex retaken; once it has waited over 1 ms the
-// mutex goes to starvation mode and is handed to it.
+// mutex goes to starvation mode and is handed to it. The bound is far
+// above what a working mutex needs (a few thousand rounds), since the
+// waiter's thread may be off the CPU for a long while on a busy machine
+// while the hog's runs: 2,000,000 rounds (0.36 s) were used up that way
+// once beside other jobs. Without starvation mode the hog reaches it in
+// 15-30 s and the test fails.
 TEST(Mutex, RelockingGoroutineCannotStarveAWaiter) {
   for (int procs : {1, 2}) {
     goro::set_maxprocs(procs);
@@ -209,7 +214,7 @@ TEST(Mutex, RelockingGoroutineCannotStarveAWaiter) {
       goro::mutex mu;
       std::atomic<bool> stop{false}, hog_running{false};
       std::atomic<int64_t> hog_rounds{0};
-      const int64_t kMaxRounds = 2'000'000;
+      const int64_t kMaxRounds = 100'000'000;
       goro::wait_group wg;
       wg.go([&] {
         while (!stop.load() && hog_rounds.load() < kMaxRounds) {
