@@ -117,7 +117,7 @@ namespace goro::detail {
 
 // A plain thread's wake-up channel (netpoll_wait_thread).
 struct thread_waker {
-  int efd = -1;                    // eventfd, non-blocking; never closed
+  int efd = -1;                    // eventfd, non-blocking; never closed. -1: none (below)
   thread_waker* next = nullptr;    // on a record's list (its lock) or the pool's free list (the pool's lock)
   thread_waker* prev = nullptr;    // on a record's list
 };
@@ -426,8 +426,9 @@ void list_push(g* gp, g** head, g** tail, int32_t* n) {
 void wake_threads_locked(poll_desc* pd) {
   for (thread_waker* w = pd->threads; w != nullptr; w = w->next) {
     uint64_t one = 1;
-    // EAGAIN: the counter is full, the thread is being woken anyway.
-    while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR) {
+    // EAGAIN: the counter is full, the thread is being woken anyway. A
+    // waker without an eventfd polls (netpoll_wait_thread).
+    while (w->efd >= 0 && write(w->efd, &one, sizeof one) < 0 && errno == EINTR) {
     }
   }
 }
@@ -575,6 +576,10 @@ poll_err netpoll_wait(poll_desc* pd, poll_mode mode) {
 
 namespace {
 
+// How often a thread waiting without an eventfd (netpoll_wait_thread)
+// looks at its record again for a close or a deadline change.
+constexpr long kNoWakerPollNs = 10'000'000;
+
 struct waker_pool {
   runtime_lock lock{lock_rank::leaf};
   thread_waker* free = nullptr;  // guarded by lock
@@ -645,8 +650,17 @@ poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool 
   // (this_thread_waker) stays this thread's across the wait.
   GORO_DCHECK(!in_goroutine());
   *err = 0;
+  // A thread that cannot make its eventfd (out of descriptors: the
+  // accept loop of a server at its limit, say) still waits, as in Go: with
+  // a waker of its own that has none, looking at the record again at
+  // least every kNoWakerPollNs instead of being woken by a close or a
+  // deadline change. Not kept: the next wait tries for an eventfd again.
+  thread_waker no_fd_waker;
   thread_waker* w = this_thread_waker(err);
-  if (w == nullptr) return poll_err::none;
+  if (w == nullptr) {
+    *err = 0;
+    w = &no_fd_waker;
+  }
   const bool read = mode == poll_mode::read;
   {
     lock_guard lk(pd->lock);
@@ -675,8 +689,12 @@ poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool 
     if (until != 0 && (d == 0 || until < d)) d = until;
     struct timespec ts {};
     struct timespec* tsp = nullptr;
-    if (d != 0) {
-      int64_t left = d - nanotime();
+    const int64_t now = nanotime();
+    if (w->efd < 0 && (d == 0 || d > now + kNoWakerPollNs)) {
+      ts.tv_nsec = kNoWakerPollNs;  // a poll's round; no timeout when it ends
+      tsp = &ts;
+    } else if (d != 0) {
+      int64_t left = d - now;
       if (left <= 0) {
         result = poll_err::timeout;
         break;

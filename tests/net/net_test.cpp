@@ -885,6 +885,45 @@ void* take_all_fds(void* arg) {
   }
 }
 
+// Lowers the soft descriptor limit to a few above those open and takes
+// every descriptor left (take_all); the destructor gives them back and
+// restores the limit.
+struct descriptors_taken {
+  rlimit old{};
+  std::vector<int> fds;
+  bool lowered = false;
+
+  void take_all() {
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(open_fds() + 64);
+    // The highest open fd may be above the count: keep it under the limit.
+    for (int f = 0; f < 4096; f++)
+      if (fcntl(f, F_GETFD) != -1 && static_cast<rlim_t>(f) >= low.rlim_cur) low.rlim_cur = static_cast<rlim_t>(f) + 1;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    lowered = true;
+    // Taken on a plain thread: dup's errno is read there. (Read on a
+    // goroutine, clang's TSan saw the worker thread's errno, TLS that
+    // thread initialized, as racing with the goroutine's fiber, and now and
+    // then reported a stale ENOTTY.) A bare pthread, not a std::thread:
+    // UBSan's vptr check of std::thread's state, destroyed once the
+    // descriptors are gone, needs one of its own.
+    pthread_t taker;
+    ASSERT_EQ(pthread_create(&taker, nullptr, take_all_fds, &fds), 0);
+    pthread_join(taker, nullptr);
+  }
+  void give_back(int n) {
+    for (int i = 0; i < n && !fds.empty(); i++) {
+      ::close(fds.back());
+      fds.pop_back();
+    }
+  }
+  ~descriptors_taken() {
+    for (int f : fds) ::close(f);
+    if (lowered) setrlimit(RLIMIT_NOFILE, &old);
+  }
+};
+
 // EMFILE from accept is an error the accept loop backs off from; the
 // connection waits in the backlog and is accepted once descriptors are
 // free again. The soft limit is lowered for the test and put back.
@@ -896,31 +935,8 @@ TEST(NetAccept, OutOfDescriptorsIsAHandledError) {
     net::listener ln = lr.first;
     auto dr = net::dial("tcp", ln.addr().to_string());
     ASSERT_FALSE(dr.second);
-    struct rlimit old;
-    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
-    struct restore {
-      rlimit r;
-      std::vector<int> fds;
-      ~restore() {
-        for (int f : fds) ::close(f);
-        setrlimit(RLIMIT_NOFILE, &r);
-      }
-    } guard{old, {}};
-    struct rlimit low = old;
-    low.rlim_cur = static_cast<rlim_t>(open_fds() + 64);
-    // The highest open fd may be above the count: keep it under the limit.
-    for (int f = 0; f < 4096; f++)
-      if (fcntl(f, F_GETFD) != -1 && static_cast<rlim_t>(f) >= low.rlim_cur) low.rlim_cur = static_cast<rlim_t>(f) + 1;
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
-    // Take every descriptor left (bounded by the limit) on a plain thread:
-    // dup's errno is read there. (Read on a goroutine, clang's TSan saw the
-    // worker thread's errno, TLS that thread initialized, as racing with
-    // the goroutine's fiber, and now and then reported a stale ENOTTY.) A
-    // bare pthread, not a std::thread: UBSan's vptr check of std::thread's
-    // state, destroyed once the descriptors are gone, needs one of its own.
-    pthread_t taker;
-    ASSERT_EQ(pthread_create(&taker, nullptr, take_all_fds, &guard.fds), 0);
-    pthread_join(taker, nullptr);
+    descriptors_taken guard;
+    guard.take_all();
     ASSERT_FALSE(HasFailure()) << "the descriptors could not all be taken";
     auto ar = ln.accept();
     // The accept loop's reaction: back off, free descriptors, accept again.
@@ -928,10 +944,7 @@ TEST(NetAccept, OutOfDescriptorsIsAHandledError) {
     // check, which clang's UBSan also runs in shared_ptr's release, opens a
     // pipe to test that memory is readable, and reports a false "invalid
     // vptr" without two free descriptors.)
-    for (int i = 0; i < 4; i++) {
-      ::close(guard.fds.back());
-      guard.fds.pop_back();
-    }
+    guard.give_back(4);
     EXPECT_EQ(ar.second, std::errc::too_many_files_open) << ar.second.message();
     EXPECT_FALSE(ar.first);
     goro::sleep_for(1ms);
@@ -941,6 +954,61 @@ TEST(NetAccept, OutOfDescriptorsIsAHandledError) {
     char buf[2];
     ASSERT_FALSE(ar.first.read_full(buf, 2).second);
     EXPECT_EQ(std::string(buf, 2), "ok");
+  });
+}
+
+// A plain thread whose first wait comes when the process is out of
+// descriptors still waits, as in Go, though it cannot make the eventfd a
+// close or a deadline change would wake it through: it reads the byte
+// written later, and a close from another thread ends its next read. Its
+// read failed with EMFILE at once before. (Each test runs in a process of
+// its own under ctest, where no earlier thread left a waker in the pool
+// for this one to take.)
+std::atomic<int> g_thread_polls{0};
+void count_thread_poll() { g_thread_polls.fetch_add(1); }
+
+struct exhausted_reader {
+  net::conn c;
+  std::atomic<bool> first_done{false}, second_done{false};
+  std::pair<size_t, std::error_code> first, second;
+  char got = 0;
+};
+
+void* read_twice(void* arg) {
+  auto* r = static_cast<exhausted_reader*>(arg);
+  r->first = r->c.read(&r->got, 1);
+  r->first_done = true;
+  char more;
+  r->second = r->c.read(&more, 1);
+  r->second_done = true;
+  return nullptr;
+}
+
+TEST(NetThreads, AThreadWaitsWhenOutOfDescriptors) {
+  goro::run([] {
+    auto [a, b] = tcp_pair();
+    exhausted_reader r;
+    r.c = a;
+    descriptors_taken guard;
+    guard.take_all();
+    ASSERT_FALSE(HasFailure()) << "the descriptors could not all be taken";
+    g_thread_polls = 0;
+    goro::detail::test_hooks::thread_wait_before_ppoll.store(count_thread_poll);
+    pthread_t reader;
+    ASSERT_EQ(pthread_create(&reader, nullptr, read_twice, &r), 0);
+    // Written once the reader waits; closed once its second read waits.
+    while (g_thread_polls.load() == 0 && !r.first_done) goro::sleep_for(200us);
+    ASSERT_FALSE(b.write("x", 1).second);
+    while (!r.first_done) goro::sleep_for(200us);
+    int polls = g_thread_polls.load();
+    while (g_thread_polls.load() == polls && !r.second_done) goro::sleep_for(200us);
+    a.close();
+    pthread_join(reader, nullptr);
+    goro::detail::test_hooks::thread_wait_before_ppoll.store(nullptr);
+    guard.give_back(4);
+    EXPECT_EQ(r.first.first, 1u) << r.first.second.message();
+    EXPECT_EQ(r.got, 'x');
+    EXPECT_EQ(r.second.second, goro::errc::closed) << r.second.second.message();
   });
 }
 
