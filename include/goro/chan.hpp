@@ -293,19 +293,19 @@ class chan_iterator {
   using reference = T&&;
 
   chan_iterator() noexcept = default;
-  explicit chan_iterator(hchan* c) noexcept : c_(c) {}
+  explicit chan_iterator(const chan_handle<T>& h) noexcept : ch_(h) {}
   chan_iterator(const chan_iterator& o)
     requires std::copy_constructible<T>
-      : c_(o.c_), state_(o.state_) {
+      : ch_(o.ch_), state_(o.state_) {
     if (state_ == state::full) ::new (slot_.addr()) T(o.slot_.get());
   }
   chan_iterator(chan_iterator&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
-      : c_(o.c_), state_(o.state_) {
+      : ch_(std::move(o.ch_)), state_(o.state_) {
     if (state_ == state::full) ::new (slot_.addr()) T(std::move(o.slot_.get()));
   }
   chan_iterator& operator=(chan_iterator o) noexcept(std::is_nothrow_move_constructible_v<T>) {
     drop();
-    c_ = o.c_;
+    ch_ = std::move(o.ch_);
     if (o.state_ == state::full) ::new (slot_.addr()) T(std::move(o.slot_.get()));
     state_ = o.state_;
     return *this;
@@ -336,14 +336,17 @@ class chan_iterator {
   enum class state : uint8_t { empty, full, done };
   void fetch() const {
     if (state_ != state::empty) return;
-    state_ = chan_recv(c_, slot_.addr()) == op_result::ok ? state::full : state::done;
+    state_ = chan_recv(chan_access::core(ch_), slot_.addr()) == op_result::ok ? state::full : state::done;
   }
   void drop() noexcept {
     if (state_ == state::full) slot_.get().~T();
     if (state_ != state::done) state_ = state::empty;
   }
 
-  hchan* c_ = nullptr;
+  // A handle of its own, as Go's range evaluates its channel once: the
+  // loop goes on over that channel whatever becomes of the handle it was
+  // begun from (`ch = {}` in the body used to free the channel under it).
+  chan_handle<T> ch_;
   // Filled by a receive straight from the channel: no extra move.
   mutable recv_slot<T> slot_;
   mutable state state_ = state::empty;
@@ -394,7 +397,7 @@ class recv_chan : public detail::chan_handle<T> {
   // the loop variable binds):
   //   for (auto v : ch) use(std::move(v));
   //   for (int v : ch | std::views::take(3)) use(v);   // exactly 3 receives
-  detail::chan_iterator<T> begin() const { return detail::chan_iterator<T>(this->c_); }
+  detail::chan_iterator<T> begin() const { return detail::chan_iterator<T>(*this); }
   std::default_sentinel_t end() const { return {}; }
 
  private:
@@ -474,7 +477,7 @@ class chan : public detail::chan_handle<T> {
   std::optional<T> recv_opt() const { return this->recv_opt_impl(); }
   try_recv_result<T> try_recv() const { return this->try_recv_impl(); }
   void close() const { detail::chan_close(this->c_); }
-  detail::chan_iterator<T> begin() const { return detail::chan_iterator<T>(this->c_); }
+  detail::chan_iterator<T> begin() const { return detail::chan_iterator<T>(*this); }
   std::default_sentinel_t end() const { return {}; }
 
  private:

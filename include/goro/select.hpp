@@ -390,6 +390,12 @@ template <class C>
 inline constexpr bool is_recv_op = false;
 template <class T>
 inline constexpr bool is_recv_op<recv_op<T>> = true;
+// Whether moving a result's value for case C cannot throw (op_slot is raw
+// storage, nothrow whatever T is: the value's own move decides).
+template <class C>
+inline constexpr bool nothrow_value_move = true;
+template <class T>
+inline constexpr bool nothrow_value_move<recv_op<T>> = std::is_nothrow_move_constructible_v<T>;
 }  // namespace detail
 
 // What a result-form select returns: which case was chosen and, for a
@@ -438,7 +444,8 @@ class select_result {
     return std::move(get<I>());
   }
 
-  select_result(select_result&& o) noexcept((std::is_nothrow_move_constructible_v<detail::op_slot<Ops>> && ...))
+  // Moves the received value, if any; throws what its move throws.
+  select_result(select_result&& o) noexcept((detail::nothrow_value_move<Ops> && ...))
       : index_(o.index_), ok_(o.ok_) {
     if (o.full_) take_value(o, std::index_sequence_for<Ops...>{});
   }

@@ -184,3 +184,22 @@ TEST(ChanValue, NilTest) {
 }
 
 }  // namespace
+
+// The loop goes on over the channel it began with, as Go's range
+// evaluates its channel once: dropping the last handle in the body leaves
+// the loop its own reference. The iterator held a bare pointer before,
+// and the next receive read the freed channel (SIGSEGV; ASan: a
+// heap-use-after-free).
+TEST(ChanRange, TheLoopKeepsItsChannelWhenTheHandleIsDropped) {
+  for_procs([] {
+    auto ch = goro::make_chan<int>(8);
+    for (int i = 0; i < 5; i++) ch.send(i);
+    ch.close();
+    std::vector<int> got;
+    for (int v : ch) {
+      got.push_back(v);
+      ch = goro::chan<int>();  // the last handle
+    }
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
+  });
+}

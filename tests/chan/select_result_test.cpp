@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -287,3 +288,38 @@ TEST(SelectResult, FromPlainThreads) {
 }
 
 }  // namespace
+
+// A value whose move throws once armed.
+struct fragile_move {
+  static inline bool armed = false;
+  int v = 0;
+  fragile_move() = default;
+  explicit fragile_move(int x) : v(x) {}
+  fragile_move(const fragile_move&) = default;
+  fragile_move(fragile_move&& o) : v(o.v) {  // NOLINT: deliberately not noexcept
+    if (armed) throw std::runtime_error("move failed");
+  }
+  fragile_move& operator=(const fragile_move&) = default;
+  ~fragile_move() {}
+};
+
+// Moving a result moves its value, so it is noexcept only when the value's
+// move is, and a throwing move reaches the caller. It claimed noexcept for
+// every value type before (its storage's trait, raw bytes), and a move
+// that threw ended the program in std::terminate.
+TEST(SelectResult, MovingTheResultThrowsWhatTheValueMoveThrows) {
+  using result_of_fragile = decltype(goro::select(goro::case_recv(std::declval<goro::chan<fragile_move>&>())));
+  using result_of_int = decltype(goro::select(goro::case_recv(std::declval<goro::chan<int>&>())));
+  EXPECT_FALSE(std::is_nothrow_move_constructible_v<result_of_fragile>);
+  EXPECT_TRUE(std::is_nothrow_move_constructible_v<result_of_int>);
+  goro::run([] {
+    auto c = goro::make_chan<fragile_move>(1);
+    c.send(fragile_move(7));
+    auto s = goro::select(goro::case_recv(c));
+    ASSERT_EQ(s.index(), 0);
+    fragile_move::armed = true;
+    EXPECT_THROW({ auto moved = std::move(s); }, std::runtime_error);
+    fragile_move::armed = false;
+    EXPECT_EQ(s.get<0>().v, 7);  // still in the result the move came from
+  });
+}
