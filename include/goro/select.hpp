@@ -624,7 +624,9 @@ class select_case {
 
 // Runs one ready case of `cases` (as the variadic select) and returns its
 // index. At most one default case; more throw goro::panic_error(
-// "reflect.Select: multiple default cases"). An empty list blocks forever.
+// "reflect.Select: multiple default cases"), and so do more than 65,536
+// cases ("reflect.Select: too many cases (max 65536)"). An empty list
+// blocks forever.
 int select(std::span<select_case> cases);
 inline int select(std::vector<select_case>& cases) { return select(std::span<select_case>(cases)); }
 

@@ -218,7 +218,7 @@ int select_go(scase* cs, int n, bool block) {
   uint16_t* pollorder = order_small;
   sudog* sgs = reinterpret_cast<sudog*>(sg_small);
   if (n > small) {
-    GORO_CHECK(n <= 65535);
+    GORO_CHECK(n <= 65536);  // case indices are 16-bit; goro::select(span) refuses more
     order_heap.reset(new uint16_t[2 * n]);
     sg_heap.reset(new sudog[n]);
     pollorder = order_heap.get();

@@ -13,6 +13,8 @@
 namespace goro {
 
 int select(std::span<select_case> cases) {
+  // As Go's reflect.Select, whose cases the engine's 16-bit indices match.
+  if (cases.size() > 65536) throw panic_error("reflect.Select: too many cases (max 65536)");
   int def = -1;
   std::vector<detail::scase> sc;
   std::vector<int> from;

@@ -373,6 +373,30 @@ TEST(Select, RuntimeSizedList) {
   });
 }
 
+// Go's reflect.Select takes up to 65,536 cases, which goro's 16-bit case
+// indices cover, and panics above that. goro ended the program at 65,536
+// (a runtime check) before, inside a try for goro::panic_error too.
+TEST(Select, RuntimeSizedListOf65536CasesAndNoMore) {
+  goro::run([] {
+    auto c = goro::make_chan<int>(1);
+    c.send(5);
+    int got = -1;
+    std::vector<goro::select_case> cases;
+    for (int i = 0; i < 65536; i++) cases.push_back(goro::on_recv(c, [&](int v) { got = v; }));
+    int chosen = goro::select(cases);
+    EXPECT_GE(chosen, 0);
+    EXPECT_LT(chosen, 65536);
+    EXPECT_EQ(got, 5);
+    cases.push_back(goro::on_recv(c));
+    try {
+      goro::select(cases);
+      ADD_FAILURE() << "65,537 cases were taken";
+    } catch (const goro::panic_error& e) {
+      EXPECT_STREQ(e.what(), "reflect.Select: too many cases (max 65536)");
+    }
+  });
+}
+
 TEST(Select, FromPlainThreads) {
   auto a = goro::make_chan<int>(), b = goro::make_chan<int>();
   const int n = 2000;
