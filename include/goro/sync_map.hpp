@@ -27,6 +27,14 @@
 // There is no size() (Go has none either: counting would serialize the
 // writers); range() and count if needed.
 //
+// When a value is destroyed: a replaced or deleted value may still be in a
+// concurrent load's hands, so it is destroyed later, once no load can hold
+// it, inside some later call of this map that reclaims (on whichever
+// thread makes it), or by the map's destructor. That call has released
+// the map's own lock first, so V's destructor may use this map; it must
+// not take a lock that a caller of this map may hold across the call.
+// (Go's collector runs no user code inside a Map call.)
+//
 // Design (Go's): two maps. `read`, a snapshot map from key to entry,
 // published through one atomic pointer and never changed once published,
 // serves loads and updates of keys already in it without a lock: each
@@ -199,10 +207,22 @@ class sync_map {
   // never takes the mutex must not pile up garbage either).
   void maybe_reclaim() const {
     if (dom_.backlog() >= kReclaimBacklog && mu_.try_lock()) {
-      dom_.reclaim();
+      detail::retired_node* nodes = dom_.reclaim();
       mu_.unlock();
+      dom_.free_nodes(nodes);
     }
   }
+  // What a call's reclaim took under mu_ (read_domain::reclaim), freed
+  // when the call returns, after its lock on mu_ is released (declared
+  // before it): freeing runs V's destructor, user code that may use this
+  // map or take locks the caller holds, as a value that owns a connection
+  // and locks a registry as it closes. Go's collector runs nothing inside
+  // a Map call.
+  struct reclaimed {
+    detail::read_domain& dom;
+    detail::retired_node* nodes = nullptr;
+    ~reclaimed() { dom.free_nodes(nodes); }
+  };
   static constexpr std::size_t kReclaimBacklog = 64;
 
   // ---- the mutex holder's helpers ----
@@ -272,6 +292,7 @@ std::optional<V> sync_map<K, V, H, E>::load(const K& key) const {
     if (!amended(w)) return std::nullopt;
   }
   std::optional<V> out;
+  reclaimed freed{dom_};  // freed after lk is released: V's destructor is user code
   mutex_lock lk(mu_);
   {
     detail::read_domain::guard g(dom_);
@@ -283,7 +304,7 @@ std::optional<V> sync_map<K, V, H, E>::load(const K& key) const {
     }
     if (e != nullptr) out = value_of(e);
   }
-  dom_.reclaim();
+  freed.nodes = dom_.reclaim();
   return out;
 }
 
@@ -315,6 +336,7 @@ std::optional<V> sync_map<K, V, H, E>::swap_impl(const K& key, V value) {
     maybe_reclaim();
     return prev;
   }
+  reclaimed freed{dom_};  // freed after lk is released: V's destructor is user code
   mutex_lock lk(mu_);
   {
     detail::read_domain::guard g(dom_);
@@ -335,7 +357,7 @@ std::optional<V> sync_map<K, V, H, E>::swap_impl(const K& key, V value) {
       add_locked(key, n);
     }
   }
-  dom_.reclaim();
+  freed.nodes = dom_.reclaim();
   return prev;
 }
 
@@ -363,6 +385,7 @@ std::pair<V, bool> sync_map<K, V, H, E>::load_or_store(const K& key, V value) {
     }
   }
   std::optional<std::pair<V, bool>> out;
+  reclaimed freed{dom_};  // freed after lk is released: V's destructor is user code
   mutex_lock lk(mu_);
   {
     detail::read_domain::guard g(dom_);
@@ -379,7 +402,7 @@ std::pair<V, bool> sync_map<K, V, H, E>::load_or_store(const K& key, V value) {
       add_locked(key, n);
     }
   }
-  dom_.reclaim();
+  freed.nodes = dom_.reclaim();
   return std::move(*out);
 }
 
@@ -417,6 +440,7 @@ std::optional<V> sync_map<K, V, H, E>::delete_impl(const K& key) {
     maybe_reclaim();
     return out;
   }
+  reclaimed freed{dom_};  // freed after lk is released: V's destructor is user code
   mutex_lock lk(mu_);
   {
     detail::read_domain::guard g(dom_);
@@ -440,7 +464,7 @@ std::optional<V> sync_map<K, V, H, E>::delete_impl(const K& key) {
       }
     }
   }
-  dom_.reclaim();
+  freed.nodes = dom_.reclaim();
   return out;
 }
 
@@ -474,6 +498,7 @@ bool sync_map<K, V, H, E>::compare_and_swap(const K& key, const V& expected, V d
     if (swapped) maybe_reclaim();
     return swapped;
   }
+  reclaimed freed{dom_};  // freed after lk is released: V's destructor is user code
   mutex_lock lk(mu_);
   {
     detail::read_domain::guard g(dom_);
@@ -485,7 +510,7 @@ bool sync_map<K, V, H, E>::compare_and_swap(const K& key, const V& expected, V d
       miss_locked();
     }
   }
-  dom_.reclaim();
+  freed.nodes = dom_.reclaim();
   return swapped;
 }
 
@@ -505,6 +530,7 @@ bool sync_map<K, V, H, E>::compare_and_delete(const K& key, const V& expected) {
     if (deleted) maybe_reclaim();
     return deleted;
   }
+  reclaimed freed{dom_};  // freed after lk is released: V's destructor is user code
   mutex_lock lk(mu_);
   {
     detail::read_domain::guard g(dom_);
@@ -517,7 +543,7 @@ bool sync_map<K, V, H, E>::compare_and_delete(const K& key, const V& expected) {
     // A deleted entry stays in dirty with a null value (as in Go).
     if (e != nullptr) deleted = delete_entry(e, &expected) != nullptr;
   }
-  dom_.reclaim();
+  freed.nodes = dom_.reclaim();
   return deleted;
 }
 

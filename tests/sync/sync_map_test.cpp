@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -478,3 +479,40 @@ TEST(SyncMap, ClearWhileOthersOperate) {
 }
 
 }  // namespace
+
+// A replaced value is destroyed later, inside some later call that
+// reclaims, and after that call has released the map's own lock: its
+// destructor is user code and may use the map. Here it erases a key that
+// only dirty holds, which takes the lock. It ran under the lock before,
+// and the map's non-recursive mutex locked against itself (the deadlock
+// report: all goroutines asleep).
+struct erases_on_destruction {
+  goro::sync_map<int, std::shared_ptr<erases_on_destruction>>* map = nullptr;
+  int key = 0;
+  std::atomic<int>* erased = nullptr;
+  ~erases_on_destruction() {
+    if (map == nullptr) return;
+    map->erase(key);
+    erased->fetch_add(1);
+  }
+};
+
+TEST(SyncMap, AValueDestructorMayUseTheMap) {
+  goro::run([] {
+    goro::sync_map<int, std::shared_ptr<erases_on_destruction>> m;
+    std::atomic<int> erased{0};
+    {
+      auto v = std::make_shared<erases_on_destruction>();
+      v->map = &m;
+      v->key = 2;
+      v->erased = &erased;
+      m.store(1, v);
+    }
+    EXPECT_TRUE(m.load(1));  // a miss on dirty's only key: promoted, so key 1's next store is lock-free
+    m.store(2, std::make_shared<erases_on_destruction>());  // only in dirty
+    m.store(1, std::make_shared<erases_on_destruction>());  // lock-free: retires the first value
+    m.store(3, std::make_shared<erases_on_destruction>());  // locked: reclaims, and the first value goes
+    EXPECT_EQ(erased.load(), 1);
+    EXPECT_FALSE(m.load(2));
+  });
+}

@@ -12,7 +12,8 @@
 //             retire(node): pushes it on a lock-free list.
 //   Reclaim:  takes the retired list as a batch; flips the phase; once the
 //             old phase's counters all read 0, flips again; once the other
-//             phase's counters all read 0, frees the batch.
+//             phase's counters all read 0, hands the batch to the caller,
+//             who frees it (free_nodes) outside its own locks.
 // Why it is safe (R1): a reader that holds a node of the batch loaded it
 // before the node's unpublishing, and incremented its counter before that
 // load. The reclaimer looks at both phases' counters after the
@@ -45,6 +46,7 @@
 #include <cstdint>
 #include <functional>
 #include <thread>
+#include <utility>
 
 namespace goro::detail {
 
@@ -105,29 +107,37 @@ class read_domain {
   // Nodes retired and not yet freed.
   std::size_t backlog() const noexcept { return backlog_.load(std::memory_order_relaxed); }
 
-  // Frees what it safely can and moves the grace period on; never waits.
-  // One caller at a time; call it outside any guard of this domain, or
-  // the caller's own count holds its batch back.
-  void reclaim() noexcept {
+  // Moves the grace period on and returns the nodes no reader can hold
+  // any more (null if none yet), for free_nodes; never waits. One caller
+  // at a time; call it outside any guard of this domain, or the caller's
+  // own count holds its batch back. Freeing is separate because a node's
+  // destroy may run user code (a value's destructor): the caller frees
+  // outside its own locks.
+  [[nodiscard]] retired_node* reclaim() noexcept {
     for (;;) {
       if (stage_ == 0) {
         // acq_rel: sees every retire's node and what preceded it (R1).
         batch_ = retired_.exchange(nullptr, std::memory_order_acq_rel);
-        if (batch_ == nullptr) return;
+        if (batch_ == nullptr) return nullptr;
         flip();
         stage_ = 1;
       }
       if (stage_ == 1) {
         // relaxed: only the reclaimer writes phase_ (flip).
-        if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return;
+        if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return nullptr;
         flip();
         stage_ = 2;
       }
-      if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return;
-      backlog_.fetch_sub(free_list(batch_), std::memory_order_relaxed);
-      batch_ = nullptr;
+      if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return nullptr;
       stage_ = 0;
+      return std::exchange(batch_, nullptr);
     }
+  }
+
+  // Frees nodes reclaim returned (any thread, no lock needed: they are the
+  // caller's alone).
+  void free_nodes(retired_node* n) noexcept {
+    if (n != nullptr) backlog_.fetch_sub(free_list(n), std::memory_order_relaxed);
   }
 
  private:
