@@ -70,7 +70,8 @@ class singleflight {
   template <class F>
   result do_call(const K& key, F&& fn) {
     std::unique_lock lk(st_->mu);
-    if (auto it = st_->calls.find(key); it != st_->calls.end()) {
+    auto it = st_->calls.find(key);
+    if (it != st_->calls.end() && !it->second->finished) {
       std::shared_ptr<call> c = it->second;
       c->dups++;
       lk.unlock();
@@ -80,7 +81,11 @@ class singleflight {
     }
     auto c = std::make_shared<call>();
     c->wg.add(1);
-    st_->calls.emplace(key, c);
+    if (it != st_->calls.end()) {
+      it->second = c;  // a finished call its run could not erase: replaced
+    } else {
+      st_->calls.emplace(key, c);
+    }
     lk.unlock();
     run(*st_, key, c, std::forward<F>(fn));
     if (c->error) std::rethrow_exception(c->error);
@@ -97,9 +102,10 @@ class singleflight {
   recv_chan<chan_result> do_chan(const K& key, F&& fn) {
     auto ch = make_chan<chan_result>(1);
     mutex_lock lk(st_->mu);
-    if (auto it = st_->calls.find(key); it != st_->calls.end()) {
-      it->second->chans.push_back(ch);
-      it->second->dups++;
+    auto found = st_->calls.find(key);
+    if (found != st_->calls.end() && !found->second->finished) {
+      found->second->chans.push_back(ch);
+      found->second->dups++;
       return ch;
     }
     auto c = std::make_shared<call>();
@@ -112,11 +118,22 @@ class singleflight {
     auto task = [st = st_, key, c, fn = std::decay_t<F>(std::forward<F>(fn))]() mutable {
       run(*st, key, c, std::move(fn));
     };
-    auto it = st_->calls.emplace(key, c).first;
+    std::shared_ptr<call> replaced;  // a finished call its run could not erase
+    auto it = found;
+    if (it != st_->calls.end()) {
+      replaced = std::exchange(it->second, c);
+    } else {
+      it = st_->calls.emplace(key, c).first;
+    }
     try {
       go(std::move(task));
     } catch (...) {
-      st_->calls.erase(it);  // nobody joined: mu is held
+      // Nobody joined: mu is held.
+      if (replaced) {
+        it->second = std::move(replaced);
+      } else {
+        st_->calls.erase(it);
+      }
       throw;
     }
     return ch;
@@ -136,6 +153,12 @@ class singleflight {
     std::optional<V> value;
     std::exception_ptr error;
     int dups = 0;                          // guarded by mu
+    // Guarded by mu: the execution ended. Set as its run erases the call;
+    // if that erase threw (Hash or == on the key), the call stays in the
+    // map finished, and the next caller of key replaces it instead of
+    // joining it (it would get the old result, and a do_chan's channel
+    // would never be sent to).
+    bool finished = false;
     std::vector<send_chan<chan_result>> chans;  // guarded by mu
   };
   // What an execution needs after its caller may be gone: shared with
@@ -156,12 +179,13 @@ class singleflight {
     bool shared;
     {
       mutex_lock lk(st.mu);
+      c->finished = true;
       try {
         if (auto it = st.calls.find(key); it != st.calls.end() && it->second == c) st.calls.erase(it);
       } catch (...) {
-        // Hash or == threw for a key they took before: the entry stays
-        // (later callers of key get this result), and the callers of
-        // this execution are still given it below.
+        // Hash or == threw for a key they took before: the entry stays,
+        // finished (later callers of key replace it), and the callers of
+        // this execution are still given the result below.
       }
       chans.swap(c->chans);
       shared = c->dups > 0;

@@ -298,3 +298,43 @@ TEST(Singleflight, GroupMayBeDestroyedWhileADoChanExecutionRuns) {
 }
 
 }  // namespace
+
+namespace {
+
+// A hash that throws once armed (then disarms itself): a hash that
+// allocates, under memory pressure, say.
+struct throwing_once_hash {
+  static inline std::atomic<bool> armed{false};
+  std::size_t operator()(int k) const {
+    if (armed.exchange(false)) throw std::bad_alloc();
+    return std::hash<int>{}(k);
+  }
+};
+
+// An execution whose run cannot erase its call (the hash threw) leaves
+// the call in the map, finished; the next caller of the key starts a new
+// execution. Before, every later do_call got the old result, shared,
+// without running fn, and a do_chan's channel was never sent to.
+TEST(Singleflight, ACallItsRunCouldNotEraseIsNotJoined) {
+  goro::run([] {
+    goro::singleflight<int, int, throwing_once_hash> g;
+    int calls = 0;
+    auto first = g.do_call(1, [&] {
+      calls++;
+      throwing_once_hash::armed = true;  // the run's erase looks the key up next
+      return 10;
+    });
+    EXPECT_EQ(first.value, 10);
+    auto second = g.do_call(1, [&] { return 10 + ++calls; });
+    ASSERT_EQ(calls, 2);  // else the do_chan below would wait for ever
+    EXPECT_EQ(second.value, 12);
+    EXPECT_FALSE(second.shared);
+    auto ch = g.do_chan(1, [&] { return 10 + ++calls; });
+    auto [r, ok] = ch.recv_ok();
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(r.get(), 13);
+    EXPECT_EQ(calls, 3);
+  });
+}
+
+}  // namespace
