@@ -160,17 +160,30 @@ class send_case {
     s.elem = own_ ? std::addressof(*own_) : p_;
     s.is_send = true;
   }
-  void complete(const detail::scase&) { f_(); }
+  void complete(const detail::scase&) {
+    sent_ = true;
+    f_();
+  }
   // Takes ownership of a referenced value (for select_case, which outlives
   // the full expression that made the case).
   void own() {
     if (!own_) own_.emplace(std::move(*p_));
+  }
+  // For select_case, whose list may be run again: the owned value, whether
+  // it was sent (moved into the channel) since it was last set, and
+  // setting it again.
+  const T& owned_value() const { return *own_; }
+  bool sent() const { return sent_; }
+  void refill(const T& v) {
+    own_.emplace(v);
+    sent_ = false;
   }
 
  private:
   detail::hchan* c_;
   T* p_ = nullptr;
   std::optional<T> own_;
+  bool sent_ = false;
   F f_;
 };
 
@@ -564,7 +577,10 @@ void select(Cases... cases) = delete;
 
 // A case of any type, for a select over a list whose size is known only at
 // run time (Go's reflect.Select). Made from on_recv, on_send or
-// on_default; it keeps its channel alive and owns the value to send.
+// on_default; it keeps its channel alive and owns the value to send. A
+// list may be run again; a send case then sends the same value again (it
+// keeps a copy; a move-only value can be sent once, and a later select
+// using that case throws std::logic_error).
 //
 //   std::vector<goro::select_case> cases;
 //   for (auto& ch : inputs) cases.push_back(goro::on_recv(ch, [&](int v) { sum += v; }));
@@ -576,9 +592,7 @@ class select_case {
   template <class T, class F>
   select_case(recv_case<T, F> c) : p_(new model<recv_case<T, F>>(c)) {}  // NOLINT
   template <class T, class F>
-  select_case(send_case<T, F> c) : p_(new model<send_case<T, F>>(c)) {  // NOLINT
-    static_cast<model<send_case<T, F>>*>(p_.get())->c.own();
-  }
+  select_case(send_case<T, F> c) : p_(new send_model<T, F>(c)) {}  // NOLINT
   template <class F>
   select_case(default_case<F> c) : p_(new default_model<F>(c)) {}  // NOLINT
 
@@ -611,6 +625,28 @@ class select_case {
     void complete(const detail::scase& s) override { c.complete(s); }
     C c;
     detail::hchan* hold = nullptr;  // keeps the channel alive as long as the case
+  };
+  // A send case may be run again, as a []reflect.SelectCase is, and sends
+  // the same value each time: a copy of it is kept for that (one copy of
+  // T when the case is made). A move-only value cannot be sent twice: a
+  // select that would use the case again throws std::logic_error.
+  template <class T, class F>
+  struct send_model : model<send_case<T, F>> {
+    explicit send_model(send_case<T, F>& cc) : model<send_case<T, F>>(cc) {
+      this->c.own();
+      if constexpr (std::is_copy_constructible_v<T>) kept.emplace(this->c.owned_value());
+    }
+    void fill(detail::scase& s) override {
+      if (this->c.sent()) {
+        if constexpr (std::is_copy_constructible_v<T>) {
+          this->c.refill(*kept);
+        } else {
+          throw std::logic_error("goro::select: a select_case whose move-only value was sent is used again");
+        }
+      }
+      this->c.fill(s);
+    }
+    std::optional<T> kept;
   };
   template <class F>
   struct default_model : concept_t {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -394,6 +395,31 @@ TEST(Select, RuntimeSizedListOf65536CasesAndNoMore) {
     } catch (const goro::panic_error& e) {
       EXPECT_STREQ(e.what(), "reflect.Select: too many cases (max 65536)");
     }
+  });
+}
+
+// A list of cases may be run again, as a []reflect.SelectCase is: a send
+// case sends the same value each time. The second select sent the empty
+// moved-from string before. A move-only value is sent once; using its
+// case again throws.
+TEST(Select, ARuntimeSizedListSendsTheSameValueEachTime) {
+  goro::run([] {
+    const std::string text = "hello, a value longer than the small-string buffer";
+    auto c = goro::make_chan<std::string>(2);
+    std::vector<goro::select_case> cases;
+    cases.push_back(goro::on_send(c, std::string(text)));
+    EXPECT_EQ(goro::select(cases), 0);
+    EXPECT_EQ(goro::select(cases), 0);
+    EXPECT_EQ(c.recv(), text);
+    EXPECT_EQ(c.recv(), text);
+
+    auto m = goro::make_chan<std::unique_ptr<int>>(2);
+    std::vector<goro::select_case> once;
+    once.push_back(goro::on_send(m, std::make_unique<int>(7)));
+    EXPECT_EQ(goro::select(once), 0);
+    EXPECT_THROW(goro::select(once), std::logic_error);
+    EXPECT_EQ(m.len(), 1);
+    EXPECT_EQ(*m.recv(), 7);
   });
 }
 
