@@ -299,15 +299,17 @@ class chan_iterator {
       : ch_(o.ch_), state_(o.state_) {
     if (state_ == state::full) ::new (slot_.addr()) T(o.slot_.get());
   }
-  chan_iterator(chan_iterator&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
-      : ch_(std::move(o.ch_)), state_(o.state_) {
+  // The channel moves after the value: a value move that throws leaves
+  // the source iterator as it was.
+  chan_iterator(chan_iterator&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : state_(o.state_) {
     if (state_ == state::full) ::new (slot_.addr()) T(std::move(o.slot_.get()));
+    ch_.swap(o.ch_);
   }
   chan_iterator& operator=(chan_iterator o) noexcept(std::is_nothrow_move_constructible_v<T>) {
     drop();
-    ch_ = std::move(o.ch_);
     if (o.state_ == state::full) ::new (slot_.addr()) T(std::move(o.slot_.get()));
     state_ = o.state_;
+    ch_.swap(o.ch_);
     return *this;
   }
   ~chan_iterator() { drop(); }

@@ -409,6 +409,16 @@ template <class C>
 inline constexpr bool nothrow_value_move = true;
 template <class T>
 inline constexpr bool nothrow_value_move<recv_op<T>> = std::is_nothrow_move_constructible_v<T>;
+// Whether a T can be copied. std::is_copy_constructible says yes for a
+// standard container of move-only elements (its copy constructor is not
+// constrained), whose copy then does not compile: look at value_type too.
+template <class T, class = void>
+struct copyable_value : std::is_copy_constructible<T> {};
+template <class T>
+struct copyable_value<T, std::void_t<typename T::value_type>>
+    : std::conjunction<std::is_copy_constructible<T>,
+                       std::disjunction<std::is_same<std::remove_cv_t<typename T::value_type>, T>,
+                                        copyable_value<std::remove_cv_t<typename T::value_type>>>> {};
 }  // namespace detail
 
 // What a result-form select returns: which case was chosen and, for a
@@ -579,8 +589,9 @@ void select(Cases... cases) = delete;
 // run time (Go's reflect.Select). Made from on_recv, on_send or
 // on_default; it keeps its channel alive and owns the value to send. A
 // list may be run again; a send case then sends the same value again (it
-// keeps a copy; a move-only value can be sent once, and a later select
-// using that case throws std::logic_error).
+// keeps a copy, which holds what the value owns for as long as the case
+// lives; a value that cannot be copied can be sent once, and a later
+// select using that case throws std::logic_error).
 //
 //   std::vector<goro::select_case> cases;
 //   for (auto& ch : inputs) cases.push_back(goro::on_recv(ch, [&](int v) { sum += v; }));
@@ -634,11 +645,11 @@ class select_case {
   struct send_model : model<send_case<T, F>> {
     explicit send_model(send_case<T, F>& cc) : model<send_case<T, F>>(cc) {
       this->c.own();
-      if constexpr (std::is_copy_constructible_v<T>) kept.emplace(this->c.owned_value());
+      if constexpr (detail::copyable_value<T>::value) kept.emplace(this->c.owned_value());
     }
     void fill(detail::scase& s) override {
       if (this->c.sent()) {
-        if constexpr (std::is_copy_constructible_v<T>) {
+        if constexpr (detail::copyable_value<T>::value) {
           this->c.refill(*kept);
         } else {
           throw std::logic_error("goro::select: a select_case whose move-only value was sent is used again");

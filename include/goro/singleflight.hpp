@@ -81,8 +81,9 @@ class singleflight {
     }
     auto c = std::make_shared<call>();
     c->wg.add(1);
+    std::shared_ptr<call> replaced;  // dropped after the unlock: its V's destructor is user code
     if (it != st_->calls.end()) {
-      it->second = c;  // a finished call its run could not erase: replaced
+      replaced = std::exchange(it->second, c);  // a finished call its run could not erase
     } else {
       st_->calls.emplace(key, c);
     }
@@ -101,6 +102,7 @@ class singleflight {
   template <class F>
   recv_chan<chan_result> do_chan(const K& key, F&& fn) {
     auto ch = make_chan<chan_result>(1);
+    std::shared_ptr<call> replaced;  // a finished call its run could not erase; dropped after the unlock
     mutex_lock lk(st_->mu);
     auto found = st_->calls.find(key);
     if (found != st_->calls.end() && !found->second->finished) {
@@ -118,7 +120,6 @@ class singleflight {
     auto task = [st = st_, key, c, fn = std::decay_t<F>(std::forward<F>(fn))]() mutable {
       run(*st, key, c, std::move(fn));
     };
-    std::shared_ptr<call> replaced;  // a finished call its run could not erase
     auto it = found;
     if (it != st_->calls.end()) {
       replaced = std::exchange(it->second, c);
@@ -143,8 +144,12 @@ class singleflight {
   // again instead of waiting for it. Its current waiters still get its
   // result.
   void forget(const K& key) {
+    std::shared_ptr<call> dropped;  // dropped after the unlock: a finished call's V is destroyed there
     mutex_lock lk(st_->mu);
-    st_->calls.erase(key);
+    if (auto it = st_->calls.find(key); it != st_->calls.end()) {
+      dropped = std::move(it->second);
+      st_->calls.erase(it);
+    }
   }
 
  private:

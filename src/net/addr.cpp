@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -152,6 +153,9 @@ namespace {
 enum class port_syntax { number, name, invalid };
 
 port_syntax parse_port(const std::string& s, uint16_t* out) {
+  // glibc's getaddrinfo reads a service with leading blanks as a number
+  // (strtoul) and truncates it: " 70000" is port 4464. Go: unknown port.
+  if (!s.empty() && std::isspace(static_cast<unsigned char>(s[0]))) return port_syntax::invalid;
   size_t i = 0;
   bool negative = false;
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) {

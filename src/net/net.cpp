@@ -235,6 +235,10 @@ std::shared_ptr<netfd> listen_any(std::string_view network, std::string_view add
   const bool wildcard = k.family == AF_UNSPEC && !split_host_port(addr, &host, &port) && unspecified_host(host);
   std::vector<address> addrs;
   if ((*err = resolve(k, wildcard ? ":" + port : std::string(addr), true, &addrs))) return nullptr;
+  // A service name's lookup may give the IPv4 wildcard first.
+  if (wildcard)
+    std::stable_partition(addrs.begin(), addrs.end(),
+                          [](const address& x) { return x.native()->sa_family == AF_INET6; });
   std::shared_ptr<netfd> fd = bind_one(k, addrs.front(), wildcard, err);
   // IPv4 alone only where the machine cannot do IPv6: a port in use (by
   // an IPv6-only socket, say) is the answer, not a reason to listen on

@@ -660,6 +660,7 @@ poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool 
   if (w == nullptr) {
     *err = 0;
     w = &no_fd_waker;
+    test_hooks::thread_waits_without_eventfd.fetch_add(1, std::memory_order_relaxed);
   }
   const bool read = mode == poll_mode::read;
   {

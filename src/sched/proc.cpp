@@ -1401,6 +1401,7 @@ std::atomic<bool> timer_grow_fails{false};
 std::atomic<bool> stack_lists_grow_fails{false};
 std::atomic<void (*)()> thread_wait_before_ppoll{nullptr};
 std::atomic<void (*)()> net_set_deadline_before_poller{nullptr};
+std::atomic<int> thread_waits_without_eventfd{0};
 
 int64_t timed_sleep_until() { return sched.timed_sleep_until.load(std::memory_order_seq_cst); }
 

@@ -119,6 +119,10 @@ extern std::atomic<bool> timer_grow_fails;
 // its check for closing and before it polls.
 extern std::atomic<void (*)()> thread_wait_before_ppoll;
 
+// Counts the plain-thread waits (netpoll_wait_thread) that had no eventfd
+// of their own (none could be made: out of descriptors).
+extern std::atomic<int> thread_waits_without_eventfd;
+
 // goro::net's set_deadline (net/net.cpp), no lock held: before it hands
 // one direction's deadline to the poller.
 extern std::atomic<void (*)()> net_set_deadline_before_poller;

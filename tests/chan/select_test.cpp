@@ -420,6 +420,18 @@ TEST(Select, ARuntimeSizedListSendsTheSameValueEachTime) {
     EXPECT_THROW(goro::select(once), std::logic_error);
     EXPECT_EQ(m.len(), 1);
     EXPECT_EQ(*m.recv(), 7);
+
+    // A container of move-only values claims a copy constructor it cannot
+    // instantiate: it is sent once, as a move-only value (and compiles).
+    using boxes = std::vector<std::unique_ptr<int>>;
+    auto b = goro::make_chan<boxes>(2);
+    boxes v;
+    v.push_back(std::make_unique<int>(8));
+    std::vector<goro::select_case> once_more;
+    once_more.push_back(goro::on_send(b, std::move(v)));
+    EXPECT_EQ(goro::select(once_more), 0);
+    EXPECT_THROW(goro::select(once_more), std::logic_error);
+    EXPECT_EQ(*b.recv().at(0), 8);
   });
 }
 

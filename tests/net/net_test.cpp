@@ -190,6 +190,7 @@ TEST(NetAddr, PortsOutOfRangeAreInvalidAndAnEmptyPortIsZero) {
     EXPECT_EQ(net::resolve_addr("tcp", "localhost:65537").second, std::errc::invalid_argument);
     EXPECT_EQ(net::resolve_addr("udp", "[::1]:99999999999999999999").second, std::errc::invalid_argument);
     EXPECT_EQ(net::resolve_addr("tcp", "127.0.0.1:-1").second, std::errc::invalid_argument);
+    EXPECT_EQ(net::resolve_addr("tcp", "127.0.0.1: 70000").second, std::errc::invalid_argument);  // not 4464
     auto plus = net::resolve_addr("tcp", "127.0.0.1:+80");
     ASSERT_FALSE(plus.second) << plus.second.message();
     EXPECT_EQ(plus.first.port(), 80);
@@ -217,7 +218,9 @@ TEST(NetListen, AnUnspecifiedAddressTakesBothFamilies) {
       const std::string port = std::to_string(l.first.addr().port());
       for (const char* host : {"127.0.0.1:", "[::1]:"}) {
         auto d = net::dial("tcp", host + port);
-        if (d.second == std::errc::address_not_available || d.second == std::errc::network_unreachable) continue;
+        if (d.second == std::errc::address_not_available || d.second == std::errc::network_unreachable ||
+            d.second == std::errc::address_family_not_supported)
+          continue;  // no IPv6 here
         ASSERT_FALSE(d.second) << any << ", dialing " << host << port << ": " << d.second.message();
         auto acc = l.first.accept();
         ASSERT_FALSE(acc.second);
@@ -1009,6 +1012,8 @@ TEST(NetThreads, AThreadWaitsWhenOutOfDescriptors) {
     EXPECT_EQ(r.first.first, 1u) << r.first.second.message();
     EXPECT_EQ(r.got, 'x');
     EXPECT_EQ(r.second.second, goro::errc::closed) << r.second.second.message();
+    if (goro::detail::test_hooks::thread_waits_without_eventfd.load() == 0)
+      GTEST_SKIP() << "the reader took a pooled waker (an earlier test's thread left it): nothing checked";
   });
 }
 

@@ -114,23 +114,27 @@ class read_domain {
   // destroy may run user code (a value's destructor): the caller frees
   // outside its own locks.
   [[nodiscard]] retired_node* reclaim() noexcept {
+    retired_node* out = nullptr;  // the batches done so far, chained
     for (;;) {
       if (stage_ == 0) {
         // acq_rel: sees every retire's node and what preceded it (R1).
         batch_ = retired_.exchange(nullptr, std::memory_order_acq_rel);
-        if (batch_ == nullptr) return nullptr;
+        if (batch_ == nullptr) return out;
         flip();
         stage_ = 1;
       }
       if (stage_ == 1) {
         // relaxed: only the reclaimer writes phase_ (flip).
-        if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return nullptr;
+        if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return out;
         flip();
         stage_ = 2;
       }
-      if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return nullptr;
+      if (!drained(phase_.load(std::memory_order_relaxed) ^ 1)) return out;
+      retired_node* tail = batch_;
+      while (tail->next_retired != nullptr) tail = tail->next_retired;
+      tail->next_retired = out;
+      out = std::exchange(batch_, nullptr);
       stage_ = 0;
-      return std::exchange(batch_, nullptr);
     }
   }
 
