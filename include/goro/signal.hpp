@@ -68,8 +68,12 @@ void signal_notify(const send_chan<int>& c, std::initializer_list<int> signals =
 
 // Stops relaying signals to c (Go's signal.Stop). When it returns, no
 // further signal is sent on c (a value sent before may still be buffered
-// in it). Signals nobody else is registered for get back the action they
-// had before. A channel that is not registered is left alone.
+// in it), and every signal the handler took for c before the call has
+// been sent on it: a signal reaches c or, once the earlier action is back,
+// takes that action, never neither. (It waits for the relay thread to
+// read what came before.) Signals nobody else is registered for get back
+// the action they had before. A channel that is not registered is left
+// alone.
 void signal_stop(const send_chan<int>& c);
 
 // Undoes the registrations for these signals (every signal that can be
@@ -85,8 +89,9 @@ void signal_reset(std::initializer_list<int> signals = {});
 // registrations are undone as by signal_reset, then their action is set
 // to SIG_IGN. A later signal_notify takes them again; when that
 // registration goes, they are ignored again. With no signals listed,
-// every signal that can be taken, SIGPROF and SIGTRAP included (as Go's
-// Ignore()). Throws std::system_error(EINVAL).
+// every signal that can be taken. SIGPROF and SIGTRAP (a profiler's and
+// a debugger's) lose their registrations but keep their action, listed or
+// not, as in Go. Throws std::system_error(EINVAL).
 void signal_ignore(std::initializer_list<int> signals = {});
 
 // Whether sig is ignored now (its action is SIG_IGN), by signal_ignore

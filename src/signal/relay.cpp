@@ -63,6 +63,7 @@
 // dispatcher cancels contexts after releasing it.
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -111,6 +112,11 @@ struct registry {
   // the lock released: it may still wake goroutines, whatever `active`
   // says meanwhile (a signal_reset may have dropped every registration).
   bool dispatching = false;  // guarded by lock
+  // Channels signal_stop took out of regs, with the signals they had,
+  // still sent to until the relay has read every byte written before
+  // their stop (Go's handlers.stopping): a signal the handler took before
+  // the stop reaches the channel (Go's TestAtomicStop).
+  std::vector<std::pair<signal_reg*, uint64_t>> stopping;  // guarded by lock
 };
 
 registry& reg() {
@@ -152,6 +158,18 @@ void take_the_earlier_action(int sig) {
   raise(sig);
 }
 
+// Handlers running now (Go's sig.delivering): signal_stop waits for 0
+// after putting the earlier action back, so that no handler that began
+// under goro's action writes its byte after the stop's marker.
+std::atomic<int> g_handlers_running{0};
+
+// The stop markers (byte 0, never a signal number): the number written and
+// the number the relay has read. Written under g_marker_lock, so markers
+// go into the pipe in the order of their numbers.
+std::atomic<uint32_t> g_markers_written{0};
+std::atomic<uint32_t> g_markers_read{0};
+runtime_lock g_marker_lock{lock_rank::leaf};
+
 void on_signal(int sig) {
   if (sig < 0 || sig > kMaxSig) return;
   int saved = errno;
@@ -160,8 +178,34 @@ void on_signal(int sig) {
     errno = saved;
     return;
   }
+  g_handlers_running.fetch_add(1, std::memory_order_seq_cst);
   [[maybe_unused]] ssize_t w = write(g_pipe[1], &kSignalBytes[static_cast<size_t>(sig)], 1);
+  g_handlers_running.fetch_sub(1, std::memory_order_seq_cst);
   errno = saved;
+}
+static_assert(std::atomic<int>::is_always_lock_free, "the handler's counter must be async-signal-safe");
+
+// signal_stop's wait (Go's signalWaitUntilIdle): returns once the relay
+// has dispatched every byte written to the pipe before this call, the
+// channels on `stopping` included. Called with no lock held.
+void wait_until_relay_idle() {
+  // A handler that began before the caller put the earlier action back
+  // may not have written yet: its byte must come before the marker.
+  while (g_handlers_running.load(std::memory_order_seq_cst) != 0) sched_yield();
+  uint32_t ticket;
+  {
+    lock_guard lk(g_marker_lock);
+    ticket = g_markers_written.load(std::memory_order_relaxed) + 1;
+    for (;;) {
+      ssize_t w = write(g_pipe[1], &kSignalBytes[0], 1);
+      if (w == 1) break;
+      if (w < 0 && errno != EINTR && errno != EAGAIN) fatal("runtime: signal_stop: write: %s", strerror(errno));
+      if (w < 0 && errno == EAGAIN) sched_yield();  // full: the relay is draining it
+    }
+    g_markers_written.store(ticket, std::memory_order_relaxed);
+  }
+  for (uint32_t seen; static_cast<int32_t>((seen = g_markers_read.load(std::memory_order_acquire)) - ticket) < 0;)
+    futex_wait(&g_markers_read, seen);
 }
 
 // Whether sig may be registered: not SIGKILL or SIGSTOP (they cannot be
@@ -275,22 +319,30 @@ void free_channel_regs(const std::vector<signal_reg*>& gone) noexcept {
   }
 }
 
+// Sends sig on c without blocking (a full channel misses it, as in Go).
+void send_signal(hchan* c, int sig) {
+  int v = sig;
+  try {
+    chan_try_send(c, &v);
+  } catch (const panic_error& e) {
+    fatal_exit(2, "goro: a channel registered with goro::signal_notify was closed before signal_stop (%s)",
+               e.what());
+  }
+}
+
 void dispatch(int sig) {
   std::vector<cancel_node*> hit;
   {
     registry& r = reg();
     lock_guard lk(r.lock);
+    for (auto& [s, mask] : r.stopping) {
+      if ((mask & bit(sig)) != 0) send_signal(s->c, sig);
+    }
     hit.reserve(r.regs.size());  // before any retain: push_back cannot throw below
     for (signal_reg* s : r.regs) {
       if ((s->mask & bit(sig)) == 0) continue;
       if (s->c != nullptr) {
-        int v = sig;
-        try {
-          chan_try_send(s->c, &v);  // would_block: this channel misses it
-        } catch (const panic_error& e) {
-          fatal_exit(2, "goro: a channel registered with goro::signal_notify was closed before signal_stop (%s)",
-                     e.what());
-        }
+        send_signal(s->c, sig);
       } else if (ctx_try_retain(s->n)) {
         hit.push_back(s->n);
       }
@@ -324,7 +376,11 @@ void* signal_main(void* started) {
   for (;;) {
     unsigned char b;
     ssize_t got = read(g_pipe[0], &b, 1);
-    if (got == 1) {
+    if (got == 1 && b == 0) {
+      // A stop's marker: every byte before it is dispatched.
+      g_markers_read.fetch_add(1, std::memory_order_release);
+      futex_wake(&g_markers_read, INT32_MAX);
+    } else if (got == 1) {
       try {
         dispatch(b);
       } catch (const std::bad_alloc&) {
@@ -381,8 +437,10 @@ void undo_registrations(uint64_t mask, bool ignore) {
       struct sigaction sa{};
       sa.sa_handler = SIG_IGN;
       sigemptyset(&sa.sa_mask);
+      // Not SIGPROF (a profiler's) or SIGTRAP (a debugger's): Go's
+      // sigignore leaves both as they are, asked by name or not.
       for (int sig = 1; sig <= kMaxSig; sig++) {
-        if ((mask & bit(sig)) != 0) sigaction(sig, &sa, nullptr);
+        if ((mask & bit(sig)) != 0 && sig != SIGPROF && sig != SIGTRAP) sigaction(sig, &sa, nullptr);
       }
     }
   }
@@ -466,9 +524,26 @@ void signal_stop(const send_chan<int>& c) {
         break;
       }
     }
-    if (!gone.empty()) {
-      remove_reg(r, gone[0]);
-      drop_bits(r, gone[0], gone[0]->mask);
+    if (gone.empty()) return;
+    signal_reg* s = gone[0];
+    r.stopping.reserve(r.stopping.size() + 1);  // may throw: nothing changed yet
+    const uint64_t mask = s->mask;
+    remove_reg(r, s);
+    drop_bits(r, s, mask);
+    // Until the relay has read what the handler took before this stop,
+    // the channel still gets those signals (Go's Stop, TestAtomicStop). A
+    // forked child has no relay: there is nothing in flight to wait for.
+    if (!in_forked_child()) r.stopping.emplace_back(s, mask);
+  }
+  if (!in_forked_child()) {
+    wait_until_relay_idle();
+    lock_guard lk(r.lock);
+    for (size_t i = 0; i < r.stopping.size(); i++) {
+      if (r.stopping[i].first == gone[0]) {
+        r.stopping[i] = r.stopping.back();
+        r.stopping.pop_back();
+        break;
+      }
     }
   }
   free_channel_regs(gone);
