@@ -237,7 +237,17 @@ void on_fault(int sig, siginfo_t* si, void* uctx) {
 
 std::atomic<bool> g_sigquit{false};  // raised by the handler, read by the monitor
 
-void on_sigquit(int) { g_sigquit.store(true, std::memory_order_relaxed); }
+void on_sigquit(int sig) {
+  // A forked child has no monitor to see the flag: the default action
+  // (end with a core), as Go's child, which resets handled signals. The
+  // signal is blocked while this runs, so it lands as the handler returns.
+  if (in_forked_child()) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  g_sigquit.store(true, std::memory_order_relaxed);
+}
 
 }  // namespace
 

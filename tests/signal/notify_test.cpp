@@ -15,6 +15,7 @@
 // the process runs in a child (child_test.cpp).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -347,6 +348,31 @@ TEST(SignalNotify, ForkedChildTakesTheEarlierActionNotTheParentsRelay) {
     ASSERT_EQ(raise(SIGUSR2), 0);
     EXPECT_EQ(c.recv(), SIGUSR2);
     goro::signal_stop(c);
+  });
+}
+
+// SIGQUIT in a child forked after the runtime started takes its default
+// action. The runtime's handler (a flag for the monitor, which dumps the
+// goroutines) was left in the child, with no monitor: the signal did
+// nothing, and the child went on to exit 0.
+TEST(SignalNotify, ForkedChildTakesSigquitsDefaultAction) {
+  goro::run([] {
+    struct sigaction now {};
+    ASSERT_EQ(sigaction(SIGQUIT, nullptr, &now), 0);
+    if (now.sa_handler == SIG_DFL || now.sa_handler == SIG_IGN)
+      GTEST_SKIP() << "the runtime's SIGQUIT handler is not installed (SIGQUIT had an action of its own)";
+    pid_t pid = fork();
+    if (pid == 0) {
+      struct rlimit no_core {};
+      setrlimit(RLIMIT_CORE, &no_core);
+      raise(SIGQUIT);
+      _exit(0);
+    }
+    ASSERT_GT(pid, 0);
+    int st = 0;
+    goro::blocking([&] { ASSERT_EQ(waitpid(pid, &st, 0), pid); });
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGQUIT)
+        << (WIFEXITED(st) ? "the child exited with status " + std::to_string(WEXITSTATUS(st)) : std::string("?"));
   });
 }
 
