@@ -278,6 +278,10 @@ void crash_handlers_install() {
     q.sa_flags = SA_RESTART;
     sigemptyset(&q.sa_mask);
     sigaction(SIGQUIT, &q, nullptr);
+  } else {
+    // A signal_notify for SIGQUIT before the runtime started: its relay
+    // puts the dump handler back when the registration goes, not SIG_DFL.
+    (void)signal_relay_replace_saved_default(SIGQUIT, on_sigquit);
   }
 }
 

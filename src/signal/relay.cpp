@@ -449,6 +449,18 @@ void undo_registrations(uint64_t mask, bool ignore) {
 
 }  // namespace
 
+bool signal_relay_replace_saved_default(int sig, void (*handler)(int)) {
+  if (sig < 1 || sig > kMaxSig) return false;
+  registry& r = reg();
+  lock_guard lk(r.lock);
+  struct sigaction& saved = r.saved[sig];
+  if (r.count[sig] == 0 || (saved.sa_flags & SA_SIGINFO) != 0 || saved.sa_handler != SIG_DFL) return false;
+  saved.sa_handler = handler;
+  saved.sa_flags = SA_RESTART;
+  sigemptyset(&saved.sa_mask);
+  return true;
+}
+
 void signal_unregister(cancel_node* n) noexcept {
   registry& r = reg();
   lock_guard lk(r.lock);

@@ -351,6 +351,26 @@ TEST(SignalNotify, ForkedChildTakesTheEarlierActionNotTheParentsRelay) {
   });
 }
 
+// A registration for SIGQUIT made before the runtime started: once it is
+// stopped, SIGQUIT gets the runtime's handler (the goroutine dump), as
+// when the runtime starts with nothing registered. The relay had saved
+// SIG_DFL, and the runtime, finding the relay's handler, installed none:
+// after the stop, SIGQUIT dumped core without the goroutine dump.
+TEST(SignalNotify, SigquitRegisteredBeforeTheRuntimeStartsGetsTheDumpHandlerAfterStop) {
+  struct sigaction at_start {};
+  ASSERT_EQ(sigaction(SIGQUIT, nullptr, &at_start), 0);
+  if (at_start.sa_handler != SIG_DFL || (at_start.sa_flags & SA_SIGINFO) != 0)
+    GTEST_SKIP() << "needs a fresh process (ctest runs each test in one): the runtime's handler is in already";
+  auto c = goro::make_chan<int>(1);
+  goro::signal_notify(c, {SIGQUIT});
+  goro::run([] {});  // starts the runtime
+  goro::signal_stop(c);
+  struct sigaction now {};
+  ASSERT_EQ(sigaction(SIGQUIT, nullptr, &now), 0);
+  EXPECT_TRUE((now.sa_flags & SA_SIGINFO) != 0 || (now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN))
+      << "SIGQUIT has its default action: no goroutine dump";
+}
+
 // SIGQUIT in a child forked after the runtime started takes its default
 // action. The runtime's handler (a flag for the monitor, which dumps the
 // goroutines) was left in the child, with no monitor: the signal did
