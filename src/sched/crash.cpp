@@ -270,6 +270,10 @@ void crash_handlers_install() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGSEGV, &sa, &g_prev_segv);
   sigaction(SIGBUS, &sa, &g_prev_bus);
+  crash_sigquit_install_if_default();
+}
+
+void crash_sigquit_install_if_default() {
   struct sigaction old;
   if (sigaction(SIGQUIT, nullptr, &old) == 0 && (old.sa_flags & SA_SIGINFO) == 0 && old.sa_handler == SIG_DFL) {
     struct sigaction q;
@@ -278,10 +282,6 @@ void crash_handlers_install() {
     q.sa_flags = SA_RESTART;
     sigemptyset(&q.sa_mask);
     sigaction(SIGQUIT, &q, nullptr);
-  } else {
-    // A signal_notify for SIGQUIT before the runtime started: its relay
-    // puts the dump handler back when the registration goes, not SIG_DFL.
-    (void)signal_relay_replace_saved_default(SIGQUIT, on_sigquit);
   }
 }
 

@@ -424,12 +424,10 @@ void crash_handlers_install();
 // The monitor's check for a SIGQUIT received: prints the dump and exits
 // with status 2 if one was (crash.cpp).
 void sigquit_poll();
-// signal/relay.cpp: if the relay holds sig (someone registered it before
-// the runtime started) with SIG_DFL saved as the action to put back,
-// saves `handler` instead, so that the runtime's handler (SIGQUIT's
-// goroutine dump) takes over when the last registration goes. True if
-// it did.
-bool signal_relay_replace_saved_default(int sig, void (*handler)(int));
+// Installs the runtime's SIGQUIT handler (the goroutine dump) if SIGQUIT
+// has its default action: at the runtime's start, and when the signal
+// relay puts back a default it saved before the runtime started.
+void crash_sigquit_install_if_default();
 void m_signal_stack_init(m* mp);
 void m_signal_stack_free(m* mp);  // on the M's own thread, before it exits
 

@@ -277,7 +277,11 @@ void drop_bits(registry& r, signal_reg* s, uint64_t bits) {
   if (bits == 0) return;
   s->mask &= ~bits;
   for (int sig = 1; sig <= kMaxSig; sig++) {
-    if ((bits & bit(sig)) != 0 && --r.count[sig] == 0) sigaction(sig, &r.saved[sig], nullptr);
+    if ((bits & bit(sig)) == 0 || --r.count[sig] != 0) continue;
+    sigaction(sig, &r.saved[sig], nullptr);
+    // A default saved before the runtime started, whose start then found
+    // this handler and installed none: SIGQUIT gets the goroutine dump now.
+    if (sig == SIGQUIT && sched.started.load(std::memory_order_acquire)) crash_sigquit_install_if_default();
   }
   if (s->mask == 0 && --r.active == 0) set_thread_may_act(r, false);
 }
@@ -448,18 +452,6 @@ void undo_registrations(uint64_t mask, bool ignore) {
 }
 
 }  // namespace
-
-bool signal_relay_replace_saved_default(int sig, void (*handler)(int)) {
-  if (sig < 1 || sig > kMaxSig) return false;
-  registry& r = reg();
-  lock_guard lk(r.lock);
-  struct sigaction& saved = r.saved[sig];
-  if (r.count[sig] == 0 || (saved.sa_flags & SA_SIGINFO) != 0 || saved.sa_handler != SIG_DFL) return false;
-  saved.sa_handler = handler;
-  saved.sa_flags = SA_RESTART;
-  sigemptyset(&saved.sa_mask);
-  return true;
-}
 
 void signal_unregister(cancel_node* n) noexcept {
   registry& r = reg();
