@@ -690,7 +690,7 @@ poll_err netpoll_wait_thread(poll_desc* pd, poll_mode mode, int64_t until, bool 
     if (until != 0 && (d == 0 || until < d)) d = until;
     struct timespec ts {};
     struct timespec* tsp = nullptr;
-    const int64_t now = nanotime();
+    const int64_t now = d != 0 ? nanotime() : 0;
     if (w->efd < 0 && (d == 0 || d > now + kNoWakerPollNs)) {
       ts.tv_nsec = kNoWakerPollNs;  // a poll's round; no timeout when it ends
       tsp = &ts;

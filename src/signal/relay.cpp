@@ -63,7 +63,6 @@
 // dispatcher cancels contexts after releasing it.
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -79,6 +78,7 @@
 #include <system_error>
 #include <vector>
 
+#include "base/backoff.hpp"
 #include "base/check.hpp"
 #include "base/futex.hpp"
 #include "context/context.hpp"
@@ -191,16 +191,16 @@ static_assert(std::atomic<int>::is_always_lock_free, "the handler's counter must
 void wait_until_relay_idle() {
   // A handler that began before the caller put the earlier action back
   // may not have written yet: its byte must come before the marker.
-  while (g_handlers_running.load(std::memory_order_seq_cst) != 0) sched_yield();
+  for (backoff b; g_handlers_running.load(std::memory_order_seq_cst) != 0;) b.snooze();
   uint32_t ticket;
   {
     lock_guard lk(g_marker_lock);
     ticket = g_markers_written.load(std::memory_order_relaxed) + 1;
-    for (;;) {
+    for (backoff b;;) {
       ssize_t w = write(g_pipe[1], &kSignalBytes[0], 1);
       if (w == 1) break;
       if (w < 0 && errno != EINTR && errno != EAGAIN) fatal("runtime: signal_stop: write: %s", strerror(errno));
-      if (w < 0 && errno == EAGAIN) sched_yield();  // full: the relay is draining it
+      if (w < 0 && errno == EAGAIN) b.snooze();  // full: the relay is draining it
     }
     g_markers_written.store(ticket, std::memory_order_relaxed);
   }
