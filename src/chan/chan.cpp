@@ -69,13 +69,14 @@ void complete(sudog* s, wake result, g* self, ready_list& rl) {
 
 bool ring_may_have_value(const hchan_ring* c) {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // I2: after our flag store
-  return (c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_) != c->head_.load(std::memory_order_relaxed);
+  return ring::unflagged(c, c->tail_.load(std::memory_order_relaxed)) !=
+         ring::unflagged(c, c->head_.load(std::memory_order_relaxed));
 }
 
 bool ring_may_have_room(const hchan_ring* c) {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // I2: after our flag store
-  return c->head_.load(std::memory_order_relaxed) + c->one_lap_ !=
-         (c->tail_.load(std::memory_order_relaxed) & ~c->mark_bit_);
+  return ring::unflagged(c, c->head_.load(std::memory_order_relaxed)) + c->one_lap_ !=
+         ring::unflagged(c, c->tail_.load(std::memory_order_relaxed));
 }
 
 // Serves waiters after a lock-free push or pop saw the opposite flag set.
@@ -98,7 +99,7 @@ void serve_locked(hchan* c, g* self, ready_list& rl) {
     if (!c->recvq_.empty() && ring_may_have_value(c->ring())) {
       if (sudog* r = c->recvq_.dequeue()) {
         ring::token t;
-        ring::status st = ring::start_pop(c->ring(), t);
+        ring::status st = ring::start_pop<ring::mode::under_lock>(c->ring(), t);
         if (st == ring::status::ok) {
           ring::finish_pop(c->ring(), t, r->elem);
           complete(r, wake::ok, self, rl);
@@ -113,7 +114,7 @@ void serve_locked(hchan* c, g* self, ready_list& rl) {
     if (!c->sendq_.empty() && ring_may_have_room(c->ring())) {
       if (sudog* s = c->sendq_.dequeue()) {
         ring::token t;
-        ring::status st = ring::start_push(c->ring(), t);
+        ring::status st = ring::start_push<ring::mode::under_lock>(c->ring(), t);
         if (st == ring::status::ok) {
           ring::finish_push(c->ring(), t, s->elem);
           complete(s, wake::ok, self, rl);
@@ -151,7 +152,7 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
     if (!c->sendq_.empty()) return op_result::would_block;
   }
   ring::token t;
-  if (ring::start_push(c->ring(), t) != ring::status::ok) return op_result::would_block;
+  if (ring::start_push<ring::mode::under_lock>(c->ring(), t) != ring::status::ok) return op_result::would_block;
   ring::finish_push(c->ring(), t, src);  // recvq is empty and we hold the lock: no one to serve
   return op_result::ok;
 }
@@ -159,11 +160,12 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
 // Dequeues parked senders until one's value moves (`move(s)` does it;
 // under the lock, locked mode or unbuffered). A sender whose move throws
 // gets `failed` (its send throws that exception) and the next is tried.
-// Every dequeued sender goes to rl. True if a value moved.
+// Every dequeued sender goes to rl. True if a value moved. The flag (and
+// in lock-free mode head_'s park bit, I6) changes only after the move:
+// until refill_head_exclusive is done no lock-free pop may start.
 template <class Move>
 bool take_from_a_sender(hchan* c, ready_list& rl, Move move) {
   while (sudog* s = c->sendq_.dequeue()) {
-    c->sync_flag(c->send_waiting_, c->sendq_);
     rl.push(s);
     try {
       move(s);
@@ -173,6 +175,7 @@ bool take_from_a_sender(hchan* c, ready_list& rl, Move move) {
       continue;
     }
     s->result = wake::ok;
+    c->sync_flag(c->send_waiting_, c->sendq_);
     return true;
   }
   c->sync_flag(c->send_waiting_, c->sendq_);  // dequeue may have dropped dead select entries (I1)
@@ -203,6 +206,20 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
     }
     return op_result::would_block;
   }
+  if (c->ring()->head_.load(std::memory_order_relaxed) & c->ring()->park_bit_) {  // relaxed: written under lock
+    // Senders are parked, so the ring is full and no lock-free pop runs
+    // (I6): Go's step, as in locked mode above. The first parked sender's
+    // value fills the slot this receive frees before anyone can see it
+    // free (lock-free moves cannot throw).
+    GORO_DCHECK(!c->sendq_.empty());
+    if (ring::take_head_exclusive(c->ring(), dst)) {
+      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c->ring(), s->elem); }))
+        ring::finish_take_exclusive(c->ring());
+      return op_result::ok;
+    }
+    // Empty: the senders queued are selects another case won (I6 holds
+    // for live ones only); serve_locked drops them.
+  }
   if (!c->sendq_.empty() || !c->recvq_.empty()) {
     // A parked sender may fit now; parked receivers go first (as senders
     // do in send_locked): if some are still waiting, the ring is empty and
@@ -217,10 +234,10 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
     }
   }
   ring::token t;
-  switch (ring::start_pop(c->ring(), t)) {
+  switch (ring::start_pop<ring::mode::under_lock>(c->ring(), t)) {
     case ring::status::ok:
       ring::finish_pop(c->ring(), t, dst);
-      if (!c->sendq_.empty()) serve_locked(c, nullptr, rl);  // Go: the sender fills the slot
+      if (!c->sendq_.empty()) serve_locked(c, nullptr, rl);  // (only selects that lost: see above)
       return op_result::ok;
     case ring::status::closed:
       race_acquire(&c->closed_);
@@ -411,6 +428,8 @@ op_result chan_try_recv(hchan* c, void* dst) {
       case ring::status::closed:
         race_acquire(&c->closed_);
         return op_result::closed;
+      case ring::status::parked:
+        break;  // senders parked: receive under the lock (I6)
       default:
         // Empty and not closed at that instant. A sender parked then (the
         // ring was full when it looked) is being served: its value goes to
@@ -513,7 +532,8 @@ hchan* chan_make(const elem_type* et, int64_t cap) {
   uint64_t mark = 1;
   while (mark < c->cap_ + 1) mark <<= 1;
   c->mark_bit_ = mark;
-  c->one_lap_ = mark << 1;
+  c->park_bit_ = mark << 1;
+  c->one_lap_ = mark << 2;
   c->lap_shift_ = static_cast<uint32_t>(__builtin_ctzll(c->one_lap_));
   uint64_t vbytes = c->cap_ * c->stride_;
   // Go's limit: the buffer may not exceed maxAlloc (2^48 bytes on 64-bit
@@ -606,8 +626,9 @@ void chan_free(hchan* c) noexcept {
   if (c->cap_) {
     // Destroy what is still buffered (no one else can touch the ring now).
     hchan_ring* r = c->ring();
-    uint64_t tail = r->tail_.load(std::memory_order_relaxed) & ~r->mark_bit_;
-    for (uint64_t pos = r->head_.load(std::memory_order_relaxed); pos != tail; pos = ring::next_pos(r, pos)) {
+    uint64_t tail = ring::unflagged(r, r->tail_.load(std::memory_order_relaxed));
+    for (uint64_t pos = ring::unflagged(r, r->head_.load(std::memory_order_relaxed)); pos != tail;
+         pos = ring::next_pos(r, pos)) {
       uint64_t idx = pos & (r->mark_bit_ - 1);
       void* e = ring::elem_at(r, idx);
       race_acquire(e);

@@ -31,6 +31,14 @@
 //      (0 -> 1); losers unlink it and look at the next one.
 //  I5. The closed bit is set only under the lock; for buffered channels it
 //      is also the mark bit of `tail_`, so no push can start after close.
+//  I6. Lock-free mode: head_'s park bit is set iff send_waiting_ is, and
+//      tail_'s iff recv_waiting_ is (both written by sync_flag, under the
+//      lock). While head_'s is set no lock-free pop starts, so the ring
+//      stays full (a sender parks only on a full ring, after serve found
+//      no room) until a receive under the lock refills the slot it frees
+//      from a parked sender in the same step, as Go does; while tail_'s is
+//      set no lock-free push starts, so a send meets the parked receiver
+//      (ring.hpp).
 //
 // Who touches what:
 //  - refs_: atomic, anyone holding a handle.
@@ -214,11 +222,17 @@ struct hchan {
     if (locked_mode_) return;
     uint32_t v = q.empty() ? 0 : 1;
     if (flag.load(std::memory_order_relaxed) == v) return;
-    if (cap_ != 0)
+    if (cap_ != 0) {
       flag.store(v, std::memory_order_seq_cst);  // lock-free mode
-    else
+      set_park_bit(&flag == &send_waiting_, v != 0);
+    } else {
       flag.store(v, std::memory_order_release);
+    }
   }
+  // Lock-free mode, under lock: the park bit (ring.hpp) in head_ for
+  // senders, in tail_ for receivers. A seq_cst RMW, so a lock-free push
+  // or pop that loaded the position before it fails its CAS.
+  inline void set_park_bit(bool senders, bool parked);
   void sync_flag_of(const waitq& q) { sync_flag(&q == &recvq_ ? recv_waiting_ : send_waiting_, q); }
 };
 
@@ -229,7 +243,8 @@ struct hchan_ring : hchan {
 
   // --- immutable after construction ---
   alignas(64) uint64_t mark_bit_ = 0;  // closed mark in tail_, above the index bits
-  uint64_t one_lap_ = 0;               // one lap, above the mark bit
+  uint64_t park_bit_ = 0;              // waiters parked on the other side (ring.hpp), 2 * mark_bit_
+  uint64_t one_lap_ = 0;               // one lap, above the park bit
   unsigned char* buf_ = nullptr;       // cap_ elements, stride_ apart, then the stamps
   unsigned char* stamps_ = nullptr;    // one stamp byte per slot (ring.hpp)
   uint64_t map_bytes_ = 0;             // bytes mapped for buf_ when it is a big_memory block
@@ -246,6 +261,15 @@ static_assert(sizeof(hchan) <= 128, "an unbuffered channel stays small");
 
 inline hchan_ring* hchan::ring() { return static_cast<hchan_ring*>(this); }
 inline const hchan_ring* hchan::ring() const { return static_cast<const hchan_ring*>(this); }
+
+inline void hchan::set_park_bit(bool senders, bool parked) {
+  hchan_ring* r = ring();
+  std::atomic<uint64_t>& pos = senders ? r->head_ : r->tail_;
+  if (parked)
+    pos.fetch_or(r->park_bit_);
+  else
+    pos.fetch_and(~r->park_bit_);
+}
 
 // Inline: each runs once or twice per blocking operation.
 inline void waitq::enqueue(sudog* s) {

@@ -184,7 +184,11 @@ uint64_t ring_positions(const scase* cs, const uint16_t* order, int n) {
   for (int i = 0; i < n; i++) {
     const scase& sc = cs[order[i]];
     if (!sc.c->lock_free()) continue;
-    sum += sc.is_send ? sc.c->ring()->head_.load() : sc.c->ring()->tail_.load();  // seq_cst
+    // seq_cst loads. Without the park bit (chan/ring.hpp): a waiter
+    // parking or leaving moves no value (the closed mark stays: a close
+    // makes a receive ready).
+    const hchan_ring* r = sc.c->ring();
+    sum += (sc.is_send ? r->head_.load() : r->tail_.load()) & ~r->park_bit_;
   }
   return sum;
 }

@@ -229,6 +229,133 @@ TEST(ChanSemantics, LenInTheMiddleOfARefillIsCap) {
 
 TEST(ChanSemantics, FullCap1WithParkedSenderNeverLooksLessThanFull) { never_looks_less_than_full(1); }
 TEST(ChanSemantics, FullCap2WithParkedSenderNeverLooksLessThanFull) { never_looks_less_than_full(2); }
+// Lock-free rings (capacity 3 or more, a move that cannot throw): a
+// receive popped the value without the lock and the parked sender's value
+// filled the slot after, under it; len() read cap - 1 in between (a
+// review's probe: 100 of 100 trials at capacities 3 and 4). Invariant I6.
+TEST(ChanSemantics, FullLockFreeCap3WithParkedSenderNeverLooksLessThanFull) { never_looks_less_than_full(3); }
+TEST(ChanSemantics, FullLockFreeCap8WithParkedSenderNeverLooksLessThanFull) { never_looks_less_than_full(8); }
+
+// The same gap let a close() in: the parked sender's push then found the
+// closed mark and its send panicked, though the receive had made room for
+// it (Go moves its value in the receive's step, so the send succeeds).
+// A plain thread closes the channel as soon as it sees the buffer less
+// than full, or once the receive has returned.
+TEST(ChanSemantics, LockFreeParkedSendSurvivesCloseAfterReceive) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    const int cap = 4;
+    const int trials = goro_test::scaled(100, 10);
+    int panics = 0;
+    for (int t = 0; t < trials; t++) {
+      auto ch = goro::make_chan<slow_move>(cap);
+      ASSERT_TRUE(goro::detail::chan_access::core(ch)->lock_free());
+      for (int i = 1; i <= cap; i++) ch.send(slow_move(i));
+      std::atomic<bool> started{false}, panicked{false}, received{false}, watching{false};
+      goro::wait_group wg;
+      wg.go([&] {
+        started = true;
+        try {
+          ch.send(slow_move(cap + 1));  // parks: full
+        } catch (const goro::panic_error&) {
+          panicked = true;
+        }
+      });
+      yield_until(started);
+      yield_until_parked(ch, 1, /*senders=*/true);
+      std::thread closer([&] {
+        watching = true;
+        while (ch.len() == cap && !received.load()) {
+        }
+        ch.close();
+      });
+      while (!watching.load()) {
+      }
+      EXPECT_EQ(ch.recv().v, 1);
+      received = true;
+      closer.join();
+      wg.wait();
+      std::vector<int> drained;
+      for (auto x : ch) drained.push_back(x.v);
+      if (panicked.load()) {
+        panics++;
+      } else {
+        EXPECT_EQ(drained, (std::vector<int>{2, 3, 4, 5}));
+      }
+    }
+    EXPECT_EQ(panics, 0) << "trials where the parked send panicked, of " << trials;
+  });
+}
+
+// Mirror: a send that meets a parked receiver hands the value over; the
+// buffer never holds it. It was pushed without the lock and popped into
+// the receiver under it after, and len() read 1 in between (Go: 0).
+TEST(ChanSemantics, EmptyLockFreeRingWithParkedReceiverNeverLooksNonEmpty) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    const int trials = goro_test::scaled(100, 10);
+    int seen_value = 0;
+    for (int t = 0; t < trials; t++) {
+      auto ch = goro::make_chan<slow_move>(4);
+      ASSERT_TRUE(goro::detail::chan_access::core(ch)->lock_free());
+      std::atomic<bool> started{false}, done{false}, watching{false};
+      std::atomic<int> got{-1}, nonempty{0};
+      goro::wait_group wg;
+      wg.go([&] {
+        started = true;
+        got = ch.recv().v;  // parks: empty
+      });
+      yield_until(started);
+      yield_until_parked(ch, 1, /*senders=*/false);
+      std::thread watcher([&] {
+        watching = true;
+        while (!done.load()) {
+          if (ch.len() != 0) nonempty++;
+        }
+      });
+      while (!watching.load()) {
+      }
+      ch.send(slow_move(7));
+      wg.wait();
+      done = true;
+      watcher.join();
+      EXPECT_EQ(got.load(), 7);
+      if (nonempty.load() > 0) seen_value++;
+    }
+    EXPECT_EQ(seen_value, 0) << "trials where the buffer held the value handed to a parked receiver, of " << trials;
+  });
+}
+
+// I6 with a select's dead entry: a select parked sending on a full
+// lock-free ring, and another of its cases won. Its entry stays queued
+// until its goroutine runs again (one P: not before the checks), and so
+// does head_'s park bit; a receive then must take an ordinary pop under
+// the lock (nobody's value refills the slot) and clear the bit, so that
+// lock-free receives go on.
+TEST(ChanSemantics, ReceiveAfterASelectSenderLostLeavesTheRingAsAPop) {
+  goro::set_maxprocs(1);
+  goro::run([] {
+    auto full = goro::make_chan<int>(4);
+    auto won = goro::make_chan<int>();
+    for (int i = 1; i <= 4; i++) full.send(i);
+    goro::detail::hchan_ring* r = goro::detail::chan_access::core(full)->ring();
+    ASSERT_TRUE(r->lock_free());
+    auto done = goro::make_chan<int>(1);
+    goro::go([=] {
+      goro::select(goro::on_send(full, 5), goro::on_recv(won));
+      done.send(1);
+    });
+    yield_until_parked(full, 1, /*senders=*/true);
+    EXPECT_NE(r->head_.load() & r->park_bit_, 0u) << "a sender is parked";
+    won.send(1);  // the select's receive wins; its send entry is dead
+    EXPECT_EQ(full.recv(), 1);
+    EXPECT_EQ(r->head_.load() & r->park_bit_, 0u) << "the park bit outlived the queue";
+    EXPECT_EQ(full.len(), 3);
+    for (int want : {2, 3, 4}) EXPECT_EQ(full.recv(), want);
+    done.recv();
+    EXPECT_TRUE(full.try_recv().would_block());
+  });
+}
 
 // Item 5: after() and sleep_for with durations too long for int64
 // nanoseconds never come (Go clamps time.After(math.MaxInt64)); they used
@@ -476,7 +603,11 @@ goro::detail::hchan_ring* g_pop_from = nullptr;
 void pop_one_on_first_round() {
   if (g_pass2_rounds.fetch_add(1) != 0) return;
   goro::detail::ring::token t;
-  ASSERT_EQ(goro::detail::ring::start_pop(g_pop_from, t), goro::detail::ring::status::ok);
+  // under_lock: since I6 (chan/hchan.hpp) no lock-free pop starts while
+  // a sender is parked, so the seam plays a pop whose CAS came just before
+  // the sender's park bit (serve then finds the room) in slow motion.
+  ASSERT_EQ(goro::detail::ring::start_pop<goro::detail::ring::mode::under_lock>(g_pop_from, t),
+            goro::detail::ring::status::ok);
   alignas(16) unsigned char slot[64] = {};  // the ring may move whole words
   goro::detail::ring::finish_pop(g_pop_from, t, slot);
   int v = 0;
