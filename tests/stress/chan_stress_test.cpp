@@ -125,7 +125,7 @@ TEST(ChanStress, MixedSendersReceiversRandomClose) {
   std::printf("seed %u\n", seed);
   int rounds = 2 * stress_scale();
   for (int r = 0; r < rounds; r++)
-    for (int cap : {0, 1, 7})
+    for (int cap : {0, 1, 3, 7})  // 3: the smallest lock-free ring
       for (int procs : {1, 2, 4}) round(cap, procs, seed + r * 100 + cap * 10 + procs);
 }
 
@@ -164,6 +164,83 @@ TEST(ChanStress, SelectCloseRace) {
         }
       }
     });
+  }
+}
+
+// Selects that send and receive on the same lock-free ring (capacity 3),
+// from goroutines and threads, among plain senders and receivers that
+// park on a full or an empty ring (selects with a `stop` case), so that
+// head_'s and tail_'s park bits (chan/hchan.hpp, I6) turn on and off while
+// the selects' operations, with and without the lock, go on. (A select
+// never parks on both queues of one buffered channel: the ring cannot be
+// full and empty at once.) Every value sent is received exactly once;
+// the drain at the end takes what is left.
+TEST(ChanStress, SelectSendAndReceiveOnOneRing) {
+  int rounds = 3 * stress_scale();
+  for (int r = 0; r < rounds; r++) {
+    for (int procs : {1, 2, 4}) {
+      goro::set_maxprocs(procs);
+      auto c = goro::make_chan<int64_t>(3);
+      ledger led;
+      const int per = 2000;
+      auto both = [&](int64_t base) {
+        std::vector<int64_t> sent, got;
+        int64_t next = base;
+        for (int i = 0; i < per; i++) {
+          goro::select(goro::on_send(c, next, [&] { sent.push_back(next++); }),
+                       goro::on_recv(c, [&](int64_t v, bool) { got.push_back(v); }));
+        }
+        led.add_sent(sent);
+        led.add_received(got);
+      };
+      // The plain ones run until `stop` closes (after every select is
+      // done), so none is left waiting on a ring the others stopped using.
+      auto stop = goro::make_chan<int>();
+      auto only_send = [&](int64_t base) {
+        std::vector<int64_t> sent;
+        for (int64_t next = base;; next++) {
+          if (goro::select(goro::on_send(c, next), goro::on_recv(stop)) == 1) break;
+          sent.push_back(next);
+        }
+        led.add_sent(sent);
+      };
+      auto only_recv = [&] {
+        std::vector<int64_t> got;
+        for (;;) {
+          int64_t v = 0;
+          if (goro::select(goro::on_recv(c, [&](int64_t x, bool) { v = x; }), goro::on_recv(stop)) == 1) break;
+          got.push_back(v);
+        }
+        led.add_received(got);
+      };
+      std::vector<std::thread> threads;
+      threads.emplace_back([&] { only_send(int64_t(11) << 32); });
+      threads.emplace_back([&] { only_recv(); });
+      auto both_thread_done = goro::make_chan<int>(1);
+      threads.emplace_back([&] {
+        both(int64_t(10) << 32);
+        both_thread_done.send(1);
+      });
+      goro::run([&] {
+        goro::wait_group wg, plain;
+        for (int i = 0; i < 4; i++) wg.go([&, i] { both(int64_t(i) << 32); });
+        plain.go([&] { only_send(int64_t(5) << 32); });
+        plain.go([&] { only_recv(); });
+        wg.wait();
+        both_thread_done.recv();
+        stop.close();
+        plain.wait();
+      });
+      for (auto& t : threads) t.join();
+      c.close();
+      std::vector<int64_t> rest;
+      for (int64_t v : c) rest.push_back(v);
+      led.add_received(rest);
+      std::sort(led.sent.begin(), led.sent.end());
+      std::sort(led.received.begin(), led.received.end());
+      ASSERT_EQ(led.sent.size(), led.received.size()) << "procs=" << procs;
+      EXPECT_TRUE(led.sent == led.received) << "procs=" << procs;
+    }
   }
 }
 
