@@ -42,6 +42,7 @@
 #include "http/util.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <stdexcept>
 #include <cstdio>
@@ -368,11 +369,87 @@ int transfer_encoding_verdict(const detail::bhttp::request_header<>& m) {
   return chunked ? 0 : 501;
 }
 
+// A request target split as Go's url.ParseRequestURI does: origin form
+// ("/p?q"), asterisk form ("*"), or absolute form ("scheme://authority/p?q",
+// the scheme in any case, RFC 9112 3.2.2: the path is what follows the
+// authority, empty if nothing does). The path's escapes must be whole
+// ("%zz" is 400, as Go's); the query is kept raw, as Go's RawQuery.
+struct request_target {
+  std::string_view path, query;
+  bool has_query = false;
+};
+
+bool valid_escapes(std::string_view p) {
+  auto hex = [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)) != 0; };
+  for (size_t i = 0; i < p.size(); i++) {
+    if (p[i] != '%') continue;
+    if (i + 2 >= p.size() || !hex(p[i + 1]) || !hex(p[i + 2])) return false;
+    i += 2;
+  }
+  return true;
+}
+
+bool parse_request_target(std::string_view t, bool connect, request_target& out) {
+  if (t.empty()) return false;
+  if (connect && t.front() != '/') return true;  // authority form ("host:443"): Go's path is empty
+  if (size_t q = t.find('?'); q != std::string_view::npos) {
+    out.query = t.substr(q + 1);
+    out.has_query = true;
+    t = t.substr(0, q);
+  }
+  if (t.front() != '/' && t != "*") {
+    // Go's getScheme: a letter, then letters, digits, '+', '-', '.'.
+    size_t colon = 0;
+    while (colon < t.size() && t[colon] != ':') {
+      auto ch = static_cast<unsigned char>(t[colon]);
+      bool ok = std::isalpha(ch) != 0 || (colon > 0 && (std::isdigit(ch) != 0 || ch == '+' || ch == '-' || ch == '.'));
+      if (!ok) return false;
+      colon++;
+    }
+    if (colon == 0 || colon == t.size()) return false;  // no scheme: Go's "invalid URI for request"
+    t = t.substr(colon + 1);
+    if (t.substr(0, 2) == "//") {
+      size_t slash = t.find('/', 2);
+      t = slash == std::string_view::npos ? std::string_view() : t.substr(slash);
+    } else {
+      t = {};  // opaque ("mailto:x"): Go's URL.Path is empty
+    }
+  }
+  if (!valid_escapes(t)) return false;
+  out.path = t;
+  return true;
+}
+
+// Go's ParseHTTPVersion and http1ServerSupportsRequest on the request
+// line at the front of buf: "HTTP/M.N" with one digit each. A major other
+// than 1 is refused with 505 (Go); 1.N above 1.1 is served as 1.1 (RFC
+// 9112 2.3: Go does so too), so the version is rewritten to 1.1 for Beast,
+// which refuses anything but 1.0 and 1.1, and N is kept in minor. Any
+// other shape is left for the parser to refuse (400).
+enum class version_verdict { as_is, other_major };
+
+version_verdict check_version(std::string& buf, int& minor) {
+  size_t eol = buf.find('\n');
+  size_t end = eol > 0 && buf[eol - 1] == '\r' ? eol - 1 : eol;
+  if (end < 9) return version_verdict::as_is;
+  std::string_view v(buf.data() + end - 9, 9);  // " HTTP/M.N"
+  auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+  if (v.substr(0, 6) != " HTTP/" || !digit(v[6]) || v[7] != '.' || !digit(v[8])) return version_verdict::as_is;
+  if (v[6] != '1') return version_verdict::other_major;
+  if (v[8] > '1') {
+    minor = v[8] - '0';
+    buf[end - 1] = '1';
+  }
+  return version_verdict::as_is;
+}
+
 std::string_view error_status_line(int code) {
   switch (code) {
     case 431: return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
     case 413: return "HTTP/1.1 413 Request Entity Too Large\r\n";
+    case 417: return "HTTP/1.1 417 Expectation Failed\r\n";
     case 501: return "HTTP/1.1 501 Not Implemented\r\n";
+    case 505: return "HTTP/1.1 505 HTTP Version Not Supported\r\n";
     default: return "HTTP/1.1 400 Bad Request\r\n";
   }
 }
@@ -434,16 +511,26 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   std::error_code serve(net::listener ln);
   void serve_conn(const std::shared_ptr<conn_rec>& rec);
-  bool serve_one(conn_rec& rec, const context& cctx, std::string& in, bool first);
+  bool serve_one(conn_rec& rec, const context& cctx, const cancel_func& cancel_conn, std::string& in, bool first);
   void reject(const net::conn& c, int code);
 };
 
 std::error_code server::impl::serve(net::listener ln) {
+  bool refused;
   {
     mutex_lock lk(mu);
-    if (closing.load()) return error::server_closed;
-    listeners.push_back(ln);
-    serving++;
+    refused = closing.load();
+    if (!refused) {
+      listeners.push_back(ln);
+      serving++;
+    }
+  }
+  if (refused) {
+    // Go's Serve closes its listener on every return: a server shut down
+    // before serve ran would otherwise leave the port accepting
+    // connections nobody answers.
+    (void)ln.close();
+    return error::server_closed;
   }
   std::error_code result;
   auto backoff = std::chrono::milliseconds(0);
@@ -480,6 +567,7 @@ std::error_code server::impl::serve(net::listener ln) {
     if (auto it = std::find(listeners.begin(), listeners.end(), ln); it != listeners.end()) listeners.erase(it);
     check_drained_locked();
   }
+  (void)ln.close();  // as Go's Serve (deferred l.Close): after a fatal accept error too
   return closing.load() ? std::error_code(error::server_closed) : result;
 }
 
@@ -506,7 +594,7 @@ void server::impl::serve_conn(const std::shared_ptr<conn_rec>& rec) {
   auto cc = with_cancel(base);
   std::string in;
   for (bool first = true;; first = false) {
-    if (!serve_one(*rec, cc.first, in, first)) break;
+    if (!serve_one(*rec, cc.first, cc.second, in, first)) break;
   }
   cc.second();
   rec->c.close();
@@ -522,7 +610,8 @@ void server::impl::serve_conn(const std::shared_ptr<conn_rec>& rec) {
 
 // Reads, serves and answers one request; false when the connection is
 // to be closed.
-bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in, bool first) {
+bool server::impl::serve_one(conn_rec& rec, const context& cctx, const cancel_func& cancel_conn, std::string& in,
+                             bool first) {
   const net::conn& c = rec.c;
   using std::chrono::nanoseconds;
   const nanoseconds rt = opt.read_timeout;
@@ -559,7 +648,16 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
   bool header_seen = false;
   bool active = !first;
   if (active && !set_state(rec, conn_state::active)) return false;
+  bool start_line_seen = false;
+  int minor_version = -1;  // a 1.x above 1.1, served as 1.1 (Beast takes only 1.0 and 1.1)
   for (;;) {
+    if (!start_line_seen && in.find('\n') != std::string::npos) {
+      start_line_seen = true;
+      if (check_version(in, minor_version) == version_verdict::other_major) {
+        reject(c, 505);
+        return false;
+      }
+    }
     if (!in.empty()) {
       boost::system::error_code ec;
       size_t used = detail::feed(p, in, ec);
@@ -589,6 +687,13 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
         if ((m.version() < 11 && m.count(detail::bhttp::field::transfer_encoding) > 0) ||
             m.count(detail::bhttp::field::host) > 1 || (m.version() >= 11 && m.count(detail::bhttp::field::host) == 0)) {
           reject(c, 400);
+          return false;
+        }
+        // An expectation other than 100-continue is 417 (Go's
+        // sendExpectationFailed).
+        if (m.count(detail::bhttp::field::expect) > 0 &&
+            !detail::iequals(m[detail::bhttp::field::expect], "100-continue")) {
+          reject(c, 417);
           return false;
         }
         for (const auto& f : m) req_headers.add(f.name_string(), f.value());
@@ -623,18 +728,17 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
   request req;
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
-  req.version = static_cast<int>(msg.version());
+  req.version = minor_version >= 0 ? 10 + minor_version : static_cast<int>(msg.version());
   req.headers = std::move(req_headers);  // (trailer fields are dropped: see above)
   req.body = std::move(msg.body());
   req.remote_addr = c.remote_addr();
-  std::string_view t = req.target;
-  if (t.substr(0, 7) == "http://") {  // absolute form: keep the path
-    size_t slash = t.find('/', 7);
-    t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+  request_target tg;
+  if (!parse_request_target(req.target, req.method == "CONNECT", tg)) {
+    reject(c, 400);
+    return false;
   }
-  size_t q = t.find('?');
-  req.path = detail::percent_decode(t.substr(0, q), false);
-  if (q != std::string_view::npos) req.query = std::string(t.substr(q + 1));
+  req.path = detail::percent_decode(tg.path, false);
+  if (tg.has_query) req.query = std::string(tg.query);
 
   (void)c.set_read_deadline(net::no_deadline);  // the background read waits as long as the handler runs
 
@@ -653,7 +757,8 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
     auto r = bg->c.read(bg->buf.data(), bg->buf.size());
     bg->buf.resize(r.first);
     // A deadline error is ours (the handler returned); anything else
-    // with no bytes means the client is gone.
+    // with no bytes means the client is gone, or has half-closed: the
+    // request's context is cancelled, as Go's handleReadError does.
     if (r.first == 0 && r.second != goro::errc::deadline_exceeded) {
       bg->gone = true;
       bg->cancel();
@@ -689,7 +794,13 @@ bool server::impl::serve_one(conn_rec& rec, const context& cctx, std::string& in
   bg->done.recv();
   in += bg->buf;
   rc.second();
-  return !ferr && !rs.close_after && !bg->gone && !handler_failed;
+  // A client gone or half-closed (bg->gone) still gets the answers to the
+  // requests it sent before (pipelined, already in `in`), as in Go: the
+  // next serve_one parses them, and its read finds the end of the stream
+  // when none is left. Go cancels the connection's context there, so the
+  // handlers of those requests see theirs done: so does cancel_conn.
+  if (bg->gone) cancel_conn();
+  return !ferr && !rs.close_after && !handler_failed;
 }
 
 server::server(handler h, server_options options) : impl_(std::make_shared<impl>(std::move(h), std::move(options))) {}

@@ -465,4 +465,126 @@ TEST(HttpConformance, ClientReturnsAnAnswerThatCameBeforeTheBodyWasSent) {
   });
 }
 
+// From a third review of the HTTP layer (2026-12-07). Go's Serve closes
+// its listener on every return; serve() on a server already shut down
+// returned server_closed and left the port accepting connections nobody
+// answered (a client's dial succeeded and its request hung).
+TEST(HttpConformance, ServeClosesItsListenerWhenTheServerWasShutDownFirst) {
+  goro::run([] {
+    http::server srv([](http::response_writer& w, const http::request&) { (void)w.write("ok"); });
+    EXPECT_FALSE(srv.shutdown(bg()));
+    auto lr = net::listen("tcp4", "127.0.0.1:0");
+    ASSERT_FALSE(lr.second);
+    std::string addr = lr.first.addr().to_string();
+    EXPECT_EQ(srv.serve(lr.first), http::error::server_closed);
+    auto d = net::dial("tcp", addr);
+    EXPECT_EQ(d.second, std::errc::connection_refused) << d.second.message();
+    if (!d.second) d.first.close();
+  });
+}
+
+// A client that pipelines two requests and then half-closes (as
+// `printf ... | nc -N` does) gets both answers, as from Go: the end of
+// its stream cancels the request's context, and the requests already
+// received are still served. The first handler waits for that
+// cancellation, so the half-close is seen while it runs. Before: the
+// connection closed after the first answer.
+TEST(HttpConformance, AHalfClosedClientGetsTheAnswersToWhatItSent) {
+  goro::run([] {
+    std::atomic<int> first_saw_cancel{0};
+    test_server ts([&](http::response_writer& w, const http::request& r) {
+      if (r.path == "/first") {
+        if (goro::select(goro::on_recv(r.ctx().done()), goro::on_recv(goro::after(20s))) == 0) first_saw_cancel++;
+      }
+      (void)w.write(r.path);
+    });
+    net::conn c = dial_bounded(ts.addr);
+    ASSERT_FALSE(c.write("GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n").second);
+    ASSERT_FALSE(c.close_write());
+    std::string buf;
+    raw_response a = read_response(c, buf);
+    ASSERT_TRUE(a.ok);
+    EXPECT_EQ(a.body, "/first");
+    raw_response b = read_response(c, buf);
+    ASSERT_TRUE(b.ok) << "the second request was dropped";
+    EXPECT_EQ(b.body, "/second");
+    EXPECT_TRUE(closed_by_peer(c));
+    c.close();
+    EXPECT_EQ(first_saw_cancel.load(), 1);
+  });
+}
+
+// Request targets as Go's url.ParseRequestURI reads them: the absolute
+// form with any scheme in any case, its query kept when no path follows
+// the authority; a path with a broken escape, or a target that is no URI,
+// is 400. Before: only a lower-case "http://" was stripped ("HTTP://h/p"
+// reached the handler whole), "http://h?q=1" lost its query, and "%zz"
+// and "foo" were served.
+TEST(HttpConformance, RequestTargetsAreReadAsGoReadsThem) {
+  goro::run([] {
+    test_server ts([](http::response_writer& w, const http::request& r) {
+      (void)w.write("path=" + r.path + " q=" + r.query_value("q"));
+    });
+    struct kase {
+      const char* target;
+      int status;
+      const char* body;
+    };
+    for (const kase& k : {kase{"/p?q=1", 200, "path=/p q=1"}, kase{"http://h/p?q=1", 200, "path=/p q=1"},
+                          kase{"HTTP://h/p?q=1", 200, "path=/p q=1"}, kase{"https://h/p?q=1", 200, "path=/p q=1"},
+                          kase{"http://h?q=1", 200, "path= q=1"}, kase{"http://h", 200, "path= q="},
+                          kase{"/a%20b", 200, "path=/a b q="}, kase{"/a%zzb", 400, ""}, kase{"/a%2", 400, ""},
+                          kase{"foo", 400, ""}, kase{"1http://h/p", 400, ""}}) {
+      net::conn c = dial_bounded(ts.addr);
+      ASSERT_FALSE(c.write("GET " + std::string(k.target) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").second);
+      std::string buf;
+      raw_response r = read_response(c, buf);
+      ASSERT_TRUE(r.ok) << k.target;
+      EXPECT_EQ(r.status, k.status) << k.target;
+      if (k.status == 200) EXPECT_EQ(r.body, k.body) << k.target;
+      c.close();
+    }
+  });
+}
+
+// An Expect other than 100-continue is 417 and the connection closes,
+// without running the handler (Go's sendExpectationFailed). A major
+// version other than 1 is 505; HTTP/1.2 is served as HTTP/1.1 (RFC 9112
+// 2.3; Go too). Before: the handler ran for the Expect, and both versions
+// were 400 (the parser takes only 1.0 and 1.1).
+TEST(HttpConformance, UnknownExpectationIs417AndVersionsOtherThanOneAre505) {
+  goro::run([] {
+    std::atomic<int> served{0};
+    test_server ts([&](http::response_writer& w, const http::request& r) {
+      served++;
+      (void)w.write("v" + std::to_string(r.version));
+    });
+    struct kase {
+      const char* req;
+      int status;
+      const char* body;
+    };
+    for (const kase& k : {kase{"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: foo\r\n\r\nabc", 417, ""},
+                          kase{"GET /a HTTP/2.0\r\nHost: x\r\n\r\n", 505, ""},
+                          kase{"GET /a HTTP/0.9\r\nHost: x\r\n\r\n", 505, ""},
+                          kase{"GET /a HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n", 200, "v12"},
+                          kase{"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200, "v11"}}) {
+      int before = served.load();
+      net::conn c = dial_bounded(ts.addr);
+      ASSERT_FALSE(c.write(std::string_view(k.req)).second);
+      std::string buf;
+      raw_response r = read_response(c, buf);
+      ASSERT_TRUE(r.ok) << k.req;
+      EXPECT_EQ(r.status, k.status) << k.req;
+      if (k.status == 200) {
+        EXPECT_EQ(r.body, k.body) << k.req;
+      } else {
+        EXPECT_EQ(served.load(), before) << k.req;
+        EXPECT_TRUE(closed_by_peer(c)) << k.req;
+      }
+      c.close();
+    }
+  });
+}
+
 }  // namespace
