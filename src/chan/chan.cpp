@@ -162,7 +162,11 @@ op_result send_locked(hchan* c, void* src, ready_list& rl) {
 // gets `failed` (its send throws that exception) and the next is tried.
 // Every dequeued sender goes to rl. True if a value moved. The flag (and
 // in lock-free mode head_'s park bit, I6) changes only after the move:
-// until refill_head_exclusive is done no lock-free pop may start.
+// until refill_head_exclusive is done no lock-free pop may start. When no
+// value moved the caller syncs it, after it has finished what it does
+// instead (finish_take_exclusive: a review of the park bits found a
+// lock-free pop taking the slot between the bit's clearing and that
+// pop's end, receiving a value twice and losing the next one).
 template <class Move>
 bool take_from_a_sender(hchan* c, ready_list& rl, Move move) {
   while (sudog* s = c->sendq_.dequeue()) {
@@ -178,8 +182,7 @@ bool take_from_a_sender(hchan* c, ready_list& rl, Move move) {
     c->sync_flag(c->send_waiting_, c->sendq_);
     return true;
   }
-  c->sync_flag(c->send_waiting_, c->sendq_);  // dequeue may have dropped dead select entries (I1)
-  return false;
+  return false;  // the caller syncs the flag: dequeue may have dropped dead select entries (I1)
 }
 
 op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
@@ -191,15 +194,19 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
       // send is then done: a close() right after this receive cannot make
       // it panic, and nobody overtakes it. If its value's move throws, its
       // send throws that, and the next sender is tried.
-      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c->ring(), s->elem); }))
+      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c->ring(), s->elem); })) {
         ring::finish_take_exclusive(c->ring());
+        c->sync_flag(c->send_waiting_, c->sendq_);
+      }
       return op_result::ok;
     }
     // The sender's value moves straight into ours; if its move throws,
     // its send throws that, and this receive goes on as if that sender had
     // not been there.
-    if (c->cap_ == 0 && take_from_a_sender(c, rl, [c, dst](sudog* s) { elem_move(c, dst, s->elem, false); }))
-      return op_result::ok;
+    if (c->cap_ == 0) {
+      if (take_from_a_sender(c, rl, [c, dst](sudog* s) { elem_move(c, dst, s->elem, false); })) return op_result::ok;
+      c->sync_flag(c->send_waiting_, c->sendq_);
+    }
     if (c->closed_.load(std::memory_order_relaxed)) {  // relaxed: under lock
       race_acquire(&c->closed_);
       return op_result::closed;
@@ -213,8 +220,12 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl) {
     // free (lock-free moves cannot throw).
     GORO_DCHECK(!c->sendq_.empty());
     if (ring::take_head_exclusive(c->ring(), dst)) {
-      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c->ring(), s->elem); }))
+      if (!take_from_a_sender(c, rl, [c](sudog* s) { ring::refill_head_exclusive(c->ring(), s->elem); })) {
+        // No live sender (selects that lost): an ordinary pop, ended
+        // before the bit goes, which only then lets lock-free pops in.
         ring::finish_take_exclusive(c->ring());
+        c->sync_flag(c->send_waiting_, c->sendq_);
+      }
       return op_result::ok;
     }
     // Empty: the senders queued are selects another case won (I6 holds

@@ -53,6 +53,7 @@
 #include <cstdint>
 
 #include "base/backoff.hpp"
+#include "base/check.hpp"
 #include "base/prefetch.hpp"
 #include "base/race.hpp"
 #include "chan/hchan.hpp"
@@ -255,6 +256,9 @@ inline void refill_head_exclusive(hchan_ring* c, void* src) {
 // After take_head_exclusive: completes the pop.
 inline void finish_take_exclusive(hchan_ring* c) {
   uint64_t head = c->head_.load(std::memory_order_relaxed);
+  // Lock-free mode: head_'s park bit still keeps lock-free pops off this
+  // slot (the caller clears it after this returns).
+  GORO_DCHECK(c->locked_mode_ || (head & c->park_bit_) != 0);
   stamp_publish(c, head & (c->mark_bit_ - 1), static_cast<uint8_t>(lap2(c, head) + 2));
   c->head_.store(next_pos(c, head), std::memory_order_relaxed);  // relaxed: read under the lock
 }
