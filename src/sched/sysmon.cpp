@@ -82,11 +82,43 @@ bool idle_p_timers_starving(int64_t now) {
   int32_t n = sched.nallp.load(std::memory_order_acquire);
   for (int32_t i = 0; i < n; i++) {
     p* pp = p_for_index(i);
-    if (pp->status.load(std::memory_order_relaxed) != p_status::running &&
+    // A detached P is running, but its goroutine computes on without a
+    // scheduling round (that is why it was detached): its timers are as
+    // stranded as an idle P's (a review, 2026-12-07: a sleeper on it
+    // slept for seconds past its deadline while the other Ps computed).
+    if ((pp->status.load(std::memory_order_relaxed) != p_status::running ||
+         pp->detached.load(std::memory_order_relaxed)) &&
         pp->timer0_when.load(std::memory_order_relaxed) < now - 1'000'000)
       return true;
   }
   return false;
+}
+
+// What a detached P's goroutine readies or starts after the hand-off (a
+// wait_group::done, a mutex unlock, a go()) lands in that P's own queue,
+// which its goroutine, computing, never serves, and which a worker steals
+// from only when it has nothing to run: with every other P computing too,
+// nobody did (a review, 2026-12-07: a goroutine readied so waited 3 s,
+// until its waker stopped). Moves it to the global queue, where the check
+// below sees it starving and asks the other Ps to yield (or detaches
+// another, within the limit). Returns true if it moved any.
+bool rescue_detached_queues() {
+  bool moved = false;
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < n; i++) {
+    p* pp = p_for_index(i);
+    if (!pp->detached.load(std::memory_order_relaxed) || runq_empty(pp)) continue;
+    {
+      // Under sched.lock, as handoff_detached: goroutines between the
+      // ring and the global queue would be in no queue for the deadlock
+      // check; and the P is still detached (its goroutine has not come
+      // back to the scheduler, which clears the flag under this lock).
+      lock_guard lk(sched.lock);
+      if (pp->detached.load(std::memory_order_relaxed) && runq_drain_to_global_locked(pp) > 0) moved = true;
+    }
+  }
+  if (moved) wakep();  // a P may be free (a goroutine parked meanwhile)
+  return moved;
 }
 
 // $GORO_DEBUG=detachoff=1: never hand off a computing goroutine's P.
@@ -106,7 +138,7 @@ bool detach_off() {
 
 // Returns true if it handed a P off.
 bool retake(int64_t now) {
-  bool handed = false;
+  bool handed = rescue_detached_queues();
   const bool stranded_timers = idle_p_timers_starving(now);
   if (g_idle_p_timers_overdue.load(std::memory_order_relaxed) != stranded_timers)
     g_idle_p_timers_overdue.store(stranded_timers, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "goro/goro.hpp"
+#include "sched/sched.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -50,6 +51,123 @@ TEST(Monitor, SpinningGoroutineDoesNotStallOthers) {
     wg.wait();
   });
   goro::set_maxprocs(2);
+}
+
+// The P the calling goroutine runs on (white-box), and whether the
+// monitor has detached it (handed its place to an extra P because the
+// goroutine computes without safe points).
+goro::detail::p* my_p() { return goro::detail::owned_p(goro::detail::current_m()); }
+bool my_p_detached() { return my_p()->detached.load(); }
+
+// One round of the detached-P scenario at maxprocs 2: B spins on one P;
+// A spins on the other with C queued behind it, until the monitor
+// detaches A's P and C takes the extra P and spins too. Then A calls
+// `act` (which readies D somehow) and waits for `d_done`. Spinners stop
+// at `stop` (or after 60 s); A waits 20 s at most. Returns whether the
+// round set the scene: which P the monitor detaches depends on where the
+// goroutines landed (B's P, if main's yield left main queued behind B),
+// and only a round where A's P is the detached one tests anything.
+// `in_time` says whether d_done was seen while A still computed (after,
+// A's P runs its queue and timers anyway).
+struct round_result {
+  bool scene = false;
+  bool in_time = false;
+};
+
+template <class Prepare, class Act>
+round_result detached_round(Prepare prepare, Act act, const std::atomic<bool>& d_done) {
+  std::atomic<bool> stop{false}, b_started{false}, c_started{false}, scene{false}, in_time{false};
+  goro::wait_group all;
+  auto spin = [&](std::atomic<bool>& started) {
+    started = true;
+    auto t0 = steady::now();
+    while (!stop.load(std::memory_order_relaxed) && steady::now() - t0 < 60s) {
+    }
+  };
+  all.go([&] { spin(b_started); });  // B
+  while (!b_started.load()) goro::yield();
+  all.go([&] {  // A
+    prepare();
+    all.go([&] { spin(c_started); });  // C, queued behind A
+    auto t0 = steady::now();
+    while (!c_started.load() && steady::now() - t0 < 20s) {
+    }
+    scene = c_started.load() && my_p_detached();
+    act();
+    if (scene.load()) {
+      while (!d_done.load() && steady::now() - t0 < 20s) {
+      }
+      in_time = d_done.load();
+    }
+    stop = true;
+  });
+  all.wait();
+  return {scene.load(), in_time.load()};
+}
+
+// A goroutine readied by a goroutine whose P the monitor detached must
+// run while every other P computes too. A readies D with a
+// wait_group::done (not a safe point): D went to A's P's queue, which
+// nobody served, and waited until A stopped (a review, 2026-12-07: 3 s,
+// A's bound). The monitor now moves it to the global queue, asks B and C
+// to yield and, when they do not, detaches one of them (the second of
+// the maxprocs grants).
+TEST(Monitor, AGoroutineReadiedByADetachedGoroutineRunsWhileOthersCompute) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    // Five scenes: before the fix D got run in time now and then all the
+    // same (in about half the scenes), by a worker that happened to look.
+    int scenes = 0;
+    for (int round = 0; round < 30 && scenes < 5; round++) {
+      std::atomic<bool> d_ran{false};
+      goro::wait_group gate, d;
+      gate.add(1);
+      d.go([&] {
+        gate.wait();
+        d_ran = true;
+      });
+      if (round_result r = detached_round([] {}, [&] { gate.done(); }, d_ran); r.scene) {
+        scenes++;
+        EXPECT_TRUE(r.in_time) << "D waited for A (round " << round << ")";
+      }
+      d.wait();
+    }
+    if (scenes == 0) GTEST_SKIP() << "the monitor never detached A's P in 30 rounds";
+  });
+}
+
+// The same for a sleeper whose timer is on the detached P: D runs on A's
+// P (A starts it and yields: runnext) and sleeps 50 ms there. D's timer
+// was left to A's P, whose next scheduling round never came (3 s in the
+// review's probe); the monitor now counts it as stranded, as an idle P's.
+TEST(Monitor, ASleeperOnADetachedPWakesWhileOthersCompute) {
+  goro::set_maxprocs(2);
+  goro::run([] {
+    int scenes = 0;
+    for (int round = 0; round < 20 && scenes < 2; round++) {
+      std::atomic<bool> d_asleep{false}, d_woke{false};
+      std::atomic<goro::detail::p*> d_p{nullptr}, a_p{nullptr};
+      goro::wait_group d;
+      auto prepare = [&] {
+        a_p = my_p();
+        d.go([&] {
+          d_p = my_p();
+          d_asleep = true;
+          goro::sleep_for(50ms);
+          d_woke = true;
+        });
+        while (!d_asleep.load()) goro::yield();
+      };
+      // A is still on the P it prepared on (it does not yield after).
+      round_result r = detached_round(prepare, [] {}, d_woke);
+      if (r.scene && d_p.load() == a_p.load()) {
+        scenes++;
+        EXPECT_TRUE(r.in_time) << "D's timer waited for A (round " << round << ")";
+      }
+      d.wait();
+    }
+    if (scenes == 0) GTEST_SKIP() << "no round had D asleep on A's detached P";
+  });
 }
 
 // maxprocs 1: while main sits in a blocking call, a ticker goroutine must
