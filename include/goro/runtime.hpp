@@ -123,8 +123,9 @@ void yield();
 // likely goroutines piling up in blocking calls that never return, is
 // stopped with Go's report ("runtime: program exceeds N-thread limit",
 // "fatal error: thread exhaustion", the goroutine dump) and exit status 2
-// rather than left to exhaust the machine. Returns the previous limit;
-// n < 1 only queries it.
+// rather than left to exhaust the machine. A limit below the threads the
+// program has already ends it the same way at once, as Go's. Returns the
+// previous limit; n < 1 only queries it.
 int set_max_threads(int n);
 
 // A safe point for long computations: yields (as yield()) only if the

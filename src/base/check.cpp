@@ -5,6 +5,7 @@
 #include "base/check.hpp"
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -41,8 +42,12 @@ struct report_call {
   void* arg;
 };
 
+// The thread running the claimed report's symbolizing (claim_dying_report).
+std::atomic<pid_t> g_report_thread{0};
+
 void* report_thread_main(void* p) {
   auto* c = static_cast<report_call*>(p);
+  g_report_thread.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_seq_cst);
   c->fn(c->arg);
   return nullptr;
 }
@@ -78,8 +83,23 @@ bool process_exiting() noexcept { return g_process_exiting.load(std::memory_orde
 }
 
 namespace {
-[[noreturn]] void fatal_v(bool abort_process, int status, const char* fmt, va_list ap) {
+std::atomic<pid_t> g_dying_reporter{0};  // the thread that claimed the report
+}  // namespace
+
+void claim_dying_report() noexcept {
   mark_process_dying();
+  auto me = static_cast<pid_t>(syscall(SYS_gettid));
+  pid_t first = 0;
+  if (g_dying_reporter.compare_exchange_strong(first, me, std::memory_order_seq_cst)) return;
+  if (first == me || g_report_thread.load(std::memory_order_seq_cst) == me) return;
+  // sleep() is async-signal-safe, and a signal (SIGPROF) only shortens
+  // one round.
+  for (int i = 0; i < 30; i++) sleep(1);
+}
+
+namespace {
+[[noreturn]] void fatal_v(bool abort_process, int status, const char* fmt, va_list ap) {
+  claim_dying_report();
   char buf[1024];
   vsnprintf(buf, sizeof buf, fmt, ap);
   write_stderr("fatal error: ");

@@ -42,6 +42,15 @@ void mark_process_dying() noexcept;
 bool process_dying() noexcept;
 // Waits for the dying report to end the process; never returns.
 [[noreturn]] void wait_for_dying_report() noexcept;
+// Marks the process dying and claims its one report (Go's paniclk): the
+// first caller returns and writes its report; so do the claimer's thread
+// and the report thread it runs (a failure inside the report itself
+// reports that, then ends the process, as before). Anyone else waits for
+// the first report to end the process: two goroutines panicking at once
+// used to write two reports into each other. A first report that has not
+// ended the process after 30 s lets the next one through (a report that
+// hangs must not hide every later one). Async-signal-safe.
+void claim_dying_report() noexcept;
 
 // ---- a process that is exiting ------------------------------------------
 // Set by atexit handlers that goro registers when the runtime starts and

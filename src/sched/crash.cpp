@@ -126,7 +126,7 @@ void on_terminate() {
     if (g_prev_terminate != nullptr) g_prev_terminate();
     abort();
   }
-  mark_process_dying();  // main returning meanwhile waits for this report (check.hpp)
+  claim_dying_report();  // one report at a time; main returning meanwhile waits for it (check.hpp)
   if (auto* hook = test_hooks::panic_report_starting.load(std::memory_order_relaxed)) hook();
   char msg[1024] = "unknown exception";
   if (std::exception_ptr ep = std::current_exception()) {
@@ -207,7 +207,7 @@ void on_fault(int sig, siginfo_t* si, void* uctx) {
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg : nullptr;
   if (gp != nullptr && stack_is_guard_hit(gp, si->si_addr)) {
-    mark_process_dying();
+    claim_dying_report();
     if (g_overflow_reporting.exchange(true)) {
       // Another overflow is being reported, or the report itself faulted.
       write_fd(2, "fatal error: fault during the stack overflow report\n");
@@ -254,7 +254,7 @@ void on_sigquit(int sig) {
 void sigquit_poll() {
   // Relaxed: the flag carries no data; a round late costs 10 ms.
   if (!g_sigquit.load(std::memory_order_relaxed)) return;
-  mark_process_dying();
+  claim_dying_report();
   write_fd(2, "SIGQUIT: quit\n\n");
   // The monitor has a 1 MiB stack, enough for libdw.
   dump_goroutines(2, traceback_setting(traceback_level::all));

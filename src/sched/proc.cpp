@@ -1448,7 +1448,21 @@ int set_max_threads(int n) {
   using namespace detail;
   ensure_runtime();
   if (n < 1) return sched.max_threads.load(std::memory_order_relaxed);
-  return sched.max_threads.exchange(n, std::memory_order_relaxed);
+  int old;
+  int32_t count;
+  {
+    // As Go's setMaxThreads (checkmcount under sched.lock): a limit below
+    // the threads the program has now ends it at once, as if it had just
+    // made one too many (it used to go on until the next thread).
+    lock_guard lk(sched.lock);
+    old = sched.max_threads.exchange(n, std::memory_order_relaxed);
+    count = sched.mcount;
+  }
+  if (count > n) {
+    print_stderr("runtime: program exceeds %d-thread limit\n", n);
+    fatal_exit(2, "thread exhaustion");
+  }
+  return old;
 }
 
 int maxprocs() {

@@ -319,6 +319,25 @@ int thread_exhaustion() {
   });
 }
 
+// Eight goroutines sit in blocking sections (a thread each), then the
+// limit is lowered below the threads there are: Go's setMaxThreads stops
+// the program at once (before, it went on until the next new thread).
+int thread_limit_lowered() {
+  return goro::run([] {
+    std::atomic<int> inside{0};
+    for (int i = 0; i < 8; i++)
+      goro::go([&inside] {
+        goro::blocking([&inside] {
+          inside.fetch_add(1);
+          for (;;) std::this_thread::sleep_for(1h);
+        });
+      });
+    while (inside.load() < 8) goro::yield();
+    goro::set_max_threads(3);
+    say("still running after set_max_threads(3)");
+  });
+}
+
 int deadlock_thread_parks_last() {
   goro::wait_group never;
   never.add(1);
@@ -514,6 +533,25 @@ int panic_escape() {
       say("panicking goroutine " + std::to_string(goro::goroutine_id()));
       goro_scenario_throw_boom();
     });
+    never.wait();
+  });
+}
+
+// Four goroutines throw at once (a barrier, then each throws): one
+// report, as Go's paniclk gives; the others wait for it to end the
+// process. Before, each wrote its own, into each other.
+int panics_at_once() {
+  return goro::run([] {
+    std::atomic<int> ready{0};
+    goro::wait_group never;
+    never.add(1);
+    for (int i = 0; i < 4; i++) {
+      goro::go([&ready] {
+        ready.fetch_add(1);
+        while (ready.load() < 4) goro::yield();
+        goro_scenario_throw_boom();
+      });
+    }
     never.wait();
   });
 }
@@ -1879,6 +1917,8 @@ const scenario kScenarios[] = {
     {"no_deadlock_while_a_signal_dispatch_runs", no_deadlock_while_a_signal_dispatch_runs},
     {"panic", panic_escape},
     {"main_returns_during_a_panic", main_returns_during_a_panic},
+    {"thread_limit_lowered", thread_limit_lowered},
+    {"panics_at_once", panics_at_once},
     {"panic_misuse", panic_misuse},
     {"panic_small_stack", panic_small_stack},
     {"panic_main", panic_main},
