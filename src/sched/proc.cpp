@@ -1390,6 +1390,7 @@ std::atomic<void (*)()> lock_order_recording{nullptr};
 std::atomic<void (*)()> g_list_locked{nullptr};
 std::atomic<void (*)()> semaphore_handed_over{nullptr};
 std::atomic<void (*)()> ctx_cancel_before_release{nullptr};
+std::atomic<uint64_t> ctx_chain_walks{0};
 std::atomic<void (*)()> ctx_publish_before_close{nullptr};
 std::atomic<void (*)()> panic_report_starting{nullptr};
 std::atomic<void (*)()> signal_dispatch_unlocked{nullptr};

@@ -98,6 +98,11 @@ extern std::atomic<void (*)()> semaphore_handed_over;
 // canceller's release is the last.
 extern std::atomic<void (*)()> ctx_cancel_before_release;
 
+// How many times a release on a scheduler stack walked a context's chain
+// to see whether freeing it may block (context/context.cpp
+// release_off_scheduler). Relaxed.
+extern std::atomic<uint64_t> ctx_chain_walks;
+
 // A cancellation's publish (context/context.cpp), on the canceller's
 // thread: after it stored the node's err, before it closes the done
 // channel someone made.

@@ -541,7 +541,9 @@ TEST(HttpConformance, RequestTargetsAreReadAsGoReadsThem) {
       raw_response r = read_response(c, buf);
       ASSERT_TRUE(r.ok) << k.target;
       EXPECT_EQ(r.status, k.status) << k.target;
-      if (k.status == 200) EXPECT_EQ(r.body, k.body) << k.target;
+      if (k.status == 200) {
+        EXPECT_EQ(r.body, k.body) << k.target;
+      }
       c.close();
     }
   });
