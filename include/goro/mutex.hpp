@@ -29,6 +29,22 @@
 #include <goro/detail/lock_order.hpp>
 #include <goro/thread_annotations.hpp>
 
+// TSan: the inline paths below are emitted out of line (weak, one copy
+// kept by the linker) both by instrumented TUs (programs, goro::http,
+// xsync) and by the uninstrumented runtime (net, rwmutex, ...). Whichever
+// copy the linker keeps, they state their unlock -> lock edge themselves.
+#if defined(GORO_TSAN) || defined(__SANITIZE_THREAD__)
+#define GORO_MUTEX_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORO_MUTEX_TSAN 1
+#endif
+#endif
+#if defined(GORO_MUTEX_TSAN)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
 namespace goro {
 
 namespace detail {
@@ -165,6 +181,16 @@ class GORO_CAPABILITY("mutex") mutex {
  private:
   friend class rwmutex;  // takes its writer mutex unchecked (the rwmutex itself is checked)
 
+  static void tsan_acquire([[maybe_unused]] const void* a) noexcept {
+#if defined(GORO_MUTEX_TSAN)
+    __tsan_acquire(const_cast<void*>(a));
+#endif
+  }
+  static void tsan_release([[maybe_unused]] const void* a) noexcept {
+#if defined(GORO_MUTEX_TSAN)
+    __tsan_release(const_cast<void*>(a));
+#endif
+  }
   void lock_raw() {
     if (bias_lock()) return;
     // One atomic whatever the other bits say: a free mutex is never in
@@ -177,12 +203,14 @@ class GORO_CAPABILITY("mutex") mutex {
       lock_slow();  // settles the bias itself
       return;
     }
+    tsan_acquire(&state_);
     if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking) [[unlikely]] (void)bias_settle(kNoDeadline);
   }
   bool try_lock_raw() {
     if (bias_lock()) return true;
     // As lock_raw: kLocked clear means free and not being handed over.
     if ((state_.fetch_or(kLocked, std::memory_order_acquire) & kLocked) != 0) return false;
+    tsan_acquire(&state_);
     if (bias_.load(std::memory_order_relaxed) >= kBiasRevoking) [[unlikely]] return bias_settle(0);
     return true;
   }
@@ -202,6 +230,7 @@ class GORO_CAPABILITY("mutex") mutex {
     // the waiter it is handed to (see lock_raw), so unlock looks first.
     // The holder has the line (it just locked), so the load is a cache hit.
     int32_t old = state_.load(std::memory_order_relaxed);
+    tsan_release(&state_);
     // release: pairs with the acquire of the next lock.
     if (old == kLocked && state_.compare_exchange_strong(old, 0, std::memory_order_release, std::memory_order_relaxed))
       [[likely]]
@@ -231,7 +260,10 @@ class GORO_CAPABILITY("mutex") mutex {
     if (held_.load(std::memory_order_acquire) != 0) return false;
     held_.store(1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (bias_.load(std::memory_order_relaxed) == b) [[likely]] return true;
+    if (bias_.load(std::memory_order_relaxed) == b) [[likely]] {
+      tsan_acquire(&held_);
+      return true;
+    }
     bias_unlock();  // a revoker came: step back (it may be waiting for us)
     return false;
   }
@@ -242,6 +274,7 @@ class GORO_CAPABILITY("mutex") mutex {
   // processor's, B5).
   void bias_unlock() noexcept {
     if (held_.load(std::memory_order_relaxed) == 0) [[unlikely]] bias_unlock_of_unlocked();
+    tsan_release(&held_);
     held_.store(0, std::memory_order_release);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (detail::mutex_bias_revokers.n.load(std::memory_order_relaxed) != 0) [[unlikely]] bias_wake_revokers();
