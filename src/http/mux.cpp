@@ -86,10 +86,11 @@ void serve_mux::handle(std::string pattern, handler h) {
 
 void serve_mux::operator()(response_writer& w, const request& r) const {
   // "/static/../secret" must not reach the "/static/" handler: send the
-  // client to the clean path first (Go answers 301 to it).
+  // client to the clean path first (Go answers 301 to it). An empty path
+  // (an absolute-form target without one) goes to "/" the same way.
   if (r.method != "CONNECT") {
     std::string clean = clean_path(r.path);
-    if (clean != (r.path.empty() ? std::string("/") : r.path)) {
+    if (clean != r.path) {
       std::string loc = escape_path(clean);
       if (!r.query.empty()) loc += "?" + r.query;
       w.header().set("Location", loc);

@@ -300,6 +300,12 @@ TEST(HttpHardening, MuxRedirectsToTheCleanPath) {
     raw_response clean = send_raw(ts, "GET /static/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(clean.status, 200);
     EXPECT_EQ(static_hits.load(), 1);
+    // An absolute-form target with no path has an empty one (as Go's
+    // ParseRequestURI reads it): 301 to "/", its query kept, as Go's mux.
+    // Before, the mux served it as "/" (a 404 here).
+    raw_response empty = send_raw(ts, "GET http://x?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(empty.status, 301);
+    EXPECT_EQ(empty.header("Location"), "/?q=1");
   });
 }
 
