@@ -136,6 +136,12 @@ void acquirep(m* mp, p* pp) {
 
 void* m_thread_main(void* arg);
 
+// Go's report for a program over its thread limit (checkmcount).
+[[noreturn]] void thread_exhaustion(int32_t limit) {
+  print_stderr("runtime: program exceeds %d-thread limit\n", limit);
+  fatal_exit(2, "thread exhaustion");
+}
+
 void newm(p* pp, bool spinning) {
   int32_t id, count, limit = sched.max_threads.load(std::memory_order_relaxed);
   m* mp;
@@ -150,10 +156,7 @@ void newm(p* pp, bool spinning) {
   // As Go: a program that needs this many threads (goroutines stuck in
   // blocking sections, most likely) is better stopped with a report than
   // left to exhaust the machine, or to stall when thread creation fails.
-  if (count > limit) {
-    print_stderr("runtime: program exceeds %d-thread limit\n", limit);
-    fatal_exit(2, "thread exhaustion");
-  }
+  if (count > limit) thread_exhaustion(limit);
   if (mp != nullptr) {
     mp->~m();
     new (mp) m();
@@ -1459,10 +1462,7 @@ int set_max_threads(int n) {
     old = sched.max_threads.exchange(n, std::memory_order_relaxed);
     count = sched.mcount;
   }
-  if (count > n) {
-    print_stderr("runtime: program exceeds %d-thread limit\n", n);
-    fatal_exit(2, "thread exhaustion");
-  }
+  if (count > n) thread_exhaustion(n);
   return old;
 }
 
