@@ -119,8 +119,10 @@ class timer_handle {
 
  protected:
   explicit timer_handle(timer_rec* adopt) noexcept : t_(adopt) {}
-  recv_chan<std::chrono::steady_clock::time_point> chan_of(const char* who) const {
-    if (!t_) timer_throw_nil(who);
+  // The timer's channel; the nil channel for a null handle, as a zero
+  // Go Timer's or Ticker's C field is nil.
+  recv_chan<std::chrono::steady_clock::time_point> chan_of() const {
+    if (!t_) return {};
     return chan_access::adopt<recv_chan<std::chrono::steady_clock::time_point>>(timer_channel(t_));
   }
   timer_rec* t_ = nullptr;
@@ -139,8 +141,8 @@ struct timer_func_closure {
 // A single event in the future (Go's *time.Timer): made by new_timer(d),
 // which delivers the time on c() once d has passed, or by after_func(d, f),
 // which runs f in a goroutine of its own instead (its c() is the nil
-// channel). A default-constructed timer is null: its operations throw
-// goro::panic_error.
+// channel). A default-constructed timer is null: stop() and reset() throw
+// goro::panic_error, and c() is the nil channel (Go's zero Timer).
 //
 // Thread-safety: see the top of this header (any goroutine or thread).
 class timer : public detail::timer_handle {
@@ -153,11 +155,12 @@ class timer : public detail::timer_handle {
   // The channel the timer's value arrives on (Go's t.C): receive from it,
   // or use it as a select case. len() and cap() are 0. Every call returns
   // a handle of the same channel. The nil channel for an after_func timer
-  // (as Go's). Never blocks. Throws panic_error on a null timer.
+  // (as Go's), and for a null timer (as a zero Go Timer's C: a receive
+  // blocks forever). Never blocks.
   //
   //   auto t = goro::new_timer(10ms);
   //   auto when = t.c().recv();   // at least 10 ms from new_timer
-  recv_chan<time_point> c() const { return chan_of("time: Timer.C of uninitialized Timer"); }
+  recv_chan<time_point> c() const { return chan_of(); }
   // The same as c().
   recv_chan<time_point> chan() const { return c(); }
 
@@ -254,17 +257,17 @@ class ticker : public detail::timer_handle {
   ticker() noexcept = default;
 
   // The ticks (Go's t.C); len() and cap() are 0. The same channel every
-  // time. Throws panic_error on a null ticker.
-  recv_chan<time_point> c() const { return chan_of("time: Ticker.C of uninitialized Ticker"); }
+  // time; the nil channel for a null ticker.
+  recv_chan<time_point> c() const { return chan_of(); }
   // The same as c().
   recv_chan<time_point> chan() const { return c(); }
 
   // Turns the ticker off (Go's Stop): no tick is sent after stop() returns,
   // and a tick not yet received is withdrawn. The channel is not closed.
-  // Never blocks. Throws panic_error on a null ticker.
+  // Never blocks. On a null ticker it does nothing, as Go's Ticker.Stop
+  // (which, unlike Timer.Stop, has never panicked there: Go issue 21874).
   void stop() const {
-    if (!t_) detail::timer_throw_nil("time: Stop called on uninitialized Ticker");
-    detail::timer_stop(t_);
+    if (t_) detail::timer_stop(t_);
   }
 
   // Stops the ticker and restarts it with period d (Go's Reset): the next

@@ -175,18 +175,29 @@ TEST(Timer, HugeDurationsNeverWrap) {
   });
 }
 
-TEST(Timer, NullHandlesPanic) {
+// A null timer's stop and reset panic as Go's zero Timer's do; a null
+// ticker's stop does nothing (Go's Ticker.Stop, issue 21874), its reset
+// panics; the channel of either is the nil channel, as a zero Timer's or
+// Ticker's C field (a receive never completes).
+TEST(Timer, NullHandlesAsGosZeroValues) {
   goro::timer t;
   goro::ticker tk;
   EXPECT_THROW(t.stop(), goro::panic_error);
   EXPECT_THROW(t.reset(1ms), goro::panic_error);
-  EXPECT_THROW(t.c(), goro::panic_error);
-  EXPECT_THROW(tk.stop(), goro::panic_error);
+  EXPECT_THROW(tk.reset(1ms), goro::panic_error);
+  EXPECT_NO_THROW(tk.stop());
+  EXPECT_NO_THROW(tk.stop());
   try {
     t.stop();
   } catch (const goro::panic_error& e) {
     EXPECT_STREQ(e.what(), "time: Stop called on uninitialized Timer");
   }
+  EXPECT_TRUE(t.c() == nullptr);
+  EXPECT_TRUE(tk.c() == nullptr);
+  goro::run([&] {
+    int which = goro::select(goro::on_recv(t.c()), goro::on_recv(tk.c()), goro::on_default());
+    EXPECT_EQ(which, 2) << "a nil channel is never ready";
+  });
 }
 
 // ---------------------------------------------------------------- ticker
