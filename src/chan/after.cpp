@@ -16,11 +16,17 @@
 // finds the buffer empty once the deadline has passed runs the timer
 // itself (after_run_if_due, Go's maybeRunChan), so that even a
 // non-blocking receive sees the value as soon as the clock is past it.
+// If a worker's timers_run has taken the entry off its heap first (it
+// pops a batch, then fires them one by one), the receive waits for that
+// fire's send (after_sent_), a step that never blocks, as Go's
+// maybeRunChan waits on the timer's lock while a fire holds it.
 #include <chrono>
 #include <memory>
 
+#include "base/backoff.hpp"
 #include "base/futex.hpp"
 #include "chan/hchan.hpp"
+#include "sched/test_hooks.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -35,7 +41,9 @@ void after_fire(timer* t, int64_t) {
   auto* c = static_cast<hchan*>(t->arg);
   time_point due{std::chrono::nanoseconds(t->when)};
   chan_try_send(c, &due);  // room for one: never would_block, never closed
-  chan_release(c);         // the timer's reference; may free c and t
+  // release: a receive that waits for this sees the value in the buffer.
+  c->after_sent_.store(true, std::memory_order_release);
+  chan_release(c);  // the timer's reference; may free c and t
 }
 
 }  // namespace
@@ -59,9 +67,17 @@ bool after_run_if_due(hchan* c) noexcept {
   // t->when is written once, before the channel's first handle exists.
   if (t->when > nanotime()) return false;
   // Whoever takes the entry off the heap fires it: this receive, or the
-  // P's pop (then the value is in the buffer, or on its way from a fire
-  // running now on another worker, which a non-blocking receive may miss).
-  if (!timer_del(t)) return false;
+  // P's pop. Then the value is in the buffer, or on its way from a fire
+  // running now on another worker: wait for it (the caller's handle keeps
+  // c alive), so that a non-blocking receive does not miss it.
+  if (!timer_del(t)) {
+    for (backoff b; !c->after_sent_.load(std::memory_order_acquire);) {
+      if (auto hook = test_hooks::after_waits_for_fire.load(std::memory_order_relaxed)) [[unlikely]]
+        hook(c);
+      b.snooze();
+    }
+    return false;
+  }
   after_fire(t, 0);  // the caller's handle keeps c alive through the release
   return true;
 }

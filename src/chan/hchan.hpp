@@ -167,6 +167,10 @@ struct hchan {
   uint64_t cap_;             // capacity; 0 = unbuffered
   bool locked_mode_;         // buffered, and the element's move may throw or cap_ is tiny
   bool sync_view_ = false;   // Go 1.23 timer channel: len and cap read 0
+  // An after() channel's value is in the buffer (chan/after.cpp): set by
+  // its timer's fire after the send, for a receive that found the timer
+  // already taken off its heap.
+  std::atomic<bool> after_sent_{false};
   // Bytes to copy instead of calling et_->move/relocate (8 or 16: trivially
   // copyable elements of that size, not under TSan), else 0.
   uint32_t copy_bytes_ = 0;

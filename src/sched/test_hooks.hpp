@@ -48,6 +48,15 @@ extern std::atomic<void (*)(const void* sp)> dump_before_stack_copy;
 // (seccomp, qemu-user), or not.
 void dump_force_no_kernel_copy(bool on);
 
+// timers_run (time/timers.cpp), no lock held: a popped timer (not a
+// sleep) about to fire, on the worker that popped it; with the timer's arg
+// (an after() channel's timer: its hchan).
+extern std::atomic<void (*)(const void* arg)> timer_about_to_fire;
+// A receive on an after() channel (chan/after.cpp after_run_if_due) that
+// found its timer popped by a worker and waits for that fire's send: each
+// round of the wait, with the channel.
+extern std::atomic<void (*)(const void* c)> after_waits_for_fire;
+
 // An after_func's timer firing (time/gotimer.cpp fire), on a worker's
 // scheduler stack, no lock held: just after it started the goroutine that
 // runs the function.

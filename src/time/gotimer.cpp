@@ -23,6 +23,8 @@ namespace goro::detail {
 
 namespace test_hooks {
 std::atomic<void (*)()> after_func_started{nullptr};
+std::atomic<void (*)(const void*)> timer_about_to_fire{nullptr};
+std::atomic<void (*)(const void*)> after_waits_for_fire{nullptr};
 std::atomic<bool> timer_sudog_alloc_fails{false};
 }
 

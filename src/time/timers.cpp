@@ -626,6 +626,8 @@ int timers_run(p* pp, int64_t now) {
       nwake = 0;
       timer* t = timer_of(batch[i]);
       trace(trace_ev::timer_fire);
+      if (auto hook = test_hooks::timer_about_to_fire.load(std::memory_order_relaxed)) [[unlikely]]
+        hook(t->arg);
       t->fn(t, now);
     }
     ready_goroutines(wake, nwake);
