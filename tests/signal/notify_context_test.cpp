@@ -16,10 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -82,6 +84,40 @@ TEST(SignalNotifyContext, FromAPlainThreadsSignal) {
   std::thread t([] { raise(SIGUSR1); });
   ctx.done().recv();
   t.join();
+  stop();
+}
+
+// A process-directed signal (kill(2): SIGTERM from a shell or from
+// `timeout`) that the kernel gives to main while main sleeps in the
+// runtime's futex wait. Under TSan, which holds a signal until its thread
+// makes an intercepted call, the handler never ran and the context was
+// never cancelled (example 37 hung under TSan); the runtime's waits now
+// wake for that every 20 ms under TSan. Any build: the context is
+// cancelled by the signal. The killer waits until main sleeps in futex(2)
+// (/proc's syscall file), so that the signal lands there; a fallback
+// cancel ends main's wait if the signal never does (the test then fails
+// instead of hanging).
+TEST(SignalNotifyContext, ProcessDirectedSignalReachesMainAsleepInTheRuntime) {
+  auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR1});
+  auto [wait_ctx, fallback] = goro::with_cancel(ctx);
+  std::atomic<bool> signalled_in_time{false};
+  std::thread killer([&, ctx = ctx, fallback = fallback] {
+    const std::string path = "/proc/self/task/" + std::to_string(getpid()) + "/syscall";
+    for (int i = 0; i < 20000; i++) {  // until main sleeps in futex (202 on x86-64, 98 on aarch64)
+      std::ifstream f(path);
+      std::string nr;
+      f >> nr;
+      if (nr == "202" || nr == "98") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
+    for (int i = 0; i < 20000 && !ctx.err(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    signalled_in_time = ctx.err() == goro::errc::canceled;
+    fallback();
+  });
+  wait_ctx.done().recv();
+  killer.join();
+  EXPECT_TRUE(signalled_in_time.load()) << "the signal given to main, asleep in the runtime, was never handled";
   stop();
 }
 
