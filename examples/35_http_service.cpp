@@ -30,6 +30,7 @@
 //  4. a request still in flight when shutdown starts: it is answered
 //     (with "Connection: close"), shutdown returns once it is, and a new
 //     connection is refused afterwards.
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -53,11 +54,22 @@ static std::string slow_lookup(const goro::context& ctx, const std::string& id, 
 // that request 4 has started (so the shutdown starts while it runs).
 static goro::chan<std::string> handler_notes = goro::make_chan<std::string>(8);
 
+// A query parameter's milliseconds (0 if absent or not a number).
+static int query_ms(const http::request& r, const char* key) {
+  std::string v = r.query_value(key);
+  int ms = 0;
+  std::from_chars(v.data(), v.data() + v.size(), ms);
+  return ms;
+}
+
 static void lookup(http::response_writer& w, const http::request& r) {
   auto [ctx, cancel] = goro::with_timeout(r.ctx(), 50ms);  // defer cancel(): called below
   std::string id = r.query_value("id");
   if (id == "4") handler_notes.send("started");
-  auto cost = std::chrono::milliseconds(std::stoi("0" + r.query_value("cost")));
+  // std::from_chars, not std::stoi: stoi clears and reads errno, which the
+  // goroutines that run on one worker thread share; under TSan that reads as
+  // a race (docs/guide.md, "errno").
+  auto cost = std::chrono::milliseconds(query_ms(r, "cost"));
   auto result = goro::make_chan<std::string>(1);  // one slot: a late send never blocks
   goro::go([ctx = ctx, result, id, cost] { result.send(slow_lookup(ctx, id, cost)); });
   switch (auto s = goro::select(goro::case_recv(result), goro::case_recv(ctx.done())); s.index()) {

@@ -31,6 +31,7 @@
 // stack, as pprof's goroutine?debug=1) and a line of /metrics, as an
 // operator would with curl.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -51,13 +52,24 @@ struct result {
   std::chrono::milliseconds took{0};
 };
 
+// A query parameter's milliseconds (0 if absent or not a number).
+static int query_ms(const http::request& r, const char* key) {
+  std::string v = r.query_value(key);
+  int ms = 0;
+  std::from_chars(v.data(), v.data() + v.size(), ms);
+  return ms;
+}
+
 int main() {
   goro::run([] {
     // The "remote" service: /item?ms=N answers after N ms (or gives up
     // when the client goes away and the request's context ends).
     http::serve_mux mux;
     mux.handle("/item", [](http::response_writer& w, const http::request& r) {
-      auto cost = std::chrono::milliseconds(std::stoi("0" + r.query_value("ms")));
+      // std::from_chars, not std::stoi: stoi clears and reads errno, which the
+      // goroutines that run on one worker thread share; under TSan that reads as
+      // a race (docs/guide.md, "errno").
+      auto cost = std::chrono::milliseconds(query_ms(r, "ms"));
       if (goro::select(goro::case_recv(r.ctx().done()), goro::case_recv(goro::after(cost))).index() == 0) return;
       (void)w.write("item after " + std::to_string(cost.count()) + " ms\n");
     });
