@@ -151,7 +151,8 @@ bool channel_handles_tracked() noexcept;
 
 // The goroutines parked forever on channels now, with goroutine_info::
 // leaked saying why:
-//  - parked on a nil channel (always found);
+//  - parked on a nil channel, or in a select whose every channel is nil
+//    (always found);
 //  - with tracking on: parked on channel operations (send, receive,
 //    select) where every handle of every channel they wait on lies in the
 //    stack or the go() closure of a goroutine of that same blocked set

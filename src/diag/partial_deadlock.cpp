@@ -3,7 +3,8 @@
 // leaks with its garbage collector, the goroutineleak profile).
 //
 // The question: which goroutines are parked forever on channel operations?
-// A goroutine parked on a nil channel is (nobody can wake it). For the
+// A goroutine parked on a nil channel is (nobody can wake it), and so is a
+// select whose every case's channel is nil (wait_reason::select_nil). For the
 // others, with handle tracking on (chan/handles.cpp), this computes the
 // greatest set S of channel-parked goroutines such that every channel a
 // member of S waits on has all its references held by tracked handles
@@ -127,7 +128,7 @@ std::unordered_map<uint64_t, const char*> find_leaked() {
       [](g* gp, void* arg) {
         if (gp->is_thread || gp->status.load(std::memory_order_acquire) != g_status::waiting) return;
         wait_reason r = racy_read(gp->reason);
-        if (r == wait_reason::chan_receive_nil || r == wait_reason::chan_send_nil)
+        if (r == wait_reason::chan_receive_nil || r == wait_reason::chan_send_nil || r == wait_reason::select_nil)
           static_cast<std::unordered_map<uint64_t, const char*>*>(arg)->emplace(racy_read(gp->id), kNil);
       },
       &out);

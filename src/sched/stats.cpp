@@ -51,6 +51,7 @@ bool is_chan_wait(wait_reason r) {
     case wait_reason::chan_receive_nil:
     case wait_reason::chan_send_nil:
     case wait_reason::select:
+    case wait_reason::select_nil:
     case wait_reason::select_no_cases:
       return true;
     default:

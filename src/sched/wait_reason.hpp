@@ -22,6 +22,7 @@ enum class wait_reason : uint8_t {
   sync_cond_wait,         // "sync.Cond.Wait"
   semacquire,             // "semacquire"
   io_wait,                // "IO wait"
+  select_nil,             // "select": every case's channel is nil, so parked for good
   run_main,               // "run" (a plain thread waiting in goro::run)
 };
 
@@ -46,6 +47,7 @@ inline constexpr const char* kWaitReasonNames[kWaitReasonCount] = {
     "sync.Cond.Wait",           // sync_cond_wait
     "semacquire",               // semacquire
     "IO wait",                  // io_wait
+    "select",                   // select_nil (Go's words: a select is a select)
     "run",                      // run_main
 };
 

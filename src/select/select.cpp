@@ -254,7 +254,7 @@ int select_go(scase* cs, int n, bool block) {
       preempt_check();  // a safe point, as a channel operation's end
       return -1;
     }
-    block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
+    block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select_nil);
   }
 
   // 2. Pass 1: each case alone, no lock held across cases.

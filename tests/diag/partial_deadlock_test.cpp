@@ -17,6 +17,7 @@
 // parked), never on elapsed time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -186,21 +187,33 @@ TEST(PartialDeadlock, FindsASelectOverChannelsOnlyItHolds) {
 void nil_channel_scenario() {
   bool ok = false;
   goro::run([&ok] {
-    std::atomic<uint64_t> id{0};
+    std::atomic<uint64_t> id{0}, sel_id{0};
     goro::go([&id] {
       id = goro::goroutine_id();
       goro::chan<int> nil;
       nil.recv();
     });
+    // A select whose every channel is nil is parked on nil channels too
+    // (it was not found before: it parks as any select, on no channel).
+    goro::go([&sel_id] {
+      sel_id = goro::goroutine_id();
+      goro::chan<int> nil_a;
+      goro::chan<std::string> nil_b;
+      goro::select(goro::on_recv(nil_a), goro::on_send(nil_b, std::string("x")));
+    });
     wait_id(id);
+    wait_id(sel_id);
     wait_parked(id, "chan receive (nil chan)");
+    wait_parked(sel_id, "select");
     std::vector<goroutine_info> found = goro::debug::find_partial_deadlocks();
-    ok = !goro::debug::channel_handles_tracked() && found.size() == 1 && found[0].id == id.load() &&
-         found[0].leaked == "blocked on a nil channel";
+    std::sort(found.begin(), found.end(), [](const goroutine_info& a, const goroutine_info& b) { return a.id < b.id; });
+    ok = !goro::debug::channel_handles_tracked() && found.size() == 2 && found[0].id == id.load() &&
+         found[0].leaked == "blocked on a nil channel" && found[1].id == sel_id.load() &&
+         found[1].leaked == "blocked on a nil channel" && found[1].wait_reason == "select";
     std::string dump;
     if (!ok) {
       for (const goroutine_info& g : found) dump += goro::debug::format(g);
-      fprintf(stderr, "not found as expected:\n%s", dump.c_str());
+      fprintf(stderr, "not found as expected (%zu found):\n%s", found.size(), dump.c_str());
     }
   });
   std::_Exit(ok ? 0 : 1);
