@@ -77,6 +77,9 @@ struct goroutine_info {
   // thread and for goro::run's main goroutine.
   uint64_t creator_id = 0;
   bool is_main = false;  // goro::run's main goroutine
+  // Started by a timer: the function of a goro::after_func, whose call
+  // site created_by names (Go: "created by time.goFunc").
+  bool by_timer = false;
   // Its frames, innermost first, each "function\n\tfile:line +0xoffset"
   // as Go prints them; a call the compiler inlined is a frame of its own,
   // "function\n\tfile:line (inlined)", and its caller's line is the

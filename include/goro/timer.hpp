@@ -226,8 +226,11 @@ timer new_timer(std::chrono::duration<Rep, Period> d) {
 //
 //   auto debounce = goro::after_func(200ms, [] { save(); });
 //   debounce.reset(200ms);   // another edit: push the save back
+//
+// Inlined always, so that the goroutines it starts name its caller's line
+// in dumps ("created by goro::after_func at file.cpp:42").
 template <class Rep, class Period, class F>
-timer after_func(std::chrono::duration<Rep, Period> d, F&& f) {
+[[gnu::always_inline]] inline timer after_func(std::chrono::duration<Rep, Period> d, F&& f) {
   using closure = detail::timer_func_closure<std::decay_t<F>>;
   static_assert(std::is_invocable_v<std::decay_t<F>&>, "goro::after_func: f must be callable with no arguments");
   void* storage = nullptr;

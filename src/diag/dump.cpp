@@ -137,6 +137,7 @@ debug::goroutine_info collector::info(const g_record& r) {
   g.created_by = ins_.site_of(r.created_pc);
   g.creator_id = r.is_main ? 0 : r.parent_id;
   g.is_main = r.is_main;
+  g.by_timer = r.by_timer;
   g.stack_known = r.stack_known;
   // One entry per frame, inlined calls included: frame() gives all of a
   // pc's frames, two lines each.
@@ -419,6 +420,8 @@ std::string format(const goroutine_info& g) {
     out += "\tcreated by goro::run at ";
   else if (g.creator_id != 0)
     out += "\tcreated by goroutine " + std::to_string(g.creator_id) + " at ";
+  else if (g.by_timer)
+    out += "\tcreated by goro::after_func at ";
   else
     out += "\tcreated by a plain thread at ";
   out += g.created_by + "\n\n";
@@ -455,6 +458,7 @@ __attribute__((noinline)) std::string stack() {
     self.parent_id = gp->parent_id;
     self.created_pc = gp->created_pc;
     self.is_main = gp->is_main;
+    self.by_timer = gp->by_timer;
     if (label_set* s = labels_of_self(gp)) self.labels = s->kv;
   }
   const int tid = gp == nullptr ? static_cast<int>(gettid()) : 0;

@@ -318,6 +318,8 @@ class InfoGoroutines(gdb.Command):
                 creator = "created by goro::run"
             elif int(g["parent_id"]) != 0:
                 creator = "created by goroutine %d" % int(g["parent_id"])
+            elif bool(g["by_timer"]):
+                creator = "created by goro::after_func"
             else:
                 creator = "created by a plain thread"
             labels = _labels(g)

@@ -87,6 +87,7 @@ void print_created(const g* gp) {
   r.id = gp->id;
   r.parent_id = gp->parent_id;
   r.is_main = gp->is_main;
+  r.by_timer = gp->by_timer;
   r.created_pc = gp->created_pc;
   g_inspector ins;
   char buf[512];

@@ -108,6 +108,10 @@ struct alignas(64) g {
   // Written by labels_replace only (the goroutine itself, or its spawner
   // before it starts).
   bool has_labels = false;
+  // Started by a timer's fire (an after_func's function), not by a
+  // goroutine or plain thread: the dump's "created by goro::after_func".
+  // Set by the starter before g_start, cleared by g_free.
+  bool by_timer = false;
   // Bumped by prepare_run each time the goroutine is switched in, before
   // it runs: the live dump's proof that a stack it copied did not run
   // meanwhile (sched/traceback.cpp, protocol there). Written only by the M

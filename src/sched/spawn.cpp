@@ -369,6 +369,7 @@ void g_free(p* pp, g* gp) {
   gp->ctx.sp = nullptr;
   gp->ops = nullptr;
   gp->is_main = false;
+  gp->by_timer = false;
   gp->reason = wait_reason::none;
   gfput(pp, gp);
 }

@@ -204,6 +204,7 @@ bool g_inspector::read_fields(g* gp, g_record* r, bool want_stack, pending* it) 
   r->parent_id = racy_read(gp->parent_id);
   r->created_pc = racy_read(gp->created_pc);
   r->is_main = racy_read(gp->is_main);
+  r->by_timer = racy_read(gp->by_timer);
   r->reason = racy_read(gp->reason);
   r->wait_since = racy_read(gp->wait_since);
   r->status = s1;
@@ -357,6 +358,8 @@ void g_inspector::created_by(const g_record& r, char* buf, size_t n) {
     snprintf(buf, n, "created by goro::run at %s", site);
   else if (r.parent_id != 0)
     snprintf(buf, n, "created by goroutine %llu at %s", static_cast<unsigned long long>(r.parent_id), site);
+  else if (r.by_timer)
+    snprintf(buf, n, "created by goro::after_func at %s", site);
   else
     snprintf(buf, n, "created by a plain thread at %s", site);
 }

@@ -47,6 +47,7 @@ struct g_record {
   int64_t wait_since = 0;  // coarse nanotime() at the park (waiting only)
   const void* created_pc = nullptr;
   bool is_main = false;
+  bool by_timer = false;   // started by a timer (after_func): no creator goroutine
   bool is_caller = false;  // the goroutine that asked for the dump
   // The stack could be read: false for a goroutine running on another
   // worker (as Go prints other Ms' goroutines it cannot stop), and for one

@@ -14,6 +14,7 @@
 #include "base/race.hpp"
 #include "chan/hchan.hpp"
 #include "goro/detail/spawn.hpp"
+#include "sched/g.hpp"
 #include "sched/test_hooks.hpp"
 #include "time/gotimer.hpp"
 #include "time/rec_slab.hpp"
@@ -225,7 +226,8 @@ void release_off_scheduler(timer_rec* t) {
     return;
   }
   ::new (storage) release_run{t};
-  g_start(gp, &release_run::ops, nullptr);
+  gp->by_timer = true;
+  g_start(gp, &release_run::ops, t->created_pc);
 }
 
 void start_func(timer_rec* t) {
@@ -237,7 +239,8 @@ void start_func(timer_rec* t) {
     fatal("time: AfterFunc cannot start its goroutine: %s", e.what());
   }
   ::new (storage) func_run{t};
-  g_start(gp, &func_run::ops, nullptr);
+  gp->by_timer = true;  // its creator is the timer, not the worker's scheduler
+  g_start(gp, &func_run::ops, t->created_pc);
 }
 
 // A channel timer whose deadline has passed (armed, t.when <= now):
@@ -357,13 +360,16 @@ timer_rec* timer_new_chan(int64_t when, int64_t period) {
   return t;
 }
 
-timer_rec* timer_new_func(std::size_t size, std::size_t align, const timer_func_ops* ops, void** storage) {
+[[gnu::noinline]] timer_rec* timer_new_func(std::size_t size, std::size_t align, const timer_func_ops* ops, void** storage) {
   std::size_t off = 0;
   timer_rec* t = rec_alloc(size, align, &off);
   GORO_CHECK(off <= UINT16_MAX);
   t->kind = timer_kind::func;
   t->closure_off = static_cast<uint16_t>(off);
   t->t.arg = const_cast<timer_func_ops*>(ops);
+  // after_func is always inlined: this return address lies in its
+  // caller's code, whose line the goroutines it starts name.
+  t->created_pc = __builtin_extract_return_addr(__builtin_return_address(0));
   *storage = reinterpret_cast<unsigned char*>(t) + off;
   return t;
 }

@@ -127,7 +127,10 @@ struct timer_rec {
   bool armed = false;
   uint16_t closure_off = 0;         // func: where the function is stored, from this
   uint16_t closure_align = 0;       // func: its allocation's alignment
-  hchan* c = nullptr;               // chan: its channel, in the slot's companion (rec_slab.hpp)
+  union {
+    hchan* c = nullptr;             // chan: its channel, in the slot's companion (rec_slab.hpp)
+    const void* created_pc;         // func: where after_func was called (its goroutines name it)
+  };
   sudog* sd = nullptr;              // chan: the virtual sender of `value`, once needed (T3)
 };
 

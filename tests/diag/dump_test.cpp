@@ -199,6 +199,38 @@ int frame_with(const goroutine_info& g, size_t from, const std::string& a, const
   return -1;
 }
 
+// An after_func's function runs in a goroutine the timer starts: the dump
+// says so and names the after_func call (Go: "created by time.goFunc");
+// it said "created by a plain thread at ?? pc=(nil)" before.
+TEST(Dump, AnAfterFuncGoroutineNamesTheAfterFuncCall) {
+  goro::run([] {
+    auto hold = goro::make_chan<int>();
+    std::atomic<uint64_t> id{0};
+    auto fn = [hold, &id] {
+      id = goro::goroutine_id();
+      hold.recv();
+    };
+    int line = __LINE__ + 1;
+    goro::timer t = goro::after_func(1ms, fn);
+    std::vector<goroutine_info> gs = wait_for_dump([&](const std::vector<goroutine_info>& v) {
+      return id.load() != 0 && waiting_as(v, id.load(), "chan receive");
+    });
+    const goroutine_info* g = find_id(gs, id.load());
+    EXPECT_NE(g, nullptr);
+    if (g != nullptr) {
+      EXPECT_TRUE(g->by_timer);
+      EXPECT_EQ(g->creator_id, 0u);
+      std::string text = goro::debug::format(*g);
+      EXPECT_NE(text.find("created by goro::after_func at "), std::string::npos) << text;
+      if (GORO_TEST_LINE_INFO) {
+        std::string site = "dump_test.cpp:" + std::to_string(line);
+        EXPECT_NE(g->created_by.find(site), std::string::npos) << g->created_by << " (want " << site << ")";
+      }
+    }
+    hold.send(1);
+  });
+}
+
 TEST(Dump, InlinedCallsAreFramesOfTheirOwnAtTheirCallSites) {
   if (!GORO_TEST_LINE_INFO) GTEST_SKIP() << "a build without debug information has no inline records";
   goro::run([] {
