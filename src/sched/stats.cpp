@@ -136,9 +136,15 @@ runtime_stats stats() {
   }
   s.goroutines_runnable += sched.runq_size.load(std::memory_order_relaxed);
 
-  s.by_reason.reserve(kWaitReasonCount - 1);
+  // A select on nil channels only is a select in Go's words: one entry.
+  const int sel = static_cast<int>(wait_reason::select), sel_nil = static_cast<int>(wait_reason::select_nil);
+  parks[sel] += parks[sel_nil];
+  resumes[sel] += resumes[sel_nil];
+  wait_ns[sel] += wait_ns[sel_nil];
+  s.by_reason.reserve(kWaitReasonCount - 2);
   for (int r = 1; r < kWaitReasonCount; r++) {  // 0 is wait_reason::none
     auto reason = static_cast<wait_reason>(r);
+    if (reason == wait_reason::select_nil) continue;  // counted as select, above
     wait_reason_stats w;
     w.reason = wait_reason_string(reason);
     w.waits = parks[r];

@@ -254,7 +254,11 @@ int select_go(scase* cs, int n, bool block) {
       preempt_check();  // a safe point, as a channel operation's end
       return -1;
     }
-    block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select_nil);
+    // One case: Go's compiler makes it the channel operation itself, which
+    // parks as "chan receive (nil chan)" or "chan send (nil chan)".
+    block_forever(n == 0   ? wait_reason::select_no_cases
+                  : n == 1 ? (cs[0].is_send ? wait_reason::chan_send_nil : wait_reason::chan_receive_nil)
+                           : wait_reason::select_nil);
   }
 
   // 2. Pass 1: each case alone, no lock held across cases.

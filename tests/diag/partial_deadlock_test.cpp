@@ -38,10 +38,18 @@ using namespace std::chrono_literals;
 using goro::debug::goroutine_info;
 
 // The goroutine `id` as the dump sees it once it is parked with `reason`.
+// Waits until goroutine `id` is parked for `reason` (a condition); fails
+// after 60 s rather than hang when it parks for another reason.
 goroutine_info wait_parked(uint64_t id, const std::string& reason) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (;;) {
-    for (goroutine_info& g : goro::debug::goroutines())
+    for (goroutine_info& g : goro::debug::goroutines()) {
       if (g.id == id && g.state == goro::debug::goroutine_state::waiting && g.wait_reason == reason) return g;
+      if (g.id == id && std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "goroutine " << id << " never parked as [" << reason << "]:\n" << goro::debug::format(g);
+        return g;
+      }
+    }
     goro::sleep_for(1ms);
   }
 }
@@ -201,15 +209,38 @@ void nil_channel_scenario() {
       goro::chan<std::string> nil_b;
       goro::select(goro::on_recv(nil_a), goro::on_send(nil_b, std::string("x")));
     });
+    // A one-case select is the channel operation, as Go's compiler makes
+    // it: it parks as "chan send (nil chan)" (it read "select" before).
+    std::atomic<uint64_t> one_id{0};
+    goro::go([&one_id] {
+      one_id = goro::goroutine_id();
+      goro::chan<int> nil_c;
+      goro::select(goro::on_send(nil_c, 1));
+    });
     wait_id(id);
     wait_id(sel_id);
+    wait_id(one_id);
     wait_parked(id, "chan receive (nil chan)");
     wait_parked(sel_id, "select");
+    wait_parked(one_id, "chan send (nil chan)");
     std::vector<goroutine_info> found = goro::debug::find_partial_deadlocks();
     std::sort(found.begin(), found.end(), [](const goroutine_info& a, const goroutine_info& b) { return a.id < b.id; });
-    ok = !goro::debug::channel_handles_tracked() && found.size() == 2 && found[0].id == id.load() &&
+    ok = !goro::debug::channel_handles_tracked() && found.size() == 3 && found[0].id == id.load() &&
          found[0].leaked == "blocked on a nil channel" && found[1].id == sel_id.load() &&
-         found[1].leaked == "blocked on a nil channel" && found[1].wait_reason == "select";
+         found[1].leaked == "blocked on a nil channel" && found[1].wait_reason == "select" &&
+         found[2].id == one_id.load() && found[2].leaked == "blocked on a nil channel";
+    // The stats count the nil select as a select, in one entry per reason
+    // (a second "select" entry came with the nil select's own reason).
+    goro::debug::runtime_stats st = goro::debug::stats();
+    std::vector<std::string> names;
+    for (const auto& r : st.by_reason) names.emplace_back(r.reason);
+    std::sort(names.begin(), names.end());
+    bool unique = std::adjacent_find(names.begin(), names.end()) == names.end();
+    if (!unique || st.waiting_on("select") != 1) {
+      fprintf(stderr, "stats: names unique %d, waiting on select %lld\n", unique,
+              static_cast<long long>(st.waiting_on("select")));
+      ok = false;
+    }
     std::string dump;
     if (!ok) {
       for (const goroutine_info& g : found) dump += goro::debug::format(g);
