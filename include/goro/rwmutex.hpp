@@ -33,6 +33,38 @@
 
 namespace goro {
 
+namespace detail {
+// The reader slots of every rwmutex (src/sync/rwmutex.cpp, "Reader
+// slots"): a line of pointers per thread.
+struct alignas(64) rw_slot_line {
+  std::atomic<uintptr_t> slot[8];
+};
+// W, a writer pending or in, in rwmutex's state word.
+inline constexpr uint64_t rw_writer_bit = uint64_t{1} << 42;
+
+// The calling thread's slot line, or null before its first read lock
+// through the library (the thread-local goro_rw_thread_line,
+// src/sync/rwmutex.cpp). Read as goro/detail/current_g.hpp reads the
+// running goroutine: a goroutine may resume on another thread after a
+// park, and a compiler may keep a thread-local's address across the
+// opaque call that parked; on x86-64 a volatile asm with a memory clobber
+// reads it afresh, elsewhere a function that is never inlined.
+#if defined(__x86_64__)
+inline rw_slot_line* rw_thread_line() noexcept {
+  rw_slot_line* line;
+  asm volatile(
+      "movq goro_rw_thread_line@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(line)
+      :
+      : "memory");
+  return line;
+}
+#else
+rw_slot_line* rw_thread_line() noexcept;
+#endif
+}  // namespace detail
+
 // A reader/writer mutual exclusion lock (Go's sync.RWMutex). The zero
 // state is unlocked.
 //
@@ -108,9 +140,18 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   // Takes a read lock: waits while a writer holds or waits for the lock.
   // With no writer: one CAS on a cache line of the calling thread's own
   // (a reader slot, src/sync/rwmutex.cpp), so readers on different cores
-  // do not contend; nested or overflowing read locks take one atomic
-  // addition on the rwmutex instead.
-  void lock_shared() GORO_ACQUIRE_SHARED();
+  // do not contend; inline when the thread's first slot is free. Nested
+  // or overflowing read locks take one atomic addition on the rwmutex
+  // instead.
+  void lock_shared() GORO_ACQUIRE_SHARED() {
+#if !defined(GORO_MUTEX_TSAN)
+    if (!detail::lock_order_on()) [[likely]] {
+      detail::rw_slot_line* line = detail::rw_thread_line();
+      if (line != nullptr && enter_first_slot(line->slot[0])) return;
+    }
+#endif
+    lock_shared_slow();
+  }
   // Takes a read lock if no writer holds or waits for the lock; never
   // blocks.
   [[nodiscard]] bool try_lock_shared() GORO_TRY_ACQUIRE_SHARED(true);
@@ -133,9 +174,22 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
       GORO_TRY_ACQUIRE_SHARED(true) {
     return lock_shared_until(detail::deadline_ns_of(t));
   }
-  // Releases a read lock: one CAS on the thread's slot line, or one on the
-  // rwmutex.
-  void unlock_shared() noexcept GORO_RELEASE_SHARED();
+  // Releases a read lock: one CAS on the thread's slot line (inline for
+  // its first slot), or one on the rwmutex.
+  void unlock_shared() noexcept GORO_RELEASE_SHARED() {
+#if !defined(GORO_MUTEX_TSAN)
+    if (!detail::lock_order_on()) [[likely]] {
+      detail::rw_slot_line* line = detail::rw_thread_line();
+      uintptr_t self = reinterpret_cast<uintptr_t>(this);
+      // release: this reader's accesses happen before a writer whose scan
+      // then finds the slot empty.
+      if (line != nullptr &&
+          line->slot[0].compare_exchange_strong(self, 0, std::memory_order_release, std::memory_order_relaxed))
+        return;
+    }
+#endif
+    unlock_shared_slow();
+  }
 
   // Free unless the lock-order check has kept a record of a lock (see
   // ~mutex).
@@ -149,6 +203,29 @@ class GORO_CAPABILITY("rwmutex") rwmutex {
   // the lock-order check when it is on.
   bool lock_until(int64_t deadline_ns) GORO_TRY_ACQUIRE(true);
   bool lock_shared_until(int64_t deadline_ns) GORO_TRY_ACQUIRE_SHARED(true);
+
+  // The inline way in through the thread's first slot: enter_slot's first
+  // step (S2, S3 in src/sync/rwmutex.cpp). True: the caller holds the read
+  // lock. False: no entry is left behind, and the caller takes the
+  // library's way.
+  bool enter_first_slot(std::atomic<uintptr_t>& slot) noexcept {
+    const uintptr_t self = reinterpret_cast<uintptr_t>(this);
+    uintptr_t empty = 0;
+    if (!slot.compare_exchange_strong(empty, self, std::memory_order_seq_cst, std::memory_order_relaxed)) return false;
+    // seq_cst: S2's Dekker pairing with a writer's announcement; the load
+    // also acquires the last writer's release of the readers.
+    if ((state_.load(std::memory_order_seq_cst) & detail::rw_writer_bit) == 0) return true;
+    // A writer is pending: take the entry back and go the library's way
+    // (false); if it is gone, the writer converted it and the caller holds
+    // the lock (S3).
+    uintptr_t mine = self;
+    return !slot.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+  }
+
+  // lock_shared and unlock_shared beyond their inline paths: the
+  // lock-order check, the other slots, the counted way, TSan builds.
+  void lock_shared_slow() GORO_ACQUIRE_SHARED();
+  void unlock_shared_slow() noexcept GORO_RELEASE_SHARED();
 
   // The algorithm (src/sync/rwmutex.cpp), without the lock-order check.
   bool lock_until_raw(int64_t deadline_ns);

@@ -131,7 +131,29 @@
 #include "sync/lock_order.hpp"
 #include "sync/sema.hpp"
 
+// The calling thread's line, assigned on first use. Read only where no
+// park can come between the read and the use (a goroutine may resume on
+// another thread); even a line not the thread's own would be correct, only
+// slower, since any entry serves any reader (S1). Plain C-linkage TLS,
+// initial-exec, as the runtime's other hot thread-locals
+// (sched/current.cpp): the header's inline read path names it in asm
+// (detail::rw_thread_line), and in the position-independent library a
+// plain thread_local would be read through a call to __tls_get_addr.
+extern "C" {
+__attribute__((visibility("default"), tls_model("initial-exec"))) __thread goro::detail::rw_slot_line*
+    goro_rw_thread_line = nullptr;
+}
+
 namespace goro {
+
+namespace detail {
+#if !defined(__x86_64__)
+__attribute__((noinline)) rw_slot_line* rw_thread_line() noexcept {
+  asm volatile("" ::: "memory");
+  return goro_rw_thread_line;
+}
+#endif
+}  // namespace detail
 
 namespace {
 
@@ -148,35 +170,29 @@ static_assert(kWaitShift + kFieldBits == 64, "N is the top field, so its wrap-ar
 constexpr uint32_t kMaxReaders = (uint32_t{1} << kFieldBits) - (uint32_t{1} << 16);
 constexpr int64_t kNoDeadline = INT64_MAX;
 
+static_assert(kWriter == detail::rw_writer_bit, "the header's inline read path tests W");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "readers take the lock with one atomic addition");
 
 // The reader slots (S1-S4 above). 8 lines: a line per worker thread on
 // machines of up to 8 cores; threads beyond share lines (correct, slower).
+// The header's inline paths use the thread's line (goro_rw_thread_line,
+// above) once assign_line has set it, and only its first slot.
 constexpr int kSlotLines = 8;
 constexpr int kSlotsPerLine = 8;
-struct alignas(64) slot_line {
-  std::atomic<uintptr_t> slot[kSlotsPerLine];
-};
+using slot_line = detail::rw_slot_line;
+static_assert(sizeof(slot_line::slot) / sizeof(slot_line::slot[0]) == kSlotsPerLine);
 constinit slot_line g_slots[kSlotLines] = {};
 std::atomic<uint32_t> g_next_line{0};
-// The calling thread's line, assigned on first use. Read only where no
-// park can come between the read and the use (a goroutine may resume on
-// another thread, and the compiler may keep the old thread's address);
-// even a line not the thread's own would be correct, only slower, since
-// any entry serves any reader (S1). Initial-exec TLS, as the runtime's
-// other hot thread-locals (sched/current.cpp): the library is built
-// position-independent, where a plain thread_local is read through a
-// call to __tls_get_addr, on every read lock and unlock.
-__attribute__((tls_model("initial-exec"))) constinit thread_local uint32_t t_line = UINT32_MAX;
 
 [[gnu::noinline]] slot_line& assign_line() {
-  t_line = g_next_line.fetch_add(1, std::memory_order_relaxed) % kSlotLines;
-  return g_slots[t_line];
+  slot_line* line = &g_slots[g_next_line.fetch_add(1, std::memory_order_relaxed) % kSlotLines];
+  goro_rw_thread_line = line;
+  return *line;
 }
 
 inline slot_line& my_line() {
-  uint32_t i = t_line;
-  return i < kSlotLines ? g_slots[i] : assign_line();
+  slot_line* line = goro_rw_thread_line;
+  return line != nullptr ? *line : assign_line();
 }
 
 constexpr uintptr_t kConverting = 1;  // marker bit: a writer is converting this entry
@@ -499,7 +515,7 @@ void rwmutex::unlock_raw() noexcept {
 
 using detail::lock_kind;
 
-void rwmutex::lock_shared() {
+void rwmutex::lock_shared_slow() {
   if (detail::lock_order_on()) [[unlikely]] {
     detail::lock_order_before_wait(this, lock_kind::rwmutex);
     (void)lock_shared_until_raw(kNoDeadline);
@@ -525,7 +541,7 @@ bool rwmutex::try_lock_shared() {
   return true;
 }
 
-void rwmutex::unlock_shared() noexcept {
+void rwmutex::unlock_shared_slow() noexcept {
   if (detail::lock_order_on()) [[unlikely]] detail::lock_order_released(this, true);
   unlock_shared_raw();
 }
