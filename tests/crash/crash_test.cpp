@@ -497,22 +497,26 @@ TEST(Deadlock, UndeclaredThreadIsNamedAfterTheGracePeriod) {
 
 // Go: "runtime: program exceeds 10000-thread limit" / "fatal error: thread
 // exhaustion", the goroutine dump, exit status 2.
+// Go's thread-limit report for a limit of `limit` threads, exit status 2.
+void expect_thread_limit_report(const outcome& r, int limit) {
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "runtime: program exceeds " + std::to_string(limit) + "-thread limit"))
+      << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "fatal error: thread exhaustion")) << r.describe();
+}
+
 TEST(Threads, ExhaustionIsAFatalReport) {
   outcome r = run_scenario("thread_exhaustion");
-  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  expect_thread_limit_report(r, 16);
   EXPECT_TRUE(contains(r.out, "blocking")) << r.describe();
-  EXPECT_TRUE(report_opens(r.err, "runtime: program exceeds 16-thread limit")) << r.describe();
-  EXPECT_TRUE(has_line_starting(r.err, "fatal error: thread exhaustion")) << r.describe();
 }
 
 // A limit set below the threads the program has is the same report at
 // once (Go's setMaxThreads checks the count).
 TEST(Threads, LimitLoweredBelowTheThreadsThereAreIsAFatalReport) {
   outcome r = run_scenario("thread_limit_lowered");
-  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  expect_thread_limit_report(r, 3);
   EXPECT_FALSE(contains(r.out, "still running")) << r.describe();
-  EXPECT_TRUE(report_opens(r.err, "runtime: program exceeds 3-thread limit")) << r.describe();
-  EXPECT_TRUE(has_line_starting(r.err, "fatal error: thread exhaustion")) << r.describe();
 }
 
 // A fatal error raised where the runtime holds the lock of its list of

@@ -3,6 +3,8 @@
 // writer preference), the standard lock types, and stress from goroutines
 // and plain threads mixed.
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -293,6 +295,71 @@ TEST(RWMutexSlots, ReadLocksReleasedElsewhereWhileWritersConvert) {
     goro::run([] { handed_over_reads(4, goro_test::scaled(5000)); });
   }
   goro::set_maxprocs(2);
+}
+
+// A read lock held across parks that move the goroutine to another
+// worker: the header's inline paths read the thread's slot line through
+// asm, never an address kept from before the park. After each park the
+// line the inline path reads must be the one this thread's own
+// thread-local holds (read by a function the compiler cannot see into),
+// and the unlock, inline or the library's, must leave no entry behind
+// while a writer keeps converting them. The test checks that goroutines
+// did move.
+[[gnu::noinline]] goro::detail::rw_slot_line* thread_line_now() {
+  asm volatile("" ::: "memory");
+  return goro::detail::rw_thread_line();
+}
+
+TEST(RWMutexSlots, ReadLockHeldAcrossAMoveToAnotherThread) {
+  goro::set_maxprocs(4);
+  constexpr int kReaders = 8;
+  const int rounds = goro_test::scaled(400);
+  activity_check c;
+  std::atomic<long> moves{0};
+  std::atomic<int> stale_line{0};
+  goro::run([&] {
+    auto wake = goro::make_chan<int>();
+    std::thread feeder([wake, rounds]() mutable {  // wakes come from a plain thread
+      for (int i = 0; i < kReaders * rounds; i++) wake.send(i);
+    });
+    std::atomic<bool> readers_done{false};
+    goro::wait_group wg;
+    for (int k = 0; k < kReaders; k++)
+      wg.go([&, wake]() mutable {
+        for (int r = 0; r < rounds; r++) {
+          c.mu.lock_shared();
+          long tid = syscall(SYS_gettid);
+          int32_t n = c.activity.fetch_add(1) + 1;
+          if (n < 1 || n >= 10000) c.bad++;
+          goro::yield();
+          wake.recv();
+          if (syscall(SYS_gettid) != tid) moves++;
+          if (goro::detail::rw_thread_line() != thread_line_now()) stale_line++;
+          c.activity.fetch_sub(1);
+          c.mu.unlock_shared();
+        }
+      });
+    goro::wait_group writer;
+    writer.go([&] {
+      while (!readers_done.load()) {
+        c.mu.lock();
+        c.write();
+        c.mu.unlock();
+        goro::yield();
+      }
+    });
+    wg.wait();
+    readers_done = true;
+    writer.wait();
+    goro::blocking([&] { feeder.join(); });
+  });
+  goro::set_maxprocs(2);
+  EXPECT_GT(moves.load(), 0) << "no reader resumed on another thread: the test did not force migration";
+  EXPECT_EQ(stale_line.load(), 0);
+  EXPECT_EQ(c.bad.load(), 0);
+  EXPECT_EQ(c.activity.load(), 0);
+  ASSERT_TRUE(c.mu.try_lock());  // no entry left behind
+  c.mu.unlock();
 }
 
 // More read locks held at once by one goroutine than a slot line holds

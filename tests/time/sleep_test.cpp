@@ -278,6 +278,41 @@ TEST(Sleep, NonBlockingReceiveOnAnAfterChannelWaitsForAFireInFlight) {
   EXPECT_TRUE(got) << "try_recv missed a value whose fire was in flight";
 }
 
+// Many after() channels with deadlines microseconds apart, each polled
+// with try_recv once the clock is past its deadline, while the workers'
+// timers_run pops and fires them in batches: every poll gets its value
+// (the fire-in-flight wait above, without seams; run under TSan in CI).
+TEST(Sleep, NonBlockingReceivesPastTheDeadlineNeverMiss) {
+  using tp = steady::time_point;
+  for (int procs : {2, 4}) {
+    goro::set_maxprocs(procs);
+    std::atomic<int> misses{0}, got{0};
+    const int per = goro_test::kTsan ? 300 : goro_test::scaled(2000);
+    goro::run([&] {
+      goro::wait_group wg;
+      for (int k = 0; k < 8; k++)
+        wg.go([&, k] {
+          for (int i = 0; i < per; i++) {
+            auto d = std::chrono::microseconds((i * 7 + k * 13) % 300);
+            goro::recv_chan<tp> c = goro::after(d);
+            tp deadline = steady::now() + d;  // read after: no earlier than the channel's
+            while (steady::now() <= deadline) {
+            }
+            if (c.try_recv().would_block()) {
+              misses++;
+              c.recv();  // the value still comes: the miss is what the test counts
+            }
+            got++;
+          }
+        });
+      wg.wait();
+    });
+    EXPECT_EQ(misses.load(), 0) << "procs=" << procs;
+    EXPECT_EQ(got.load(), 8 * per) << "procs=" << procs;
+  }
+  goro::set_maxprocs(2);
+}
+
 // An after() channel whose last handle is dropped before it fires has its
 // timer cancelled (Go 1.23); one with a handle left must still fire, on
 // time, however the other handles went. Handles are dropped at once, after
