@@ -416,15 +416,11 @@ std::string format(const goroutine_info& g) {
   if (!g.stack_known)
     out += g.state == goroutine_state::running ? "\t(running on another worker: its stack cannot be read)\n"
                                                : "\t(it kept running while the dump read it: stack not shown)\n";
-  if (g.is_main)
-    out += "\tcreated by goro::run at ";
-  else if (g.creator_id != 0)
-    out += "\tcreated by goroutine " + std::to_string(g.creator_id) + " at ";
-  else if (g.by_timer)
-    out += "\tcreated by goro::after_func at ";
-  else
-    out += "\tcreated by a plain thread at ";
-  out += g.created_by + "\n\n";
+  char who[64];
+  goro::detail::g_inspector::creator(g.is_main, g.creator_id, g.by_timer, who, sizeof who);
+  out += "\t";
+  out += who;
+  out += " at " + g.created_by + "\n\n";
   return out;
 }
 

@@ -226,8 +226,9 @@ void on_fault(int sig, siginfo_t* si, void* uctx) {
       if (redirect_to_report(uctx, static_cast<char*>(stack), kReportStack)) return;  // into overflow_report
     }
     // No report stack: name the site by address only, which is safe here.
-    snprintf(buf, sizeof buf, "created by goroutine %llu at pc %p\n", static_cast<unsigned long long>(gp->parent_id),
-             gp->created_pc);
+    char who[64];
+    g_inspector::creator(gp->is_main, gp->parent_id, gp->by_timer, who, sizeof who);
+    snprintf(buf, sizeof buf, "%s at pc %p\n", who, gp->created_pc);
     write_fd(2, buf);
     write_fd(2, kOverflowHint);
     _exit(2);

@@ -352,16 +352,21 @@ void g_inspector::drop_switch_frame(g_record* r) {
   r->pcs[0] = static_cast<char*>(r->pcs[0]) - 1;
 }
 
-void g_inspector::created_by(const g_record& r, char* buf, size_t n) {
-  const char* site = site_of(r.created_pc);
-  if (r.is_main)
-    snprintf(buf, n, "created by goro::run at %s", site);
-  else if (r.parent_id != 0)
-    snprintf(buf, n, "created by goroutine %llu at %s", static_cast<unsigned long long>(r.parent_id), site);
-  else if (r.by_timer)
-    snprintf(buf, n, "created by goro::after_func at %s", site);
+void g_inspector::creator(bool is_main, uint64_t parent_id, bool by_timer, char* buf, size_t n) {
+  if (is_main)
+    snprintf(buf, n, "created by goro::run");
+  else if (parent_id != 0)
+    snprintf(buf, n, "created by goroutine %llu", static_cast<unsigned long long>(parent_id));
+  else if (by_timer)
+    snprintf(buf, n, "created by goro::after_func");
   else
-    snprintf(buf, n, "created by a plain thread at %s", site);
+    snprintf(buf, n, "created by a plain thread");
+}
+
+void g_inspector::created_by(const g_record& r, char* buf, size_t n) {
+  char who[64];
+  creator(r.is_main, r.parent_id, r.by_timer, who, sizeof who);
+  snprintf(buf, n, "%s at %s", who, site_of(r.created_pc));
 }
 
 void g_inspector::state_text(const g_record& r, int64_t now, char* buf, size_t n) {

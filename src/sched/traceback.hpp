@@ -85,6 +85,11 @@ class g_inspector {
   const char* site_of(const void* created_pc);
   // "created by goroutine 1 at file:line in function" (no newline).
   void created_by(const g_record& r, char* buf, size_t n);
+  // Who started a goroutine, in the words every report uses: "created by
+  // goroutine 1", "created by goro::run", "created by goro::after_func",
+  // "created by a plain thread" (no site, no newline). Formats integers and
+  // constant strings only, so the stack overflow handler may call it.
+  static void creator(bool is_main, uint64_t parent_id, bool by_timer, char* buf, size_t n);
   // "goroutine 7 [chan receive, 12 minutes]:" (no newline).
   static void header(const g_record& r, int64_t now, char* buf, size_t n);
   // The state in brackets alone: "chan receive, 12 minutes".

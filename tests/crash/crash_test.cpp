@@ -928,11 +928,18 @@ TEST(Panic, InMainGoroutine) {
 
 // ---- stack overflow ----------------------------------------------------------
 
-void expect_overflow_report(const outcome& r) {
+// `creator` is how the report must name who started the goroutine; with
+// `site_by_address` the report had no stack to symbolize on and gives the
+// creation site as a bare pc.
+void expect_overflow_report(const outcome& r, const std::string& creator = "created by goroutine 1 at ",
+                            bool site_by_address = false) {
   ASSERT_TRUE(r.exited_with(2)) << r.describe();
   std::string id = marker_id(r.out, "overflowing goroutine");
   EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + ": stack overflow")) << r.describe();
-  EXPECT_TRUE(created_in_scenarios(r.err, "created by goroutine 1 at ")) << r.describe();
+  if (site_by_address)
+    EXPECT_TRUE(has_line_starting(r.err, creator + "pc 0x")) << r.describe();
+  else
+    EXPECT_TRUE(created_in_scenarios(r.err, creator)) << r.describe();
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
   // No other crash output: not a panic, not a deadlock, not the kernel's or
   // a sanitizer's SEGV report (a sanitizer may add lines, not replace ours).
@@ -966,6 +973,26 @@ TEST(StackOverflow, SmallStack) {
 
 TEST(StackOverflow, DefaultStack) {
   expect_overflow_report(run_scenario("stack_overflow_default"));
+}
+
+// Goroutines that no goroutine started: the report names their creator as
+// the dump does. (Without a stack for the report, the handler's fallback
+// said "created by goroutine 0" for them.)
+TEST(StackOverflow, InAGoroutineAPlainThreadStarted) {
+  expect_overflow_report(run_scenario("stack_overflow_started_by_a_thread"), "created by a plain thread at ");
+}
+
+TEST(StackOverflow, InAnAfterFuncGoroutine) {
+  expect_overflow_report(run_scenario("stack_overflow_started_by_after_func"), "created by goro::after_func at ");
+}
+
+TEST(StackOverflow, InAGoroutineAPlainThreadStartedWhenNoReportStackCanBeMapped) {
+#if defined(GORO_TSAN)
+  GTEST_SKIP() << "TSan's runtime maps memory of its own on the way to the handler and dies when it cannot";
+#endif
+  outcome r = run_scenario("stack_overflow_started_by_a_thread_no_report_stack");
+  EXPECT_FALSE(contains(r.out, "setrlimit failed")) << r.describe();
+  expect_overflow_report(r, "created by a plain thread at ", true);
 }
 
 // On a stack that free_os_memory gave back, released together with its

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -642,6 +643,42 @@ int overflow(size_t stack_size) {
       int r = recurse_forever(0);
       say("unreachable: recursion returned " + std::to_string(r));
     });
+    never.wait();
+  });
+}
+
+// Caps the address space just above what is mapped now, so that the
+// overflow handler's mmap of its report stack fails and it takes its
+// fallback, which prints the creation site by address only.
+void leave_no_room_for_a_report_stack() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmSize:", 0) != 0) continue;
+    rlim_t bytes = std::strtoull(line.c_str() + 7, nullptr, 10) * 1024 + 64 * 1024;
+    rlimit lim{bytes, bytes};
+    if (setrlimit(RLIMIT_AS, &lim) != 0) say("setrlimit failed");
+    return;
+  }
+}
+
+// An overflow in a goroutine that a plain thread (or a timer, for an
+// after_func) started: the report names that creator, as the dump does,
+// with and without the report stack.
+int overflow_started_by(const std::string& by, bool fallback) {
+  return goro::run([by, fallback] {
+    goro::wait_group never;
+    never.add(1);
+    auto body = [fallback] {
+      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
+      if (fallback) leave_no_room_for_a_report_stack();
+      int r = recurse_forever(0);
+      say("unreachable: recursion returned " + std::to_string(r));
+    };
+    if (by == "thread") {
+      std::thread([body] { goro::go_with({.stack_size = 64 * 1024}, body); }).detach();
+    } else {
+      (void)goro::after_func(std::chrono::milliseconds(1), body);
+    }
     never.wait();
   });
 }
@@ -1925,6 +1962,9 @@ const scenario kScenarios[] = {
     {"stack_overflow_small", [] { return overflow(64 * 1024); }},
     {"stack_overflow_default", [] { return overflow(0); }},
     {"stack_overflow_released", overflow_after_release},
+    {"stack_overflow_started_by_a_thread", [] { return overflow_started_by("thread", false); }},
+    {"stack_overflow_started_by_after_func", [] { return overflow_started_by("after_func", false); }},
+    {"stack_overflow_started_by_a_thread_no_report_stack", [] { return overflow_started_by("thread", true); }},
     {"stack_overflow_after_dedicated_churn", stack_overflow_after_dedicated_churn},
     {"stack_guard_maps", stack_guard_maps},
     {"pool_in_use_at_exit", pool_in_use_at_exit},
