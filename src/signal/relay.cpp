@@ -29,10 +29,12 @@
 // fork(): a child keeps the handler and the pipe (O_CLOEXEC closes it only
 // at exec). A child forked to exec must get its signals as if goro had
 // never taken them, as Go's does: an atfork child handler puts back the
-// earlier actions, and the handler itself, finding itself in another
-// process than the pipe's maker, takes the earlier action instead of
-// writing to the parent's pipe (a signal between fork and that atfork
-// handler).
+// earlier actions and forgets the parent's registrations, pipe and
+// counters, and the handler itself, finding itself in another process than
+// the pipe's maker, takes the earlier action instead of writing to the
+// parent's pipe (a signal between fork and that atfork handler). A child
+// forked before the runtime started may then register as a fresh process
+// does; one forked after may not (the fork fatal error, sched/fork.cpp).
 //
 // Deadlock detection: goro-signal can ready goroutines (a receiver of a
 // registered channel, a goroutine waiting on a registered context's
@@ -119,9 +121,14 @@ struct registry {
   std::vector<std::pair<signal_reg*, uint64_t>> stopping;  // guarded by lock
 };
 
+// Never freed: the handler may outlive statics. A forked child swaps in a
+// fresh one (forget_the_relay_in_forked_child), by its only thread.
+registry* g_registry = nullptr;
+
 registry& reg() {
-  static registry* r = new registry;  // never freed: the handler may outlive statics
-  return *r;
+  static registry* first = g_registry = new registry;
+  (void)first;
+  return *g_registry;
 }
 
 // The pipe: [0] read by goro-signal, [1] written by the handler
@@ -286,14 +293,17 @@ void drop_bits(registry& r, signal_reg* s, uint64_t bits) {
   if (s->mask == 0 && --r.active == 0) set_thread_may_act(r, false);
 }
 
-void remove_reg(registry& r, signal_reg* s) {
+// False when s is not in r.regs: a forked child's context registered in
+// the parent, whose registry the child forgot.
+bool remove_reg(registry& r, signal_reg* s) {
   for (size_t i = 0; i < r.regs.size(); i++) {
     if (r.regs[i] == s) {
       r.regs[i] = r.regs.back();
       r.regs.pop_back();
-      return;
+      return true;
     }
   }
+  return false;
 }
 
 // Takes `bits` from every registration; channels left with none are taken
@@ -400,11 +410,34 @@ void* signal_main(void* started) {
 
 // pthread_atfork's child handler: every signal goro's handler is installed
 // for gets back its earlier action (take_the_earlier_action says why, and
-// why without the lock).
-void put_back_actions_in_forked_child() {
+// why without the lock). Then the child forgets the parent's relay, as if
+// goro had never taken a signal: the registrations are the parent's (their
+// channels and contexts live on in the parent), the relay thread stayed
+// there, the pipe is the parent's (a stop marker written into it was read
+// by the parent's relay, so the child's signal_stop waited for good and
+// the parent's next one stopped waiting too early), and a parent thread may
+// have held the registry's or the marker's lock. A child forked before the
+// runtime started runs a runtime of its own (sched/fork.cpp), and its
+// first registration makes a pipe and a relay of its own; the old
+// registry is left as it is (its lock may be held), a few bytes.
+void forget_the_relay_in_forked_child() {
   registry& r = reg();
   for (int sig = 1; sig <= kMaxSig; sig++)
     if (r.count[sig] > 0) sigaction(sig, &r.saved[sig], nullptr);
+  // No handler of goro's is installed now; a signal from here on takes
+  // whatever action the child has.
+  close(g_pipe[0]);
+  close(g_pipe[1]);
+  g_pipe[0] = g_pipe[1] = -1;
+  g_relay_pid.store(0, std::memory_order_relaxed);
+  g_handlers_running.store(0, std::memory_order_relaxed);
+  g_markers_written.store(0, std::memory_order_relaxed);
+  g_markers_read.store(0, std::memory_order_relaxed);
+  std::destroy_at(&g_marker_lock);
+  std::construct_at(&g_marker_lock, lock_rank::leaf);
+  // glibc's fork leaves malloc usable in the child's atfork handlers.
+  g_registry = new (std::nothrow) registry;
+  if (g_registry == nullptr) fatal("runtime: out of memory in a forked child's signal state");
 }
 
 // Makes the pipe on first use, and room for one more registration, with
@@ -419,9 +452,15 @@ bool prepare_locked(registry& r, const char* who) {
   if (pipe2(g_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), std::string(who) + ": pipe2");
   fcntl(g_pipe[1], F_SETFL, fcntl(g_pipe[1], F_GETFL) | O_NONBLOCK);
   g_relay_pid.store(getpid(), std::memory_order_relaxed);
-  // Once (the pipe is made once): a forked child puts back the earlier
-  // actions, as Go's child does before exec (clearSignalHandlers).
-  GORO_CHECK(pthread_atfork(nullptr, nullptr, put_back_actions_in_forked_child) == 0);
+  // A forked child puts back the earlier actions, as Go's child does
+  // before exec (clearSignalHandlers), and forgets the relay. Registered
+  // once: a child inherits the registration, and its own first
+  // registration comes here again (its pipe was forgotten).
+  static bool atfork_registered = false;
+  if (!atfork_registered) {
+    GORO_CHECK(pthread_atfork(nullptr, nullptr, forget_the_relay_in_forked_child) == 0);
+    atfork_registered = true;
+  }
   return true;
 }
 
@@ -461,8 +500,7 @@ void signal_unregister(cancel_node* n) noexcept {
   if (x == nullptr) return;
   signal_reg* s = x->sig.exchange(nullptr, std::memory_order_acq_rel);
   if (s == nullptr) return;
-  remove_reg(r, s);
-  drop_bits(r, s, s->mask);
+  if (remove_reg(r, s)) drop_bits(r, s, s->mask);  // S1, S3: only the counts it added
   delete s;
 }
 
@@ -472,6 +510,7 @@ namespace goro {
 
 std::pair<context, cancel_func> signal_notify_context(const context& parent, std::initializer_list<int> signals) {
   using namespace detail;
+  check_not_forked_child();  // only exec after fork (sched/fork.cpp): its relay would wake nobody
   uint64_t mask = mask_of(signals, empty_list::all_but_debug_and_profile, "goro::signal_notify_context");
   auto [ctx, cancel] = ctx_access::pair(ctx_with_cancel_extended(ctx_access::node(parent)));
   auto* n = static_cast<cancel_node*>(ctx_access::node(ctx));
@@ -492,6 +531,7 @@ std::pair<context, cancel_func> signal_notify_context(const context& parent, std
 void signal_notify(const send_chan<int>& c, std::initializer_list<int> signals) {
   using namespace detail;
   if (c.is_nil()) throw panic_error("os/signal: Notify using nil channel");
+  check_not_forked_child();  // as signal_notify_context
   uint64_t mask = mask_of(signals, empty_list::all_but_debug_and_profile, "goro::signal_notify");
   hchan* hc = chan_access::core(c);
   auto fresh = std::make_unique<signal_reg>(signal_reg{nullptr, hc, 0});
@@ -535,12 +575,13 @@ void signal_stop(const send_chan<int>& c) {
     remove_reg(r, s);
     drop_bits(r, s, mask);
     // Until the relay has read what the handler took before this stop,
-    // the channel still gets those signals (Go's Stop, TestAtomicStop). A
-    // forked child has no relay: there is nothing in flight to wait for.
-    if (!in_forked_child()) r.stopping.emplace_back(s, mask);
+    // the channel still gets those signals (Go's Stop, TestAtomicStop).
+    // (A forked child found nothing above: it forgot the parent's
+    // registrations, and makes none once the runtime had started.)
+    r.stopping.emplace_back(s, mask);
   }
-  if (!in_forked_child()) {
-    wait_until_relay_idle();
+  wait_until_relay_idle();
+  {
     lock_guard lk(r.lock);
     for (size_t i = 0; i < r.stopping.size(); i++) {
       if (r.stopping[i].first == gone[0]) {

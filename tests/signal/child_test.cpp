@@ -2,6 +2,8 @@
 // nothing unless GORO_SIGNAL_CHILD names a scenario.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -143,6 +145,59 @@ TEST(SignalChild, Run) {
       std::fflush(stdout);
       std::_Exit(3);
     });
+  } else if (scenario == "fork_before_the_runtime_starts") {
+    // Registrations made before the runtime starts, then a fork: the child
+    // starts a runtime of its own (sched/fork.cpp) and must find the signal
+    // state of a fresh process, the parent's left alone.
+    auto c = goro::make_chan<int>(4);
+    goro::signal_notify(c, {SIGUSR1});
+    auto [ctx, stop] = goro::signal_notify_context(goro::background(), {SIGUSR2});
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      alarm(60);  // a hang ends the child by SIGALRM instead of hanging the test
+      goro::run([c, stop = stop] {
+        goro::signal_stop(c);  // the parent's registration: nothing to stop here
+        stop();                // the parent's context: likewise
+        auto mine = goro::make_chan<int>(1);
+        goro::signal_notify(mine, {SIGUSR1});
+        raise(SIGUSR1);
+        if (mine.recv() != SIGUSR1) std::_Exit(4);
+        goro::signal_stop(mine);
+        auto [ctx2, stop2] = goro::signal_notify_context(goro::background(), {SIGUSR2});
+        raise(SIGUSR2);
+        ctx2.done().recv();
+        stop2();
+      });
+      std::printf("child: its own registrations worked, and its stops returned\n");
+      std::fflush(stdout);
+      std::_Exit(0);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) std::_Exit(5);
+    if (WIFSIGNALED(st)) std::printf("child: ended by signal %d\n", WTERMSIG(st));
+    if (WIFEXITED(st)) std::printf("child: exit status %d\n", WEXITSTATUS(st));
+    goro::run([c, ctx = ctx] {
+      // The parent's relay still serves it, and its signal_stop still waits
+      // for the signals taken before it (Go's TestAtomicStop).
+      raise(SIGUSR1);
+      std::printf("parent: SIGUSR1 %s\n", c.recv() == SIGUSR1 ? "received" : "wrong");
+      raise(SIGUSR2);
+      ctx.done().recv();
+      int missing = 0;
+      for (int i = 0; i < 20; i++) {
+        auto c2 = goro::make_chan<int>(1);
+        goro::signal_notify(c2, {SIGHUP});
+        raise(SIGHUP);
+        goro::signal_stop(c2);
+        if (!c2.try_recv()) missing++;
+      }
+      std::printf("parent: %d of 20 signals taken before signal_stop missing\n", missing);
+      goro::signal_stop(c);
+    });
+    stop();
+    std::fflush(stdout);
+    std::_Exit(0);
   }
   std::_Exit(1);
 }

@@ -262,6 +262,22 @@ TEST(SignalNotify, RegistrationsChurnWhileSignalsArrive) {
   goro::signal_stop(probe);
 }
 
+// A child forked before the runtime started, with registrations made in
+// the parent, starts as a fresh process would: its own registrations get
+// their signals, and stopping the parent's does nothing to the parent. The
+// child used to inherit the parent's pipe and registry: its own SIGUSR1
+// took the default action (no relay of its own), and its signal_stop wrote
+// a stop marker that the parent's relay read, so it waited for good while
+// the parent's next signal_stop returned too early.
+TEST(SignalNotify, ChildForkedBeforeTheRuntimeStartsHasSignalsOfItsOwn) {
+  child_result r = run_child("fork_before_the_runtime_starts");
+  EXPECT_TRUE(r.exited && r.status == 0) << r.out;
+  EXPECT_NE(r.out.find("child: its own registrations worked, and its stops returned"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("child: exit status 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parent: SIGUSR1 received"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parent: 0 of 20 signals taken before signal_stop missing"), std::string::npos) << r.out;
+}
+
 TEST(SignalNotify, StopPutsTheDefaultActionBack) {
   child_result r = run_child("notify_stop");
   EXPECT_FALSE(r.exited) << r.out;
