@@ -856,6 +856,11 @@ void execute(m* mp, g* gp) {
 // Timers: a clock read costs as much as the switch, so a P with timers
 // reads it every 16th switch, and a due timer sends the caller through
 // g0, whose loop runs it: it waits at most 16 switches (microseconds).
+// Switches that come milliseconds apart (goroutines computing between
+// yields, preemptions) are caught by the monitor's clock, coarse_now, one
+// load, which the monitor moves past each timer as it falls due while Ps
+// are busy (sysmon.cpp): such a timer waits for the switch that ends the
+// slice in which it fell due, plus at most a millisecond.
 g* direct_successor(m* mp) {
 #if defined(GORO_TSAN)
   // TSan builds always go through g0: the completed action's lock
@@ -869,7 +874,7 @@ g* direct_successor(m* mp) {
   uint32_t tick = pp->schedtick.load(std::memory_order_relaxed);
   if (tick % 61 == 0) return nullptr;
   if (int64_t when = pp->timer0_when.load(std::memory_order_relaxed);
-      when != INT64_MAX && tick % 16 == 0 && nanotime() >= when)
+      when != INT64_MAX && (sched.coarse_now.load(std::memory_order_relaxed) >= when || (tick % 16 == 0 && nanotime() >= when)))
     return nullptr;
   if (pp->detached.load(std::memory_order_relaxed)) return nullptr;
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p()) return nullptr;

@@ -218,8 +218,11 @@ struct sched_t {
   std::atomic<uint64_t> goid_gen{0};
   std::atomic<int32_t> nrun_waiting{0};  // run() calls whose main goroutine has not returned
 
-  // Coarse clock updated by sysmon, for cheap wait-since stamps.
-  std::atomic<int64_t> coarse_now{0};
+  // Coarse clock updated by sysmon, for cheap wait-since stamps, and read
+  // at goroutine switches on Ps with timers (direct_successor): a line of
+  // its own, away from goid_gen, which every go() writes.
+  alignas(64) std::atomic<int64_t> coarse_now{0};
+  char coarse_now_pad_[64 - sizeof(std::atomic<int64_t>)];
   // Set once runtime_init() is done; cleared again in a forked child
   // (sched/fork.cpp), so that the child's entries take the slow path.
   std::atomic<bool> started{false};
