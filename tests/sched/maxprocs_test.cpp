@@ -189,6 +189,50 @@ TEST(Threads, IdleWorkersBeyondMaxprocsExit) {
   });
 }
 
+// The same while every P stays busy and a timer keeps falling due: an idle
+// M that woke for the timer and found no idle P to run it gave up the
+// timer's role and slept until kicked, past its retirement, and nobody
+// kicks an M without the role: 27 of 105 threads stayed for good after a
+// burst of 100 sections (a review, 2026-12-07).
+TEST(Threads, IdleWorkersBeyondMaxprocsExitWhileEveryPIsBusyAndTimersFallDue) {
+  goro_test::scoped_env env("GORO_SCAVENGE_MS", "300");
+  goro::set_maxprocs(2);
+  goro::run([] {
+    std::atomic<bool> stop{false};
+    goro::wait_group busy;
+    auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
+    busy.go([&, ping, pong] {  // a ping-pong pair keeps the Ps busy
+      for (int v; (v = ping.recv()) >= 0;) pong.send(v);
+    });
+    busy.go([&, ping, pong] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        ping.send(1);
+        (void)pong.recv();
+      }
+      ping.send(-1);
+    });
+    busy.go([&] {
+      while (!stop.load(std::memory_order_relaxed)) goro::sleep_for(1ms);  // a timer always near
+    });
+    int before = thread_count();
+    {
+      goro::wait_group wg;
+      for (int i = 0; i < 100; i++) wg.go([] { goro::blocking([] { std::this_thread::sleep_for(200ms); }); });
+      wg.wait();
+    }
+    int peak = thread_count();
+    EXPECT_GE(peak, before + 50) << "the burst should have held a thread per blocking section";
+    auto t0 = steady::now();
+    // Kept: maxprocs idle Ms, the timed sleeper and one more the busy Ps'
+    // hand-offs may hold a moment.
+    const int kept = before + 2 + 1 + 1;
+    while (thread_count() > kept && steady::now() - t0 < 20s) goro::sleep_for(10ms);
+    EXPECT_LE(thread_count(), kept) << "threads before " << before << ", at the burst " << peak;
+    stop.store(true);
+    busy.wait();
+  });
+}
+
 }  // namespace
 
 namespace {
