@@ -15,6 +15,7 @@
 namespace goro::detail {
 
 void (*g_fatal_dump_hook)(int fd) = nullptr;
+void (*g_fatal_capture_hook)() = nullptr;
 
 void write_stderr(const char* s) {
   size_t n = strlen(s);
@@ -98,13 +99,16 @@ void claim_dying_report() noexcept {
 }
 
 namespace {
-[[noreturn]] void fatal_v(bool abort_process, int status, const char* fmt, va_list ap) {
+// noinline: the dump's capture skips exactly this frame (deadlock.cpp).
+[[noreturn, gnu::noinline]] void fatal_v(bool abort_process, int status, const char* fmt, va_list ap) {
   claim_dying_report();
   char buf[1024];
   vsnprintf(buf, sizeof buf, fmt, ap);
   write_stderr("fatal error: ");
   write_stderr(buf);
   write_stderr("\n\n");
+  // The calling goroutine's stack can only be read here, on its thread.
+  if (g_fatal_capture_hook != nullptr) g_fatal_capture_hook();
   if (g_fatal_dump_hook != nullptr) run_on_report_thread(dump_to_stderr, nullptr);
   if (abort_process) abort();
   _exit(status);

@@ -97,7 +97,7 @@ void print_created(const g* gp) {
 }
 
 struct panic_report {
-  char msg[1100];   // "panic: <what()>\n"
+  const char* what = nullptr;  // the panic's value, whole (Go prints all of it)
   char head[128];   // "\ngoroutine N [running]:\n"
   void* pcs[64];
   int n = 0;
@@ -109,7 +109,9 @@ struct panic_report {
 // default), the panicking goroutine; all, every other goroutine after it.
 void print_panic_report(void* arg) {
   const auto* rep = static_cast<const panic_report*>(arg);
-  write_fd(2, rep->msg);
+  write_fd(2, "panic: ");
+  write_fd(2, rep->what);
+  write_fd(2, "\n");
   if (rep->level == traceback_level::none) return;
   write_fd(2, rep->head);
   print_frames(2, rep->pcs, rep->n);
@@ -130,11 +132,14 @@ void on_terminate() {
   claim_dying_report();  // one report at a time; main returning meanwhile waits for it (check.hpp)
   if (auto* hook = test_hooks::panic_report_starting.load(std::memory_order_relaxed)) hook();
   char msg[1024] = "unknown exception";
-  if (std::exception_ptr ep = std::current_exception()) {
+  const char* what = msg;
+  // Kept to the end: it keeps the exception, and so what() of it, alive.
+  std::exception_ptr ep = std::current_exception();
+  if (ep) {
     try {
       std::rethrow_exception(ep);
     } catch (const std::exception& e) {
-      snprintf(msg, sizeof msg, "%s", e.what());
+      what = e.what();
     } catch (...) {
       const std::type_info* t = abi::__cxa_current_exception_type();
       int status = 0;
@@ -148,7 +153,7 @@ void on_terminate() {
   panic_report rep;
   rep.gp = gp;
   rep.level = traceback_setting(traceback_level::single);
-  snprintf(rep.msg, sizeof rep.msg, "panic: %s\n", msg);
+  rep.what = what;
   snprintf(rep.head, sizeof rep.head, "\ngoroutine %llu [running]:\n", static_cast<unsigned long long>(gp->id));
   rep.n = stack_pcs(rep.pcs, 64, 3);  // skip on_terminate and the C++ runtime's terminate frames
   // Symbolizing takes tens of KiB of stack, more than a small goroutine

@@ -113,6 +113,7 @@
 namespace goro::detail {
 
 extern void (*g_fatal_dump_hook)(int fd);
+extern void (*g_fatal_capture_hook)();
 
 std::atomic<uint64_t> g_thread_readies{0};
 
@@ -296,7 +297,16 @@ scan_result scan_threads() {
   return res;
 }
 
-void dump_hook(int fd) { dump_goroutines(fd); }
+// A fatal error's caller: captured on its thread by capture_hook, dumped
+// on the report thread by dump_hook. One report per process (the report's
+// claim, base/check.hpp), so one static record.
+dump_caller g_fatal_caller;
+
+// Skips capture_hook and fatal_v: the innermost frame shown is fatal() or
+// fatal_exit(), then the code that called it (Go's starts at its throw).
+void capture_hook() { capture_dump_caller(&g_fatal_caller, 2); }
+
+void dump_hook(int fd) { dump_goroutines(fd, traceback_level::all, 0, &g_fatal_caller); }
 
 bool debug_deadlock() {
   static const bool dbg = getenv("GORO_DEBUG_DEADLOCK") != nullptr;
@@ -437,7 +447,10 @@ void runtime_thread_unregister(int tid) {
   }
 }
 
-void deadlock_init_ignored_threads() { g_fatal_dump_hook = dump_hook; }
+void deadlock_init_ignored_threads() {
+  g_fatal_capture_hook = capture_hook;
+  g_fatal_dump_hook = dump_hook;
+}
 
 #if defined(GORO_TSAN)
 // TSan starts a helper thread of its own at the process's first

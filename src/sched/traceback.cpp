@@ -434,17 +434,31 @@ void dump_one(g* gp, void* arg) {
 
 }  // namespace
 
-void dump_goroutines(int fd, traceback_level level, uint64_t skip_id) {
+__attribute__((noinline)) void capture_dump_caller(dump_caller* c, int skip) {
+  c->gp = nullptr;
+  c->n = 0;
+  if (m* mp = current_m(); mp != nullptr && mp->curg != nullptr) {
+    c->gp = mp->curg;
+    c->n = stack_pcs(c->pcs, kTracebackMax, 1 + skip);
+    // Return addresses all, but print_frames takes the innermost as an
+    // exact pc: step it back into its call (after a call that does not
+    // return it is past the function's end: "??").
+    if (c->n > 0) c->pcs[0] = static_cast<char*>(c->pcs[0]) - 1;
+  }
+}
+
+void dump_goroutines(int fd, traceback_level level, uint64_t skip_id, const dump_caller* caller) {
   if (level == traceback_level::none) return;
   g_inspector ins;
   // The caller, if a goroutine, cannot be unwound from outside: its own
-  // stack, captured here (fatal errors call this on a report thread, where
-  // there is no current goroutine, and get none).
-  if (m* mp = current_m(); mp != nullptr && mp->curg != nullptr) {
-    void* pcs[kTracebackMax];
-    int n = stack_pcs(pcs, kTracebackMax, 1);
-    ins.set_caller(mp->curg, pcs, n);
+  // stack, captured on its thread (by the caller of a dump on a report
+  // thread, where there is no current goroutine: fatal errors).
+  dump_caller here;
+  if (caller == nullptr) {
+    capture_dump_caller(&here, 1);
+    caller = &here;
   }
+  if (caller->gp != nullptr) ins.set_caller(caller->gp, caller->pcs, caller->n);
   fd_dump d{&ins, fd, traceback_now(), level, skip_id};
   for_each_g(dump_one, &d);
 }

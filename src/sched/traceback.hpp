@@ -144,6 +144,19 @@ int64_t traceback_now();
 // Every live goroutine printed to fd; the whole dump of fatal errors,
 // the deadlock report and SIGQUIT. With single, only main goroutines;
 // the goroutine `skip_id` (a panic's, printed already) is left out.
-void dump_goroutines(int fd, traceback_level level = traceback_level::all, uint64_t skip_id = 0);
+// The goroutine that asked for a dump and its stack, captured on its own
+// thread before the dump moves to a report thread (which has no current
+// goroutine; fatal errors do so).
+struct dump_caller {
+  const g* gp = nullptr;
+  void* pcs[kTracebackMax];
+  int n = 0;
+};
+// Fills c with the calling goroutine and its frames, skipping `skip` more
+// of them than this function's own; gp stays null on a plain thread.
+void capture_dump_caller(dump_caller* c, int skip);
+// Without `caller`, the calling goroutine (if any) is captured here.
+void dump_goroutines(int fd, traceback_level level = traceback_level::all, uint64_t skip_id = 0,
+                     const dump_caller* caller = nullptr);
 
 }  // namespace goro::detail

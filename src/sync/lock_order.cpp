@@ -416,9 +416,15 @@ void lock_order_before_wait(const void* lock, lock_kind kind) {
     spin_guard g(d.mu);
     held_list* l = my_list(d, false, &who);
     if (l == nullptr || l->n == 0) return;
+    // Re-acquiring a lock the caller holds (a mutex another goroutine
+    // will hand over by unlocking it, a recursive read lock) orders
+    // nothing: an edge from each other lock held to it would be reversed
+    // by the one its first acquisition recorded, and the two reported as
+    // an inversion with the same goroutine on both sides.
+    for (int i = 0; i < l->n; i++)
+      if (l->e[i].lock == lock) return;
     node* to = find_node(d, lock);
     for (int i = 0; i < l->n; i++) {
-      if (l->e[i].lock == lock) continue;
       node* from = find_node(d, l->e[i].lock);
       if (to != nullptr && from != nullptr) {
         auto fi = static_cast<uint32_t>(from - d.nodes.data());

@@ -203,6 +203,15 @@ bool created_in_scenarios(const std::string& s, const std::string& head, const s
   return false;
 }
 
+// The dump entry that opens with `head` ("goroutine 7 ["), up to its
+// blank line; empty if none does.
+std::string dump_entry(const std::string& err, const std::string& head) {
+  size_t at = err.find("\n" + head);
+  if (at == std::string::npos) return "";
+  size_t end = err.find("\n\n", at + 1);
+  return err.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+}
+
 // The id a scenario printed in its marker "<prefix> N".
 std::string marker_id(const std::string& out, const std::string& prefix) {
   size_t at = out.find(prefix + " ");
@@ -542,6 +551,13 @@ TEST(Panic, EscapedExceptionIsGoPanicReport) {
   EXPECT_FALSE(contains(r.err, kDeadlock)) << r.describe();
 }
 
+// The message is printed whole (it was cut at 1,023 bytes).
+TEST(Panic, LongMessageIsPrintedWhole) {
+  outcome r = run_scenario("panic_long_message");
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, "panic: " + std::string(3000, 'x') + "END\n")) << r.describe();
+}
+
 // Goroutines that panic at once give one report (Go's paniclk), not
 // several written into each other (a review, 2026-12-07: 14 of 15 runs
 // printed four "panic:" lines, their frames mixed).
@@ -621,6 +637,16 @@ TEST(Panic, MisuseNegativeWaitGroupCounter) {
 
 // ---- sync misuse and mutex deadlock ------------------------------------------
 
+// The goroutine that made the mistake is shown with its stack, from the
+// unlock down (the dump runs on a report thread, which used to list it as
+// running elsewhere, its stack unread).
+void expect_callers_stack(const outcome& r, const std::string& id, const std::string& innermost) {
+  std::string entry = dump_entry(r.err, "goroutine " + id + " [running]:");
+  EXPECT_FALSE(entry.empty()) << r.describe();
+  EXPECT_FALSE(contains(entry, "its stack cannot be read")) << r.describe();
+  EXPECT_TRUE(contains(entry, innermost)) << r.describe();
+}
+
 // Go makes these fatal errors, not panics: the message, the goroutine
 // dump, exit status 2.
 TEST(SyncMisuse, UnlockOfUnlockedMutexIsFatal) {
@@ -629,6 +655,7 @@ TEST(SyncMisuse, UnlockOfUnlockedMutexIsFatal) {
   EXPECT_TRUE(report_opens(r.err, "fatal error: sync: unlock of unlocked mutex\n")) << r.describe();
   std::string id = marker_id(r.out, "unlocking goroutine");
   EXPECT_TRUE(has_line_starting(r.err, "goroutine " + id + " [")) << r.describe();
+  expect_callers_stack(r, id, "goro::mutex::unlock");
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
 }
 
@@ -685,6 +712,7 @@ TEST(SyncMisuse, RUnlockOfUnlockedRWMutexIsFatal) {
   outcome r = run_scenario("runlock_unlocked_rwmutex");
   ASSERT_TRUE(r.exited_with(2)) << r.describe();
   EXPECT_TRUE(report_opens(r.err, "fatal error: sync: RUnlock of unlocked RWMutex\n")) << r.describe();
+  expect_callers_stack(r, "1", "goro::rwmutex::unlock_shared");
   EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
 }
 

@@ -538,6 +538,19 @@ int panic_escape() {
   });
 }
 
+// A panic whose message is long: Go prints the whole value.
+int panic_long_message() {
+  return goro::run([] {
+    goro::wait_group never;
+    never.add(1);
+    goro::go([] {
+      say("panicking goroutine " + std::to_string(goro::goroutine_id()));
+      throw std::runtime_error(std::string(3000, 'x') + "END");
+    });
+    never.wait();
+  });
+}
+
 // Four goroutines throw at once (a barrier, then each throws): one
 // report, as Go's paniclk gives; the others wait for it to end the
 // process. Before, each wrote its own, into each other.
@@ -1953,6 +1966,7 @@ const scenario kScenarios[] = {
     {"thread_lock_across_preempt", thread_lock_across_preempt},
     {"no_deadlock_while_a_signal_dispatch_runs", no_deadlock_while_a_signal_dispatch_runs},
     {"panic", panic_escape},
+    {"panic_long_message", panic_long_message},
     {"main_returns_during_a_panic", main_returns_during_a_panic},
     {"thread_limit_lowered", thread_limit_lowered},
     {"panics_at_once", panics_at_once},

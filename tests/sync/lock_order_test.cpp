@@ -248,6 +248,44 @@ TEST(LockOrder, ReleaseByAnotherGoroutineIsFollowed) {
   });
 }
 
+// A goroutine that takes a lock it holds again (a mutex another goroutine
+// hands over by unlocking it; a second read lock) orders nothing: it used
+// to record an edge from every other lock held to it, the reverse of the
+// one its first acquisition recorded, and report the pair as an inversion
+// with the same goroutine on both sides.
+TEST(LockOrder, RelockingAHeldLockIsNotReported) {
+  check_on on;
+  uint64_t base = goro::debug::lock_order_reports();
+  goro::run([base] {
+    goro::mutex a, b;
+    auto waiting = goro::make_chan<int>();
+    goro::wait_group wg;
+    wg.go([&] {
+      a.lock();
+      b.lock();
+      waiting.send(1);
+      a.lock();  // handed over by main's unlock below
+      a.unlock();
+      b.unlock();
+    });
+    waiting.recv();
+    // Unlock once the goroutine waits for a (its waiter count says so).
+    while (goro::debug::stats().waiting_on("sync.Mutex.Lock") == 0) goro::yield();
+    a.unlock();
+    wg.wait();
+    goro::rwmutex r, r2;
+    in_goroutine([&] {
+      r.lock_shared();
+      r2.lock_shared();
+      r.lock_shared();
+      r.unlock_shared();
+      r2.unlock_shared();
+      r.unlock_shared();
+    });
+    EXPECT_EQ(goro::debug::lock_order_reports(), base);
+  });
+}
+
 // A destroyed lock is forgotten: a new lock at the same address starts
 // with no orders.
 TEST(LockOrder, DestroyedLockIsForgotten) {
