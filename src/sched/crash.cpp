@@ -28,8 +28,12 @@
 // overflow_report() on that stack, out of signal context, as Go's handler
 // injects a call to sigpanic. overflow_report() symbolizes the site,
 // prints the rest and exits with status 2. Faults the handler does not
-// recognize are given back to the previous handler (the default action,
-// or a sanitizer's).
+// recognize go to the previous handler, called from this one (Go's
+// sigfwd), which stays installed: a program's handler that deals with
+// faults of its own (a garbage collector's, a JIT's) and returns must not
+// take the overflow check away for the rest of the run. Where the
+// previous action is the default (or ignore), it is put back for the
+// fault to happen again and end the process.
 //
 // Invariant: at most one overflow report runs (g_overflow_reporting); a
 // second fault during it, on any thread, ends the process at once.
@@ -238,8 +242,15 @@ void on_fault(int sig, siginfo_t* si, void* uctx) {
     write_fd(2, kOverflowHint);
     _exit(2);
   }
-  // Not ours: put the previous handler back and let the fault happen again.
-  sigaction(sig, sig == SIGSEGV ? &g_prev_segv : &g_prev_bus, nullptr);
+  // Not ours: the previous handler's.
+  const struct sigaction& prev = sig == SIGSEGV ? g_prev_segv : g_prev_bus;
+  if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
+    prev.sa_sigaction(sig, si, uctx);
+  } else if ((prev.sa_flags & SA_SIGINFO) == 0 && prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
+    prev.sa_handler(sig);
+  } else {
+    sigaction(sig, &prev, nullptr);  // the fault happens again, with the default action
+  }
 }
 
 std::atomic<bool> g_sigquit{false};  // raised by the handler, read by the monitor

@@ -1010,6 +1010,12 @@ TEST(StackOverflow, InAGoroutineAPlainThreadStarted) {
   expect_overflow_report(run_scenario("stack_overflow_started_by_a_thread"), "created by a plain thread at ");
 }
 
+TEST(StackOverflow, ReportedAfterTheProgramsOwnHandlerTookAFault) {
+  outcome r = run_scenario("stack_overflow_after_a_fault_the_programs_handler_took");
+  EXPECT_TRUE(contains(r.out, "the program's handler took its fault")) << r.describe();
+  expect_overflow_report(r);
+}
+
 TEST(StackOverflow, InAnAfterFuncGoroutine) {
   expect_overflow_report(run_scenario("stack_overflow_started_by_after_func"), "created by goro::after_func at ");
 }
