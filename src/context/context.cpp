@@ -135,9 +135,12 @@ void list_unlink(cancel_node* owner, ctx_entry* e) {
   owner->nentries--;
 }
 
-void afunc_spawn(ctx_fn* fn) {
+// noinline: the creation site dumps name is the return address into its
+// caller (start_afunc), a pc inside a function as every site is; the
+// function's own entry, which it was, reads back as the code before it.
+[[gnu::noinline]] void afunc_spawn(ctx_fn* fn) {
   std::unique_ptr<ctx_fn> owned(fn);
-  spawn(0, reinterpret_cast<const void*>(&afunc_spawn), [f = owned.get()] {
+  spawn(0, __builtin_return_address(0), [f = owned.get()] {
     std::unique_ptr<ctx_fn> own(f);
     own->run();
   });
@@ -300,7 +303,7 @@ bool on_scheduler_stack() noexcept { return current_m() != nullptr && !in_gorout
 // their users, and walked each one's whole chain first, N^2/2 steps in
 // one timer callback (a review, 2026-12-07: 2.3 s of a worker for a
 // chain 40,000 deep).
-void release_off_scheduler(ctx_node* n) noexcept {
+[[gnu::noinline]] void release_off_scheduler(ctx_node* n) noexcept {  // noinline: as afunc_spawn
   int64_t r = n->refs.load(std::memory_order_relaxed);
   while (r > 1) {
     race_release(n);
@@ -313,7 +316,7 @@ void release_off_scheduler(ctx_node* n) noexcept {
     return;
   }
   try {
-    spawn(0, reinterpret_cast<const void*>(&release_off_scheduler), [n] { ctx_release(n); });
+    spawn(0, __builtin_return_address(0), [n] { ctx_release(n); });
   } catch (...) {
     ctx_release(n);  // no goroutine to be had: here, as before
   }

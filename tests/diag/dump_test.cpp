@@ -231,6 +231,37 @@ TEST(Dump, AnAfterFuncGoroutineNamesTheAfterFuncCall) {
   });
 }
 
+// A context_after_func's goroutine names where the runtime started it, in
+// the context code, created by the goroutine that cancelled. The site was
+// the starting function's own entry, read back as a return address: the
+// code before it ("stop_token:345 in ?").
+TEST(Dump, AContextAfterFuncGoroutineNamesTheContextCode) {
+  goro::run([] {
+    auto hold = goro::make_chan<int>();
+    std::atomic<uint64_t> id{0};
+    auto [ctx, cancel] = goro::with_cancel(goro::background());
+    auto stop = goro::context_after_func(ctx, [hold, &id] {
+      id = goro::goroutine_id();
+      hold.recv();
+    });
+    cancel();
+    std::vector<goroutine_info> gs = wait_for_dump([&](const std::vector<goroutine_info>& v) {
+      return id.load() != 0 && waiting_as(v, id.load(), "chan receive");
+    });
+    const goroutine_info* g = find_id(gs, id.load());
+    EXPECT_NE(g, nullptr);
+    if (g != nullptr) {
+      EXPECT_EQ(g->creator_id, goro::goroutine_id());
+      EXPECT_EQ(g->created_by.find("??"), std::string::npos) << g->created_by;
+      EXPECT_EQ(g->created_by.find(" in ?"), std::string::npos) << g->created_by;
+      if (GORO_TEST_LINE_INFO) {
+        EXPECT_NE(g->created_by.find("context.cpp:"), std::string::npos) << g->created_by;
+      }
+    }
+    hold.send(1);
+  });
+}
+
 TEST(Dump, InlinedCallsAreFramesOfTheirOwnAtTheirCallSites) {
   if (!GORO_TEST_LINE_INFO) GTEST_SKIP() << "a build without debug information has no inline records";
   goro::run([] {
