@@ -113,10 +113,14 @@ enum class recv_status : uint8_t {
 template <class T>
 class try_recv_result {
  public:
+  // A result with no value (status would_block or closed), or a received
+  // value taken from v (v must hold one: the status is received either way).
   explicit try_recv_result(recv_status s) : status_(s) {}
   explicit try_recv_result(std::optional<T>&& v) : status_(recv_status::received), value_(std::move(v)) {}
   // A received value, moved in once (what try_recv uses).
   try_recv_result(std::in_place_t, T&& v) : status_(recv_status::received), value_(std::in_place, std::move(v)) {}
+  // What the receive saw: status(), or one test per status; true (as a
+  // bool) only when a value was received.
   recv_status status() const { return status_; }
   bool received() const { return status_ == recv_status::received; }
   bool would_block() const { return status_ == recv_status::would_block; }
@@ -414,6 +418,7 @@ class send_chan : public detail::chan_handle<T> {
   using base = detail::chan_handle<T>;
 
  public:
+  // The nil channel.
   send_chan() noexcept = default;
   send_chan(const chan<T>& c) noexcept : base(c) {}   // NOLINT: implicit, as in Go
   send_chan(chan<T>&& c) noexcept : base(std::move(c)) {}  // NOLINT

@@ -245,7 +245,7 @@ class cancel_func {
 //   goro::cause(ctx);   // connection_reset; ctx.err() is errc::canceled
 class cancel_cause_func {
  public:
-  cancel_cause_func() noexcept = default;
+  cancel_cause_func() noexcept = default;  // cancels nothing
   void operator()(std::error_code cause) const noexcept {
     if (ref_.get() != nullptr) detail::ctx_cancel(ref_.get(), cause);
   }

@@ -47,6 +47,7 @@
 
 namespace goro::debug {
 
+// What a goroutine was doing when it was read (goroutine_info::state).
 enum class goroutine_state {
   runnable,  // queued, waiting for a worker
   running,   // on a worker
@@ -58,7 +59,10 @@ const char* to_string(goroutine_state s);
 
 // One goroutine as a dump sees it.
 struct goroutine_info {
+  // Its id, as goro::goroutine_id() returns it and the dump prints it
+  // ("goroutine 7").
   uint64_t id = 0;
+  // What it was doing when read; the goroutine that asks is running.
   goroutine_state state = goroutine_state::running;
   // Why it is parked, in Go's words ("chan receive", "chan send",
   // "select", "sync.Mutex.Lock", "sync.WaitGroup.Wait", "sleep", ...);
@@ -126,6 +130,7 @@ std::string format(const goroutine_info& g);
 // information is read for each call); not for hot paths.
 std::string stack();
 
+// How dump() writes the goroutines.
 struct dump_options {
   // Collapse goroutines with the same state, wait reason, stack and
   // creation site into one entry with a count, as pprof's goroutine
@@ -175,6 +180,7 @@ std::vector<goroutine_info> find_partial_deadlocks();
 
 // ---- leak checks (goleak's Find / VerifyNone) -------------------------
 
+// What find_leaks waits for, and which goroutines it expects (ignores).
 struct leak_options {
   // How long goroutines still running are given to finish: find_leaks
   // looks again, with a backoff from 1 us to 100 ms, until none is

@@ -43,8 +43,12 @@
 
 namespace goro {
 
+// A group of goroutines whose wait() reports the first failure (Go's
+// errgroup.Group; a handle, see the top of this file).
 class errgroup {
  public:
+  // A new group with no limit and no context (Go's zero Group). Throws
+  // std::bad_alloc.
   errgroup() : s_(std::make_shared<state>()) {}
 
   // Starts f in a new goroutine (Go's g.Go). With a limit, blocks until

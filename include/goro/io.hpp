@@ -80,8 +80,16 @@ std::error_code wait_fd_ns(int fd, io mode, int64_t deadline_ns);
 //                                       during the wait (a wait that
 //                                       starts afterwards registers the
 //                                       fd number again);
-//   std::errc::bad_file_descriptor      fd is not open.
-// A regular file is always ready (epoll cannot watch one): {} at once.
+//   std::errc::bad_file_descriptor      fd is not open;
+//   another errno (generic_category)    registering fd with the poller
+//                                       failed (epoll_ctl: ENOSPC at the
+//                                       user's epoll watch limit, ENOMEM,
+//                                       EEXIST if goro::net already
+//                                       watches the fd), or, on a plain
+//                                       thread, ppoll(2) failed.
+// A regular file or directory is always ready (epoll cannot watch one):
+// {} at once, unless a deadline (the overloads below) has already passed
+// (then deadline_exceeded: that is checked first).
 inline std::error_code wait_fd(int fd, io mode) { return detail::wait_fd_ns(fd, mode, 0); }
 
 // As above, giving up at `deadline` with goro::errc::deadline_exceeded
@@ -115,6 +123,8 @@ enum class io_errc : int {
 // The category of io_errc, named "goro.io". A single object.
 const std::error_category& io_category() noexcept;
 
+// Makes io_errc values error_codes (found by ADL), so err == io_errc::eof
+// and std::error_code e = io_errc::eof work.
 inline std::error_code make_error_code(io_errc e) noexcept { return {static_cast<int>(e), io_category()}; }
 
 // Forgets fd: every goroutine waiting on it, or about to, returns

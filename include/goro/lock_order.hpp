@@ -36,8 +36,9 @@
 
 namespace goro::debug {
 
+// What the check does; the values are GORO_DEBUG=lockorder=N's.
 enum class lock_order_mode : int {
-  off = 0,
+  off = 0,     // no check: each lock operation pays one load and a branch
   report = 1,  // print each inverted pair of locks once, go on
   fatal = 2,   // print the first inversion, exit(2)
 };

@@ -113,6 +113,8 @@ class address {
   std::string host() const;
   // The port, 0 for Unix sockets.
   uint16_t port() const noexcept;
+  // True for no address: default-constructed, or from_native given a null,
+  // zero-length or oversized sockaddr.
   bool empty() const noexcept { return len_ == 0; }
 
   // The system's form, for setsockopt-level work. native_size() is 0 if
@@ -270,6 +272,7 @@ class conn : public socket_handle {
 // A listening stream socket (Go's net.Listener).
 class listener : public socket_handle {
  public:
+  // No listener (operator bool is false).
   listener() noexcept = default;
 
   // Waits for the next connection and returns it. Errors leave the
@@ -306,6 +309,7 @@ struct packet {
 // A datagram socket (UDP) bound by listen_packet (Go's net.PacketConn).
 class packet_conn : public socket_handle {
  public:
+  // No socket (operator bool is false).
   packet_conn() noexcept = default;
 
   // Receives one datagram into buf, blocking until one arrives, a

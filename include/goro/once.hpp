@@ -25,6 +25,12 @@
 
 namespace goro {
 
+// Declared first for detail::once_done, which class once befriends.
+class once;
+namespace detail {
+inline bool once_done(const once& o) noexcept;
+}  // namespace detail
+
 // Runs a function exactly once (Go's sync.Once).
 //
 // call(f) runs f if no call() on this once has run one yet; concurrent
@@ -40,13 +46,9 @@ namespace goro {
 //
 // Thread-safety: call() may be used concurrently from goroutines and plain
 // threads. Not copyable or movable.
-class once;
-namespace detail {
-inline bool once_done(const once& o) noexcept;
-}  // namespace detail
-
 class once {
  public:
+  // A once that has not run anything yet.
   constexpr once() noexcept = default;
   once(const once&) = delete;
   once& operator=(const once&) = delete;

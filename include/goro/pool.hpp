@@ -22,8 +22,9 @@
 // put() on a goroutine touch only that worker's cache line and take no
 // lock; a get() whose cache is empty takes from a shared list or
 // from the other workers' caches before it makes a new object. Plain
-// threads and goroutines inside goro::blocking (which hold no worker) use
-// the shared list, under a short lock.
+// threads and goroutines inside goro::blocking hold no worker and have no
+// cache: put() adds to the shared list, under a short lock, and get()
+// takes from that list, then from the workers' caches.
 //
 // Dropping (Go's pool drops objects at garbage collection; goro has none):
 // a pool keeps at most kept_per_proc objects per worker plus kept_shared

@@ -82,7 +82,25 @@ namespace detail {
 // Records its own return address (in run's caller, run being inlined) as
 // where the main goroutine was created.
 [[gnu::noinline]] int run_main(void (*invoke)(void* ctx, int* status), void* ctx);
+
+// run()'s body for a callable object (a lambda, a function pointer).
+template <class Fn>
+[[gnu::always_inline]] inline int run_callable(Fn* main_fn) {
+  auto invoke = [](void* ctx, int* status) {
+    Fn& fn = *static_cast<Fn*>(ctx);
+    if constexpr (std::is_convertible_v<std::invoke_result_t<Fn&>, int>) {
+      *status = static_cast<int>(fn());
+    } else {
+      fn();
+      *status = 0;
+    }
+  };
+  // (const_cast: a const callable is called as const; invoke casts back.)
+  int status = detail::run_main(invoke, const_cast<void*>(static_cast<const void*>(main_fn)));
+  asm volatile("");  // as in go()
+  return status;
 }
+}  // namespace detail
 
 // Runs main_fn as the program's main goroutine (goroutine 1 when it is the
 // process's first goroutine; goroutine_info::is_main says which it is) and
@@ -96,21 +114,17 @@ namespace detail {
 // While main_fn is blocked and nothing else can ever run, the process ends
 // with Go's "fatal error: all goroutines are asleep - deadlock!" report and
 // exit status 2. Called from a goroutine, it simply calls main_fn.
+// main_fn: a lambda or other callable, or a function (run(real_main)).
 template <class F>
 [[gnu::always_inline]] inline int run(F&& main_fn) {
   using Fn = std::remove_reference_t<F>;
-  auto invoke = [](void* ctx, int* status) {
-    Fn& fn = *static_cast<Fn*>(ctx);
-    if constexpr (std::is_convertible_v<std::invoke_result_t<Fn&>, int>) {
-      *status = static_cast<int>(fn());
-    } else {
-      fn();
-      *status = 0;
-    }
-  };
-  int status = detail::run_main(invoke, static_cast<void*>(&main_fn));
-  asm volatile("");  // as in go()
-  return status;
+  if constexpr (std::is_function_v<Fn>) {
+    // A function named as is (run(real_main)): run it through a pointer.
+    Fn* fp = &main_fn;
+    return run(fp);
+  } else {
+    return detail::run_callable<Fn>(&main_fn);
+  }
 }
 
 // Lets other goroutines run (Go's runtime.Gosched): the caller goes to the

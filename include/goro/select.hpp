@@ -24,7 +24,7 @@
 //
 //   int i = goro::select(
 //       goro::on_recv(jobs, [&](job j, bool ok) { if (ok) run(j); }),   // case j, ok := <-jobs
-//       goro::on_send(results, r, [] { sent++; }),                      // case results <- r
+//       goro::on_send(results, r, [&] { sent++; }),                     // case results <- r
 //       goro::on_recv(goro::after(1s), [] { timeout(); }),              // case <-time.After(1s)
 //       goro::on_default([] { idle(); }));                              // default
 //

@@ -32,6 +32,8 @@
 
 namespace goro {
 
+// A semaphore of `size` units taken and given back n at a time, waiters
+// served in order (Go's semaphore.Weighted; see the top of this file).
 class weighted_semaphore {
  public:
   // A semaphore with `size` units, all free.

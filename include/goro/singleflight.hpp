@@ -40,6 +40,8 @@
 
 namespace goro {
 
+// Shares one execution of fn among concurrent calls for the same key (Go's
+// singleflight.Group; see the top of this file).
 template <class K, class V, class Hash = std::hash<K>>
 class singleflight {
  public:
@@ -60,6 +62,7 @@ class singleflight {
     }
   };
 
+  // A group with no execution in flight. Throws std::bad_alloc.
   singleflight() = default;
   singleflight(const singleflight&) = delete;
   singleflight& operator=(const singleflight&) = delete;

@@ -12,6 +12,8 @@
 
 namespace goro {
 
+// A call site, as std::source_location (see the top of this file). A
+// default-constructed one is "" / "" / line 0.
 struct source_location {
   // The location of the call that evaluates this default argument.
   static constexpr source_location current(const char* file = __builtin_FILE(),
@@ -23,6 +25,7 @@ struct source_location {
     loc.line_ = line;
     return loc;
   }
+  // The file, the enclosing function's name and the line of that call.
   constexpr const char* file_name() const noexcept { return file_; }
   constexpr const char* function_name() const noexcept { return function_; }
   constexpr unsigned line() const noexcept { return line_; }

@@ -29,6 +29,8 @@ namespace goro::debug {
 // Goroutines parked with one wait reason (Go's words: "chan receive",
 // "chan send", "select", "sleep", "sync.Mutex.Lock", ...).
 struct wait_reason_stats {
+  // The reason, e.g. "chan receive"; a static string (valid as long as
+  // the program runs).
   std::string_view reason;
   int64_t waiting = 0;   // parked with this reason now
   uint64_t waits = 0;    // parks with this reason since the runtime started
@@ -38,6 +40,8 @@ struct wait_reason_stats {
   uint64_t wait_ns = 0;
 };
 
+// What stats() returns: the scheduler's counters at one moment (see the
+// top of this file for how fresh they are).
 struct runtime_stats {
   // Goroutines now.
   int64_t goroutines = 0;           // alive (goro::num_goroutine())
@@ -84,7 +88,8 @@ struct runtime_stats {
   uint64_t stack_bytes_released_total = 0;  // by the scavenger and free_os_memory, ever
   int64_t process_resident_bytes = 0;  // the whole process's RSS (/proc/self/statm)
 
-  // by_reason's entry for `reason` (Go's words); 0 / empty if unknown.
+  // How many wait with `reason` (Go's words) now: by_reason's `waiting`
+  // for it; 0 if the reason is unknown.
   int64_t waiting_on(std::string_view reason) const;
 };
 

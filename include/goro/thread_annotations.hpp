@@ -52,6 +52,8 @@
 #define GORO_ACQUIRE_SHARED(...) GORO_THREAD_ANNOTATION_(acquire_shared_capability(__VA_ARGS__))
 #define GORO_RELEASE(...) GORO_THREAD_ANNOTATION_(release_capability(__VA_ARGS__))
 #define GORO_RELEASE_SHARED(...) GORO_THREAD_ANNOTATION_(release_shared_capability(__VA_ARGS__))
+// Generic: releases the locks however they are held, shared or exclusive
+// (e.g. a scoped lock's destructor for either kind).
 #define GORO_RELEASE_GENERIC(...) GORO_THREAD_ANNOTATION_(release_generic_capability(__VA_ARGS__))
 // On a function returning bool: it acquired the locks iff it returned `b`.
 #define GORO_TRY_ACQUIRE(...) GORO_THREAD_ANNOTATION_(try_acquire_capability(__VA_ARGS__))

@@ -113,6 +113,9 @@ class timer_handle {
   ~timer_handle() {
     if (t_) timer_rec_release(t_);
   }
+  // Public in timer and ticker: swap() exchanges the timers two handles
+  // name (no reference count changes); == (and !=) is true when two handles
+  // name the same timer or both are null; h == nullptr tests for null.
   void swap(timer_handle& o) noexcept { std::swap(t_, o.t_); }
   friend bool operator==(const timer_handle& a, const timer_handle& b) noexcept { return a.t_ == b.t_; }
   friend bool operator==(const timer_handle& a, std::nullptr_t) noexcept { return a.t_ == nullptr; }

@@ -20,6 +20,8 @@
 //   "sync: negative WaitGroup counter"             (done() once too often)
 //   "sync: WaitGroup misuse: Add called concurrently with Wait"
 //   "sync: WaitGroup is reused before previous Wait has returned"
+//   "sync: WaitGroup has too many waiters"         (wait() while 16777215,
+//                                                   2^24 - 1, are waiting)
 #pragma once
 
 #include <atomic>
@@ -31,6 +33,8 @@ namespace detail {
 struct p;
 }
 
+// Go's sync.WaitGroup: a counter that wait() waits on to reach zero (see
+// the top of this file).
 class wait_group {
  public:
   wait_group() = default;

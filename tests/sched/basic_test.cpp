@@ -18,6 +18,20 @@ TEST(Run, ReturnsMainResult) {
   EXPECT_EQ(goro::run([] {}), 0);
 }
 
+int real_main() { return 5; }
+void void_main() {}
+
+// What the header's example shows, run(real_main) with a function named as
+// is, and a const callable: neither compiled (the function type and the
+// const object could not be cast to and from the context pointer).
+TEST(Run, TakesAFunctionAsIsAndConstCallables) {
+  EXPECT_EQ(goro::run(real_main), 5);
+  EXPECT_EQ(goro::run(void_main), 0);
+  EXPECT_EQ(goro::run(&real_main), 5);
+  const auto seven = [] { return 7; };
+  EXPECT_EQ(goro::run(seven), 7);
+}
+
 TEST(Run, MainIsAGoroutine) {
   goro::run([] { EXPECT_NE(goro::goroutine_id(), 0u); });
   EXPECT_EQ(goro::goroutine_id(), 0u);
