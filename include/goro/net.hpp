@@ -330,10 +330,12 @@ class packet_conn : public socket_handle {
 
 // Listens on a stream socket (Go's net.Listen). network: "tcp" (IPv4 or
 // IPv6 by the address; an empty host listens on every address, both
-// families), "tcp4", "tcp6", or "unix" (addr is a path; "@name" is an
-// abstract socket). addr: "host:port", "[::1]:port", ":port"; port 0
-// picks a free port (listener::addr() tells it). Sets SO_REUSEADDR, as Go
-// does.
+// families), "tcp4", "tcp6", or "unix" (addr is a path of at most 107
+// bytes; "@name" is an abstract socket, at most 108 bytes with the '@';
+// "" lets the system pick an abstract name, "@" and five hex digits on
+// Linux, as Go's listener does). addr: "host:port", "[::1]:port",
+// ":port"; port 0 picks a free port (listener::addr() tells it, and the
+// Unix name picked for ""). Sets SO_REUSEADDR, as Go does.
 //
 //   auto [ln, err] = goro::net::listen("tcp", "127.0.0.1:0");
 //   auto [ln6, err6] = goro::net::listen("tcp6", "[::1]:0");

@@ -219,16 +219,26 @@ std::error_code lookup(const std::string& host, const std::string& port, const n
 std::error_code unix_address(std::string_view path, address* out) {
   sockaddr_un un{};
   un.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof un.sun_path) return std::make_error_code(std::errc::invalid_argument);
+  // Go's SockaddrUnix: a path needs room for its terminating NUL, an
+  // abstract name ("@...") has none and may fill sun_path. An empty name
+  // is the family alone: bound so, a socket gets an abstract name the
+  // system picks (Linux's autobind).
+  const bool abstract = !path.empty() && path.front() == '@';
+  if (path.size() > sizeof un.sun_path || (path.size() == sizeof un.sun_path && !abstract))
+    return std::make_error_code(std::errc::invalid_argument);
   std::memcpy(un.sun_path, path.data(), path.size());
-  if (path.front() == '@') un.sun_path[0] = '\0';  // abstract: no file, no terminator
-  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (path.front() == '@' ? 0 : 1));
+  if (abstract) un.sun_path[0] = '\0';  // no file, no terminator
+  const size_t nul = abstract || path.empty() ? 0 : 1;
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + nul);
   *out = address::from_native(reinterpret_cast<const sockaddr*>(&un), len, SOCK_STREAM);
   return {};
 }
 
 std::error_code resolve(const net_kind& k, std::string_view addr, bool passive, std::vector<address>* out) {
   if (k.family == AF_UNIX) {
+    // Only a listener may leave the name to the system (Go's dial:
+    // "missing address").
+    if (addr.empty() && !passive) return std::make_error_code(std::errc::invalid_argument);
     address a;
     if (std::error_code e = unix_address(addr, &a)) return e;
     out->push_back(a);

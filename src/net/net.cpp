@@ -214,8 +214,10 @@ std::shared_ptr<netfd> bind_one(const net_kind& k, const address& a, bool wildca
   }
   fd->laddr = sock_name(fd->sysfd, k.sotype, false);
   if (family == AF_UNIX) {
-    fd->laddr = a;  // getsockname may shorten it; Go reports the name given
+    // getsockname may shorten a name; Go reports the name given. No name
+    // (listen("unix", "")): the one the system chose, getsockname's.
     std::string path = a.host();
+    if (!path.empty()) fd->laddr = a;
     if (!path.empty() && path.front() != '@' && k.sotype == SOCK_STREAM) fd->unlink_path = path;
   }
   return fd;

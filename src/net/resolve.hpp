@@ -30,11 +30,14 @@ bool parse_network(std::string_view network, net_kind* k);
 // empty (port 0 to resolve, as in Go).
 std::error_code split_host_port(std::string_view hostport, std::string* host, std::string* port);
 
-// A Unix socket address for path ("@name": abstract).
+// A Unix socket address for path ("@name": abstract, up to 108 bytes
+// with the '@'; a path up to 107; "": the family alone, for the system to
+// name the socket when it is bound).
 std::error_code unix_address(std::string_view path, goro::net::address* out);
 
 // The addresses addr names for k, in the order to try them. passive: for
-// listening (an empty host is every address).
+// listening (an empty host is every address, an empty Unix name one the
+// system picks; not passive, the latter is invalid_argument).
 std::error_code resolve(const net_kind& k, std::string_view addr, bool passive,
                         std::vector<goro::net::address>* out);
 

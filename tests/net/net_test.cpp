@@ -180,6 +180,72 @@ TEST(NetAddr, BadArguments) {
   });
 }
 
+// Unix socket names as Go's syscall.SockaddrUnix takes them: an abstract
+// name has no terminating NUL, so "@" and 107 more bytes fill sun_path
+// (108 bytes) and are a name; a path of 108 bytes has no room for its NUL
+// and is refused, as is an abstract name of 109. Before: the abstract name
+// of 108 was refused (invalid_argument).
+TEST(NetAddr, UnixAbstractNameMayFillTheWholePath) {
+  goro::run([] {
+    std::string name = "@goro-" + std::to_string(getpid()) + "-";
+    name.resize(108, 'n');
+    auto lr = net::listen("unix", name);
+    ASSERT_FALSE(lr.second) << lr.second.message();
+    net::listener ln = lr.first;
+    EXPECT_EQ(ln.addr().to_string(), name);
+    EXPECT_EQ(ln.addr().network(), "unix");
+    auto dr = net::dial("unix", name);
+    ASSERT_FALSE(dr.second) << dr.second.message();
+    auto ar = ln.accept();
+    ASSERT_FALSE(ar.second) << ar.second.message();
+    EXPECT_EQ(dr.first.remote_addr().to_string(), name);
+    EXPECT_EQ(dr.first.write("x").first, 1u);
+    char b = 0;
+    EXPECT_EQ(ar.first.read(&b, 1).first, 1u);
+    EXPECT_EQ(b, 'x');
+    EXPECT_FALSE(dr.first.close());
+    EXPECT_FALSE(ar.first.close());
+    EXPECT_FALSE(ln.close());
+
+    EXPECT_EQ(net::listen("unix", name + "n").second, std::errc::invalid_argument);  // 109
+    std::string path = "/tmp/goro-" + std::to_string(getpid()) + "-";
+    path.resize(108, 'p');
+    EXPECT_EQ(net::listen("unix", path).second, std::errc::invalid_argument);
+    EXPECT_EQ(net::dial("unix", path).second, std::errc::invalid_argument);
+  });
+}
+
+// listen("unix", "") binds the socket with the address family alone, and
+// Linux gives it an abstract name of its own choosing (autobind), which
+// addr() reports as Go's listener does ("@" and five hex digits); a
+// client dials it by that name. Dialing "" is refused (Go: "missing
+// address"). Before: listen refused the empty name (invalid_argument).
+TEST(NetAddr, UnixListenWithNoNameGetsAnAbstractOne) {
+  goro::run([] {
+    auto lr = net::listen("unix", "");
+    ASSERT_FALSE(lr.second) << lr.second.message();
+    net::listener ln = lr.first;
+    const std::string name = ln.addr().to_string();
+    ASSERT_EQ(name.size(), 6u) << name;
+    EXPECT_EQ(name[0], '@');
+    EXPECT_EQ(name.find_first_not_of("0123456789abcdef", 1), std::string::npos) << name;
+    EXPECT_EQ(ln.addr().network(), "unix");
+    auto dr = net::dial("unix", name);
+    ASSERT_FALSE(dr.second) << dr.second.message();
+    auto ar = ln.accept();
+    ASSERT_FALSE(ar.second) << ar.second.message();
+    EXPECT_EQ(ar.first.local_addr().to_string(), name);
+    EXPECT_EQ(dr.first.write("y").first, 1u);
+    char b = 0;
+    EXPECT_EQ(ar.first.read(&b, 1).first, 1u);
+    EXPECT_EQ(b, 'y');
+    EXPECT_FALSE(dr.first.close());
+    EXPECT_FALSE(ar.first.close());
+    EXPECT_FALSE(ln.close());
+    EXPECT_EQ(net::dial("unix", "").second, std::errc::invalid_argument);
+  });
+}
+
 // Ports as Go's parsePort reads them: a number above 65535 is an error
 // (getaddrinfo took 70000 as 4464, and 65536 as 0: a listener on a random
 // port), a sign is allowed, and an empty port is port 0.
