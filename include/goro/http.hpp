@@ -358,8 +358,11 @@ class client {
   // keyword, hence the name). Blocks the caller until the response has
   // been read, an error, or ctx is done: then it returns ctx.err()
   // (goro::errc::deadline_exceeded for a timeout, errc::canceled), and
-  // the connection is closed. A request on a reused connection that the
-  // server had closed meanwhile is sent again on a new one, if its
+  // the connection is closed. The response is read while the body is
+  // sent: an answer that comes first (413 for a body too large) is
+  // returned at once, and its connection closed, as in Go. A request on
+  // a reused connection that the server had closed meanwhile is sent
+  // again on a new one, if its
   // method is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), as Go
   // does. Redirects are not followed.
   //

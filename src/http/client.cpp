@@ -9,6 +9,16 @@
 // alive goes back to the pool, if the host has fewer than
 // max_idle_per_host idle ones.
 //
+// The response is read while the request is written, as Go's
+// persistConn reads in its readLoop while its writeLoop writes: a server
+// may answer before it has read the body (a 413 for one too large) and
+// then read no more without closing, and a client that first wrote the
+// whole body would wait for its deadline. A request of more than
+// inline_write_max bytes is written by a goroutine of the call
+// (request_writer); an answer that is complete first ends that write, and
+// the connection, half written, is not reused. The writer is always
+// waited for before the call returns.
+//
 // The context: its deadline becomes the connection's deadline, and a
 // cancel reaches a blocked read or write through context_after_func,
 // which closes the connection. If that function was started (stop()
@@ -28,10 +38,14 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <optional>
 #include <unordered_map>
 
+#include "goro/chan.hpp"
 #include "goro/mutex.hpp"
+#include "goro/panic.hpp"
+#include "goro/runtime.hpp"
 
 namespace goro::http {
 
@@ -100,6 +114,76 @@ bool idempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
 }
 
+// Requests of at most this many bytes are written by the caller before it
+// reads, without a goroutine: they go at once into the connection's send
+// buffer (16 KiB by default on Linux, never under 4608 bytes), which holds
+// nothing else on a new connection, nor on a pooled one (its last request
+// went out whole and was answered), so no server can leave them stuck.
+// Bigger ones are written by request_writer's goroutine.
+constexpr size_t inline_write_max = 4096;
+
+// Writes one request while round_trip reads the answer. A small request
+// is written in the constructor; a bigger one by a goroutine it starts
+// (written inline if no goroutine can be had). stop() ends a write still
+// going (a write deadline in the past: only the writer waits on it, and
+// do_request sets the deadlines again before the connection is used) and
+// waits for the goroutine; the destructor stops too, so the writer never
+// outlives the call, nor the connection handle and the bytes it was lent.
+// Used by the caller alone; the writer's results (n_, err_) are read only
+// after the writer closed done_.
+class request_writer {
+ public:
+  request_writer(const net::conn& c, const std::string& wire) : c_(c), wire_(wire) {
+    if (wire.size() > inline_write_max) {
+      done_ = make_chan<unit>();
+      try {
+        goro::go([this] {
+          write();
+          done_.close();
+        });
+        return;
+      } catch (const goro::resource_error&) {
+        done_ = chan<unit>();  // no stack for a writer: write here
+      }
+    }
+    write();
+  }
+  ~request_writer() { (void)stop(); }
+  request_writer(const request_writer&) = delete;
+  request_writer& operator=(const request_writer&) = delete;
+
+  // Ends the write (at once if it is still going: the rest is not sent)
+  // and returns its error: {} if it sent everything, or if it failed only
+  // because stop() cut it short.
+  std::error_code stop() {
+    if (!done_.is_nil() && !joined_) {
+      if (!done_.try_recv().closed()) {
+        cut_ = true;
+        (void)c_.set_write_deadline(std::chrono::steady_clock::time_point{});
+      }
+      done_.recv();
+      joined_ = true;
+    }
+    if (cut_ && err_ == errc::deadline_exceeded) return {};
+    return err_;
+  }
+  // After stop(): whether the whole request went out.
+  bool all_sent() const { return !err_ && n_ == wire_.size(); }
+
+ private:
+  void write() {
+    auto r = c_.write(wire_);
+    n_ = r.first;
+    err_ = r.second;
+  }
+  const net::conn& c_;
+  const std::string& wire_;
+  chan<unit> done_;  // closed by the writer goroutine when it is done; nil if written inline
+  bool joined_ = false, cut_ = false;
+  size_t n_ = 0;  // written by the writer, read after done_
+  std::error_code err_;
+};
+
 }  // namespace
 
 struct client::impl {
@@ -163,9 +247,10 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
   else
     (void)c.set_deadline(net::no_deadline);
   // A server may answer before the request is all sent (a 413 for a body
-  // too large) and close: the write then fails, and that answer is the
-  // result, as in Go, if it can be read; else the write's error is.
-  const std::error_code werr = c.write(wire).second;
+  // too large), and close or stop reading: that answer is the result, as
+  // in Go, if it can be read; else the write's error is, if the write
+  // failed (see the top of this file).
+  request_writer writer(c, wire);
 
   using parser_t = detail::bhttp::response_parser<detail::bhttp::string_body>;
   std::optional<parser_t> p;
@@ -186,7 +271,10 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
   };
   fresh();
   std::string in;
-  auto fail = [&](std::error_code e) { return std::pair<response, std::error_code>(response(), werr ? werr : e); };
+  auto fail = [&](std::error_code e) {
+    const std::error_code werr = writer.stop();
+    return std::pair<response, std::error_code>(response(), werr ? werr : e);
+  };
   // Reads more into `in`; true if the response is complete (it ends with
   // the stream), else sets `e`.
   auto read_or_eof = [&](std::error_code& e) {
@@ -244,6 +332,9 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
     if (read_or_eof(e)) break;
     if (e) return fail(e);
   }
+  // The answer is in: a write still going is not waited for (Go returns
+  // such an answer at once and does not reuse its connection).
+  writer.stop();
   auto msg = p->release();
   response resp;
   resp.status = static_cast<int>(msg.result_int());
@@ -254,7 +345,7 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
   // Reusable: both sides keep it, the body ended by its framing, nothing
   // more came (a server does not send unasked), the whole request went
   // out, and no protocol switch (101) took the connection over.
-  reusable = keep_alive && !werr && !msg.need_eof() && in.empty() && resp.status != 101;
+  reusable = keep_alive && writer.all_sent() && !msg.need_eof() && in.empty() && resp.status != 101;
   return {std::move(resp), {}};
 }
 
