@@ -361,10 +361,13 @@ class client {
   // the connection is closed. The response is read while the body is
   // sent: an answer that comes first (413 for a body too large) is
   // returned at once, and its connection closed, as in Go. A request on
-  // a reused connection that the server had closed meanwhile is sent
-  // again on a new one, if its
-  // method is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), as Go
-  // does. Redirects are not followed.
+  // a reused connection that the server closed meanwhile without
+  // answering is sent again on a new one if sending it twice is harmless,
+  // as Go's Transport judges it: its method is GET, HEAD, OPTIONS or
+  // TRACE, or it has an "Idempotency-Key" or "X-Idempotency-Key" header
+  // (or none of it had been sent). Any other (a POST, PUT, DELETE) fails
+  // with the error, goro::io_errc::eof for a close: the server may have
+  // acted on it. Redirects are not followed.
   //
   //   auto [ctx, cancel] = goro::with_timeout(goro::background(), 500ms);  // a timeout per request
   //   goro::http::client_request req;

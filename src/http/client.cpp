@@ -27,8 +27,10 @@
 //
 // A pooled connection may have been closed by the server meanwhile (its
 // idle timeout); the request then fails before any response byte, and
-// is sent again once on a new connection if its method is idempotent
-// (Go's shouldRetryRequest, reduced).
+// is sent again once on a new connection if none of it was sent, or if
+// sending it twice is harmless (Go's shouldRetryRequest and
+// isReplayable): the server may have read it, and acted on it, before it
+// closed.
 //
 // impl::mu guards the pool; nothing else is done under it but closing
 // sockets, which does not block.
@@ -110,8 +112,16 @@ std::error_code parse_url(std::string_view url, parsed_url& out) {
   return {};
 }
 
-bool idempotent(std::string_view m) {
-  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" || m == "DELETE";
+// Whether a request the server may have read, and acted on, before it
+// closed without answering may be sent again (Go's isReplayable): its
+// method is safe, or the caller's Idempotency-Key says a repeat is
+// harmless. (A body here is a string, always there to send again: Go's
+// GetBody.) PUT and DELETE are idempotent in RFC 9110's words, but Go
+// does not resend them, and neither does goro.
+bool replayable(const client_request& req) {
+  const std::string& m = req.method;
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || req.headers.has("Idempotency-Key") ||
+         req.headers.has("X-Idempotency-Key");
 }
 
 // Requests of at most this many bytes are written by the caller before it
@@ -167,8 +177,9 @@ class request_writer {
     if (cut_ && err_ == errc::deadline_exceeded) return {};
     return err_;
   }
-  // After stop(): whether the whole request went out.
+  // After stop(): whether the whole request went out, or none of it.
   bool all_sent() const { return !err_ && n_ == wire_.size(); }
+  bool none_sent() const { return n_ == 0; }
 
  private:
   void write() {
@@ -231,16 +242,18 @@ struct client::impl {
     (void)c.close();
   }
 
-  // One attempt on c. `got_bytes`: whether any response byte came (a
-  // failure before that on a reused connection may be retried).
+  // One attempt on c. `got_bytes`: whether any response byte came, and
+  // `nothing_sent`: whether no request byte went (a failure before a
+  // response byte on a reused connection may be retried).
   std::pair<response, std::error_code> round_trip(const context& ctx, const net::conn& c, const std::string& wire,
-                                                  bool head, bool& got_bytes, bool& reusable);
+                                                  bool head, bool& got_bytes, bool& nothing_sent, bool& reusable);
 };
 
 std::pair<response, std::error_code> client::impl::round_trip(const context& ctx, const net::conn& c,
                                                               const std::string& wire, bool head, bool& got_bytes,
-                                                              bool& reusable) {
+                                                              bool& nothing_sent, bool& reusable) {
   got_bytes = false;
+  nothing_sent = false;
   reusable = false;
   if (auto d = ctx.deadline())
     (void)c.set_deadline(*d);
@@ -273,6 +286,7 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
   std::string in;
   auto fail = [&](std::error_code e) {
     const std::error_code werr = writer.stop();
+    nothing_sent = writer.none_sent();
     return std::pair<response, std::error_code>(response(), werr ? werr : e);
   };
   // Reads more into `in`; true if the response is complete (it ends with
@@ -390,8 +404,8 @@ std::pair<response, std::error_code> client::do_request(const context& ctx, cons
     }
     // A cancel closes the connection, waking a blocked read or write.
     after_func_stop stop = context_after_func(ctx, [c] { (void)c.close(); });
-    bool got_bytes = false, reusable = false;
-    auto r = impl_->round_trip(ctx, c, wire, head, got_bytes, reusable);
+    bool got_bytes = false, nothing_sent = false, reusable = false;
+    auto r = impl_->round_trip(ctx, c, wire, head, got_bytes, nothing_sent, reusable);
     bool stopped = stop();
     if (!stopped || ctx.err()) {
       (void)c.close();
@@ -399,7 +413,9 @@ std::pair<response, std::error_code> client::do_request(const context& ctx, cons
     }
     if (r.second) {
       (void)c.close();
-      if (reused && !got_bytes && attempt == 0 && idempotent(req.method)) continue;  // the server closed it meanwhile
+      // The server closed it meanwhile, without a word: send again what
+      // it cannot have read, or may read twice.
+      if (reused && !got_bytes && attempt == 0 && (nothing_sent || replayable(req))) continue;
       return r;
     }
     if (reusable && stopped && !wants_close) {

@@ -1,7 +1,8 @@
 // goro::http's client against Go's Transport where a review of the client
 // found them apart: an answer that comes while the request body is still
-// being written (Go's persistConn reads while it writes). Each test failed
-// before its fix.
+// being written (Go's persistConn reads while it writes), and which
+// requests are sent again after the server closed a reused connection
+// without answering (Go's isReplayable). Each test failed before its fix.
 //
 // The servers here are bare listeners that answer as the test needs.
 // Loopback only; waits are on conditions (channels, a connection's end),
@@ -23,6 +24,24 @@ using namespace http_test;
 using goro_test::steady;
 
 namespace {
+
+// Reads one request (its header, then a Content-Length body) from c into
+// `head` and `body`; false if the connection ended first.
+bool read_request(const net::conn& c, std::string& buf, std::string& head, std::string& body) {
+  size_t end;
+  while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+    if (!fill(c, buf)) return false;
+  head = buf.substr(0, end + 2);
+  buf.erase(0, end + 4);
+  raw_response fields;  // (its header() reads a request's fields as well)
+  fields.head = head;
+  size_t n = std::strtoul(fields.header("Content-Length").c_str(), nullptr, 10);
+  while (buf.size() < n)
+    if (!fill(c, buf)) return false;
+  body = buf.substr(0, n);
+  buf.erase(0, n);
+  return true;
+}
 
 // A bare server: accepts connections until stopped, each served by
 // serve(conn) in a goroutine of its own. stop() closes the listener and
@@ -117,5 +136,57 @@ TEST(HttpClient, ACancelEndsARequestWhoseBodyIsStuck) {
     cancel();
     EXPECT_EQ(r.second, goro::errc::canceled) << r.second.message();
     EXPECT_EQ(cl.idle_connections(), 0u);
+  });
+}
+
+// A request the server read on a reused connection and closed without
+// answering is sent again only if Go would replay it (isReplayable): GET,
+// HEAD, OPTIONS, TRACE, or any request with an Idempotency-Key or
+// X-Idempotency-Key header. A PUT or a DELETE fails with EOF, as in Go,
+// and the server sees it once. Before: PUT and DELETE were sent twice, and
+// a POST with a key was not sent again.
+TEST(HttpClient, OnlyReplayableRequestsAreSentAgainAfterAnUnansweredClose) {
+  goro::run([] {
+    // Each connection answers its first request and closes on reading its
+    // second; every request's method and target is reported on `seen`.
+    auto seen = goro::make_chan<std::string>(64);
+    bare_server s([seen](const net::conn& c) {
+      std::string buf, head, body;
+      for (int n = 0; read_request(c, buf, head, body); n++) {
+        seen.send(head.substr(0, head.find(" HTTP/")));
+        if (n > 0) return;
+        if (c.write(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")).second) return;
+      }
+    });
+    struct tcase {
+      std::string method, key_header;
+      bool replayed;
+    };
+    for (const tcase& tc : {tcase{"PUT", "", false}, tcase{"DELETE", "", false}, tcase{"GET", "", true},
+                            tcase{"PUT", "Idempotency-Key", true}, tcase{"POST", "X-Idempotency-Key", true}}) {
+      // (No SCOPED_TRACE: gtest keeps traces per thread, and a goroutine
+      // may move between threads.)
+      const std::string name = tc.method + " " + tc.key_header;
+      http::client cl;
+      auto warm = cl.get(goro::background(), s.url + "/warm");
+      ASSERT_FALSE(warm.second) << name << ": " << warm.second.message();
+      ASSERT_EQ(cl.idle_connections(), 1u) << name;
+      http::client_request req = request_to(tc.method, s.url + "/x");
+      if (tc.method != "GET" && tc.method != "DELETE") req.body = "data";
+      if (!tc.key_header.empty()) req.headers.set(tc.key_header, "k1");
+      auto r = cl.do_request(goro::background(), req);
+      if (tc.replayed) {
+        ASSERT_FALSE(r.second) << name << ": " << r.second.message();
+        EXPECT_EQ(r.first.body, "ok") << name;
+      } else {
+        EXPECT_EQ(r.second, goro::io_errc::eof) << name << ": " << r.second.message();
+      }
+      // The server reported each request before answering or closing.
+      std::vector<std::string> got;
+      while (auto line = seen.try_recv()) got.push_back(*line);
+      std::vector<std::string> want = {"GET /warm", tc.method + " /x"};
+      if (tc.replayed) want.push_back(tc.method + " /x");
+      EXPECT_EQ(got, want) << name;
+    }
   });
 }
