@@ -19,6 +19,12 @@
 // the connection, half written, is not reused. The writer is always
 // waited for before the call returns.
 //
+// A response with both Content-Length and Transfer-Encoding: chunked is
+// read as chunked, its Content-Length dropped (Go's readTransfer), and its
+// connection is not reused (RFC 9112 6.3: it may be an attempt at
+// response splitting, after which the connection's bytes are not to be
+// trusted; Go 1.19 does reuse it).
+//
 // The context: its deadline becomes the connection's deadline, and a
 // cancel reaches a blocked read or write through context_after_func,
 // which closes the connection. If that function was started (stop()
@@ -195,6 +201,47 @@ class request_writer {
   std::error_code err_;
 };
 
+// Go reads a response with both Content-Length and Transfer-Encoding:
+// chunked as chunked, dropping the Content-Length (its readTransfer); Beast
+// refuses the pair. Called with such a response's header whole at the
+// front of `in` (Beast takes none of a header until all of it is in):
+// removes its Content-Length fields if the response is HTTP/1.1 and has
+// one Transfer-Encoding field, "chunked" (any other coding, or more than
+// one field, is an error in Go as here). Returns whether it removed any.
+bool drop_content_length_of_chunked(std::string& in) {
+  const size_t eom = in.find("\r\n\r\n");
+  if (eom == std::string::npos || !std::string_view(in).starts_with("HTTP/1.1 ")) return false;
+  std::vector<std::pair<size_t, size_t>> cl_fields;  // [begin, end) with the CRLF
+  int te_fields = 0;
+  std::string te_value;
+  bool in_cl = false, in_te = false;  // the field the line continues (obs-fold)
+  for (size_t pos = in.find("\r\n") + 2; pos < eom + 2;) {
+    const size_t next = in.find("\r\n", pos) + 2;
+    std::string_view line(in.data() + pos, next - 2 - pos);
+    if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+      if (in_cl) cl_fields.back().second = next;
+      if (in_te) te_value.append(" ").append(line);
+    } else {
+      const size_t colon = line.find(':');
+      const std::string_view name = line.substr(0, colon);
+      in_cl = detail::iequals(name, "Content-Length");
+      in_te = detail::iequals(name, "Transfer-Encoding");
+      if (in_cl) cl_fields.emplace_back(pos, next);
+      if (in_te) {
+        te_fields++;
+        te_value = colon == std::string_view::npos ? std::string() : std::string(line.substr(colon + 1));
+      }
+    }
+    pos = next;
+  }
+  std::string_view v = te_value;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (te_fields != 1 || !detail::iequals(v, "chunked") || cl_fields.empty()) return false;
+  for (auto it = cl_fields.rbegin(); it != cl_fields.rend(); ++it) in.erase(it->first, it->second - it->first);
+  return true;
+}
+
 }  // namespace
 
 struct client::impl {
@@ -264,6 +311,7 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
   // in Go, if it can be read; else the write's error is, if the write
   // failed (see the top of this file).
   request_writer writer(c, wire);
+  bool cl_dropped = false;  // a Content-Length under chunked was dropped
 
   using parser_t = detail::bhttp::response_parser<detail::bhttp::string_body>;
   std::optional<parser_t> p;
@@ -314,6 +362,12 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
     }
     boost::system::error_code ec;
     size_t used = detail::feed(*p, in, ec);
+    if ((ec == detail::bhttp::error::bad_transfer_encoding || ec == detail::bhttp::error::bad_content_length) &&
+        !header_taken && drop_content_length_of_chunked(in)) {
+      cl_dropped = true;  // parse the header again, without it
+      fresh();
+      continue;
+    }
     in.erase(0, used);
     if (ec && ec != detail::bhttp::error::need_more) {
       if (ec == detail::bhttp::error::header_limit) return fail(error::header_too_large);
@@ -358,8 +412,10 @@ std::pair<response, std::error_code> client::impl::round_trip(const context& ctx
   resp.body = std::move(msg.body());
   // Reusable: both sides keep it, the body ended by its framing, nothing
   // more came (a server does not send unasked), the whole request went
-  // out, and no protocol switch (101) took the connection over.
-  reusable = keep_alive && writer.all_sent() && !msg.need_eof() && in.empty() && resp.status != 101;
+  // out, no protocol switch (101) took the connection over, and the
+  // framing was not in doubt (Content-Length beside chunked).
+  reusable =
+      keep_alive && writer.all_sent() && !msg.need_eof() && in.empty() && resp.status != 101 && !cl_dropped;
   return {std::move(resp), {}};
 }
 

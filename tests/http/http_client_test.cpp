@@ -1,8 +1,10 @@
 // goro::http's client against Go's Transport where a review of the client
 // found them apart: an answer that comes while the request body is still
-// being written (Go's persistConn reads while it writes), and which
-// requests are sent again after the server closed a reused connection
-// without answering (Go's isReplayable). Each test failed before its fix.
+// being written (Go's persistConn reads while it writes), which requests
+// are sent again after the server closed a reused connection without
+// answering (Go's isReplayable), and a response that carries both
+// Content-Length and Transfer-Encoding: chunked. Each test failed before
+// its fix.
 //
 // The servers here are bare listeners that answer as the test needs.
 // Loopback only; waits are on conditions (channels, a connection's end),
@@ -188,5 +190,43 @@ TEST(HttpClient, OnlyReplayableRequestsAreSentAgainAfterAnUnansweredClose) {
       if (tc.replayed) want.push_back(tc.method + " /x");
       EXPECT_EQ(got, want) << name;
     }
+  });
+}
+
+// A response with both Content-Length and Transfer-Encoding: chunked (in
+// either order) is read as chunked, its Content-Length dropped (Go's
+// readTransfer), and its connection is not reused: such a response may be
+// a response-splitting attempt (RFC 9112 6.3), and what follows it on the
+// connection is not to be trusted. Before: "malformed HTTP response".
+TEST(HttpClient, ChunkedWinsOverContentLengthAndTheConnectionIsNotReused) {
+  goro::run([] {
+    bare_server s([](const net::conn& c) {
+      std::string buf, head, body;
+      while (read_request(c, buf, head, body)) {
+        std::string_view answer;
+        if (head.starts_with("GET /cl-first "))
+          answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        else if (head.starts_with("GET /te-first "))
+          answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: b\r\ncontent-length: 30\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        else
+          answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        if (c.write(answer).second) return;
+      }
+    });
+    http::client cl;
+    for (const std::string path : {"/cl-first", "/te-first"}) {
+      auto r = cl.get(goro::background(), s.url + path);
+      ASSERT_FALSE(r.second) << path << ": " << r.second.message();
+      EXPECT_EQ(r.first.status, 200) << path;
+      EXPECT_EQ(r.first.body, "hello") << path;
+      EXPECT_FALSE(r.first.headers.has("Content-Length")) << path;
+      EXPECT_EQ(cl.idle_connections(), 0u) << path;
+    }
+    EXPECT_EQ(s.accepts->load(), 2);
+    // A chunked response without a Content-Length keeps its connection.
+    auto plain = cl.get(goro::background(), s.url + "/plain");
+    ASSERT_FALSE(plain.second) << plain.second.message();
+    EXPECT_EQ(plain.first.body, "hello");
+    EXPECT_EQ(cl.idle_connections(), 1u);
   });
 }
