@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "goro/goro.hpp"
 #include "goro/http.hpp"
@@ -137,6 +138,39 @@ TEST(HttpClient, ACancelEndsARequestWhoseBodyIsStuck) {
     returned.close();
     cancel();
     EXPECT_EQ(r.second, goro::errc::canceled) << r.second.message();
+    EXPECT_EQ(cl.idle_connections(), 0u);
+  });
+}
+
+// The body's writer is a goroutine also when the caller is a plain
+// thread (which waits for it in poll and on its channel): the early answer
+// reaches a thread the same way.
+TEST(HttpClient, AnAnswerThatComesWhileTheBodyIsStuckReachesAPlainThread) {
+  goro::run([] {
+    auto returned = goro::make_chan<goro::unit>();
+    bare_server s([returned](const net::conn& c) {
+      std::string buf;
+      while (buf.find("\r\n\r\n") == std::string::npos)
+        if (!fill(c, buf)) return;
+      (void)c.write(std::string_view(
+          "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig"));
+      returned.recv();
+    });
+    http::client cl;
+    auto result = goro::make_chan<std::pair<http::response, std::error_code>>(1);
+    std::thread t([&] {
+      goro::cancel_func cancel;
+      auto r = cl.post(timeout_ctx(5000ms, cancel), s.url + "/", "application/octet-stream",
+                       std::string(32 << 20, 'x'));
+      cancel();
+      result.send(std::move(r));
+    });
+    auto r = result.recv();
+    t.join();  // it has sent: it is returning
+    returned.close();
+    ASSERT_FALSE(r.second) << r.second.message();
+    EXPECT_EQ(r.first.status, 413);
+    EXPECT_EQ(r.first.body, "big");
     EXPECT_EQ(cl.idle_connections(), 0u);
   });
 }
