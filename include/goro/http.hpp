@@ -227,10 +227,11 @@ using handler = std::function<void(response_writer&, const request&)>;
 // goroutine or thread).
 class serve_mux {
  public:
+  // An empty mux: every path is 404 until a pattern is registered.
   serve_mux();
   // Registers h for pattern. Throws std::invalid_argument for an empty
-  // pattern, one not starting with '/', or one registered already (Go
-  // panics on those).
+  // pattern, one not starting with '/', one registered already, or an
+  // empty h (Go panics on those).
   void handle(std::string pattern, handler h);
   // Serves r with the matching handler (so a serve_mux is a handler).
   void operator()(response_writer& w, const request& r) const;
