@@ -202,6 +202,12 @@ void publish(cancel_node* n) {
   ctx_entry* afuncs = nullptr;
   hchan* closed = closed_chan();  // made (and closed) on first use: not under mu
   const int e = n->cancelling.load(std::memory_order_relaxed);  // (set, and only by us: C1)
+  // For TSan: the cancel happens before whatever sees it done, through
+  // err() or cause() (err_of) or a done() asked for after it, which gets
+  // the shared closed channel (ctx_done): Go's canceller holds the
+  // context's mutex that Err and Done take. (A done channel made before
+  // carries its own edge, from its close to the receive.)
+  race_release(n);
   {
     lock_guard lk(n->mu);
     done = n->done.load(std::memory_order_relaxed);
@@ -566,6 +572,11 @@ hchan* ctx_done(ctx_node* n) {
     }
     if (fresh != nullptr) chan_release(fresh);  // lost the race to another done()
   }
+  // The shared closed channel, stored by a cancel that came first: its
+  // close was long ago, so the edge from this cancel is publish's release.
+#if defined(GORO_TSAN)
+  if (d == closed_chan()) race_acquire(a);
+#endif
   chan_retain(d);
   return d;
 }
@@ -591,9 +602,15 @@ namespace {
 // cannot park: there it returns err as it is, as before.
 int err_of(cancel_node* a) noexcept {
   int e = a->err.load(std::memory_order_acquire);
-  if ((e & kErrDoneClosed) != 0) return e & ~kErrDoneClosed;
+  if ((e & kErrDoneClosed) != 0) {
+    race_acquire(a);  // publish's release
+    return e & ~kErrDoneClosed;
+  }
   if (e == 0 && a->cancelling.load(std::memory_order_acquire) == 0) return 0;
-  if (on_scheduler_stack()) return e;
+  if (on_scheduler_stack()) {
+    if (e != 0) race_acquire(a);
+    return e;
+  }
   try {
     hchan* d = ctx_done(a);
     unit u;
@@ -603,7 +620,9 @@ int err_of(cancel_node* a) noexcept {
   } catch (...) {
     // No memory for a done channel: no wait.
   }
-  return a->err.load(std::memory_order_acquire) & ~kErrDoneClosed;
+  e = a->err.load(std::memory_order_acquire) & ~kErrDoneClosed;
+  if (e != 0) race_acquire(a);
+  return e;
 }
 
 }  // namespace
