@@ -92,12 +92,12 @@ void serve_after_fast(hchan* c) {
 
 // ------------------------------------------------- operations under lock
 
-void serve_locked(hchan* c, g* self, ready_list& rl) {
+void serve_locked(hchan* c, g* self, ready_list& rl, bool acquire) {
   GORO_DCHECK(c->lock_free());
   for (bool progress = true; progress;) {
     progress = false;
     if (!c->recvq_.empty() && ring_may_have_value(c->ring())) {
-      if (sudog* r = c->recvq_.dequeue()) {
+      if (sudog* r = c->recvq_.dequeue(acquire)) {
         ring::token t;
         ring::status st = ring::start_pop<ring::mode::under_lock>(c->ring(), t);
         if (st == ring::status::ok) {
@@ -112,7 +112,7 @@ void serve_locked(hchan* c, g* self, ready_list& rl) {
       }
     }
     if (!c->sendq_.empty() && ring_may_have_room(c->ring())) {
-      if (sudog* s = c->sendq_.dequeue()) {
+      if (sudog* s = c->sendq_.dequeue(acquire)) {
         ring::token t;
         ring::status st = ring::start_push<ring::mode::under_lock>(c->ring(), t);
         if (st == ring::status::ok) {
@@ -484,9 +484,11 @@ void chan_close(hchan* c) {
   // value, ok false), not its send (a panic). On a ring, values in it go
   // to parked receivers first; a parked sender's push finds the mark
   // (closed) there.
-  if (c->lock_free()) serve_locked(c, nullptr, rl);
-  while (sudog* r = c->recvq_.dequeue()) complete(r, wake::closed, nullptr, rl);
-  while (sudog* s = c->sendq_.dequeue()) complete(s, wake::closed, nullptr, rl);  // they panic
+  // No waiter's past is acquired here (dequeue(false)): what the closer
+  // hands each woken goroutine (ready) is its own.
+  if (c->lock_free()) serve_locked(c, nullptr, rl, /*acquire=*/false);
+  while (sudog* r = c->recvq_.dequeue(false)) complete(r, wake::closed, nullptr, rl);
+  while (sudog* s = c->sendq_.dequeue(false)) complete(s, wake::closed, nullptr, rl);  // they panic
   c->sync_flags();
   c->lock_.unlock();
   rl.ready_all();

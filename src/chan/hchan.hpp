@@ -119,8 +119,11 @@ struct waitq {
   void enqueue(sudog* s);
   void remove(sudog* s);  // no-op if s is not queued (I3)
   // Unlinks and returns the first sudog its caller may take (claiming its
-  // select, I4), or null. TSan: acquires what the waiter released.
-  sudog* dequeue();
+  // select, I4), or null. TSan: with `acquire`, the caller acquires what
+  // the waiter released as it parked (a matched send and receive order
+  // each other); close passes false, as Go's closechan only releases: the
+  // closer must not carry one waiter's past to the others it wakes.
+  sudog* dequeue(bool acquire = true);
 };
 
 // Waiters taken under a lock, to ready() after unlocking (linked by next).
@@ -293,7 +296,7 @@ inline void waitq::remove(sudog* s) {
   s->in_queue = false;
 }
 
-inline sudog* waitq::dequeue() {
+inline sudog* waitq::dequeue(bool acquire) {
   while (sudog* s = first) {
     remove(s);
     if (s->sel) {
@@ -301,7 +304,7 @@ inline sudog* waitq::dequeue() {
       if (!s->sel->done.compare_exchange_strong(expect, 1)) continue;  // another case won
       s->sel->fired = s;
     }
-    race_acquire(s);
+    if (acquire) race_acquire(s);
     return s;
   }
   return nullptr;
@@ -335,7 +338,7 @@ op_result recv_locked(hchan* c, void* dst, ready_list& rl);
 // Lock-free mode: pairs waiters with the ring (I2): fills waiting
 // receivers from the ring and the ring from waiting senders. A sudog of
 // the caller's own (gp == self) is completed but not put in rl.
-void serve_locked(hchan* c, g* self, ready_list& rl);
+void serve_locked(hchan* c, g* self, ready_list& rl, bool acquire = true);
 
 [[noreturn]] void throw_send_on_closed();
 

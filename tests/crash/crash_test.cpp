@@ -1161,6 +1161,13 @@ TEST(Race, HandleDropDoesNotOrderAgainstCloseReceive) {
   expect_race_report(run_scenario("race_hidden_by_handle_drop"));
 }
 
+// A close wakes two receivers and does not order them with each other: a
+// write by one before it parked and a read by the other after it woke are
+// reported (they were not).
+TEST(Race, ReceiversWokenByOneCloseAreNotOrderedWithEachOther) {
+  expect_race_report(run_scenario("race_close_orders_no_waiter_after_another"));
+}
+
 // Two readers writing under the read lock race; the rwmutex's reader
 // paths tell TSan nothing that orders readers with each other (as Go's
 // race annotations).
@@ -1185,7 +1192,8 @@ TEST(Race, RaceWithTheGoroutineThatStartedTheWorkerIsReported) {
 // Without TSan the race is a wrong count, not a crash.
 TEST(Race, PlantedRaceRunsToCompletion) {
   for (const char* name :
-       {"race", "race_sequential", "race_hidden_by_handle_drop", "race_rwmutex_readers", "race_across_a_new_worker"}) {
+       {"race", "race_sequential", "race_hidden_by_handle_drop", "race_rwmutex_readers", "race_across_a_new_worker",
+        "race_close_orders_no_waiter_after_another"}) {
     outcome r = run_scenario(name);
     EXPECT_TRUE(r.exited_with(0)) << r.describe();
     EXPECT_TRUE(contains(r.out, "counter=")) << r.describe();

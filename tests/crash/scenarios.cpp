@@ -984,6 +984,40 @@ int race_sequential() {
   return rc;
 }
 
+// A close wakes two parked receivers: it orders each after the close, not
+// one after the other. The first writes before it parks, the second reads
+// after it wakes: a race (Go's closechan only releases). The close used to
+// acquire each waiter's past and hand it to the next it woke; a review's
+// probe, 100 rounds in one process, saw 0-1 reports before that was fixed
+// and 89-100 after. This scenario, one round in a fresh process, is
+// reported either way: it guards the report, not the fix.
+int race_close_orders_no_waiter_after_another() {
+  int counter = 0;
+  int rc = goro::run([&counter] {
+    auto c = goro::make_chan<int>();
+    auto done = goro::make_chan<int>(2);
+    goro::go([c, done, &counter] {
+      counter = 1;
+      (void)c.recv_ok();
+      done.send(0);
+    });
+    goro::go([c, done, &counter] {
+      (void)c.recv_ok();
+      say("read " + std::to_string(counter));
+      done.send(0);
+    });
+    // Give both a chance to park first (the race is there whether they
+    // did or not: a late receiver sees the close without parking).
+    for (int i = 0; i < 4; i++) goro::yield();
+    goro::sleep_for(std::chrono::microseconds(300));
+    c.close();
+    done.recv();
+    done.recv();
+  });
+  say("counter=" + std::to_string(counter));
+  return rc;
+}
+
 // A race that a handle drop used to hide from TSan (issue 16, item 9): a
 // thread writes `counter` and then drops its copy of a channel handle;
 // main, which only sees the thread's progress through a relaxed atomic
@@ -2027,6 +2061,7 @@ const scenario kScenarios[] = {
     {"custom_stack_runs", custom_stack_runs},
     {"race", race},
     {"race_sequential", race_sequential},
+    {"race_close_orders_no_waiter_after_another", race_close_orders_no_waiter_after_another},
     {"race_hidden_by_handle_drop", race_hidden_by_handle_drop},
     {"race_atomic", race_atomic},
     {"race_ordered", race_ordered},

@@ -85,6 +85,19 @@ struct bare_server {
 
 }  // namespace
 
+// A server that reads the request's header, answers 413 at once, and then
+// reads nothing more and holds the connection until `returned` is closed.
+auto answers_413_early(goro::chan<goro::unit> returned) {
+  return [returned](const net::conn& c) {
+    std::string buf;
+    while (buf.find("\r\n\r\n") == std::string::npos)
+      if (!fill(c, buf)) return;
+    (void)c.write(std::string_view(
+        "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig"));
+    returned.recv();
+  };
+}
+
 // A server that answers before it has read the body (413 for a body too
 // large) and then neither reads nor closes: the client returns that answer
 // at once and does not pool the connection, as Go's does (its readLoop
@@ -94,14 +107,7 @@ struct bare_server {
 TEST(HttpClient, AnAnswerThatComesWhileTheBodyIsStuckIsReturnedAtOnce) {
   goro::run([] {
     auto returned = goro::make_chan<goro::unit>();  // closed once the client's call has returned
-    bare_server s([returned](const net::conn& c) {
-      std::string buf;
-      while (buf.find("\r\n\r\n") == std::string::npos)
-        if (!fill(c, buf)) return;
-      (void)c.write(std::string_view(
-          "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig"));
-      returned.recv();
-    });
+    bare_server s(answers_413_early(returned));
     http::client cl;
     goro::cancel_func cancel;
     const auto t0 = steady::now();
@@ -148,14 +154,7 @@ TEST(HttpClient, ACancelEndsARequestWhoseBodyIsStuck) {
 TEST(HttpClient, AnAnswerThatComesWhileTheBodyIsStuckReachesAPlainThread) {
   goro::run([] {
     auto returned = goro::make_chan<goro::unit>();
-    bare_server s([returned](const net::conn& c) {
-      std::string buf;
-      while (buf.find("\r\n\r\n") == std::string::npos)
-        if (!fill(c, buf)) return;
-      (void)c.write(std::string_view(
-          "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig"));
-      returned.recv();
-    });
+    bare_server s(answers_413_early(returned));
     http::client cl;
     auto result = goro::make_chan<std::pair<http::response, std::error_code>>(1);
     std::thread t([&] {

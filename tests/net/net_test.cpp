@@ -180,6 +180,27 @@ TEST(NetAddr, BadArguments) {
   });
 }
 
+// Dials `name`, accepts on ln, sends a byte across and closes all three;
+// the name is checked as the client's remote address or the accepted
+// side's local one.
+void expect_a_byte_through(net::listener& ln, const std::string& name, bool client_side_name) {
+  auto dr = net::dial("unix", name);
+  ASSERT_FALSE(dr.second) << dr.second.message();
+  auto ar = ln.accept();
+  ASSERT_FALSE(ar.second) << ar.second.message();
+  if (client_side_name)
+    EXPECT_EQ(dr.first.remote_addr().to_string(), name);
+  else
+    EXPECT_EQ(ar.first.local_addr().to_string(), name);
+  EXPECT_EQ(dr.first.write("x").first, 1u);
+  char b = 0;
+  EXPECT_EQ(ar.first.read(&b, 1).first, 1u);
+  EXPECT_EQ(b, 'x');
+  EXPECT_FALSE(dr.first.close());
+  EXPECT_FALSE(ar.first.close());
+  EXPECT_FALSE(ln.close());
+}
+
 // Unix socket names as Go's syscall.SockaddrUnix takes them: an abstract
 // name has no terminating NUL, so "@" and 107 more bytes fill sun_path
 // (108 bytes) and are a name; a path of 108 bytes has no room for its NUL
@@ -194,18 +215,7 @@ TEST(NetAddr, UnixAbstractNameMayFillTheWholePath) {
     net::listener ln = lr.first;
     EXPECT_EQ(ln.addr().to_string(), name);
     EXPECT_EQ(ln.addr().network(), "unix");
-    auto dr = net::dial("unix", name);
-    ASSERT_FALSE(dr.second) << dr.second.message();
-    auto ar = ln.accept();
-    ASSERT_FALSE(ar.second) << ar.second.message();
-    EXPECT_EQ(dr.first.remote_addr().to_string(), name);
-    EXPECT_EQ(dr.first.write("x").first, 1u);
-    char b = 0;
-    EXPECT_EQ(ar.first.read(&b, 1).first, 1u);
-    EXPECT_EQ(b, 'x');
-    EXPECT_FALSE(dr.first.close());
-    EXPECT_FALSE(ar.first.close());
-    EXPECT_FALSE(ln.close());
+    expect_a_byte_through(ln, name, /*client_side_name=*/true);
 
     EXPECT_EQ(net::listen("unix", name + "n").second, std::errc::invalid_argument);  // 109
     std::string path = "/tmp/goro-" + std::to_string(getpid()) + "-";
@@ -230,18 +240,7 @@ TEST(NetAddr, UnixListenWithNoNameGetsAnAbstractOne) {
     EXPECT_EQ(name[0], '@');
     EXPECT_EQ(name.find_first_not_of("0123456789abcdef", 1), std::string::npos) << name;
     EXPECT_EQ(ln.addr().network(), "unix");
-    auto dr = net::dial("unix", name);
-    ASSERT_FALSE(dr.second) << dr.second.message();
-    auto ar = ln.accept();
-    ASSERT_FALSE(ar.second) << ar.second.message();
-    EXPECT_EQ(ar.first.local_addr().to_string(), name);
-    EXPECT_EQ(dr.first.write("y").first, 1u);
-    char b = 0;
-    EXPECT_EQ(ar.first.read(&b, 1).first, 1u);
-    EXPECT_EQ(b, 'y');
-    EXPECT_FALSE(dr.first.close());
-    EXPECT_FALSE(ar.first.close());
-    EXPECT_FALSE(ln.close());
+    expect_a_byte_through(ln, name, /*client_side_name=*/false);
     EXPECT_EQ(net::dial("unix", "").second, std::errc::invalid_argument);
   });
 }
