@@ -20,7 +20,8 @@
 // waited for before the call returns.
 //
 // A response with both Content-Length and Transfer-Encoding: chunked is
-// read as chunked, its Content-Length dropped (Go's readTransfer), and its
+// read as chunked, its Content-Length dropped (Go's readTransfer; several
+// Content-Length fields that differ are an error, as in Go), and its
 // connection is not reused (RFC 9112 6.3: it may be an attempt at
 // response splitting, after which the connection's bytes are not to be
 // trusted; Go 1.19 does reuse it).
@@ -153,9 +154,11 @@ class request_writer {
     if (wire.size() > inline_write_max) {
       done_ = make_chan<unit>();
       try {
-        goro::go([this] {
+        // Its own handle of done_: the caller may return, and drop this
+        // object with its handle, as soon as it sees the close.
+        goro::go([this, done = done_] {
           write();
-          done_.close();
+          done.close();
         });
         return;
       } catch (const goro::resource_error&) {
@@ -214,6 +217,8 @@ bool drop_content_length_of_chunked(std::string& in) {
   std::vector<std::pair<size_t, size_t>> cl_fields;  // [begin, end) with the CRLF
   int te_fields = 0;
   std::string te_value;
+  std::optional<std::string> cl_value;  // the first Content-Length's value
+  bool cl_differ = false;               // Go refuses differing ones, chunked or not (fixLength)
   bool in_cl = false, in_te = false;  // the field the line continues (obs-fold)
   for (size_t pos = in.find("\r\n") + 2; pos < eom + 2;) {
     const size_t next = in.find("\r\n", pos) + 2;
@@ -226,7 +231,14 @@ bool drop_content_length_of_chunked(std::string& in) {
       const std::string_view name = line.substr(0, colon);
       in_cl = detail::iequals(name, "Content-Length");
       in_te = detail::iequals(name, "Transfer-Encoding");
-      if (in_cl) cl_fields.emplace_back(pos, next);
+      if (in_cl) {
+        cl_fields.emplace_back(pos, next);
+        std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+        if (!cl_value) cl_value = std::string(value);
+        else if (*cl_value != value) cl_differ = true;
+      }
       if (in_te) {
         te_fields++;
         te_value = colon == std::string_view::npos ? std::string() : std::string(line.substr(colon + 1));
@@ -237,7 +249,7 @@ bool drop_content_length_of_chunked(std::string& in) {
   std::string_view v = te_value;
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (te_fields != 1 || !detail::iequals(v, "chunked") || cl_fields.empty()) return false;
+  if (te_fields != 1 || !detail::iequals(v, "chunked") || cl_fields.empty() || cl_differ) return false;
   for (auto it = cl_fields.rbegin(); it != cl_fields.rend(); ++it) in.erase(it->first, it->second - it->first);
   return true;
 }

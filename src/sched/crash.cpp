@@ -244,7 +244,11 @@ void on_fault(int sig, siginfo_t* si, void* uctx) {
   }
   // Not ours: the previous handler's.
   const struct sigaction& prev = sig == SIGSEGV ? g_prev_segv : g_prev_bus;
-  if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
+  if ((prev.sa_flags & SA_RESETHAND) != 0) {
+    // A one-shot handler counts on the kernel's reset to the default after
+    // it runs: installed again, it gets the fault the kernel's way.
+    sigaction(sig, &prev, nullptr);
+  } else if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
     prev.sa_sigaction(sig, si, uctx);
   } else if ((prev.sa_flags & SA_SIGINFO) == 0 && prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
     prev.sa_handler(sig);

@@ -304,7 +304,11 @@ dump_caller g_fatal_caller;
 
 // Skips capture_hook and fatal_v: the innermost frame shown is fatal() or
 // fatal_exit(), then the code that called it (Go's starts at its throw).
-void capture_hook() { capture_dump_caller(&g_fatal_caller, 2); }
+// noinline, and no tail call: its frame is one of the two skipped.
+[[gnu::noinline]] void capture_hook() {
+  capture_dump_caller(&g_fatal_caller, 2);
+  asm volatile("");
+}
 
 void dump_hook(int fd) { dump_goroutines(fd, traceback_level::all, 0, &g_fatal_caller); }
 

@@ -57,7 +57,9 @@
 
 namespace goro::detail {
 
-sched_t sched;
+// constinit: runtime_init may run from another file's global constructor,
+// before this file's would run; a dynamic initializer would then wipe it.
+constinit sched_t sched;
 
 uint64_t fastrand(uint64_t* state) {
   // wyrand: one multiply, passes BigCrush, good enough for victim order.
@@ -873,7 +875,9 @@ void execute(m* mp, g* gp) {
 // yields, preemptions) are caught by the monitor's clock, coarse_now, one
 // load, which the monitor moves past each timer as it falls due while Ps
 // are busy (sysmon.cpp): such a timer waits for the switch that ends the
-// slice in which it fell due, plus at most a millisecond.
+// slice in which it fell due, plus a millisecond (the monitor's rounds
+// while Ps are busy and timers wait), or up to the monitor's longest nap
+// (10 ms) for a timer armed while it napped.
 g* direct_successor(m* mp) {
 #if defined(GORO_TSAN)
   // TSan builds always go through g0: the completed action's lock

@@ -222,7 +222,7 @@ struct sched_t {
   // at goroutine switches on Ps with timers (direct_successor): a line of
   // its own, away from goid_gen, which every go() writes.
   alignas(64) std::atomic<int64_t> coarse_now{0};
-  char coarse_now_pad_[64 - sizeof(std::atomic<int64_t>)];
+  char coarse_now_pad_[64 - sizeof(std::atomic<int64_t>)] = {};  // initialized: sched stays constant-initialized
   // Set once runtime_init() is done; cleared again in a forked child
   // (sched/fork.cpp), so that the child's entries take the slow path.
   std::atomic<bool> started{false};

@@ -272,9 +272,15 @@ void* sysmon_main(void* started) {
     // so that a flood of short timers costs the monitor at most a
     // thousand rounds a second; idle Ps wait for their timers in the
     // poller and need none of this.
+    // A timer already due (the monitor's own sleep overshot it, and the
+    // busy P has not reached a switch yet) keeps the rounds at 1 ms too.
+    // A timer armed while the monitor sleeps its longest (10 ms) is seen
+    // at the next round.
     sleep_us = delay_us;
-    if (next != INT64_MAX && next > now && next - now < delay_us * 1000 && p_active_count() > 0)
-      sleep_us = std::max<int64_t>((next - now + 999) / 1000, std::min<int64_t>(delay_us, 1000));
+    if (next != INT64_MAX && p_active_count() > 0) {
+      const int64_t until_us = next > now ? (next - now + 999) / 1000 : 0;
+      sleep_us = std::min<int64_t>(delay_us, std::max<int64_t>(until_us, 1000));
+    }
   }
   return nullptr;
 }

@@ -422,8 +422,16 @@ void* signal_main(void* started) {
 // registry is left as it is (its lock may be held), a few bytes.
 void forget_the_relay_in_forked_child() {
   registry& r = reg();
-  for (int sig = 1; sig <= kMaxSig; sig++)
-    if (r.count[sig] > 0) sigaction(sig, &r.saved[sig], nullptr);
+  // By what the kernel has installed, not by the counts: a parent thread
+  // may have forked between a count's change and its sigaction. (A count
+  // raised whose action was not yet saved: the default.)
+  for (int sig = 1; sig <= kMaxSig; sig++) {
+    struct sigaction now{};
+    if (sigaction(sig, nullptr, &now) != 0 || (now.sa_flags & SA_SIGINFO) != 0 || now.sa_handler != on_signal) continue;
+    struct sigaction dfl{};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, r.count[sig] > 0 ? &r.saved[sig] : &dfl, nullptr);
+  }
   // No handler of goro's is installed now; a signal from here on takes
   // whatever action the child has.
   close(g_pipe[0]);
@@ -436,7 +444,7 @@ void forget_the_relay_in_forked_child() {
   std::destroy_at(&g_marker_lock);
   std::construct_at(&g_marker_lock, lock_rank::leaf);
   // glibc's fork leaves malloc usable in the child's atfork handlers.
-  g_registry = new (std::nothrow) registry;
+  g_registry = new (std::nothrow) registry();  // value-initialized: saved[] is SIG_DFL
   if (g_registry == nullptr) fatal("runtime: out of memory in a forked child's signal state");
 }
 

@@ -1016,6 +1016,16 @@ TEST(StackOverflow, ReportedAfterTheProgramsOwnHandlerTookAFault) {
   expect_overflow_report(r);
 }
 
+// A fault goro does not own, with a program's SA_RESETHAND handler before
+// goro's: the handler runs once and the process ends by SIGSEGV, as
+// without goro (it looped, the handler called again and again).
+TEST(FaultForwarding, AOneShotHandlerRunsOnceAndTheFaultEndsTheProcess) {
+  outcome r = run_scenario("foreign_fault_with_a_one_shot_handler");
+  EXPECT_TRUE(!r.timed_out && !r.exited && r.status == SIGSEGV) << r.describe();
+  EXPECT_TRUE(contains(r.out, "the one-shot handler ran")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "unreachable")) << r.describe();
+}
+
 TEST(StackOverflow, InAnAfterFuncGoroutine) {
   expect_overflow_report(run_scenario("stack_overflow_started_by_after_func"), "created by goro::after_func at ");
 }

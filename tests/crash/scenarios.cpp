@@ -701,6 +701,26 @@ int overflow_after_a_fault_the_programs_handler_took() {
   });
 }
 
+// A program's one-shot SIGSEGV handler (SA_RESETHAND), installed before
+// the runtime: it notes the fault and returns, counting on the kernel's
+// reset to the default action for the fault to end the process when it
+// happens again. Forwarded to it by a direct call, nothing was reset: the
+// fault came back to goro's handler, which called it again, for good.
+void one_shot_handler(int) { write(1, "the one-shot handler ran\n", 25); }
+
+int foreign_fault_with_a_one_shot_handler() {
+  struct sigaction sa{};
+  sa.sa_handler = one_shot_handler;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, nullptr);
+  return goro::run([] {
+    auto* page = static_cast<char*>(mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    *static_cast<volatile char*>(page) = 1;
+    say("unreachable: the fault was survived");
+  });
+}
+
 // Caps the address space just above what is mapped now, so that the
 // overflow handler's mmap of its report stack fails and it takes its
 // fallback, which prints the creation site by address only.
@@ -1006,10 +1026,9 @@ int race_close_orders_no_waiter_after_another() {
       say("read " + std::to_string(counter));
       done.send(0);
     });
-    // Give both a chance to park first (the race is there whether they
-    // did or not: a late receiver sees the close without parking).
-    for (int i = 0; i < 4; i++) goro::yield();
-    goro::sleep_for(std::chrono::microseconds(300));
+    // Both parked first (the race would be there either way: a late
+    // receiver sees the close without parking).
+    while (goro::debug::stats().waiting_on("chan receive") < 2) goro::yield();
     c.close();
     done.recv();
     done.recv();
@@ -2052,6 +2071,7 @@ const scenario kScenarios[] = {
     {"stack_overflow_default", [] { return overflow(0); }},
     {"stack_overflow_released", overflow_after_release},
     {"stack_overflow_after_a_fault_the_programs_handler_took", overflow_after_a_fault_the_programs_handler_took},
+    {"foreign_fault_with_a_one_shot_handler", foreign_fault_with_a_one_shot_handler},
     {"stack_overflow_started_by_a_thread", [] { return overflow_started_by("thread", false); }},
     {"stack_overflow_started_by_after_func", [] { return overflow_started_by("after_func", false); }},
     {"stack_overflow_started_by_a_thread_no_report_stack", [] { return overflow_started_by("thread", true); }},

@@ -241,6 +241,9 @@ TEST(HttpClient, ChunkedWinsOverContentLengthAndTheConnectionIsNotReused) {
           answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
         else if (head.starts_with("GET /te-first "))
           answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: b\r\ncontent-length: 30\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        else if (head.starts_with("GET /two-lengths "))
+          answer =
+              "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
         else
           answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
         if (c.write(answer).second) return;
@@ -256,6 +259,9 @@ TEST(HttpClient, ChunkedWinsOverContentLengthAndTheConnectionIsNotReused) {
       EXPECT_EQ(cl.idle_connections(), 0u) << path;
     }
     EXPECT_EQ(s.accepts->load(), 2);
+    // Two Content-Length fields that differ are an error, chunked or not
+    // (Go's fixLength checks them first).
+    EXPECT_TRUE(cl.get(goro::background(), s.url + "/two-lengths").second);
     // A chunked response without a Content-Length keeps its connection.
     auto plain = cl.get(goro::background(), s.url + "/plain");
     ASSERT_FALSE(plain.second) << plain.second.message();

@@ -3,6 +3,7 @@
 // stack pool, 2026-12-06). Guard pages made by mprotect are tested in the
 // crash tests (they need a seccomp filter on the whole process).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <fstream>
@@ -156,7 +157,19 @@ TEST(StackLimits, SizesTooLargeToRoundAreRefused) {
 // chunk's madvise after it the new mapping never merged back, and each
 // goroutine cost three maps (its stack, its guard split off, TSan's own):
 // some 21,000 parked goroutines ran out of vm.max_map_count.
+// Whether the kernel has MADV_GUARD_INSTALL (Linux 6.13), as the stack
+// pool finds out: without it each guard is mprotect'ed, a map of its own.
+bool kernel_has_guard_madvise() {
+  void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  bool ok = madvise(p, 4096, 102 /* MADV_GUARD_INSTALL */) == 0;
+  munmap(p, 4096);
+  return ok;
+}
+
 TEST(StackMaps, ParkedGoroutinesShareTheirChunksMaps) {
+  if (!kernel_has_guard_madvise())
+    GTEST_SKIP() << "no MADV_GUARD_INSTALL (Linux before 6.13): each mprotect'ed guard is a map of its own";
   goro::run([] {
     constexpr int kParked = 1000;
     std::vector<uintptr_t> at(kParked);
