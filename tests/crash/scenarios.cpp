@@ -526,30 +526,26 @@ int sigquit() {
   });
 }
 
-// An exception escapes a goroutine: Go's unrecovered panic.
-int panic_escape() {
-  return goro::run([] {
+// A goroutine that names itself and runs `thrower`, whose exception
+// escapes it: Go's unrecovered panic. Main waits for good meanwhile.
+int panic_in_a_goroutine(void (*thrower)()) {
+  return goro::run([thrower] {
     goro::wait_group never;
     never.add(1);
-    goro::go([] {
+    goro::go([thrower] {
       say("panicking goroutine " + std::to_string(goro::goroutine_id()));
-      goro_scenario_throw_boom();
+      thrower();
     });
     never.wait();
   });
 }
 
+// An exception escapes a goroutine: Go's unrecovered panic.
+int panic_escape() { return panic_in_a_goroutine(goro_scenario_throw_boom); }
+
 // A panic whose message is long: Go prints the whole value.
 int panic_long_message() {
-  return goro::run([] {
-    goro::wait_group never;
-    never.add(1);
-    goro::go([] {
-      say("panicking goroutine " + std::to_string(goro::goroutine_id()));
-      throw std::runtime_error(std::string(3000, 'x') + "END");
-    });
-    never.wait();
-  });
+  return panic_in_a_goroutine([] { throw std::runtime_error(std::string(3000, 'x') + "END"); });
 }
 
 // Four goroutines throw at once (a barrier, then each throws): one
@@ -648,14 +644,23 @@ int panic_main() {
   return r + frame[(depth + 1) % 256];
 }
 
+// The body of every overflow scenario: names the goroutine, then runs
+// `before` (nothing, or a setting that must come after the marker), then
+// recurses until the stack overflows.
+template <class F = void (*)()>
+void overflow_here(F before = [] {}) {
+  say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
+  before();
+  int r = recurse_forever(0);
+  say("unreachable: recursion returned " + std::to_string(r));
+}
+
 int overflow(size_t stack_size) {
   return goro::run([stack_size] {
     goro::wait_group never;
     never.add(1);
     goro::go_with({.stack_size = stack_size}, [] {
-      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
-      int r = recurse_forever(0);
-      say("unreachable: recursion returned " + std::to_string(r));
+      overflow_here();
     });
     never.wait();
   });
@@ -693,9 +698,7 @@ int overflow_after_a_fault_the_programs_handler_took() {
     goro::wait_group never;
     never.add(1);
     goro::go_with({.stack_size = 64 * 1024}, [] {
-      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
-      int r = recurse_forever(0);
-      say("unreachable: recursion returned " + std::to_string(r));
+      overflow_here();
     });
     never.wait();
   });
@@ -743,10 +746,7 @@ int overflow_started_by(const std::string& by, bool fallback) {
     goro::wait_group never;
     never.add(1);
     auto body = [fallback] {
-      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
-      if (fallback) leave_no_room_for_a_report_stack();
-      int r = recurse_forever(0);
-      say("unreachable: recursion returned " + std::to_string(r));
+      overflow_here([fallback] { if (fallback) leave_no_room_for_a_report_stack(); });
     };
     if (by == "thread") {
       std::thread([body] { goro::go_with({.stack_size = 64 * 1024}, body); }).detach();
@@ -803,9 +803,7 @@ int overflow_after_release() {
     }
     started.wait();
     goro::go([] {
-      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
-      int r = recurse_forever(0);
-      say("unreachable: recursion returned " + std::to_string(r));
+      overflow_here();
     });
     never.wait();
   });
@@ -872,9 +870,7 @@ int stack_overflow_after_dedicated_churn() {
     goro::wait_group never;
     never.add(1);
     goro::go([] {
-      say("overflowing goroutine " + std::to_string(goro::goroutine_id()));
-      int r = recurse_forever(0);
-      say("unreachable: recursion returned " + std::to_string(r));
+      overflow_here();
     });
     never.wait();
   });

@@ -216,9 +216,24 @@ TEST(Threads, IdleWorkersBeyondMaxprocsExitWhileEveryPIsBusyAndTimersFallDue) {
     });
     int before = thread_count();
     {
+      // 100 blocking sections at once, each holding a thread: each stays
+      // until all are inside (bounded), then 100-199 ms more, so that they
+      // end over a spread of moments, as a burst of calls does (ending
+      // all at once, they did not leave the case behind).
       goro::wait_group wg;
-      for (int i = 0; i < 100; i++) wg.go([] { goro::blocking([] { std::this_thread::sleep_for(200ms); }); });
+      std::atomic<int> inside{0}, leaving{0};
+      for (int i = 0; i < 100; i++) {
+        wg.go([&inside, &leaving] {
+          goro::blocking([&inside, &leaving] {
+            inside++;
+            for (auto t0 = steady::now(); inside.load() < 100 && steady::now() - t0 < 20s;)
+              std::this_thread::sleep_for(1ms);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100 + leaving++));
+          });
+        });
+      }
       wg.wait();
+      EXPECT_EQ(inside.load(), 100);
     }
     int peak = thread_count();
     EXPECT_GE(peak, before + 50) << "the burst should have held a thread per blocking section";
