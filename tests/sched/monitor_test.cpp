@@ -55,8 +55,11 @@ TEST(Monitor, SpinningGoroutineDoesNotStallOthers) {
 
 // The P the calling goroutine runs on (white-box), and whether the
 // monitor has detached it (handed its place to an extra P because the
-// goroutine computes without safe points).
-goro::detail::p* my_p() { return goro::detail::owned_p(goro::detail::current_m()); }
+// goroutine computes without safe points). Through the runtime, not
+// owned_p inline here: under TSan, code built with it must not read the
+// runtime's own records (an M the monitor made for a detached P: seen
+// reported in a CI rehearsal), as maxprocs_test's my_p_id says.
+goro::detail::p* my_p() { return goro::detail::p_for_index(goro::detail::current_p_id()); }
 bool my_p_detached() { return my_p()->detached.load(); }
 
 // One round of the detached-P scenario at maxprocs 2: B spins on one P;
