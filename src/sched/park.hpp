@@ -62,6 +62,8 @@ void ready(g* w);
 // ready() for n goroutines (not plain-thread waiters) at once, from a
 // worker holding a P (the timer code): they go to the tail of its run
 // queue in order, not through runnext, with one wakep() for them all.
+// Unlike ready(), it gives the race detector no edge from the caller: a
+// sleeper woken by its timer is ordered after nothing, as in Go.
 void ready_goroutines(g* const* gs, int n);
 
 // The goroutine id of a waiter (0 for a plain thread).

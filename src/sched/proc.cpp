@@ -1263,8 +1263,24 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
   race_acquire(race_token(w));
 }
 
+namespace {
+void ready_unordered(g* gp);
+}
+
 void ready(g* gp) {
   race_release(race_token(gp));
+  ready_unordered(gp);
+}
+
+namespace {
+
+// ready() without the race detector's edge from the caller to gp: for the
+// timers' sleepers, which timers_run readies on the scheduler stack. In Go
+// a sleeper's wake-up orders it after nothing (goready makes no race
+// edge); here a release there would hand the scheduler stack's history to
+// the sleeper, and through it whatever that stack had acquired, hiding a
+// race between the sleeper and an unrelated goroutine (section 8).
+void ready_unordered(g* gp) {
   if (g_trace_on.load(std::memory_order_relaxed) && !gp->is_thread) [[unlikely]] {
     m* cur = current_m();
     trace_record(trace_ev::go_unblock, gp->id, cur != nullptr && cur->curg != nullptr ? cur->curg->id : 0);
@@ -1327,20 +1343,21 @@ void ready(g* gp) {
   }
 }
 
+}  // namespace
+
 void ready_goroutines(g* const* gs, int n) {
   if (n == 0) return;
   m* mp = current_m();
   GORO_DCHECK(mp != nullptr && mp->pp != nullptr);
 #if defined(GORO_DEBUG_CHECKS)
   // ready()'s random detours through the global queue (see there).
-  for (int i = 0; i < n; i++) ready(gs[i]);
+  for (int i = 0; i < n; i++) ready_unordered(gs[i]);
   (void)mp;
 #else
   p* pp = mp->pp;
   for (int i = 0; i < n; i++) {
     g* gp = gs[i];
     GORO_DCHECK(!gp->is_thread);
-    race_release(race_token(gp));
     trace(trace_ev::go_unblock, gp->id);  // by a timer: no goroutine readies it
     g_wake_transition(gp);
     prefetch_resume_frames(gp);
