@@ -37,19 +37,26 @@
 //     it is wanted, and every 100 ms while a run() waits (a plain thread
 //     that parks last makes no idle transition); but it lists threads at
 //     most once per kDeadlockScanIntervalNs (100 ms):
-//       T0, under sched.lock: (a)-(c) hold; gen0 = sched.mwake_gen.
-//       T1, no lock held: list the threads and check (d).
-//       T2, under sched.lock: (a)-(c) hold and mwake_gen == gen0: report
-//           and exit, still holding the lock.
+//       T0, under sched.lock: (a)-(c) hold, except that pending timers
+//           are only noted; gen0 = sched.mwake_gen.
+//       T1, no lock held: list the threads and check (d); if it holds
+//           and timers were pending, walk them: do any wake someone?
+//       T2, under sched.lock: (a)-(c) hold (timers pending at T0 as the
+//           walk found them), mwake_gen == gen0 and no thread was readied
+//           since the listing began (g_thread_readies): report and exit,
+//           still holding the lock.
 //  3. Why (d), seen at T1, still holds at T2. mwake_gen is bumped under
 //     sched.lock whenever an M leaves the idle list or a new M is made, so
 //     an unchanged gen means no goroutine ran at any time in [T0, T2]; a
 //     goroutine readied meanwhile would have left a queue non-empty or
 //     woken an M (wakep), either seen at T2. At T1 every plain thread was
 //     parked in goro, declared, or the runtime's; a parked one is woken
-//     only by a goroutine (none ran), a timer (none is pending at T2, and
-//     only a running thread could have set one) or a plain thread that is
-//     neither parked nor declared (there was none). A thread made after T1
+//     only by a goroutine (none ran), a timer (none that wakes anyone is
+//     pending at T2, and only a running thread could have set one) or a
+//     plain thread that is neither parked nor declared (there was none).
+//     The walk comes after the listing: a thread running during a walk
+//     made first could add a timer and park on its channel before the
+//     listing read it, and the walk would not have seen that timer. A thread made after T1
 //     was made by a thread that could act: an M (a new M bumps the gen) or
 //     a declared thread, which promises to start none that could wake
 //     anyone (runtime.hpp).
@@ -210,6 +217,7 @@ constexpr int kMaxNamed = 16;
 // parked in goro nor declared.
 struct scan_result {
   bool quiet = false;  // (d) holds
+  uint64_t readies_before = 0;  // g_thread_readies when the listing began
   bool runtime_may_act = false;  // a runtime thread may act (not named in the warning)
   int nactive = 0;
   int active[kMaxNamed] = {};  // the first ones
@@ -245,6 +253,7 @@ scan_result scan_threads() {
   // parks before it is seen; neither touches runtime state (step 3's
   // proof). Such a wake-up moves g_thread_readies, read around the loop.
   const uint64_t readies0 = g_thread_readies.load(std::memory_order_seq_cst);
+  res.readies_before = readies0;
   {
     lock_guard lk(r.lock);
     for (const declared_thread& d : r.declared)
@@ -381,8 +390,10 @@ struct monitor_state {
   int64_t asleep_since = -1;
   uint64_t asleep_gen = 0;
   bool warned = false;
-  // The gen at which timers_may_wake last found a live timer (~0: none).
+  // The gen and g_thread_readies at the quiet listing after which
+  // timers_may_wake last found a live timer (gen ~0: none).
   uint64_t timers_live_gen = ~uint64_t{0};
+  uint64_t timers_live_readies = 0;
 };
 
 // A thread's declaration of itself, dropped when it exits.
@@ -513,26 +524,43 @@ void deadlock_monitor_check(int64_t now) {
   }
   // (c), the timers: pending ones may all be channel timers nobody
   // receives from, which wake nobody (Go 1.23). Walking the heaps takes
-  // their locks, so it is done here, at T1; a walk that found a live timer
-  // stands while nothing ran (the gen is unchanged: no timer fired, none
-  // was added or deleted), so it is not repeated until something did.
-  if (timers_pending) {
-    if (st.timers_live_gen == gen0 || timers_may_wake()) {
-      st.timers_live_gen = gen0;
-      if (debug_deadlock()) print_stderr("deadlock check: no (timers)\n");
-      st.asleep_since = -1;
-      return;
-    }
+  // their locks, so it is done with no lock held, and only after a quiet
+  // listing: a plain thread that runs while the timers are walked can add
+  // a timer and park on its channel before the listing reads it, parked
+  // (found by a review: a thread looping on goro::after(1ms).recv() was
+  // reported deadlocked in 4 of 6 runs). A walk that found a live timer
+  // stands while nothing could act since the quiet listing before it: no
+  // M woke (the gen: no goroutine ran, no timer fired) and no plain thread
+  // was readied (g_thread_readies: every thread parked then is parked
+  // still, so none added or deleted a timer). A walk made while some
+  // thread could act is never reused: that thread may stop the live timer
+  // (a thread's stop of a 1 h after_func left the cached verdict standing
+  // over a real deadlock for the hour).
+  if (timers_pending && st.timers_live_gen == gen0 &&
+      st.timers_live_readies == g_thread_readies.load(std::memory_order_seq_cst)) {
+    if (debug_deadlock()) print_stderr("deadlock check: no (timers)\n");
+    st.asleep_since = -1;
+    return;
   }
   st.last_scan = now;
   scan_result res = scan_threads();
   if (res.quiet) {
+    if (timers_pending && timers_may_wake()) {
+      st.timers_live_gen = gen0;
+      st.timers_live_readies = res.readies_before;
+      if (debug_deadlock()) print_stderr("deadlock check: no (timers)\n");
+      st.asleep_since = -1;
+      return;
+    }
     sched.lock.lock();
-    // A timer pending now that was not at T0 was added by a thread that
-    // ran (the gen) or could act ((d)); the ones seen at T1 wake nobody.
-    if (why_not_dead_locked(timers_pending) == nullptr && sched.mwake_gen == gen0) report_deadlock_locked();
+    // A timer pending now that was not at T0 was added by a goroutine (it
+    // ran: the gen) or a thread (it ran: it was readied, or was not parked
+    // at the listing); the ones seen pending after the listing wake nobody.
+    if (why_not_dead_locked(timers_pending) == nullptr && sched.mwake_gen == gen0 &&
+        g_thread_readies.load(std::memory_order_seq_cst) == res.readies_before)
+      report_deadlock_locked();
     sched.lock.unlock();
-    if (debug_deadlock()) print_stderr("deadlock check: no (a worker woke while threads were listed)\n");
+    if (debug_deadlock()) print_stderr("deadlock check: no (a worker or a thread woke while threads were listed)\n");
     st.asleep_since = -1;
     return;
   }
@@ -547,6 +575,13 @@ void deadlock_monitor_check(int64_t now) {
     st.asleep_since = now;
     st.asleep_gen = gen0;
   } else if (!st.warned && grace >= 0 && now - st.asleep_since >= grace && res.nactive > 0) {
+    // Every goroutine asleep for the grace period, and only plain threads
+    // can wake them: unless a timer will (walked only now, once per grace
+    // period, since threads that may act keep the walk from standing).
+    if (timers_pending && timers_may_wake()) {
+      st.asleep_since = -1;
+      return;
+    }
     st.warned = true;
     warn_undeclared_threads(res, now - st.asleep_since);
   }

@@ -420,6 +420,18 @@ TEST(Deadlock, ReportedBesideUnreadTimersAndTickers) {
   EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [sync.WaitGroup.Wait]:")) << r.describe();
 }
 
+// A plain thread stops the live timer after the check has looked: the
+// deadlock is reported (the check kept its old timer walk's verdict, and the
+// report waited for the stopped function's hour: the watchdog here).
+TEST(Deadlock, ReportedAfterAThreadStopsTheLastLiveTimer) {
+  outcome r = run_scenario("deadlock_after_a_thread_stops_the_live_timer");
+  ASSERT_FALSE(r.timed_out) << r.describe();
+  ASSERT_TRUE(r.exited_with(2)) << r.describe();
+  EXPECT_TRUE(report_opens(r.err, kDeadlock)) << r.describe();
+  EXPECT_TRUE(contains(r.out, "after_func stopped")) << r.describe();
+  EXPECT_TRUE(has_line_starting(r.err, "goroutine 1 [chan receive]:")) << r.describe();
+}
+
 // ...but a channel timer with a receiver (a select's after() case, a
 // receive from the ticker's channel) will wake it: no report.
 TEST(Deadlock, NotReportedWhileSomeoneWaitsOnATimersChannel) {

@@ -218,6 +218,25 @@ int deadlock_beside_unread_timers() {
   });
 }
 
+// Everything blocks while a plain thread holds a live timer (a 1 h
+// after_func) and lets the deadlock check look a few times; then the
+// thread stops it and exits. Nothing can wake main now: a deadlock. The
+// check used to keep the verdict of its last timer walk while no worker
+// woke, and a thread's stop moves no worker: the report waited for the
+// stopped function's hour (found by a review, 2026-12-07).
+int deadlock_after_a_thread_stops_the_live_timer() {
+  return goro::run([] {
+    goro::timer unread = goro::new_timer(10h);  // pending, read by nobody
+    std::thread([] {
+      goro::timer f = goro::after_func(1h, [] {});
+      const uint64_t looks = goro::detail::deadlock_stats_read().looks;
+      while (goro::detail::deadlock_stats_read().looks < looks + 3) usleep(1000);
+      say(f.stop() ? "after_func stopped" : "after_func ran");
+    }).detach();
+    goro::make_chan<int>().recv();
+  });
+}
+
 // Not a deadlock: main waits on a signal_notify_context whose signal the
 // relay thread has taken and is about to cancel it, when a signal_reset
 // drops every registration. The relay still counts as a thread that may
@@ -2115,6 +2134,7 @@ const scenario kScenarios[] = {
     {"race_close_orders_no_waiter_after_another", race_close_orders_no_waiter_after_another},
     {"race_hidden_by_handle_drop", race_hidden_by_handle_drop},
     {"race_after_sleep", race_after_sleep},
+    {"deadlock_after_a_thread_stops_the_live_timer", deadlock_after_a_thread_stops_the_live_timer},
     {"race_atomic", race_atomic},
     {"race_ordered", race_ordered},
     {"timer_sudog_out_of_memory", timer_sudog_out_of_memory},

@@ -24,6 +24,7 @@
 
 #include "goro/goro.hpp"
 #include "sched/deadlock_stats.hpp"
+#include "sched/stats.hpp"
 #include "sched/sysmon.hpp"
 #include "sched/test_hooks.hpp"
 #include "test_util.hpp"
@@ -241,6 +242,92 @@ TEST(DeadlockCheck, AThreadWokenByAnotherWhileTheListingReadsIsNotADeadlock) {
       t2.join();
     });
   });
+}
+
+// A plain thread that runs while the check looks at timers may add one and
+// park on its channel before the listing reads it: goro::after(300ms).recv()
+// while the main goroutine holds a timer nobody reads (so timers are pending
+// when the check starts) and waits for the thread's send. The seam pauses
+// the listing at a parked thread listed before it, while the thread adds
+// its timer and parks. Before the fix the check walked the timers first
+// (only the unread one: it wakes nobody), then found every thread parked,
+// and reported a deadlock: the test process exited with status 2.
+namespace {
+
+std::atomic<int> g_parked_tid{0};
+std::atomic<int> g_timer_tid{0};
+std::atomic<bool> g_listing_paused{false};
+std::atomic<bool> g_timer_thread_parking{false};
+
+void on_saw_parked_thread(int tid, bool parked) {
+  if (tid != g_parked_tid.load() || !parked || g_listing_paused.load()) return;
+  // Parked in goro: counted as a waiting thread (just before its status
+  // changes) and asleep (on its park futex, the next thing it does; not on
+  // a runtime lock on its way there).
+  auto& waiting = goro::detail::stats_global.threads_waiting;
+  const int64_t before = waiting.load();
+  g_listing_paused.store(true);
+  goro_test::spin_until([before, &waiting] {
+    return g_timer_thread_parking.load() && waiting.load() > before && task_state(g_timer_tid.load()) == 'S';
+  });
+}
+
+}  // namespace
+
+void add_a_timer_and_park_while_the_check_runs() {
+  namespace hooks = goro::detail::test_hooks;
+  using namespace std::chrono_literals;
+  g_parked_tid = g_timer_tid = 0;
+  g_listing_paused = g_timer_thread_parking = false;
+  goro::run([] {
+    goro::timer unread = goro::new_timer(1h);  // pending, read by nobody
+    auto warm = goro::make_chan<int>();
+    auto release_parked = goro::make_chan<int>();
+    auto result = goro::make_chan<int>();
+    std::atomic<int> tid1{0}, tid2{0};
+    // Both threads park once first: a thread's first park registers its
+    // waiter record under the lock the listing holds while the seam waits.
+    auto body = [&](std::atomic<int>* my_tid) {
+      warm.recv();
+      int me = static_cast<int>(syscall(SYS_gettid));
+      my_tid->store(me);
+      goro_test::spin_until([] { return g_parked_tid.load() != 0; });
+      if (me == g_parked_tid.load()) {
+        release_parked.recv();
+        return;
+      }
+      // Running (not parked) until the listing pauses at the other thread.
+      goro_test::spin_until([] { return g_listing_paused.load(); });
+      g_timer_thread_parking.store(true);
+      goro::after(300ms).recv();
+      result.send(42);
+    };
+    std::thread t1(body, &tid1), t2(body, &tid2);
+    warm.send(1);
+    warm.send(2);
+    goro_test::spin_until([&] { return tid1.load() != 0 && tid2.load() != 0; });
+    // The listing goes in tid order: the parked thread is the lower one.
+    g_timer_tid.store(std::max(tid1.load(), tid2.load()));
+    hooks::deadlock_scan_saw_thread.store(on_saw_parked_thread);
+    g_parked_tid.store(std::min(tid1.load(), tid2.load()));
+    EXPECT_EQ(result.recv(), 42);
+    hooks::deadlock_scan_saw_thread.store(nullptr);
+    EXPECT_TRUE(g_listing_paused.load());
+    release_parked.send(1);
+    goro::blocking([&] {
+      t1.join();
+      t2.join();
+    });
+    unread.stop();
+  });
+}
+
+// Three rounds: in a round where the thread's goro::after starts a worker
+// thread the listing sees that and stays out of it, so the old check
+// reported in 2 to 7 runs of 10 with one round, 10 of 10 with three.
+TEST(DeadlockCheck, AThreadThatAddsATimerAndParksWhileTheCheckRunsIsNotADeadlock) {
+  goro::set_maxprocs(1);
+  for (int round = 0; round < 3; round++) add_a_timer_and_park_while_the_check_runs();
 }
 
 // Declaring threads by id that come and go keeps nothing: the same thread
