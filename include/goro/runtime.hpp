@@ -127,8 +127,11 @@ template <class F>
   }
 }
 
-// Lets other goroutines run (Go's runtime.Gosched): the caller goes to the
-// back of the global run queue. On a plain thread, yields the CPU.
+// Lets other goroutines run (Go's runtime.Gosched): the caller waits in
+// the global queue of yielded goroutines, and runs again when a worker has
+// nothing else to do, at a worker's 61st time slice, or when a slice has
+// held a worker for 10 ms (a goroutine taken from runnext, as a ping-pong
+// partner, continues its waker's slice). On a plain thread, yields the CPU.
 void yield();
 
 // The most worker threads the runtime may make (Go's debug.SetMaxThreads;
@@ -175,8 +178,10 @@ int64_t num_goroutine();
 int maxprocs();
 
 // Sets maxprocs to n and returns the previous value; n < 1 only queries
-// (as runtime.GOMAXPROCS); n above 512 is taken as 512. Takes effect at
-// the workers' next scheduling point.
+// (as runtime.GOMAXPROCS); n above 512 is taken as 512. Lowering it takes
+// effect at the running goroutines' next scheduling point or safe point
+// (preempt_point, a channel operation, go()): the monitor asks those on
+// workers beyond the new value to yield.
 int set_maxprocs(int n);
 
 // Default stack size for new goroutines, in bytes (rounded up to whole

@@ -444,14 +444,41 @@ void reset_spinning(m* mp) {
 
 // ---- global run queue (sched.lock held) ----------------------------------
 
-g* globrunq_get_locked(p* pp, int32_t max) {
-  int32_t size = sched.runq_size.load(std::memory_order_relaxed);
-  if (size == 0) return nullptr;
+g* yieldq_get_locked() {
+  g* gp = sched.yieldq_head;
+  if (gp == nullptr) return nullptr;
+  sched.yieldq_head = gp->schedlink;
+  if (sched.yieldq_head == nullptr) sched.yieldq_tail = nullptr;
+  gp->schedlink = nullptr;
+  sched.yieldq_size.store(sched.yieldq_size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  sched.runq_size.fetch_sub(1, std::memory_order_seq_cst);
+  return gp;
+}
+
+void yieldq_put_locked(g* gp) {
+  gp->schedlink = nullptr;
+  if (sched.yieldq_tail != nullptr)
+    sched.yieldq_tail->schedlink = gp;
+  else
+    sched.yieldq_head = gp;
+  sched.yieldq_tail = gp;
+  sched.yieldq_size.store(sched.yieldq_size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  sched.runq_size.fetch_add(1, std::memory_order_seq_cst);
+}
+
+g* globrunq_get_locked(p* pp, int32_t max, bool yielded_too = true) {
+  int32_t size = sched.runq_size.load(std::memory_order_relaxed) - sched.yieldq_size.load(std::memory_order_relaxed);
+  if (size == 0) {
+    if (!yielded_too) return nullptr;
+    g* gp = yieldq_get_locked();
+    if (gp != nullptr) pp->slices_since_yieldq = 0;
+    return gp;
+  }
   int32_t n = size / std::max<int32_t>(1, sched.maxprocs.load(std::memory_order_relaxed)) + 1;
   if (n > size) n = size;
   if (max > 0 && n > max) n = max;
   if (n > static_cast<int32_t>(kRunqSize / 2)) n = kRunqSize / 2;
-  sched.runq_size.store(size - n, std::memory_order_seq_cst);
+  sched.runq_size.fetch_sub(n, std::memory_order_seq_cst);
   g* gp = sched.runq_head;
   sched.runq_head = gp->schedlink;
   for (int32_t i = 1; i < n; i++) {
@@ -669,8 +696,21 @@ top:
     run_others_overdue_timers(pp);
     if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
       lock_guard lk(sched.lock);
-      if (g* gp = globrunq_get_locked(pp, 1)) return gp;
+      if (g* gp = globrunq_get_locked(pp, 1, false)) return gp;
     }
+  }
+  // Every 61st slice, a goroutine that yielded (Go looks at its global
+  // queue, where they go, every 61st slice): so a P whose own queue never
+  // empties still gives them a turn.
+  if (pp->slices_since_yieldq >= 61) {
+    if (sched.yieldq_size.load(std::memory_order_relaxed) > 0) {
+      lock_guard lk(sched.lock);
+      if (g* gp = yieldq_get_locked()) {
+        pp->slices_since_yieldq = 0;
+        return gp;
+      }
+    }
+    pp->slices_since_yieldq = 0;
   }
   // Read the clock only when this P has a timer (a clock read costs as much
   // as a goroutine switch).
@@ -799,6 +839,14 @@ void after_switch(m* mp, g* gp) {
     }
     case m_action::yield:
       g_set_status(gp, g_status::running, g_status::runnable);
+      {
+        lock_guard lk(sched.lock);
+        yieldq_put_locked(gp);
+      }
+      wakep();  // a P may be idle: it takes it at once
+      break;
+    case m_action::requeue:
+      g_set_status(gp, g_status::running, g_status::runnable);
       globrunq_put(gp);
       break;
     case m_action::exit: {
@@ -824,7 +872,13 @@ void prepare_run(m* mp, g* gp) {
   p* pp = mp->pp;
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   trace(trace_ev::go_start, gp->id);
-  if (pp->preempt.load(std::memory_order_relaxed)) pp->preempt.store(false, std::memory_order_relaxed);
+  if (pp->q.took_runnext) {
+    pp->q.took_runnext = false;  // continues the slice (and its preemption request)
+  } else {
+    pp->slicetick.store(pp->slicetick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    pp->slices_since_yieldq++;
+    if (pp->preempt.load(std::memory_order_relaxed)) pp->preempt.store(false, std::memory_order_relaxed);
+  }
   // The live dump's side of the snapshot protocol (traceback.cpp): the
   // generation and the status change before the goroutine's first write
   // to its stack. The release fence orders those stores before every
@@ -895,6 +949,7 @@ g* direct_successor(m* mp) {
     return nullptr;
   if (pp->detached.load(std::memory_order_relaxed)) return nullptr;
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p()) return nullptr;
+  if (pp->slices_since_yieldq >= 61) return nullptr;  // find_runnable looks at the yield queue
   return runq_get(pp);
 #endif
 }
@@ -1084,9 +1139,9 @@ void mcall(m_action action, unlock_fn unlock, void* arg) { mcall_on(current_m(),
 
 void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   g* gp = mp->curg;
-  trace(action == m_action::park    ? trace_ev::go_block
-        : action == m_action::yield ? trace_ev::go_yield
-                                    : trace_ev::go_end,
+  trace(action == m_action::park                                     ? trace_ev::go_block
+        : action == m_action::yield || action == m_action::requeue ? trace_ev::go_yield
+                                                                     : trace_ev::go_end,
         gp->id, static_cast<uint64_t>(gp->reason));
   mp->action = action;
   mp->unlock = unlock;
@@ -1177,7 +1232,7 @@ void reacquire_p(m* mp) {
   // No P free: queue the goroutine for one and let this M sleep until it
   // is handed a P (schedule_loop). It may resume on another M.
   check_thread_locks_at_park(mp->curg, wait_reason::none);  // debug builds only
-  mcall_on(mp, m_action::yield, nullptr, nullptr);
+  mcall_on(mp, m_action::requeue, nullptr, nullptr);
 }
 
 void handoff_detached(p* pp) {

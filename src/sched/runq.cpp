@@ -196,12 +196,16 @@ g* runq_get(p* pp) {
   if (!ring_first) {
     if (g* gp = take_runnext(pp)) {
       pp->q.runnext_streak++;
+      pp->q.took_runnext = true;
       return gp;
     }
   }
   pp->q.runnext_streak = 0;
   if (g* gp = take_ring_head(pp)) return gp;
-  return ring_first ? take_runnext(pp) : nullptr;  // an empty ring: runnext after all
+  if (!ring_first) return nullptr;
+  g* gp = take_runnext(pp);  // an empty ring: runnext after all
+  if (gp != nullptr) pp->q.took_runnext = true;
+  return gp;
 }
 
 g* runq_steal(p* pp, p* victim, bool steal_next, bool* declined) {

@@ -46,6 +46,9 @@ struct runq {
   // Owner only: goroutines taken from runnext in a row while the ring was
   // not empty (runq_get).
   uint32_t runnext_streak = 0;
+  // Owner only: runq_get's last goroutine came from runnext, so it
+  // continues the running slice (prepare_run; Go's inheritTime).
+  bool took_runnext = false;
   alignas(64) std::atomic<g*> slots[kRunqSize] = {};
 };
 

@@ -76,9 +76,18 @@ struct p {
   // a line with what other workers read on their hot paths.)
   alignas(64) std::atomic<uint64_t> schedtick{0};  // 64 bits: also stats()'s switch count, which must not wrap
   std::atomic<uint32_t> syscalltick{0};
-  // Set by the monitor when the running goroutine has held the P for 10 ms
+  // Time slices begun on this P (Go's schedtick): a goroutine taken from
+  // runnext continues the slice of the one that readied it (Go's
+  // inheritTime), so a ping-pong pair shares one slice, which the monitor
+  // ends after 10 ms when others wait, as it ends a computing goroutine's.
+  std::atomic<uint32_t> slicetick{0};
+  // Owner only: slices begun since this P last took a goroutine from the
+  // yield queue (sched_t::yieldq); at 61 it takes one before its own work.
+  uint32_t slices_since_yieldq = 0;
+  // Set by the monitor when the running slice has held the P for 10 ms
   // while others wait (Go's preempt flag); the goroutine yields at its next
-  // safe point (preempt_check) and the next switch clears it. Relaxed both
+  // safe point (preempt_check). The next slice clears it (a goroutine
+  // taken from runnext inherits the request with the slice). Relaxed both
   // ways: a late look only delays the yield.
   std::atomic<bool> preempt{false};
   // The owner M while its goroutine sits in goro::blocking, else null.
@@ -130,11 +139,16 @@ struct p {
   int64_t sysmon_when = 0;
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
+  uint32_t sysmon_slicetick = 0;
+  int64_t sysmon_slicewhen = 0;
 };
 
 // What a goroutine asks its M's scheduler stack to do after switching to it
 // (Go's mcall): park it, requeue it, or free it.
-enum class m_action : uint8_t { none, park, yield, exit };
+// yield: to the yield queue (goro::yield, a preemption, a spawner's
+// backpressure); requeue: to the global queue as any readied goroutine (back
+// from a blocking section with no P free).
+enum class m_action : uint8_t { none, park, yield, requeue, exit };
 
 struct eh_globals_view;
 
@@ -177,10 +191,23 @@ struct m {
 struct sched_t {
   runtime_lock lock{lock_rank::sched};
 
-  // Global run queue (guarded by lock; size readable without it).
+  // Global run queue (guarded by lock; size readable without it). runq_size
+  // counts the yield queue's goroutines too, so that "any global work" is
+  // one load.
   g* runq_head = nullptr;
   g* runq_tail = nullptr;
   std::atomic<int32_t> runq_size{0};
+  // The yield queue: goroutines that yielded or were preempted (Go puts
+  // them on its global queue, which a busy P looks at every 61st slice).
+  // Here the global queue is looked at every 61st switch, which would give
+  // a computing goroutine its P back after 61 switches of a ping-pong pair,
+  // for another 10 ms (a review measured the pair at 2,069 round trips a
+  // second beside one, Go's at 2.4 million): so yielded goroutines wait
+  // here, taken when a P has nothing else, at every 61st slice, or after
+  // the monitor ends a slice that held the P for 10 ms while they wait.
+  g* yieldq_head = nullptr;
+  g* yieldq_tail = nullptr;
+  std::atomic<int32_t> yieldq_size{0};
 
   // Ps. allp[0..nallp) are every P ever made; they are never freed.
   std::atomic<p*> allp[kMaxP] = {};

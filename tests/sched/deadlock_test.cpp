@@ -264,11 +264,11 @@ void on_saw_parked_thread(int tid, bool parked) {
   // Parked in goro: counted as a waiting thread (just before its status
   // changes) and asleep (on its park futex, the next thing it does; not on
   // a runtime lock on its way there).
-  auto& waiting = goro::detail::stats_global.threads_waiting;
-  const int64_t before = waiting.load();
+  const int64_t before = goro::detail::stats_global.threads_waiting.load();
   g_listing_paused.store(true);
-  goro_test::spin_until([before, &waiting] {
-    return g_timer_thread_parking.load() && waiting.load() > before && task_state(g_timer_tid.load()) == 'S';
+  goro_test::spin_until([before] {
+    return g_timer_thread_parking.load() && goro::detail::stats_global.threads_waiting.load() > before &&
+           task_state(g_timer_tid.load()) == 'S';
   });
 }
 
