@@ -119,7 +119,10 @@ TEST(StackLimits, GoFromAGoroutineUsesTheLastStacksBeforeItThrows) {
     };
     goro::detail::test_hooks::stack_lists_grow_fails.store(true);  // no new chunk can be mapped
     bool threw = false;
-    for (long i = 0; i < 100000 && !threw; i++) threw = !start_one();
+    // Bounded by far more than one process's stacks: a run of the whole
+    // test binary in one process leaves earlier tests' stacks free (one
+    // ran a million goroutines), and those are taken first.
+    for (long i = 0; i < 4000000 && !threw; i++) threw = !start_one();
     ASSERT_TRUE(threw);
     // Nothing is left for a plain thread either.
     bool thread_threw = false;
