@@ -197,9 +197,14 @@ std::unordered_map<uint64_t, const char*> find_leaked() {
   }
   std::sort(rs.begin(), rs.end(), [](const range& a, const range& b) { return a.lo < b.lo; });
 
-  // Pointers into a candidate's stack from other goroutines' closures
-  // (go([&] {...})): edges[i] lists who points into candidate i; -2 is a
-  // goroutine outside the candidates.
+  // Pointers into a candidate's stack or closure from other goroutines'
+  // closures (go([&] {...})): pointed_by[i] lists who points into
+  // candidate i; -2 is a goroutine outside the candidates. A closure is
+  // pointed into when a goroutine started inside a goroutine captures the
+  // outer lambda's captures by reference (go([c = make_chan<int>()] {
+  // go([&] { c.send(1); }); ... })): the inner closure holds the address of
+  // the outer's handle (found by a review, 2026-12-07: such a receiver was
+  // reported leaked, then received).
   std::vector<std::vector<int>> pointed_by(cs.size());
   if (!rs.empty()) {
     struct scan_ctx {
@@ -227,11 +232,7 @@ std::unordered_map<uint64_t, const char*> find_leaked() {
           for (uintptr_t w : s->buf) {
             int o = owner_of(*s->rs, reinterpret_cast<const void*>(w));
             if (o < 0 || o == self) continue;
-            // Only pointers into a stack count: a closure is the
-            // goroutine's own, nobody else has its address.
-            const candidate& k = (*s->cs)[static_cast<size_t>(o)];
-            auto* a = reinterpret_cast<const char*>(w);
-            if (a >= k.stack_lo && a < k.stack_hi) (*s->pointed_by)[static_cast<size_t>(o)].push_back(self);
+            (*s->pointed_by)[static_cast<size_t>(o)].push_back(self);
           }
         },
         &sc);

@@ -374,6 +374,42 @@ TEST(PartialDeadlock, NotReportedWhileAHeapObjectOrAGlobalHoldsAHandle) {
   });
 }
 
+// A goroutine started inside a goroutine whose lambda captured a channel by
+// value, capturing it by reference: the inner closure holds the address of
+// the handle in the outer closure (not in its stack). The outer goroutine,
+// parked receiving, is reachable through the inner one, parked on a mutex:
+// not leaked. Before, only pointers into stacks counted, and it was
+// reported leaked (and then received).
+TEST(PartialDeadlock, NotReportedWhileAGoroutinesClosureIsReferencedByAnother) {
+  goro::debug::track_channel_handles();
+  goro::run([] {
+    std::atomic<uint64_t> id{0}, inner{0};
+    goro::mutex mu;
+    goro::wait_group wg;
+    wg.add(2);
+    mu.lock();
+    goro::go([ch = goro::make_chan<int>(), &mu, &id, &inner, &wg] {
+      id = goro::goroutine_id();
+      goro::go([&ch, &mu, &inner, &wg] {
+        inner = goro::goroutine_id();
+        mu.lock();
+        ch.send(1);
+        mu.unlock();
+        wg.done();
+      });
+      EXPECT_EQ(ch.recv(), 1);
+      wg.done();
+    });
+    wait_id(id);
+    wait_id(inner);
+    wait_parked(inner, "sync.Mutex.Lock");
+    wait_parked(id, "chan receive");
+    EXPECT_FALSE(reported(id));
+    mu.unlock();
+    wg.wait();
+  });
+}
+
 TEST(PartialDeadlock, NotReportedWhileAGoroutineParkedElsewhereHoldsAHandle) {
   goro::debug::track_channel_handles();
   goro::run([] {
