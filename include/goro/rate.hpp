@@ -95,7 +95,8 @@ class reservation {
   time_point time_to_act() const { return time_point(std::chrono::nanoseconds(time_to_act_ns_)); }
   // Gives back the tokens, as far as they are not yet needed by later
   // reservations (Go's Cancel): call it when the event will not happen.
-  // Cancelling after time_to_act() does nothing.
+  // Cancelling after time_to_act() does nothing, and so does cancelling
+  // again: unlike Go's, whose second Cancel gives the tokens back again.
   void cancel();
   void cancel_at(time_point now);
 
