@@ -132,6 +132,10 @@ p* pidleget_locked() {
 void acquirep(m* mp, p* pp) {
   mp->pp = pp;
   pp->owner = mp;
+  // A request for the slice the P's last holder ran: a goroutine taken
+  // from runnext now would inherit it (prepare_run clears it only when a
+  // new slice begins) and yield once for nothing.
+  if (pp->preempt.load(std::memory_order_relaxed)) pp->preempt.store(false, std::memory_order_relaxed);
 }
 
 // ---- M bookkeeping --------------------------------------------------------
