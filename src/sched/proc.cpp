@@ -459,13 +459,18 @@ g* yieldq_get_locked() {
   return gp;
 }
 
-void yieldq_put_locked(g* gp) {
+// Appends gp to the list head..tail linked through schedlink.
+void link_at_tail(g*& head, g*& tail, g* gp) {
   gp->schedlink = nullptr;
-  if (sched.yieldq_tail != nullptr)
-    sched.yieldq_tail->schedlink = gp;
+  if (tail != nullptr)
+    tail->schedlink = gp;
   else
-    sched.yieldq_head = gp;
-  sched.yieldq_tail = gp;
+    head = gp;
+  tail = gp;
+}
+
+void yieldq_put_locked(g* gp) {
+  link_at_tail(sched.yieldq_head, sched.yieldq_tail, gp);
   sched.yieldq_size.store(sched.yieldq_size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   sched.runq_size.fetch_add(1, std::memory_order_seq_cst);
 }
@@ -1084,12 +1089,7 @@ void wakep() {
 }
 
 void globrunq_put_locked(g* gp) {
-  gp->schedlink = nullptr;
-  if (sched.runq_tail != nullptr)
-    sched.runq_tail->schedlink = gp;
-  else
-    sched.runq_head = gp;
-  sched.runq_tail = gp;
+  link_at_tail(sched.runq_head, sched.runq_tail, gp);
   sched.runq_size.fetch_add(1, std::memory_order_seq_cst);
 }
 
