@@ -76,11 +76,11 @@ std::atomic<int32_t> g_npactive_mirror{0};  // sched.npactive, readable without 
 
 int32_t p_active_count() { return g_npactive_mirror.load(std::memory_order_relaxed); }
 
-namespace {
-
 int32_t allowed_p() {
   return sched.maxprocs.load(std::memory_order_relaxed) + sched.ndetached.load(std::memory_order_relaxed);
 }
+
+namespace {
 
 // ---- P bookkeeping (sched.lock held) ------------------------------------
 
@@ -1323,15 +1323,6 @@ void park_waiter(g* w, wait_reason reason, unlock_fn unlock, void* arg) {
 }
 
 namespace {
-void ready_unordered(g* gp);
-}
-
-void ready(g* gp) {
-  race_release(race_token(gp));
-  ready_unordered(gp);
-}
-
-namespace {
 
 // ready() without the race detector's edge from the caller to gp: for the
 // timers' sleepers, which timers_run readies on the scheduler stack. In Go
@@ -1403,6 +1394,11 @@ void ready_unordered(g* gp) {
 }
 
 }  // namespace
+
+void ready(g* gp) {
+  race_release(race_token(gp));
+  ready_unordered(gp);
+}
 
 void ready_goroutines(g* const* gs, int n) {
   if (n == 0) return;

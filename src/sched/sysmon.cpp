@@ -207,7 +207,7 @@ bool retake(int64_t now) {
       pp->sysmon_slicewhen = now;
     } else if (pp->blocking_m.load(std::memory_order_relaxed) == nullptr && !pp->preempt.load(std::memory_order_relaxed) &&
                ((now - pp->sysmon_slicewhen > kForcePreemptNs && global_work_starving()) ||
-                p_active_count() > sched.maxprocs.load(std::memory_order_relaxed) + sched.ndetached.load(std::memory_order_relaxed))) {
+                p_active_count() > allowed_p())) {
       pp->preempt.store(true, std::memory_order_relaxed);
       handed = true;  // poll fast until it answers
     }

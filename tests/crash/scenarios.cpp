@@ -1058,9 +1058,10 @@ int race_close_orders_no_waiter_after_another() {
 // wake a sleeper with no race edge), so each of the rounds is a report.
 // The timers used to ready sleepers with a release from the scheduler
 // stack, which handed the sleeper whatever that stack had acquired: a
-// review's probe saw 65-82 of 100 rounds reported. Each round's counter is
-// a fresh allocation, so each round is a report of its own (the test turns
-// off TSan's suppression of equal stacks).
+// review's probe saw 65-82 of 100 rounds reported. The two sleeps only
+// shape the interleaving: in any order the write and the read race. Each
+// round's counter is a fresh allocation, so each round is a report of its
+// own (the test turns off TSan's suppression of equal stacks).
 int race_after_sleep() {
   constexpr int kRounds = 40;
   std::vector<std::unique_ptr<int>> counters;

@@ -173,3 +173,69 @@ TEST(Maxprocs, LoweringItStopsGoroutinesThatNeverBlock) {
     wg.wait();
   });
 }
+
+// The yield queue under load, at maxprocs 1, 2 and 4: goroutines that
+// yield in loops, a spawner whose backpressure yields (its P's queue
+// fills), spawned goroutines that yield, a ping-pong pair, and a goroutine
+// lowering and raising maxprocs meanwhile. Every yield returns, every
+// spawned goroutine runs once, the pair finishes: no goroutine is lost in
+// or run twice from the queue, and none waits there for good.
+TEST(Fairness, YieldQueueLosesNothingUnderLoad) {
+  const int yielders = goro_test::scaled(40, 4), yields_each = goro_test::scaled(500, 10);
+  const int spawned = goro_test::scaled(3000, 10), trips = goro_test::scaled(20000, 10);
+  goro_test::for_procs([=] {
+    const int procs = goro::maxprocs();
+    std::atomic<int> yields{0}, ran{0};
+    goro::wait_group wg;
+    for (int i = 0; i < yielders; i++) {
+      wg.add(1);
+      goro::go([&] {
+        for (int k = 0; k < yields_each; k++) {
+          goro::yield();
+          yields.fetch_add(1, std::memory_order_relaxed);
+        }
+        wg.done();
+      });
+    }
+    wg.add(1);
+    goro::go([&] {
+      for (int i = 0; i < spawned; i++) {
+        wg.add(1);
+        goro::go([&] {
+          goro::yield();
+          goro::yield();
+          ran.fetch_add(1, std::memory_order_relaxed);
+          wg.done();
+        });
+      }
+      wg.done();
+    });
+    auto a = goro::make_chan<int>();
+    auto b = goro::make_chan<int>();
+    wg.add(2);
+    goro::go([&] {
+      for (int i = 0; i < trips; i++) {
+        a.send(i);
+        EXPECT_EQ(b.recv(), i);
+      }
+      wg.done();
+    });
+    goro::go([&] {
+      for (int i = 0; i < trips; i++) b.send(a.recv());
+      wg.done();
+    });
+    wg.add(1);
+    goro::go([&] {
+      for (int i = 0; i < 10; i++) {
+        goro::set_maxprocs(1 + i % procs);
+        for (int k = 0; k < 100; k++) goro::yield();
+      }
+      goro::set_maxprocs(procs);
+      wg.done();
+    });
+    wg.wait();
+    EXPECT_EQ(yields.load(), yielders * yields_each);
+    EXPECT_EQ(ran.load(), spawned);
+    EXPECT_EQ(goro::maxprocs(), procs);
+  });
+}
