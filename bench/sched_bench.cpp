@@ -1,6 +1,6 @@
 // The sched suite (goro's own rows, with a Go twin in bench/go_sched/): how
 // the scheduler behaves when goroutines compute without scheduling points or
-// sit in blocking sections (issue 15). Three rows, maxprocs 2 for each:
+// sit in blocking sections (issue 15). Four cases, maxprocs 2 for each:
 //
 //   wakeup_computing  a goroutine parked on a channel is readied by a send
 //                     from a goroutine that then computes until the readied
@@ -10,6 +10,11 @@
 //                     the other P busy: how late f runs.
 //   burst_threads     40 goroutines compute about 75 ms each with no
 //                     scheduling point: how many threads the process grows.
+//   ring_compute      8 goroutines in a ring of unbuffered channels pass 4
+//                     tokens; each hop computes 2 or 5 us (the kind) by the
+//                     clock: ns per hop, and the CPUs used (extra), since
+//                     the hops keep both Ps busy only if an idle worker
+//                     takes the goroutines queued behind a computing one.
 //
 // The latency rows report a distribution, so their ns_per_op is the median
 // (not seconds / ops) and seconds is the wall time of the whole case; extra
@@ -368,11 +373,56 @@ void burst_threads() {
           cpu * 1e9 / (static_cast<double>(iters) * kBurstGoroutines), cpu / kSchedProcs);
 }
 
+// ring_compute: kRingSize goroutines, goroutine i receiving on ring[i] and
+// sending to ring[i + 1]; kRingTokens tokens, each good for
+// kRingHops / kRingTokens hops, then handed to `done`. Each hop computes
+// `work` by the clock, so both programs do the same work whatever their
+// code generation.
+constexpr int kRingSize = 8;
+constexpr int kRingTokens = 4;
+constexpr int64_t kRingHops = 200'000;
+
+void ring_compute(const char* kind, std::chrono::nanoseconds work) {
+  std::vector<goro::chan<int64_t>> ring;
+  for (int i = 0; i < kRingSize; i++) ring.push_back(goro::make_chan<int64_t>());
+  goro::chan<int64_t> done = goro::make_chan<int64_t>(kRingTokens);
+  goro::wait_group wg;
+  wg.add(kRingSize);
+  double cpu0 = process_cpu_seconds();
+  stopwatch sw;
+  for (int i = 0; i < kRingSize; i++) {
+    goro::go([&, i] {
+      for (;;) {
+        auto [left, ok] = ring[i].recv_ok();
+        if (!ok) break;
+        auto until = std::chrono::steady_clock::now() + work;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        if (left == 1)
+          done.send(0);
+        else
+          ring[(i + 1) % kRingSize].send(left - 1);
+      }
+      wg.done();
+    });
+  }
+  for (int t = 0; t < kRingTokens; t++) ring[t * kRingSize / kRingTokens].send(kRingHops / kRingTokens);
+  for (int t = 0; t < kRingTokens; t++) done.recv();
+  double secs = sw.seconds();
+  double cpu = process_cpu_seconds() - cpu0;
+  for (auto& c : ring) c.close();
+  wg.wait();
+  char extra[64];
+  std::snprintf(extra, sizeof extra, "cpus=%.2f", cpu / secs);
+  emit("sched", "ring_compute", kind, secs, kRingHops, extra);
+}
+
 }  // namespace
 
 void sched_suite() {
   bool any = selected("sched", "wakeup_computing", "-") || selected("sched", "timer_late_busy", "-") ||
-             selected("sched", "burst_threads", "-");
+             selected("sched", "burst_threads", "-") || selected("sched", "ring_compute", "2us") ||
+             selected("sched", "ring_compute", "5us");
   if (!any) return;
   int old = goro::set_maxprocs(kSchedProcs);
   // Let the workers notice the new budget (as runtime/yield does).
@@ -380,6 +430,8 @@ void sched_suite() {
   if (selected("sched", "wakeup_computing", "-")) wakeup_computing();
   if (selected("sched", "timer_late_busy", "-")) timer_late_busy();
   if (selected("sched", "burst_threads", "-")) burst_threads();
+  if (selected("sched", "ring_compute", "2us")) ring_compute("2us", std::chrono::microseconds(2));
+  if (selected("sched", "ring_compute", "5us")) ring_compute("5us", std::chrono::microseconds(5));
   goro::set_maxprocs(old);
 }
 

@@ -1,7 +1,7 @@
 // Go twin of goro-bench's sched suite (bench/sched_bench.cpp): the same
-// three workloads, printed as rows of the shared format with impl "go"
+// four workloads, printed as rows of the shared format with impl "go"
 //
-//	go sched <case> - seconds ops ns_per_op extra
+//	go sched <case> <kind> seconds ops ns_per_op extra
 //
 // with GOMAXPROCS=2. Standard library only. bench/run-sched.sh builds it and
 // runs it after goro-bench's sched rows; docs/benchmarks.md ("Scheduling
@@ -333,6 +333,57 @@ func burstThreads() {
 		cpu*1e9/(float64(iters)*burstGs), cpu/schedProcs)
 }
 
+// ringCompute: ringSize goroutines, goroutine i receiving on ring[i] and
+// sending to ring[i+1]; ringTokens tokens, each good for ringHops/ringTokens
+// hops, then handed to done. Each hop computes work by the clock (as
+// goro's ring_compute).
+const (
+	ringSize   = 8
+	ringTokens = 4
+	ringHops   = 200_000
+)
+
+func ringCompute(kind string, work time.Duration) {
+	ring := make([]chan int64, ringSize)
+	for i := range ring {
+		ring[i] = make(chan int64)
+	}
+	done := make(chan int64, ringTokens)
+	var wg sync.WaitGroup
+	wg.Add(ringSize)
+	cpu0 := processCPUSeconds()
+	start := time.Now()
+	for i := 0; i < ringSize; i++ {
+		go func(i int) {
+			for left := range ring[i] {
+				until := time.Now().Add(work)
+				for time.Now().Before(until) {
+				}
+				if left == 1 {
+					done <- 0
+				} else {
+					ring[(i+1)%ringSize] <- left - 1
+				}
+			}
+			wg.Done()
+		}(i)
+	}
+	for t := 0; t < ringTokens; t++ {
+		ring[t*ringSize/ringTokens] <- ringHops / ringTokens
+	}
+	for t := 0; t < ringTokens; t++ {
+		<-done
+	}
+	d := time.Since(start)
+	cpu := processCPUSeconds() - cpu0
+	for _, c := range ring {
+		close(c)
+	}
+	wg.Wait()
+	fmt.Printf("%s sched ring_compute %s %.6f %d %.2f cpus=%.2f\n", implName, kind, d.Seconds(), ringHops,
+		float64(d.Nanoseconds())/ringHops, cpu/d.Seconds())
+}
+
 func main() {
 	patterns = os.Args[1:]
 	runtime.GOMAXPROCS(schedProcs)
@@ -348,5 +399,13 @@ func main() {
 	if selected("sched", "burst_threads", "-") {
 		runtime.GC()
 		burstThreads()
+	}
+	if selected("sched", "ring_compute", "2us") {
+		runtime.GC()
+		ringCompute("2us", 2*time.Microsecond)
+	}
+	if selected("sched", "ring_compute", "5us") {
+		runtime.GC()
+		ringCompute("5us", 5*time.Microsecond)
 	}
 }

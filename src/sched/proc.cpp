@@ -552,36 +552,58 @@ void run_others_overdue_timers(p* self) {
   }
 }
 
+}  // namespace
+
 // Whether taking goroutines from victim's queue beats leaving them there.
 // Moving a goroutine to another core costs the cache misses of its stack,
 // its g record and what it works on (microseconds here); goroutines queued
 // behind a P that switches every few hundred nanoseconds (a group of
 // goroutines passing values over channels) would run sooner where they
 // are, and stealing them only spreads one channel's users over two cores
-// that then fight over its lock. So a short queue is taken only if its P
-// has not run as many goroutines as it holds during a short look. A P
-// that runs one goroutine for long (or sits in goro::blocking) does not
-// advance its count, so its queue is taken at once.
+// that then fight over its lock. So a short queue is left alone if its P
+// switches at least as many times as it holds goroutines, and at least
+// kFastSwitches times, within a short look; it is taken once the P has
+// gone kQuietNs without a switch, or at the end of the look. A P that
+// runs one goroutine for long (or sits in goro::blocking) does not advance
+// its count, so its queue is taken after kQuietNs; so is the queue of one
+// whose goroutines compute a microsecond or more between switches (a chain
+// of goroutines that each compute and hand on to the next through
+// runnext, while the queued one waits behind them: when one switch in the
+// look was enough to leave the queue, such a ring used 1.4 of 2 CPUs,
+// docs/design.md section 2, "Stealing").
 bool worth_stealing(p* victim) {
   constexpr uint32_t kAlwaysSteal = 32;
   constexpr int64_t kLookNs = 5'000;
+  constexpr uint64_t kFastSwitches = 4;  // one per 1.25 us or faster
+  constexpr int64_t kQuietNs = 1'000;
   uint32_t n = runq_len(victim);
   if (n == 0 || n >= kAlwaysSteal) return true;  // empty: runq_steal looks at runnext
   // (64 bits, as the count: a 32-bit copy made every P past 2^32 switches
   // look busy switching, and its short queue was never taken.)
   const uint64_t t1 = victim->schedtick.load(std::memory_order_relaxed);
-  int64_t until = nanotime() + kLookNs;
-  // The look ends early once the answer is known: the P has run as many
-  // goroutines as it holds (leave it), or its queue has grown long (a
-  // goroutine making goroutines: take them).
-  do {
+  uint64_t last_tick = t1;
+  int64_t last_switch = nanotime();
+  const int64_t until = last_switch + kLookNs;
+  // The look also ends early when its queue has grown long (a goroutine
+  // making goroutines: take them).
+  for (;;) {
     for (int i = 0; i < 16; i++) cpu_relax();
     n = runq_len(victim);
     if (n >= kAlwaysSteal) return true;
-    if (victim->schedtick.load(std::memory_order_relaxed) - t1 >= n) return false;
-  } while (nanotime() < until);
-  return true;
+    uint64_t tick = victim->schedtick.load(std::memory_order_relaxed);
+    if (tick - t1 >= std::max<uint64_t>(n, kFastSwitches)) return false;
+    int64_t now = nanotime();
+    if (tick != last_tick) {
+      last_tick = tick;
+      last_switch = now;
+    } else if (now - last_switch >= kQuietNs) {
+      return true;
+    }
+    if (now >= until) return true;
+  }
 }
+
+namespace {
 
 // Sets *declined if a non-empty queue was left alone because its P gets
 // through it quickly (worth_stealing).

@@ -392,6 +392,10 @@ void blocking_pause(m* mp);
 void blocking_resume(m* mp);
 p* p_for_index(int32_t i);
 int32_t p_active_count();  // Ps held by Ms (sched.npactive), without the lock
+// Whether an idle worker should take goroutines from victim's short run
+// queue rather than leave them to its P (a look of up to 5 us: proc.cpp).
+// Any thread; exposed for the tests.
+bool worth_stealing(p* victim);
 int32_t allowed_p();       // Ps that may be held: maxprocs plus the monitor's grants (detached Ps)
 // Empties pp's caches of free g records (to the global pool; spawn.cpp)
 // and of stacks and stack credits (stack.cpp stack_cache_flush): a P

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "goro/goro.hpp"
@@ -274,6 +276,80 @@ TEST(Steal, ShortQueueBehindABusyGoroutineIsTaken) {
       EXPECT_TRUE(elsewhere.load()) << "round " << round;
     }
   });
+}
+
+// The thief's decision on a short queue (worth_stealing), against a
+// stand-in P that a plain thread drives: its switch count and queue
+// indices are all the decision reads.
+class StealDecision : public ::testing::Test {
+ protected:
+  // Runs `step` on a plain thread, over and over, until the test ends;
+  // returns once it has run at least once.
+  void drive(std::function<void()> step) {
+    driver_ = std::thread([this, step = std::move(step)] {
+      while (!stop_.load()) {
+        step();
+        steps_.fetch_add(1);
+      }
+    });
+    while (steps_.load() == 0) std::this_thread::yield();
+  }
+  void TearDown() override {
+    stop_ = true;
+    if (driver_.joinable()) driver_.join();
+  }
+  std::unique_ptr<goro::detail::p> victim_ = std::make_unique<goro::detail::p>();
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> steps_{0};
+  std::thread driver_;
+};
+
+// A P whose goroutines compute a microsecond or more between switches (a
+// ring of goroutines that each compute and hand on to the next: the
+// handoffs go through runnext, and the goroutine queued in the ring waits
+// behind them) loses its queue to the idle worker. The look used to leave
+// the queue to any P that switched once within it (such a ring used 1.4
+// of 2 CPUs: docs/design.md section 2, "Stealing"). The driver switches
+// every 1.5 us by the clock. Only looks during which it switched one to
+// three times count: then the P switched less often than the rule's four
+// times per look whatever the machine's load, and each must be taken.
+// (Before, none of the 50 was taken, in each of 5 runs.)
+TEST_F(StealDecision, AQueueBehindAPThatSwitchesEveryFewMicrosecondsIsTaken) {
+  victim_->q.tail.store(1);  // one goroutine queued (the slot's content is not read)
+  drive([this] {
+    auto until = steady::now() + 1500ns;
+    while (steady::now() < until) {
+    }
+    victim_->schedtick.fetch_add(1);
+  });
+  int counted = 0, taken = 0;
+  for (int i = 0; i < 10'000 && counted < 50; i++) {
+    uint64_t before = steps_.load();
+    bool take = goro::detail::worth_stealing(victim_.get());
+    uint64_t during = steps_.load() - before;
+    if (during >= 1 && during <= 3) {
+      counted++;
+      taken += take;
+    }
+  }
+  EXPECT_EQ(taken, counted) << "taken in " << taken << " of " << counted << " looks";
+}
+
+// A P that switches every few hundred nanoseconds (a group of goroutines
+// passing values over channels) keeps its short queue: spreading the group
+// over two cores makes them fight over the channel's lock (the channel
+// rows ran 2.5x slower in a variant of the look that took such queues).
+// Looks repeat until one sees the driver run (a busy machine can keep it
+// off its core through a look).
+TEST_F(StealDecision, AQueueBehindAPThatSwitchesFastIsLeftAlone) {
+  victim_->q.tail.store(1);
+  drive([this] {
+    victim_->schedtick.fetch_add(1);
+    for (int i = 0; i < 4; i++) goro::detail::cpu_relax();
+  });
+  bool left = false;
+  for (int i = 0; !left && i < 10'000'000; i++) left = !goro::detail::worth_stealing(victim_.get());
+  EXPECT_TRUE(left);
 }
 
 // Two goroutines that each wait for the other to have started while
