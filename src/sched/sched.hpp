@@ -145,9 +145,9 @@ struct p {
 
 // What a goroutine asks its M's scheduler stack to do after switching to it
 // (Go's mcall): park it, requeue it, or free it.
-// yield: to the yield queue (goro::yield, a preemption, a spawner's
-// backpressure); requeue: to the global queue as any readied goroutine (back
-// from a blocking section with no P free).
+// yield: to the yield queue (goro::yield, a preemption); requeue: to the
+// global queue as any readied goroutine (back from a blocking section with
+// no P free).
 enum class m_action : uint8_t { none, park, yield, requeue, exit };
 
 struct eh_globals_view;

@@ -175,9 +175,9 @@ TEST(Maxprocs, LoweringItStopsGoroutinesThatNeverBlock) {
 }
 
 // The yield queue under load, at maxprocs 1, 2 and 4: goroutines that
-// yield in loops, a spawner whose backpressure yields (its P's queue
-// fills), spawned goroutines that yield, a ping-pong pair, and a goroutine
-// lowering and raising maxprocs meanwhile. Every yield returns, every
+// yield in loops, a spawner that fills its P's queue (until 2026-12-07
+// its go() then yielded), spawned goroutines that yield, a ping-pong
+// pair, and a goroutine lowering and raising maxprocs meanwhile. Every yield returns, every
 // spawned goroutine runs once, the pair finishes: no goroutine is lost in
 // or run twice from the queue, and none waits there for good.
 TEST(Fairness, YieldQueueLosesNothingUnderLoad) {
