@@ -230,7 +230,9 @@ bool retake(int64_t now) {
         // are too short to hand off: after 8 such in a row the monitor
         // backs off as before, until it hands this P off again or 10 ms
         // have passed (the goroutine may have gone on to longer sections,
-        // which a monitor backed off to 10 ms would never see twice).
+        // which a monitor backed off to 10 ms would never see twice: a
+        // P's count, run up by one test, kept the next from ever being
+        // watched).
         if (pp->sysmon_short_sections >= 8 && now - pp->sysmon_short_since > kForcePreemptNs)
           pp->sysmon_short_sections = 0;
         if (pp->sysmon_short_sections == 0) pp->sysmon_short_since = now;
