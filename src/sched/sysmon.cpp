@@ -213,9 +213,7 @@ bool retake(int64_t now) {
     }
     if (m* bm = pp->blocking_m.load(std::memory_order_acquire)) {
       uint32_t st = pp->syscalltick.load(std::memory_order_relaxed);
-      // (Idle Ps beyond the budget free nobody: counting them kept a
-      // section from being handed off after a grant had ended.)
-      bool others_free = sched.nmspinning.load(std::memory_order_relaxed) > 0 || idle_p_takeable();
+      bool others_free = sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0;
       if (st != pp->sysmon_syscalltick) {
         pp->sysmon_syscalltick = st;
         pp->sysmon_syscallwhen = now;
@@ -228,14 +226,7 @@ bool retake(int64_t now) {
         // 2026-12-07: four computing goroutines used 1.0 of 2 CPUs beside
         // it; Go 1.5). Sections that keep ending before the next round
         // are too short to hand off: after 8 such in a row the monitor
-        // backs off as before, until it hands this P off again or 10 ms
-        // have passed (the goroutine may have gone on to longer sections,
-        // which a monitor backed off to 10 ms would never see twice: a
-        // P's count, run up by one test, kept the next from ever being
-        // watched).
-        if (pp->sysmon_short_sections >= 8 && now - pp->sysmon_short_since > kForcePreemptNs)
-          pp->sysmon_short_sections = 0;
-        if (pp->sysmon_short_sections == 0) pp->sysmon_short_since = now;
+        // backs off as before, until it hands this P off again.
         if (pp->sysmon_watching && pp->sysmon_short_sections < UINT8_MAX) pp->sysmon_short_sections++;
         pp->sysmon_watching = pp->sysmon_short_sections < 8 && (has_local_work(pp, now) || !others_free);
         if (pp->sysmon_watching) handed = true;  // poll fast

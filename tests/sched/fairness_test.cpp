@@ -114,6 +114,7 @@ uint64_t pair_round_trips_per_turn_of(third_kind kind) {
 // build: 61 switches).
 constexpr uint64_t kAtLeast = 60;
 
+}  // namespace
 
 TEST(Fairness, APingPongPairBesideAComputingGoroutineGetsTurnsOfItsOwn) {
   goro_test::detach_off no_rescue;
@@ -163,11 +164,6 @@ TEST(Maxprocs, LoweringItStopsGoroutinesThatNeverBlock) {
       goro_test::spin_until([&] { return overlaps.load() > 0; });
       goro::set_maxprocs(1);
       lowered = goro_test::spin_until([] { return goro::detail::p_active_count() <= 1; }, std::chrono::seconds(20));
-      // A goroutine may have seen an overlap just before the other P went
-      // and be about to count it: let the running one finish a few more
-      // chunks first (1 run in 120 beside two CPU hogs counted one then).
-      uint64_t c_mid = chunks.load();
-      goro_test::spin_until([&] { return chunks.load() >= c_mid + 1000; }, std::chrono::seconds(20));
       uint64_t from = overlaps.load(), c0 = chunks.load();
       goro_test::spin_until([&] { return chunks.load() >= c0 + 200000; }, std::chrono::seconds(20));
       EXPECT_EQ(overlaps.load(), from) << "chunks ran at once with maxprocs 1";
@@ -243,36 +239,3 @@ TEST(Fairness, YieldQueueLosesNothingUnderLoad) {
     EXPECT_EQ(goro::maxprocs(), procs);
   });
 }
-
-// A P with nothing else to run takes a share of the yield queue into its
-// ring, as Go's takes a batch of its global queue, where Gosched puts its
-// goroutines: so goroutines yielding in a loop find the next one in the
-// ring, and each yield takes sched.lock once (to enter the queue), not
-// twice. Before, the P took one yielded goroutine at a time and its ring
-// stayed empty (4 goroutines yielding on 2 Ps made 1.8-2.2 M yields a
-// second, the two workers fighting over the lock; Go 4.8-5.5 M). At
-// maxprocs 1, four goroutines yield 1,000 times each; after a yield one
-// of them must see others queued in its P's ring.
-TEST(Fairness, YieldedGoroutinesAreTakenFromTheQueueInBatches) {
-  const int old = goro::set_maxprocs(1);
-  goro::run([] {
-    std::atomic<uint32_t> most_queued{0};
-    goro::wait_group wg;
-    for (int i = 0; i < 4; i++) {
-      wg.add(1);
-      goro::go([&] {
-        for (int k = 0; k < 1000; k++) {
-          goro::yield();
-          uint32_t queued = goro::detail::runq_len(goro::detail::current_m()->pp);
-          if (queued > most_queued.load(std::memory_order_relaxed)) most_queued.store(queued);
-        }
-        wg.done();
-      });
-    }
-    wg.wait();
-    EXPECT_GT(most_queued.load(), 0u) << "no yielded goroutine was ever in the ring";
-  });
-  goro::set_maxprocs(old);
-}
-
-}  // namespace
