@@ -1228,7 +1228,6 @@ void blocking_resume(m* mp) {
 
 void handoff_taken(p* pp) {
   bool work;
-  bool spin = false;
   {
     lock_guard lk(sched.lock);
     pp->owner = nullptr;
@@ -1239,25 +1238,11 @@ void handoff_taken(p* pp) {
     // until they are due: with every other M busy or blocked, none would).
     work = !runq_empty(pp) || sched.runq_size.load(std::memory_order_relaxed) > 0 ||
            pp->timer0_when.load(std::memory_order_relaxed) != INT64_MAX;
-    // Nothing of its own, but with no P idle and no M spinning nobody
-    // looks at the other Ps' queues: the P goes to a spinning M, which
-    // steals from them (Go's handoffp). Left idle, it waited for a wakep()
-    // that the busy Ps' goroutines, queued behind each other, seldom make,
-    // and the M of a goroutine that loops short blocking sections took it
-    // back at each section's end: four computing goroutines shared one
-    // core beside it (a review, 2026-12-07: 1.0 CPUs used of 2; Go 1.5).
-    if (!work) {
-      int32_t none = 0;
-      if (sched.npidle.load(std::memory_order_relaxed) == 0 &&
-          sched.nmspinning.compare_exchange_strong(none, 1, std::memory_order_seq_cst))
-        spin = true;
-      else
-        pidleput_locked(pp);
-    }
+    if (!work) pidleput_locked(pp);
   }
   // The P keeps its place among the active ones, with a new M. (Its timers
   // need nothing: an idle P's timers are run by the timed sleeper.)
-  if (work || spin) startm(pp, spin);
+  if (work) startm(pp, false);
 }
 
 void reacquire_p(m* mp) {

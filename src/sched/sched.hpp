@@ -139,11 +139,6 @@ struct p {
   int64_t sysmon_when = 0;
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
-  // A blocking section the monitor is watching with its shortest rounds
-  // (sysmon.cpp, retake), and how many watched sections in a row ended
-  // before the next round.
-  bool sysmon_watching = false;
-  uint8_t sysmon_short_sections = 0;
   uint32_t sysmon_slicetick = 0;
   int64_t sysmon_slicewhen = 0;
 };

@@ -1,7 +1,6 @@
 // The monitor (sysmon): a goroutine that runs without yielding, or sits in
 // goro::blocking, must not starve the goroutines queued behind it.
 #include <gtest/gtest.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -210,60 +209,6 @@ TEST(Monitor, BlockingSectionHandsOffItsP) {
                           << " ms blocking call";
   });
   goro::set_maxprocs(2);
-}
-
-// maxprocs 2: four goroutines compute 5 us at a time and send each result
-// to a consumer, enough work for both Ps; main loops 5 ms blocking
-// sections. In each section main's P goes to a worker that takes some of
-// the computing goroutines, so main comes back from the section on another
-// thread (its P is gone) and waits for one. Before, the monitor, its
-// rounds backed off to 10 ms since nothing needed it, saw a new section at
-// every round and never handed the P off; and when it did, the P went idle
-// and main took it back at the section's end: main came back on its own
-// thread after all 40 sections, in each of 8 runs, and the four shared
-// one core (a review's probe: 1.0 of 2 CPUs used; Go 1.5). Now 39-40 of
-// 40 quiet, 35-40 beside three CPU hogs; a quarter is asked.
-TEST(Monitor, ALoopOfShortBlockingSectionsBesideBusyPsHandsItsPOff) {
-  goro::set_maxprocs(2);
-  goro::run([] {
-    constexpr int kSections = 40;
-    // First nothing to do for 30 ms: the monitor backs its rounds off.
-    goro::blocking([] { std::this_thread::sleep_for(30ms); });
-    std::atomic<bool> stop{false};
-    auto results = goro::make_chan<int>(100);
-    goro::wait_group workers, consumer;
-    for (int i = 0; i < 4; i++) {
-      workers.add(1);
-      goro::go([&] {
-        while (!stop.load(std::memory_order_relaxed)) {
-          auto until = steady::now() + 5us;
-          while (steady::now() < until) {
-          }
-          results.send(1);
-        }
-        workers.done();
-      });
-    }
-    consumer.add(1);
-    goro::go([&] {
-      for (int v : results) (void)v;
-      consumer.done();
-    });
-    int moved = 0;
-    // (The thread's id from the kernel: pthread_self() is a const
-    // function, which the compiler may read once for both calls.)
-    for (int i = 0; i < kSections; i++) {
-      long before = syscall(SYS_gettid);
-      goro::blocking([] { std::this_thread::sleep_for(5ms); });
-      if (syscall(SYS_gettid) != before) moved++;
-    }
-    stop = true;
-    workers.wait();
-    results.close();
-    consumer.wait();
-    EXPECT_GE(moved, kSections / 4) << "came back on another thread after " << moved << " of " << kSections
-                                    << " sections";
-  });
 }
 
 TEST(Monitor, BlockingReturnsValueAndPropagatesExceptions) {
