@@ -164,6 +164,11 @@ TEST(Maxprocs, LoweringItStopsGoroutinesThatNeverBlock) {
       goro_test::spin_until([&] { return overlaps.load() > 0; });
       goro::set_maxprocs(1);
       lowered = goro_test::spin_until([] { return goro::detail::p_active_count() <= 1; }, std::chrono::seconds(20));
+      // A goroutine may have seen an overlap just before the other P went
+      // and be about to count it: let the running one finish a few more
+      // chunks first (1 run in 120 beside two CPU hogs counted one then).
+      uint64_t c_mid = chunks.load();
+      goro_test::spin_until([&] { return chunks.load() >= c_mid + 1000; }, std::chrono::seconds(20));
       uint64_t from = overlaps.load(), c0 = chunks.load();
       goro_test::spin_until([&] { return chunks.load() >= c0 + 200000; }, std::chrono::seconds(20));
       EXPECT_EQ(overlaps.load(), from) << "chunks ran at once with maxprocs 1";
