@@ -139,6 +139,12 @@ struct p {
   int64_t sysmon_when = 0;
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
+  // A blocking section the monitor is watching with its shortest rounds
+  // (sysmon.cpp, retake), how many watched sections in a row ended before
+  // the next round, and when that count last started over.
+  bool sysmon_watching = false;
+  uint8_t sysmon_short_sections = 0;
+  int64_t sysmon_short_since = 0;
   uint32_t sysmon_slicetick = 0;
   int64_t sysmon_slicewhen = 0;
 };
@@ -397,6 +403,12 @@ int32_t p_active_count();  // Ps held by Ms (sched.npactive), without the lock
 // Any thread; exposed for the tests.
 bool worth_stealing(p* victim);
 int32_t allowed_p();       // Ps that may be held: maxprocs plus the monitor's grants (detached Ps)
+// Whether a worker could take an idle P now: one is idle and the budget
+// has room. Ps beyond a lowered maxprocs, or left by an ended grant, sit
+// idle but may not be taken, so an idle count alone says nothing.
+inline bool idle_p_takeable() {
+  return sched.npidle.load(std::memory_order_relaxed) > 0 && p_active_count() < allowed_p();
+}
 // Empties pp's caches of free g records (to the global pool; spawn.cpp)
 // and of stacks and stack credits (stack.cpp stack_cache_flush): a P
 // over the maxprocs budget, which may stay idle for good. Under

@@ -213,18 +213,40 @@ bool retake(int64_t now) {
     }
     if (m* bm = pp->blocking_m.load(std::memory_order_acquire)) {
       uint32_t st = pp->syscalltick.load(std::memory_order_relaxed);
+      // (Idle Ps beyond the budget free nobody: counting them kept a
+      // section from being handed off after a grant had ended.)
+      bool others_free = sched.nmspinning.load(std::memory_order_relaxed) > 0 || idle_p_takeable();
       if (st != pp->sysmon_syscalltick) {
         pp->sysmon_syscalltick = st;
         pp->sysmon_syscallwhen = now;
+        // A new section, seen first. If handing the P off would help (the
+        // same test as below), watch it: the next round comes in 20 us
+        // and hands the P off if the section is still on. Without this
+        // the monitor, its rounds backed off to 10 ms while nothing
+        // happened, saw a new section at each round of a goroutine that
+        // loops 5 ms sections and never handed its P off (a review,
+        // 2026-12-07: four computing goroutines used 1.0 of 2 CPUs beside
+        // it; Go 1.5). Sections that keep ending before the next round
+        // are too short to hand off: after 8 such in a row the monitor
+        // backs off as before, until it hands this P off again or 10 ms
+        // have passed (the goroutine may have gone on to longer sections,
+        // which a monitor backed off to 10 ms would never see twice).
+        if (pp->sysmon_short_sections >= 8 && now - pp->sysmon_short_since > kForcePreemptNs)
+          pp->sysmon_short_sections = 0;
+        if (pp->sysmon_short_sections == 0) pp->sysmon_short_since = now;
+        if (pp->sysmon_watching && pp->sysmon_short_sections < UINT8_MAX) pp->sysmon_short_sections++;
+        pp->sysmon_watching = pp->sysmon_short_sections < 8 && (has_local_work(pp, now) || !others_free);
+        if (pp->sysmon_watching) handed = true;  // poll fast
         if (!sysretake) continue;
       }
+      pp->sysmon_watching = false;
       // As Go's retake: hand off if there is work for the P, or nobody else
       // is free to pick up new work, or the call has gone on for long.
-      bool others_free = sched.nmspinning.load(std::memory_order_relaxed) + sched.npidle.load(std::memory_order_relaxed) > 0;
       if ((sysretake || (now - pp->sysmon_syscallwhen > kBlockingNs &&
                          (has_local_work(pp, now) || !others_free || now - pp->sysmon_syscallwhen > kForcePreemptNs))) &&
           pp->blocking_m.compare_exchange_strong(bm, nullptr, std::memory_order_acq_rel)) {
         // The P is ours now; its M learns it at the section's end.
+        pp->sysmon_short_sections = 0;
         handoff_taken(pp);
         handed = true;
       }
