@@ -15,6 +15,12 @@
 //                     clock: ns per hop, and the CPUs used (extra), since
 //                     the hops keep both Ps busy only if an idle worker
 //                     takes the goroutines queued behind a computing one.
+//   blocking_beside   4 goroutines compute W us per item and send it to a
+//                     channel main drains, while B goroutines loop
+//                     blocking sections of S us (nanosleep): ns per item
+//                     and the CPUs used (extra). Kinds wW_sS_bB. The
+//                     computing goroutines get both cores only if the
+//                     monitor hands a sleeping section's P off.
 //
 // The latency rows report a distribution, so their ns_per_op is the median
 // (not seconds / ops) and seconds is the wall time of the whole case; extra
@@ -33,6 +39,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -417,12 +424,73 @@ void ring_compute(const char* kind, std::chrono::nanoseconds work) {
   emit("sched", "ring_compute", kind, secs, kRingHops, extra);
 }
 
+// blocking_beside: kProducers goroutines compute work_us by the clock per
+// item and send it to a buffered channel that this goroutine drains until
+// it has `items`; `blockers` goroutines loop goro::blocking sections that
+// sleep section_us. Afterwards everyone stops, the producers' last sends
+// drained.
+constexpr int kProducers = 4;
+
+void blocking_beside(const char* kind, int work_us, int section_us, int blockers, int64_t items) {
+  auto ch = goro::make_chan<int>(64);
+  std::atomic<bool> stop{false};
+  std::atomic<int> live{kProducers + blockers};
+  const auto work = std::chrono::microseconds(work_us);
+  double cpu0 = process_cpu_seconds();
+  stopwatch sw;
+  for (int i = 0; i < kProducers; i++) {
+    goro::go([&, ch] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        auto until = std::chrono::steady_clock::now() + work;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        ch.send(1);
+      }
+      live.fetch_sub(1);
+    });
+  }
+  for (int i = 0; i < blockers; i++) {
+    goro::go([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        goro::blocking([&] {
+          struct timespec ts{0, section_us * 1000L};
+          nanosleep(&ts, nullptr);
+        });
+      }
+      live.fetch_sub(1);
+    });
+  }
+  for (int64_t n = 0; n < items; n++) ch.recv();
+  double secs = sw.seconds();
+  double cpu = process_cpu_seconds() - cpu0;
+  stop.store(true);
+  while (live.load() > 0) {
+    (void)ch.try_recv();
+    goro::yield();
+  }
+  char extra[64];
+  std::snprintf(extra, sizeof extra, "cpus=%.2f", cpu / secs);
+  emit("sched", "blocking_beside", kind, secs, items, extra);
+}
+
+struct blocking_kind {
+  const char* kind;
+  int work_us, section_us, blockers;
+  int64_t items;
+};
+constexpr blocking_kind kBlockingKinds[] = {
+    {"w5_s5000_b1", 5, 5000, 1, 400'000},
+    {"w20_s200_b1", 20, 200, 1, 120'000},
+    {"w5_s200_b2", 5, 200, 2, 300'000},
+};
+
 }  // namespace
 
 void sched_suite() {
   bool any = selected("sched", "wakeup_computing", "-") || selected("sched", "timer_late_busy", "-") ||
              selected("sched", "burst_threads", "-") || selected("sched", "ring_compute", "2us") ||
              selected("sched", "ring_compute", "5us");
+  for (const blocking_kind& b : kBlockingKinds) any = any || selected("sched", "blocking_beside", b.kind);
   if (!any) return;
   int old = goro::set_maxprocs(kSchedProcs);
   // Let the workers notice the new budget (as runtime/yield does).
@@ -432,6 +500,9 @@ void sched_suite() {
   if (selected("sched", "burst_threads", "-")) burst_threads();
   if (selected("sched", "ring_compute", "2us")) ring_compute("2us", std::chrono::microseconds(2));
   if (selected("sched", "ring_compute", "5us")) ring_compute("5us", std::chrono::microseconds(5));
+  for (const blocking_kind& b : kBlockingKinds)
+    if (selected("sched", "blocking_beside", b.kind))
+      blocking_beside(b.kind, b.work_us, b.section_us, b.blockers, b.items);
   goro::set_maxprocs(old);
 }
 

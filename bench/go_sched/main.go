@@ -384,6 +384,68 @@ func ringCompute(kind string, work time.Duration) {
 		float64(d.Nanoseconds())/ringHops, cpu/d.Seconds())
 }
 
+// blockingBeside: producers goroutines compute workUs by the clock per item
+// and send it to a buffered channel main drains until it has items;
+// blockers goroutines loop syscall.Nanosleep(sectionUs) (a blocking system
+// call, as goro's blocking sections). Afterwards everyone stops, the
+// producers' last sends drained (as goro's blocking_beside).
+const producers = 4
+
+func blockingBeside(kind string, workUs, sectionUs, blockers int, items int64) {
+	ch := make(chan int, 64)
+	var stop atomic.Bool
+	var live atomic.Int32
+	live.Store(int32(producers + blockers))
+	work := time.Duration(workUs) * time.Microsecond
+	cpu0 := processCPUSeconds()
+	start := time.Now()
+	for i := 0; i < producers; i++ {
+		go func() {
+			for !stop.Load() {
+				until := time.Now().Add(work)
+				for time.Now().Before(until) {
+				}
+				ch <- 1
+			}
+			live.Add(-1)
+		}()
+	}
+	for i := 0; i < blockers; i++ {
+		go func() {
+			for !stop.Load() {
+				ts := syscall.Timespec{Nsec: int64(sectionUs) * 1000}
+				syscall.Nanosleep(&ts, nil)
+			}
+			live.Add(-1)
+		}()
+	}
+	for n := int64(0); n < items; n++ {
+		<-ch
+	}
+	d := time.Since(start)
+	cpu := processCPUSeconds() - cpu0
+	stop.Store(true)
+	for live.Load() > 0 {
+		select {
+		case <-ch:
+		default:
+		}
+		runtime.Gosched()
+	}
+	fmt.Printf("%s sched blocking_beside %s %.6f %d %.2f cpus=%.2f\n", implName, kind, d.Seconds(), items,
+		float64(d.Nanoseconds())/float64(items), cpu/d.Seconds())
+}
+
+var blockingKinds = []struct {
+	kind                        string
+	workUs, sectionUs, blockers int
+	items                       int64
+}{
+	{"w5_s5000_b1", 5, 5000, 1, 400_000},
+	{"w20_s200_b1", 20, 200, 1, 120_000},
+	{"w5_s200_b2", 5, 200, 2, 300_000},
+}
+
 func main() {
 	patterns = os.Args[1:]
 	runtime.GOMAXPROCS(schedProcs)
@@ -407,5 +469,11 @@ func main() {
 	if selected("sched", "ring_compute", "5us") {
 		runtime.GC()
 		ringCompute("5us", 5*time.Microsecond)
+	}
+	for _, b := range blockingKinds {
+		if selected("sched", "blocking_beside", b.kind) {
+			runtime.GC()
+			blockingBeside(b.kind, b.workUs, b.sectionUs, b.blockers, b.items)
+		}
 	}
 }
