@@ -258,9 +258,7 @@ TEST(Fairness, YieldQueueLosesNothingUnderLoad) {
 // and nothing the memory model promises orders that allocation before a
 // goroutine that reads it (TSan reported the read as a race with operator
 // new, in one CI rehearsal); the runtime itself is not instrumented.
-#if defined(__clang__) || defined(__GNUC__)
 __attribute__((no_sanitize("thread")))
-#endif
 uint32_t own_ring_length() {
   return goro::detail::runq_len(goro::detail::current_m()->pp);
 }
