@@ -127,11 +127,16 @@ template <class F>
   }
 }
 
-// Lets other goroutines run (Go's runtime.Gosched): the caller waits in
-// the global queue of yielded goroutines, and runs again when a worker has
-// nothing else to do, at a worker's 61st time slice, or when a slice has
-// held a worker for 10 ms (a goroutine taken from runnext, as a ping-pong
-// partner, continues its waker's slice). On a plain thread, yields the CPU.
+// Lets other goroutines run (Go's runtime.Gosched): the caller waits
+// behind every other goroutine runnable on its worker, in that worker's
+// list of yielded goroutines, and runs again when the worker has nothing
+// else to do, at the worker's 61st time slice, or when a slice has held the
+// worker for 10 ms (a goroutine taken from runnext, as a ping-pong
+// partner, continues its waker's slice). An idle worker takes half of a
+// busy one's yielded goroutines, and workers even their lists out every
+// 61 switches (Go puts them on its global queue instead; goro keeps them
+// where they ran, so a yield writes no line another worker uses). On a
+// plain thread, yields the CPU.
 void yield();
 
 // The most worker threads the runtime may make (Go's debug.SetMaxThreads;

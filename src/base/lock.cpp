@@ -17,6 +17,7 @@ const char* lock_rank_name(lock_rank r) {
     case lock_rank::poll_desc: return "poll_desc";
     case lock_rank::timers: return "timers";
     case lock_rank::sched: return "sched";
+    case lock_rank::p_yields: return "p_yields";
     case lock_rank::scavenger: return "scavenger";
     case lock_rank::stack_pool: return "stack_pool";
     case lock_rank::allgs: return "allgs";

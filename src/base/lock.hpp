@@ -35,6 +35,9 @@
 //                 its deadline timers are added and deleted under it
 //   timers        a P's timer heap
 //   sched         the global run queue, idle P and M lists
+//   p_yields      one P's list of goroutines that called goro::yield()
+//                 (sched/runq.hpp): moved to the global yield queue under
+//                 sched when the P gives its work up
 //   scavenger     the stack scavenger's batch (sched/stack.cpp): held across
 //                 madvise calls, by goro::free_os_memory for as long as its
 //                 release takes; the scavenger thread only try_locks it
@@ -60,6 +63,7 @@ enum class lock_rank : uint8_t {
   poll_desc,
   timers,
   sched,
+  p_yields,
   scavenger,
   stack_pool,
   allgs,

@@ -475,6 +475,21 @@ void yieldq_put_locked(g* gp) {
   sched.runq_size.fetch_add(1, std::memory_order_seq_cst);
 }
 
+}  // namespace
+
+void yieldq_put_batch_locked(g* head, g* tail, int32_t n) {
+  tail->schedlink = nullptr;
+  if (sched.yieldq_tail != nullptr)
+    sched.yieldq_tail->schedlink = head;
+  else
+    sched.yieldq_head = head;
+  sched.yieldq_tail = tail;
+  sched.yieldq_size.store(sched.yieldq_size.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  sched.runq_size.fetch_add(n, std::memory_order_seq_cst);
+}
+
+namespace {
+
 g* globrunq_get_locked(p* pp, int32_t max, bool yielded_too = true) {
   int32_t size = sched.runq_size.load(std::memory_order_relaxed) - sched.yieldq_size.load(std::memory_order_relaxed);
   if (size == 0) {
@@ -490,9 +505,11 @@ g* globrunq_get_locked(p* pp, int32_t max, bool yielded_too = true) {
     // yields a second, the two workers fighting over the lock; Go 4.8-5.5
     // M.)
     if (max == 0) {
-      int32_t n = sched.yieldq_size.load(std::memory_order_relaxed) /
-                  std::max<int32_t>(1, sched.maxprocs.load(std::memory_order_relaxed));
-      n = std::min<int32_t>(n, kRunqSize / 2);
+      // Go's share: the queue's length before this take over maxprocs,
+      // plus one (gp).
+      const int32_t left = sched.yieldq_size.load(std::memory_order_relaxed);
+      int32_t n = (left + 1) / std::max<int32_t>(1, sched.maxprocs.load(std::memory_order_relaxed));
+      n = std::min<int32_t>({n, left, static_cast<int32_t>(kRunqSize / 2)});
       for (int32_t i = 0; i < n; i++) runq_put(pp, yieldq_get_locked(), false);
     }
     return gp;
@@ -743,19 +760,27 @@ top:
       lock_guard lk(sched.lock);
       if (g* gp = globrunq_get_locked(pp, 1, false)) return gp;
     }
+    // Goroutines that yield in a loop stay on their P (runq.hpp), so
+    // spread them: five on one P and one alone on the other would
+    // otherwise share their cores 5:1 for good (Go's global queue mixes
+    // them at every Gosched).
+    if (g* gp = runq_balance_yielded(pp)) {
+      pp->slices_since_yieldq = 0;
+      return gp;
+    }
   }
   // Every 61st slice, a goroutine that yielded (Go looks at its global
   // queue, where they go, every 61st slice): so a P whose own queue never
-  // empties still gives them a turn.
+  // empties still gives them a turn. This P's yielders first, then the
+  // global yield queue's (the preempted), which a P with nothing else to
+  // run takes first.
   if (pp->slices_since_yieldq >= 61) {
+    pp->slices_since_yieldq = 0;
+    if (g* gp = runq_get_yielded(pp)) return gp;
     if (sched.yieldq_size.load(std::memory_order_relaxed) > 0) {
       lock_guard lk(sched.lock);
-      if (g* gp = yieldq_get_locked()) {
-        pp->slices_since_yieldq = 0;
-        return gp;
-      }
+      if (g* gp = yieldq_get_locked()) return gp;
     }
-    pp->slices_since_yieldq = 0;
   }
   // Read the clock only when this P has a timer (a clock read costs as much
   // as a goroutine switch).
@@ -764,9 +789,18 @@ top:
     if (when <= now) timers_run(pp, now);
   }
   if (g* gp = runq_get(pp)) return gp;
+  // The global queue, its yield queue included, then this P's yielders:
+  // yielded goroutines run after the rest. (The 61st slice, above, takes
+  // this P's before the global yield queue's, so neither starves the
+  // other: goroutines preempted there could otherwise wait behind a P's
+  // yielders for good, as a pair's did behind a yielder.)
   if (sched.runq_size.load(std::memory_order_relaxed) > 0) {
     lock_guard lk(sched.lock);
     if (g* gp = globrunq_get_locked(pp, 0)) return gp;
+  }
+  if (g* gp = runq_get_yielded(pp)) {
+    pp->slices_since_yieldq = 0;
+    return gp;
   }
   if (timers_next_when() != INT64_MAX && run_all_timers(nanotime())) {
     if (g* gp = runq_get(pp)) return gp;
@@ -883,6 +917,21 @@ void after_switch(m* mp, g* gp) {
       break;
     }
     case m_action::yield:
+      // To this P's yield list: no shared line is written (the global
+      // yield queue's lock, taken by every yield of every P, held four
+      // goroutines yielding on 2 Ps to 9 M yields a second, Go's
+      // Gosched 21 M). A P may be idle: when gp waits behind another
+      // goroutine (one switched to directly runs here: mp->curg), it
+      // takes half of them (runq_steal); a lone yielder just runs again.
+      if (p* pp = mp->pp) {
+        g_set_status(gp, g_status::running, g_status::runnable);
+        runq_put_yielded(pp, gp);
+        if (mp->curg != nullptr || pp->q.yield_len.load(std::memory_order_relaxed) > 1 || !runq_empty_ring(pp))
+          wakep();
+        break;
+      }
+      [[fallthrough]];  // yielded inside a blocking section whose P was taken
+    case m_action::preempted:
       g_set_status(gp, g_status::running, g_status::runnable);
       {
         lock_guard lk(sched.lock);
@@ -995,7 +1044,14 @@ g* direct_successor(m* mp) {
   if (pp->detached.load(std::memory_order_relaxed)) return nullptr;
   if (g_npactive_mirror.load(std::memory_order_relaxed) > allowed_p()) return nullptr;
   if (pp->slices_since_yieldq >= 61) return nullptr;  // find_runnable looks at the yield queue
-  return runq_get(pp);
+  if (g* gp = runq_get(pp)) return gp;
+  // This P's yielders, when nothing waits in the global queues
+  // (find_runnable's order otherwise). The goroutine switching away is not
+  // among them yet: its action, run after the switch, adds it.
+  if (sched.runq_size.load(std::memory_order_relaxed) != 0) return nullptr;
+  g* gp = runq_get_yielded(pp);
+  if (gp != nullptr) pp->slices_since_yieldq = 0;
+  return gp;
 #endif
 }
 
@@ -1180,7 +1236,8 @@ void mcall(m_action action, unlock_fn unlock, void* arg) { mcall_on(current_m(),
 void mcall_on(m* mp, m_action action, unlock_fn unlock, void* arg) {
   g* gp = mp->curg;
   trace(action == m_action::park                                     ? trace_ev::go_block
-        : action == m_action::yield || action == m_action::requeue ? trace_ev::go_yield
+        : action == m_action::yield || action == m_action::preempted || action == m_action::requeue
+            ? trace_ev::go_yield
                                                                      : trace_ev::go_end,
         gp->id, static_cast<uint64_t>(gp->reason));
   mp->action = action;
@@ -1223,7 +1280,7 @@ void preempt_yield(m* mp) {
   // A yield as any other: the goroutine may resume on another thread,
   // leaving this one counted as holding its pthread locks.
   check_thread_locks_at_park(gp, wait_reason::none);  // debug builds only
-  mcall_on(mp, m_action::yield, nullptr, nullptr);
+  mcall_on(mp, m_action::preempted, nullptr, nullptr);
 }
 
 void blocking_pause(m* mp) {

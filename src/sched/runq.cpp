@@ -17,6 +17,8 @@
 //    after it is a release store (only the owner makes runnext non-null).
 #include "sched/runq.hpp"
 
+#include <algorithm>
+
 #include "base/check.hpp"
 #include "sched/sched.hpp"
 #include "sched/trace.hpp"
@@ -208,10 +210,19 @@ g* runq_get(p* pp) {
   return gp;
 }
 
+namespace {
+g* take_yielded_from(p* pp, p* victim, uint32_t most);
+}  // namespace
+
 g* runq_steal(p* pp, p* victim, bool steal_next, bool* declined) {
   uint32_t t = pp->q.tail.load(std::memory_order_relaxed);
   uint32_t n = runq_grab(victim, pp->q.slots, t, steal_next, declined);
-  if (n == 0) return nullptr;
+  if (n == 0) {
+    // Nothing in the ring: the victim's yielders, which would otherwise
+    // wait there while this P has nothing to run.
+    if (victim->q.yield_len.load(std::memory_order_relaxed) == 0) return nullptr;
+    return take_yielded_from(pp, victim, UINT32_MAX);
+  }
   n--;
   g* gp = pp->q.slots[(t + n) % kRunqSize].load(std::memory_order_relaxed);
   if (n == 0) return gp;
@@ -246,22 +257,118 @@ uint32_t runq_take_all(p* pp, g** head, g** tail) {
 }
 }  // namespace
 
+namespace {
+// Detaches up to n goroutines from the front of pp's yield list (lock
+// held) into a chain; returns how many.
+uint32_t yield_list_take_locked(p* pp, uint32_t n, g** head, g** tail) {
+  *head = *tail = nullptr;
+  uint32_t taken = 0;
+  while (taken < n && pp->q.yield_head != nullptr) {
+    g* gp = pp->q.yield_head;
+    pp->q.yield_head = gp->schedlink;
+    gp->schedlink = nullptr;
+    if (*tail != nullptr)
+      (*tail)->schedlink = gp;
+    else
+      *head = gp;
+    *tail = gp;
+    taken++;
+  }
+  if (pp->q.yield_head == nullptr) pp->q.yield_tail = nullptr;
+  pp->q.yield_len.store(pp->q.yield_len.load(std::memory_order_relaxed) - taken, std::memory_order_relaxed);
+  return taken;
+}
+
+// Appends a chain of n goroutines to pp's yield list (lock held).
+void yield_list_append_locked(p* pp, g* head, g* tail, uint32_t n) {
+  tail->schedlink = nullptr;
+  if (pp->q.yield_tail != nullptr)
+    pp->q.yield_tail->schedlink = head;
+  else
+    pp->q.yield_head = head;
+  pp->q.yield_tail = tail;
+  pp->q.yield_len.store(pp->q.yield_len.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// Moves half of victim's yield list (at least one, at most `most`) to the
+// end of pp's, and returns the first of them, taken off again to run.
+g* take_yielded_from(p* pp, p* victim, uint32_t most) {
+  g *head, *tail;
+  uint32_t n;
+  {
+    lock_guard lk(victim->q.yield_lock);
+    uint32_t len = victim->q.yield_len.load(std::memory_order_relaxed);
+    n = std::min(std::max<uint32_t>(len - len / 2, 1), most);
+    n = yield_list_take_locked(victim, n, &head, &tail);
+  }
+  if (n == 0) return nullptr;
+  g* first = head;
+  if (n > 1) {
+    lock_guard lk(pp->q.yield_lock);
+    yield_list_append_locked(pp, first->schedlink, tail, n - 1);
+  }
+  first->schedlink = nullptr;
+  return first;
+}
+}  // namespace
+
+void runq_put_yielded(p* pp, g* gp) {
+  lock_guard lk(pp->q.yield_lock);
+  yield_list_append_locked(pp, gp, gp, 1);
+}
+
+g* runq_get_yielded(p* pp) {
+  if (pp->q.yield_len.load(std::memory_order_relaxed) == 0) return nullptr;
+  g *head, *tail;
+  lock_guard lk(pp->q.yield_lock);
+  yield_list_take_locked(pp, 1, &head, &tail);
+  return head;
+}
+
+g* runq_balance_yielded(p* pp) {
+  // The caller is between goroutines, so all of its yielders are on its
+  // list; a busy P runs one of its own besides its list. Each side's
+  // yielders are then mine and len + 1: take half the difference when it
+  // is two or more. (Comparing the lists alone left four against two.)
+  uint32_t mine = pp->q.yield_len.load(std::memory_order_relaxed);
+  int32_t n = sched.nallp.load(std::memory_order_acquire);
+  p* fullest = nullptr;
+  uint32_t most = mine;
+  for (int32_t i = 0; i < n; i++) {
+    p* v = p_for_index(i);
+    uint32_t len = v->q.yield_len.load(std::memory_order_relaxed);
+    if (v != pp && len > most) {
+      fullest = v;
+      most = len;
+    }
+  }
+  if (fullest == nullptr) return nullptr;
+  return take_yielded_from(pp, fullest, (most + 1 - mine) / 2);
+}
+
 uint32_t runq_drain_to_global_locked(p* pp) {
   g *head, *tail;
   uint32_t n = runq_take_all(pp, &head, &tail);
   if (n > 0) globrunq_put_batch_locked(head, tail, static_cast<int32_t>(n));
-  return n;
+  uint32_t yielded;
+  {
+    lock_guard lk(pp->q.yield_lock);
+    yielded = yield_list_take_locked(pp, UINT32_MAX, &head, &tail);
+  }
+  if (yielded > 0) yieldq_put_batch_locked(head, tail, static_cast<int32_t>(yielded));
+  return n + yielded;
 }
 
 bool runq_empty(const p* pp) {
   // Read head, tail, runnext, then tail again: a g moving from runnext to
   // the ring between the reads would otherwise make a non-empty queue look
-  // empty.
+  // empty. (Nothing moves between the yield list and the ring.)
   for (;;) {
     uint32_t h = pp->q.head.load(std::memory_order_acquire);
     uint32_t t = pp->q.tail.load(std::memory_order_acquire);
     g* next = pp->q.runnext.load(std::memory_order_acquire);
-    if (t == pp->q.tail.load(std::memory_order_acquire)) return h == t && next == nullptr;
+    if (t == pp->q.tail.load(std::memory_order_acquire))
+      return h == t && next == nullptr && pp->q.yield_len.load(std::memory_order_acquire) == 0;
   }
 }
 

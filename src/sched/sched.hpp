@@ -81,8 +81,9 @@ struct p {
   // inheritTime), so a ping-pong pair shares one slice, which the monitor
   // ends after 10 ms when others wait, as it ends a computing goroutine's.
   std::atomic<uint32_t> slicetick{0};
-  // Owner only: slices begun since this P last took a goroutine from the
-  // yield queue (sched_t::yieldq); at 61 it takes one before its own work.
+  // Owner only: slices begun since this P last took a goroutine that
+  // yielded (its yield list or the global yield queue, sched_t::yieldq);
+  // at 61 it takes one before its own work.
   uint32_t slices_since_yieldq = 0;
   // Set by the monitor when the running slice has held the P for 10 ms
   // while others wait (Go's preempt flag); the goroutine yields at its next
@@ -151,10 +152,12 @@ struct p {
 
 // What a goroutine asks its M's scheduler stack to do after switching to it
 // (Go's mcall): park it, requeue it, or free it.
-// yield: to the yield queue (goro::yield, a preemption); requeue: to the
-// global queue as any readied goroutine (back from a blocking section with
-// no P free).
-enum class m_action : uint8_t { none, park, yield, requeue, exit };
+// yield: goro::yield(), to its P's yield list (runq.hpp); preempted: a
+// goroutine the monitor asked to give its P up (a slice held 10 ms while
+// others waited, a detached or over-budget P), to the global yield queue,
+// where any P takes it; requeue: to the global queue as any readied
+// goroutine (back from a blocking section with no P free).
+enum class m_action : uint8_t { none, park, yield, preempted, requeue, exit };
 
 struct eh_globals_view;
 
@@ -203,8 +206,11 @@ struct sched_t {
   g* runq_head = nullptr;
   g* runq_tail = nullptr;
   std::atomic<int32_t> runq_size{0};
-  // The yield queue: goroutines that yielded or were preempted (Go puts
-  // them on its global queue, which a busy P looks at every 61st slice).
+  // The yield queue: goroutines that were preempted, that yielded with no
+  // P (inside goro::blocking), or that a P's yield list held when the P
+  // gave its work up (Go puts them on its global queue, which a busy P
+  // looks at every 61st slice; goro::yield() on a P goes to the P's own
+  // yield list, runq.hpp).
   // Here the global queue is looked at every 61st switch, which would give
   // a computing goroutine its P back after 61 switches of a ping-pong pair,
   // for another 10 ms (a review measured the pair at 2,069 round trips a
@@ -360,6 +366,9 @@ bool wakep_may_help();
 // Puts gp on the global run queue (lock held by caller).
 void globrunq_put_locked(g* gp);
 void globrunq_put_batch_locked(g* head, g* tail, int32_t n);
+// Appends n goroutines linked through schedlink to the global yield queue
+// (lock held by caller).
+void yieldq_put_batch_locked(g* head, g* tail, int32_t n);
 // Puts gp on the global queue and wakes a worker for it.
 void globrunq_put(g* gp);
 // Queues n runnable goroutines linked through schedlink (the poller's

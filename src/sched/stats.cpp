@@ -70,7 +70,7 @@ int64_t queued(const p* pp) {
   int64_t n = runq_len(pp);
   if (n < 0 || n > kRunqSize) n = 0;
   if (pp->q.runnext.load(std::memory_order_relaxed) != nullptr) n++;
-  return n;
+  return n + pp->q.yield_len.load(std::memory_order_relaxed);
 }
 
 int64_t timers_pending(p* pp) {

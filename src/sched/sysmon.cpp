@@ -192,7 +192,8 @@ bool retake(int64_t now) {
       }
     }
     // A slice that has held the P for 10 ms while goroutines wait in the
-    // global queue with no free worker: a ping-pong pair's, whose switches
+    // global queue with no free worker, or in the P's own yield list: a
+    // ping-pong pair's, whose switches
     // keep the counts above moving (each takes the other from runnext and
     // continues the slice). Asked to yield as a computing goroutine is;
     // its partner, parked, waits for it, so the waiting goroutines get the
@@ -206,7 +207,8 @@ bool retake(int64_t now) {
       pp->sysmon_slicetick = slice;
       pp->sysmon_slicewhen = now;
     } else if (pp->blocking_m.load(std::memory_order_relaxed) == nullptr && !pp->preempt.load(std::memory_order_relaxed) &&
-               ((now - pp->sysmon_slicewhen > kForcePreemptNs && global_work_starving()) ||
+               ((now - pp->sysmon_slicewhen > kForcePreemptNs &&
+                 (global_work_starving() || pp->q.yield_len.load(std::memory_order_relaxed) > 0)) ||
                 p_active_count() > allowed_p())) {
       pp->preempt.store(true, std::memory_order_relaxed);
       handed = true;  // poll fast until it answers
@@ -406,7 +408,7 @@ void exit_blocking() {
     // Go's exitsyscall re-arms the preemption request.
     if (pp->detached.load(std::memory_order_relaxed) || pp->preempt.load(std::memory_order_relaxed)) {
       check_thread_locks_at_park(mp->curg, wait_reason::none);  // debug builds only
-      mcall_on(mp, m_action::yield, nullptr, nullptr);
+      mcall_on(mp, m_action::preempted, nullptr, nullptr);
     }
     return;
   }

@@ -15,9 +15,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "detach_off.hpp"
@@ -244,43 +247,177 @@ TEST(Fairness, YieldQueueLosesNothingUnderLoad) {
   });
 }
 
-// A P with nothing else to run takes a share of the yield queue into its
-// ring, as Go's takes a batch of its global queue, where Gosched puts its
-// goroutines: so goroutines yielding in a loop find the next one in the
-// ring, and each yield takes sched.lock once (to enter the queue), not
-// twice. Before, the P took one yielded goroutine at a time and its ring
-// stayed empty (4 goroutines yielding on 2 Ps made 1.8-2.2 M yields a
-// second, the two workers fighting over the lock; Go 4.8-5.5 M). At
-// maxprocs 1, four goroutines yield 1,000 times each; after a yield one
-// of them must see others queued in its P's ring.
-// The goroutine's P's ring length, read from the runtime's records. Not
-// instrumented under TSan: the m record was allocated by another thread,
-// and nothing the memory model promises orders that allocation before a
-// goroutine that reads it (TSan reported the read as a race with operator
-// new, in one CI rehearsal); the runtime itself is not instrumented.
-__attribute__((no_sanitize("thread")))
-uint32_t own_ring_length() {
-  return goro::detail::runq_len(goro::detail::current_m()->pp);
+// goro::yield() keeps the goroutine on its P (its P's yield list,
+// sched/runq.hpp), so a yield writes no line another worker uses. Before,
+// every yield went through the global yield queue under sched.lock, and
+// the next free P took it: four goroutines yielding in a loop on 2 Ps made
+// 8-11 M yields a second, the two workers fighting over the lock's line
+// (Go's Gosched 16-21 M on this machine), and 22-42% of the yields
+// resumed on the other P; now 43-75 M, and a handful of yields in 80,000
+// move. Counted: yields after which the goroutine runs on another P, in a
+// round where the four ran on both Ps (a round on one P, the other never
+// woken, proves nothing and is run again).
+TEST(Fairness, AYieldingGoroutineStaysOnItsP) {
+  const int old = goro::set_maxprocs(2);
+  goro::run([] {
+    constexpr int kGoroutines = 4, kYields = 20000;
+    for (int round = 0; round < 20; round++) {
+      std::atomic<long> moves{0};
+      std::atomic<unsigned> ps_seen{0};
+      goro::wait_group wg;
+      for (int i = 0; i < kGoroutines; i++) {
+        wg.add(1);
+        goro::go([&] {
+          long moved = 0;
+          unsigned seen = 0;
+          for (int k = 0; k < kYields; k++) {
+            int32_t before = goro::detail::current_p_id();
+            goro::yield();
+            int32_t after = goro::detail::current_p_id();
+            if (after != before) moved++;
+            seen |= 1u << after;
+          }
+          moves += moved;
+          ps_seen |= seen;
+          wg.done();
+        });
+      }
+      wg.wait();
+      if (__builtin_popcount(ps_seen.load()) < 2) continue;
+      EXPECT_LT(moves.load(), kGoroutines * kYields / 20) << "yields resumed on the other P";
+      return;
+    }
+    ADD_FAILURE() << "the goroutines never ran on both Ps";
+  });
+  goro::set_maxprocs(old);
 }
 
-TEST(Fairness, YieldedGoroutinesAreTakenFromTheQueueInBatches) {
-  const int old = goro::set_maxprocs(1);
+// Yielders stay on their P, so the Ps even their yield lists out every 61
+// switches (runq_balance_yielded). Here one goroutine yields in a loop on
+// a P of its own, and five more are started on the other while it does:
+// the lone one's P, never idle, never steals. Without the balancing the
+// five stay on their P for good, sharing one core while the lone one has
+// the other; with it they spread three and three. (Go's global queue mixes
+// them at every Gosched.) Counted: how many of the five have run on the
+// lone one's P by the time it has yielded 200,000 more times; not CPU
+// shares, which the machine's other load moves.
+TEST(Fairness, YieldersCrowdedOnOnePAreSpreadOverThePs) {
+  const int old = goro::set_maxprocs(2);
   goro::run([] {
-    std::atomic<uint32_t> most_queued{0};
-    goro::wait_group wg;
-    for (int i = 0; i < 4; i++) {
-      wg.add(1);
-      goro::go([&] {
-        for (int k = 0; k < 1000; k++) {
+    struct alignas(64) padded_count {
+      std::atomic<long> n{0};
+    };
+    std::atomic<bool> stop{false};
+    std::atomic<int32_t> lone_p{-1};
+    std::atomic<long> lone_target{LONG_MAX};
+    std::atomic<unsigned> ran_beside_lone{0};
+    padded_count counts[6];
+    goro::wait_group wg, lone_done;
+    lone_done.add(1);
+    auto yielder = [&](int i) {
+      goro::go([&, i] {
+        bool signalled = false;
+        while (!stop.load(std::memory_order_relaxed)) {
+          int32_t p = goro::detail::current_p_id();
+          if (i == 0) {
+            lone_p.store(p, std::memory_order_relaxed);
+          } else if (p == lone_p.load(std::memory_order_relaxed)) {
+            ran_beside_lone.fetch_or(1u << i, std::memory_order_relaxed);
+          }
           goro::yield();
-          uint32_t queued = own_ring_length();
-          if (queued > most_queued.load(std::memory_order_relaxed)) most_queued.store(queued);
+          long n = counts[i].n.fetch_add(1, std::memory_order_relaxed) + 1;
+          if (i == 0 && !signalled && n >= lone_target.load(std::memory_order_relaxed)) {
+            signalled = true;
+            lone_done.done();
+          }
         }
         wg.done();
       });
-    }
+    };
+    wg.add(6);
+    yielder(0);
+    // The lone yielder running on the other P than this goroutine's: the
+    // five below start on this one, which then parks.
+    while (lone_p.load() < 0 || lone_p.load() == goro::detail::current_p_id()) goro::yield();
+    for (int i = 1; i < 6; i++) yielder(i);
+    const long from = counts[0].n.load();
+    lone_target.store(from + 200000);
+    lone_done.wait();
+    const int spread = __builtin_popcount(ran_beside_lone.load());
+    long fewest = counts[1].n.load();
+    for (int i = 2; i < 6; i++) fewest = std::min(fewest, counts[i].n.load());
+    const long lone = counts[0].n.load() - from;
+    stop.store(true);
     wg.wait();
-    EXPECT_GT(most_queued.load(), 0u) << "no yielded goroutine was ever in the ring";
+    std::printf("%d of the five ran on the lone yielder's P; it yielded %ld times, the fewest of the five %ld\n",
+                spread, lone, fewest);
+    EXPECT_GE(spread, 2) << "the five stayed crowded on one P";
+  });
+  goro::set_maxprocs(old);
+}
+
+// Two goroutines yielding in turn on one P, and the other P goes idle
+// (its lone goroutine ends): the idle P must take one of them. Yielders
+// stay on their P, so only the idle P's look at the other's yield list
+// (runq_steal) moves one: without it the pair shares a core beside an idle
+// one for good (2 of 3 runs failed with that look taken out; the third
+// picked the wrong goroutine as the lone one, which proves nothing). Three
+// goroutines yield in a loop on 2 Ps; the one alone on its P ends; the
+// other two must then run on different Ps.
+TEST(Fairness, YieldersSharingAPBesideAnIdleOneAreSplit) {
+  const int old = goro::set_maxprocs(2);
+  goro::run([] {
+    std::atomic<bool> stop{false};
+    std::atomic<int> leave{-1};
+    std::atomic<int32_t> ps[3] = {-1, -1, -1};
+    std::atomic<bool> left_flag{false};
+    auto left_flag_wait = [](std::atomic<bool>& f) { goro_test::spin_until([&] { return f.load(); }); };
+    goro::wait_group wg;
+    wg.add(3);
+    for (int i = 0; i < 3; i++) {
+      goro::go([&, i] {
+        while (!stop.load(std::memory_order_relaxed)) {
+          ps[i].store(goro::detail::current_p_id(), std::memory_order_relaxed);
+          if (leave.load(std::memory_order_relaxed) == i) break;
+          goro::yield();
+        }
+        if (leave.load() == i) left_flag.store(true);
+        wg.done();
+      });
+    }
+    // Watched from a plain thread while this goroutine parks: a timer
+    // here (a sleeping poll) would wake the idle P and hide the fault.
+    bool placed = false, split = false;
+    goro::wait_group watched;
+    watched.add(1);
+    std::thread watcher([&] {
+      // Placed two and one (the Ps even their lists out).
+      int lone = -1;
+      placed = goro_test::spin_until([&] {
+        int32_t a = ps[0].load(), b = ps[1].load(), c = ps[2].load();
+        if (a < 0 || b < 0 || c < 0) return false;
+        lone = a != b && a != c ? 0 : b != a && b != c ? 1 : c != a && c != b ? 2 : -1;
+        return lone >= 0;
+      }, std::chrono::seconds(20));
+      if (placed) {
+        const int j = (lone + 1) % 3, k = (lone + 2) % 3;
+        leave.store(lone);
+        left_flag_wait(left_flag);
+        ps[j].store(-1);
+        ps[k].store(-1);
+        split = goro_test::spin_until([&] {
+          int32_t a = ps[j].load(), b = ps[k].load();
+          return a >= 0 && b >= 0 && a != b;
+        }, std::chrono::seconds(20));
+      }
+      stop.store(true);
+      watched.done();
+    });
+    watched.wait();
+    wg.wait();
+    watcher.join();
+    ASSERT_TRUE(placed) << "three yielders never spread over the two Ps";
+    EXPECT_TRUE(split) << "two yielders shared a P beside an idle one";
   });
   goro::set_maxprocs(old);
 }
