@@ -484,12 +484,39 @@ constexpr blocking_kind kBlockingKinds[] = {
     {"w5_s200_b2", 5, 200, 2, 300'000},
 };
 
+// yield_2p: kYielders goroutines each call goro::yield() kYieldsEach
+// times at maxprocs 2 (kSchedProcs); ns per yield is the wall time over
+// all the yields. The row that measures a yield's cost when two workers
+// yield at once (docs/design.md section 2, "Yields stay on their P");
+// runtime/yield measures one worker.
+constexpr int kYielders = 4;
+constexpr int64_t kYieldsEach = 2'000'000;
+
+void yield_2p() {
+  goro::wait_group wg;
+  wg.add(kYielders);
+  double cpu0 = process_cpu_seconds();
+  stopwatch sw;
+  for (int i = 0; i < kYielders; i++) {
+    goro::go([&] {
+      for (int64_t k = 0; k < kYieldsEach; k++) goro::yield();
+      wg.done();
+    });
+  }
+  wg.wait();
+  double secs = sw.seconds();
+  double cpu = process_cpu_seconds() - cpu0;
+  char extra[64];
+  std::snprintf(extra, sizeof extra, "cpus=%.2f", cpu / secs);
+  emit("sched", "yield_2p", "-", secs, kYielders * kYieldsEach, extra);
+}
+
 }  // namespace
 
 void sched_suite() {
   bool any = selected("sched", "wakeup_computing", "-") || selected("sched", "timer_late_busy", "-") ||
              selected("sched", "burst_threads", "-") || selected("sched", "ring_compute", "2us") ||
-             selected("sched", "ring_compute", "5us");
+             selected("sched", "ring_compute", "5us") || selected("sched", "yield_2p", "-");
   for (const blocking_kind& b : kBlockingKinds) any = any || selected("sched", "blocking_beside", b.kind);
   if (!any) return;
   int old = goro::set_maxprocs(kSchedProcs);
@@ -503,6 +530,7 @@ void sched_suite() {
   for (const blocking_kind& b : kBlockingKinds)
     if (selected("sched", "blocking_beside", b.kind))
       blocking_beside(b.kind, b.work_us, b.section_us, b.blockers, b.items);
+  if (selected("sched", "yield_2p", "-")) yield_2p();
   goro::set_maxprocs(old);
 }
 

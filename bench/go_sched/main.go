@@ -446,6 +446,35 @@ var blockingKinds = []struct {
 	{"w5_s200_b2", 5, 200, 2, 300_000},
 }
 
+// yield2P: yielders goroutines each call runtime.Gosched() yieldsEach times
+// at GOMAXPROCS 2; ns per yield is the wall time over all the yields (as
+// goro's yield_2p).
+const (
+	yielders   = 4
+	yieldsEach = 2_000_000
+)
+
+func yield2P() {
+	var wg sync.WaitGroup
+	wg.Add(yielders)
+	cpu0 := processCPUSeconds()
+	start := time.Now()
+	for i := 0; i < yielders; i++ {
+		go func() {
+			for k := 0; k < yieldsEach; k++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	cpu := processCPUSeconds() - cpu0
+	n := yielders * yieldsEach
+	fmt.Printf("%s sched yield_2p - %.6f %d %.2f cpus=%.2f\n", implName, d.Seconds(), n,
+		float64(d.Nanoseconds())/float64(n), cpu/d.Seconds())
+}
+
 func main() {
 	patterns = os.Args[1:]
 	runtime.GOMAXPROCS(schedProcs)
@@ -475,5 +504,9 @@ func main() {
 			runtime.GC()
 			blockingBeside(b.kind, b.workUs, b.sectionUs, b.blockers, b.items)
 		}
+	}
+	if selected("sched", "yield_2p", "-") {
+		runtime.GC()
+		yield2P()
 	}
 }
