@@ -478,12 +478,7 @@ void yieldq_put_locked(g* gp) {
 }  // namespace
 
 void yieldq_put_batch_locked(g* head, g* tail, int32_t n) {
-  tail->schedlink = nullptr;
-  if (sched.yieldq_tail != nullptr)
-    sched.yieldq_tail->schedlink = head;
-  else
-    sched.yieldq_head = head;
-  sched.yieldq_tail = tail;
+  append_chain(sched.yieldq_head, sched.yieldq_tail, head, tail);
   sched.yieldq_size.store(sched.yieldq_size.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   sched.runq_size.fetch_add(n, std::memory_order_seq_cst);
 }
@@ -1186,12 +1181,7 @@ void globrunq_put_locked(g* gp) {
 }
 
 void globrunq_put_batch_locked(g* head, g* tail, int32_t n) {
-  tail->schedlink = nullptr;
-  if (sched.runq_tail != nullptr)
-    sched.runq_tail->schedlink = head;
-  else
-    sched.runq_head = head;
-  sched.runq_tail = tail;
+  append_chain(sched.runq_head, sched.runq_tail, head, tail);
   sched.runq_size.fetch_add(n, std::memory_order_seq_cst);
 }
 

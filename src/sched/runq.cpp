@@ -281,12 +281,7 @@ uint32_t yield_list_take_locked(p* pp, uint32_t n, g** head, g** tail) {
 
 // Appends a chain of n goroutines to pp's yield list (lock held).
 void yield_list_append_locked(p* pp, g* head, g* tail, uint32_t n) {
-  tail->schedlink = nullptr;
-  if (pp->q.yield_tail != nullptr)
-    pp->q.yield_tail->schedlink = head;
-  else
-    pp->q.yield_head = head;
-  pp->q.yield_tail = tail;
+  append_chain(pp->q.yield_head, pp->q.yield_tail, head, tail);
   pp->q.yield_len.store(pp->q.yield_len.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 

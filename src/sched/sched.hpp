@@ -269,6 +269,17 @@ struct sched_t {
 
 extern sched_t sched;
 
+// Appends the chain first..last, linked through schedlink, to the list
+// head..tail (the global queues, a P's yield list).
+inline void append_chain(g*& head, g*& tail, g* first, g* last) {
+  last->schedlink = nullptr;
+  if (tail != nullptr)
+    tail->schedlink = first;
+  else
+    head = first;
+  tail = last;
+}
+
 // The ring alone (not runnext) is empty. Owner only.
 inline bool runq_empty_ring(const p* pp) {
   return pp->q.head.load(std::memory_order_acquire) == pp->q.tail.load(std::memory_order_relaxed);
