@@ -460,14 +460,7 @@ g* yieldq_get_locked() {
 }
 
 // Appends gp to the list head..tail linked through schedlink.
-void link_at_tail(g*& head, g*& tail, g* gp) {
-  gp->schedlink = nullptr;
-  if (tail != nullptr)
-    tail->schedlink = gp;
-  else
-    head = gp;
-  tail = gp;
-}
+void link_at_tail(g*& head, g*& tail, g* gp) { append_chain(head, tail, gp, gp); }
 
 void yieldq_put_locked(g* gp) {
   link_at_tail(sched.yieldq_head, sched.yieldq_tail, gp);
