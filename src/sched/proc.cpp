@@ -911,11 +911,16 @@ void after_switch(m* mp, g* gp) {
       // Gosched 21 M). A P may be idle: when gp waits behind another
       // goroutine (one switched to directly runs here: mp->curg), it
       // takes half of them (runq_steal); a lone yielder just runs again.
+      // The store-load barrier wakep()'s reads need after the append is
+      // paid only when a P is free to take the work (as in ready()).
       if (p* pp = mp->pp) {
         g_set_status(gp, g_status::running, g_status::runnable);
         runq_put_yielded(pp, gp);
-        if (mp->curg != nullptr || pp->q.yield_len.load(std::memory_order_relaxed) > 1 || !runq_empty_ring(pp))
+        if ((mp->curg != nullptr || pp->q.yield_len.load(std::memory_order_relaxed) > 1 || !runq_empty_ring(pp)) &&
+            wakep_may_help()) {
+          std::atomic_thread_fence(std::memory_order_seq_cst);
           wakep();
+        }
         break;
       }
       [[fallthrough]];  // yielded inside a blocking section whose P was taken
