@@ -486,12 +486,10 @@ g* globrunq_get_locked(p* pp, int32_t max, bool yielded_too = true) {
     if (gp == nullptr) return nullptr;
     pp->slices_since_yieldq = 0;
     // With nothing else to run (the ring is empty whenever max is 0), take
-    // a share of the yielded goroutines into the ring, as Go takes a batch
-    // of its global queue, where Gosched puts them: a goroutine that
-    // yields then pays for sched.lock once, to enter the queue, not again
-    // to leave it. (Goroutines yielding in a loop on 2 Ps made 1.8-2.2 M
-    // yields a second, the two workers fighting over the lock; Go 4.8-5.5
-    // M.)
+    // a share of the queue's goroutines (preempted ones, yields made with
+    // no P, the yield lists of Ps that gave their work up) into the ring,
+    // as Go takes a batch of its global queue: each then pays for
+    // sched.lock once, to enter the queue, not again to leave it.
     if (max == 0) {
       // Go's share: the queue's length before this take over maxprocs,
       // plus one (gp).
