@@ -68,7 +68,7 @@ struct runq {
   alignas(64) std::atomic<g*> slots[kRunqSize] = {};
 
   // The yield list (above). Its own line: the owner writes it at every
-  // yield, other Ps read yield_len at their 61st slice.
+  // yield, other Ps read yield_len at their 61st switch.
   alignas(64) runtime_lock yield_lock{lock_rank::p_yields};
   g* yield_head = nullptr;  // guarded by yield_lock
   g* yield_tail = nullptr;  // guarded by yield_lock
@@ -93,9 +93,9 @@ g* runq_get(p* pp);
 // Steals about half of victim's queue into pp's (pp must be empty) and
 // returns one of the stolen goroutines, or null. With `steal_next`, takes
 // victim's runnext when its queue is empty, unless the victim is about to
-// run it itself (it keeps switching): then sets *declined. A victim with
-// nothing in its ring (nor runnext) gives half its yield list instead, to
-// pp's yield list. Owner of pp only.
+// run it itself (it keeps switching): then sets *declined. A victim whose
+// ring gives nothing gives half its yield list instead, to pp's yield
+// list. Owner of pp only.
 g* runq_steal(p* pp, p* victim, bool steal_next, bool* declined);
 
 // Appends gp, which called goro::yield(), to pp's yield list. Owner only.
@@ -106,9 +106,10 @@ g* runq_get_yielded(p* pp);
 
 // Yielders spread over the Ps: if another P has at least two yielders more
 // than pp (its list and the one it runs, against pp's list), moves half the
-// difference to pp's list and returns one of them; else null. Owner of pp only; called at its 61st slice, so that
-// goroutines that yield in a loop do not stay crowded on one P while
-// another runs a lone one (each P keeps its own yielders otherwise).
+// difference to pp's list and returns one of them; else null. Owner of pp
+// only; called at its 61st switch, so that goroutines that yield in a loop
+// do not stay crowded on one P while another runs a lone one (each P keeps
+// its own yielders otherwise).
 g* runq_balance_yielded(p* pp);
 
 // Takes everything from pp's queue, runnext and yield list (any thread) and
