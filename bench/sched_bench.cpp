@@ -380,6 +380,13 @@ void burst_threads() {
           cpu * 1e9 / (static_cast<double>(iters) * kBurstGoroutines), cpu / kSchedProcs);
 }
 
+// A row whose extra is the CPUs used over its wall time.
+void emit_with_cpus(const char* cas, const char* kind, double secs, int64_t ops, double cpus) {
+  char extra[64];
+  std::snprintf(extra, sizeof extra, "cpus=%.2f", cpus);
+  emit("sched", cas, kind, secs, ops, extra);
+}
+
 // ring_compute: kRingSize goroutines, goroutine i receiving on ring[i] and
 // sending to ring[i + 1]; kRingTokens tokens, each good for
 // kRingHops / kRingTokens hops, then handed to `done`. Each hop computes
@@ -419,9 +426,7 @@ void ring_compute(const char* kind, std::chrono::nanoseconds work) {
   double cpu = process_cpu_seconds() - cpu0;
   for (auto& c : ring) c.close();
   wg.wait();
-  char extra[64];
-  std::snprintf(extra, sizeof extra, "cpus=%.2f", cpu / secs);
-  emit("sched", "ring_compute", kind, secs, kRingHops, extra);
+  emit_with_cpus("ring_compute", kind, secs, kRingHops, cpu / secs);
 }
 
 // blocking_beside: kProducers goroutines compute work_us by the clock per
@@ -468,9 +473,7 @@ void blocking_beside(const char* kind, int work_us, int section_us, int blockers
     (void)ch.try_recv();
     goro::yield();
   }
-  char extra[64];
-  std::snprintf(extra, sizeof extra, "cpus=%.2f", cpu / secs);
-  emit("sched", "blocking_beside", kind, secs, items, extra);
+  emit_with_cpus("blocking_beside", kind, secs, items, cpu / secs);
 }
 
 struct blocking_kind {
@@ -506,9 +509,7 @@ void yield_2p() {
   wg.wait();
   double secs = sw.seconds();
   double cpu = process_cpu_seconds() - cpu0;
-  char extra[64];
-  std::snprintf(extra, sizeof extra, "cpus=%.2f", cpu / secs);
-  emit("sched", "yield_2p", "-", secs, kYielders * kYieldsEach, extra);
+  emit_with_cpus("yield_2p", "-", secs, kYielders * kYieldsEach, cpu / secs);
 }
 
 }  // namespace

@@ -262,18 +262,15 @@ namespace {
 // held) into a chain; returns how many.
 uint32_t yield_list_take_locked(p* pp, uint32_t n, g** head, g** tail) {
   *head = *tail = nullptr;
-  uint32_t taken = 0;
-  while (taken < n && pp->q.yield_head != nullptr) {
-    g* gp = pp->q.yield_head;
-    pp->q.yield_head = gp->schedlink;
-    gp->schedlink = nullptr;
-    if (*tail != nullptr)
-      (*tail)->schedlink = gp;
-    else
-      *head = gp;
-    *tail = gp;
-    taken++;
-  }
+  if (n == 0 || pp->q.yield_head == nullptr) return 0;
+  // The first n stay linked as they are: cut the list after the n-th.
+  g* last = pp->q.yield_head;
+  uint32_t taken = 1;
+  for (; taken < n && last->schedlink != nullptr; taken++) last = last->schedlink;
+  *head = pp->q.yield_head;
+  *tail = last;
+  pp->q.yield_head = last->schedlink;
+  last->schedlink = nullptr;
   if (pp->q.yield_head == nullptr) pp->q.yield_tail = nullptr;
   pp->q.yield_len.store(pp->q.yield_len.load(std::memory_order_relaxed) - taken, std::memory_order_relaxed);
   return taken;

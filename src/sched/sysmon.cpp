@@ -193,12 +193,12 @@ bool retake(int64_t now) {
     }
     // A slice that has held the P for 10 ms while goroutines wait in the
     // global queue with no free worker, or in the P's own yield list: a
-    // ping-pong pair's, whose switches
-    // keep the counts above moving (each takes the other from runnext and
-    // continues the slice). Asked to yield as a computing goroutine is;
-    // its partner, parked, waits for it, so the waiting goroutines get the
-    // P. (Before, a pair beside a goroutine that computes between safe
-    // points had the P for 61 switches, the other for 10 ms.)
+    // ping-pong pair's, whose switches keep the counts above moving (each
+    // takes the other from runnext and continues the slice). Asked to
+    // yield as a computing goroutine is; its partner, parked, waits for
+    // it, so the waiting goroutines get the P. (Before, a pair beside a
+    // goroutine that computes between safe points had the P for 61
+    // switches, the other for 10 ms.)
     // And a P beyond a lowered maxprocs: the goroutine yields at its next
     // safe point and its worker gives the P back (release_p_if_over_budget;
     // before, goroutines that never blocked kept running on it).
